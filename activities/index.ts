@@ -1,0 +1,6 @@
+/** Builds the activity implementations the worker registers, with their dependencies injected. */
+import { preflight } from './preflight';
+
+export function createActivities() {
+  return { preflight };
+}

@@ -1,0 +1,11 @@
+/**
+ * Custom search attributes the product writes, so that an operator finds a migration and its children in the
+ * Temporal UI or with `temporal workflow list --query 'ZimMigrationId="m1"'`. Imported by workflow code too,
+ * so this file must stay free of Node APIs. Values are stored unencrypted: ids and stage names only, never PII.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const ZIM_MIGRATION_ID = defineSearchAttributeKey('ZimMigrationId', SearchAttributeType.KEYWORD);
+export const ZIM_MIGRATION_STAGE = defineSearchAttributeKey('ZimMigrationStage', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE] as const;
