@@ -11,7 +11,6 @@ export interface PreflightReport {
 }
 
 /** Reports which worker ran it: the round trip proves a worker polls the queue and can execute activities. */
-// eslint-disable-next-line @typescript-eslint/require-await -- activities are async by contract
 export async function preflight(input: { migrationId: string }): Promise<PreflightReport> {
   const info = activityInfo();
   return {

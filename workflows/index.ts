@@ -1,2 +1,5 @@
 /** Every workflow the worker registers. Workflow code only: deterministic, no I/O (see eslint.config.mjs). */
 export { preflightWorkflow } from './preflight';
+export { migrationWorkflow } from './migration';
+export { stageWorkflow } from './stage';
+export { entitySequenceWorkflow } from './entity-sequence';

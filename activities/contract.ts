@@ -1,0 +1,72 @@
+/**
+ * What the workflows ask of activities. Workflows import these types only (`proxyActivities<MigrationActivities>`).
+ * Inputs and outputs carry ids, cursors and counts: never a message body, a profile field or a secret, so nothing
+ * personal lands in Temporal history.
+ */
+import type { Stage } from '../src/shared/stages';
+
+/** Which migration and where its staging database is; a path, not data. */
+export interface MigrationRef {
+  migrationId: string;
+  stagingPath: string;
+}
+
+export interface StagePlan {
+  /** Records to land (users, relations, owner message copies, groups, group messages...). */
+  planned: number;
+  /** `pages` stages: how many page activities make up the stage. */
+  pages: number;
+}
+
+export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
+export type FanoutStage = 'peer-messages' | 'groups' | 'group-messages';
+
+export interface Outcome {
+  done: number;
+  failed: number;
+  skipped: number;
+  calls: number;
+}
+
+export interface FanoutItem {
+  /** Owner user id (peer-messages) or group id. */
+  id: string;
+  /** Records this child will land: the owner's message copies, the group's messages or members. */
+  planned: number;
+}
+
+/** The newest message we know landed in a conversation, for reconciliation after an ambiguous failure. */
+export interface LandedMark {
+  /** Peer user id (1:1) or group id. */
+  conversation: string;
+  msgSeq: number;
+}
+
+export interface StepResult extends Outcome {
+  landed?: LandedMark;
+  /** False once this was the child's last step. */
+  hasMore: boolean;
+}
+
+export interface MigrationActivities {
+  /** Planned records and pages per stage, read from the staging database's plan. */
+  loadPlan(input: MigrationRef): Promise<Record<Stage, StagePlan>>;
+  /** One page of a `pages` stage: one batch call to ZIM (verify pages read back instead). */
+  runPage(input: MigrationRef & { stage: PageStage; page: number }): Promise<Outcome>;
+  /** The next owners or groups of a fan-out stage, in id order after `after`. */
+  listFanoutItems(
+    input: MigrationRef & { stage: FanoutStage; after: string | null; limit: number }
+  ): Promise<{ items: FanoutItem[]; next: string | null }>;
+  /** Imports message `seq` of `owner`'s copy (ImportPeerMsg), reconciling against ZIM first if a try was pending. */
+  importPeerMessage(input: MigrationRef & { owner: string; seq: number; prev: LandedMark | null }): Promise<StepResult>;
+  /** Step `step` of creating a group: CreateGroup, then invites in batches, then a member check. */
+  setupGroupStep(input: MigrationRef & { groupId: string; step: number }): Promise<StepResult>;
+  /** Imports message `seq` of a group's history (ImportGroupMsg), reconciling first if a try was pending. */
+  importGroupMessage(
+    input: MigrationRef & { groupId: string; seq: number; prev: LandedMark | null }
+  ): Promise<StepResult>;
+  /** Whether a workflow id is running or closed, for a child that a restarted stage finds already started. */
+  describeWorkflow(input: {
+    workflowId: string;
+  }): Promise<'running' | 'completed' | 'closed-unsuccessfully' | 'not-found'>;
+}

@@ -1,0 +1,74 @@
+/**
+ * The migration's stage graph (ZIM's documented order, zim-api.md §8). Shared by workflows, the plan and the CLI;
+ * free of Node APIs because workflow code imports it.
+ */
+export const STAGES = [
+  'accounts',
+  'profiles',
+  'friends',
+  'blocks',
+  'peer-messages',
+  'groups',
+  'group-messages',
+  'verify',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** What must have finished before a stage may start. Verify waits for everything else. */
+export const STAGE_DEPENDENCIES: Readonly<Record<Stage, readonly Stage[]>> = {
+  accounts: [],
+  profiles: ['accounts'],
+  friends: ['accounts'],
+  blocks: ['accounts'],
+  'peer-messages': ['accounts'],
+  groups: ['accounts'],
+  'group-messages': ['groups'],
+  verify: ['accounts', 'profiles', 'friends', 'blocks', 'peer-messages', 'groups', 'group-messages'],
+};
+
+/** The ZIM Action whose budget a stage spends (groups also spend InviteUsersIntoGroup/KickoutGroupUser). */
+export const STAGE_ACTION: Readonly<Record<Stage, string>> = {
+  accounts: 'UserRegister',
+  profiles: 'ModifyUserInfo',
+  friends: 'AddFriends',
+  blocks: 'AddUsersToBlacklist',
+  'peer-messages': 'ImportPeerMsg',
+  groups: 'CreateGroup',
+  'group-messages': 'ImportGroupMsg',
+  verify: 'QueryPeerMsg',
+};
+
+/**
+ * How a stage is driven: `pages` stages run one activity per page of records (one batch call each);
+ * `fanout` stages start one durable child workflow per owner or group.
+ */
+export const STAGE_KIND: Readonly<Record<Stage, 'pages' | 'fanout'>> = {
+  accounts: 'pages',
+  profiles: 'pages',
+  friends: 'pages',
+  blocks: 'pages',
+  'peer-messages': 'fanout',
+  groups: 'fanout',
+  'group-messages': 'fanout',
+  verify: 'pages',
+};
+
+export function isStage(value: string): value is Stage {
+  return (STAGES as readonly string[]).includes(value);
+}
+
+/**
+ * Stages that may start now: selected, not started, and every selected dependency done. In sequential mode at most
+ * one stage runs at a time, in the order of STAGES.
+ */
+export function readyStages(
+  selected: readonly Stage[],
+  status: Readonly<Partial<Record<Stage, 'running' | 'done'>>>,
+  sequential: boolean
+): Stage[] {
+  if (sequential && selected.some((s) => status[s] === 'running')) return [];
+  const ready = selected.filter(
+    (s) => status[s] === undefined && STAGE_DEPENDENCIES[s].every((d) => !selected.includes(d) || status[d] === 'done')
+  );
+  return sequential ? ready.slice(0, 1) : ready;
+}

@@ -1,0 +1,186 @@
+/**
+ * The orchestration alone, on a real dev server: stage order, exactly-once steps across forced continue-as-new,
+ * pause/resume/cancel reaching every child. Activities are in-memory fakes here; the end-to-end tests against the
+ * ZIM emulator live in migration-e2e.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MigrationActivities, StagePlan } from '../../activities/contract';
+import { STAGES, STAGE_DEPENDENCIES, type Stage } from '../../src/shared/stages';
+import { pauseSignal, progressQuery, resumeSignal, cancelSignal, workflowIds } from '../../src/shared/workflow-api';
+import { migrationWorkflow } from '../../workflows';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+interface Call {
+  stage: Stage;
+  key: string;
+  at: number;
+}
+
+/** A fake migration: pages and per-entity steps recorded in memory, each call optionally slowed down. */
+function fakeActivities(opts: { owners: number; stepsPerOwner: number; groups: number; delayMs?: number }) {
+  const calls: Call[] = [];
+  const record = async (stage: Stage, key: string) => {
+    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    calls.push({ stage, key, at: Date.now() });
+  };
+  const ids = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+  const owners = ids('u', opts.owners);
+  const groups = ids('g', opts.groups);
+  const plan: Record<Stage, StagePlan> = {
+    accounts: { planned: 50, pages: 5 },
+    profiles: { planned: 30, pages: 3 },
+    friends: { planned: 20, pages: 2 },
+    blocks: { planned: 10, pages: 2 },
+    'peer-messages': { planned: opts.owners * opts.stepsPerOwner, pages: 0 },
+    groups: { planned: opts.groups * 2, pages: 0 },
+    'group-messages': { planned: opts.groups * 3, pages: 0 },
+    verify: { planned: 1, pages: 2 },
+  };
+  const list = (all: string[], after: string | null, limit: number) => {
+    const rest = all.filter((id) => after === null || id > after).slice(0, limit);
+    const last = rest[rest.length - 1];
+    return { items: rest.map((id) => ({ id, planned: 1 })), next: rest.length === limit && last ? last : null };
+  };
+  const step = (hasMore: boolean) => ({ done: 1, failed: 0, skipped: 0, calls: 1, hasMore });
+  const activities: MigrationActivities = {
+    loadPlan: async () => plan,
+    runPage: async ({ stage, page }) => {
+      await record(stage, `page-${page}`);
+      return { done: 10, failed: 0, skipped: 0, calls: 1 };
+    },
+    listFanoutItems: async ({ stage, after, limit }) =>
+      list(stage === 'peer-messages' ? owners : groups, after, Math.min(limit, 3)),
+    importPeerMessage: async ({ owner, seq }) => {
+      await record('peer-messages', `${owner}#${seq}`);
+      return { ...step(seq + 1 < opts.stepsPerOwner), landed: { conversation: 'peer', msgSeq: seq + 1 } };
+    },
+    setupGroupStep: async ({ groupId, step: s }) => {
+      await record('groups', `${groupId}#${s}`);
+      return step(s + 1 < 2);
+    },
+    importGroupMessage: async ({ groupId, seq }) => {
+      await record('group-messages', `${groupId}#${seq}`);
+      return step(seq + 1 < 3);
+    },
+    describeWorkflow: async () => 'not-found',
+  };
+  return { activities, calls, owners, groups };
+}
+
+describe('migration orchestration on a real Temporal dev server', () => {
+  let t: TemporalTestEnv;
+  before(async () => {
+    t = await startTemporalTestEnv();
+  });
+  after(async () => {
+    await t?.teardown();
+  });
+
+  it('runs every stage after its dependencies, each step exactly once, across forced continue-as-new', async () => {
+    const fake = fakeActivities({ owners: 7, stepsPerOwner: 5, groups: 4 });
+    const { taskQueue } = await t.createWorker({ activities: fake.activities });
+    const migrationId = `order-${taskQueue.slice(-8)}`;
+    const result = await t.client.workflow.execute(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [
+        {
+          migrationId,
+          stagingPath: '/nonexistent/fake',
+          // Tiny per-run limits force every workflow to continue as new several times.
+          tuning: { pageWindow: 2, childWindow: 3, maxPagesPerRun: 2, maxChildStartsPerRun: 2, maxStepsPerChildRun: 2 },
+        },
+      ],
+    });
+
+    assert.equal(result.status, 'completed');
+    const keys = fake.calls.map((c) => `${c.stage}:${c.key}`);
+    assert.equal(new Set(keys).size, keys.length, 'a step ran twice');
+    const expected = 5 + 3 + 2 + 2 + 2 + 7 * 5 + 4 * 2 + 4 * 3;
+    assert.equal(keys.length, expected);
+    for (const owner of fake.owners)
+      for (let s = 0; s < 5; s++) assert.ok(keys.includes(`peer-messages:${owner}#${s}`), `${owner}#${s} missing`);
+
+    // Order: a stage's first call comes after the last call of each dependency.
+    const first = (s: Stage) => Math.min(...fake.calls.filter((c) => c.stage === s).map((c) => c.at));
+    const last = (s: Stage) => Math.max(...fake.calls.filter((c) => c.stage === s).map((c) => c.at));
+    for (const stage of STAGES)
+      for (const dep of STAGE_DEPENDENCIES[stage])
+        assert.ok(first(stage) >= last(dep), `${stage} started before ${dep} ended`);
+    // Each owner's steps ran in order.
+    for (const owner of fake.owners) {
+      const seqs = fake.calls.filter((c) => c.key.startsWith(`${owner}#`)).map((c) => Number(c.key.split('#')[1]));
+      assert.deepEqual(seqs, [0, 1, 2, 3, 4]);
+    }
+    // Continue-as-new really happened: the per-owner children have more than one run.
+    const runs = await countRuns(t, workflowIds.peerHistory(migrationId, fake.owners[0]!));
+    assert.ok(runs >= 3, `expected ≥3 runs of the owner child, got ${runs}`);
+    const stageRuns = await countRuns(t, workflowIds.stage(migrationId, 'peer-messages'));
+    assert.ok(stageRuns >= 3, `expected ≥3 runs of the peer-messages stage, got ${stageRuns}`);
+  });
+
+  it('pause stops new calls everywhere in the tree, resume finishes exactly, progress tells the reason', async () => {
+    const fake = fakeActivities({ owners: 6, stepsPerOwner: 30, groups: 0, delayMs: 20 });
+    const { taskQueue } = await t.createWorker({ activities: fake.activities });
+    const migrationId = `pause-${taskQueue.slice(-8)}`;
+    const handle = await t.client.workflow.start(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '/x', stages: ['accounts', 'peer-messages'], tuning: { childWindow: 6 } }],
+    });
+    await waitFor(() => fake.calls.filter((c) => c.stage === 'peer-messages').length >= 20);
+    await handle.signal(pauseSignal, { reason: 'peak hours' });
+    // Calls in flight may finish; after a short grace no new call may start.
+    await sleep(1_000);
+    const atPause = fake.calls.length;
+    await sleep(2_000);
+    assert.equal(fake.calls.length, atPause, 'calls continued while paused');
+    const progress = await handle.query(progressQuery);
+    assert.equal(progress.status, 'paused');
+    assert.equal(progress.pausedReason, 'peak hours');
+
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    assert.equal(result.status, 'completed');
+    const keys = fake.calls.filter((c) => c.stage === 'peer-messages').map((c) => c.key);
+    assert.equal(keys.length, 6 * 30);
+    assert.equal(new Set(keys).size, keys.length);
+  });
+
+  it('cancel lets calls in flight finish, starts nothing new, and ends cancelled', async () => {
+    const fake = fakeActivities({ owners: 4, stepsPerOwner: 200, groups: 0, delayMs: 10 });
+    const { taskQueue } = await t.createWorker({ activities: fake.activities });
+    const migrationId = `cancel-${taskQueue.slice(-8)}`;
+    const handle = await t.client.workflow.start(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '/x', stages: ['peer-messages'] }],
+    });
+    await waitFor(() => fake.calls.length >= 10);
+    await handle.signal(cancelSignal, { reason: 'test' });
+    const result = await handle.result();
+    assert.equal(result.status, 'cancelled');
+    const n = fake.calls.length;
+    assert.ok(n < 4 * 200, 'cancel did not stop the migration');
+    await sleep(500);
+    assert.equal(fake.calls.length, n, 'calls started after the migration ended');
+  });
+});
+
+async function countRuns(t: TemporalTestEnv, workflowId: string): Promise<number> {
+  let n = 0;
+  for await (const _ of t.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) n++;
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await sleep(20);
+  }
+}

@@ -1,0 +1,21 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/**
+ * Activities that call ZIM. They wait for their slot in the global per-Action call schedule before calling, so the
+ * start-to-close timeout covers that wait. Retries are unbounded with backoff: a permanent ZIM refusal is recorded
+ * in the ledger and returned as a failed count, never thrown, so only transient trouble reaches this policy.
+ */
+export const ZIM_CALL_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  // Our call scheduler does the rate limiting; eager dispatch would only skip the task queue, which is harmless,
+  // but keeping every activity on the queue keeps worker load even across processes.
+  allowEagerDispatch: false,
+};
+
+/** Activities that only read staging or Temporal. */
+export const LOCAL_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};

@@ -1,0 +1,48 @@
+/**
+ * Pause / resume / cancel state shared by every migration workflow. The state travels in continue-as-new inputs,
+ * and `onChange` lets a workflow forward each signal to the children it runs.
+ */
+import { condition, setHandler } from '@temporalio/workflow';
+import { cancelSignal, pauseSignal, resumeSignal, type ControlArgs } from '../src/shared/workflow-api';
+
+export interface ControlState {
+  paused: boolean;
+  pausedReason?: string;
+  cancelled: boolean;
+}
+
+export type ControlEvent = 'pause' | 'resume' | 'cancel';
+
+export class Control {
+  readonly state: ControlState;
+
+  /** `state` is held by reference: it is the object the workflow carries across continue-as-new. */
+  constructor(state: ControlState, onChange: (event: ControlEvent, args: ControlArgs) => void = () => {}) {
+    this.state = state;
+    setHandler(pauseSignal, (args = {}) => {
+      this.state.paused = true;
+      this.state.pausedReason = args.reason ?? 'paused by operator';
+      onChange('pause', args);
+    });
+    setHandler(resumeSignal, (args = {}) => {
+      this.state.paused = false;
+      delete this.state.pausedReason;
+      onChange('resume', args);
+    });
+    setHandler(cancelSignal, (args = {}) => {
+      this.state.cancelled = true;
+      onChange('cancel', args);
+    });
+  }
+
+  /** Pauses from inside the workflow (e.g. the error budget is spent), with a reason the operator sees. */
+  pause(reason: string): void {
+    this.state.paused = true;
+    this.state.pausedReason = reason;
+  }
+
+  /** Resolves when new ZIM work may start, or when the workflow is cancelled (check `state.cancelled`). */
+  async mayProceed(extra: () => boolean = () => true): Promise<void> {
+    await condition(() => this.state.cancelled || (!this.state.paused && extra()));
+  }
+}

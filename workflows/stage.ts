@@ -1,0 +1,221 @@
+/**
+ * Runs one stage of a migration. `pages` stages keep a window of page activities (one batch call each) in flight;
+ * `fanout` stages keep a sliding window of durable child workflows (one per owner or group). Both continue as new
+ * before their histories grow large, carrying cursors, counters, in-flight children and the pause state.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { FanoutItem, FanoutStage, MigrationActivities, MigrationRef, PageStage } from '../activities/contract';
+import { STAGE_KIND, type Stage } from '../src/shared/stages';
+import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
+import {
+  addCounts,
+  cancelSignal,
+  childReportSignal,
+  pauseSignal,
+  resumeSignal,
+  stageReportSignal,
+  workflowIds,
+  type Counts,
+} from '../src/shared/workflow-api';
+import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import { Control, type ControlState } from './control';
+import { entitySequenceWorkflow, type EntityKind } from './entity-sequence';
+
+export interface StageTuning {
+  /** Page activities in flight at once (pages stages). */
+  pageWindow?: number;
+  /** Child workflows running at once (fan-out stages). */
+  childWindow?: number;
+  /** Pages or child starts per run before continuing as new (tests lower these). */
+  maxPagesPerRun?: number;
+  maxChildStartsPerRun?: number;
+  maxStepsPerChildRun?: number;
+}
+
+export interface StageInput extends MigrationRef {
+  stage: Stage;
+  parentWorkflowId: string;
+  planned: number;
+  pages: number;
+  tuning?: StageTuning;
+  /** Carried across continue-as-new. */
+  carried?: StageCarried;
+}
+
+interface StageCarried {
+  counts: Counts;
+  control: ControlState;
+  nextPage: number;
+  cursor: string | null;
+  exhausted: boolean;
+  queue: FanoutItem[];
+  inFlight: string[];
+}
+
+const zimActs = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
+const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
+
+const FANOUT_CHILD: Record<FanoutStage, { kind: EntityKind; id: (m: string, e: string) => string }> = {
+  'peer-messages': { kind: 'peer-history', id: workflowIds.peerHistory },
+  groups: { kind: 'group-setup', id: workflowIds.groupSetup },
+  'group-messages': { kind: 'group-history', id: workflowIds.groupHistory },
+};
+
+const REPORT_EVERY_MS = 2_000;
+
+export async function stageWorkflow(input: StageInput): Promise<Counts> {
+  const c: StageCarried = input.carried ?? {
+    counts: { planned: input.planned, done: 0, failed: 0, skipped: 0, calls: 0 },
+    control: { paused: false, cancelled: false },
+    nextPage: 0,
+    cursor: null,
+    exhausted: false,
+    queue: [],
+    inFlight: [],
+  };
+  const inFlight = new Set(c.inFlight);
+  const tuning = input.tuning ?? {};
+  const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
+
+  // Forward pause/resume/cancel to every running child so no new ZIM call starts anywhere in the tree.
+  const control = new Control(c.control, (event, args) => {
+    const signal = event === 'pause' ? pauseSignal : event === 'resume' ? resumeSignal : cancelSignal;
+    for (const id of inFlight) {
+      getExternalWorkflowHandle(id)
+        .signal(signal, args)
+        .catch((err: unknown) => log.warn('could not forward control signal', { id, event, err }));
+    }
+  });
+
+  setHandler(childReportSignal, (report) => {
+    if (!inFlight.has(report.childId)) return; // a late or duplicate report of a child already counted finished
+    addCounts(c.counts, report.delta);
+    if (report.finished) inFlight.delete(report.childId);
+  });
+
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  let lastReportAt = 0;
+  const reportToParent = async (finished?: 'done' | 'cancelled') => {
+    lastReportAt = Date.now();
+    await parent.signal(stageReportSignal, { stage: input.stage, counts: { ...c.counts }, finished });
+  };
+  const maybeReport = async () => {
+    if (Date.now() - lastReportAt >= REPORT_EVERY_MS) await reportToParent();
+  };
+
+  const carryOn = async (): Promise<never> => {
+    await reportToParent();
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof stageWorkflow>({ ...input, carried: { ...c, inFlight: [...inFlight] } });
+  };
+
+  if (STAGE_KIND[input.stage] === 'pages') {
+    const window = tuning.pageWindow ?? 8;
+    const maxPages = tuning.maxPagesPerRun ?? 500;
+    let running = 0;
+    let startedThisRun = 0;
+    const failures: unknown[] = [];
+    while (c.nextPage < input.pages && !control.state.cancelled) {
+      if (startedThisRun >= maxPages || workflowInfo().continueAsNewSuggested) {
+        await condition(() => running === 0);
+        await carryOn();
+      }
+      await control.mayProceed(() => running < window);
+      if (control.state.cancelled) break;
+      const page = c.nextPage++;
+      startedThisRun++;
+      running++;
+      zimActs
+        .runPage({ ...ref, stage: input.stage as PageStage, page })
+        .then((outcome) => addCounts(c.counts, outcome))
+        .catch((err: unknown) => failures.push(err))
+        .finally(() => running--);
+      await maybeReport();
+    }
+    await condition(() => running === 0);
+    if (failures.length > 0 && !isCancellation(failures[0])) throw failures[0];
+  } else {
+    const stage = input.stage as FanoutStage;
+    const child = FANOUT_CHILD[stage];
+    const window = tuning.childWindow ?? 50;
+    const maxStarts = tuning.maxChildStartsPerRun ?? 300;
+    let startedThisRun = 0;
+    while (!control.state.cancelled && (c.queue.length > 0 || !c.exhausted)) {
+      if (startedThisRun >= maxStarts || workflowInfo().continueAsNewSuggested) await carryOn();
+      await control.mayProceed(() => inFlight.size < window);
+      if (control.state.cancelled) break;
+      if (c.queue.length === 0) {
+        const page = await localActs.listFanoutItems({ ...ref, stage, after: c.cursor, limit: 200 });
+        c.queue.push(...page.items);
+        c.cursor = page.next;
+        c.exhausted = page.next === null;
+        continue;
+      }
+      const item = c.queue.shift()!;
+      const childId = child.id(input.migrationId, item.id);
+      startedThisRun++;
+      await startEntityChild(input, child.kind, item, childId, control.state, tuning, inFlight, c.counts);
+      await maybeReport();
+    }
+    await condition(() => inFlight.size === 0);
+  }
+
+  await reportToParent(control.state.cancelled ? 'cancelled' : 'done');
+  await condition(allHandlersFinished);
+  return c.counts;
+}
+
+async function startEntityChild(
+  input: StageInput,
+  kind: EntityKind,
+  item: FanoutItem,
+  childId: string,
+  control: ControlState,
+  tuning: StageTuning,
+  inFlight: Set<string>,
+  counts: Counts
+): Promise<void> {
+  try {
+    await startChild(entitySequenceWorkflow, {
+      workflowId: childId,
+      args: [
+        {
+          migrationId: input.migrationId,
+          stagingPath: input.stagingPath,
+          kind,
+          entityId: item.id,
+          stageWorkflowId: workflowInfo().workflowId,
+          control: { ...control },
+          maxStepsPerRun: tuning.maxStepsPerChildRun,
+        },
+      ],
+      // Children outlive this run when the stage continues as new; they report by workflow id to the newest run.
+      parentClosePolicy: 'ABANDON',
+      // A child that completed is never run again; one that failed or was terminated may be (the ledger keeps it exact).
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      typedSearchAttributes: [
+        { key: ZIM_MIGRATION_ID, value: input.migrationId },
+        { key: ZIM_MIGRATION_STAGE, value: input.stage },
+      ],
+    });
+    inFlight.add(childId);
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    // Started by an earlier run of this migration: wait for it if it still runs, else its work is already done.
+    const status = await localActs.describeWorkflow({ workflowId: childId });
+    if (status === 'running') inFlight.add(childId);
+    else counts.skipped += item.planned;
+  }
+}
