@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+
+/** A scheduler on a fake clock: sleeping advances time, so tests are exact and instant. */
+function fakeClockScheduler(file = ':memory:', headroom = 0) {
+  let now = 1_000_000;
+  const scheduler = new SqliteCallScheduler(file, {
+    appId: 1,
+    headroom,
+    now: () => now,
+    sleep: async (ms) => {
+      if (ms > 0) now += ms;
+    },
+  });
+  return { scheduler, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+describe('SqliteCallScheduler', () => {
+  it('spaces calls one interval apart at the budget, with no burst after idle time', async () => {
+    const { scheduler, advance } = fakeClockScheduler();
+    const slots: number[] = [];
+    for (let i = 0; i < 5; i++) slots.push(await scheduler.acquire('ImportPeerMsg'));
+    assert.deepEqual(
+      slots.map((s) => s - slots[0]!),
+      [0, 50, 100, 150, 200]
+    );
+    advance(10_000); // idle: the next call goes now, and the one after still waits a full interval
+    const a = await scheduler.acquire('ImportPeerMsg');
+    const b = await scheduler.acquire('ImportPeerMsg');
+    assert.equal(b - a, 50);
+  });
+
+  it('keeps headroom below the budget', async () => {
+    const { scheduler } = fakeClockScheduler(':memory:', 0.02);
+    const a = await scheduler.acquire('UserRegister');
+    const b = await scheduler.acquire('UserRegister');
+    assert.ok(Math.abs(b - a - 1000 / (20 * 0.98)) < 1e-9);
+  });
+
+  it('applies per-group budgets per group and app-wide budgets across keys', async () => {
+    const { scheduler } = fakeClockScheduler();
+    const g1a = await scheduler.acquire('InviteUsersIntoGroup', 'g1');
+    const g2a = await scheduler.acquire('InviteUsersIntoGroup', 'g2');
+    const g1b = await scheduler.acquire('InviteUsersIntoGroup', 'g1');
+    assert.equal(g2a, g1a, 'another group need not wait');
+    assert.equal(g1b - g1a, 1000, 'the same group waits a second');
+    const x = await scheduler.acquire('CreateGroup', 'g1');
+    const y = await scheduler.acquire('CreateGroup', 'g2');
+    assert.equal(y - x, 50, 'app-wide budgets ignore the key');
+  });
+
+  it('takes a budget change at the next reservation and counts calls and refusals', async () => {
+    const { scheduler } = fakeClockScheduler();
+    await scheduler.acquire('AddFriends');
+    scheduler.setRate('AddFriends', 5);
+    const a = await scheduler.acquire('AddFriends');
+    const b = await scheduler.acquire('AddFriends');
+    assert.equal(b - a, 200);
+    scheduler.backOff('AddFriends', undefined, 1000);
+    const c = await scheduler.acquire('AddFriends');
+    assert.ok(c - b >= 1000, 'a "too frequent" answer pushes the next call back');
+    assert.deepEqual(scheduler.budgets(), [{ action: 'AddFriends', rate: 5, perKey: false, calls: 4, refusals: 1 }]);
+    assert.throws(() => scheduler.setRate('AddFriends', 0), /positive number/);
+  });
+
+  it('gives two processes sharing one schedule file disjoint, evenly spaced slots', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sched-')), 'budget.sqlite');
+    const runChild = () =>
+      new Promise<number[]>((resolve, reject) => {
+        const child = fork(path.join(__dirname, '../helpers/scheduler-child.ts'), [file, '40'], {
+          execArgv: ['--import', 'tsx'],
+        });
+        child.once('message', (m) => resolve(m as number[]));
+        child.once('error', reject);
+        child.once('exit', (code) => code !== 0 && reject(new Error(`child exited ${code}`)));
+      });
+    const [a, b] = await Promise.all([runChild(), runChild()]);
+    const all = [...a, ...b].sort((x, y) => x - y);
+    assert.equal(all.length, 80);
+    const interval = 1000 / (20 * 0.98);
+    for (let i = 1; i < all.length; i++)
+      assert.ok(
+        all[i]! - all[i - 1]! >= interval - 1e-6,
+        `slots ${i - 1} and ${i} are ${all[i]! - all[i - 1]!} ms apart`
+      );
+  });
+});
