@@ -104,17 +104,16 @@ export class SqliteCallScheduler implements CallScheduler {
        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = excluded.next_at`
     );
     // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
-    this.reserveTx = this.db
-      .transaction((action: string, key: string): number => {
-        const rate = getRate.get(this.appId, action)?.rate ?? defaultBudget(action).rate;
-        const interval = 1000 / (rate * (1 - this.headroom));
-        const now = this.now();
-        const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
-        setSlot.run(this.appId, action, key, slot + interval);
-        countCall.run(this.appId, action, rate);
-        return slot;
-      })
-      .immediate.bind(null) as (action: string, key: string) => number;
+    const reserve = this.db.transaction((action: string, key: string): number => {
+      const rate = getRate.get(this.appId, action)?.rate ?? defaultBudget(action).rate;
+      const interval = 1000 / (rate * (1 - this.headroom));
+      const now = this.now();
+      const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
+      setSlot.run(this.appId, action, key, slot + interval);
+      countCall.run(this.appId, action, rate);
+      return slot;
+    });
+    this.reserveTx = (action, key) => reserve.immediate(action, key);
   }
 
   private slotKey(action: string, key: string | undefined): string {
