@@ -8,7 +8,7 @@
  * The unit of progress is a membership (the owner's included), recorded in the ledger per member.
  */
 import type { StepResult } from './contract';
-import type { BatchAnswer, LedgerStatus } from './batch-import';
+import type { BatchAnswer, BatchItemFailure, LedgerStatus } from './batch-import';
 
 export const CREATE_GROUP_MEMBERS = 100;
 export const INVITE_BATCH = 100;
@@ -50,11 +50,13 @@ function settle(
   answer: BatchAnswer,
   result: StepResult
 ): Parameters<GroupSetupPorts['ledgerPut']>[0] {
-  const failures = answer.kind === 'answered' ? new Map(answer.failures.map((f) => [f.id, f])) : new Map();
+  const failures = new Map<string, BatchItemFailure>(
+    answer.kind === 'answered' ? answer.failures.map((f) => [f.id, f]) : []
+  );
   return members.map((m) => {
-    const failure =
+    const failure: BatchItemFailure | undefined =
       answer.kind === 'refused'
-        ? { code: answer.code, message: answer.message, outcome: 'permanent' }
+        ? { id: m.userId, code: answer.code, message: answer.message, outcome: 'permanent' }
         : failures.get(m.userId);
     if (!failure || failure.outcome === 'already-exists') {
       result.done++;
