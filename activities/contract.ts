@@ -16,6 +16,8 @@ export interface StagePlan {
   planned: number;
   /** `pages` stages: how many page activities make up the stage. */
   pages: number;
+  /** ZIM calls the stage is expected to make (for the ETA). */
+  calls: number;
 }
 
 export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
@@ -65,6 +67,8 @@ export interface MigrationActivities {
   importGroupMessage(
     input: MigrationRef & { groupId: string; seq: number; prev: LandedMark | null }
   ): Promise<StepResult>;
+  /** Sets an Action's budget (calls/s) in the call schedule shared by the workers. */
+  applyBudget(input: { action: string; rate: number }): Promise<void>;
   /** Whether a workflow id is running or closed, for a child that a restarted stage finds already started. */
   describeWorkflow(input: {
     workflowId: string;

@@ -18,7 +18,9 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationActivities, MigrationRef, StagePlan } from '../activities/contract';
-import { readyStages, STAGES, type Stage } from '../src/shared/stages';
+import { MIGRATION_ACTIONS, readyStages, STAGE_ACTION, STAGES, type Stage } from '../src/shared/stages';
+import { addSample, callsPerSecond, criticalPathSeconds, type RateSample } from '../src/shared/eta';
+import { defaultBudget } from '../src/rate-limit/default-budgets';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
 import {
   cancelSignal,
@@ -26,6 +28,7 @@ import {
   pauseSignal,
   progressQuery,
   resumeSignal,
+  setBudgetUpdate,
   stageReportSignal,
   workflowIds,
   type Counts,
@@ -48,6 +51,8 @@ export interface MigrationInput extends MigrationRef {
    */
   errorBudget?: number;
   errorBudgetMinRecords?: number;
+  /** Budgets (calls/s) per ZIM Action that differ from ZIM's defaults; applied to the call schedule at start. */
+  budgets?: Record<string, number>;
   tuning?: StageTuning;
   /** Carried across continue-as-new. */
   carried?: MigrationCarried;
@@ -59,6 +64,7 @@ export interface MigrationCarried {
   stages: Partial<Record<Stage, StageProgress>>;
   control: ControlState;
   failuresAtLastBudgetTrip: number;
+  budgets: Record<string, number>;
 }
 
 export interface MigrationResult {
@@ -78,7 +84,17 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     stages: {},
     control: { paused: false, cancelled: false },
     failuresAtLastBudgetTrip: 0,
+    budgets: {},
   };
+  if (!input.carried) {
+    for (const [action, rate] of Object.entries(input.budgets ?? {})) {
+      await localActs.applyBudget({ action, rate });
+      c.budgets[action] = rate;
+    }
+  }
+  const budgetOf = (action: string) => c.budgets[action] ?? defaultBudget(action).rate;
+  // Rates come from the stages' periodic reports; they are not carried across continue-as-new (they refill fast).
+  const samples: Partial<Record<Stage, RateSample[]>> = {};
 
   const runningStageIds = () =>
     selected.filter((s) => c.stages[s]?.status === 'running').map((s) => workflowIds.stage(input.migrationId, s));
@@ -96,11 +112,34 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const stage = c.stages[report.stage];
     if (!stage || stage.status !== 'running') return;
     Object.assign(stage, report.counts);
+    addSample((samples[report.stage] ??= []), { at: Date.now(), calls: report.counts.calls });
     if (report.finished) {
       stage.status = report.finished;
       stage.finishedAt = Date.now();
     }
   });
+
+  setHandler(
+    setBudgetUpdate,
+    async ({ action, rate }) => {
+      await localActs.applyBudget({ action, rate });
+      c.budgets[action] = rate;
+      return { ...c.budgets };
+    },
+    {
+      validator: ({ action, rate }) => {
+        if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
+          throw new Error(`Unknown ZIM Action "${action}"; one of: ${MIGRATION_ACTIONS.join(', ')}`);
+        if (!(rate > 0 && rate <= 10_000)) throw new Error(`A budget is calls per second in (0, 10000]; got ${rate}`);
+      },
+    }
+  );
+
+  const stageView = (s: Stage): StageProgress => {
+    const base = c.stages[s] ?? { stage: s, status: 'pending' as const, ...emptyCounts(c.plan[s].planned) };
+    const action = STAGE_ACTION[s];
+    return { ...base, action, budget: budgetOf(action), callsPerSecond: callsPerSecond(samples[s] ?? []) };
+  };
 
   setHandler(progressQuery, (): MigrationProgress => {
     const status = c.control.cancelled
@@ -110,12 +149,29 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       : c.control.paused
         ? 'paused'
         : 'running';
+    const stages = selected.map(stageView);
+    const etaSeconds = criticalPathSeconds(
+      selected,
+      Object.fromEntries(
+        stages.map((p) => [
+          p.stage,
+          {
+            done: p.status === 'done' || p.status === 'cancelled',
+            plannedCalls: c.plan[p.stage].calls,
+            calls: p.calls,
+            callsPerSecond: p.callsPerSecond,
+            budget: p.budget ?? 20,
+          },
+        ])
+      )
+    );
     return {
       migrationId: input.migrationId,
       status,
       pausedReason: c.control.pausedReason,
       startedAt: c.startedAt,
-      stages: selected.map((s) => c.stages[s] ?? { stage: s, status: 'pending', ...emptyCounts(c.plan[s].planned) }),
+      stages,
+      etaSeconds: status === 'running' ? Math.round(etaSeconds) : undefined,
     };
   });
 

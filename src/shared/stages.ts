@@ -38,6 +38,25 @@ export const STAGE_ACTION: Readonly<Record<Stage, string>> = {
   verify: 'QueryPeerMsg',
 };
 
+/** Every ZIM Action a migration calls, i.e. every budget an operator may change. */
+export const MIGRATION_ACTIONS = [
+  'UserRegister',
+  'ModifyUserInfo',
+  'AddFriends',
+  'AddUsersToBlacklist',
+  'ImportPeerMsg',
+  'CreateGroup',
+  'InviteUsersIntoGroup',
+  'KickoutGroupUser',
+  'ImportGroupMsg',
+  'QueryPeerMsg',
+  'QueryGroupMsg',
+  'QueryUserInfos',
+  'QueryFriendList',
+  'QueryBlacklist',
+  'QueryGroupMemberList',
+] as const;
+
 /**
  * How a stage is driven: `pages` stages run one activity per page of records (one batch call each);
  * `fanout` stages start one durable child workflow per owner or group.

@@ -3,7 +3,7 @@
  * `temporal` CLI (`temporal workflow signal --workflow-id zim-migrate/m1 --name pause --input '{"reason":"peak"}'`).
  * Imported by workflow code: no Node APIs.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Stage } from './stages';
 
 export interface ControlArgs {
@@ -33,6 +33,10 @@ export interface StageProgress extends Counts {
   status: StageStatus;
   startedAt?: number;
   finishedAt?: number;
+  /** The ZIM Action this stage spends, its calls per second over the last reports, and its budget. */
+  action?: string;
+  callsPerSecond?: number;
+  budget?: number;
 }
 
 export type MigrationStatus = 'running' | 'paused' | 'cancelling' | 'cancelled' | 'completed';
@@ -43,9 +47,19 @@ export interface MigrationProgress {
   pausedReason?: string;
   startedAt: number;
   stages: StageProgress[];
+  /** Seconds until every stage is done: the critical path of the stage graph at current rates or budgets. */
+  etaSeconds?: number;
 }
 
 export const progressQuery = defineQuery<MigrationProgress>('progress');
+
+export interface BudgetChange {
+  action: string;
+  /** Calls per second. */
+  rate: number;
+}
+/** Changes an Action's budget while the migration runs (applied by a worker to the shared call schedule). */
+export const setBudgetUpdate = defineUpdate<Record<string, number>, [BudgetChange]>('setBudget');
 
 /** Internal: a stage child reports its counters (absolute values) to the parent migration. */
 export interface StageReport {

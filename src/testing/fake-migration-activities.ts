@@ -24,6 +24,7 @@ export interface FakeMigrationOptions {
 
 export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const calls: FakeCall[] = [];
+  const appliedBudgets: { action: string; rate: number }[] = [];
   const record = async (stage: Stage, key: string) => {
     await opts.beforeCall?.(stage);
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
@@ -34,14 +35,14 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const owners = ids('u', opts.owners);
   const groups = ids('g', opts.groups);
   const plan: Record<Stage, StagePlan> = {
-    accounts: { planned: 50, pages: 5 },
-    profiles: { planned: 30, pages: 3 },
-    friends: { planned: 20, pages: 2 },
-    blocks: { planned: 10, pages: 2 },
-    'peer-messages': { planned: opts.owners * opts.stepsPerOwner, pages: 0 },
-    groups: { planned: opts.groups * 2, pages: 0 },
-    'group-messages': { planned: opts.groups * 3, pages: 0 },
-    verify: { planned: 1, pages: 2 },
+    accounts: { planned: 50, pages: 5, calls: 5 },
+    profiles: { planned: 30, pages: 3, calls: 3 },
+    friends: { planned: 20, pages: 2, calls: 2 },
+    blocks: { planned: 10, pages: 2, calls: 2 },
+    'peer-messages': { planned: opts.owners * opts.stepsPerOwner, pages: 0, calls: opts.owners * opts.stepsPerOwner },
+    groups: { planned: opts.groups * 2, pages: 0, calls: opts.groups * 2 },
+    'group-messages': { planned: opts.groups * 3, pages: 0, calls: opts.groups * 3 },
+    verify: { planned: 1, pages: 2, calls: 2 },
   };
   const list = (all: string[], after: string | null, limit: number) => {
     const rest = all.filter((id) => after === null || id > after).slice(0, limit);
@@ -69,7 +70,8 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       await record('group-messages', `${groupId}#${seq}`);
       return step(seq + 1 < 3);
     },
+    applyBudget: async (change) => void appliedBudgets.push(change),
     describeWorkflow: async () => 'not-found',
   };
-  return { activities, calls, owners, groups, plan };
+  return { activities, calls, owners, groups, plan, appliedBudgets };
 }

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STAGES, STAGE_DEPENDENCIES, type Stage } from '../../src/shared/stages';
 import { fakeMigrationActivities as fakeActivities } from '../../src/testing/fake-migration-activities';
-import { pauseSignal, progressQuery, resumeSignal, cancelSignal, workflowIds } from '../../src/shared/workflow-api';
+import {
+  cancelSignal,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  setBudgetUpdate,
+  workflowIds,
+} from '../../src/shared/workflow-api';
 import { migrationWorkflow } from '../../workflows';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -73,6 +80,23 @@ describe('migration orchestration on a real Temporal dev server', () => {
       args: [{ migrationId, stagingPath: '/x', stages: ['accounts', 'peer-messages'], tuning: { childWindow: 6 } }],
     });
     await waitFor(() => fake.calls.filter((c) => c.stage === 'peer-messages').length >= 20);
+    const running = await handle.query(progressQuery);
+    assert.equal(running.status, 'running');
+    const peer = running.stages.find((s) => s.stage === 'peer-messages')!;
+    assert.deepEqual([peer.status, peer.action, peer.budget, peer.planned], ['running', 'ImportPeerMsg', 20, 180]);
+    assert.ok(typeof running.etaSeconds === 'number');
+
+    // The operator changes a budget while it runs: a worker applies it, and progress shows it.
+    assert.deepEqual(await handle.executeUpdate(setBudgetUpdate, { args: [{ action: 'ImportPeerMsg', rate: 7 }] }), {
+      ImportPeerMsg: 7,
+    });
+    assert.deepEqual(fake.appliedBudgets, [{ action: 'ImportPeerMsg', rate: 7 }]);
+    await assert.rejects(
+      handle.executeUpdate(setBudgetUpdate, { args: [{ action: 'DropDatabase', rate: 7 }] }),
+      (err: Error) => /Unknown ZIM Action "DropDatabase"/.test(String((err.cause as Error | undefined)?.message))
+    );
+    assert.equal((await handle.query(progressQuery)).stages.find((s) => s.stage === 'peer-messages')!.budget, 7);
+
     await handle.signal(pauseSignal, { reason: 'peak hours' });
     // Calls in flight may finish; after a short grace no new call may start.
     await sleep(1_000);
