@@ -31,6 +31,7 @@ import {
   setBudgetUpdate,
   stageReportSignal,
   workflowIds,
+  type BudgetChange,
   type Counts,
   type MigrationProgress,
   type StageProgress,
@@ -127,7 +128,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       return { ...c.budgets };
     },
     {
-      validator: ({ action, rate }) => {
+      validator: ({ action, rate }: BudgetChange) => {
         if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
           throw new Error(`Unknown ZIM Action "${action}"; one of: ${MIGRATION_ACTIONS.join(', ')}`);
         if (!(rate > 0 && rate <= 10_000)) throw new Error(`A budget is calls per second in (0, 10000]; got ${rate}`);
