@@ -1,6 +1,7 @@
 /** `zim-migrate`: the one command people use to rehearse, run, watch and verify a migration into ZEGO ZIM. */
 import { Command } from 'commander';
 import packageJson from '../../package.json';
+import { registerMigrationControlCommands, UsageError } from './commands/migration-control';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 
 export function buildProgram(): Command {
@@ -15,13 +16,20 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
-  $ zim-migrate temporal-cli            find (or install) the Temporal CLI and say which one is used
+  $ zim-migrate start ./staging/acme.sqlite     start migration "acme" (a worker must be running)
+  $ zim-migrate status acme --watch             live progress per stage, rate against budget, ETA
+  $ zim-migrate pause acme --reason "peak"      no new ZIM call starts until "zim-migrate resume acme"
+  $ zim-migrate temporal-cli                    find (or install) the Temporal CLI and say which one is used
+
+Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* or a TEMPORAL_PROFILE
+(the Temporal CLI's conventions). ZIM: ZIM_APP_ID, ZIM_SERVER_SECRET or ZIM_SERVER_SECRET_FILE, ZIM_BASE_URL.
 
 Exit codes: 0 success, 1 failure (the message names what failed and how to fix it), 2 bad usage.`
     );
   program.exitOverride((err) => {
     process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? 2 : err.exitCode);
   });
+  registerMigrationControlCommands(program);
   registerTemporalCliCommand(program);
   return program;
 }
@@ -31,6 +39,6 @@ if (require.main === module || process.argv[1]?.endsWith('zim-migrate.js')) {
     .parseAsync(process.argv)
     .catch((err: unknown) => {
       console.error(`zim-migrate: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
+      process.exit(err instanceof UsageError ? 2 : 1);
     });
 }

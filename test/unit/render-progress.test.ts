@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDuration, renderProgress } from '../../src/cli/render-progress';
+
+describe('renderProgress', () => {
+  it('shows status, reason, ETA, and per stage a bar, counts, failures and rate against budget', () => {
+    const text = renderProgress(
+      {
+        migrationId: 'm1',
+        status: 'paused',
+        pausedReason: 'peak hours',
+        startedAt: 0,
+        etaSeconds: 3725,
+        stages: [
+          { stage: 'accounts', status: 'done', planned: 1000, done: 998, failed: 2, skipped: 0, calls: 10 },
+          {
+            stage: 'peer-messages',
+            status: 'running',
+            planned: 20000,
+            done: 5000,
+            failed: 0,
+            skipped: 0,
+            calls: 5000,
+            action: 'ImportPeerMsg',
+            budget: 20,
+            callsPerSecond: 19.6,
+          },
+        ],
+      },
+      90_000
+    );
+    const lines = text.split('\n');
+    assert.equal(lines[0], 'migration m1: PAUSED  ·  running 1m30s  ·  ETA 1h02m');
+    assert.equal(lines[1], 'paused: peak hours');
+    assert.match(lines[2]!, /^accounts\s+done\s+█{20}\s+100%\s+1,000\/1,000\s+failed 2$/);
+    assert.match(
+      lines[3]!,
+      /^peer-messages\s+running\s+█{5}░{15}\s+25%\s+5,000\/20,000\s+19\.6\/20 calls\/s ImportPeerMsg$/
+    );
+  });
+
+  it('formats durations', () => {
+    assert.deepEqual([formatDuration(5), formatDuration(65), formatDuration(7260)], ['5s', '1m05s', '2h01m']);
+  });
+});
