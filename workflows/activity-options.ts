@@ -2,12 +2,14 @@ import type { ActivityOptions } from '@temporalio/workflow';
 
 /**
  * Activities that call ZIM. They wait for their slot in the global per-Action call schedule before calling, so the
- * start-to-close timeout covers that wait. Retries are unbounded with backoff: a permanent ZIM refusal is recorded
- * in the ledger and returned as a failed count, never thrown, so only transient trouble reaches this policy.
+ * start-to-close timeout covers that wait. They heartbeat before and after waiting and between calls, so a worker
+ * that dies is noticed within the heartbeat timeout and the call retried elsewhere (after reconciliation).
+ * Retries are unbounded with backoff: a permanent ZIM refusal is recorded in the ledger and returned as a failed
+ * count, never thrown, so only transient trouble reaches this policy.
  */
 export const ZIM_CALL_ACTIVITY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
   // Our call scheduler does the rate limiting; eager dispatch would only skip the task queue, which is harmless,
   // but keeping every activity on the queue keeps worker load even across processes.
