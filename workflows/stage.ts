@@ -42,6 +42,8 @@ export interface StageTuning {
   maxPagesPerRun?: number;
   maxChildStartsPerRun?: number;
   maxStepsPerChildRun?: number;
+  /** How long a fan-out stage waits without progress before checking on its children (default 5 minutes). */
+  childLivenessCheck?: string;
 }
 
 export interface StageInput extends MigrationRef {
@@ -61,7 +63,8 @@ interface StageCarried {
   cursor: string | null;
   exhausted: boolean;
   queue: FanoutItem[];
-  inFlight: string[];
+  /** Children running, by their items (child ids derive from them). */
+  inFlight: FanoutItem[];
 }
 
 const zimActs = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
@@ -85,14 +88,15 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     queue: [],
     inFlight: [],
   };
-  const inFlight = new Set(c.inFlight);
   const tuning = input.tuning ?? {};
+  const childIdOf = (item: FanoutItem) => FANOUT_CHILD[input.stage as FanoutStage].id(input.migrationId, item.id);
+  const inFlight = new Map<string, FanoutItem>(c.inFlight.map((item) => [childIdOf(item), item]));
   const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
 
   // Forward pause/resume/cancel to every running child so no new ZIM call starts anywhere in the tree.
   const control = new Control(c.control, (event, args) => {
     const signal = event === 'pause' ? pauseSignal : event === 'resume' ? resumeSignal : cancelSignal;
-    for (const id of inFlight) {
+    for (const id of inFlight.keys()) {
       getExternalWorkflowHandle(id)
         .signal(signal, args)
         .catch((err: unknown) => log.warn('could not forward control signal', { id, event, err }));
@@ -118,7 +122,7 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   const carryOn = async (): Promise<never> => {
     await reportToParent();
     await condition(allHandlersFinished);
-    return await continueAsNew<typeof stageWorkflow>({ ...input, carried: { ...c, inFlight: [...inFlight] } });
+    return await continueAsNew<typeof stageWorkflow>({ ...input, carried: { ...c, inFlight: [...inFlight.values()] } });
   };
 
   if (STAGE_KIND[input.stage] === 'pages') {
@@ -152,9 +156,28 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     const window = tuning.childWindow ?? 50;
     const maxStarts = tuning.maxChildStartsPerRun ?? 300;
     let startedThisRun = 0;
-    while (!control.state.cancelled && (c.queue.length > 0 || !c.exhausted)) {
+    // A child that was terminated or failed never reports; after a quiet spell ask Temporal and restart it.
+    const recheckChildren = async () => {
+      for (const [id, item] of [...inFlight]) {
+        const status = await localActs.describeWorkflow({ workflowId: id });
+        if (status === 'running') continue;
+        inFlight.delete(id);
+        if (status === 'completed') continue; // its reports arrived (signals are durable); nothing is lost
+        log.warn('restarting a child that closed without finishing', { id, status });
+        c.queue.unshift(item);
+      }
+    };
+    const waitQuietly = async (ready: () => boolean) => {
+      while (!(await condition(ready, tuning.childLivenessCheck ?? '5 minutes'))) await recheckChildren();
+    };
+    while (!control.state.cancelled && (c.queue.length > 0 || !c.exhausted || inFlight.size > 0)) {
       if (startedThisRun >= maxStarts || workflowInfo().continueAsNewSuggested) await carryOn();
-      await control.mayProceed(() => inFlight.size < window);
+      if (c.queue.length === 0 && c.exhausted) {
+        // Everything started: wait for the children in flight (or for one to need a restart).
+        await waitQuietly(() => inFlight.size === 0 || c.queue.length > 0 || control.state.cancelled);
+        continue;
+      }
+      await waitQuietly(() => control.state.cancelled || (!control.state.paused && inFlight.size < window));
       if (control.state.cancelled) break;
       if (c.queue.length === 0) {
         const page = await localActs.listFanoutItems({ ...ref, stage, after: c.cursor, limit: 200 });
@@ -164,9 +187,8 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
         continue;
       }
       const item = c.queue.shift()!;
-      const childId = child.id(input.migrationId, item.id);
       startedThisRun++;
-      await startEntityChild(input, child.kind, item, childId, control.state, tuning, inFlight, c.counts);
+      await startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, inFlight, c.counts);
       await maybeReport();
     }
     await condition(() => inFlight.size === 0);
@@ -184,7 +206,7 @@ async function startEntityChild(
   childId: string,
   control: ControlState,
   tuning: StageTuning,
-  inFlight: Set<string>,
+  inFlight: Map<string, FanoutItem>,
   counts: Counts
 ): Promise<void> {
   try {
@@ -210,12 +232,12 @@ async function startEntityChild(
         { key: ZIM_MIGRATION_STAGE, value: input.stage },
       ],
     });
-    inFlight.add(childId);
+    inFlight.set(childId, item);
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     // Started by an earlier run of this migration: wait for it if it still runs, else its work is already done.
     const status = await localActs.describeWorkflow({ workflowId: childId });
-    if (status === 'running') inFlight.add(childId);
+    if (status === 'running') inFlight.set(childId, item);
     else counts.skipped += item.planned;
   }
 }

@@ -4,6 +4,7 @@
  * workflows and Temporal without ZIM; the end-to-end tests use the real activities and the emulator.
  */
 import type { MigrationActivities, StagePlan } from '../../activities/contract';
+import { describeWorkflow } from '../../activities/describe-workflow';
 import type { Stage } from '../shared/stages';
 
 export interface FakeCall {
@@ -71,7 +72,8 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       return step(seq + 1 < 3);
     },
     applyBudget: async (change) => void appliedBudgets.push(change),
-    describeWorkflow: async () => 'not-found',
+    // The real one: it only asks Temporal, through the worker's client.
+    describeWorkflow,
   };
   return { activities, calls, owners, groups, plan, appliedBudgets };
 }

@@ -115,6 +115,28 @@ describe('migration orchestration on a real Temporal dev server', () => {
     assert.equal(new Set(keys).size, keys.length);
   });
 
+  it('restarts a child that was terminated, so the stage still completes every step', async () => {
+    const fake = fakeActivities({ owners: 3, stepsPerOwner: 60, groups: 0, delayMs: 10 });
+    const { taskQueue } = await t.createWorker({ activities: fake.activities });
+    const migrationId = `restart-${taskQueue.slice(-8)}`;
+    const handle = await t.client.workflow.start(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [
+        { migrationId, stagingPath: '/x', stages: ['peer-messages'], tuning: { childLivenessCheck: '2 seconds' } },
+      ],
+    });
+    const victim = workflowIds.peerHistory(migrationId, fake.owners[1]!);
+    await waitFor(() => fake.calls.some((c) => c.key.startsWith(`${fake.owners[1]}#1`)));
+    await t.client.workflow.getHandle(victim).terminate('operator mistake');
+    const result = await handle.result();
+    assert.equal(result.status, 'completed');
+    const keys = new Set(fake.calls.map((c) => c.key));
+    for (const owner of fake.owners)
+      for (let s = 0; s < 60; s++) assert.ok(keys.has(`${owner}#${s}`), `${owner}#${s} never ran`);
+    assert.ok((await countRuns(t, victim)) >= 2, 'the terminated child was not restarted');
+  });
+
   it('cancel lets calls in flight finish, starts nothing new, and ends cancelled', async () => {
     const fake = fakeActivities({ owners: 4, stepsPerOwner: 200, groups: 0, delayMs: 10 });
     const { taskQueue } = await t.createWorker({ activities: fake.activities });
