@@ -1,6 +1,7 @@
 /** `zim-migrate`: the one command people use to rehearse, run, watch and verify a migration into ZEGO ZIM. */
 import { Command } from 'commander';
 import packageJson from '../../package.json';
+import { registerEmulatorCommand } from './commands/emulator';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
       `
 Examples:
   $ zim-migrate temporal-cli            find (or install) the Temporal CLI and say which one is used
+  $ zim-migrate emulator --app-id 1234  run a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
 
 Exit codes: 0 success, 1 failure (the message names what failed and how to fix it), 2 bad usage.`
     );
@@ -23,6 +25,7 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
     process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? 2 : err.exitCode);
   });
   registerTemporalCliCommand(program);
+  registerEmulatorCommand(program);
   return program;
 }
 

@@ -235,6 +235,17 @@ const ResetSchema = z.object({ state: z.boolean().optional(), counters: z.boolea
 
 export const INTROSPECTION_PREFIX = '/_emulator/';
 
+function processMemory() {
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    arrayBufferBytes: m.arrayBuffers,
+    cpuMicros: cpu.user + cpu.system,
+  };
+}
+
 /** Routes one request under /_emulator/. `segments` are the URL-decoded path parts after the prefix. */
 export function routeIntrospection(
   core: EmulatorCore,
@@ -255,7 +266,7 @@ export function routeIntrospection(
   try {
     switch (route) {
       case 'GET health':
-        return { status: 200, body: { ok: true, appId: core.appId } };
+        return { status: 200, body: { ok: true, appId: core.appId, ...processMemory() } };
       case 'GET config':
         return { status: 200, body: core.publicConfig() };
       case 'POST limits':

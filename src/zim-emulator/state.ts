@@ -174,8 +174,9 @@ export class EmulatorState {
     const log = this.peerLog(otherOwner, otherPeer);
     if (!log) return message.body;
     const store = this.messages;
-    const end = Math.min(log.entries.length, store.firstAtOrAfter(log, message.time) + SHARED_BODY_LOOKAHEAD);
-    for (let p = store.firstAtOrAfter(log, message.time); p < end; p++) {
+    const start = store.firstAtOrAfter(log, message.time);
+    const end = Math.min(log.entries.length, start + SHARED_BODY_LOOKAHEAD);
+    for (let p = start; p < end; p++) {
       const i = log.entries[p]!;
       if (store.time(i) !== message.time) break;
       if (store.sender(i) === message.sender && store.body(i) === message.body) return store.body(i);
