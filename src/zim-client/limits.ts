@@ -49,7 +49,17 @@ export interface BatchLimit {
  * Fixed per-call batch sizes. AddFriends' size is a plan setting (20, raisable to 50: see `maxFriendsPerCall`).
  * Codes marked UNCONFIRMED in §9.7: UserRegister/ModifyUserInfo (660000002) and QueryUserInfos (660000011).
  */
-export const ZIM_BATCH_LIMITS: Partial<Record<ZimAction, BatchLimit>> = {
+export type BatchLimitedAction =
+  | 'UserRegister'
+  | 'ModifyUserInfo'
+  | 'AddFriends'
+  | 'AddUsersToBlacklist'
+  | 'CreateGroup'
+  | 'InviteUsersIntoGroup'
+  | 'KickoutGroupUser'
+  | 'QueryUserInfos';
+
+export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   UserRegister: { field: 'UserInfo', max: 100, code: ZimCode.PARAM_INVALID },
   ModifyUserInfo: { field: 'UserInfo', max: 100, code: ZimCode.PARAM_INVALID },
   AddFriends: { field: 'FriendInfos', max: 20, code: ZimCode.FRIEND_BATCH_TOO_LARGE },

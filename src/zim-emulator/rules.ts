@@ -4,7 +4,7 @@
  */
 import { ZIM_ACTIONS, type ZimAction } from '../zim-client/actions';
 import { ZimCode } from '../zim-client/codes';
-import { ZIM_BATCH_LIMITS, ZIM_FIELD_LIMITS, ZIM_PAGE_LIMITS } from '../zim-client/limits';
+import { ZIM_BATCH_LIMITS, ZIM_FIELD_LIMITS, ZIM_PAGE_LIMITS, type BatchLimitedAction } from '../zim-client/limits';
 
 /** Thrown by a handler to refuse the whole call with a ZIM code. */
 export class Refusal extends Error {
@@ -74,9 +74,8 @@ export function requireValidId(id: string, field: string, allowSpace: boolean): 
 }
 
 /** Refuses an empty batch or one over the Action's documented size. */
-export function requireBatchSize(action: ZimAction, size: number, max?: number): void {
+export function requireBatchSize(action: BatchLimitedAction, size: number, max?: number): void {
   const limit = ZIM_BATCH_LIMITS[action];
-  if (!limit) throw new Error(`no batch limit for ${action}`);
   if (size === 0) refuse(ZimCode.PARAM_INVALID, `${limit.field} is empty`);
   const allowed = max ?? limit.max;
   if (size > allowed) refuse(limit.code, `${limit.field} has ${size} items, at most ${allowed} allowed`);
