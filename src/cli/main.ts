@@ -1,6 +1,7 @@
 /** `zim-migrate`: the one command people use to rehearse, run, watch and verify a migration into ZEGO ZIM. */
 import { Command } from 'commander';
 import packageJson from '../../package.json';
+import { registerEmulatorCommand } from './commands/emulator';
 import { registerMigrationControlCommands, UsageError } from './commands/migration-control';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 
@@ -19,6 +20,7 @@ Examples:
   $ zim-migrate start ./staging/acme.sqlite     start migration "acme" (a worker must be running)
   $ zim-migrate status acme --watch             live progress per stage, rate against budget, ETA
   $ zim-migrate pause acme --reason "peak"      no new ZIM call starts until "zim-migrate resume acme"
+  $ zim-migrate emulator --app-id 1234          a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
   $ zim-migrate temporal-cli                    find (or install) the Temporal CLI and say which one is used
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* or a TEMPORAL_PROFILE
@@ -31,6 +33,7 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
   });
   registerMigrationControlCommands(program);
   registerTemporalCliCommand(program);
+  registerEmulatorCommand(program);
   return program;
 }
 

@@ -1,0 +1,46 @@
+/**
+ * The ZIM server API Actions this project speaks, with the wire facts both the client and the emulator need:
+ * HTTP method (§1) and the name of the partial-success list, which differs per endpoint (§9.4).
+ */
+
+export type FailureListField = 'ErrorList' | 'ErrList' | 'ErrorUsers';
+
+export interface ActionSpec {
+  method: 'GET' | 'POST';
+  /** Name of the per-item failure list in the response, for batch endpoints. */
+  failureList?: FailureListField;
+  /** Changes state (commit-then-drop faults apply only to these). */
+  mutates: boolean;
+}
+
+export const ZIM_ACTIONS = {
+  UserRegister: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  ModifyUserInfo: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  AddFriends: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  AddUsersToBlacklist: { method: 'POST', failureList: 'ErrList', mutates: true },
+  ImportPeerMsg: { method: 'POST', mutates: true },
+  CreateGroup: { method: 'POST', failureList: 'ErrorUsers', mutates: true },
+  InviteUsersIntoGroup: { method: 'POST', failureList: 'ErrorUsers', mutates: true },
+  KickoutGroupUser: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  ImportGroupMsg: { method: 'POST', mutates: true },
+  QueryPeerMsg: { method: 'POST', mutates: false },
+  QueryGroupMsg: { method: 'POST', mutates: false },
+  QueryUserInfos: { method: 'POST', failureList: 'ErrorList', mutates: false },
+  QueryFriendList: { method: 'GET', mutates: false },
+  QueryBlacklist: { method: 'GET', mutates: false },
+  QueryGroupMemberList: { method: 'POST', mutates: false },
+  QueryConversationList: { method: 'POST', mutates: false },
+  ClearConversationUnread: { method: 'GET', mutates: true },
+} as const satisfies Record<string, ActionSpec>;
+
+export type ZimAction = keyof typeof ZIM_ACTIONS;
+
+export const ZIM_ACTION_NAMES = Object.keys(ZIM_ACTIONS) as ZimAction[];
+
+export function isZimAction(name: string): name is ZimAction {
+  return Object.hasOwn(ZIM_ACTIONS, name);
+}
+
+export function actionSpec(action: ZimAction): ActionSpec {
+  return ZIM_ACTIONS[action];
+}

@@ -1,0 +1,160 @@
+/**
+ * Request shapes of every Action, in ZIM's own field names (zim-api.md §6). The client takes these types; the
+ * emulator parses incoming bodies with these schemas. The schemas check structure only: ZIM answers limit
+ * violations with specific codes, so lengths, counts and ranges are the emulator's rules, not zod's.
+ */
+import { z } from 'zod';
+import type { ZimAction } from './actions';
+
+const text = z.string();
+const integer = z.number().int();
+/** An opaque cursor as returned by a previous page ('0' or absent on the first call). */
+const cursor = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]);
+const keyValues = z.array(z.object({ Key: text, Value: text }));
+
+const userInfo = z.object({ UserId: text, UserName: text.optional(), UserAvatar: text.optional() });
+
+export const UserRegisterRequestSchema = z.object({ UserInfo: z.array(userInfo) });
+export const ModifyUserInfoRequestSchema = z.object({
+  UserInfo: z.array(userInfo.extend({ Extra: text.optional() })),
+});
+
+export const AddFriendsRequestSchema = z.object({
+  FromUserId: text,
+  FriendInfos: z.array(
+    z.object({
+      UserId: text,
+      Wording: text.optional(),
+      FriendAlias: text.optional(),
+      /** ms; 0 or absent = now. */
+      FriendTime: integer.optional(),
+      Attributes: keyValues.optional(),
+    })
+  ),
+});
+
+export const AddUsersToBlacklistRequestSchema = z.object({ FromUserId: text, UserIds: z.array(text) });
+
+export const MessageBodySchema = z.object({
+  Message: text,
+  ExtendedData: text.optional(),
+  // Accepted and ignored on import (§6.5).
+  OfflinePush: z.unknown().optional(),
+  HasReceipt: integer.optional(),
+});
+
+const importedMessage = {
+  FromUserId: text,
+  MessageType: integer,
+  /** 1 low, 2 medium, 3 high. */
+  Priority: integer,
+  MessageBody: MessageBodySchema,
+  SubMsgType: integer.optional(),
+  SearchedContent: text.optional(),
+  /** ms, the original send time; 0 or absent = now. Import oldest first. */
+  SendMessageTime: integer.optional(),
+};
+
+export const ImportPeerMsgRequestSchema = z.object({
+  ...importedMessage,
+  ToUserId: text,
+  /** Whose copy of the conversation receives the message: FromUserId or ToUserId. */
+  ImportedUserId: text,
+});
+
+export const ImportGroupMsgRequestSchema = z.object({ ...importedMessage, GroupId: text });
+
+export const CreateGroupRequestSchema = z.object({
+  /** Empty or absent: ZIM generates an id starting with '#'. */
+  GroupId: text.optional(),
+  GroupName: text.optional(),
+  GroupNotice: text.optional(),
+  GroupAvatar: text.optional(),
+  GroupOwner: text,
+  /** Initial members (the owner need not be listed). */
+  UserId: z.array(text).optional(),
+  Attributes: keyValues.optional(),
+  CreateGroupTime: integer.optional(),
+});
+
+export const InviteUsersIntoGroupRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  /** Used only when GroupMemberInfos is empty. */
+  UserIds: z.array(text).optional(),
+  GroupMemberInfos: z
+    .array(z.object({ UserId: text, EnterGroupTime: integer.optional(), IsInvite: integer.optional() }))
+    .optional(),
+});
+
+export const KickoutGroupUserRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  UserId: z.array(text),
+  CustomReason: text.optional(),
+});
+
+const page = { Limit: integer.optional(), Next: cursor.optional() };
+
+export const QueryPeerMsgRequestSchema = z.object({
+  FromUserId: text,
+  ToUserId: text,
+  ...page,
+  WithEmptyMsg: integer.optional(),
+});
+export const QueryGroupMsgRequestSchema = z.object({ GroupId: text, ...page, WithEmptyMsg: integer.optional() });
+export const QueryUserInfosRequestSchema = z.object({ UserIds: z.array(text) });
+export const QueryFriendListRequestSchema = z.object({ FromUserId: text, ...page });
+export const QueryBlacklistRequestSchema = z.object({ FromUserId: text, ...page });
+export const QueryGroupMemberListRequestSchema = z.object({ GroupId: text, ...page });
+export const QueryConversationListRequestSchema = z.object({ FromUserId: text, ...page });
+export const ClearConversationUnreadRequestSchema = z.object({
+  FromUserId: text,
+  /** The peer's user id or the group id. */
+  ConvId: text,
+  /** 0 one-to-one, 2 group. */
+  ConvType: integer,
+});
+
+export const ZIM_REQUEST_SCHEMAS = {
+  UserRegister: UserRegisterRequestSchema,
+  ModifyUserInfo: ModifyUserInfoRequestSchema,
+  AddFriends: AddFriendsRequestSchema,
+  AddUsersToBlacklist: AddUsersToBlacklistRequestSchema,
+  ImportPeerMsg: ImportPeerMsgRequestSchema,
+  CreateGroup: CreateGroupRequestSchema,
+  InviteUsersIntoGroup: InviteUsersIntoGroupRequestSchema,
+  KickoutGroupUser: KickoutGroupUserRequestSchema,
+  ImportGroupMsg: ImportGroupMsgRequestSchema,
+  QueryPeerMsg: QueryPeerMsgRequestSchema,
+  QueryGroupMsg: QueryGroupMsgRequestSchema,
+  QueryUserInfos: QueryUserInfosRequestSchema,
+  QueryFriendList: QueryFriendListRequestSchema,
+  QueryBlacklist: QueryBlacklistRequestSchema,
+  QueryGroupMemberList: QueryGroupMemberListRequestSchema,
+  QueryConversationList: QueryConversationListRequestSchema,
+  ClearConversationUnread: ClearConversationUnreadRequestSchema,
+} as const satisfies Record<ZimAction, z.ZodType>;
+
+/** Numeric parameters of GET Actions, which arrive as query strings. */
+export const NUMERIC_QUERY_PARAMS = new Set(['Limit', 'Next', 'ConvType']);
+
+export type ZimRequest<A extends ZimAction> = z.input<(typeof ZIM_REQUEST_SCHEMAS)[A]>;
+
+export type UserRegisterRequest = ZimRequest<'UserRegister'>;
+export type ModifyUserInfoRequest = ZimRequest<'ModifyUserInfo'>;
+export type AddFriendsRequest = ZimRequest<'AddFriends'>;
+export type AddUsersToBlacklistRequest = ZimRequest<'AddUsersToBlacklist'>;
+export type ImportPeerMsgRequest = ZimRequest<'ImportPeerMsg'>;
+export type CreateGroupRequest = ZimRequest<'CreateGroup'>;
+export type InviteUsersIntoGroupRequest = ZimRequest<'InviteUsersIntoGroup'>;
+export type KickoutGroupUserRequest = ZimRequest<'KickoutGroupUser'>;
+export type ImportGroupMsgRequest = ZimRequest<'ImportGroupMsg'>;
+export type QueryPeerMsgRequest = ZimRequest<'QueryPeerMsg'>;
+export type QueryGroupMsgRequest = ZimRequest<'QueryGroupMsg'>;
+export type QueryUserInfosRequest = ZimRequest<'QueryUserInfos'>;
+export type QueryFriendListRequest = ZimRequest<'QueryFriendList'>;
+export type QueryBlacklistRequest = ZimRequest<'QueryBlacklist'>;
+export type QueryGroupMemberListRequest = ZimRequest<'QueryGroupMemberList'>;
+export type QueryConversationListRequest = ZimRequest<'QueryConversationList'>;
+export type ClearConversationUnreadRequest = ZimRequest<'ClearConversationUnread'>;

@@ -1,0 +1,184 @@
+/** CreateGroup, InviteUsersIntoGroup, KickoutGroupUser and QueryGroupMemberList (zim-api.md §6.6–§6.8, §6.15). */
+import { ZimCode } from '../../zim-client/codes';
+import { ZIM_FIELD_LIMITS } from '../../zim-client/limits';
+import {
+  batchReply,
+  businessTime,
+  clampLimit,
+  codePoints,
+  cursorValue,
+  idProblem,
+  isProblem,
+  ok,
+  problem,
+  processItems,
+  refuse,
+  requireBatchSize,
+  utf8Bytes,
+  type ItemProblem,
+} from '../rules';
+import { ROLE_MEMBER, ROLE_OWNER, type GroupRecord } from '../state';
+import { requireGroup, requireUser, type Handler, type HandlerContext } from './context';
+
+function groupFieldsProblem(req: {
+  GroupName?: string | undefined;
+  GroupNotice?: string | undefined;
+  GroupAvatar?: string | undefined;
+  Attributes?: Array<{ Key: string; Value: string }> | undefined;
+}): ItemProblem | undefined {
+  const L = ZIM_FIELD_LIMITS;
+  if (codePoints(req.GroupName ?? '') > L.groupNameChars) return problem(ZimCode.PARAM_INVALID, 'GroupName too long');
+  if (utf8Bytes(req.GroupNotice ?? '') > L.groupNoticeBytes)
+    return problem(ZimCode.PARAM_INVALID, 'GroupNotice too long');
+  if (utf8Bytes(req.GroupAvatar ?? '') > L.groupAvatarBytes)
+    return problem(ZimCode.PARAM_INVALID, 'GroupAvatar too long');
+  const attributes = req.Attributes ?? [];
+  if (attributes.length > L.groupAttributes) {
+    return problem(ZimCode.TOO_MANY_GROUP_ATTRIBUTES, `more than ${L.groupAttributes} attributes`);
+  }
+  for (const a of attributes) {
+    const key = utf8Bytes(a.Key);
+    if (key === 0 || key > L.groupAttributeKeyBytes || utf8Bytes(a.Value) > L.groupAttributeValueBytes) {
+      return problem(ZimCode.GROUP_ATTRIBUTE_LENGTH, `attribute ${a.Key} has a bad length`);
+    }
+  }
+  return undefined;
+}
+
+/** What stops a user from joining a group: a bad id, no registration, or a full group (current members stay). */
+function joinProblem(ctx: HandlerContext, group: { members: Map<number, unknown> }, userId: string) {
+  const n = ctx.state.userNumber(userId);
+  const max = ctx.config.limits.maxGroupMembers;
+  return (
+    idProblem(userId, ctx.config.behaviour.allowSpaceInIds) ??
+    (n === undefined ? problem(ZimCode.USER_NOT_REGISTERED, 'user not registered') : undefined) ??
+    (group.members.size >= max && !group.members.has(n!)
+      ? problem(ZimCode.TOO_MANY_GROUP_MEMBERS, `group is full (${max} members)`)
+      : undefined)
+  );
+}
+
+function memberList(ctx: HandlerContext, group: GroupRecord) {
+  return [...group.members.keys()].map((n) => ({ UserId: ctx.state.userId(n), UserName: ctx.state.user(n).name }));
+}
+
+export const createGroup: Handler<'CreateGroup'> = (ctx, req) => {
+  const { state, config, now } = ctx;
+  const owner = requireUser(ctx, req.GroupOwner, 'GroupOwner', ZimCode.GROUP_OWNER_NOT_FOUND);
+  let groupId = req.GroupId ?? '';
+  if (groupId === '') groupId = state.generateGroupId();
+  else {
+    if (groupId.startsWith('#')) refuse(ZimCode.PARAM_INVALID, "GroupId must not start with '#'");
+    const p = idProblem(groupId, config.behaviour.allowSpaceInIds);
+    if (p) refuse(ZimCode.PARAM_INVALID, `GroupId: ${p.message}`);
+    if (state.group(groupId)) refuse(ZimCode.GROUP_EXISTS, `group ${groupId} already exists`);
+  }
+  const fieldsProblem = groupFieldsProblem(req);
+  if (fieldsProblem) refuse(fieldsProblem.code, fieldsProblem.message);
+  const invited = [...new Set(req.UserId ?? [])].filter((id) => id !== req.GroupOwner);
+  if (invited.length > 0) requireBatchSize('CreateGroup', invited.length);
+  const createTime = businessTime(req.CreateGroupTime, now);
+  if (isProblem(createTime)) refuse(createTime.code, `CreateGroupTime: ${createTime.message}`);
+
+  const group = state.createGroup({
+    id: groupId,
+    name: req.GroupName ?? '',
+    notice: req.GroupNotice ?? '',
+    avatar: req.GroupAvatar ?? '',
+    attributes: req.Attributes ?? [],
+    createTime,
+  });
+  state.addMember(group, owner, { role: ROLE_OWNER, joinTime: createTime });
+  const failures = processItems(
+    invited,
+    (id) => id,
+    (id) => joinProblem(ctx, group, id),
+    (id) => state.addMember(group, state.userNumber(id)!, { role: ROLE_MEMBER, joinTime: createTime })
+  );
+  // The group exists whatever happened to the members, so the call succeeded (UNCONFIRMED, see docs).
+  return batchReply('CreateGroup', 0, failures, { fields: { GroupId: groupId, Members: memberList(ctx, group) } });
+};
+
+/** Adding a current member again is a no-op success: ZIM documents no "already a member" code. */
+export const inviteUsersIntoGroup: Handler<'InviteUsersIntoGroup'> = (ctx, req) => {
+  const { state, now } = ctx;
+  ctx.checkGroupRate(req.GroupId);
+  requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  const infos: Array<{ UserId: string; EnterGroupTime?: number | undefined; IsInvite?: number | undefined }> = req
+    .GroupMemberInfos?.length
+    ? req.GroupMemberInfos
+    : (req.UserIds ?? []).map((UserId) => ({ UserId }));
+  requireBatchSize('InviteUsersIntoGroup', infos.length);
+  const candidates = infos.filter((m) => m.UserId !== req.FromUserId);
+
+  const failures = processItems(
+    candidates,
+    (m) => m.UserId,
+    (m) => {
+      const time = businessTime(m.EnterGroupTime, now);
+      return (
+        joinProblem(ctx, group, m.UserId) ??
+        (isProblem(time) ? time : undefined) ??
+        (m.IsInvite === 1
+          ? problem(ZimCode.PARAM_INVALID, 'IsInvite=1 (invitations needing acceptance) is not emulated')
+          : undefined)
+      );
+    },
+    (m) => {
+      const n = state.userNumber(m.UserId)!;
+      if (group.members.has(n)) return;
+      const joinTime = businessTime(m.EnterGroupTime, now) as number;
+      state.addMember(group, n, { role: ROLE_MEMBER, joinTime });
+    }
+  );
+  return batchReply('InviteUsersIntoGroup', candidates.length, failures);
+};
+
+/** Removing the owner hands ownership to the earliest remaining member (§6.8). */
+export const kickoutGroupUser: Handler<'KickoutGroupUser'> = (ctx, req) => {
+  const { state } = ctx;
+  requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  if (utf8Bytes(req.CustomReason ?? '') > ZIM_FIELD_LIMITS.kickReasonBytes) {
+    refuse(ZimCode.PARAM_INVALID, 'CustomReason too long');
+  }
+  const group = requireGroup(ctx, req.GroupId);
+  requireBatchSize('KickoutGroupUser', req.UserId.length);
+  const failures = processItems(
+    req.UserId,
+    (id) => id,
+    (id) => {
+      const n = state.userNumber(id);
+      return n !== undefined && group.members.has(n)
+        ? undefined
+        : problem(ZimCode.NOT_A_GROUP_MEMBER_TO_REMOVE, 'user is not in the group');
+    },
+    (id) => {
+      const n = state.userNumber(id)!;
+      const wasOwner = group.members.get(n)?.role === ROLE_OWNER;
+      state.removeMember(group, n);
+      const heir = group.members.values().next();
+      if (wasOwner && !heir.done) heir.value.role = ROLE_OWNER;
+    }
+  );
+  return batchReply('KickoutGroupUser', req.UserId.length, failures);
+};
+
+/** Next is a page index, as in ZIM's example (0 → 1 → 2 → 0); keep Limit the same across pages. */
+export const queryGroupMemberList: Handler<'QueryGroupMemberList'> = (ctx, req) => {
+  const group = requireGroup(ctx, req.GroupId);
+  const limit = clampLimit('QueryGroupMemberList', req.Limit);
+  const pageIndex = cursorValue(req.Next);
+  const members = [...group.members].slice(pageIndex * limit, (pageIndex + 1) * limit);
+  const more = (pageIndex + 1) * limit < group.members.size;
+  return ok({
+    TotalCount: group.members.size,
+    Next: more ? pageIndex + 1 : 0,
+    MemberList: members.map(([n, m]) => ({
+      UserId: ctx.state.userId(n),
+      UserName: ctx.state.user(n).name,
+      UserNickName: '',
+      Role: m.role,
+    })),
+  });
+};

@@ -1,0 +1,30 @@
+/** Every emulated Action and its handler. */
+import type { ZimAction } from '../../zim-client/actions';
+import type { Handler } from './context';
+import { clearConversationUnread, queryConversationList } from './conversations';
+import { createGroup, inviteUsersIntoGroup, kickoutGroupUser, queryGroupMemberList } from './groups';
+import { importGroupMsg, importPeerMsg, queryGroupMsg, queryPeerMsg } from './messages';
+import { addFriends, addUsersToBlacklist, queryBlacklist, queryFriendList } from './relations';
+import { modifyUserInfo, queryUserInfos, userRegister } from './users';
+
+export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
+  UserRegister: userRegister,
+  ModifyUserInfo: modifyUserInfo,
+  AddFriends: addFriends,
+  AddUsersToBlacklist: addUsersToBlacklist,
+  ImportPeerMsg: importPeerMsg,
+  CreateGroup: createGroup,
+  InviteUsersIntoGroup: inviteUsersIntoGroup,
+  KickoutGroupUser: kickoutGroupUser,
+  ImportGroupMsg: importGroupMsg,
+  QueryPeerMsg: queryPeerMsg,
+  QueryGroupMsg: queryGroupMsg,
+  QueryUserInfos: queryUserInfos,
+  QueryFriendList: queryFriendList,
+  QueryBlacklist: queryBlacklist,
+  QueryGroupMemberList: queryGroupMemberList,
+  QueryConversationList: queryConversationList,
+  ClearConversationUnread: clearConversationUnread,
+};
+
+export type { Handler, HandlerContext } from './context';

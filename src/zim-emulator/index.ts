@@ -1,0 +1,16 @@
+/** Public API of the ZIM emulator: start it in-process (tests) or from the CLI (`zim-migrate emulator`). */
+export { startZimEmulator, type ZimEmulator } from './server';
+export {
+  EmulatorOptionsSchema,
+  FaultsSchema,
+  ConfigPatchSchema,
+  type EmulatorOptions,
+  type Faults,
+  type FaultsInput,
+  type ConfigPatch,
+  type Behaviour,
+} from './config';
+export type { PublicConfig } from './core';
+export type { CountersSnapshot } from './counters';
+export { Inspector, INTROSPECTION_PREFIX, type MessageView, type UserView } from './introspection';
+export { MSG_ID_BASE } from './message-store';
