@@ -1,0 +1,288 @@
+/**
+ * The migration's activities: each reads what it sends from staging, makes its ZIM call(s) through the shared call
+ * schedule, and writes the outcome to the ledger. The exactly-once and batch rules live in message-import.ts,
+ * batch-import.ts and group-setup.ts; this file binds them to staging, the scheduler and the ZIM client.
+ */
+import type { CallScheduler } from '../src/rate-limit/call-scheduler';
+import { ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } from './batch-import';
+import type { MigrationActivities, Outcome, PageStage } from './contract';
+import { describeWorkflow } from './describe-workflow';
+import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
+import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
+import type { MigrationData, StagedImportMessage } from './migration-data';
+import { scheduledCall } from './scheduled-call';
+import { verifyPage } from './verify';
+
+export interface ActivityDeps {
+  zim: ZimClient;
+  scheduler: CallScheduler;
+  /** Opens (and caches) the staging database of a migration. */
+  openData(stagingPath: string): MigrationData;
+}
+
+/** Imported history carries no live delivery; ZIM requires a priority all the same (1 low, 2 medium, 3 high). */
+const IMPORT_PRIORITY = 2;
+
+/** A batch call refused as a whole (bad parameters, unknown operator...) fails its items; transient errors throw. */
+async function answerOf(
+  call: () => Promise<{ failures: BatchAnswer extends infer _ ? unknown : never }>
+): Promise<BatchAnswer> {
+  try {
+    const result = (await call()) as { failures: Extract<BatchAnswer, { kind: 'answered' }>['failures'] };
+    return { kind: 'answered', failures: result.failures };
+  } catch (err) {
+    if (err instanceof ZimAlreadyExistsError) return { kind: 'answered', failures: [] };
+    if (err instanceof ZimPermanentError) return { kind: 'refused', code: err.code, message: err.zimMessage };
+    throw err;
+  }
+}
+
+async function attemptOf(call: () => Promise<{ msgSeq: number; msgId?: string }>): Promise<ImportAttempt> {
+  try {
+    const { msgSeq, msgId } = await call();
+    return { kind: 'landed', msgSeq, ...(msgId !== undefined && { msgId }) };
+  } catch (err) {
+    if (err instanceof ZimPermanentError) return { kind: 'refused', code: err.code, message: err.zimMessage };
+    throw err;
+  }
+}
+
+const toPortMessage = (m: StagedImportMessage) => ({
+  sourceId: m.sourceId,
+  conversation: m.conversation,
+  from: m.from,
+  sentTime: m.sentTime,
+  type: m.type,
+  ...(m.skipReason !== undefined && { skipReason: m.skipReason }),
+});
+
+const importFields = (m: StagedImportMessage) => ({
+  FromUserId: m.from,
+  MessageType: m.type,
+  Priority: IMPORT_PRIORITY,
+  MessageBody: m.body,
+  ...(m.subType !== undefined && { SubMsgType: m.subType }),
+  ...(m.searchedContent !== undefined && { SearchedContent: m.searchedContent }),
+  SendMessageTime: m.sentTime,
+});
+
+export function createMigrationActivities(deps: ActivityDeps): MigrationActivities {
+  const { zim, scheduler } = deps;
+
+  function batchPorts(data: MigrationData, stage: Exclude<PageStage, 'verify'>, page: number): BatchPorts {
+    const ledgerPorts = {
+      ledgerGet: async (keys: string[]) =>
+        new Map([...data.ledgerGet(stage, keys)].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: async (rows: Parameters<BatchPorts['ledgerPut']>[0]) => data.ledgerPut(stage, rows),
+    };
+    if (stage === 'accounts' || stage === 'profiles') {
+      const users = data.usersPage(page);
+      const byId = new Map(users.map((u) => [u.userId, u]));
+      return {
+        ...ledgerPorts,
+        items: async () => users.map((u) => ({ id: u.userId, ledgerKey: u.userId, sourceId: u.userId })),
+        send: (items: BatchItem[]) => {
+          const info = items.map((i) => byId.get(i.id)!);
+          return stage === 'accounts'
+            ? scheduledCall(scheduler, 'UserRegister', undefined, () =>
+                answerOf(() =>
+                  zim.userRegister({
+                    UserInfo: info.map((u) => ({
+                      UserId: u.userId,
+                      ...(u.nickname !== undefined && { UserName: u.nickname }),
+                      ...(u.avatarUrl !== undefined && { UserAvatar: u.avatarUrl }),
+                    })),
+                  })
+                )
+              )
+            : scheduledCall(scheduler, 'ModifyUserInfo', undefined, () =>
+                answerOf(() =>
+                  zim.modifyUserInfo({
+                    UserInfo: info.map((u) => ({
+                      UserId: u.userId,
+                      ...(u.nickname !== undefined && { UserName: u.nickname }),
+                      ...(u.avatarUrl !== undefined && { UserAvatar: u.avatarUrl }),
+                      ...(u.extendedData !== undefined && { Extra: u.extendedData }),
+                    })),
+                  })
+                )
+              );
+        },
+      };
+    }
+    const relations = data.relationBatch(stage, page);
+    const owner = relations[0]?.owner ?? '';
+    const byTarget = new Map(relations.map((r) => [r.target, r]));
+    return {
+      ...ledgerPorts,
+      items: async () =>
+        relations.map((r) => ({
+          id: r.target,
+          ledgerKey: `${r.owner}/${r.target}`,
+          sourceId: `${r.owner}/${r.target}`,
+        })),
+      send: (items: BatchItem[]) =>
+        stage === 'friends'
+          ? scheduledCall(scheduler, 'AddFriends', undefined, () =>
+              answerOf(() =>
+                zim.addFriends({
+                  FromUserId: owner,
+                  FriendInfos: items.map((i) => {
+                    const r = byTarget.get(i.id)!;
+                    return {
+                      UserId: r.target,
+                      ...(r.alias !== undefined && { FriendAlias: r.alias }),
+                      ...(r.since !== undefined && { FriendTime: r.since }),
+                      ...(r.attributes?.length && {
+                        Attributes: r.attributes.map((a) => ({ Key: a.key, Value: a.value })),
+                      }),
+                    };
+                  }),
+                })
+              )
+            )
+          : scheduledCall(scheduler, 'AddUsersToBlacklist', undefined, () =>
+              answerOf(() => zim.addUsersToBlacklist({ FromUserId: owner, UserIds: items.map((i) => i.id) }))
+            ),
+    };
+  }
+
+  /** Ports for one message import; `current` is this invocation's staged message, read once with its body. */
+  function messagePorts(data: MigrationData, kind: 'peer' | 'group', id: string): MessageImportPorts {
+    const stage = kind === 'peer' ? 'peer-messages' : 'group-messages';
+    let current: StagedImportMessage | null = null;
+    return {
+      stage,
+      message: async (seq) => {
+        current = kind === 'peer' ? data.ownerMessage(id, seq) : data.groupMessage(id, seq);
+        return current && toPortMessage(current);
+      },
+      count: async () => (kind === 'peer' ? data.ownerMessageCount(id) : data.groupMessageCount(id)),
+      ledgerKey: (m) => `${id}/${m.sourceId}`,
+      ledgerGet: async (k) => data.ledgerGet(stage, [k]).get(k) ?? null,
+      ledgerPut: async (k, entry) => data.ledgerPut(stage, [{ key: k, ...entry }]),
+      newest: async (conversation) => {
+        const page =
+          kind === 'peer'
+            ? await scheduledCall(scheduler, 'QueryPeerMsg', undefined, () =>
+                zim.queryPeerMsg({ FromUserId: id, ToUserId: conversation, Limit: 1 })
+              )
+            : await scheduledCall(scheduler, 'QueryGroupMsg', undefined, () =>
+                zim.queryGroupMsg({ GroupId: id, Limit: 1 })
+              );
+        const newest = page.messages[0];
+        return newest
+          ? { sender: newest.sender, msgType: newest.msgType, msgTime: newest.msgTime, msgSeq: newest.msgSeq }
+          : null;
+      },
+      send: async (message) => {
+        const m = current;
+        if (!m || m.sourceId !== message.sourceId) throw new Error(`staged message ${message.sourceId} was not read`);
+        return kind === 'peer'
+          ? scheduledCall(scheduler, 'ImportPeerMsg', undefined, () =>
+              attemptOf(() => zim.importPeerMsg({ ...importFields(m), ToUserId: m.to ?? id, ImportedUserId: id }))
+            )
+          : scheduledCall(scheduler, 'ImportGroupMsg', undefined, () =>
+              attemptOf(() => zim.importGroupMsg({ ...importFields(m), GroupId: id }))
+            );
+      },
+    };
+  }
+
+  function groupPorts(data: MigrationData, groupId: string): GroupSetupPorts {
+    const group = data.group(groupId);
+    if (!group)
+      throw new ZimPermanentError({ action: 'CreateGroup', code: -1, zimMessage: `group ${groupId} is not staged` });
+    const members = (offset: number, limit: number) =>
+      data
+        .groupMembers(groupId, offset, limit)
+        .map((m) => ({ userId: m.userId, sourceId: `${groupId}/${m.userId}`, joinedTime: m.joinedTime }));
+    return {
+      group: async () => ({ groupId, owner: group.owner, memberCount: group.memberCount }),
+      members: async (offset, limit) => members(offset, limit),
+      ledgerGet: async (keys) => new Map([...data.ledgerGet('groups', keys)].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: async (rows) => data.ledgerPut('groups', rows),
+      create: (first) =>
+        scheduledCall(scheduler, 'CreateGroup', groupId, () =>
+          answerOf(() =>
+            zim.createGroup({
+              GroupId: groupId,
+              GroupOwner: group.owner,
+              UserId: first.map((m) => m.userId),
+              ...(group.name !== undefined && { GroupName: group.name }),
+              ...(group.notice !== undefined && { GroupNotice: group.notice }),
+              ...(group.avatarUrl !== undefined && { GroupAvatar: group.avatarUrl }),
+              ...(group.attributes?.length && {
+                Attributes: group.attributes.map((a) => ({ Key: a.key, Value: a.value })),
+              }),
+              ...(group.createdTime !== undefined && { CreateGroupTime: group.createdTime }),
+            })
+          )
+        ),
+      invite: (batch) => {
+        const joined = new Map(members(0, group.memberCount).map((m) => [m.userId, m.joinedTime]));
+        return scheduledCall(scheduler, 'InviteUsersIntoGroup', groupId, () =>
+          answerOf(() =>
+            zim.inviteUsersIntoGroup({
+              FromUserId: group.owner,
+              GroupId: groupId,
+              GroupMemberInfos: batch.map((m) => {
+                const t = joined.get(m.userId);
+                return { UserId: m.userId, ...(t !== undefined && { EnterGroupTime: t }) };
+              }),
+            })
+          )
+        );
+      },
+      listMembers: async () => {
+        const userIds: string[] = [];
+        let next = '0';
+        let calls = 0;
+        do {
+          const page = await scheduledCall(scheduler, 'QueryGroupMemberList', undefined, () =>
+            zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
+          );
+          calls++;
+          userIds.push(...page.members.map((m) => m.userId));
+          next = page.next;
+        } while (next !== '0');
+        return { userIds, calls };
+      },
+      kick: (userIds) =>
+        scheduledCall(scheduler, 'KickoutGroupUser', undefined, () =>
+          answerOf(() => zim.kickoutGroupUser({ FromUserId: group.owner, GroupId: groupId, UserId: userIds }))
+        ),
+    };
+  }
+
+  return {
+    loadPlan: async (ref) => deps.openData(ref.stagingPath).plan(),
+    runPage: async (input): Promise<Outcome> => {
+      const data = deps.openData(input.stagingPath);
+      if (input.stage === 'verify') return verifyPage({ data, zim, scheduler }, input.page);
+      return importBatchPage(batchPorts(data, input.stage, input.page));
+    },
+    listFanoutItems: async ({ stagingPath, stage, after, limit }) => {
+      const items = deps.openData(stagingPath).fanoutItems(stage, after, limit);
+      const last = items[items.length - 1];
+      return { items, next: items.length === limit && last ? last.id : null };
+    },
+    importPeerMessage: (input) =>
+      importMessageExactlyOnce(
+        messagePorts(deps.openData(input.stagingPath), 'peer', input.owner),
+        input.seq,
+        input.prev
+      ),
+    importGroupMessage: (input) =>
+      importMessageExactlyOnce(
+        messagePorts(deps.openData(input.stagingPath), 'group', input.groupId),
+        input.seq,
+        input.prev
+      ),
+    setupGroupStep: async (input) =>
+      runGroupSetupStep(groupPorts(deps.openData(input.stagingPath), input.groupId), input.step),
+    applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),
+    describeWorkflow,
+  };
+}

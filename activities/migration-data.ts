@@ -1,0 +1,97 @@
+/**
+ * What the activities read from and write to a migration's staging database: the data to send, in the pages and
+ * orders the workflows walk, and the ledger of outcomes. `src/staging` implements it; keeping the port this small
+ * is what lets a shared server database back it later.
+ */
+import type { FanoutItem, PageStage, StagePlan } from './contract';
+import type { LedgerStatus } from './batch-import';
+import type { Stage } from '../src/shared/stages';
+
+export interface StagedUser {
+  userId: string;
+  nickname?: string;
+  avatarUrl?: string;
+  extendedData?: string;
+}
+
+export interface StagedRelation {
+  /** The user whose list it is (FromUserId). */
+  owner: string;
+  /** The friend or the blocked user. */
+  target: string;
+  alias?: string;
+  attributes?: { key: string; value: string }[];
+  since?: number;
+}
+
+export interface StagedGroup {
+  groupId: string;
+  owner: string;
+  name?: string;
+  avatarUrl?: string;
+  notice?: string;
+  attributes?: { key: string; value: string }[];
+  createdTime?: number;
+  /** Members other than the owner. */
+  memberCount: number;
+}
+
+export interface StagedMember {
+  userId: string;
+  joinedTime?: number;
+}
+
+/** A message as ZIM's import needs it; `conversation` is the peer (from the owner's side) or the group. */
+export interface StagedImportMessage {
+  sourceId: string;
+  conversation: string;
+  from: string;
+  to?: string;
+  sentTime: number;
+  type: number;
+  subType?: number;
+  body: { Message: string; ExtendedData?: string };
+  searchedContent?: string;
+  /** Set when planning found ZIM will refuse it (e.g. older than the retention window). */
+  skipReason?: string;
+}
+
+export interface LedgerRow {
+  key: string;
+  status: LedgerStatus;
+  sourceId: string;
+  zimCode?: number;
+  zimMessage?: string;
+  msgId?: string;
+  msgSeq?: number;
+}
+
+export interface LedgerRecord {
+  status: LedgerStatus;
+  msgSeq?: number;
+  zimCode?: number;
+}
+
+export interface MigrationData {
+  plan(): Record<Stage, StagePlan>;
+  /** Page `page` of users (100 a page): UserRegister and ModifyUserInfo batches. */
+  usersPage(page: number): StagedUser[];
+  /** Batch `batch` of friends or blocks: one owner's relations, at most 20 (one AddFriends / block call). */
+  relationBatch(stage: 'friends' | 'blocks', batch: number): StagedRelation[];
+  /** Verify page `page`: the owners and groups whose state it compares with ZIM. */
+  verifyPage(page: number): { owners: string[]; groups: string[] };
+  fanoutItems(stage: 'peer-messages' | 'groups' | 'group-messages', after: string | null, limit: number): FanoutItem[];
+  ownerMessageCount(owner: string): number;
+  ownerMessage(owner: string, seq: number): StagedImportMessage | null;
+  /** The owner's whole copy, conversation by conversation (for verify). */
+  ownerConversations(owner: string): Map<string, StagedImportMessage[]>;
+  group(groupId: string): StagedGroup | null;
+  groupMembers(groupId: string, offset: number, limit: number): StagedMember[];
+  groupMessageCount(groupId: string): number;
+  groupMessage(groupId: string, seq: number): StagedImportMessage | null;
+  groupMessages(groupId: string): StagedImportMessage[];
+  ledgerGet(stage: Stage, keys: string[]): Map<string, LedgerRecord>;
+  ledgerPut(stage: Stage, rows: LedgerRow[]): void;
+}
+
+export type PageStageData = Exclude<PageStage, 'verify'>;
