@@ -70,14 +70,18 @@ const importFields = (m: StagedImportMessage) => ({
 export function createMigrationActivities(deps: ActivityDeps): MigrationActivities {
   const { zim, scheduler } = deps;
 
-  function batchPorts(data: MigrationData, stage: Exclude<PageStage, 'verify'>, page: number): BatchPorts {
+  async function batchPorts(
+    data: MigrationData,
+    stage: Exclude<PageStage, 'verify'>,
+    page: number
+  ): Promise<BatchPorts> {
     const ledgerPorts = {
       ledgerGet: async (keys: string[]) =>
-        new Map([...data.ledgerGet(stage, keys)].map(([k, v]) => [k, v.status] as const)),
+        new Map([...(await data.ledgerGet(stage, keys))].map(([k, v]) => [k, v.status] as const)),
       ledgerPut: async (rows: Parameters<BatchPorts['ledgerPut']>[0]) => data.ledgerPut(stage, rows),
     };
     if (stage === 'accounts' || stage === 'profiles') {
-      const users = data.usersPage(page);
+      const users = await data.usersPage(page);
       const byId = new Map(users.map((u) => [u.userId, u]));
       return {
         ...ledgerPorts,
@@ -111,7 +115,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         },
       };
     }
-    const relations = data.relationBatch(stage, page);
+    const relations = await data.relationBatch(stage, page);
     const owner = relations[0]?.owner ?? '';
     const byTarget = new Map(relations.map((r) => [r.target, r]));
     return {
@@ -155,13 +159,13 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     return {
       stage,
       message: async (seq) => {
-        current = kind === 'peer' ? data.ownerMessage(id, seq) : data.groupMessage(id, seq);
+        current = await (kind === 'peer' ? data.ownerMessage(id, seq) : data.groupMessage(id, seq));
         return current && toPortMessage(current);
       },
-      count: async () => (kind === 'peer' ? data.ownerMessageCount(id) : data.groupMessageCount(id)),
+      count: () => (kind === 'peer' ? data.ownerMessageCount(id) : data.groupMessageCount(id)),
       ledgerKey: (m) => `${id}/${m.sourceId}`,
-      ledgerGet: async (k) => data.ledgerGet(stage, [k]).get(k) ?? null,
-      ledgerPut: async (k, entry) => data.ledgerPut(stage, [{ key: k, ...entry }]),
+      ledgerGet: async (k) => (await data.ledgerGet(stage, [k])).get(k) ?? null,
+      ledgerPut: (k, entry) => data.ledgerPut(stage, [{ key: k, ...entry }]),
       newest: async (conversation) => {
         const page =
           kind === 'peer'
@@ -190,19 +194,22 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     };
   }
 
-  function groupPorts(data: MigrationData, groupId: string): GroupSetupPorts {
-    const group = data.group(groupId);
+  async function groupPorts(data: MigrationData, groupId: string): Promise<GroupSetupPorts> {
+    const group = await data.group(groupId);
     if (!group)
       throw new ZimPermanentError({ action: 'CreateGroup', code: -1, zimMessage: `group ${groupId} is not staged` });
-    const members = (offset: number, limit: number) =>
-      data
-        .groupMembers(groupId, offset, limit)
-        .map((m) => ({ userId: m.userId, sourceId: `${groupId}/${m.userId}`, joinedTime: m.joinedTime }));
+    const members = async (offset: number, limit: number) =>
+      (await data.groupMembers(groupId, offset, limit)).map((m) => ({
+        userId: m.userId,
+        sourceId: `${groupId}/${m.userId}`,
+        joinedTime: m.joinedTime,
+      }));
     return {
       group: async () => ({ groupId, owner: group.owner, memberCount: group.memberCount }),
-      members: async (offset, limit) => members(offset, limit),
-      ledgerGet: async (keys) => new Map([...data.ledgerGet('groups', keys)].map(([k, v]) => [k, v.status] as const)),
-      ledgerPut: async (rows) => data.ledgerPut('groups', rows),
+      members,
+      ledgerGet: async (keys) =>
+        new Map([...(await data.ledgerGet('groups', keys))].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: (rows) => data.ledgerPut('groups', rows),
       create: (first) =>
         scheduledCall(scheduler, 'CreateGroup', groupId, () =>
           answerOf(() =>
@@ -220,8 +227,8 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
             })
           )
         ),
-      invite: (batch) => {
-        const joined = new Map(members(0, group.memberCount).map((m) => [m.userId, m.joinedTime]));
+      invite: async (batch) => {
+        const joined = new Map((await members(0, group.memberCount)).map((m) => [m.userId, m.joinedTime]));
         return scheduledCall(scheduler, 'InviteUsersIntoGroup', groupId, () =>
           answerOf(() =>
             zim.inviteUsersIntoGroup({
@@ -257,14 +264,14 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
   }
 
   return {
-    loadPlan: async (ref) => deps.openData(ref.stagingPath).plan(),
+    loadPlan: (ref) => deps.openData(ref.stagingPath).plan(),
     runPage: async (input): Promise<Outcome> => {
       const data = deps.openData(input.stagingPath);
       if (input.stage === 'verify') return verifyPage({ data, zim, scheduler }, input.page);
-      return importBatchPage(batchPorts(data, input.stage, input.page));
+      return importBatchPage(await batchPorts(data, input.stage, input.page));
     },
     listFanoutItems: async ({ stagingPath, stage, after, limit }) => {
-      const items = deps.openData(stagingPath).fanoutItems(stage, after, limit);
+      const items = await deps.openData(stagingPath).fanoutItems(stage, after, limit);
       const last = items[items.length - 1];
       return { items, next: items.length === limit && last ? last.id : null };
     },
@@ -281,7 +288,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         input.prev
       ),
     setupGroupStep: async (input) =>
-      runGroupSetupStep(groupPorts(deps.openData(input.stagingPath), input.groupId), input.step),
+      runGroupSetupStep(await groupPorts(deps.openData(input.stagingPath), input.groupId), input.step),
     applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),
     describeWorkflow,
   };

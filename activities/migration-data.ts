@@ -73,25 +73,29 @@ export interface LedgerRecord {
 }
 
 export interface MigrationData {
-  plan(): Record<Stage, StagePlan>;
+  plan(): Promise<Record<Stage, StagePlan>>;
   /** Page `page` of users (100 a page): UserRegister and ModifyUserInfo batches. */
-  usersPage(page: number): StagedUser[];
+  usersPage(page: number): Promise<StagedUser[]>;
   /** Batch `batch` of friends or blocks: one owner's relations, at most 20 (one AddFriends / block call). */
-  relationBatch(stage: 'friends' | 'blocks', batch: number): StagedRelation[];
+  relationBatch(stage: 'friends' | 'blocks', batch: number): Promise<StagedRelation[]>;
   /** Verify page `page`: the owners and groups whose state it compares with ZIM. */
-  verifyPage(page: number): { owners: string[]; groups: string[] };
-  fanoutItems(stage: 'peer-messages' | 'groups' | 'group-messages', after: string | null, limit: number): FanoutItem[];
-  ownerMessageCount(owner: string): number;
-  ownerMessage(owner: string, seq: number): StagedImportMessage | null;
+  verifyPage(page: number): Promise<{ owners: string[]; groups: string[] }>;
+  fanoutItems(
+    stage: 'peer-messages' | 'groups' | 'group-messages',
+    after: string | null,
+    limit: number
+  ): Promise<FanoutItem[]>;
+  ownerMessageCount(owner: string): Promise<number>;
+  ownerMessage(owner: string, seq: number): Promise<StagedImportMessage | null>;
   /** The owner's whole copy, conversation by conversation (for verify). */
-  ownerConversations(owner: string): Map<string, StagedImportMessage[]>;
-  group(groupId: string): StagedGroup | null;
-  groupMembers(groupId: string, offset: number, limit: number): StagedMember[];
-  groupMessageCount(groupId: string): number;
-  groupMessage(groupId: string, seq: number): StagedImportMessage | null;
-  groupMessages(groupId: string): StagedImportMessage[];
-  ledgerGet(stage: Stage, keys: string[]): Map<string, LedgerRecord>;
-  ledgerPut(stage: Stage, rows: LedgerRow[]): void;
+  ownerConversations(owner: string): Promise<Map<string, StagedImportMessage[]>>;
+  group(groupId: string): Promise<StagedGroup | null>;
+  groupMembers(groupId: string, offset: number, limit: number): Promise<StagedMember[]>;
+  groupMessageCount(groupId: string): Promise<number>;
+  groupMessage(groupId: string, seq: number): Promise<StagedImportMessage | null>;
+  groupMessages(groupId: string): Promise<StagedImportMessage[]>;
+  ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerRecord>>;
+  ledgerPut(stage: Stage, rows: LedgerRow[]): Promise<void>;
 }
 
 export type PageStageData = Exclude<PageStage, 'verify'>;

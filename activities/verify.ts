@@ -50,8 +50,12 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
       ...(!check.match && { zimMessage: describe(check) }),
     });
   };
-  const landedOf = (stage: 'peer-messages' | 'group-messages', owner: string, messages: StagedImportMessage[]) => {
-    const ledger = data.ledgerGet(
+  const landedOf = async (
+    stage: 'peer-messages' | 'group-messages',
+    owner: string,
+    messages: StagedImportMessage[]
+  ) => {
+    const ledger = await data.ledgerGet(
       stage,
       messages.map((m) => `${owner}/${m.sourceId}`)
     );
@@ -60,9 +64,9 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     );
   };
 
-  const { owners, groups } = data.verifyPage(page);
+  const { owners, groups } = await data.verifyPage(page);
   for (const owner of owners) {
-    for (const [peer, messages] of data.ownerConversations(owner)) {
+    for (const [peer, messages] of await data.ownerConversations(owner)) {
       const actual: ActualMessage[] = [];
       let next = '0';
       do {
@@ -75,15 +79,15 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
       } while (next !== '0');
       record(
         `peer/${owner}/${peer}`,
-        compareConversation(expectedOf(messages, landedOf('peer-messages', owner, messages)), actual)
+        compareConversation(expectedOf(messages, await landedOf('peer-messages', owner, messages)), actual)
       );
     }
   }
 
   for (const groupId of groups) {
-    const group = data.group(groupId);
+    const group = await data.group(groupId);
     if (!group) continue;
-    const messages = data.groupMessages(groupId);
+    const messages = await data.groupMessages(groupId);
     const actual: ActualMessage[] = [];
     let next = '0';
     do {
@@ -96,12 +100,12 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     } while (next !== '0');
     record(
       `group/${groupId}`,
-      compareConversation(expectedOf(messages, landedOf('group-messages', groupId, messages)), actual)
+      compareConversation(expectedOf(messages, await landedOf('group-messages', groupId, messages)), actual)
     );
 
     // Members: everyone the ledger says joined, and nobody else.
-    const staged = [group.owner, ...data.groupMembers(groupId, 0, group.memberCount).map((m) => m.userId)];
-    const joined = data.ledgerGet(
+    const staged = [group.owner, ...(await data.groupMembers(groupId, 0, group.memberCount)).map((m) => m.userId)];
+    const joined = await data.ledgerGet(
       'groups',
       staged.map((u) => `${groupId}/${u}`)
     );
@@ -130,6 +134,6 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
       }),
     });
   }
-  data.ledgerPut('verify', rows);
+  await data.ledgerPut('verify', rows);
   return outcome;
 }
