@@ -18,7 +18,7 @@ export interface ActivityDeps {
   zim: ZimClient;
   scheduler: CallScheduler;
   /** Opens (and caches) the staging database of a migration. */
-  openData(stagingPath: string): MigrationData;
+  openData(stagingPath: string): Promise<MigrationData>;
 }
 
 /** Imported history carries no live delivery; ZIM requires a priority all the same (1 low, 2 medium, 3 high). */
@@ -264,31 +264,31 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
   }
 
   return {
-    loadPlan: (ref) => deps.openData(ref.stagingPath).plan(),
+    loadPlan: async (ref) => (await deps.openData(ref.stagingPath)).plan(),
     runPage: async (input): Promise<Outcome> => {
-      const data = deps.openData(input.stagingPath);
+      const data = await deps.openData(input.stagingPath);
       if (input.stage === 'verify') return verifyPage({ data, zim, scheduler }, input.page);
       return importBatchPage(await batchPorts(data, input.stage, input.page));
     },
     listFanoutItems: async ({ stagingPath, stage, after, limit }) => {
-      const items = await deps.openData(stagingPath).fanoutItems(stage, after, limit);
+      const items = await (await deps.openData(stagingPath)).fanoutItems(stage, after, limit);
       const last = items[items.length - 1];
       return { items, next: items.length === limit && last ? last.id : null };
     },
-    importPeerMessage: (input) =>
+    importPeerMessage: async (input) =>
       importMessageExactlyOnce(
-        messagePorts(deps.openData(input.stagingPath), 'peer', input.owner),
+        messagePorts(await deps.openData(input.stagingPath), 'peer', input.owner),
         input.seq,
         input.prev
       ),
-    importGroupMessage: (input) =>
+    importGroupMessage: async (input) =>
       importMessageExactlyOnce(
-        messagePorts(deps.openData(input.stagingPath), 'group', input.groupId),
+        messagePorts(await deps.openData(input.stagingPath), 'group', input.groupId),
         input.seq,
         input.prev
       ),
     setupGroupStep: async (input) =>
-      runGroupSetupStep(await groupPorts(deps.openData(input.stagingPath), input.groupId), input.step),
+      runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),
     applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),
     describeWorkflow,
   };
