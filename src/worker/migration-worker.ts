@@ -1,0 +1,70 @@
+/**
+ * A worker that runs migrations: the workflows, and the activities bound to one ZIM app (client + shared call
+ * schedule) and to the staging databases the migrations name. The ServerSecret stays in this process.
+ */
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { MigrationData } from '../../activities/migration-data';
+import type { ZimConfig } from '../config/zim-config';
+import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { ZimClient } from '../zim-client';
+import { workflowBundle } from './workflow-bundle';
+
+export interface MigrationWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  zim: ZimConfig;
+  /** Opens a migration's staging database (cached per path by this worker). */
+  openData(stagingPath: string): Promise<MigrationData & { close?(): Promise<void> }>;
+  /** Extra Temporal worker options (tests shorten sticky timeouts, benchmarks raise concurrency). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+export interface MigrationWorker {
+  worker: Worker;
+  /** Runs until shutdown (SIGINT/SIGTERM or worker.shutdown()), then releases the ZIM client and databases. */
+  run(): Promise<void>;
+}
+
+export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<MigrationWorker> {
+  const zim = new ZimClient({
+    baseUrl: options.zim.baseUrl,
+    appId: options.zim.appId,
+    serverSecret: options.zim.serverSecret,
+  });
+  const scheduler = new SqliteCallScheduler(options.zim.budgetDbPath, { appId: options.zim.appId });
+  const opened = new Map<string, ReturnType<MigrationWorkerOptions['openData']>>();
+  const openData = (path: string) => {
+    let data = opened.get(path);
+    if (!data) {
+      data = options.openData(path);
+      data.catch(() => opened.delete(path)); // a failed open is retried by the next activity attempt
+      opened.set(path, data);
+    }
+    return data;
+  };
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ zim, scheduler, openData }),
+    // Activities mostly wait for their call slot; many may wait at once without using CPU.
+    maxConcurrentActivityTaskExecutions: 200,
+    ...options.workerOptions,
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await zim.close();
+        scheduler.close();
+        for (const data of opened.values()) await (await data.catch(() => undefined))?.close?.();
+      }
+    },
+  };
+}
