@@ -45,9 +45,13 @@ export async function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
       log: () => undefined,
     },
   });
-  mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(bundle));
-  renameSync(tmp, file);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(bundle));
+    renameSync(tmp, file);
+  } catch {
+    // The cache only saves time; a read-only install (a container image) bundles at each start.
+  }
   return bundle;
 }
