@@ -20,11 +20,8 @@ import {
   type MigrationProgress,
 } from '../../shared/workflow-api';
 import { connectClient, temporalSettings } from '../../temporal-connection/connect';
+import { UsageError } from '../../shared/usage-error';
 import { renderProgress } from '../render-progress';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 const migrationName = z
   .string()

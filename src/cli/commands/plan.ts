@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { buildPlan } from '../../plan/build-plan';
+import { renderPlan } from '../../plan/render-plan';
+import { renderValidation } from '../../validate/render-validation';
+import { addImportOptions, parseImportOptions, parseRates } from '../import-options';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerPlanCommand(program: Command): void {
+  addImportOptions(
+    program
+      .command('plan')
+      .description(
+        'Validate and merge exports, stage them for the migration, and print the plan (calls, refusals, ETA)'
+      )
+      .argument('<dir...>', 'export directories (one per legacy app; see docs/import-format.md)')
+      .requiredOption('--out <file>', 'the staging file to write (an embedded database the migration reads)')
+      .option(
+        '--rate <Action=N>',
+        'calls per second for a ZIM Action (repeatable; default 20, InviteUsersIntoGroup 1 per group)',
+        collect
+      )
+      .option(
+        '--exclude-errors',
+        'stage what is valid even if some records have errors (they are listed, not imported)',
+        false
+      )
+      .option('--force', 'replace an existing staging file (and the ledger in it)', false)
+  )
+    .addHelpText(
+      'after',
+      `
+The ETA is the critical path of the stage graph (accounts, then profiles, friends, blocks, one-to-one
+history and groups side by side, group history after groups, verification last) at the configured
+rate of each Action. A one-to-one message costs one ImportPeerMsg call per side that keeps it.
+
+Examples:
+  $ zim-migrate plan ./export --out staging.db
+  $ zim-migrate plan ./export --out staging.db --rate ImportPeerMsg=50 --json | jq .plan.etaSeconds
+  $ zim-migrate plan ./app-a ./app-b --out staging.db --group-id-prefix app-b=b_ --exclude-errors
+
+Exit codes: 0 staged, 1 errors found (nothing staged without --exclude-errors) or a failure,
+2 bad usage (including an existing --out without --force).`
+    )
+    .action(async (dirs: string[], raw: Record<string, unknown>) => {
+      const settings = parseImportOptions(raw);
+      const rates = parseRates((raw.rate as string[] | undefined) ?? []);
+      const result = await buildPlan({
+        dirs,
+        ...settings,
+        out: raw.out as string,
+        rates,
+        excludeErrors: raw.excludeErrors === true,
+        force: raw.force === true,
+      });
+      if (settings.json) {
+        console.log(JSON.stringify(result, null, 2));
+      } else {
+        console.log(renderValidation(result.validation, settings.rejectsFile));
+        if (result.plan) console.log(`\nStaged in ${result.stagingFile}\n\n${renderPlan(result.plan)}`);
+        else console.log('\nNothing staged (pass --exclude-errors to stage the valid records anyway).');
+      }
+      if (result.validation.errors > 0 && !result.plan) process.exitCode = 1;
+    });
+}

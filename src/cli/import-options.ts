@@ -1,0 +1,135 @@
+/**
+ * The options `validate` and `plan` share: the ZIM plan's limits, "now", the multi-app merge and the
+ * rejects file. Commander collects strings; zod turns them into settings or a usage error (exit 2).
+ */
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { time } from '../import-format/schemas';
+import { toEpochMs } from '../import-format/time';
+import {
+  DEFAULT_ZIM_PLAN,
+  ZIM_MAX_RAISED_BYTES,
+  ZIM_PLAN_NAMES,
+  ZIM_PLANS,
+  type ZimLimits,
+} from '../import-format/zim-limits';
+import type { MergeOptions } from '../merge/merge-apps';
+import { ZIM_ACTIONS, DEFAULT_RATES, type ZimAction } from '../plan/actions';
+import { UsageError } from '../shared/usage-error';
+
+export interface ImportSettings {
+  limits: ZimLimits;
+  asOfMs: number;
+  merge: MergeOptions;
+  rejectsFile: string;
+  json: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addImportOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--zim-plan <plan>', 'the ZIM plan whose limits apply (§5b)')
+        .choices(ZIM_PLAN_NAMES)
+        .default(DEFAULT_ZIM_PLAN)
+    )
+    .option('--retention-days <n>', "history retention (default: the plan's; more if bought from ZEGO)")
+    .option('--max-group-members <n>', "members per group (default: the plan's)")
+    .option('--max-friends <n>', "friends per user (default: the plan's)")
+    .option('--max-blocks <n>', 'blocked users per user (default 1000)')
+    .option('--message-bytes <n>', 'MessageBody.Message limit in bytes (default 2048; ZEGO can raise it to 32768)')
+    .option('--user-extra-bytes <n>', 'user extended data limit in bytes (default 2048, up to 32768)')
+    .option('--as-of <time>', '"now" for the future and retention checks (ms or ISO-8601; default: now)')
+    .option('--prefer <apps>', 'merge precedence, best first, comma-separated app names (default: argument order)')
+    .option('--group-id-prefix <app=prefix>', "prefix this app's group ids (repeatable)", collect)
+    .option('--message-id-prefix <app=prefix>', "prefix this app's message ids (repeatable)", collect)
+    .option('--rejects <file>', 'where every reject is written, one JSON object per line', 'rejects.ndjson')
+    .option('--json', 'print the result as JSON (for programs)', false);
+}
+
+const count = (flag: string) =>
+  z.coerce
+    .number({ error: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .positive(`${flag} must be positive`);
+const bytes = (flag: string) => count(flag).max(ZIM_MAX_RAISED_BYTES, `${flag} is at most ${ZIM_MAX_RAISED_BYTES}`);
+
+const rawImportOptions = z.object({
+  zimPlan: z.enum(ZIM_PLAN_NAMES),
+  retentionDays: count('--retention-days').optional(),
+  maxGroupMembers: count('--max-group-members').optional(),
+  maxFriends: count('--max-friends').optional(),
+  maxBlocks: count('--max-blocks').optional(),
+  messageBytes: bytes('--message-bytes').optional(),
+  userExtraBytes: bytes('--user-extra-bytes').optional(),
+  asOf: z
+    .string()
+    .transform((s) => (/^\d+$/.test(s) ? Number(s) : s))
+    .pipe(time)
+    .optional(),
+  prefer: z.string().optional(),
+  groupIdPrefix: z.array(z.string()).default([]),
+  messageIdPrefix: z.array(z.string()).default([]),
+  rejects: z.string().min(1),
+  json: z.boolean(),
+});
+
+export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettings {
+  const o = parseOrUsage(rawImportOptions, raw);
+  const preset = ZIM_PLANS[o.zimPlan];
+  return {
+    limits: {
+      ...preset,
+      retentionDays: o.retentionDays ?? preset.retentionDays,
+      maxGroupMembers: o.maxGroupMembers ?? preset.maxGroupMembers,
+      maxFriendsPerUser: o.maxFriends ?? preset.maxFriendsPerUser,
+      maxBlocksPerUser: o.maxBlocks ?? preset.maxBlocksPerUser,
+      messageBytes: o.messageBytes ?? preset.messageBytes,
+      userExtraBytes: o.userExtraBytes ?? preset.userExtraBytes,
+    },
+    asOfMs: o.asOf === undefined ? now : toEpochMs(o.asOf),
+    merge: {
+      prefer: o.prefer
+        ? o.prefer
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+      groupIdPrefix: keyValues('--group-id-prefix', o.groupIdPrefix),
+      messageIdPrefix: keyValues('--message-id-prefix', o.messageIdPrefix),
+    },
+    rejectsFile: o.rejects,
+    json: o.json,
+  };
+}
+
+/** `--rate Action=N` flags over the default budgets. */
+export function parseRates(flags: readonly string[]): Record<ZimAction, number> {
+  const rates = { ...DEFAULT_RATES };
+  for (const [action, value] of Object.entries(keyValues('--rate', flags))) {
+    if (!(ZIM_ACTIONS as readonly string[]).includes(action))
+      throw new UsageError(`--rate ${action}: not an Action; use one of ${ZIM_ACTIONS.join(', ')}`);
+    const n = Number(value);
+    if (!(n > 0) || !Number.isFinite(n))
+      throw new UsageError(`--rate ${action}=${value}: the rate must be a positive number of calls per second`);
+    rates[action as ZimAction] = n;
+  }
+  return rates;
+}
+
+function keyValues(flag: string, pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new UsageError(`${flag} ${pair}: expected NAME=VALUE`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+export function parseOrUsage<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
+}

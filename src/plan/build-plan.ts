@@ -1,0 +1,68 @@
+/**
+ * `plan`: validate and merge the exports, build the staging file the migration reads, and compute the
+ * plan. The file is built under a temporary name and renamed when complete, so a staging file is never
+ * half-built; an existing one is never replaced without --force (it may hold a migration's ledger).
+ */
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { UsageError } from '../shared/usage-error';
+import { buildReadTables, writeMeta } from '../staging/sqlite/finalize';
+import { STAGING_FORMAT_VERSION } from '../staging/sqlite/schema';
+import type { StagingMeta } from '../staging/store';
+import { validateExports, type ValidateOptions, type ValidationResult } from '../validate/validate-exports';
+import type { ZimAction } from './actions';
+import { computePlan, type Plan } from './compute-plan';
+
+export interface BuildPlanOptions extends Omit<ValidateOptions, 'stagingFile'> {
+  out: string;
+  rates: Record<ZimAction, number>;
+  /** Stage what is valid even when some records have errors (they are left out and listed). */
+  excludeErrors: boolean;
+  force: boolean;
+}
+
+export interface BuildPlanResult {
+  validation: ValidationResult;
+  /** Null when errors stopped the build. */
+  plan: Plan | null;
+  stagingFile: string | null;
+}
+
+export async function buildPlan(opts: BuildPlanOptions): Promise<BuildPlanResult> {
+  if (existsSync(opts.out) && !opts.force)
+    throw new UsageError(`${opts.out} exists (it may hold a migration's ledger); pass --force to replace it`);
+  const building = `${opts.out}.building`;
+  const { db, result } = await validateExports({ ...opts, stagingFile: building });
+  try {
+    if (result.errors > 0 && !opts.excludeErrors) {
+      db.close();
+      rmSync(building, { force: true });
+      return { validation: result, plan: null, stagingFile: null };
+    }
+    const { counts, workload } = buildReadTables(db);
+    const plan = computePlan(counts, workload, opts.rates, result.rules);
+    const meta: StagingMeta = {
+      formatVersion: STAGING_FORMAT_VERSION,
+      createdAt: new Date().toISOString(),
+      apps: result.apps,
+      settings: {
+        limits: opts.limits,
+        asOf: result.asOf,
+        rates: opts.rates,
+        groupIdPrefix: { ...opts.merge.groupIdPrefix },
+        messageIdPrefix: { ...opts.merge.messageIdPrefix },
+        excludedErrors: result.errors > 0,
+      },
+      counts,
+      plan,
+    };
+    writeMeta(db, meta);
+    db.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(opts.out + suffix, { force: true });
+    renameSync(building, opts.out);
+    return { validation: result, plan, stagingFile: opts.out };
+  } catch (err) {
+    if (db.open) db.close();
+    rmSync(building, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,86 @@
+/** The plan as a table for people (the CLI prints JSON for programs with --json). */
+import { formatDuration, type Plan } from './compute-plan';
+
+const num = (n: number) => n.toLocaleString('en-US');
+
+function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd()
+  );
+}
+
+export function renderPlan(plan: Plan): string {
+  const c = plan.counts;
+  const out: string[] = [];
+  out.push('What will be imported');
+  out.push(
+    ...table(
+      [
+        [
+          '  users',
+          num(c.users),
+          c.deactivatedUsers ? `${num(c.deactivatedUsers)} deactivated (registered, own no copies)` : '',
+        ],
+        ['  friendships', num(c.friends), ''],
+        ['  blocks', num(c.blocks), ''],
+        ['  groups', num(c.groups), `${num(c.groupMembers)} members with owners`],
+        [
+          '  one-to-one messages',
+          num(c.peerMessages),
+          `${num(c.peerCopies)} owner copies, ${num(c.conversations)} conversations of ${num(c.owners)} owners`,
+        ],
+        ['  group messages', num(c.groupMessages), ''],
+      ],
+      new Set([1])
+    )
+  );
+  out.push('', 'ZIM calls per Action');
+  out.push(
+    ...table(
+      [
+        ['  Action', 'stage', 'calls', 'rate', 'time'],
+        ...plan.actions
+          .filter((a) => a.calls > 0)
+          .map((a) => [
+            `  ${a.action}`,
+            a.stage,
+            num(a.calls),
+            a.perGroup ? `${a.rate}/s per group` : `${a.rate}/s`,
+            formatDuration(a.seconds) + (a.perGroup ? ` (busiest group: ${num(a.maxCallsPerGroup ?? 0)} calls)` : ''),
+          ]),
+      ],
+      new Set([2])
+    )
+  );
+  out.push('', 'Stages (* = critical path)');
+  out.push(
+    ...table(
+      [
+        ['  ', 'stage', 'after', 'starts', 'takes'],
+        ...plan.stages.map((s) => [
+          s.critical ? '  *' : '  ',
+          s.stage,
+          s.after.join(', ') || '-',
+          formatDuration(s.start),
+          formatDuration(s.seconds),
+        ]),
+      ],
+      new Set([3, 4])
+    )
+  );
+  out.push('', `ETA ${formatDuration(plan.etaSeconds)} (critical path: ${plan.criticalPath.join(' → ')})`);
+  if (plan.notImported.length) {
+    out.push('', 'Not imported');
+    out.push(
+      ...table(
+        plan.notImported.map((n) => [`  ${n.rule}`, n.severity, num(n.records), n.why]),
+        new Set([2])
+      )
+    );
+  }
+  return out.join('\n');
+}

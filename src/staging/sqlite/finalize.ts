@@ -1,0 +1,146 @@
+/**
+ * Builds the read tables from the rows that passed validation: merged relations, groups with their
+ * members (owner included), every owner's copy of their one-to-one history and every group's history,
+ * each in read order with a dense seq; then counts, the ZIM workload and the meta row.
+ */
+import { ZIM_FIXED } from '../../import-format/zim-limits';
+import { insertMergedBlocks, insertMergedFriends } from '../../merge/merge-apps';
+import type { Workload } from '../../plan/workload';
+import type { StagingCounts, StagingMeta } from '../store';
+import { tracePhase } from '../../shared/trace';
+import { sealBuildDatabase, type Db } from './database';
+import { READ_SCHEMA, RowStatus } from './schema';
+
+const OK = RowStatus.ok;
+const ceilDiv = (sql: string, per: number) => `((${sql}) + ${per - 1}) / ${per}`;
+
+export interface FinalizeResult {
+  counts: StagingCounts;
+  workload: Workload;
+}
+
+export function buildReadTables(db: Db): FinalizeResult {
+  db.exec(READ_SCHEMA);
+  db.exec('BEGIN');
+  insertMergedFriends(db);
+  insertMergedBlocks(db);
+  db.exec(`
+    INSERT INTO groups(id, source_id, app, name, owner, avatar_url, notice, attributes, created_at)
+    SELECT g.id, g.source_id, a.name, g.name, g.owner, g.avatar_url, g.notice, g.attributes, g.created_at
+    FROM raw_groups g JOIN apps a ON a.idx = g.app WHERE g.status = ${OK};
+    INSERT INTO group_members(grp, user, role, nickname, joined_at)
+    SELECT m.grp, m.user, CASE WHEN m.user = g.owner THEN 'owner' ELSE m.role END, m.nickname, m.joined_at
+    FROM raw_group_members m JOIN groups g ON g.id = m.grp WHERE m.status = ${OK};
+    INSERT OR IGNORE INTO group_members(grp, user, role, nickname, joined_at)
+    SELECT id, owner, 'owner', NULL, created_at FROM groups;
+    UPDATE groups SET member_count = (SELECT count(*) FROM group_members m WHERE m.grp = groups.id);
+
+    -- Each side's copy, minus what that side deleted; deactivated users own no copies.
+    INSERT INTO peer_copies(owner, peer, msg)
+    SELECT owner, peer, id FROM (
+      SELECT f AS owner, t AS peer, sent, src, id FROM peer_messages WHERE status = ${OK} AND del_f = 0
+      UNION ALL
+      SELECT t, f, sent, src, id FROM peer_messages WHERE status = ${OK} AND del_t = 0)
+    WHERE owner NOT IN (SELECT id FROM users WHERE deactivated = 1)
+    ORDER BY owner, peer, sent, src;
+
+    INSERT INTO group_seq(grp, msg)
+    SELECT grp, id FROM group_messages WHERE status = ${OK} ORDER BY grp, sent, src;
+  `);
+  tracePhase('read tables');
+  const conversations = indexOwners(db);
+  indexGroupHistories(db);
+  db.exec('COMMIT');
+  tracePhase('owners');
+  return { counts: countAll(db, conversations.count), workload: workload(db, conversations.queryPages) };
+}
+
+export function writeMeta(db: Db, meta: StagingMeta): void {
+  db.prepare(`INSERT INTO meta(key, value) VALUES ('meta', ?)`).run(JSON.stringify(meta));
+  sealBuildDatabase(db);
+  tracePhase('sealed');
+}
+
+/**
+ * owners: where each owner's run of peer_copies starts and how long it is (the copies were inserted in
+ * owner order, so a run is contiguous), via the per-conversation counts that verification needs too.
+ */
+function indexOwners(db: Db): { count: number; queryPages: number } {
+  db.exec(`
+    CREATE TEMP TABLE conversations AS
+      SELECT owner, peer, count(*) AS n, min(id) AS first FROM peer_copies GROUP BY owner, peer;
+    INSERT INTO owners(user, first, n, peers) SELECT owner, min(first), sum(n), count(*) FROM conversations GROUP BY owner;`);
+  const totals = db.prepare(`SELECT count(*) AS count, sum((n + 99) / 100) AS pages FROM conversations`).get() as {
+    count: number;
+    pages: number | null;
+  };
+  db.exec('DROP TABLE conversations');
+  return { count: totals.count, queryPages: totals.pages ?? 0 };
+}
+
+/** groups.first_msg / message_count: where each group's run of group_seq starts and how long it is. */
+function indexGroupHistories(db: Db): void {
+  db.exec(`
+    UPDATE groups SET first_msg = r.first, message_count = r.n
+    FROM (SELECT grp, min(id) AS first, count(*) AS n FROM group_seq GROUP BY grp) AS r WHERE r.grp = groups.id`);
+}
+
+function countAll(db: Db, conversations: number): StagingCounts {
+  const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
+  return {
+    users: n('SELECT count(*) FROM users'),
+    deactivatedUsers: n('SELECT count(*) FROM users WHERE deactivated = 1'),
+    usersWithExtra: n(`SELECT count(*) FROM users WHERE extended_data IS NOT NULL`),
+    friends: n('SELECT count(*) FROM friends'),
+    blocks: n('SELECT count(*) FROM blocks'),
+    groups: n('SELECT count(*) FROM groups'),
+    groupMembers: n('SELECT count(*) FROM group_members'),
+    groupAdmins: n(`SELECT count(*) FROM group_members WHERE role = 'admin'`),
+    groupMemberNicknames: n(`SELECT count(*) FROM group_members WHERE nickname IS NOT NULL AND nickname <> ''`),
+    peerMessages: n(`SELECT count(*) FROM peer_messages WHERE status = ${OK}`),
+    peerCopies: n('SELECT count(*) FROM peer_copies'),
+    owners: n('SELECT count(*) FROM owners'),
+    conversations,
+    groupMessages: n('SELECT count(*) FROM group_seq'),
+    expiredPeerMessages: n(`SELECT count(*) FROM peer_messages WHERE status = ${RowStatus.expired}`),
+    expiredGroupMessages: n(`SELECT count(*) FROM group_messages WHERE status = ${RowStatus.expired}`),
+  };
+}
+
+function workload(db: Db, peerQueryPages: number): Workload {
+  const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
+  const perOwner = (table: string, per: number) =>
+    n(`SELECT sum(${ceilDiv('n', per)}) FROM (SELECT count(*) AS n FROM ${table} GROUP BY user)`);
+  const initial = ZIM_FIXED.createGroupInitialMembers;
+  // Members beyond CreateGroup's initial 100 (owner not counted) are invited 100 per call.
+  const invites = `SELECT ${ceilDiv(`max(0, member_count - 1 - ${initial})`, ZIM_FIXED.inviteBatch)} AS c FROM groups`;
+  const nicknames = `SELECT ${ceilDiv('count(*)', ZIM_FIXED.memberNicknameBatch)} AS c FROM group_members
+    WHERE nickname IS NOT NULL AND nickname <> '' GROUP BY grp`;
+  const users = n('SELECT count(*) FROM users');
+  return {
+    calls: {
+      UserRegister: Math.ceil(users / ZIM_FIXED.registerBatch),
+      ModifyUserInfo: Math.ceil(
+        n('SELECT count(*) FROM users WHERE extended_data IS NOT NULL') / ZIM_FIXED.modifyUserBatch
+      ),
+      AddFriends: perOwner('friends', ZIM_FIXED.friendBatch),
+      AddUsersToBlacklist: perOwner('blocks', ZIM_FIXED.blockBatch),
+      ImportPeerMsg: n('SELECT count(*) FROM peer_copies'),
+      CreateGroup: n('SELECT count(*) FROM groups'),
+      InviteUsersIntoGroup: n(`SELECT sum(c) FROM (${invites})`),
+      SetGroupMemberRole: n(`SELECT count(*) FROM group_members WHERE role = 'admin'`),
+      SetGroupMembersNickname: n(`SELECT sum(c) FROM (${nicknames})`),
+      ImportGroupMsg: n('SELECT count(*) FROM group_seq'),
+      QueryUserInfos: Math.ceil(users / 100),
+      QueryFriendList: perOwner('friends', 100),
+      QueryBlacklist: perOwner('blocks', 100),
+      QueryPeerMsg: peerQueryPages,
+      QueryGroupMemberList: n(`SELECT sum(${ceilDiv('member_count', 1000)}) FROM groups`),
+      QueryGroupMsg: n(`SELECT sum(${ceilDiv('message_count', 100)}) FROM groups`),
+    },
+    maxCallsPerGroup: {
+      InviteUsersIntoGroup: n(`SELECT max(c) FROM (${invites})`),
+      SetGroupMembersNickname: n(`SELECT max(c) FROM (${nicknames})`),
+    },
+  };
+}

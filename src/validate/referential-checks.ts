@@ -1,0 +1,216 @@
+/**
+ * The checks across records, in dependency order: users, then what refers to users, then what refers to
+ * groups. A record rejected here drags down what refers to it (a message to a rejected user is itself
+ * unimportable), and each such record gets its own reject naming the reference.
+ */
+import type { RejectLog } from '../import-format/rejects';
+import type { ZimLimits } from '../import-format/zim-limits';
+import type { Db } from '../staging/sqlite/database';
+import { RowStatus } from '../staging/sqlite/schema';
+import { SqlChecks, type StagedRow } from './sql-checks';
+
+const LIVE = `status IN (${RowStatus.ok}, ${RowStatus.expired})`;
+const userExists = (col: string) => `EXISTS (SELECT 1 FROM users u WHERE u.id = ${col})`;
+const activeUser = (col: string) => `EXISTS (SELECT 1 FROM users u WHERE u.id = ${col} AND u.deactivated = 0)`;
+const liveGroup = (app: string, grp: string) =>
+  `EXISTS (SELECT 1 FROM raw_groups g WHERE g.app = ${app} AND g.id = ${grp} AND g.status = ${RowStatus.ok})`;
+const s = (v: unknown) => String(v);
+
+export class ReferentialChecks {
+  private readonly sql: SqlChecks;
+
+  constructor(
+    db: Db,
+    log: RejectLog,
+    private readonly limits: ZimLimits
+  ) {
+    this.sql = new SqlChecks(db, log);
+    db.exec(`
+      CREATE INDEX raw_users_id ON raw_users(id);
+      CREATE INDEX raw_groups_id ON raw_groups(id);
+      CREATE INDEX raw_friends_pair ON raw_friends(user, friend);
+      CREATE INDEX raw_blocks_pair ON raw_blocks(user, blocked);
+      CREATE INDEX raw_members_pair ON raw_group_members(grp, user);
+      CREATE INDEX peer_messages_src ON peer_messages(src);
+      CREATE INDEX group_messages_src ON group_messages(src);
+    `);
+  }
+
+  /** Duplicate ids within one app: the first record is kept, later ones are errors. */
+  duplicateIds(table: string, key: string, what: string): void {
+    const sameKey = `k.app = t.app AND k.${key} = t.${key} AND k.${LIVE}`;
+    this.sql.flag({
+      table,
+      where: `EXISTS (SELECT 1 FROM ${table} k WHERE ${sameKey} AND k.rowid < t.rowid)`,
+      rule: 'dup.id',
+      extra: `(SELECT k.line FROM ${table} k WHERE ${sameKey} ORDER BY k.rowid LIMIT 1) AS kept_line`,
+      recordId: (r) => s(r[key]),
+      message: (r) => `${what} ${s(r[key])} repeats line ${s(r.kept_line)}, which is kept`,
+    });
+  }
+
+  usersCap(userCount: number): void {
+    if (this.limits.maxUsers !== null && userCount > this.limits.maxUsers)
+      this.sql.exportWide(
+        'cap.users',
+        `${userCount} users; the ${this.limits.plan} plan allows ${this.limits.maxUsers}`
+      );
+  }
+
+  groups(): void {
+    this.duplicateIds('raw_groups', 'id', 'group id');
+    this.unknownUsers('raw_groups', ['owner'], (r) => s(r.source_id), ['owner']);
+    // Groups never merge: the same id in a second app is an error unless a prefix separates them.
+    this.sql.flag({
+      table: 'raw_groups',
+      where: `EXISTS (SELECT 1 FROM raw_groups k JOIN apps ka ON ka.idx = k.app JOIN apps ta ON ta.idx = t.app
+                      WHERE k.id = t.id AND k.app <> t.app AND k.status = ${RowStatus.ok} AND ka.rank < ta.rank)`,
+      rule: 'merge.group-collision',
+      extra: `(SELECT group_concat(a.name) FROM raw_groups k JOIN apps a ON a.idx = k.app
+               WHERE k.id = t.id AND k.app <> t.app) AS other_apps`,
+      recordId: (r) => s(r.source_id),
+      message: (r) => `group id ${s(r.id)} is also a group of app ${s(r.other_apps)}`,
+    });
+    const groups = this.sql.count(`SELECT count(*) FROM raw_groups WHERE status = ${RowStatus.ok}`);
+    if (this.limits.maxGroups !== null && groups > this.limits.maxGroups)
+      this.sql.exportWide(
+        'cap.groups',
+        `${groups} groups; the ${this.limits.plan} plan allows ${this.limits.maxGroups}`
+      );
+  }
+
+  /** Friendships and blocks: known users, one record per pair per app, deactivated users left out, caps. */
+  relations(
+    table: 'raw_friends' | 'raw_blocks',
+    other: 'friend' | 'blocked',
+    cap: number,
+    capRule: 'cap.friends' | 'cap.blocks'
+  ): void {
+    const id = (r: StagedRow) => `${s(r.user)}→${s(r[other])}`;
+    this.unknownUsers(table, ['user', other], id, ['user', other]);
+    const samePair = `k.app = t.app AND k.user = t.user AND k.${other} = t.${other} AND k.status = ${RowStatus.ok}`;
+    this.sql.flag({
+      table,
+      where: `EXISTS (SELECT 1 FROM ${table} k WHERE ${samePair} AND k.rowid < t.rowid)`,
+      rule: 'dup.relation',
+      status: RowStatus.merged,
+      extra: `(SELECT k.line FROM ${table} k WHERE ${samePair} ORDER BY k.rowid LIMIT 1) AS kept_line`,
+      recordId: id,
+      message: (r) => `${id(r)} repeats line ${s(r.kept_line)}, which is kept`,
+    });
+    this.sql.setStatus(table, `NOT ${activeUser('t.user')} OR NOT ${activeUser(`t.${other}`)}`, RowStatus.skipped);
+    // The cap counts distinct pairs across apps (what ZIM will hold); records past it are errors.
+    this.sql.flag({
+      table,
+      where: `t.rowid IN (SELECT rid FROM (SELECT rid, dense_rank() OVER (PARTITION BY user ORDER BY ${other}) AS n
+                FROM (SELECT rowid AS rid, user, ${other} FROM ${table} WHERE status = ${RowStatus.ok})) WHERE n > ?)`,
+      params: [cap],
+      among: [RowStatus.ok],
+      rule: capRule,
+      extra: `(SELECT count(DISTINCT k.${other}) FROM ${table} k WHERE k.user = t.user AND k.status IN (${RowStatus.ok}, 9)) AS total`,
+      recordId: id,
+      message: (r) =>
+        `${s(r.user)} has ${s(r.total)} (${other === 'friend' ? 'friends' : 'blocked users'}); ZIM allows ${cap}, this one is past the limit`,
+    });
+  }
+
+  members(): void {
+    const id = (r: StagedRow) => `${s(r.grp)}/${s(r.user)}`;
+    this.sql.flag({
+      table: 'raw_group_members',
+      where: `NOT ${liveGroup('t.app', 't.grp')}`,
+      rule: 'ref.unknown-group',
+      recordId: id,
+      message: (r) => `group ${s(r.grp)} is not in this app's groups (or its record was rejected)`,
+    });
+    this.unknownUsers('raw_group_members', ['user'], id, ['user']);
+    const samePair = `k.app = t.app AND k.grp = t.grp AND k.user = t.user AND k.status = ${RowStatus.ok}`;
+    this.sql.flag({
+      table: 'raw_group_members',
+      where: `EXISTS (SELECT 1 FROM raw_group_members k WHERE ${samePair} AND k.rowid < t.rowid)`,
+      rule: 'dup.relation',
+      status: RowStatus.merged,
+      extra: `(SELECT k.line FROM raw_group_members k WHERE ${samePair} ORDER BY k.rowid LIMIT 1) AS kept_line`,
+      recordId: id,
+      message: (r) => `membership ${id(r)} repeats line ${s(r.kept_line)}, which is kept`,
+    });
+    const ownerOf = `(SELECT g.owner FROM raw_groups g WHERE g.app = t.app AND g.id = t.grp AND g.status = ${RowStatus.ok})`;
+    this.sql.flag({
+      table: 'raw_group_members',
+      where: `t.role = 'owner' AND t.user <> ${ownerOf}`,
+      rule: 'member.role',
+      extra: `${ownerOf} AS owner`,
+      recordId: id,
+      message: (r) => `${s(r.user)} has role owner, but the group's owner is ${s(r.owner)}`,
+    });
+    this.sql.setStatus('raw_group_members', `t.user <> ${ownerOf} AND NOT ${activeUser('t.user')}`, RowStatus.skipped);
+    // Cap: the owner plus distinct members. Members past the cap (latest joiners) are errors.
+    const cap = this.limits.maxGroupMembers;
+    this.sql.flag({
+      table: 'raw_group_members',
+      where: `t.rowid IN (SELECT rid FROM (
+                SELECT m.rowid AS rid, row_number() OVER (PARTITION BY m.app, m.grp ORDER BY m.joined_at, m.user) AS n
+                FROM raw_group_members m JOIN raw_groups g ON g.app = m.app AND g.id = m.grp AND g.status = ${RowStatus.ok}
+                WHERE m.status = ${RowStatus.ok} AND m.user <> g.owner) WHERE n > ?)`,
+      params: [cap - 1],
+      among: [RowStatus.ok],
+      rule: 'cap.group-members',
+      extra: `(SELECT count(*) + 1 FROM raw_group_members k JOIN raw_groups g ON g.app = k.app AND g.id = k.grp
+               WHERE k.app = t.app AND k.grp = t.grp AND k.user <> g.owner AND k.status IN (${RowStatus.ok}, 9)) AS total`,
+      recordId: id,
+      message: (r) =>
+        `group ${s(r.grp)} has ${s(r.total)} members with its owner; the ${this.limits.plan} plan allows ${cap}, ${s(r.user)} is past the limit`,
+    });
+  }
+
+  peerMessages(): void {
+    this.unknownUsers('peer_messages', ['f', 't'], (r) => s(r.src), ['from', 'to']);
+    this.duplicateIds('peer_messages', 'src', 'message id');
+  }
+
+  /** After the cross-app merge: the same source id on two different messages of different apps. */
+  peerMessageIdCollisions(): void {
+    this.sql.flag({
+      table: 'peer_messages',
+      where: `EXISTS (SELECT 1 FROM peer_messages k JOIN apps ka ON ka.idx = k.app JOIN apps ta ON ta.idx = t.app
+                      WHERE k.src = t.src AND k.app <> t.app AND k.${LIVE} AND ka.rank < ta.rank)`,
+      rule: 'merge.message-id-collision',
+      extra: `(SELECT group_concat(a.name) FROM peer_messages k JOIN apps a ON a.idx = k.app
+               WHERE k.src = t.src AND k.app <> t.app) AS other_apps`,
+      recordId: (r) => s(r.src),
+      message: (r) => `message id ${s(r.src)} is also a different message in app ${s(r.other_apps)}`,
+    });
+  }
+
+  groupMessages(): void {
+    this.sql.flag({
+      table: 'group_messages',
+      where: `NOT ${liveGroup('t.app', 't.grp')}`,
+      rule: 'ref.unknown-group',
+      recordId: (r) => s(r.src),
+      message: (r) => `group ${s(r.grp)} is not in this app's groups (or its record was rejected)`,
+    });
+    this.unknownUsers('group_messages', ['f'], (r) => s(r.src), ['from']);
+    this.duplicateIds('group_messages', 'src', 'message id');
+  }
+
+  /** Records naming users that are not (or no longer, after a reject) among the users: one reject each. */
+  private unknownUsers(
+    table: string,
+    columns: readonly string[],
+    recordId: (r: StagedRow) => string,
+    fields: readonly string[]
+  ): void {
+    this.sql.flag({
+      table,
+      where: columns.map((c) => `NOT ${userExists(`t.${c}`)}`).join(' OR '),
+      rule: 'ref.unknown-user',
+      extra: columns.map((c) => `${userExists(`t.${c}`)} AS known_${c}`).join(', '),
+      recordId,
+      message: (r) => {
+        const missing = columns.flatMap((c, i) => (r[`known_${c}`] ? [] : [`${fields[i]} ${s(r[c])}`]));
+        return `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not in any users file (or its record was rejected)`;
+      },
+    });
+  }
+}

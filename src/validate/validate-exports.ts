@@ -1,0 +1,256 @@
+/**
+ * Validation of one or more exports into a new staging file: stream every file through its record
+ * handler (per-record checks), then run the checks across records and the multi-app merge in SQL.
+ * `plan` continues from here to the read tables (finalize.ts); `validate` stops and discards the file.
+ */
+import { rmSync } from 'node:fs';
+import { scanExportDir, ExportDirError, type ExportDir } from '../import-format/export-dir';
+import { readNdjsonFile } from '../import-format/ndjson-reader';
+import { RejectLog, type RuleCount } from '../import-format/rejects';
+import { RULES } from '../import-format/rules';
+import type { Entity } from '../import-format/schemas';
+import type { CheckContext, RecordIssue } from '../import-format/zim-checks';
+import type { ZimLimits } from '../import-format/zim-limits';
+import {
+  insertMergedUsers,
+  mergeDuplicatePeerMessages,
+  mergeSummary,
+  rankApps,
+  type MergeOptions,
+  type MergeSummary,
+} from '../merge/merge-apps';
+import { createBuildDatabase, type Db } from '../staging/sqlite/database';
+import { StagingLoadWriter } from '../staging/sqlite/load-writer';
+import { RowStatus } from '../staging/sqlite/schema';
+import { tracePhase } from '../shared/trace';
+import { UsageError } from '../shared/usage-error';
+import { RECORD_HANDLERS } from './record-loaders';
+import { ReferentialChecks } from './referential-checks';
+
+export interface ValidateOptions {
+  dirs: readonly string[];
+  limits: ZimLimits;
+  asOfMs: number;
+  merge: MergeOptions;
+  /** The file to build; replaced if it exists. */
+  stagingFile: string;
+  /** Where rejects are written (NDJSON); null: only counted. */
+  rejectsFile: string | null;
+}
+
+export interface FileSummary {
+  app: string;
+  entity: Entity;
+  path: string;
+  lines: number;
+  records: number;
+}
+
+export interface EntityCounts {
+  /** Non-blank lines read. */
+  read: number;
+  /** Staged and importable. */
+  ok: number;
+  /** Staged but older than the retention window: ZIM refuses them. */
+  expired: number;
+  /** Repeats of a kept record (within an app, or across apps). */
+  merged: number;
+  /** Left out by policy (relations of deactivated users). */
+  skipped: number;
+  /** Errors: not importable. */
+  rejected: number;
+}
+
+export interface ValidationResult {
+  apps: { name: string; dir: string; rank: number }[];
+  files: FileSummary[];
+  entities: Record<Entity, EntityCounts>;
+  merge: MergeSummary;
+  errors: number;
+  warnings: number;
+  rules: RuleCount[];
+  asOf: string;
+  elapsedMs: number;
+}
+
+const STATUS_TABLE: Record<Entity, string> = {
+  users: 'raw_users',
+  friends: 'raw_friends',
+  blocks: 'raw_blocks',
+  groups: 'raw_groups',
+  group_members: 'raw_group_members',
+  peer_messages: 'peer_messages',
+  group_messages: 'group_messages',
+};
+
+/** Validates into `stagingFile` and returns the open database (for plan) with the result. */
+export async function validateExports(opts: ValidateOptions): Promise<{ db: Db; result: ValidationResult }> {
+  const started = Date.now();
+  const log = new RejectLog(opts.rejectsFile);
+  const exports = scanAll(opts.dirs, log);
+  const ranked = rankApps(
+    exports.map((e) => e.app),
+    opts.merge.prefer
+  );
+  for (const name of [...Object.keys(opts.merge.groupIdPrefix), ...Object.keys(opts.merge.messageIdPrefix)])
+    if (!ranked.includes(name))
+      throw new UsageError(`a prefix names app ${name}, which is not one of ${ranked.join(', ')}`);
+
+  rmSync(opts.stagingFile, { force: true });
+  const db = createBuildDatabase(opts.stagingFile);
+  try {
+    const writer = new StagingLoadWriter(db);
+    const check: CheckContext = { limits: opts.limits, asOfMs: opts.asOfMs };
+    const files: FileSummary[] = [];
+    for (const [idx, e] of exports.entries()) {
+      writer.addApp(idx, e.app, e.dir, ranked.indexOf(e.app));
+      if (!e.files.some((f) => f.entity === 'users'))
+        log.add({
+          rule: 'file.missing-users',
+          app: e.app,
+          file: e.dir,
+          line: null,
+          recordId: null,
+          message: `no users file in ${e.dir}`,
+        });
+      for (const file of e.unknown)
+        log.add({
+          rule: 'file.unknown',
+          app: e.app,
+          file,
+          line: null,
+          recordId: null,
+          message: 'not an entity file; not read',
+        });
+      for (const f of e.files) {
+        const fileId = writer.addFile(idx, f.entity, f.path);
+        const report = issueReporter(log, e.app, f.path);
+        const onRecord = RECORD_HANDLERS[f.entity](
+          {
+            app: idx,
+            file: fileId,
+            check,
+            groupIdPrefix: opts.merge.groupIdPrefix[e.app] ?? '',
+            messageIdPrefix: opts.merge.messageIdPrefix[e.app] ?? '',
+            multiApp: exports.length > 1,
+            writer,
+          },
+          report
+        );
+        const read = await readNdjsonFile(f.path, {
+          record: onRecord,
+          reject: (line, rule, message) => log.add({ rule, app: e.app, file: f.path, line, recordId: null, message }),
+        });
+        if (read.contentLines === 0)
+          log.add({ rule: 'file.empty', app: e.app, file: f.path, line: null, recordId: null, message: 'no records' });
+        writer.fileDone(fileId, read.contentLines, read.records);
+        tracePhase(`load ${f.path}`);
+        files.push({ app: e.app, entity: f.entity, path: f.path, lines: read.contentLines, records: read.records });
+      }
+    }
+    writer.finish();
+
+    const checks = new ReferentialChecks(db, log, opts.limits);
+    tracePhase('indexes');
+    checks.duplicateIds('raw_users', 'id', 'user id');
+    tracePhase('checks.duplicateIds');
+    insertMergedUsers(db);
+    tracePhase('insertMergedUsers');
+    checks.usersCap(db.prepare('SELECT count(*) FROM users').pluck().get() as number);
+    checks.groups();
+    tracePhase('checks.groups');
+    checks.relations('raw_friends', 'friend', opts.limits.maxFriendsPerUser, 'cap.friends');
+    tracePhase('checks.friends');
+    checks.relations('raw_blocks', 'blocked', opts.limits.maxBlocksPerUser, 'cap.blocks');
+    tracePhase('checks.blocks');
+    checks.members();
+    tracePhase('checks.members');
+    checks.peerMessages();
+    tracePhase('checks.peerMessages');
+    if (exports.length > 1) {
+      mergeDuplicatePeerMessages(db);
+      checks.peerMessageIdCollisions();
+    }
+    checks.groupMessages();
+    tracePhase('checks.groupMessages');
+
+    log.close();
+    const result: ValidationResult = {
+      apps: exports.map((e) => ({ name: e.app, dir: e.dir, rank: ranked.indexOf(e.app) })),
+      files,
+      entities: entityCounts(db, files),
+      merge: mergeSummary(db),
+      errors: log.errors,
+      warnings: log.warnings,
+      rules: log.summary(),
+      asOf: new Date(opts.asOfMs).toISOString(),
+      elapsedMs: Date.now() - started,
+    };
+    return { db, result };
+  } catch (err) {
+    log.close();
+    db.close();
+    throw err;
+  }
+}
+
+function scanAll(dirs: readonly string[], log: RejectLog): ExportDir[] {
+  const exports: ExportDir[] = [];
+  for (const dir of dirs) {
+    try {
+      exports.push(scanExportDir(dir));
+    } catch (err) {
+      if (!(err instanceof ExportDirError)) throw err;
+      log.add({ rule: 'dir.unreadable', app: dir, file: dir, line: null, recordId: null, message: err.message });
+    }
+  }
+  const names = exports.map((e) => e.app);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined)
+    throw new UsageError(`two export directories are named ${twice}; apps are named after their directory, rename one`);
+  return exports;
+}
+
+/**
+ * Reports a record's issues; the record is staged unless one is an error, as expired when it is
+ * older than the retention window.
+ */
+function issueReporter(log: RejectLog, app: string, file: string) {
+  return (line: number, recordId: string | null, issues: RecordIssue[]): number | null => {
+    if (issues.length === 0) return RowStatus.ok;
+    let error = false;
+    for (const issue of issues) {
+      log.add({ rule: issue.rule, app, file, line, recordId, message: issue.message });
+      if (RULES[issue.rule].severity === 'error') error = true;
+    }
+    if (error) return null;
+    return issues.some((i) => i.rule === 'time.retention') ? RowStatus.expired : RowStatus.ok;
+  };
+}
+
+function entityCounts(db: Db, files: FileSummary[]): Record<Entity, EntityCounts> {
+  const out = {} as Record<Entity, EntityCounts>;
+  for (const [entity, table] of Object.entries(STATUS_TABLE) as [Entity, string][]) {
+    const read = files.filter((f) => f.entity === entity).reduce((n, f) => n + f.lines, 0);
+    const byStatus = new Map(
+      (
+        db.prepare(`SELECT status, count(*) AS n FROM ${table} GROUP BY status`).all() as {
+          status: number;
+          n: number;
+        }[]
+      ).map((r) => [r.status, r.n])
+    );
+    const get = (s: number) => byStatus.get(s) ?? 0;
+    const staged = [...byStatus.values()].reduce((a, b) => a + b, 0);
+    out[entity] = {
+      read,
+      ok: get(RowStatus.ok),
+      expired: get(RowStatus.expired),
+      merged: get(RowStatus.merged),
+      skipped: get(RowStatus.skipped),
+      // Rejected before staging (per-record errors, bad lines) plus rejected by the cross-record checks.
+      rejected: read - staged + get(RowStatus.rejected),
+    };
+  }
+  return out;
+}
