@@ -128,7 +128,12 @@ async function seed(pool: Pool): Promise<void> {
 }
 
 async function runLoad(args: Args): Promise<void> {
-  const pool = new Pool(args.url!, { connections: args.connections, keepAliveTimeout: 30_000 });
+  const pool = new Pool(args.url!, {
+    connections: args.connections,
+    keepAliveTimeout: 30_000,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   await seed(pool);
   const prepared = prepare();
   let turn = 0;
@@ -199,19 +204,30 @@ const LoadResult = z.object({
   emulatorCpuMicros: z.number(),
 });
 
-function firstLineMatching(child: ChildProcess, pattern: RegExp, what: string): Promise<RegExpExecArray> {
+/** The first stdout match of a child process; fails if it exits first or takes longer than `timeoutMs`. */
+function firstLineMatching(
+  child: ChildProcess,
+  pattern: RegExp,
+  what: string,
+  timeoutMs: number
+): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not report within ${timeoutMs} ms`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       seen += chunk.toString();
       const m = pattern.exec(seen);
       if (m) {
+        clearTimeout(timer);
         child.stdout?.off('data', onData);
         resolve(m);
       }
     };
     child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before reporting: ${seen}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}) before reporting: ${seen}`));
+    });
   });
 }
 
@@ -233,7 +249,7 @@ async function drive(args: Args): Promise<void> {
     { env: { ...process.env, ZIM_SERVER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] }
   );
   try {
-    const [, url] = await firstLineMatching(emulator, /listening on (http:\/\/127\.0\.0\.1:\d+)/, 'emulator');
+    const [, url] = await firstLineMatching(emulator, /listening on (http:\/\/127\.0\.0\.1:\d+)/, 'emulator', 30_000);
     const loadgen = spawn(
       process.execPath,
       [
@@ -248,7 +264,12 @@ async function drive(args: Args): Promise<void> {
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }
     );
-    const [line] = await firstLineMatching(loadgen, /\{"completed".*\}\n/, 'load generator');
+    const [line] = await firstLineMatching(
+      loadgen,
+      /\{"completed".*\}\n/,
+      'load generator',
+      args.warmupMs + args.durationMs + 60_000
+    );
     const r = LoadResult.parse(JSON.parse(line));
     const health = (await (await fetch(`${url}/_emulator/health`)).json()) as { rssBytes: number };
     const state = (await (await fetch(`${url}/_emulator/state`)).json()) as { messages: { total: number } };

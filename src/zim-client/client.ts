@@ -8,14 +8,7 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { ZIM_ACTIONS, type ZimAction } from './actions';
 import { ClientCode } from './codes';
-import {
-  outcomeOfCode,
-  ZimPermanentError,
-  ZimRetryableError,
-  zimErrorForCode,
-  type ZimError,
-  type ZimItemFailure,
-} from './errors';
+import { ZimPermanentError, ZimRetryableError, zimErrorForCode, type ZimError, type ZimItemFailure } from './errors';
 import { parseZimJson, stringifyZimJson } from './json';
 import type {
   AddFriendsRequest,
@@ -37,7 +30,7 @@ import type {
   UserRegisterRequest,
   ZimRequest,
 } from './requests';
-import { EnvelopeSchema, ZIM_RESPONSE_SCHEMAS, type Envelope, type ZimResult } from './responses';
+import { EnvelopeSchema, FailureListSchema, ZIM_RESPONSE_SCHEMAS, type Envelope, type ZimResult } from './responses';
 import { signZimRequest } from './signature';
 
 export interface ZimClientOptions {
@@ -164,9 +157,6 @@ export class ZimClient {
    */
   async call<A extends ZimAction>(action: A, request: ZimRequest<A>): Promise<ZimResult<A>> {
     const { status, text } = await this.#send(action, request);
-    const item = itemOf(request);
-    const fail = (code: number, zimMessage: string, extra: Partial<ConstructorParameters<typeof ZimError>[0]> = {}) =>
-      zimErrorForCode({ action, code, zimMessage, ...(item ? { item } : {}), ...extra });
 
     let json: unknown;
     try {
@@ -177,13 +167,20 @@ export class ZimClient {
     const envelope = EnvelopeSchema.safeParse(json);
     if (!envelope.success) throw transportStatusError(action, status, 'response is not a ZIM JSON envelope');
     const { Code, Message, RequestId } = envelope.data;
-    const requestId = RequestId === undefined ? {} : { requestId: RequestId };
 
     if (Code !== 0) {
       const failures = failuresOf(action, json);
       // Every item of a batch failed: the list is the answer. CreateGroup is different: no group was created.
       if (failures.length > 0 && action !== 'CreateGroup') return this.#result(action, json, envelope.data);
-      throw fail(Code, Message, { ...requestId, ...(failures.length ? { failures } : {}) });
+      const item = itemOf(request);
+      throw zimErrorForCode({
+        action,
+        code: Code,
+        zimMessage: Message,
+        ...(RequestId === undefined ? {} : { requestId: RequestId }),
+        ...(item ? { item } : {}),
+        ...(failures.length ? { failures } : {}),
+      });
     }
     if (status < 200 || status >= 300) throw transportStatusError(action, status, `HTTP ${status} with Code 0`);
     return this.#result(action, json, envelope.data);
@@ -247,16 +244,8 @@ function appendQueryParams(query: URLSearchParams, request: object): void {
 function failuresOf(action: ZimAction, json: unknown): ZimItemFailure[] {
   const field = (ZIM_ACTIONS[action] as { failureList?: string }).failureList;
   if (!field || typeof json !== 'object' || json === null) return [];
-  const list = z
-    .array(z.object({ UserId: z.string(), SubCode: z.number().int(), SubMessage: z.string().nullish() }))
-    .safeParse((json as Record<string, unknown>)[field]);
-  if (!list.success) return [];
-  return list.data.map((f) => ({
-    id: f.UserId,
-    code: f.SubCode,
-    ...(f.SubMessage ? { message: f.SubMessage } : {}),
-    outcome: outcomeOfCode(f.SubCode),
-  }));
+  const list = FailureListSchema.safeParse((json as Record<string, unknown>)[field]);
+  return list.success ? list.data : [];
 }
 
 /** The id an error concerns, from the request: the group, else the acting user. */

@@ -32,7 +32,7 @@ export type Envelope = z.output<typeof EnvelopeSchema>;
 
 const failureItem = z.object({ UserId: z.string(), SubCode: integer, SubMessage: z.string().nullish() });
 /** A per-item failure list (ErrorList / ErrList / ErrorUsers); absent or null means none. */
-const failureList = z
+export const FailureListSchema = z
   .array(failureItem)
   .nullish()
   .transform((items): ZimItemFailure[] =>
@@ -45,7 +45,7 @@ const failureList = z
   );
 
 const batch = (field: 'ErrorList' | 'ErrList' | 'ErrorUsers') =>
-  z.object({ [field]: failureList }).transform((r) => ({ failures: r[field] as ZimItemFailure[] }));
+  z.object({ [field]: FailureListSchema }).transform((r) => ({ failures: r[field] as ZimItemFailure[] }));
 
 const messagePage = z
   .object({
@@ -102,7 +102,7 @@ export const ZIM_RESPONSE_SCHEMAS = {
     .object({
       GroupId: z.string(),
       Members: z.array(z.object({ UserId: z.string(), UserName: optionalText })).nullish(),
-      ErrorUsers: failureList,
+      ErrorUsers: FailureListSchema,
     })
     .transform((r) => ({
       groupId: r.GroupId,
@@ -119,7 +119,7 @@ export const ZIM_RESPONSE_SCHEMAS = {
       Result: z
         .array(z.object({ UserId: z.string(), UserName: optionalText, UserAvatar: optionalText, Extra: optionalText }))
         .nullish(),
-      ErrorList: failureList,
+      ErrorList: FailureListSchema,
     })
     .transform((r) => ({
       users: (r.Result ?? []).map((u) => ({

@@ -130,18 +130,26 @@ export class EmulatorCore {
     const parsed = ZIM_REQUEST_SCHEMAS[action].safeParse(spec.method === 'GET' ? queryParams(query) : jsonBody(body));
     if (!parsed.success) refuse(ZimCode.PARAM_INVALID, `input parameter error: ${describeIssues(parsed.error)}`);
 
-    const ctx: HandlerContext = {
-      state: this.#state,
-      config,
-      now,
-      checkGroupRate: (groupId) => {
-        const limit = groupRateLimit(config, action);
-        if (limit && !this.#limiter.tryAcquire(`${action}\0${groupId}`, limit.perSecond, now)) {
-          refuse(limit.code, 'call frequency exceeds the group limit');
-        }
-      },
-    };
+    const ctx = new CallContext(this.#state, config, now, action, this.#limiter);
     return (HANDLERS[action] as (c: HandlerContext, r: unknown) => Reply)(ctx, parsed.data);
+  }
+}
+
+/** One call's view of the app. A class, not an object literal with a closure: this is on every call's path. */
+class CallContext implements HandlerContext {
+  constructor(
+    readonly state: EmulatorState,
+    readonly config: RuntimeConfig,
+    readonly now: number,
+    private readonly action: ZimAction,
+    private readonly limiter: SlidingWindowLimiter
+  ) {}
+
+  checkGroupRate(groupId: string): void {
+    const limit = groupRateLimit(this.config, this.action);
+    if (limit && !this.limiter.tryAcquire(`${this.action}\0${groupId}`, limit.perSecond, this.now)) {
+      refuse(limit.code, 'call frequency exceeds the group limit');
+    }
   }
 }
 

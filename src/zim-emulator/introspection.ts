@@ -269,12 +269,13 @@ export function routeIntrospection(
         return { status: 200, body: { ok: true, appId: core.appId, ...processMemory() } };
       case 'GET config':
         return { status: 200, body: core.publicConfig() };
+      // configure() and faults.set() validate with zod: a bad body becomes a 400 below.
       case 'POST limits':
-        return { status: 200, body: core.configure(body as never) };
+        return { status: 200, body: core.configure(body ?? {}) };
       case 'GET faults':
         return { status: 200, body: core.faults.config };
       case 'POST faults':
-        return { status: 200, body: core.faults.set(body as never) };
+        return { status: 200, body: core.faults.set(body ?? {}) };
       case 'POST reset': {
         const what = ResetSchema.parse(body ?? {});
         core.reset(what);

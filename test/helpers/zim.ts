@@ -1,11 +1,11 @@
 /**
  * The harness for tests of the ZIM client against the real emulator over HTTP on 127.0.0.1:
  *
- *   const t = await startZimTestEnv();            // in before(); rate limits off unless asked for
- *   await registerUsers(t.client, ['a', 'b']);
+ *   const t = useZimTestEnv();                     // in a describe(): started before, stopped after its tests
+ *   await registerUsers(t.client, ['a', 'b']);     // rate limits are off unless asked for
  *   t.clock.freeze();                              // deterministic one-second windows
- *   await t.stop();                                // in after()
  */
+import { after, before } from 'node:test';
 import { request } from 'undici';
 import { ZimClient, type ZimClientOptions } from '../../src/zim-client';
 import type { ImportPeerMsgRequest } from '../../src/zim-client/requests';
@@ -67,6 +67,21 @@ export async function startZimTestEnv(
       await emulator.stop();
     },
   };
+}
+
+/** Starts an environment before the enclosing describe()'s tests and stops it after them. */
+export function useZimTestEnv(
+  options: Partial<EmulatorOptions> = {},
+  clientOptions: Partial<ZimClientOptions> = {}
+): ZimTestEnv {
+  const env = {} as ZimTestEnv;
+  before(async () => {
+    Object.assign(env, await startZimTestEnv(options, clientOptions));
+  });
+  after(async () => {
+    await env.stop?.();
+  });
+  return env;
 }
 
 export async function registerUsers(client: ZimClient, ids: string[]): Promise<void> {

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { ZimCode, ZimPermanentError, type ZimMessage } from '../../src/zim-client';
-import { registerUsers, startZimTestEnv, text, type ZimTestEnv } from '../helpers/zim';
+import { registerUsers, text, useZimTestEnv } from '../helpers/zim';
 
 const DAY = 86_400_000;
 
 describe('ZimClient against the emulator over HTTP: every endpoint', () => {
-  let t: ZimTestEnv;
-  before(async () => {
-    t = await startZimTestEnv();
-  });
-  after(async () => {
-    await t?.stop();
-  });
+  const t = useZimTestEnv();
   beforeEach(() => {
     t.emulator.reset();
     t.emulator.configure({ plan: 'pro', behaviour: { ordering: 'strict', importRaisesUnread: false } });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   ClientCode,
   ZIM_ACTION_NAMES,
@@ -15,7 +15,7 @@ import {
   zimSignature,
   type RetryReason,
 } from '../../src/zim-client';
-import { APP_ID, rawCall, registerUsers, SECRET, startZimTestEnv, text, type ZimTestEnv } from '../helpers/zim';
+import { APP_ID, rawCall, registerUsers, SECRET, text, useZimTestEnv } from '../helpers/zim';
 
 const DAY = 86_400_000;
 
@@ -37,14 +37,8 @@ function assertRetryable(err: ZimError, reason: RetryReason, code: number) {
 }
 
 describe('ZIM error families, client against emulator', () => {
-  let t: ZimTestEnv;
+  const t = useZimTestEnv();
   const errors: unknown[] = [];
-  before(async () => {
-    t = await startZimTestEnv();
-  });
-  after(async () => {
-    await t?.stop();
-  });
   beforeEach(async () => {
     t.emulator.reset();
     t.emulator.setFaults({});

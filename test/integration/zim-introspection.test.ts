@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { ZimCode, ZimRetryableError } from '../../src/zim-client';
-import { introspect, registerUsers, SECRET, startZimTestEnv, text, type ZimTestEnv } from '../helpers/zim';
+import { introspect, registerUsers, SECRET, text, useZimTestEnv } from '../helpers/zim';
 
 describe('emulator introspection API (/_emulator/)', () => {
-  let t: ZimTestEnv;
+  const t = useZimTestEnv();
   before(async () => {
-    t = await startZimTestEnv();
     await registerUsers(t.client, ['a', 'b', 'c']);
     await t.client.modifyUserInfo({ UserInfo: [{ UserId: 'a', UserName: 'Alice' }] });
     await t.client.addFriends({ FromUserId: 'a', FriendInfos: [{ UserId: 'b', FriendAlias: 'bee' }] });
@@ -14,9 +13,6 @@ describe('emulator introspection API (/_emulator/)', () => {
     const created = await t.client.createGroup({ GroupOwner: 'a', UserId: ['b'] });
     await t.client.importGroupMsg({ FromUserId: 'b', GroupId: created.groupId, ...text('hello group') });
     await t.client.importPeerMsg({ FromUserId: 'a', ToUserId: 'b', ImportedUserId: 'b', ...text('hi b') });
-  });
-  after(async () => {
-    await t?.stop();
   });
 
   it('summarises the state and dumps it in full on request', async () => {

@@ -3,7 +3,7 @@
  * limit is probed at its size (accepted) and one over (refused with its code); each field limit at the boundary.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   ZIM_BATCH_LIMITS,
   ZIM_FIELD_LIMITS,
@@ -13,7 +13,7 @@ import {
   type ZimClient,
 } from '../../src/zim-client';
 import type { ConfigPatch } from '../../src/zim-emulator';
-import { registerUsers, startZimTestEnv, text, type ZimTestEnv } from '../helpers/zim';
+import { registerUsers, text, useZimTestEnv } from '../helpers/zim';
 
 const USERS = Array.from({ length: 102 }, (_, i) => `u${i}`);
 const others = (n: number) => USERS.slice(1, n + 1);
@@ -219,13 +219,7 @@ const FIELD_CASES: FieldCase[] = [
 ];
 
 describe('ZIM limits and codes, table-driven', () => {
-  let t: ZimTestEnv;
-  before(async () => {
-    t = await startZimTestEnv();
-  });
-  after(async () => {
-    await t?.stop();
-  });
+  const t = useZimTestEnv();
   beforeEach(async () => {
     t.emulator.reset();
     t.emulator.configure({

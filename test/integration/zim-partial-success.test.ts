@@ -4,10 +4,10 @@
  * normalised failures agree with the model, item by item, and the stored state is exactly what succeeded.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ZimCode, outcomeOfCode } from '../../src/zim-client';
-import { rawCall, registerUsers, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+import { rawCall, registerUsers, useZimTestEnv } from '../helpers/zim';
 
 const POOL = Array.from({ length: 10 }, (_, i) => `p${i}`);
 const MALFORMED: Array<[string, number]> = [
@@ -21,13 +21,7 @@ const anyId = fc.constantFrom(...POOL, ...MALFORMED.map(([id]) => id));
 type Expected = Array<{ id: string; code: number }>;
 
 describe('partial-success answers are consistent for random batches (fast-check)', () => {
-  let t: ZimTestEnv;
-  before(async () => {
-    t = await startZimTestEnv();
-  });
-  after(async () => {
-    await t?.stop();
-  });
+  const t = useZimTestEnv();
 
   /** Checks the client's failures against the model, and the top-level Code through the emulator's counters. */
   async function check(
