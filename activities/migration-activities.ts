@@ -11,7 +11,7 @@ import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
 import type { MigrationData, StagedImportMessage } from './migration-data';
-import { scheduledCall } from './scheduled-call';
+import { scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
 
 export interface ActivityDeps {
@@ -169,10 +169,10 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       newest: async (conversation) => {
         const page =
           kind === 'peer'
-            ? await scheduledCall(scheduler, 'QueryPeerMsg', undefined, () =>
+            ? await scheduledRead(scheduler, 'QueryPeerMsg', undefined, () =>
                 zim.queryPeerMsg({ FromUserId: id, ToUserId: conversation, Limit: 1 })
               )
-            : await scheduledCall(scheduler, 'QueryGroupMsg', undefined, () =>
+            : await scheduledRead(scheduler, 'QueryGroupMsg', undefined, () =>
                 zim.queryGroupMsg({ GroupId: id, Limit: 1 })
               );
         const newest = page.messages[0];
@@ -247,7 +247,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         let next = '0';
         let calls = 0;
         do {
-          const page = await scheduledCall(scheduler, 'QueryGroupMemberList', undefined, () =>
+          const page = await scheduledRead(scheduler, 'QueryGroupMemberList', undefined, () =>
             zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
           );
           calls++;

@@ -33,3 +33,35 @@ export async function scheduledCall<T>(
     throw err;
   }
 }
+
+export interface ReadRetryOptions {
+  /** Tries per read before the activity fails (and Temporal retries it). Default 6. */
+  attempts?: number;
+  /** First pause between tries, doubled each time up to 2 s. Default 100 ms. */
+  initialDelayMs?: number;
+}
+
+/**
+ * An idempotent read (a query) retried in place: an activity that makes many reads (a verify page) would otherwise
+ * restart from its first read after any transient fault, and under a few percent of faults never finish.
+ * Writes never come here: their retry must go through reconciliation.
+ */
+export async function scheduledRead<T>(
+  scheduler: CallScheduler,
+  action: string,
+  key: string | undefined,
+  read: () => Promise<T>,
+  options: ReadRetryOptions = {}
+): Promise<T> {
+  const attempts = options.attempts ?? 6;
+  let delay = options.initialDelayMs ?? 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scheduledCall(scheduler, action, key, read);
+    } catch (err) {
+      if (attempt >= attempts || (err as { outcome?: string }).outcome !== 'retryable') throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+}

@@ -10,7 +10,7 @@ import { compareConversation, type ConversationCheck } from '../src/verify/compa
 import type { ZimClient } from '../src/zim-client';
 import type { Outcome } from './contract';
 import type { LedgerRow, MigrationData, StagedImportMessage } from './migration-data';
-import { scheduledCall } from './scheduled-call';
+import { scheduledRead } from './scheduled-call';
 
 export interface VerifyDeps {
   data: MigrationData;
@@ -70,7 +70,7 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
       const actual: ActualMessage[] = [];
       let next = '0';
       do {
-        const result = await scheduledCall(scheduler, 'QueryPeerMsg', undefined, () =>
+        const result = await scheduledRead(scheduler, 'QueryPeerMsg', undefined, () =>
           zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
         );
         outcome.calls++;
@@ -91,7 +91,7 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     const actual: ActualMessage[] = [];
     let next = '0';
     do {
-      const result = await scheduledCall(scheduler, 'QueryGroupMsg', undefined, () =>
+      const result = await scheduledRead(scheduler, 'QueryGroupMsg', undefined, () =>
         zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
       );
       outcome.calls++;
@@ -113,7 +113,7 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     const present = new Set<string>();
     next = '0';
     do {
-      const result = await scheduledCall(scheduler, 'QueryGroupMemberList', undefined, () =>
+      const result = await scheduledRead(scheduler, 'QueryGroupMemberList', undefined, () =>
         zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
       );
       outcome.calls++;

@@ -8,6 +8,7 @@ import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerValidateCommand } from './commands/validate';
+import { registerWorkerCommand } from './commands/worker';
 
 export function buildProgram(): Command {
   const program = new Command('zim-migrate')
@@ -42,6 +43,7 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
   registerValidateCommand(program);
   registerPlanCommand(program);
   registerMigrationControlCommands(program);
+  registerWorkerCommand(program);
   registerEmulatorCommand(program);
   registerTemporalCliCommand(program);
   return program;

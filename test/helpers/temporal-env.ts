@@ -31,7 +31,7 @@ export interface RunningWorker {
 
 export async function startTemporalTestEnv(options: DevServerOptions = {}): Promise<TemporalTestEnv> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
   const server = await startDevServer(options);

@@ -1,0 +1,119 @@
+/**
+ * Compares what a migration should have produced (the staging file) with what the ZIM emulator holds: every
+ * owner's copy of every conversation and every group's history in order with nothing lost or repeated, every
+ * friendship and block, every group's members. Used by the end-to-end and chaos tests and the chaos benchmark.
+ */
+import type { StagedImportMessage } from '../../activities/migration-data';
+import type { SqliteMigrationData } from '../staging/sqlite/migration-data';
+import type { ZimEmulator } from '../zim-emulator';
+
+export interface ExactnessReport {
+  messages: number;
+  lost: number;
+  duplicated: number;
+  /** Conversations whose messages are all there but in another order. */
+  reordered: number;
+  users: { expected: number; found: number };
+  missingRelations: number;
+  memberMismatches: number;
+  /** The first few differences, for a failing test's message. */
+  examples: string[];
+}
+
+const keyOf = (sender: string, time: number, type: number, body: string) => JSON.stringify([sender, time, type, body]);
+
+function compareSequence(
+  where: string,
+  expected: StagedImportMessage[],
+  actual: { sender: string; time: number; msgType: number; body: string }[],
+  report: ExactnessReport
+): void {
+  report.messages += expected.length;
+  const want = expected.map((m) => keyOf(m.from, m.sentTime, m.type, m.body.Message));
+  const got = actual.map((m) => keyOf(m.sender, m.time, m.msgType, m.body));
+  const counts = new Map<string, number>();
+  for (const k of got) counts.set(k, (counts.get(k) ?? 0) + 1);
+  let lost = 0;
+  for (const k of want) {
+    const n = counts.get(k) ?? 0;
+    if (n === 0) lost++;
+    else counts.set(k, n - 1);
+  }
+  const extra = [...counts.values()].reduce((a, b) => a + b, 0);
+  report.lost += lost;
+  report.duplicated += extra;
+  if (lost === 0 && extra === 0 && want.join('\n') !== got.join('\n')) report.reordered++;
+  if ((lost || extra || want.join('\n') !== got.join('\n')) && report.examples.length < 5)
+    report.examples.push(`${where}: expected ${want.length}, found ${got.length} (lost ${lost}, extra ${extra})`);
+}
+
+export async function compareWithEmulator(data: SqliteMigrationData, emulator: ZimEmulator): Promise<ExactnessReport> {
+  const report: ExactnessReport = {
+    messages: 0,
+    lost: 0,
+    duplicated: 0,
+    reordered: 0,
+    users: { expected: 0, found: emulator.inspect.summary().users },
+    missingRelations: 0,
+    memberMismatches: 0,
+    examples: [],
+  };
+  const plan = await data.plan();
+  report.users.expected = plan.accounts.planned;
+
+  for (let after: string | null = null; ;) {
+    const owners = await data.fanoutItems('peer-messages', after, 500);
+    for (const { id: owner } of owners) {
+      for (const [peer, messages] of await data.ownerConversations(owner)) {
+        compareSequence(`${owner}→${peer}`, messages, emulator.inspect.conversation(owner, peer) ?? [], report);
+      }
+    }
+    if (owners.length < 500) break;
+    after = owners[owners.length - 1]!.id;
+  }
+
+  for (const stage of ['friends', 'blocks'] as const) {
+    for (let batch = 0; ; batch++) {
+      const relations = await data.relationBatch(stage, batch);
+      if (relations.length === 0) break;
+      const user = emulator.inspect.user(relations[0]!.owner);
+      const have = new Set((stage === 'friends' ? user?.friends : user?.blocked)?.map((r) => r.userId) ?? []);
+      for (const r of relations) {
+        if (have.has(r.target)) continue;
+        report.missingRelations++;
+        if (report.examples.length < 5) report.examples.push(`${stage}: ${r.owner}→${r.target} missing`);
+      }
+    }
+  }
+
+  for (let after: string | null = null; ;) {
+    const groups = await data.fanoutItems('groups', after, 500);
+    for (const { id } of groups) {
+      const staged = (await data.group(id))!;
+      const expected = new Set([
+        staged.owner,
+        ...(await data.groupMembers(id, 0, staged.memberCount)).map((m) => m.userId),
+      ]);
+      const found = new Set(emulator.inspect.group(id)?.members.map((m) => m.userId) ?? []);
+      if (expected.size !== found.size || [...expected].some((u) => !found.has(u))) {
+        report.memberMismatches++;
+        if (report.examples.length < 5) report.examples.push(`group ${id}: members ${found.size}/${expected.size}`);
+      }
+      compareSequence(`group ${id}`, await data.groupMessages(id), emulator.inspect.groupMessages(id) ?? [], report);
+    }
+    if (groups.length < 500) break;
+    after = groups[groups.length - 1]!.id;
+  }
+  return report;
+}
+
+export function isExact(r: ExactnessReport): boolean {
+  return (
+    r.lost === 0 &&
+    r.duplicated === 0 &&
+    r.reordered === 0 &&
+    r.users.found === r.users.expected &&
+    r.missingRelations === 0 &&
+    r.memberMismatches === 0
+  );
+}

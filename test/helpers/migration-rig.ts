@@ -1,0 +1,52 @@
+/** Builds staging files through the real CLI (gen, then plan) and starts emulators sized for fast tests. */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MIGRATION_ACTIONS } from '../../src/shared/stages';
+import { startZimEmulator, type FaultsInput } from '../../src/zim-emulator';
+
+const exec = promisify(execFile);
+const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
+
+export const TEST_APP_ID = 424242;
+export const TEST_SECRET = '0123456789abcdef0123456789abcdef';
+/** Budgets far above ZIM's so tests run in seconds; the emulator enforces the same numbers. */
+export const FAST_RATE = 400;
+export const FAST_BUDGETS = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, FAST_RATE]));
+
+/** gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it). */
+export async function buildStaging(users: number, seed: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rig-'));
+  await exec(process.execPath, [
+    BIN,
+    'gen',
+    '--out',
+    path.join(dir, 'export'),
+    '--users',
+    String(users),
+    '--seed',
+    String(seed),
+  ]);
+  const staging = path.join(dir, 'staging.sqlite');
+  await exec(process.execPath, [BIN, 'plan', path.join(dir, 'export'), '--out', staging]);
+  let n = 0;
+  return {
+    dir,
+    fresh(): string {
+      const copy = path.join(dir, `run-${++n}.sqlite`);
+      copyFileSync(staging, copy);
+      return copy;
+    },
+  };
+}
+
+export function startFastEmulator(faults: FaultsInput = {}) {
+  return startZimEmulator({
+    appId: TEST_APP_ID,
+    serverSecret: TEST_SECRET,
+    rateLimits: { enabled: true, perSecond: FAST_BUDGETS, perGroupPerSecond: { InviteUsersIntoGroup: 50 }, codes: {} },
+    faults,
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Whole migrations: staging built by the CLI, a real dev server, the real worker and activities, the emulator over
+ * HTTP. The emulator must end holding exactly what staging says, under faults too.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { workflowIds } from '../../src/shared/workflow-api';
+import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
+import { createMigrationWorker } from '../../src/worker/migration-worker';
+import type { FaultsInput } from '../../src/zim-emulator';
+import { migrationWorkflow } from '../../workflows';
+import { buildStaging, FAST_BUDGETS, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../helpers/migration-rig';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+describe('end-to-end migration into the ZIM emulator', () => {
+  let t: TemporalTestEnv;
+  let staging: Awaited<ReturnType<typeof buildStaging>>;
+  before(async () => {
+    [t, staging] = await Promise.all([startTemporalTestEnv(), buildStaging(24, 11)]);
+  });
+  after(async () => {
+    await t?.teardown();
+  });
+
+  async function migrate(name: string, faults: FaultsInput = {}) {
+    const emulator = await startFastEmulator(faults);
+    const stagingPath = staging.fresh();
+    const taskQueue = `e2e-${name}`;
+    const migrationWorker = await createMigrationWorker({
+      connection: t.server.env.nativeConnection,
+      taskQueue,
+      zim: {
+        appId: TEST_APP_ID,
+        serverSecret: TEST_SECRET,
+        baseUrl: emulator.url,
+        budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
+      },
+      openData: async (p) => new SqliteMigrationData(p),
+    });
+    const running = migrationWorker.run();
+    try {
+      const result = await t.client.workflow.execute(migrationWorkflow, {
+        taskQueue,
+        workflowId: workflowIds.migration(name),
+        args: [{ migrationId: name, stagingPath, budgets: FAST_BUDGETS }],
+      });
+      const data = new SqliteMigrationData(stagingPath);
+      const exactness = await compareWithEmulator(data, emulator);
+      await data.close();
+      return { result, exactness, counters: emulator.counters() };
+    } finally {
+      migrationWorker.worker.shutdown();
+      await running;
+      await emulator.stop();
+    }
+  }
+
+  it('lands every record exactly once and verifies it', async () => {
+    const { result, exactness, counters } = await migrate('clean');
+    assert.equal(result.status, 'completed');
+    assert.ok(isExact(exactness), JSON.stringify(exactness));
+    assert.ok(exactness.messages > 300, `too small a dataset: ${exactness.messages} messages`);
+    for (const stage of result.stages) {
+      assert.equal(stage.status, 'done', stage.stage);
+      assert.equal(stage.failed, 0, `${stage.stage} failed ${stage.failed}`);
+      assert.equal(stage.done + stage.skipped, stage.planned, `${stage.stage}: ${JSON.stringify(stage)}`);
+    }
+    assert.equal(counters.refusals['660300005'] ?? 0, 0, 'the call schedule let calls exceed the budget');
+  });
+
+  it('stays exact under commit-then-drop, 5xx, connection resets and bursts of "too frequent"', async () => {
+    const { result, exactness, counters } = await migrate('faults', {
+      seed: 5,
+      commitThenDropRate: 0.05,
+      http5xxRate: 0.03,
+      resetRate: 0.03,
+      tooFrequentBurst: { startRate: 0.005, length: 3 },
+    });
+    assert.equal(result.status, 'completed');
+    assert.ok(
+      counters.faults.commitThenDrop > 5,
+      `too few commit-then-drop faults: ${JSON.stringify(counters.faults)}`
+    );
+    assert.ok(isExact(exactness), JSON.stringify(exactness));
+    const verify = result.stages.find((s) => s.stage === 'verify')!;
+    assert.equal(verify.failed, 0);
+  });
+});
