@@ -3,13 +3,11 @@
  * handler (per-record checks), then run the checks across records and the multi-app merge in SQL.
  * `plan` continues from here to the read tables (finalize.ts); `validate` stops and discards the file.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { scanExportDir, ExportDirError, type ExportDir } from '../import-format/export-dir';
-import { readNdjsonFile } from '../import-format/ndjson-reader';
-import { RejectLog, type RuleCount } from '../import-format/rejects';
-import { RULES } from '../import-format/rules';
+import { RejectLog, type RejectInput, type RuleCount } from '../import-format/rejects';
 import type { Entity } from '../import-format/schemas';
-import type { CheckContext, RecordIssue } from '../import-format/zim-checks';
+import type { CheckContext } from '../import-format/zim-checks';
 import type { ZimLimits } from '../import-format/zim-limits';
 import {
   insertMergedUsers,
@@ -24,7 +22,8 @@ import { StagingLoadWriter } from '../staging/sqlite/load-writer';
 import { RowStatus } from '../staging/sqlite/schema';
 import { tracePhase } from '../shared/trace';
 import { UsageError } from '../shared/usage-error';
-import { RECORD_HANDLERS } from './record-loaders';
+import { parseFile, type FileJob } from './parse-file';
+import { parseLargeFile } from './parse-in-worker';
 import { ReferentialChecks } from './referential-checks';
 
 export interface ValidateOptions {
@@ -36,6 +35,18 @@ export interface ValidateOptions {
   stagingFile: string;
   /** Where rejects are written (NDJSON); null: only counted. */
   rejectsFile: string | null;
+  /** Files at least this large are parsed on worker threads while this one inserts (default 8 MiB). */
+  workerThresholdBytes?: number;
+}
+
+const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 export interface FileSummary {
@@ -124,27 +135,29 @@ export async function validateExports(opts: ValidateOptions): Promise<{ db: Db; 
         });
       for (const f of e.files) {
         const fileId = writer.addFile(idx, f.entity, f.path);
-        const report = issueReporter(log, e.app, f.path);
-        const onRecord = RECORD_HANDLERS[f.entity](
-          {
+        const job: FileJob = {
+          path: f.path,
+          entity: f.entity,
+          appName: e.app,
+          context: {
             app: idx,
             file: fileId,
             check,
             groupIdPrefix: opts.merge.groupIdPrefix[e.app] ?? '',
             messageIdPrefix: opts.merge.messageIdPrefix[e.app] ?? '',
             multiApp: exports.length > 1,
-            writer,
           },
-          report
-        );
-        const read = await readNdjsonFile(f.path, {
-          record: onRecord,
-          reject: (line, rule, message) => log.add({ rule, app: e.app, file: f.path, line, recordId: null, message }),
-        });
+        };
+        const out = {
+          row: (params: unknown[]) => writer.insert(f.entity, params),
+          reject: (r: RejectInput) => log.add(r),
+        };
+        const inWorker = fileSize(f.path) >= (opts.workerThresholdBytes ?? WORKER_THRESHOLD_BYTES);
+        const read = await (inWorker ? parseLargeFile(job, out) : parseFile(job, out));
         if (read.contentLines === 0)
           log.add({ rule: 'file.empty', app: e.app, file: f.path, line: null, recordId: null, message: 'no records' });
         writer.fileDone(fileId, read.contentLines, read.records);
-        tracePhase(`load ${f.path}`);
+        tracePhase(`load ${f.path}${inWorker ? ' (worker threads)' : ''}`);
         files.push({ app: e.app, entity: f.entity, path: f.path, lines: read.contentLines, records: read.records });
       }
     }
@@ -209,23 +222,6 @@ function scanAll(dirs: readonly string[], log: RejectLog): ExportDir[] {
   if (twice !== undefined)
     throw new UsageError(`two export directories are named ${twice}; apps are named after their directory, rename one`);
   return exports;
-}
-
-/**
- * Reports a record's issues; the record is staged unless one is an error, as expired when it is
- * older than the retention window.
- */
-function issueReporter(log: RejectLog, app: string, file: string) {
-  return (line: number, recordId: string | null, issues: RecordIssue[]): number | null => {
-    if (issues.length === 0) return RowStatus.ok;
-    let error = false;
-    for (const issue of issues) {
-      log.add({ rule: issue.rule, app, file, line, recordId, message: issue.message });
-      if (RULES[issue.rule].severity === 'error') error = true;
-    }
-    if (error) return null;
-    return issues.some((i) => i.rule === 'time.retention') ? RowStatus.expired : RowStatus.ok;
-  };
 }
 
 function entityCounts(db: Db, files: FileSummary[]): Record<Entity, EntityCounts> {

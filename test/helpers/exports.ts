@@ -43,7 +43,7 @@ export interface Validated {
 
 export async function validate(
   dirs: string[],
-  options: { limits?: ZimLimits; merge?: Partial<MergeOptions>; asOfMs?: number } = {}
+  options: { limits?: ZimLimits; merge?: Partial<MergeOptions>; asOfMs?: number; workerThresholdBytes?: number } = {}
 ): Promise<Validated> {
   const work = tempDir('validate');
   const rejectsFile = path.join(work, 'rejects.ndjson');
@@ -54,6 +54,7 @@ export async function validate(
     merge: { ...NO_MERGE, ...options.merge },
     stagingFile: path.join(work, 'staging.db'),
     rejectsFile,
+    workerThresholdBytes: options.workerThresholdBytes,
   });
   db.close();
   const rejects = readFileSync(rejectsFile, 'utf8')

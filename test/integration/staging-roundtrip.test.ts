@@ -77,6 +77,8 @@ describe('staging round trip', () => {
       rates: DEFAULT_RATES,
       excludeErrors: false,
       force: false,
+      // Parse the message file (~800 KB) on worker threads, in two parts, as large exports are.
+      workerThresholdBytes: 400_000,
     });
     store = await openStagingStore(staging);
   });

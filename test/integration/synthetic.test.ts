@@ -75,7 +75,7 @@ describe('gen', () => {
       badRecords: 26,
       endMs: END,
     });
-    const { result } = await validate([dir]);
+    const { result, rejects } = await validate([dir], { workerThresholdBytes: 0 });
     const errors = Object.fromEntries(result.rules.filter((r) => r.severity === 'error').map((r) => [r.rule, r.count]));
     assert.deepEqual(errors, summary.injected);
     assert.equal(
@@ -84,5 +84,8 @@ describe('gen', () => {
     );
     assert.equal(result.entities.peer_messages.ok, summary.records.peer_messages);
     assert.equal(result.entities.peer_messages.rejected, 26);
+    // Parsed in two parts on worker threads, and still the later of two equal ids is the one rejected.
+    const dup = rejects.find((r) => r.rule === 'dup.id')!;
+    assert.match(dup.message, new RegExp(`repeats line ${dup.line! - 1},`));
   });
 });

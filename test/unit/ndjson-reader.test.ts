@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { MAX_LINE_BYTES, readNdjsonFile } from '../../src/import-format/ndjson-reader';
+import { MAX_LINE_BYTES, readNdjsonFile, splitAtLines } from '../../src/import-format/ndjson-reader';
 import type { RuleId } from '../../src/import-format/rules';
 import { tempDir } from '../helpers/exports';
 
@@ -136,5 +136,26 @@ describe('readNdjsonFile', () => {
     });
     assert.deepEqual(out, [[null, 'file.unreadable']]);
     assert.equal(summary.records, 0);
+  });
+});
+
+describe('splitAtLines', () => {
+  it('cuts a file at line starts so that the parts read exactly the lines of the whole, with their numbers', async () => {
+    const lines = Array.from({ length: 999 }, (_, i) =>
+      i % 10 === 3 ? '' : JSON.stringify({ n: i, pad: 'x'.repeat(i % 37) })
+    );
+    const file = path.join(tempDir('split'), 'f.ndjson');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const whole: [number, unknown][] = [];
+    await readNdjsonFile(file, { record: (line, v) => whole.push([line, v.n]), reject: () => assert.fail() });
+    for (const parts of [1, 2, 3, 7]) {
+      const ranges = await splitAtLines(file, parts);
+      assert.equal(ranges.length, parts);
+      assert.equal(ranges[0]!.start, 0);
+      const got: [number, unknown][] = [];
+      for (const range of ranges)
+        await readNdjsonFile(file, { record: (line, v) => got.push([line, v.n]), reject: () => assert.fail() }, range);
+      assert.deepEqual(got, whole, `${parts} parts`);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { peerMessageRecord, type Entity } from '../../src/import-format/schemas'
 import type { RuleId } from '../../src/import-format/rules';
 import type { RecordIssue } from '../../src/import-format/zim-checks';
 import { ZIM_PLANS } from '../../src/import-format/zim-limits';
-import type { StagingLoadWriter } from '../../src/staging/sqlite/load-writer';
+import { STAGED_COLUMNS } from '../../src/staging/sqlite/load-writer';
 import { RECORD_HANDLERS } from '../../src/validate/record-loaders';
 import { DAY, NOW } from '../helpers/exports';
 
@@ -13,8 +13,6 @@ import { DAY, NOW } from '../helpers/exports';
 function load(entity: Entity, record: object, opts: { groupIdPrefix?: string } = {}) {
   let issues: RecordIssue[] = [];
   const out: { staged: { row: Record<string, unknown>; status: number } | null } = { staged: null };
-  const capture = (row: Record<string, unknown>, p: { status: number }) => (out.staged = { row, status: p.status });
-  const writer = new Proxy({}, { get: () => capture }) as unknown as StagingLoadWriter;
   const handler = RECORD_HANDLERS[entity](
     {
       app: 0,
@@ -23,11 +21,14 @@ function load(entity: Entity, record: object, opts: { groupIdPrefix?: string } =
       groupIdPrefix: opts.groupIdPrefix ?? '',
       messageIdPrefix: '',
       multiApp: false,
-      writer,
     },
     (_line, _id, found) => {
       issues = found;
       return found.some((i) => i.rule !== 'time.retention') ? null : found.length ? 3 : 0;
+    },
+    (params) => {
+      const row = Object.fromEntries(STAGED_COLUMNS[entity].columns.map((c, i) => [c, params[i]]));
+      out.staged = { row, status: row.status as number };
     }
   );
   handler(1, JSON.parse(JSON.stringify(record)) as Record<string, unknown>);
@@ -195,7 +196,7 @@ describe('the ZIM MessageBody', () => {
 
   it("stages which side deleted the message, so each side's copy can leave it out", () => {
     const row = load('peer_messages', msg({ deletedBy: ['b'] })).staged?.row;
-    assert.equal(row?.deletedByFrom, false);
-    assert.equal(row?.deletedByTo, true);
+    assert.equal(row?.del_f, 0);
+    assert.equal(row?.del_t, 1);
   });
 });
