@@ -20,7 +20,7 @@ import {
 import { createBuildDatabase, type Db } from '../staging/sqlite/database';
 import { StagingLoadWriter } from '../staging/sqlite/load-writer';
 import { RowStatus } from '../staging/sqlite/schema';
-import { tracePhase } from '../shared/trace';
+import { tracePhase } from '../diagnostics/trace';
 import { UsageError } from '../shared/usage-error';
 import { parseFile, type FileJob } from './parse-file';
 import { parseLargeFile } from './parse-in-worker';
