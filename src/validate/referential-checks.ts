@@ -17,6 +17,10 @@ const liveGroup = (app: string, grp: string) =>
 const s = (v: unknown) => String(v);
 /** k comes before t in the export (files are numbered in reading order; large files load in parallel parts). */
 const EARLIER = '(k.file, k.line) < (t.file, t.line)';
+/** Where the kept record of a duplicate is: "line 12", or "path:12" when it is in another file (a part). */
+const keptAt = (table: string, same: string) =>
+  `(SELECT CASE WHEN k.file = t.file THEN 'line ' || k.line ELSE fl.path || ':' || k.line END
+    FROM ${table} k JOIN files fl ON fl.id = k.file WHERE ${same} ORDER BY k.file, k.line LIMIT 1) AS kept_at`;
 
 export class ReferentialChecks {
   private readonly sql: SqlChecks;
@@ -50,9 +54,9 @@ export class ReferentialChecks {
       where: `t.${key} IN (SELECT ${key} FROM ${table} WHERE ${LIVE} GROUP BY ${key} HAVING count(*) > 1)
         AND EXISTS (SELECT 1 FROM ${table} k WHERE ${sameKey} AND ${EARLIER})`,
       rule: 'dup.id',
-      extra: `(SELECT k.line FROM ${table} k WHERE ${sameKey} ORDER BY k.file, k.line LIMIT 1) AS kept_line`,
+      extra: keptAt(table, sameKey),
       recordId: (r) => s(r[key]),
-      message: (r) => `${what} ${s(r[key])} repeats line ${s(r.kept_line)}, which is kept`,
+      message: (r) => `${what} ${s(r[key])} repeats ${s(r.kept_at)}, which is kept`,
     });
   }
 
@@ -101,9 +105,9 @@ export class ReferentialChecks {
       where: `EXISTS (SELECT 1 FROM ${table} k WHERE ${samePair} AND ${EARLIER})`,
       rule: 'dup.relation',
       status: RowStatus.merged,
-      extra: `(SELECT k.line FROM ${table} k WHERE ${samePair} ORDER BY k.file, k.line LIMIT 1) AS kept_line`,
+      extra: keptAt(table, samePair),
       recordId: id,
-      message: (r) => `${id(r)} repeats line ${s(r.kept_line)}, which is kept`,
+      message: (r) => `${id(r)} repeats ${s(r.kept_at)}, which is kept`,
     });
     this.sql.setStatus(table, `NOT ${activeUser('t.user')} OR NOT ${activeUser(`t.${other}`)}`, RowStatus.skipped);
     // The cap counts distinct pairs across apps (what ZIM will hold); records past it are errors.
@@ -137,9 +141,9 @@ export class ReferentialChecks {
       where: `EXISTS (SELECT 1 FROM raw_group_members k WHERE ${samePair} AND ${EARLIER})`,
       rule: 'dup.relation',
       status: RowStatus.merged,
-      extra: `(SELECT k.line FROM raw_group_members k WHERE ${samePair} ORDER BY k.file, k.line LIMIT 1) AS kept_line`,
+      extra: keptAt('raw_group_members', samePair),
       recordId: id,
-      message: (r) => `membership ${id(r)} repeats line ${s(r.kept_line)}, which is kept`,
+      message: (r) => `membership ${id(r)} repeats ${s(r.kept_at)}, which is kept`,
     });
     const ownerOf = `(SELECT g.owner FROM raw_groups g WHERE g.app = t.app AND g.id = t.grp AND g.status = ${RowStatus.ok})`;
     this.sql.flag({

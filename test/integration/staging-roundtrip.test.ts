@@ -254,5 +254,7 @@ describe('staging round trip', () => {
     const ro = await openStagingStore(staging, { readonly: true });
     await assert.rejects(ro.recordOutcomes([{ stage: 's', key: 'k', status: 'done', at: 0 }]), /read-only/);
     await ro.close();
+    await assert.rejects(openStagingStore(path.join(dir, 'users.ndjson')), /is not a staging file/);
+    await assert.rejects(openStagingStore(path.join(dir, 'missing.db')), /not exist|unable to open/);
   });
 });
