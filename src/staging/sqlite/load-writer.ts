@@ -3,6 +3,7 @@
  * parameters inside large transactions, the fastest way into SQLite from Node.
  */
 import type { Entity } from '../../import-format/schemas';
+import type { StagedUser } from '../store';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database';
 import { LOAD_SCHEMA, STAGING_FORMAT_VERSION } from './schema';
@@ -17,14 +18,8 @@ export interface Provenance {
   status: number;
 }
 
-export interface UserRow {
-  id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  extendedData: string | null;
-  createdAt: number | null;
-  deactivated: boolean;
-}
+/** A user record of one app, before the merge fills `apps`. */
+export type UserRow = Omit<StagedUser, 'apps'>;
 export interface FriendRow {
   user: string;
   friend: string;
