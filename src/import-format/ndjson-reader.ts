@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { RuleId } from './rules';
 
@@ -22,6 +23,8 @@ export interface NdjsonSink {
   record(line: number, value: Record<string, unknown>): void;
   /** A bad line (line number) or a problem with the whole file (line null, or the line it stopped at). */
   reject(line: number | null, rule: RuleId, message: string): void;
+  /** Called after each chunk (about 1 MiB); reading waits for a returned promise (backpressure). */
+  afterChunk?: () => Promise<void> | undefined;
 }
 
 export interface ReadSummary {
@@ -31,14 +34,32 @@ export interface ReadSummary {
   records: number;
 }
 
-export async function readNdjsonFile(file: string, sink: NdjsonSink): Promise<ReadSummary> {
-  const splitter = new LineSplitter(sink);
+/** A byte range of an uncompressed file that starts at a line start (see splitAtLines). */
+export interface LineRange {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  /** The line number of the line at `start`. */
+  firstLine: number;
+}
+
+export async function readNdjsonFile(file: string, sink: NdjsonSink, range?: LineRange): Promise<ReadSummary> {
+  const splitter = new LineSplitter(sink, range?.firstLine ?? 1);
   const gzip = file.endsWith('.gz');
-  const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  if (gzip && range) throw new Error('a gzip file cannot be read by byte range');
+  const input = createReadStream(file, {
+    highWaterMark: 1024 * 1024,
+    start: range?.start,
+    end: range && range.end - 1,
+  });
   const stream = gzip ? input.pipe(createGunzip()) : input;
   if (gzip) input.on('error', (err) => stream.destroy(err));
   try {
-    for await (const chunk of stream) splitter.push(chunk as Buffer);
+    for await (const chunk of stream) {
+      splitter.push(chunk as Buffer);
+      const wait = sink.afterChunk?.();
+      if (wait) await wait;
+    }
     splitter.end();
   } catch (err) {
     if (err instanceof StopReading) return splitter.summary();
@@ -65,12 +86,20 @@ class LineSplitter {
   private pendingBytes = 0;
   private skippingLongLine = false;
   private sawCrlf = false;
-  private atFileStart = true;
+  private atFileStart: boolean;
+  private readonly firstLine: number;
 
-  constructor(private readonly sink: NdjsonSink) {}
+  constructor(
+    private readonly sink: NdjsonSink,
+    firstLine: number
+  ) {
+    this.firstLine = firstLine;
+    this.lines = firstLine - 1;
+    this.atFileStart = firstLine === 1;
+  }
 
   summary(): ReadSummary {
-    return { lines: this.lines, contentLines: this.contentLines, records: this.records };
+    return { lines: this.lines - this.firstLine + 1, contentLines: this.contentLines, records: this.records };
   }
 
   hasPartialLine(): boolean {
@@ -204,4 +233,47 @@ function findForbiddenKey(value: unknown): string | null {
     if (found !== null) return found;
   }
   return null;
+}
+
+/**
+ * Cuts an uncompressed file into `parts` byte ranges that start at line starts, with the line number each
+ * starts at, so that several threads can parse one large file and still report exact line numbers.
+ */
+export async function splitAtLines(file: string, parts: number): Promise<LineRange[]> {
+  const size = (await stat(file)).size;
+  const cuts = [0];
+  for (let i = 1; i < parts; i++) cuts.push(Math.floor((size * i) / parts));
+  const ranges: LineRange[] = [];
+  const handle = await open(file, 'r');
+  try {
+    // Move each cut just past the next line break, counting line breaks on the way.
+    let line = 1;
+    let pos = 0;
+    const buf = Buffer.alloc(1024 * 1024);
+    const starts: { start: number; firstLine: number }[] = [{ start: 0, firstLine: 1 }];
+    for (const cut of cuts.slice(1)) {
+      let start = -1;
+      while (start < 0 && pos < size) {
+        const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        let i = chunk.indexOf(LF);
+        while (i !== -1) {
+          line++;
+          if (pos + i >= cut) {
+            start = pos + i + 1;
+            break;
+          }
+          i = chunk.indexOf(LF, i + 1);
+        }
+        pos = start >= 0 ? start : pos + bytesRead;
+      }
+      if (start < 0 || start >= size) break;
+      starts.push({ start, firstLine: line });
+    }
+    for (const [i, s] of starts.entries()) ranges.push({ ...s, end: starts[i + 1]?.start ?? size });
+  } finally {
+    await handle.close();
+  }
+  return ranges;
 }

@@ -154,27 +154,25 @@ const peerCommon = {
 };
 const groupMessageCommon = { ...messageCommon, group: groupId };
 
-export const peerMessageRecord = z
-  .discriminatedUnion('type', [
-    z.strictObject({ ...peerCommon, ...contentVariants.text }),
-    z.strictObject({ ...peerCommon, ...contentVariants.image }),
-    z.strictObject({ ...peerCommon, ...contentVariants.file }),
-    z.strictObject({ ...peerCommon, ...contentVariants.audio }),
-    z.strictObject({ ...peerCommon, ...contentVariants.video }),
-    z.strictObject({ ...peerCommon, ...contentVariants.custom }),
-  ])
-  .describe('peer_messages.ndjson: one one-to-one message per line');
+/** A message file's schema: the fields every line has, plus `type` choosing the shape of `body`. */
+function withContent<Common extends z.core.$ZodLooseShape>(common: Common) {
+  const v = contentVariants;
+  return z.discriminatedUnion('type', [
+    z.strictObject({ ...common, ...v.text }),
+    z.strictObject({ ...common, ...v.image }),
+    z.strictObject({ ...common, ...v.file }),
+    z.strictObject({ ...common, ...v.audio }),
+    z.strictObject({ ...common, ...v.video }),
+    z.strictObject({ ...common, ...v.custom }),
+  ]);
+}
 
-export const groupMessageRecord = z
-  .discriminatedUnion('type', [
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.text }),
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.image }),
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.file }),
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.audio }),
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.video }),
-    z.strictObject({ ...groupMessageCommon, ...contentVariants.custom }),
-  ])
-  .describe('group_messages.ndjson: one group message per line');
+export const peerMessageRecord = withContent(peerCommon).describe(
+  'peer_messages.ndjson: one one-to-one message per line'
+);
+export const groupMessageRecord = withContent(groupMessageCommon).describe(
+  'group_messages.ndjson: one group message per line'
+);
 
 export type UserRecord = z.infer<typeof userRecord>;
 export type FriendRecord = z.infer<typeof friendRecord>;

@@ -38,9 +38,9 @@ import type {
   MemberRow,
   PeerMessageRow,
   Provenance,
-  StagingLoadWriter,
   UserRow,
 } from '../staging/sqlite/load-writer';
+import { TO_PARAMS } from '../staging/sqlite/load-writer';
 import { schemaIssues } from './record-issues';
 
 export interface FileContext {
@@ -51,8 +51,10 @@ export interface FileContext {
   messageIdPrefix: string;
   /** Several apps merge: keep what identifies a message's content for the duplicate check. */
   multiApp: boolean;
-  writer: StagingLoadWriter;
 }
+
+/** Takes a record to stage, as the positional parameters of its entity's INSERT (TO_PARAMS). */
+export type RowSink = (params: unknown[]) => void;
 
 /** Reports a record's issues and says what becomes of it: a status (RowStatus) or null (not staged). */
 export type IssueReporter = (line: number, recordId: string | null, issues: RecordIssue[]) => number | null;
@@ -70,11 +72,11 @@ interface EntitySpec<T, R> {
   /** The record id for a reject when the record does not even parse. */
   rawId(raw: Record<string, unknown>): string | null;
   prepare(r: T, fc: FileContext): Prepared<R>;
-  insert(w: StagingLoadWriter, row: R, p: Provenance): void;
+  toParams(row: R, p: Provenance): unknown[];
 }
 
 function handler<T, R>(spec: EntitySpec<T, R>) {
-  return (fc: FileContext, report: IssueReporter): RecordHandler =>
+  return (fc: FileContext, report: IssueReporter, emit: RowSink): RecordHandler =>
     (line, value) => {
       const parsed = spec.schema.safeParse(value);
       if (!parsed.success) {
@@ -83,7 +85,7 @@ function handler<T, R>(spec: EntitySpec<T, R>) {
       }
       const prepared = spec.prepare(parsed.data, fc);
       const status = report(line, prepared.recordId, prepared.issues);
-      if (status !== null) spec.insert(fc.writer, prepared.row, { app: fc.app, file: fc.file, line, status });
+      if (status !== null) emit(spec.toParams(prepared.row, { app: fc.app, file: fc.file, line, status }));
     };
 }
 
@@ -106,133 +108,134 @@ function mappedGroupId(id: string, fc: FileContext, issues: RecordIssue[]): stri
   return mapped;
 }
 
-export const RECORD_HANDLERS: Record<Entity, (fc: FileContext, report: IssueReporter) => RecordHandler> = {
-  users: handler<z.infer<typeof userRecord>, UserRow>({
-    schema: userRecord,
-    rawId: (raw) => str(raw, 'id'),
-    prepare: (r, fc) => ({
-      recordId: r.id,
-      issues: checkUser(r, fc.check),
-      row: {
-        id: r.id,
-        nickname: opt(r.nickname),
-        avatarUrl: opt(r.avatarUrl),
-        extendedData: opt(r.extendedData),
-        createdAt: ms(r.createdAt),
-        deactivated: r.deactivated ?? false,
+export const RECORD_HANDLERS: Record<Entity, (fc: FileContext, report: IssueReporter, emit: RowSink) => RecordHandler> =
+  {
+    users: handler<z.infer<typeof userRecord>, UserRow>({
+      schema: userRecord,
+      rawId: (raw) => str(raw, 'id'),
+      prepare: (r, fc) => ({
+        recordId: r.id,
+        issues: checkUser(r, fc.check),
+        row: {
+          id: r.id,
+          nickname: opt(r.nickname),
+          avatarUrl: opt(r.avatarUrl),
+          extendedData: opt(r.extendedData),
+          createdAt: ms(r.createdAt),
+          deactivated: r.deactivated ?? false,
+        },
+      }),
+      toParams: TO_PARAMS.users,
+    }),
+
+    friends: handler<z.infer<typeof friendRecord>, FriendRow>({
+      schema: friendRecord,
+      rawId: (raw) => pairId(raw, 'user', 'friend', '→'),
+      prepare: (r, fc) => ({
+        recordId: `${r.user}→${r.friend}`,
+        issues: checkFriend(r, fc.check),
+        row: {
+          user: r.user,
+          friend: r.friend,
+          alias: opt(r.alias),
+          wording: opt(r.wording),
+          attributes: json(r.attributes),
+          since: ms(r.since),
+        },
+      }),
+      toParams: TO_PARAMS.friends,
+    }),
+
+    blocks: handler<z.infer<typeof blockRecord>, BlockRow>({
+      schema: blockRecord,
+      rawId: (raw) => pairId(raw, 'user', 'blocked', '→'),
+      prepare: (r, fc) => ({
+        recordId: `${r.user}→${r.blocked}`,
+        issues: checkBlock(r, fc.check),
+        row: { user: r.user, blocked: r.blocked, since: ms(r.since) },
+      }),
+      toParams: TO_PARAMS.blocks,
+    }),
+
+    groups: handler<z.infer<typeof groupRecord>, GroupRow>({
+      schema: groupRecord,
+      rawId: (raw) => str(raw, 'id'),
+      prepare: (r, fc) => {
+        const issues = checkGroup(r, fc.check);
+        const row: GroupRow = {
+          id: mappedGroupId(r.id, fc, issues),
+          sourceId: r.id,
+          name: opt(r.name),
+          owner: r.owner,
+          avatarUrl: opt(r.avatarUrl),
+          notice: opt(r.notice),
+          attributes: json(r.attributes),
+          createdAt: ms(r.createdAt),
+        };
+        return { recordId: r.id, issues, row };
       },
+      toParams: TO_PARAMS.groups,
     }),
-    insert: (w, row, p) => w.user(row, p),
-  }),
 
-  friends: handler<z.infer<typeof friendRecord>, FriendRow>({
-    schema: friendRecord,
-    rawId: (raw) => pairId(raw, 'user', 'friend', '→'),
-    prepare: (r, fc) => ({
-      recordId: `${r.user}→${r.friend}`,
-      issues: checkFriend(r, fc.check),
-      row: {
-        user: r.user,
-        friend: r.friend,
-        alias: opt(r.alias),
-        wording: opt(r.wording),
-        attributes: json(r.attributes),
-        since: ms(r.since),
+    group_members: handler<z.infer<typeof groupMemberRecord>, MemberRow>({
+      schema: groupMemberRecord,
+      rawId: (raw) => pairId(raw, 'group', 'user', '/'),
+      prepare: (r, fc) => {
+        const issues = checkGroupMember(r, fc.check);
+        const row: MemberRow = {
+          group: mappedGroupId(r.group, fc, issues),
+          user: r.user,
+          role: r.role ?? 'member',
+          nickname: opt(r.nickname),
+          joinedAt: ms(r.joinedAt),
+        };
+        return { recordId: `${r.group}/${r.user}`, issues, row };
       },
+      toParams: TO_PARAMS.group_members,
     }),
-    insert: (w, row, p) => w.friend(row, p),
-  }),
 
-  blocks: handler<z.infer<typeof blockRecord>, BlockRow>({
-    schema: blockRecord,
-    rawId: (raw) => pairId(raw, 'user', 'blocked', '→'),
-    prepare: (r, fc) => ({
-      recordId: `${r.user}→${r.blocked}`,
-      issues: checkBlock(r, fc.check),
-      row: { user: r.user, blocked: r.blocked, since: ms(r.since) },
+    peer_messages: handler<z.infer<typeof peerMessageRecord>, PeerMessageRow>({
+      schema: peerMessageRecord,
+      rawId: (raw) => str(raw, 'id'),
+      prepare: (r, fc) => {
+        const zim = toZimContent(r);
+        const deletedBy = r.deletedBy;
+        const row: PeerMessageRow = {
+          src: fc.messageIdPrefix + r.id,
+          from: r.from,
+          to: r.to,
+          sent: toEpochMs(r.sentAt),
+          type: zim.messageType,
+          subType: zim.subType,
+          body: JSON.stringify(zim.body),
+          searched: opt(zim.searchedContent),
+          deletedByFrom: deletedBy !== undefined && deletedBy.includes(r.from),
+          deletedByTo: deletedBy !== undefined && deletedBy.includes(r.to),
+          content: fc.multiApp ? JSON.stringify([r.type, r.body, r.extendedData ?? null]) : null,
+        };
+        return { recordId: r.id, issues: checkPeerMessage(r, zim, fc.check), row };
+      },
+      toParams: TO_PARAMS.peer_messages,
     }),
-    insert: (w, row, p) => w.block(row, p),
-  }),
 
-  groups: handler<z.infer<typeof groupRecord>, GroupRow>({
-    schema: groupRecord,
-    rawId: (raw) => str(raw, 'id'),
-    prepare: (r, fc) => {
-      const issues = checkGroup(r, fc.check);
-      const row: GroupRow = {
-        id: mappedGroupId(r.id, fc, issues),
-        sourceId: r.id,
-        name: opt(r.name),
-        owner: r.owner,
-        avatarUrl: opt(r.avatarUrl),
-        notice: opt(r.notice),
-        attributes: json(r.attributes),
-        createdAt: ms(r.createdAt),
-      };
-      return { recordId: r.id, issues, row };
-    },
-    insert: (w, row, p) => w.group(row, p),
-  }),
-
-  group_members: handler<z.infer<typeof groupMemberRecord>, MemberRow>({
-    schema: groupMemberRecord,
-    rawId: (raw) => pairId(raw, 'group', 'user', '/'),
-    prepare: (r, fc) => {
-      const issues = checkGroupMember(r, fc.check);
-      const row: MemberRow = {
-        group: mappedGroupId(r.group, fc, issues),
-        user: r.user,
-        role: r.role ?? 'member',
-        nickname: opt(r.nickname),
-        joinedAt: ms(r.joinedAt),
-      };
-      return { recordId: `${r.group}/${r.user}`, issues, row };
-    },
-    insert: (w, row, p) => w.member(row, p),
-  }),
-
-  peer_messages: handler<z.infer<typeof peerMessageRecord>, PeerMessageRow>({
-    schema: peerMessageRecord,
-    rawId: (raw) => str(raw, 'id'),
-    prepare: (r, fc) => {
-      const zim = toZimContent(r);
-      const deletedBy = r.deletedBy;
-      const row: PeerMessageRow = {
-        src: fc.messageIdPrefix + r.id,
-        from: r.from,
-        to: r.to,
-        sent: toEpochMs(r.sentAt),
-        type: zim.messageType,
-        subType: zim.subType,
-        body: JSON.stringify(zim.body),
-        searched: opt(zim.searchedContent),
-        deletedByFrom: deletedBy !== undefined && deletedBy.includes(r.from),
-        deletedByTo: deletedBy !== undefined && deletedBy.includes(r.to),
-        content: fc.multiApp ? JSON.stringify([r.type, r.body, r.extendedData ?? null]) : null,
-      };
-      return { recordId: r.id, issues: checkPeerMessage(r, zim, fc.check), row };
-    },
-    insert: (w, row, p) => w.peerMessage(row, p),
-  }),
-
-  group_messages: handler<z.infer<typeof groupMessageRecord>, GroupMessageRow>({
-    schema: groupMessageRecord,
-    rawId: (raw) => str(raw, 'id'),
-    prepare: (r, fc) => {
-      const zim = toZimContent(r);
-      const issues = checkGroupMessage(r, zim, fc.check);
-      const row: GroupMessageRow = {
-        src: fc.messageIdPrefix + r.id,
-        group: mappedGroupId(r.group, fc, issues),
-        from: r.from,
-        sent: toEpochMs(r.sentAt),
-        type: zim.messageType,
-        subType: zim.subType,
-        body: JSON.stringify(zim.body),
-        searched: opt(zim.searchedContent),
-      };
-      return { recordId: r.id, issues, row };
-    },
-    insert: (w, row, p) => w.groupMessage(row, p),
-  }),
-};
+    group_messages: handler<z.infer<typeof groupMessageRecord>, GroupMessageRow>({
+      schema: groupMessageRecord,
+      rawId: (raw) => str(raw, 'id'),
+      prepare: (r, fc) => {
+        const zim = toZimContent(r);
+        const issues = checkGroupMessage(r, zim, fc.check);
+        const row: GroupMessageRow = {
+          src: fc.messageIdPrefix + r.id,
+          group: mappedGroupId(r.group, fc, issues),
+          from: r.from,
+          sent: toEpochMs(r.sentAt),
+          type: zim.messageType,
+          subType: zim.subType,
+          body: JSON.stringify(zim.body),
+          searched: opt(zim.searchedContent),
+        };
+        return { recordId: r.id, issues, row };
+      },
+      toParams: TO_PARAMS.group_messages,
+    }),
+  };

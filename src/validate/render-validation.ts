@@ -3,6 +3,7 @@ import { ENTITIES } from '../import-format/schemas';
 import type { ValidationResult } from './validate-exports';
 
 const num = (n: number) => n.toLocaleString('en-US');
+const count = (n: number, what: string) => `${num(n)} ${what}${n === 1 ? '' : 's'}`;
 
 export function renderValidation(r: ValidationResult, rejectsFile: string | null): string {
   const out: string[] = [];
@@ -39,8 +40,8 @@ export function renderValidation(r: ValidationResult, rejectsFile: string | null
   if (rejectsFile && r.errors + r.warnings > 0) out.push(`Every reject is in ${rejectsFile}.`);
   out.push(
     r.errors > 0
-      ? `${num(r.errors)} errors, ${num(r.warnings)} warnings: fix the errors and run again.`
-      : `No errors${r.warnings ? `, ${num(r.warnings)} warnings` : ''}: the export is importable.`
+      ? `${count(r.errors, 'error')}, ${count(r.warnings, 'warning')}: fix the errors and run again.`
+      : `No errors${r.warnings ? `, ${count(r.warnings, 'warning')}` : ''}: the export is importable.`
   );
   return out.join('\n');
 }

@@ -23,7 +23,7 @@ export interface FlagSpec {
   rule: RuleId;
   /** The status the flagged rows get (default: rejected). */
   status?: number;
-  /** Extra columns for the message, e.g. `(SELECT …) AS kept_line`. */
+  /** Extra columns for the message, e.g. `(SELECT …) AS kept_at`. */
   extra?: string;
   recordId(row: StagedRow): string;
   message(row: StagedRow): string;

@@ -3,13 +3,12 @@
  * handler (per-record checks), then run the checks across records and the multi-app merge in SQL.
  * `plan` continues from here to the read tables (finalize.ts); `validate` stops and discards the file.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { scanExportDir, ExportDirError, type ExportDir } from '../import-format/export-dir';
-import { readNdjsonFile } from '../import-format/ndjson-reader';
-import { RejectLog, type RuleCount } from '../import-format/rejects';
-import { RULES } from '../import-format/rules';
+import { RejectLog, type RejectInput, type RuleCount } from '../import-format/rejects';
+import type { RuleId } from '../import-format/rules';
 import type { Entity } from '../import-format/schemas';
-import type { CheckContext, RecordIssue } from '../import-format/zim-checks';
+import type { CheckContext } from '../import-format/zim-checks';
 import type { ZimLimits } from '../import-format/zim-limits';
 import {
   insertMergedUsers,
@@ -20,11 +19,12 @@ import {
   type MergeSummary,
 } from '../merge/merge-apps';
 import { createBuildDatabase, type Db } from '../staging/sqlite/database';
-import { StagingLoadWriter } from '../staging/sqlite/load-writer';
+import { STAGED_COLUMNS, StagingLoadWriter } from '../staging/sqlite/load-writer';
 import { RowStatus } from '../staging/sqlite/schema';
-import { tracePhase } from '../shared/trace';
+import { tracePhase } from '../diagnostics/trace';
 import { UsageError } from '../shared/usage-error';
-import { RECORD_HANDLERS } from './record-loaders';
+import { parseFile, type FileJob } from './parse-file';
+import { parseLargeFile } from './parse-in-worker';
 import { ReferentialChecks } from './referential-checks';
 
 export interface ValidateOptions {
@@ -36,6 +36,18 @@ export interface ValidateOptions {
   stagingFile: string;
   /** Where rejects are written (NDJSON); null: only counted. */
   rejectsFile: string | null;
+  /** Files at least this large are parsed on worker threads while this one inserts (default 8 MiB). */
+  workerThresholdBytes?: number;
+}
+
+const WORKER_THRESHOLD_BYTES = 8 * 1024 * 1024;
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 export interface FileSummary {
@@ -73,16 +85,6 @@ export interface ValidationResult {
   elapsedMs: number;
 }
 
-const STATUS_TABLE: Record<Entity, string> = {
-  users: 'raw_users',
-  friends: 'raw_friends',
-  blocks: 'raw_blocks',
-  groups: 'raw_groups',
-  group_members: 'raw_group_members',
-  peer_messages: 'peer_messages',
-  group_messages: 'group_messages',
-};
-
 /** Validates into `stagingFile` and returns the open database (for plan) with the result. */
 export async function validateExports(opts: ValidateOptions): Promise<{ db: Db; result: ValidationResult }> {
   const started = Date.now();
@@ -99,81 +101,8 @@ export async function validateExports(opts: ValidateOptions): Promise<{ db: Db; 
   rmSync(opts.stagingFile, { force: true });
   const db = createBuildDatabase(opts.stagingFile);
   try {
-    const writer = new StagingLoadWriter(db);
-    const check: CheckContext = { limits: opts.limits, asOfMs: opts.asOfMs };
-    const files: FileSummary[] = [];
-    for (const [idx, e] of exports.entries()) {
-      writer.addApp(idx, e.app, e.dir, ranked.indexOf(e.app));
-      if (!e.files.some((f) => f.entity === 'users'))
-        log.add({
-          rule: 'file.missing-users',
-          app: e.app,
-          file: e.dir,
-          line: null,
-          recordId: null,
-          message: `no users file in ${e.dir}`,
-        });
-      for (const file of e.unknown)
-        log.add({
-          rule: 'file.unknown',
-          app: e.app,
-          file,
-          line: null,
-          recordId: null,
-          message: 'not an entity file; not read',
-        });
-      for (const f of e.files) {
-        const fileId = writer.addFile(idx, f.entity, f.path);
-        const report = issueReporter(log, e.app, f.path);
-        const onRecord = RECORD_HANDLERS[f.entity](
-          {
-            app: idx,
-            file: fileId,
-            check,
-            groupIdPrefix: opts.merge.groupIdPrefix[e.app] ?? '',
-            messageIdPrefix: opts.merge.messageIdPrefix[e.app] ?? '',
-            multiApp: exports.length > 1,
-            writer,
-          },
-          report
-        );
-        const read = await readNdjsonFile(f.path, {
-          record: onRecord,
-          reject: (line, rule, message) => log.add({ rule, app: e.app, file: f.path, line, recordId: null, message }),
-        });
-        if (read.contentLines === 0)
-          log.add({ rule: 'file.empty', app: e.app, file: f.path, line: null, recordId: null, message: 'no records' });
-        writer.fileDone(fileId, read.contentLines, read.records);
-        tracePhase(`load ${f.path}`);
-        files.push({ app: e.app, entity: f.entity, path: f.path, lines: read.contentLines, records: read.records });
-      }
-    }
-    writer.finish();
-
-    const checks = new ReferentialChecks(db, log, opts.limits);
-    tracePhase('indexes');
-    checks.duplicateIds('raw_users', 'id', 'user id');
-    tracePhase('checks.duplicateIds');
-    insertMergedUsers(db);
-    tracePhase('insertMergedUsers');
-    checks.usersCap(db.prepare('SELECT count(*) FROM users').pluck().get() as number);
-    checks.groups();
-    tracePhase('checks.groups');
-    checks.relations('raw_friends', 'friend', opts.limits.maxFriendsPerUser, 'cap.friends');
-    tracePhase('checks.friends');
-    checks.relations('raw_blocks', 'blocked', opts.limits.maxBlocksPerUser, 'cap.blocks');
-    tracePhase('checks.blocks');
-    checks.members();
-    tracePhase('checks.members');
-    checks.peerMessages();
-    tracePhase('checks.peerMessages');
-    if (exports.length > 1) {
-      mergeDuplicatePeerMessages(db);
-      checks.peerMessageIdCollisions();
-    }
-    checks.groupMessages();
-    tracePhase('checks.groupMessages');
-
+    const files = await loadExports(db, exports, ranked, opts, log);
+    checkAcrossRecords(db, log, opts.limits, exports.length > 1);
     log.close();
     const result: ValidationResult = {
       apps: exports.map((e) => ({ name: e.app, dir: e.dir, rank: ranked.indexOf(e.app) })),
@@ -194,6 +123,84 @@ export async function validateExports(opts: ValidateOptions): Promise<{ db: Db; 
   }
 }
 
+/** A problem with an export or file as a whole (no line, no record). */
+function wholeFile(log: RejectLog, rule: RuleId, app: string, file: string, message: string): void {
+  log.add({ rule, app, file, line: null, recordId: null, message });
+}
+
+/** Streams every file of every export through its record handler into the staging file. */
+async function loadExports(
+  db: Db,
+  exports: readonly ExportDir[],
+  ranked: readonly string[],
+  opts: ValidateOptions,
+  log: RejectLog
+): Promise<FileSummary[]> {
+  const writer = new StagingLoadWriter(db);
+  const check: CheckContext = { limits: opts.limits, asOfMs: opts.asOfMs };
+  const files: FileSummary[] = [];
+  for (const [idx, e] of exports.entries()) {
+    writer.addApp(idx, e.app, e.dir, ranked.indexOf(e.app));
+    if (!e.files.some((f) => f.entity === 'users'))
+      wholeFile(log, 'file.missing-users', e.app, e.dir, `no users file in ${e.dir}`);
+    for (const file of e.unknown) wholeFile(log, 'file.unknown', e.app, file, 'not an entity file; not read');
+    for (const f of e.files) {
+      const fileId = writer.addFile(idx, f.entity, f.path);
+      const job: FileJob = {
+        path: f.path,
+        entity: f.entity,
+        appName: e.app,
+        context: {
+          app: idx,
+          file: fileId,
+          check,
+          groupIdPrefix: opts.merge.groupIdPrefix[e.app] ?? '',
+          messageIdPrefix: opts.merge.messageIdPrefix[e.app] ?? '',
+          multiApp: exports.length > 1,
+        },
+      };
+      const out = {
+        row: (params: unknown[]) => writer.insert(f.entity, params),
+        reject: (r: RejectInput) => log.add(r),
+      };
+      const inWorker = fileSize(f.path) >= (opts.workerThresholdBytes ?? WORKER_THRESHOLD_BYTES);
+      const read = await (inWorker ? parseLargeFile(job, out) : parseFile(job, out));
+      if (read.contentLines === 0) wholeFile(log, 'file.empty', e.app, f.path, 'no records');
+      writer.fileDone(fileId, read.contentLines, read.records);
+      tracePhase(`load ${f.path}${inWorker ? ' (worker threads)' : ''}`);
+      files.push({ app: e.app, entity: f.entity, path: f.path, lines: read.contentLines, records: read.records });
+    }
+  }
+  writer.finish();
+  return files;
+}
+
+/** References, duplicates, caps and the multi-app merge, in dependency order (users first). */
+function checkAcrossRecords(db: Db, log: RejectLog, limits: ZimLimits, multiApp: boolean): void {
+  const checks = new ReferentialChecks(db, log, limits);
+  tracePhase('indexes');
+  checks.duplicateIds('raw_users', 'id', 'user id');
+  insertMergedUsers(db);
+  checks.usersCap(db.prepare('SELECT count(*) FROM users').pluck().get() as number);
+  tracePhase('users');
+  checks.groups();
+  tracePhase('groups');
+  checks.relations('raw_friends', 'friend', limits.maxFriendsPerUser, 'cap.friends');
+  tracePhase('friends');
+  checks.relations('raw_blocks', 'blocked', limits.maxBlocksPerUser, 'cap.blocks');
+  tracePhase('blocks');
+  checks.members();
+  tracePhase('group members');
+  checks.peerMessages();
+  if (multiApp) {
+    mergeDuplicatePeerMessages(db);
+    checks.peerMessageIdCollisions();
+  }
+  tracePhase('one-to-one messages');
+  checks.groupMessages();
+  tracePhase('group messages');
+}
+
 function scanAll(dirs: readonly string[], log: RejectLog): ExportDir[] {
   const exports: ExportDir[] = [];
   for (const dir of dirs) {
@@ -211,26 +218,9 @@ function scanAll(dirs: readonly string[], log: RejectLog): ExportDir[] {
   return exports;
 }
 
-/**
- * Reports a record's issues; the record is staged unless one is an error, as expired when it is
- * older than the retention window.
- */
-function issueReporter(log: RejectLog, app: string, file: string) {
-  return (line: number, recordId: string | null, issues: RecordIssue[]): number | null => {
-    if (issues.length === 0) return RowStatus.ok;
-    let error = false;
-    for (const issue of issues) {
-      log.add({ rule: issue.rule, app, file, line, recordId, message: issue.message });
-      if (RULES[issue.rule].severity === 'error') error = true;
-    }
-    if (error) return null;
-    return issues.some((i) => i.rule === 'time.retention') ? RowStatus.expired : RowStatus.ok;
-  };
-}
-
 function entityCounts(db: Db, files: FileSummary[]): Record<Entity, EntityCounts> {
   const out = {} as Record<Entity, EntityCounts>;
-  for (const [entity, table] of Object.entries(STATUS_TABLE) as [Entity, string][]) {
+  for (const [entity, { table }] of Object.entries(STAGED_COLUMNS) as [Entity, { table: string }][]) {
     const read = files.filter((f) => f.entity === entity).reduce((n, f) => n + f.lines, 0);
     const byStatus = new Map(
       (

@@ -19,18 +19,12 @@ export const FAST_BUDGETS = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 
 /** gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it). */
 export async function buildStaging(users: number, seed: number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rig-'));
-  await exec(process.execPath, [
-    BIN,
-    'gen',
-    '--out',
-    path.join(dir, 'export'),
-    '--users',
-    String(users),
-    '--seed',
-    String(seed),
-  ]);
+  // In the temp folder: plan writes its rejects file to the working directory.
+  const opts = { cwd: dir };
+  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed)];
+  await exec(process.execPath, gen, opts);
   const staging = path.join(dir, 'staging.sqlite');
-  await exec(process.execPath, [BIN, 'plan', path.join(dir, 'export'), '--out', staging]);
+  await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging], opts);
   let n = 0;
   return {
     dir,

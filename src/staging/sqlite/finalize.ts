@@ -7,7 +7,7 @@ import { ZIM_FIXED } from '../../import-format/zim-limits';
 import { insertMergedBlocks, insertMergedFriends } from '../../merge/merge-apps';
 import type { Workload } from '../../plan/workload';
 import type { StagingCounts, StagingMeta } from '../store';
-import { tracePhase } from '../../shared/trace';
+import { tracePhase } from '../../diagnostics/trace';
 import { sealBuildDatabase, type Db } from './database';
 import { READ_SCHEMA, RowStatus } from './schema';
 

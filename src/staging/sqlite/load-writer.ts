@@ -3,6 +3,8 @@
  * parameters inside large transactions, the fastest way into SQLite from Node.
  */
 import type { Entity } from '../../import-format/schemas';
+import type { StagedUser } from '../store';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database';
 import { LOAD_SCHEMA, STAGING_FORMAT_VERSION } from './schema';
 
@@ -16,14 +18,8 @@ export interface Provenance {
   status: number;
 }
 
-export interface UserRow {
-  id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  extendedData: string | null;
-  createdAt: number | null;
-  deactivated: boolean;
-}
+/** A user record of one app, before the merge fills `apps`. */
+export type UserRow = Omit<StagedUser, 'apps'>;
 export interface FriendRow {
   user: string;
   friend: string;
@@ -75,8 +71,163 @@ export interface GroupMessageRow extends MessageRow {
   group: string;
 }
 
+/** Each entity's row as the positional parameters of its INSERT, in the order of STAGED_COLUMNS. */
+export const TO_PARAMS = {
+  users: (r: UserRow, p: Provenance) => [
+    p.app,
+    r.id,
+    r.nickname,
+    r.avatarUrl,
+    r.extendedData,
+    r.createdAt,
+    r.deactivated ? 1 : 0,
+    p.file,
+    p.line,
+    p.status,
+  ],
+  friends: (r: FriendRow, p: Provenance) => [
+    p.app,
+    r.user,
+    r.friend,
+    r.alias,
+    r.wording,
+    r.attributes,
+    r.since,
+    p.file,
+    p.line,
+    p.status,
+  ],
+  blocks: (r: BlockRow, p: Provenance) => [p.app, r.user, r.blocked, r.since, p.file, p.line, p.status],
+  groups: (r: GroupRow, p: Provenance) => [
+    p.app,
+    r.id,
+    r.sourceId,
+    r.name,
+    r.owner,
+    r.avatarUrl,
+    r.notice,
+    r.attributes,
+    r.createdAt,
+    p.file,
+    p.line,
+    p.status,
+  ],
+  group_members: (r: MemberRow, p: Provenance) => [
+    p.app,
+    r.group,
+    r.user,
+    r.role,
+    r.nickname,
+    r.joinedAt,
+    p.file,
+    p.line,
+    p.status,
+  ],
+  peer_messages: (r: PeerMessageRow, p: Provenance) => [
+    p.app,
+    r.src,
+    r.from,
+    r.to,
+    r.sent,
+    r.type,
+    r.subType,
+    r.body,
+    r.searched,
+    r.deletedByFrom ? 1 : 0,
+    r.deletedByTo ? 1 : 0,
+    p.file,
+    p.line,
+    p.status,
+    r.content,
+  ],
+  group_messages: (r: GroupMessageRow, p: Provenance) => [
+    p.app,
+    r.src,
+    r.group,
+    r.from,
+    r.sent,
+    r.type,
+    r.subType,
+    r.body,
+    r.searched,
+    p.file,
+    p.line,
+    p.status,
+  ],
+} satisfies Record<Entity, (row: never, p: Provenance) => unknown[]>;
+
+/** The table and columns each entity's TO_PARAMS fills, in order. */
+export const STAGED_COLUMNS: Record<Entity, { table: string; columns: readonly string[] }> = {
+  users: {
+    table: 'raw_users',
+    columns: [
+      'app',
+      'id',
+      'nickname',
+      'avatar_url',
+      'extended_data',
+      'created_at',
+      'deactivated',
+      'file',
+      'line',
+      'status',
+    ],
+  },
+  friends: {
+    table: 'raw_friends',
+    columns: ['app', 'user', 'friend', 'alias', 'wording', 'attributes', 'since', 'file', 'line', 'status'],
+  },
+  blocks: { table: 'raw_blocks', columns: ['app', 'user', 'blocked', 'since', 'file', 'line', 'status'] },
+  groups: {
+    table: 'raw_groups',
+    columns: [
+      'app',
+      'id',
+      'source_id',
+      'name',
+      'owner',
+      'avatar_url',
+      'notice',
+      'attributes',
+      'created_at',
+      'file',
+      'line',
+      'status',
+    ],
+  },
+  group_members: {
+    table: 'raw_group_members',
+    columns: ['app', 'grp', 'user', 'role', 'nickname', 'joined_at', 'file', 'line', 'status'],
+  },
+  peer_messages: {
+    table: 'peer_messages',
+    columns: [
+      'app',
+      'src',
+      'f',
+      't',
+      'sent',
+      'type',
+      'sub_type',
+      'body',
+      'searched',
+      'del_f',
+      'del_t',
+      'file',
+      'line',
+      'status',
+      'content',
+    ],
+  },
+  group_messages: {
+    table: 'group_messages',
+    columns: ['app', 'src', 'grp', 'f', 'sent', 'type', 'sub_type', 'body', 'searched', 'file', 'line', 'status'],
+  },
+};
+
 export class StagingLoadWriter {
   private readonly s;
+  private readonly inserts: Record<Entity, Statement>;
   private pending = 0;
 
   constructor(private readonly db: Db) {
@@ -86,20 +237,13 @@ export class StagingLoadWriter {
       app: db.prepare(`INSERT INTO apps(idx, name, dir, rank) VALUES (?, ?, ?, ?)`),
       file: db.prepare(`INSERT INTO files(app, entity, path) VALUES (?, ?, ?)`),
       fileDone: db.prepare(`UPDATE files SET lines = ?, records = ? WHERE id = ?`),
-      user: db.prepare(`INSERT INTO raw_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      friend: db.prepare(`INSERT INTO raw_friends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      block: db.prepare(`INSERT INTO raw_blocks VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      group: db.prepare(`INSERT INTO raw_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      member: db.prepare(`INSERT INTO raw_group_members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      peer: db.prepare(
-        `INSERT INTO peer_messages(app, src, f, t, sent, type, sub_type, body, searched, del_f, del_t, file, line, status, content)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-      ),
-      groupMessage: db.prepare(
-        `INSERT INTO group_messages(app, src, grp, f, sent, type, sub_type, body, searched, file, line, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-      ),
     };
+    this.inserts = Object.fromEntries(
+      Object.entries(STAGED_COLUMNS).map(([entity, { table, columns }]) => [
+        entity,
+        db.prepare(`INSERT INTO ${table}(${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
+      ])
+    ) as Record<Entity, Statement>;
     db.exec('BEGIN');
   }
 
@@ -115,104 +259,18 @@ export class StagingLoadWriter {
     this.s.fileDone.run(lines, records, file);
   }
 
-  user(r: UserRow, p: Provenance): void {
-    this.s.user.run(
-      p.app,
-      r.id,
-      r.nickname,
-      r.avatarUrl,
-      r.extendedData,
-      r.createdAt,
-      r.deactivated ? 1 : 0,
-      p.file,
-      p.line,
-      p.status
-    );
-    this.tick();
-  }
-
-  friend(r: FriendRow, p: Provenance): void {
-    this.s.friend.run(p.app, r.user, r.friend, r.alias, r.wording, r.attributes, r.since, p.file, p.line, p.status);
-    this.tick();
-  }
-
-  block(r: BlockRow, p: Provenance): void {
-    this.s.block.run(p.app, r.user, r.blocked, r.since, p.file, p.line, p.status);
-    this.tick();
-  }
-
-  group(r: GroupRow, p: Provenance): void {
-    this.s.group.run(
-      p.app,
-      r.id,
-      r.sourceId,
-      r.name,
-      r.owner,
-      r.avatarUrl,
-      r.notice,
-      r.attributes,
-      r.createdAt,
-      p.file,
-      p.line,
-      p.status
-    );
-    this.tick();
-  }
-
-  member(r: MemberRow, p: Provenance): void {
-    this.s.member.run(p.app, r.group, r.user, r.role, r.nickname, r.joinedAt, p.file, p.line, p.status);
-    this.tick();
-  }
-
-  peerMessage(r: PeerMessageRow, p: Provenance): void {
-    this.s.peer.run(
-      p.app,
-      r.src,
-      r.from,
-      r.to,
-      r.sent,
-      r.type,
-      r.subType,
-      r.body,
-      r.searched,
-      r.deletedByFrom ? 1 : 0,
-      r.deletedByTo ? 1 : 0,
-      p.file,
-      p.line,
-      p.status,
-      r.content
-    );
-    this.tick();
-  }
-
-  groupMessage(r: GroupMessageRow, p: Provenance): void {
-    this.s.groupMessage.run(
-      p.app,
-      r.src,
-      r.group,
-      r.from,
-      r.sent,
-      r.type,
-      r.subType,
-      r.body,
-      r.searched,
-      p.file,
-      p.line,
-      p.status
-    );
-    this.tick();
-  }
-
-  /** Commits the load; later steps run their own statements. */
-  finish(): void {
-    this.db.exec('COMMIT');
-  }
-
-  private tick(): void {
+  /** Stages one record given as TO_PARAMS[entity] made it. */
+  insert(entity: Entity, params: unknown[]): void {
+    this.inserts[entity].run(params);
     if (++this.pending >= ROWS_PER_TRANSACTION) {
       this.db.exec('COMMIT');
       this.db.exec('BEGIN');
       this.pending = 0;
     }
+  }
+
+  /** Commits the load; later steps run their own statements. */
+  finish(): void {
+    this.db.exec('COMMIT');
   }
 }

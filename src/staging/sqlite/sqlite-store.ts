@@ -73,11 +73,13 @@ export class SqliteStagingStore implements StagingStore {
 
   static open(file: string, options: OpenStagingOptions = {}): SqliteStagingStore {
     const readonly = options.readonly ?? false;
-    const db = openDatabase(file, readonly);
+    let db: Db | undefined;
     try {
+      db = openDatabase(file, readonly);
       return new SqliteStagingStore(db, readonly);
     } catch (err) {
-      db.close();
+      db?.close();
+      if ((err as { code?: string }).code === 'SQLITE_NOTADB') throw notStaging(file, undefined);
       throw err;
     }
   }
@@ -240,6 +242,13 @@ export class SqliteStagingStore implements StagingStore {
     this.db.close();
     return Promise.resolve();
   }
+}
+
+function notStaging(file: string, version: unknown): Error {
+  const found = typeof version === 'string' ? `format ${version}` : 'no staging format';
+  return new Error(
+    `${file} is not a staging file of format ${STAGING_FORMAT_VERSION} (${found}); build it with zim-migrate plan`
+  );
 }
 
 function messageFields(r: Row) {

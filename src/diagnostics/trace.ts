@@ -6,6 +6,8 @@ export function tracePhase(name: string): void {
   if (!enabled) return;
   const now = Date.now();
   const rss = Math.round(process.memoryUsage.rss() / 1e6);
-  process.stderr.write(`trace ${name}: ${now - last} ms (rss ${rss} MB)\n`);
+  // The process's high-water mark so far: shows in which phase the peak was reached.
+  const peak = Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
+  process.stderr.write(`trace ${name}: ${now - last} ms (rss ${rss} MB, peak so far ${peak} MB)\n`);
   last = now;
 }

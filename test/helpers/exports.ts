@@ -1,0 +1,74 @@
+/** Builds small export directories for tests and validates them the way the CLI does. */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Reject } from '../../src/import-format/rejects';
+import { ZIM_PLANS, type ZimLimits } from '../../src/import-format/zim-limits';
+import type { MergeOptions } from '../../src/merge/merge-apps';
+import { validateExports, type ValidationResult } from '../../src/validate/validate-exports';
+
+/** A line: an object (written as JSON), a string (written as is) or raw bytes. */
+export type Line = object | string | Buffer;
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `zim-${prefix}-`));
+}
+
+/** Writes `files` (name → lines, or the whole file as bytes) into `dir` and returns it. */
+export function writeExport(dir: string, files: Record<string, Line[] | Buffer>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    const bytes = Buffer.isBuffer(content)
+      ? content
+      : Buffer.concat(
+          content.map((l) =>
+            Buffer.isBuffer(l)
+              ? Buffer.concat([l, Buffer.from('\n')])
+              : Buffer.from((typeof l === 'string' ? l : JSON.stringify(l)) + '\n')
+          )
+        );
+    writeFileSync(path.join(dir, name), bytes);
+  }
+  return dir;
+}
+
+export const NOW = Date.parse('2026-06-01T00:00:00Z');
+export const DAY = 86_400_000;
+export const NO_MERGE: MergeOptions = { prefer: [], groupIdPrefix: {}, messageIdPrefix: {} };
+
+export interface Validated {
+  result: ValidationResult;
+  rejects: Reject[];
+}
+
+export async function validate(
+  dirs: string[],
+  options: { limits?: ZimLimits; merge?: Partial<MergeOptions>; asOfMs?: number; workerThresholdBytes?: number } = {}
+): Promise<Validated> {
+  const work = tempDir('validate');
+  const rejectsFile = path.join(work, 'rejects.ndjson');
+  const { db, result } = await validateExports({
+    dirs,
+    limits: options.limits ?? ZIM_PLANS.pro,
+    asOfMs: options.asOfMs ?? NOW,
+    merge: { ...NO_MERGE, ...options.merge },
+    stagingFile: path.join(work, 'staging.db'),
+    rejectsFile,
+    workerThresholdBytes: options.workerThresholdBytes,
+  });
+  db.close();
+  const rejects = readFileSync(rejectsFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Reject);
+  return { result, rejects };
+}
+
+/** `n` users u0..u(n-1). */
+export function users(n: number): object[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `u${i}`, nickname: `User ${i}` }));
+}
+
+export function text(id: string, from: string, to: string, sentAt: number | string, extra: object = {}): object {
+  return { id, from, to, sentAt, type: 'text', body: { text: `message ${id}` }, ...extra };
+}

@@ -1,0 +1,100 @@
+/** The gen, validate and plan commands as an operator runs them: output, files and exit codes. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { buildProgram } from '../../src/cli/main';
+import { generateExport } from '../../src/synthetic/generate';
+import { projectRoot } from '../../src/shared/project-root';
+import { DAY, NOW, tempDir } from '../helpers/exports';
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), ...args], {
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('zim-migrate gen, validate, plan', () => {
+  const root = tempDir('cli');
+  const good = path.join(root, 'good');
+  const bad = path.join(root, 'bad');
+  const asOf = String(NOW);
+
+  it('generates exports, validates the clean one (exit 0) and the broken one (exit 1, rejects on file)', async () => {
+    const end = String(NOW - DAY);
+    await generateExport({ out: good, users: 60, seed: 1, peerMessages: 400, endMs: NOW - DAY });
+    const gen = cli('gen', '--out', bad, '--users', '60', '--messages', '400', '--bad', '4', '--end', end, '--json');
+    assert.equal(gen.code, 0, gen.err);
+    assert.deepEqual((JSON.parse(gen.out) as { injected: object }).injected, {
+      'line.invalid-json': 1,
+      'line.forbidden-key': 1,
+      'ref.unknown-user': 1,
+      'id.invalid': 1,
+    });
+
+    const ok = cli('validate', good, '--as-of', asOf, '--rejects', path.join(root, 'good-rejects.ndjson'));
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /No errors/);
+
+    const rejects = path.join(root, 'bad-rejects.ndjson');
+    const broken = cli('validate', bad, '--as-of', asOf, '--rejects', rejects, '--json');
+    assert.equal(broken.code, 1);
+    assert.equal((JSON.parse(broken.out) as { errors: number }).errors, 4);
+    const lines = readFileSync(rejects, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { severity: string; file: string; line: number; fix: string })
+      .filter((r) => r.severity === 'error');
+    assert.equal(lines.length, 4);
+    for (const r of lines) assert.ok(r.file.endsWith('peer_messages.ndjson') && r.line > 0 && r.fix.length > 0);
+  });
+
+  it('plans into a staging file, prints the plan as JSON, and will not replace it without --force (exit 2)', () => {
+    const out = path.join(root, 'staging.db');
+    const planned = cli(
+      'plan',
+      good,
+      '--out',
+      out,
+      '--as-of',
+      asOf,
+      '--rate',
+      'ImportPeerMsg=40',
+      '--json',
+      '--rejects',
+      path.join(root, 'p.ndjson')
+    );
+    assert.equal(planned.code, 0, planned.err);
+    const result = JSON.parse(planned.out) as {
+      plan: { etaSeconds: number; actions: { action: string; rate: number }[] };
+      stagingFile: string;
+    };
+    assert.equal(result.stagingFile, out);
+    assert.ok(existsSync(out) && !existsSync(`${out}.building`));
+    assert.equal(result.plan.actions.find((a) => a.action === 'ImportPeerMsg')?.rate, 40);
+    assert.ok(result.plan.etaSeconds > 0);
+
+    const again = cli('plan', good, '--out', out, '--as-of', asOf);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /exists .* pass --force/);
+  });
+
+  it('exits 2 on bad usage', () => {
+    const r = cli('validate', good, '--zim-plan', 'gold');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /Allowed choices are free, pro, enterprise/);
+  });
+
+  it('teaches by example in --help', () => {
+    for (const name of ['validate', 'plan', 'gen']) {
+      const command = buildProgram().commands.find((c) => c.name() === name)!;
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      command.outputHelp();
+      assert.match(help, /Examples:\n\s+\$ zim-migrate /, name);
+      assert.match(help, /Exit codes: 0/, name);
+    }
+  });
+});

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_RATES, ZIM_ACTIONS, type ZimAction } from '../../src/plan/actions';
+import { computePlan, formatDuration } from '../../src/plan/compute-plan';
+import { renderPlan } from '../../src/plan/render-plan';
+import type { Workload } from '../../src/plan/workload';
+import type { StagingCounts } from '../../src/staging/store';
+
+const counts: StagingCounts = {
+  users: 5,
+  deactivatedUsers: 0,
+  usersWithExtra: 0,
+  friends: 0,
+  blocks: 0,
+  groups: 0,
+  groupMembers: 0,
+  groupAdmins: 0,
+  groupMemberNicknames: 0,
+  peerMessages: 3,
+  peerCopies: 6,
+  owners: 2,
+  conversations: 1,
+  groupMessages: 0,
+  expiredPeerMessages: 0,
+  expiredGroupMessages: 0,
+};
+function workload(
+  calls: Partial<Record<ZimAction, number>>,
+  maxCallsPerGroup: Workload['maxCallsPerGroup'] = {}
+): Workload {
+  return {
+    calls: { ...(Object.fromEntries(ZIM_ACTIONS.map((a) => [a, 0])) as Record<ZimAction, number>), ...calls },
+    maxCallsPerGroup,
+  };
+}
+
+describe('computePlan', () => {
+  it('takes the critical path of the stage graph, not the sum of the stages', () => {
+    const plan = computePlan(
+      counts,
+      workload({
+        UserRegister: 200,
+        AddFriends: 1000,
+        ImportPeerMsg: 40_000,
+        CreateGroup: 100,
+        ImportGroupMsg: 10_000,
+        QueryPeerMsg: 400,
+      }),
+      DEFAULT_RATES,
+      []
+    );
+    // accounts 10s, then peer messages 2000s (friends 50s, groups 5s + group messages 500s run beside it), verify 20s.
+    assert.deepEqual(plan.criticalPath, ['accounts', 'peerMessages', 'verify']);
+    assert.equal(plan.etaSeconds, 10 + 2000 + 20);
+    const stage = Object.fromEntries(plan.stages.map((s) => [s.stage, s]));
+    assert.deepEqual([stage.groupMessages!.start, stage.groupMessages!.end], [15, 515]);
+    assert.equal(stage.verify!.start, 2010);
+  });
+
+  it('follows group history when it is the longest branch, and budgets change the ETA', () => {
+    const w = workload({ UserRegister: 20, ImportPeerMsg: 2000, CreateGroup: 20, ImportGroupMsg: 10_000 });
+    assert.deepEqual(computePlan(counts, w, DEFAULT_RATES, []).criticalPath, ['accounts', 'groups', 'groupMessages']);
+    const faster = computePlan(counts, w, { ...DEFAULT_RATES, ImportGroupMsg: 200 }, []);
+    assert.deepEqual(faster.criticalPath, ['accounts', 'peerMessages']);
+    assert.equal(faster.etaSeconds, 1 + 100);
+  });
+
+  it('runs per-group Actions per group: the busiest group sets their time, not the total', () => {
+    const plan = computePlan(
+      counts,
+      workload(
+        { CreateGroup: 40, InviteUsersIntoGroup: 300, SetGroupMembersNickname: 50 },
+        { InviteUsersIntoGroup: 19, SetGroupMembersNickname: 5 }
+      ),
+      DEFAULT_RATES,
+      []
+    );
+    const groups = plan.stages.find((s) => s.stage === 'groups')!;
+    assert.equal(
+      groups.seconds,
+      24,
+      'invites then nicknames of the busiest group at 1/s, longer than CreateGroup 40/20'
+    );
+    assert.equal(plan.actions.find((a) => a.action === 'InviteUsersIntoGroup')!.seconds, 19);
+  });
+
+  it('lists what is not imported by rule, leaving out file warnings that lose no record', () => {
+    const rule = (r: string, severity: 'error' | 'warning', count: number) =>
+      ({ rule: r, severity, count, examples: [] }) as never;
+    const plan = computePlan(counts, workload({}), DEFAULT_RATES, [
+      rule('time.retention', 'warning', 12),
+      rule('file.crlf', 'warning', 1),
+    ]);
+    assert.deepEqual(
+      plan.notImported.map((n) => [n.rule, n.records]),
+      [['time.retention', 12]]
+    );
+    assert.match(plan.notImported[0]!.why, /retention/);
+  });
+
+  it('renders a table with calls, rates and the ETA', () => {
+    const text = renderPlan(
+      computePlan(counts, workload({ UserRegister: 1, ImportPeerMsg: 72_000 }), DEFAULT_RATES, [])
+    );
+    assert.match(text, /ImportPeerMsg\s+peerMessages\s+72,000\s+20\/s\s+1h 00m/);
+    assert.match(text, /ETA 1h 00m \(critical path: accounts → peerMessages/);
+    assert.match(text, /one-to-one messages\s+3\s+6 owner copies/);
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads like a person would say it', () => {
+    assert.deepEqual([0.2, 59, 61, 3600, 90_061].map(formatDuration), ['1s', '59s', '1m 01s', '1h 00m', '1d 1h 01m']);
+  });
+});
