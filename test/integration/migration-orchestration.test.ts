@@ -16,6 +16,8 @@ import {
   workflowIds,
 } from '../../src/shared/workflow-api';
 import { migrationWorkflow } from '../../workflows';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 describe('migration orchestration on a real Temporal dev server', () => {
@@ -68,6 +70,28 @@ describe('migration orchestration on a real Temporal dev server', () => {
     assert.ok(runs >= 3, `expected ≥3 runs of the owner child, got ${runs}`);
     const stageRuns = await countRuns(t, workflowIds.stage(migrationId, 'peer-messages'));
     assert.ok(stageRuns >= 3, `expected ≥3 runs of the peer-messages stage, got ${stageRuns}`);
+  });
+
+  it('replays every recorded history of a migration through the current workflow code (determinism)', async () => {
+    const fake = fakeActivities({ owners: 4, stepsPerOwner: 3, groups: 2 });
+    const { taskQueue } = await t.createWorker({ activities: fake.activities });
+    const migrationId = `replay-${taskQueue.slice(-8)}`;
+    await t.client.workflow.execute(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '/x', tuning: { maxChildStartsPerRun: 2, maxStepsPerChildRun: 2 } }],
+    });
+    const histories = t.client.workflow.list({ query: `ZimMigrationId = "${migrationId}"` }).intoHistories();
+    let replayed = 0;
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories
+    )) {
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+      replayed++;
+    }
+    // Migration, 8 stages, 4 owners, 2 group setups, 2 group histories, plus continue-as-new runs.
+    assert.ok(replayed >= 17, `only ${replayed} histories replayed`);
   });
 
   it('pause stops new calls everywhere in the tree, resume finishes exactly, progress tells the reason', async () => {
