@@ -14,7 +14,13 @@ import { workflowIds } from '../../src/shared/workflow-api';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { migrationWorkflow } from '../../workflows';
-import { buildStaging, FAST_BUDGETS, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../helpers/migration-rig';
+import {
+  buildStaging,
+  FAST_BUDGETS,
+  startFastEmulator,
+  TEST_APP_ID,
+  TEST_SECRET,
+} from '../../src/testing/migration-rig';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');

@@ -13,7 +13,13 @@ import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { createMigrationWorker } from '../../src/worker/migration-worker';
 import type { FaultsInput } from '../../src/zim-emulator';
 import { migrationWorkflow } from '../../workflows';
-import { buildStaging, FAST_BUDGETS, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../helpers/migration-rig';
+import {
+  buildStaging,
+  FAST_BUDGETS,
+  startFastEmulator,
+  TEST_APP_ID,
+  TEST_SECRET,
+} from '../../src/testing/migration-rig';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 describe('end-to-end migration into the ZIM emulator', () => {

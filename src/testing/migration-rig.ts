@@ -4,8 +4,8 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MIGRATION_ACTIONS } from '../../src/shared/stages';
-import { startZimEmulator, type FaultsInput } from '../../src/zim-emulator';
+import { MIGRATION_ACTIONS } from '../shared/stages';
+import { startZimEmulator, type FaultsInput } from '../zim-emulator';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
