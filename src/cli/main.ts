@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
+import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
+  $ zim-migrate dev                                a full local rehearsal: Temporal + UI, ZIM emulator, worker, sample
   $ zim-migrate gen --out ./sample --users 1000    write a synthetic export
   $ zim-migrate validate ./sample                  check an export against the format and ZIM's rules
   $ zim-migrate plan ./sample --out acme.sqlite    stage it; print calls per Action and the ETA
@@ -39,6 +41,7 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
   program.exitOverride((err) => {
     process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? 2 : err.exitCode);
   });
+  registerDevCommand(program);
   registerGenCommand(program);
   registerValidateCommand(program);
   registerPlanCommand(program);
