@@ -2,7 +2,7 @@
  * Pause / resume / cancel state shared by every migration workflow. The state travels in continue-as-new inputs,
  * and `onChange` lets a workflow forward each signal to the children it runs.
  */
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
 import { cancelSignal, pauseSignal, resumeSignal, type ControlArgs } from '../src/shared/workflow-api';
 
 export interface ControlState {
@@ -45,4 +45,15 @@ export class Control {
   async mayProceed(extra: () => boolean = () => true): Promise<void> {
     await condition(() => this.state.cancelled || (!this.state.paused && extra()));
   }
+}
+
+/**
+ * A child started with `sent` may have missed a signal that arrived while its start was in flight (it was not yet
+ * among the children signals are forwarded to): send it whatever changed since.
+ */
+export async function catchUpChild(workflowId: string, sent: ControlState, now: ControlState): Promise<void> {
+  const child = getExternalWorkflowHandle(workflowId);
+  if (now.cancelled && !sent.cancelled) await child.signal(cancelSignal, {});
+  if (now.paused && !sent.paused) await child.signal(pauseSignal, { reason: now.pausedReason });
+  if (!now.paused && sent.paused) await child.signal(resumeSignal, {});
 }

@@ -37,7 +37,7 @@ import {
   type StageProgress,
 } from '../src/shared/workflow-api';
 import { LOCAL_ACTIVITY_OPTIONS } from './activity-options';
-import { Control, type ControlState } from './control';
+import { catchUpChild, Control, type ControlState } from './control';
 import { stageWorkflow, type StageTuning } from './stage';
 
 export interface MigrationInput extends MigrationRef {
@@ -250,6 +250,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
 async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarried): Promise<void> {
   const plan = c.plan[stage];
+  const sent = { ...c.control };
   c.stages[stage] = { stage, status: 'running', startedAt: Date.now(), ...emptyCounts(plan.planned) };
   try {
     await startChild(stageWorkflow, {
@@ -263,6 +264,7 @@ async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarri
           planned: plan.planned,
           pages: plan.pages,
           tuning: input.tuning,
+          control: sent,
           carried: undefined,
         },
       ],
@@ -273,6 +275,7 @@ async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarri
         { key: ZIM_MIGRATION_STAGE, value: stage },
       ],
     });
+    await catchUpChild(workflowIds.stage(input.migrationId, stage), sent, c.control);
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     // A stage that already completed under this migration id: its records are in the ledger.

@@ -30,7 +30,7 @@ import {
   type Counts,
 } from '../src/shared/workflow-api';
 import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
-import { Control, type ControlState } from './control';
+import { catchUpChild, Control, type ControlState } from './control';
 import { entitySequenceWorkflow, type EntityKind } from './entity-sequence';
 
 export interface StageTuning {
@@ -52,6 +52,8 @@ export interface StageInput extends MigrationRef {
   planned: number;
   pages: number;
   tuning?: StageTuning;
+  /** The migration's pause state when it started this stage. */
+  control?: ControlState;
   /** Carried across continue-as-new. */
   carried?: StageCarried;
 }
@@ -81,7 +83,7 @@ const REPORT_EVERY_MS = 2_000;
 export async function stageWorkflow(input: StageInput): Promise<Counts> {
   const c: StageCarried = input.carried ?? {
     counts: { planned: input.planned, done: 0, failed: 0, skipped: 0, calls: 0 },
-    control: { paused: false, cancelled: false },
+    control: { ...(input.control ?? { paused: false, cancelled: false }) },
     nextPage: 0,
     cursor: null,
     exhausted: false,
@@ -209,6 +211,7 @@ async function startEntityChild(
   inFlight: Map<string, FanoutItem>,
   counts: Counts
 ): Promise<void> {
+  const sent = { ...control };
   try {
     await startChild(entitySequenceWorkflow, {
       workflowId: childId,
@@ -219,7 +222,7 @@ async function startEntityChild(
           kind,
           entityId: item.id,
           stageWorkflowId: workflowInfo().workflowId,
-          control: { ...control },
+          control: sent,
           maxStepsPerRun: tuning.maxStepsPerChildRun,
         },
       ],
@@ -233,6 +236,7 @@ async function startEntityChild(
       ],
     });
     inFlight.set(childId, item);
+    await catchUpChild(childId, sent, control);
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     // Started by an earlier run of this migration: wait for it if it still runs, else its work is already done.

@@ -11,7 +11,9 @@ import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
 import { workflowIds } from '../../src/shared/workflow-api';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { createMigrationWorker } from '../../src/worker/migration-worker';
-import type { FaultsInput } from '../../src/zim-emulator';
+import type { FaultsInput, ZimEmulator } from '../../src/zim-emulator';
+import type { WorkflowHandle } from '@temporalio/client';
+import { pauseSignal, resumeSignal } from '../../src/shared/workflow-api';
 import { migrationWorkflow } from '../../workflows';
 import {
   buildStaging,
@@ -21,6 +23,9 @@ import {
   TEST_SECRET,
 } from '../../src/testing/migration-rig';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+type MigrationHandle = WorkflowHandle<typeof migrationWorkflow>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('end-to-end migration into the ZIM emulator', () => {
   let t: TemporalTestEnv;
@@ -32,7 +37,11 @@ describe('end-to-end migration into the ZIM emulator', () => {
     await t?.teardown();
   });
 
-  async function migrate(name: string, faults: FaultsInput = {}) {
+  async function migrate(
+    name: string,
+    faults: FaultsInput = {},
+    during?: (h: MigrationHandle, e: ZimEmulator) => Promise<void>
+  ) {
     const emulator = await startFastEmulator(faults);
     const stagingPath = staging.fresh();
     const taskQueue = `e2e-${name}`;
@@ -49,11 +58,13 @@ describe('end-to-end migration into the ZIM emulator', () => {
     });
     const running = migrationWorker.run();
     try {
-      const result = await t.client.workflow.execute(migrationWorkflow, {
+      const handle = await t.client.workflow.start(migrationWorkflow, {
         taskQueue,
         workflowId: workflowIds.migration(name),
         args: [{ migrationId: name, stagingPath, budgets: FAST_BUDGETS }],
       });
+      await during?.(handle, emulator);
+      const result = await handle.result();
       const data = new SqliteMigrationData(stagingPath);
       const exactness = await compareWithEmulator(data, emulator);
       await data.close();
@@ -76,6 +87,28 @@ describe('end-to-end migration into the ZIM emulator', () => {
       assert.equal(stage.done + stage.skipped, stage.planned, `${stage.stage}: ${JSON.stringify(stage)}`);
     }
     assert.equal(counters.refusals['660300005'] ?? 0, 0, 'the call schedule let calls exceed the budget');
+  });
+
+  it('pause stops every ZIM call within 3 s; resume finishes exactly', async () => {
+    let frozenAt = -1;
+    const { result, exactness } = await migrate('pause', {}, async (handle, emulator) => {
+      while ((emulator.counters().calls.ImportPeerMsg ?? 0) < 100) await sleep(20);
+      await handle.signal(pauseSignal, { reason: 'test' });
+      // Calls in flight (at most one per running child or page) finish; on a loaded 2-core machine that can take
+      // a moment, so the bound is 3 s. After it, not one call for 2 s.
+      await sleep(3_000);
+      frozenAt = emulator.counters().requests;
+      const trace: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await sleep(200);
+        trace.push(emulator.counters().requests - frozenAt);
+      }
+      assert.deepEqual(trace, Array(10).fill(0), `ZIM calls after the pause (+3 s, every 200 ms): ${trace.join(',')}`);
+      await handle.signal(resumeSignal);
+    });
+    assert.ok(frozenAt > 0);
+    assert.equal(result.status, 'completed');
+    assert.ok(isExact(exactness), JSON.stringify(exactness));
   });
 
   it('stays exact under commit-then-drop, 5xx, connection resets and bursts of "too frequent"', async () => {
