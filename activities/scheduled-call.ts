@@ -6,8 +6,8 @@
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 
-/** How long every caller of an Action waits after ZIM says "too frequent": ZIM counts calls per one-second window. */
-export const TOO_FREQUENT_BACKOFF_MS = 1_000;
+/** How long every caller of an Action waits after ZIM says "too frequent": long enough for a one-second window to slide past the burst, short enough not to waste the budget. */
+export const TOO_FREQUENT_BACKOFF_MS = 250;
 
 export interface RateLimitedError {
   reason?: string;

@@ -115,17 +115,19 @@ async function bareLoop(seconds: number, concurrency: number): Promise<number> {
     rateLimits: { enabled: false, perSecond: {}, perGroupPerSecond: {}, codes: {} },
   });
   const client = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
-  await client.userRegister({ UserInfo: [{ UserId: 'a' }, { UserId: 'b' }] });
+  const senders = Array.from({ length: concurrency }, (_, i) => `s${i}`);
+  await client.userRegister({ UserInfo: [...senders, 'b'].map((UserId) => ({ UserId })) });
   const end = Date.now() + seconds * 1000;
   let calls = 0;
-  let time = Date.now() - 86_400_000;
+  // One conversation per loop: imports within a conversation must go oldest first, as in a migration.
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    senders.map(async (sender) => {
+      let time = Date.now() - 86_400_000;
       while (Date.now() < end) {
         await client.importPeerMsg({
-          FromUserId: 'a',
+          FromUserId: sender,
           ToUserId: 'b',
-          ImportedUserId: 'a',
+          ImportedUserId: sender,
           MessageType: 1,
           Priority: 2,
           MessageBody: { Message: 'hello' },
