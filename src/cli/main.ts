@@ -7,6 +7,7 @@ import { registerEmulatorCommand } from './commands/emulator';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
+import { registerReportCommand } from './commands/report';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerValidateCommand } from './commands/validate';
 import { registerWorkerCommand } from './commands/worker';
@@ -46,6 +47,7 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
   registerValidateCommand(program);
   registerPlanCommand(program);
   registerMigrationControlCommands(program);
+  registerReportCommand(program);
   registerWorkerCommand(program);
   registerEmulatorCommand(program);
   registerTemporalCliCommand(program);

@@ -2,36 +2,38 @@
  * ZIM's limits that decide whether a record can be imported (../shared/zim-api.md §5, §5b, §7).
  * Fixed rules are constants; the ones a ZIM plan (or ZEGO support) changes live in `ZimLimits`.
  */
+import { ZIM_BATCH_LIMITS, ZIM_FIELD_LIMITS } from '../zim-client/limits';
 
 /** UserId / GroupId: ≤ 32 bytes of digits, letters and these symbols (space included, §5). */
 export const ZIM_ID_PATTERN = /^[0-9A-Za-z!#$%&()+\-:;<=.>?@[\]^_{}|~ ]+$/;
-export const ZIM_ID_MAX_BYTES = 32;
+export const ZIM_ID_MAX_BYTES = ZIM_FIELD_LIMITS.idBytes;
 
+/** The same numbers the ZIM client and emulator use (src/zim-client/limits.ts), named as the import rules read them. */
 export const ZIM_FIXED = {
-  userNameBytes: 256,
-  avatarUrlBytes: 500,
-  groupNameChars: 50,
-  groupNoticeBytes: 300,
-  groupAvatarBytes: 500,
-  groupAttributes: 10,
-  groupAttributeKeyBytes: 16,
-  groupAttributeValueBytes: 1024,
-  friendAliasChars: 256,
-  friendWordingChars: 256,
+  userNameBytes: ZIM_FIELD_LIMITS.userNameBytes,
+  avatarUrlBytes: ZIM_FIELD_LIMITS.userAvatarBytes,
+  groupNameChars: ZIM_FIELD_LIMITS.groupNameChars,
+  groupNoticeBytes: ZIM_FIELD_LIMITS.groupNoticeBytes,
+  groupAvatarBytes: ZIM_FIELD_LIMITS.groupAvatarBytes,
+  groupAttributes: ZIM_FIELD_LIMITS.groupAttributes,
+  groupAttributeKeyBytes: ZIM_FIELD_LIMITS.groupAttributeKeyBytes,
+  groupAttributeValueBytes: ZIM_FIELD_LIMITS.groupAttributeValueBytes,
+  friendAliasChars: ZIM_FIELD_LIMITS.friendAliasChars,
+  friendWordingChars: ZIM_FIELD_LIMITS.friendWordingChars,
   friendAttributeKeys: ['k0', 'k1', 'k2', 'k3', 'k4'] as readonly string[],
-  friendAttributesTotalBytes: 1024,
+  friendAttributesTotalBytes: ZIM_FIELD_LIMITS.friendAttributesTotalBytes,
   memberNicknameBytes: 256,
-  messageExtendedDataBytes: 1024,
-  searchedContentBytes: 64,
-  subMsgTypeMax: 200,
+  messageExtendedDataBytes: ZIM_FIELD_LIMITS.extendedDataBytes,
+  searchedContentBytes: ZIM_FIELD_LIMITS.searchedContentBytes,
+  subMsgTypeMax: ZIM_FIELD_LIMITS.subMsgTypeMax,
   mediaUrlBytes: 500,
   mediaFileNameBytes: 150,
-  createGroupInitialMembers: 100,
-  inviteBatch: 100,
-  registerBatch: 100,
-  modifyUserBatch: 100,
-  friendBatch: 20,
-  blockBatch: 20,
+  createGroupInitialMembers: ZIM_BATCH_LIMITS.CreateGroup.max,
+  inviteBatch: ZIM_BATCH_LIMITS.InviteUsersIntoGroup.max,
+  registerBatch: ZIM_BATCH_LIMITS.UserRegister.max,
+  modifyUserBatch: ZIM_BATCH_LIMITS.ModifyUserInfo.max,
+  friendBatch: ZIM_BATCH_LIMITS.AddFriends.max,
+  blockBatch: ZIM_BATCH_LIMITS.AddUsersToBlacklist.max,
   memberNicknameBatch: 20,
 } as const;
 

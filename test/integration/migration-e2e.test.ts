@@ -7,6 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
 import { workflowIds } from '../../src/shared/workflow-api';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
@@ -25,6 +27,8 @@ import {
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 type MigrationHandle = WorkflowHandle<typeof migrationWorkflow>;
+const exec = promisify(execFile);
+const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('end-to-end migration into the ZIM emulator', () => {
@@ -68,7 +72,7 @@ describe('end-to-end migration into the ZIM emulator', () => {
       const data = new SqliteMigrationData(stagingPath);
       const exactness = await compareWithEmulator(data, emulator);
       await data.close();
-      return { result, exactness, counters: emulator.counters() };
+      return { result, exactness, counters: emulator.counters(), stagingPath };
     } finally {
       migrationWorker.worker.shutdown();
       await running;
@@ -77,7 +81,7 @@ describe('end-to-end migration into the ZIM emulator', () => {
   }
 
   it('lands every record exactly once and verifies it', async () => {
-    const { result, exactness, counters } = await migrate('clean');
+    const { result, exactness, counters, stagingPath } = await migrate('clean');
     assert.equal(result.status, 'completed');
     assert.ok(isExact(exactness), JSON.stringify(exactness));
     assert.ok(exactness.messages > 300, `too small a dataset: ${exactness.messages} messages`);
@@ -87,6 +91,20 @@ describe('end-to-end migration into the ZIM emulator', () => {
       assert.equal(stage.done + stage.skipped, stage.planned, `${stage.stage}: ${JSON.stringify(stage)}`);
     }
     assert.equal(counters.refusals['660300005'] ?? 0, 0, 'the call schedule let calls exceed the budget');
+
+    // The report reads the same story back from the ledger, with durations from Temporal.
+    const { stdout } = await exec(process.execPath, [BIN, 'report', stagingPath, '--name', 'clean', '--json'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: t.server.address },
+    });
+    const report = JSON.parse(stdout) as {
+      stages: { stage: string; planned: number; done: number; seconds?: number }[];
+      failures: unknown[];
+    };
+    assert.deepEqual(report.failures, []);
+    for (const s of report.stages) {
+      assert.equal(s.done, s.planned, `report: ${s.stage}`);
+      assert.ok(s.seconds !== undefined, `report: no duration for ${s.stage}`);
+    }
   });
 
   it('pause stops every ZIM call within 3 s; resume finishes exactly', async () => {
