@@ -8,18 +8,13 @@
  *
  *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { MIGRATION_ACTIONS } from '../shared/stages';
-import { workflowIds } from '../shared/workflow-api';
-import { SqliteMigrationData } from '../staging/sqlite/migration-data';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
-import { createMigrationWorker } from '../worker/migration-worker';
+import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { ZimClient } from '../zim-client';
 import { startZimEmulator, type ZimEmulator } from '../zim-emulator';
 
@@ -51,20 +46,6 @@ async function runMigration(opts: { users: number; limits: boolean }) {
     serverSecret: TEST_SECRET,
     rateLimits: { enabled: opts.limits, perSecond: {}, perGroupPerSecond: {}, codes: {} },
   });
-  const stagingPath = staging.fresh();
-  const taskQueue = 'bench';
-  const migrationWorker = await createMigrationWorker({
-    connection: server.env.nativeConnection,
-    taskQueue,
-    zim: {
-      appId: TEST_APP_ID,
-      serverSecret: TEST_SECRET,
-      baseUrl: emulator.url,
-      budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'b.sqlite'),
-    },
-    openData: async (p) => new SqliteMigrationData(p),
-  });
-  const running = migrationWorker.run();
   const samples: Sample[] = [];
   const sampler = setInterval(() => {
     const c = emulator.counters();
@@ -76,17 +57,18 @@ async function runMigration(opts: { users: number; limits: boolean }) {
   }, 1_000);
   const started = Date.now();
   const migrationId = `bench-${opts.limits ? 'budget' : 'ceiling'}`;
-  await server.env.client.workflow.execute('migrationWorkflow', {
-    taskQueue,
-    workflowId: workflowIds.migration(migrationId),
-    args: [{ migrationId, stagingPath, budgets }],
+  await migrateIntoEmulator({
+    connection: server.env.nativeConnection,
+    client: server.env.client,
+    emulator,
+    stagingPath: staging.fresh(),
+    migrationId,
+    budgets,
   });
   clearInterval(sampler);
   const seconds = (Date.now() - started) / 1000;
   const counters = emulator.counters();
   const history = await historyStats(server.env.client, migrationId);
-  migrationWorker.worker.shutdown();
-  await running;
   await emulator.stop();
   await server.stop();
   return { samples, seconds, counters, history };

@@ -3,30 +3,18 @@
  * HTTP. The emulator must end holding exactly what staging says, under faults too.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
-import { workflowIds } from '../../src/shared/workflow-api';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
-import { createMigrationWorker } from '../../src/worker/migration-worker';
-import type { FaultsInput, ZimEmulator } from '../../src/zim-emulator';
-import type { WorkflowHandle } from '@temporalio/client';
+import { migrateIntoEmulator, type MigrateIntoEmulatorOptions } from '../../src/testing/migrate-into-emulator';
+import type { FaultsInput } from '../../src/zim-emulator';
 import { pauseSignal, resumeSignal } from '../../src/shared/workflow-api';
-import { migrationWorkflow } from '../../workflows';
-import {
-  buildStaging,
-  FAST_BUDGETS,
-  startFastEmulator,
-  TEST_APP_ID,
-  TEST_SECRET,
-} from '../../src/testing/migration-rig';
+import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
-type MigrationHandle = WorkflowHandle<typeof migrationWorkflow>;
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,41 +29,24 @@ describe('end-to-end migration into the ZIM emulator', () => {
     await t?.teardown();
   });
 
-  async function migrate(
-    name: string,
-    faults: FaultsInput = {},
-    during?: (h: MigrationHandle, e: ZimEmulator) => Promise<void>
-  ) {
+  async function migrate(name: string, faults: FaultsInput = {}, during?: MigrateIntoEmulatorOptions['during']) {
     const emulator = await startFastEmulator(faults);
     const stagingPath = staging.fresh();
-    const taskQueue = `e2e-${name}`;
-    const migrationWorker = await createMigrationWorker({
-      connection: t.server.env.nativeConnection,
-      taskQueue,
-      zim: {
-        appId: TEST_APP_ID,
-        serverSecret: TEST_SECRET,
-        baseUrl: emulator.url,
-        budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
-      },
-      openData: async (p) => new SqliteMigrationData(p),
-    });
-    const running = migrationWorker.run();
     try {
-      const handle = await t.client.workflow.start(migrationWorkflow, {
-        taskQueue,
-        workflowId: workflowIds.migration(name),
-        args: [{ migrationId: name, stagingPath, budgets: FAST_BUDGETS }],
+      const result = await migrateIntoEmulator({
+        connection: t.server.env.nativeConnection,
+        client: t.client,
+        emulator,
+        stagingPath,
+        migrationId: name,
+        budgets: FAST_BUDGETS,
+        during,
       });
-      await during?.(handle, emulator);
-      const result = await handle.result();
       const data = new SqliteMigrationData(stagingPath);
       const exactness = await compareWithEmulator(data, emulator);
       await data.close();
       return { result, exactness, counters: emulator.counters(), stagingPath };
     } finally {
-      migrationWorker.worker.shutdown();
-      await running;
       await emulator.stop();
     }
   }
