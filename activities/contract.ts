@@ -44,6 +44,13 @@ export interface LandedMark {
   msgSeq: number;
 }
 
+export interface ConversationRange {
+  peer: string;
+  /** First seq of this conversation in the owner's copy, and how many messages it has. */
+  start: number;
+  count: number;
+}
+
 export interface StepResult extends Outcome {
   landed?: LandedMark;
   /** False once this was the child's last step. */
@@ -59,6 +66,8 @@ export interface MigrationActivities {
   listFanoutItems(
     input: MigrationRef & { stage: FanoutStage; after: string | null; limit: number }
   ): Promise<{ items: FanoutItem[]; next: string | null }>;
+  /** The conversations of `owner`'s copy as ranges of its dense seq, in staging order (peer by peer). */
+  ownerConversations(input: MigrationRef & { owner: string }): Promise<ConversationRange[]>;
   /** Imports message `seq` of `owner`'s copy (ImportPeerMsg), reconciling against ZIM first if a try was pending. */
   importPeerMessage(input: MigrationRef & { owner: string; seq: number; prev: LandedMark | null }): Promise<StepResult>;
   /** Step `step` of creating a group: CreateGroup, then invites in batches, then a member check. */

@@ -275,6 +275,8 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       const last = items[items.length - 1];
       return { items, next: items.length === limit && last ? last.id : null };
     },
+    ownerConversations: async ({ stagingPath, owner }) =>
+      (await deps.openData(stagingPath)).ownerConversationRanges(owner),
     importPeerMessage: async (input) =>
       importMessageExactlyOnce(
         messagePorts(await deps.openData(input.stagingPath), 'peer', input.owner),

@@ -3,7 +3,7 @@
  * orders the workflows walk, and the ledger of outcomes. `src/staging` implements it; keeping the port this small
  * is what lets a shared server database back it later.
  */
-import type { FanoutItem, PageStage, StagePlan } from './contract';
+import type { ConversationRange, FanoutItem, PageStage, StagePlan } from './contract';
 import type { LedgerStatus } from './batch-import';
 import type { Stage } from '../src/shared/stages';
 
@@ -86,6 +86,7 @@ export interface MigrationData {
     limit: number
   ): Promise<FanoutItem[]>;
   ownerMessageCount(owner: string): Promise<number>;
+  ownerConversationRanges(owner: string): Promise<ConversationRange[]>;
   ownerMessage(owner: string, seq: number): Promise<StagedImportMessage | null>;
   /** The owner's whole copy, conversation by conversation (for verify). */
   ownerConversations(owner: string): Promise<Map<string, StagedImportMessage[]>>;

@@ -14,7 +14,7 @@ import {
 import type { LandedMark, MigrationActivities, MigrationRef, StepResult } from '../activities/contract';
 import { childReportSignal, type ChildReport } from '../src/shared/workflow-api';
 import { Control, type ControlState } from './control';
-import { ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
 
 export type EntityKind = 'peer-history' | 'group-setup' | 'group-history';
 
@@ -30,9 +30,22 @@ export interface EntitySequenceInput extends MigrationRef {
   control?: ControlState;
   /** Steps per run before continuing as new; tests lower it to force continue-as-new. */
   maxStepsPerRun?: number;
+  /** peer-history: conversations imported at once (each strictly in order). Default 4. */
+  lanesPerOwner?: number;
+  /** peer-history: conversations under way and still to do, carried across continue-as-new. */
+  lanes?: Lane[];
+  queue?: Lane[];
+}
+
+/** One conversation of an owner's copy: seqs [next, end), and the newest message known to have landed in it. */
+export interface Lane {
+  next: number;
+  end: number;
+  prev: LandedMark | null;
 }
 
 const acts = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
+const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
 const REPORT_EVERY_STEPS = 50;
 const REPORT_EVERY_MS = 2_000;
@@ -53,38 +66,88 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   const control = new Control(input.control ?? { paused: false, cancelled: false });
   const stage = getExternalWorkflowHandle(input.stageWorkflowId);
   const delta: ChildReport['delta'] = { done: 0, failed: 0, skipped: 0, calls: 0 };
-  let next = input.next ?? 0;
-  let prev = input.prev ?? null;
   let lastReportAt = Date.now();
   let stepsSinceReport = 0;
+  let stepsThisRun = 0;
+  const maxSteps = input.maxStepsPerRun ?? 1_000;
 
+  // Snapshot and reset synchronously, so reports from concurrent lanes never count a step twice.
   const report = async (finished: boolean) => {
-    await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, delta: { ...delta }, finished });
+    const sent = { ...delta };
     delta.done = delta.failed = delta.skipped = delta.calls = 0;
     lastReportAt = Date.now();
     stepsSinceReport = 0;
+    await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, delta: sent, finished });
   };
-
-  const maxSteps = input.maxStepsPerRun ?? 1_000;
-  for (let stepsThisRun = 0; ; stepsThisRun++) {
-    if (stepsThisRun >= maxSteps || workflowInfo().continueAsNewSuggested) {
-      await report(false);
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof entitySequenceWorkflow>({ ...input, next, prev, control: control.state });
-    }
-    await control.mayProceed();
-    if (control.state.cancelled) break;
-
-    const result = await runStep(input, next, prev);
-    next++;
-    if (result.landed) prev = result.landed;
+  const count = async (result: StepResult) => {
     delta.done += result.done;
     delta.failed += result.failed;
     delta.skipped += result.skipped;
     delta.calls += result.calls;
     stepsSinceReport++;
-    if (!result.hasMore) break;
+    stepsThisRun++;
     if (stepsSinceReport >= REPORT_EVERY_STEPS || Date.now() - lastReportAt >= REPORT_EVERY_MS) await report(false);
+  };
+  const mustContinueAsNew = () => stepsThisRun >= maxSteps || workflowInfo().continueAsNewSuggested;
+  const continueWith = async (carried: Partial<EntitySequenceInput>): Promise<never> => {
+    await report(false);
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof entitySequenceWorkflow>({ ...input, ...carried, control: control.state });
+  };
+
+  if (input.kind === 'peer-history') {
+    // An owner's conversations are independent (order matters only within one), so several go at once.
+    const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
+    const queue: Lane[] =
+      input.queue ??
+      (await localActs.ownerConversations({ ...ref, owner: input.entityId })).map((r) => ({
+        next: r.start,
+        end: r.start + r.count,
+        prev: null,
+      }));
+    const lanes: Lane[] = [...(input.lanes ?? [])];
+    let stopping = false;
+    const takeLane = () => {
+      const lane = queue.shift();
+      if (lane) lanes.push(lane);
+      return lane;
+    };
+    const runLane = async (first: Lane | undefined) => {
+      for (let lane = first; lane; lane = stopping ? undefined : takeLane()) {
+        while (lane.next < lane.end) {
+          await control.mayProceed();
+          if (control.state.cancelled || stopping) return;
+          const result = await runStep(input, lane.next, lane.prev);
+          lane.next++;
+          if (result.landed) lane.prev = result.landed;
+          await count(result);
+          if (mustContinueAsNew()) stopping = true;
+        }
+        lanes.splice(lanes.indexOf(lane), 1);
+      }
+    };
+    const width = input.lanesPerOwner ?? 4;
+    const runners = lanes.map((lane) => runLane(lane));
+    while (runners.length < width && queue.length > 0) runners.push(runLane(takeLane()));
+    await Promise.all(runners);
+    if (stopping && !control.state.cancelled && (lanes.length > 0 || queue.length > 0)) {
+      await continueWith({ lanes, queue });
+    }
+    await report(true);
+    return;
+  }
+
+  let next = input.next ?? 0;
+  let prev = input.prev ?? null;
+  for (;;) {
+    if (mustContinueAsNew()) await continueWith({ next, prev });
+    await control.mayProceed();
+    if (control.state.cancelled) break;
+    const result = await runStep(input, next, prev);
+    next++;
+    if (result.landed) prev = result.landed;
+    await count(result);
+    if (!result.hasMore) break;
   }
   await report(true);
 }

@@ -59,6 +59,14 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
     },
     listFanoutItems: async ({ stage, after, limit }) =>
       list(stage === 'peer-messages' ? owners : groups, after, Math.min(limit, 3)),
+    // Two conversations per owner (when there are two steps or more), so owners run lanes side by side.
+    ownerConversations: async () => {
+      const half = Math.ceil(opts.stepsPerOwner / 2);
+      return [
+        { peer: 'peer-a', start: 0, count: half },
+        { peer: 'peer-b', start: half, count: opts.stepsPerOwner - half },
+      ].filter((r) => r.count > 0);
+    },
     importPeerMessage: async ({ owner, seq }) => {
       await record('peer-messages', `${owner}#${seq}`);
       return { ...step(seq + 1 < opts.stepsPerOwner), landed: { conversation: 'peer', msgSeq: seq + 1 } };

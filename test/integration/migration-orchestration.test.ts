@@ -60,10 +60,17 @@ describe('migration orchestration on a real Temporal dev server', () => {
     for (const stage of STAGES)
       for (const dep of STAGE_DEPENDENCIES[stage])
         assert.ok(first(stage) >= last(dep), `${stage} started before ${dep} ended`);
-    // Each owner's steps ran in order.
+    // Each conversation of each owner ran in order (steps 0-2 and 3-4 are its two conversations, run side by side).
     for (const owner of fake.owners) {
       const seqs = fake.calls.filter((c) => c.key.startsWith(`${owner}#`)).map((c) => Number(c.key.split('#')[1]));
-      assert.deepEqual(seqs, [0, 1, 2, 3, 4]);
+      assert.deepEqual(
+        seqs.filter((q) => q < 3),
+        [0, 1, 2]
+      );
+      assert.deepEqual(
+        seqs.filter((q) => q >= 3),
+        [3, 4]
+      );
     }
     // Continue-as-new really happened: the per-owner children have more than one run.
     const runs = await countRuns(t, workflowIds.peerHistory(migrationId, fake.owners[0]!));

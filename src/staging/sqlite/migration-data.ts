@@ -5,7 +5,7 @@
  * per file on first use (users by 100; each owner's friends and blocks by 20; verify pages of 20 owners or groups).
  */
 import Database from 'better-sqlite3';
-import type { FanoutItem, StagePlan } from '../../../activities/contract';
+import type { ConversationRange, FanoutItem, StagePlan } from '../../../activities/contract';
 import type {
   LedgerRecord,
   LedgerRow,
@@ -84,6 +84,10 @@ export class SqliteMigrationData implements MigrationData {
         `SELECT id, message_count AS planned FROM groups WHERE id > ? AND message_count > 0 ORDER BY id LIMIT ?`
       ),
       owner: db.prepare(`SELECT first, n FROM owners WHERE user = ?`),
+      ranges: db.prepare(
+        `SELECT peer, min(id) AS first_id, count(*) AS n FROM peer_copies WHERE id >= ? AND id < ?
+         GROUP BY peer ORDER BY first_id`
+      ),
       ownerCopy: db.prepare(
         `SELECT c.peer, m.src, m.f, m.t, m.sent, m.type, m.sub_type, m.body, m.searched
          FROM peer_copies c JOIN peer_messages m ON m.id = c.msg WHERE c.id = ?`
@@ -244,6 +248,15 @@ export class SqliteMigrationData implements MigrationData {
 
   async ownerMessageCount(owner: string): Promise<number> {
     return this.ownerRange(owner).n;
+  }
+
+  async ownerConversationRanges(owner: string): Promise<ConversationRange[]> {
+    const { first, n } = this.ownerRange(owner);
+    return (this.q.ranges.all(first, first + n) as Row[]).map((r) => ({
+      peer: r.peer as string,
+      start: (r.first_id as number) - first,
+      count: r.n as number,
+    }));
   }
 
   async ownerMessage(owner: string, seq: number): Promise<StagedImportMessage | null> {
