@@ -24,6 +24,8 @@ export interface StagedGroupInfo {
 export interface StagedMemberRef {
   userId: string;
   sourceId: string;
+  /** When the member joined (ms): ZIM's EnterGroupTime on invite. */
+  joinedTime?: number;
 }
 
 export interface GroupSetupPorts {

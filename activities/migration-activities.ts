@@ -11,7 +11,7 @@ import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
 import type { MigrationData, StagedImportMessage } from './migration-data';
-import { scheduledCall, scheduledRead } from './scheduled-call';
+import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
 
 export interface ActivityDeps {
@@ -227,34 +227,24 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
             })
           )
         ),
-      invite: async (batch) => {
-        const joined = new Map((await members(0, group.memberCount)).map((m) => [m.userId, m.joinedTime]));
-        return scheduledCall(scheduler, 'InviteUsersIntoGroup', groupId, () =>
+      invite: (batch) =>
+        scheduledCall(scheduler, 'InviteUsersIntoGroup', groupId, () =>
           answerOf(() =>
             zim.inviteUsersIntoGroup({
               FromUserId: group.owner,
               GroupId: groupId,
-              GroupMemberInfos: batch.map((m) => {
-                const t = joined.get(m.userId);
-                return { UserId: m.userId, ...(t !== undefined && { EnterGroupTime: t }) };
-              }),
+              GroupMemberInfos: batch.map((m) => ({
+                UserId: m.userId,
+                ...(m.joinedTime !== undefined && { EnterGroupTime: m.joinedTime }),
+              })),
             })
           )
-        );
-      },
+        ),
       listMembers: async () => {
-        const userIds: string[] = [];
-        let next = '0';
-        let calls = 0;
-        do {
-          const page = await scheduledRead(scheduler, 'QueryGroupMemberList', undefined, () =>
-            zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
-          );
-          calls++;
-          userIds.push(...page.members.map((m) => m.userId));
-          next = page.next;
-        } while (next !== '0');
-        return { userIds, calls };
+        const pages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
+          zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
+        );
+        return { userIds: pages.flatMap((p) => p.members.map((m) => m.userId)), calls: pages.length };
       },
       kick: (userIds) =>
         scheduledCall(scheduler, 'KickoutGroupUser', undefined, () =>

@@ -65,3 +65,19 @@ export async function scheduledRead<T>(
     }
   }
 }
+
+/** Every page of a paged query (ZIM's `Next` cursor, '0' at the end), each page a scheduled, retried read. */
+export async function readAllPages<P extends { next: string }>(
+  scheduler: CallScheduler,
+  action: string,
+  readPage: (next: string) => Promise<P>
+): Promise<P[]> {
+  const pages: P[] = [];
+  let next = '0';
+  do {
+    const page = await scheduledRead(scheduler, action, undefined, () => readPage(next));
+    pages.push(page);
+    next = page.next;
+  } while (next !== '0');
+  return pages;
+}

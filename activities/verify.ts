@@ -10,7 +10,7 @@ import { compareConversation, type ConversationCheck } from '../src/verify/compa
 import type { ZimClient } from '../src/zim-client';
 import type { Outcome } from './contract';
 import type { LedgerRow, MigrationData, StagedImportMessage } from './migration-data';
-import { scheduledRead } from './scheduled-call';
+import { readAllPages } from './scheduled-call';
 
 export interface VerifyDeps {
   data: MigrationData;
@@ -67,16 +67,11 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
   const { owners, groups } = await data.verifyPage(page);
   for (const owner of owners) {
     for (const [peer, messages] of await data.ownerConversations(owner)) {
-      const actual: ActualMessage[] = [];
-      let next = '0';
-      do {
-        const result = await scheduledRead(scheduler, 'QueryPeerMsg', undefined, () =>
-          zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
-        );
-        outcome.calls++;
-        actual.push(...result.messages.filter((m) => m.isEmpty === 0));
-        next = result.next;
-      } while (next !== '0');
+      const pages = await readAllPages(scheduler, 'QueryPeerMsg', (next) =>
+        zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
+      );
+      outcome.calls += pages.length;
+      const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
       record(
         `peer/${owner}/${peer}`,
         compareConversation(expectedOf(messages, await landedOf('peer-messages', owner, messages)), actual)
@@ -88,16 +83,11 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     const group = await data.group(groupId);
     if (!group) continue;
     const messages = await data.groupMessages(groupId);
-    const actual: ActualMessage[] = [];
-    let next = '0';
-    do {
-      const result = await scheduledRead(scheduler, 'QueryGroupMsg', undefined, () =>
-        zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
-      );
-      outcome.calls++;
-      actual.push(...result.messages.filter((m) => m.isEmpty === 0));
-      next = result.next;
-    } while (next !== '0');
+    const pages = await readAllPages(scheduler, 'QueryGroupMsg', (next) =>
+      zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
+    );
+    outcome.calls += pages.length;
+    const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
     record(
       `group/${groupId}`,
       compareConversation(expectedOf(messages, await landedOf('group-messages', groupId, messages)), actual)
@@ -110,16 +100,11 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
       staged.map((u) => `${groupId}/${u}`)
     );
     const expected = new Set(staged.filter((u) => joined.get(`${groupId}/${u}`)?.status === 'done'));
-    const present = new Set<string>();
-    next = '0';
-    do {
-      const result = await scheduledRead(scheduler, 'QueryGroupMemberList', undefined, () =>
-        zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
-      );
-      outcome.calls++;
-      result.members.forEach((m) => present.add(m.userId));
-      next = result.next;
-    } while (next !== '0');
+    const memberPages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
+      zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
+    );
+    outcome.calls += memberPages.length;
+    const present = new Set(memberPages.flatMap((p) => p.members.map((m) => m.userId)));
     const missing = [...expected].filter((u) => !present.has(u));
     const extra = [...present].filter((u) => !expected.has(u));
     const ok = missing.length === 0 && extra.length === 0;

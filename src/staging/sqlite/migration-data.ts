@@ -16,13 +16,12 @@ import type {
   StagedRelation,
   StagedUser,
 } from '../../../activities/migration-data';
+import { CREATE_GROUP_MEMBERS, INVITE_BATCH } from '../../../activities/group-setup';
 import type { Stage } from '../../shared/stages';
 
 export const USERS_PER_CALL = 100;
 export const RELATIONS_PER_CALL = 20;
 export const VERIFY_PER_PAGE = 20;
-const CREATE_GROUP_MEMBERS = 100;
-const INVITE_BATCH = 100;
 
 type Row = Record<string, unknown>;
 const optStr = (v: unknown) => (v == null ? undefined : (v as string));
