@@ -26,17 +26,11 @@ export const LOCAL_ACTIVITY_OPTIONS: ActivityOptions = {
  * The message imports (ImportPeerMsg / ImportGroupMsg, nearly every call of a migration) run as local activities:
  * the worker runs them inside the owner's workflow task and records one marker each, instead of a scheduled,
  * dispatched and completed activity task. That cuts Temporal's work per call several-fold (docs/benchmarks.md).
- * They cannot heartbeat; a dead worker is noticed by the workflow task timeout instead (ENTITY_WORKFLOW_TASK_TIMEOUT),
- * and the re-run goes through the same reconciliation as any retry.
+ * The task stays open while they run and completes every 8 s (80% of the default 10-s task timeout): that is when
+ * signals reach the owner, so pause and cancel also close the call gate (activities/call-gate.ts). They cannot
+ * heartbeat; a dead worker is noticed by the workflow task timeout, and the re-run reconciles like any retry.
  */
 export const ZIM_IMPORT_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: ZIM_CALL_ACTIVITY_OPTIONS.startToCloseTimeout,
   retry: ZIM_CALL_ACTIVITY_OPTIONS.retry,
 };
-
-/**
- * While local activities run, the worker keeps the workflow task open and completes it every 80% of this timeout;
- * only then do signals (pause, cancel) reach the workflow and its progress reports leave. Short, so a pause takes
- * effect within about 2 s; long enough for a loaded worker to finish a task.
- */
-export const ENTITY_WORKFLOW_TASK_TIMEOUT = '2 seconds';

@@ -149,6 +149,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
           await control.mayProceed();
           if (control.state.cancelled || stopping) return;
           const result = await runStep(input, lane.next, lane.prev);
+          if (result.deferred) continue; // the call gate was closed: ask control again
           lane.next++;
           if (result.landed) lane.prev = result.landed;
           await count(result);
@@ -176,6 +177,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     await control.mayProceed();
     if (control.state.cancelled) break;
     const result = await runStep(input, next, prev);
+    if (result.deferred) continue;
     next++;
     if (result.landed) prev = result.landed;
     await count(result);

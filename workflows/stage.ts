@@ -29,7 +29,7 @@ import {
   workflowIds,
   type Counts,
 } from '../src/shared/workflow-api';
-import { ENTITY_WORKFLOW_TASK_TIMEOUT, LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
 import { catchUpChild, Control, type ControlState } from './control';
 import { entitySequenceWorkflow, type EntityKind } from './entity-sequence';
 
@@ -228,7 +228,6 @@ async function startEntityChild(
       ],
       // Children outlive this run when the stage continues as new; they report by workflow id to the newest run.
       parentClosePolicy: 'ABANDON',
-      workflowTaskTimeout: ENTITY_WORKFLOW_TASK_TIMEOUT,
       // A child that completed is never run again; one that failed or was terminated may be (the ledger keeps it exact).
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       typedSearchAttributes: [

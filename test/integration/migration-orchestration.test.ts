@@ -129,9 +129,9 @@ describe('migration orchestration on a real Temporal dev server', () => {
     assert.equal((await handle.query(progressQuery)).stages.find((s) => s.stage === 'peer-messages')!.budget, 7);
 
     await handle.signal(pauseSignal, { reason: 'peak hours' });
-    // Calls in flight may finish, and an owner learns of the pause when its workflow task next completes (every
-    // 1.6 s while its local activities run); after that grace no new call may start.
-    await sleep(2_500);
+    // Calls in flight may finish; the call gate closes at once (owners learn of the pause itself only when their
+    // workflow task next completes). After a short grace no new call may start.
+    await sleep(1_000);
     const atPause = fake.calls.length;
     await sleep(2_000);
     assert.equal(fake.calls.length, atPause, 'calls continued while paused');
