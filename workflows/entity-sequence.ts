@@ -53,7 +53,7 @@ const acts = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
 const importActs = proxyLocalActivities<MigrationActivities>(ZIM_IMPORT_LOCAL_ACTIVITY_OPTIONS);
 const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
-const REPORT_EVERY_STEPS = 50;
+const REPORT_EVERY_STEPS = 200;
 const REPORT_EVERY_MS = 2_000;
 
 /**
@@ -104,7 +104,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     stepsSinceReport = 0;
     await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, delta: sent, finished });
   };
-  const count = async (result: StepResult) => {
+  const count = (result: StepResult) => {
     delta.done += result.done;
     delta.failed += result.failed;
     delta.skipped += result.skipped;
@@ -152,7 +152,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
           if (result.deferred) continue; // the call gate was closed: ask control again
           lane.next++;
           if (result.landed) lane.prev = result.landed;
-          await count(result);
+          count(result);
           if (mustContinueAsNew()) stopping = true;
         }
         lanes.splice(lanes.indexOf(lane), 1);
@@ -180,7 +180,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     if (result.deferred) continue;
     next++;
     if (result.landed) prev = result.landed;
-    await count(result);
+    count(result);
     if (!result.hasMore) break;
   }
   await flushReports();
