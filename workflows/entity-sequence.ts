@@ -146,7 +146,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     const runLane = async (first: Lane | undefined) => {
       for (let lane = first; lane; lane = stopping ? undefined : takeLane()) {
         while (lane.next < lane.end) {
-          await control.mayProceed();
+          if (!control.ready()) await control.mayProceed();
           if (control.state.cancelled || stopping) return;
           const result = await runStep(input, lane.next, lane.prev);
           if (result.deferred) continue; // the call gate was closed: ask control again
@@ -174,7 +174,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   let prev = input.prev ?? null;
   for (;;) {
     if (mustContinueAsNew()) await continueWith({ next, prev });
-    await control.mayProceed();
+    if (!control.ready()) await control.mayProceed();
     if (control.state.cancelled) break;
     const result = await runStep(input, next, prev);
     if (result.deferred) continue;
