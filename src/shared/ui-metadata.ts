@@ -30,7 +30,7 @@ export function migrationStartMetadata(o: {
       '',
       `Stages: ${o.stages.join(' → ')}`,
       '',
-      `Live progress: *Current Details* below, the \`progress\` query, or \`zim-migrate status ${o.migrationId}\`.`,
+      `Live progress: *Current Details* (User Metadata tab), the \`progress\` query, or \`zim-migrate status ${o.migrationId}\`.`,
     ].join('\n'),
   };
 }

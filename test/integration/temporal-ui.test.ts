@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { STAGES } from '../../src/shared/stages';
 import { thousands } from '../../src/shared/ui-metadata';
 import { pauseSignal, progressQuery, resumeSignal, workflowIds } from '../../src/shared/workflow-api';
@@ -22,32 +22,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MIGRATION = 'ui-check';
 
 describe('the Temporal UI shows a migration', () => {
-  let t: TemporalTestEnv;
-  let staging: Awaited<ReturnType<typeof buildStaging>>;
-  let uiUrl: string;
-  const shots = mkdtempSync(path.join(tmpdir(), 'temporal-ui-'));
-
-  before(async () => {
-    requireChromium(); // before the slow setup: a missing browser fails at once, naming the install command
-    [t, staging] = await Promise.all([
-      startTemporalTestEnv({ ui: true, uiPort: await freePort() }),
-      buildStaging(12, 3),
-    ]);
-    assert.ok(t.server.uiUrl, 'the dev server did not report a UI URL');
-    uiUrl = t.server.uiUrl;
-  });
+  let t: TemporalTestEnv | undefined;
   after(async () => {
     await t?.teardown();
   });
 
   it('renders its id, summary and live progress table in Chromium; children carry one-line summaries', async () => {
+    // Inside the test, not in a hook: a missing browser then counts as a failed test (not a cancelled one) and
+    // fails at once, before the slow setup, with the command that installs it.
+    requireChromium();
+    const shots = mkdtempSync(path.join(tmpdir(), 'temporal-ui-'));
+    let staging: Awaited<ReturnType<typeof buildStaging>>;
+    [t, staging] = await Promise.all([
+      startTemporalTestEnv({ ui: true, uiPort: await freePort() }),
+      buildStaging(12, 3),
+    ]);
+    const uiUrl = t.server.uiUrl;
+    assert.ok(uiUrl, 'the dev server did not report a UI URL');
+    const client = t.client;
     const emulator = await startFastEmulator();
     const migrationId = workflowIds.migration(MIGRATION);
     let finalDetails = '';
     try {
       const result = await migrateIntoEmulator({
         connection: t.server.env.nativeConnection,
-        client: t.client,
+        client,
         emulator,
         stagingPath: staging.fresh(),
         migrationId: MIGRATION,
@@ -117,12 +116,12 @@ describe('the Temporal UI shows a migration', () => {
 
       // Every owner's child names its owner; found through the ZimMigrationId search attribute.
       const owners: string[] = [];
-      for await (const wf of t.client.workflow.list({
+      for await (const wf of client.workflow.list({
         query: `ZimMigrationId="${MIGRATION}" AND WorkflowType="entitySequenceWorkflow"`,
       })) {
         const owner = wf.workflowId.split('/peer/')[1];
         assert.ok(owner, wf.workflowId);
-        const summary = await t.client.workflow.getHandle(wf.workflowId).describe();
+        const summary = await client.workflow.getHandle(wf.workflowId).describe();
         assert.equal(await summary.staticSummary(), `One-to-one history of owner ${owner} (migration ${MIGRATION})`);
         owners.push(owner);
       }
