@@ -19,6 +19,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FanoutItem, FanoutStage, MigrationActivities, MigrationRef, PageStage } from '../activities/contract';
 import { STAGE_KIND, type Stage } from '../src/shared/stages';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
+import { entitySummary } from '../src/shared/ui-metadata';
 import {
   addCounts,
   cancelSignal,
@@ -230,6 +231,7 @@ async function startEntityChild(
       parentClosePolicy: 'ABANDON',
       // A child that completed is never run again; one that failed or was terminated may be (the ledger keeps it exact).
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      staticSummary: entitySummary(input.migrationId, kind, item.id),
       typedSearchAttributes: [
         { key: ZIM_MIGRATION_ID, value: input.migrationId },
         { key: ZIM_MIGRATION_STAGE, value: input.stage },
