@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
+import { registerCallScheduleCommand } from './commands/call-schedule';
 import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
@@ -40,6 +41,7 @@ Examples:
   $ zim-migrate pause acme --reason "peak"         no new ZIM call starts until "zim-migrate resume acme"
   $ zim-migrate report ./acme.sqlite               per stage planned/done/failed, every failure with ZIM's code
   $ zim-migrate config                             the settings in use and where each comes from
+  $ zim-migrate call-schedule                      per ZIM Action: budget, calls made, "too frequent" answers
   $ zim-migrate emulator --app-id 1234             a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
   $ zim-migrate temporal-cli                       find (or install) the Temporal CLI and say which one is used
 
@@ -68,6 +70,7 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerReportCommand(program);
   registerWorkerCommand(program);
   registerConfigCommand(program);
+  registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
   registerTemporalCliCommand(program);
   return program;

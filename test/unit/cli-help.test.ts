@@ -21,6 +21,7 @@ const MACHINE_READABLE = [
   'budget',
   'report',
   'config',
+  'call-schedule',
   'emulator',
   'temporal-cli',
 ];
