@@ -3,6 +3,7 @@ import { describeSource } from '../../config/layered-settings';
 import { resolveZimSettings } from '../../config/zim-config';
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
+import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
 import { settingLayers } from '../setting-layers';
 
@@ -15,6 +16,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--base-url <url>', 'ZIM\'s API host or an emulator\'s URL (env ZIM_BASE_URL, config "baseUrl")')
     .option('--budget-db <file>', 'the call schedule file (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb")')
     .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
+    .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
       'after',
       `
@@ -30,6 +32,9 @@ Each setting comes from its flag, else the environment, else the config file (--
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
 
+Before taking tasks the worker makes one signed read (QueryUserInfos) and refuses to start if ZIM's gateway rejects
+its credentials (wrong secret or AppID, clock off by 10 minutes, wrong host), instead of failing every record.
+
 Run several worker processes on one machine for throughput: they share the call schedule, so ZIM's per-Action
 budgets hold whatever their number. Workers on several machines do not share it (nor the staging file's ledger):
 see docs/operations.md before doing that. Each worker must read the staging files at the paths given to
@@ -40,13 +45,14 @@ Examples:
   $ zim-migrate --config prod.json worker            AppID, host, secret file and task queue from prod.json
   $ TEMPORAL_PROFILE=prod zim-migrate worker          Temporal address, namespace, TLS from temporal.toml
 
-Exit codes: 0 stopped by Ctrl-C or SIGTERM after finishing its tasks, 1 failure (Temporal unreachable, the
-worker failed), 2 bad usage or configuration (a setting missing or invalid).`
+Exit codes: 0 stopped by Ctrl-C or SIGTERM after finishing its tasks, 1 failure (Temporal or ZIM unreachable,
+the worker failed), 2 bad usage or configuration (a setting missing or invalid, credentials refused by ZIM).`
     )
-    .action(async (_opts: unknown, command: Command) => {
+    .action(async (opts: { skipZimCheck?: boolean }, command: Command) => {
       const layers = settingLayers(command);
       const { config: zim, sources } = resolveZimSettings(layers);
       const temporal = resolveTemporalSettings(layers);
+      if (!opts.skipZimCheck) await checkZimCredentials(zim);
       const { connection, namespace, taskQueue } = await connectWorkerConnection(temporal);
       const worker = await createMigrationWorker({
         connection,
