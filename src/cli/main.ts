@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
+import { describeError } from './describe-error';
 import { registerCallScheduleCommand } from './commands/call-schedule';
 import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
@@ -80,7 +81,7 @@ if (require.main === module || process.argv[1]?.endsWith('zim-migrate.js')) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {
-      console.error(`zim-migrate: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`zim-migrate: ${describeError(err)}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
 }

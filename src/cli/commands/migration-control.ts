@@ -27,6 +27,7 @@ import {
 } from '../../shared/workflow-api';
 import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
+import { describeError } from '../describe-error';
 import { ProgressPrinter, renderFinal, watchOutputFor, type FinalMigrationState } from '../progress-watch';
 import { renderProgress } from '../render-progress';
 import { settingLayers } from '../setting-layers';
@@ -193,6 +194,13 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
             if (err instanceof WorkflowExecutionAlreadyStartedError)
               throw new UsageError(
                 `Migration "${name}" is already running. Watch it with "zim-migrate status ${name} --watch".`
+              );
+            if (/search attribute/i.test(describeError(err)))
+              throw new Error(
+                `${describeError(err)}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
+                  'once (docs/operations.md): temporal operator search-attribute create --name ZimMigrationId ' +
+                  '--type Keyword; and the same for ZimMigrationStage.',
+                { cause: err }
               );
             throw err;
           }
