@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error';
-import { chooseConfigFile, loadConfigFile } from '../../src/config/config-file';
+import { CONFIG_FILE_KEYS, chooseConfigFile, loadConfigFile } from '../../src/config/config-file';
 import type { SettingLayers } from '../../src/config/layered-settings';
 import { resolveStartSettings } from '../../src/config/start-settings';
 import { resolveZimSettings } from '../../src/config/zim-config';
+import { projectRoot } from '../../src/shared/project-root';
 import { UsageError } from '../../src/shared/usage-error';
 import { resolveTemporalSettings } from '../../src/temporal-connection/connect';
 
@@ -304,5 +305,12 @@ describe('secrets never live in the config file', () => {
       () => resolveZimSettings(layers(badFile.dir)),
       configError(/from "serverSecretFile" in .* \(.*secret\) must be the 32-character string/, bad)
     );
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('documents every key a config file may hold', () => {
+    const doc = readFileSync(path.join(projectRoot(), 'docs', 'configuration.md'), 'utf8');
+    for (const key of CONFIG_FILE_KEYS) assert.match(doc, new RegExp(`\\| \`${key}\` \\|`), key);
   });
 });
