@@ -66,6 +66,8 @@ export interface MigrationCarried {
   control: ControlState;
   failuresAtLastBudgetTrip: number;
   budgets: Record<string, number>;
+  /** What the call gate in staging was last set to; unknown at a migration's start (staging may be reused). */
+  callGateOpen?: boolean;
 }
 
 export interface MigrationResult {
@@ -108,6 +110,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   };
   const control = new Control(c.control, (event, args) => forward(event, args.reason));
+
+  // The call gate follows pause and cancel (activities/call-gate.ts), one write at a time so that a quick pause and
+  // resume can never land out of order.
+  const gateWanted = () => !c.control.paused && !c.control.cancelled;
+  const syncCallGate = async () => {
+    for (;;) {
+      await condition(() => c.callGateOpen !== gateWanted());
+      const open = gateWanted();
+      await localActs.setCallGate({ ...ref, open });
+      c.callGateOpen = open;
+    }
+  };
+  void syncCallGate();
 
   setHandler(stageReportSignal, (report) => {
     const stage = c.stages[report.stage];

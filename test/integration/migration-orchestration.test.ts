@@ -41,7 +41,7 @@ describe('migration orchestration on a real Temporal dev server', () => {
           migrationId,
           stagingPath: '/nonexistent/fake',
           // Tiny per-run limits force every workflow to continue as new several times.
-          tuning: { pageWindow: 2, childWindow: 3, maxPagesPerRun: 2, maxChildStartsPerRun: 2, maxStepsPerChildRun: 2 },
+          tuning: { pageWindow: 2, childWindow: 3, maxPagesPerRun: 2, maxChildStartsPerRun: 2, maxStepsPerChildRun: 1 },
         },
       ],
     });
@@ -86,7 +86,7 @@ describe('migration orchestration on a real Temporal dev server', () => {
     await t.client.workflow.execute(migrationWorkflow, {
       taskQueue,
       workflowId: workflowIds.migration(migrationId),
-      args: [{ migrationId, stagingPath: '/x', tuning: { maxChildStartsPerRun: 2, maxStepsPerChildRun: 2 } }],
+      args: [{ migrationId, stagingPath: '/x', tuning: { maxChildStartsPerRun: 2, maxStepsPerChildRun: 1 } }],
     });
     const histories = t.client.workflow.list({ query: `ZimMigrationId = "${migrationId}"` }).intoHistories();
     let replayed = 0;
@@ -129,7 +129,8 @@ describe('migration orchestration on a real Temporal dev server', () => {
     assert.equal((await handle.query(progressQuery)).stages.find((s) => s.stage === 'peer-messages')!.budget, 7);
 
     await handle.signal(pauseSignal, { reason: 'peak hours' });
-    // Calls in flight may finish; after a short grace no new call may start.
+    // Calls in flight may finish; the call gate closes at once (owners learn of the pause itself only when their
+    // workflow task next completes). After a short grace no new call may start.
     await sleep(1_000);
     const atPause = fake.calls.length;
     await sleep(2_000);
