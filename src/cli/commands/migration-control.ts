@@ -35,6 +35,8 @@ import { settingLayers } from '../setting-layers';
 /** How often --watch asks for progress, and the default of --every (how often a log gets an unchanged-stage line). */
 const WATCH_POLL_MS = 2_000;
 export const DEFAULT_WATCH_EVERY_SECONDS = 15;
+/** How long --watch keeps retrying while Temporal or the workers do not answer, before it fails. */
+const WATCH_GIVE_UP_MS = 60_000;
 
 const migrationName = z
   .string()
@@ -85,15 +87,38 @@ async function withClient<T>(settings: TemporalSettings, fn: (client: Client) =>
 const handleOf = (client: Client, name: string) =>
   client.workflow.getHandle(workflowIds.migration(parse(migrationName, name, 'migration name')));
 
+class NoSuchMigrationError extends Error {
+  override name = 'NoSuchMigrationError';
+}
+
 async function describeMigration(handle: WorkflowHandle, name: string, settings: TemporalSettings) {
   return handle.describe().catch((err: unknown) => {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
-    throw new Error(
+    throw new NoSuchMigrationError(
       `No migration "${name}" (workflow ${handle.workflowId}) in namespace ${settings.namespace} at ` +
         `${settings.connectionOptions.address}. List migrations with ` +
         `"temporal workflow list --query 'WorkflowType="migrationWorkflow"'", or check TEMPORAL_NAMESPACE.`
     );
   });
+}
+
+/** One look at a migration: its progress while it runs, else how it ended. */
+async function pollMigration(
+  handle: WorkflowHandle,
+  name: string,
+  settings: TemporalSettings
+): Promise<{ progress: MigrationProgress } | { final: FinalMigrationState }> {
+  const description = await describeMigration(handle, name, settings);
+  if (description.status.name !== 'RUNNING') return { final: await finalState(handle, name, description.status.name) };
+  const progress = await handle.query(progressQuery).catch((err: unknown) => {
+    throw new Error(
+      `Migration ${name} is running but its progress query failed (${firstLine(err)}). A worker answers ` +
+        `queries: check one polls task queue ${settings.taskQueue} with ` +
+        `"temporal task-queue describe --task-queue ${settings.taskQueue}", or start one ("zim-migrate worker").`,
+      { cause: err }
+    );
+  });
+  return { progress };
 }
 
 /** A migration that no longer runs: its result (per-stage counts) when it completed, else Temporal's status. */
@@ -232,7 +257,8 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
 On a terminal --watch redraws a table. When output is not a terminal (CI logs, | tee, a file) it prints one
 line when a stage starts or ends or the migration pauses, resumes or ends, and otherwise at most one line per
 --every seconds, only when counts moved. A migration that ended prints its outcome (the stages with counts,
-when it completed or was cancelled).
+when it completed or was cancelled). While watching, Temporal or the workers not answering is retried for a
+minute (a note goes to stderr) before the command fails.
 
 Examples:
   $ zim-migrate status acme --watch
@@ -253,27 +279,35 @@ migration, no worker answered; with --watch: the migration ended cancelled, fail
           everyMs: opts.every * 1000,
           write: (text) => process.stdout.write(text),
         });
+        let troubleSince: number | undefined;
         for (;;) {
-          const description = await describeMigration(handle, name, settings);
-          if (description.status.name !== 'RUNNING') {
-            const final = await finalState(handle, name, description.status.name);
+          let snapshot: Awaited<ReturnType<typeof pollMigration>>;
+          try {
+            snapshot = await pollMigration(handle, name, settings);
+            if (troubleSince !== undefined) console.error(`zim-migrate: ${name}: answering again`);
+            troubleSince = undefined;
+          } catch (err) {
+            // A long watch (a CI step, a night) outlives network blips and worker restarts; a wrong name does not.
+            if (!opts.watch || err instanceof NoSuchMigrationError) throw err;
+            const now = Date.now();
+            if (troubleSince === undefined) console.error(`zim-migrate: ${describeError(err)} (retrying for a minute)`);
+            troubleSince ??= now;
+            if (now - troubleSince > WATCH_GIVE_UP_MS) throw err;
+            await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+            continue;
+          }
+          if ('final' in snapshot) {
+            const { final } = snapshot;
             if (opts.watch) printer.end(final);
             else process.stdout.write(opts.json ? `${JSON.stringify(final)}\n` : renderFinal(final));
             if (opts.watch && final.status !== 'completed') process.exitCode = 1;
             return;
           }
-          const progress = await handle.query(progressQuery).catch((err: unknown) => {
-            throw new Error(
-              `Migration ${name} is running but its progress query failed (${firstLine(err)}). A worker answers ` +
-                `queries: check one polls task queue ${settings.taskQueue} with ` +
-                `"temporal task-queue describe --task-queue ${settings.taskQueue}", or start one ("zim-migrate worker").`
-            );
-          });
           if (!opts.watch) {
-            console.log(opts.json ? JSON.stringify(progress) : renderProgress(progress));
+            console.log(opts.json ? JSON.stringify(snapshot.progress) : renderProgress(snapshot.progress));
             return;
           }
-          printer.show(progress);
+          printer.show(snapshot.progress);
           await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
         }
       });
