@@ -2,6 +2,9 @@
 import { Command } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
+import { describeError } from './describe-error';
+import { registerCallScheduleCommand } from './commands/call-schedule';
+import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerGenCommand } from './commands/gen';
@@ -19,6 +22,11 @@ export function buildProgram(): Command {
         'exactly once, as a durable Temporal workflow that you can pause, resume and verify.'
     )
     .version(packageJson.version)
+    .option(
+      '--config <file>',
+      'a JSON file of non-secret settings (default: $ZIM_MIGRATE_CONFIG, else ./zim-migrate.config.json if present)'
+    )
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -28,16 +36,29 @@ Examples:
   $ zim-migrate gen --out ./sample --users 1000    write a synthetic export
   $ zim-migrate validate ./sample                  check an export against the format and ZIM's rules
   $ zim-migrate plan ./sample --out acme.sqlite    stage it; print calls per Action and the ETA
+  $ zim-migrate worker                             run a worker (ZIM_APP_ID, ZIM_SERVER_SECRET_FILE, TEMPORAL_*)
   $ zim-migrate start ./acme.sqlite                start migration "acme" (a worker must be running)
   $ zim-migrate status acme --watch                live progress per stage, rate against budget, ETA
   $ zim-migrate pause acme --reason "peak"         no new ZIM call starts until "zim-migrate resume acme"
+  $ zim-migrate report ./acme.sqlite               per stage planned/done/failed, every failure with ZIM's code
+  $ zim-migrate config                             the settings in use and where each comes from
+  $ zim-migrate call-schedule                      per ZIM Action: budget, calls made, "too frequent" answers
   $ zim-migrate emulator --app-id 1234             a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
   $ zim-migrate temporal-cli                       find (or install) the Temporal CLI and say which one is used
 
-Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* or a TEMPORAL_PROFILE
-(the Temporal CLI's conventions). ZIM: ZIM_APP_ID, ZIM_SERVER_SECRET or ZIM_SERVER_SECRET_FILE, ZIM_BASE_URL.
+Configuration: flags > environment > config file > defaults (docs/configuration.md). ZIM: ZIM_APP_ID,
+ZIM_SERVER_SECRET or ZIM_SERVER_SECRET_FILE (never in the config file), ZIM_BASE_URL, ZIM_MIGRATE_BUDGET_DB.
+Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* or a TEMPORAL_PROFILE (the
+Temporal CLI's conventions); ZIM_MIGRATE_TASK_QUEUE.
 
-Exit codes: 0 success, 1 failure (the message names what failed and how to fix it), 2 bad usage.`
+Exit codes (every command):
+  0  success
+  1  failure: the work could not be done (Temporal or ZIM unreachable, errors found in an export, a watched
+     migration that ended without completing); the message names what failed and how to fix it
+  2  bad usage or configuration: a flag, argument, environment variable or config file setting is wrong or
+     missing; nothing was done
+  130  interrupted (Ctrl-C) during "zim-migrate dev"
+Each command's --help lists what its codes mean for it. Guides: docs/operations.md, docs/troubleshooting.md.`
     );
   program.exitOverride((err) => {
     process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? 2 : err.exitCode);
@@ -49,6 +70,8 @@ Exit codes: 0 success, 1 failure (the message names what failed and how to fix i
   registerMigrationControlCommands(program);
   registerReportCommand(program);
   registerWorkerCommand(program);
+  registerConfigCommand(program);
+  registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
   registerTemporalCliCommand(program);
   return program;
@@ -58,7 +81,7 @@ if (require.main === module || process.argv[1]?.endsWith('zim-migrate.js')) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {
-      console.error(`zim-migrate: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`zim-migrate: ${describeError(err)}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
 }

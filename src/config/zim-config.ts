@@ -1,11 +1,23 @@
 /**
- * Where and as whom the product calls ZIM. Read from the environment (or a secret file) and validated at the
- * boundary; the ServerSecret is kept out of every message this module produces.
+ * Where and as whom the product calls ZIM: flags, then environment, then the config file (src/config/config-file.ts),
+ * validated at the boundary. The ServerSecret comes only from the environment or a file holding it, and is kept out
+ * of every message this module produces.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from './config-error';
+import {
+  describeSource,
+  resolveSetting,
+  resolveWithDefault,
+  type SettingLayers,
+  type SettingSource,
+} from './layered-settings';
+import { settingSchemas } from './setting-schemas';
+
+export { ConfigError } from './config-error';
 
 export interface ZimConfig {
   appId: number;
@@ -15,56 +27,98 @@ export interface ZimConfig {
   budgetDbPath: string;
 }
 
-const envSchema = z.object({
-  ZIM_APP_ID: z
-    .string({ error: 'ZIM_APP_ID is not set: export ZIM_APP_ID=<your AppID from the ZEGO console>' })
-    .regex(/^\d+$/, 'ZIM_APP_ID must be a decimal number (the AppID from the ZEGO console)')
-    .transform(Number)
-    .refine((n) => n > 0 && n <= 0xffffffff, 'ZIM_APP_ID must be a uint32'),
-  ZIM_SERVER_SECRET: z.string().optional(),
-  ZIM_SERVER_SECRET_FILE: z.string().optional(),
-  ZIM_BASE_URL: z
-    .url({
-      error: 'ZIM_BASE_URL must be a URL such as https://zim-api.zego.im (or your emulator, http://127.0.0.1:PORT)',
-    })
-    .default('https://zim-api.zego.im'),
-  ZIM_MIGRATE_BUDGET_DB: z.string().optional(),
-});
+export const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
+export const defaultBudgetDbPath = () => path.join(homedir(), '.zim-migrate', 'call-budgets.sqlite');
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+export const ZIM_SETTING_SPECS = {
+  appId: { flag: '--app-id', env: 'ZIM_APP_ID', fileKey: 'appId', schema: settingSchemas.appId },
+  baseUrl: { flag: '--base-url', env: 'ZIM_BASE_URL', fileKey: 'baseUrl', schema: settingSchemas.baseUrl },
+  budgetDb: {
+    flag: '--budget-db',
+    env: 'ZIM_MIGRATE_BUDGET_DB',
+    fileKey: 'budgetDb',
+    schema: settingSchemas.path,
+    isPath: true,
+  },
+} as const;
+
+/** Where the ServerSecret comes from, in precedence order; the config file may only name a file. */
+const SECRET_SPECS = [
+  { flag: '--server-secret-file', schema: settingSchemas.path, isPath: true, isFile: true },
+  { env: 'ZIM_SERVER_SECRET', schema: z.string(), isFile: false },
+  { env: 'ZIM_SERVER_SECRET_FILE', schema: settingSchemas.path, isPath: true, isFile: true },
+  { fileKey: 'serverSecretFile', schema: settingSchemas.path, isPath: true, isFile: true },
+] as const;
+
+const SECRET_SHAPE = /^[0-9a-zA-Z]{32}$/;
+const NO_SECRET =
+  'No ZIM ServerSecret: set ZIM_SERVER_SECRET, or ZIM_SERVER_SECRET_FILE=<path to a file holding it> ' +
+  '(or "serverSecretFile" in the config file, or --server-secret-file).';
+
+export interface ZimSettings {
+  config: ZimConfig;
+  /** Where each value came from, for `zim-migrate config` and the worker's start-up line; never the secret. */
+  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb', SettingSource>;
 }
 
-/** Reads ZIM settings from env: ZIM_APP_ID, ZIM_SERVER_SECRET or ZIM_SERVER_SECRET_FILE, ZIM_BASE_URL. */
-export function loadZimConfig(env: NodeJS.ProcessEnv = process.env): ZimConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    // zod messages name the variable; the secret's value never reaches them because its schema cannot fail.
-    throw new ConfigError(parsed.error.issues.map((i) => i.message).join('\n'));
-  }
-  const e = parsed.data;
-  let serverSecret = e.ZIM_SERVER_SECRET;
-  if (!serverSecret && e.ZIM_SERVER_SECRET_FILE) {
+/** A secret file's name is printable, unless someone put the secret itself where the path belongs. */
+function secretFileLabel(source: SettingSource, file: string): string {
+  return SECRET_SHAPE.test(path.basename(file))
+    ? `${describeSource(source)} (its value looks like the secret itself, not a path to a file holding it)`
+    : `${describeSource(source)} (${file})`;
+}
+
+function readServerSecret(layers: SettingLayers): { secret: string; source: SettingSource } {
+  for (const spec of SECRET_SPECS) {
+    const found = resolveSetting(layers, spec);
+    if (!found) continue;
+    if (!spec.isFile) return checkedSecret(found.value.trim(), found.source, describeSource(found.source));
+    const label = secretFileLabel(found.source, found.value);
+    let text: string;
     try {
-      serverSecret = readFileSync(e.ZIM_SERVER_SECRET_FILE, 'utf8').trim();
+      text = readFileSync(found.value, 'utf8');
     } catch (err) {
       throw new ConfigError(
-        `Cannot read ZIM_SERVER_SECRET_FILE=${e.ZIM_SERVER_SECRET_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`
+        `Cannot read the ZIM ServerSecret file named by ${label}: ${(err as NodeJS.ErrnoException).code ?? 'error'}. ` +
+          'Point it at a file that holds only the 32-character secret, readable by this user.'
       );
     }
+    return checkedSecret(text.trim(), found.source, label);
   }
-  if (!serverSecret) {
+  throw new ConfigError(NO_SECRET);
+}
+
+function checkedSecret(secret: string, source: SettingSource, label: string) {
+  if (!SECRET_SHAPE.test(secret))
     throw new ConfigError(
-      'No ZIM ServerSecret: set ZIM_SERVER_SECRET, or ZIM_SERVER_SECRET_FILE=<path to a file holding it>.'
+      `The ZIM ServerSecret from ${label} must be the 32-character string from the ZEGO console (letters and digits).`
     );
-  }
-  if (!/^[0-9a-zA-Z]{32}$/.test(serverSecret)) {
-    throw new ConfigError('The ZIM ServerSecret must be the 32-character string from the ZEGO console.');
-  }
+  return { secret, source };
+}
+
+/** ZIM settings from flags > env > config file > defaults; throws ConfigError naming the setting and the fix. */
+export function resolveZimSettings(layers: SettingLayers): ZimSettings {
+  const appId = resolveSetting(layers, ZIM_SETTING_SPECS.appId);
+  if (!appId)
+    throw new ConfigError(
+      'ZIM_APP_ID is not set: export ZIM_APP_ID=<your AppID from the ZEGO console> ' +
+        '(or "appId" in the config file, or --app-id).'
+    );
+  const baseUrl = resolveWithDefault(layers, ZIM_SETTING_SPECS.baseUrl, DEFAULT_ZIM_BASE_URL);
+  const budgetDb = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetDb, defaultBudgetDbPath());
+  const { secret, source } = readServerSecret(layers);
   return {
-    appId: e.ZIM_APP_ID,
-    serverSecret,
-    baseUrl: e.ZIM_BASE_URL.replace(/\/+$/, ''),
-    budgetDbPath: e.ZIM_MIGRATE_BUDGET_DB ?? path.join(homedir(), '.zim-migrate', 'call-budgets.sqlite'),
+    config: {
+      appId: appId.value,
+      serverSecret: secret,
+      baseUrl: baseUrl.value.replace(/\/+$/, ''),
+      budgetDbPath: budgetDb.value,
+    },
+    sources: { appId: appId.source, baseUrl: baseUrl.source, serverSecret: source, budgetDb: budgetDb.source },
   };
+}
+
+/** ZIM settings from the environment alone (tests, embedding). */
+export function loadZimConfig(env: NodeJS.ProcessEnv = process.env): ZimConfig {
+  return resolveZimSettings({ flags: {}, env }).config;
 }

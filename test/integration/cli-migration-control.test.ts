@@ -65,7 +65,39 @@ describe('zim-migrate start / status / pause / resume / budget / cancel', () => 
     await cli('cancel', 'acme');
     const result = (await t.client.workflow.getHandle('zim-migrate/acme').result()) as { status: string };
     assert.equal(result.status, 'cancelled');
-    assert.match(await cli('status', 'acme'), /completed/);
+    assert.match(await cli('status', 'acme'), /^migration acme: CANCELLED\npeer-messages /);
+    // Watching a migration that ended without completing fails, so a CI step stops there.
+    await assert.rejects(cli('status', 'acme', '--watch'), (err: { code: number; stdout: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stdout, / acme CANCELLED /);
+      return true;
+    });
+  });
+
+  it('watches in a log without cursor escapes or repeated lines, and as NDJSON with --json', async () => {
+    const stages = 'accounts,profiles,friends,blocks';
+    await cli('start', staging, '--name', 'beta', '--stages', stages);
+    const log = await cli('status', 'beta', '--watch', '--every', '1');
+    assert.ok(!log.includes('\x1b'), 'no escape sequences when stdout is not a terminal');
+    const lines = log.trimEnd().split('\n');
+    const withoutTime = lines.map((l) => l.replace(/^\S+ /, ''));
+    for (let i = 1; i < withoutTime.length; i++) assert.notEqual(withoutTime[i], withoutTime[i - 1], 'a repeated line');
+    for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ beta [A-Z]+ \d+% /);
+    assert.match(lines[lines.length - 1]!, / beta COMPLETED \d+% .*done accounts,profiles,friends,blocks$/);
+
+    await cli('start', staging, '--name', 'gamma', '--stages', stages);
+    const ndjson = await cli('status', 'gamma', '--watch', '--json', '--every', '1');
+    const objects = ndjson
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { migrationId: string; status: string; stages: { status: string }[] });
+    assert.ok(objects.every((o) => o.migrationId === 'gamma'));
+    const last = objects[objects.length - 1]!;
+    assert.equal(last.status, 'completed');
+    assert.deepEqual(
+      last.stages.map((s) => s.status),
+      ['done', 'done', 'done', 'done']
+    );
   });
 
   it('rejects bad input with exit code 2 and a message that names the fix', async () => {
@@ -79,5 +111,25 @@ describe('zim-migrate start / status / pause / resume / budget / cancel', () => 
     await fails(['start', staging, '--stages', 'accounts,nope'], /unknown stage\(s\) nope/);
     await fails(['budget', 'acme', 'Import=5'], /expected Action=callsPerSecond/);
     await fails(['nosuchcommand'], /unknown command/);
+    await fails(['start', staging, '--error-budget', '150'], /--error-budget must be a percentage from 0 to 100/);
+    await assert.rejects(cli('status', 'nosuch'), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /No migration "nosuch" \(workflow zim-migrate\/nosuch\) in namespace default/);
+      return true;
+    });
+  });
+
+  it('says where it tried to reach Temporal and how to check it', async () => {
+    await assert.rejects(
+      exec(process.execPath, [BIN, 'status', 'acme'], { env: { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' } }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(
+          err.stderr,
+          /Cannot reach Temporal at 127\.0\.0\.1:1 \(namespace default\).*temporal operator cluster health/
+        );
+        return true;
+      }
+    );
   });
 });

@@ -52,13 +52,13 @@ describe('zim-migrate emulator', () => {
     assert.ok(!output.includes(SECRET), output);
   });
 
-  it('refuses to start without a secret and explains where to put one', async () => {
+  it('refuses to start without a secret (a configuration error, exit 2) and explains where to put one', async () => {
     const run = promisify(execFile)(process.execPath, [BIN, 'emulator', '--app-id', '1'], {
       env: { ...process.env, ZIM_SERVER_SECRET: '' },
     });
     await assert.rejects(
       run,
-      (e: { code: number; stderr: string }) => e.code === 1 && /ZIM_SERVER_SECRET/.test(e.stderr)
+      (e: { code: number; stderr: string }) => e.code === 2 && /ZIM_SERVER_SECRET/.test(e.stderr)
     );
   });
 

@@ -27,7 +27,10 @@ describe('loadZimConfig', () => {
 
   it('names the missing or malformed setting and never echoes the secret', () => {
     assert.throws(() => loadZimConfig({ ZIM_SERVER_SECRET: SECRET }), /ZIM_APP_ID is not set/);
-    assert.throws(() => loadZimConfig({ ZIM_APP_ID: 'abc', ZIM_SERVER_SECRET: SECRET }), /decimal number/);
+    assert.throws(
+      () => loadZimConfig({ ZIM_APP_ID: 'abc', ZIM_SERVER_SECRET: SECRET }),
+      /ZIM_APP_ID must be your ZIM AppID/
+    );
     assert.throws(() => loadZimConfig({ ZIM_APP_ID: '1' }), /ZIM_SERVER_SECRET/);
     const bad = 'not-a-valid-secret-value-at-all!';
     assert.throws(

@@ -20,12 +20,14 @@ import { progressQuery, workflowIds, type MigrationProgress } from '../../shared
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { createMigrationWorker } from '../../worker/migration-worker';
 import { startZimEmulator } from '../../zim-emulator';
-import { renderProgress } from '../render-progress';
+import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
 const MIGRATION = 'rehearsal';
 const APP_ID = 1_000_001;
+/** Where output is a log, one progress line per this many ms while no stage changes (stage changes print at once). */
+const DEV_PRINT_EVERY_MS = 10_000;
 
 const optionsSchema = z.object({
   dir: z.string(),
@@ -59,12 +61,18 @@ While it runs, in another terminal (same Temporal address):
   $ temporal workflow list --query 'ZimMigrationId="${MIGRATION}"'
 
 Run it again and it resumes the Temporal side from <dir>/temporal.db. The emulator keeps its data in memory, so
-delete <dir> to rehearse from scratch after stopping one halfway.
+delete <dir> to rehearse from scratch after stopping one halfway. It runs its own Temporal and ZIM: the config
+file and the ZIM_* / TEMPORAL_* settings do not apply. On a terminal progress is a live table; in a log (CI,
+| tee) one line per stage change, and every 10 s while counts move.
 
 Examples:
   $ zim-migrate dev                                   30 generated users at ZIM's real 20 calls/s
   $ zim-migrate dev --users 200 --rate 200 --keep-open
-  $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme`
+  $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme
+  $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
+
+Exit codes: 0 the rehearsal completed with no failed record, 1 failure or failed records (see the table),
+2 bad usage, 130 stopped with Ctrl-C.`
     )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = optionsSchema.safeParse(raw);
@@ -177,22 +185,23 @@ async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
 
     const ui = `http://localhost:${o.uiPort}/namespaces/default/workflows/${encodeURIComponent(workflowIds.migration(MIGRATION))}`;
     say(`Temporal UI: ${ui}`);
-    let progress: MigrationProgress | undefined;
+    const footer = `\nTemporal UI: ${ui}\nCtrl-C stops the rehearsal; running it again resumes.\n`;
+    const output = watchOutputFor({ json: false, isTTY: process.stdout.isTTY === true });
+    const printer = new ProgressPrinter({
+      output,
+      everyMs: DEV_PRINT_EVERY_MS,
+      write: (text) => process.stdout.write(output === 'redraw' ? text + footer : text),
+    });
     for (;;) {
       const status = (await handle.describe()).status.name;
       if (status !== 'RUNNING') break;
-      progress = await handle.query(progressQuery).catch(() => progress);
-      if (progress) {
-        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        console.log(renderProgress(progress));
-        console.log(`\nTemporal UI: ${ui}\nCtrl-C stops the rehearsal; running it again resumes.`);
-      }
+      // A query can fail while the worker restarts a workflow task; the next poll asks again.
+      const progress = await handle.query(progressQuery).catch(() => undefined);
+      if (progress) printer.show(progress);
       await new Promise((r) => setTimeout(r, 2_000));
     }
     const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
-    console.log(
-      renderProgress({ migrationId: MIGRATION, status: 'completed', startedAt: Date.now(), stages: result.stages })
-    );
+    printer.end({ migrationId: MIGRATION, status: result.status, stages: result.stages });
     const failed = result.stages.reduce((n, s) => n + s.failed, 0);
     console.log(`\nRehearsal ${result.status}: ${failed} record(s) failed. Temporal UI: ${ui}`);
     if (o.keepOpen) {

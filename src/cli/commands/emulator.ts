@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { UsageError } from '../../shared/usage-error';
 import { ZIM_ACTION_NAMES, isZimAction, type ZimAction } from '../../zim-client/actions';
 import { startZimEmulator, type EmulatorOptions } from '../../zim-emulator';
 
@@ -37,6 +38,7 @@ interface EmulatorFlags {
   tooFrequentLength: number;
   commitThenDropRate: number;
   faultActions?: ZimAction[];
+  json?: boolean;
 }
 
 const integer = (value: string): number => {
@@ -66,7 +68,7 @@ function serverSecret(flags: EmulatorFlags): string {
   if (flags.serverSecretFile) return readFileSync(flags.serverSecretFile, 'utf8').trim();
   const fromEnv = process.env.ZIM_SERVER_SECRET;
   if (fromEnv) return fromEnv;
-  throw new Error('no ServerSecret: pass --server-secret-file FILE, set ZIM_SERVER_SECRET, or --server-secret S');
+  throw new UsageError('no ServerSecret: pass --server-secret-file FILE, set ZIM_SERVER_SECRET, or --server-secret S');
 }
 
 function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
@@ -167,6 +169,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--too-frequent-length <n>', 'calls per "too frequent" burst', integer, 20)
     .option('--commit-then-drop-rate <p>', 'share of successful writes applied, then their connection dropped', rate, 0)
     .option('--fault-actions <A,B,...>', 'apply faults only to these Actions', actions)
+    .option('--json', 'once listening, print {"url","appId","plan","rateLimits"} as one JSON line (for scripts)')
     .addHelpText(
       'after',
       `
@@ -180,13 +183,25 @@ Examples:
   $ zim-migrate emulator --app-id 1 --server-secret-file s --reset-rate 0.05 --commit-then-drop-rate 0.02 \\
         --fault-seed 42 --fault-actions ImportPeerMsg,ImportGroupMsg                   # chaos rehearsal
   $ curl -s localhost:8089/_emulator/counters
-  $ curl -s -XPOST localhost:8089/_emulator/faults -d '{"seed":7,"http5xxRate":0.1}'`
+  $ curl -s -XPOST localhost:8089/_emulator/faults -d '{"seed":7,"http5xxRate":0.1}'
+  $ zim-migrate emulator --app-id 1 --server-secret-file s --json | head -n1 | jq -r .url     port 0: read the URL
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 failure (e.g. the port is taken), 2 bad usage (no ServerSecret,
+a bad flag value).`
     )
     .action(async (flags: EmulatorFlags) => {
       const emulator = await startZimEmulator(emulatorOptions(flags));
       const limits = flags.rateLimits ? 'rate limits on' : 'rate limits off';
-      console.log(`ZIM emulator listening on ${emulator.url} (AppId ${emulator.appId}, plan ${flags.plan}, ${limits})`);
-      console.log(`introspection: ${emulator.url}/_emulator/state, /_emulator/counters, /_emulator/faults`);
+      if (flags.json)
+        console.log(
+          JSON.stringify({ url: emulator.url, appId: emulator.appId, plan: flags.plan, rateLimits: flags.rateLimits })
+        );
+      else {
+        console.log(
+          `ZIM emulator listening on ${emulator.url} (AppId ${emulator.appId}, plan ${flags.plan}, ${limits})`
+        );
+        console.log(`introspection: ${emulator.url}/_emulator/state, /_emulator/counters, /_emulator/faults`);
+      }
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -5,9 +5,15 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { resolveStartSettings } from '../../config/start-settings';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../../shared/search-attributes';
 import { isStage, MIGRATION_ACTIONS, STAGES, type Stage } from '../../shared/stages';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
@@ -20,13 +26,31 @@ import {
   workflowIds,
   type MigrationProgress,
 } from '../../shared/workflow-api';
-import { connectClient, temporalSettings } from '../../temporal-connection/connect';
+import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
+import { describeError } from '../describe-error';
+import { ProgressPrinter, renderFinal, watchOutputFor, type FinalMigrationState } from '../progress-watch';
 import { renderProgress } from '../render-progress';
+import { settingLayers } from '../setting-layers';
+
+/** How often --watch asks for progress, and the default of --every (how often a log gets an unchanged-stage line). */
+const WATCH_POLL_MS = 2_000;
+export const DEFAULT_WATCH_EVERY_SECONDS = 15;
+/** How long --watch keeps retrying while Temporal or the workers do not answer, before it fails. */
+const WATCH_GIVE_UP_MS = 60_000;
 
 const migrationName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a migration name is 1-64 letters, digits, ".", "_" or "-"');
+
+const statusOptions = z.object({
+  watch: z.boolean().default(false),
+  json: z.boolean().default(false),
+  every: z.coerce
+    .number({ error: '--every must be a number of seconds' })
+    .min(1, '--every must be at least 1 second')
+    .max(86_400, '--every must be at most 86400 seconds'),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
@@ -44,16 +68,16 @@ function parseBudget(spec: string): { action: string; rate: number } {
   return { action: m[1]!, rate: Number(m[2]) };
 }
 
-function uiLink(workflowId: string): string | undefined {
-  const { connectionOptions, namespace } = temporalSettings();
-  const explicit = process.env.TEMPORAL_UI_URL;
-  const address = connectionOptions.address;
-  const base = explicit ?? (/^(localhost|127\.0\.0\.1):7233$/.test(address) ? 'http://localhost:8233' : undefined);
-  return base && `${base.replace(/\/+$/, '')}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+
+function uiLink(settings: TemporalSettings, workflowId: string): string | undefined {
+  return (
+    settings.uiUrl && `${settings.uiUrl}/namespaces/${settings.namespace}/workflows/${encodeURIComponent(workflowId)}`
+  );
 }
 
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
+async function withClient<T>(settings: TemporalSettings, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(settings);
   try {
     return await fn(client);
   } finally {
@@ -64,6 +88,49 @@ async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 const handleOf = (client: Client, name: string) =>
   client.workflow.getHandle(workflowIds.migration(parse(migrationName, name, 'migration name')));
 
+class NoSuchMigrationError extends Error {
+  override name = 'NoSuchMigrationError';
+}
+
+async function describeMigration(handle: WorkflowHandle, name: string, settings: TemporalSettings) {
+  return handle.describe().catch((err: unknown) => {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    throw new NoSuchMigrationError(
+      `No migration "${name}" (workflow ${handle.workflowId}) in namespace ${settings.namespace} at ` +
+        `${settings.connectionOptions.address}. List migrations with ` +
+        `"temporal workflow list --query 'WorkflowType="migrationWorkflow"'", or check TEMPORAL_NAMESPACE.`
+    );
+  });
+}
+
+/** One look at a migration: its progress while it runs, else how it ended. */
+async function pollMigration(
+  handle: WorkflowHandle,
+  name: string,
+  settings: TemporalSettings
+): Promise<{ progress: MigrationProgress } | { final: FinalMigrationState }> {
+  const description = await describeMigration(handle, name, settings);
+  if (description.status.name !== 'RUNNING') return { final: await finalState(handle, name, description.status.name) };
+  const progress = await handle.query(progressQuery).catch((err: unknown) => {
+    throw new Error(
+      `Migration ${name} is running but its progress query failed (${firstLine(err)}). A worker answers ` +
+        `queries: check one polls task queue ${settings.taskQueue} with ` +
+        `"temporal task-queue describe --task-queue ${settings.taskQueue}", or start one ("zim-migrate worker").`,
+      { cause: err }
+    );
+  });
+  return { progress };
+}
+
+/** A migration that no longer runs: its result (per-stage counts) when it completed, else Temporal's status. */
+async function finalState(handle: WorkflowHandle, name: string, temporalStatus: string): Promise<FinalMigrationState> {
+  if (temporalStatus === 'COMPLETED') {
+    const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
+    return { migrationId: name, status: result.status, stages: result.stages };
+  }
+  return { migrationId: name, status: temporalStatus.toLowerCase() };
+}
+
 export function registerMigrationControlCommands(program: Command): void {
   program
     .command('start')
@@ -72,17 +139,29 @@ export function registerMigrationControlCommands(program: Command): void {
     .option('--name <name>', 'migration name (the workflow id is zim-migrate/<name>); default: the staging file name')
     .option('--stages <list>', `comma-separated stages to run (default all): ${STAGES.join(',')}`)
     .option('--sequential', 'run one stage at a time instead of every ready stage at once')
-    .option('--error-budget <percent>', 'pause when more than this % of records fail', '1')
-    .option('--budget <Action=rate...>', 'calls/s for an Action, e.g. ImportPeerMsg=15 (repeatable)')
+    .option(
+      '--error-budget <percent>',
+      'pause when more than this % of records fail (default 1, or "errorBudgetPercent" in the config file)'
+    )
+    .option(
+      '--budget <Action=rate...>',
+      'calls/s for an Action, e.g. ImportPeerMsg=15 (repeatable; over "budgets" in the config file)'
+    )
+    .option('--task-queue <name>', "the workers' task queue (default zim-migrate; env ZIM_MIGRATE_TASK_QUEUE)")
     .option('--json', 'print {"migrationId","workflowId","ui"} as JSON')
     .addHelpText(
       'after',
       `
-The worker (zim-migrate worker) must be able to read the staging file at the same path.
+The worker (zim-migrate worker) must be able to read the staging file at the same path, and poll the same
+task queue. The ServerSecret is never needed here: only workers call ZIM.
 
 Examples:
   $ zim-migrate start ./staging/acme.sqlite
-  $ zim-migrate start ./staging/acme.sqlite --name acme-2026-11 --stages accounts,profiles --budget UserRegister=10`
+  $ zim-migrate start ./staging/acme.sqlite --name acme-2026-11 --stages accounts,profiles --budget UserRegister=10
+  $ zim-migrate start ./staging/acme.sqlite --json | jq -r .ui
+
+Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server), 2 bad usage or configuration
+(including a migration of that name already running).`
     )
     .action(
       async (
@@ -91,10 +170,10 @@ Examples:
           name?: string;
           stages?: string;
           sequential?: boolean;
-          errorBudget: string;
           budget?: string[];
           json?: boolean;
-        }
+        },
+        command: Command
       ) => {
         const stagingPath = path.resolve(staging);
         if (!existsSync(stagingPath))
@@ -110,14 +189,15 @@ Examples:
         const unknown = stages?.filter((s) => !isStage(s));
         if (unknown?.length)
           throw new UsageError(`--stages: unknown stage(s) ${unknown.join(', ')}; stages: ${STAGES.join(', ')}`);
-        const errorBudget =
-          parse(z.coerce.number().min(0).max(100), opts.errorBudget, '--error-budget (a percentage)') / 100;
-        const budgets = Object.fromEntries((opts.budget ?? []).map(parseBudget).map((b) => [b.action, b.rate]));
+        const layers = settingLayers(command);
+        const budgetFlags = Object.fromEntries((opts.budget ?? []).map(parseBudget).map((b) => [b.action, b.rate]));
+        const { errorBudgetPercent, budgets } = resolveStartSettings(layers, budgetFlags);
+        const settings = resolveTemporalSettings(layers);
         const workflowId = workflowIds.migration(name);
-        await withClient(async (client) => {
+        await withClient(settings, async (client) => {
           try {
             await client.workflow.start('migrationWorkflow', {
-              taskQueue: temporalSettings().taskQueue,
+              taskQueue: settings.taskQueue,
               workflowId,
               args: [
                 {
@@ -125,7 +205,7 @@ Examples:
                   stagingPath,
                   stages: stages as Stage[] | undefined,
                   sequential: opts.sequential,
-                  errorBudget,
+                  errorBudget: errorBudgetPercent.value / 100,
                   budgets,
                 },
               ],
@@ -144,13 +224,20 @@ Examples:
               throw new UsageError(
                 `Migration "${name}" is already running. Watch it with "zim-migrate status ${name} --watch".`
               );
+            if (/search attribute/i.test(describeError(err)))
+              throw new Error(
+                `${describeError(err)}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
+                  'once (docs/operations.md): temporal operator search-attribute create --name ZimMigrationId ' +
+                  '--type Keyword; and the same for ZimMigrationStage.',
+                { cause: err }
+              );
             throw err;
           }
         });
-        const ui = uiLink(workflowId);
+        const ui = uiLink(settings, workflowId);
         if (opts.json) console.log(JSON.stringify({ migrationId: name, workflowId, ui }));
         else {
-          console.log(`Started migration ${name} (workflow ${workflowId}).`);
+          console.log(`Started migration ${name} (workflow ${workflowId}, task queue ${settings.taskQueue}).`);
           if (ui) console.log(`Temporal UI: ${ui}`);
           console.log(`Watch it:    zim-migrate status ${name} --watch`);
         }
@@ -161,34 +248,76 @@ Examples:
     .command('status')
     .description("Show a migration's progress: per stage done/planned, failures, rate against budget, ETA")
     .argument('<name>', 'migration name')
-    .option('--watch', 'refresh every 2 s until the migration ends')
-    .option('--json', 'print the progress query result as JSON')
+    .option('--watch', 'follow it until the migration ends (polls every 2 s)')
+    .option(
+      '--every <seconds>',
+      'with --watch when output is not a terminal, or with --json: print at most this often while no stage changes',
+      String(DEFAULT_WATCH_EVERY_SECONDS)
+    )
+    .option('--json', 'print the progress query result as JSON (with --watch: one object per line, NDJSON)')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ zim-migrate status acme --watch\n  $ zim-migrate status acme --json | jq .stages'
+      `
+On a terminal --watch redraws a table. When output is not a terminal (CI logs, | tee, a file) it prints one
+line when a stage starts or ends or the migration pauses, resumes or ends, and otherwise at most one line per
+--every seconds, only when counts moved. A migration that ended prints its outcome (the stages with counts,
+when it completed or was cancelled). While watching, Temporal or the workers not answering is retried for a
+minute (a note goes to stderr) before the command fails.
+
+Examples:
+  $ zim-migrate status acme --watch
+  $ zim-migrate status acme --watch --every 60 | tee acme-progress.log
+  $ zim-migrate status acme --json | jq '.stages[] | {stage, status, done, failed}'
+  $ zim-migrate status acme --watch --json | jq -c '{status, eta: .etaSeconds}'      NDJSON
+
+Exit codes: 0 progress printed (with --watch: the migration completed), 1 failure (Temporal unreachable, no such
+migration, no worker answered; with --watch: the migration ended cancelled, failed or terminated), 2 bad usage.`
     )
-    .action(async (name: string, opts: { watch?: boolean; json?: boolean }) => {
-      await withClient(async (client) => {
+    .action(async (name: string, raw: Record<string, unknown>, command: Command) => {
+      const opts = parse(statusOptions, raw, 'status options');
+      const settings = resolveTemporalSettings(settingLayers(command));
+      await withClient(settings, async (client) => {
         const handle = handleOf(client, name);
+        const printer = new ProgressPrinter({
+          output: watchOutputFor({ json: opts.json, isTTY: process.stdout.isTTY === true }),
+          everyMs: opts.every * 1000,
+          write: (text) => process.stdout.write(text),
+        });
+        let troubleSince: number | undefined;
         for (;;) {
-          const description = await handle.describe();
-          const progress: MigrationProgress | undefined =
-            description.status.name === 'RUNNING' ? await handle.query(progressQuery) : undefined;
-          if (opts.json)
-            console.log(
-              JSON.stringify(progress ?? { migrationId: name, status: description.status.name.toLowerCase() })
-            );
-          else if (progress) {
-            if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-            console.log(renderProgress(progress));
-          } else console.log(`migration ${name}: ${description.status.name.toLowerCase()} (see "zim-migrate report")`);
-          if (!opts.watch || !progress) return;
-          await new Promise((r) => setTimeout(r, 2_000));
+          let snapshot: Awaited<ReturnType<typeof pollMigration>>;
+          try {
+            snapshot = await pollMigration(handle, name, settings);
+            if (troubleSince !== undefined) console.error(`zim-migrate: ${name}: answering again`);
+            troubleSince = undefined;
+          } catch (err) {
+            // A long watch (a CI step, a night) outlives network blips and worker restarts; a wrong name does not.
+            if (!opts.watch || err instanceof NoSuchMigrationError) throw err;
+            const now = Date.now();
+            if (troubleSince === undefined) console.error(`zim-migrate: ${describeError(err)} (retrying for a minute)`);
+            troubleSince ??= now;
+            if (now - troubleSince > WATCH_GIVE_UP_MS) throw err;
+            await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+            continue;
+          }
+          if ('final' in snapshot) {
+            const { final } = snapshot;
+            if (opts.watch) printer.end(final);
+            else process.stdout.write(opts.json ? `${JSON.stringify(final)}\n` : renderFinal(final));
+            if (opts.watch && final.status !== 'completed') process.exitCode = 1;
+            return;
+          }
+          if (!opts.watch) {
+            console.log(opts.json ? JSON.stringify(snapshot.progress) : renderProgress(snapshot.progress));
+            return;
+          }
+          printer.show(snapshot.progress);
+          await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
         }
       });
     });
 
-  const control = (command: 'pause' | 'resume' | 'cancel', description: string, example: string) =>
+  const control = (command: 'pause' | 'resume' | 'cancel', description: string, examples: string, more: string) =>
     program
       .command(command)
       .description(description)
@@ -196,38 +325,77 @@ Examples:
       .addOption(new Option('--reason <text>', 'shown in status and the Temporal UI').default(undefined))
       .addHelpText(
         'after',
-        `\nExample:\n  $ ${example}\nSame as: temporal workflow signal --workflow-id zim-migrate/<name> --name ${command}`
+        `
+${more}
+Examples:
+${examples}
+Same as: temporal workflow signal --workflow-id zim-migrate/<name> --name ${command} --input '{"reason":"..."}'
+
+Exit codes: 0 signal delivered, 1 failure (Temporal unreachable, no such migration, migration already ended),
+2 bad usage.`
       )
-      .action(async (name: string, opts: { reason?: string }) => {
-        await withClient(async (client) => {
+      .action(async (name: string, opts: { reason?: string }, cmd: Command) => {
+        const settings = resolveTemporalSettings(settingLayers(cmd));
+        await withClient(settings, async (client) => {
           const signal = command === 'pause' ? pauseSignal : command === 'resume' ? resumeSignal : cancelSignal;
-          await handleOf(client, name).signal(signal, { reason: opts.reason });
+          const handle = handleOf(client, name);
+          await describeMigration(handle, name, settings);
+          await handle.signal(signal, { reason: opts.reason });
         });
         console.log(`${command} sent to migration ${name}.`);
       });
   control(
     'pause',
     'Pause: no new ZIM call starts; calls in flight finish',
-    'zim-migrate pause acme --reason "peak hours"'
+    '  $ zim-migrate pause acme --reason "peak hours"\n  $ zim-migrate status acme          shows PAUSED and the reason',
+    'The pause reaches every stage and child workflow; it holds across worker restarts until "zim-migrate resume".\n'
   );
-  control('resume', 'Resume a paused migration', 'zim-migrate resume acme');
-  control('cancel', 'Cancel gracefully: start nothing new, let calls in flight finish', 'zim-migrate cancel acme');
+  control(
+    'resume',
+    'Resume a paused migration (also one paused by its error budget)',
+    '  $ zim-migrate resume acme\n  $ zim-migrate resume acme --reason "night window"',
+    'After an error-budget pause, read the failures first ("zim-migrate report <staging>") and fix their cause.\n'
+  );
+  control(
+    'cancel',
+    'Cancel gracefully: start nothing new, let calls in flight finish',
+    '  $ zim-migrate cancel acme --reason "wrong export"',
+    'What landed in ZIM stays there and in the ledger; a new migration over the same staging file skips it.\n'
+  );
 
   program
     .command('budget')
     .description("Change a ZIM Action's call budget (calls/s) while the migration runs")
     .argument('<name>', 'migration name')
     .argument('<Action=rate>', `e.g. ImportPeerMsg=15; Actions: ${MIGRATION_ACTIONS.join(', ')}`)
-    .addHelpText('after', '\nExample:\n  $ zim-migrate budget acme ImportPeerMsg=10')
-    .action(async (name: string, spec: string) => {
+    .option('--json', 'print the migration\'s budgets that differ from ZIM\'s defaults as JSON {"Action": rate}')
+    .addHelpText(
+      'after',
+      `
+The migration applies it to the call schedule (ZIM_MIGRATE_BUDGET_DB) of the worker machine that runs it, at the
+next call; every worker process on that machine shares that schedule. See docs/operations.md for several machines.
+
+Examples:
+  $ zim-migrate budget acme ImportPeerMsg=10          leave room for the live app's own calls
+  $ zim-migrate budget acme InviteUsersIntoGroup=0.5  per group
+  $ zim-migrate budget acme ImportPeerMsg=20 --json
+
+Exit codes: 0 applied, 1 failure (Temporal unreachable, no such migration, no worker ran the update), 2 bad usage.`
+    )
+    .action(async (name: string, spec: string, opts: { json?: boolean }, cmd: Command) => {
       const change = parseBudget(spec);
-      const budgets = await withClient((client) =>
-        handleOf(client, name).executeUpdate(setBudgetUpdate, { args: [change] })
-      );
-      console.log(
-        `Budgets of ${name} now: ${Object.entries(budgets)
-          .map(([a, r]) => `${a}=${r}/s`)
-          .join(', ')} (others at ZIM's defaults).`
-      );
+      const settings = resolveTemporalSettings(settingLayers(cmd));
+      const budgets = await withClient(settings, async (client) => {
+        const handle = handleOf(client, name);
+        await describeMigration(handle, name, settings);
+        return handle.executeUpdate(setBudgetUpdate, { args: [change] });
+      });
+      if (opts.json) console.log(JSON.stringify(budgets));
+      else
+        console.log(
+          `Budgets of ${name} now: ${Object.entries(budgets)
+            .map(([a, r]) => `${a}=${r}/s`)
+            .join(', ')} (others at ZIM's defaults).`
+        );
     });
 }

@@ -8,8 +8,9 @@ import { STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
 import { openStagingStore } from '../../staging';
-import { connectClient } from '../../temporal-connection/connect';
+import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
 import { formatDuration } from '../render-progress';
+import { settingLayers } from '../setting-layers';
 
 interface StageReport {
   stage: Stage;
@@ -53,9 +54,9 @@ function plannedOf(counts: Record<string, number>): Record<Stage, number> {
 }
 
 /** The migration's own view, when its workflow can be reached: durations, calls and budgets per stage. */
-async function workflowView(name: string): Promise<StageProgress[] | undefined> {
+async function workflowView(name: string, settings: TemporalSettings): Promise<StageProgress[] | undefined> {
   try {
-    const client = await connectClient();
+    const client = await connectClient(settings);
     try {
       const handle = client.workflow.getHandle(workflowIds.migration(name));
       const { status } = await handle.describe();
@@ -87,9 +88,12 @@ when the report was made. Verify findings are failures of stage "verify", keyed 
 
 Examples:
   $ zim-migrate report ./acme.sqlite
-  $ zim-migrate report ./acme.sqlite --json | jq '.failures[] | select(.zimCode == 660400001)'`
+  $ zim-migrate report ./acme.sqlite --json | jq '.failures[] | select(.zimCode == 660400001)'
+  $ zim-migrate report ./acme.sqlite --json | jq '[.failures[].zimCode] | group_by(.) | map({code: .[0], n: length})'
+
+Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usage (an unreadable staging file).`
     )
-    .action(async (staging: string, raw: Record<string, unknown>) => {
+    .action(async (staging: string, raw: Record<string, unknown>, command: Command) => {
       const parsed = optionsSchema.safeParse(raw);
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
       const opts = parsed.data;
@@ -101,7 +105,7 @@ Examples:
         const planned = plannedOf(meta.counts as unknown as Record<string, number>);
         const summary = await store.ledgerSummary();
         const name = opts.name ?? staging.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-        const live = await workflowView(name);
+        const live = await workflowView(name, resolveTemporalSettings(settingLayers(command)));
         const stages: StageReport[] = STAGES.map((stage) => {
           const count = (status: string) =>
             summary

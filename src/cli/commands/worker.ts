@@ -1,33 +1,59 @@
 import type { Command } from 'commander';
-import { loadZimConfig } from '../../config/zim-config';
+import { describeSource } from '../../config/layered-settings';
+import { resolveZimSettings } from '../../config/zim-config';
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
-import { connectWorkerConnection } from '../../temporal-connection/connect';
+import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
+import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
+import { settingLayers } from '../setting-layers';
 
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('Run a worker: executes migrations (workflows and ZIM calls) until Ctrl-C')
+    .description('Run a worker: executes migrations (workflows and ZIM calls) until Ctrl-C or SIGTERM')
+    .option('--app-id <id>', 'ZIM AppID (env ZIM_APP_ID, config "appId")')
+    .option('--server-secret-file <file>', 'a file holding only the ServerSecret (env ZIM_SERVER_SECRET[_FILE])')
+    .option('--base-url <url>', 'ZIM\'s API host or an emulator\'s URL (env ZIM_BASE_URL, config "baseUrl")')
+    .option('--budget-db <file>', 'the call schedule file (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb")')
+    .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
+    .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
       'after',
       `
-Configuration comes from the environment:
-  ZIM_APP_ID, ZIM_SERVER_SECRET or ZIM_SERVER_SECRET_FILE   the ZIM app (the secret stays in this process)
-  ZIM_BASE_URL            ZIM's API host (default https://zim-api.zego.im) or an emulator's URL
-  ZIM_MIGRATE_BUDGET_DB   the call schedule shared by every worker on this machine (default ~/.zim-migrate/...)
-  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*   Temporal (the Temporal CLI's conventions)
-  ZIM_MIGRATE_TASK_QUEUE  default zim-migrate
+Each setting comes from its flag, else the environment, else the config file (--config, ZIM_MIGRATE_CONFIG or
+./zim-migrate.config.json), else the default (docs/configuration.md):
+  ZIM_APP_ID                 the ZIM app
+  ZIM_SERVER_SECRET          the ServerSecret itself (environment only), or
+  ZIM_SERVER_SECRET_FILE     a file holding it; the secret stays in this process and is never logged
+  ZIM_BASE_URL               ZIM's API host (default https://zim-api.zego.im) or an emulator's URL
+  ZIM_MIGRATE_BUDGET_DB      the call schedule every worker on this machine shares
+                             (default ~/.zim-migrate/call-budgets.sqlite)
+  ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
+                             Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
 
-Run several workers against one Temporal cluster for throughput; on one machine they share the call schedule,
-so ZIM's per-Action budgets hold whatever their number. Each worker must reach the staging files by the paths
-given to "zim-migrate start".
+Before taking tasks the worker makes one signed read (QueryUserInfos) and refuses to start if ZIM's gateway rejects
+its credentials (wrong secret or AppID, clock off by 10 minutes, wrong host), instead of failing every record.
 
-Example:
-  $ ZIM_APP_ID=1234 ZIM_SERVER_SECRET_FILE=./secret zim-migrate worker`
+Run several worker processes on one machine for throughput: they share the call schedule, so ZIM's per-Action
+budgets hold whatever their number. Workers on several machines do not share it (nor the staging file's ledger):
+see docs/operations.md before doing that. Each worker must read the staging files at the paths given to
+"zim-migrate start". "zim-migrate config" shows the settings a worker would use, and where each came from.
+
+Examples:
+  $ ZIM_APP_ID=1234567890 ZIM_SERVER_SECRET_FILE=./zim_server_secret zim-migrate worker
+  $ zim-migrate --config prod.json worker            AppID, host, secret file and task queue from prod.json
+  $ TEMPORAL_PROFILE=prod zim-migrate worker          Temporal address, namespace, TLS from temporal.toml
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM after finishing its tasks, 1 failure (Temporal or ZIM unreachable,
+the worker failed), 2 bad usage or configuration (a setting missing or invalid, credentials refused by ZIM).`
     )
-    .action(async () => {
-      const zim = loadZimConfig();
-      const { connection, namespace, taskQueue } = await connectWorkerConnection();
+    .action(async (opts: { skipZimCheck?: boolean }, command: Command) => {
+      const layers = settingLayers(command);
+      const { config: zim, sources } = resolveZimSettings(layers);
+      const temporal = resolveTemporalSettings(layers);
+      if (!opts.skipZimCheck) await checkZimCredentials(zim);
+      const { connection, namespace, taskQueue } = await connectWorkerConnection(temporal);
       const worker = await createMigrationWorker({
         connection,
         namespace,
@@ -36,7 +62,9 @@ Example:
         openData: async (path) => new SqliteMigrationData(path),
       });
       console.error(
-        `zim-migrate worker: task queue ${taskQueue}, namespace ${namespace}, ZIM ${zim.baseUrl} app ${zim.appId}`
+        `zim-migrate worker: Temporal ${temporal.connectionOptions.address} namespace ${namespace} task queue ` +
+          `${taskQueue}; ZIM ${zim.baseUrl} app ${zim.appId}; ServerSecret from ${describeSource(sources.serverSecret)}; ` +
+          `call schedule ${zim.budgetDbPath}${layers.file ? `; config file ${layers.file.path}` : ''}`
       );
       await worker.run();
       await connection.close();

@@ -1,0 +1,47 @@
+/**
+ * One zod schema per setting, shared by the config file (JSON values) and flags and environment variables (strings),
+ * so a value means the same wherever it comes from. Messages read after the setting's name: `ZIM_APP_ID must be …`.
+ */
+import { z } from 'zod';
+import { MIGRATION_ACTIONS } from '../shared/stages';
+
+/** Numbers may come as JSON numbers or as the strings flags and environment variables carry. */
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
+
+const APP_ID = 'must be your ZIM AppID from the ZEGO console: a whole number from 1 to 4294967295';
+const BUDGET = 'must be calls per second, a number greater than 0 and at most 10000';
+
+const httpUrl = (message: string) =>
+  z
+    .string({ error: message })
+    .trim()
+    .refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), message);
+
+export const settingSchemas = {
+  appId: numeric(z.number({ error: APP_ID }).int(APP_ID).min(1, APP_ID).max(0xffffffff, APP_ID)),
+  baseUrl: httpUrl(
+    "must be ZIM's API host as an http(s) URL, e.g. https://zim-api.zego.im (or an emulator's http://127.0.0.1:PORT)"
+  ),
+  url: httpUrl('must be an http(s) URL, e.g. https://temporal-ui.example.com'),
+  path: z.string({ error: 'must be a file path (a string)' }).trim().min(1, 'must be a file path, not empty'),
+  taskQueue: z
+    .string({ error: 'must be a Temporal task queue name (a string)' })
+    .regex(/^[^\s]{1,200}$/, 'must be a Temporal task queue name: 1-200 characters, no spaces'),
+  temporalProfile: z
+    .string({ error: 'must name a profile of your temporal.toml (a string)' })
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must name a profile of your temporal.toml: letters, digits, ".", "_", "-"'),
+  errorBudgetPercent: numeric(
+    z
+      .number({ error: 'must be a percentage from 0 to 100' })
+      .min(0, 'must be a percentage from 0 to 100')
+      .max(100, 'must be a percentage from 0 to 100')
+  ),
+  budgets: z.partialRecord(
+    z.enum(MIGRATION_ACTIONS, { error: `has an unknown Action; Actions: ${MIGRATION_ACTIONS.join(', ')}` }),
+    numeric(z.number({ error: BUDGET }).gt(0, BUDGET).max(10_000, BUDGET)),
+    {
+      error: `must be an object of Action: calls per second, e.g. {"ImportPeerMsg": 15}; Actions: ${MIGRATION_ACTIONS.join(', ')}`,
+    }
+  ),
+};
