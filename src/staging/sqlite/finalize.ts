@@ -128,6 +128,8 @@ function workload(db: Db, peerQueryPages: number): Workload {
       ImportPeerMsg: n('SELECT count(*) FROM peer_copies'),
       CreateGroup: n('SELECT count(*) FROM groups'),
       InviteUsersIntoGroup: n(`SELECT sum(c) FROM (${invites})`),
+      // Only to remove members a group should not have (it existed before, or an invite landed twice): none planned.
+      KickoutGroupUser: 0,
       SetGroupMemberRole: n(`SELECT count(*) FROM group_members WHERE role = 'admin'`),
       SetGroupMembersNickname: n(`SELECT sum(c) FROM (${nicknames})`),
       ImportGroupMsg: n('SELECT count(*) FROM group_seq'),
