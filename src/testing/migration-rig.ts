@@ -40,7 +40,12 @@ export function startFastEmulator(faults: FaultsInput = {}) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
-    rateLimits: { enabled: true, perSecond: FAST_BUDGETS, perGroupPerSecond: { InviteUsersIntoGroup: 50 }, codes: {} },
+    rateLimits: {
+      enabled: true,
+      perSecond: FAST_BUDGETS,
+      perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
+      codes: {},
+    },
     faults,
   });
 }

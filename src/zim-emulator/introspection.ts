@@ -118,7 +118,12 @@ export class Inspector {
       groupAvatar: g.avatar,
       attributes: g.attributes,
       createTime: g.createTime,
-      members: [...g.members].map(([n, m]) => ({ userId: s.userId(n), role: m.role, joinTime: m.joinTime })),
+      members: [...g.members].map(([n, m]) => ({
+        userId: s.userId(n),
+        role: m.role,
+        joinTime: m.joinTime,
+        nickname: m.nickname,
+      })),
       messageCount: g.history.entries.length,
       lastSeq: g.history.lastSeq,
     };

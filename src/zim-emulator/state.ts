@@ -20,11 +20,14 @@ export interface FriendEdge {
 }
 
 export const ROLE_OWNER = 1;
+export const ROLE_ADMIN = 2;
 export const ROLE_MEMBER = 3;
 
 export interface GroupMember {
   role: number;
   joinTime: number;
+  /** The member's nickname in this group (SetGroupMembersNickname); '' when none. */
+  nickname: string;
 }
 
 export interface GroupRecord {
