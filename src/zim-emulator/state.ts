@@ -98,11 +98,18 @@ export class EmulatorState {
   addFriend(owner: number, friend: number, edge: FriendEdge): void {
     getOrCreate(this.#friends, owner, () => new Map<number, FriendEdge>()).set(friend, edge);
   }
+  /** Removes one entry of one user's friend list (the other side's list is left as it is). */
+  removeFriend(owner: number, friend: number): boolean {
+    return this.#friends.get(owner)?.delete(friend) ?? false;
+  }
   blocksOf(n: number): Map<number, number> {
     return this.#blocks.get(n) ?? new Map<number, number>();
   }
   addBlock(owner: number, blocked: number, time: number): void {
     getOrCreate(this.#blocks, owner, () => new Map<number, number>()).set(blocked, time);
+  }
+  removeBlock(owner: number, blocked: number): boolean {
+    return this.#blocks.get(owner)?.delete(blocked) ?? false;
   }
 
   // Groups
