@@ -55,6 +55,8 @@ export interface StepResult extends Outcome {
   landed?: LandedMark;
   /** False once this was the child's last step. */
   hasMore: boolean;
+  /** The migration's call gate stayed closed (paused or cancelled): nothing was sent; run the step again later. */
+  deferred?: boolean;
 }
 
 export interface MigrationActivities {
@@ -79,6 +81,11 @@ export interface MigrationActivities {
   importGroupMessage(
     input: MigrationRef & { groupId: string; seq: number; prev: LandedMark | null }
   ): Promise<StepResult>;
+  /**
+   * Opens or closes the migration's call gate in staging. Message imports check it just before calling ZIM, so a
+   * pause stops them at once, even while their owner's workflow task is busy with local activities.
+   */
+  setCallGate(input: MigrationRef & { open: boolean }): Promise<void>;
   /** Sets an Action's budget (calls/s) in the call schedule shared by the workers. */
   applyBudget(input: { action: string; rate: number }): Promise<void>;
   /** Whether a workflow id is running or closed, for a child that a restarted stage finds already started. */

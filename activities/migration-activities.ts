@@ -3,10 +3,12 @@
  * schedule, and writes the outcome to the ledger. The exactly-once and batch rules live in message-import.ts,
  * batch-import.ts and group-setup.ts; this file binds them to staging, the scheduler and the ZIM client.
  */
+import { cancellationSignal } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } from './batch-import';
 import type { MigrationActivities, Outcome, PageStage } from './contract';
+import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, ZIM_ROLE, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
@@ -303,20 +305,19 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     },
     ownerConversations: async ({ stagingPath, owner }) =>
       (await deps.openData(stagingPath)).ownerConversationRanges(owner),
-    importPeerMessage: async (input) =>
-      importMessageExactlyOnce(
-        messagePorts(await deps.openData(input.stagingPath), 'peer', input.owner),
-        input.seq,
-        input.prev
-      ),
-    importGroupMessage: async (input) =>
-      importMessageExactlyOnce(
-        messagePorts(await deps.openData(input.stagingPath), 'group', input.groupId),
-        input.seq,
-        input.prev
-      ),
+    importPeerMessage: async (input) => {
+      const data = await deps.openData(input.stagingPath);
+      if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
+      return importMessageExactlyOnce(messagePorts(data, 'peer', input.owner), input.seq, input.prev);
+    },
+    importGroupMessage: async (input) => {
+      const data = await deps.openData(input.stagingPath);
+      if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
+      return importMessageExactlyOnce(messagePorts(data, 'group', input.groupId), input.seq, input.prev);
+    },
     setupGroupStep: async (input) =>
       runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),
+    setCallGate: async ({ stagingPath, open }) => (await deps.openData(stagingPath)).setCallGate(open),
     applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),
     describeWorkflow,
   };

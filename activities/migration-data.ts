@@ -119,6 +119,9 @@ export interface MigrationData {
   groupMessages(groupId: string): Promise<StagedImportMessage[]>;
   ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerRecord>>;
   ledgerPut(stage: Stage, rows: LedgerRow[]): Promise<void>;
+  /** The call gate (see MigrationActivities.setCallGate): open unless the migration closed it. */
+  callGateOpen(): Promise<boolean>;
+  setCallGate(open: boolean): Promise<void>;
 }
 
 export type PageStageData = Exclude<PageStage, 'verify'>;

@@ -3,7 +3,7 @@
  * (heartbeating around the wait, so a dead worker is noticed and a cancelled activity stops waiting), call, and on
  * a "too frequent" answer push the whole Action back a second for every worker before Temporal retries.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat as sendHeartbeat } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 
 /** How long every caller of an Action waits after ZIM says "too frequent": long enough for a one-second window to slide past the burst, short enough not to waste the budget. */
@@ -15,6 +15,11 @@ export interface RateLimitedError {
 
 export function isTooFrequent(err: unknown): boolean {
   return (err as RateLimitedError | undefined)?.reason === 'rate-limited';
+}
+
+/** Local activities (the message imports) cannot heartbeat; the SDK would only log a warning per call. */
+function heartbeat(): void {
+  if (!activityInfo().isLocal) sendHeartbeat();
 }
 
 export async function scheduledCall<T>(

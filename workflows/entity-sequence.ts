@@ -1,6 +1,6 @@
 /**
  * One durable child per owner or group: walks that entity's steps in order (an owner's message copies oldest first
- * per conversation, a group's history, a group's creation steps), one activity (one ZIM call) at a time, reporting
+ * per conversation, a group's history, a group's creation steps), one activity (one ZIM call) per step, reporting
  * progress to its stage and continuing as new before its history grows large.
  */
 import {
@@ -9,12 +9,17 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LandedMark, MigrationActivities, MigrationRef, StepResult } from '../activities/contract';
 import { childReportSignal, type ChildReport } from '../src/shared/workflow-api';
 import { Control, type ControlState } from './control';
-import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import {
+  LOCAL_ACTIVITY_OPTIONS,
+  ZIM_CALL_ACTIVITY_OPTIONS,
+  ZIM_IMPORT_LOCAL_ACTIVITY_OPTIONS,
+} from './activity-options';
 
 export type EntityKind = 'peer-history' | 'group-setup' | 'group-history';
 
@@ -45,20 +50,34 @@ export interface Lane {
 }
 
 const acts = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
+const importActs = proxyLocalActivities<MigrationActivities>(ZIM_IMPORT_LOCAL_ACTIVITY_OPTIONS);
 const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
-const REPORT_EVERY_STEPS = 50;
+const REPORT_EVERY_STEPS = 200;
 const REPORT_EVERY_MS = 2_000;
+
+/**
+ * Hands out results of concurrent local activities in the order they were scheduled. A live worker learns of
+ * local activity results in completion order, a replaying one in schedule order; lanes that resumed in different
+ * orders would schedule their next steps under different sequence numbers, and replay would fail (a known SDK
+ * behaviour, see docs/architecture.md). Costs only a wait for an earlier step that is still running.
+ */
+let scheduleOrder: Promise<unknown> = Promise.resolve();
+function inScheduleOrder<T>(result: Promise<T>): Promise<T> {
+  const ordered = scheduleOrder.then(() => result);
+  scheduleOrder = ordered.catch(() => undefined);
+  return ordered;
+}
 
 function runStep(input: EntitySequenceInput, step: number, prev: LandedMark | null): Promise<StepResult> {
   const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
   switch (input.kind) {
     case 'peer-history':
-      return acts.importPeerMessage({ ...ref, owner: input.entityId, seq: step, prev });
+      return inScheduleOrder(importActs.importPeerMessage({ ...ref, owner: input.entityId, seq: step, prev }));
     case 'group-setup':
       return acts.setupGroupStep({ ...ref, groupId: input.entityId, step });
     case 'group-history':
-      return acts.importGroupMessage({ ...ref, groupId: input.entityId, seq: step, prev });
+      return inScheduleOrder(importActs.importGroupMessage({ ...ref, groupId: input.entityId, seq: step, prev }));
   }
 }
 
@@ -69,6 +88,12 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   let lastReportAt = Date.now();
   let stepsSinceReport = 0;
   let stepsThisRun = 0;
+  let reportsInFlight: Promise<void>[] = [];
+  const flushReports = async () => {
+    const sending = reportsInFlight;
+    reportsInFlight = [];
+    await Promise.all(sending);
+  };
   const maxSteps = input.maxStepsPerRun ?? 1_000;
 
   // Snapshot and reset synchronously, so reports from concurrent lanes never count a step twice.
@@ -79,17 +104,23 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     stepsSinceReport = 0;
     await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, delta: sent, finished });
   };
-  const count = async (result: StepResult) => {
+  const count = (result: StepResult) => {
     delta.done += result.done;
     delta.failed += result.failed;
     delta.skipped += result.skipped;
     delta.calls += result.calls;
     stepsSinceReport++;
     stepsThisRun++;
-    if (stepsSinceReport >= REPORT_EVERY_STEPS || Date.now() - lastReportAt >= REPORT_EVERY_MS) await report(false);
+    if (stepsSinceReport >= REPORT_EVERY_STEPS || Date.now() - lastReportAt >= REPORT_EVERY_MS) {
+      // Not awaited: a signal goes out only when the workflow task completes, and lanes must not stall until then.
+      const sending = report(false);
+      sending.catch(() => undefined); // surfaced by flushReports, not as an unhandled rejection
+      reportsInFlight.push(sending);
+    }
   };
   const mustContinueAsNew = () => stepsThisRun >= maxSteps || workflowInfo().continueAsNewSuggested;
   const continueWith = async (carried: Partial<EntitySequenceInput>): Promise<never> => {
+    await flushReports();
     await report(false);
     await condition(allHandlersFinished);
     return await continueAsNew<typeof entitySequenceWorkflow>({ ...input, ...carried, control: control.state });
@@ -115,12 +146,13 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     const runLane = async (first: Lane | undefined) => {
       for (let lane = first; lane; lane = stopping ? undefined : takeLane()) {
         while (lane.next < lane.end) {
-          await control.mayProceed();
+          if (!control.ready()) await control.mayProceed();
           if (control.state.cancelled || stopping) return;
           const result = await runStep(input, lane.next, lane.prev);
+          if (result.deferred) continue; // the call gate was closed: ask control again
           lane.next++;
           if (result.landed) lane.prev = result.landed;
-          await count(result);
+          count(result);
           if (mustContinueAsNew()) stopping = true;
         }
         lanes.splice(lanes.indexOf(lane), 1);
@@ -133,6 +165,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     if (stopping && !control.state.cancelled && (lanes.length > 0 || queue.length > 0)) {
       await continueWith({ lanes, queue });
     }
+    await flushReports();
     await report(true);
     return;
   }
@@ -141,13 +174,15 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   let prev = input.prev ?? null;
   for (;;) {
     if (mustContinueAsNew()) await continueWith({ next, prev });
-    await control.mayProceed();
+    if (!control.ready()) await control.mayProceed();
     if (control.state.cancelled) break;
     const result = await runStep(input, next, prev);
+    if (result.deferred) continue;
     next++;
     if (result.landed) prev = result.landed;
-    await count(result);
+    count(result);
     if (!result.hasMore) break;
   }
+  await flushReports();
   await report(true);
 }

@@ -11,6 +11,7 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -22,6 +23,7 @@ import { MIGRATION_ACTIONS, readyStages, STAGE_ACTION, STAGES, type Stage } from
 import { addSample, callsPerSecond, criticalPathSeconds, type RateSample } from '../src/shared/eta';
 import { defaultBudget } from '../src/rate-limit/default-budgets';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
+import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
 import {
   cancelSignal,
   emptyCounts,
@@ -66,6 +68,8 @@ export interface MigrationCarried {
   control: ControlState;
   failuresAtLastBudgetTrip: number;
   budgets: Record<string, number>;
+  /** What the call gate in staging was last set to; unknown at a migration's start (staging may be reused). */
+  callGateOpen?: boolean;
 }
 
 export interface MigrationResult {
@@ -107,17 +111,39 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         .catch((err: unknown) => log.warn('could not forward control signal', { id, event, err }));
     }
   };
-  const control = new Control(c.control, (event, args) => forward(event, args.reason));
+  // Set once progress() exists, below; signals buffered before their handlers run (dispatched synchronously by
+  // setHandler) change state only, and the first call after the assignment shows it.
+  let showProgress = (): void => undefined;
+  const control = new Control(c.control, (event, args) => {
+    forward(event, args.reason);
+    showProgress();
+  });
+
+  // The call gate follows pause and cancel (activities/call-gate.ts), one write at a time so that a quick pause and
+  // resume can never land out of order.
+  const gateWanted = () => !c.control.paused && !c.control.cancelled;
+  const syncCallGate = async () => {
+    for (;;) {
+      await condition(() => c.callGateOpen !== gateWanted());
+      const open = gateWanted();
+      await localActs.setCallGate({ ...ref, open });
+      c.callGateOpen = open;
+    }
+  };
+  void syncCallGate();
 
   setHandler(stageReportSignal, (report) => {
     const stage = c.stages[report.stage];
     if (!stage || stage.status !== 'running') return;
+    // Most reports of a busy stage change only its call count, which the UI table does not show.
+    const changed = report.finished !== undefined || countsDiffer(stage, report.counts);
     Object.assign(stage, report.counts);
     addSample((samples[report.stage] ??= []), { at: Date.now(), calls: report.counts.calls });
     if (report.finished) {
       stage.status = report.finished;
       stage.finishedAt = Date.now();
     }
+    if (changed) showProgress();
   });
 
   setHandler(
@@ -142,14 +168,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     return { ...base, action, budget: budgetOf(action), callsPerSecond: callsPerSecond(samples[s] ?? []) };
   };
 
-  setHandler(progressQuery, (): MigrationProgress => {
+  const progress = (): MigrationProgress => {
     const status = c.control.cancelled
       ? selected.some((s) => c.stages[s]?.status === 'running')
         ? 'cancelling'
         : 'cancelled'
       : c.control.paused
         ? 'paused'
-        : 'running';
+        : selected.every((s) => c.stages[s]?.status === 'done')
+          ? 'completed'
+          : 'running';
     const stages = selected.map(stageView);
     const etaSeconds = criticalPathSeconds(
       selected,
@@ -174,7 +202,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       stages,
       etaSeconds: status === 'running' ? Math.round(etaSeconds) : undefined,
     };
-  });
+  };
+  setHandler(progressQuery, progress);
+  // The UI's "Current Details": workflow-local state served by a built-in query (no history event). Refreshed
+  // only when a stage's counts or status or the pause state change; a new run after continue-as-new starts blank.
+  showProgress = () => setCurrentDetails(renderProgressMarkdown(progress()));
+  showProgress();
 
   const errorBudget = input.errorBudget ?? 0.01;
   const minRecords = input.errorBudgetMinRecords ?? 100;
@@ -193,6 +226,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         `${(errorBudget * 100).toFixed(2)}%). Read the failures with "zim-migrate report", fix the cause, then resume.`;
       control.pause(reason);
       forward('pause', reason);
+      showProgress();
     }
   };
 
@@ -225,6 +259,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       }
     }
     publishStage();
+    showProgress();
     const allFinished = selected.every((s) => c.stages[s]?.status === 'done' || c.stages[s]?.status === 'cancelled');
     const nothingRunning = !selected.some((s) => c.stages[s]?.status === 'running');
     if (allFinished || (c.control.cancelled && nothingRunning)) break;
@@ -240,6 +275,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   }
 
+  showProgress();
   await condition(allHandlersFinished);
   return {
     migrationId: input.migrationId,
@@ -270,6 +306,7 @@ async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarri
       ],
       parentClosePolicy: 'ABANDON',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      staticSummary: stageSummary(input.migrationId, stage),
       typedSearchAttributes: [
         { key: ZIM_MIGRATION_ID, value: input.migrationId },
         { key: ZIM_MIGRATION_STAGE, value: stage },
@@ -281,6 +318,10 @@ async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarri
     // A stage that already completed under this migration id: its records are in the ledger.
     c.stages[stage] = { ...c.stages[stage], status: 'done', finishedAt: Date.now() };
   }
+}
+
+function countsDiffer(a: Counts, b: Counts): boolean {
+  return a.planned !== b.planned || a.done !== b.done || a.failed !== b.failed || a.skipped !== b.skipped;
 }
 
 export type { Counts };

@@ -6,6 +6,7 @@
 import {
   allHandlersFinished,
   condition,
+  sleep,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
@@ -19,6 +20,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FanoutItem, FanoutStage, MigrationActivities, MigrationRef, PageStage } from '../activities/contract';
 import { STAGE_KIND, type Stage } from '../src/shared/stages';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
+import { entitySummary } from '../src/shared/ui-metadata';
 import {
   addCounts,
   cancelSignal,
@@ -112,14 +114,21 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   });
 
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
-  let lastReportAt = 0;
   const reportToParent = async (finished?: 'done' | 'cancelled') => {
-    lastReportAt = Date.now();
     await parent.signal(stageReportSignal, { stage: input.stage, counts: { ...c.counts }, finished });
   };
-  const maybeReport = async () => {
-    if (Date.now() - lastReportAt >= REPORT_EVERY_MS) await reportToParent();
+  // Progress reaches the parent within 2 s of moving, also while the stage only waits for its children (a full
+  // window, or the last ones running), and costs nothing while it stands still.
+  const countsKey = () => `${c.counts.done}/${c.counts.failed}/${c.counts.skipped}/${c.counts.calls}`;
+  const reportWhileMoving = async () => {
+    for (;;) {
+      const seen = countsKey();
+      await condition(() => countsKey() !== seen);
+      await sleep(REPORT_EVERY_MS);
+      await reportToParent();
+    }
   };
+  void reportWhileMoving();
 
   const carryOn = async (): Promise<never> => {
     await reportToParent();
@@ -148,7 +157,6 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
         .then((outcome) => addCounts(c.counts, outcome))
         .catch((err: unknown) => failures.push(err))
         .finally(() => running--);
-      await maybeReport();
     }
     await condition(() => running === 0);
     if (failures.length > 0 && !isCancellation(failures[0])) throw failures[0];
@@ -191,7 +199,6 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
       const item = c.queue.shift()!;
       startedThisRun++;
       await startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, inFlight, c.counts);
-      await maybeReport();
     }
     await condition(() => inFlight.size === 0);
   }
@@ -230,6 +237,7 @@ async function startEntityChild(
       parentClosePolicy: 'ABANDON',
       // A child that completed is never run again; one that failed or was terminated may be (the ledger keeps it exact).
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      staticSummary: entitySummary(input.migrationId, kind, item.id),
       typedSearchAttributes: [
         { key: ZIM_MIGRATION_ID, value: input.migrationId },
         { key: ZIM_MIGRATION_STAGE, value: input.stage },

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { startDevServer } from '../dev-server/start-dev-server';
+import { cpuMsPer, cpuSnapshot, type CpuSnapshot } from './process-cpu';
 import { MIGRATION_ACTIONS } from '../shared/stages';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
@@ -20,6 +21,7 @@ import { startZimEmulator, type ZimEmulator } from '../zim-emulator';
 
 interface Sample {
   at: number;
+  cpu: CpuSnapshot;
   calls: number;
   refused: number;
 }
@@ -51,6 +53,7 @@ async function runMigration(opts: { users: number; limits: boolean }) {
     const c = emulator.counters();
     samples.push({
       at: Date.now(),
+      cpu: cpuSnapshot(),
       calls: c.calls.ImportPeerMsg ?? 0,
       refused: Object.values(c.refusalsByAction.ImportPeerMsg ?? {}).reduce((a, b) => a + b, 0),
     });
@@ -87,6 +90,7 @@ function steady(samples: Sample[]) {
     callsPerSecond: (b.calls - a.calls) / seconds,
     calls: b.calls - a.calls,
     refused: b.refused - a.refused,
+    cpuMsPerCall: cpuMsPer(b.calls - a.calls, a.cpu, b.cpu),
   };
 }
 
@@ -161,6 +165,8 @@ async function main() {
     );
     console.log(`  bare undici loop (ZimClient, 50 concurrent):  ${bare.toFixed(0)} calls/s`);
     console.log(`  ratio Temporal / bare: ${(s.callsPerSecond / bare).toFixed(3)}`);
+    const cpu = Object.entries(s.cpuMsPerCall).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+    console.log(`  CPU ms per ZIM call over the steady part (emulator in the worker process): ${cpu.join(', ')}`);
     console.log(
       `  history: ${(r.history.events / r.counters.requests).toFixed(2)} events per ZIM call; largest history ${r.history.largest} events`
     );

@@ -22,6 +22,8 @@ export interface DevServer {
   env: TestWorkflowEnvironment;
   cli: TemporalCli;
   address: string;
+  /** The Temporal UI's base URL, when `ui` was asked for. */
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--dynamic-config-value',
     `${key}=${JSON.stringify(value)}`,
   ]);
+  // The UI would otherwise fetch a newsfeed from the internet on every page (offline machines, headless tests).
+  if (options.ui) extraArgs.push('--ui-disable-news-fetch');
   let env: TestWorkflowEnvironment;
   try {
     env = await TestWorkflowEnvironment.createLocal({
@@ -50,5 +54,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
   // The SDK picks a free port; read back what it used so callers can print it or hand it to other processes.
   const address = (env.connection.options as { address?: string }).address ?? 'unknown';
-  return { env, cli, address, stop: () => env.teardown() };
+  return {
+    env,
+    cli,
+    address,
+    uiUrl: options.ui ? uiUrlOf(address, options.uiPort) : undefined,
+    stop: () => env.teardown(),
+  };
+}
+
+/** Where the SDK's dev server serves the UI: `uiPort`, else the gRPC port + 1000 (see TestWorkflowEnvironment). */
+function uiUrlOf(address: string, uiPort: number | undefined): string | undefined {
+  const grpcPort = Number(/:(\d+)$/.exec(address)?.[1]);
+  const port = uiPort ?? (Number.isInteger(grpcPort) ? grpcPort + 1000 : undefined);
+  return port === undefined ? undefined : `http://localhost:${port}`;
 }

@@ -4,6 +4,7 @@
  * workflows and Temporal without ZIM; the end-to-end tests use the real activities and the emulator.
  */
 import type { MigrationActivities, StagePlan } from '../../activities/contract';
+import { DEFERRED_STEP, waitForOpenGate } from '../../activities/call-gate';
 import { describeWorkflow } from '../../activities/describe-workflow';
 import type { Stage } from '../shared/stages';
 
@@ -26,6 +27,9 @@ export interface FakeMigrationOptions {
 export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const calls: FakeCall[] = [];
   const appliedBudgets: { action: string; rate: number }[] = [];
+  let gateOpen = true;
+  // Like the real imports: wait at the gate (briefly, so tests stay fast), defer if it stays closed.
+  const gate = () => waitForOpenGate(async () => gateOpen, new AbortController().signal, 1_000);
   const record = async (stage: Stage, key: string) => {
     await opts.beforeCall?.(stage);
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
@@ -68,6 +72,7 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       ].filter((r) => r.count > 0);
     },
     importPeerMessage: async ({ owner, seq }) => {
+      if (!(await gate())) return { ...DEFERRED_STEP };
       await record('peer-messages', `${owner}#${seq}`);
       return { ...step(seq + 1 < opts.stepsPerOwner), landed: { conversation: 'peer', msgSeq: seq + 1 } };
     },
@@ -76,9 +81,11 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       return step(s + 1 < 2);
     },
     importGroupMessage: async ({ groupId, seq }) => {
+      if (!(await gate())) return { ...DEFERRED_STEP };
       await record('group-messages', `${groupId}#${seq}`);
       return step(seq + 1 < 3);
     },
+    setCallGate: async ({ open }) => void (gateOpen = open),
     applyBudget: async (change) => void appliedBudgets.push(change),
     // The real one: it only asks Temporal, through the worker's client.
     describeWorkflow,

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
+import { STAGES } from '../shared/stages';
+import { migrationStartMetadata } from '../shared/ui-metadata';
 import { workflowIds } from '../shared/workflow-api';
 import { SqliteMigrationData } from '../staging/sqlite/migration-data';
 import { createMigrationWorker } from '../worker/migration-worker';
@@ -45,6 +47,11 @@ export async function migrateIntoEmulator(o: MigrateIntoEmulatorOptions) {
       taskQueue,
       workflowId: workflowIds.migration(o.migrationId),
       args: [{ ...o.input, migrationId: o.migrationId, stagingPath: o.stagingPath, budgets: o.budgets }],
+      ...migrationStartMetadata({
+        migrationId: o.migrationId,
+        stagingPath: o.stagingPath,
+        stages: o.input?.stages ?? STAGES,
+      }),
     });
     await o.during?.(handle, o.emulator);
     return await handle.result();

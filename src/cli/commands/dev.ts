@@ -13,7 +13,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { startDevServer } from '../../dev-server/start-dev-server';
-import { MIGRATION_ACTIONS } from '../../shared/stages';
+import { MIGRATION_ACTIONS, STAGES } from '../../shared/stages';
+import { migrationStartMetadata } from '../../shared/ui-metadata';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress } from '../../shared/workflow-api';
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
@@ -169,7 +170,7 @@ async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
         taskQueue: 'zim-migrate',
         workflowId: workflowIds.migration(MIGRATION),
         args: [{ migrationId: MIGRATION, stagingPath: staging, budgets: o.rate === 20 ? {} : limits }],
-        staticSummary: `ZIM migration rehearsal (${path.basename(dir)})`,
+        ...migrationStartMetadata({ migrationId: MIGRATION, stagingPath: staging, stages: STAGES }),
       });
       say('migration started');
     } else say(`migration already ${existing.status.name.toLowerCase()}: resuming where it stopped`);

@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../../shared/search-attributes';
 import { isStage, MIGRATION_ACTIONS, STAGES, type Stage } from '../../shared/stages';
+import { migrationStartMetadata } from '../../shared/ui-metadata';
 import {
   cancelSignal,
   pauseSignal,
@@ -132,8 +133,11 @@ Examples:
                 { key: ZIM_MIGRATION_ID, value: name },
                 { key: ZIM_MIGRATION_STAGE, value: 'starting' },
               ],
-              staticSummary: `ZIM migration ${name}`,
-              staticDetails: `Staging: \`${stagingPath}\`\n\nStages: ${(stages ?? STAGES).join(' → ')}`,
+              ...migrationStartMetadata({
+                migrationId: name,
+                stagingPath,
+                stages: (stages as Stage[] | undefined) ?? STAGES,
+              }),
             });
           } catch (err) {
             if (err instanceof WorkflowExecutionAlreadyStartedError)

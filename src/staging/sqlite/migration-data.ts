@@ -137,6 +137,8 @@ export class SqliteMigrationData implements MigrationData {
          FROM group_seq s JOIN group_messages m ON m.id = s.msg WHERE s.id >= ? AND s.id < ? ORDER BY s.id`
       ),
       ledgerGet: db.prepare(`SELECT status, msg_seq, zim_code FROM ledger WHERE stage = ? AND key = ?`),
+      gateGet: db.prepare(`SELECT value FROM zm_meta WHERE key = 'call_gate'`),
+      gateSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('call_gate', ?)`),
       ledgerPut: db.prepare(
         `INSERT INTO ledger(stage, key, status, zim_code, zim_message, msg_id, msg_seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(stage, key) DO UPDATE SET status = excluded.status, zim_code = excluded.zim_code,
@@ -437,6 +439,14 @@ export class SqliteMigrationData implements MigrationData {
           at
         );
     })();
+  }
+
+  async callGateOpen(): Promise<boolean> {
+    return (this.q.gateGet.get() as Row | undefined)?.value !== 'closed';
+  }
+
+  async setCallGate(open: boolean): Promise<void> {
+    this.q.gateSet.run(open ? 'open' : 'closed');
   }
 
   async close(): Promise<void> {
