@@ -62,7 +62,7 @@ export interface StepResult extends Outcome {
 export interface MigrationActivities {
   /** Planned records and pages per stage, read from the staging database's plan. */
   loadPlan(input: MigrationRef): Promise<Record<Stage, StagePlan>>;
-  /** One page of a `pages` stage: one batch call to ZIM (verify pages read back instead). */
+  /** One page of a `pages` stage: one batch call to ZIM (verify pages read owners, groups or users back instead). */
   runPage(input: MigrationRef & { stage: PageStage; page: number }): Promise<Outcome>;
   /** The next owners or groups of a fan-out stage, in id order after `after`. */
   listFanoutItems(
@@ -72,7 +72,10 @@ export interface MigrationActivities {
   ownerConversations(input: MigrationRef & { owner: string }): Promise<ConversationRange[]>;
   /** Imports message `seq` of `owner`'s copy (ImportPeerMsg), reconciling against ZIM first if a try was pending. */
   importPeerMessage(input: MigrationRef & { owner: string; seq: number; prev: LandedMark | null }): Promise<StepResult>;
-  /** Step `step` of creating a group: CreateGroup, then invites in batches, then a member check. */
+  /**
+   * Step `step` of creating a group: CreateGroup, invites in batches, a member check, then one step per admin role
+   * and one per 20 nicknames.
+   */
   setupGroupStep(input: MigrationRef & { groupId: string; step: number }): Promise<StepResult>;
   /** Imports message `seq` of a group's history (ImportGroupMsg), reconciling first if a try was pending. */
   importGroupMessage(

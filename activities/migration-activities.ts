@@ -10,7 +10,7 @@ import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } fr
 import type { MigrationActivities, Outcome, PageStage } from './contract';
 import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
-import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
+import { runGroupSetupStep, ZIM_ROLE, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
 import type { MigrationData, StagedImportMessage } from './migration-data';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
@@ -207,7 +207,13 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         joinedTime: m.joinedTime,
       }));
     return {
-      group: async () => ({ groupId, owner: group.owner, memberCount: group.memberCount }),
+      group: async () => ({
+        groupId,
+        owner: group.owner,
+        memberCount: group.memberCount,
+        admins: group.admins,
+        nicknames: group.nicknames,
+      }),
       members,
       ledgerGet: async (keys) =>
         new Map([...(await data.ledgerGet('groups', keys))].map(([k, v]) => [k, v.status] as const)),
@@ -246,11 +252,41 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         const pages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
           zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
         );
-        return { userIds: pages.flatMap((p) => p.members.map((m) => m.userId)), calls: pages.length };
+        return {
+          members: pages.flatMap((p) =>
+            p.members.map((m) => ({ userId: m.userId, role: m.role, nickname: m.userNickName }))
+          ),
+          calls: pages.length,
+        };
       },
       kick: (userIds) =>
         scheduledCall(scheduler, 'KickoutGroupUser', undefined, () =>
           answerOf(() => zim.kickoutGroupUser({ FromUserId: group.owner, GroupId: groupId, UserId: userIds }))
+        ),
+      admins: (offset, limit) => data.groupAdmins(groupId, offset, limit),
+      nicknames: (offset, limit) => data.groupNicknames(groupId, offset, limit),
+      // The owner acts: ZIM lets the owner or an admin set roles and nicknames.
+      makeAdmin: (userId) =>
+        scheduledCall(scheduler, 'SetGroupMemberRole', undefined, () =>
+          answerOf(async () => {
+            await zim.setGroupMemberRole({
+              FromUserId: group.owner,
+              GroupId: groupId,
+              ToUserId: userId,
+              Role: ZIM_ROLE.admin,
+            });
+            return { failures: [] };
+          })
+        ),
+      setNicknames: (batch) =>
+        scheduledCall(scheduler, 'SetGroupMembersNickname', groupId, () =>
+          answerOf(() =>
+            zim.setGroupMembersNickname({
+              FromUserId: group.owner,
+              GroupId: groupId,
+              UserIds: batch.map((m) => ({ UserId: m.userId, Nickname: m.nickname })),
+            })
+          )
         ),
     };
   }

@@ -24,6 +24,15 @@ export interface StagedRelation {
   since?: number;
 }
 
+/** A user's staged relations, as verify reads their lists back from ZIM. */
+export interface StagedUserRelations {
+  /** Whom the user lists as friends (user → friend records). */
+  friends: string[];
+  /** Who lists the user as a friend (friend → user records): with ZIM's mutual AddFriends, in the user's list too. */
+  friendOf: string[];
+  blocked: string[];
+}
+
 export interface StagedGroup {
   groupId: string;
   owner: string;
@@ -34,6 +43,10 @@ export interface StagedGroup {
   createdTime?: number;
   /** Members other than the owner. */
   memberCount: number;
+  /** Members staged as admins (never the owner). */
+  admins: number;
+  /** Members, the owner included, staged with a nickname. */
+  nicknames: number;
 }
 
 export interface StagedMember {
@@ -78,8 +91,13 @@ export interface MigrationData {
   usersPage(page: number): Promise<StagedUser[]>;
   /** Batch `batch` of friends or blocks: one owner's relations, at most 20 (one AddFriends / block call). */
   relationBatch(stage: 'friends' | 'blocks', batch: number): Promise<StagedRelation[]>;
-  /** Verify page `page`: the owners and groups whose state it compares with ZIM. */
-  verifyPage(page: number): Promise<{ owners: string[]; groups: string[] }>;
+  /**
+   * Verify page `page`: the owners (conversation copies), groups, or users (profile, friend list, blocklist) whose
+   * state it compares with ZIM. Each page holds one kind.
+   */
+  verifyPage(page: number): Promise<{ owners: string[]; groups: string[]; users: StagedUser[] }>;
+  /** The staged relations of each user in `userIds`. */
+  userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>>;
   fanoutItems(
     stage: 'peer-messages' | 'groups' | 'group-messages',
     after: string | null,
@@ -92,6 +110,10 @@ export interface MigrationData {
   ownerConversations(owner: string): Promise<Map<string, StagedImportMessage[]>>;
   group(groupId: string): Promise<StagedGroup | null>;
   groupMembers(groupId: string, offset: number, limit: number): Promise<StagedMember[]>;
+  /** Staged admins of a group, by user id. */
+  groupAdmins(groupId: string, offset: number, limit: number): Promise<string[]>;
+  /** Staged nicknames of a group's members (the owner's too), by user id. */
+  groupNicknames(groupId: string, offset: number, limit: number): Promise<{ userId: string; nickname: string }[]>;
   groupMessageCount(groupId: string): Promise<number>;
   groupMessage(groupId: string, seq: number): Promise<StagedImportMessage | null>;
   groupMessages(groupId: string): Promise<StagedImportMessage[]>;

@@ -1,31 +1,30 @@
 /**
- * One verify page: reads back from ZIM what the migration says it landed and compares. Per owner, each conversation
- * copy (QueryPeerMsg, every page, newest first); per group, its history (QueryGroupMsg) and its members
- * (QueryGroupMemberList). Expected = what the ledger records as done. Each finding goes to the ledger under stage
- * `verify`, naming the source ids lost or duplicated. Reads are idempotent, so a retried page just reads again.
+ * One verify page: reads back from ZIM what the migration says it landed and compares. A page holds one kind:
+ * owners (each conversation copy, QueryPeerMsg, every page, newest first), groups (history, QueryGroupMsg; members
+ * with their roles and nicknames, QueryGroupMemberList) or users (verify-users.ts: profiles, friend lists,
+ * blocklists). Expected = what the ledger records as done. Each check writes one ledger row under stage `verify`:
+ * `done` when ZIM agrees, `failed` naming by source id what is lost, duplicated or unexpected. Reads are idempotent,
+ * so a retried page just reads again.
  */
-import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import type { ActualMessage } from '../src/verify/compare-conversation';
 import { compareConversation, type ConversationCheck } from '../src/verify/compare-conversation';
-import type { ZimClient } from '../src/zim-client';
+import { compareIds, describeIds, listIds } from '../src/verify/compare-ids';
+import { ZimPermanentError, type MessagePage } from '../src/zim-client';
 import type { Outcome } from './contract';
-import type { LedgerRow, MigrationData, StagedImportMessage } from './migration-data';
-import { readAllPages } from './scheduled-call';
-
-export interface VerifyDeps {
-  data: MigrationData;
-  zim: ZimClient;
-  scheduler: CallScheduler;
-}
+import { memberKey, nicknameKey, roleKey, ZIM_ROLE } from './group-setup';
+import type { MigrationData, StagedImportMessage } from './migration-data';
+import { Findings, readAll, refusal, type VerifyDeps } from './verify-findings';
+import { verifyUsers } from './verify-users';
 
 const PAGE = 100;
-const LIST_LIMIT = 20;
+const MEMBER_PAGE = 1000;
+/** More than any group holds: verify reads a group's staged admins and nicknames at once. */
+const ALL = Number.MAX_SAFE_INTEGER;
 
 function describe(check: ConversationCheck): string {
   const parts = [`expected ${check.expected}, found ${check.actual}`];
-  const list = (ids: string[]) => ids.slice(0, LIST_LIMIT).join(',') + (ids.length > LIST_LIMIT ? ',…' : '');
-  if (check.missing.length) parts.push(`missing ${check.missing.length}: ${list(check.missing)}`);
-  if (check.duplicated.length) parts.push(`duplicated ${check.duplicated.length}: ${list(check.duplicated)}`);
+  if (check.missing.length) parts.push(`missing ${check.missing.length}: ${listIds(check.missing)}`);
+  if (check.duplicated.length) parts.push(`duplicated ${check.duplicated.length}: ${listIds(check.duplicated)}`);
   if (check.unexpected) parts.push(`${check.unexpected} not from this migration`);
   if (check.outOfOrder) parts.push('order differs');
   return parts.join('; ');
@@ -36,89 +35,112 @@ const expectedOf = (messages: StagedImportMessage[], landed: Set<string>) =>
     .filter((m) => landed.has(m.sourceId))
     .map((m) => ({ sourceId: m.sourceId, from: m.from, sentTime: m.sentTime, type: m.type, text: m.body.Message }));
 
-export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcome> {
-  const { data, zim, scheduler } = deps;
-  const outcome: Outcome = { done: 0, failed: 0, skipped: 0, calls: 0 };
-  const rows: LedgerRow[] = [];
-  const record = (key: string, check: ConversationCheck) => {
-    if (check.match) outcome.done++;
-    else outcome.failed++;
-    rows.push({
+async function landedOf(
+  data: MigrationData,
+  stage: 'peer-messages' | 'group-messages',
+  owner: string,
+  messages: StagedImportMessage[]
+): Promise<Set<string>> {
+  const ledger = await data.ledgerGet(
+    stage,
+    messages.map((m) => `${owner}/${m.sourceId}`)
+  );
+  return new Set(
+    messages.filter((m) => ledger.get(`${owner}/${m.sourceId}`)?.status === 'done').map((m) => m.sourceId)
+  );
+}
+
+/** A conversation copy or group history: a refusal is a finding only if something should be there. */
+function historyProblems(expected: ReturnType<typeof expectedOf>, pages: MessagePage[] | ZimPermanentError): string[] {
+  if (pages instanceof ZimPermanentError) return expected.length ? [refusal(pages)] : [];
+  const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
+  const check = compareConversation(expected, actual);
+  return check.match ? [] : [describe(check)];
+}
+
+async function verifyOwner(deps: VerifyDeps, findings: Findings, owner: string): Promise<void> {
+  const { data, zim } = deps;
+  for (const [peer, messages] of await data.ownerConversations(owner)) {
+    const pages = await readAll(deps, findings, 'QueryPeerMsg', (next) =>
+      zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
+    );
+    const key = `peer/${owner}/${peer}`;
+    findings.add(
       key,
-      status: check.match ? 'done' : 'failed',
-      sourceId: key,
-      ...(!check.match && { zimMessage: describe(check) }),
-    });
-  };
-  const landedOf = async (
-    stage: 'peer-messages' | 'group-messages',
-    owner: string,
-    messages: StagedImportMessage[]
-  ) => {
-    const ledger = await data.ledgerGet(
-      stage,
-      messages.map((m) => `${owner}/${m.sourceId}`)
+      key,
+      historyProblems(expectedOf(messages, await landedOf(data, 'peer-messages', owner, messages)), pages)
     );
-    return new Set(
-      messages.filter((m) => ledger.get(`${owner}/${m.sourceId}`)?.status === 'done').map((m) => m.sourceId)
-    );
-  };
-
-  const { owners, groups } = await data.verifyPage(page);
-  for (const owner of owners) {
-    for (const [peer, messages] of await data.ownerConversations(owner)) {
-      const pages = await readAllPages(scheduler, 'QueryPeerMsg', (next) =>
-        zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
-      );
-      outcome.calls += pages.length;
-      const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
-      record(
-        `peer/${owner}/${peer}`,
-        compareConversation(expectedOf(messages, await landedOf('peer-messages', owner, messages)), actual)
-      );
-    }
   }
+}
 
-  for (const groupId of groups) {
-    const group = await data.group(groupId);
-    if (!group) continue;
-    const messages = await data.groupMessages(groupId);
-    const pages = await readAllPages(scheduler, 'QueryGroupMsg', (next) =>
-      zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
-    );
-    outcome.calls += pages.length;
-    const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
-    record(
-      `group/${groupId}`,
-      compareConversation(expectedOf(messages, await landedOf('group-messages', groupId, messages)), actual)
-    );
+async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string): Promise<void> {
+  const { data, zim } = deps;
+  const group = await data.group(groupId);
+  if (!group) return;
+  const messages = await data.groupMessages(groupId);
+  const history = await readAll(deps, findings, 'QueryGroupMsg', (next) =>
+    zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
+  );
+  const key = `group/${groupId}`;
+  findings.add(
+    key,
+    key,
+    historyProblems(expectedOf(messages, await landedOf(data, 'group-messages', groupId, messages)), history)
+  );
 
-    // Members: everyone the ledger says joined, and nobody else.
-    const staged = [group.owner, ...(await data.groupMembers(groupId, 0, group.memberCount)).map((m) => m.userId)];
-    const joined = await data.ledgerGet(
-      'groups',
-      staged.map((u) => `${groupId}/${u}`)
-    );
-    const expected = new Set(staged.filter((u) => joined.get(`${groupId}/${u}`)?.status === 'done'));
-    const memberPages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
-      zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
-    );
-    outcome.calls += memberPages.length;
-    const present = new Set(memberPages.flatMap((p) => p.members.map((m) => m.userId)));
-    const missing = [...expected].filter((u) => !present.has(u));
-    const extra = [...present].filter((u) => !expected.has(u));
-    const ok = missing.length === 0 && extra.length === 0;
-    if (ok) outcome.done++;
-    else outcome.failed++;
-    rows.push({
-      key: `members/${groupId}`,
-      status: ok ? 'done' : 'failed',
-      sourceId: groupId,
-      ...(!ok && {
-        zimMessage: `members missing: ${missing.join(',') || '-'}; not expected: ${extra.join(',') || '-'}`,
-      }),
-    });
+  // Members: everyone the ledger says joined and nobody else; each admin and nickname the ledger says was set.
+  const staged = [group.owner, ...(await data.groupMembers(groupId, 0, group.memberCount)).map((m) => m.userId)];
+  const admins = await data.groupAdmins(groupId, 0, ALL);
+  const nicknames = await data.groupNicknames(groupId, 0, ALL);
+  const ledger = await data.ledgerGet('groups', [
+    ...staged.map((u) => memberKey(groupId, u)),
+    ...admins.map((u) => roleKey(groupId, u)),
+    ...nicknames.map((n) => nicknameKey(groupId, n.userId)),
+  ]);
+  const landed = (key: string) => ledger.get(key)?.status === 'done';
+  const joined = staged.filter((u) => landed(memberKey(groupId, u)));
+  const memberPages = await readAll(deps, findings, 'QueryGroupMemberList', (next) =>
+    zim.queryGroupMemberList({ GroupId: groupId, Limit: MEMBER_PAGE, Next: next })
+  );
+  if (memberPages instanceof ZimPermanentError) {
+    findings.add(`members/${groupId}`, groupId, joined.length ? [refusal(memberPages)] : []);
+    return;
   }
-  await data.ledgerPut('verify', rows);
-  return outcome;
+  const listed = new Map(memberPages.flatMap((p) => p.members.map((m) => [m.userId, m] as const)));
+  const problems = describeIds(compareIds(joined, listed.keys())).map((p) => `members ${p}`);
+
+  // Roles: the owner is the owner, the admins restored are admins, nobody else is an admin.
+  const stagedAdmins = new Set(admins);
+  const roleDiffers = [...listed.values()]
+    .filter((m) => {
+      if (m.userId === group.owner) return m.role !== ZIM_ROLE.owner;
+      if (landed(roleKey(groupId, m.userId))) return m.role !== ZIM_ROLE.admin;
+      return m.role === ZIM_ROLE.admin && !stagedAdmins.has(m.userId);
+    })
+    .map((m) => m.userId);
+  if (roleDiffers.length) problems.push(`roles differ ${roleDiffers.length}: ${listIds(roleDiffers)}`);
+
+  // Nicknames: each one set is ZIM's, and members without a staged nickname have none.
+  const stagedNicknames = new Map(nicknames.map((n) => [n.userId, n.nickname]));
+  const nicknameDiffers = [...listed.values()]
+    .filter((m) => {
+      const staged = stagedNicknames.get(m.userId);
+      if (staged === undefined) return m.userNickName !== '';
+      return landed(nicknameKey(groupId, m.userId)) && m.userNickName !== staged;
+    })
+    .map((m) => m.userId);
+  if (nicknameDiffers.length) problems.push(`nicknames differ ${nicknameDiffers.length}: ${listIds(nicknameDiffers)}`);
+  findings.add(`members/${groupId}`, groupId, problems);
+}
+
+export type { VerifyDeps } from './verify-findings';
+
+export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcome> {
+  const findings = new Findings();
+  const { owners, groups, users } = await deps.data.verifyPage(page);
+  for (const owner of owners) await verifyOwner(deps, findings, owner);
+  for (const groupId of groups) await verifyGroup(deps, findings, groupId);
+  if (users.length) await verifyUsers(deps, findings, users);
+  await deps.data.ledgerPut('verify', findings.rows);
+  return findings.outcome;
 }

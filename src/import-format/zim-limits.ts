@@ -22,7 +22,7 @@ export const ZIM_FIXED = {
   friendWordingChars: ZIM_FIELD_LIMITS.friendWordingChars,
   friendAttributeKeys: ['k0', 'k1', 'k2', 'k3', 'k4'] as readonly string[],
   friendAttributesTotalBytes: ZIM_FIELD_LIMITS.friendAttributesTotalBytes,
-  memberNicknameBytes: 256,
+  memberNicknameBytes: ZIM_FIELD_LIMITS.groupNicknameBytes,
   messageExtendedDataBytes: ZIM_FIELD_LIMITS.extendedDataBytes,
   searchedContentBytes: ZIM_FIELD_LIMITS.searchedContentBytes,
   subMsgTypeMax: ZIM_FIELD_LIMITS.subMsgTypeMax,
@@ -34,7 +34,7 @@ export const ZIM_FIXED = {
   modifyUserBatch: ZIM_BATCH_LIMITS.ModifyUserInfo.max,
   friendBatch: ZIM_BATCH_LIMITS.AddFriends.max,
   blockBatch: ZIM_BATCH_LIMITS.AddUsersToBlacklist.max,
-  memberNicknameBatch: 20,
+  memberNicknameBatch: ZIM_BATCH_LIMITS.SetGroupMembersNickname.max,
 } as const;
 
 /** ZIM MessageType numbers that the import APIs accept (§7.1). */

@@ -8,7 +8,8 @@
 import type { RuleCount } from '../import-format/rejects';
 import { RULES, type RuleId } from '../import-format/rules';
 import type { StagingCounts } from '../staging/store';
-import { PER_GROUP_ACTIONS, STAGES, type StageName, type ZimAction } from './actions';
+import { STAGE_ACTIONS, STAGE_DEPENDENCIES, STAGES, type Stage } from '../shared/stages';
+import { PER_GROUP_ACTIONS, type ZimAction } from './actions';
 import type { Workload } from './workload';
 
 /** Warnings about a file's form that lose no record. */
@@ -16,7 +17,7 @@ const ABOUT_FILES_ONLY: ReadonlySet<RuleId> = new Set(['file.bom', 'file.crlf', 
 
 export interface ActionPlan {
   action: ZimAction;
-  stage: StageName;
+  stage: Stage;
   calls: number;
   /** Calls per second (per group for per-group Actions). */
   rate: number;
@@ -27,8 +28,8 @@ export interface ActionPlan {
 }
 
 export interface StagePlan {
-  stage: StageName;
-  after: readonly StageName[];
+  stage: Stage;
+  after: readonly Stage[];
   seconds: number;
   /** Earliest start and end, in seconds from the start of the migration. */
   start: number;
@@ -47,7 +48,7 @@ export interface Plan {
   counts: StagingCounts;
   actions: ActionPlan[];
   stages: StagePlan[];
-  criticalPath: StageName[];
+  criticalPath: Stage[];
   etaSeconds: number;
   /** Records left out, by rule: what ZIM would refuse (warnings) and errors excluded by --exclude-errors. */
   notImported: NotImported[];
@@ -60,14 +61,14 @@ export function computePlan(
   rules: readonly RuleCount[]
 ): Plan {
   const actions: ActionPlan[] = STAGES.flatMap((stage) =>
-    stage.actions.map((action) => {
+    STAGE_ACTIONS[stage].map((action) => {
       const perGroup = PER_GROUP_ACTIONS.has(action);
       const rate = rates[action];
       const calls = workload.calls[action];
       const busiest = workload.maxCallsPerGroup[action] ?? 0;
       const plan: ActionPlan = {
         action,
-        stage: stage.name,
+        stage,
         calls,
         rate,
         perGroup,
@@ -78,15 +79,17 @@ export function computePlan(
     })
   );
 
-  const byName = new Map<StageName, StagePlan>();
+  const byName = new Map<Stage, StagePlan>();
   for (const stage of STAGES) {
-    const own = actions.filter((a) => a.stage === stage.name);
+    const own = actions.filter((a) => a.stage === stage);
     const perGroupChain = own.filter((a) => a.perGroup).reduce((s, a) => s + a.seconds, 0);
     const seconds = Math.max(perGroupChain, ...own.filter((a) => !a.perGroup).map((a) => a.seconds));
-    const start = Math.max(0, ...stage.after.map((d) => byName.get(d)!.end));
-    byName.set(stage.name, {
-      stage: stage.name,
-      after: stage.after,
+    const after = STAGE_DEPENDENCIES[stage];
+    // STAGES lists every stage after its dependencies, so their ends are known here.
+    const start = Math.max(0, ...after.map((d) => byName.get(d)!.end));
+    byName.set(stage, {
+      stage,
+      after,
       seconds,
       start,
       end: start + seconds,
@@ -96,7 +99,7 @@ export function computePlan(
 
   // Walk back from the stage that ends last through the dependency that ends last.
   const stages = [...byName.values()];
-  const criticalPath: StageName[] = [];
+  const criticalPath: Stage[] = [];
   let cursor: StagePlan | undefined = stages.reduce((a, b) => (b.end > a.end ? b : a));
   while (cursor) {
     cursor.critical = true;

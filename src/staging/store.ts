@@ -37,6 +37,10 @@ export interface StagingCounts {
   usersWithExtra: number;
   friends: number;
   blocks: number;
+  /** Users in a friendship on either side: verify reads each one's friend list (AddFriends is mutual in ZIM). */
+  friendListUsers?: number;
+  /** Users who block someone: verify reads each one's blocklist. */
+  blockListUsers?: number;
   groups: number;
   groupMembers: number;
   groupAdmins: number;

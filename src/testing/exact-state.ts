@@ -1,7 +1,7 @@
 /**
  * Compares what a migration should have produced (the staging file) with what the ZIM emulator holds: every
  * owner's copy of every conversation and every group's history in order with nothing lost or repeated, every
- * friendship and block, every group's members. Used by the end-to-end and chaos tests and the chaos benchmark.
+ * friendship and block, every group's members with their roles and nicknames. Used by the end-to-end and chaos tests and the chaos benchmark.
  */
 import type { StagedImportMessage } from '../../activities/migration-data';
 import type { SqliteMigrationData } from '../staging/sqlite/migration-data';
@@ -19,6 +19,8 @@ export interface ExactnessReport {
   /** The first few differences, for a failing test's message. */
   examples: string[];
 }
+
+const ROLE = { owner: 1, admin: 2, member: 3 } as const;
 
 const keyOf = (sender: string, time: number, type: number, body: string) => JSON.stringify([sender, time, type, body]);
 
@@ -94,10 +96,25 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
         staged.owner,
         ...(await data.groupMembers(id, 0, staged.memberCount)).map((m) => m.userId),
       ]);
-      const found = new Set(emulator.inspect.group(id)?.members.map((m) => m.userId) ?? []);
+      const members = emulator.inspect.group(id)?.members ?? [];
+      const found = new Set(members.map((m) => m.userId));
       if (expected.size !== found.size || [...expected].some((u) => !found.has(u))) {
         report.memberMismatches++;
         if (report.examples.length < 5) report.examples.push(`group ${id}: members ${found.size}/${expected.size}`);
+      }
+      const admins = new Set(await data.groupAdmins(id, 0, staged.admins));
+      const nicknames = new Map(
+        (await data.groupNicknames(id, 0, staged.nicknames)).map((n) => [n.userId, n.nickname] as const)
+      );
+      const wrong = members.filter(
+        (m) =>
+          m.role !== (m.userId === staged.owner ? ROLE.owner : admins.has(m.userId) ? ROLE.admin : ROLE.member) ||
+          m.nickname !== (nicknames.get(m.userId) ?? '')
+      );
+      if (wrong.length) {
+        report.memberMismatches++;
+        if (report.examples.length < 5)
+          report.examples.push(`group ${id}: role or nickname of ${wrong.map((m) => m.userId).join(',')}`);
       }
       compareSequence(`group ${id}`, await data.groupMessages(id), emulator.inspect.groupMessages(id) ?? [], report);
     }

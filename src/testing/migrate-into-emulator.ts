@@ -10,7 +10,7 @@ import { workflowIds } from '../shared/workflow-api';
 import { SqliteMigrationData } from '../staging/sqlite/migration-data';
 import { createMigrationWorker } from '../worker/migration-worker';
 import type { ZimEmulator } from '../zim-emulator';
-import type { migrationWorkflow } from '../../workflows/migration';
+import type { MigrationInput, migrationWorkflow } from '../../workflows/migration';
 import { TEST_APP_ID, TEST_SECRET } from './migration-rig';
 
 export type MigrationHandle = WorkflowHandle<typeof migrationWorkflow>;
@@ -22,6 +22,8 @@ export interface MigrateIntoEmulatorOptions {
   stagingPath: string;
   migrationId: string;
   budgets?: Record<string, number>;
+  /** More of the migration's input: a subset of stages, another error budget... */
+  input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords'>;
   /** Runs while the migration does (pause it, fault the emulator, sample counters...). */
   during?: (handle: MigrationHandle, emulator: ZimEmulator) => Promise<void>;
 }
@@ -44,8 +46,12 @@ export async function migrateIntoEmulator(o: MigrateIntoEmulatorOptions) {
     const handle: MigrationHandle = await o.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
       taskQueue,
       workflowId: workflowIds.migration(o.migrationId),
-      args: [{ migrationId: o.migrationId, stagingPath: o.stagingPath, budgets: o.budgets }],
-      ...migrationStartMetadata({ migrationId: o.migrationId, stagingPath: o.stagingPath, stages: STAGES }),
+      args: [{ ...o.input, migrationId: o.migrationId, stagingPath: o.stagingPath, budgets: o.budgets }],
+      ...migrationStartMetadata({
+        migrationId: o.migrationId,
+        stagingPath: o.stagingPath,
+        stages: o.input?.stages ?? STAGES,
+      }),
     });
     await o.during?.(handle, o.emulator);
     return await handle.result();

@@ -16,12 +16,15 @@ export const TEST_SECRET = '0123456789abcdef0123456789abcdef';
 export const FAST_RATE = 400;
 export const FAST_BUDGETS = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, FAST_RATE]));
 
-/** gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it). */
-export async function buildStaging(users: number, seed: number) {
+/**
+ * gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it).
+ * `genArgs` are more `zim-migrate gen` options (e.g. `--groups 3`: small exports have none by default).
+ */
+export async function buildStaging(users: number, seed: number, genArgs: string[] = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rig-'));
   // In the temp folder: plan writes its rejects file to the working directory.
   const opts = { cwd: dir };
-  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed)];
+  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed), ...genArgs];
   await exec(process.execPath, gen, opts);
   const staging = path.join(dir, 'staging.sqlite');
   await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging], opts);
@@ -40,7 +43,12 @@ export function startFastEmulator(faults: FaultsInput = {}) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
-    rateLimits: { enabled: true, perSecond: FAST_BUDGETS, perGroupPerSecond: { InviteUsersIntoGroup: 50 }, codes: {} },
+    rateLimits: {
+      enabled: true,
+      perSecond: FAST_BUDGETS,
+      perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
+      codes: {},
+    },
     faults,
   });
 }

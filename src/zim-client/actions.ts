@@ -22,6 +22,8 @@ export const ZIM_ACTIONS = {
   CreateGroup: { method: 'POST', failureList: 'ErrorUsers', mutates: true },
   InviteUsersIntoGroup: { method: 'POST', failureList: 'ErrorUsers', mutates: true },
   KickoutGroupUser: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  SetGroupMemberRole: { method: 'GET', mutates: true },
+  SetGroupMembersNickname: { method: 'POST', failureList: 'ErrorUsers', mutates: true },
   ImportGroupMsg: { method: 'POST', mutates: true },
   QueryPeerMsg: { method: 'POST', mutates: false },
   QueryGroupMsg: { method: 'POST', mutates: false },

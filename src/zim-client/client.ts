@@ -27,6 +27,8 @@ import type {
   QueryGroupMsgRequest,
   QueryPeerMsgRequest,
   QueryUserInfosRequest,
+  SetGroupMemberRoleRequest,
+  SetGroupMembersNicknameRequest,
   UserRegisterRequest,
   ZimRequest,
 } from './requests';
@@ -115,6 +117,14 @@ export class ZimClient {
   }
   kickoutGroupUser(request: KickoutGroupUserRequest) {
     return this.call('KickoutGroupUser', request);
+  }
+  /** One member's role (2 admin, 3 member); ZIM answers only the envelope. */
+  setGroupMemberRole(request: SetGroupMemberRoleRequest) {
+    return this.call('SetGroupMemberRole', request);
+  }
+  /** Up to 20 members' nicknames in one group (1 call/s per group). */
+  setGroupMembersNickname(request: SetGroupMembersNicknameRequest) {
+    return this.call('SetGroupMembersNickname', request);
   }
   importGroupMsg(request: ImportGroupMsgRequest) {
     return this.call('ImportGroupMsg', request);

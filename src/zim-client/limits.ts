@@ -21,6 +21,9 @@ export const ZIM_RATE_LIMITS: Record<ZimAction, RateLimit> = {
   CreateGroup: { perSecond: 20, code: ZimCode.CREATE_GROUP_RATE_LIMITED },
   InviteUsersIntoGroup: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
   KickoutGroupUser: { perSecond: 20, code: ZimCode.KICKOUT_RATE_LIMITED },
+  SetGroupMemberRole: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  // Documented only per group (1/s); the app-wide 20/s every Action has is assumed on top, as for invites.
+  SetGroupMembersNickname: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
   ImportGroupMsg: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
   QueryPeerMsg: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
   QueryGroupMsg: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
@@ -35,6 +38,7 @@ export const ZIM_RATE_LIMITS: Record<ZimAction, RateLimit> = {
 /** Limits per group (one second window), on top of the per-app limit. */
 export const ZIM_GROUP_RATE_LIMITS: Partial<Record<ZimAction, RateLimit>> = {
   InviteUsersIntoGroup: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
+  SetGroupMembersNickname: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
 };
 
 export interface BatchLimit {
@@ -47,7 +51,8 @@ export interface BatchLimit {
 
 /**
  * Fixed per-call batch sizes. AddFriends' size is a plan setting (20, raisable to 50: see `maxFriendsPerCall`).
- * Codes marked UNCONFIRMED in §9.7: UserRegister/ModifyUserInfo (660000002) and QueryUserInfos (660000011).
+ * Codes marked UNCONFIRMED in §9.7: UserRegister/ModifyUserInfo (660000002) and QueryUserInfos (660000011);
+ * SetGroupMembersNickname documents its 20 but no code (660000011 assumed).
  */
 export type BatchLimitedAction =
   | 'UserRegister'
@@ -57,6 +62,7 @@ export type BatchLimitedAction =
   | 'CreateGroup'
   | 'InviteUsersIntoGroup'
   | 'KickoutGroupUser'
+  | 'SetGroupMembersNickname'
   | 'QueryUserInfos';
 
 export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
@@ -67,6 +73,7 @@ export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   CreateGroup: { field: 'UserId', max: 100, code: ZimCode.TOO_MANY_GROUP_MEMBERS },
   InviteUsersIntoGroup: { field: 'UserIds', max: 100, code: ZimCode.TOO_MANY_USERS },
   KickoutGroupUser: { field: 'UserId', max: 50, code: ZimCode.TOO_MANY_USERS },
+  SetGroupMembersNickname: { field: 'UserIds', max: 20, code: ZimCode.TOO_MANY_USERS },
   QueryUserInfos: { field: 'UserIds', max: 100, code: ZimCode.TOO_MANY_USERS },
 };
 
@@ -98,6 +105,7 @@ export const ZIM_FIELD_LIMITS = {
   friendAttributes: 5,
   friendAttributesTotalBytes: 1024,
   kickReasonBytes: 32,
+  groupNicknameBytes: 256,
   extendedDataBytes: 1024,
   searchedContentBytes: 64,
   subMsgTypeMax: 200,

@@ -94,6 +94,21 @@ export const KickoutGroupUserRequestSchema = z.object({
   CustomReason: text.optional(),
 });
 
+/** §6.16: one member per call. Role 2 admin, 3 member, or a custom value (recommended 100..255); never 1 (owner). */
+export const SetGroupMemberRoleRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  ToUserId: text,
+  Role: integer,
+});
+
+/** §6.16: `UserIds` holds objects, not ids, as the page documents; ≤20 a call, 1 call/s per group. */
+export const SetGroupMembersNicknameRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  UserIds: z.array(z.object({ UserId: text, Nickname: text })),
+});
+
 const page = { Limit: integer.optional(), Next: cursor.optional() };
 
 export const QueryPeerMsgRequestSchema = z.object({
@@ -125,6 +140,8 @@ export const ZIM_REQUEST_SCHEMAS = {
   CreateGroup: CreateGroupRequestSchema,
   InviteUsersIntoGroup: InviteUsersIntoGroupRequestSchema,
   KickoutGroupUser: KickoutGroupUserRequestSchema,
+  SetGroupMemberRole: SetGroupMemberRoleRequestSchema,
+  SetGroupMembersNickname: SetGroupMembersNicknameRequestSchema,
   ImportGroupMsg: ImportGroupMsgRequestSchema,
   QueryPeerMsg: QueryPeerMsgRequestSchema,
   QueryGroupMsg: QueryGroupMsgRequestSchema,
@@ -137,7 +154,7 @@ export const ZIM_REQUEST_SCHEMAS = {
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 /** Numeric parameters of GET Actions, which arrive as query strings. */
-export const NUMERIC_QUERY_PARAMS = new Set(['Limit', 'Next', 'ConvType']);
+export const NUMERIC_QUERY_PARAMS = new Set(['Limit', 'Next', 'ConvType', 'Role']);
 
 export type ZimRequest<A extends ZimAction> = z.input<(typeof ZIM_REQUEST_SCHEMAS)[A]>;
 
@@ -149,6 +166,8 @@ export type ImportPeerMsgRequest = ZimRequest<'ImportPeerMsg'>;
 export type CreateGroupRequest = ZimRequest<'CreateGroup'>;
 export type InviteUsersIntoGroupRequest = ZimRequest<'InviteUsersIntoGroup'>;
 export type KickoutGroupUserRequest = ZimRequest<'KickoutGroupUser'>;
+export type SetGroupMemberRoleRequest = ZimRequest<'SetGroupMemberRole'>;
+export type SetGroupMembersNicknameRequest = ZimRequest<'SetGroupMembersNickname'>;
 export type ImportGroupMsgRequest = ZimRequest<'ImportGroupMsg'>;
 export type QueryPeerMsgRequest = ZimRequest<'QueryPeerMsg'>;
 export type QueryGroupMsgRequest = ZimRequest<'QueryGroupMsg'>;

@@ -111,6 +111,8 @@ export const ZIM_RESPONSE_SCHEMAS = {
     })),
   InviteUsersIntoGroup: batch('ErrorUsers'),
   KickoutGroupUser: batch('ErrorList'),
+  SetGroupMemberRole: z.object({}).transform(() => ({})),
+  SetGroupMembersNickname: batch('ErrorUsers'),
   ImportGroupMsg: z.object({ MsgSeq: integer }).transform((r) => ({ msgSeq: r.MsgSeq })),
   QueryPeerMsg: messagePage,
   QueryGroupMsg: messagePage,

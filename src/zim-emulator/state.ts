@@ -20,11 +20,14 @@ export interface FriendEdge {
 }
 
 export const ROLE_OWNER = 1;
+export const ROLE_ADMIN = 2;
 export const ROLE_MEMBER = 3;
 
 export interface GroupMember {
   role: number;
   joinTime: number;
+  /** The member's nickname in this group (SetGroupMembersNickname); '' when none. */
+  nickname: string;
 }
 
 export interface GroupRecord {
@@ -95,11 +98,18 @@ export class EmulatorState {
   addFriend(owner: number, friend: number, edge: FriendEdge): void {
     getOrCreate(this.#friends, owner, () => new Map<number, FriendEdge>()).set(friend, edge);
   }
+  /** Removes one entry of one user's friend list (the other side's list is left as it is). */
+  removeFriend(owner: number, friend: number): boolean {
+    return this.#friends.get(owner)?.delete(friend) ?? false;
+  }
   blocksOf(n: number): Map<number, number> {
     return this.#blocks.get(n) ?? new Map<number, number>();
   }
   addBlock(owner: number, blocked: number, time: number): void {
     getOrCreate(this.#blocks, owner, () => new Map<number, number>()).set(blocked, time);
+  }
+  removeBlock(owner: number, blocked: number): boolean {
+    return this.#blocks.get(owner)?.delete(blocked) ?? false;
   }
 
   // Groups

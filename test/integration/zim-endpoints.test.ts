@@ -274,6 +274,47 @@ describe('ZimClient against the emulator over HTTP: every endpoint', () => {
     );
   });
 
+  it('sets member roles and nicknames, which the member list returns', async () => {
+    await registerUsers(t.client, ['boss', 'ann', 'bob', 'cy']);
+    await t.client.createGroup({ GroupId: 'crew', GroupOwner: 'boss', UserId: ['ann', 'bob', 'cy'] });
+    await t.client.setGroupMemberRole({ FromUserId: 'boss', GroupId: 'crew', ToUserId: 'ann', Role: 2 });
+    // Again: a role a member already has is set silently.
+    await t.client.setGroupMemberRole({ FromUserId: 'boss', GroupId: 'crew', ToUserId: 'ann', Role: 2 });
+    // An admin may manage too; the owner's own role is not settable.
+    await t.client.setGroupMemberRole({ FromUserId: 'ann', GroupId: 'crew', ToUserId: 'cy', Role: 150 });
+    const owner = await t.client
+      .setGroupMemberRole({ FromUserId: 'ann', GroupId: 'crew', ToUserId: 'boss', Role: 3 })
+      .catch((e: unknown) => e);
+    assert.ok(owner instanceof ZimPermanentError && owner.code === ZimCode.NO_GROUP_PERMISSION);
+
+    const named = await t.client.setGroupMembersNickname({
+      FromUserId: 'boss',
+      GroupId: 'crew',
+      UserIds: [
+        { UserId: 'bob', Nickname: 'Bobby' },
+        { UserId: 'boss', Nickname: 'Chief' },
+        { UserId: 'ghost', Nickname: 'Boo' },
+      ],
+    });
+    assert.deepEqual(named.failures, [{ id: 'ghost', code: ZimCode.USER_NOT_IN_GROUP, outcome: 'permanent' }]);
+    const listed = await t.client.queryGroupMemberList({ GroupId: 'crew' });
+    assert.deepEqual(
+      listed.members.map((m) => [m.userId, m.role, m.userNickName]),
+      [
+        ['boss', 1, 'Chief'],
+        ['ann', 2, ''],
+        ['bob', 3, 'Bobby'],
+        ['cy', 150, ''],
+      ]
+    );
+    const all = await t.client.setGroupMembersNickname({
+      FromUserId: 'boss',
+      GroupId: 'crew',
+      UserIds: [{ UserId: 'ghost', Nickname: 'x' }],
+    });
+    assert.equal(all.failures.length, 1, 'every item failed: the list is the answer (660600033)');
+  });
+
   it('imports group history once for everybody, including senders who are not members', async () => {
     await registerUsers(t.client, ['a', 'b', 'left']);
     await t.client.createGroup({ GroupId: 'g', GroupOwner: 'a', UserId: ['b'] });

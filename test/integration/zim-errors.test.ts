@@ -125,18 +125,26 @@ describe('ZIM error families, client against emulator', () => {
       errors.push(limited);
     });
 
-    it('limits InviteUsersIntoGroup to one call per second per group (660300006)', async () => {
-      await t.client.createGroup({ GroupId: 'g1', GroupOwner: 'a' });
-      await t.client.createGroup({ GroupId: 'g2', GroupOwner: 'a' });
-      const invite = (GroupId: string) => t.client.inviteUsersIntoGroup({ FromUserId: 'a', GroupId, UserIds: ['b'] });
-      await invite('g1');
-      assertRetryable(await caught(invite('g1')), 'rate-limited', ZimCode.GROUP_RATE_LIMITED);
-      await invite('g2');
-      t.clock.advance(999);
-      assertRetryable(await caught(invite('g1')), 'rate-limited', ZimCode.GROUP_RATE_LIMITED);
-      t.clock.advance(1);
-      await invite('g1');
-    });
+    const perGroupCalls = {
+      InviteUsersIntoGroup: (GroupId: string) =>
+        t.client.inviteUsersIntoGroup({ FromUserId: 'a', GroupId, UserIds: ['b'] }),
+      SetGroupMembersNickname: (GroupId: string) =>
+        t.client.setGroupMembersNickname({ FromUserId: 'a', GroupId, UserIds: [{ UserId: 'b', Nickname: 'B' }] }),
+    };
+    for (const [action, call] of Object.entries(perGroupCalls)) {
+      it(`limits ${action} to one call per second per group (660300006)`, async () => {
+        const [g1, g2] = [`${action}-1`, `${action}-2`];
+        await t.client.createGroup({ GroupId: g1, GroupOwner: 'a', UserId: ['b'] });
+        await t.client.createGroup({ GroupId: g2, GroupOwner: 'a', UserId: ['b'] });
+        await call(g1);
+        assertRetryable(await caught(call(g1)), 'rate-limited', ZimCode.GROUP_RATE_LIMITED);
+        await call(g2);
+        t.clock.advance(999);
+        assertRetryable(await caught(call(g1)), 'rate-limited', ZimCode.GROUP_RATE_LIMITED);
+        t.clock.advance(1);
+        await call(g1);
+      });
+    }
 
     it('uses configured rates and codes', async () => {
       t.emulator.configure({

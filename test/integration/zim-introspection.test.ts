@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { request } from 'undici';
 import { ZimCode, ZimRetryableError } from '../../src/zim-client';
 import { introspect, registerUsers, SECRET, text, useZimTestEnv } from '../helpers/zim';
 
@@ -136,5 +137,21 @@ describe('emulator introspection API (/_emulator/)', () => {
     await introspect(t.emulator.url, 'reset', {});
     assert.equal(t.emulator.inspect.summary().users, 0);
     assert.equal((await introspect(t.emulator.url, 'health')).status, 200);
+  });
+
+  it('drops one entry of one friend list or blocklist behind the API, for tests of verify', async () => {
+    await registerUsers(t.client, ['d', 'e']);
+    await t.client.addFriends({ FromUserId: 'd', FriendInfos: [{ UserId: 'e' }] });
+    await t.client.addUsersToBlacklist({ FromUserId: 'd', UserIds: ['e'] });
+    const drop = async (path: string) =>
+      (await request(`${t.emulator.url}/_emulator/${path}`, { method: 'DELETE' })).statusCode;
+    assert.equal(await drop('users/d/friends/e'), 200);
+    assert.equal(await drop('users/d/friends/e'), 404);
+    assert.equal(await drop('users/d/blocked/e'), 200);
+    assert.equal(await drop('users/d/enemies/e'), 404);
+    const user = async (id: string) =>
+      (await introspect(t.emulator.url, `users/${id}`)).json as { friends: unknown[]; blocked: unknown[] };
+    assert.deepEqual([(await user('d')).friends, (await user('d')).blocked], [[], []]);
+    assert.equal((await user('e')).friends.length, 1, "the other side's list stays");
   });
 });

@@ -39,6 +39,12 @@ const BATCH_CALLS: Record<BatchLimitedAction, (c: ZimClient, n: number) => Promi
   InviteUsersIntoGroup: (c, n) => c.inviteUsersIntoGroup({ FromUserId: 'u0', GroupId: 'g', UserIds: others(n) }),
   KickoutGroupUser: (c, n) => c.kickoutGroupUser({ FromUserId: 'u0', GroupId: 'g', UserId: others(n) }),
   QueryUserInfos: (c, n) => c.queryUserInfos({ UserIds: others(n) }),
+  SetGroupMembersNickname: (c, n) =>
+    c.setGroupMembersNickname({
+      FromUserId: 'u0',
+      GroupId: 'g',
+      UserIds: others(n).map((UserId) => ({ UserId, Nickname: 'n' })),
+    }),
 };
 
 interface FieldCase {
@@ -58,6 +64,14 @@ const friend = (info: object) => (c: ZimClient) =>
 const peer = (Message: string) => (c: ZimClient) =>
   c.importPeerMsg({ FromUserId: 'u0', ToUserId: 'u1', ImportedUserId: 'u0', ...text(Message) });
 const group = (fields: object) => (c: ZimClient) => c.createGroup({ GroupOwner: 'u0', ...fields });
+const nickname =
+  (Nickname: string, UserId = 'u1', FromUserId = 'u0') =>
+  (c: ZimClient) =>
+    c.setGroupMembersNickname({ FromUserId, GroupId: 'g', UserIds: [{ UserId, Nickname }] });
+const role =
+  (Role: number, ToUserId = 'u1', GroupId = 'g') =>
+  (c: ZimClient) =>
+    c.setGroupMemberRole({ FromUserId: 'u0', GroupId, ToUserId, Role });
 const attrs = (n: number, key = (i: number) => `k${i}`) =>
   Array.from({ length: n }, (_, i) => ({ Key: key(i), Value: 'v' }));
 
@@ -212,6 +226,24 @@ const FIELD_CASES: FieldCase[] = [
     code: ZimCode.USER_NOT_REGISTERED,
   },
   {
+    name: `a group nickname of ${L.groupNicknameBytes} bytes`,
+    call: nickname('é'.repeat(L.groupNicknameBytes / 2)),
+    code: 0,
+  },
+  {
+    name: `a group nickname of ${L.groupNicknameBytes + 1} bytes`,
+    call: nickname('x'.repeat(L.groupNicknameBytes + 1)),
+    code: ZimCode.PARAM_INVALID,
+  },
+  { name: 'a nickname for a non-member', call: nickname('x', 'u5'), code: ZimCode.USER_NOT_IN_GROUP },
+  { name: 'a nickname set by a plain member', call: nickname('x', 'u0', 'u1'), code: ZimCode.NO_GROUP_PERMISSION },
+  { name: 'role 2 (admin)', call: role(2), code: 0 },
+  { name: 'role 1 (owner)', call: role(1), code: ZimCode.ROLE_CANNOT_BE_OWNER },
+  { name: 'role 7 (outside 100..255)', call: role(7), code: ZimCode.PARAM_INVALID },
+  { name: 'a role set on oneself', call: role(2, 'u0'), code: ZimCode.FROM_EQUALS_TO },
+  { name: 'a role set on a non-member', call: role(2, 'u5'), code: ZimCode.USER_NOT_IN_GROUP },
+  { name: 'a role set in an unknown group', call: role(2, 'u1', 'nope'), code: ZimCode.GROUP_NOT_FOUND },
+  {
     name: 'a QueryUserInfos id of 65 bytes',
     call: (c) => c.queryUserInfos({ UserIds: ['u1', 'x'.repeat(65)] }),
     code: ZimCode.USER_ID_TOO_LONG,
@@ -235,7 +267,7 @@ describe('ZIM limits and codes, table-driven', () => {
       behaviour: { allowSpaceInIds: true, groupImportRequiresMembership: false },
     });
     await registerUsers(t.client, USERS);
-    await t.client.createGroup({ GroupId: 'g', GroupOwner: 'u0' });
+    await t.client.createGroup({ GroupId: 'g', GroupOwner: 'u0', UserId: ['u1'] });
   });
 
   for (const [action, limit] of Object.entries(ZIM_BATCH_LIMITS) as Array<

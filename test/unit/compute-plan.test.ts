@@ -50,18 +50,18 @@ describe('computePlan', () => {
       []
     );
     // accounts 10s, then peer messages 2000s (friends 50s, groups 5s + group messages 500s run beside it), verify 20s.
-    assert.deepEqual(plan.criticalPath, ['accounts', 'peerMessages', 'verify']);
+    assert.deepEqual(plan.criticalPath, ['accounts', 'peer-messages', 'verify']);
     assert.equal(plan.etaSeconds, 10 + 2000 + 20);
     const stage = Object.fromEntries(plan.stages.map((s) => [s.stage, s]));
-    assert.deepEqual([stage.groupMessages!.start, stage.groupMessages!.end], [15, 515]);
+    assert.deepEqual([stage['group-messages']!.start, stage['group-messages']!.end], [15, 515]);
     assert.equal(stage.verify!.start, 2010);
   });
 
   it('follows group history when it is the longest branch, and budgets change the ETA', () => {
     const w = workload({ UserRegister: 20, ImportPeerMsg: 2000, CreateGroup: 20, ImportGroupMsg: 10_000 });
-    assert.deepEqual(computePlan(counts, w, DEFAULT_RATES, []).criticalPath, ['accounts', 'groups', 'groupMessages']);
+    assert.deepEqual(computePlan(counts, w, DEFAULT_RATES, []).criticalPath, ['accounts', 'groups', 'group-messages']);
     const faster = computePlan(counts, w, { ...DEFAULT_RATES, ImportGroupMsg: 200 }, []);
-    assert.deepEqual(faster.criticalPath, ['accounts', 'peerMessages']);
+    assert.deepEqual(faster.criticalPath, ['accounts', 'peer-messages']);
     assert.equal(faster.etaSeconds, 1 + 100);
   });
 
@@ -102,8 +102,8 @@ describe('computePlan', () => {
     const text = renderPlan(
       computePlan(counts, workload({ UserRegister: 1, ImportPeerMsg: 72_000 }), DEFAULT_RATES, [])
     );
-    assert.match(text, /ImportPeerMsg\s+peerMessages\s+72,000\s+20\/s\s+1h 00m/);
-    assert.match(text, /ETA 1h 00m \(critical path: accounts → peerMessages/);
+    assert.match(text, /ImportPeerMsg\s+peer-messages\s+72,000\s+20\/s\s+1h 00m/);
+    assert.match(text, /ETA 1h 00m \(critical path: accounts → peer-messages/);
     assert.match(text, /one-to-one messages\s+3\s+6 owner copies/);
   });
 });

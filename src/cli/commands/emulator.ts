@@ -97,7 +97,10 @@ function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
     rateLimits: {
       enabled: flags.rateLimits,
       perSecond,
-      perGroupPerSecond: flags.groupRateLimit === undefined ? {} : { InviteUsersIntoGroup: flags.groupRateLimit },
+      perGroupPerSecond:
+        flags.groupRateLimit === undefined
+          ? {}
+          : { InviteUsersIntoGroup: flags.groupRateLimit, SetGroupMembersNickname: flags.groupRateLimit },
     },
     behaviour: {
       ordering: flags.ordering,
@@ -145,7 +148,11 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--no-rate-limits', 'turn every rate limit off (benchmarks, bulk seeding)')
     .option('--rate-limit <n>', "every Action's per-app calls per second (ZIM: 20)", integer)
     .option('--rate-limit-for <Action=n>', 'one Action’s per-app calls per second (repeatable)', actionLimit, {})
-    .option('--group-rate-limit <n>', 'InviteUsersIntoGroup calls per second per group (ZIM: 1)', integer)
+    .option(
+      '--group-rate-limit <n>',
+      'InviteUsersIntoGroup and SetGroupMembersNickname calls per second per group (ZIM: 1)',
+      integer
+    )
     .addOption(
       new Option('--ordering <mode>', 'strict refuses imports older than the conversation’s newest; lenient sorts')
         .choices(['strict', 'lenient'])

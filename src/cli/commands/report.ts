@@ -47,9 +47,10 @@ function plannedOf(counts: Record<string, number>): Record<Stage, number> {
     friends: n('friends'),
     blocks: n('blocks'),
     'peer-messages': n('peerCopies'),
-    groups: n('groupMembers'),
+    groups: n('groupMembers') + n('groupAdmins') + n('groupMemberNicknames'),
     'group-messages': n('groupMessages'),
-    verify: n('conversations') + 2 * n('groups'),
+    // Each conversation copy, group history and member list, user profile, and friend list or blocklist to hold some.
+    verify: n('conversations') + 2 * n('groups') + n('users') + n('friendListUsers') + n('blockListUsers'),
   };
 }
 

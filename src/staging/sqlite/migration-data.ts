@@ -2,7 +2,8 @@
  * The activities' view of a SQLite staging file (activities/migration-data.ts): page-indexed batches, each owner's
  * and group's messages by dense seq, and the ledger. Page stages run several pages at once, so a batch must be
  * addressable by its number: a small index table (`zm_call_batches`) records where each batch starts, built once
- * per file on first use (users by 100; each owner's friends and blocks by 20; verify pages of 20 owners or groups).
+ * per file on first use (users by 100; each owner's friends and blocks by 20; verify pages of 20 owners or groups,
+ * and the users pages again for profiles and relation lists).
  */
 import Database from 'better-sqlite3';
 import type { ConversationRange, FanoutItem, StagePlan } from '../../../activities/contract';
@@ -15,8 +16,9 @@ import type {
   StagedMember,
   StagedRelation,
   StagedUser,
+  StagedUserRelations,
 } from '../../../activities/migration-data';
-import { CREATE_GROUP_MEMBERS, INVITE_BATCH } from '../../../activities/group-setup';
+import { CREATE_GROUP_MEMBERS, INVITE_BATCH, NICKNAME_BATCH } from '../../../activities/group-setup';
 import type { Stage } from '../../shared/stages';
 
 export const USERS_PER_CALL = 100;
@@ -30,7 +32,9 @@ const optNum = (v: unknown) => (v == null ? undefined : (v as number));
 const BATCH_INDEX = `
 CREATE TABLE IF NOT EXISTS zm_call_batches(kind TEXT NOT NULL, batch INTEGER NOT NULL, owner TEXT, first_key TEXT NOT NULL,
   PRIMARY KEY(kind, batch)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS zm_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+CREATE TABLE IF NOT EXISTS zm_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- Verify reads who lists a user as a friend (ZIM's AddFriends is mutual); friends' key only serves the other way.
+CREATE INDEX IF NOT EXISTS zm_friends_by_friend ON friends(friend, user);`;
 
 /** Batch starts: row k of a window where a new batch begins, numbered from 0 in key order. */
 const BUILD_BATCHES = `
@@ -75,10 +79,23 @@ export class SqliteMigrationData implements MigrationData {
       users: db.prepare(`SELECT * FROM users WHERE id >= ? ORDER BY id LIMIT ?`),
       friends: db.prepare(`SELECT * FROM friends WHERE user = ? AND friend >= ? ORDER BY friend LIMIT ?`),
       blocks: db.prepare(`SELECT * FROM blocks WHERE user = ? AND blocked >= ? ORDER BY blocked LIMIT ?`),
+      friendTargets: db.prepare(`SELECT friend FROM friends WHERE user = ? ORDER BY friend`),
+      friendSources: db.prepare(`SELECT user FROM friends WHERE friend = ? ORDER BY user`),
+      blockTargets: db.prepare(`SELECT blocked FROM blocks WHERE user = ? ORDER BY blocked`),
+      relationUsers: db.prepare(
+        `SELECT (SELECT count(*) FROM (SELECT user FROM friends UNION SELECT friend FROM friends)) AS friendLists,
+           (SELECT count(DISTINCT user) FROM blocks) AS blockLists`
+      ),
       ownersFrom: db.prepare(`SELECT user FROM owners WHERE user >= ? ORDER BY user LIMIT ?`),
       groupsFrom: db.prepare(`SELECT id FROM groups WHERE id >= ? ORDER BY id LIMIT ?`),
       ownersAfter: db.prepare(`SELECT user AS id, n AS planned FROM owners WHERE user > ? ORDER BY user LIMIT ?`),
-      groupsAfter: db.prepare(`SELECT id, member_count AS planned FROM groups WHERE id > ? ORDER BY id LIMIT ?`),
+      // A group child lands its memberships, admin roles and nicknames.
+      groupsAfter: db.prepare(
+        `SELECT id, member_count + (SELECT count(*) FILTER (WHERE role = 'admin')
+             + count(*) FILTER (WHERE nickname IS NOT NULL AND nickname <> '') FROM group_members WHERE grp = g.id)
+           AS planned
+         FROM groups g WHERE id > ? ORDER BY id LIMIT ?`
+      ),
       historiesAfter: db.prepare(
         `SELECT id, message_count AS planned FROM groups WHERE id > ? AND message_count > 0 ORDER BY id LIMIT ?`
       ),
@@ -96,6 +113,18 @@ export class SqliteMigrationData implements MigrationData {
          FROM peer_copies c JOIN peer_messages m ON m.id = c.msg WHERE c.id >= ? AND c.id < ? ORDER BY c.id`
       ),
       group: db.prepare(`SELECT * FROM groups WHERE id = ?`),
+      groupRoleCounts: db.prepare(
+        `SELECT count(*) FILTER (WHERE role = 'admin') AS admins,
+           count(*) FILTER (WHERE nickname IS NOT NULL AND nickname <> '') AS nicknames
+         FROM group_members WHERE grp = ?`
+      ),
+      admins: db.prepare(
+        `SELECT user FROM group_members WHERE grp = ? AND role = 'admin' ORDER BY user LIMIT ? OFFSET ?`
+      ),
+      nicknames: db.prepare(
+        `SELECT user, nickname FROM group_members WHERE grp = ? AND nickname IS NOT NULL AND nickname <> ''
+         ORDER BY user LIMIT ? OFFSET ?`
+      ),
       members: db.prepare(
         `SELECT user, joined_at FROM group_members WHERE grp = ? AND user <> ? ORDER BY user LIMIT ? OFFSET ?`
       ),
@@ -121,6 +150,13 @@ export class SqliteMigrationData implements MigrationData {
            coalesce(sum(max(0, (member_count - 1 - ${CREATE_GROUP_MEMBERS} + ${INVITE_BATCH} - 1) / ${INVITE_BATCH})), 0) AS invites,
            coalesce(sum(message_count), 0) AS messages FROM groups`
       ),
+      roleStats: db.prepare(
+        `SELECT count(*) FILTER (WHERE role = 'admin') AS admins,
+           count(*) FILTER (WHERE nickname IS NOT NULL AND nickname <> '') AS nicknames,
+           (SELECT coalesce(sum((n + ${NICKNAME_BATCH} - 1) / ${NICKNAME_BATCH}), 0) FROM (SELECT count(*) AS n
+              FROM group_members WHERE nickname IS NOT NULL AND nickname <> '' GROUP BY grp)) AS nicknameCalls
+         FROM group_members`
+      ),
       ownerStats: db.prepare(`SELECT count(*) AS owners, coalesce(sum(n), 0) AS copies FROM owners`),
       userCount: db.prepare(`SELECT count(*) AS n FROM users`),
       relationCount: db.prepare(
@@ -142,27 +178,36 @@ export class SqliteMigrationData implements MigrationData {
     const rel = this.q.relationCount.get() as { friends: number; blocks: number };
     const owners = this.q.ownerStats.get() as { owners: number; copies: number };
     const groups = this.q.memberStats.get() as { groups: number; members: number; invites: number; messages: number };
+    const roles = this.q.roleStats.get() as { admins: number; nicknames: number; nicknameCalls: number };
     const conversations = (this.q.conversations.get() as { n: number }).n;
+    const lists = this.q.relationUsers.get() as { friendLists: number; blockLists: number };
     const pages = {
       users: this.count('users'),
       friends: this.count('friends'),
       blocks: this.count('blocks'),
-      verify: this.count('verify-owners') + this.count('verify-groups'),
+      verify: this.count('verify-owners') + this.count('verify-groups') + this.count('users'),
     };
+    const checks = conversations + 2 * groups.groups + users + lists.friendLists + lists.blockLists;
     return {
       accounts: { planned: users, pages: pages.users, calls: pages.users },
       profiles: { planned: users, pages: pages.users, calls: pages.users },
       friends: { planned: rel.friends, pages: pages.friends, calls: pages.friends },
       blocks: { planned: rel.blocks, pages: pages.blocks, calls: pages.blocks },
       'peer-messages': { planned: owners.copies, pages: 0, calls: owners.copies },
-      // CreateGroup, the invites beyond the first 100 members, and one member-list read per group.
-      groups: { planned: groups.members, pages: 0, calls: 2 * groups.groups + groups.invites },
+      // Memberships, admin roles and nicknames. CreateGroup, the invites beyond the first 100 members, one member-list
+      // read per group, one SetGroupMemberRole per admin and one SetGroupMembersNickname per 20 nicknames.
+      groups: {
+        planned: groups.members + roles.admins + roles.nicknames,
+        pages: 0,
+        calls: 2 * groups.groups + groups.invites + roles.admins + roles.nicknameCalls,
+      },
       'group-messages': { planned: groups.messages, pages: 0, calls: groups.messages },
-      // One read per conversation copy and two per group (history and members), at the least.
+      // Checks: each conversation copy, each group's history and members, each user's profile, each friend list and
+      // blocklist that should hold something. At least one read each, but one QueryUserInfos per 100 profiles.
       verify: {
-        planned: conversations + 2 * groups.groups,
+        planned: checks,
         pages: pages.verify,
-        calls: conversations + 2 * groups.groups,
+        calls: checks - users + pages.users,
       },
     };
   }
@@ -202,21 +247,35 @@ export class SqliteMigrationData implements MigrationData {
     }));
   }
 
-  async verifyPage(page: number): Promise<{ owners: string[]; groups: string[] }> {
+  async verifyPage(page: number): Promise<{ owners: string[]; groups: string[]; users: StagedUser[] }> {
+    const none = { owners: [], groups: [], users: [] };
     const ownerPages = this.count('verify-owners');
+    const groupPages = this.count('verify-groups');
     if (page < ownerPages) {
       const start = this.batch('verify-owners', page)!;
-      return {
-        owners: (this.q.ownersFrom.all(start.first_key, VERIFY_PER_PAGE) as Row[]).map((r) => r.user as string),
-        groups: [],
-      };
+      const owners = (this.q.ownersFrom.all(start.first_key, VERIFY_PER_PAGE) as Row[]).map((r) => r.user as string);
+      return { ...none, owners };
     }
-    const start = this.batch('verify-groups', page - ownerPages);
-    if (!start) return { owners: [], groups: [] };
-    return {
-      owners: [],
-      groups: (this.q.groupsFrom.all(start.first_key, VERIFY_PER_PAGE) as Row[]).map((r) => r.id as string),
-    };
+    if (page < ownerPages + groupPages) {
+      const start = this.batch('verify-groups', page - ownerPages)!;
+      const groups = (this.q.groupsFrom.all(start.first_key, VERIFY_PER_PAGE) as Row[]).map((r) => r.id as string);
+      return { ...none, groups };
+    }
+    return { ...none, users: await this.usersPage(page - ownerPages - groupPages) };
+  }
+
+  async userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>> {
+    const column = (rows: unknown[]) => (rows as Row[]).map((r) => Object.values(r)[0] as string);
+    return new Map(
+      userIds.map((u) => [
+        u,
+        {
+          friends: column(this.q.friendTargets.all(u)),
+          friendOf: column(this.q.friendSources.all(u)),
+          blocked: column(this.q.blockTargets.all(u)),
+        },
+      ])
+    );
   }
 
   async fanoutItems(
@@ -296,7 +355,23 @@ export class SqliteMigrationData implements MigrationData {
         : undefined,
       createdTime: optNum(r.created_at),
       memberCount: Math.max(0, (r.member_count as number) - 1),
+      ...(this.q.groupRoleCounts.get(groupId) as { admins: number; nicknames: number }),
     };
+  }
+
+  async groupAdmins(groupId: string, offset: number, limit: number): Promise<string[]> {
+    return (this.q.admins.all(groupId, limit, offset) as Row[]).map((r) => r.user as string);
+  }
+
+  async groupNicknames(
+    groupId: string,
+    offset: number,
+    limit: number
+  ): Promise<{ userId: string; nickname: string }[]> {
+    return (this.q.nicknames.all(groupId, limit, offset) as Row[]).map((r) => ({
+      userId: r.user as string,
+      nickname: r.nickname as string,
+    }));
   }
 
   async groupMembers(groupId: string, offset: number, limit: number): Promise<StagedMember[]> {

@@ -1,4 +1,7 @@
-/** CreateGroup, InviteUsersIntoGroup, KickoutGroupUser and QueryGroupMemberList (zim-api.md §6.6–§6.8, §6.15). */
+/**
+ * CreateGroup, InviteUsersIntoGroup, KickoutGroupUser, QueryGroupMemberList, SetGroupMemberRole and
+ * SetGroupMembersNickname (zim-api.md §6.6–§6.8, §6.15, §6.16).
+ */
 import { ZimCode } from '../../zim-client/codes';
 import { ZIM_FIELD_LIMITS } from '../../zim-client/limits';
 import {
@@ -17,7 +20,7 @@ import {
   utf8Bytes,
   type ItemProblem,
 } from '../rules';
-import { ROLE_MEMBER, ROLE_OWNER, type GroupRecord } from '../state';
+import { ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER, type GroupMember, type GroupRecord } from '../state';
 import { requireGroup, requireUser, type Handler, type HandlerContext } from './context';
 
 function groupFieldsProblem(req: {
@@ -88,12 +91,12 @@ export const createGroup: Handler<'CreateGroup'> = (ctx, req) => {
     attributes: req.Attributes ?? [],
     createTime,
   });
-  state.addMember(group, owner, { role: ROLE_OWNER, joinTime: createTime });
+  state.addMember(group, owner, { role: ROLE_OWNER, joinTime: createTime, nickname: '' });
   const failures = processItems(
     invited,
     (id) => id,
     (id) => joinProblem(ctx, group, id),
-    (id) => state.addMember(group, state.userNumber(id)!, { role: ROLE_MEMBER, joinTime: createTime })
+    (id) => state.addMember(group, state.userNumber(id)!, { role: ROLE_MEMBER, joinTime: createTime, nickname: '' })
   );
   // The group exists whatever happened to the members, so the call succeeded (UNCONFIRMED, see docs).
   return batchReply('CreateGroup', 0, failures, { fields: { GroupId: groupId, Members: memberList(ctx, group) } });
@@ -129,7 +132,7 @@ export const inviteUsersIntoGroup: Handler<'InviteUsersIntoGroup'> = (ctx, req) 
       const n = state.userNumber(m.UserId)!;
       if (group.members.has(n)) return;
       const joinTime = businessTime(m.EnterGroupTime, now) as number;
-      state.addMember(group, n, { role: ROLE_MEMBER, joinTime });
+      state.addMember(group, n, { role: ROLE_MEMBER, joinTime, nickname: '' });
     }
   );
   return batchReply('InviteUsersIntoGroup', candidates.length, failures);
@@ -177,8 +180,66 @@ export const queryGroupMemberList: Handler<'QueryGroupMemberList'> = (ctx, req) 
     MemberList: members.map(([n, m]) => ({
       UserId: ctx.state.userId(n),
       UserName: ctx.state.user(n).name,
-      UserNickName: '',
+      UserNickName: m.nickname,
       Role: m.role,
     })),
+  });
+};
+
+/** Roles SetGroupMemberRole accepts: admin, member, or a custom role in the documented range (UNCONFIRMED: others). */
+const isSettableRole = (role: number) => role === ROLE_ADMIN || role === ROLE_MEMBER || (role >= 100 && role <= 255);
+
+/** Who may change roles and nicknames: the owner or an admin (660600032 names exactly these). */
+function requireManager(group: GroupRecord, operator: number): void {
+  const role = group.members.get(operator)?.role;
+  if (role !== ROLE_OWNER && role !== ROLE_ADMIN) {
+    refuse(ZimCode.NO_GROUP_PERMISSION, 'FromUserId must be the group owner or an admin');
+  }
+}
+
+/** One member's role. Setting the role a member already has succeeds silently, like re-inviting a member. */
+export const setGroupMemberRole: Handler<'SetGroupMemberRole'> = (ctx, req) => {
+  const { state } = ctx;
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  if (req.ToUserId === req.FromUserId) refuse(ZimCode.FROM_EQUALS_TO, 'FromUserId cannot equal ToUserId');
+  if (req.Role === ROLE_OWNER) refuse(ZimCode.ROLE_CANNOT_BE_OWNER, 'Role cannot be set to 1');
+  if (!isSettableRole(req.Role)) refuse(ZimCode.PARAM_INVALID, 'Role must be 2, 3 or within 100..255');
+  requireManager(group, from);
+  const to = state.userNumber(req.ToUserId);
+  const target: GroupMember | undefined = to === undefined ? undefined : group.members.get(to);
+  if (!target) refuse(ZimCode.USER_NOT_IN_GROUP, `${req.ToUserId} is not in the group`);
+  if (target.role === ROLE_OWNER) refuse(ZimCode.NO_GROUP_PERMISSION, "the owner's role changes only by transfer");
+  target.role = req.Role;
+  return ok();
+};
+
+/** Up to 20 members' nicknames; an empty Nickname clears it. 1 call/s per group. */
+export const setGroupMembersNickname: Handler<'SetGroupMembersNickname'> = (ctx, req) => {
+  const { state, config } = ctx;
+  ctx.checkGroupRate(req.GroupId);
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  requireBatchSize('SetGroupMembersNickname', req.UserIds.length);
+  requireManager(group, from);
+  const memberOf = (userId: string) => {
+    const n = state.userNumber(userId);
+    return n === undefined ? undefined : group.members.get(n);
+  };
+  const failures = processItems(
+    req.UserIds,
+    (u) => u.UserId,
+    (u) =>
+      idProblem(u.UserId, config.behaviour.allowSpaceInIds) ??
+      (memberOf(u.UserId) ? undefined : problem(ZimCode.USER_NOT_IN_GROUP, 'user is not in the group')) ??
+      (utf8Bytes(u.Nickname) > ZIM_FIELD_LIMITS.groupNicknameBytes
+        ? problem(ZimCode.PARAM_INVALID, `Nickname over ${ZIM_FIELD_LIMITS.groupNicknameBytes} bytes`)
+        : undefined),
+    (u) => {
+      memberOf(u.UserId)!.nickname = u.Nickname;
+    }
+  );
+  return batchReply('SetGroupMembersNickname', req.UserIds.length, failures, {
+    allFailedCode: ZimCode.GROUP_OPERATION_FAILED_FOR_ALL,
   });
 };

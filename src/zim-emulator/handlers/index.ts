@@ -2,7 +2,14 @@
 import type { ZimAction } from '../../zim-client/actions';
 import type { Handler } from './context';
 import { clearConversationUnread, queryConversationList } from './conversations';
-import { createGroup, inviteUsersIntoGroup, kickoutGroupUser, queryGroupMemberList } from './groups';
+import {
+  createGroup,
+  inviteUsersIntoGroup,
+  kickoutGroupUser,
+  queryGroupMemberList,
+  setGroupMemberRole,
+  setGroupMembersNickname,
+} from './groups';
 import { importGroupMsg, importPeerMsg, queryGroupMsg, queryPeerMsg } from './messages';
 import { addFriends, addUsersToBlacklist, queryBlacklist, queryFriendList } from './relations';
 import { modifyUserInfo, queryUserInfos, userRegister } from './users';
@@ -16,6 +23,8 @@ export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
   CreateGroup: createGroup,
   InviteUsersIntoGroup: inviteUsersIntoGroup,
   KickoutGroupUser: kickoutGroupUser,
+  SetGroupMemberRole: setGroupMemberRole,
+  SetGroupMembersNickname: setGroupMembersNickname,
   ImportGroupMsg: importGroupMsg,
   QueryPeerMsg: queryPeerMsg,
   QueryGroupMsg: queryGroupMsg,
