@@ -26,8 +26,8 @@ export interface ChaosOptions {
   seed: number;
   workerKills: number;
   serverRestarts: number;
-  /** A few percent of 5xx, resets and commit-then-drop, bursts of "too frequent", latency spikes. */
-  faults: boolean;
+  /** The emulator's faults (`chaosFaults(seed)` for the standard mix), or none. */
+  faults: FaultsInput | false;
   /** Calls per second per Action, in the emulator and the migration's budgets. */
   rate: number;
   /** The run gives up (and fails) after this long. */
@@ -108,7 +108,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     log(`dataset: ${o.users} users (seed ${o.seed}), about ${expectedRequests.toLocaleString('en-US')} ZIM calls`);
 
     [emulator, server] = await Promise.all([
-      startFastEmulator(o.faults ? chaosFaults(o.seed) : {}, o.rate),
+      startFastEmulator(o.faults || {}, o.rate),
       startDevServerProcess({
         dbFilename: path.join(workDir, 'temporal.db'),
         logFile: path.join(workDir, 'temporal.log'),
