@@ -1,13 +1,21 @@
 /**
- * Every ZIM call an activity makes goes through here: reserve the Action's next slot in the shared call schedule
- * (heartbeating around the wait, so a dead worker is noticed and a cancelled activity stops waiting), call, and on
- * a "too frequent" answer push the whole Action back a second for every worker before Temporal retries.
+ * Every ZIM call an activity makes goes through here: reserve the Action's next slot in the shared call schedule,
+ * call, and on a "too frequent" answer push the whole Action back for every worker before Temporal retries.
+ * The attempt heartbeats all along, waiting and calling: at a low budget a slot can be further out than the
+ * heartbeat timeout, and an attempt Temporal takes for dead while it still waits would run next to its own retry,
+ * both sending the message (reconciliation only sees what has landed).
  */
-import { activityInfo, cancellationSignal, heartbeat as sendHeartbeat } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 
 /** How long every caller of an Action waits after ZIM says "too frequent": long enough for a one-second window to slide past the burst, short enough not to waste the budget. */
 export const TOO_FREQUENT_BACKOFF_MS = 250;
+
+/** Well inside the 10 s heartbeat timeout; the SDK throttles what it sends to the server anyway. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/** Longer than any one ZIM call may take (the client's whole-request timeout, 15 s by default), with room to spare. */
+const CALL_MAY_TAKE_MS = 30_000;
 
 export interface RateLimitedError {
   reason?: string;
@@ -17,9 +25,23 @@ export function isTooFrequent(err: unknown): boolean {
   return (err as RateLimitedError | undefined)?.reason === 'rate-limited';
 }
 
-/** Local activities (the message imports) cannot heartbeat; the SDK would only log a warning per call. */
-function heartbeat(): void {
-  if (!activityInfo().isLocal) sendHeartbeat();
+/** Runs `work` while heartbeating, so that a live attempt is never timed out and retried alongside itself. */
+async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
+  // Local activities (the message imports) cannot heartbeat; their start-to-close timeout bounds them instead.
+  if (activityInfo().isLocal) return work();
+  heartbeat();
+  const timer = setInterval(() => {
+    try {
+      heartbeat();
+    } catch {
+      // The activity is finishing; the next tick is cleared below.
+    }
+  }, HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export async function scheduledCall<T>(
@@ -28,15 +50,25 @@ export async function scheduledCall<T>(
   key: string | undefined,
   call: () => Promise<T>
 ): Promise<T> {
-  heartbeat();
-  await scheduler.acquire(action, key, cancellationSignal());
-  heartbeat();
-  try {
-    return await call();
-  } catch (err) {
-    if (isTooFrequent(err)) scheduler.backOff(action, key, TOO_FREQUENT_BACKOFF_MS);
-    throw err;
-  }
+  const cancelled = cancellationSignal();
+  return keepingAlive(async () => {
+    await scheduler.acquire(action, key, cancelled);
+    // Temporal gave up on this attempt while it waited (a heartbeat's answer says so): another attempt owns the
+    // call now, so this one must not make it.
+    cancelled.throwIfAborted();
+    // Nor may a call start that could outlive the attempt's start-to-close timeout: the retry would reconcile while
+    // it is still in flight, and both could land.
+    const info = activityInfo();
+    const deadline = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs;
+    if (info.startToCloseTimeoutMs > 0 && Date.now() > deadline - CALL_MAY_TAKE_MS)
+      throw ApplicationFailure.retryable(`${action}: waited for a call slot until too close to this attempt's timeout`);
+    try {
+      return await call();
+    } catch (err) {
+      if (isTooFrequent(err)) scheduler.backOff(action, key, TOO_FREQUENT_BACKOFF_MS);
+      throw err;
+    }
+  });
 }
 
 export interface ReadRetryOptions {

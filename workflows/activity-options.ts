@@ -2,8 +2,9 @@ import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow
 
 /**
  * Activities that call ZIM. They wait for their slot in the global per-Action call schedule before calling, so the
- * start-to-close timeout covers that wait. They heartbeat before and after waiting and between calls, so a worker
- * that dies is noticed within the heartbeat timeout and the call retried elsewhere (after reconciliation).
+ * start-to-close timeout covers that wait. They heartbeat all along, waiting and calling, so a worker that dies is
+ * noticed within the heartbeat timeout and the call retried elsewhere (after reconciliation), and a live attempt
+ * is never retried alongside itself.
  * Retries are unbounded with backoff: a permanent ZIM refusal is recorded in the ledger and returned as a failed
  * count, never thrown, so only transient trouble reaches this policy.
  */

@@ -107,10 +107,16 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     }
   });
 
+  // A child's reports can be delivered in the same workflow task as its start, and signals are handled before the
+  // start resolves: count them, and remember a finish, or the stage would wait for a child that is long done.
+  const starts: ChildStarts = { starting: new Set(), finishedWhileStarting: new Set() };
   setHandler(childReportSignal, (report) => {
-    if (!inFlight.has(report.childId)) return; // a late or duplicate report of a child already counted finished
+    const starting = starts.starting.has(report.childId);
+    if (!inFlight.has(report.childId) && !starting) return; // a late or duplicate report of a child counted finished
     addCounts(c.counts, report.delta);
-    if (report.finished) inFlight.delete(report.childId);
+    if (!report.finished) return;
+    inFlight.delete(report.childId);
+    if (starting) starts.finishedWhileStarting.add(report.childId);
   });
 
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
@@ -198,7 +204,11 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
       }
       const item = c.queue.shift()!;
       startedThisRun++;
-      await startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, inFlight, c.counts);
+      await startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, {
+        inFlight,
+        starts,
+        counts: c.counts,
+      });
     }
     await condition(() => inFlight.size === 0);
   }
@@ -208,6 +218,12 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   return c.counts;
 }
 
+/** Children whose start is in flight, and those of them that already reported their finish. */
+interface ChildStarts {
+  starting: Set<string>;
+  finishedWhileStarting: Set<string>;
+}
+
 async function startEntityChild(
   input: StageInput,
   kind: EntityKind,
@@ -215,10 +231,16 @@ async function startEntityChild(
   childId: string,
   control: ControlState,
   tuning: StageTuning,
-  inFlight: Map<string, FanoutItem>,
-  counts: Counts
+  track: { inFlight: Map<string, FanoutItem>; starts: ChildStarts; counts: Counts }
 ): Promise<void> {
   const sent = { ...control };
+  const { inFlight, starts, counts } = track;
+  /** Whether the child reported its finish while its start was in flight (then it is not waited for). */
+  const startSettled = () => {
+    starts.starting.delete(childId);
+    return starts.finishedWhileStarting.delete(childId);
+  };
+  starts.starting.add(childId);
   try {
     await startChild(entitySequenceWorkflow, {
       workflowId: childId,
@@ -243,13 +265,19 @@ async function startEntityChild(
         { key: ZIM_MIGRATION_STAGE, value: input.stage },
       ],
     });
-    inFlight.set(childId, item);
-    await catchUpChild(childId, sent, control);
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+      startSettled();
+      throw err;
+    }
     // Started by an earlier run of this migration: wait for it if it still runs, else its work is already done.
     const status = await localActs.describeWorkflow({ workflowId: childId });
+    if (startSettled()) return;
     if (status === 'running') inFlight.set(childId, item);
     else counts.skipped += item.planned;
+    return;
   }
+  if (startSettled()) return;
+  inFlight.set(childId, item);
+  await catchUpChild(childId, sent, control);
 }

@@ -14,14 +14,21 @@ export const TEST_APP_ID = 424242;
 export const TEST_SECRET = '0123456789abcdef0123456789abcdef';
 /** Budgets far above ZIM's so tests run in seconds; the emulator enforces the same numbers. */
 export const FAST_RATE = 400;
-export const FAST_BUDGETS = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, FAST_RATE]));
+export const budgetsAt = (rate: number) => Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, rate]));
+export const FAST_BUDGETS = budgetsAt(FAST_RATE);
 
 /**
- * gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it).
- * `genArgs` are more `zim-migrate gen` options (e.g. `--groups 3`: small exports have none by default).
+/**
+ * gen + plan through the CLI (in `dir`, a new temporary folder by default); returns a staging file that `fresh()`
+ * copies for each run (the ledger lives in it). `genArgs` are more `zim-migrate gen` options (e.g. `--groups 3`:
+ * small exports have none by default).
  */
-export async function buildStaging(users: number, seed: number, genArgs: string[] = []) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rig-'));
+export async function buildStaging(
+  users: number,
+  seed: number,
+  genArgs: string[] = [],
+  dir = mkdtempSync(path.join(tmpdir(), 'rig-'))
+) {
   // In the temp folder: plan writes its rejects file to the working directory.
   const opts = { cwd: dir };
   const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed), ...genArgs];
@@ -39,13 +46,14 @@ export async function buildStaging(users: number, seed: number, genArgs: string[
   };
 }
 
-export function startFastEmulator(faults: FaultsInput = {}) {
+/** An emulator on loopback that enforces `rate` calls/s per Action (the budgets given to the migration). */
+export function startFastEmulator(faults: FaultsInput = {}, rate = FAST_RATE) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
     rateLimits: {
       enabled: true,
-      perSecond: FAST_BUDGETS,
+      perSecond: budgetsAt(rate),
       perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
       codes: {},
     },

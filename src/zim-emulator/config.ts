@@ -62,6 +62,8 @@ export const FaultsSchema = z.object({
   /** Added before answering, plus a uniform random 0..latencyJitterMs. */
   latencyMs: z.number().nonnegative().default(0),
   latencyJitterMs: z.number().nonnegative().default(0),
+  /** With probability `rate` a call waits `ms` more before being processed: a slow moment of the server. */
+  latencySpike: z.object({ rate: probability, ms: z.number().nonnegative() }).optional(),
   /** Share of calls answered with HTTP 502 and a non-JSON body, before any processing. */
   http5xxRate: probability.default(0),
   /** Share of calls whose connection is reset before any processing. */

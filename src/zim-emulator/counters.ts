@@ -1,7 +1,8 @@
 /** What the emulator has seen: calls per Action, refusals per code, per-item failures and injected faults. */
 import type { ZimAction } from '../zim-client/actions';
 
-export type FaultKind = 'delayed' | 'reset' | 'http5xx' | 'serverBusy' | 'tooFrequent' | 'commitThenDrop';
+export type FaultKind =
+  'delayed' | 'latencySpike' | 'reset' | 'http5xx' | 'serverBusy' | 'tooFrequent' | 'commitThenDrop';
 
 export interface CountersSnapshot {
   /** Calls to the ZIM API path, valid Action or not. */
@@ -33,7 +34,7 @@ export class Counters {
       refusals: {},
       refusalsByAction: {},
       itemFailures: {},
-      faults: { delayed: 0, reset: 0, http5xx: 0, serverBusy: 0, tooFrequent: 0, commitThenDrop: 0 },
+      faults: { delayed: 0, latencySpike: 0, reset: 0, http5xx: 0, serverBusy: 0, tooFrequent: 0, commitThenDrop: 0 },
       internalErrors: 0,
     };
   }

@@ -10,6 +10,8 @@ import { FaultsSchema, type Faults, type FaultsInput } from './config';
 
 export interface FaultDecision {
   delayMs: number;
+  /** Part of `delayMs` that is a latency spike. */
+  spike: boolean;
   reset: boolean;
   http5xx: boolean;
   serverBusy: boolean;
@@ -36,6 +38,7 @@ export class FaultInjector {
     this.#active =
       faults.latencyMs > 0 ||
       faults.latencyJitterMs > 0 ||
+      (faults.latencySpike?.rate ?? 0) > 0 ||
       faults.http5xxRate > 0 ||
       faults.resetRate > 0 ||
       faults.serverBusyRate > 0 ||
@@ -54,6 +57,8 @@ export class FaultInjector {
     if (!this.#active || (f.actions && !f.actions.includes(action))) return undefined;
     const draw = () => uniformFloat64(this.#rng);
     const [jitter, reset, http5xx, busy, burst, drop] = [draw(), draw(), draw(), draw(), draw(), draw()];
+    // Drawn only when spikes are configured, so seeds chosen before spikes existed replay the same faults.
+    const spike = f.latencySpike !== undefined && draw() < f.latencySpike.rate;
     let tooFrequent = false;
     if (this.#burstLeft > 0) {
       this.#burstLeft -= 1;
@@ -63,7 +68,8 @@ export class FaultInjector {
       tooFrequent = true;
     }
     return {
-      delayMs: f.latencyMs + jitter * f.latencyJitterMs,
+      delayMs: f.latencyMs + jitter * f.latencyJitterMs + (spike ? f.latencySpike!.ms : 0),
+      spike,
       reset: reset < f.resetRate,
       http5xx: http5xx < f.http5xxRate,
       serverBusy: busy < f.serverBusyRate,

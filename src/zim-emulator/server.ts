@@ -121,6 +121,7 @@ async function serveApi(
   const fault = core.faults.decide(action);
   if (fault && fault.delayMs > 0) {
     core.counters.fault('delayed');
+    if (fault.spike) core.counters.fault('latencySpike');
     await sleep(fault.delayMs);
   }
   if (fault?.reset) {

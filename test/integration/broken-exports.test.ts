@@ -7,6 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Reject } from '../../src/import-format/rejects';
+import { RULES } from '../../src/import-format/rules';
+import { badInputSummary, runBadInputCorpus } from '../../src/testing/bad-input-corpus';
 import { ZIM_PLANS } from '../../src/import-format/zim-limits';
 import { DAY, NOW, tempDir, text, users, validate, writeExport, type Line } from '../helpers/exports';
 
@@ -215,5 +217,17 @@ describe('records that other records make invalid', () => {
     assert.equal(result.entities.friends.skipped, 2);
     assert.equal(result.entities.friends.ok, 1);
     assert.equal(result.errors, 5);
+  });
+});
+
+describe('the bad-input corpus', () => {
+  it('has every family of docs/import-format.md rejected with its rule at its line, and drops nothing valid', async () => {
+    const report = await runBadInputCorpus();
+    console.log(badInputSummary(report));
+    assert.deepEqual(report.differences, []);
+    assert.deepEqual(report.rules, Object.keys(RULES).sort(), 'a documented rule the corpus never plants');
+    assert.equal(report.rejectedAtLine, report.planted);
+    assert.equal(report.validDropped, 0);
+    assert.ok(report.valid > 2_000);
   });
 });

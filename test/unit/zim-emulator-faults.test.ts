@@ -56,6 +56,18 @@ describe('FaultInjector', () => {
     );
   });
 
+  it('adds latency spikes to a share of calls', () => {
+    const spiky = run(new FaultInjector({ seed: 9, resetRate: 0.2, latencySpike: { rate: 0.05, ms: 1_500 } }), 2000);
+    const spikes = spiky.filter((d) => d?.spike);
+    assert.ok(spikes.length > 60 && spikes.length < 140, `${spikes.length} spikes`);
+    assert.ok(spikes.every((d) => d!.delayMs === 1_500));
+    assert.ok(spiky.every((d) => d!.spike || d!.delayMs === 0));
+    assert.deepEqual(
+      spiky,
+      run(new FaultInjector({ seed: 9, resetRate: 0.2, latencySpike: { rate: 0.05, ms: 1_500 } }), 2000)
+    );
+  });
+
   it('applies faults only to the selected Actions', () => {
     const injector = new FaultInjector({ seed: 1, resetRate: 1, actions: ['ImportGroupMsg'] });
     assert.equal(injector.decide('ImportPeerMsg'), undefined);

@@ -31,6 +31,8 @@ interface EmulatorFlags {
   faultSeed: number;
   latencyMs: number;
   latencyJitterMs: number;
+  latencySpikeRate: number;
+  latencySpikeMs: number;
   http5xxRate: number;
   resetRate: number;
   serverBusyRate: number;
@@ -114,6 +116,9 @@ function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
       ...(flags.faultActions ? { actions: flags.faultActions } : {}),
       latencyMs: flags.latencyMs,
       latencyJitterMs: flags.latencyJitterMs,
+      ...(flags.latencySpikeRate > 0
+        ? { latencySpike: { rate: flags.latencySpikeRate, ms: flags.latencySpikeMs } }
+        : {}),
       http5xxRate: flags.http5xxRate,
       resetRate: flags.resetRate,
       serverBusyRate: flags.serverBusyRate,
@@ -169,6 +174,8 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--fault-seed <n>', 'seed of the fault generator (replay a failing run with the same seed)', integer, 1)
     .option('--latency-ms <n>', 'added latency per call', integer, 0)
     .option('--latency-jitter-ms <n>', 'plus a uniform random 0..n ms', integer, 0)
+    .option('--latency-spike-rate <p>', 'share of calls delayed by a latency spike', rate, 0)
+    .option('--latency-spike-ms <n>', 'length of a latency spike', integer, 2_000)
     .option('--http5xx-rate <p>', 'share of calls answered with HTTP 502', rate, 0)
     .option('--reset-rate <p>', 'share of calls whose connection is reset before processing', rate, 0)
     .option('--server-busy-rate <p>', 'share of calls answered with Code 1 (server busy)', rate, 0)

@@ -1,0 +1,296 @@
+/**
+ * One chaos run: a generated dataset, the ZIM emulator (optionally faulty), a Temporal dev server process on a
+ * SQLite file, the production worker as a child process, and one migration. At seeded moments the worker is
+ * SIGKILLed and restarted, and the server is killed and started again on the same file and port. At the end the
+ * emulator is compared with staging, message by message: what was lost or duplicated is counted, not assumed.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
+import { workflowIds } from '../shared/workflow-api';
+import { SqliteMigrationData } from '../staging/sqlite/migration-data';
+import { compareWithEmulator, isExact, type ExactnessReport } from '../testing/exact-state';
+import { budgetsAt, buildStaging, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import type { FaultsInput, ZimEmulator } from '../zim-emulator';
+import type { FaultKind } from '../zim-emulator/counters';
+import type { migrationWorkflow } from '../../workflows/migration';
+import { planDisruptions, type Disruption } from './disruption-plan';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
+
+export interface ChaosOptions {
+  /** Users in the generated dataset (about 20 one-to-one messages each, plus groups and their history). */
+  users: number;
+  /** Seeds the dataset, the faults and the disruption moments: a run replays with its seed. */
+  seed: number;
+  workerKills: number;
+  serverRestarts: number;
+  /** The emulator's faults (`chaosFaults(seed)` for the standard mix), or none. */
+  faults: FaultsInput | false;
+  /** Calls per second per Action, in the emulator and the migration's budgets. */
+  rate: number;
+  /** The run gives up (and fails) after this long. */
+  timeoutMs: number;
+  /** Keep the work folder (dataset, staging, Temporal database, logs) even when the run passes. */
+  keepFiles?: boolean;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  seed: number;
+  users: number;
+  /** The migration workflow's final status, or 'timed-out'. */
+  status: string;
+  workerKills: number;
+  serverRestarts: number;
+  /** Exits the worker had on its own (restarted each time); expected 0. */
+  workerExits: number;
+  faults: Record<FaultKind, number>;
+  /** Records the migration counted as failed (ZIM refused them); expected 0 under transient faults. */
+  failedRecords: number;
+  /** Compared with staging; absent when the migration did not finish. */
+  exactness?: ExactnessReport;
+  seconds: number;
+  /** The work folder, when it was kept. */
+  workDir?: string;
+}
+
+/** The faults of `--faults on`: a few percent of each transient kind, all survivable by retries. */
+export function chaosFaults(seed: number): FaultsInput {
+  return {
+    seed,
+    commitThenDropRate: 0.03,
+    http5xxRate: 0.02,
+    resetRate: 0.02,
+    tooFrequentBurst: { startRate: 0.002, length: 3 },
+    // Shorter than the activities' heartbeat timeout (10 s) and the client's request timeout (15 s).
+    latencySpike: { rate: 0.01, ms: 1_500 },
+  };
+}
+
+const MIGRATION_ID = 'chaos';
+const TASK_QUEUE = 'zim-migrate-chaos';
+/** Requests the new worker must make between two disruptions, so each one lands on a worker that is working. */
+const MIN_PROGRESS_REQUESTS = 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class ChaosTimeout extends Error {}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const log = (line: string) => o.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
+  const deadline = started + o.timeoutMs;
+  const workDir = mkdtempSync(path.join(tmpdir(), 'zim-chaos-'));
+  const result: ChaosResult = {
+    seed: o.seed,
+    users: o.users,
+    status: 'not-started',
+    workerKills: 0,
+    serverRestarts: 0,
+    workerExits: 0,
+    faults: {} as Record<FaultKind, number>,
+    failedRecords: 0,
+    seconds: 0,
+  };
+  let emulator: ZimEmulator | undefined;
+  let server: DevServerProcess | undefined;
+  let worker: WorkerProcess | undefined;
+  let connection: Connection | undefined;
+  let finished = false;
+  try {
+    log(`work folder ${workDir}`);
+    mkdirSync(path.join(workDir, 'dataset'));
+    const staging = await buildStaging(o.users, o.seed, [], path.join(workDir, 'dataset'));
+    const stagingPath = staging.fresh();
+    const expectedRequests = await plannedCalls(stagingPath);
+    log(`dataset: ${o.users} users (seed ${o.seed}), about ${expectedRequests.toLocaleString('en-US')} ZIM calls`);
+
+    [emulator, server] = await Promise.all([
+      startFastEmulator(o.faults || {}, o.rate),
+      startDevServerProcess({
+        dbFilename: path.join(workDir, 'temporal.db'),
+        logFile: path.join(workDir, 'temporal.log'),
+      }),
+    ]);
+    log(`emulator ${emulator.url}${o.faults ? ' with faults' : ''}; Temporal dev server ${server.address}`);
+    worker = startWorkerProcess({
+      logFile: path.join(workDir, 'worker.log'),
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: 'default',
+        ZIM_MIGRATE_TASK_QUEUE: TASK_QUEUE,
+        ZIM_APP_ID: String(TEST_APP_ID),
+        ZIM_SERVER_SECRET: TEST_SECRET,
+        ZIM_BASE_URL: emulator.url,
+        ZIM_MIGRATE_BUDGET_DB: path.join(workDir, 'budget.sqlite'),
+      },
+      onUnexpectedExit: (code, signal) => log(`worker exited on its own (${signal ?? `code ${code}`}); restarted`),
+    });
+    connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const handle = await client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIds.migration(MIGRATION_ID),
+      args: [{ migrationId: MIGRATION_ID, stagingPath, budgets: budgetsAt(o.rate) }],
+    });
+    log('migration started');
+    const progress = setInterval(() => {
+      const c = emulator!.counters();
+      const imports = (c.succeeded.ImportPeerMsg ?? 0) + (c.succeeded.ImportGroupMsg ?? 0);
+      log(`${n(c.requests)} ZIM requests, ${n(imports)} imports`);
+    }, 15_000);
+
+    const disruptions = planDisruptions({
+      seed: o.seed,
+      workerKills: o.workerKills,
+      serverRestarts: o.serverRestarts,
+      expectedRequests,
+    });
+    let disruptionError: unknown;
+    const disrupting = disrupt(
+      disruptions,
+      emulator,
+      server,
+      worker,
+      () => finished || Date.now() > deadline,
+      result,
+      log
+    ).catch((err: unknown) => void (disruptionError = err));
+    try {
+      result.status = await waitForEnd(handle, deadline, () => disruptionError);
+    } finally {
+      finished = true;
+      clearInterval(progress);
+      await disrupting;
+    }
+    const outcome = await retryWhileServerIsBack(() => handle.result(), deadline);
+    result.failedRecords = outcome.stages.reduce((n, s) => n + s.failed, 0);
+    await worker.stop();
+    log(`migration ${result.status}; comparing the emulator with staging`);
+    const data = new SqliteMigrationData(stagingPath);
+    try {
+      result.exactness = await compareWithEmulator(data, emulator);
+    } finally {
+      await data.close();
+    }
+  } catch (err) {
+    if (!(err instanceof ChaosTimeout)) throw err;
+    result.status = 'timed-out';
+  } finally {
+    finished = true;
+    result.workerExits = worker?.unexpectedExits ?? 0;
+    if (emulator) result.faults = emulator.counters().faults;
+    await worker?.stop();
+    await connection?.close().catch(() => undefined);
+    await server?.stop();
+    await emulator?.stop();
+    result.seconds = Math.round((Date.now() - started) / 1000);
+    if (o.keepFiles || !chaosPassed(result)) result.workDir = workDir;
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+async function plannedCalls(stagingPath: string): Promise<number> {
+  const data = new SqliteMigrationData(stagingPath);
+  try {
+    return Object.values(await data.plan()).reduce((n, s) => n + s.calls, 0);
+  } finally {
+    await data.close();
+  }
+}
+
+/** Polls the migration until it is no longer running; rides out the server's restarts. */
+async function waitForEnd(handle: WorkflowHandle, deadline: number, failure: () => unknown): Promise<string> {
+  for (;;) {
+    if (failure()) throw failure();
+    if (Date.now() > deadline) throw new ChaosTimeout();
+    const status = await handle.describe().then(
+      (d) => d.status.name,
+      () => 'UNREACHABLE'
+    );
+    if (status !== 'RUNNING' && status !== 'UNREACHABLE') return status.toLowerCase();
+    await sleep(1_000);
+  }
+}
+
+async function retryWhileServerIsBack<T>(read: () => Promise<T>, deadline: number): Promise<T> {
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(1_000);
+    }
+  }
+}
+
+async function disrupt(
+  plan: Disruption[],
+  emulator: ZimEmulator,
+  server: DevServerProcess,
+  worker: WorkerProcess,
+  over: () => boolean,
+  result: ChaosResult,
+  log: (line: string) => void
+): Promise<void> {
+  let lastAt = 0;
+  for (const d of plan) {
+    const due = Math.max(d.atRequests, lastAt + MIN_PROGRESS_REQUESTS);
+    while (emulator.counters().requests < due) {
+      if (over()) return;
+      await sleep(50);
+    }
+    await sleep(d.delayMs);
+    if (over()) return;
+    lastAt = emulator.counters().requests;
+    if (d.kind === 'worker-kill') {
+      await worker.killAndRestart();
+      result.workerKills++;
+      log(`worker killed (SIGKILL) at ${lastAt} requests and restarted [${result.workerKills}]`);
+    } else {
+      await server.kill();
+      log(`Temporal server killed (SIGKILL) at ${lastAt} requests; down for ${d.downMs} ms`);
+      await sleep(d.downMs);
+      await server.start();
+      result.serverRestarts++;
+      log(`Temporal server started again on the same database [${result.serverRestarts}]`);
+    }
+  }
+}
+
+/** Exact, finished, and nothing refused. */
+export function chaosPassed(r: ChaosResult): boolean {
+  return r.status === 'completed' && r.failedRecords === 0 && r.exactness !== undefined && isExact(r.exactness);
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
+
+/** The one line a run prints, e.g. `chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated (seed=7)`. */
+export function chaosSummary(r: ChaosResult): string {
+  const faults = Object.entries(r.faults)
+    .filter(([kind, count]) => count > 0 && kind !== 'delayed')
+    .map(([kind, count]) => `${n(count)} ${kind}`);
+  const parts = [plural(r.workerKills, 'kill'), plural(r.serverRestarts, 'server restart')];
+  if (r.workerExits > 0) parts.push(plural(r.workerExits, 'worker exit') + ' on its own');
+  const e = r.exactness;
+  if (!e) parts.push(`migration ${r.status}, not compared`);
+  else {
+    parts.push(`${n(e.messages)} messages`, `${n(e.lost)} lost`, `${n(e.duplicated)} duplicated`);
+    if (e.reordered > 0) parts.push(`${plural(e.reordered, 'conversation')} reordered`);
+    const relationsAndGroups =
+      e.missingRelations === 0 && e.memberMismatches === 0 && e.users.found === e.users.expected
+        ? 'users, relations and groups exact'
+        : `users ${n(e.users.found)}/${n(e.users.expected)}, ${n(e.missingRelations)} relations missing, ` +
+          `${plural(e.memberMismatches, 'group')} with other members`;
+    parts.push(relationsAndGroups);
+    if (r.status !== 'completed') parts.push(`migration ${r.status}`);
+    if (r.failedRecords > 0) parts.push(`${n(r.failedRecords)} records refused`);
+  }
+  parts.push(faults.length ? `faults: ${faults.join(', ')}` : 'no faults');
+  return `chaos: ${parts.join(', ')}, ${n(r.seconds)} s (seed=${r.seed}, ${n(r.users)} users)`;
+}

@@ -1,0 +1,75 @@
+/**
+ * The production worker (`zim-migrate worker`) as a child process that a chaos run can SIGKILL and start again.
+ * Exits it did not ask for (a crash, or giving up on an unreachable server) are counted and restarted, so a run
+ * reports them instead of hanging.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
+
+const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
+
+export interface WorkerProcessOptions {
+  env: NodeJS.ProcessEnv;
+  /** stdout and stderr of every incarnation are appended here. */
+  logFile: string;
+  /** Called when the worker exited on its own (it is restarted right after). */
+  onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface WorkerProcess {
+  /** Exits the worker had on its own, each followed by a restart. */
+  readonly unexpectedExits: number;
+  /** SIGKILL, wait for the exit, start a new worker. */
+  killAndRestart(): Promise<void>;
+  /** SIGKILL for good. */
+  stop(): Promise<void>;
+}
+
+export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  let expectingExit = false;
+  let stopped = false;
+  let unexpectedExits = 0;
+
+  const launch = () => {
+    const log = openSync(options.logFile, 'a');
+    try {
+      child = spawn(process.execPath, [BIN, 'worker'], { env: options.env, stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+    const current = child;
+    exited = new Promise((resolve) =>
+      current.once('exit', (code, signal) => {
+        resolve();
+        if (expectingExit || stopped) return;
+        unexpectedExits++;
+        options.onUnexpectedExit?.(code, signal);
+        launch();
+      })
+    );
+  };
+  const kill = async () => {
+    expectingExit = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    expectingExit = false;
+  };
+  launch();
+
+  return {
+    get unexpectedExits() {
+      return unexpectedExits;
+    },
+    async killAndRestart() {
+      await kill();
+      if (!stopped) launch();
+    },
+    async stop() {
+      stopped = true;
+      await kill();
+    },
+  };
+}

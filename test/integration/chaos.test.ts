@@ -1,0 +1,38 @@
+/**
+ * Chaos at CI size, through the same runner as `npm run chaos`: one migration by the production worker process
+ * while the worker is SIGKILLed (and restarted) and the Temporal dev server is killed and started again on its
+ * database file, under ZIM faults (5xx, resets, commit-then-drop, "too frequent" bursts, latency spikes). The
+ * emulator must end exactly as staged, counted message by message. The run prints its summary line; a failing
+ * run replays with CHAOS_SEED=<seed> (CHAOS_LOG=1 shows its progress).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { chaosFaults, chaosPassed, chaosSummary, runChaos } from '../../src/chaos/run-chaos';
+import { FAST_RATE } from '../../src/testing/migration-rig';
+
+const KILLS = 2;
+const SERVER_RESTARTS = 1;
+
+describe('chaos: worker kills, a Temporal server restart and ZIM faults during one migration', () => {
+  it(`ends exact after ${KILLS} worker kills and ${SERVER_RESTARTS} server restart`, async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
+    const result = await runChaos({
+      users: 12,
+      seed,
+      workerKills: KILLS,
+      serverRestarts: SERVER_RESTARTS,
+      faults: chaosFaults(seed),
+      rate: FAST_RATE,
+      timeoutMs: 8 * 60_000,
+      log: process.env.CHAOS_LOG ? (line) => console.error(line) : undefined,
+    });
+    const summary = chaosSummary(result);
+    console.log(summary);
+    const why = `${summary}\n${result.exactness?.examples.join('\n') ?? ''}\nwork folder: ${result.workDir ?? '-'}`;
+    assert.equal(result.workerKills, KILLS, `the migration ended before every kill: ${why}`);
+    assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
+    assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
+    assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+    assert.ok(chaosPassed(result), why);
+  });
+});

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildChaosProgram, chaosFlagsSchema } from '../../src/chaos/cli';
+import { planDisruptions } from '../../src/chaos/disruption-plan';
+import { chaosPassed, chaosSummary, type ChaosResult } from '../../src/chaos/run-chaos';
+
+const faults = {
+  delayed: 40,
+  latencySpike: 40,
+  reset: 9,
+  http5xx: 24,
+  serverBusy: 0,
+  tooFrequent: 6,
+  commitThenDrop: 16,
+};
+const exact = {
+  messages: 48_210,
+  lost: 0,
+  duplicated: 0,
+  reordered: 0,
+  users: { expected: 2_400, found: 2_400 },
+  missingRelations: 0,
+  memberMismatches: 0,
+  examples: [],
+};
+const run: ChaosResult = {
+  seed: 7,
+  users: 2_400,
+  status: 'completed',
+  workerKills: 12,
+  serverRestarts: 2,
+  workerExits: 0,
+  faults,
+  failedRecords: 0,
+  exactness: exact,
+  seconds: 612,
+};
+
+describe('planDisruptions', () => {
+  const input = { seed: 7, workerKills: 12, serverRestarts: 2, expectedRequests: 50_000 };
+
+  it('replays the same moments for a seed, and others for another seed', () => {
+    assert.deepEqual(planDisruptions(input), planDisruptions(input));
+    assert.notDeepEqual(planDisruptions(input), planDisruptions({ ...input, seed: 8 }));
+  });
+
+  it('places every disruption, in order, between 4% and 80% of the expected requests', () => {
+    const plan = planDisruptions(input);
+    assert.equal(plan.filter((d) => d.kind === 'worker-kill').length, 12);
+    assert.equal(plan.filter((d) => d.kind === 'server-restart').length, 2);
+    for (const [i, d] of plan.entries()) {
+      assert.ok(d.atRequests >= 2_000 && d.atRequests <= 40_000, JSON.stringify(d));
+      if (i > 0) assert.ok(d.atRequests >= plan[i - 1]!.atRequests);
+      assert.ok(d.delayMs >= 0 && d.delayMs <= 1_500);
+      assert.ok(d.kind === 'worker-kill' ? d.downMs === 0 : d.downMs >= 500 && d.downMs <= 3_000);
+    }
+  });
+});
+
+describe('chaosSummary', () => {
+  it('is one line with the counts, the faults injected and the seed', () => {
+    assert.equal(
+      chaosSummary(run),
+      'chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated, ' +
+        'users, relations and groups exact, faults: 40 latencySpike, 9 reset, 24 http5xx, 6 tooFrequent, ' +
+        '16 commitThenDrop, 612 s (seed=7, 2,400 users)'
+    );
+    assert.ok(chaosPassed(run));
+  });
+
+  it('names what is not exact, and a run that did not finish fails', () => {
+    const bad = { ...run, workerExits: 1, exactness: { ...exact, duplicated: 3, reordered: 1, missingRelations: 2 } };
+    const line = chaosSummary(bad);
+    assert.match(line, /1 worker exit on its own/);
+    assert.match(line, /0 lost, 3 duplicated, 1 conversation reordered, users 2,400\/2,400, 2 relations missing/);
+    assert.equal(chaosPassed(bad), false);
+    const timedOut = { ...run, status: 'timed-out', exactness: undefined };
+    assert.match(chaosSummary(timedOut), /migration timed-out, not compared/);
+    assert.equal(chaosPassed(timedOut), false);
+    assert.equal(chaosPassed({ ...run, failedRecords: 1 }), false);
+  });
+});
+
+describe('npm run chaos flags', () => {
+  const defaults = () => buildChaosProgram().opts();
+  it('parse with the defaults of --help', () => {
+    // The test replaces the action: parsing alone must not start a run.
+    const program = buildChaosProgram().action(() => undefined);
+    program.parse(['--users', '40', '--faults', 'off', '--seed', '3'], { from: 'user' });
+    const parsed = chaosFlagsSchema.parse(program.opts());
+    assert.deepEqual(parsed, {
+      users: 40,
+      kills: 12,
+      serverRestarts: 2,
+      faults: false,
+      seed: 3,
+      rate: 400,
+      timeoutMinutes: 30,
+      keep: false,
+    });
+    assert.equal(defaults().faults, 'on');
+  });
+
+  it('refuse what is out of range, naming the flag', () => {
+    const result = chaosFlagsSchema.safeParse({ ...defaults(), users: '1', seed: '1', kills: 'many' });
+    if (result.success) return assert.fail('accepted');
+    const messages = result.error.issues.map((i) => i.message);
+    assert.deepEqual(messages, ['--users must be at least 2', '--kills must be a number']);
+  });
+
+  it('documents every flag and an example in --help', () => {
+    const help = buildChaosProgram().helpInformation() + '\n';
+    for (const flag of ['--users', '--kills', '--server-restarts', '--faults', '--seed', '--rate', '--timeout-minutes'])
+      assert.ok(help.includes(flag), flag);
+  });
+});
