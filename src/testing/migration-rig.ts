@@ -16,18 +16,27 @@ export const TEST_SECRET = '0123456789abcdef0123456789abcdef';
 export const FAST_RATE = 400;
 export const FAST_BUDGETS = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, FAST_RATE]));
 
+export interface StagingArgs {
+  /** Extra `zim-migrate gen` flags (e.g. --messages 20000). */
+  gen?: string[];
+  /** Extra `zim-migrate plan` flags (e.g. --rate ImportPeerMsg=100). */
+  plan?: string[];
+}
+
 /** gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it). */
-export async function buildStaging(users: number, seed: number) {
+export async function buildStaging(users: number, seed: number, args: StagingArgs = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rig-'));
   // In the temp folder: plan writes its rejects file to the working directory.
   const opts = { cwd: dir };
-  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed)];
+  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed), ...(args.gen ?? [])];
   await exec(process.execPath, gen, opts);
   const staging = path.join(dir, 'staging.sqlite');
-  await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging], opts);
+  await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging, ...(args.plan ?? [])], opts);
   let n = 0;
   return {
     dir,
+    /** The staging file as planned (read it, never migrate into it: `fresh()` gives a copy for that). */
+    planned: staging,
     fresh(): string {
       const copy = path.join(dir, `run-${++n}.sqlite`);
       copyFileSync(staging, copy);

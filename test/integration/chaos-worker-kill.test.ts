@@ -4,26 +4,16 @@
  * reconciles against ZIM before re-sending. The emulator must end exact. The kill moments come from a printed seed.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
 import { workflowIds } from '../../src/shared/workflow-api';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { migrationWorkflow } from '../../workflows';
-import {
-  buildStaging,
-  FAST_BUDGETS,
-  startFastEmulator,
-  TEST_APP_ID,
-  TEST_SECRET,
-} from '../../src/testing/migration-rig';
+import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
+import { spawnWorkerProcess, workerProcessEnv } from '../../src/testing/worker-processes';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
-const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
 const KILLS = 3;
 
 /** A small seeded generator, so a failing run can be replayed with CHAOS_SEED. */
@@ -49,16 +39,8 @@ describe('chaos: worker killed with SIGKILL mid-migration', () => {
     const next = random(seed);
     const stagingPath = staging.fresh();
     const taskQueue = 'chaos-kill';
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: t.server.address,
-      ZIM_MIGRATE_TASK_QUEUE: taskQueue,
-      ZIM_APP_ID: String(TEST_APP_ID),
-      ZIM_SERVER_SECRET: TEST_SECRET,
-      ZIM_BASE_URL: emulator.url,
-      ZIM_MIGRATE_BUDGET_DB: path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'budget.sqlite'),
-    };
-    const startWorker = (): ChildProcess => spawn(process.execPath, [BIN, 'worker'], { env, stdio: 'ignore' });
+    const env = workerProcessEnv({ temporalAddress: t.server.address, taskQueue, zimBaseUrl: emulator.url });
+    const startWorker = () => spawnWorkerProcess(env);
     let worker = startWorker();
     const handle = await t.client.workflow.start(migrationWorkflow, {
       taskQueue,
@@ -75,9 +57,9 @@ describe('chaos: worker killed with SIGKILL mid-migration', () => {
         await new Promise((r) => setTimeout(r, 200 + next() * 2_000));
         const description = await handle.describe();
         if (description.status.name !== 'RUNNING') return;
-        worker.kill('SIGKILL');
+        worker.child.kill('SIGKILL');
         kills++;
-        await new Promise((r) => worker.once('exit', r));
+        await worker.exited;
         worker = startWorker();
       }
     })();
@@ -96,7 +78,7 @@ describe('chaos: worker killed with SIGKILL mid-migration', () => {
       assert.ok(kills >= 2, `only ${kills} kills happened before the migration ended (seed ${seed})`);
       assert.ok(isExact(exactness), `seed ${seed}: ${JSON.stringify(exactness)}`);
     } finally {
-      worker.kill('SIGKILL');
+      worker.child.kill('SIGKILL');
     }
   });
 });
