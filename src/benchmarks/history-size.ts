@@ -16,7 +16,7 @@ import { startDevServer } from '../dev-server/start-dev-server';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
 import { workflowBundle } from '../worker/workflow-bundle';
-import { loadAverageText } from './process-stats';
+import { childPids, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
 
 const count = (min: number) => z.coerce.number().int().min(min);
 const Flags = z.object({
@@ -116,19 +116,29 @@ async function main() {
       workflowId: workflowIds.migration(migrationId),
       args: [{ migrationId, stagingPath: '-' }],
     });
-    const deadline = setTimeout(() => void handle.terminate('benchmark timed out'), o.timeoutMinutes * 60_000);
-    try {
-      await worker.runUntil(handle.result());
-    } finally {
-      clearTimeout(deadline);
-    }
+    // Bounded: at the deadline stop waiting and report the histories so far (the server's teardown ends the rest).
+    const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': childPids(process.pid, 'temporal')[0] ?? 0 });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timed out'>((resolve) => {
+      timer = setTimeout(() => resolve('timed out'), o.timeoutMinutes * 60_000);
+    });
+    const outcome = await worker.runUntil(Promise.race([handle.result().then(() => 'completed' as const), deadline]));
+    clearTimeout(timer);
     const seconds = (Date.now() - started) / 1000;
+    const cpu = meter.stop();
+    if (outcome === 'timed out')
+      console.log(
+        `\nNOT FINISHED within ${o.timeoutMinutes} minutes: the figures below are for the part done ` +
+          `(${fake.calls.length.toLocaleString('en-US')} of ${Object.values(fake.plan)
+            .reduce((a, p) => a + p.calls, 0)
+            .toLocaleString('en-US')} calls)`
+      );
 
     const runs = await listRuns(server.env.client, migrationId);
     const workflows = byWorkflow(runs);
     const events = runs.reduce((a, r) => a + r.events, 0);
     console.log(
-      `\nmigration took ${seconds.toFixed(0)} s; ${workflows.length.toLocaleString('en-US')} workflows, ` +
+      `\nmigration ${outcome} in ${seconds.toFixed(0)} s (CPU: ${renderCpuUse(cpu)}); ${workflows.length.toLocaleString('en-US')} workflows, ` +
         `${runs.length.toLocaleString('en-US')} runs, ${events.toLocaleString('en-US')} history events for ` +
         `${fake.calls.length.toLocaleString('en-US')} ZIM calls = ${(events / fake.calls.length).toFixed(2)} events per call`
     );

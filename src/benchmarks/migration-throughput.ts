@@ -91,13 +91,17 @@ async function runMigration(opts: { staging: Staging; limits: boolean; processes
   return { samples, seconds, counters, history, cpu };
 }
 
-/** Calls/s over the steady part: the seconds ImportPeerMsg was being called, minus 5 s at each end. */
+/**
+ * Calls/s over the steady part: the seconds ImportPeerMsg was being called, minus 5 s at each end (the whole active
+ * part when that leaves less than 5 s).
+ */
 function steady(samples: Sample[]) {
   const active = samples.filter((s, i) => i > 0 && s.calls > samples[i - 1]!.calls);
-  const first = samples.indexOf(active[0]!) + 5;
-  const last = samples.indexOf(active[active.length - 1]!) - 5;
-  const a = samples[Math.max(0, first)]!;
-  const b = samples[Math.max(first, last)]!;
+  const firstActive = Math.max(0, samples.indexOf(active[0]!) - 1);
+  const lastActive = samples.indexOf(active[active.length - 1]!);
+  const trimmed = lastActive - firstActive >= 15;
+  const a = samples[trimmed ? firstActive + 5 : firstActive]!;
+  const b = samples[trimmed ? lastActive - 5 : lastActive]!;
   const seconds = (b.at - a.at) / 1000;
   return {
     seconds,
