@@ -6,7 +6,7 @@
  *   the naive sequential time (one call at a time, stage after stage) and naive / actual;
  *   the worker process's RSS over the run (start, middle, end, max, slope) and each process's CPU.
  *
- *   npm run bench:makespan -- [--users 4000] [--messages 20000] [--group-messages 10000] [--rate 100]
+ *   npm run bench:makespan -- [--users 3000] [--messages 10000] [--group-messages 10000] [--rate 50]
  */
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -116,10 +116,10 @@ function printStages(bound: Plan, actual: readonly StageProgress[], t0: number) 
 async function main() {
   const { values } = parseArgs({
     options: {
-      users: { type: 'string', default: '4000' },
-      messages: { type: 'string', default: '20000' },
+      users: { type: 'string', default: '3000' },
+      messages: { type: 'string', default: '10000' },
       'group-messages': { type: 'string', default: '10000' },
-      rate: { type: 'string', default: '100' },
+      rate: { type: 'string', default: '50' },
       seed: { type: 'string', default: '7' },
       'rss-every': { type: 'string', default: '5' },
       'timeout-minutes': { type: 'string', default: '30' },
