@@ -2,26 +2,27 @@
  * Whole migrations against the emulator, measured from the emulator's own counters (sampled every second):
  *   budget:  ZIM's real limits (20 calls/s per Action). Achieved ImportPeerMsg calls/s over the steady part of the
  *            one-to-one stage against the budget, and the share refused as "too frequent".
- *   ceiling: limits lifted. ZIM calls/s through one worker and the Temporal dev server, next to a bare undici loop
- *            (the ZIM client alone, same emulator, same concurrency) in the same run.
+ *   ceiling: limits lifted. ZIM calls/s through one worker process, then two (`zim-migrate worker` child processes
+ *            on one task queue and one call schedule), and the Temporal dev server, next to a bare undici loop (the
+ *            ZIM client alone, its own emulator, 50 loops) in the same run; with the CPU each process used.
  * Both print Temporal history events per ZIM call and the largest single history.
  *
  *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60]
  */
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { startDevServer } from '../dev-server/start-dev-server';
-import { cpuMsPer, cpuSnapshot, type CpuSnapshot } from './process-cpu';
 import { MIGRATION_ACTIONS } from '../shared/stages';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
-import { ZimClient } from '../zim-client';
-import { startZimEmulator, type ZimEmulator } from '../zim-emulator';
+import { startZimEmulator } from '../zim-emulator';
+import { bareImportLoop } from './bare-zim-loop';
+import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
 
 interface Sample {
   at: number;
-  cpu: CpuSnapshot;
   calls: number;
   refused: number;
 }
@@ -39,9 +40,11 @@ async function historyStats(client: Client, migrationId: string) {
   return { events, largest, workflows };
 }
 
-async function runMigration(opts: { users: number; limits: boolean }) {
+type Staging = Awaited<ReturnType<typeof buildStaging>>;
+
+/** `processes` worker processes, or a worker in this process when absent. */
+async function runMigration(opts: { staging: Staging; limits: boolean; processes?: number }) {
   const server = await startDevServer();
-  const staging = await buildStaging(opts.users, 99);
   const budgets = opts.limits ? {} : Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 100_000]));
   const emulator = await startZimEmulator({
     appId: TEST_APP_ID,
@@ -53,20 +56,31 @@ async function runMigration(opts: { users: number; limits: boolean }) {
     const c = emulator.counters();
     samples.push({
       at: Date.now(),
-      cpu: cpuSnapshot(),
       calls: c.calls.ImportPeerMsg ?? 0,
       refused: Object.values(c.refusalsByAction.ImportPeerMsg ?? {}).reduce((a, b) => a + b, 0),
     });
   }, 1_000);
-  const started = Date.now();
+  let started = Date.now();
+  let cpu: CpuUse = [];
   const migrationId = `bench-${opts.limits ? 'budget' : 'ceiling'}`;
   await migrateIntoEmulator({
     connection: server.env.nativeConnection,
     client: server.env.client,
     emulator,
-    stagingPath: staging.fresh(),
+    stagingPath: opts.staging.fresh(),
     migrationId,
     budgets,
+    ...(opts.processes && { workerProcesses: { count: opts.processes, temporalAddress: server.address } }),
+    during: async (handle, _emulator, workers) => {
+      started = Date.now(); // after the worker processes have built their bundles
+      const meter = cpuMeter({
+        ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])),
+        'dev server': childPids(process.pid, 'temporal')[0] ?? 0,
+        [workers.length ? 'benchmark + emulator' : 'benchmark + emulator + worker']: 'self',
+      });
+      await handle.result();
+      cpu = meter.stop();
+    },
   });
   clearInterval(sampler);
   const seconds = (Date.now() - started) / 1000;
@@ -74,58 +88,27 @@ async function runMigration(opts: { users: number; limits: boolean }) {
   const history = await historyStats(server.env.client, migrationId);
   await emulator.stop();
   await server.stop();
-  return { samples, seconds, counters, history };
+  return { samples, seconds, counters, history, cpu };
 }
 
-/** Calls/s over the steady part: the seconds ImportPeerMsg was being called, minus 5 s at each end. */
+/**
+ * Calls/s over the steady part: the seconds ImportPeerMsg was being called, minus 5 s at each end (the whole active
+ * part when that leaves less than 5 s).
+ */
 function steady(samples: Sample[]) {
   const active = samples.filter((s, i) => i > 0 && s.calls > samples[i - 1]!.calls);
-  const first = samples.indexOf(active[0]!) + 5;
-  const last = samples.indexOf(active[active.length - 1]!) - 5;
-  const a = samples[Math.max(0, first)]!;
-  const b = samples[Math.max(first, last)]!;
+  const firstActive = Math.max(0, samples.indexOf(active[0]!) - 1);
+  const lastActive = samples.indexOf(active[active.length - 1]!);
+  const trimmed = lastActive - firstActive >= 15;
+  const a = samples[trimmed ? firstActive + 5 : firstActive]!;
+  const b = samples[trimmed ? lastActive - 5 : lastActive]!;
   const seconds = (b.at - a.at) / 1000;
   return {
     seconds,
     callsPerSecond: (b.calls - a.calls) / seconds,
     calls: b.calls - a.calls,
     refused: b.refused - a.refused,
-    cpuMsPerCall: cpuMsPer(b.calls - a.calls, a.cpu, b.cpu),
   };
-}
-
-async function bareLoop(seconds: number, concurrency: number): Promise<number> {
-  const emulator: ZimEmulator = await startZimEmulator({
-    appId: TEST_APP_ID,
-    serverSecret: TEST_SECRET,
-    rateLimits: { enabled: false, perSecond: {}, perGroupPerSecond: {}, codes: {} },
-  });
-  const client = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
-  const senders = Array.from({ length: concurrency }, (_, i) => `s${i}`);
-  await client.userRegister({ UserInfo: [...senders, 'b'].map((UserId) => ({ UserId })) });
-  const end = Date.now() + seconds * 1000;
-  let calls = 0;
-  // One conversation per loop: imports within a conversation must go oldest first, as in a migration.
-  await Promise.all(
-    senders.map(async (sender) => {
-      let time = Date.now() - 86_400_000;
-      while (Date.now() < end) {
-        await client.importPeerMsg({
-          FromUserId: sender,
-          ToUserId: 'b',
-          ImportedUserId: sender,
-          MessageType: 1,
-          Priority: 2,
-          MessageBody: { Message: 'hello' },
-          SendMessageTime: time++,
-        });
-        calls++;
-      }
-    })
-  );
-  await client.close();
-  await emulator.stop();
-  return calls / seconds;
 }
 
 async function main() {
@@ -134,12 +117,14 @@ async function main() {
   });
   const users = Number(values.users);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const staging = await buildStaging(users, 99);
   console.log(
-    `zim-migrate migration benchmark, ${users} generated users, one worker, Temporal dev server, ${new Date().toISOString()}`
+    `zim-migrate migration benchmark, ${users} generated users, Temporal dev server, ${new Date().toISOString()}, ` +
+      `load average ${loadAverageText()}`
   );
 
   if (values.mode === 'budget' || values.mode === 'both') {
-    const r = await runMigration({ users, limits: true });
+    const r = await runMigration({ staging, limits: true });
     const s = steady(r.samples);
     const total = r.counters.requests;
     console.log(`\n[budget] ZIM limits on (20 calls/s per Action); migration took ${r.seconds.toFixed(1)} s`);
@@ -156,19 +141,31 @@ async function main() {
   }
 
   if (values.mode === 'ceiling' || values.mode === 'both') {
-    const r = await runMigration({ users, limits: false });
-    const s = steady(r.samples);
-    const bare = await bareLoop(10, 50);
-    console.log(`\n[ceiling] limits lifted; migration took ${r.seconds.toFixed(1)} s`);
+    // One run: the two worker counts and the bare loop see the same machine load, so their ratios mean something.
+    const runs = [
+      { label: 'one worker process', r: await runMigration({ staging, limits: false, processes: 1 }) },
+      { label: 'two worker processes', r: await runMigration({ staging, limits: false, processes: 2 }) },
+    ];
+    const bare = await bareImportLoop(10, 50);
+    console.log('\n[ceiling] limits lifted');
+    const rates = runs.map(({ label, r }) => {
+      const s = steady(r.samples);
+      console.log(
+        `  ${label}: migration ${r.seconds.toFixed(1)} s, ${s.callsPerSecond.toFixed(0)} ImportPeerMsg calls/s ` +
+          `(steady ${s.seconds.toFixed(0)} s), ${(r.counters.requests / r.seconds).toFixed(0)} ZIM calls/s over ` +
+          `the whole migration; ${(r.history.events / r.counters.requests).toFixed(2)} history events per call, ` +
+          `largest history ${r.history.largest} events`
+      );
+      const perCall = r.cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / r.counters.requests).toFixed(2)}`);
+      console.log(`    CPU: ${renderCpuUse(r.cpu)}; ms per ZIM call: ${perCall.join(', ')}`);
+      return s.callsPerSecond;
+    });
+    const [one, two] = rates as [number, number];
+    console.log(`  bare undici loop (ZimClient, 50 concurrent): ${bare.toFixed(0)} calls/s`);
     console.log(
-      `  through Temporal (one worker, dev server): ${s.callsPerSecond.toFixed(0)} ImportPeerMsg calls/s (steady ${s.seconds.toFixed(0)} s)`
-    );
-    console.log(`  bare undici loop (ZimClient, 50 concurrent):  ${bare.toFixed(0)} calls/s`);
-    console.log(`  ratio Temporal / bare: ${(s.callsPerSecond / bare).toFixed(3)}`);
-    const cpu = Object.entries(s.cpuMsPerCall).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
-    console.log(`  CPU ms per ZIM call over the steady part (emulator in the worker process): ${cpu.join(', ')}`);
-    console.log(
-      `  history: ${(r.history.events / r.counters.requests).toFixed(2)} events per ZIM call; largest history ${r.history.largest} events`
+      `  ratios: two / one worker ${(two / one).toFixed(2)}; one worker / bare ${(one / bare).toFixed(3)}; ` +
+        `two workers / bare ${(two / bare).toFixed(3)} (${cpus().length} cores, load average ` +
+        `${loadAverageText()})`
     );
   }
 }

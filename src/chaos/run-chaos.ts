@@ -102,7 +102,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   try {
     log(`work folder ${workDir}`);
     mkdirSync(path.join(workDir, 'dataset'));
-    const staging = await buildStaging(o.users, o.seed, [], path.join(workDir, 'dataset'));
+    const staging = await buildStaging(o.users, o.seed, { dir: path.join(workDir, 'dataset') });
     const stagingPath = staging.fresh();
     const expectedRequests = await plannedCalls(stagingPath);
     log(`dataset: ${o.users} users (seed ${o.seed}), about ${expectedRequests.toLocaleString('en-US')} ZIM calls`);

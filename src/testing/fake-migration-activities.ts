@@ -3,7 +3,7 @@
  * after a delay or a reservation in a call schedule. For orchestration tests and for benchmarks that measure the
  * workflows and Temporal without ZIM; the end-to-end tests use the real activities and the emulator.
  */
-import type { MigrationActivities, StagePlan } from '../../activities/contract';
+import type { MigrationActivities, PageStage, StagePlan } from '../../activities/contract';
 import { DEFERRED_STEP, waitForOpenGate } from '../../activities/call-gate';
 import { describeWorkflow } from '../../activities/describe-workflow';
 import type { Stage } from '../shared/stages';
@@ -18,6 +18,15 @@ export interface FakeMigrationOptions {
   owners: number;
   stepsPerOwner: number;
   groups: number;
+  /** The first `count` owners have `steps` steps each instead (a few heavy owners, as real data has). */
+  heavyOwners?: { count: number; steps: number };
+  /** Steps of each group's setup (default 2) and history (default 3). */
+  groupSetupSteps?: number;
+  groupHistorySteps?: number;
+  /** Pages of the page stages, overriding small defaults (one call each). */
+  pages?: Partial<Record<PageStage, number>>;
+  /** Owners or groups per listing, at most the stage's limit (default 3, so tests page through many listings). */
+  listPageSize?: number;
   /** Simulated latency of each call. */
   delayMs?: number;
   /** Runs before each recorded call, e.g. a call-schedule reservation. */
@@ -39,18 +48,34 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
   const owners = ids('u', opts.owners);
   const groups = ids('g', opts.groups);
-  const plan: Record<Stage, StagePlan> = {
-    accounts: { planned: 50, pages: 5, calls: 5 },
-    profiles: { planned: 30, pages: 3, calls: 3 },
-    friends: { planned: 20, pages: 2, calls: 2 },
-    blocks: { planned: 10, pages: 2, calls: 2 },
-    'peer-messages': { planned: opts.owners * opts.stepsPerOwner, pages: 0, calls: opts.owners * opts.stepsPerOwner },
-    groups: { planned: opts.groups * 2, pages: 0, calls: opts.groups * 2 },
-    'group-messages': { planned: opts.groups * 3, pages: 0, calls: opts.groups * 3 },
-    verify: { planned: 1, pages: 2, calls: 2 },
+  const heavy = opts.heavyOwners;
+  const stepsOf = new Map(owners.map((o, i) => [o, heavy && i < heavy.count ? heavy.steps : opts.stepsPerOwner]));
+  const ownerSteps = [...stepsOf.values()].reduce((a, b) => a + b, 0);
+  const setupSteps = opts.groupSetupSteps ?? 2;
+  const historySteps = opts.groupHistorySteps ?? 3;
+  const pageStage = (stage: PageStage, planned: number, pages: number): StagePlan => {
+    const n = opts.pages?.[stage] ?? pages;
+    return { planned: Math.max(planned, n), pages: n, calls: n };
   };
+  const plan: Record<Stage, StagePlan> = {
+    accounts: pageStage('accounts', 50, 5),
+    profiles: pageStage('profiles', 30, 3),
+    friends: pageStage('friends', 20, 2),
+    blocks: pageStage('blocks', 10, 2),
+    'peer-messages': { planned: ownerSteps, pages: 0, calls: ownerSteps },
+    groups: { planned: opts.groups * setupSteps, pages: 0, calls: opts.groups * setupSteps },
+    'group-messages': { planned: opts.groups * historySteps, pages: 0, calls: opts.groups * historySteps },
+    verify: pageStage('verify', 1, 2),
+  };
+  // Ids are sorted: find the first after `after` by binary search, so listing 10,000 owners stays cheap.
   const list = (all: string[], after: string | null, limit: number) => {
-    const rest = all.filter((id) => after === null || id > after).slice(0, limit);
+    let lo = 0;
+    for (let hi = all.length; after !== null && lo < hi;) {
+      const mid = (lo + hi) >> 1;
+      if (all[mid]! > after) hi = mid;
+      else lo = mid + 1;
+    }
+    const rest = all.slice(lo, lo + limit);
     const last = rest[rest.length - 1];
     return { items: rest.map((id) => ({ id, planned: 1 })), next: rest.length === limit && last ? last : null };
   };
@@ -62,28 +87,29 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       return { done: 10, failed: 0, skipped: 0, calls: 1 };
     },
     listFanoutItems: async ({ stage, after, limit }) =>
-      list(stage === 'peer-messages' ? owners : groups, after, Math.min(limit, 3)),
+      list(stage === 'peer-messages' ? owners : groups, after, Math.min(limit, opts.listPageSize ?? 3)),
     // Two conversations per owner (when there are two steps or more), so owners run lanes side by side.
-    ownerConversations: async () => {
-      const half = Math.ceil(opts.stepsPerOwner / 2);
+    ownerConversations: async ({ owner }) => {
+      const steps = stepsOf.get(owner) ?? 0;
+      const half = Math.ceil(steps / 2);
       return [
         { peer: 'peer-a', start: 0, count: half },
-        { peer: 'peer-b', start: half, count: opts.stepsPerOwner - half },
+        { peer: 'peer-b', start: half, count: steps - half },
       ].filter((r) => r.count > 0);
     },
     importPeerMessage: async ({ owner, seq }) => {
       if (!(await gate())) return { ...DEFERRED_STEP };
       await record('peer-messages', `${owner}#${seq}`);
-      return { ...step(seq + 1 < opts.stepsPerOwner), landed: { conversation: 'peer', msgSeq: seq + 1 } };
+      return { ...step(seq + 1 < (stepsOf.get(owner) ?? 0)), landed: { conversation: 'peer', msgSeq: seq + 1 } };
     },
     setupGroupStep: async ({ groupId, step: s }) => {
       await record('groups', `${groupId}#${s}`);
-      return step(s + 1 < 2);
+      return step(s + 1 < setupSteps);
     },
     importGroupMessage: async ({ groupId, seq }) => {
       if (!(await gate())) return { ...DEFERRED_STEP };
       await record('group-messages', `${groupId}#${seq}`);
-      return step(seq + 1 < 3);
+      return step(seq + 1 < historySteps);
     },
     setCallGate: async ({ open }) => void (gateOpen = open),
     applyBudget: async (change) => void appliedBudgets.push(change),

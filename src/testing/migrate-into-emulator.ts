@@ -1,4 +1,4 @@
-/** Runs one migration with an in-process worker against an emulator: the shared core of e2e tests and benchmarks. */
+/** Runs one migration against an emulator, on an in-process worker or on worker processes: the shared core of e2e tests and benchmarks. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { createMigrationWorker } from '../worker/migration-worker';
 import type { ZimEmulator } from '../zim-emulator';
 import type { MigrationInput, migrationWorkflow } from '../../workflows/migration';
 import { TEST_APP_ID, TEST_SECRET } from './migration-rig';
+import { spawnWorkerProcess, workerProcessEnv, type WorkerProcess } from './worker-processes';
 
 export type MigrationHandle = WorkflowHandle<typeof migrationWorkflow>;
 
@@ -24,24 +25,68 @@ export interface MigrateIntoEmulatorOptions {
   budgets?: Record<string, number>;
   /** More of the migration's input: a subset of stages, another error budget... */
   input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords'>;
-  /** Runs while the migration does (pause it, fault the emulator, sample counters...). */
-  during?: (handle: MigrationHandle, emulator: ZimEmulator) => Promise<void>;
+  /**
+   * Run the migration on this many `zim-migrate worker` child processes (one task queue, one shared call schedule)
+   * instead of a worker in this process; `temporalAddress` is the server they connect to.
+   */
+  workerProcesses?: { count: number; temporalAddress: string };
+  /** Runs while the migration does (pause it, fault the emulator, sample counters or the worker processes...). */
+  during?: (handle: MigrationHandle, emulator: ZimEmulator, workers: readonly WorkerProcess[]) => Promise<void>;
+}
+
+/** Starts the workers; `run` resolves when they have stopped, `stop` asks them to. */
+async function startWorkers(o: MigrateIntoEmulatorOptions, taskQueue: string, budgetDbPath: string) {
+  if (o.workerProcesses) {
+    const env = workerProcessEnv({
+      temporalAddress: o.workerProcesses.temporalAddress,
+      taskQueue,
+      zimBaseUrl: o.emulator.url,
+      budgetDbPath,
+    });
+    const processes = Array.from({ length: o.workerProcesses.count }, () => spawnWorkerProcess(env));
+    // Started once they poll, so a measured migration does not include building the workflow bundle.
+    await Promise.all(processes.map((p) => p.ready())).catch(async (err: unknown) => {
+      await Promise.all(processes.map((p) => p.stop()));
+      throw err;
+    });
+    // A worker that dies before the migration ends would leave it waiting forever: fail instead.
+    let stopping = false;
+    const died = Promise.race(
+      processes.map(async (p) => {
+        const code = await p.exited;
+        if (!stopping) throw new Error(`worker process ${p.pid} exited (${code}):\n${p.logTail()}`);
+      })
+    );
+    return {
+      processes,
+      died,
+      stop: async () => {
+        stopping = true;
+        await Promise.all(processes.map((p) => p.stop()));
+      },
+    };
+  }
+  const migrationWorker = await createMigrationWorker({
+    connection: o.connection,
+    taskQueue,
+    zim: { appId: TEST_APP_ID, serverSecret: TEST_SECRET, baseUrl: o.emulator.url, budgetDbPath },
+    openData: async (p) => new SqliteMigrationData(p),
+  });
+  const running = migrationWorker.run();
+  return {
+    processes: [],
+    died: new Promise<never>(() => undefined),
+    stop: async () => {
+      migrationWorker.worker.shutdown();
+      await running;
+    },
+  };
 }
 
 export async function migrateIntoEmulator(o: MigrateIntoEmulatorOptions) {
   const taskQueue = `migrate-${o.migrationId}`;
-  const migrationWorker = await createMigrationWorker({
-    connection: o.connection,
-    taskQueue,
-    zim: {
-      appId: TEST_APP_ID,
-      serverSecret: TEST_SECRET,
-      baseUrl: o.emulator.url,
-      budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
-    },
-    openData: async (p) => new SqliteMigrationData(p),
-  });
-  const running = migrationWorker.run();
+  const budgetDbPath = path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite');
+  const workers = await startWorkers(o, taskQueue, budgetDbPath);
   try {
     const handle: MigrationHandle = await o.client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
       taskQueue,
@@ -53,10 +98,12 @@ export async function migrateIntoEmulator(o: MigrateIntoEmulatorOptions) {
         stages: o.input?.stages ?? STAGES,
       }),
     });
-    await o.during?.(handle, o.emulator);
-    return await handle.result();
+    const finished = (async () => {
+      await o.during?.(handle, o.emulator, workers.processes);
+      return await handle.result();
+    })();
+    return await Promise.race([finished, workers.died.then(() => finished)]);
   } finally {
-    migrationWorker.worker.shutdown();
-    await running;
+    await workers.stop();
   }
 }

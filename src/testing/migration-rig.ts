@@ -17,27 +17,29 @@ export const FAST_RATE = 400;
 export const budgetsAt = (rate: number) => Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, rate]));
 export const FAST_BUDGETS = budgetsAt(FAST_RATE);
 
-/**
-/**
- * gen + plan through the CLI (in `dir`, a new temporary folder by default); returns a staging file that `fresh()`
- * copies for each run (the ledger lives in it). `genArgs` are more `zim-migrate gen` options (e.g. `--groups 3`:
- * small exports have none by default).
- */
-export async function buildStaging(
-  users: number,
-  seed: number,
-  genArgs: string[] = [],
-  dir = mkdtempSync(path.join(tmpdir(), 'rig-'))
-) {
+export interface StagingArgs {
+  /** Extra `zim-migrate gen` flags (e.g. --groups 3: small exports have none by default; --messages 20000). */
+  gen?: string[];
+  /** Extra `zim-migrate plan` flags (e.g. --rate ImportPeerMsg=100). */
+  plan?: string[];
+  /** Where to build (plan writes its rejects file there too); a new temporary folder by default. */
+  dir?: string;
+}
+
+/** gen + plan through the CLI; returns a staging file that `fresh()` copies for each run (the ledger lives in it). */
+export async function buildStaging(users: number, seed: number, args: StagingArgs = {}) {
+  const dir = args.dir ?? mkdtempSync(path.join(tmpdir(), 'rig-'));
   // In the temp folder: plan writes its rejects file to the working directory.
   const opts = { cwd: dir };
-  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed), ...genArgs];
+  const gen = [BIN, 'gen', '--out', 'export', '--users', String(users), '--seed', String(seed), ...(args.gen ?? [])];
   await exec(process.execPath, gen, opts);
   const staging = path.join(dir, 'staging.sqlite');
-  await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging], opts);
+  await exec(process.execPath, [BIN, 'plan', 'export', '--out', staging, ...(args.plan ?? [])], opts);
   let n = 0;
   return {
     dir,
+    /** The staging file as planned (read it, never migrate into it: `fresh()` gives a copy for that). */
+    planned: staging,
     fresh(): string {
       const copy = path.join(dir, `run-${++n}.sqlite`);
       copyFileSync(staging, copy);

@@ -23,7 +23,7 @@ describe('end-to-end migration into the ZIM emulator', () => {
   let t: TemporalTestEnv;
   let staging: Awaited<ReturnType<typeof buildStaging>>;
   before(async () => {
-    [t, staging] = await Promise.all([startTemporalTestEnv(), buildStaging(24, 11, ['--groups', '3'])]);
+    [t, staging] = await Promise.all([startTemporalTestEnv(), buildStaging(24, 11, { gen: ['--groups', '3'] })]);
   });
   after(async () => {
     await t?.teardown();

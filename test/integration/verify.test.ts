@@ -43,7 +43,7 @@ describe('verify names every difference between staging and ZIM', () => {
   let t: TemporalTestEnv;
   let staging: Awaited<ReturnType<typeof buildStaging>>;
   before(async () => {
-    [t, staging] = await Promise.all([startTemporalTestEnv(), buildStaging(30, 12, ['--groups', '3'])]);
+    [t, staging] = await Promise.all([startTemporalTestEnv(), buildStaging(30, 12, { gen: ['--groups', '3'] })]);
   });
   after(async () => {
     await t?.teardown();

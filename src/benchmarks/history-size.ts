@@ -1,0 +1,165 @@
+/**
+ * The largest Temporal histories of a 10,000-user migration. History sizes depend on the workflows, not on ZIM, so
+ * the real workflows run on the dev server with in-memory activities (src/testing/fake-migration-activities.ts),
+ * shaped like a generated export: one owner per user with a few steps, a few heavy owners, a group per 25 users,
+ * and page counts in the proportions `zim-migrate plan` gives for generated data. Production tuning (no overrides),
+ * so continue-as-new happens where it would in a real migration. Prints the largest workflows (id, runs, events of
+ * the largest run) and the events per (simulated) ZIM call.
+ *
+ *   npm run bench:history -- [--users 10000] [--steps 3] [--heavy-owners 2] [--heavy-steps 2500]
+ */
+import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { startDevServer } from '../dev-server/start-dev-server';
+import { workflowIds } from '../shared/workflow-api';
+import { fakeMigrationActivities } from '../testing/fake-migration-activities';
+import { workflowBundle } from '../worker/workflow-bundle';
+import { childPids, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
+
+const count = (min: number) => z.coerce.number().int().min(min);
+const Flags = z.object({
+  users: count(2),
+  steps: count(1),
+  heavyOwners: count(0),
+  heavySteps: count(1),
+  groupSteps: count(1),
+  timeoutMinutes: count(1),
+});
+
+/** Pages per user of a generated export's page stages, from `zim-migrate plan` of 4,000 generated users. */
+const PAGES_PER_USER = { accounts: 1 / 100, profiles: 1 / 100, friends: 2884 / 4000, blocks: 117 / 4000 };
+const USERS_PER_GROUP = 25;
+const VERIFY_PER_PAGE = 100;
+
+interface Run {
+  workflowId: string;
+  events: number;
+}
+
+async function listRuns(client: Client, migrationId: string): Promise<Run[]> {
+  const runs: Run[] = [];
+  for await (const wf of client.workflow.list({ query: `ZimMigrationId = "${migrationId}"` }))
+    runs.push({ workflowId: wf.workflowId, events: wf.historyLength });
+  return runs;
+}
+
+/** Per workflow id: how many runs (continue-as-new) and the largest run's events. */
+function byWorkflow(runs: readonly Run[]) {
+  const ids = new Map<string, { workflowId: string; runs: number; largest: number; events: number }>();
+  for (const r of runs) {
+    const w = ids.get(r.workflowId) ?? { workflowId: r.workflowId, runs: 0, largest: 0, events: 0 };
+    w.runs++;
+    w.largest = Math.max(w.largest, r.events);
+    w.events += r.events;
+    ids.set(r.workflowId, w);
+  }
+  return [...ids.values()].sort((a, b) => b.largest - a.largest);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string', default: '10000' },
+      steps: { type: 'string', default: '3' },
+      'heavy-owners': { type: 'string', default: '2' },
+      'heavy-steps': { type: 'string', default: '2500' },
+      'group-steps': { type: 'string', default: '20' },
+      'timeout-minutes': { type: 'string', default: '20' },
+    },
+  });
+  const o = Flags.parse({
+    users: values.users,
+    steps: values.steps,
+    heavyOwners: values['heavy-owners'],
+    heavySteps: values['heavy-steps'],
+    groupSteps: values['group-steps'],
+    timeoutMinutes: values['timeout-minutes'],
+  });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const groups = Math.ceil(o.users / USERS_PER_GROUP);
+  const fake = fakeMigrationActivities({
+    owners: o.users,
+    stepsPerOwner: o.steps,
+    heavyOwners: { count: o.heavyOwners, steps: o.heavySteps },
+    groups,
+    groupHistorySteps: o.groupSteps,
+    listPageSize: 200,
+    pages: {
+      ...Object.fromEntries(Object.entries(PAGES_PER_USER).map(([s, per]) => [s, Math.ceil(o.users * per)])),
+      verify: Math.ceil(o.users / VERIFY_PER_PAGE) + Math.ceil(groups / VERIFY_PER_PAGE),
+    },
+  });
+  console.log(
+    `zim-migrate history benchmark, ${new Date().toISOString()}, load average ${loadAverageText()}\n` +
+      `${o.users.toLocaleString('en-US')} users = owners (${o.steps} steps each, ${o.heavyOwners} with ` +
+      `${o.heavySteps}), ${groups} groups (2 setup steps, ${o.groupSteps} history steps), pages ` +
+      `${JSON.stringify(Object.fromEntries(Object.entries(fake.plan).map(([s, p]) => [s, p.pages])))}; ` +
+      `real workflows, production tuning, in-memory activities, one worker, Temporal dev server`
+  );
+
+  const server = await startDevServer();
+  try {
+    const taskQueue = 'bench-history';
+    const worker = await Worker.create({
+      connection: server.env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: fake.activities,
+      maxConcurrentActivityTaskExecutions: 200,
+    });
+    const migrationId = 'bench-history';
+    const started = Date.now();
+    const handle = await server.env.client.workflow.start('migrationWorkflow', {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '-' }],
+    });
+    // Bounded: at the deadline stop waiting and report the histories so far (the server's teardown ends the rest).
+    const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': childPids(process.pid, 'temporal')[0] ?? 0 });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timed out'>((resolve) => {
+      timer = setTimeout(() => resolve('timed out'), o.timeoutMinutes * 60_000);
+    });
+    const outcome = await worker.runUntil(Promise.race([handle.result().then(() => 'completed' as const), deadline]));
+    clearTimeout(timer);
+    const seconds = (Date.now() - started) / 1000;
+    const cpu = meter.stop();
+    if (outcome === 'timed out')
+      console.log(
+        `\nNOT FINISHED within ${o.timeoutMinutes} minutes: the figures below are for the part done ` +
+          `(${fake.calls.length.toLocaleString('en-US')} of ${Object.values(fake.plan)
+            .reduce((a, p) => a + p.calls, 0)
+            .toLocaleString('en-US')} calls)`
+      );
+
+    const runs = await listRuns(server.env.client, migrationId);
+    const workflows = byWorkflow(runs);
+    const events = runs.reduce((a, r) => a + r.events, 0);
+    console.log(
+      `\nmigration ${outcome} in ${seconds.toFixed(0)} s (CPU: ${renderCpuUse(cpu)}); ${workflows.length.toLocaleString('en-US')} workflows, ` +
+        `${runs.length.toLocaleString('en-US')} runs, ${events.toLocaleString('en-US')} history events for ` +
+        `${fake.calls.length.toLocaleString('en-US')} ZIM calls = ${(events / fake.calls.length).toFixed(2)} events per call`
+    );
+    console.log('largest histories (a run is one history; more than one run = continued as new):');
+    console.log('  events of its largest run  runs  events in all runs  workflow id');
+    for (const w of workflows.slice(0, 6))
+      console.log(
+        `  ${w.largest.toLocaleString('en-US').padStart(25)}  ${String(w.runs).padStart(4)}  ` +
+          `${w.events.toLocaleString('en-US').padStart(18)}  ${w.workflowId}`
+      );
+    const unbounded = workflows.filter((w) => w.runs === 1).sort((a, b) => b.largest - a.largest)[0];
+    console.log(
+      `largest history that never continued as new: ${unbounded?.largest.toLocaleString('en-US')} events ` +
+        `(${unbounded?.workflowId}); load average now ${loadAverageText()}`
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

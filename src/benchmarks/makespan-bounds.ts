@@ -1,0 +1,49 @@
+/**
+ * What a migration's duration is judged against:
+ *   lower bound: the plan's critical path of the stage graph (compute-plan) at the budgets, counting the calls the
+ *                migration made rather than the plan's estimates of them (verify's reads, for one, are estimated);
+ *   naive:       the same calls made one at a time, stage after stage, each taking max(1/budget, round trip).
+ */
+import type { ZimAction } from '../plan/actions';
+import { computePlan, type Plan } from '../plan/compute-plan';
+import type { Workload } from '../plan/workload';
+import { defaultBudget } from '../rate-limit/default-budgets';
+import type { StagingCounts } from '../staging/store';
+
+/** The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). */
+function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>>): Workload {
+  const calls = Object.fromEntries(plan.actions.map((a) => [a.action, made[a.action] ?? 0])) as Record<
+    ZimAction,
+    number
+  >;
+  const maxCallsPerGroup = Object.fromEntries(
+    plan.actions.filter((a) => a.perGroup).map((a) => [a.action, calls[a.action] > 0 ? (a.maxCallsPerGroup ?? 0) : 0])
+  );
+  return { calls, maxCallsPerGroup };
+}
+
+/** compute-plan's critical path at `rates`, over the calls made. */
+export function lowerBound(
+  plan: Plan,
+  counts: StagingCounts,
+  rates: Readonly<Record<ZimAction, number>>,
+  made: Readonly<Partial<Record<string, number>>>
+): Plan {
+  return computePlan(counts, workloadMade(plan, made), rates, []);
+}
+
+/**
+ * Seconds to make `made` calls one at a time: each waits max(1/budget, round trip). Per-group Actions are taken at
+ * their per-group budget (a call a second), as one group's calls would be.
+ */
+export function naiveSequentialSeconds(
+  made: Readonly<Partial<Record<string, number>>>,
+  ratePerAction: number,
+  roundTripMs: number
+): number {
+  return Object.entries(made).reduce((sum, [action, calls]) => {
+    const budget = defaultBudget(action);
+    const rate = budget.perKey ? budget.rate : ratePerAction;
+    return sum + (calls ?? 0) * Math.max(1 / rate, roundTripMs / 1000);
+  }, 0);
+}

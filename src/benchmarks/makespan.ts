@@ -1,0 +1,250 @@
+/**
+ * A whole migration's duration against its lower bound. Generates and plans an export (several thousand users),
+ * runs the migration on a worker process against the emulator with every Action's budget at `--rate` calls/s,
+ * enforced by the emulator with the same numbers (InviteUsersIntoGroup stays 1/s per group), and prints:
+ *   actual / lower bound (the plan's critical path at the budgets; target ≤ 1.10) and per-stage actual vs planned;
+ *   the naive sequential time (one call at a time, stage after stage) and naive / actual;
+ *   the worker process's RSS over the run (start, middle, end, max, slope) and each process's CPU.
+ *
+ *   npm run bench:makespan -- [--users 3000] [--messages 10000] [--group-messages 10000] [--rate 50]
+ */
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { z } from 'zod';
+import { startDevServer } from '../dev-server/start-dev-server';
+import { PER_GROUP_ACTIONS, ZIM_ACTIONS, type ZimAction } from '../plan/actions';
+import { formatDuration, type Plan } from '../plan/compute-plan';
+import { defaultBudget } from '../rate-limit/default-budgets';
+import { MIGRATION_ACTIONS, STAGE_ACTION } from '../shared/stages';
+import type { StageProgress } from '../shared/workflow-api';
+import { openStagingStore, type StagingCounts } from '../staging';
+import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
+import { ZIM_ACTION_NAMES } from '../zim-client/actions';
+import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
+import { singleCallRoundTripMs } from './bare-zim-loop';
+import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
+import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { renderRss, sampleRss, summariseRss } from './rss-sampler';
+
+const count = (flag: string, min: number) => z.coerce.number().int(`${flag}: a whole number`).min(min);
+const Flags = z.object({
+  users: count('--users', 2),
+  messages: count('--messages', 0),
+  groupMessages: count('--group-messages', 0),
+  rate: count('--rate', 1).max(10_000),
+  seed: count('--seed', 0),
+  rssEvery: count('--rss-every', 1),
+  timeoutMinutes: count('--timeout-minutes', 1),
+});
+
+/** Calls of the stages' main Actions, second by second, to show where a stage ran below its budget. */
+type CallSeries = { at: number; calls: Partial<Record<string, number>> }[];
+
+/**
+ * How an Action's calls went against its budget: over the seconds from its first call to its last, the average
+ * rate, the seconds below 90% of the budget, and the last stretch below it (the tail a stage spends on a few long
+ * sequences).
+ */
+function budgetUse(series: CallSeries, action: string, budget: number) {
+  const perSecond = series.slice(1).map((s, i) => (s.calls[action] ?? 0) - (series[i]!.calls[action] ?? 0));
+  const first = perSecond.findIndex((n) => n > 0);
+  const last = perSecond.findLastIndex((n) => n > 0);
+  if (first < 0) return undefined;
+  const active = perSecond.slice(first, last + 1);
+  const calls = active.reduce((a, n) => a + n, 0);
+  const lastAtBudget = active.findLastIndex((n) => n >= 0.9 * budget);
+  return {
+    seconds: active.length,
+    perSecond: calls / active.length,
+    secondsBelow: active.filter((n) => n < 0.9 * budget).length,
+    tailSeconds: active.length - 1 - lastAtBudget,
+    tailCalls: active.slice(lastAtBudget + 1).reduce((a, n) => a + n, 0),
+  };
+}
+
+/** The longest sequences that must go one call after another: a conversation copy, a group's history. */
+function longestSequences(stagingPath: string) {
+  const db = new Database(stagingPath, { readonly: true });
+  try {
+    const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
+    return {
+      conversation: n('SELECT max(c) FROM (SELECT count(*) AS c FROM peer_copies GROUP BY owner, peer)'),
+      groupHistory: n('SELECT max(message_count) FROM groups'),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function printSize(counts: StagingCounts, made: CountersSnapshot) {
+  const total = Object.values(made.succeeded).reduce((a, b) => a + (b ?? 0), 0);
+  console.log(
+    `size: ${fmt(counts.users)} users, ${fmt(counts.friends)} friendships, ${fmt(counts.blocks)} blocks, ` +
+      `${fmt(counts.groups)} groups with ${fmt(counts.groupMembers)} members, ${fmt(counts.peerMessages)} one-to-one ` +
+      `messages (${fmt(counts.peerCopies)} owner copies in ${fmt(counts.conversations)} conversations), ` +
+      `${fmt(counts.groupMessages)} group messages; ${fmt(total)} ZIM calls made`
+  );
+}
+
+function printStages(bound: Plan, actual: readonly StageProgress[], t0: number) {
+  console.log("\nper stage: seconds from the start, planned = the lower bound's schedule (* = its critical path)");
+  console.log('  stage             planned  start    end   actual  start    end    calls  calls/s');
+  const col = (n: number, width: number) => (Number.isFinite(n) ? n.toFixed(0) : '-').padStart(width);
+  for (const p of bound.stages) {
+    const a = actual.find((s) => s.stage === p.stage);
+    const start = a?.startedAt ? (a.startedAt - t0) / 1000 : Number.NaN;
+    const end = a?.finishedAt ? (a.finishedAt - t0) / 1000 : Number.NaN;
+    const calls = a?.calls ?? 0;
+    console.log(
+      `  ${(p.critical ? '*' : ' ') + p.stage}`.padEnd(18) +
+        col(p.seconds, 8) +
+        col(p.start, 7) +
+        col(p.end, 7) +
+        col(end - start, 9) +
+        col(start, 7) +
+        col(end, 7) +
+        fmt(calls).padStart(9) +
+        (calls / Math.max(1, end - start)).toFixed(1).padStart(9)
+    );
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string', default: '3000' },
+      messages: { type: 'string', default: '10000' },
+      'group-messages': { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '50' },
+      seed: { type: 'string', default: '7' },
+      'rss-every': { type: 'string', default: '5' },
+      'timeout-minutes': { type: 'string', default: '30' },
+    },
+  });
+  const o = Flags.parse({
+    ...values,
+    groupMessages: values['group-messages'],
+    rssEvery: values['rss-every'],
+    timeoutMinutes: values['timeout-minutes'],
+  });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  console.log(`zim-migrate makespan benchmark, ${new Date().toISOString()}, load average ` + loadAverageText());
+
+  // Every Action at --rate, per-group Actions at their per-group default: in the plan, our schedule, the emulator.
+  const planRates = ZIM_ACTIONS.filter((a) => !PER_GROUP_ACTIONS.has(a)).flatMap((a) => ['--rate', `${a}=${o.rate}`]);
+  const budgets = Object.fromEntries(MIGRATION_ACTIONS.filter((a) => !defaultBudget(a).perKey).map((a) => [a, o.rate]));
+  const staging = await buildStaging(o.users, o.seed, {
+    gen: ['--messages', String(o.messages), '--group-messages', String(o.groupMessages)],
+    plan: planRates,
+  });
+  const store = await openStagingStore(staging.planned);
+  const meta = await store.meta();
+  await store.close();
+  const roundTripMs = await singleCallRoundTripMs();
+
+  const server = await startDevServer();
+  const emulator = await startZimEmulator({
+    appId: TEST_APP_ID,
+    serverSecret: TEST_SECRET,
+    rateLimits: {
+      enabled: true,
+      perSecond: Object.fromEntries(ZIM_ACTION_NAMES.map((a) => [a, o.rate])),
+      perGroupPerSecond: {},
+      codes: {},
+    },
+  });
+  const series: CallSeries = [];
+  let cpu: CpuUse = [];
+  let rss: ReturnType<typeof summariseRss> | undefined;
+  let t0 = 0;
+  try {
+    const result = await migrateIntoEmulator({
+      connection: server.env.nativeConnection,
+      client: server.env.client,
+      emulator,
+      stagingPath: staging.fresh(),
+      migrationId: 'bench-makespan',
+      budgets,
+      workerProcesses: { count: 1, temporalAddress: server.address },
+      during: async (handle, emu, [worker]) => {
+        t0 = Date.now(); // the workflow has just been started, on a worker that is already polling
+        const rssSampler = sampleRss(worker!.pid, o.rssEvery * 1000);
+        const meter = cpuMeter({
+          worker: worker!.pid,
+          'dev server': childPids(process.pid, 'temporal')[0] ?? 0,
+          'benchmark + emulator': 'self',
+        });
+        const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
+        const deadline = setTimeout(() => void handle.terminate('benchmark timed out'), o.timeoutMinutes * 60_000);
+        try {
+          await handle.result();
+        } finally {
+          clearTimeout(deadline);
+          clearInterval(sampler);
+          cpu = meter.stop();
+          rss = summariseRss(rssSampler.stop());
+        }
+      },
+    });
+    const actualSeconds = (Date.now() - t0) / 1000;
+    const made = emulator.counters();
+    printSize(meta.counts, made);
+    console.log(
+      `budgets: ${o.rate} calls/s per Action (InviteUsersIntoGroup 1/s per group), the same in our call schedule and ` +
+        `the emulator; one worker process; migration ${result.status}`
+    );
+    const bound = lowerBound(meta.plan, meta.counts, meta.settings.rates as Record<ZimAction, number>, made.succeeded);
+    console.log(
+      `\nlower bound: ${bound.etaSeconds.toFixed(0)} s (compute-plan's critical path ${bound.criticalPath.join(' → ')} ` +
+        `at the budgets, over the calls made; the plan's own ETA, counting Actions the migration does not call: ` +
+        `${meta.plan.etaSeconds.toFixed(0)} s)`
+    );
+    console.log(
+      `actual:      ${actualSeconds.toFixed(0)} s (${formatDuration(actualSeconds)}) → actual / lower bound = ` +
+        `${(actualSeconds / bound.etaSeconds).toFixed(3)} (target ≤ 1.10)`
+    );
+    const naive = naiveSequentialSeconds(made.succeeded, o.rate, roundTripMs);
+    console.log(
+      `naive:       ${naive.toFixed(0)} s (${formatDuration(naive)}): the same calls one at a time, stage after stage, ` +
+        `each max(1/budget, ${roundTripMs.toFixed(2)} ms single-call round trip) → naive / actual = ` +
+        `${(naive / actualSeconds).toFixed(2)}`
+    );
+    printStages(bound, result.stages, t0);
+
+    const longest = longestSequences(staging.planned);
+    console.log(
+      `\nlongest sequences (one call after another): a conversation copy of ${fmt(longest.conversation)} messages, ` +
+        `a group history of ${fmt(longest.groupHistory)}`
+    );
+    for (const action of [STAGE_ACTION['peer-messages'], STAGE_ACTION['group-messages'], STAGE_ACTION.verify]) {
+      const use = budgetUse(series, action, o.rate);
+      if (use)
+        console.log(
+          `  ${action}: ${use.perSecond.toFixed(1)} calls/s = ${((use.perSecond / o.rate) * 100).toFixed(0)}% of the ` +
+            `budget over its ${use.seconds} s; below 90% in ${use.secondsBelow} of them, of which the last ` +
+            `${use.tailSeconds} s at the end (${fmt(use.tailCalls)} calls)`
+        );
+    }
+    const refused = Object.entries(made.refusalsByAction).map(
+      ([action, codes]) => `${action} ${Object.values(codes ?? {}).reduce((x, y) => x + y, 0)}`
+    );
+    console.log(
+      `refused by the emulator's limits: ${refused.join(', ') || 'none'} (of ${fmt(made.requests)} calls; each ` +
+        `refusal holds its Action back 250 ms)`
+    );
+    if (rss) console.log(`\nworker RSS: ${renderRss(rss)}`);
+    console.log(`CPU over the migration: ${renderCpuUse(cpu)}; load average now ${loadAverageText()}`);
+  } finally {
+    await emulator.stop();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+/**
+ * CPU time and resident memory of other processes, read from /proc (Linux), so a benchmark can say which process
+ * used the cores: the Temporal dev server, the worker(s), or the benchmark itself (the emulator runs in it).
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100; // Linux's usual USER_HZ
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** The fields of /proc/<pid>/stat after the command name (which may contain spaces and parentheses). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU seconds the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  // utime and stime are fields 14 and 15 of stat; the slice starts at field 3 (state).
+  return (Number(f[11]) + Number(f[12])) / clockTicks();
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.match(/(\d+)/)?.[1] ?? 0) * 1024;
+}
+
+/** Child processes of `parent` whose command name is `comm` (e.g. the `temporal` dev server this process spawned). */
+export function childPids(parent: number, comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name === comm && Number(statFields(Number(entry))[1]) === parent) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds used by each named process between `start()` and `stop()`, and the share of one core that is. */
+export function cpuMeter(pids: Readonly<Record<string, number | 'self'>>) {
+  const read = () =>
+    Object.fromEntries(
+      Object.entries(pids).map(([name, pid]) => {
+        if (pid === 'self') {
+          const u = process.cpuUsage();
+          return [name, (u.user + u.system) / 1e6];
+        }
+        try {
+          return [name, cpuSeconds(pid)];
+        } catch {
+          return [name, Number.NaN]; // it has exited
+        }
+      })
+    );
+  const startedAt = Date.now();
+  const before = read();
+  return {
+    stop() {
+      const after = read();
+      const seconds = (Date.now() - startedAt) / 1000;
+      return Object.entries(after).map(([name, cpu]) => ({
+        name,
+        cpuSeconds: cpu - before[name]!,
+        cores: (cpu - before[name]!) / seconds,
+      }));
+    },
+  };
+}
+
+export type CpuUse = ReturnType<ReturnType<typeof cpuMeter>['stop']>;
+
+export function renderCpuUse(use: CpuUse): string {
+  return use.map((u) => `${u.name} ${u.cpuSeconds.toFixed(0)} s = ${u.cores.toFixed(2)} cores`).join(', ');
+}
+
+/** The 1, 5 and 15 minute load averages, e.g. "2.10 1.85 1.60": how busy the shared machine was. */
+export function loadAverageText(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
