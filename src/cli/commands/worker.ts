@@ -5,6 +5,7 @@ import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
+import { installWorkerLogger } from '../../worker/worker-logger';
 import { settingLayers } from '../setting-layers';
 
 export function registerWorkerCommand(program: Command): void {
@@ -50,6 +51,7 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
     )
     .action(async (opts: { skipZimCheck?: boolean }, command: Command) => {
       const layers = settingLayers(command);
+      installWorkerLogger();
       const { config: zim, sources } = resolveZimSettings(layers);
       const temporal = resolveTemporalSettings(layers);
       if (!opts.skipZimCheck) await checkZimCredentials(zim);
