@@ -70,6 +70,14 @@ export function chaosFaults(seed: number): FaultsInput {
   };
 }
 
+/**
+ * WAL with synchronous=NORMAL: a commit survives the death of the server process (it is in the OS's page cache),
+ * which is the crash a chaos run deals; only a power loss could take the last commits. The dev server's default
+ * (a rollback journal, synced at every commit) made whole runs four times slower here (243 s against 58 s for
+ * 1,749 messages), the server's fsyncs being the bottleneck.
+ */
+const SQLITE_PRAGMAS = { journal_mode: 'wal', synchronous: 'normal' };
+
 const MIGRATION_ID = 'chaos';
 const TASK_QUEUE = 'zim-migrate-chaos';
 /** Requests the new worker must make between two disruptions, so each one lands on a worker that is working. */
@@ -112,6 +120,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       startDevServerProcess({
         dbFilename: path.join(workDir, 'temporal.db'),
         logFile: path.join(workDir, 'temporal.log'),
+        sqlitePragmas: SQLITE_PRAGMAS,
       }),
     ]);
     log(`emulator ${emulator.url}${o.faults ? ' with faults' : ''}; Temporal dev server ${server.address}`);
