@@ -36,12 +36,14 @@ export interface ChaosOptions {
   keepFiles?: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Stops the run early (Ctrl-C): everything started is stopped, and the result says 'interrupted'. */
+  signal?: AbortSignal;
 }
 
 export interface ChaosResult {
   seed: number;
   users: number;
-  /** The migration workflow's final status, or 'timed-out'. */
+  /** The migration workflow's final status, or 'timed-out' / 'interrupted'. */
   status: string;
   workerKills: number;
   serverRestarts: number;
@@ -84,7 +86,12 @@ const TASK_QUEUE = 'zim-migrate-chaos';
 const MIN_PROGRESS_REQUESTS = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class ChaosTimeout extends Error {}
+/** The run ends before the migration: out of time, or stopped. */
+class RunStopped extends Error {
+  constructor(readonly status: 'timed-out' | 'interrupted') {
+    super(status);
+  }
+}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
@@ -158,25 +165,30 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       serverRestarts: o.serverRestarts,
       expectedRequests,
     });
-    let disruptionError: unknown;
+    let disruptionError: Error | undefined;
     const disrupting = disrupt(
       disruptions,
       emulator,
       server,
       worker,
-      () => finished || Date.now() > deadline,
+      () => finished || Date.now() > deadline || o.signal?.aborted === true,
       result,
       log
-    ).catch((err: unknown) => void (disruptionError = err));
+    ).catch((err: unknown) => void (disruptionError = err instanceof Error ? err : new Error(String(err))));
     try {
-      result.status = await waitForEnd(handle, deadline, () => disruptionError);
+      result.status = await waitForEnd(handle, deadline, () => {
+        if (disruptionError) throw disruptionError;
+        if (o.signal?.aborted) throw new RunStopped('interrupted');
+      });
     } finally {
       finished = true;
       clearInterval(progress);
       await disrupting;
     }
-    const outcome = await retryWhileServerIsBack(() => handle.result(), deadline);
-    result.failedRecords = outcome.stages.reduce((n, s) => n + s.failed, 0);
+    if (result.status === 'completed') {
+      const outcome = await retryWhileServerIsBack(() => handle.result(), deadline);
+      result.failedRecords = outcome.stages.reduce((count, stage) => count + stage.failed, 0);
+    }
     await worker.stop();
     log(`migration ${result.status}; comparing the emulator with staging`);
     const data = new SqliteMigrationData(stagingPath);
@@ -186,8 +198,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await data.close();
     }
   } catch (err) {
-    if (!(err instanceof ChaosTimeout)) throw err;
-    result.status = 'timed-out';
+    if (!(err instanceof RunStopped)) throw err;
+    result.status = err.status;
   } finally {
     finished = true;
     result.workerExits = worker?.unexpectedExits ?? 0;
@@ -213,10 +225,10 @@ async function plannedCalls(stagingPath: string): Promise<number> {
 }
 
 /** Polls the migration until it is no longer running; rides out the server's restarts. */
-async function waitForEnd(handle: WorkflowHandle, deadline: number, failure: () => unknown): Promise<string> {
+async function waitForEnd(handle: WorkflowHandle, deadline: number, check: () => void): Promise<string> {
   for (;;) {
-    if (failure()) throw failure();
-    if (Date.now() > deadline) throw new ChaosTimeout();
+    check();
+    if (Date.now() > deadline) throw new RunStopped('timed-out');
     const status = await handle.describe().then(
       (d) => d.status.name,
       () => 'UNREACHABLE'
