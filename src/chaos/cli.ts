@@ -53,7 +53,8 @@ export function buildChaosProgram(): Command {
 Everything runs on this machine on 127.0.0.1: the ZIM emulator in this process, a Temporal dev server process with
 a SQLite database file, the worker ("zim-migrate worker") as a child process. Disruptions fall at seeded points of
 the migration (counted in ZIM requests), so a failing run replays with its --seed. A run stops by itself: when
-the migration ends, or at --timeout-minutes. The work folder is kept when a run fails.
+the migration ends, at --timeout-minutes, or on Ctrl-C (each stops every process it started). The work folder
+(dataset, staging, Temporal database, worker and server logs) is kept when a run fails.
 
 Prints two lines: the bad-input corpus through the validator (a second or two), then the migration under chaos:
   bad input: 25 files, 50/50 bad records and files rejected with their rule and line (39 rules), 0 of 2,581 valid dropped
@@ -76,6 +77,12 @@ Examples:
       const badInput = await runBadInputCorpus();
       console.log(badInputSummary(badInput));
       for (const d of badInput.differences) console.error(`[chaos] bad input: ${d}`);
+      const stop = new AbortController();
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.once(signal, () => {
+          console.error('[chaos] stopping: the worker, the Temporal server and the emulator are shut down');
+          stop.abort();
+        });
       const result = await runChaos({
         users: f.users,
         seed: f.seed,
@@ -86,6 +93,7 @@ Examples:
         timeoutMs: f.timeoutMinutes * 60_000,
         keepFiles: f.keep,
         log: (line) => console.error(`[chaos] ${line}`),
+        signal: stop.signal,
       });
       console.log(chaosSummary(result));
       if (result.exactness && result.exactness.examples.length > 0)

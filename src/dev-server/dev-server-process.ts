@@ -21,6 +21,8 @@ export interface DevServerProcessOptions {
   /** How long one start may take until the namespace answers. Default 60 s. */
   startTimeoutMs?: number;
   dynamicConfig?: Record<string, unknown>;
+  /** `--sqlite-pragma` settings, e.g. { journal_mode: 'wal' }. */
+  sqlitePragmas?: Record<string, string>;
 }
 
 export interface DevServerProcess {
@@ -77,6 +79,7 @@ export async function startDevServerProcess(options: DevServerProcessOptions): P
     '--log-level',
     'warn',
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${CLI_TYPE[a.type]}`]),
+    ...Object.entries(options.sqlitePragmas ?? {}).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]),
     ...Object.entries(options.dynamicConfig ?? {}).flatMap(([k, v]) => [
       '--dynamic-config-value',
       `${k}=${JSON.stringify(v)}`,
