@@ -22,6 +22,7 @@ import { openStagingStore, type StagingCounts } from '../staging';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { ZIM_ACTION_NAMES } from '../zim-client/actions';
+import { classifyZimCode, zimCodeName } from '../zim-client/codes';
 import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
 import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
@@ -79,6 +80,19 @@ function longestSequences(stagingPath: string) {
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Non-zero answers per Action, split into "too frequent" (the limits at work) and the rest. */
+function codeAnswers(made: CountersSnapshot) {
+  const rateLimited: string[] = [];
+  const other: string[] = [];
+  for (const [action, codes] of Object.entries(made.refusalsByAction)) {
+    for (const [code, n] of Object.entries(codes ?? {})) {
+      const into = classifyZimCode(Number(code)) === 'rate-limited' ? rateLimited : other;
+      into.push(`${action} ${fmt(n)}${into === other ? ` (${zimCodeName(Number(code)) ?? code})` : ''}`);
+    }
+  }
+  return { rateLimited, other };
+}
 
 function printSize(counts: StagingCounts, made: CountersSnapshot) {
   const total = Object.values(made.succeeded).reduce((a, b) => a + (b ?? 0), 0);
@@ -229,12 +243,11 @@ async function main() {
             `${use.tailSeconds} s at the end (${fmt(use.tailCalls)} calls)`
         );
     }
-    const refused = Object.entries(made.refusalsByAction).map(
-      ([action, codes]) => `${action} ${Object.values(codes ?? {}).reduce((x, y) => x + y, 0)}`
-    );
+    const answers = codeAnswers(made);
     console.log(
-      `refused by the emulator's limits: ${refused.join(', ') || 'none'} (of ${fmt(made.requests)} calls; each ` +
-        `refusal holds its Action back 250 ms)`
+      `answered "too frequent" by the emulator's limits: ${answers.rateLimited.join(', ') || 'none'} (of ` +
+        `${fmt(made.requests)} calls; each holds its Action back 250 ms); other non-zero codes (e.g. already friends, ` +
+        `counted as done): ${answers.other.join(', ') || 'none'}`
     );
     if (rss) console.log(`\nworker RSS: ${renderRss(rss)}`);
     console.log(`CPU over the migration: ${renderCpuUse(cpu)}; load average now ${loadAverageText()}`);
