@@ -4,8 +4,9 @@
  */
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { badInputSummary, runBadInputCorpus } from '../testing/bad-input-corpus';
-import { chaosFaults, chaosPassed, chaosSummary, runChaos } from './run-chaos';
+import { badInputSummary, runBadInputCorpus } from '../testing/bad-input/corpus';
+import { chaosFaults, runChaos } from './run-chaos';
+import { chaosPassed, chaosSummary } from './summary';
 
 const count = (flag: string, min: number, max: number) =>
   z.coerce

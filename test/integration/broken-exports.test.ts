@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Reject } from '../../src/import-format/rejects';
 import { RULES } from '../../src/import-format/rules';
-import { badInputSummary, runBadInputCorpus } from '../../src/testing/bad-input-corpus';
+import { badInputSummary, runBadInputCorpus } from '../../src/testing/bad-input/corpus';
 import { ZIM_PLANS } from '../../src/import-format/zim-limits';
 import { DAY, NOW, tempDir, text, users, validate, writeExport, type Line } from '../helpers/exports';
 

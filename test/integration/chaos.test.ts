@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chaosFaults, chaosPassed, chaosSummary, runChaos } from '../../src/chaos/run-chaos';
+import { chaosFaults, runChaos } from '../../src/chaos/run-chaos';
+import { chaosPassed, chaosSummary } from '../../src/chaos/summary';
 import { FAST_RATE } from '../../src/testing/migration-rig';
 
 const KILLS = 2;

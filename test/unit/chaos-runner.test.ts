@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildChaosProgram, chaosFlagsSchema } from '../../src/chaos/cli';
 import { planDisruptions } from '../../src/chaos/disruption-plan';
-import { chaosPassed, chaosSummary, type ChaosResult } from '../../src/chaos/run-chaos';
+import type { ChaosResult } from '../../src/chaos/run-chaos';
+import { chaosPassed, chaosSummary } from '../../src/chaos/summary';
 
 const faults = {
   delayed: 40,

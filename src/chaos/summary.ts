@@ -1,0 +1,36 @@
+/** Whether a chaos run passed, and the one line it prints. */
+import { isExact } from '../testing/exact-state';
+import type { ChaosResult } from './run-chaos';
+
+/** Exact, finished, and nothing refused. */
+export function chaosPassed(r: ChaosResult): boolean {
+  return r.status === 'completed' && r.failedRecords === 0 && r.exactness !== undefined && isExact(r.exactness);
+}
+
+export const n = (x: number) => x.toLocaleString('en-US');
+const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
+
+/** The one line a run prints, e.g. `chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated (seed=7)`. */
+export function chaosSummary(r: ChaosResult): string {
+  const faults = Object.entries(r.faults)
+    .filter(([kind, count]) => count > 0 && kind !== 'delayed')
+    .map(([kind, count]) => `${n(count)} ${kind}`);
+  const parts = [plural(r.workerKills, 'kill'), plural(r.serverRestarts, 'server restart')];
+  if (r.workerExits > 0) parts.push(plural(r.workerExits, 'worker exit') + ' on its own');
+  const e = r.exactness;
+  if (!e) parts.push(`migration ${r.status}, not compared`);
+  else {
+    parts.push(`${n(e.messages)} messages`, `${n(e.lost)} lost`, `${n(e.duplicated)} duplicated`);
+    if (e.reordered > 0) parts.push(`${plural(e.reordered, 'conversation')} reordered`);
+    const relationsAndGroups =
+      e.missingRelations === 0 && e.memberMismatches === 0 && e.users.found === e.users.expected
+        ? 'users, relations and groups exact'
+        : `users ${n(e.users.found)}/${n(e.users.expected)}, ${n(e.missingRelations)} relations missing, ` +
+          `${plural(e.memberMismatches, 'group')} with other members`;
+    parts.push(relationsAndGroups);
+    if (r.status !== 'completed') parts.push(`migration ${r.status}`);
+    if (r.failedRecords > 0) parts.push(`${n(r.failedRecords)} records refused`);
+  }
+  parts.push(faults.length ? `faults: ${faults.join(', ')}` : 'no faults');
+  return `chaos: ${parts.join(', ')}, ${n(r.seconds)} s (seed=${r.seed}, ${n(r.users)} users)`;
+}
