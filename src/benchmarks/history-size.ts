@@ -126,12 +126,19 @@ async function main() {
     });
     // Bounded: at the deadline stop waiting and report the histories so far (the server's teardown ends the rest).
     const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': childPids(process.pid, 'temporal')[0] ?? 0 });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timed out'>((resolve) => {
-      timer = setTimeout(() => resolve('timed out'), o.timeoutMinutes * 60_000);
-    });
-    const outcome = await worker.runUntil(Promise.race([handle.result().then(() => 'completed' as const), deadline]));
-    clearTimeout(timer);
+    // The result's long poll is aborted at the deadline, so no retry of it outlives the server.
+    const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
+    const outcome = await worker.runUntil(
+      server.env.client
+        .withAbortSignal(deadline, () => handle.result())
+        .then(
+          () => 'completed' as const,
+          (err: unknown) => {
+            if (deadline.aborted) return 'timed out' as const;
+            throw err;
+          }
+        )
+    );
     const seconds = (Date.now() - started) / 1000;
     const cpu = meter.stop();
     // A local activity re-run after a workflow task timed out finds its ledger entry done and calls ZIM no more:

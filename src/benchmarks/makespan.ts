@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
@@ -63,6 +64,21 @@ function budgetUse(series: CallSeries, action: string, budget: number) {
     tailSeconds: active.length - 1 - lastAtBudget,
     tailCalls: active.slice(lastAtBudget + 1).reduce((a, n) => a + n, 0),
   };
+}
+
+/** What a migration that did not finish is waiting for: its running workflows and their workflow task attempts. */
+async function printStuck(client: Client, migrationId: string) {
+  console.log(`\nDID NOT FINISH; still running (load average ${loadAverageText()}):`);
+  const query = `ZimMigrationId = "${migrationId}" AND ExecutionStatus = "Running"`;
+  let shown = 0;
+  for await (const wf of client.workflow.list({ query })) {
+    if (++shown > 10) break;
+    const pending = (await client.workflow.getHandle(wf.workflowId).describe()).raw.pendingWorkflowTask;
+    console.log(
+      `  ${wf.workflowId}: ${wf.historyLength} events` +
+        (pending ? `, workflow task attempt ${pending.attempt} (earlier attempts timed out or failed)` : '')
+    );
+  }
 }
 
 /** The longest sequences that must go one call after another: a conversation copy, a group's history. */
@@ -193,11 +209,17 @@ async function main() {
           'benchmark + emulator': 'self',
         });
         const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
-        const deadline = setTimeout(() => void handle.terminate('benchmark timed out'), o.timeoutMinutes * 60_000);
+        const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
         try {
-          await handle.result();
+          await server.env.client
+            .withAbortSignal(deadline, () => handle.result())
+            .catch(async (err: unknown) => {
+              if (!deadline.aborted) throw err;
+              await printStuck(server.env.client, 'bench-makespan');
+              await handle.terminate('benchmark timed out');
+              throw new Error(`the migration did not finish within ${o.timeoutMinutes} minutes`);
+            });
         } finally {
-          clearTimeout(deadline);
           clearInterval(sampler);
           cpu = meter.stop();
           rss = summariseRss(rssSampler.stop());
