@@ -6,11 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WORKER_STARTED_LINE } from '../cli/commands/worker';
 import { TEST_APP_ID, TEST_SECRET } from './migration-rig';
 
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
-/** What `zim-migrate worker` prints once its worker is created (src/cli/commands/worker.ts). */
-const READY_LINE = 'zim-migrate worker: task queue';
 
 export interface WorkerProcessSettings {
   temporalAddress: string;
@@ -72,7 +71,7 @@ export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
     },
     async ready(timeoutMs = 180_000) {
       const until = Date.now() + timeoutMs;
-      while (!readFileSync(logFile, 'utf8').includes(READY_LINE)) {
+      while (!readFileSync(logFile, 'utf8').includes(WORKER_STARTED_LINE)) {
         if (child.exitCode !== null || child.signalCode !== null || Date.now() > until)
           throw new Error(`worker process ${child.pid} did not start:\n${this.logTail()}`);
         await new Promise((r) => setTimeout(r, 100));

@@ -8,6 +8,9 @@ import { createMigrationWorker } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
 import { settingLayers } from '../setting-layers';
 
+/** How the worker's first line starts, printed once its workflow bundle is built (scripts wait for it). */
+export const WORKER_STARTED_LINE = 'zim-migrate worker: Temporal';
+
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
@@ -64,7 +67,7 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
         openData: async (path) => new SqliteMigrationData(path),
       });
       console.error(
-        `zim-migrate worker: Temporal ${temporal.connectionOptions.address} namespace ${namespace} task queue ` +
+        `${WORKER_STARTED_LINE} ${temporal.connectionOptions.address} namespace ${namespace} task queue ` +
           `${taskQueue}; ZIM ${zim.baseUrl} app ${zim.appId}; ServerSecret from ${describeSource(sources.serverSecret)}; ` +
           `call schedule ${zim.budgetDbPath}${layers.file ? `; config file ${layers.file.path}` : ''}`
       );
