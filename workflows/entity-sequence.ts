@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LandedMark, MigrationActivities, MigrationRef, StepResult } from '../activities/contract';
-import { childReportSignal, type ChildReport } from '../src/shared/workflow-api';
+import { addCounts, childReportSignal, type ChildTotals } from '../src/shared/workflow-api';
 import { Control, type ControlState } from './control';
 import {
   LOCAL_ACTIVITY_OPTIONS,
@@ -40,6 +40,9 @@ export interface EntitySequenceInput extends MigrationRef {
   /** peer-history: conversations under way and still to do, carried across continue-as-new. */
   lanes?: Lane[];
   queue?: Lane[];
+  /** Carried across continue-as-new: what the child has done so far, and its last report's number. */
+  totals?: ChildTotals;
+  reportSeq?: number;
 }
 
 /** One conversation of an owner's copy: seqs [next, end), and the newest message known to have landed in it. */
@@ -84,7 +87,8 @@ function runStep(input: EntitySequenceInput, step: number, prev: LandedMark | nu
 export async function entitySequenceWorkflow(input: EntitySequenceInput): Promise<void> {
   const control = new Control(input.control ?? { paused: false, cancelled: false });
   const stage = getExternalWorkflowHandle(input.stageWorkflowId);
-  const delta: ChildReport['delta'] = { done: 0, failed: 0, skipped: 0, calls: 0 };
+  const totals: ChildTotals = { ...(input.totals ?? { done: 0, failed: 0, skipped: 0, calls: 0 }) };
+  let reportSeq = input.reportSeq ?? 0;
   let lastReportAt = Date.now();
   let stepsSinceReport = 0;
   let stepsThisRun = 0;
@@ -96,19 +100,14 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   };
   const maxSteps = input.maxStepsPerRun ?? 1_000;
 
-  // Snapshot and reset synchronously, so reports from concurrent lanes never count a step twice.
   const report = async (finished: boolean) => {
-    const sent = { ...delta };
-    delta.done = delta.failed = delta.skipped = delta.calls = 0;
+    const seq = ++reportSeq;
     lastReportAt = Date.now();
     stepsSinceReport = 0;
-    await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, delta: sent, finished });
+    await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, seq, totals: { ...totals }, finished });
   };
   const count = (result: StepResult) => {
-    delta.done += result.done;
-    delta.failed += result.failed;
-    delta.skipped += result.skipped;
-    delta.calls += result.calls;
+    addCounts(totals, result);
     stepsSinceReport++;
     stepsThisRun++;
     if (stepsSinceReport >= REPORT_EVERY_STEPS || Date.now() - lastReportAt >= REPORT_EVERY_MS) {
@@ -123,7 +122,13 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     await flushReports();
     await report(false);
     await condition(allHandlersFinished);
-    return await continueAsNew<typeof entitySequenceWorkflow>({ ...input, ...carried, control: control.state });
+    return await continueAsNew<typeof entitySequenceWorkflow>({
+      ...input,
+      ...carried,
+      control: control.state,
+      totals,
+      reportSeq,
+    });
   };
 
   if (input.kind === 'peer-history') {

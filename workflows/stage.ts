@@ -32,6 +32,7 @@ import {
   type Counts,
 } from '../src/shared/workflow-api';
 import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import { ChildReports, type LatestReports } from './child-reports';
 import { catchUpChild, Control, type ControlState } from './control';
 import { entitySequenceWorkflow, type EntityKind } from './entity-sequence';
 
@@ -61,7 +62,10 @@ export interface StageInput extends MigrationRef {
 }
 
 interface StageCarried {
+  /** Pages done, children finished (their final totals), children found already complete. */
   counts: Counts;
+  /** The newest report of each child in flight (see ChildReport). */
+  reports: LatestReports;
   control: ControlState;
   nextPage: number;
   cursor: string | null;
@@ -85,6 +89,7 @@ const REPORT_EVERY_MS = 2_000;
 export async function stageWorkflow(input: StageInput): Promise<Counts> {
   const c: StageCarried = input.carried ?? {
     counts: { planned: input.planned, done: 0, failed: 0, skipped: 0, calls: 0 },
+    reports: {},
     control: { ...(input.control ?? { paused: false, cancelled: false }) },
     nextPage: 0,
     cursor: null,
@@ -107,25 +112,28 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     }
   });
 
+  const reports = new ChildReports(c.counts, c.reports);
   // A child's reports can be delivered in the same workflow task as its start, and signals are handled before the
   // start resolves: count them, and remember a finish, or the stage would wait for a child that is long done.
   const starts: ChildStarts = { starting: new Set(), finishedWhileStarting: new Set() };
   setHandler(childReportSignal, (report) => {
     const starting = starts.starting.has(report.childId);
     if (!inFlight.has(report.childId) && !starting) return; // a late or duplicate report of a child counted finished
-    addCounts(c.counts, report.delta);
-    if (!report.finished) return;
+    if (!reports.take(report)) return;
     inFlight.delete(report.childId);
     if (starting) starts.finishedWhileStarting.add(report.childId);
   });
 
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const reportToParent = async (finished?: 'done' | 'cancelled') => {
-    await parent.signal(stageReportSignal, { stage: input.stage, counts: { ...c.counts }, finished });
+    await parent.signal(stageReportSignal, { stage: input.stage, counts: reports.current(), finished });
   };
   // Progress reaches the parent within 2 s of moving, also while the stage only waits for its children (a full
   // window, or the last ones running), and costs nothing while it stands still.
-  const countsKey = () => `${c.counts.done}/${c.counts.failed}/${c.counts.skipped}/${c.counts.calls}`;
+  const countsKey = () => {
+    const now = reports.current();
+    return `${now.done}/${now.failed}/${now.skipped}/${now.calls}`;
+  };
   const reportWhileMoving = async () => {
     for (;;) {
       const seen = countsKey();
@@ -179,6 +187,8 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
         if (status === 'running') continue;
         inFlight.delete(id);
         if (status === 'completed') continue; // its reports arrived (signals are durable); nothing is lost
+        // A restarted child counts its steps again from the ledger: forget what this one reported.
+        reports.forget(id);
         log.warn('restarting a child that closed without finishing', { id, status });
         c.queue.unshift(item);
       }
@@ -215,7 +225,7 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
 
   await reportToParent(control.state.cancelled ? 'cancelled' : 'done');
   await condition(allHandlersFinished);
-  return c.counts;
+  return reports.current();
 }
 
 /** Children whose start is in flight, and those of them that already reported their finish. */

@@ -69,10 +69,19 @@ export interface StageReport {
 }
 export const stageReportSignal = defineSignal<[StageReport]>('stageReport');
 
-/** Internal: an owner/group child reports to its stage (deltas since its last report, so reports add up). */
+/** What a child has done so far (counted over all its runs). */
+export type ChildTotals = Omit<Counts, 'planned'>;
+
+/**
+ * Internal: an owner/group child reports to its stage. Reports carry the child's totals, not deltas, and a
+ * sequence number: the stage keeps each child's newest report, so a report that replay rebuilt differently from
+ * the one sent (local activity results may land in a different workflow task on replay) is corrected by the next
+ * one instead of counting a step twice or never.
+ */
 export interface ChildReport {
   childId: string;
-  delta: Omit<Counts, 'planned'>;
+  seq: number;
+  totals: ChildTotals;
   finished?: boolean;
 }
 export const childReportSignal = defineSignal<[ChildReport]>('childReport');
@@ -90,7 +99,7 @@ export function emptyCounts(planned = 0): Counts {
   return { planned, done: 0, failed: 0, skipped: 0, calls: 0 };
 }
 
-export function addCounts(into: Counts, delta: Partial<Counts>): void {
+export function addCounts(into: ChildTotals, delta: Partial<ChildTotals>): void {
   into.done += delta.done ?? 0;
   into.failed += delta.failed ?? 0;
   into.skipped += delta.skipped ?? 0;
