@@ -9,7 +9,7 @@
  *   npm run bench:history -- [--users 10000] [--steps 3] [--heavy-owners 2] [--heavy-steps 2500]
  */
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
@@ -17,6 +17,7 @@ import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
 import { workflowBundle } from '../worker/workflow-bundle';
 import { childPids, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
+import { installWorkerLogger } from '../worker/worker-logger';
 
 const count = (min: number) => z.coerce.number().int().min(min);
 const Flags = z.object({
@@ -85,7 +86,7 @@ async function main() {
     groupSteps: values['group-steps'],
     timeoutMinutes: values['timeout-minutes'],
   });
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installWorkerLogger('ERROR');
   const groups = Math.ceil(o.users / USERS_PER_GROUP);
   const fake = fakeMigrationActivities({
     owners: o.users,

@@ -11,7 +11,6 @@
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { PER_GROUP_ACTIONS, ZIM_ACTIONS, type ZimAction } from '../plan/actions';
@@ -29,6 +28,7 @@ import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
 import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
+import { installWorkerLogger } from '../worker/worker-logger';
 
 const count = (flag: string, min: number) => z.coerce.number().int(`${flag}: a whole number`).min(min);
 const Flags = z.object({
@@ -161,7 +161,7 @@ async function main() {
     rssEvery: values['rss-every'],
     timeoutMinutes: values['timeout-minutes'],
   });
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installWorkerLogger('ERROR');
   console.log(`zim-migrate makespan benchmark, ${new Date().toISOString()}, load average ` + loadAverageText());
 
   // Every Action at --rate, per-group Actions at their per-group default: in the plan, our schedule, the emulator.

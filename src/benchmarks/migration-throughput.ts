@@ -11,7 +11,6 @@
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { MIGRATION_ACTIONS } from '../shared/stages';
@@ -20,6 +19,7 @@ import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { startZimEmulator } from '../zim-emulator';
 import { bareImportLoop } from './bare-zim-loop';
 import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { installWorkerLogger } from '../worker/worker-logger';
 
 interface Sample {
   at: number;
@@ -116,7 +116,7 @@ async function main() {
     options: { mode: { type: 'string', default: 'both' }, users: { type: 'string', default: '60' } },
   });
   const users = Number(values.users);
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installWorkerLogger('ERROR');
   const staging = await buildStaging(users, 99);
   console.log(
     `zim-migrate migration benchmark, ${users} generated users, Temporal dev server, ${new Date().toISOString()}, ` +

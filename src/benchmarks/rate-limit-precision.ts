@@ -12,12 +12,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
 import { workflowBundle } from '../worker/workflow-bundle';
+import { installWorkerLogger } from '../worker/worker-logger';
 
 export interface WindowStats {
   calls: number;
@@ -54,7 +55,7 @@ async function main() {
   });
   const calls = Number(values.calls);
   const rate = Number(values.rate);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installWorkerLogger('WARN');
   const server = await startDevServer();
   const bundle = await workflowBundle();
   const owners = 30;

@@ -1,19 +1,27 @@
 /**
- * The worker's log: the SDK's, at WARN and above, less one warning that our design makes routine. Message imports
- * run as local activities inside a workflow task that stays open up to 8 s (see workflows/activity-options.ts);
- * the SDK warns about every task longer than 5 s (TMPRL1104), which would be one line per owner every 8 s.
+ * The worker's log: the SDK's, at `level` and above, less one warning that our design makes routine. Message
+ * imports run as local activities inside a workflow task that stays open up to 8 s (see
+ * workflows/activity-options.ts); the SDK's core warns about every task longer than 5 s (TMPRL1104), which would be
+ * one line per owner every 8 s. Core's own log is forwarded to this logger (by default core prints to stderr by
+ * itself, past any filter of ours).
  */
-import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
 const ROUTINE = 'TMPRL1104';
 
+export class WorkerLogger extends DefaultLogger {
+  constructor(level: LogLevel, write?: (entry: LogEntry) => void) {
+    super(level, write);
+  }
+
+  override log(at: LogLevel, message: string, meta?: LogMetadata): void {
+    if (!message.includes(ROUTINE)) super.log(at, message, meta);
+  }
+}
+
 export function installWorkerLogger(level: LogLevel = 'WARN'): void {
-  const sdk = new DefaultLogger(level);
   Runtime.install({
-    logger: new (class extends DefaultLogger {
-      override log(at: LogLevel, message: string, meta?: LogMetadata): void {
-        if (!message.includes(ROUTINE)) sdk.log(at, message, meta);
-      }
-    })(level),
+    logger: new WorkerLogger(level),
+    telemetryOptions: { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } },
   });
 }

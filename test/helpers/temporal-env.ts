@@ -7,11 +7,12 @@
  *   await t.teardown();                          // in after(); shuts workers down, then the server
  */
 import { randomUUID } from 'node:crypto';
-import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../src/dev-server/start-dev-server';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { createActivities } from '../../activities';
+import { installWorkerLogger } from '../../src/worker/worker-logger';
 
 let runtimeInstalled = false;
 
@@ -31,7 +32,7 @@ export interface RunningWorker {
 
 export async function startTemporalTestEnv(options: DevServerOptions = {}): Promise<TemporalTestEnv> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    installWorkerLogger('ERROR');
     runtimeInstalled = true;
   }
   const server = await startDevServer(options);

@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { startDevServer } from '../../dev-server/start-dev-server';
@@ -21,6 +20,7 @@ import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { createMigrationWorker } from '../../worker/migration-worker';
 import { startZimEmulator } from '../../zim-emulator';
 import { ProgressPrinter, watchOutputFor } from '../progress-watch';
+import { installWorkerLogger } from '../../worker/worker-logger';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -86,7 +86,7 @@ async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
   const dir = path.resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const say = (line: string) => console.error(`[dev] ${line}`);
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installWorkerLogger('ERROR');
 
   // One secret per rehearsal folder, shared by the emulator and the worker; never printed.
   const secretFile = path.join(dir, 'zim_server_secret');
