@@ -36,6 +36,7 @@ export const configFileSchema = z.strictObject({
   baseUrl: settingSchemas.baseUrl.optional(),
   serverSecretFile: settingSchemas.path.optional(),
   budgetDb: settingSchemas.path.optional(),
+  budgetHeadroomPercent: settingSchemas.budgetHeadroomPercent.optional(),
   taskQueue: settingSchemas.taskQueue.optional(),
   temporalProfile: settingSchemas.temporalProfile.optional(),
   temporalUiUrl: settingSchemas.url.optional(),

@@ -10,6 +10,7 @@ const numeric = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
 
 const APP_ID = 'must be your ZIM AppID from the ZEGO console: a whole number from 1 to 4294967295';
+const HEADROOM = 'must be the percentage of each budget left unused, a number from 0 to 50 (default 2)';
 const BUDGET = 'must be calls per second, a number greater than 0 and at most 10000';
 
 const httpUrl = (message: string) =>
@@ -31,6 +32,7 @@ export const settingSchemas = {
   temporalProfile: z
     .string({ error: 'must name a profile of your temporal.toml (a string)' })
     .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must name a profile of your temporal.toml: letters, digits, ".", "_", "-"'),
+  budgetHeadroomPercent: numeric(z.number({ error: HEADROOM }).min(0, HEADROOM).max(50, HEADROOM)),
   errorBudgetPercent: numeric(
     z
       .number({ error: 'must be a percentage from 0 to 100' })

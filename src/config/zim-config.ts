@@ -25,9 +25,12 @@ export interface ZimConfig {
   baseUrl: string;
   /** The shared call schedule (src/rate-limit): every worker on this machine that calls this app uses it. */
   budgetDbPath: string;
+  /** Percentage of each budget the call schedule leaves unused, against jitter (default DEFAULT_BUDGET_HEADROOM). */
+  budgetHeadroomPercent?: number;
 }
 
 export const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
+export const DEFAULT_BUDGET_HEADROOM_PERCENT = 2;
 export const defaultBudgetDbPath = () => path.join(homedir(), '.zim-migrate', 'call-budgets.sqlite');
 
 export const ZIM_SETTING_SPECS = {
@@ -39,6 +42,12 @@ export const ZIM_SETTING_SPECS = {
     fileKey: 'budgetDb',
     schema: settingSchemas.path,
     isPath: true,
+  },
+  budgetHeadroom: {
+    flag: '--budget-headroom',
+    env: 'ZIM_MIGRATE_BUDGET_HEADROOM',
+    fileKey: 'budgetHeadroomPercent',
+    schema: settingSchemas.budgetHeadroomPercent,
   },
 } as const;
 
@@ -58,7 +67,7 @@ const NO_SECRET =
 export interface ZimSettings {
   config: ZimConfig;
   /** Where each value came from, for `zim-migrate config` and the worker's start-up line; never the secret. */
-  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb', SettingSource>;
+  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom', SettingSource>;
 }
 
 /** A secret file's name is printable, unless someone put the secret itself where the path belongs. */
@@ -106,6 +115,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
     );
   const baseUrl = resolveWithDefault(layers, ZIM_SETTING_SPECS.baseUrl, DEFAULT_ZIM_BASE_URL);
   const budgetDb = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetDb, defaultBudgetDbPath());
+  const headroom = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetHeadroom, DEFAULT_BUDGET_HEADROOM_PERCENT);
   const { secret, source } = readServerSecret(layers);
   return {
     config: {
@@ -113,8 +123,15 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       serverSecret: secret,
       baseUrl: baseUrl.value.replace(/\/+$/, ''),
       budgetDbPath: budgetDb.value,
+      budgetHeadroomPercent: headroom.value,
     },
-    sources: { appId: appId.source, baseUrl: baseUrl.source, serverSecret: source, budgetDb: budgetDb.source },
+    sources: {
+      appId: appId.source,
+      baseUrl: baseUrl.source,
+      serverSecret: source,
+      budgetDb: budgetDb.source,
+      budgetHeadroom: headroom.source,
+    },
   };
 }
 

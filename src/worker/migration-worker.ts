@@ -6,7 +6,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { MigrationData } from '../../activities/migration-data';
-import type { ZimConfig } from '../config/zim-config';
+import { DEFAULT_BUDGET_HEADROOM_PERCENT, type ZimConfig } from '../config/zim-config';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
@@ -34,7 +34,10 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     appId: options.zim.appId,
     serverSecret: options.zim.serverSecret,
   });
-  const scheduler = new SqliteCallScheduler(options.zim.budgetDbPath, { appId: options.zim.appId });
+  const scheduler = new SqliteCallScheduler(options.zim.budgetDbPath, {
+    appId: options.zim.appId,
+    headroom: (options.zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100,
+  });
   const opened = new Map<string, ReturnType<MigrationWorkerOptions['openData']>>();
   const openData = (path: string) => {
     let data = opened.get(path);

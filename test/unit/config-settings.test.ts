@@ -74,6 +74,7 @@ describe('settings precedence: flags > environment > config file > defaults', ()
     baseUrl: 'http://file.example',
     serverSecretFile: './secret',
     budgetDb: './budgets.sqlite',
+    budgetHeadroomPercent: 3,
     taskQueue: 'from-file',
     errorBudgetPercent: 5,
     budgets: { ImportPeerMsg: 15, UserRegister: 10 },
@@ -87,6 +88,7 @@ describe('settings precedence: flags > environment > config file > defaults', ()
       baseUrl: 'http://file.example',
       serverSecret: SECRET,
       budgetDbPath: path.join(dir, 'budgets.sqlite'),
+      budgetHeadroomPercent: 3,
     });
     assert.deepEqual(zim.sources.appId, {
       kind: 'file',
@@ -105,12 +107,13 @@ describe('settings precedence: flags > environment > config file > defaults', ()
       ZIM_APP_ID: '222',
       ZIM_BASE_URL: 'http://env.example/',
       ZIM_MIGRATE_BUDGET_DB: '/var/lib/env.sqlite',
+      ZIM_MIGRATE_BUDGET_HEADROOM: '4.5',
       ZIM_MIGRATE_TASK_QUEUE: 'from-env',
     };
     const fromEnv = resolveZimSettings(layers(dir, {}, env));
     assert.deepEqual(
-      [fromEnv.config.appId, fromEnv.config.baseUrl, fromEnv.config.budgetDbPath],
-      [222, 'http://env.example', '/var/lib/env.sqlite']
+      [fromEnv.config.appId, fromEnv.config.baseUrl, fromEnv.config.budgetDbPath, fromEnv.config.budgetHeadroomPercent],
+      [222, 'http://env.example', '/var/lib/env.sqlite', 4.5]
     );
     assert.deepEqual(fromEnv.sources.appId, { kind: 'env', name: 'ZIM_APP_ID' });
     assert.equal(resolveTemporalSettings(layers(dir, {}, env)).taskQueue, 'from-env');
@@ -145,6 +148,7 @@ describe('settings precedence: flags > environment > config file > defaults', ()
     const zim = resolveZimSettings(layers(dir, {}, { ZIM_APP_ID: '7', ZIM_SERVER_SECRET: SECRET, ZIM_BASE_URL: '' }));
     assert.equal(zim.config.baseUrl, 'https://zim-api.zego.im');
     assert.match(zim.config.budgetDbPath, /\.zim-migrate\/call-budgets\.sqlite$/);
+    assert.equal(zim.config.budgetHeadroomPercent, 2);
     assert.deepEqual(zim.sources.baseUrl, { kind: 'default' });
     const t = resolveTemporalSettings(layers(dir));
     assert.deepEqual(
@@ -222,6 +226,13 @@ describe('bad values name the setting, where it came from, and the fix', () => {
     assert.throws(
       () => resolveStartSettings(layers(dir, { errorBudget: 'lots' }), {}),
       configError(/^--error-budget must be a percentage/)
+    );
+    assert.throws(
+      () =>
+        resolveZimSettings(
+          layers(dir, {}, { ZIM_APP_ID: '1', ZIM_SERVER_SECRET: SECRET, ZIM_MIGRATE_BUDGET_HEADROOM: '60' })
+        ),
+      configError(/^ZIM_MIGRATE_BUDGET_HEADROOM must be the percentage of each budget left unused, .* 0 to 50/)
     );
   });
 

@@ -19,6 +19,10 @@ export function registerWorkerCommand(program: Command): void {
     .option('--server-secret-file <file>', 'a file holding only the ServerSecret (env ZIM_SERVER_SECRET[_FILE])')
     .option('--base-url <url>', 'ZIM\'s API host or an emulator\'s URL (env ZIM_BASE_URL, config "baseUrl")')
     .option('--budget-db <file>', 'the call schedule file (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb")')
+    .option(
+      '--budget-headroom <percent>',
+      'share of each budget left unused against jitter (env ZIM_MIGRATE_BUDGET_HEADROOM, default 2)'
+    )
     .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
     .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
@@ -32,6 +36,10 @@ Each setting comes from its flag, else the environment, else the config file (--
   ZIM_BASE_URL               ZIM's API host (default https://zim-api.zego.im) or an emulator's URL
   ZIM_MIGRATE_BUDGET_DB      the call schedule every worker on this machine shares
                              (default ~/.zim-migrate/call-budgets.sqlite)
+  ZIM_MIGRATE_BUDGET_HEADROOM
+                             percent of each budget left unused (default 2: calls are spaced at 98% of it),
+                             so that jitter on the way to ZIM never puts one call too many in its 1-s window;
+                             raise it if "too frequent" refusals pass 0.1% (zim-migrate call-schedule shows them)
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
