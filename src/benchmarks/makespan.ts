@@ -8,6 +8,7 @@
  *
  *   npm run bench:makespan -- [--users 3000] [--messages 10000] [--group-messages 10000] [--rate 50]
  */
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
@@ -210,6 +211,7 @@ async function main() {
         });
         const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
         const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
+        setMaxListeners(0, deadline); // each long poll of the result adds a listener to it
         try {
           await server.env.client
             .withAbortSignal(deadline, () => handle.result())
