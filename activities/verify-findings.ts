@@ -5,6 +5,9 @@ import type { Outcome } from './contract';
 import type { LedgerRow, MigrationData } from './migration-data';
 import { readAllPages } from './scheduled-call';
 
+/** Owners, groups or users one verify page reads at once. */
+export const VERIFY_CONCURRENCY = 8;
+
 export interface VerifyDeps {
   data: MigrationData;
   zim: ZimClient;

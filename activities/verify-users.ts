@@ -9,7 +9,8 @@ import { compareIds, describeIds } from '../src/verify/compare-ids';
 import { ZimPermanentError } from '../src/zim-client';
 import type { MigrationData, StagedUser, StagedUserRelations } from './migration-data';
 import { scheduledRead } from './scheduled-call';
-import { readAll, refusal, type Findings, type VerifyDeps } from './verify-findings';
+import { forEachConcurrently } from '../src/shared/for-each-concurrently';
+import { readAll, refusal, VERIFY_CONCURRENCY, type Findings, type VerifyDeps } from './verify-findings';
 
 const LIST_PAGE = 100;
 
@@ -60,6 +61,20 @@ async function verifyProfiles(deps: VerifyDeps, findings: Findings, users: Stage
   }
 }
 
+/** A user's list in ZIM against the ids expected in it (a refused read is a problem only when something was). */
+function listProblems(
+  user: string,
+  label: string,
+  expected: string[],
+  listed: string[] | ZimPermanentError,
+  tolerated?: Set<string>
+): string[] {
+  if (listed instanceof ZimPermanentError) return expected.length ? [refusal(listed)] : [];
+  return describeIds(compareIds(expected, listed, tolerated), (id) => relationKey(user, id)).map(
+    (p) => `${label} ${p}`
+  );
+}
+
 /**
  * The user's friend list holds every friend the ledger says was added. ZIM's AddFriends is taken to be mutual
  * (zim-assumptions.md #22), so someone who added this user may be listed too; either way is accepted.
@@ -72,19 +87,8 @@ async function verifyFriends(deps: VerifyDeps, findings: Findings, user: string,
   const pages = await readAll(deps, findings, 'QueryFriendList', (next) =>
     deps.zim.queryFriendList({ FromUserId: user, Limit: LIST_PAGE, Next: next })
   );
-  const problems =
-    pages instanceof ZimPermanentError
-      ? expected.length
-        ? [refusal(pages)]
-        : []
-      : describeIds(
-          compareIds(
-            expected,
-            pages.flatMap((p) => p.friends.map((f) => f.userId)),
-            tolerated
-          ),
-          (id) => relationKey(user, id)
-        ).map((p) => `friends ${p}`);
+  const listed = pages instanceof ZimPermanentError ? pages : pages.flatMap((p) => p.friends.map((f) => f.userId));
+  const problems = listProblems(user, 'friends', expected, listed, tolerated);
   findings.add(`friends/${user}`, user, problems);
 }
 
@@ -97,29 +101,19 @@ async function verifyBlocks(deps: VerifyDeps, findings: Findings, user: string, 
   const pages = await readAll(deps, findings, 'QueryBlacklist', (next) =>
     deps.zim.queryBlacklist({ FromUserId: user, Limit: LIST_PAGE, Next: next })
   );
-  const problems =
-    pages instanceof ZimPermanentError
-      ? expected.length
-        ? [refusal(pages)]
-        : []
-      : describeIds(
-          compareIds(
-            expected,
-            pages.flatMap((p) => p.blocked.map((b) => b.userId))
-          ),
-          (id) => relationKey(user, id)
-        ).map((p) => `blocked ${p}`);
+  const listed = pages instanceof ZimPermanentError ? pages : pages.flatMap((p) => p.blocked.map((b) => b.userId));
+  const problems = listProblems(user, 'blocked', expected, listed);
   findings.add(`blocks/${user}`, user, problems);
 }
 
 export async function verifyUsers(deps: VerifyDeps, findings: Findings, users: StagedUser[]): Promise<void> {
   await verifyProfiles(deps, findings, users);
   const relations = await deps.data.userRelations(users.map((u) => u.userId));
-  for (const [user, rel] of relations) {
+  await forEachConcurrently([...relations], VERIFY_CONCURRENCY, async ([user, rel]) => {
     // Friend lists and blocklists spend different budgets, so one user's two reads go side by side.
     await Promise.all([
       rel.friends.length + rel.friendOf.length > 0 ? verifyFriends(deps, findings, user, rel) : undefined,
       rel.blocked.length > 0 ? verifyBlocks(deps, findings, user, rel) : undefined,
     ]);
-  }
+  });
 }

@@ -54,7 +54,8 @@ export interface Lane {
 
 const acts = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
 const importActs = proxyLocalActivities<MigrationActivities>(ZIM_IMPORT_LOCAL_ACTIVITY_OPTIONS);
-const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
+// Reads staging only, once per owner: local, so a child starts importing without an activity task round trip.
+const stagingReads = proxyLocalActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
 const REPORT_EVERY_STEPS = 200;
 const REPORT_EVERY_MS = 2_000;
@@ -136,7 +137,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
     const queue: Lane[] =
       input.queue ??
-      (await localActs.ownerConversations({ ...ref, owner: input.entityId })).map((r) => ({
+      (await stagingReads.ownerConversations({ ...ref, owner: input.entityId })).map((r) => ({
         next: r.start,
         end: r.start + r.count,
         prev: null,

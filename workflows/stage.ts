@@ -177,7 +177,9 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   } else {
     const stage = input.stage as FanoutStage;
     const child = FANOUT_CHILD[stage];
-    const window = tuning.childWindow ?? 50;
+    // Most owners have a few short conversations, so a child spends much of its life starting and finishing:
+    // many children at once keep enough conversations importing to fill the budget (docs/benchmarks.md, makespan).
+    const window = tuning.childWindow ?? 200;
     const maxStarts = tuning.maxChildStartsPerRun ?? 300;
     let startedThisRun = 0;
     // A child that was terminated or failed never reports; after a quiet spell ask Temporal and restart it.

@@ -56,6 +56,10 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     activities: createActivities({ zim, scheduler, openData }),
     // Activities mostly wait for their call slot; many may wait at once without using CPU.
     maxConcurrentActivityTaskExecutions: 200,
+    // An owner's workflow task stays open while its message imports (local activities) wait for their call slots,
+    // so every running child holds one: room for a stage's window of 200 children, the stages and the migration.
+    maxConcurrentWorkflowTaskExecutions: 250,
+    maxConcurrentLocalActivityExecutions: 200,
     ...options.workerOptions,
   });
   return {

@@ -15,7 +15,7 @@ import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import { requireChromium } from '../../src/ui-screenshot/chromium';
 import { captureWorkflowPage } from '../../src/ui-screenshot/workflow-page';
-import { freePort } from '../helpers/free-port';
+import { freePort } from '../../src/dev-server/dev-server-process';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
