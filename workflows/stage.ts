@@ -182,6 +182,13 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     const window = tuning.childWindow ?? 200;
     const maxStarts = tuning.maxChildStartsPerRun ?? 300;
     let startedThisRun = 0;
+    // Children are started without waiting for each start to be confirmed (one workflow task round trip each),
+    // which capped the stage at a few dozen starts per second; a start that fails fails the stage.
+    const startFailures: unknown[] = [];
+    const busy = () => inFlight.size + starts.starting.size;
+    const throwIfAStartFailed = () => {
+      if (startFailures.length > 0) throw startFailures[0];
+    };
     // A child that was terminated or failed never reports; after a quiet spell ask Temporal and restart it.
     const recheckChildren = async () => {
       for (const [id, item] of [...inFlight]) {
@@ -198,14 +205,21 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
     const waitQuietly = async (ready: () => boolean) => {
       while (!(await condition(ready, tuning.childLivenessCheck ?? '5 minutes'))) await recheckChildren();
     };
-    while (!control.state.cancelled && (c.queue.length > 0 || !c.exhausted || inFlight.size > 0)) {
-      if (startedThisRun >= maxStarts || workflowInfo().continueAsNewSuggested) await carryOn();
+    while (!control.state.cancelled && (c.queue.length > 0 || !c.exhausted || busy() > 0)) {
+      throwIfAStartFailed();
+      if (startedThisRun >= maxStarts || workflowInfo().continueAsNewSuggested) {
+        await condition(() => starts.starting.size === 0); // what continues as new are children known to run
+        throwIfAStartFailed();
+        await carryOn();
+      }
       if (c.queue.length === 0 && c.exhausted) {
         // Everything started: wait for the children in flight (or for one to need a restart).
-        await waitQuietly(() => inFlight.size === 0 || c.queue.length > 0 || control.state.cancelled);
+        await waitQuietly(
+          () => busy() === 0 || c.queue.length > 0 || control.state.cancelled || startFailures.length > 0
+        );
         continue;
       }
-      await waitQuietly(() => control.state.cancelled || (!control.state.paused && inFlight.size < window));
+      await waitQuietly(() => control.state.cancelled || (!control.state.paused && busy() < window));
       if (control.state.cancelled) break;
       if (c.queue.length === 0) {
         const page = await localActs.listFanoutItems({ ...ref, stage, after: c.cursor, limit: 200 });
@@ -216,13 +230,14 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
       }
       const item = c.queue.shift()!;
       startedThisRun++;
-      await startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, {
+      startEntityChild(input, child.kind, item, childIdOf(item), control.state, tuning, {
         inFlight,
         starts,
         counts: c.counts,
-      });
+      }).catch((err: unknown) => startFailures.push(err));
     }
-    await condition(() => inFlight.size === 0);
+    await condition(() => busy() === 0);
+    throwIfAStartFailed();
   }
 
   await reportToParent(control.state.cancelled ? 'cancelled' : 'done');
