@@ -57,8 +57,13 @@ const importActs = proxyLocalActivities<MigrationActivities>(ZIM_IMPORT_LOCAL_AC
 // Reads staging only, once per owner: local, so a child starts importing without an activity task round trip.
 const stagingReads = proxyLocalActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
-const REPORT_EVERY_STEPS = 200;
-const REPORT_EVERY_MS = 2_000;
+/**
+ * Progress reports go out every so many steps, never by the clock: a report is a command, and it must come at the
+ * same point when the workflow replays. Local activity results can reach a replaying worker in a later workflow
+ * task (with a later clock) than they reached the live one, so a clock-based report was sent at different
+ * points and replay failed with a nondeterminism error (seen in bench:makespan after workflow task timeouts).
+ */
+const REPORT_EVERY_STEPS = 50;
 
 /**
  * Hands out results of concurrent local activities in the order they were scheduled. A live worker learns of
@@ -90,7 +95,6 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
   const stage = getExternalWorkflowHandle(input.stageWorkflowId);
   const totals: ChildTotals = { ...(input.totals ?? { done: 0, failed: 0, skipped: 0, calls: 0 }) };
   let reportSeq = input.reportSeq ?? 0;
-  let lastReportAt = Date.now();
   let stepsSinceReport = 0;
   let stepsThisRun = 0;
   let reportsInFlight: Promise<void>[] = [];
@@ -103,7 +107,6 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
 
   const report = async (finished: boolean) => {
     const seq = ++reportSeq;
-    lastReportAt = Date.now();
     stepsSinceReport = 0;
     await stage.signal(childReportSignal, { childId: workflowInfo().workflowId, seq, totals: { ...totals }, finished });
   };
@@ -111,7 +114,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     addCounts(totals, result);
     stepsSinceReport++;
     stepsThisRun++;
-    if (stepsSinceReport >= REPORT_EVERY_STEPS || Date.now() - lastReportAt >= REPORT_EVERY_MS) {
+    if (stepsSinceReport >= REPORT_EVERY_STEPS) {
       // Not awaited: a signal goes out only when the workflow task completes, and lanes must not stall until then.
       const sending = report(false);
       sending.catch(() => undefined); // surfaced by flushReports, not as an unhandled rejection
