@@ -8,6 +8,7 @@
  *
  *   npm run bench:history -- [--users 10000] [--steps 3] [--heavy-owners 2] [--heavy-steps 2500]
  */
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -129,6 +130,7 @@ async function main() {
     const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': childPids(process.pid, 'temporal')[0] ?? 0 });
     // The result's long poll is aborted at the deadline, so no retry of it outlives the server.
     const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
+    setMaxListeners(0, deadline); // each long poll of the result adds a listener to it
     const outcome = await worker.runUntil(
       server.env.client
         .withAbortSignal(deadline, () => handle.result())
