@@ -9,6 +9,8 @@
  * Both print Temporal history events per ZIM call and the largest single history.
  *
  *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60]
+ *   ZIM_BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:migration -- --mode ceiling
+ *     profiles the worker processes (a .cpuprofile per thread: main thread and workflow thread)
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { WORKER_STARTED_LINE } from '../cli/commands/worker';
 import { TEST_APP_ID, TEST_SECRET } from './migration-rig';
 
@@ -47,11 +48,18 @@ export interface WorkerProcess {
   logTail(lines?: number): string;
 }
 
+/**
+ * Node options for the worker processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them from a
+ * benchmark (Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+const NODE_ARGS_ENV = 'ZIM_BENCH_WORKER_NODE_ARGS';
+const nodeArgs = () => z.string().optional().parse(process.env[NODE_ARGS_ENV])?.split(/\s+/).filter(Boolean) ?? [];
+
 /** Starts `zim-migrate worker` with `env` (see workerProcessEnv); stdout is dropped, stderr goes to a log file. */
 export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
   const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'worker-log-')), 'worker.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [BIN, 'worker'], { env, stdio: ['ignore', 'ignore', fd] });
+  const child = spawn(process.execPath, [...nodeArgs(), BIN, 'worker'], { env, stdio: ['ignore', 'ignore', fd] });
   closeSync(fd); // the child holds its own copy
   if (child.pid === undefined) throw new Error('could not start zim-migrate worker');
   const exited = new Promise<number | string>((resolve) =>
