@@ -23,17 +23,7 @@ export interface CallScheduler {
   backOff(action: string, key: string | undefined, ms: number): void;
   /** Changes a budget for every process sharing the schedule; takes effect at the next reservation. */
   setRate(action: string, rate: number): void;
-  budgets(): BudgetState[];
   close(): void;
-}
-
-export interface BudgetState {
-  action: string;
-  rate: number;
-  perKey: boolean;
-  /** Reservations made and "too frequent" answers reported, since the schedule file was created. */
-  calls: number;
-  refusals: number;
 }
 
 export interface SchedulerOptions {
@@ -156,15 +146,6 @@ export class SqliteCallScheduler implements CallScheduler {
          ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate`
       )
       .run(this.appId, action, rate);
-  }
-
-  budgets(): BudgetState[] {
-    return this.db
-      .prepare<[number], { action: string; rate: number; calls: number; refusals: number }>(
-        'SELECT action, rate, calls, refusals FROM budget WHERE app_id = ? ORDER BY action'
-      )
-      .all(this.appId)
-      .map((row) => ({ ...row, perKey: defaultBudget(row.action).perKey ?? false }));
   }
 
   close(): void {

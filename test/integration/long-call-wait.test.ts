@@ -49,9 +49,6 @@ class OneSlowSlot implements CallScheduler {
   setRate(action: string, rate: number) {
     this.inner.setRate(action, rate);
   }
-  budgets() {
-    return this.inner.budgets();
-  }
   close() {
     this.inner.close();
   }

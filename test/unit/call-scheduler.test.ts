@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 
 /** A scheduler on a fake clock: sleeping advances time, so tests are exact and instant. */
 function fakeClockScheduler(file = ':memory:', headroom = 0) {
@@ -55,7 +56,8 @@ describe('SqliteCallScheduler', () => {
   });
 
   it('takes a budget change at the next reservation and counts calls and refusals', async () => {
-    const { scheduler } = fakeClockScheduler();
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'schedule-')), 'b.sqlite');
+    const { scheduler } = fakeClockScheduler(file);
     await scheduler.acquire('AddFriends');
     scheduler.setRate('AddFriends', 5);
     const a = await scheduler.acquire('AddFriends');
@@ -64,7 +66,20 @@ describe('SqliteCallScheduler', () => {
     scheduler.backOff('AddFriends', undefined, 1000);
     const c = await scheduler.acquire('AddFriends');
     assert.ok(c - b >= 1000, 'a "too frequent" answer pushes the next call back');
-    assert.deepEqual(scheduler.budgets(), [{ action: 'AddFriends', rate: 5, perKey: false, calls: 4, refusals: 1 }]);
+    const [row, ...others] = readCallSchedule(file, 1);
+    assert.deepEqual(
+      { ...row, nextFreeAt: undefined },
+      {
+        action: 'AddFriends',
+        rate: 5,
+        perKey: false,
+        calls: 4,
+        refusals: 1,
+        keys: 1,
+        nextFreeAt: undefined,
+      }
+    );
+    assert.deepEqual(others, []);
     assert.throws(() => scheduler.setRate('AddFriends', 0), /positive number/);
   });
 
