@@ -110,6 +110,7 @@ describe('zim-migrate start / status / pause / resume / budget / cancel', () => 
     await fails(['start', staging, '--name', 'bad name!'], /migration name/);
     await fails(['start', staging, '--stages', 'accounts,nope'], /unknown stage\(s\) nope/);
     await fails(['budget', 'acme', 'Import=5'], /expected Action=callsPerSecond/);
+    await fails(['start', staging, '--budget', 'ImportPeerMsg=50000'], /must be calls per second, .* at most 10000/);
     await fails(['nosuchcommand'], /unknown command/);
     await fails(['start', staging, '--error-budget', '150'], /--error-budget must be a percentage from 0 to 100/);
     await assert.rejects(cli('status', 'nosuch'), (err: { code: number; stderr: string }) => {

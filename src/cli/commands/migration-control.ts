@@ -14,6 +14,7 @@ import {
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { resolveStartSettings } from '../../config/start-settings';
+import { settingSchemas } from '../../config/setting-schemas';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../../shared/search-attributes';
 import { isStage, MIGRATION_ACTIONS, STAGES, type Stage } from '../../shared/stages';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
@@ -58,13 +59,16 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return r.data;
 }
 
+/** `Action=N`, the rate checked by the schema the config file's "budgets" uses, so both accept the same values. */
 function parseBudget(spec: string): { action: string; rate: number } {
   const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(spec);
-  if (!m || !(MIGRATION_ACTIONS as readonly string[]).includes(m[1]!) || !(Number(m[2]) > 0)) {
+  if (!m || !(MIGRATION_ACTIONS as readonly string[]).includes(m[1]!)) {
     throw new UsageError(
       `--budget ${spec}: expected Action=callsPerSecond, e.g. ImportPeerMsg=15; Actions: ${MIGRATION_ACTIONS.join(', ')}`
     );
   }
+  const checked = settingSchemas.budgets.safeParse({ [m[1]!]: m[2] });
+  if (!checked.success) throw new UsageError(`--budget ${spec}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
   return { action: m[1]!, rate: Number(m[2]) };
 }
 
@@ -224,9 +228,10 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
               throw new UsageError(
                 `Migration "${name}" is already running. Watch it with "zim-migrate status ${name} --watch".`
               );
-            if (/search attribute/i.test(describeError(err)))
+            const described = describeError(err);
+            if (/search attribute/i.test(described))
               throw new Error(
-                `${describeError(err)}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
+                `${described}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
                   'once (docs/operations.md): temporal operator search-attribute create --name ZimMigrationId ' +
                   '--type Keyword; and the same for ZimMigrationStage.',
                 { cause: err }
