@@ -134,8 +134,6 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
   findings.add(`members/${groupId}`, groupId, problems);
 }
 
-export type { VerifyDeps } from './verify-findings';
-
 export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcome> {
   const findings = new Findings();
   const { owners, groups, users } = await deps.data.verifyPage(page);

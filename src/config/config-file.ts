@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { ConfigError } from './config-error';
 import { settingSchemas } from './setting-schemas';
 
-export const CONFIG_FILE_ENV = 'ZIM_MIGRATE_CONFIG';
-export const DEFAULT_CONFIG_FILE = 'zim-migrate.config.json';
+const CONFIG_FILE_ENV = 'ZIM_MIGRATE_CONFIG';
+const DEFAULT_CONFIG_FILE = 'zim-migrate.config.json';
 
 export type ConfigFileVia = '--config' | typeof CONFIG_FILE_ENV | 'default';
 
@@ -31,7 +31,7 @@ export function chooseConfigFile(flag: string | undefined, env: NodeJS.ProcessEn
 }
 
 /** Every key a config file may hold. Paths in it are relative to the file's own directory. */
-export const configFileSchema = z.strictObject({
+const configFileSchema = z.strictObject({
   appId: settingSchemas.appId.optional(),
   baseUrl: settingSchemas.baseUrl.optional(),
   serverSecretFile: settingSchemas.path.optional(),
@@ -107,7 +107,7 @@ function jsonErrorPosition(text: string, err: unknown): string {
   return `near line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
-export function readConfigFile(choice: ConfigFileChoice): LoadedConfigFile {
+function readConfigFile(choice: ConfigFileChoice): LoadedConfigFile {
   const where = `config file ${choice.path}${choice.via === 'default' ? '' : ` (from ${choice.via})`}`;
   let text: string;
   try {

@@ -29,7 +29,7 @@ export interface ZimConfig {
   budgetHeadroomPercent?: number;
 }
 
-export const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
+const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
 export const DEFAULT_BUDGET_HEADROOM_PERCENT = 2;
 export const defaultBudgetDbPath = () => path.join(homedir(), '.zim-migrate', 'call-budgets.sqlite');
 
@@ -65,7 +65,8 @@ const NO_SECRET =
   '(or "serverSecretFile" in the config file, or --server-secret-file).';
 
 export interface ZimSettings {
-  config: ZimConfig;
+  /** Every setting resolved, defaults included. */
+  config: Required<ZimConfig>;
   /** Where each value came from, for `zim-migrate config` and the worker's start-up line; never the secret. */
   sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom', SettingSource>;
 }

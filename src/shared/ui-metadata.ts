@@ -12,7 +12,7 @@ import type { MigrationProgress, StageProgress } from './workflow-api';
 const SUMMARY_MAX_BYTES = 200;
 const REASON_MAX_CHARS = 200;
 
-export interface MigrationStartMetadata {
+interface MigrationStartMetadata {
   staticSummary: string;
   staticDetails: string;
 }

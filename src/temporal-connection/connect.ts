@@ -19,7 +19,7 @@ import { settingSchemas } from '../config/setting-schemas';
 
 export const DEFAULT_TASK_QUEUE = 'zim-migrate';
 
-export const TEMPORAL_SETTING_SPECS = {
+const TEMPORAL_SETTING_SPECS = {
   taskQueue: {
     flag: '--task-queue',
     env: 'ZIM_MIGRATE_TASK_QUEUE',

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
-export const CHROMIUM_INSTALL_COMMAND = 'apt-get install -y --no-install-recommends chromium';
+const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_INSTALL_COMMAND = 'apt-get install -y --no-install-recommends chromium';
 
 /** No network chatter of the browser's own (updates, sync, field trials), no GPU, no sandbox (root in CI). */
 const CHROMIUM_ARGS = [
@@ -34,7 +34,7 @@ export class ChromiumMissingError extends Error {
 }
 
 /** `CHROMIUM_PATH` if set, else Debian's path. */
-export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
+function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.CHROMIUM_PATH?.trim() || DEFAULT_CHROMIUM_PATH;
 }
 

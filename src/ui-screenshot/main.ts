@@ -27,7 +27,7 @@ const optionsSchema = z
     message: 'give exactly one of --workflow-id or --migration',
   });
 
-export function buildScreenshotProgram(): Command {
+function buildScreenshotProgram(): Command {
   return new Command('ui:screenshot')
     .description("Save a PNG of a workflow's page in the Temporal UI, rendered by headless Chromium")
     .option(

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../config/config-error';
 import { describeSource, type SettingSource } from '../../config/layered-settings';
 import { resolveStartSettings } from '../../config/start-settings';
-import { DEFAULT_BUDGET_HEADROOM_PERCENT, resolveZimSettings } from '../../config/zim-config';
+import { resolveZimSettings } from '../../config/zim-config';
 import { resolveTemporalSettings } from '../../temporal-connection/connect';
 import { settingLayers } from '../setting-layers';
 
@@ -66,11 +66,7 @@ Exit codes: 0 every setting valid, 2 a setting is missing or invalid (each probl
           row('baseUrl', config.baseUrl, sources.baseUrl),
           row('serverSecret', 'set (32 characters, not shown)', sources.serverSecret),
           row('budgetDb', config.budgetDbPath, sources.budgetDb),
-          row(
-            'budgetHeadroomPercent',
-            config.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT,
-            sources.budgetHeadroom
-          ),
+          row('budgetHeadroomPercent', config.budgetHeadroomPercent, sources.budgetHeadroom),
         ];
       });
       const temporal = section(() => {
