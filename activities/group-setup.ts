@@ -13,6 +13,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { ZIM_BATCH_LIMITS } from '../src/zim-client/limits';
+import { ZIM_ROLE } from '../src/zim-client/roles';
 import type { StepResult } from './contract';
 import type { BatchAnswer, BatchItemFailure, LedgerStatus } from './batch-import';
 
@@ -21,7 +22,6 @@ export const INVITE_BATCH = 100;
 export const KICK_BATCH = 50;
 export const NICKNAME_BATCH = ZIM_BATCH_LIMITS.SetGroupMembersNickname.max;
 /** ZIM's member roles (QueryGroupMemberList `Role`, SetGroupMemberRole). */
-export const ZIM_ROLE = { owner: 1, admin: 2, member: 3 } as const;
 
 export interface StagedGroupInfo {
   groupId: string;

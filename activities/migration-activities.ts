@@ -5,12 +5,12 @@
  */
 import { cancellationSignal } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
-import { ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZIM_ROLE, ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } from './batch-import';
 import type { MigrationActivities, Outcome, PageStage } from './contract';
 import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
-import { runGroupSetupStep, ZIM_ROLE, type GroupSetupPorts } from './group-setup';
+import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
 import type { MigrationData, StagedImportMessage } from './migration-data';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';

@@ -9,9 +9,9 @@
 import type { ActualMessage } from '../src/verify/compare-conversation';
 import { compareConversation, type ConversationCheck } from '../src/verify/compare-conversation';
 import { compareIds, describeIds, listIds } from '../src/verify/compare-ids';
-import { ZimPermanentError, type MessagePage } from '../src/zim-client';
+import { ZIM_ROLE, ZimPermanentError, type MessagePage } from '../src/zim-client';
 import type { Outcome } from './contract';
-import { memberKey, nicknameKey, roleKey, ZIM_ROLE } from './group-setup';
+import { memberKey, nicknameKey, roleKey } from './group-setup';
 import type { MigrationData, StagedImportMessage } from './migration-data';
 import { forEachConcurrently } from '../src/shared/for-each-concurrently';
 import { Findings, readAll, refusal, VERIFY_CONCURRENCY, type VerifyDeps } from './verify-findings';

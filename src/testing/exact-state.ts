@@ -5,6 +5,7 @@
  */
 import type { StagedImportMessage } from '../../activities/migration-data';
 import type { SqliteMigrationData } from '../staging/sqlite/migration-data';
+import { ZIM_ROLE } from '../zim-client/roles';
 import type { ZimEmulator } from '../zim-emulator';
 
 export interface ExactnessReport {
@@ -19,8 +20,6 @@ export interface ExactnessReport {
   /** The first few differences, for a failing test's message. */
   examples: string[];
 }
-
-const ROLE = { owner: 1, admin: 2, member: 3 } as const;
 
 const keyOf = (sender: string, time: number, type: number, body: string) => JSON.stringify([sender, time, type, body]);
 
@@ -98,24 +97,22 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
       ]);
       const members = emulator.inspect.group(id)?.members ?? [];
       const found = new Set(members.map((m) => m.userId));
-      if (expected.size !== found.size || [...expected].some((u) => !found.has(u))) {
-        report.memberMismatches++;
-        if (report.examples.length < 5) report.examples.push(`group ${id}: members ${found.size}/${expected.size}`);
-      }
+      const setDiffers = expected.size !== found.size || [...expected].some((u) => !found.has(u));
+      if (setDiffers && report.examples.length < 5)
+        report.examples.push(`group ${id}: members ${found.size}/${expected.size}`);
       const admins = new Set(await data.groupAdmins(id, 0, staged.admins));
       const nicknames = new Map(
         (await data.groupNicknames(id, 0, staged.nicknames)).map((n) => [n.userId, n.nickname] as const)
       );
       const wrong = members.filter(
         (m) =>
-          m.role !== (m.userId === staged.owner ? ROLE.owner : admins.has(m.userId) ? ROLE.admin : ROLE.member) ||
+          m.role !==
+            (m.userId === staged.owner ? ZIM_ROLE.owner : admins.has(m.userId) ? ZIM_ROLE.admin : ZIM_ROLE.member) ||
           m.nickname !== (nicknames.get(m.userId) ?? '')
       );
-      if (wrong.length) {
-        report.memberMismatches++;
-        if (report.examples.length < 5)
-          report.examples.push(`group ${id}: role or nickname of ${wrong.map((m) => m.userId).join(',')}`);
-      }
+      if (wrong.length && report.examples.length < 5)
+        report.examples.push(`group ${id}: role or nickname of ${wrong.map((m) => m.userId).join(',')}`);
+      if (setDiffers || wrong.length) report.memberMismatches++; // groups, not differences
       compareSequence(`group ${id}`, await data.groupMessages(id), emulator.inspect.groupMessages(id) ?? [], report);
     }
     if (groups.length < 500) break;

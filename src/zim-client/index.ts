@@ -16,3 +16,4 @@ export * from './limits';
 export { signZimRequest, zimSignature, newSignatureNonce, SIGNATURE_VERSION, type SignedQuery } from './signature';
 export type * from './requests';
 export type { ZimResult, BatchResult, MessagePage, ZimMessage } from './responses';
+export * from './roles';

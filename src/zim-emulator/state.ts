@@ -19,10 +19,6 @@ export interface FriendEdge {
   createTime: number;
 }
 
-export const ROLE_OWNER = 1;
-export const ROLE_ADMIN = 2;
-export const ROLE_MEMBER = 3;
-
 export interface GroupMember {
   role: number;
   joinTime: number;

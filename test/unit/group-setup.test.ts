@@ -4,11 +4,11 @@ import type { BatchAnswer, LedgerStatus } from '../../activities/batch-import';
 import {
   groupSetupSteps,
   runGroupSetupStep,
-  ZIM_ROLE,
   type GroupSetupPorts,
   type StagedMemberRef,
   type StagedNickname,
 } from '../../activities/group-setup';
+import { ZIM_ROLE } from '../../src/zim-client';
 
 interface FakeOptions {
   existingMembers?: string[];

@@ -4,6 +4,7 @@
  */
 import { ZimCode } from '../../zim-client/codes';
 import { ZIM_FIELD_LIMITS } from '../../zim-client/limits';
+import { ZIM_ROLE } from '../../zim-client/roles';
 import {
   batchReply,
   businessTime,
@@ -20,7 +21,7 @@ import {
   utf8Bytes,
   type ItemProblem,
 } from '../rules';
-import { ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER, type GroupMember, type GroupRecord } from '../state';
+import type { GroupMember, GroupRecord } from '../state';
 import { requireGroup, requireUser, type Handler, type HandlerContext } from './context';
 
 function groupFieldsProblem(req: {
@@ -91,12 +92,12 @@ export const createGroup: Handler<'CreateGroup'> = (ctx, req) => {
     attributes: req.Attributes ?? [],
     createTime,
   });
-  state.addMember(group, owner, { role: ROLE_OWNER, joinTime: createTime, nickname: '' });
+  state.addMember(group, owner, { role: ZIM_ROLE.owner, joinTime: createTime, nickname: '' });
   const failures = processItems(
     invited,
     (id) => id,
     (id) => joinProblem(ctx, group, id),
-    (id) => state.addMember(group, state.userNumber(id)!, { role: ROLE_MEMBER, joinTime: createTime, nickname: '' })
+    (id) => state.addMember(group, state.userNumber(id)!, { role: ZIM_ROLE.member, joinTime: createTime, nickname: '' })
   );
   // The group exists whatever happened to the members, so the call succeeded (UNCONFIRMED, see docs).
   return batchReply('CreateGroup', 0, failures, { fields: { GroupId: groupId, Members: memberList(ctx, group) } });
@@ -132,7 +133,7 @@ export const inviteUsersIntoGroup: Handler<'InviteUsersIntoGroup'> = (ctx, req) 
       const n = state.userNumber(m.UserId)!;
       if (group.members.has(n)) return;
       const joinTime = businessTime(m.EnterGroupTime, now) as number;
-      state.addMember(group, n, { role: ROLE_MEMBER, joinTime, nickname: '' });
+      state.addMember(group, n, { role: ZIM_ROLE.member, joinTime, nickname: '' });
     }
   );
   return batchReply('InviteUsersIntoGroup', candidates.length, failures);
@@ -158,10 +159,10 @@ export const kickoutGroupUser: Handler<'KickoutGroupUser'> = (ctx, req) => {
     },
     (id) => {
       const n = state.userNumber(id)!;
-      const wasOwner = group.members.get(n)?.role === ROLE_OWNER;
+      const wasOwner = group.members.get(n)?.role === ZIM_ROLE.owner;
       state.removeMember(group, n);
       const heir = group.members.values().next();
-      if (wasOwner && !heir.done) heir.value.role = ROLE_OWNER;
+      if (wasOwner && !heir.done) heir.value.role = ZIM_ROLE.owner;
     }
   );
   return batchReply('KickoutGroupUser', req.UserId.length, failures);
@@ -187,12 +188,13 @@ export const queryGroupMemberList: Handler<'QueryGroupMemberList'> = (ctx, req) 
 };
 
 /** Roles SetGroupMemberRole accepts: admin, member, or a custom role in the documented range (UNCONFIRMED: others). */
-const isSettableRole = (role: number) => role === ROLE_ADMIN || role === ROLE_MEMBER || (role >= 100 && role <= 255);
+const isSettableRole = (role: number) =>
+  role === ZIM_ROLE.admin || role === ZIM_ROLE.member || (role >= 100 && role <= 255);
 
 /** Who may change roles and nicknames: the owner or an admin (660600032 names exactly these). */
 function requireManager(group: GroupRecord, operator: number): void {
   const role = group.members.get(operator)?.role;
-  if (role !== ROLE_OWNER && role !== ROLE_ADMIN) {
+  if (role !== ZIM_ROLE.owner && role !== ZIM_ROLE.admin) {
     refuse(ZimCode.NO_GROUP_PERMISSION, 'FromUserId must be the group owner or an admin');
   }
 }
@@ -203,13 +205,13 @@ export const setGroupMemberRole: Handler<'SetGroupMemberRole'> = (ctx, req) => {
   const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
   const group = requireGroup(ctx, req.GroupId);
   if (req.ToUserId === req.FromUserId) refuse(ZimCode.FROM_EQUALS_TO, 'FromUserId cannot equal ToUserId');
-  if (req.Role === ROLE_OWNER) refuse(ZimCode.ROLE_CANNOT_BE_OWNER, 'Role cannot be set to 1');
+  if (req.Role === ZIM_ROLE.owner) refuse(ZimCode.ROLE_CANNOT_BE_OWNER, 'Role cannot be set to 1');
   if (!isSettableRole(req.Role)) refuse(ZimCode.PARAM_INVALID, 'Role must be 2, 3 or within 100..255');
   requireManager(group, from);
   const to = state.userNumber(req.ToUserId);
   const target: GroupMember | undefined = to === undefined ? undefined : group.members.get(to);
   if (!target) refuse(ZimCode.USER_NOT_IN_GROUP, `${req.ToUserId} is not in the group`);
-  if (target.role === ROLE_OWNER) refuse(ZimCode.NO_GROUP_PERMISSION, "the owner's role changes only by transfer");
+  if (target.role === ZIM_ROLE.owner) refuse(ZimCode.NO_GROUP_PERMISSION, "the owner's role changes only by transfer");
   target.role = req.Role;
   return ok();
 };
