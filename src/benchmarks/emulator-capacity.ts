@@ -5,12 +5,13 @@
  * some queries and group imports. Prints requests/s, latency percentiles and errors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { signZimRequest } from '../zim-client/signature';
 import { projectRoot } from '../shared/project-root';
+import { loadAverageText } from './process-stats';
 
 const APP_ID = 1;
 const SECRET = 'bench-secret-0123456789abcdef0123';
@@ -292,11 +293,7 @@ async function drive(args: Args): Promise<void> {
     console.log(
       `  emulator:          ${state.messages.total} messages stored, RSS ${(health.rssBytes / 2 ** 20).toFixed(0)} MiB`
     );
-    console.log(
-      `  machine:           ${cpus().length} cores, load average ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`
-    );
+    console.log(`  machine:           ${cpus().length} cores, load average ${loadAverageText()}`);
     if (r.transportErrors > 0 || r.nonZeroCodes > 0) process.exitCode = 1;
   } finally {
     emulator.kill('SIGTERM');

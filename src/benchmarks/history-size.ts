@@ -8,7 +8,6 @@
  *
  *   npm run bench:history -- [--users 10000] [--steps 3] [--heavy-owners 2] [--heavy-steps 2500]
  */
-import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -17,17 +16,18 @@ import { startDevServer } from '../dev-server/start-dev-server';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
 import { workflowBundle } from '../worker/workflow-bundle';
-import { childPids, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
+import { devServerPid, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
 import { installWorkerLogger } from '../worker/worker-logger';
+import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { resultWithin } from './result-within';
 
-const count = (min: number) => z.coerce.number().int().min(min);
 const Flags = z.object({
-  users: count(2),
-  steps: count(1),
-  heavyOwners: count(0),
-  heavySteps: count(1),
-  groupSteps: count(1),
-  timeoutMinutes: count(1),
+  users: wholeNumber('--users', 2),
+  steps: wholeNumber('--steps', 1),
+  heavyOwners: wholeNumber('--heavy-owners', 0),
+  heavySteps: wholeNumber('--heavy-steps', 1),
+  groupSteps: wholeNumber('--group-steps', 1),
+  timeoutMinutes: wholeNumber('--timeout-minutes', 1),
 });
 
 /** Pages per user of a generated export's page stages, from `zim-migrate plan` of 4,000 generated users. */
@@ -79,14 +79,7 @@ async function main() {
       'timeout-minutes': { type: 'string', default: '15' },
     },
   });
-  const o = Flags.parse({
-    users: values.users,
-    steps: values.steps,
-    heavyOwners: values['heavy-owners'],
-    heavySteps: values['heavy-steps'],
-    groupSteps: values['group-steps'],
-    timeoutMinutes: values['timeout-minutes'],
-  });
+  const o = Flags.parse(camelCaseKeys(values));
   installWorkerLogger('ERROR');
   const groups = Math.ceil(o.users / USERS_PER_GROUP);
   const fake = fakeMigrationActivities({
@@ -127,21 +120,8 @@ async function main() {
       args: [{ migrationId, stagingPath: '-' }],
     });
     // Bounded: at the deadline stop waiting and report the histories so far (the server's teardown ends the rest).
-    const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': childPids(process.pid, 'temporal')[0] ?? 0 });
-    // The result's long poll is aborted at the deadline, so no retry of it outlives the server.
-    const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
-    setMaxListeners(0, deadline); // each long poll of the result adds a listener to it
-    const outcome = await worker.runUntil(
-      server.env.client
-        .withAbortSignal(deadline, () => handle.result())
-        .then(
-          () => 'completed' as const,
-          (err: unknown) => {
-            if (deadline.aborted) return 'timed out' as const;
-            throw err;
-          }
-        )
-    );
+    const meter = cpuMeter({ 'benchmark + worker': 'self', 'dev server': devServerPid() });
+    const outcome = await worker.runUntil(resultWithin(server.env.client, handle, o.timeoutMinutes * 60_000));
     const seconds = (Date.now() - started) / 1000;
     const cpu = meter.stop();
     // A local activity re-run after a workflow task timed out finds its ledger entry done and calls ZIM no more:

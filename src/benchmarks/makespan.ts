@@ -8,7 +8,6 @@
  *
  *   npm run bench:makespan -- [--users 3000] [--messages 10000] [--group-messages 10000] [--rate 50]
  */
-import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
@@ -27,19 +26,20 @@ import { classifyZimCode, zimCodeName } from '../zim-client/codes';
 import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
 import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
-import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
+import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { resultWithin } from './result-within';
 import { installWorkerLogger } from '../worker/worker-logger';
 
-const count = (flag: string, min: number) => z.coerce.number().int(`${flag}: a whole number`).min(min);
 const Flags = z.object({
-  users: count('--users', 2),
-  messages: count('--messages', 0),
-  groupMessages: count('--group-messages', 0),
-  rate: count('--rate', 1).max(10_000),
-  seed: count('--seed', 0),
-  rssEvery: count('--rss-every', 1),
-  timeoutMinutes: count('--timeout-minutes', 1),
+  users: wholeNumber('--users', 2),
+  messages: wholeNumber('--messages', 0),
+  groupMessages: wholeNumber('--group-messages', 0),
+  rate: wholeNumber('--rate', 1).max(10_000),
+  seed: wholeNumber('--seed', 0),
+  rssEvery: wholeNumber('--rss-every', 1),
+  timeoutMinutes: wholeNumber('--timeout-minutes', 1),
 });
 
 /** Calls of the stages' main Actions, second by second, to show where a stage ran below its budget. */
@@ -156,12 +156,7 @@ async function main() {
       'timeout-minutes': { type: 'string', default: '30' },
     },
   });
-  const o = Flags.parse({
-    ...values,
-    groupMessages: values['group-messages'],
-    rssEvery: values['rss-every'],
-    timeoutMinutes: values['timeout-minutes'],
-  });
+  const o = Flags.parse(camelCaseKeys(values));
   installWorkerLogger('ERROR');
   console.log(`zim-migrate makespan benchmark, ${new Date().toISOString()}, load average ` + loadAverageText());
 
@@ -206,21 +201,16 @@ async function main() {
         const rssSampler = sampleRss(worker!.pid, o.rssEvery * 1000);
         const meter = cpuMeter({
           worker: worker!.pid,
-          'dev server': childPids(process.pid, 'temporal')[0] ?? 0,
+          'dev server': devServerPid(),
           'benchmark + emulator': 'self',
         });
         const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
-        const deadline = AbortSignal.timeout(o.timeoutMinutes * 60_000);
-        setMaxListeners(0, deadline); // each long poll of the result adds a listener to it
         try {
-          await server.env.client
-            .withAbortSignal(deadline, () => handle.result())
-            .catch(async (err: unknown) => {
-              if (!deadline.aborted) throw err;
-              await printStuck(server.env.client, 'bench-makespan');
-              await handle.terminate('benchmark timed out');
-              throw new Error(`the migration did not finish within ${o.timeoutMinutes} minutes`);
-            });
+          if ((await resultWithin(server.env.client, handle, o.timeoutMinutes * 60_000)) === 'timed out') {
+            await printStuck(server.env.client, 'bench-makespan');
+            await handle.terminate('benchmark timed out');
+            throw new Error(`the migration did not finish within ${o.timeoutMinutes} minutes`);
+          }
         } finally {
           clearInterval(sampler);
           cpu = meter.stop();

@@ -14,6 +14,7 @@
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT } from '../config/zim-config';
 import { startDevServer } from '../dev-server/start-dev-server';
@@ -22,8 +23,14 @@ import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { startZimEmulator } from '../zim-emulator';
 import { bareImportLoop } from './bare-zim-loop';
-import { childPids, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { wholeNumber } from './bench-flags';
+import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
 import { installWorkerLogger } from '../worker/worker-logger';
+
+const Flags = z.object({
+  mode: z.enum(['budget', 'ceiling', 'both'], { error: '--mode: budget, ceiling or both' }),
+  users: wholeNumber('--users', 2),
+});
 
 interface Sample {
   at: number;
@@ -46,8 +53,8 @@ async function historyStats(client: Client, migrationId: string) {
 
 type Staging = Awaited<ReturnType<typeof buildStaging>>;
 
-/** `processes` worker processes, or a worker in this process when absent. */
-async function runMigration(opts: { staging: Staging; limits: boolean; processes?: number }) {
+/** A migration through `processes` `zim-migrate worker` processes. */
+async function runMigration(opts: { staging: Staging; limits: boolean; processes: number }) {
   const server = await startDevServer();
   const budgets = opts.limits ? {} : Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 100_000]));
   const emulator = await startZimEmulator({
@@ -74,13 +81,13 @@ async function runMigration(opts: { staging: Staging; limits: boolean; processes
     stagingPath: opts.staging.fresh(),
     migrationId,
     budgets,
-    ...(opts.processes && { workerProcesses: { count: opts.processes, temporalAddress: server.address } }),
+    workerProcesses: { count: opts.processes, temporalAddress: server.address },
     during: async (handle, _emulator, workers) => {
       started = Date.now(); // after the worker processes have built their bundles
       const meter = cpuMeter({
         ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])),
-        'dev server': childPids(process.pid, 'temporal')[0] ?? 0,
-        [workers.length ? 'benchmark + emulator' : 'benchmark + emulator + worker']: 'self',
+        'dev server': devServerPid(),
+        'benchmark + emulator': 'self',
       });
       await handle.result();
       cpu = meter.stop();
@@ -119,7 +126,7 @@ async function main() {
   const { values } = parseArgs({
     options: { mode: { type: 'string', default: 'both' }, users: { type: 'string', default: '60' } },
   });
-  const users = Number(values.users);
+  const { mode, users } = Flags.parse(values);
   installWorkerLogger('ERROR');
   const staging = await buildStaging(users, 99);
   console.log(
@@ -127,7 +134,7 @@ async function main() {
       `load average ${loadAverageText()}`
   );
 
-  if (values.mode === 'budget' || values.mode === 'both') {
+  if (mode === 'budget' || mode === 'both') {
     const r = await runMigration({ staging, limits: true, processes: 1 });
     const s = steady(r.samples);
     const total = r.counters.requests;
@@ -148,7 +155,7 @@ async function main() {
     );
   }
 
-  if (values.mode === 'ceiling' || values.mode === 'both') {
+  if (mode === 'ceiling' || mode === 'both') {
     // One run: the two worker counts and the bare loop see the same machine load, so their ratios mean something.
     const runs = [
       { label: 'one worker process', r: await runMigration({ staging, limits: false, processes: 1 }) },

@@ -8,25 +8,15 @@
  * Datasets are generated once into .bench/ (deterministic, seed 1) and reused.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../shared/project-root';
 import { generateExport } from '../synthetic/generate';
+import { memoryOf } from './process-stats';
 
 const SAMPLE_MS = 50;
 const num = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** Peak (VmHWM) and current (VmRSS) resident set of a live process, in MB, from /proc. */
-function memoryOf(pid: number): { peak: number; now: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-    return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
-  } catch {
-    return null;
-  }
-}
 
 async function main(): Promise<void> {
   const messages = Number(process.argv[2] ?? 1_000_000);
@@ -79,9 +69,9 @@ async function main(): Promise<void> {
   const timeline: number[] = [];
   const sampler = setInterval(() => {
     const m = child.pid === undefined ? null : memoryOf(child.pid);
-    if (m && m.now > 0) {
-      peak = Math.max(peak, m.peak);
-      timeline.push(m.now);
+    if (m && m.rssBytes > 0) {
+      peak = Math.max(peak, m.peakBytes / 2 ** 20);
+      timeline.push(m.rssBytes / 2 ** 20);
     }
   }, SAMPLE_MS);
   let stdout = '';

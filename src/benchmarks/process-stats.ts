@@ -31,16 +31,24 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / clockTicks();
 }
 
-/** Resident set size in bytes (VmRSS). */
-export function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Number(line?.match(/(\d+)/)?.[1] ?? 0) * 1024;
+/** Resident set now (VmRSS) and at its peak (VmHWM), in bytes; null once the process has ended. */
+export function memoryOf(pid: number): { rssBytes: number; peakBytes: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const bytes = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { rssBytes: bytes('VmRSS'), peakBytes: bytes('VmHWM') };
+  } catch {
+    return null;
+  }
 }
 
-/** Child processes of `parent` whose command name is `comm` (e.g. the `temporal` dev server this process spawned). */
-export function childPids(parent: number, comm: string): number[] {
+/** The Temporal dev server this process started (0 when there is none). */
+export function devServerPid(): number {
+  return childPids(process.pid, 'temporal')[0] ?? 0;
+}
+
+/** Child processes of `parent` whose command name is `comm`. */
+function childPids(parent: number, comm: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

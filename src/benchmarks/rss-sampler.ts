@@ -2,7 +2,7 @@
  * Samples one process's resident memory every few seconds and summarises the series, so "flat, not growing" over a
  * long run is shown or refuted by a slope rather than by two readings.
  */
-import { rssBytes } from './process-stats';
+import { memoryOf } from './process-stats';
 
 export interface RssSample {
   /** Seconds since sampling began. */
@@ -15,7 +15,7 @@ export function sampleRss(pid: number, everyMs: number) {
   const startedAt = Date.now();
   const take = () => {
     try {
-      samples.push({ t: (Date.now() - startedAt) / 1000, bytes: rssBytes(pid) });
+      samples.push({ t: (Date.now() - startedAt) / 1000, bytes: memoryOf(pid)?.rssBytes ?? 0 });
     } catch {
       // the process has exited; the series ends here
     }
