@@ -12,12 +12,13 @@ import { startDevServerProcess, type DevServerProcess } from '../dev-server/dev-
 import { workflowIds } from '../shared/workflow-api';
 import { SqliteMigrationData } from '../staging/sqlite/migration-data';
 import { compareWithEmulator, type ExactnessReport } from '../testing/exact-state';
-import { budgetsAt, buildStaging, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { budgetsAt, buildStaging, startFastEmulator } from '../testing/migration-rig';
 import type { FaultsInput, ZimEmulator } from '../zim-emulator';
 import type { FaultKind } from '../zim-emulator/counters';
 import type { migrationWorkflow } from '../../workflows/migration';
 import { planDisruptions, type Disruption } from './disruption-plan';
 import { chaosPassed, n } from './summary';
+import { workerProcessEnv } from '../testing/worker-processes';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 export interface ChaosOptions {
@@ -134,16 +135,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     log(`emulator ${emulator.url}${o.faults ? ' with faults' : ''}; Temporal dev server ${server.address}`);
     worker = startWorkerProcess({
       logFile: path.join(workDir, 'worker.log'),
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: server.address,
-        TEMPORAL_NAMESPACE: 'default',
-        ZIM_MIGRATE_TASK_QUEUE: TASK_QUEUE,
-        ZIM_APP_ID: String(TEST_APP_ID),
-        ZIM_SERVER_SECRET: TEST_SECRET,
-        ZIM_BASE_URL: emulator.url,
-        ZIM_MIGRATE_BUDGET_DB: path.join(workDir, 'budget.sqlite'),
-      },
+      env: workerProcessEnv({
+        temporalAddress: server.address,
+        taskQueue: TASK_QUEUE,
+        zimBaseUrl: emulator.url,
+        budgetDbPath: path.join(workDir, 'budget.sqlite'),
+      }),
       onUnexpectedExit: (code, signal) => log(`worker exited on its own (${signal ?? `code ${code}`}); restarted`),
     });
     connection = await Connection.connect({ address: server.address });

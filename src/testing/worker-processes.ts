@@ -16,8 +16,8 @@ export interface WorkerProcessSettings {
   temporalAddress: string;
   taskQueue: string;
   zimBaseUrl: string;
-  /** The call schedule every worker process shares (a fresh one in a temporary folder when absent). */
-  budgetDbPath?: string;
+  /** The call schedule every worker process shares. */
+  budgetDbPath: string;
 }
 
 /** The worker's environment: the test ZIM app, the emulator, one task queue and one shared call schedule. */
@@ -25,11 +25,12 @@ export function workerProcessEnv(s: WorkerProcessSettings): NodeJS.ProcessEnv {
   return {
     ...process.env,
     TEMPORAL_ADDRESS: s.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
     ZIM_MIGRATE_TASK_QUEUE: s.taskQueue,
     ZIM_APP_ID: String(TEST_APP_ID),
     ZIM_SERVER_SECRET: TEST_SECRET,
     ZIM_BASE_URL: s.zimBaseUrl,
-    ZIM_MIGRATE_BUDGET_DB: s.budgetDbPath ?? path.join(mkdtempSync(path.join(tmpdir(), 'workers-')), 'budget.sqlite'),
+    ZIM_MIGRATE_BUDGET_DB: s.budgetDbPath,
   };
 }
 

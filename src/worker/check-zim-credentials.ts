@@ -2,8 +2,10 @@
  * One signed read before a worker takes tasks. A wrong ServerSecret, AppID, host or clock makes ZIM refuse every
  * call at its gateway; found only by the migration, that costs a hundred records marked failed before the error
  * budget pauses it. Here it costs one QueryUserInfos call and the worker refuses to start, saying what to fix.
- * Any answer past the gateway (even "user not registered" or "too frequent") proves the credentials work.
+ * Any answer past the gateway (even "user not registered" or "too frequent") proves the credentials work; a
+ * transport failure (502, reset, timeout) is tried again for about 7 s before the worker says ZIM is unreachable.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config/config-error';
 import type { ZimConfig } from '../config/zim-config';
 import { ZimClient, ZimCode, ZimError, zimCodeName } from '../zim-client';
@@ -34,26 +36,44 @@ export class ZimUnreachableError extends Error {
   override name = 'ZimUnreachableError';
 }
 
-export async function checkZimCredentials(config: ZimConfig): Promise<void> {
+/** Waits between attempts when ZIM cannot be reached: a 502 or a reset at start-up is no reason to give up. */
+const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000];
+
+export async function checkZimCredentials(config: ZimConfig, retryDelaysMs = RETRY_DELAYS_MS): Promise<void> {
   const zim = new ZimClient({ baseUrl: config.baseUrl, appId: config.appId, serverSecret: config.serverSecret });
   try {
-    await zim.queryUserInfos({ UserIds: [CREDENTIAL_PROBE_USER] });
-  } catch (err) {
-    if (!(err instanceof ZimError)) throw err;
-    if (isGatewayCode(err.code)) {
-      const fix = GATEWAY_FIXES.get(err.code) ?? 'check ZIM_APP_ID, the ServerSecret and ZIM_BASE_URL';
-      throw new ConfigError(
-        `ZIM at ${config.baseUrl} refused this worker's credentials for app ${config.appId}: code ${err.code}` +
-          ` (${zimCodeName(err.code) ?? 'gateway'}). Fix: ${fix}. "zim-migrate config" shows where each setting comes from.`
-      );
+    for (const delay of [...retryDelaysMs, undefined]) {
+      const err = await probe(zim);
+      if (err === undefined) return;
+      if (err.code >= 0 || delay === undefined) throw explained(err, config);
+      await sleep(delay);
     }
-    if (err.code < 0)
-      throw new ZimUnreachableError(
-        `Cannot reach ZIM at ${config.baseUrl}: ${err.message}. Check ZIM_BASE_URL and this machine's network ` +
-          '(proxy, firewall, DNS); start with --skip-zim-check to run anyway (calls are retried until ZIM answers).'
-      );
-    // Any other code came from past the gateway: the credentials work.
   } finally {
     await zim.close();
   }
+}
+
+/** undefined when the answer came from past the gateway (whatever its code): the credentials work. */
+async function probe(zim: ZimClient): Promise<ZimError | undefined> {
+  try {
+    await zim.queryUserInfos({ UserIds: [CREDENTIAL_PROBE_USER] });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ZimError)) throw err;
+    return isGatewayCode(err.code) || err.code < 0 ? err : undefined;
+  }
+}
+
+function explained(err: ZimError, config: ZimConfig): Error {
+  if (isGatewayCode(err.code)) {
+    const fix = GATEWAY_FIXES.get(err.code) ?? 'check ZIM_APP_ID, the ServerSecret and ZIM_BASE_URL';
+    return new ConfigError(
+      `ZIM at ${config.baseUrl} refused this worker's credentials for app ${config.appId}: code ${err.code}` +
+        ` (${zimCodeName(err.code) ?? 'gateway'}). Fix: ${fix}. "zim-migrate config" shows where each setting comes from.`
+    );
+  }
+  return new ZimUnreachableError(
+    `Cannot reach ZIM at ${config.baseUrl}: ${err.message}. Check ZIM_BASE_URL and this machine's network ` +
+      '(proxy, firewall, DNS); start with --skip-zim-check to run anyway (calls are retried until ZIM answers).'
+  );
 }

@@ -40,9 +40,20 @@ describe('checkZimCredentials (against the emulator over HTTP)', () => {
     });
   });
 
-  it('says when ZIM cannot be reached at all', async () => {
+  it('tries again when ZIM answers 502 at first, as a worker restarted during an outage would see', async () => {
+    emulator.setFaults({ http5xxRate: 1 });
+    const cleared = (async () => {
+      while (emulator.counters().faults.http5xx === 0) await new Promise((r) => setTimeout(r, 10));
+      emulator.setFaults({});
+    })();
+    await checkZimCredentials(config(), [300, 300, 300, 300]);
+    await cleared;
+    assert.ok(emulator.counters().faults.http5xx >= 1, 'the first attempt met a 502');
+  });
+
+  it('says when ZIM cannot be reached at all, after its retries', async () => {
     await assert.rejects(
-      checkZimCredentials(config({ baseUrl: 'http://127.0.0.1:1' })),
+      checkZimCredentials(config({ baseUrl: 'http://127.0.0.1:1' }), [10, 10]),
       (err: unknown) =>
         err instanceof ZimUnreachableError &&
         /Cannot reach ZIM at http:\/\/127\.0\.0\.1:1: .*--skip-zim-check/.test(err.message)
