@@ -35,8 +35,14 @@ export async function parseLargeFile(job: FileJob, out: Pick<ParseOutput, 'row' 
 
 /** Runs parse-worker.ts on a worker thread and hands its batches to `out` on this thread, in order. */
 
-/** The sources run through tsx in the worker too, as in the CLI (no build step). */
-const BOOTSTRAP = `require('tsx/cjs'); require(${JSON.stringify(path.join(__dirname, 'parse-worker.ts'))});`;
+/**
+ * The sources run through tsx in the worker too, as in the CLI (no build step). An eval'd worker resolves bare
+ * names from the process's working directory, so tsx is named by the path this module resolves it to: the
+ * command then works from any directory and from a global install.
+ */
+const BOOTSTRAP =
+  `require(${JSON.stringify(require.resolve('tsx/cjs'))});` +
+  `require(${JSON.stringify(path.join(__dirname, 'parse-worker.ts'))});`;
 
 export function parseFileInWorker(job: FileJob, out: Pick<ParseOutput, 'row' | 'reject'>): Promise<ReadSummary> {
   return new Promise((resolve, reject) => {
