@@ -3,6 +3,7 @@
  * Inputs and outputs carry ids, cursors and counts: never a message body, a profile field or a secret, so nothing
  * personal lands in Temporal history.
  */
+import type { StageActionWork } from '../src/shared/eta';
 import type { Stage } from '../src/shared/stages';
 
 /** Which migration and where its staging database is; a path, not data. */
@@ -16,8 +17,10 @@ export interface StagePlan {
   planned: number;
   /** `pages` stages: how many page activities make up the stage. */
   pages: number;
-  /** ZIM calls the stage is expected to make (for the ETA). */
+  /** ZIM calls the stage is expected to make. */
   calls: number;
+  /** The plan's calls per Action of this stage (what `zim-migrate plan` timed): the live ETA times them alike. */
+  actions: StageActionWork[];
 }
 
 export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
@@ -59,6 +62,17 @@ export interface StepResult extends Outcome {
   deferred?: boolean;
 }
 
+/** Ledger rows per stage and status: what has really landed, failed, been skipped, or is in flight. */
+export type LedgerCounts = Partial<Record<Stage, Record<'pending' | 'done' | 'failed' | 'skipped', number>>>;
+
+/** What has really happened so far, read from the ledger and the call schedule (not from workflow reports). */
+export interface ProgressSnapshot {
+  ledger: LedgerCounts;
+  /** ZIM calls sent per Action during the last `windowMs` (whole seconds, up to the last whole second). */
+  sent: Record<string, number>;
+  windowMs: number;
+}
+
 export interface MigrationActivities {
   /** Planned records and pages per stage, read from the staging database's plan. */
   loadPlan(input: MigrationRef): Promise<Record<Stage, StagePlan>>;
@@ -86,6 +100,8 @@ export interface MigrationActivities {
    * pause stops them at once, even while their owner's workflow task is busy with local activities.
    */
   setCallGate(input: MigrationRef & { open: boolean }): Promise<void>;
+  /** The ledger's counts and the calls sent per Action in the last `windowMs`: live progress that is true. */
+  readProgress(input: MigrationRef & { windowMs: number }): Promise<ProgressSnapshot>;
   /** Sets an Action's budget (calls/s) in the call schedule shared by the workers. */
   applyBudget(input: { action: string; rate: number }): Promise<void>;
   /** Whether a workflow id is running or closed, for a child that a restarted stage finds already started. */

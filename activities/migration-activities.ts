@@ -318,6 +318,11 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     setupGroupStep: async (input) =>
       runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),
     setCallGate: async ({ stagingPath, open }) => (await deps.openData(stagingPath)).setCallGate(open),
+    readProgress: async ({ stagingPath, windowMs }) => ({
+      ledger: await (await deps.openData(stagingPath)).ledgerCounts(),
+      sent: scheduler.sentInWindow(windowMs),
+      windowMs,
+    }),
     applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),
     describeWorkflow,
   };

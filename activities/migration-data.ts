@@ -3,7 +3,7 @@
  * orders the workflows walk, and the ledger of outcomes. `src/staging` implements it; keeping the port this small
  * is what lets a shared server database back it later.
  */
-import type { ConversationRange, FanoutItem, PageStage, StagePlan } from './contract';
+import type { ConversationRange, FanoutItem, LedgerCounts, PageStage, StagePlan } from './contract';
 import type { LedgerStatus } from './batch-import';
 import type { Stage } from '../src/shared/stages';
 
@@ -119,6 +119,7 @@ export interface MigrationData {
   groupMessages(groupId: string): Promise<StagedImportMessage[]>;
   ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerRecord>>;
   ledgerPut(stage: Stage, rows: LedgerRow[]): Promise<void>;
+  ledgerCounts(): Promise<LedgerCounts>;
   /** The call gate (see MigrationActivities.setCallGate): open unless the migration closed it. */
   callGateOpen(): Promise<boolean>;
   setCallGate(open: boolean): Promise<void>;

@@ -10,8 +10,10 @@ import {
   getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
+import { entitySummary, summaryDetails } from '../src/shared/ui-metadata';
 import type { LandedMark, MigrationActivities, MigrationRef, StepResult } from '../activities/contract';
 import { addCounts, childReportSignal, type ChildTotals } from '../src/shared/workflow-api';
 import { Control, type ControlState } from './control';
@@ -91,6 +93,12 @@ function runStep(input: EntitySequenceInput, step: number, prev: LandedMark | nu
 }
 
 export async function entitySequenceWorkflow(input: EntitySequenceInput): Promise<void> {
+  setCurrentDetails(
+    summaryDetails(
+      entitySummary(input.migrationId, input.kind, input.entityId),
+      workflowInfo().continuedFromExecutionRunId !== undefined
+    )
+  );
   const control = new Control(input.control ?? { paused: false, cancelled: false });
   const stage = getExternalWorkflowHandle(input.stageWorkflowId);
   const totals: ChildTotals = { ...(input.totals ?? { done: 0, failed: 0, skipped: 0, calls: 0 }) };

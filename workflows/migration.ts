@@ -11,6 +11,7 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -18,11 +19,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { MigrationActivities, MigrationRef, StagePlan } from '../activities/contract';
-import { MIGRATION_ACTIONS, readyStages, STAGE_ACTION, STAGES, type Stage } from '../src/shared/stages';
-import { addSample, callsPerSecond, criticalPathSeconds, type RateSample } from '../src/shared/eta';
+import type { MigrationActivities, MigrationRef, ProgressSnapshot, StagePlan } from '../activities/contract';
+import { MIGRATION_ACTIONS, readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
+import { liveEtaSeconds, stageSeconds, type StageActionWork } from '../src/shared/eta';
 import { defaultBudget } from '../src/rate-limit/default-budgets';
-import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
+import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
 import {
   cancelSignal,
@@ -36,7 +37,9 @@ import {
   type BudgetChange,
   type Counts,
   type MigrationProgress,
+  type MigrationStatus,
   type StageProgress,
+  type StageStatus,
 } from '../src/shared/workflow-api';
 import { LOCAL_ACTIVITY_OPTIONS } from './activity-options';
 import { catchUpChild, Control, type ControlState } from './control';
@@ -63,13 +66,23 @@ export interface MigrationInput extends MigrationRef {
 
 export interface MigrationCarried {
   startedAt: number;
-  plan: Record<Stage, StagePlan>;
+  /** Absent until the first run has read it from staging (handlers are registered before that read). */
+  plan?: Record<Stage, StagePlan>;
   stages: Partial<Record<Stage, StageProgress>>;
   control: ControlState;
   failuresAtLastBudgetTrip: number;
   budgets: Record<string, number>;
   /** What the call gate in staging was last set to; unknown at a migration's start (staging may be reused). */
   callGateOpen?: boolean;
+  /** Time spent paused before the current pause (ms), and when the current pause began. */
+  pausedMs?: number;
+  pausedSince?: number;
+  /** When the migration last resumed: rates measured over a window that reaches back before it are not a pace. */
+  resumedAt?: number;
+  /** Paused time already spent when each stage started (its own paused time is the difference). */
+  pausedAtStageStart?: Partial<Record<Stage, number>>;
+  /** The newest reading of the ledger and the call schedule, and when it was taken. */
+  snapshot?: ProgressSnapshot & { at: number };
 }
 
 export interface MigrationResult {
@@ -79,28 +92,42 @@ export interface MigrationResult {
 }
 
 const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
+// Reads of the ledger and the call schedule every few seconds: one marker event each instead of three.
+const progressReads = proxyLocalActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
+
+/** Rates are calls sent over this window (whole seconds): long enough to be steady, short enough to follow a change. */
+export const RATE_WINDOW_MS = 30_000;
+/** How often live progress is read from the ledger while work runs, and while a pause has settled. */
+const REFRESH_EVERY = '2 seconds';
+const REFRESH_PAUSED = '1 minute';
+
+const NO_PLAN: StagePlan = { planned: 0, pages: 0, calls: 0, actions: [] };
 
 export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult> {
   const selected = STAGES.filter((s) => !input.stages || input.stages.includes(s));
   const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
   const c: MigrationCarried = input.carried ?? {
     startedAt: Date.now(),
-    plan: await localActs.loadPlan(ref),
     stages: {},
     control: { paused: false, cancelled: false },
     failuresAtLastBudgetTrip: 0,
     budgets: {},
   };
-  if (!input.carried) {
-    for (const [action, rate] of Object.entries(input.budgets ?? {})) {
-      await localActs.applyBudget({ action, rate });
-      c.budgets[action] = rate;
-    }
-  }
+  const planOf = (s: Stage) => c.plan?.[s] ?? NO_PLAN;
   const budgetOf = (action: string) => c.budgets[action] ?? defaultBudget(action).rate;
-  // Rates come from the stages' periodic reports; they are not carried across continue-as-new (they refill fast).
-  const samples: Partial<Record<Stage, RateSample[]>> = {};
+  const pausedTotal = (now: number) => (c.pausedMs ?? 0) + (c.pausedSince !== undefined ? now - c.pausedSince : 0);
+  /** Keeps the paused-time account in step with the control state (a signal or the error budget changed it). */
+  const notePauseChange = () => {
+    const now = Date.now();
+    if (c.control.paused && c.pausedSince === undefined) c.pausedSince = now;
+    if (!c.control.paused && c.pausedSince !== undefined) {
+      c.pausedMs = pausedTotal(now);
+      c.pausedSince = undefined;
+      c.resumedAt = now;
+    }
+  };
 
+  // Every handler is registered before the first await, so a query or signal sent right after the start finds it.
   const runningStageIds = () =>
     selected.filter((s) => c.stages[s]?.status === 'running').map((s) => workflowIds.stage(input.migrationId, s));
   const forward = (event: 'pause' | 'resume' | 'cancel', reason?: string) => {
@@ -111,13 +138,161 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         .catch((err: unknown) => log.warn('could not forward control signal', { id, event, err }));
     }
   };
-  // Set once progress() exists, below; signals buffered before their handlers run (dispatched synchronously by
-  // setHandler) change state only, and the first call after the assignment shows it.
+  // Assigned once progress() exists, below; a signal buffered before its handler was registered is delivered inside
+  // setHandler and changes state only, and the next call shows it.
   let showProgress = (): void => undefined;
   const control = new Control(c.control, (event, args) => {
+    notePauseChange();
     forward(event, args.reason);
     showProgress();
   });
+
+  setHandler(stageReportSignal, (report) => {
+    const stage = c.stages[report.stage];
+    if (!stage || stage.status !== 'running') return;
+    Object.assign(stage, report.counts);
+    if (report.finished) {
+      stage.status = report.finished;
+      stage.finishedAt = Date.now();
+      stage.pausedMs = pausedTotal(stage.finishedAt) - (c.pausedAtStageStart?.[report.stage] ?? 0);
+      showProgress();
+    }
+  });
+
+  setHandler(
+    setBudgetUpdate,
+    async ({ action, rate }) => {
+      await localActs.applyBudget({ action, rate });
+      c.budgets[action] = rate;
+      showProgress();
+      return { ...c.budgets };
+    },
+    {
+      validator: ({ action, rate }: BudgetChange) => {
+        if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
+          throw new Error(`Unknown ZIM Action "${action}"; one of: ${MIGRATION_ACTIONS.join(', ')}`);
+        if (!(rate > 0 && rate <= 10_000)) throw new Error(`A budget is calls per second in (0, 10000]; got ${rate}`);
+      },
+    }
+  );
+
+  /** Done, failed and skipped: the ledger's counts when read, else what the stage reported. */
+  const countsOf = (s: Stage): Pick<Counts, 'done' | 'failed' | 'skipped'> => {
+    const ledger = c.snapshot?.ledger[s];
+    if (ledger) return { done: ledger.done, failed: ledger.failed, skipped: ledger.skipped };
+    const reported = c.stages[s];
+    return { done: reported?.done ?? 0, failed: reported?.failed ?? 0, skipped: reported?.skipped ?? 0 };
+  };
+  /** Calls per second sent for `action` over the last rate window, when the ledger was read. */
+  const sentRate = (action: string) =>
+    c.snapshot ? (c.snapshot.sent[action] ?? 0) / (c.snapshot.windowMs / 1000) : undefined;
+  /** The Action a stage shows: of its app-wide budgets, the one closest to full (its first when none is busy). */
+  const shownAction = (s: Stage) => {
+    const use = (a: string) => (sentRate(a) ?? 0) / budgetOf(a);
+    const appWide: string[] = STAGE_ACTIONS[s].filter((a) => !defaultBudget(a).perKey);
+    return appWide.reduce((best, a) => (use(a) > use(best) ? a : best));
+  };
+  /** Whether the last reading's rate window lies wholly after a stage's start and the last resume. */
+  const windowCovers = (s: Stage) => {
+    const since = Math.max(c.stages[s]?.startedAt ?? Infinity, c.resumedAt ?? 0);
+    return c.snapshot !== undefined && c.snapshot.at - c.snapshot.windowMs - 1_000 >= since;
+  };
+
+  const stageView = (s: Stage, migrationPaused: boolean): StageProgress => {
+    const reported = c.stages[s];
+    const now = Date.now();
+    const status: StageStatus =
+      reported?.status === 'running' && migrationPaused ? 'paused' : (reported?.status ?? 'pending');
+    const view: StageProgress = {
+      stage: s,
+      status,
+      planned: planOf(s).planned,
+      ...countsOf(s),
+      calls: reported?.calls ?? 0,
+      ...(reported?.startedAt !== undefined && { startedAt: reported.startedAt }),
+      ...(reported?.finishedAt !== undefined && { finishedAt: reported.finishedAt }),
+    };
+    if (reported?.startedAt !== undefined) {
+      const pausedMs = reported.pausedMs ?? pausedTotal(now) - (c.pausedAtStageStart?.[s] ?? pausedTotal(now));
+      view.pausedMs = pausedMs;
+      view.activeSeconds = Math.max(0, ((reported.finishedAt ?? now) - reported.startedAt - pausedMs) / 1000);
+    }
+    const action = shownAction(s);
+    view.action = action;
+    view.budget = budgetOf(action);
+    if (status === 'running' || status === 'paused') view.callsPerSecond = sentRate(action);
+    return view;
+  };
+
+  const statusNow = (): MigrationStatus =>
+    c.control.cancelled
+      ? selected.some((s) => c.stages[s]?.status === 'running')
+        ? 'cancelling'
+        : 'cancelled'
+      : selected.every((s) => c.stages[s]?.status === 'done')
+        ? 'completed'
+        : c.control.paused
+          ? 'paused'
+          : 'running';
+
+  const progress = (): MigrationProgress => {
+    const status = statusNow();
+    const stages = selected.map((s) => stageView(s, status === 'paused'));
+    const etaSeconds = liveEtaSeconds(
+      selected,
+      Object.fromEntries(
+        stages.map((p) => {
+          const main = bottleneckAction(planOf(p.stage).actions, budgetOf);
+          const rate = main !== undefined && windowCovers(p.stage) ? sentRate(main) : undefined;
+          return [
+            p.stage,
+            {
+              finished: p.status === 'done' || p.status === 'cancelled',
+              settled: p.done + p.failed + p.skipped,
+              planned: p.planned,
+              seconds: stageSeconds(planOf(p.stage).actions, budgetOf),
+              ...(rate !== undefined && main !== undefined && { pace: rate / budgetOf(main) }),
+            },
+          ];
+        })
+      )
+    );
+    const now = Date.now();
+    return {
+      migrationId: input.migrationId,
+      status,
+      pausedReason: c.control.pausedReason,
+      startedAt: c.startedAt,
+      elapsedSeconds: (now - c.startedAt) / 1000,
+      pausedSeconds: pausedTotal(now) / 1000,
+      ...(c.snapshot && { asOf: c.snapshot.at, rateWindowSeconds: c.snapshot.windowMs / 1000 }),
+      stages,
+      etaSeconds: status === 'running' ? Math.round(etaSeconds) : undefined,
+    };
+  };
+  setHandler(progressQuery, progress);
+
+  // The UI's "Current Details" (workflow-local state served by a built-in query: no history event) and the status
+  // search attribute, which lets an operator list paused migrations.
+  let lastStatus: MigrationStatus | undefined;
+  showProgress = () => {
+    const p = progress();
+    setCurrentDetails(renderProgressMarkdown(p));
+    if (p.status !== lastStatus) {
+      upsertSearchAttributes([{ key: ZIM_MIGRATION_STATUS, value: p.status }]);
+      lastStatus = p.status;
+    }
+  };
+
+  c.plan ??= await localActs.loadPlan(ref);
+  if (!input.carried) {
+    for (const [action, rate] of Object.entries(input.budgets ?? {})) {
+      await localActs.applyBudget({ action, rate });
+      c.budgets[action] = rate;
+    }
+  }
+  upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
+  showProgress();
 
   // The call gate follows pause and cancel (activities/call-gate.ts), one write at a time so that a quick pause and
   // resume can never land out of order.
@@ -132,88 +307,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   };
   void syncCallGate();
 
-  setHandler(stageReportSignal, (report) => {
-    const stage = c.stages[report.stage];
-    if (!stage || stage.status !== 'running') return;
-    // Most reports of a busy stage change only its call count, which the UI table does not show.
-    const changed = report.finished !== undefined || countsDiffer(stage, report.counts);
-    Object.assign(stage, report.counts);
-    addSample((samples[report.stage] ??= []), { at: Date.now(), calls: report.counts.calls });
-    if (report.finished) {
-      stage.status = report.finished;
-      stage.finishedAt = Date.now();
-    }
-    if (changed) showProgress();
-  });
-
-  setHandler(
-    setBudgetUpdate,
-    async ({ action, rate }) => {
-      await localActs.applyBudget({ action, rate });
-      c.budgets[action] = rate;
-      return { ...c.budgets };
-    },
-    {
-      validator: ({ action, rate }: BudgetChange) => {
-        if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
-          throw new Error(`Unknown ZIM Action "${action}"; one of: ${MIGRATION_ACTIONS.join(', ')}`);
-        if (!(rate > 0 && rate <= 10_000)) throw new Error(`A budget is calls per second in (0, 10000]; got ${rate}`);
-      },
-    }
-  );
-
-  const stageView = (s: Stage): StageProgress => {
-    const base = c.stages[s] ?? { stage: s, status: 'pending' as const, ...emptyCounts(c.plan[s].planned) };
-    const action = STAGE_ACTION[s];
-    return { ...base, action, budget: budgetOf(action), callsPerSecond: callsPerSecond(samples[s] ?? []) };
-  };
-
-  const progress = (): MigrationProgress => {
-    const status = c.control.cancelled
-      ? selected.some((s) => c.stages[s]?.status === 'running')
-        ? 'cancelling'
-        : 'cancelled'
-      : c.control.paused
-        ? 'paused'
-        : selected.every((s) => c.stages[s]?.status === 'done')
-          ? 'completed'
-          : 'running';
-    const stages = selected.map(stageView);
-    const etaSeconds = criticalPathSeconds(
-      selected,
-      Object.fromEntries(
-        stages.map((p) => [
-          p.stage,
-          {
-            done: p.status === 'done' || p.status === 'cancelled',
-            plannedCalls: c.plan[p.stage].calls,
-            calls: p.calls,
-            callsPerSecond: p.callsPerSecond,
-            budget: p.budget ?? 20,
-          },
-        ])
-      )
-    );
-    return {
-      migrationId: input.migrationId,
-      status,
-      pausedReason: c.control.pausedReason,
-      startedAt: c.startedAt,
-      stages,
-      etaSeconds: status === 'running' ? Math.round(etaSeconds) : undefined,
-    };
-  };
-  setHandler(progressQuery, progress);
-  // The UI's "Current Details": workflow-local state served by a built-in query (no history event). Refreshed
-  // only when a stage's counts or status or the pause state change; a new run after continue-as-new starts blank.
-  showProgress = () => setCurrentDetails(renderProgressMarkdown(progress()));
-  showProgress();
-
   const errorBudget = input.errorBudget ?? 0.01;
   const minRecords = input.errorBudgetMinRecords ?? 100;
   const checkErrorBudget = () => {
     const totals = selected.reduce(
-      (t, s) => ({ done: t.done + (c.stages[s]?.done ?? 0), failed: t.failed + (c.stages[s]?.failed ?? 0) }),
+      (t, s) => {
+        const n = countsOf(s);
+        return { done: t.done + n.done, failed: t.failed + n.failed };
+      },
       { done: 0, failed: 0 }
     );
     const attempted = totals.done + totals.failed;
@@ -225,6 +326,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         `error budget exceeded: ${totals.failed} of ${attempted} records failed (${(rate * 100).toFixed(2)}% > ` +
         `${(errorBudget * 100).toFixed(2)}%). Read the failures with "zim-migrate report", fix the cause, then resume.`;
       control.pause(reason);
+      notePauseChange();
       forward('pause', reason);
       showProgress();
     }
@@ -233,8 +335,24 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const stateKey = () =>
     JSON.stringify([selected.map((s) => c.stages[s]?.status), c.control.cancelled, c.control.paused]);
 
+  // Live progress from the ledger and the call schedule: every 2 s while work runs; once a pause has settled
+  // (the calls in flight landed), every minute, so a long pause adds little history.
+  let ending = false;
+  const refreshProgress = async () => {
+    while (!ending) {
+      const before = c.snapshot;
+      const read = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
+      c.snapshot = { ...read, at: Date.now() };
+      showProgress();
+      checkErrorBudget();
+      const settled = c.control.paused && JSON.stringify(before?.ledger) === JSON.stringify(read.ledger);
+      const key = stateKey();
+      await condition(() => ending || stateKey() !== key, settled ? REFRESH_PAUSED : REFRESH_EVERY);
+    }
+  };
+  void refreshProgress();
+
   let lastStageLabel = '';
-  upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
   const publishStage = () => {
     const running = selected.filter((s) => c.stages[s]?.status === 'running');
     const label = running.length ? running.join(',') : selected.every((s) => c.stages[s]) ? 'finished' : 'waiting';
@@ -255,6 +373,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       for (const stage of readyStages(selected, status, input.sequential ?? false)) {
         await condition(() => !c.control.paused || c.control.cancelled);
         if (c.control.cancelled) break;
+        (c.pausedAtStageStart ??= {})[stage] = pausedTotal(Date.now());
         await startStage(input, stage, c);
       }
     }
@@ -265,27 +384,43 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (allFinished || (c.control.cancelled && nothingRunning)) break;
 
     // Wait for a change (never for a state that stays true, which would spin): a stage finishing, a cancel or
-    // resume arriving, or the server suggesting continue-as-new. The timeout re-checks the error budget.
+    // resume arriving, or the server suggesting continue-as-new.
     const snapshot = stateKey();
-    await condition(() => stateKey() !== snapshot || workflowInfo().continueAsNewSuggested, '1 minute');
-    checkErrorBudget();
+    await condition(() => stateKey() !== snapshot || workflowInfo().continueAsNewSuggested);
     if (workflowInfo().continueAsNewSuggested) {
+      ending = true;
       await condition(allHandlersFinished);
       await continueAsNew<typeof migrationWorkflow>({ ...input, carried: c });
     }
   }
 
+  // The final counts: one last reading of the ledger, so the result and the UI agree with the report.
+  ending = true;
+  const read = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
+  c.snapshot = { ...read, at: Date.now() };
   showProgress();
   await condition(allHandlersFinished);
+  const final = progress();
   return {
     migrationId: input.migrationId,
     status: c.control.cancelled ? 'cancelled' : 'completed',
-    stages: selected.map((s) => c.stages[s]!).filter(Boolean),
+    stages: final.stages.filter((s) => c.stages[s.stage] !== undefined),
   };
 }
 
+/** The app-wide Action a stage spends longest on at the budgets: its rate measures the stage's pace. */
+function bottleneckAction(
+  actions: readonly StageActionWork[],
+  budgetOf: (action: string) => number
+): string | undefined {
+  let best: StageActionWork | undefined;
+  for (const a of actions)
+    if (!a.perGroup && (!best || a.calls / budgetOf(a.action) > best.calls / budgetOf(best.action))) best = a;
+  return best?.action;
+}
+
 async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarried): Promise<void> {
-  const plan = c.plan[stage];
+  const plan = c.plan![stage];
   const sent = { ...c.control };
   c.stages[stage] = { stage, status: 'running', startedAt: Date.now(), ...emptyCounts(plan.planned) };
   try {
@@ -316,12 +451,8 @@ async function startStage(input: MigrationInput, stage: Stage, c: MigrationCarri
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     // A stage that already completed under this migration id: its records are in the ledger.
-    c.stages[stage] = { ...c.stages[stage], status: 'done', finishedAt: Date.now() };
+    c.stages[stage] = { ...c.stages[stage], status: 'done', finishedAt: Date.now(), pausedMs: 0 };
   }
-}
-
-function countsDiffer(a: Counts, b: Counts): boolean {
-  return a.planned !== b.planned || a.done !== b.done || a.failed !== b.failed || a.skipped !== b.skipped;
 }
 
 export type { Counts };

@@ -12,6 +12,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   workflowInfo,
@@ -20,7 +21,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FanoutItem, FanoutStage, MigrationActivities, MigrationRef, PageStage } from '../activities/contract';
 import { STAGE_KIND, type Stage } from '../src/shared/stages';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
-import { entitySummary } from '../src/shared/ui-metadata';
+import { entitySummary, stageSummary, summaryDetails } from '../src/shared/ui-metadata';
 import {
   addCounts,
   cancelSignal,
@@ -87,6 +88,12 @@ const FANOUT_CHILD: Record<FanoutStage, { kind: EntityKind; id: (m: string, e: s
 const REPORT_EVERY_MS = 2_000;
 
 export async function stageWorkflow(input: StageInput): Promise<Counts> {
+  setCurrentDetails(
+    summaryDetails(
+      stageSummary(input.migrationId, input.stage),
+      workflowInfo().continuedFromExecutionRunId !== undefined
+    )
+  );
   const c: StageCarried = input.carried ?? {
     counts: { planned: input.planned, done: 0, failed: 0, skipped: 0, calls: 0 },
     reports: {},

@@ -5,7 +5,8 @@
  * moved. With --json the same decisions print one JSON object per line (NDJSON).
  */
 import type { MigrationProgress, StageProgress, StageStatus } from '../shared/workflow-api';
-import { formatDuration, renderProgress } from './render-progress';
+import { formatDuration } from '../shared/format-duration';
+import { isUnderWay, renderProgress } from './render-progress';
 
 export type WatchOutput = 'redraw' | 'lines' | 'ndjson';
 
@@ -50,18 +51,24 @@ export function compactLine(
     p.status.toUpperCase() + (p.status === 'paused' && p.pausedReason ? ` (${p.pausedReason})` : ''),
     `${percent(done, planned)}% ${n(done)}/${n(planned)}` + (failed ? ` failed ${n(failed)}` : ''),
   ].join(' ');
-  const running = p.stages
-    .filter((s) => s.status === 'running')
+  const underWay = p.stages
+    .filter(isUnderWay)
     .map(
       (s) =>
         `${s.stage} ${percent(settled(s), s.planned)}%` +
         (s.callsPerSecond !== undefined ? ` ${s.callsPerSecond.toFixed(1)}/${s.budget ?? '?'}/s` : '')
     );
   const finished = p.stages.filter((s) => s.status === 'done' || s.status === 'cancelled').map((s) => s.stage);
+  const window = (p as Partial<MigrationProgress>).rateWindowSeconds;
   return [
     head,
     changes.length ? changes.join(', ') : undefined,
-    running.length ? `running ${running.join(', ')}` : undefined,
+    underWay.length
+      ? `${p.status === 'paused' ? 'paused' : 'running'} ${underWay.join(', ')}` +
+        (window !== undefined && p.stages.some((s) => isUnderWay(s) && s.callsPerSecond !== undefined)
+          ? ` (calls/s over ${window} s)`
+          : '')
+      : undefined,
     finished.length ? `done ${finished.join(',')}` : undefined,
     p.etaSeconds !== undefined ? `ETA ${formatDuration(p.etaSeconds)}` : undefined,
   ]

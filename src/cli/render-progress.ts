@@ -1,4 +1,5 @@
 /** Renders the `progress` query as the table `zim-migrate status` prints. */
+import { formatDuration } from '../shared/format-duration';
 import type { MigrationProgress, StageProgress } from '../shared/workflow-api';
 
 const BAR = 20;
@@ -8,23 +9,24 @@ function bar(fraction: number): string {
   return '█'.repeat(filled) + '░'.repeat(BAR - filled);
 }
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** A stage that has started and not finished: it has a rate to show. */
+export function isUnderWay(s: StageProgress): boolean {
+  return s.status === 'running' || s.status === 'paused';
 }
 
-const n = (x: number) => x.toLocaleString('en-US');
+/** "19.6/20 calls/s ImportPeerMsg": what was really sent over the rate window, against the budget. */
+export function rateText(s: StageProgress): string {
+  return s.callsPerSecond !== undefined && isUnderWay(s)
+    ? `${s.callsPerSecond.toFixed(1)}/${s.budget ?? '?'} calls/s ${s.action ?? ''}`.trim()
+    : '';
+}
 
 function stageLine(s: StageProgress): string {
   const settled = s.done + s.failed + s.skipped;
   const fraction = s.planned > 0 ? settled / s.planned : s.status === 'done' ? 1 : 0;
-  const rate =
-    s.callsPerSecond !== undefined && s.status === 'running'
-      ? `${s.callsPerSecond.toFixed(1)}/${s.budget ?? '?'} calls/s ${s.action ?? ''}`
-      : '';
+  const rate = rateText(s);
   return [
     s.stage.padEnd(15),
     s.status.padEnd(9),
@@ -40,13 +42,16 @@ function stageLine(s: StageProgress): string {
 }
 
 export function renderProgress(p: MigrationProgress, now = Date.now()): string {
+  const paused = p.pausedSeconds ? ` (paused ${formatDuration(p.pausedSeconds)})` : '';
   const head = [
     `migration ${p.migrationId}: ${p.status.toUpperCase()}`,
-    `running ${formatDuration((now - p.startedAt) / 1000)}`,
+    `elapsed ${formatDuration((now - p.startedAt) / 1000)}${paused}`,
   ];
   if (p.etaSeconds !== undefined) head.push(`ETA ${formatDuration(p.etaSeconds)}`);
   const lines = [head.join('  ·  ')];
   if (p.pausedReason && (p.status === 'paused' || p.status === 'running')) lines.push(`paused: ${p.pausedReason}`);
   lines.push(...p.stages.map(stageLine));
+  if (p.rateWindowSeconds !== undefined && p.stages.some((s) => rateText(s) !== ''))
+    lines.push(`calls/s: sent over the last ${p.rateWindowSeconds} s (the call schedule); counts: the ledger`);
   return lines.join('\n');
 }

@@ -1,13 +1,12 @@
 /**
  * The plan: what will be imported, how many ZIM calls each Action takes, what ZIM will refuse, and the
- * ETA at the configured rates. Stages whose dependencies are met run at the same time, and each Action
- * has its own budget, so the ETA is the critical path of the stage graph, not the sum of the stages.
- * Within a stage the Actions run side by side: the stage takes as long as its slowest Action. A per-group
- * Action (1/s per group, groups in parallel) takes as long as its busiest group needs.
+ * ETA at the configured rates: the critical path of the stage graph, timed by src/shared/eta.ts (the same
+ * computation the live ETA of a running migration uses).
  */
 import type { RuleCount } from '../import-format/rejects';
 import { RULES, type RuleId } from '../import-format/rules';
 import type { StagingCounts } from '../staging/store';
+import { actionSeconds, stageSeconds, type StageActionWork } from '../shared/eta';
 import { STAGE_ACTIONS, STAGE_DEPENDENCIES, STAGES, type Stage } from '../shared/stages';
 import { PER_GROUP_ACTIONS, type ZimAction } from './actions';
 import type { Workload } from './workload';
@@ -15,15 +14,11 @@ import type { Workload } from './workload';
 /** Warnings about a file's form that lose no record. */
 const ABOUT_FILES_ONLY: ReadonlySet<RuleId> = new Set(['file.bom', 'file.crlf', 'file.empty', 'file.unknown']);
 
-export interface ActionPlan {
+export interface ActionPlan extends StageActionWork {
   action: ZimAction;
   stage: Stage;
-  calls: number;
   /** Calls per second (per group for per-group Actions). */
   rate: number;
-  perGroup: boolean;
-  /** Calls of the busiest group (per-group Actions only). */
-  maxCallsPerGroup?: number;
   seconds: number;
 }
 
@@ -66,24 +61,17 @@ export function computePlan(
       const rate = rates[action];
       const calls = workload.calls[action];
       const busiest = workload.maxCallsPerGroup[action] ?? 0;
-      const plan: ActionPlan = {
-        action,
-        stage,
-        calls,
-        rate,
-        perGroup,
-        seconds: (perGroup ? busiest : calls) / rate,
-      };
-      if (perGroup) plan.maxCallsPerGroup = busiest;
-      return plan;
+      const work: StageActionWork = { action, calls, perGroup, ...(perGroup && { maxCallsPerGroup: busiest }) };
+      return { ...work, action, stage, rate, seconds: actionSeconds(work, rate) };
     })
   );
 
   const byName = new Map<Stage, StagePlan>();
   for (const stage of STAGES) {
-    const own = actions.filter((a) => a.stage === stage);
-    const perGroupChain = own.filter((a) => a.perGroup).reduce((s, a) => s + a.seconds, 0);
-    const seconds = Math.max(perGroupChain, ...own.filter((a) => !a.perGroup).map((a) => a.seconds));
+    const seconds = stageSeconds(
+      actions.filter((a) => a.stage === stage),
+      (action) => rates[action as ZimAction]
+    );
     const after = STAGE_DEPENDENCIES[stage];
     // STAGES lists every stage after its dependencies, so their ends are known here.
     const start = Math.max(0, ...after.map((d) => byName.get(d)!.end));
@@ -118,18 +106,4 @@ export function computePlan(
       .filter((r) => !ABOUT_FILES_ONLY.has(r.rule))
       .map((r) => ({ rule: r.rule, severity: r.severity, records: r.count, why: RULES[r.rule].summary })),
   };
-}
-
-/** "2d 3h 04m", "5m 07s", "12s". */
-export function formatDuration(seconds: number): string {
-  const s = Math.ceil(seconds);
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (d > 0) return `${d}d ${h}h ${pad(m)}m`;
-  if (h > 0) return `${h}h ${pad(m)}m`;
-  if (m > 0) return `${m}m ${pad(sec)}s`;
-  return `${sec}s`;
 }

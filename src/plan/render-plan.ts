@@ -1,5 +1,6 @@
 /** The plan as a table for people (the CLI prints JSON for programs with --json). */
-import { formatDuration, type Plan } from './compute-plan';
+import { type Plan } from './compute-plan';
+import { formatDuration } from '../shared/format-duration';
 
 const num = (n: number) => n.toLocaleString('en-US');
 

@@ -2,11 +2,15 @@
  * A global schedule of ZIM calls: every caller, in every worker process, reserves the next free slot for its
  * Action (and group, for per-group budgets) before calling, so calls leave evenly spaced at the budget and never
  * burst above it. This is GCRA with no burst allowance: each reservation moves the Action's "next free" time one
- * interval on. The schedule lives in a SQLite file (WAL), which every worker on one machine shares; a server
- * database can implement the same interface for workers on several machines.
+ * interval on. A caller that wakes late (a busy event loop, a GC pause) then sends close behind the callers after
+ * it, and a strict one-second window at ZIM counts one call too many; so each send is also checked against the
+ * times of the Action's last sends (a sliding-window log) and waits until the budget's window since the N-th last
+ * send has passed. Sends are counted per second: the rates shown to the operator are computed from those counts.
+ * The schedule lives in a SQLite file (WAL), which every worker on one machine shares; a server database can
+ * implement the same interface for workers on several machines.
  *
  * Why not Temporal's task-queue rate limit: measured on the dev server at 20/s it reached 93% of the budget and let
- * 38 calls through in one second (docs/rate-limiting.md).
+ * 38 calls through in one second (docs/architecture.md, rate limits).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -16,13 +20,15 @@ import { defaultBudget } from './default-budgets';
 export interface CallScheduler {
   /**
    * Waits until this caller may make one `action` call; `key` names the group for per-group budgets.
-   * Resolves with the reserved slot (epoch ms).
+   * Resolves with the time the call may go (epoch ms), when it is recorded as sent.
    */
   acquire(action: string, key?: string, signal?: AbortSignal): Promise<number>;
   /** ZIM said "too frequent": nobody calls `action` (for `key`) for `ms`. */
   backOff(action: string, key: string | undefined, ms: number): void;
   /** Changes a budget for every process sharing the schedule; takes effect at the next reservation. */
   setRate(action: string, rate: number): void;
+  /** Calls sent per Action in the last `windowMs` (whole seconds, ending with the last whole second). */
+  sentInWindow(windowMs: number): Record<string, number>;
   close(): void;
 }
 
@@ -53,6 +59,19 @@ const abortableSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** How long per-second send counts are kept: long enough for any rate window an operator is shown. */
+const SENT_KEPT_MS = 3_600_000;
+
+/**
+ * The sliding window a send is checked against: `calls` sends per `ms`. The budget's own window (N calls per N/rate
+ * seconds) widened by half the headroom, so that network jitter of a few ms cannot put N + 1 calls into one of
+ * ZIM's windows, while a send on its GCRA slot (a whole headroom apart) is never held back.
+ */
+export function sendWindow(rate: number, headroom: number): { calls: number; ms: number } {
+  const calls = Math.max(1, Math.floor(rate));
+  return { calls, ms: ((calls * 1000) / rate) * (1 + headroom / 2) };
+}
+
 export class SqliteCallScheduler implements CallScheduler {
   private readonly db: Database.Database;
   private readonly appId: number;
@@ -60,6 +79,9 @@ export class SqliteCallScheduler implements CallScheduler {
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly reserveTx: (action: string, key: string) => number;
+  private readonly sendTx: (action: string, key: string) => number;
+  private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
+  private pruneAfter = 0;
 
   constructor(file: string, options: SchedulerOptions) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -74,7 +96,14 @@ export class SqliteCallScheduler implements CallScheduler {
         PRIMARY KEY (app_id, action));
       CREATE TABLE IF NOT EXISTS slot (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, next_at REAL NOT NULL,
-        PRIMARY KEY (app_id, action, key));`);
+        PRIMARY KEY (app_id, action, key));
+      -- The times of an Action's (or a group's) last sends, oldest first: a JSON array of at most N epoch ms.
+      CREATE TABLE IF NOT EXISTS recent_sends (
+        app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, times TEXT NOT NULL,
+        PRIMARY KEY (app_id, action, key));
+      CREATE TABLE IF NOT EXISTS sent_per_second (
+        app_id INTEGER NOT NULL, action TEXT NOT NULL, second INTEGER NOT NULL, calls INTEGER NOT NULL,
+        PRIMARY KEY (app_id, action, second));`);
     this.appId = options.appId;
     this.headroom = options.headroom ?? 0.02;
     this.now = options.now ?? Date.now;
@@ -83,6 +112,7 @@ export class SqliteCallScheduler implements CallScheduler {
     const getRate = this.db.prepare<[number, string], { rate: number }>(
       'SELECT rate FROM budget WHERE app_id = ? AND action = ?'
     );
+    const rateOf = (action: string) => getRate.get(this.appId, action)?.rate ?? defaultBudget(action).rate;
     const countCall = this.db.prepare(
       `INSERT INTO budget (app_id, action, rate, calls) VALUES (?, ?, ?, 1)
        ON CONFLICT (app_id, action) DO UPDATE SET calls = calls + 1`
@@ -96,15 +126,50 @@ export class SqliteCallScheduler implements CallScheduler {
     );
     // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
     const reserve = this.db.transaction((action: string, key: string): number => {
-      const rate = getRate.get(this.appId, action)?.rate ?? defaultBudget(action).rate;
-      const interval = 1000 / (rate * (1 - this.headroom));
+      const interval = 1000 / (rateOf(action) * (1 - this.headroom));
       const now = this.now();
       const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
       setSlot.run(this.appId, action, key, slot + interval);
-      countCall.run(this.appId, action, rate);
       return slot;
     });
     this.reserveTx = (action, key) => reserve.immediate(action, key);
+
+    const getSends = this.db.prepare<[number, string, string], { times: string }>(
+      'SELECT times FROM recent_sends WHERE app_id = ? AND action = ? AND key = ?'
+    );
+    const setSends = this.db.prepare(
+      `INSERT INTO recent_sends (app_id, action, key, times) VALUES (?, ?, ?, ?)
+       ON CONFLICT (app_id, action, key) DO UPDATE SET times = excluded.times`
+    );
+    const countSecond = this.db.prepare(
+      `INSERT INTO sent_per_second (app_id, action, second, calls) VALUES (?, ?, ?, 1)
+       ON CONFLICT (app_id, action, second) DO UPDATE SET calls = calls + 1`
+    );
+    const prune = this.db.prepare('DELETE FROM sent_per_second WHERE app_id = ? AND second < ?');
+    /** Records a send now and returns 0, or returns how long to wait until the budget's window allows it. */
+    const send = this.db.transaction((action: string, key: string): number => {
+      const rate = rateOf(action);
+      const window = sendWindow(rate, this.headroom);
+      const now = this.now();
+      const times = JSON.parse(getSends.get(this.appId, action, key)?.times ?? '[]') as number[];
+      // The N-th last send (N calls per window); after a budget change the log may hold more or fewer.
+      const nth = times.length >= window.calls ? times[times.length - window.calls]! : undefined;
+      if (nth !== undefined && now - nth < window.ms) return nth + window.ms - now;
+      times.push(now);
+      setSends.run(this.appId, action, key, JSON.stringify(times.slice(-window.calls)));
+      countCall.run(this.appId, action, rate);
+      countSecond.run(this.appId, action, Math.floor(now / 1000));
+      if (now > this.pruneAfter) {
+        prune.run(this.appId, Math.floor((now - SENT_KEPT_MS) / 1000));
+        this.pruneAfter = now + 60_000;
+      }
+      return 0;
+    });
+    this.sendTx = (action, key) => send.immediate(action, key);
+    this.sentSince = this.db.prepare(
+      `SELECT action, sum(calls) AS calls FROM sent_per_second
+       WHERE app_id = ? AND second >= ? AND second < ? GROUP BY action`
+    );
   }
 
   private slotKey(action: string, key: string | undefined): string {
@@ -112,9 +177,14 @@ export class SqliteCallScheduler implements CallScheduler {
   }
 
   async acquire(action: string, key?: string, signal?: AbortSignal): Promise<number> {
-    const slot = this.reserveTx(action, this.slotKey(action, key));
+    const slotKey = this.slotKey(action, key);
+    const slot = this.reserveTx(action, slotKey);
     await this.sleep(slot - this.now(), signal);
-    return slot;
+    for (;;) {
+      const wait = this.sendTx(action, slotKey);
+      if (wait <= 0) return this.now();
+      await this.sleep(wait, signal);
+    }
   }
 
   backOff(action: string, key: string | undefined, ms: number): void {
@@ -146,6 +216,12 @@ export class SqliteCallScheduler implements CallScheduler {
          ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate`
       )
       .run(this.appId, action, rate);
+  }
+
+  sentInWindow(windowMs: number): Record<string, number> {
+    const end = Math.floor(this.now() / 1000);
+    const rows = this.sentSince.all(this.appId, end - Math.round(windowMs / 1000), end);
+    return Object.fromEntries(rows.map((r) => [r.action, r.calls]));
   }
 
   close(): void {

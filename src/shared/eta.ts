@@ -1,51 +1,89 @@
 /**
- * Rates and the ETA shown by the `progress` query. Free of Node APIs (workflow code uses it).
- * The ETA is the critical path of the stage graph: a stage finishes when its slowest dependency has finished and
- * its own remaining calls have gone out at its observed rate (or, before it has one, at its budget).
+ * How long stages take at the budgets: one computation for `zim-migrate plan`'s ETA and for the live ETA of the
+ * `progress` query. Free of Node APIs (workflow code uses it).
+ *
+ * Within a stage the Actions run side by side, so a stage takes as long as its slowest Action; a per-group Action
+ * (1/s per group, groups in parallel) takes as long as its busiest group needs, and a stage's per-group Actions run
+ * one after the other for that group. Stages whose dependencies are met run at once, so the migration takes the
+ * critical path of the stage graph, not the sum of its stages.
  */
 import { STAGE_DEPENDENCIES, type Stage } from './stages';
 
-export interface RateSample {
-  at: number;
+/** One Action's share of a stage, as the plan counted it from the staged data. */
+export interface StageActionWork {
+  action: string;
   calls: number;
+  /** The budget is per group (1/s each), not per app. */
+  perGroup: boolean;
+  /** Per-group Actions: the calls of the busiest group. */
+  maxCallsPerGroup?: number;
 }
 
-/** Calls per second over the samples (oldest first), or undefined when they span less than two seconds. */
-export function callsPerSecond(samples: readonly RateSample[]): number | undefined {
-  const first = samples[0];
-  const last = samples[samples.length - 1];
-  if (!first || !last || last.at - first.at < 2_000) return undefined;
-  return ((last.calls - first.calls) * 1000) / (last.at - first.at);
+/** Seconds one Action needs at `rate` calls/s (per group for per-group Actions). */
+export function actionSeconds(work: StageActionWork, rate: number): number {
+  return (work.perGroup ? (work.maxCallsPerGroup ?? 0) : work.calls) / rate;
 }
 
-/** Keeps the samples of the last `windowMs` (at least two), so the rate follows the present, not the average. */
-export function addSample(samples: RateSample[], sample: RateSample, windowMs = 30_000): void {
-  samples.push(sample);
-  while (samples.length > 2 && sample.at - samples[0]!.at > windowMs) samples.shift();
+/** Seconds a whole stage needs at the given budgets. */
+export function stageSeconds(actions: readonly StageActionWork[], rateOf: (action: string) => number): number {
+  const perGroupChain = actions
+    .filter((a) => a.perGroup)
+    .reduce((sum, a) => sum + actionSeconds(a, rateOf(a.action)), 0);
+  return Math.max(
+    0,
+    perGroupChain,
+    ...actions.filter((a) => !a.perGroup).map((a) => actionSeconds(a, rateOf(a.action)))
+  );
 }
 
-export interface StageEtaInput {
-  done: boolean;
-  plannedCalls: number;
-  calls: number;
-  callsPerSecond?: number;
-  budget: number;
+export interface StageRemaining {
+  /** Seconds the rest of this stage needs; 0 when it is done. */
+  seconds: number;
 }
 
+/** When the last selected stage ends, each stage starting once its selected dependencies have ended. */
 export function criticalPathSeconds(
   selected: readonly Stage[],
-  stages: Readonly<Partial<Record<Stage, StageEtaInput>>>
+  stages: Readonly<Partial<Record<Stage, StageRemaining>>>
 ): number {
   const finish = new Map<Stage, number>();
   const finishOf = (stage: Stage): number => {
     const known = finish.get(stage);
     if (known !== undefined) return known;
-    const s = stages[stage];
     const start = Math.max(0, ...STAGE_DEPENDENCIES[stage].filter((d) => selected.includes(d)).map(finishOf));
-    const rate = s?.callsPerSecond && s.callsPerSecond > 0 ? s.callsPerSecond : (s?.budget ?? 20);
-    const own = !s || s.done ? 0 : Math.max(0, s.plannedCalls - s.calls) / rate;
-    finish.set(stage, start + own);
-    return start + own;
+    const end = start + (stages[stage]?.seconds ?? 0);
+    finish.set(stage, end);
+    return end;
   };
   return Math.max(0, ...selected.map(finishOf));
+}
+
+export interface LiveStage {
+  finished: boolean;
+  /** Records settled (done, failed or skipped) out of those planned. */
+  settled: number;
+  planned: number;
+  /** The whole stage at the current budgets (stageSeconds). */
+  seconds: number;
+  /**
+   * Measured calls/s over budget of the stage's main Action, once it ran unpaused for a whole rate window: below 1
+   * when calls go out slower than the budget allows (long conversation chains, a slow ZIM). Absent: on budget.
+   */
+  pace?: number;
+}
+
+/** The live ETA: every stage's remaining share of its planned time, at its measured pace, along the critical path. */
+export function liveEtaSeconds(
+  selected: readonly Stage[],
+  stages: Readonly<Partial<Record<Stage, LiveStage>>>
+): number {
+  const remaining: Partial<Record<Stage, StageRemaining>> = {};
+  for (const stage of selected) {
+    const s = stages[stage];
+    if (!s || s.finished) continue;
+    const left = s.planned > 0 ? Math.max(0, 1 - s.settled / s.planned) : 0;
+    const pace = Math.min(1, Math.max(0.05, s.pace ?? 1));
+    remaining[stage] = { seconds: (s.seconds * left) / pace };
+  }
+  return criticalPathSeconds(selected, remaining);
 }

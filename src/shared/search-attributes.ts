@@ -8,4 +8,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const ZIM_MIGRATION_ID = defineSearchAttributeKey('ZimMigrationId', SearchAttributeType.KEYWORD);
 export const ZIM_MIGRATION_STAGE = defineSearchAttributeKey('ZimMigrationStage', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE] as const;
+/** The migration's status (running, paused, cancelling, cancelled, completed): Temporal's own says only Running. */
+export const ZIM_MIGRATION_STATUS = defineSearchAttributeKey('ZimMigrationStatus', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS] as const;

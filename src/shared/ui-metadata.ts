@@ -5,6 +5,7 @@
  * `temporal workflow metadata` show these to anyone with read access to the namespace).
  */
 import type { EntityKind } from '../../workflows/entity-sequence';
+import { formatDuration } from './format-duration';
 import type { Stage } from './stages';
 import type { MigrationProgress, StageProgress } from './workflow-api';
 
@@ -53,9 +54,18 @@ export function entitySummary(migrationId: string, kind: EntityKind, entityId: s
 }
 
 /**
- * The `progress` query's answer as markdown: status, pause reason, and per stage planned/done/failed/skipped.
- * Rates and the ETA are left out on purpose: the text is refreshed when counts change, so a rate would go stale
- * while nothing moves (e.g. paused); the `progress` query computes them fresh.
+ * A summary as the workflow's current details. Temporal keeps a summary with one run only: continue-as-new (which
+ * stages and children do as their histories grow) cannot pass it on, so a continued run shows "No summary" in the
+ * UI; every run therefore also states what it is in its current details.
+ */
+export function summaryDetails(summary: string, continued: boolean): string {
+  return `**${escapeMarkdown(summary)}**${continued ? '\n\nContinued from an earlier run (continue-as-new).' : ''}`;
+}
+
+/**
+ * The `progress` query's answer as markdown: status, elapsed time (and how much of it paused), ETA, pause reason,
+ * and per stage its status, planned/done/failed/skipped (the ledger's counts) and the calls per second really sent
+ * against its budget. The migration refreshes it with every reading of the ledger (every 2 s while work runs).
  */
 export function renderProgressMarkdown(p: MigrationProgress): string {
   const finished = p.stages.filter((s) => s.status === 'done' || s.status === 'cancelled').length;
@@ -63,20 +73,36 @@ export function renderProgressMarkdown(p: MigrationProgress): string {
     (t, s) => ({ planned: t.planned + s.planned, settled: t.settled + settled(s), failed: t.failed + s.failed }),
     { planned: 0, settled: 0, failed: 0 }
   );
+  const times = [
+    p.elapsedSeconds !== undefined &&
+      `elapsed ${formatDuration(p.elapsedSeconds)}` +
+        (p.pausedSeconds ? ` (paused ${formatDuration(p.pausedSeconds)})` : ''),
+    p.etaSeconds !== undefined && `ETA ${formatDuration(p.etaSeconds)}`,
+  ].filter(Boolean);
   const lines = [
     `**${p.status.toUpperCase()}** · ${finished} of ${p.stages.length} stages finished · ` +
-      `${thousands(total.settled)} of ${thousands(total.planned)} records settled, ${thousands(total.failed)} failed`,
+      `${thousands(total.settled)} of ${thousands(total.planned)} records settled, ${thousands(total.failed)} failed` +
+      (times.length ? ` · ${times.join(' · ')}` : ''),
   ];
   if (p.status === 'paused' && p.pausedReason) lines.push('', `**Paused:** ${escapeMarkdown(p.pausedReason)}`);
   lines.push(
     '',
-    row(['Stage', 'Status'], ['Planned', 'Done', 'Failed', 'Skipped']),
-    '| :-- | :-- | --: | --: | --: | --: |',
-    ...p.stages.map((s) => row([s.stage, stageStatus(p, s)], [s.planned, s.done, s.failed, s.skipped].map(thousands))),
+    row(['Stage', 'Status'], ['Planned', 'Done', 'Failed', 'Skipped', 'Calls/s']),
+    '| :-- | :-- | --: | --: | --: | --: | --: |',
+    ...p.stages.map((s) =>
+      row([s.stage, s.status], [...[s.planned, s.done, s.failed, s.skipped].map(thousands), rateCell(s)])
+    ),
     '',
-    `Rates and ETA: the \`progress\` query, or \`zim-migrate status ${p.migrationId}\`.`
+    `Counts are the ledger's${p.rateWindowSeconds !== undefined ? `; calls/s were sent over the last ${p.rateWindowSeconds} s, against the budget` : ''}. ` +
+      `Live in a terminal: \`zim-migrate status ${escapeMarkdown(p.migrationId)} --watch\`.`
   );
   return lines.join('\n');
+}
+
+/** "19.6 / 20 ImportPeerMsg" for a stage under way. */
+function rateCell(s: StageProgress): string {
+  if (s.callsPerSecond === undefined || (s.status !== 'running' && s.status !== 'paused')) return '';
+  return `${s.callsPerSecond.toFixed(1)} / ${s.budget ?? '?'} ${s.action ?? ''}`.trim();
 }
 
 const PAD = '\u2007';
@@ -87,11 +113,6 @@ const PAD = '\u2007';
  */
 function row(left: readonly string[], right: readonly string[]): string {
   return `| ${[...left.map((c) => `${c}${PAD}`), ...right.map((c) => `${PAD}${c}`)].join(' | ')} |`;
-}
-
-/** A running stage of a paused migration starts no new ZIM call: say so in its row. */
-function stageStatus(p: MigrationProgress, s: StageProgress): string {
-  return p.status === 'paused' && s.status === 'running' ? 'paused' : s.status;
 }
 
 const settled = (s: StageProgress) => s.done + s.failed + s.skipped;

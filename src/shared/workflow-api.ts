@@ -26,14 +26,25 @@ export interface Counts {
   calls: number;
 }
 
-export type StageStatus = 'pending' | 'running' | 'done' | 'cancelled';
+/** `paused`: a running stage of a paused migration (it starts no new ZIM call). */
+export type StageStatus = 'pending' | 'running' | 'paused' | 'done' | 'cancelled';
 
+/**
+ * A stage in the `progress` query. Done, failed and skipped are the ledger's counts (read every 2 s while work
+ * runs), so they are what really landed; `calls` is what the stage's children reported.
+ */
 export interface StageProgress extends Counts {
   stage: Stage;
   status: StageStatus;
   startedAt?: number;
   finishedAt?: number;
-  /** The ZIM Action this stage spends, its calls per second over the last reports, and its budget. */
+  /** Time this stage spent paused, and its running time without it (what durations and rates are taken over). */
+  pausedMs?: number;
+  activeSeconds?: number;
+  /**
+   * The ZIM Action shown for this stage (of its app-wide budgets, the one closest to full), its budget, and the
+   * calls per second really sent for it over the last `rateWindowSeconds` (from the call schedule).
+   */
   action?: string;
   callsPerSecond?: number;
   budget?: number;
@@ -46,8 +57,17 @@ export interface MigrationProgress {
   status: MigrationStatus;
   pausedReason?: string;
   startedAt: number;
+  /** Since the start, and how much of it the migration was paused. */
+  elapsedSeconds?: number;
+  pausedSeconds?: number;
+  /** When the ledger and call schedule were last read (epoch ms), and the window rates are measured over. */
+  asOf?: number;
+  rateWindowSeconds?: number;
   stages: StageProgress[];
-  /** Seconds until every stage is done: the critical path of the stage graph at current rates or budgets. */
+  /**
+   * Seconds until every stage is done (running migrations only): each stage's remaining share of its planned time
+   * at the budgets, slowed by its measured pace, along the critical path of the stage graph (src/shared/eta.ts).
+   */
   etaSeconds?: number;
 }
 

@@ -3,10 +3,10 @@
  * after a delay or a reservation in a call schedule. For orchestration tests and for benchmarks that measure the
  * workflows and Temporal without ZIM; the end-to-end tests use the real activities and the emulator.
  */
-import type { MigrationActivities, PageStage, StagePlan } from '../../activities/contract';
+import type { LedgerCounts, MigrationActivities, PageStage, StagePlan } from '../../activities/contract';
 import { DEFERRED_STEP, waitForOpenGate } from '../../activities/call-gate';
 import { describeWorkflow } from '../../activities/describe-workflow';
-import type { Stage } from '../shared/stages';
+import { STAGE_ACTION, type Stage } from '../shared/stages';
 
 export interface FakeCall {
   stage: Stage;
@@ -39,10 +39,13 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   let gateOpen = true;
   // Like the real imports: wait at the gate (briefly, so tests stay fast), defer if it stays closed.
   const gate = () => waitForOpenGate(async () => gateOpen, new AbortController().signal, 1_000);
-  const record = async (stage: Stage, key: string) => {
+  // The ledger the fakes keep: records done per stage.
+  const ledger: LedgerCounts = {};
+  const record = async (stage: Stage, key: string, records = 1) => {
     await opts.beforeCall?.(stage);
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
     calls.push({ stage, key, at: Date.now() });
+    (ledger[stage] ??= { pending: 0, done: 0, failed: 0, skipped: 0 }).done += records;
   };
   const ids = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
@@ -53,18 +56,25 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const ownerSteps = [...stepsOf.values()].reduce((a, b) => a + b, 0);
   const setupSteps = opts.groupSetupSteps ?? 2;
   const historySteps = opts.groupHistorySteps ?? 3;
+  const oneAction = (stage: Stage, calls: number) => [{ action: STAGE_ACTION[stage], calls, perGroup: false }];
+  const stepStage = (stage: Stage, steps: number): StagePlan => ({
+    planned: steps,
+    pages: 0,
+    calls: steps,
+    actions: oneAction(stage, steps),
+  });
   const pageStage = (stage: PageStage, planned: number, pages: number): StagePlan => {
     const n = opts.pages?.[stage] ?? pages;
-    return { planned: Math.max(planned, n), pages: n, calls: n };
+    return { planned: Math.max(planned, n * 10), pages: n, calls: n, actions: oneAction(stage, n) };
   };
   const plan: Record<Stage, StagePlan> = {
     accounts: pageStage('accounts', 50, 5),
     profiles: pageStage('profiles', 30, 3),
     friends: pageStage('friends', 20, 2),
     blocks: pageStage('blocks', 10, 2),
-    'peer-messages': { planned: ownerSteps, pages: 0, calls: ownerSteps },
-    groups: { planned: opts.groups * setupSteps, pages: 0, calls: opts.groups * setupSteps },
-    'group-messages': { planned: opts.groups * historySteps, pages: 0, calls: opts.groups * historySteps },
+    'peer-messages': stepStage('peer-messages', ownerSteps),
+    groups: stepStage('groups', opts.groups * setupSteps),
+    'group-messages': stepStage('group-messages', opts.groups * historySteps),
     verify: pageStage('verify', 1, 2),
   };
   // Ids are sorted: find the first after `after` by binary search, so listing 10,000 owners stays cheap.
@@ -83,7 +93,7 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const activities: MigrationActivities = {
     loadPlan: async () => plan,
     runPage: async ({ stage, page }) => {
-      await record(stage, `page-${page}`);
+      await record(stage, `page-${page}`, 10);
       return { done: 10, failed: 0, skipped: 0, calls: 1 };
     },
     listFanoutItems: async ({ stage, after, limit }) =>
@@ -113,6 +123,13 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
     },
     setCallGate: async ({ open }) => void (gateOpen = open),
     applyBudget: async (change) => void appliedBudgets.push(change),
+    readProgress: async ({ windowMs }) => {
+      const end = Math.floor(Date.now() / 1000) * 1000;
+      const sent: Record<string, number> = {};
+      for (const c of calls)
+        if (c.at >= end - windowMs && c.at < end) sent[STAGE_ACTION[c.stage]] = (sent[STAGE_ACTION[c.stage]] ?? 0) + 1;
+      return { ledger: structuredClone(ledger), sent, windowMs };
+    },
     // The real one: it only asks Temporal, through the worker's client.
     describeWorkflow,
   };

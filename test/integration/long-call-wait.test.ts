@@ -46,6 +46,9 @@ class OneSlowSlot implements CallScheduler {
   backOff(action: string, key: string | undefined, ms: number) {
     this.inner.backOff(action, key, ms);
   }
+  sentInWindow(windowMs: number) {
+    return this.inner.sentInWindow(windowMs);
+  }
   setRate(action: string, rate: number) {
     this.inner.setRate(action, rate);
   }

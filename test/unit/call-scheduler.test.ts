@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { sendWindow, SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 
 /** A scheduler on a fake clock: sleeping advances time, so tests are exact and instant. */
@@ -83,11 +83,40 @@ describe('SqliteCallScheduler', () => {
     assert.throws(() => scheduler.setRate('AddFriends', 0), /positive number/);
   });
 
-  it('gives two processes sharing one schedule file disjoint, evenly spaced slots', async () => {
+  it('holds back a send that would put N + 1 calls into one window after a caller woke late', async () => {
+    let now = 1_000_000;
+    let lateBy = 300;
+    const scheduler = new SqliteCallScheduler(':memory:', {
+      appId: 1,
+      headroom: 0,
+      now: () => now,
+      sleep: async (ms) => {
+        now += Math.max(0, ms) + lateBy; // the first caller wakes 300 ms after its slot, the others on time
+        lateBy = 0;
+      },
+    });
+    scheduler.setRate('AddFriends', 2); // slots 500 ms apart; at most 2 sends in any 1000 ms
+    const a = await scheduler.acquire('AddFriends');
+    const b = await scheduler.acquire('AddFriends');
+    const c = await scheduler.acquire('AddFriends');
+    assert.deepEqual([a - 1_000_000, b - 1_000_000, c - 1_000_000], [300, 500, 1300]);
+  });
+
+  it('counts sends per second for the rates an operator sees', async () => {
+    const { scheduler, advance } = fakeClockScheduler(':memory:', 0);
+    for (let i = 0; i < 30; i++) await scheduler.acquire('ImportPeerMsg'); // 20/s: 1.5 s of sends
+    await scheduler.acquire('InviteUsersIntoGroup', 'g1');
+    advance(1_000);
+    assert.deepEqual(scheduler.sentInWindow(10_000), { ImportPeerMsg: 30, InviteUsersIntoGroup: 1 });
+    advance(60_000);
+    assert.deepEqual(scheduler.sentInWindow(30_000), {});
+  });
+
+  it('lets two processes sharing one schedule file send evenly spaced, never N + 1 in one window', async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'sched-')), 'budget.sqlite');
     const runChild = () =>
       new Promise<number[]>((resolve, reject) => {
-        const child = fork(path.join(__dirname, '../helpers/scheduler-child.ts'), [file, '40'], {
+        const child = fork(path.join(__dirname, '../helpers/scheduler-child.ts'), [file, '30'], {
           execArgv: ['--import', 'tsx'],
         });
         child.once('message', (m) => resolve(m as number[]));
@@ -96,12 +125,14 @@ describe('SqliteCallScheduler', () => {
       });
     const [a, b] = await Promise.all([runChild(), runChild()]);
     const all = [...a, ...b].sort((x, y) => x - y);
-    assert.equal(all.length, 80);
-    const interval = 1000 / (20 * 0.98);
-    for (let i = 1; i < all.length; i++)
+    assert.equal(all.length, 60);
+    const { calls, ms } = sendWindow(20, 0.02);
+    for (let i = calls; i < all.length; i++)
       assert.ok(
-        all[i]! - all[i - 1]! >= interval - 1e-6,
-        `slots ${i - 1} and ${i} are ${all[i]! - all[i - 1]!} ms apart`
+        all[i]! - all[i - calls]! >= ms - 1,
+        `sends ${i - calls} and ${i} are ${all[i]! - all[i - calls]!} ms apart`
       );
+    const spread = (all[all.length - 1]! - all[0]!) / (all.length - 1);
+    assert.ok(spread >= 1000 / 20, `on average ${spread.toFixed(1)} ms apart: not above the budget`);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_RATES, ZIM_ACTIONS, type ZimAction } from '../../src/plan/actions';
-import { computePlan, formatDuration } from '../../src/plan/compute-plan';
+import { computePlan } from '../../src/plan/compute-plan';
+import { formatDuration } from '../../src/shared/format-duration';
 import { renderPlan } from '../../src/plan/render-plan';
 import type { Workload } from '../../src/plan/workload';
 import type { StagingCounts } from '../../src/staging/store';
@@ -111,5 +112,6 @@ describe('computePlan', () => {
 describe('formatDuration', () => {
   it('reads like a person would say it', () => {
     assert.deepEqual([0.2, 59, 61, 3600, 90_061].map(formatDuration), ['1s', '59s', '1m 01s', '1h 00m', '1d 1h 01m']);
+    assert.equal(formatDuration(Number.NaN), '?');
   });
 });

@@ -105,7 +105,7 @@ describe('ProgressPrinter in a log (not a terminal)', () => {
     const line = r.at(0, progress([s], { etaSeconds: 125 }));
     assert.match(
       line,
-      /RUNNING 40% 403\/1,000 failed 3 · peer-messages→running · running peer-messages 40% 19\.6\/20\/s · ETA 2m05s\n$/
+      /RUNNING 40% 403\/1,000 failed 3 · peer-messages→running · running peer-messages 40% 19\.6\/20\/s · ETA 2m 05s\n$/
     );
     assert.ok(!r.printed.join('').includes('\x1b'), 'no escape sequences in a log');
   });
@@ -147,7 +147,7 @@ describe('ProgressPrinter on a terminal', () => {
     const CLEAR = '\x1b[2J\x1b[H';
     const first = r.at(0, p);
     assert.ok(first.startsWith(CLEAR), 'clears the screen first');
-    assert.match(first.slice(CLEAR.length), /^migration acme: RUNNING {2}· {2}running 0s\naccounts +running/);
+    assert.match(first.slice(CLEAR.length), /^migration acme: RUNNING {2}· {2}elapsed 0s\naccounts +running/);
     assert.ok(r.at(2, p).startsWith(CLEAR), 'and again on the next poll, unchanged or not');
     assert.match(
       r.end(4, { migrationId: 'acme', status: 'cancelled', stages: p.stages }),

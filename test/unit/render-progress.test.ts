@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, renderProgress } from '../../src/cli/render-progress';
+import { renderProgress } from '../../src/cli/render-progress';
 
 describe('renderProgress', () => {
   it('shows status, reason, ETA, and per stage a bar, counts, failures and rate against budget', () => {
@@ -10,12 +10,14 @@ describe('renderProgress', () => {
         status: 'paused',
         pausedReason: 'peak hours',
         startedAt: 0,
+        pausedSeconds: 20,
+        rateWindowSeconds: 30,
         etaSeconds: 3725,
         stages: [
           { stage: 'accounts', status: 'done', planned: 1000, done: 998, failed: 2, skipped: 0, calls: 10 },
           {
             stage: 'peer-messages',
-            status: 'running',
+            status: 'paused',
             planned: 20000,
             done: 5000,
             failed: 0,
@@ -30,16 +32,13 @@ describe('renderProgress', () => {
       90_000
     );
     const lines = text.split('\n');
-    assert.equal(lines[0], 'migration m1: PAUSED  ·  running 1m30s  ·  ETA 1h02m');
+    assert.equal(lines[0], 'migration m1: PAUSED  ·  elapsed 1m 30s (paused 20s)  ·  ETA 1h 02m');
     assert.equal(lines[1], 'paused: peak hours');
     assert.match(lines[2]!, /^accounts\s+done\s+█{20}\s+100%\s+1,000\/1,000\s+failed 2$/);
     assert.match(
       lines[3]!,
-      /^peer-messages\s+running\s+█{5}░{15}\s+25%\s+5,000\/20,000\s+19\.6\/20 calls\/s ImportPeerMsg$/
+      /^peer-messages\s+paused\s+█{5}░{15}\s+25%\s+5,000\/20,000\s+19\.6\/20 calls\/s ImportPeerMsg$/
     );
-  });
-
-  it('formats durations', () => {
-    assert.deepEqual([formatDuration(5), formatDuration(65), formatDuration(7260)], ['5s', '1m05s', '2h01m']);
+    assert.equal(lines[4], 'calls/s: sent over the last 30 s (the call schedule); counts: the ledger');
   });
 });

@@ -30,12 +30,12 @@ function progress(overrides: Partial<MigrationProgress> = {}): MigrationProgress
 }
 
 describe('what the Temporal UI shows', () => {
-  it('renders the progress table: one row per stage with planned/done/failed/skipped, no rates or ETA', () => {
-    const md = renderProgressMarkdown(progress());
+  it('renders the progress table: elapsed time and ETA, one row per stage with its counts and rate', () => {
+    const md = renderProgressMarkdown(progress({ elapsedSeconds: 125, pausedSeconds: 30, rateWindowSeconds: 30 }));
     const lines = md.split('\n');
     assert.match(
       lines[0]!,
-      /^\*\*RUNNING\*\* · 2 of 8 stages finished · 28,010 of 34,567,876 records settled, 3 failed$/
+      /^\*\*RUNNING\*\* · 2 of 8 stages finished · 28,010 of 34,567,876 records settled, 3 failed · elapsed 2m 05s \(paused 30s\) · ETA 1h 12m$/
     );
     const rows = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| :'));
     assert.equal(rows.length, 1 + STAGES.length);
@@ -44,14 +44,18 @@ describe('what the Temporal UI shows', () => {
         .split('|')
         .slice(1, -1)
         .map((c) => c.replace(/\u2007/g, '').trim());
-    assert.deepEqual(cells(rows[0]!), ['Stage', 'Status', 'Planned', 'Done', 'Failed', 'Skipped']);
-    assert.deepEqual(cells(rows[5]!), ['peer-messages', 'running', '4,938,268', '4,000', '3', '0']);
-    assert.deepEqual(cells(rows[3]!), ['friends', 'running', '2,469,134', '2,000', '0', '7']);
-    assert.doesNotMatch(md, /19\.6|4321|4,321|99,999|Paused/, 'rates, ETA, calls and a pause line stay out');
+    assert.deepEqual(cells(rows[0]!), ['Stage', 'Status', 'Planned', 'Done', 'Failed', 'Skipped', 'Calls/s']);
+    assert.deepEqual(cells(rows[5]!), ['peer-messages', 'running', '4,938,268', '4,000', '3', '0', '19.6 / 20']);
+    assert.deepEqual(cells(rows[3]!), ['friends', 'running', '2,469,134', '2,000', '0', '7', '19.6 / 20']);
+    assert.deepEqual(cells(rows[7]!), ['group-messages', 'pending', '7,407,402', '6,000', '0', '0', ''], 'no rate');
+    assert.match(md, /calls\/s were sent over the last 30 s, against the budget/);
+    assert.doesNotMatch(md, /99,999|Paused/, 'calls and a pause line stay out');
   });
 
-  it('says a migration is paused and why, and marks its running stages paused', () => {
-    const md = renderProgressMarkdown(progress({ status: 'paused', pausedReason: 'peak\nhours <img src=x> | *now*' }));
+  it('says a migration is paused and why, and shows its paused stages', () => {
+    const paused = progress({ status: 'paused', pausedReason: 'peak\nhours <img src=x> | *now*' });
+    paused.stages = paused.stages.map((s) => (s.status === 'running' ? { ...s, status: 'paused' } : s));
+    const md = renderProgressMarkdown(paused);
     assert.match(md, /^\*\*PAUSED\*\*/);
     assert.ok(md.includes('**Paused:** peak hours \\<img src=x\\> \\| \\*now\\*'), md);
     assert.match(md, /\| peer-messages\u2007 \| paused\u2007 \|/);

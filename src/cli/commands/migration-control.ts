@@ -15,7 +15,12 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { resolveStartSettings } from '../../config/start-settings';
 import { settingSchemas } from '../../config/setting-schemas';
-import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../../shared/search-attributes';
+import {
+  SEARCH_ATTRIBUTES,
+  ZIM_MIGRATION_ID,
+  ZIM_MIGRATION_STAGE,
+  ZIM_MIGRATION_STATUS,
+} from '../../shared/search-attributes';
 import { isStage, MIGRATION_ACTIONS, STAGES, type Stage } from '../../shared/stages';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
 import {
@@ -216,6 +221,7 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
               typedSearchAttributes: [
                 { key: ZIM_MIGRATION_ID, value: name },
                 { key: ZIM_MIGRATION_STAGE, value: 'starting' },
+                { key: ZIM_MIGRATION_STATUS, value: 'running' },
               ],
               ...migrationStartMetadata({
                 migrationId: name,
@@ -233,7 +239,9 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
               throw new Error(
                 `${described}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
                   'once (docs/operations.md): temporal operator search-attribute create --name ZimMigrationId ' +
-                  '--type Keyword; and the same for ZimMigrationStage.',
+                  `--type Keyword; and the same for ${SEARCH_ATTRIBUTES.slice(1)
+                    .map((a) => a.name)
+                    .join(' and ')}.`,
                 { cause: err }
               );
             throw err;

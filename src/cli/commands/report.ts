@@ -9,7 +9,7 @@ import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
 import { openStagingStore } from '../../staging';
 import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
-import { formatDuration } from '../render-progress';
+import { formatDuration } from '../../shared/format-duration';
 import { settingLayers } from '../setting-layers';
 
 interface StageReport {

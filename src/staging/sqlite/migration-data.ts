@@ -6,7 +6,8 @@
  * and the users pages again for profiles and relation lists).
  */
 import Database from 'better-sqlite3';
-import type { ConversationRange, FanoutItem, StagePlan } from '../../../activities/contract';
+import type { ConversationRange, FanoutItem, LedgerCounts, StagePlan } from '../../../activities/contract';
+import type { LedgerStatus } from '../../../activities/batch-import';
 import type {
   LedgerRecord,
   LedgerRow,
@@ -19,7 +20,9 @@ import type {
   StagedUserRelations,
 } from '../../../activities/migration-data';
 import { CREATE_GROUP_MEMBERS, INVITE_BATCH, NICKNAME_BATCH } from '../../../activities/group-setup';
+import type { StageActionWork } from '../../shared/eta';
 import type { Stage } from '../../shared/stages';
+import type { StagingMeta } from '../store';
 
 export const USERS_PER_CALL = 100;
 export const RELATIONS_PER_CALL = 20;
@@ -34,7 +37,26 @@ CREATE TABLE IF NOT EXISTS zm_call_batches(kind TEXT NOT NULL, batch INTEGER NOT
   PRIMARY KEY(kind, batch)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS zm_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- Verify reads who lists a user as a friend (ZIM's AddFriends is mutual); friends' key only serves the other way.
-CREATE INDEX IF NOT EXISTS zm_friends_by_friend ON friends(friend, user);`;
+CREATE INDEX IF NOT EXISTS zm_friends_by_friend ON friends(friend, user);
+-- Ledger rows per stage and status, kept by triggers in the ledger write's own transaction: live progress reads
+-- these few rows instead of counting a ledger of millions.
+CREATE TABLE IF NOT EXISTS zm_ledger_counts(stage TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(stage, status)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS zm_ledger_counted AFTER INSERT ON ledger BEGIN
+  INSERT INTO zm_ledger_counts(stage, status, n) VALUES (new.stage, new.status, 1)
+    ON CONFLICT(stage, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS zm_ledger_recounted AFTER UPDATE OF status ON ledger WHEN old.status <> new.status BEGIN
+  UPDATE zm_ledger_counts SET n = n - 1 WHERE stage = old.stage AND status = old.status;
+  INSERT INTO zm_ledger_counts(stage, status, n) VALUES (new.stage, new.status, 1)
+    ON CONFLICT(stage, status) DO UPDATE SET n = n + 1;
+END;`;
+
+/** A staging file written before the counts existed: count its ledger once. */
+const COUNT_LEDGER = `
+DELETE FROM zm_ledger_counts;
+INSERT INTO zm_ledger_counts(stage, status, n) SELECT stage, status, count(*) FROM ledger GROUP BY stage, status;
+INSERT INTO zm_meta(key, value) VALUES ('ledger_counts', 'kept');`;
 
 /** Batch starts: row k of a window where a new batch begins, numbered from 0 in key order. */
 const BUILD_BATCHES = `
@@ -69,6 +91,7 @@ export class SqliteMigrationData implements MigrationData {
     this.db
       .transaction(() => {
         if (!this.db.prepare(`SELECT 1 FROM zm_meta WHERE key = 'batches'`).get()) this.db.exec(BUILD_BATCHES);
+        if (!this.db.prepare(`SELECT 1 FROM zm_meta WHERE key = 'ledger_counts'`).get()) this.db.exec(COUNT_LEDGER);
       })
       .immediate();
     const db = this.db;
@@ -137,6 +160,7 @@ export class SqliteMigrationData implements MigrationData {
          FROM group_seq s JOIN group_messages m ON m.id = s.msg WHERE s.id >= ? AND s.id < ? ORDER BY s.id`
       ),
       ledgerGet: db.prepare(`SELECT status, msg_seq, zim_code FROM ledger WHERE stage = ? AND key = ?`),
+      ledgerCounts: db.prepare(`SELECT stage, status, n FROM zm_ledger_counts WHERE n > 0`),
       gateGet: db.prepare(`SELECT value FROM zm_meta WHERE key = 'call_gate'`),
       gateSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('call_gate', ?)`),
       ledgerPut: db.prepare(
@@ -188,7 +212,17 @@ export class SqliteMigrationData implements MigrationData {
       verify: this.count('verify-owners') + this.count('verify-groups') + this.count('users'),
     };
     const checks = conversations + 2 * groups.groups + users + lists.friendLists + lists.blockLists;
-    return {
+    const planned = JSON.parse((this.q.meta.get() as { value: string }).value) as Pick<StagingMeta, 'plan'>;
+    const actions = (stage: Stage): StageActionWork[] =>
+      planned.plan.actions
+        .filter((a) => a.stage === stage)
+        .map(({ action, calls, perGroup, maxCallsPerGroup }) => ({
+          action,
+          calls,
+          perGroup,
+          ...(maxCallsPerGroup !== undefined && { maxCallsPerGroup }),
+        }));
+    const plans = {
       accounts: { planned: users, pages: pages.users, calls: pages.users },
       profiles: { planned: users, pages: pages.users, calls: pages.users },
       friends: { planned: rel.friends, pages: pages.friends, calls: pages.friends },
@@ -210,6 +244,9 @@ export class SqliteMigrationData implements MigrationData {
         calls: checks - users + pages.users,
       },
     };
+    return Object.fromEntries(
+      Object.entries(plans).map(([stage, plan]) => [stage, { ...plan, actions: actions(stage as Stage) }])
+    ) as Record<Stage, StagePlan>;
   }
 
   async usersPage(page: number): Promise<StagedUser[]> {
@@ -439,6 +476,13 @@ export class SqliteMigrationData implements MigrationData {
           at
         );
     })();
+  }
+
+  async ledgerCounts(): Promise<LedgerCounts> {
+    const counts: LedgerCounts = {};
+    for (const r of this.q.ledgerCounts.all() as { stage: Stage; status: LedgerStatus; n: number }[])
+      (counts[r.stage] ??= { pending: 0, done: 0, failed: 0, skipped: 0 })[r.status] = r.n;
+    return counts;
   }
 
   async callGateOpen(): Promise<boolean> {
