@@ -77,11 +77,17 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   return program;
 }
 
-if (require.main === module || process.argv[1]?.endsWith('zim-migrate.js')) {
+/**
+ * Runs the command line. bin/zim-migrate.js calls it: whatever name the script was started by (a symlink named
+ * zim-migrate from npm link, a copy, the Docker entry point), the program runs.
+ */
+export function runCli(argv: readonly string[] = process.argv): void {
   buildProgram()
-    .parseAsync(process.argv)
+    .parseAsync([...argv])
     .catch((err: unknown) => {
       console.error(`zim-migrate: ${describeError(err)}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
 }
+
+if (require.main === module) runCli();
