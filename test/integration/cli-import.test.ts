@@ -1,7 +1,7 @@
 /** The gen, validate and plan commands as an operator runs them: output, files and exit codes. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli/main';
@@ -85,6 +85,43 @@ describe('zim-migrate gen, validate, plan', () => {
     const r = cli('validate', good, '--zim-plan', 'gold');
     assert.equal(r.code, 2);
     assert.match(r.err, /Allowed choices are free, pro, enterprise/);
+  });
+
+  it('names a missing, wrong or empty export directory (exit 2), nothing validated', () => {
+    const missing = path.join(root, 'no-such-dir');
+    for (const command of ['validate', 'plan']) {
+      const r = cli(command, missing, ...(command === 'plan' ? ['--out', path.join(root, 'never.db')] : []));
+      assert.equal(r.code, 2, command);
+      assert.match(r.err, new RegExp(`No such directory: ${missing}`), command);
+      assert.doesNotMatch(r.out, /Validated/, command);
+    }
+    const file = path.join(root, 'not-a-dir.ndjson');
+    writeFileSync(file, '{}\n');
+    const notDir = cli('validate', file);
+    assert.equal(notDir.code, 2);
+    assert.match(
+      notDir.err,
+      /not-a-dir\.ndjson is not a directory: expected an export directory .*users.*import-format\.md/
+    );
+    const empty = path.join(root, 'empty');
+    mkdirSync(empty);
+    writeFileSync(path.join(empty, 'notes.txt'), 'not an export\n');
+    const none = cli('validate', empty);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /empty holds no export files: expected .*users, friends, blocks/);
+  });
+
+  it("names an unknown option before a missing required one, with commander's suggestion (exit 2)", () => {
+    const typo = cli('plan', good, '--outt', path.join(root, 'typo.db'));
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /unknown option '--outt'\n\(Did you mean --out\?\)/);
+    assert.doesNotMatch(typo.err, /required option/);
+    const gen = cli('gen', '--userz', '5');
+    assert.equal(gen.code, 2);
+    assert.match(gen.err, /unknown option '--userz'/);
+    const missing = cli('plan', good);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /required option '--out <file>' not specified/);
   });
 
   it('teaches by example in --help', () => {
