@@ -81,6 +81,33 @@ describe('zim-migrate gen, validate, plan', () => {
     assert.match(again.err, /exists .* pass --force/);
   });
 
+  it('plan with errors: says nothing was staged, or with --exclude-errors which records were left out', () => {
+    const stopped = cli('plan', bad, '--out', path.join(root, 'bad.db'), '--as-of', asOf);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.out, /4 errors, .*: nothing staged; fix the errors and run again, or pass --exclude-errors/);
+    assert.ok(!existsSync(path.join(root, 'bad.db')));
+
+    const rejects = path.join(root, 'excluded.ndjson');
+    const staged = cli(
+      'plan',
+      bad,
+      '--out',
+      path.join(root, 'excluded.db'),
+      '--as-of',
+      asOf,
+      '--exclude-errors',
+      '--rejects',
+      rejects
+    );
+    assert.equal(staged.code, 0, staged.err);
+    assert.doesNotMatch(staged.out, /fix the errors and run again/);
+    assert.match(
+      staged.out,
+      new RegExp(`4 errors, .*: 4 records with errors were left out \\(listed in ${rejects}\\); staged the rest\\.`)
+    );
+    assert.match(staged.out, /Staged in .*excluded\.db/);
+  });
+
   it('exits 2 on bad usage', () => {
     const r = cli('validate', good, '--zim-plan', 'gold');
     assert.equal(r.code, 2);

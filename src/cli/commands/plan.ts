@@ -58,9 +58,8 @@ export; an existing --out without --force).`
       if (settings.json) {
         console.log(JSON.stringify(result, null, 2));
       } else {
-        console.log(renderValidation(result.validation, settings.rejectsFile));
+        console.log(renderValidation(result.validation, settings.rejectsFile, result.plan ? 'staged' : 'not-staged'));
         if (result.plan) console.log(`\nStaged in ${result.stagingFile}\n\n${renderPlan(result.plan)}`);
-        else console.log('\nNothing staged (pass --exclude-errors to stage the valid records anyway).');
       }
       if (result.validation.errors > 0 && !result.plan) process.exitCode = 1;
     });
