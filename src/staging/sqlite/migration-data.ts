@@ -20,6 +20,7 @@ import type {
 } from '../../../activities/migration-data';
 import { CREATE_GROUP_MEMBERS, INVITE_BATCH, NICKNAME_BATCH } from '../../../activities/group-setup';
 import type { Stage } from '../../shared/stages';
+import { MIGRATION_META_KEY } from './schema';
 
 export const USERS_PER_CALL = 100;
 export const RELATIONS_PER_CALL = 20;
@@ -139,6 +140,7 @@ export class SqliteMigrationData implements MigrationData {
       ledgerGet: db.prepare(`SELECT status, msg_seq, zim_code FROM ledger WHERE stage = ? AND key = ?`),
       gateGet: db.prepare(`SELECT value FROM zm_meta WHERE key = 'call_gate'`),
       gateSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('call_gate', ?)`),
+      migrationSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('${MIGRATION_META_KEY}', ?)`),
       ledgerPut: db.prepare(
         `INSERT INTO ledger(stage, key, status, zim_code, zim_message, msg_id, msg_seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(stage, key) DO UPDATE SET status = excluded.status, zim_code = excluded.zim_code,
@@ -447,6 +449,10 @@ export class SqliteMigrationData implements MigrationData {
 
   async setCallGate(open: boolean): Promise<void> {
     this.q.gateSet.run(open ? 'open' : 'closed');
+  }
+
+  async recordMigration(migrationId: string): Promise<void> {
+    this.q.migrationSet.run(migrationId);
   }
 
   async close(): Promise<void> {
