@@ -292,7 +292,13 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
   }
 
   return {
-    loadPlan: async (ref) => (await deps.openData(ref.stagingPath)).plan(),
+    // Every migration loads its plan once, at its start, however it was started (start, dev, a test, the Temporal
+    // CLI): the one place to record in the staging file which migration runs from it.
+    loadPlan: async (ref) => {
+      const data = await deps.openData(ref.stagingPath);
+      await data.recordMigration(ref.migrationId);
+      return data.plan();
+    },
     runPage: async (input): Promise<Outcome> => {
       const data = await deps.openData(input.stagingPath);
       if (input.stage === 'verify') return verifyPage({ data, zim, scheduler }, input.page);

@@ -87,6 +87,8 @@ export interface LedgerRecord {
 
 export interface MigrationData {
   plan(): Promise<Record<Stage, StagePlan>>;
+  /** Records in the staging file that this migration runs from it (the latest one wins). */
+  recordMigration(migrationId: string): Promise<void>;
   /** Page `page` of users (100 a page): UserRegister and ModifyUserInfo batches. */
   usersPage(page: number): Promise<StagedUser[]>;
   /** Batch `batch` of friends or blocks: one owner's relations, at most 20 (one AddFriends / block call). */

@@ -159,9 +159,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   });
 
+  // An operator's budget change waits for the start's budgets to be applied, or they would overwrite it.
+  let startBudgetsApplied = input.carried !== undefined;
   setHandler(
     setBudgetUpdate,
     async ({ action, rate }) => {
+      await condition(() => startBudgetsApplied);
       await localActs.applyBudget({ action, rate });
       c.budgets[action] = rate;
       showProgress();
@@ -290,6 +293,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       await localActs.applyBudget({ action, rate });
       c.budgets[action] = rate;
     }
+    startBudgetsApplied = true;
   }
   upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
   showProgress();

@@ -2,8 +2,11 @@
  * The options `validate` and `plan` share: the ZIM plan's limits, "now", the multi-app merge and the
  * rejects file. Commander collects strings; zod turns them into settings or a usage error (exit 2).
  */
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { ExportDirError, scanExportDir } from '../import-format/export-dir';
+import { ACCEPTED_FILES } from '../import-format/rules';
 import { time } from '../import-format/schemas';
 import { toEpochMs } from '../import-format/time';
 import {
@@ -74,6 +77,34 @@ const rawImportOptions = z.object({
   rejects: z.string().min(1),
   json: z.boolean(),
 });
+
+/**
+ * The export directories as given: each must exist, be a directory and hold at least one entity file. Anything
+ * else is a usage error naming what is expected (exit 2), not a run that finds nothing and reports zeros.
+ */
+const exportDirs = z.array(
+  z.string().superRefine((dir, ctx) => {
+    const problem = exportDirProblem(dir);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+);
+
+function exportDirProblem(dir: string): string | undefined {
+  const expected = `expected an export directory with one NDJSON file per entity: ${ACCEPTED_FILES}; users is required (docs/import-format.md)`;
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory: ${expected}`;
+    if (scanExportDir(dir).files.length === 0) return `${dir} holds no export files: ${expected}`;
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `No such directory: ${dir}`;
+    return err instanceof ExportDirError ? err.message : `cannot read ${dir}: ${code ?? (err as Error).message}`;
+  }
+}
+
+export function parseExportDirs(dirs: readonly string[]): string[] {
+  return parseOrUsage(exportDirs, dirs);
+}
 
 export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettings {
   const o = parseOrUsage(rawImportOptions, raw);

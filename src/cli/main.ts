@@ -1,5 +1,5 @@
 /** `zim-migrate`: the one command people use to rehearse, run, watch and verify a migration into ZEGO ZIM. */
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
 import { describeError } from './describe-error';
@@ -74,14 +74,45 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
   registerTemporalCliCommand(program);
+  checkRequiredOptionsLast(program);
   return program;
 }
 
-if (require.main === module || process.argv[1]?.endsWith('zim-migrate.js')) {
+/**
+ * Commander reports a missing required option before an unknown one, so `plan ./x --outt y` said "--out not
+ * specified" instead of naming the typo. Required options are checked here instead, in a hook that runs after
+ * commander has refused unknown options (with its "Did you mean --out?") and checked the arguments.
+ */
+function checkRequiredOptionsLast(program: Command): void {
+  const required = new Map<Command, Option[]>();
+  const walk = (command: Command) => {
+    const options = command.options.filter((o) => o.mandatory);
+    for (const option of options) option.makeOptionMandatory(false);
+    if (options.length) required.set(command, options);
+    command.commands.forEach(walk);
+  };
+  walk(program);
+  program.hook('preAction', (_program, action) => {
+    for (let command: Command | null = action; command; command = command.parent)
+      for (const option of required.get(command) ?? [])
+        if (command.getOptionValue(option.attributeName()) === undefined)
+          action.error(`error: required option '${option.flags}' not specified`, {
+            code: 'commander.missingMandatoryOptionValue',
+          });
+  });
+}
+
+/**
+ * Runs the command line. bin/zim-migrate.js calls it: whatever name the script was started by (a symlink named
+ * zim-migrate from npm link, a copy, the Docker entry point), the program runs.
+ */
+export function runCli(argv: readonly string[] = process.argv): void {
   buildProgram()
-    .parseAsync(process.argv)
+    .parseAsync([...argv])
     .catch((err: unknown) => {
       console.error(`zim-migrate: ${describeError(err)}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
 }
+
+if (require.main === module) runCli();

@@ -12,7 +12,8 @@ export interface Rule {
   fix: string;
 }
 
-const ACCEPTED_FILES =
+/** The entity files an export directory holds (docs/import-format.md#files). */
+export const ACCEPTED_FILES =
   'users, friends, blocks, groups, group_members, peer_messages, group_messages (.ndjson or .ndjson.gz)';
 
 export const RULES = {

@@ -49,3 +49,17 @@ export function readCallSchedule(file: string, appId: number): CallScheduleRow[]
     db.close();
   }
 }
+
+/** The ZIM apps with a schedule in this file (workers of several apps may share one machine), in id order. */
+export function callScheduleApps(file: string): number[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db
+      .prepare<[], { app_id: number }>('SELECT DISTINCT app_id FROM budget ORDER BY app_id')
+      .all()
+      .map((r) => r.app_id);
+  } finally {
+    db.close();
+  }
+}

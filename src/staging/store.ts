@@ -189,6 +189,8 @@ export interface StagingStore {
   recordOutcomes(rows: readonly Outcome[]): Promise<void>;
   readLedger(stage: string, afterKey: string | null, limit: number): Promise<Outcome[]>;
   ledgerSummary(): Promise<LedgerCount[]>;
+  /** The migration that last started from this file (recorded when it loads its plan); null before any has. */
+  lastMigration(): Promise<string | null>;
   close(): Promise<void>;
 }
 

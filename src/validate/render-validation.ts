@@ -5,7 +5,17 @@ import type { ValidationResult } from './validate-exports';
 const num = (n: number) => n.toLocaleString('en-US');
 const count = (n: number, what: string) => `${num(n)} ${what}${n === 1 ? '' : 's'}`;
 
-export function renderValidation(r: ValidationResult, rejectsFile: string | null): string {
+/**
+ * What became of the export, for the last line: `validate` only checks; `plan` stages nothing when there are errors,
+ * or with --exclude-errors stages the records without errors.
+ */
+export type ValidationOutcome = 'checked' | 'not-staged' | 'staged';
+
+export function renderValidation(
+  r: ValidationResult,
+  rejectsFile: string | null,
+  outcome: ValidationOutcome = 'checked'
+): string {
   const out: string[] = [];
   const apps = r.apps.map((a) => `${a.name}${r.apps.length > 1 ? ` (rank ${a.rank})` : ''}`).join(', ');
   out.push(`Validated ${apps} in ${(r.elapsedMs / 1000).toFixed(1)}s (as of ${r.asOf})`);
@@ -40,8 +50,27 @@ export function renderValidation(r: ValidationResult, rejectsFile: string | null
   if (rejectsFile && r.errors + r.warnings > 0) out.push(`Every reject is in ${rejectsFile}.`);
   out.push(
     r.errors > 0
-      ? `${count(r.errors, 'error')}, ${count(r.warnings, 'warning')}: fix the errors and run again.`
+      ? `${count(r.errors, 'error')}, ${count(r.warnings, 'warning')}: ${errorConclusion(r, rejectsFile, outcome)}`
       : `No errors${r.warnings ? `, ${count(r.warnings, 'warning')}` : ''}: the export is importable.`
   );
   return out.join('\n');
+}
+
+function errorConclusion(r: ValidationResult, rejectsFile: string | null, outcome: ValidationOutcome): string {
+  if (outcome === 'checked') return 'fix the errors and run again.';
+  if (outcome === 'not-staged')
+    return 'nothing staged; fix the errors and run again, or pass --exclude-errors to stage the records without errors.';
+  const leftOut = Object.values(r.entities).reduce((n, c) => n + c.rejected, 0);
+  // Errors about a whole file or the export (a missing users file, a plan cap) name no record to leave out.
+  const whole = r.rules
+    .filter((rule) => rule.severity === 'error' && rule.examples.every((e) => e.line === null))
+    .reduce((n, rule) => n + rule.count, 0);
+  return (
+    `${num(leftOut)} record${leftOut === 1 ? ' with errors was' : 's with errors were'} left out` +
+    `${rejectsFile ? ` (listed in ${rejectsFile})` : ''}; staged the rest.` +
+    (whole > 0
+      ? ` ${count(whole, 'error')} concern${whole === 1 ? 's' : ''} a whole file or the export, not a record: ` +
+        'nothing was left out for it (read it above).'
+      : '')
+  );
 }

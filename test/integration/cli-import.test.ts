@@ -1,7 +1,7 @@
 /** The gen, validate and plan commands as an operator runs them: output, files and exit codes. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli/main';
@@ -81,10 +81,74 @@ describe('zim-migrate gen, validate, plan', () => {
     assert.match(again.err, /exists .* pass --force/);
   });
 
+  it('plan with errors: says nothing was staged, or with --exclude-errors which records were left out', () => {
+    const stopped = cli('plan', bad, '--out', path.join(root, 'bad.db'), '--as-of', asOf);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.out, /4 errors, .*: nothing staged; fix the errors and run again, or pass --exclude-errors/);
+    assert.ok(!existsSync(path.join(root, 'bad.db')));
+
+    const rejects = path.join(root, 'excluded.ndjson');
+    const staged = cli(
+      'plan',
+      bad,
+      '--out',
+      path.join(root, 'excluded.db'),
+      '--as-of',
+      asOf,
+      '--exclude-errors',
+      '--rejects',
+      rejects
+    );
+    assert.equal(staged.code, 0, staged.err);
+    assert.doesNotMatch(staged.out, /fix the errors and run again/);
+    assert.match(
+      staged.out,
+      new RegExp(`4 errors, .*: 4 records with errors were left out \\(listed in ${rejects}\\); staged the rest\\.`)
+    );
+    assert.match(staged.out, /Staged in .*excluded\.db/);
+  });
+
   it('exits 2 on bad usage', () => {
     const r = cli('validate', good, '--zim-plan', 'gold');
     assert.equal(r.code, 2);
     assert.match(r.err, /Allowed choices are free, pro, enterprise/);
+  });
+
+  it('names a missing, wrong or empty export directory (exit 2), nothing validated', () => {
+    const missing = path.join(root, 'no-such-dir');
+    for (const command of ['validate', 'plan']) {
+      const r = cli(command, missing, ...(command === 'plan' ? ['--out', path.join(root, 'never.db')] : []));
+      assert.equal(r.code, 2, command);
+      assert.match(r.err, new RegExp(`No such directory: ${missing}`), command);
+      assert.doesNotMatch(r.out, /Validated/, command);
+    }
+    const file = path.join(root, 'not-a-dir.ndjson');
+    writeFileSync(file, '{}\n');
+    const notDir = cli('validate', file);
+    assert.equal(notDir.code, 2);
+    assert.match(
+      notDir.err,
+      /not-a-dir\.ndjson is not a directory: expected an export directory .*users.*import-format\.md/
+    );
+    const empty = path.join(root, 'empty');
+    mkdirSync(empty);
+    writeFileSync(path.join(empty, 'notes.txt'), 'not an export\n');
+    const none = cli('validate', empty);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /empty holds no export files: expected .*users, friends, blocks/);
+  });
+
+  it("names an unknown option before a missing required one, with commander's suggestion (exit 2)", () => {
+    const typo = cli('plan', good, '--outt', path.join(root, 'typo.db'));
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /unknown option '--outt'\n\(Did you mean --out\?\)/);
+    assert.doesNotMatch(typo.err, /required option/);
+    const gen = cli('gen', '--userz', '5');
+    assert.equal(gen.code, 2);
+    assert.match(gen.err, /unknown option '--userz'/);
+    const missing = cli('plan', good);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /required option '--out <file>' not specified/);
   });
 
   it('teaches by example in --help', () => {

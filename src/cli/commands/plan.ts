@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { buildPlan } from '../../plan/build-plan';
 import { renderPlan } from '../../plan/render-plan';
 import { renderValidation } from '../../validate/render-validation';
-import { addImportOptions, parseImportOptions, parseRates } from '../import-options';
+import { addImportOptions, parseExportDirs, parseImportOptions, parseRates } from '../import-options';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -40,13 +40,15 @@ Examples:
   $ zim-migrate plan ./app-a ./app-b --out staging.db --group-id-prefix app-b=b_ --exclude-errors
 
 Exit codes: 0 staged, 1 errors found (nothing staged without --exclude-errors) or a failure,
-2 bad usage (including an existing --out without --force).`
+2 bad usage (an unknown option; a missing directory, a file, or a directory without export files given as an
+export; an existing --out without --force).`
     )
     .action(async (dirs: string[], raw: Record<string, unknown>) => {
       const settings = parseImportOptions(raw);
+      const exportDirs = parseExportDirs(dirs);
       const rates = parseRates((raw.rate as string[] | undefined) ?? []);
       const result = await buildPlan({
-        dirs,
+        dirs: exportDirs,
         ...settings,
         out: raw.out as string,
         rates,
@@ -56,9 +58,8 @@ Exit codes: 0 staged, 1 errors found (nothing staged without --exclude-errors) o
       if (settings.json) {
         console.log(JSON.stringify(result, null, 2));
       } else {
-        console.log(renderValidation(result.validation, settings.rejectsFile));
+        console.log(renderValidation(result.validation, settings.rejectsFile, result.plan ? 'staged' : 'not-staged'));
         if (result.plan) console.log(`\nStaged in ${result.stagingFile}\n\n${renderPlan(result.plan)}`);
-        else console.log('\nNothing staged (pass --exclude-errors to stage the valid records anyway).');
       }
       if (result.validation.errors > 0 && !result.plan) process.exitCode = 1;
     });

@@ -2,14 +2,28 @@
  * `zim-migrate report`: what a migration did, from its ledger (in the staging file) and, when Temporal is reachable,
  * its workflow (durations, calls, budgets). Every failure is listed with its ZIM code and the source id it concerns.
  */
+import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { STAGES, type Stage } from '../../shared/stages';
+import { defaultBudget } from '../../rate-limit/default-budgets';
+import { STAGE_ACTION, STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
-import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
+import {
+  progressQuery,
+  workflowIds,
+  type MigrationProgress,
+  type StageProgress,
+} from '../../shared/workflow-api';
 import { openStagingStore } from '../../staging';
-import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
+import {
+  connectClient,
+  resolveTemporalSettings,
+  TemporalUnreachableError,
+  type TemporalSettings,
+} from '../../temporal-connection/connect';
 import { formatDuration } from '../../shared/format-duration';
+import { describeError } from '../describe-error';
 import { settingLayers } from '../setting-layers';
 
 interface StageReport {
@@ -19,7 +33,9 @@ interface StageReport {
   failed: number;
   skipped: number;
   pending: number;
+  /** Running time without pauses, and the time paused. */
   seconds?: number;
+  pausedSeconds?: number;
   calls?: number;
   callsPerSecond?: number;
   budget?: number;
@@ -54,22 +70,70 @@ function plannedOf(counts: Record<string, number>): Record<Stage, number> {
   };
 }
 
-/** The migration's own view, when its workflow can be reached: durations, calls and budgets per stage. */
-async function workflowView(name: string, settings: TemporalSettings): Promise<StageProgress[] | undefined> {
+/** What Temporal adds to the ledger: each stage's durations, calls and budget, or why it cannot. */
+type LiveView = { stages: StageProgress[]; note?: undefined } | { stages?: undefined; note: string };
+
+const firstLine = (err: unknown) => describeError(err).split('\n')[0]!.slice(0, 300);
+
+/** gRPC status codes meaning the server did not answer (as opposed to answering no): UNAVAILABLE, DEADLINE_EXCEEDED. */
+const UNANSWERED_CODES: readonly number[] = [14, 4];
+
+function unanswered(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 3; depth++) {
+    if (isGrpcServiceError(e) && UNANSWERED_CODES.includes(e.code)) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}
+
+/** The migration's own view from its workflow, or a note saying why there is none. */
+async function workflowView(name: string, settings: TemporalSettings): Promise<LiveView> {
+  const { address } = settings.connectionOptions;
+  const { namespace } = settings;
+  const unreachable = (err: unknown): LiveView => ({
+    note:
+      `Temporal not reachable at ${address} (${firstLine(err)}): no durations or rates. Check it with ` +
+      `"temporal operator cluster health --address ${address}"; "zim-migrate config" shows the settings used.`,
+  });
+  let client: Client;
   try {
-    const client = await connectClient(settings);
-    try {
-      const handle = client.workflow.getHandle(workflowIds.migration(name));
-      const { status } = await handle.describe();
-      if (status.name === 'RUNNING') return (await handle.query(progressQuery)).stages;
-      if (status.name === 'COMPLETED')
-        return ((await handle.result()) as { stages: MigrationProgress['stages'] }).stages;
-      return undefined;
-    } finally {
-      await client.connection.close();
+    client = await connectClient(settings);
+  } catch (err) {
+    return unreachable(err instanceof TemporalUnreachableError ? err.cause : err);
+  }
+  const workflowId = workflowIds.migration(name);
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') {
+      const progress = await handle.query(progressQuery).catch((err: unknown) => {
+        throw new Error(
+          `migration ${name} is running but no worker answered its progress query (${firstLine(err)}): no ` +
+            `durations or rates; check a worker polls task queue ${settings.taskQueue}`
+        );
+      });
+      return { stages: progress.stages };
     }
-  } catch {
-    return undefined;
+    if (status.name === 'COMPLETED') {
+      const result = (await handle.result()) as { stages: MigrationProgress['stages'] };
+      return { stages: result.stages };
+    }
+    return {
+      note: `Migration ${name} (workflow ${workflowId}) ended ${status.name.toLowerCase()}: no durations or rates.`,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      return {
+        note:
+          `There is no migration named ${name} in namespace ${namespace} at ${address}: no durations or rates. ` +
+          `Pass the name it was started with (--name), or check TEMPORAL_NAMESPACE.`,
+      };
+    if (err instanceof NamespaceNotFoundError)
+      return { note: `There is no namespace ${namespace} at ${address}: check TEMPORAL_NAMESPACE.` };
+    if (unanswered(err)) return unreachable(err);
+    return { note: `Temporal at ${address} answered with an error: ${firstLine(err)}.` };
+  } finally {
+    await client.connection.close();
   }
 }
 
@@ -78,7 +142,10 @@ export function registerReportCommand(program: Command): void {
     .command('report')
     .description("A migration's report: per stage planned/done/failed/skipped, durations, rate, and every failure")
     .argument('<staging>', 'the staging file the migration ran from (its ledger is inside)')
-    .option('--name <name>', 'migration name, to add durations and rates from Temporal (default: the file name)')
+    .option(
+      '--name <name>',
+      'the migration, to add durations and rates from Temporal (default: the one recorded in the staging file)'
+    )
     .option('--failures <n>', 'list at most this many failures (all are in --json)', '50')
     .option('--json', 'print the whole report as JSON')
     .addHelpText(
@@ -87,8 +154,16 @@ export function registerReportCommand(program: Command): void {
 A failure is a record ZIM refused for good (its code and message are ZIM's); "pending" is a call that was in flight
 when the report was made. Verify findings are failures of stage "verify", keyed by the conversation or group.
 
+Counts come from the ledger in the staging file. Durations, rates and budgets come from the migration's workflow:
+a migration records its name in the staging file when a worker starts it (the last one started wins), so the
+report finds it without --name, also for "zim-migrate dev" (migration "rehearsal"). When they are missing, the
+report says why: no migration recorded (pass --name), no migration of that name in the namespace, or Temporal
+not reachable at its address.
+
 Examples:
   $ zim-migrate report ./acme.sqlite
+  $ zim-migrate report .rehearsal/staging.sqlite                the rehearsal of "zim-migrate dev"
+  $ zim-migrate report ./acme.sqlite --name acme-2026-11        a migration started before another on the file
   $ zim-migrate report ./acme.sqlite --json | jq '.failures[] | select(.zimCode == 660400001)'
   $ zim-migrate report ./acme.sqlite --json | jq '[.failures[].zimCode] | group_by(.) | map({code: .[0], n: length})'
 
@@ -105,15 +180,26 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
         const meta = await store.meta();
         const planned = plannedOf(meta.counts as unknown as Record<string, number>);
         const summary = await store.ledgerSummary();
-        const name = opts.name ?? staging.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-        const live = await workflowView(name, resolveTemporalSettings(settingLayers(command)));
+        const name = opts.name ?? (await store.lastMigration());
+        const live: LiveView =
+          name === null
+            ? {
+                note:
+                  `No migration recorded in ${staging} (a migration records its name there when a worker starts ` +
+                  'it): pass --name <migration> for durations and rates from Temporal.',
+              }
+            : await workflowView(name, resolveTemporalSettings(settingLayers(command)));
         const stages: StageReport[] = STAGES.map((stage) => {
           const count = (status: string) =>
             summary
               .filter((s) => s.stage === stage && (s.status as string) === status)
               .reduce((a, s) => a + s.count, 0);
-          const w = live?.find((s) => s.stage === stage);
-          const seconds = w?.startedAt && w.finishedAt ? (w.finishedAt - w.startedAt) / 1000 : undefined;
+          const w = live.stages?.find((s) => s.stage === stage);
+          // Running time without pauses: what the stage took, and what its rate is taken over.
+          const seconds =
+            w?.activeSeconds ?? (w?.startedAt && w.finishedAt ? (w.finishedAt - w.startedAt) / 1000 : undefined);
+          // Results of migrations started before stages carried their budget: the stage's main Action's default.
+          const budget = w && (w.budget ?? defaultBudget(STAGE_ACTION[stage]).rate);
           return {
             stage,
             planned: planned[stage],
@@ -122,7 +208,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
             skipped: count('skipped'),
             pending: count('pending'),
             ...(seconds !== undefined && { seconds }),
-            ...(w && { calls: w.calls, budget: w.budget }),
+            ...(w && { calls: w.calls, budget, ...(w.pausedMs && { pausedSeconds: w.pausedMs / 1000 }) }),
             ...(seconds && w && { callsPerSecond: w.calls / seconds }),
           };
         });
@@ -143,10 +229,12 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           }
         }
         if (opts.json) {
-          console.log(JSON.stringify({ staging, migration: name, stages, failures }, null, 2));
+          const note = live.note;
+          console.log(JSON.stringify({ staging, migration: name, ...(note && { note }), stages, failures }, null, 2));
           return;
         }
-        console.log(`Migration report: ${name} (${staging})${live ? '' : ' — Temporal not reachable: no durations'}`);
+        console.log(name === null ? `Migration report: ${staging}` : `Migration report: ${name} (${staging})`);
+        if (live.note) console.log(live.note);
         console.log('stage            planned      done    failed   skipped   pending   duration   calls/s (budget)');
         for (const s of stages) {
           const rate = s.callsPerSecond !== undefined ? `${s.callsPerSecond.toFixed(1)} (${s.budget ?? '?'})` : '';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { renderValidation } from '../../validate/render-validation';
 import { validateExports } from '../../validate/validate-exports';
-import { addImportOptions, parseImportOptions } from '../import-options';
+import { addImportOptions, parseExportDirs, parseImportOptions } from '../import-options';
 
 export function registerValidateCommand(program: Command): void {
   addImportOptions(
@@ -31,14 +31,16 @@ Examples:
                                                         two apps merged into one ZIM app; app-b wins profile conflicts
   $ zim-migrate validate ./export --json --rejects /tmp/rejects.ndjson | jq .errors
 
-Exit codes: 0 no errors (warnings allowed), 1 errors found or a failure, 2 bad usage.`
+Exit codes: 0 no errors (warnings allowed), 1 errors found or a failure, 2 bad usage (an unknown option; a
+missing directory, a file, or a directory without export files given as an export).`
     )
     .action(async (dirs: string[], raw: Record<string, unknown>) => {
       const settings = parseImportOptions(raw);
+      const exportDirs = parseExportDirs(dirs);
       const work = mkdtempSync(path.join((raw.workDir as string | undefined) ?? tmpdir(), 'zim-validate-'));
       try {
         const { db, result } = await validateExports({
-          dirs,
+          dirs: exportDirs,
           ...settings,
           stagingFile: path.join(work, 'validate.db'),
         });

@@ -23,6 +23,7 @@ import { CREATE_GROUP_MEMBERS, INVITE_BATCH, NICKNAME_BATCH } from '../../../act
 import type { StageActionWork } from '../../shared/eta';
 import type { Stage } from '../../shared/stages';
 import type { StagingMeta } from '../store';
+import { MIGRATION_META_KEY } from './schema';
 
 export const USERS_PER_CALL = 100;
 export const RELATIONS_PER_CALL = 20;
@@ -163,6 +164,7 @@ export class SqliteMigrationData implements MigrationData {
       ledgerCounts: db.prepare(`SELECT stage, status, n FROM zm_ledger_counts WHERE n > 0`),
       gateGet: db.prepare(`SELECT value FROM zm_meta WHERE key = 'call_gate'`),
       gateSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('call_gate', ?)`),
+      migrationSet: db.prepare(`INSERT OR REPLACE INTO zm_meta(key, value) VALUES ('${MIGRATION_META_KEY}', ?)`),
       ledgerPut: db.prepare(
         `INSERT INTO ledger(stage, key, status, zim_code, zim_message, msg_id, msg_seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(stage, key) DO UPDATE SET status = excluded.status, zim_code = excluded.zim_code,
@@ -491,6 +493,10 @@ export class SqliteMigrationData implements MigrationData {
 
   async setCallGate(open: boolean): Promise<void> {
     this.q.gateSet.run(open ? 'open' : 'closed');
+  }
+
+  async recordMigration(migrationId: string): Promise<void> {
+    this.q.migrationSet.run(migrationId);
   }
 
   async close(): Promise<void> {

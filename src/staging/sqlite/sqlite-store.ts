@@ -18,7 +18,7 @@ import type {
   StagingStore,
 } from '../store';
 import { openDatabase, type Db } from './database';
-import { STAGING_FORMAT_VERSION } from './schema';
+import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
@@ -82,6 +82,15 @@ export class SqliteStagingStore implements StagingStore {
       if ((err as { code?: string }).code === 'SQLITE_NOTADB') throw notStaging(file, undefined);
       throw err;
     }
+  }
+
+  lastMigration(): Promise<string | null> {
+    // zm_meta exists once a worker has opened the file (src/staging/sqlite/migration-data.ts).
+    const table = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'zm_meta'`).get();
+    const row = table
+      ? (this.db.prepare(`SELECT value FROM zm_meta WHERE key = ?`).get(MIGRATION_META_KEY) as Row | undefined)
+      : undefined;
+    return Promise.resolve(row ? str(row.value) : null);
   }
 
   meta(): Promise<StagingMeta> {
