@@ -293,7 +293,7 @@ class RealShapeGenerator {
     return this.n;
   }
 
-  /** A quarter of the users have 1-4 friends (60% mutual); each backquoted user has one friend. */
+  /** A tenth of the users list 1-4 friends (60% mutual); each backquoted user has one friend. */
   private async friendRecords(w: NdjsonFileWriter, rng: Rng): Promise<number> {
     const after = this.invalidAfter();
     let n = 0;
@@ -304,7 +304,7 @@ class RealShapeGenerator {
       if (isDeactivated(a) || isDeactivated(b)) this.skipped.friends++;
     };
     for (let i = 0; i < this.n; i++) {
-      if (i < this.n - 1 && rng.chance(0.25)) {
+      if (i < this.n - 1 && rng.chance(0.1)) {
         const picks = new Set<number>();
         for (let k = rng.int(1, 4); k > 0; k--) picks.add(rng.int(i + 1, this.n - 1));
         for (const f of picks) {

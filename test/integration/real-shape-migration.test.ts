@@ -24,7 +24,7 @@ describe('gen --shape real migrated into the emulator', () => {
     [t, staging] = await Promise.all([
       startTemporalTestEnv(),
       buildStaging(800, 4, {
-        gen: ['--shape', 'real', '--messages', '800', '--group-messages', '400'],
+        gen: ['--shape', 'real', '--messages', '400', '--group-messages', '200', '--groups', '12'],
         plan: [...REAL_SHAPE_PLAN_FLAGS, '--exclude-errors'],
       }),
     ]);
