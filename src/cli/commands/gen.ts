@@ -38,10 +38,15 @@ const SYNTHETIC_ONLY = { bad: '--bad', days: '--days', end: '--end' } as const;
 export function registerGenCommand(program: Command): void {
   program
     .command('gen')
-    .description('Write a deterministic synthetic export (for rehearsals, tests and benchmarks)')
+    .description('Write a deterministic sample export, clean or shaped like a messy real one')
     .requiredOption('--out <dir>', 'the export directory to write')
-    .requiredOption('--users <n>', 'number of users')
+    .requiredOption('--users <n>', 'number of users (--shape real: with valid ids)')
     .option('--seed <n>', 'random seed: the same options give the same bytes', '1')
+    .addOption(
+      new Option('--shape <shape>', 'synthetic (clean, recent) or real (a messy real-world export, below)')
+        .choices(['synthetic', 'real'])
+        .default('synthetic')
+    )
     .option('--messages <n>', 'one-to-one messages (default 20 per user)')
     .option('--groups <n>', 'groups (default one per 25 users)')
     .option('--group-messages <n>', 'group messages (default a quarter of --messages)')
@@ -50,26 +55,22 @@ export function registerGenCommand(program: Command): void {
     .option('--end <time>', 'messages are sent before this time (ms or ISO-8601; default today 00:00 UTC)')
     .option('--gzip', 'write .ndjson.gz files', false)
     .option('--json', 'print the summary as JSON', false)
-    .addOption(
-      new Option('--shape <shape>', 'synthetic (clean, recent) or real (a messy real-world export, below)')
-        .choices(['synthetic', 'real'])
-        .default('synthetic')
-    )
     .addHelpText(
       'after',
       `
-Realistic on purpose: power-law conversation and group sizes, text in Latin, CJK, Cyrillic, Devanagari,
-Arabic and Hebrew with emoji, media and custom messages, messages deleted by one side, mutual and one-way
-friendships, blocks, groups up to 200 members, deactivated accounts, ms and ISO-8601 times.
+The synthetic shape is realistic on purpose: power-law conversation and group sizes, text in Latin, CJK,
+Cyrillic, Devanagari, Arabic and Hebrew with emoji, media and custom messages, messages deleted by one side,
+mutual and one-way friendships, blocks, groups up to 200 members, deactivated accounts, ms and ISO-8601 times.
 
---shape real rehearses a messy real-world export (docs/import-format.md#a-real-shaped-export): ids with
-| [ ] { } ~ # % & spaces (some 32 bytes), message ids with backquotes, quotes, pipes and spaces, history from
-2015 to 2019, a largest room of min(700, users) members with admins and nicknames, one very long
-conversation among many tiny ones, many equal send times in one conversation, deactivated users. On top of
---users and --messages it writes records ZIM cannot take as they are, as the real export had them: users
-whose id has a backquote (id.invalid, and so is every record naming them), empty texts and messages without
-a sender (record.schema). --json lists them by file, kind and rule. Validate and plan it with
-${REAL_SHAPE_PLAN_FLAGS.join(' ')} --exclude-errors: every valid record is staged, the rest listed.
+--shape real writes an export shaped like a messy real one (issue #16; docs/import-format.md#a-real-shaped-export):
+user and group ids with | [ ] { } ~ # % & and spaces (some of 32 bytes), message ids with backquotes, quotes,
+pipes and spaces, history from 2015 to 2019 only, a largest room of min(700, users) members with admins and
+nicknames, one very long conversation among many tiny ones, runs of equal send times, deactivated users. On top
+of --users and --messages come the records ZIM cannot take as they are, as the real export had them: users whose
+id has a backquote and every record naming them (id.invalid), empty texts and messages without a sender
+(record.schema); --json counts them by file, kind and rule. --bad, --days and --end are for the synthetic shape.
+Validate or plan it with ${REAL_SHAPE_PLAN_FLAGS.join(' ')} (--exclude-errors stages every valid
+record and lists the rest).
 
 Examples:
   $ zim-migrate gen --out ./sample --users 1000 --seed 7          about 20,000 one-to-one messages
