@@ -18,7 +18,7 @@
  * - messages with an empty text (`record.schema`);
  * - messages without a sender: room notices with no `from`, one-to-one messages with `"from": null` (`record.schema`).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { RuleId } from '../import-format/rules';
 import { ENTITIES, type Entity } from '../import-format/schemas';
@@ -243,10 +243,12 @@ class RealShapeGenerator {
     await this.close(entity, w, await produce(w, this.root.fork(stream)));
   }
 
+  /** A file with nothing to write is left out (validation would warn that it is empty). */
   private async close(entity: Entity, w: NdjsonFileWriter, valid: number): Promise<void> {
     await w.close();
     this.records[entity] = valid;
-    this.files[path.basename(w.path)] = w.lines;
+    if (w.lines > 0) this.files[path.basename(w.path)] = w.lines;
+    else rmSync(w.path);
   }
 
   private declare(entity: Entity, kind: string, rule: RuleId, count: number): void {
