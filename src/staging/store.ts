@@ -178,12 +178,12 @@ export interface StagingStore {
   /** Users that own at least one one-to-one message copy, in id order. */
   readOwners(afterUserId: string | null, limit: number): Promise<MessageOwner[]>;
   /**
-   * The owner's copy of all their one-to-one conversations, ordered by (peer, sentTime, sourceId),
-   * without the messages the owner deleted. `afterSeq` is the seq of the last row read (null: start).
+   * The owner's copy of all their one-to-one conversations, ordered by peer, then sentTime, messages sent at the
+   * same time in the export's order (file, line); without the messages the owner deleted. `afterSeq` is the seq of the last row read (null: start).
    */
   readOwnerMessages(owner: string, afterSeq: number | null, limit: number): Promise<StagedPeerMessage[]>;
   countOwnerMessages(owner: string): Promise<number>;
-  /** A group's history in (sentTime, sourceId) order with a dense seq. */
+  /** A group's history by sentTime (equal times in the export's order) with a dense seq. */
   readGroupMessages(groupId: string, afterSeq: number | null, limit: number): Promise<StagedGroupMessage[]>;
   /** Upsert outcomes by (stage, key) in one transaction; the last write for a key wins. */
   recordOutcomes(rows: readonly Outcome[]): Promise<void>;

@@ -290,7 +290,7 @@ class ExportGenerator {
 }
 
 /** type + body (+ extendedData): mostly text, some media and custom messages. */
-function content(rng: Rng, locale: string, id: string): Record<string, unknown> {
+export function content(rng: Rng, locale: string, id: string): Record<string, unknown> {
   const r = rng.float();
   const media = `https://cdn.example.com/media/${id}`;
   let c: Record<string, unknown>;

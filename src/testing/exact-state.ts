@@ -21,6 +21,8 @@ export interface ExactnessReport {
   examples: string[];
 }
 
+/** Whole histories: the inspector returns 10,000 messages unless told otherwise. */
+const ALL = { limit: Infinity };
 const keyOf = (sender: string, time: number, type: number, body: string) => JSON.stringify([sender, time, type, body]);
 
 function compareSequence(
@@ -66,7 +68,8 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
     const owners = await data.fanoutItems('peer-messages', after, 500);
     for (const { id: owner } of owners) {
       for (const [peer, messages] of await data.ownerConversations(owner)) {
-        compareSequence(`${owner}→${peer}`, messages, emulator.inspect.conversation(owner, peer) ?? [], report);
+        const landed = emulator.inspect.conversation(owner, peer, ALL) ?? [];
+        compareSequence(`${owner}→${peer}`, messages, landed, report);
       }
     }
     if (owners.length < 500) break;
@@ -113,7 +116,12 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
       if (wrong.length && report.examples.length < 5)
         report.examples.push(`group ${id}: role or nickname of ${wrong.map((m) => m.userId).join(',')}`);
       if (setDiffers || wrong.length) report.memberMismatches++; // groups, not differences
-      compareSequence(`group ${id}`, await data.groupMessages(id), emulator.inspect.groupMessages(id) ?? [], report);
+      compareSequence(
+        `group ${id}`,
+        await data.groupMessages(id),
+        emulator.inspect.groupMessages(id, ALL) ?? [],
+        report
+      );
     }
     if (groups.length < 500) break;
     after = groups[groups.length - 1]!.id;

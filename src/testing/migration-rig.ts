@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MIGRATION_ACTIONS } from '../shared/stages';
-import { startZimEmulator, type FaultsInput } from '../zim-emulator';
+import { startZimEmulator, type EmulatorOptions, type FaultsInput } from '../zim-emulator';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
@@ -48,11 +48,15 @@ export async function buildStaging(users: number, seed: number, args: StagingArg
   };
 }
 
-/** An emulator on loopback that enforces `rate` calls/s per Action (the budgets given to the migration). */
-export function startFastEmulator(faults: FaultsInput = {}, rate = FAST_RATE) {
+/**
+ * An emulator on loopback that enforces `rate` calls/s per Action (the budgets given to the migration); `limits`
+ * overrides the Pro plan's (e.g. the retention and member cap that `plan` was given).
+ */
+export function startFastEmulator(faults: FaultsInput = {}, rate = FAST_RATE, limits: EmulatorOptions['limits'] = {}) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
+    limits,
     rateLimits: {
       enabled: true,
       perSecond: budgetsAt(rate),

@@ -1,8 +1,10 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { time } from '../../import-format/schemas';
 import { toEpochMs } from '../../import-format/time';
+import { UsageError } from '../../shared/usage-error';
 import { generateExport } from '../../synthetic/generate';
+import { generateRealShapeExport, REAL_SHAPE_PLAN_FLAGS } from '../../synthetic/real-shape';
 import { parseOrUsage } from '../import-options';
 
 const int = (flag: string, min: number) =>
@@ -27,15 +29,24 @@ const genOptions = z.object({
     .optional(),
   gzip: z.boolean(),
   json: z.boolean(),
+  shape: z.enum(['synthetic', 'real']),
 });
+
+/** The synthetic shape's options that the real shape has no use for (its history is fixed, its bad records too). */
+const SYNTHETIC_ONLY = { bad: '--bad', days: '--days', end: '--end' } as const;
 
 export function registerGenCommand(program: Command): void {
   program
     .command('gen')
-    .description('Write a deterministic synthetic export (for rehearsals, tests and benchmarks)')
+    .description('Write a deterministic sample export, clean or shaped like a messy real one')
     .requiredOption('--out <dir>', 'the export directory to write')
-    .requiredOption('--users <n>', 'number of users')
+    .requiredOption('--users <n>', 'number of users (--shape real: with valid ids)')
     .option('--seed <n>', 'random seed: the same options give the same bytes', '1')
+    .addOption(
+      new Option('--shape <shape>', 'synthetic (clean, recent) or real (a messy real-world export, below)')
+        .choices(['synthetic', 'real'])
+        .default('synthetic')
+    )
     .option('--messages <n>', 'one-to-one messages (default 20 per user)')
     .option('--groups <n>', 'groups (default one per 25 users)')
     .option('--group-messages <n>', 'group messages (default a quarter of --messages)')
@@ -47,19 +58,59 @@ export function registerGenCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Realistic on purpose: power-law conversation and group sizes, text in Latin, CJK, Cyrillic, Devanagari,
-Arabic and Hebrew with emoji, media and custom messages, messages deleted by one side, mutual and one-way
-friendships, blocks, groups up to 200 members, deactivated accounts, ms and ISO-8601 times.
+The synthetic shape is realistic on purpose: power-law conversation and group sizes, text in Latin, CJK,
+Cyrillic, Devanagari, Arabic and Hebrew with emoji, media and custom messages, messages deleted by one side,
+mutual and one-way friendships, blocks, groups up to 200 members, deactivated accounts, ms and ISO-8601 times.
+
+--shape real writes an export shaped like a messy real one (issue #16; docs/import-format.md#a-real-shaped-export):
+user and group ids with | [ ] { } ~ # % & and spaces (some of 32 bytes), message ids with backquotes, quotes,
+pipes and spaces, history from 2015 to 2019 only, a largest room of min(700, users) members with admins and
+nicknames, one very long conversation among many tiny ones, runs of equal send times, deactivated users. On top
+of --users and --messages come the records ZIM cannot take as they are, as the real export had them: users whose
+id has a backquote and every record naming them (id.invalid), empty texts and messages without a sender
+(record.schema); --json counts them by file, kind and rule. --bad, --days and --end are for the synthetic shape.
+Validate or plan it with ${REAL_SHAPE_PLAN_FLAGS.join(' ')} (--exclude-errors stages every valid
+record and lists the rest).
 
 Examples:
   $ zim-migrate gen --out ./sample --users 1000 --seed 7          about 20,000 one-to-one messages
   $ zim-migrate gen --out ./big --users 50000 --messages 1000000 --gzip
   $ zim-migrate gen --out ./broken --users 200 --bad 26 && zim-migrate validate ./broken
+  $ zim-migrate gen --out ./messy --shape real --users 12700 --messages 216000 --groups 520
+  $ zim-migrate plan ./messy --out messy.sqlite ${REAL_SHAPE_PLAN_FLAGS.join(' ')} --exclude-errors
 
 Exit codes: 0 written, 1 failure, 2 bad usage.`
     )
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, cmd: Command) => {
       const o = parseOrUsage(genOptions, raw);
+      if (o.shape === 'real') {
+        for (const [key, flag] of Object.entries(SYNTHETIC_ONLY))
+          if (cmd.getOptionValueSource(key) === 'cli')
+            throw new UsageError(`${flag} applies to --shape synthetic only (the real shape's history is 2015-2019)`);
+        const summary = await generateRealShapeExport({
+          out: o.out,
+          users: o.users,
+          seed: o.seed,
+          peerMessages: o.messages,
+          groups: o.groups,
+          groupMessages: o.groupMessages,
+          gzip: o.gzip,
+        });
+        if (o.json) console.log(JSON.stringify(summary, null, 2));
+        else {
+          const bad = summary.unimportable.reduce((n, u) => n + u.count, 0);
+          const rules = Object.entries(summary.injected).map(([rule, n]) => `${rule} ${n}`);
+          console.log(
+            `Wrote ${summary.dir} (real shape): ` +
+              Object.entries(summary.records)
+                .map(([entity, n]) => `${n.toLocaleString('en-US')} ${entity}`)
+                .join(', ') +
+              `, plus ${bad.toLocaleString('en-US')} records ZIM cannot take as they are (${rules.join(', ')}).\n` +
+              `Validate or plan it with ${REAL_SHAPE_PLAN_FLAGS.join(' ')} (and --exclude-errors to stage the rest).`
+          );
+        }
+        return;
+      }
       const summary = await generateExport({
         out: o.out,
         users: o.users,

@@ -35,17 +35,18 @@ export function buildReadTables(db: Db): FinalizeResult {
     SELECT id, owner, 'owner', NULL, created_at FROM groups;
     UPDATE groups SET member_count = (SELECT count(*) FROM group_members m WHERE m.grp = groups.id);
 
-    -- Each side's copy, minus what that side deleted; deactivated users own no copies.
+    -- Each side's copy, minus what that side deleted; deactivated users own no copies. Messages sent at the same
+    -- time keep the export's order (file, then line; files are numbered in reading order), never their ids' order.
     INSERT INTO peer_copies(owner, peer, msg)
     SELECT owner, peer, id FROM (
-      SELECT f AS owner, t AS peer, sent, src, id FROM peer_messages WHERE status = ${OK} AND del_f = 0
+      SELECT f AS owner, t AS peer, sent, file, line, id FROM peer_messages WHERE status = ${OK} AND del_f = 0
       UNION ALL
-      SELECT t, f, sent, src, id FROM peer_messages WHERE status = ${OK} AND del_t = 0)
+      SELECT t, f, sent, file, line, id FROM peer_messages WHERE status = ${OK} AND del_t = 0)
     WHERE owner NOT IN (SELECT id FROM users WHERE deactivated = 1)
-    ORDER BY owner, peer, sent, src;
+    ORDER BY owner, peer, sent, file, line;
 
     INSERT INTO group_seq(grp, msg)
-    SELECT grp, id FROM group_messages WHERE status = ${OK} ORDER BY grp, sent, src;
+    SELECT grp, id FROM group_messages WHERE status = ${OK} ORDER BY grp, sent, file, line;
   `);
   tracePhase('read tables');
   const conversations = indexOwners(db);

@@ -69,11 +69,11 @@ CREATE TABLE friends(user TEXT NOT NULL, friend TEXT NOT NULL, alias TEXT, wordi
 CREATE TABLE blocks(user TEXT NOT NULL, blocked TEXT NOT NULL, since INTEGER, PRIMARY KEY(user, blocked)) WITHOUT ROWID;
 CREATE TABLE group_members(grp TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, nickname TEXT, joined_at INTEGER,
   PRIMARY KEY(grp, user)) WITHOUT ROWID;
--- One row per owner's copy, inserted in (owner, peer, sent, src) order: the rowid is the read order and
+-- One row per owner's copy, inserted in (owner, peer, sent, file, line) order: the rowid is the read order and
 -- seq = id - owners.first, so paging by seq is a rowid range scan.
 CREATE TABLE peer_copies(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, peer TEXT NOT NULL, msg INTEGER NOT NULL);
 CREATE TABLE owners(user TEXT PRIMARY KEY, first INTEGER NOT NULL, n INTEGER NOT NULL, peers INTEGER NOT NULL)
   WITHOUT ROWID;
--- Group messages in (group, sent, src) order; seq = id - groups.first_msg.
+-- Group messages in (group, sent, file, line) order; seq = id - groups.first_msg.
 CREATE TABLE group_seq(id INTEGER PRIMARY KEY, grp TEXT NOT NULL, msg INTEGER NOT NULL);
 `;
