@@ -67,6 +67,8 @@ export type LedgerCounts = Partial<Record<Stage, Record<'pending' | 'done' | 'fa
 
 /** What has really happened so far, read from the ledger and the call schedule (not from workflow reports). */
 export interface ProgressSnapshot {
+  /** When it was read (epoch ms): counts are the ledger's at that moment, rates the window before it. */
+  at: number;
   ledger: LedgerCounts;
   /** ZIM calls sent per Action during the last `windowMs` (whole seconds, up to the last whole second). */
   sent: Record<string, number>;

@@ -325,6 +325,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),
     setCallGate: async ({ stagingPath, open }) => (await deps.openData(stagingPath)).setCallGate(open),
     readProgress: async ({ stagingPath, windowMs }) => ({
+      at: Date.now(),
       ledger: await (await deps.openData(stagingPath)).ledgerCounts(),
       sent: scheduler.sentInWindow(windowMs),
       windowMs,

@@ -81,8 +81,8 @@ export interface MigrationCarried {
   resumedAt?: number;
   /** Paused time already spent when each stage started (its own paused time is the difference). */
   pausedAtStageStart?: Partial<Record<Stage, number>>;
-  /** The newest reading of the ledger and the call schedule, and when it was taken. */
-  snapshot?: ProgressSnapshot & { at: number };
+  /** The newest reading of the ledger and the call schedule. */
+  snapshot?: ProgressSnapshot;
 }
 
 export interface MigrationResult {
@@ -346,7 +346,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     while (!ending) {
       const before = c.snapshot;
       const read = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
-      c.snapshot = { ...read, at: Date.now() };
+      c.snapshot = read;
       showProgress();
       checkErrorBudget();
       const settled = c.control.paused && JSON.stringify(before?.ledger) === JSON.stringify(read.ledger);
@@ -400,8 +400,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   // The final counts: one last reading of the ledger, so the result and the UI agree with the report.
   ending = true;
-  const read = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
-  c.snapshot = { ...read, at: Date.now() };
+  c.snapshot = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
   showProgress();
   await condition(allHandlersFinished);
   const final = progress();

@@ -128,7 +128,7 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       const sent: Record<string, number> = {};
       for (const c of calls)
         if (c.at >= end - windowMs && c.at < end) sent[STAGE_ACTION[c.stage]] = (sent[STAGE_ACTION[c.stage]] ?? 0) + 1;
-      return { ledger: structuredClone(ledger), sent, windowMs };
+      return { at: Date.now(), ledger: structuredClone(ledger), sent, windowMs };
     },
     // The real one: it only asks Temporal, through the worker's client.
     describeWorkflow,

@@ -9,12 +9,7 @@ import { z } from 'zod';
 import { defaultBudget } from '../../rate-limit/default-budgets';
 import { STAGE_ACTION, STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
-import {
-  progressQuery,
-  workflowIds,
-  type MigrationProgress,
-  type StageProgress,
-} from '../../shared/workflow-api';
+import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
 import { openStagingStore } from '../../staging';
 import {
   connectClient,
