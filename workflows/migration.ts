@@ -11,7 +11,6 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -91,14 +90,16 @@ export interface MigrationResult {
   stages: StageProgress[];
 }
 
+// Every activity of the migration workflow is a regular one, the progress reads too: their results are history
+// events at fixed places, so commands issued after one (a timer, a forwarded pause) replay in the same order. A
+// local activity's result can reach a replaying worker at another point than it reached the live one, and a
+// pause that arrived meanwhile then replays in another order (seen as a nondeterminism error under load).
 const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
-// Reads of the ledger and the call schedule every few seconds: one marker event each instead of three.
-const progressReads = proxyLocalActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
 /** Rates are calls sent over this window (whole seconds): long enough to be steady, short enough to follow a change. */
 export const RATE_WINDOW_MS = 30_000;
-/** How often live progress is read from the ledger while work runs, and while a pause has settled. */
-const REFRESH_EVERY = '2 seconds';
+/** How often live progress is read from the ledger while work runs (about 11 history events a reading), and while a pause has settled. */
+const REFRESH_EVERY = '5 seconds';
 const REFRESH_PAUSED = '1 minute';
 
 const NO_PLAN: StagePlan = { planned: 0, pages: 0, calls: 0, actions: [] };
@@ -339,13 +340,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const stateKey = () =>
     JSON.stringify([selected.map((s) => c.stages[s]?.status), c.control.cancelled, c.control.paused]);
 
-  // Live progress from the ledger and the call schedule: every 2 s while work runs; once a pause has settled
-  // (the calls in flight landed), every minute, so a long pause adds little history.
+  // Live progress from the ledger and the call schedule: every 5 s while work runs, at once when a stage or the
+  // pause state changes; once a pause has settled (the calls in flight landed), every minute, so that a long pause
+  // adds little history.
   let ending = false;
   const refreshProgress = async () => {
     while (!ending) {
       const before = c.snapshot;
-      const read = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
+      const read = await localActs.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
       c.snapshot = read;
       showProgress();
       checkErrorBudget();
@@ -400,7 +402,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   // The final counts: one last reading of the ledger, so the result and the UI agree with the report.
   ending = true;
-  c.snapshot = await progressReads.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
+  c.snapshot = await localActs.readProgress({ ...ref, windowMs: RATE_WINDOW_MS });
   showProgress();
   await condition(allHandlersFinished);
   const final = progress();

@@ -65,7 +65,7 @@ export function summaryDetails(summary: string, continued: boolean): string {
 /**
  * The `progress` query's answer as markdown: status, elapsed time (and how much of it paused), ETA, pause reason,
  * and per stage its status, planned/done/failed/skipped (the ledger's counts) and the calls per second really sent
- * against its budget. The migration refreshes it with every reading of the ledger (every 2 s while work runs).
+ * against its budget. The migration refreshes it with every reading of the ledger (every 5 s while work runs).
  */
 export function renderProgressMarkdown(p: MigrationProgress): string {
   const finished = p.stages.filter((s) => s.status === 'done' || s.status === 'cancelled').length;
@@ -93,17 +93,28 @@ export function renderProgressMarkdown(p: MigrationProgress): string {
       row([s.stage, s.status], [...[s.planned, s.done, s.failed, s.skipped].map(thousands), rateCell(s)])
     ),
     '',
-    `Counts are the ledger's${p.rateWindowSeconds !== undefined ? `; calls/s were sent over the last ${p.rateWindowSeconds} s, against the budget` : ''}. ` +
-      `Live in a terminal: \`zim-migrate status ${escapeMarkdown(p.migrationId)} --watch\`.`
+    `Counts are the ledger's.` +
+      (p.rateWindowSeconds !== undefined && p.stages.some(hasRate)
+        ? ` Calls/s: sent over the last ${p.rateWindowSeconds} s / budget, of ` +
+          p.stages
+            .filter(hasRate)
+            .map((s) => `${s.action} (${s.stage})`)
+            .join(', ') +
+          '.'
+        : '') +
+      ` Live in a terminal: ${code(`zim-migrate status ${p.migrationId} --watch`)}.`
   );
   return lines.join('\n');
 }
 
-/** "19.6 / 20 ImportPeerMsg" for a stage under way. */
+/** "19.6/20" for a stage under way (the Actions are named under the table: the UI's panel is narrow). */
 function rateCell(s: StageProgress): string {
-  if (s.callsPerSecond === undefined || (s.status !== 'running' && s.status !== 'paused')) return '';
-  return `${s.callsPerSecond.toFixed(1)} / ${s.budget ?? '?'} ${s.action ?? ''}`.trim();
+  if (!hasRate(s)) return '';
+  return `${s.callsPerSecond!.toFixed(1)}/${s.budget ?? '?'}`;
 }
+
+const hasRate = (s: StageProgress) =>
+  s.callsPerSecond !== undefined && (s.status === 'running' || s.status === 'paused');
 
 const PAD = '\u2007';
 

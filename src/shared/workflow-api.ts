@@ -30,7 +30,7 @@ export interface Counts {
 export type StageStatus = 'pending' | 'running' | 'paused' | 'done' | 'cancelled';
 
 /**
- * A stage in the `progress` query. Done, failed and skipped are the ledger's counts (read every 2 s while work
+ * A stage in the `progress` query. Done, failed and skipped are the ledger's counts (read every 5 s while work
  * runs), so they are what really landed; `calls` is what the stage's children reported.
  */
 export interface StageProgress extends Counts {

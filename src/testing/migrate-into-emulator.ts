@@ -24,7 +24,7 @@ export interface MigrateIntoEmulatorOptions {
   migrationId: string;
   budgets?: Record<string, number>;
   /** More of the migration's input: a subset of stages, another error budget... */
-  input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords'>;
+  input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords' | 'tuning'>;
   /**
    * Run the migration on this many `zim-migrate worker` child processes (one task queue, one shared call schedule)
    * instead of a worker in this process; `temporalAddress` is the server they connect to.

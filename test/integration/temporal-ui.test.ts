@@ -43,6 +43,11 @@ describe('the Temporal UI shows a migration', () => {
     const emulator = await startFastEmulator();
     const migrationId = workflowIds.migration(MIGRATION);
     let finalDetails = '';
+    const owners: string[] = [];
+    const continued: string[] = [];
+    const currentDetails = async (workflowId: string) =>
+      (await client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+        .currentDetails ?? '';
     try {
       const result = await migrateIntoEmulator({
         connection: t.server.env.nativeConnection,
@@ -51,6 +56,8 @@ describe('the Temporal UI shows a migration', () => {
         stagingPath: staging.fresh(),
         migrationId: MIGRATION,
         budgets: FAST_BUDGETS,
+        // Owners continue as new every 2 steps: a continued run must still say what it is.
+        input: { tuning: { maxStepsPerChildRun: 2 } },
         during: async (handle, em) => {
           // Pause mid-way through one-to-one history, so the page shows a state that holds still.
           while ((em.counters().calls.ImportPeerMsg ?? 0) < 5) await sleep(20);
@@ -79,8 +86,7 @@ describe('the Temporal UI shows a migration', () => {
           assert.match(page.text, /Paused: UI check <b>\|/, 'pause reason');
           const progress = await handle.query(progressQuery);
           for (const s of progress.stages) {
-            const status = s.status === 'running' ? 'paused' : s.status;
-            const row = [s.stage, status, s.planned, s.done, s.failed, s.skipped].map((v) =>
+            const row = [s.stage, s.status, s.planned, s.done, s.failed, s.skipped].map((v) =>
               typeof v === 'number' ? thousands(v) : v
             );
             assert.match(page.text, new RegExp(row.join('\\s+')), `row of ${s.stage}`);
@@ -90,9 +96,18 @@ describe('the Temporal UI shows a migration', () => {
             [...STAGES]
           );
           assert.ok(
-            progress.stages.some((s) => s.stage === 'peer-messages' && s.status === 'running'),
-            'peer-messages should be under way while paused'
+            progress.stages.some((s) => s.stage === 'peer-messages' && s.status === 'paused'),
+            'peer-messages should show paused while the migration is'
           );
+          // Paused migrations are found by their search attribute (visibility lags a moment behind).
+          const pausedQuery = `ZimMigrationStatus="paused" AND ZimMigrationId="${MIGRATION}"`;
+          let found: string[] = [];
+          for (let i = 0; i < 50 && found.length === 0; i++) {
+            found = [];
+            for await (const wf of client.workflow.list({ query: pausedQuery })) found.push(wf.workflowId);
+            if (found.length === 0) await sleep(200);
+          }
+          assert.deepEqual(found, [migrationId], `${pausedQuery} finds the paused migration`);
 
           const stagePage = await captureWorkflowPage({
             uiUrl,
@@ -106,26 +121,38 @@ describe('the Temporal UI shows a migration', () => {
           await handle.signal(resumeSignal);
           await handle.result();
           // The worker still runs (it stops after `during`), so the built-in metadata query is answered.
-          finalDetails =
-            (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+          finalDetails = await currentDetails(handle.workflowId);
+
+          // Every owner's child names its owner, continued runs too; found through the ZimMigrationId attribute.
+          for await (const wf of client.workflow.list({
+            query: `ZimMigrationId="${MIGRATION}" AND WorkflowType="entitySequenceWorkflow"`,
+          })) {
+            const owner = wf.workflowId.split('/peer/')[1];
+            if (!owner) continue; // a group's child
+            const summary = `One-to-one history of owner ${owner} (migration ${MIGRATION})`;
+            const staticSummary = await (await client.workflow.getHandle(wf.workflowId).describe()).staticSummary();
+            const details = await currentDetails(wf.workflowId);
+            assert.ok(details.replace(/\\(.)/g, '$1').includes(summary), `${wf.workflowId}: ${details}`);
+            if (/Continued from an earlier run/.test(details)) continued.push(wf.workflowId);
+            else assert.equal(staticSummary, summary);
+            owners.push(owner);
+          }
+          assert.ok(owners.length > 0, 'no owner children found by ZimMigrationId');
+          assert.ok(continued.length > 0, 'no owner continued as new');
+          // A continued owner's page shows what it is, although Temporal keeps no summary for that run.
+          const ownerPage = await captureWorkflowPage({
+            uiUrl,
+            namespace: 'default',
+            workflowId: continued[0]!,
+            outPath: path.join(shots, 'continued-owner.png'),
+            waitForText: ['Continued from an earlier run'],
+          });
+          assert.ok(ownerPage.text.includes(`One-to-one history of owner ${continued[0]!.split('/peer/')[1]}`));
         },
       });
       assert.equal(result.status, 'completed');
       assert.match(finalDetails, /^\*\*COMPLETED\*\* · 8 of 8 stages finished/);
       assert.doesNotMatch(finalDetails, /Paused/);
-
-      // Every owner's child names its owner; found through the ZimMigrationId search attribute.
-      const owners: string[] = [];
-      for await (const wf of client.workflow.list({
-        query: `ZimMigrationId="${MIGRATION}" AND WorkflowType="entitySequenceWorkflow"`,
-      })) {
-        const owner = wf.workflowId.split('/peer/')[1];
-        assert.ok(owner, wf.workflowId);
-        const summary = await client.workflow.getHandle(wf.workflowId).describe();
-        assert.equal(await summary.staticSummary(), `One-to-one history of owner ${owner} (migration ${MIGRATION})`);
-        owners.push(owner);
-      }
-      assert.ok(owners.length > 0, 'no owner children found by ZimMigrationId');
     } finally {
       await emulator.stop();
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { STAGES } from '../../src/shared/stages';
+import { STAGE_ACTION, STAGES } from '../../src/shared/stages';
 import {
   entitySummary,
   escapeMarkdown,
@@ -25,6 +25,7 @@ function progress(overrides: Partial<MigrationProgress> = {}): MigrationProgress
     calls: 99_999,
     callsPerSecond: 19.6,
     budget: 20,
+    action: STAGE_ACTION[stage],
   }));
   return { migrationId: 'acme', status: 'running', startedAt: 0, stages, etaSeconds: 4_321, ...overrides };
 }
@@ -45,10 +46,11 @@ describe('what the Temporal UI shows', () => {
         .slice(1, -1)
         .map((c) => c.replace(/\u2007/g, '').trim());
     assert.deepEqual(cells(rows[0]!), ['Stage', 'Status', 'Planned', 'Done', 'Failed', 'Skipped', 'Calls/s']);
-    assert.deepEqual(cells(rows[5]!), ['peer-messages', 'running', '4,938,268', '4,000', '3', '0', '19.6 / 20']);
-    assert.deepEqual(cells(rows[3]!), ['friends', 'running', '2,469,134', '2,000', '0', '7', '19.6 / 20']);
+    assert.deepEqual(cells(rows[5]!), ['peer-messages', 'running', '4,938,268', '4,000', '3', '0', '19.6/20']);
+    assert.deepEqual(cells(rows[3]!), ['friends', 'running', '2,469,134', '2,000', '0', '7', '19.6/20']);
     assert.deepEqual(cells(rows[7]!), ['group-messages', 'pending', '7,407,402', '6,000', '0', '0', ''], 'no rate');
-    assert.match(md, /calls\/s were sent over the last 30 s, against the budget/);
+    assert.match(md, /Calls\/s: sent over the last 30 s \/ budget, of AddFriends \(friends\), AddUsersToBlacklist \(blocks\), ImportPeerMsg \(peer-messages\)\./);
+    assert.match(md, /`zim-migrate status acme --watch`/);
     assert.doesNotMatch(md, /99,999|Paused/, 'calls and a pause line stay out');
   });
 
