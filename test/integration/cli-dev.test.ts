@@ -45,7 +45,8 @@ interface DevRun {
 }
 
 function runDev(args: string[]): DevRun {
-  const child = spawn(process.execPath, [BIN, 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, as a command started from a shell: Ctrl-C signals the whole group.
+  const child = spawn(process.execPath, [BIN, 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer) => {
@@ -108,7 +109,7 @@ function runDev(args: string[]): DevRun {
     async cleanup() {
       if (child.exitCode === null && child.signalCode === null) {
         run.temporalChildren();
-        child.kill('SIGKILL');
+        process.kill(-child.pid!, 'SIGKILL'); // dev's process group: dev, its server, gen or plan
         await exited;
       }
       for (const p of servers) if (alive(p)) process.kill(p, 'SIGKILL');
@@ -259,7 +260,9 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
           if (r.perKey) assert.ok(r.rate <= 1, `${r.action}: ${r.rate}/s per group, above the emulator's 1/s`);
         }
         assert.equal(run.temporalChildren().length, 1);
-        run.child.kill(signal);
+        // kill sends SIGTERM to dev alone; Ctrl-C sends SIGINT to its whole process group (the server too).
+        if (signal === 'SIGINT') process.kill(-run.child.pid!, signal);
+        else run.child.kill(signal);
         const { code } = await exitWithin(run, STOP_MS);
         assert.equal(code, exitCode, run.output());
         assert.doesNotMatch(run.output(), /IllegalStateError|Error:/);

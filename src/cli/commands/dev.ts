@@ -44,7 +44,8 @@ const DEFAULT_UI_PORT = 8233;
 /** How long stopping waits for the worker to finish its tasks in flight before it stops the servers anyway. */
 const WORKER_STOP_MS = 5_000;
 /** The conventional exit codes of a process ended by a signal: 128 + its number. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNALS = Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[];
 
 const port = (flag: string) =>
   z.coerce
@@ -136,8 +137,8 @@ Examples:
 
 Exit codes: 0 the rehearsal completed with no failed record, 1 failure or failed records (see the table and the
 Verify line), 2 bad usage (a bad flag, or a port given with --port, --ui-port or --zim-port is in use),
-130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM (kill, docker stop). However it ends, it stops every
-server and process it started.`
+130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM (kill, systemd, docker stop), 129 by SIGHUP (its terminal
+closed). However it ends, it stops every server and process it started; a second Ctrl-C stops without waiting.`
     )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = optionsSchema.safeParse(raw);
@@ -233,8 +234,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       process.exit(code);
     });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
 
   try {
     await run();
@@ -243,8 +243,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
     throw err;
   } finally {
     await stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
   }
 
   async function run(): Promise<void> {
