@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort, portIsFree } from '../../src/dev-server/dev-server-process';
@@ -140,15 +140,35 @@ async function exitWithin(run: DevRun, ms: number): Promise<{ code: number | nul
   }
 }
 
-/** Something listening on a port, as another Temporal server would. */
-function occupy(port: number): Promise<Server> {
+interface Blocker {
+  readonly listening: boolean;
+  /** Stops listening and drops whatever connected (a close alone would wait for those connections to end). */
+  release(): Promise<void>;
+}
+
+/** Something listening on a port, as another Temporal server would (it accepts connections and never answers). */
+function occupy(port: number): Promise<Blocker> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(port, '127.0.0.1', () => resolve(s));
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        get listening() {
+          return server.listening;
+        },
+        release: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            for (const socket of sockets) socket.destroy();
+          }),
+      })
+    );
   });
 }
-const release = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
 async function threeFreePorts(): Promise<[number, number, number]> {
   const ports = new Set<number>();
@@ -181,7 +201,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
         assert.deepEqual(run.temporalChildren(), []);
       } finally {
         await run.cleanup();
-        await release(blocker);
+        await blocker.release();
       }
     }
   });
@@ -213,7 +233,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
       const grpc = Number((await run.waitFor(/Temporal server +127\.0\.0\.1:(\d+)/, RUN_MS))[1]);
       const ui = Number((await run.waitFor(/Temporal UI +http:\/\/localhost:(\d+)/, 1_000))[1]);
       const zim = Number((await run.waitFor(/ZIM emulator +http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]);
-      for (const b of blockers) if (b) await release(b);
+      for (const b of blockers) if (b) await b.release();
       assert.notEqual(grpc, 7233);
       assert.notEqual(ui, 8233);
       assert.match(run.output(), new RegExp(`port 7233 is in use: the Temporal server uses port ${grpc}`));
@@ -225,7 +245,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
       assert.equal(code, 143, run.output());
       await assertAllEnded(run, [grpc, ui, zim]);
     } finally {
-      for (const b of blockers) if (b?.listening) await release(b);
+      for (const b of blockers) if (b?.listening) await b.release();
       await run.cleanup();
     }
   });
