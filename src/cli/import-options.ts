@@ -1,6 +1,7 @@
 /**
  * The options `validate` and `plan` share: the ZIM plan's limits, "now", the multi-app merge and the
- * rejects file. Commander collects strings; zod turns them into settings or a usage error (exit 2).
+ * rejects file. The ZIM plan's part (`addZimPlanOptions`) is also `dev`'s, which hands it to `plan` and to the
+ * emulator. Commander collects strings; zod turns them into settings or a usage error (exit 2).
  */
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
@@ -30,7 +31,16 @@ export interface ImportSettings {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function addImportOptions(cmd: Command): Command {
+/** The ZIM plan the customer bought, and "now": what decides which records ZIM accepts. */
+export interface ZimPlanSettings {
+  limits: ZimLimits;
+  asOfMs: number;
+  /** Whether --as-of was given (otherwise asOfMs is the moment the flags were read). */
+  asOfGiven: boolean;
+}
+
+/** The ZIM plan's limits and "now": one definition for validate, plan and dev. */
+export function addZimPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(
       new Option('--zim-plan <plan>', 'the ZIM plan whose limits apply (§5b)')
@@ -43,7 +53,11 @@ export function addImportOptions(cmd: Command): Command {
     .option('--max-blocks <n>', 'blocked users per user (default 1000)')
     .option('--message-bytes <n>', 'MessageBody.Message limit in bytes (default 2048; ZEGO can raise it to 32768)')
     .option('--user-extra-bytes <n>', 'user extended data limit in bytes (default 2048, up to 32768)')
-    .option('--as-of <time>', '"now" for the future and retention checks (ms or ISO-8601; default: now)')
+    .option('--as-of <time>', '"now" for the future and retention checks (ms or ISO-8601; default: now)');
+}
+
+export function addImportOptions(cmd: Command): Command {
+  return addZimPlanOptions(cmd)
     .option('--prefer <apps>', 'merge precedence, best first, comma-separated app names (default: argument order)')
     .option('--group-id-prefix <app=prefix>', "prefix this app's group ids (repeatable)", collect)
     .option('--message-id-prefix <app=prefix>', "prefix this app's message ids (repeatable)", collect)
@@ -58,7 +72,7 @@ const count = (flag: string) =>
     .positive(`${flag} must be positive`);
 const bytes = (flag: string) => count(flag).max(ZIM_MAX_RAISED_BYTES, `${flag} is at most ${ZIM_MAX_RAISED_BYTES}`);
 
-const rawImportOptions = z.object({
+const rawZimPlanOptions = z.object({
   zimPlan: z.enum(ZIM_PLAN_NAMES),
   retentionDays: count('--retention-days').optional(),
   maxGroupMembers: count('--max-group-members').optional(),
@@ -71,6 +85,9 @@ const rawImportOptions = z.object({
     .transform((s) => (/^\d+$/.test(s) ? Number(s) : s))
     .pipe(time)
     .optional(),
+});
+
+const rawImportOptions = rawZimPlanOptions.extend({
   prefer: z.string().optional(),
   groupIdPrefix: z.array(z.string()).default([]),
   messageIdPrefix: z.array(z.string()).default([]),
@@ -106,8 +123,12 @@ export function parseExportDirs(dirs: readonly string[]): string[] {
   return parseOrUsage(exportDirs, dirs);
 }
 
-export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettings {
-  const o = parseOrUsage(rawImportOptions, raw);
+/** The flags of `addZimPlanOptions` (other keys of `raw` are ignored) as the plan's limits and "now". */
+export function parseZimPlanOptions(raw: unknown, now = Date.now()): ZimPlanSettings {
+  return zimPlanSettings(parseOrUsage(rawZimPlanOptions, raw), now);
+}
+
+function zimPlanSettings(o: z.output<typeof rawZimPlanOptions>, now: number): ZimPlanSettings {
   const preset = ZIM_PLANS[o.zimPlan];
   return {
     limits: {
@@ -120,6 +141,28 @@ export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettin
       userExtraBytes: o.userExtraBytes ?? preset.userExtraBytes,
     },
     asOfMs: o.asOf === undefined ? now : toEpochMs(o.asOf),
+    asOfGiven: o.asOf !== undefined,
+  };
+}
+
+/** The same settings as flags of `validate` / `plan`, every limit spelled out (so another process applies them). */
+export function zimPlanArgs(settings: ZimPlanSettings): string[] {
+  const l = settings.limits;
+  return [
+    ...['--zim-plan', l.plan, '--retention-days', String(l.retentionDays)],
+    ...['--max-group-members', String(l.maxGroupMembers), '--max-friends', String(l.maxFriendsPerUser)],
+    ...['--max-blocks', String(l.maxBlocksPerUser), '--message-bytes', String(l.messageBytes)],
+    ...['--user-extra-bytes', String(l.userExtraBytes)],
+    ...(settings.asOfGiven ? ['--as-of', String(settings.asOfMs)] : []),
+  ];
+}
+
+export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettings {
+  const o = parseOrUsage(rawImportOptions, raw);
+  const { limits, asOfMs } = zimPlanSettings(o, now);
+  return {
+    limits,
+    asOfMs,
     merge: {
       prefer: o.prefer
         ? o.prefer

@@ -57,7 +57,7 @@ Exit codes (every command):
      migration that ended without completing); the message names what failed and how to fix it
   2  bad usage or configuration: a flag, argument, environment variable or config file setting is wrong or
      missing; nothing was done
-  130  interrupted (Ctrl-C) during "zim-migrate dev"
+  130  "zim-migrate dev" stopped by SIGINT (Ctrl-C); 143: stopped by SIGTERM (after ending what it started)
 Each command's --help lists what its codes mean for it. Guides: docs/operations.md, docs/troubleshooting.md.`
     );
   program.exitOverride((err) => {

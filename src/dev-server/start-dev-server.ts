@@ -1,6 +1,7 @@
 /**
  * Starts a real Temporal dev server (`temporal server start-dev`) through @temporalio/testing, with our custom
- * search attributes registered. Used by the test harness and by the local rehearsal.
+ * search attributes registered. Used by the test harness and the benchmarks; `zim-migrate dev` runs the server as
+ * its own child process instead (dev-server-process.ts), to keep its log in a file and end it on every exit path.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';

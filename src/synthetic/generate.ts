@@ -170,11 +170,14 @@ class ExportGenerator {
     return n;
   }
 
-  /** 3% of users block 1-3 others (sometimes a friend: friend and block are not exclusive). */
+  /**
+   * 3% of users block 1-3 others (sometimes a friend: friend and block are not exclusive). A small export whose
+   * draw picked nobody gets two blockers drawn afterwards (so its blocks file is not empty and its blocklists get
+   * migrated and verified); the draw before is unchanged, and with it every export that had blocks.
+   */
   private blockRecords(w: NdjsonFileWriter, rng: Rng): Promise<number> {
     let n = 0;
-    for (let i = 0; i < this.users; i++) {
-      if (!rng.chance(0.03)) continue;
+    const block = (i: number) => {
       const picks = new Set<number>();
       for (let k = rng.int(1, 3); k > 0; k--) {
         const j = rng.int(0, this.users - 1);
@@ -183,6 +186,16 @@ class ExportGenerator {
       for (const j of picks) {
         w.write({ user: userId(i), blocked: userId(j), since: this.end - rng.int(1, 300) * DAY_MS });
         n++;
+      }
+    };
+    for (let i = 0; i < this.users; i++) if (rng.chance(0.03)) block(i);
+    if (n === 0) {
+      const blockers = new Set<number>();
+      while ((n === 0 || blockers.size < 2) && blockers.size < this.users) {
+        const i = rng.int(0, this.users - 1);
+        if (blockers.has(i)) continue;
+        blockers.add(i);
+        block(i);
       }
     }
     return Promise.resolve(n);

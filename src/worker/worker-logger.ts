@@ -19,9 +19,15 @@ export class WorkerLogger extends DefaultLogger {
   }
 }
 
-export function installWorkerLogger(level: LogLevel = 'WARN'): void {
+/**
+ * `shutdownSignals`: the signals on which the SDK shuts every worker down by itself (its default: SIGINT, SIGTERM,
+ * SIGQUIT, SIGUSR2). A program that stops its workers itself passes [] (its own handlers then decide, and the
+ * process is not kept alive by the SDK's).
+ */
+export function installWorkerLogger(level: LogLevel = 'WARN', shutdownSignals?: NodeJS.Signals[]): void {
   Runtime.install({
     logger: new WorkerLogger(level),
     telemetryOptions: { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } },
+    ...(shutdownSignals && { shutdownSignals }),
   });
 }

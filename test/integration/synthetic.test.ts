@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,6 +8,8 @@ import { generateExport } from '../../src/synthetic/generate';
 import { DAY, NOW, tempDir, validate } from '../helpers/exports';
 
 const END = NOW - DAY;
+/** blocks.ndjson of 120 users, seed 5, before small exports got blocks drawn for them (unchanged since). */
+const LARGER_BLOCKS_SHA256 = '1a9fdae5997a2d85';
 const filesOf = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f))]));
 
 describe('gen', () => {
@@ -63,6 +66,28 @@ describe('gen', () => {
     }
     const sorted = [...sizes.values()].sort((x, y) => x - y);
     assert.ok(sorted.at(-1)! > 20 * sorted[Math.floor(sorted.length / 2)]!, `sizes ${sorted.slice(-3).join(',')}`);
+  });
+
+  it("gives a small export (dev's 30-user sample) some blocks, valid ones, and leaves larger exports' blocks alone", async () => {
+    const root = tempDir('gen');
+    for (const users of [6, 30]) {
+      const dir = path.join(root, `small-${users}`);
+      const summary = await generateExport({ out: dir, users, seed: 1, endMs: END });
+      assert.ok(summary.records.blocks > 0, `${users} users: no blocks`);
+      const { result, rejects } = await validate([dir]);
+      assert.equal(result.entities.blocks.ok, summary.records.blocks);
+      assert.ok(!rejects.some((r) => r.file.endsWith('blocks.ndjson')), `${users} users: a reject in blocks`);
+    }
+    // 120 users drew blockers of their own: those blocks are what they were.
+    const dir = path.join(root, 'larger');
+    await generateExport({ out: dir, users: 120, seed: 5, peerMessages: 2000, endMs: END });
+    assert.equal(
+      createHash('sha256')
+        .update(readFileSync(path.join(dir, 'blocks.ndjson')))
+        .digest('hex')
+        .slice(0, 16),
+      LARGER_BLOCKS_SHA256
+    );
   });
 
   it('injects bad records that the validator rejects one for one, dropping no valid record', async () => {

@@ -49,7 +49,10 @@ describe('what the Temporal UI shows', () => {
     assert.deepEqual(cells(rows[5]!), ['peer-messages', 'running', '4,938,268', '4,000', '3', '0', '19.6/20']);
     assert.deepEqual(cells(rows[3]!), ['friends', 'running', '2,469,134', '2,000', '0', '7', '19.6/20']);
     assert.deepEqual(cells(rows[7]!), ['group-messages', 'pending', '7,407,402', '6,000', '0', '0', ''], 'no rate');
-    assert.match(md, /Calls\/s: sent over the last 30 s \/ budget, of AddFriends \(friends\), AddUsersToBlacklist \(blocks\), ImportPeerMsg \(peer-messages\)\./);
+    assert.match(
+      md,
+      /Calls\/s: sent over the last 30 s \/ budget, of AddFriends \(friends\), AddUsersToBlacklist \(blocks\), ImportPeerMsg \(peer-messages\)\./
+    );
     assert.match(md, /`zim-migrate status acme --watch`/);
     assert.doesNotMatch(md, /99,999|Paused/, 'calls and a pause line stay out');
   });

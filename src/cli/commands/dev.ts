@@ -1,173 +1,307 @@
 /**
- * `zim-migrate dev`: a full local rehearsal in one command. An embedded Temporal dev server (with its UI and a
- * database file), the ZIM emulator, a worker, and a generated sample export unless one is given; then plan, start
- * and watch the migration, and stop everything cleanly at the end or on Ctrl-C.
+ * `zim-migrate dev`: a full local rehearsal in one command. A Temporal dev server (with its UI, a database file and
+ * its log in the rehearsal folder), the ZIM emulator with the customer's ZIM plan, a worker, and a generated sample
+ * export unless one is given; then plan, start and watch the migration, state verify's result, and stop everything
+ * it started at the end, on its own errors, and on SIGINT or SIGTERM.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { startDevServer } from '../../dev-server/start-dev-server';
-import { MIGRATION_ACTIONS, STAGES } from '../../shared/stages';
+import {
+  freePort,
+  portIsFree,
+  startDevServerProcess,
+  type DevServerProcess,
+} from '../../dev-server/dev-server-process';
+import { STAGES } from '../../shared/stages';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress } from '../../shared/workflow-api';
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
-import { createMigrationWorker } from '../../worker/migration-worker';
-import { startZimEmulator } from '../../zim-emulator';
-import { ProgressPrinter, watchOutputFor } from '../progress-watch';
+import { createMigrationWorker, type MigrationWorker } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
+import { startZimEmulator, type ZimEmulator } from '../../zim-emulator';
+import { addZimPlanOptions, parseZimPlanOptions, zimPlanArgs, type ZimPlanSettings } from '../import-options';
+import { ProgressPrinter, watchOutputFor } from '../progress-watch';
+import { emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
 const MIGRATION = 'rehearsal';
 const APP_ID = 1_000_001;
+const TASK_QUEUE = 'zim-migrate';
 /** Where output is a log, one progress line per this many ms while no stage changes (stage changes print at once). */
 const DEV_PRINT_EVERY_MS = 10_000;
+/** Temporal's own defaults, used when free. */
+const DEFAULT_PORT = 7233;
+const DEFAULT_UI_PORT = 8233;
+/** How long stopping waits for the worker to finish its tasks in flight before it stops the servers anyway. */
+const WORKER_STOP_MS = 5_000;
+/** The conventional exit codes of a process ended by a signal: 128 + its number. */
+const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNALS = Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[];
 
-const optionsSchema = z.object({
-  dir: z.string(),
-  export: z.string().optional(),
-  users: z.coerce.number().int().min(2).max(100_000),
-  seed: z.coerce.number().int(),
-  rate: z.coerce.number().positive().max(10_000),
-  port: z.coerce.number().int().min(1).max(65_535),
-  uiPort: z.coerce.number().int().min(1).max(65_535),
-  keepOpen: z.boolean().optional(),
-});
+const port = (flag: string) =>
+  z.coerce
+    .number({ error: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(1, `${flag} must be a port, 1-65535`)
+    .max(65_535, `${flag} must be a port, 1-65535`)
+    .optional();
+
+const optionsSchema = z
+  .object({
+    dir: z.string().min(1, '--dir must not be empty'),
+    export: z.string().min(1, '--export must not be empty').optional(),
+    users: z.coerce.number().int('--users must be a whole number').min(2, '--users: at least 2').max(100_000),
+    seed: z.coerce.number().int('--seed must be a whole number'),
+    rate: z.coerce
+      .number({ error: '--rate must be a number' })
+      .int('--rate must be a whole number of calls per second')
+      .min(1, '--rate must be at least 1')
+      .max(10_000, '--rate is at most 10000'),
+    port: port('--port'),
+    uiPort: port('--ui-port'),
+    zimPort: port('--zim-port'),
+    keepOpen: z.boolean().optional(),
+    excludeErrors: z.boolean().optional(),
+  })
+  .refine(
+    (o) => {
+      const given = [o.port, o.uiPort, o.zimPort].filter((p) => p !== undefined);
+      return new Set(given).size === given.length;
+    },
+    { message: '--port, --ui-port and --zim-port must differ' }
+  );
+type DevOptions = z.output<typeof optionsSchema>;
 
 export function registerDevCommand(program: Command): void {
-  program
-    .command('dev')
-    .description('Rehearse a whole migration locally: Temporal dev server + UI, ZIM emulator, worker, sample data')
-    .option('--dir <dir>', 'where the rehearsal keeps its files (Temporal database, export, staging)', '.rehearsal')
-    .option('--export <dir>', 'your own export directory instead of a generated sample')
-    .option('--users <n>', 'users in the generated sample', '30')
-    .option('--seed <n>', 'seed of the generated sample', '1')
-    .option('--rate <n>', "calls per second per Action, in the emulator and the budgets (ZIM's is 20)", '20')
-    .option('--port <n>', 'Temporal gRPC port', '7233')
-    .option('--ui-port <n>', 'Temporal UI port', '8233')
-    .option('--keep-open', 'keep the servers (and the UI) running after the migration ends, until Ctrl-C')
+  addZimPlanOptions(
+    program
+      .command('dev')
+      .description('Rehearse a whole migration locally: Temporal dev server + UI, ZIM emulator, worker, sample data')
+      .option(
+        '--dir <dir>',
+        'where the rehearsal keeps its files (Temporal database and log, export, staging)',
+        '.rehearsal'
+      )
+      .option('--export <dir>', 'your own export directory instead of a generated sample')
+      .option('--users <n>', 'users in the generated sample', '30')
+      .option('--seed <n>', 'seed of the generated sample', '1')
+      .option(
+        '--rate <n>',
+        "calls per second per Action, app-wide, in the emulator, the budgets and the plan (ZIM's is 20); per-group " +
+          'limits stay 1/s',
+        '20'
+      )
+      .option('--port <n>', `Temporal gRPC port (default ${DEFAULT_PORT} if free, else a free one)`)
+      .option(
+        '--ui-port <n>',
+        `Temporal UI port (default --port + 1000, i.e. ${DEFAULT_UI_PORT}, if free, else a free one)`
+      )
+      .option('--zim-port <n>', 'ZIM emulator port (default: a free one)')
+      .option('--exclude-errors', "stage what is valid even if some records have errors (plan's flag)")
+      .option('--keep-open', 'keep the servers (and the UI) running after the migration ends, until Ctrl-C or SIGTERM')
+  )
     .addHelpText(
       'after',
       `
-While it runs, in another terminal (same Temporal address):
+The ZIM plan flags (--zim-plan to --as-of) are validate's and plan's: give the plan the customer bought, and
+the rehearsal's plan applies it and the emulator enforces it (retention, members per group, friends and blocks
+per user, message and extended data sizes). They apply when <dir> has no staging file yet.
+
+While it runs, in another terminal (TEMPORAL_ADDRESS=127.0.0.1:<port> if the port is not ${DEFAULT_PORT}):
   $ zim-migrate status ${MIGRATION} --watch
   $ zim-migrate pause ${MIGRATION} --reason "trying pause"     then: zim-migrate resume ${MIGRATION}
   $ temporal workflow list --query 'ZimMigrationId="${MIGRATION}"'
+  $ curl -s <emulator URL>/_emulator/counters                   the emulator's URL is printed at start
 
 Run it again and it resumes the Temporal side from <dir>/temporal.db. The emulator keeps its data in memory, so
 delete <dir> to rehearse from scratch after stopping one halfway. It runs its own Temporal and ZIM: the config
-file and the ZIM_* / TEMPORAL_* settings do not apply. On a terminal progress is a live table; in a log (CI,
-| tee) one line per stage change, and every 10 s while counts move.
+file and the ZIM_* / TEMPORAL_* settings do not apply. The Temporal server's own log goes to
+<dir>/temporal-server.log. On a terminal progress is a live table; in a log (CI, | tee) one line per stage
+change, and every 10 s while counts move. At the end a "Verify:" line says how many checks matched.
 
 Examples:
   $ zim-migrate dev                                   30 generated users at ZIM's real 20 calls/s
   $ zim-migrate dev --users 200 --rate 200 --keep-open
-  $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme
+  $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme --zim-plan enterprise --retention-days 365
+  $ zim-migrate dev --export ./my-export --max-group-members 500 --exclude-errors
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
 
-Exit codes: 0 the rehearsal completed with no failed record, 1 failure or failed records (see the table),
-2 bad usage, 130 stopped with Ctrl-C.`
+Exit codes: 0 the rehearsal completed with no failed record, 1 failure or failed records (see the table and the
+Verify line), 2 bad usage (a bad flag, or a port given with --port, --ui-port or --zim-port is in use),
+130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM (kill, systemd, docker stop), 129 by SIGHUP (its terminal
+closed). However it ends, it stops every server and process it started; a second Ctrl-C stops without waiting.`
     )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = optionsSchema.safeParse(raw);
-      if (!parsed.success)
-        throw new UsageError(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
-      await rehearse(parsed.data);
+      if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
+      const zimPlan = parseZimPlanOptions(raw);
+      if (zimPlan.asOfMs > Date.now())
+        throw new UsageError("--as-of must not be in the future for dev: the emulator's clock is now");
+      await rehearse(parsed.data, zimPlan);
     });
 }
 
-async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
+/** The ports of the rehearsal's servers; a port given explicitly must be free (exit 2), a default may move. */
+async function choosePorts(o: DevOptions, say: (line: string) => void): Promise<{ port: number; uiPort: number }> {
+  for (const [flag, given] of [
+    ['--port', o.port],
+    ['--ui-port', o.uiPort],
+    ['--zim-port', o.zimPort],
+  ] as const)
+    if (given !== undefined && !(await portIsFree(given)))
+      throw new UsageError(
+        `${flag} ${given}: the port is in use (another Temporal server or rehearsal?). Stop what listens there ` +
+          `(to see it: ss -ltnp 'sport = :${given}'), pass another port, or leave ${flag} out to use a free one.`
+      );
+  const taken = new Set([o.port, o.uiPort, o.zimPort].filter((p) => p !== undefined));
+  const pick = async (what: string, flag: string, preferred: number | undefined): Promise<number> => {
+    if (preferred !== undefined && preferred <= 65_535 && !taken.has(preferred) && (await portIsFree(preferred))) {
+      taken.add(preferred);
+      return preferred;
+    }
+    let chosen: number;
+    do chosen = await freePort();
+    while (taken.has(chosen));
+    taken.add(chosen);
+    if (preferred !== undefined)
+      say(`port ${preferred} is in use: the ${what} uses port ${chosen} (${flag} to choose)`);
+    return chosen;
+  };
+  const grpc = o.port ?? (await pick('Temporal server', '--port', DEFAULT_PORT));
+  const ui =
+    o.uiPort ?? (await pick('Temporal UI', '--ui-port', o.port === undefined ? DEFAULT_UI_PORT : o.port + 1000));
+  return { port: grpc, uiPort: ui };
+}
+
+async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> {
   const dir = path.resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const say = (line: string) => console.error(`[dev] ${line}`);
-  installWorkerLogger('ERROR');
+  // We stop the worker ourselves, in order, on SIGINT and SIGTERM; the SDK's own handlers would race us.
+  installWorkerLogger('ERROR', []);
+  const ports = await choosePorts(o, say);
+  const rates = rehearsalRates(o.rate);
+  const staging = path.join(dir, 'staging.sqlite');
+  const serverLog = path.join(dir, 'temporal-server.log');
 
   // One secret per rehearsal folder, shared by the emulator and the worker; never printed.
   const secretFile = path.join(dir, 'zim_server_secret');
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(16).toString('hex'), { mode: 0o600 });
   const serverSecret = readFileSync(secretFile, 'utf8').trim();
 
-  say(`starting the Temporal dev server (database ${path.join(dir, 'temporal.db')})`);
-  const server = await startDevServer({
-    dbFilename: path.join(dir, 'temporal.db'),
-    port: o.port,
-    ui: true,
-    uiPort: o.uiPort,
-    log: say,
-  });
-  const limits = Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, Math.round(o.rate)]));
-  const emulator = await startZimEmulator({
-    appId: APP_ID,
-    serverSecret,
-    rateLimits: { enabled: true, perSecond: limits, perGroupPerSecond: {}, codes: {} },
-  });
-  say(`ZIM emulator on ${emulator.url} (app ${APP_ID}, ${o.rate} calls/s per Action)`);
-
-  let worker: Awaited<ReturnType<typeof createMigrationWorker>> | undefined;
+  // Everything this rehearsal starts, so that stop() ends it whatever happens.
+  const aborted = new AbortController();
+  let serverStarting: Promise<DevServerProcess> | undefined;
+  let emulatorStarting: Promise<ZimEmulator> | undefined;
+  let worker: MigrationWorker | undefined;
   let running: Promise<void> | undefined;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    worker?.worker.shutdown();
-    await running?.catch(() => undefined);
-    await emulator.stop();
-    await server.stop();
+  let nativeConnection: NativeConnection | undefined;
+  let connection: Connection | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      aborted.abort();
+      if (worker?.worker.getState() === 'RUNNING') worker.worker.shutdown();
+      if (running) await Promise.race([running.catch(() => undefined), sleep(WORKER_STOP_MS)]);
+      await connection?.close().catch(() => undefined);
+      await nativeConnection?.close().catch(() => undefined);
+      await (await emulatorStarting?.catch(() => undefined))?.stop();
+      await (await serverStarting?.catch(() => undefined))?.stop();
+    })());
+
+  let signalled = false;
+  const onSignal = (signal: keyof typeof SIGNAL_EXIT) => {
+    const code = SIGNAL_EXIT[signal];
+    process.exitCode = code;
+    if (signalled) {
+      // A second signal: no more waiting (the server process is killed as this process exits).
+      say(`${signal} again: exiting now`);
+      process.exit(code);
+    }
+    signalled = true;
+    say(`stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal}): the worker, the emulator, the Temporal server…`);
+    void stop().finally(() => {
+      say('stopped');
+      process.exit(code);
+    });
   };
-  process.once('SIGINT', () => {
-    say('stopping (Ctrl-C)…');
-    void stop().then(() => process.exit(130));
-  });
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+
   try {
     await run();
+  } catch (err) {
+    if (signalled) await new Promise(() => undefined); // the signal handler stops everything and exits
+    throw err;
   } finally {
     await stop();
+    for (const signal of SIGNALS) process.off(signal, onSignal);
   }
 
   async function run(): Promise<void> {
-    const staging = path.join(dir, 'staging.sqlite');
-    if (!existsSync(staging)) {
-      let exportDir = o.export && path.resolve(o.export);
-      if (!exportDir) {
-        exportDir = path.join(dir, 'sample');
-        if (!existsSync(exportDir)) {
-          say(`generating a sample export: ${o.users} users, seed ${o.seed} → ${exportDir}`);
-          await exec(process.execPath, [
-            BIN,
-            'gen',
-            '--out',
-            exportDir,
-            '--users',
-            String(o.users),
-            '--seed',
-            String(o.seed),
-          ]);
-        }
-      }
-      say(`validating and staging ${exportDir}`);
-      const planned = await exec(process.execPath, [BIN, 'plan', exportDir, '--out', staging], { cwd: dir }).catch(
-        (err: { stdout?: string; stderr?: string }) => {
-          throw new Error(`plan failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-        }
-      );
-      console.log(planned.stdout);
-    }
+    if (!existsSync(staging)) await prepareStaging();
 
+    say(`starting the Temporal dev server (database ${path.join(dir, 'temporal.db')}, log ${serverLog})`);
+    const emulatorPlan = emulatorPlanFor(zimPlan);
+    serverStarting = startDevServerProcess({
+      dbFilename: path.join(dir, 'temporal.db'),
+      port: ports.port,
+      uiPort: ports.uiPort,
+      logFile: serverLog,
+      signal: aborted.signal,
+    });
+    emulatorStarting = startZimEmulator({
+      appId: APP_ID,
+      serverSecret,
+      port: o.zimPort ?? 0,
+      ...emulatorPlan,
+      rateLimits: { enabled: true, perSecond: rates.emulatorPerSecond, perGroupPerSecond: {}, codes: {} },
+    });
+    const [server, emulator] = await Promise.all([serverStarting, emulatorStarting]);
+    const uiBase = `http://localhost:${ports.uiPort}`;
+    const ui = `${uiBase}/namespaces/default/workflows/${encodeURIComponent(workflowIds.migration(MIGRATION))}`;
+    const l = zimPlan.limits;
+    const retention =
+      `${l.retentionDays}-day retention` +
+      (zimPlan.asOfGiven ? ` as of ${new Date(zimPlan.asOfMs).toISOString().slice(0, 10)}` : '');
+    const address = ports.port === DEFAULT_PORT ? '' : `   (TEMPORAL_ADDRESS=${server.address} for status, pause...)`;
+    console.log(
+      [
+        '',
+        'Rehearsal servers (until it ends):',
+        `  Temporal server  ${server.address}${address}`,
+        `  Temporal UI      ${uiBase}`,
+        `  ZIM emulator     ${emulator.url}   (app ${APP_ID}, ${o.rate} calls/s per Action and 1/s per group, ` +
+          `ZIM plan ${l.plan}: ${retention}, ${l.maxGroupMembers} members per group)`,
+        `  Temporal log     ${serverLog}`,
+        '',
+      ].join('\n')
+    );
+
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+    connection = await Connection.connect({ address: server.address });
     worker = await createMigrationWorker({
-      connection: server.env.nativeConnection,
-      taskQueue: 'zim-migrate',
+      connection: nativeConnection,
+      taskQueue: TASK_QUEUE,
       zim: { appId: APP_ID, serverSecret, baseUrl: emulator.url, budgetDbPath: path.join(dir, 'call-budgets.sqlite') },
       openData: async (p) => new SqliteMigrationData(p),
     });
     running = worker.run();
+    // A worker that fails stops the rehearsal: nothing would run its tasks.
+    const workerFailed = running.then(
+      () => undefined,
+      (err: unknown) => err
+    );
 
-    const client = server.env.client;
+    const client = new Client({ connection });
     const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
     const existing = await handle.describe().catch((err: unknown) => {
       if (err instanceof WorkflowNotFoundError) return undefined;
@@ -175,17 +309,16 @@ async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
     });
     if (!existing) {
       await client.workflow.start('migrationWorkflow', {
-        taskQueue: 'zim-migrate',
+        taskQueue: TASK_QUEUE,
         workflowId: workflowIds.migration(MIGRATION),
-        args: [{ migrationId: MIGRATION, stagingPath: staging, budgets: o.rate === 20 ? {} : limits }],
+        args: [{ migrationId: MIGRATION, stagingPath: staging, budgets: rates.budgets }],
         ...migrationStartMetadata({ migrationId: MIGRATION, stagingPath: staging, stages: STAGES }),
       });
       say('migration started');
     } else say(`migration already ${existing.status.name.toLowerCase()}: resuming where it stopped`);
 
-    const ui = `http://localhost:${o.uiPort}/namespaces/default/workflows/${encodeURIComponent(workflowIds.migration(MIGRATION))}`;
     say(`Temporal UI: ${ui}`);
-    const footer = `\nTemporal UI: ${ui}\nCtrl-C stops the rehearsal; running it again resumes.\n`;
+    const footer = `\nTemporal UI: ${ui}\nZIM emulator: ${emulator.url}\nCtrl-C stops the rehearsal; running it again resumes.\n`;
     const output = watchOutputFor({ json: false, isTTY: process.stdout.isTTY === true });
     const printer = new ProgressPrinter({
       output,
@@ -198,16 +331,53 @@ async function rehearse(o: z.infer<typeof optionsSchema>): Promise<void> {
       // A query can fail while the worker restarts a workflow task; the next poll asks again.
       const progress = await handle.query(progressQuery).catch(() => undefined);
       if (progress) printer.show(progress);
-      await new Promise((r) => setTimeout(r, 2_000));
+      const failed = await Promise.race([workerFailed, sleep(2_000)]);
+      if (failed) throw new Error(`the worker stopped: ${(failed as Error).message}`, { cause: failed });
     }
     const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
     printer.end({ migrationId: MIGRATION, status: result.status, stages: result.stages });
     const failed = result.stages.reduce((n, s) => n + s.failed, 0);
-    console.log(`\nRehearsal ${result.status}: ${failed} record(s) failed. Temporal UI: ${ui}`);
+    const report = `zim-migrate report ${staging} --name ${MIGRATION}`;
+    console.log(
+      `\nRehearsal ${result.status}: ${failed.toLocaleString('en-US')} record(s) failed.\n` +
+        `${verifyLine(result, report)}\nTemporal UI: ${ui}\nTemporal server log: ${serverLog}`
+    );
+    if (failed > 0 || result.status !== 'completed') process.exitCode = 1;
     if (o.keepOpen) {
-      say('servers stay up (--keep-open); Ctrl-C to stop');
+      say('servers stay up (--keep-open); Ctrl-C or SIGTERM stops them');
       await new Promise(() => undefined);
     }
-    if (failed > 0) process.exitCode = 1;
+  }
+
+  /** gen (unless --export) and plan, as child processes that a stop ends. */
+  async function prepareStaging(): Promise<void> {
+    let exportDir = o.export && path.resolve(o.export);
+    if (!exportDir) {
+      exportDir = path.join(dir, 'sample');
+      if (!existsSync(exportDir)) {
+        say(`generating a sample export: ${o.users} users, seed ${o.seed} → ${exportDir}`);
+        await exec(
+          process.execPath,
+          [BIN, 'gen', '--out', exportDir, '--users', String(o.users), '--seed', String(o.seed)],
+          { signal: aborted.signal }
+        );
+      }
+    }
+    say(`validating and staging ${exportDir} (ZIM plan ${zimPlan.limits.plan})`);
+    const args = [BIN, 'plan', exportDir, '--out', staging, ...zimPlanArgs(zimPlan), ...rates.planArgs];
+    if (o.excludeErrors) args.push('--exclude-errors');
+    const planned = await exec(process.execPath, args, { cwd: dir, signal: aborted.signal }).catch(
+      (err: { stdout?: string; stderr?: string; code?: unknown }) => {
+        if (aborted.signal.aborted) throw err;
+        throw new Error(
+          `plan refused the export (the flags its fixes name are flags of zim-migrate dev too):\n` +
+            `${err.stdout ?? ''}${err.stderr ?? ''}`
+        );
+      }
+    );
+    console.log(planned.stdout);
   }
 }
+
+/** A pause that does not keep the process alive by itself. */
+const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref());

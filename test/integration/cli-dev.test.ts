@@ -1,0 +1,345 @@
+/**
+ * `zim-migrate dev` as a user runs it: a real process (with its Temporal dev server, emulator and worker) on a tiny
+ * sample at a high rate, on free ports. Every process a test starts is ended in its `finally`, even on failure.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort, portIsFree } from '../../src/dev-server/dev-server-process';
+import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
+import { projectRoot } from '../../src/shared/project-root';
+import { tempDir } from '../helpers/exports';
+
+const BIN = path.join(projectRoot(), 'bin/zim-migrate.js');
+const DAY = 86_400_000;
+/** dev's ZIM app (src/cli/commands/dev.ts). */
+const APP_ID = 1_000_001;
+/** Generous: a rehearsal of 6 users at 200 calls/s takes about 20 s on a loaded 2-core machine. */
+const RUN_MS = 150_000;
+/** How long a stop may take: the worker, the emulator, the Temporal server (SIGTERM, SIGKILL after 5 s). */
+const STOP_MS = 20_000;
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function scratch(): string {
+  const d = tempDir('dev');
+  dirs.push(d);
+  return d;
+}
+
+interface DevRun {
+  child: ChildProcess;
+  output(): string;
+  waitFor(re: RegExp, ms: number): Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Temporal server processes seen as children of dev (recorded by `temporalChildren`). */
+  servers: Set<number>;
+  temporalChildren(): number[];
+  /** Ends what is left (a failed test): dev and any server it started, with SIGKILL. */
+  cleanup(): Promise<void>;
+}
+
+function runDev(args: string[]): DevRun {
+  // Its own process group, as a command started from a shell: Ctrl-C signals the whole group.
+  const child = spawn(process.execPath, [BIN, 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (c: Buffer) => {
+    out += c.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  );
+  const servers = new Set<number>();
+  const run: DevRun = {
+    child,
+    output: () => out,
+    waitFor: (re, ms) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(out);
+          if (m) {
+            done();
+            resolve(m);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no ${re} within ${ms} ms; output:\n${out}`));
+        }, ms);
+        const gone = () => {
+          check();
+          done();
+          reject(new Error(`dev exited before ${re}; output:\n${out}`));
+        };
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.off('exit', gone);
+        };
+        listeners.add(check);
+        child.once('exit', gone);
+        check();
+      }),
+    exited,
+    servers,
+    temporalChildren() {
+      let list = '';
+      try {
+        list = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(child.pid)], { encoding: 'utf8' });
+      } catch {
+        // ps exits 1 when there is no child
+      }
+      const pids = list
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter(([, comm]) => comm === 'temporal')
+        .map(([pid]) => Number(pid));
+      for (const p of pids) servers.add(p);
+      return pids;
+    },
+    async cleanup() {
+      if (child.exitCode === null && child.signalCode === null) {
+        run.temporalChildren();
+        process.kill(-child.pid!, 'SIGKILL'); // dev's process group: dev, its server, gen or plan
+        await exited;
+      }
+      for (const p of servers) if (alive(p)) process.kill(p, 'SIGKILL');
+    },
+  };
+  return run;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Exits within `ms`, or fails the test (the cleanup then kills it). */
+async function exitWithin(run: DevRun, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`dev did not exit within ${ms} ms; output:\n${run.output()}`)), ms);
+  });
+  try {
+    return await Promise.race([run.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Blocker {
+  readonly listening: boolean;
+  /** Stops listening and drops whatever connected (a close alone would wait for those connections to end). */
+  release(): Promise<void>;
+}
+
+/** Something listening on a port, as another Temporal server would (it accepts connections and never answers). */
+function occupy(port: number): Promise<Blocker> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        get listening() {
+          return server.listening;
+        },
+        release: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            for (const socket of sockets) socket.destroy();
+          }),
+      })
+    );
+  });
+}
+
+async function threeFreePorts(): Promise<[number, number, number]> {
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  return [...ports] as [number, number, number];
+}
+
+/** Nothing may still hold the rehearsal's ports, and no Temporal server of it may run. */
+async function assertAllEnded(run: DevRun, ports: number[]): Promise<void> {
+  for (const p of ports) assert.ok(await portIsFree(p), `port ${p} is still in use after dev exited`);
+  assert.ok(run.servers.size > 0, 'the Temporal server process was never seen');
+  for (const p of run.servers) assert.ok(!alive(p), `the Temporal server (pid ${p}) still runs after dev exited`);
+}
+
+describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
+  it('refuses a busy port given with --port, --ui-port or --zim-port (exit 2, naming the port and the fix)', async () => {
+    for (const flag of ['--port', '--ui-port', '--zim-port']) {
+      const [busy, a, b] = await threeFreePorts();
+      const free = [a, b];
+      const flags = ['--port', '--ui-port', '--zim-port']
+        .filter((f) => f !== flag)
+        .flatMap((f, i) => [f, String(free[i])]);
+      const blocker = await occupy(busy);
+      const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '4', flag, String(busy), ...flags]);
+      try {
+        const { code } = await exitWithin(run, 30_000);
+        assert.equal(code, 2, run.output());
+        assert.match(run.output(), new RegExp(`${flag} ${busy}: the port is in use`));
+        assert.match(run.output(), new RegExp(`pass another port, or leave ${flag} out`));
+        assert.deepEqual(run.temporalChildren(), []);
+      } finally {
+        await run.cleanup();
+        await blocker.release();
+      }
+    }
+  });
+
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice (exit 2)', async () => {
+    const [p] = await threeFreePorts();
+    for (const [flags, message] of [
+      [['--rate', '2.5'], /--rate must be a whole number/],
+      [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
+      [['--port', String(p), '--zim-port', String(p)], /must differ/],
+      [['--retention-days', 'many'], /--retention-days must be a number/],
+    ] as const) {
+      const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
+      try {
+        const { code } = await exitWithin(run, 30_000);
+        assert.equal(code, 2, run.output());
+        assert.match(run.output(), message);
+      } finally {
+        await run.cleanup();
+      }
+    }
+  });
+
+  it('moves off a busy default port and says which it uses; SIGTERM mid-run stops everything (143)', async () => {
+    // Whoever holds 7233 and 8233 (us, for a few seconds, or someone else), dev must move to free ports.
+    const blockers = await Promise.all([7233, 8233].map(async (p) => ((await portIsFree(p)) ? occupy(p) : undefined)));
+    const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200']);
+    try {
+      const grpc = Number((await run.waitFor(/Temporal server +127\.0\.0\.1:(\d+)/, RUN_MS))[1]);
+      const ui = Number((await run.waitFor(/Temporal UI +http:\/\/localhost:(\d+)/, 1_000))[1]);
+      const zim = Number((await run.waitFor(/ZIM emulator +http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]);
+      for (const b of blockers) if (b) await b.release();
+      assert.notEqual(grpc, 7233);
+      assert.notEqual(ui, 8233);
+      assert.match(run.output(), new RegExp(`port 7233 is in use: the Temporal server uses port ${grpc}`));
+      assert.match(run.output(), new RegExp(`port 8233 is in use: the Temporal UI uses port ${ui}`));
+      assert.match(run.output(), new RegExp(`TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${grpc}`));
+      assert.equal(run.temporalChildren().length, 1);
+      run.child.kill('SIGTERM');
+      const { code } = await exitWithin(run, STOP_MS);
+      assert.equal(code, 143, run.output());
+      await assertAllEnded(run, [grpc, ui, zim]);
+    } finally {
+      for (const b of blockers) if (b?.listening) await b.release();
+      await run.cleanup();
+    }
+  });
+
+  for (const [signal, exitCode] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
+    it(`--keep-open: states verify's result, keeps the server's log apart, and stops on ${signal} (${exitCode})`, async () => {
+      const dir = path.join(scratch(), 'r');
+      const [port, uiPort, zimPort] = await threeFreePorts();
+      const run = runDev([
+        ...['--dir', dir, '--users', '6', '--rate', '200', '--keep-open'],
+        ...['--port', String(port), '--ui-port', String(uiPort), '--zim-port', String(zimPort)],
+      ]);
+      try {
+        await run.waitFor(/servers stay up/, RUN_MS);
+        const out = run.output();
+        assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+        assert.match(out, /Verify: \d+ checks, all matched/);
+        assert.match(out, new RegExp(`ZIM emulator +http://127\\.0\\.0\\.1:${zimPort} `));
+        const log = path.join(dir, 'temporal-server.log');
+        assert.ok(out.includes(`Temporal server log: ${log}`), out);
+        assert.ok(existsSync(log));
+        // The server's own log lines (level=WARN ...) go to its log file, not into dev's output.
+        assert.doesNotMatch(out, /level=(WARN|ERROR)/);
+        // --rate raised the app-wide budgets only; per-group ones stay at the emulator's 1/s per group.
+        const schedule = readCallSchedule(path.join(dir, 'call-budgets.sqlite'), APP_ID);
+        assert.ok(schedule.some((r) => r.action === 'ImportPeerMsg' && r.rate === 200));
+        for (const r of schedule) {
+          assert.equal(r.refusals, 0, `${r.action}: "too frequent" answers`);
+          if (r.perKey) assert.ok(r.rate <= 1, `${r.action}: ${r.rate}/s per group, above the emulator's 1/s`);
+        }
+        assert.equal(run.temporalChildren().length, 1);
+        // kill sends SIGTERM to dev alone; Ctrl-C sends SIGINT to its whole process group (the server too).
+        if (signal === 'SIGINT') process.kill(-run.child.pid!, signal);
+        else run.child.kill(signal);
+        const { code } = await exitWithin(run, STOP_MS);
+        assert.equal(code, exitCode, run.output());
+        assert.doesNotMatch(run.output(), /IllegalStateError|Error:/);
+        await assertAllEnded(run, [port, uiPort, zimPort]);
+      } finally {
+        await run.cleanup();
+      }
+    });
+  }
+
+  it("rehearses an export with the customer's ZIM plan: plan and the emulator apply the same retention", async () => {
+    // History 50 to 60 days old; as of 20 days ago with a 45-day retention, all of it is inside the retention.
+    const root = scratch();
+    const exportDir = path.join(root, 'export');
+    const now = Date.now();
+    execFileSync(process.execPath, [
+      ...[BIN, 'gen', '--out', exportDir, '--users', '6', '--groups', '1', '--seed', '3'],
+      ...['--end', String(now - 50 * DAY), '--days', '10'],
+    ]);
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(root, 'r'), '--export', exportDir, '--rate', '200'],
+      ...['--retention-days', '45', '--as-of', new Date(now - 20 * DAY).toISOString()],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /peer_messages +120 +120 +0 /); // read, ok, none expired
+      assert.match(out, /45-day retention/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      await assertAllEnded(run, [port, uiPort]);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {
+    const root = scratch();
+    const exportDir = path.join(root, 'export');
+    execFileSync(process.execPath, [BIN, 'gen', '--out', exportDir, '--users', '8', '--groups', '2']);
+    const run = runDev(['--dir', path.join(root, 'r'), '--export', exportDir, '--max-group-members', '2']);
+    try {
+      const { code } = await exitWithin(run, 60_000);
+      const out = run.output();
+      assert.equal(code, 1, out);
+      assert.match(out, /plan refused the export \(the flags its fixes name are flags of zim-migrate dev too\)/);
+      assert.match(out, /the pro plan allows 2/);
+      assert.match(out, /--exclude-errors/);
+      assert.ok(!existsSync(path.join(root, 'r', 'temporal-server.log')), 'a Temporal server was started');
+      assert.ok(readFileSync(path.join(root, 'r', 'rejects.ndjson'), 'utf8').includes('cap.group-members'));
+    } finally {
+      await run.cleanup();
+    }
+  });
+});
