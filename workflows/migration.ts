@@ -271,7 +271,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       pausedSeconds: pausedTotal(now) / 1000,
       ...(c.snapshot && { asOf: c.snapshot.at, rateWindowSeconds: c.snapshot.windowMs / 1000 }),
       stages,
-      etaSeconds: status === 'running' ? Math.round(etaSeconds) : undefined,
+      // As of the last reading of the ledger (`asOf`); readers subtract the time since (etaNow).
+      etaSeconds: status === 'running' && c.snapshot ? Math.round(etaSeconds) : undefined,
     };
   };
   setHandler(progressQuery, progress);

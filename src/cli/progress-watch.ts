@@ -4,7 +4,7 @@
  * starts or ends or the migration's status changes, and otherwise at most one line per interval, only when counts
  * moved. With --json the same decisions print one JSON object per line (NDJSON).
  */
-import type { MigrationProgress, StageProgress, StageStatus } from '../shared/workflow-api';
+import { etaNow, type MigrationProgress, type StageProgress, type StageStatus } from '../shared/workflow-api';
 import { formatDuration } from '../shared/format-duration';
 import { isUnderWay, renderProgress } from './render-progress';
 
@@ -38,7 +38,7 @@ const timestamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 
 
 /** One line: when, which migration, its status and overall progress, running and finished stages, what changed. */
 export function compactLine(
-  p: Pick<MigrationProgress, 'migrationId' | 'pausedReason' | 'etaSeconds' | 'stages'> & { status: string },
+  p: Pick<MigrationProgress, 'migrationId' | 'pausedReason' | 'etaSeconds' | 'asOf' | 'stages'> & { status: string },
   changes: readonly string[],
   now: number
 ): string {
@@ -70,7 +70,7 @@ export function compactLine(
           : '')
       : undefined,
     finished.length ? `done ${finished.join(',')}` : undefined,
-    p.etaSeconds !== undefined ? `ETA ${formatDuration(p.etaSeconds)}` : undefined,
+    etaNow(p, now) !== undefined ? `ETA ${formatDuration(etaNow(p, now)!)}` : undefined,
   ]
     .filter(Boolean)
     .join(' · ');

@@ -3,6 +3,8 @@
  * emulator's limits from the ZIM plan settings that validate and plan apply, the call rates of the emulator, the
  * budgets and the plan from `--rate`, and the closing verify line.
  */
+import { classifyZimCode, type ZimAction } from '../zim-client';
+import type { CountersSnapshot } from '../zim-emulator/counters';
 import type { ZimLimits } from '../import-format/zim-limits';
 import { defaultBudget, DEFAULT_RATE } from '../rate-limit/default-budgets';
 import { MIGRATION_ACTIONS, type MigrationAction } from '../shared/stages';
@@ -70,4 +72,29 @@ export function verifyLine(
   const checks = verify.done + verify.failed;
   if (verify.failed === 0) return `Verify: ${n(checks)} checks, all matched`;
   return `Verify: ${n(verify.failed)} of ${n(checks)} checks differ: see ${reportCommand}`;
+}
+
+/**
+ * What the emulator counted: calls, and how many it refused as too frequent (ZIM's rate-limit codes). A rehearsal
+ * at the budgets should see none or a handful; more means the schedule does not keep to the emulator's windows.
+ */
+export function emulatorCallsLine(counters: Pick<CountersSnapshot, 'calls' | 'refusalsByAction'>): string {
+  const calls = Object.values(counters.calls).reduce((a, b) => a + (b ?? 0), 0);
+  const refused = Object.entries(counters.refusalsByAction).map(([action, byCode]) => ({
+    action,
+    n: Object.entries(byCode ?? {})
+      .filter(([code]) => classifyZimCode(Number(code)) === 'rate-limited')
+      .reduce((a, [, k]) => a + k, 0),
+  }));
+  const total = refused.reduce((a, r) => a + r.n, 0);
+  const share = calls > 0 ? ((total / calls) * 100).toFixed(2) : '0.00';
+  const worst = refused
+    .filter((r) => r.n > 0)
+    .sort((a, b) => b.n - a.n)
+    .slice(0, 3)
+    .map((r) => `${r.action} ${n(r.n)} of ${n(counters.calls[r.action as ZimAction] ?? 0)}`);
+  return (
+    `ZIM emulator: ${n(calls)} calls, ${n(total)} answered "too frequent" (${share}%)` +
+    (worst.length ? `: ${worst.join(', ')}` : '')
+  );
 }

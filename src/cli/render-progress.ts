@@ -1,6 +1,6 @@
 /** Renders the `progress` query as the table `zim-migrate status` prints. */
 import { formatDuration } from '../shared/format-duration';
-import type { MigrationProgress, StageProgress } from '../shared/workflow-api';
+import { etaNow, type MigrationProgress, type StageProgress } from '../shared/workflow-api';
 
 const BAR = 20;
 
@@ -47,7 +47,8 @@ export function renderProgress(p: MigrationProgress, now = Date.now()): string {
     `migration ${p.migrationId}: ${p.status.toUpperCase()}`,
     `elapsed ${formatDuration((now - p.startedAt) / 1000)}${paused}`,
   ];
-  if (p.etaSeconds !== undefined) head.push(`ETA ${formatDuration(p.etaSeconds)}`);
+  const eta = etaNow(p, now);
+  if (eta !== undefined) head.push(`ETA ${formatDuration(eta)}`);
   const lines = [head.join('  ·  ')];
   if (p.pausedReason && (p.status === 'paused' || p.status === 'running')) lines.push(`paused: ${p.pausedReason}`);
   lines.push(...p.stages.map(stageLine));

@@ -65,10 +65,17 @@ export interface MigrationProgress {
   rateWindowSeconds?: number;
   stages: StageProgress[];
   /**
-   * Seconds until every stage is done (running migrations only): each stage's remaining share of its planned time
-   * at the budgets, slowed by its measured pace, along the critical path of the stage graph (src/shared/eta.ts).
+   * Seconds until every stage is done, as of `asOf` (running migrations only): each stage's remaining share of its
+   * planned time at the budgets, slowed by its measured pace, along the critical path of the stage graph
+   * (src/shared/eta.ts). A workflow's query cannot read the clock, so readers subtract the time since: `etaNow`.
    */
   etaSeconds?: number;
+}
+
+/** The ETA at `now`: the migration's ETA less the time since it read the ledger. */
+export function etaNow(p: Pick<MigrationProgress, 'etaSeconds' | 'asOf'>, now: number): number | undefined {
+  if (p.etaSeconds === undefined) return undefined;
+  return Math.max(0, p.etaSeconds - (p.asOf !== undefined ? Math.max(0, now - p.asOf) / 1000 : 0));
 }
 
 export const progressQuery = defineQuery<MigrationProgress>('progress');

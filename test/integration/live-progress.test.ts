@@ -116,7 +116,7 @@ describe('live progress against the ledger and the emulator', () => {
               const p = await handle.query(progressQuery).catch(() => undefined);
               if (p?.status === 'completed') return;
               if (p?.status === 'running' && p.etaSeconds !== undefined)
-                etas.push({ at: Date.now(), eta: p.etaSeconds });
+                etas.push({ at: p.asOf!, eta: p.etaSeconds });
               await sleep(1_000);
             }
           })();
@@ -189,9 +189,23 @@ describe('live progress against the ledger and the emulator', () => {
       for (const s of result.stages) assert.equal(s.done + s.failed + s.skipped, final.get(s.stage) ?? 0, s.stage);
       const peer = result.stages.find((s) => s.stage === 'peer-messages')!;
       assert.ok(peer.pausedMs! >= pausedFor - 2_000, `peer-messages was paused ${peer.pausedMs} ms of ${pausedFor}`);
+      // The report's duration of the stage leaves the pause out, and its rate is taken over that duration.
+      const report = JSON.parse(
+        (await exec(process.execPath, [BIN, 'report', stagingPath, '--json'], { env })).stdout
+      ) as {
+        stages: { stage: string; seconds?: number; pausedSeconds?: number; calls?: number; callsPerSecond?: number }[];
+      };
+      const reported = report.stages.find((s) => s.stage === 'peer-messages')!;
+      const wall = (peer.finishedAt! - peer.startedAt!) / 1000;
+      assert.ok(
+        Math.abs(reported.seconds! - (wall - peer.pausedMs! / 1000)) < 0.01 && reported.seconds! < wall - 2,
+        `report: ${reported.seconds} s of ${wall} s with ${peer.pausedMs} ms paused`
+      );
+      assert.equal(reported.pausedSeconds, peer.pausedMs! / 1000);
+      assert.ok(reported.callsPerSecond! <= PEER_RATE, `report: ${reported.callsPerSecond} calls/s`);
 
-      // ETA: over the second half of the run, within 10% of the time that really remained (and a second of slack
-      // for the reading's own age).
+      // ETA: over the second half of the run, within 10% of the time that really remained after the reading it is
+      // as of (and a second of slack: the end is seen by polling).
       const startedAt = etas[0]!.at;
       const secondHalf = etas.filter((e) => e.at >= startedAt + (endedAt - startedAt) / 2);
       assert.ok(secondHalf.length >= 5, `ETA read ${secondHalf.length} times in the second half`);

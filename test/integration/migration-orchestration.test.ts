@@ -101,6 +101,37 @@ describe('migration orchestration on a real Temporal dev server', () => {
     assert.ok(replayed >= 17, `only ${replayed} histories replayed`);
   });
 
+  it('answers progress and takes signals and budget changes from its first moment (handlers before any await)', async () => {
+    const fake = fakeActivities({ owners: 2, stepsPerOwner: 2, groups: 0 });
+    // Reading the plan takes a while, as it does on a large staging file: the migration is at its first await.
+    let planRead = false;
+    const loadPlan: typeof fake.activities.loadPlan = async (ref) => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      planRead = true;
+      return fake.activities.loadPlan(ref);
+    };
+    const { taskQueue } = await t.createWorker({ activities: { ...fake.activities, loadPlan } });
+    const migrationId = `early-${taskQueue.slice(-8)}`;
+    const handle = await t.client.workflow.start(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '/x', stages: ['accounts', 'peer-messages'] }],
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const early = await handle.query(progressQuery);
+    assert.equal(planRead, false, 'the query was answered while the plan was still being read');
+    assert.equal(early.status, 'running');
+    await handle.signal(pauseSignal, { reason: 'right away' });
+    assert.deepEqual(await handle.executeUpdate(setBudgetUpdate, { args: [{ action: 'UserRegister', rate: 5 }] }), {
+      UserRegister: 5,
+    });
+    const paused = await handle.query(progressQuery);
+    assert.equal(paused.status, 'paused');
+    assert.equal(paused.pausedReason, 'right away');
+    await handle.signal(resumeSignal);
+    assert.equal((await handle.result()).status, 'completed');
+  });
+
   it('pause stops new calls everywhere in the tree, resume finishes exactly, progress tells the reason', async () => {
     const fake = fakeActivities({ owners: 6, stepsPerOwner: 30, groups: 0, delayMs: 20 });
     const { taskQueue } = await t.createWorker({ activities: fake.activities });

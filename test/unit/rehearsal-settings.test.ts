@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseZimPlanOptions, zimPlanArgs } from '../../src/cli/import-options';
-import { emulatorPlanFor, rehearsalRates, verifyLine } from '../../src/cli/rehearsal-settings';
+import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../../src/cli/rehearsal-settings';
+import { ZimCode } from '../../src/zim-client';
 import { defaultBudget } from '../../src/rate-limit/default-budgets';
 import { STAGES } from '../../src/shared/stages';
 import { emptyCounts, type StageProgress } from '../../src/shared/workflow-api';
@@ -76,6 +77,23 @@ describe('dev: the ZIM plan, the rates and the verify line', () => {
     assert.match(
       verifyLine({ status: 'cancelled', stages: stages({ status: 'cancelled' }) }, report),
       /^Verify: not run to its end \(the migration is cancelled\)/
+    );
+  });
+
+  it('closes with the emulator\'s calls and its "too frequent" answers, the worst Actions first', () => {
+    assert.equal(
+      emulatorCallsLine({ calls: { ImportPeerMsg: 2_000, UserRegister: 1 }, refusalsByAction: {} }),
+      'ZIM emulator: 2,001 calls, 0 answered "too frequent" (0.00%)'
+    );
+    assert.equal(
+      emulatorCallsLine({
+        calls: { ImportPeerMsg: 2_000, ImportGroupMsg: 500 },
+        refusalsByAction: {
+          ImportPeerMsg: { [ZimCode.APP_RATE_LIMITED]: 4, [ZimCode.SERVER_BUSY]: 9 },
+          ImportGroupMsg: { [ZimCode.APP_RATE_LIMITED]: 1 },
+        },
+      }),
+      'ZIM emulator: 2,500 calls, 5 answered "too frequent" (0.20%): ImportPeerMsg 4 of 2,000, ImportGroupMsg 1 of 500'
     );
   });
 });

@@ -41,4 +41,17 @@ describe('renderProgress', () => {
     );
     assert.equal(lines[4], 'calls/s: sent over the last 30 s (the call schedule); counts: the ledger');
   });
+
+  it('counts the ETA down from the moment the migration read its ledger', () => {
+    const p = {
+      migrationId: 'm1',
+      status: 'running' as const,
+      startedAt: 0,
+      stages: [],
+      asOf: 80_000,
+      etaSeconds: 100,
+    };
+    assert.match(renderProgress(p, 90_000).split('\n')[0]!, /ETA 1m 30s$/);
+    assert.match(renderProgress(p, 500_000).split('\n')[0]!, /ETA 0s$/);
+  });
 });

@@ -29,7 +29,7 @@ import { installWorkerLogger } from '../../worker/worker-logger';
 import { startZimEmulator, type ZimEmulator } from '../../zim-emulator';
 import { addZimPlanOptions, parseZimPlanOptions, zimPlanArgs, type ZimPlanSettings } from '../import-options';
 import { ProgressPrinter, watchOutputFor } from '../progress-watch';
-import { emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
+import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -340,7 +340,8 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
     const report = `zim-migrate report ${staging} --name ${MIGRATION}`;
     console.log(
       `\nRehearsal ${result.status}: ${failed.toLocaleString('en-US')} record(s) failed.\n` +
-        `${verifyLine(result, report)}\nTemporal UI: ${ui}\nTemporal server log: ${serverLog}`
+        `${verifyLine(result, report)}\n${emulatorCallsLine(emulator.counters())}\n` +
+        `Temporal UI: ${ui}\nTemporal server log: ${serverLog}`
     );
     if (failed > 0 || result.status !== 'completed') process.exitCode = 1;
     if (o.keepOpen) {
