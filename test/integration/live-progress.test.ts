@@ -115,8 +115,7 @@ describe('live progress against the ledger and the emulator', () => {
             for (;;) {
               const p = await handle.query(progressQuery).catch(() => undefined);
               if (p?.status === 'completed') return;
-              if (p?.status === 'running' && p.etaSeconds !== undefined)
-                etas.push({ at: p.asOf!, eta: p.etaSeconds });
+              if (p?.status === 'running' && p.etaSeconds !== undefined) etas.push({ at: p.asOf!, eta: p.etaSeconds });
               await sleep(1_000);
             }
           })();
