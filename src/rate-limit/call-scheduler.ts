@@ -59,6 +59,22 @@ const abortableSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/**
+ * Adaptive headroom. A "too frequent" answer means calls reached ZIM closer together than they left (a loaded
+ * machine processes requests in bunches, on either side of the network), which no fixed headroom rules out; so each
+ * refusal leaves one more percent of the Action's budget unused, up to 10%, and that extra decays by one percent a
+ * minute. Refusals then settle at about one a minute (0.08% of the calls at 20/s) however uneven the arrivals are,
+ * and a quiet system returns to the configured headroom within minutes.
+ */
+export const EXTRA_HEADROOM_STEP = 0.01;
+export const EXTRA_HEADROOM_MAX = 0.1;
+export const EXTRA_HEADROOM_DECAY_MS = 60_000;
+
+/** The extra headroom `extra` (set at `since`) has decayed to at `now`. */
+export function extraHeadroomAt(extra: number, since: number, now: number): number {
+  return Math.max(0, extra - (Math.max(0, now - since) / EXTRA_HEADROOM_DECAY_MS) * EXTRA_HEADROOM_STEP);
+}
+
 /** How long per-second send counts are kept: long enough for any rate window an operator is shown. */
 const SENT_KEPT_MS = 3_600_000;
 
@@ -81,6 +97,8 @@ export class SqliteCallScheduler implements CallScheduler {
   private readonly reserveTx: (action: string, key: string) => number;
   private readonly sendTx: (action: string, key: string) => number;
   private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
+  private readonly extraOf: (action: string, now: number) => number;
+  private readonly setExtra: Database.Statement<[number, string, number, number]>;
   private pruneAfter = 0;
 
   constructor(file: string, options: SchedulerOptions) {
@@ -103,7 +121,11 @@ export class SqliteCallScheduler implements CallScheduler {
         PRIMARY KEY (app_id, action, key));
       CREATE TABLE IF NOT EXISTS sent_per_second (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, second INTEGER NOT NULL, calls INTEGER NOT NULL,
-        PRIMARY KEY (app_id, action, second));`);
+        PRIMARY KEY (app_id, action, second));
+      -- Adaptive headroom: the extra share of the budget left unused after "too frequent" answers, set at "at" (ms).
+      CREATE TABLE IF NOT EXISTS extra_headroom (
+        app_id INTEGER NOT NULL, action TEXT NOT NULL, extra REAL NOT NULL, at REAL NOT NULL,
+        PRIMARY KEY (app_id, action));`);
     this.appId = options.appId;
     this.headroom = options.headroom ?? 0.02;
     this.now = options.now ?? Date.now;
@@ -113,6 +135,19 @@ export class SqliteCallScheduler implements CallScheduler {
       'SELECT rate FROM budget WHERE app_id = ? AND action = ?'
     );
     const rateOf = (action: string) => getRate.get(this.appId, action)?.rate ?? defaultBudget(action).rate;
+    const getExtra = this.db.prepare<[number, string], { extra: number; at: number }>(
+      'SELECT extra, at FROM extra_headroom WHERE app_id = ? AND action = ?'
+    );
+    /** The configured headroom plus what "too frequent" answers added and has not decayed yet. */
+    const headroomOf = (action: string, now: number) => {
+      const e = getExtra.get(this.appId, action);
+      return this.headroom + (e ? extraHeadroomAt(e.extra, e.at, now) : 0);
+    };
+    this.extraOf = (action, now) => headroomOf(action, now) - this.headroom;
+    this.setExtra = this.db.prepare(
+      `INSERT INTO extra_headroom (app_id, action, extra, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (app_id, action) DO UPDATE SET extra = excluded.extra, at = excluded.at`
+    );
     const countCall = this.db.prepare(
       `INSERT INTO budget (app_id, action, rate, calls) VALUES (?, ?, ?, 1)
        ON CONFLICT (app_id, action) DO UPDATE SET calls = calls + 1`
@@ -126,8 +161,8 @@ export class SqliteCallScheduler implements CallScheduler {
     );
     // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
     const reserve = this.db.transaction((action: string, key: string): number => {
-      const interval = 1000 / (rateOf(action) * (1 - this.headroom));
       const now = this.now();
+      const interval = 1000 / (rateOf(action) * (1 - headroomOf(action, now)));
       const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
       setSlot.run(this.appId, action, key, slot + interval);
       return slot;
@@ -149,8 +184,8 @@ export class SqliteCallScheduler implements CallScheduler {
     /** Records a send now and returns 0, or returns how long to wait until the budget's window allows it. */
     const send = this.db.transaction((action: string, key: string): number => {
       const rate = rateOf(action);
-      const window = sendWindow(rate, this.headroom);
       const now = this.now();
+      const window = sendWindow(rate, headroomOf(action, now));
       const times = JSON.parse(getSends.get(this.appId, action, key)?.times ?? '[]') as number[];
       // The N-th last send (N calls per window); after a budget change the log may hold more or fewer.
       const nth = times.length >= window.calls ? times[times.length - window.calls]! : undefined;
@@ -197,6 +232,9 @@ export class SqliteCallScheduler implements CallScheduler {
              ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = max(next_at, excluded.next_at)`
           )
           .run(this.appId, action, slotKey, this.now() + ms);
+        const now = this.now();
+        const extra = Math.min(EXTRA_HEADROOM_MAX, this.extraOf(action, now) + EXTRA_HEADROOM_STEP);
+        this.setExtra.run(this.appId, action, extra, now);
         this.db
           .prepare(
             `INSERT INTO budget (app_id, action, rate, refusals) VALUES (?, ?, ?, 1)

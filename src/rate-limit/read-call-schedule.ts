@@ -4,6 +4,7 @@
  * Opened read-only so that looking never creates a schedule or takes the write lock the workers contend for.
  */
 import Database from 'better-sqlite3';
+import { extraHeadroomAt } from './call-scheduler';
 import { defaultBudget } from './default-budgets';
 
 export interface CallScheduleRow {
@@ -17,9 +18,11 @@ export interface CallScheduleRow {
   refusals: number;
   /** Epoch ms of the latest "next free slot" among the Action's keys; in the future while calls are queued. */
   nextFreeAt?: number;
+  /** The share of the budget left unused beyond the configured headroom after "too frequent" answers, now. */
+  extraHeadroom: number;
 }
 
-export function readCallSchedule(file: string, appId: number): CallScheduleRow[] {
+export function readCallSchedule(file: string, appId: number, now = Date.now()): CallScheduleRow[] {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
@@ -36,6 +39,18 @@ export function readCallSchedule(file: string, appId: number): CallScheduleRow[]
         .all(appId)
         .map((s) => [s.action, s])
     );
+    // Schedules written before the adaptive headroom have no such table.
+    const hasExtra = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'extra_headroom'`).get() !== undefined;
+    const extra = new Map(
+      hasExtra
+        ? db
+            .prepare<[number], { action: string; extra: number; at: number }>(
+              'SELECT action, extra, at FROM extra_headroom WHERE app_id = ?'
+            )
+            .all(appId)
+            .map((e) => [e.action, extraHeadroomAt(e.extra, e.at, now)])
+        : []
+    );
     return budgets.map((b) => {
       const slot = slots.get(b.action);
       return {
@@ -43,6 +58,7 @@ export function readCallSchedule(file: string, appId: number): CallScheduleRow[]
         perKey: defaultBudget(b.action).perKey ?? false,
         keys: slot?.keys ?? 0,
         ...(slot && { nextFreeAt: slot.next_at }),
+        extraHeadroom: extra.get(b.action) ?? 0,
       };
     });
   } finally {

@@ -266,6 +266,9 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
         const out = run.output();
         assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
         assert.match(out, /Verify: \d+ checks, all matched/);
+        // The emulator runs in its own process, as ZIM is apart from the workers, and says what it counted.
+        assert.match(out, /ZIM emulator: [\d,]+ calls, 0 answered "too frequent" \(0\.00%\)/);
+        assert.ok(existsSync(path.join(dir, 'zim-emulator.log')));
         assert.match(out, new RegExp(`ZIM emulator +http://127\\.0\\.0\\.1:${zimPort} `));
         const log = path.join(dir, 'temporal-server.log');
         assert.ok(out.includes(`Temporal server log: ${log}`), out);

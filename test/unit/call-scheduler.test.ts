@@ -4,7 +4,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sendWindow, SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import {
+  EXTRA_HEADROOM_DECAY_MS,
+  extraHeadroomAt,
+  sendWindow,
+  SqliteCallScheduler,
+} from '../../src/rate-limit/call-scheduler';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 
 /** A scheduler on a fake clock: sleeping advances time, so tests are exact and instant. */
@@ -100,6 +105,21 @@ describe('SqliteCallScheduler', () => {
     const b = await scheduler.acquire('AddFriends');
     const c = await scheduler.acquire('AddFriends');
     assert.deepEqual([a - 1_000_000, b - 1_000_000, c - 1_000_000], [300, 500, 1300]);
+  });
+
+  it('leaves more of the budget unused after "too frequent" answers, and less again as they stop', async () => {
+    const { scheduler, advance } = fakeClockScheduler(':memory:', 0.02);
+    const gap = async () => -(await scheduler.acquire('ImportPeerMsg')) + (await scheduler.acquire('ImportPeerMsg'));
+    assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.98)) < 1e-6, 'the configured headroom alone');
+    for (let i = 0; i < 3; i++) scheduler.backOff('ImportPeerMsg', undefined, 0);
+    advance(1_000);
+    assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.95)) < 0.01, '3 refusals: 3% more unused');
+    for (let i = 0; i < 20; i++) scheduler.backOff('ImportPeerMsg', undefined, 0);
+    advance(1_000);
+    assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.88)) < 0.05, 'at most 10% more');
+    advance(EXTRA_HEADROOM_DECAY_MS * 10);
+    assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.98)) < 1e-6, 'decayed back after ten minutes');
+    assert.ok(Math.abs(extraHeadroomAt(0.05, 0, EXTRA_HEADROOM_DECAY_MS * 2) - 0.03) < 1e-12);
   });
 
   it('counts sends per second for the rates an operator sees', async () => {

@@ -20,9 +20,9 @@ describe('readCallSchedule', () => {
     await other.acquire('UserRegister');
     now += 10;
 
-    const rows = readCallSchedule(file, 7);
+    const rows = readCallSchedule(file, 7, now);
     assert.deepEqual(
-      rows.map(({ nextFreeAt: _, ...r }) => r),
+      rows.map(({ nextFreeAt: _, extraHeadroom: __, ...r }) => r),
       [
         { action: 'ImportPeerMsg', rate: 10, calls: 3, refusals: 1, perKey: false, keys: 1 },
         { action: 'InviteUsersIntoGroup', rate: 1, calls: 2, refusals: 0, perKey: true, keys: 2 },
@@ -30,7 +30,10 @@ describe('readCallSchedule', () => {
     );
     // Three calls at 10/s (98%) leave the next slot ~306 ms after the first; the back-off did not move it further.
     assert.ok(Math.abs(rows[0]!.nextFreeAt! - (1_000_000 + 3 * (1000 / 9.8))) < 1);
-    assert.deepEqual(readCallSchedule(file, 7), rows, 'reading changes nothing');
+    // The "too frequent" answer left 1% more of ImportPeerMsg's budget unused (decaying 1% a minute).
+    assert.ok(Math.abs(rows[0]!.extraHeadroom - (0.01 - (10 / 60_000) * 0.01)) < 1e-9, String(rows[0]!.extraHeadroom));
+    assert.equal(rows[1]!.extraHeadroom, 0);
+    assert.deepEqual(readCallSchedule(file, 7, now), rows, 'reading changes nothing');
     scheduler.close();
     other.close();
   });

@@ -63,8 +63,10 @@ export function registerCallScheduleCommand(program: Command): void {
       `
 Every worker on this machine reserves each ZIM call's slot in this file, so the budgets hold across worker
 processes. Counts are since the file was created (all migrations into this app). "Too frequent" answers are
-ZIM's rate-limit refusals: a few in a million calls is jitter; more means something else spends the same
-budget (the live app's own server calls, a worker on another machine, a budget above ZIM's).
+ZIM's rate-limit refusals. Each one leaves 1% more of that Action's budget unused, up to 10%, decaying by 1% a
+minute ("extra headroom"), so refusals settle at about one a minute whatever the jitter. Many more than that
+mean something else spends the same budget (the live app's own server calls, a worker on another machine, a
+budget above ZIM's).
 
 Which file: --budget-db, --dir, ZIM_MIGRATE_BUDGET_DB or "budgetDb" in the config file; with none of them, the
 workers' default ~/.zim-migrate/${SCHEDULE_FILE}, else the rehearsal's ./${REHEARSAL_DIR}/${SCHEDULE_FILE}
@@ -121,14 +123,15 @@ apps in the file and no --app-id).`
         return;
       }
       const now = Date.now();
-      console.log('Action                  budget            calls   "too frequent"   queued until');
+      console.log('Action                  budget            calls   "too frequent"   queued until   extra headroom');
       for (const r of rows) {
         const share = r.calls > 0 ? ` (${((r.refusals / r.calls) * 100).toFixed(2)}%)` : '';
         const queued =
           r.nextFreeAt !== undefined && r.nextFreeAt > now ? `+${((r.nextFreeAt - now) / 1000).toFixed(1)} s` : '-';
         console.log(
           `${r.action.padEnd(22)}  ${`${r.rate}/s${r.perKey ? ` per group (${r.keys})` : ''}`.padEnd(16)}` +
-            `${r.calls.toLocaleString('en-US').padStart(7)}   ${`${r.refusals}${share}`.padEnd(16)} ${queued}`
+            `${r.calls.toLocaleString('en-US').padStart(7)}   ${`${r.refusals}${share}`.padEnd(16)} ${queued.padEnd(14)}` +
+            (r.extraHeadroom > 0 ? ` +${(r.extraHeadroom * 100).toFixed(1)}%` : ' -')
         );
       }
     });

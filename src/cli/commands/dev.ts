@@ -26,7 +26,7 @@ import { progressQuery, workflowIds, type MigrationProgress } from '../../shared
 import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { createMigrationWorker, type MigrationWorker } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
-import { startZimEmulator, type ZimEmulator } from '../../zim-emulator';
+import { startEmulatorProcess, type EmulatorProcess } from '../../zim-emulator/emulator-process';
 import { addZimPlanOptions, parseZimPlanOptions, zimPlanArgs, type ZimPlanSettings } from '../import-options';
 import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
@@ -201,7 +201,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
   // Everything this rehearsal starts, so that stop() ends it whatever happens.
   const aborted = new AbortController();
   let serverStarting: Promise<DevServerProcess> | undefined;
-  let emulatorStarting: Promise<ZimEmulator> | undefined;
+  let emulatorStarting: Promise<EmulatorProcess> | undefined;
   let worker: MigrationWorker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
@@ -258,12 +258,15 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       logFile: serverLog,
       signal: aborted.signal,
     });
-    emulatorStarting = startZimEmulator({
+    // Its own process, as ZIM is apart from the workers (src/zim-emulator/emulator-process.ts says why).
+    emulatorStarting = startEmulatorProcess({
       appId: APP_ID,
-      serverSecret,
+      serverSecretFile: secretFile,
       port: o.zimPort ?? 0,
       ...emulatorPlan,
-      rateLimits: { enabled: true, perSecond: rates.emulatorPerSecond, perGroupPerSecond: {}, codes: {} },
+      perSecond: rates.emulatorPerSecond,
+      logFile: path.join(dir, 'zim-emulator.log'),
+      signal: aborted.signal,
     });
     const [server, emulator] = await Promise.all([serverStarting, emulatorStarting]);
     const uiBase = `http://localhost:${ports.uiPort}`;
@@ -340,7 +343,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
     const report = `zim-migrate report ${staging} --name ${MIGRATION}`;
     console.log(
       `\nRehearsal ${result.status}: ${failed.toLocaleString('en-US')} record(s) failed.\n` +
-        `${verifyLine(result, report)}\n${emulatorCallsLine(emulator.counters())}\n` +
+        `${verifyLine(result, report)}\n${emulatorCallsLine(await emulator.counters())}\n` +
         `Temporal UI: ${ui}\nTemporal server log: ${serverLog}`
     );
     if (failed > 0 || result.status !== 'completed') process.exitCode = 1;
