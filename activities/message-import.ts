@@ -1,10 +1,19 @@
 /**
  * Exactly-once import of one message (ImportPeerMsg / ImportGroupMsg), on an API with no idempotency key.
  *
- *   1. The ledger says done/failed/skipped  → the earlier attempt finished; report it again, call nothing.
- *   2. The ledger says pending              → an earlier attempt may have landed before it died: read the
- *                                             conversation's newest message from ZIM and compare (reconcile).
- *   3. Otherwise mark pending (write-ahead), wait for a slot in the call schedule, call ZIM, record the outcome.
+ *   1. Claim the message's ledger entry for this attempt (a lease). An entry already done/failed/skipped means an
+ *      earlier attempt finished: report it again, call nothing. An entry another attempt holds a live lease on
+ *      means that attempt may be about to call or calling: wait until it settles or its lease runs out.
+ *   2. The claimed entry was pending → an earlier attempt may have landed before it died: read the conversation's
+ *      newest message from ZIM and compare (reconcile).
+ *   3. Otherwise wait for a slot in the call schedule, renew the lease (an attempt that lost it does not call),
+ *      call ZIM, record the outcome.
+ *
+ * Why the lease: two executions of one step can overlap, e.g. a local activity still waiting for its slot in a
+ * workflow task that timed out under load, next to its re-execution in the task that replaced it. Without the
+ * lease, the second one reconciled (nothing had landed yet) and sent, and then so did the first: a duplicate. A lease
+ * is renewed right before the call and outlives the call's whole timeout, so no other attempt reconciles while a
+ * call may be in flight.
  *
  * Reconciliation relies on what ZIM guarantees for one conversation copy: messages come back newest first and
  * MsgSeq grows with every import. A message landed iff the newest message is newer than the last one we know
@@ -40,18 +49,39 @@ export interface NewestMessage {
 export type ImportAttempt =
   { kind: 'landed'; msgSeq: number; msgId?: string } | { kind: 'refused'; code: number; message: string };
 
+export type Claim = { claimed: true; previous: LedgerEntry | null } | { claimed: false; current: LedgerEntry };
+
+/** How long a claim holds: longer than a ZIM call may take (the client's 15-s timeout) with room for a stall. */
+export const LEASE_MS = 45_000;
+const RENEW_EVERY_MS = 15_000;
+const WAIT_POLL_MS = 250;
+
 /** What one message import needs; adapters bind it to staging, the ledger, the scheduler and the ZIM client. */
 export interface MessageImportPorts {
   stage: 'peer-messages' | 'group-messages';
   message(seq: number): Promise<StagedMessage | null>;
   count(): Promise<number>;
   ledgerKey(message: StagedMessage): string;
-  ledgerGet(key: string): Promise<LedgerEntry | null>;
+  /**
+   * Writes `pending` with this attempt's lease (`token`, for `leaseMs`), unless the entry is settled or another
+   * attempt's lease on it is live; says what was there.
+   */
+  claim(key: string, sourceId: string, token: string, leaseMs: number): Promise<Claim>;
+  /** Extends this attempt's lease; false if it no longer holds it. */
+  renew(key: string, token: string, leaseMs: number): Promise<boolean>;
+  /** Ends this attempt's lease without an outcome: no call of it is in flight, the next attempt need not wait. */
+  release(key: string, token: string): Promise<void>;
+  /** Records an outcome (and ends any lease). */
   ledgerPut(key: string, entry: LedgerEntry & { msgId?: string; zimMessage?: string; sourceId: string }): Promise<void>;
   /** Newest message of this conversation copy in ZIM, or null when it is empty. Spends one query call. */
   newest(conversation: string): Promise<NewestMessage | null>;
-  /** Waits for a call slot, then imports. Throws only for retryable trouble (network, 5xx, too frequent). */
-  send(message: StagedMessage): Promise<ImportAttempt>;
+  /**
+   * Waits for a call slot, then imports if `mayCall` still says so (it renews the lease). Throws only for retryable
+   * trouble (network, 5xx, too frequent).
+   */
+  send(message: StagedMessage, mayCall: () => Promise<boolean>): Promise<ImportAttempt | 'lease-lost'>;
+  /** Waits while another attempt holds the message's lease. */
+  sleep(ms: number): Promise<void>;
 }
 
 function matches(newest: NewestMessage, message: StagedMessage): boolean {
@@ -68,23 +98,40 @@ export function landedAlready(newest: NewestMessage | null, message: StagedMessa
 
 const none = { done: 0, failed: 0, skipped: 0, calls: 0 };
 
+/** Thrown so that Temporal retries the step, which then finds the entry as the other attempt left it. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+/** `token` names this attempt (unique per execution); the caller makes it. */
 export async function importMessageExactlyOnce(
   ports: MessageImportPorts,
   seq: number,
-  prev: LandedMark | null
+  prev: LandedMark | null,
+  token: string
 ): Promise<StepResult> {
   const message = await ports.message(seq);
   if (!message) return { ...none, hasMore: false };
   const hasMore = seq + 1 < (await ports.count());
   const key = ports.ledgerKey(message);
-  const entry = await ports.ledgerGet(key);
   const landedMark = (msgSeq: number): LandedMark => ({ conversation: message.conversation, msgSeq });
 
-  if (entry?.status === 'done') {
-    return { ...none, done: 1, hasMore, ...(entry.msgSeq !== undefined && { landed: landedMark(entry.msgSeq) }) };
+  let previous: LedgerEntry | null;
+  for (let waited = 0; ; waited += WAIT_POLL_MS) {
+    const claim = await ports.claim(key, message.sourceId, token, LEASE_MS);
+    if (claim.claimed) {
+      previous = claim.previous;
+      break;
+    }
+    const { current } = claim;
+    if (current.status === 'done')
+      return { ...none, done: 1, hasMore, ...(current.msgSeq !== undefined && { landed: landedMark(current.msgSeq) }) };
+    if (current.status === 'failed') return { ...none, failed: 1, hasMore };
+    if (current.status === 'skipped') return { ...none, skipped: 1, hasMore };
+    // Another attempt holds a live lease: it settles the entry, or its lease runs out.
+    if (waited > 2 * LEASE_MS) throw new LeaseLostError(`${key}: another attempt held its lease for over ${waited} ms`);
+    await ports.sleep(WAIT_POLL_MS);
   }
-  if (entry?.status === 'failed') return { ...none, failed: 1, hasMore };
-  if (entry?.status === 'skipped') return { ...none, skipped: 1, hasMore };
 
   if (message.skipReason) {
     await ports.ledgerPut(key, { status: 'skipped', zimMessage: message.skipReason, sourceId: message.sourceId });
@@ -92,18 +139,28 @@ export async function importMessageExactlyOnce(
   }
 
   let calls = 0;
-  if (entry?.status === 'pending') {
+  if (previous?.status === 'pending') {
     const newest = await ports.newest(message.conversation);
     calls++;
     if (newest && landedAlready(newest, message, prev)) {
       await ports.ledgerPut(key, { status: 'done', msgSeq: newest.msgSeq, sourceId: message.sourceId });
       return { ...none, done: 1, calls, hasMore, landed: landedMark(newest.msgSeq) };
     }
-  } else {
-    await ports.ledgerPut(key, { status: 'pending', sourceId: message.sourceId });
   }
 
-  const attempt = await ports.send(message);
+  // The slot can be far out: keep the lease alive while waiting for it.
+  const keepAlive = setInterval(() => void ports.renew(key, token, LEASE_MS).catch(() => undefined), RENEW_EVERY_MS);
+  let attempt: ImportAttempt | 'lease-lost';
+  try {
+    attempt = await ports.send(message, () => ports.renew(key, token, LEASE_MS));
+  } catch (err) {
+    // The call failed or never started: none of this attempt is in flight, so the next need not wait out the lease.
+    await ports.release(key, token).catch(() => undefined);
+    throw err;
+  } finally {
+    clearInterval(keepAlive);
+  }
+  if (attempt === 'lease-lost') throw new LeaseLostError(`${key}: the lease ran out before the call; not sent`);
   calls++;
   if (attempt.kind === 'refused') {
     await ports.ledgerPut(key, {

@@ -3,6 +3,7 @@
  * schedule, and writes the outcome to the ledger. The exactly-once and batch rules live in message-import.ts,
  * batch-import.ts and group-setup.ts; this file binds them to staging, the scheduler and the ZIM client.
  */
+import { randomUUID } from 'node:crypto';
 import { cancellationSignal } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZIM_ROLE, ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
@@ -166,8 +167,11 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       },
       count: () => (kind === 'peer' ? data.ownerMessageCount(id) : data.groupMessageCount(id)),
       ledgerKey: (m) => `${id}/${m.sourceId}`,
-      ledgerGet: async (k) => (await data.ledgerGet(stage, [k])).get(k) ?? null,
+      claim: (k, sourceId, token, leaseMs) => data.ledgerClaim(stage, k, sourceId, token, leaseMs),
+      renew: (k, token, leaseMs) => data.ledgerRenew(stage, k, token, leaseMs),
+      release: (k, token) => data.ledgerRelease(stage, k, token),
       ledgerPut: (k, entry) => data.ledgerPut(stage, [{ key: k, ...entry }]),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       newest: async (conversation) => {
         const page =
           kind === 'peer'
@@ -182,15 +186,19 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
           ? { sender: newest.sender, msgType: newest.msgType, msgTime: newest.msgTime, msgSeq: newest.msgSeq }
           : null;
       },
-      send: async (message) => {
+      send: async (message, mayCall) => {
         const m = current;
         if (!m || m.sourceId !== message.sourceId) throw new Error(`staged message ${message.sourceId} was not read`);
         return kind === 'peer'
-          ? scheduledCall(scheduler, 'ImportPeerMsg', undefined, () =>
-              attemptOf(() => zim.importPeerMsg({ ...importFields(m), ToUserId: m.to ?? id, ImportedUserId: id }))
+          ? scheduledCall(scheduler, 'ImportPeerMsg', undefined, async () =>
+              (await mayCall())
+                ? attemptOf(() => zim.importPeerMsg({ ...importFields(m), ToUserId: m.to ?? id, ImportedUserId: id }))
+                : 'lease-lost'
             )
-          : scheduledCall(scheduler, 'ImportGroupMsg', undefined, () =>
-              attemptOf(() => zim.importGroupMsg({ ...importFields(m), GroupId: id }))
+          : scheduledCall(scheduler, 'ImportGroupMsg', undefined, async () =>
+              (await mayCall())
+                ? attemptOf(() => zim.importGroupMsg({ ...importFields(m), GroupId: id }))
+                : 'lease-lost'
             );
       },
     };
@@ -314,12 +322,12 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     importPeerMessage: async (input) => {
       const data = await deps.openData(input.stagingPath);
       if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
-      return importMessageExactlyOnce(messagePorts(data, 'peer', input.owner), input.seq, input.prev);
+      return importMessageExactlyOnce(messagePorts(data, 'peer', input.owner), input.seq, input.prev, randomUUID());
     },
     importGroupMessage: async (input) => {
       const data = await deps.openData(input.stagingPath);
       if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
-      return importMessageExactlyOnce(messagePorts(data, 'group', input.groupId), input.seq, input.prev);
+      return importMessageExactlyOnce(messagePorts(data, 'group', input.groupId), input.seq, input.prev, randomUUID());
     },
     setupGroupStep: async (input) =>
       runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),

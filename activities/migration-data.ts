@@ -5,6 +5,7 @@
  */
 import type { ConversationRange, FanoutItem, LedgerCounts, PageStage, StagePlan } from './contract';
 import type { LedgerStatus } from './batch-import';
+import type { Claim } from './message-import';
 import type { Stage } from '../src/shared/stages';
 
 export interface StagedUser {
@@ -120,7 +121,17 @@ export interface MigrationData {
   groupMessage(groupId: string, seq: number): Promise<StagedImportMessage | null>;
   groupMessages(groupId: string): Promise<StagedImportMessage[]>;
   ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerRecord>>;
+  /** Records outcomes (or plain `pending` write-aheads); ends any lease on those entries. */
   ledgerPut(stage: Stage, rows: LedgerRow[]): Promise<void>;
+  /**
+   * A message import's claim on its entry (activities/message-import.ts): writes `pending` with this attempt's
+   * lease unless the entry is settled or another attempt's lease is live, atomically, by the store's clock.
+   */
+  ledgerClaim(stage: Stage, key: string, sourceId: string, token: string, leaseMs: number): Promise<Claim>;
+  /** Extends the attempt's lease; false if the entry is no longer pending under this token. */
+  ledgerRenew(stage: Stage, key: string, token: string, leaseMs: number): Promise<boolean>;
+  /** Ends the attempt's lease (the entry stays pending). */
+  ledgerRelease(stage: Stage, key: string, token: string): Promise<void>;
   ledgerCounts(): Promise<LedgerCounts>;
   /** The call gate (see MigrationActivities.setCallGate): open unless the migration closed it. */
   callGateOpen(): Promise<boolean>;

@@ -204,14 +204,15 @@ describe('live progress against the ledger and the emulator', () => {
       assert.ok(reported.callsPerSecond! <= PEER_RATE, `report: ${reported.callsPerSecond} calls/s`);
 
       // ETA: over the second half of the run, within 10% of the time that really remained after the reading it is
-      // as of (and a second of slack: the end is seen by polling).
+      // as of, and two seconds of slack: the ETA counts the calls left, while the end also takes the last answers,
+      // the stage's close and the test's polling (2.3 s after an ETA of 1 s on a loaded CI machine).
       const startedAt = etas[0]!.at;
       const secondHalf = etas.filter((e) => e.at >= startedAt + (endedAt - startedAt) / 2);
       assert.ok(secondHalf.length >= 5, `ETA read ${secondHalf.length} times in the second half`);
       for (const e of secondHalf) {
         const remaining = (endedAt - e.at) / 1000;
         assert.ok(
-          Math.abs(e.eta - remaining) <= remaining * 0.1 + 1,
+          Math.abs(e.eta - remaining) <= remaining * 0.1 + 2,
           `ETA ${e.eta} s with ${remaining.toFixed(1)} s left: ${JSON.stringify(etas.map((x) => [Math.round((x.at - startedAt) / 1000), x.eta]))}`
         );
       }

@@ -62,7 +62,7 @@ describe('SqliteCallScheduler', () => {
 
   it('takes a budget change at the next reservation and counts calls and refusals', async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'schedule-')), 'b.sqlite');
-    const { scheduler } = fakeClockScheduler(file);
+    const { scheduler, now } = fakeClockScheduler(file);
     await scheduler.acquire('AddFriends');
     scheduler.setRate('AddFriends', 5);
     const a = await scheduler.acquire('AddFriends');
@@ -71,9 +71,12 @@ describe('SqliteCallScheduler', () => {
     scheduler.backOff('AddFriends', undefined, 1000);
     const c = await scheduler.acquire('AddFriends');
     assert.ok(c - b >= 1000, 'a "too frequent" answer pushes the next call back');
-    const [row, ...others] = readCallSchedule(file, 1);
+    const [row, ...others] = readCallSchedule(file, 1, now());
+    // The refusal left 1% more of the budget unused; read at the scheduler's clock a second later, it has decayed by
+    // 1%/min for that second.
+    assert.ok(Math.abs(row!.extraHeadroom - (0.01 - 0.01 / 60)) < 1e-9, `extraHeadroom ${row!.extraHeadroom}`);
     assert.deepEqual(
-      { ...row, nextFreeAt: undefined },
+      { ...row, nextFreeAt: undefined, extraHeadroom: undefined },
       {
         action: 'AddFriends',
         rate: 5,
@@ -82,6 +85,7 @@ describe('SqliteCallScheduler', () => {
         refusals: 1,
         keys: 1,
         nextFreeAt: undefined,
+        extraHeadroom: undefined,
       }
     );
     assert.deepEqual(others, []);

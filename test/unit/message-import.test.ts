@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import type { LandedMark } from '../../activities/contract';
 import {
   importMessageExactlyOnce,
+  LEASE_MS,
+  type Claim,
   type LedgerEntry,
   type MessageImportPorts,
   type StagedMessage,
@@ -15,22 +17,50 @@ type Fault = 'ok' | 'commit-then-drop' | 'drop-before-commit';
 function world(messages: StagedMessage[], faults: Fault[] = []) {
   const zim = new Map<string, { sourceId: string; from: string; time: number; type: number; seq: number }[]>();
   const ledger = new Map<string, LedgerEntry>();
+  /** Leases on pending entries, by the fake clock `now` (sleeping advances it). */
+  const leases = new Map<string, { token: string; until: number }>();
+  const clock = { now: 0 };
   let sends = 0;
   let seqCounter = 0;
+  /** Runs just before the call, after the slot: tests hold an attempt there. */
+  let beforeCall: (m: StagedMessage) => Promise<void> = async () => undefined;
   const ports: MessageImportPorts = {
     stage: 'peer-messages',
     message: async (seq) => messages[seq] ?? null,
     count: async () => messages.length,
     ledgerKey: (m) => `owner/${m.sourceId}`,
-    ledgerGet: async (key) => ledger.get(key) ?? null,
-    ledgerPut: async (key, entry) =>
-      void ledger.set(key, { status: entry.status, msgSeq: entry.msgSeq, zimCode: entry.zimCode }),
+    claim: async (key, _sourceId, token, leaseMs): Promise<Claim> => {
+      const entry = ledger.get(key);
+      const lease = leases.get(key);
+      if (entry && entry.status !== 'pending') return { claimed: false, current: entry };
+      if (entry && lease && lease.token !== token && lease.until > clock.now) return { claimed: false, current: entry };
+      ledger.set(key, { ...entry, status: 'pending' });
+      leases.set(key, { token, until: clock.now + leaseMs });
+      return { claimed: true, previous: entry ?? null };
+    },
+    renew: async (key, token, leaseMs) => {
+      const lease = leases.get(key);
+      if (ledger.get(key)?.status !== 'pending' || lease?.token !== token) return false;
+      lease.until = clock.now + leaseMs;
+      return true;
+    },
+    release: async (key, token) => {
+      const lease = leases.get(key);
+      if (lease?.token === token) lease.until = 0;
+    },
+    sleep: async (ms) => void (clock.now += ms),
+    ledgerPut: async (key, entry) => {
+      leases.delete(key);
+      ledger.set(key, { status: entry.status, msgSeq: entry.msgSeq, zimCode: entry.zimCode });
+    },
     newest: async (conversation) => {
       const list = zim.get(conversation) ?? [];
       const last = list[list.length - 1];
       return last ? { sender: last.from, msgTime: last.time, msgType: last.type, msgSeq: last.seq } : null;
     },
-    send: async (m) => {
+    send: async (m, mayCall) => {
+      await beforeCall(m);
+      if (!(await mayCall())) return 'lease-lost';
       const fault = faults[sends++] ?? 'ok';
       if (fault === 'drop-before-commit') throw new Error('ECONNRESET');
       if (m.type === 2) return { kind: 'refused', code: 660000002, message: 'signaling messages cannot be imported' };
@@ -42,6 +72,7 @@ function world(messages: StagedMessage[], faults: Fault[] = []) {
     },
   };
   /** Drives every message like the owner's child workflow does, retrying each activity until it completes. */
+  let tokens = 0;
   const runAll = async () => {
     let prev: LandedMark | null = null;
     const results = [];
@@ -49,7 +80,7 @@ function world(messages: StagedMessage[], faults: Fault[] = []) {
       for (let attempt = 0; ; attempt++) {
         assert.ok(attempt < 50, 'too many attempts');
         try {
-          const r = await importMessageExactlyOnce(ports, seq, prev);
+          const r = await importMessageExactlyOnce(ports, seq, prev, `attempt-${++tokens}`);
           results.push(r);
           if (r.landed) prev = r.landed;
           break;
@@ -61,7 +92,15 @@ function world(messages: StagedMessage[], faults: Fault[] = []) {
     }
     return results;
   };
-  return { ports, zim, ledger, runAll, sends: () => sends };
+  return {
+    ports,
+    zim,
+    ledger,
+    clock,
+    runAll,
+    sends: () => sends,
+    holdBeforeCall: (hold: typeof beforeCall) => void (beforeCall = hold),
+  };
 }
 
 const msg = (sourceId: string, conversation: string, sentTime: number, type = 1, from = 'owner'): StagedMessage => ({
@@ -83,7 +122,7 @@ describe('importMessageExactlyOnce', () => {
         [1, 1, false],
       ]
     );
-    const again = await importMessageExactlyOnce(w.ports, 0, null);
+    const again = await importMessageExactlyOnce(w.ports, 0, null, 'later');
     assert.equal(again.done, 1);
     assert.equal(again.calls, 0);
     assert.equal(w.sends(), 2);
@@ -134,6 +173,50 @@ describe('importMessageExactlyOnce', () => {
     const w = world([{ ...msg('old', 'bob', 1), skipReason: 'older than the 30-day retention window' }]);
     const [r] = await w.runAll();
     assert.equal(r!.skipped, 1);
+    assert.equal(w.sends(), 0);
+  });
+
+  it('lets a second execution of a step wait for the first one in flight, never sending it twice', async () => {
+    // A local activity still waiting for its slot in a workflow task that timed out, and its re-execution in the
+    // task that replaced it: the second must not reconcile (nothing landed yet) and send next to the first.
+    const w = world([msg('m1', 'bob', 1000)]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    w.holdBeforeCall(async () => {
+      w.holdBeforeCall(async () => undefined);
+      await held;
+    });
+    // The second polls in real turns of the event loop, not on the fake clock: the first's lease stays live.
+    w.ports.sleep = () => new Promise((r) => setImmediate(r));
+    const first = importMessageExactlyOnce(w.ports, 0, null, 'first');
+    await new Promise((r) => setImmediate(r)); // the first has claimed and waits for its slot
+    const second = importMessageExactlyOnce(w.ports, 0, null, 'second');
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(w.sends(), 0, 'the second waits while the first holds its lease');
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    assert.deepEqual([a.done, b.done, b.calls], [1, 1, 0]);
+    assert.equal(w.zim.get('bob')!.length, 1);
+  });
+
+  it('takes over from an attempt that died holding its lease, once the lease ran out, and reconciles', async () => {
+    const w = world([msg('m1', 'bob', 1000)]);
+    // An attempt claimed, landed, and died before recording it (its process was killed).
+    await w.ports.claim('owner/m1', 'm1', 'dead', LEASE_MS);
+    w.zim.set('bob', [{ sourceId: 'm1', from: 'owner', time: 1000, type: 1, seq: 7 }]);
+    const startedAt = w.clock.now;
+    const r = await importMessageExactlyOnce(w.ports, 0, null, 'next');
+    assert.ok(w.clock.now - startedAt >= LEASE_MS, 'it waited out the lease');
+    assert.deepEqual([r.done, r.calls, w.sends()], [1, 1, 0], 'reconciled: landed already, not sent again');
+  });
+
+  it('does not call once its lease was taken over', async () => {
+    const w = world([msg('m1', 'bob', 1000)]);
+    w.holdBeforeCall(async () => {
+      w.clock.now += LEASE_MS + 1; // stalled past its lease while waiting for the slot...
+      await w.ports.claim('owner/m1', 'm1', 'other', LEASE_MS); // ...and another attempt took over
+    });
+    await assert.rejects(importMessageExactlyOnce(w.ports, 0, null, 'stalled'), /lease ran out before the call/);
     assert.equal(w.sends(), 0);
   });
 

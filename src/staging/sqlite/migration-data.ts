@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import type { ConversationRange, FanoutItem, LedgerCounts, StagePlan } from '../../../activities/contract';
 import type { LedgerStatus } from '../../../activities/batch-import';
+import type { Claim } from '../../../activities/message-import';
 import type {
   LedgerRecord,
   LedgerRow,
@@ -91,6 +92,12 @@ export class SqliteMigrationData implements MigrationData {
     this.db.exec(BATCH_INDEX);
     this.db
       .transaction(() => {
+        // Message imports' leases (activities/message-import.ts); files staged before them lack the columns.
+        const columns = (this.db.prepare(`PRAGMA table_info(ledger)`).all() as { name: string }[]).map((c) => c.name);
+        if (!columns.includes('lease_token'))
+          this.db.exec(
+            `ALTER TABLE ledger ADD COLUMN lease_token TEXT; ALTER TABLE ledger ADD COLUMN lease_until INTEGER;`
+          );
         if (!this.db.prepare(`SELECT 1 FROM zm_meta WHERE key = 'batches'`).get()) this.db.exec(BUILD_BATCHES);
         if (!this.db.prepare(`SELECT 1 FROM zm_meta WHERE key = 'ledger_counts'`).get()) this.db.exec(COUNT_LEDGER);
       })
@@ -168,7 +175,22 @@ export class SqliteMigrationData implements MigrationData {
       ledgerPut: db.prepare(
         `INSERT INTO ledger(stage, key, status, zim_code, zim_message, msg_id, msg_seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(stage, key) DO UPDATE SET status = excluded.status, zim_code = excluded.zim_code,
-           zim_message = excluded.zim_message, msg_id = excluded.msg_id, msg_seq = excluded.msg_seq, at = excluded.at`
+           zim_message = excluded.zim_message, msg_id = excluded.msg_id, msg_seq = excluded.msg_seq, at = excluded.at,
+           lease_token = NULL, lease_until = NULL`
+      ),
+      leaseGet: db.prepare(
+        `SELECT status, msg_seq, zim_code, lease_token, lease_until FROM ledger WHERE stage = ? AND key = ?`
+      ),
+      leaseTake: db.prepare(
+        `INSERT INTO ledger(stage, key, status, at, lease_token, lease_until) VALUES (?, ?, 'pending', ?, ?, ?)
+         ON CONFLICT(stage, key) DO UPDATE SET status = 'pending', at = excluded.at,
+           lease_token = excluded.lease_token, lease_until = excluded.lease_until`
+      ),
+      leaseRenew: db.prepare(
+        `UPDATE ledger SET lease_until = ? WHERE stage = ? AND key = ? AND status = 'pending' AND lease_token = ?`
+      ),
+      leaseRelease: db.prepare(
+        `UPDATE ledger SET lease_until = NULL WHERE stage = ? AND key = ? AND status = 'pending' AND lease_token = ?`
       ),
       conversations: db.prepare(`SELECT count(DISTINCT owner || char(0) || peer) AS n FROM peer_copies`),
       memberStats: db.prepare(
@@ -478,6 +500,34 @@ export class SqliteMigrationData implements MigrationData {
           at
         );
     })();
+  }
+
+  async ledgerClaim(stage: Stage, key: string, _sourceId: string, token: string, leaseMs: number): Promise<Claim> {
+    // IMMEDIATE: the read and the write are one step, so two attempts never both claim.
+    return this.db
+      .transaction((): Claim => {
+        const now = Date.now();
+        const r = this.q.leaseGet.get(stage, key) as Row | undefined;
+        const entry = r && {
+          status: r.status as LedgerRecord['status'],
+          ...(r.msg_seq != null && { msgSeq: r.msg_seq as number }),
+          ...(r.zim_code != null && { zimCode: r.zim_code as number }),
+        };
+        if (entry && entry.status !== 'pending') return { claimed: false, current: entry };
+        if (entry && r.lease_token !== token && r.lease_until != null && (r.lease_until as number) > now)
+          return { claimed: false, current: entry };
+        this.q.leaseTake.run(stage, key, now, token, now + leaseMs);
+        return { claimed: true, previous: entry ?? null };
+      })
+      .immediate();
+  }
+
+  async ledgerRenew(stage: Stage, key: string, token: string, leaseMs: number): Promise<boolean> {
+    return this.q.leaseRenew.run(Date.now() + leaseMs, stage, key, token).changes === 1;
+  }
+
+  async ledgerRelease(stage: Stage, key: string, token: string): Promise<void> {
+    this.q.leaseRelease.run(stage, key, token);
   }
 
   async ledgerCounts(): Promise<LedgerCounts> {
