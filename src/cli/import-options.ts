@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ExportDirError, scanExportDir } from '../import-format/export-dir';
+import { ManifestError, readManifest } from '../import-format/manifest';
 import { ACCEPTED_FILES } from '../import-format/rules';
 import { time } from '../import-format/schemas';
 import { toEpochMs } from '../import-format/time';
@@ -111,11 +112,19 @@ function exportDirProblem(dir: string): string | undefined {
   try {
     if (!statSync(dir).isDirectory()) return `${dir} is not a directory: ${expected}`;
     if (scanExportDir(dir).files.length === 0) return `${dir} holds no export files: ${expected}`;
+    if (readManifest(dir)?.kind === 'incremental')
+      return (
+        `${dir} is an incremental export (its export.json says so): it holds only changes since an earlier ` +
+        'export, so it cannot be validated or staged alone; it is the input of a catch-up round ' +
+        '(docs/import-format.md#incremental-exports)'
+      );
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return `No such directory: ${dir}`;
-    return err instanceof ExportDirError ? err.message : `cannot read ${dir}: ${code ?? (err as Error).message}`;
+    return err instanceof ExportDirError || err instanceof ManifestError
+      ? err.message
+      : `cannot read ${dir}: ${code ?? (err as Error).message}`;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { MANIFEST_FILE } from './manifest';
 import { ENTITIES, type Entity } from './schemas';
 
 export interface ExportFile {
@@ -16,6 +17,10 @@ export interface ExportDir {
   app: string;
   dir: string;
   files: ExportFile[];
+  /** `deletions.ndjson` (or its parts): tombstones of an incremental export (manifest.ts). */
+  deletions: string[];
+  /** `export.json`, when present: full or incremental, and the watermarks (manifest.ts). */
+  manifest: string | null;
   /** Files that match no entity (reported as warnings, not read). */
   unknown: string[];
 }
@@ -35,15 +40,21 @@ export function scanExportDir(dir: string): ExportDir {
   }
   const files: ExportFile[] = [];
   const unknown: string[] = [];
+  const deletions: string[] = [];
+  let manifest: string | null = null;
   for (const name of names) {
     const entity = FILE_NAME.exec(name)?.[1];
     const full = path.join(dir, name);
     if (entity !== undefined && (ENTITIES as readonly string[]).includes(entity)) {
       files.push({ entity: entity as Entity, path: full });
+    } else if (entity === 'deletions') {
+      deletions.push(full);
+    } else if (name === MANIFEST_FILE) {
+      manifest = full;
     } else if (!name.startsWith('.')) {
       unknown.push(full);
     }
   }
   files.sort((a, b) => ENTITIES.indexOf(a.entity) - ENTITIES.indexOf(b.entity) || a.path.localeCompare(b.path));
-  return { app: path.basename(path.resolve(dir)), dir, files, unknown };
+  return { app: path.basename(path.resolve(dir)), dir, files, deletions, manifest, unknown };
 }

@@ -174,6 +174,23 @@ export const groupMessageRecord = withContent(groupMessageCommon).describe(
   'group_messages.ndjson: one group message per line'
 );
 
+/**
+ * deletions.ndjson (incremental exports only, see manifest.ts): one record deleted in the legacy app since the
+ * previous export, named by the same key its file uses. Accounts have no tombstones: a closed account is a user
+ * record with `deactivated` (deleting it would orphan everyone's history with it). Messages have none either: ZIM
+ * keeps imported history. A dismissed group's tombstone takes its members and history with it.
+ */
+const deletedAt = time.describe('When it was deleted in the legacy app').optional();
+export const deletionRecord = z
+  .discriminatedUnion('entity', [
+    z.strictObject({ entity: z.literal('friends'), user: userId, friend: userId, at: deletedAt }),
+    z.strictObject({ entity: z.literal('blocks'), user: userId, blocked: userId, at: deletedAt }),
+    z.strictObject({ entity: z.literal('groups'), id: groupId, at: deletedAt }),
+    z.strictObject({ entity: z.literal('group_members'), group: groupId, user: userId, at: deletedAt }),
+  ])
+  .describe('deletions.ndjson: one tombstone per line (incremental exports)');
+export type DeletionRecord = z.infer<typeof deletionRecord>;
+
 export type UserRecord = z.infer<typeof userRecord>;
 export type FriendRecord = z.infer<typeof friendRecord>;
 export type BlockRecord = z.infer<typeof blockRecord>;

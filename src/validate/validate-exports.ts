@@ -144,6 +144,14 @@ async function loadExports(
     if (!e.files.some((f) => f.entity === 'users'))
       wholeFile(log, 'file.missing-users', e.app, e.dir, `no users file in ${e.dir}`);
     for (const file of e.unknown) wholeFile(log, 'file.unknown', e.app, file, 'not an entity file; not read');
+    for (const file of e.deletions)
+      wholeFile(
+        log,
+        'file.unknown',
+        e.app,
+        file,
+        'tombstones belong to incremental exports (a full one deletes by absence); not read'
+      );
     for (const f of e.files) {
       const fileId = writer.addFile(idx, f.entity, f.path);
       const job: FileJob = {

@@ -17,6 +17,6 @@ describe('the format documentation', () => {
   it('ships the JSON Schema that the zod schemas generate (run npm run schema after changing them)', () => {
     assert.equal(readFileSync(JSON_SCHEMA_FILE, 'utf8'), renderJsonSchema());
     const schema = JSON.parse(renderJsonSchema()) as { $defs: Record<string, unknown> };
-    assert.deepEqual(Object.keys(schema.$defs), [...ENTITIES]);
+    assert.deepEqual(Object.keys(schema.$defs), [...ENTITIES, 'manifest', 'deletions']);
   });
 });
