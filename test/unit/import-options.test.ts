@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseImportOptions, parseRates } from '../../src/cli/import-options';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseExportDirs, parseImportOptions, parseRates } from '../../src/cli/import-options';
+import { tempDir, users, writeExport } from '../helpers/exports';
 import { UsageError } from '../../src/shared/usage-error';
 
 const base = { zimPlan: 'pro', rejects: 'r.ndjson', json: false };
@@ -53,5 +56,15 @@ describe('CLI settings', () => {
     assert.equal(rates.UserRegister, 20);
     assert.throws(() => parseRates(['ImportPeerMessage=5']), /not an Action/);
     assert.throws(() => parseRates(['ImportPeerMsg=0']), /positive/);
+  });
+
+  it('takes a full export with export.json, and names an incremental or malformed one (it needs its migration)', () => {
+    const dir = writeExport(path.join(tempDir('manifest'), 'app'), { 'users.ndjson': users(2) });
+    writeFileSync(path.join(dir, 'export.json'), '{"kind":"full","until":"2026-01-01T00:00:00Z"}');
+    assert.deepEqual(parseExportDirs([dir]), [dir]);
+    writeFileSync(path.join(dir, 'export.json'), '{"kind":"incremental","since":1,"until":2}');
+    assert.throws(() => parseExportDirs([dir]), /is an incremental export .* input of a catch-up round/);
+    writeFileSync(path.join(dir, 'export.json'), '{"kind":"delta"}');
+    assert.throws(() => parseExportDirs([dir]), /export\.json: kind: .*Expected \{"kind":"full"/);
   });
 });
