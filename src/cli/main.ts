@@ -7,6 +7,7 @@ import { registerCallScheduleCommand } from './commands/call-schedule';
 import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
+import { registerCatchUpCommand } from './commands/catch-up';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
@@ -65,6 +66,7 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   });
   registerDevCommand(program);
   registerGenCommand(program);
+  registerCatchUpCommand(program);
   registerValidateCommand(program);
   registerPlanCommand(program);
   registerMigrationControlCommands(program);

@@ -50,14 +50,14 @@ export function readManifest(dir: string): ExportManifest | null {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ManifestError(`${file} is not JSON (${(err as Error).message}); see docs/import-format.md#export-json`);
+    throw new ManifestError(`${file} is not JSON (${(err as Error).message}); see docs/import-format.md#exportjson`);
   }
   const parsed = exportManifest.safeParse(json);
   if (!parsed.success)
     throw new ManifestError(
       `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}. ` +
         'Expected {"kind":"full","until":T} or {"kind":"incremental","since":S,"until":T} ' +
-        '(docs/import-format.md#export-json)'
+        '(docs/import-format.md#exportjson)'
     );
   const m = parsed.data;
   if (m.kind === 'full') return { kind: 'full', ...(m.until !== undefined && { untilMs: toEpochMs(m.until) }) };

@@ -16,6 +16,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { noChanges, type ChangeKind } from '../catch-up/change-kinds';
 import { scanExportDir } from '../import-format/export-dir';
 import { readManifest, renderManifest } from '../import-format/manifest';
 import { readNdjsonFile } from '../import-format/ndjson-reader';
@@ -50,26 +51,6 @@ export interface EvolveSummary {
   changes: Record<ChangeKind, number>;
 }
 
-export type ChangeKind =
-  | 'users.added'
-  | 'users.profile'
-  | 'users.deactivated'
-  | 'friends.added'
-  | 'friends.removed'
-  | 'blocks.added'
-  | 'blocks.removed'
-  | 'groups.created'
-  | 'groups.dismissed'
-  | 'groups.changed'
-  | 'groups.owner'
-  | 'members.joined'
-  | 'members.left'
-  | 'members.role'
-  | 'members.nickname'
-  | 'peer_messages.added'
-  | 'group_messages.added'
-  | 'messages.late';
-
 type Rec = Record<string, unknown>;
 const key2 = (a: unknown, b: unknown) => `${String(a)}\u0000${String(b)}`;
 /** A one-to-one conversation, whichever side sent. */
@@ -102,30 +83,7 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     );
   const rng = new Rng(opts.seed);
   const share = opts.change ?? 0.05;
-  const changes = Object.fromEntries(
-    (
-      [
-        'users.added',
-        'users.profile',
-        'users.deactivated',
-        'friends.added',
-        'friends.removed',
-        'blocks.added',
-        'blocks.removed',
-        'groups.created',
-        'groups.dismissed',
-        'groups.changed',
-        'groups.owner',
-        'members.joined',
-        'members.left',
-        'members.role',
-        'members.nickname',
-        'peer_messages.added',
-        'group_messages.added',
-        'messages.late',
-      ] as ChangeKind[]
-    ).map((k) => [k, 0])
-  ) as Record<ChangeKind, number>;
+  const changes = noChanges();
 
   // The earlier app, as held records (messages: only each conversation's newest time).
   let newestSeen = 0;
@@ -200,6 +158,7 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     changes['users.deactivated']++;
   }
   const live = active();
+  const liveSet = new Set(live);
 
   // Friendships and blocks: some removed, some added between accounts that are open now.
   const relations = (
@@ -208,7 +167,12 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     other: 'friend' | 'blocked',
     make: (a: string, b: string) => Rec
   ) => {
-    for (const k of pickSome([...map.keys()], howMany(map.size))) {
+    // Between open accounts only: a closed account's relations were never staged, so removing one changes nothing.
+    const removable = [...map.keys()].filter((k) => {
+      const r = map.get(k)!;
+      return liveSet.has(str(r.user)) && liveSet.has(str(r[other]));
+    });
+    for (const k of pickSome(removable, howMany(map.size))) {
       const r = map.get(k)!;
       map.delete(k);
       tombstones.push({ entity, user: r.user, [other]: r[other], at: when() });
@@ -277,9 +241,12 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     changes['groups.owner']++;
   }
   const isOwner = (m: Rec) => groups.get(str(m.group))?.owner === m.user;
-  const plain = () => [...members.values()].filter((m) => !isOwner(m));
-  // Only members the earlier export held leave: a tombstone names a record the migration staged.
-  const earlierMembers = plain().filter((m) => !touched.get('group_members')?.has(key2(m.group, m.user)));
+  // Closed accounts' memberships were never staged (the owner's aside): changes go to open members.
+  const plain = () => [...members.values()].filter((m) => !isOwner(m) && liveSet.has(str(m.user)));
+  // Leaves, roles and nicknames change members the earlier export held, untouched so far: a tombstone names a
+  // record the migration staged, and a joiner's role and nickname are part of joining.
+  const untouched = () => plain().filter((m) => !touched.get('group_members')?.has(key2(m.group, m.user)));
+  const earlierMembers = untouched();
   for (const m of pickSome(earlierMembers, howMany(earlierMembers.length))) {
     members.delete(key2(m.group, m.user));
     tombstones.push({ entity: 'group_members', group: m.group, user: m.user, at: when() });
@@ -293,12 +260,12 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     changes['members.joined']++;
     n++;
   }
-  for (const m of pickSome(plain(), howMany(members.size))) {
+  for (const m of pickSome(untouched(), howMany(members.size))) {
     const role = m.role === 'admin' ? 'member' : 'admin';
     setMember({ ...m, role });
     changes['members.role']++;
   }
-  for (const m of pickSome([...members.values()], howMany(members.size))) {
+  for (const m of pickSome(untouched(), howMany(members.size))) {
     setMember({ ...m, nickname: personName(rng, 'en') });
     changes['members.nickname']++;
   }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readManifest } from '../../src/import-format/manifest';
 import { deletionRecord } from '../../src/import-format/schemas';
-import { evolveExport, EvolveError, type ChangeKind } from '../../src/synthetic/evolve';
+import type { ChangeKind } from '../../src/catch-up/change-kinds';
+import { evolveExport, EvolveError } from '../../src/synthetic/evolve';
 import { generateExport } from '../../src/synthetic/generate';
 import { tempDir, validate } from '../helpers/exports';
 

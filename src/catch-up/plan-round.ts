@@ -1,0 +1,112 @@
+/**
+ * Plans a catch-up round (issue #13): stages a later full export of the migration's app the way `plan` staged the
+ * first one (the same ZIM plan limits and id prefixes, read from the migration's staging), compares the two
+ * (difference.ts) and times the round alone at the migration's budgets.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { readManifest, type ExportManifest } from '../import-format/manifest';
+import { buildPlan } from '../plan/build-plan';
+import { DEFAULT_RATES } from '../plan/actions';
+import { UsageError } from '../shared/usage-error';
+import { openStagingStore } from '../staging';
+import type { ValidationResult } from '../validate/validate-exports';
+import { computeDifference, ROUND_ACTIONS, type Difference, type RoundAction } from './difference';
+
+export interface RoundPlan {
+  staging: string;
+  export: string;
+  /** The later export's watermark, when its export.json gives one. */
+  untilMs: number | null;
+  validation: ValidationResult;
+  difference: Difference | null;
+  /** Seconds each Action needs at its budget (per group for the per-group Actions), and the round's. */
+  seconds: Partial<Record<RoundAction, number>>;
+  etaSeconds: number;
+}
+
+export interface PlanRoundOptions {
+  staging: string;
+  exportDir: string;
+  asOfMs: number;
+  /** Where the later export's rejects go (NDJSON, as validate writes them). */
+  rejectsFile: string;
+  /** Where the later export is staged; the caller removes it (a dry run) or keeps it (a round). */
+  workDir?: string;
+}
+
+/** Actions the first migration has no budget for take ZIM's default: 20/s, or 1/s per group. */
+function rateOf(action: RoundAction, rates: Record<string, number>): number {
+  return (
+    rates[action] ?? (DEFAULT_RATES as Record<string, number>)[action] ?? ('perGroup' in ROUND_ACTIONS[action] ? 1 : 20)
+  );
+}
+
+/** The later export's manifest; an incremental one is refused (this version plans rounds from full exports). */
+export function laterExportManifest(dir: string): ExportManifest | null {
+  const manifest = readManifest(dir);
+  if (manifest?.kind === 'incremental')
+    throw new UsageError(
+      `${dir} is an incremental export; this version plans rounds from full exports only ` +
+        '(export the whole app, or apply the delta to the previous full export)'
+    );
+  return manifest;
+}
+
+export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
+  const manifest = laterExportManifest(opts.exportDir);
+  const store = await openStagingStore(opts.staging, { readonly: true });
+  const meta = await store.meta().finally(() => store.close());
+  if (meta.apps.length !== 1)
+    throw new UsageError(
+      `${opts.staging} merged ${meta.apps.length} apps (${meta.apps.map((a) => a.name).join(', ')}); ` +
+        'catch-up rounds take one app per migration for now'
+    );
+  const app = path.basename(path.resolve(opts.exportDir));
+  const prefix = (p: Record<string, string>) => {
+    const value = p[meta.apps[0]!.name];
+    return value === undefined ? {} : { [app]: value };
+  };
+  const work = opts.workDir ?? mkdtempSync(path.join(path.dirname(path.resolve(opts.staging)), '.catch-up-'));
+  const later = path.join(work, 'later.sqlite');
+  try {
+    const built = await buildPlan({
+      dirs: [opts.exportDir],
+      limits: meta.settings.limits,
+      asOfMs: opts.asOfMs,
+      merge: {
+        prefer: [],
+        groupIdPrefix: prefix(meta.settings.groupIdPrefix),
+        messageIdPrefix: prefix(meta.settings.messageIdPrefix),
+      },
+      rejectsFile: opts.rejectsFile,
+      out: later,
+      rates: meta.settings.rates,
+      excludeErrors: false,
+      force: true,
+    });
+    const base = { staging: opts.staging, export: opts.exportDir, untilMs: manifest?.untilMs ?? null };
+    if (!built.stagingFile)
+      return { ...base, validation: built.validation, difference: null, seconds: {}, etaSeconds: 0 };
+    const difference = computeDifference(opts.staging, later);
+    const seconds: Partial<Record<RoundAction, number>> = {};
+    for (const action of Object.keys(ROUND_ACTIONS) as RoundAction[]) {
+      const calls = difference.calls[action];
+      if (!calls) continue;
+      const rate = rateOf(action, meta.settings.rates);
+      // Per-group Actions: groups go side by side, each at its own 1/s; the busiest group bounds them.
+      seconds[action] = (difference.maxCallsPerGroup[action] ?? calls) / rate;
+    }
+    // Accounts come first; everything else may then go side by side, each Action at its own budget.
+    const first = seconds.UserRegister ?? 0;
+    const rest = Math.max(
+      0,
+      ...Object.entries(seconds)
+        .filter(([a]) => a !== 'UserRegister')
+        .map(([, s]) => s)
+    );
+    return { ...base, validation: built.validation, difference, seconds, etaSeconds: Math.ceil(first + rest) };
+  } finally {
+    if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+  }
+}
