@@ -77,11 +77,8 @@ export function registerCatchUpCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-A migration takes days while the legacy app keeps changing. Export the app again, then:
-
-  $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run
-
-It validates the later export with the migration's own ZIM plan limits, stages it beside the migration (and
+A migration takes days while the legacy app keeps changing. Export the app again, then compare: catch-up
+validates the later export with the migration's own ZIM plan limits, stages it beside the migration (and
 removes it afterwards), and prints what changed by kind (accounts, profiles, closed accounts, friendships and
 blocks added and removed, groups created, changed, dismissed and transferred, members joined and left, roles,
 nicknames, new messages) with the ZIM calls each Action needs and the round's ETA. New messages older than
@@ -90,6 +87,11 @@ imported.
 
 Running the round (--dry-run left out) is not available in this version; incremental exports are planned
 with the round runner. Rehearse with gen --evolve (zim-migrate gen --help).
+
+Examples:
+  $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run
+  $ zim-migrate gen --evolve ./sample --out ./sample-2 --seed 2 && zim-migrate catch-up sample.sqlite ./sample-2 --dry-run
+  $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run --json | jq .difference.changes
 
 Exit codes: 0 planned, 1 the later export has errors, 2 bad usage.`
     )
