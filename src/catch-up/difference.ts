@@ -53,7 +53,10 @@ export interface Difference {
   maxCallsPerGroup: Partial<Record<RoundAction, number>>;
   /** The first conflicts, in time order (all are counted in changes['messages.late']). */
   late: LateMessage[];
-  /** Messages the earlier export had and this one lacks: ZIM keeps them (history is never deleted by a round). */
+  /**
+   * Messages the earlier export had and a full later one lacks: ZIM keeps them (a round never deletes history).
+   * Always 0 for an incremental export, which holds only new messages.
+   */
   messagesGone: number;
 }
 
@@ -74,17 +77,17 @@ function batched(db: Db, sql: string, per: number): { calls: number; max: number
 }
 
 /** Compares `laterFile` (the later export, staged) with `earlierFile` (the migration's staging). */
-export function computeDifference(earlierFile: string, laterFile: string): Difference {
+export function computeDifference(earlierFile: string, laterFile: string, opts: { incremental: boolean }): Difference {
   const db = new Database(laterFile, { readonly: true });
   try {
     db.prepare('ATTACH DATABASE ? AS old').run(earlierFile);
-    return differenceIn(db);
+    return differenceIn(db, opts.incremental);
   } finally {
     db.close();
   }
 }
 
-function differenceIn(db: Db): Difference {
+function differenceIn(db: Db, incremental: boolean): Difference {
   const changes = noChanges();
   const calls = Object.fromEntries(Object.keys(ROUND_ACTIONS).map((a) => [a, 0])) as Record<RoundAction, number>;
   const maxCallsPerGroup: Partial<Record<RoundAction, number>> = {};
@@ -218,15 +221,16 @@ function differenceIn(db: Db): Difference {
       newest: number;
     }[]
   ).map((r) => ({ sourceId: r.src, conversation: r.conversation, sentAt: r.sent, newestAt: r.newest }));
-  const messagesGone =
-    num(
-      db,
-      `SELECT count(*) FROM old.peer_messages WHERE status = 0 AND src NOT IN (SELECT src FROM main.peer_messages)`
-    ) +
-    num(
-      db,
-      `SELECT count(*) FROM old.group_messages WHERE status = 0 AND grp NOT IN (SELECT id FROM gone_groups)
+  const messagesGone = incremental
+    ? 0
+    : num(
+        db,
+        `SELECT count(*) FROM old.peer_messages WHERE status = 0 AND src NOT IN (SELECT src FROM main.peer_messages)`
+      ) +
+      num(
+        db,
+        `SELECT count(*) FROM old.group_messages WHERE status = 0 AND grp NOT IN (SELECT id FROM gone_groups)
        AND src NOT IN (SELECT src FROM main.group_messages)`
-    );
+      );
   return { changes, calls, maxCallsPerGroup, late, messagesGone };
 }

@@ -1,16 +1,17 @@
 /**
- * Plans a catch-up round (issue #13): stages a later full export of the migration's app the way `plan` staged the
- * first one (the same ZIM plan limits and id prefixes, read from the migration's staging), compares the two
+ * Plans a catch-up round (issue #13): stages a later export of the migration's app (a full one as it is, an
+ * incremental one made whole by materialize-incremental.ts) the way `plan` staged the first one (the same ZIM plan limits and id prefixes, read from the migration's staging), compares the two
  * (difference.ts) and times the round alone at the migration's budgets.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readManifest, type ExportManifest } from '../import-format/manifest';
+import { readManifest } from '../import-format/manifest';
 import { buildPlan } from '../plan/build-plan';
 import { DEFAULT_RATES } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
 import { openStagingStore } from '../staging';
 import type { ValidationResult } from '../validate/validate-exports';
+import { materializeIncremental } from './materialize-incremental';
 import { computeDifference, ROUND_ACTIONS, type Difference, type RoundAction } from './difference';
 
 export interface RoundPlan {
@@ -42,19 +43,8 @@ function rateOf(action: RoundAction, rates: Record<string, number>): number {
   );
 }
 
-/** The later export's manifest; an incremental one is refused (this version plans rounds from full exports). */
-export function laterExportManifest(dir: string): ExportManifest | null {
-  const manifest = readManifest(dir);
-  if (manifest?.kind === 'incremental')
-    throw new UsageError(
-      `${dir} is an incremental export; this version plans rounds from full exports only ` +
-        '(export the whole app, or apply the delta to the previous full export)'
-    );
-  return manifest;
-}
-
 export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
-  const manifest = laterExportManifest(opts.exportDir);
+  const manifest = readManifest(opts.exportDir);
   const store = await openStagingStore(opts.staging, { readonly: true });
   const meta = await store.meta().finally(() => store.close());
   if (meta.apps.length !== 1)
@@ -62,7 +52,8 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
       `${opts.staging} merged ${meta.apps.length} apps (${meta.apps.map((a) => a.name).join(', ')}); ` +
         'catch-up rounds take one app per migration for now'
     );
-  const app = path.basename(path.resolve(opts.exportDir));
+  // An incremental export is made whole first, under the staged app's name (so its id prefixes apply as before).
+  const app = manifest?.kind === 'incremental' ? meta.apps[0]!.name : path.basename(path.resolve(opts.exportDir));
   const prefix = (p: Record<string, string>) => {
     const value = p[meta.apps[0]!.name];
     return value === undefined ? {} : { [app]: value };
@@ -70,8 +61,13 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
   const work = opts.workDir ?? mkdtempSync(path.join(path.dirname(path.resolve(opts.staging)), '.catch-up-'));
   const later = path.join(work, 'later.sqlite');
   try {
+    let exportDir = opts.exportDir;
+    if (manifest?.kind === 'incremental') {
+      exportDir = path.join(work, app);
+      await materializeIncremental(opts.staging, opts.exportDir, manifest, exportDir);
+    }
     const built = await buildPlan({
-      dirs: [opts.exportDir],
+      dirs: [exportDir],
       limits: meta.settings.limits,
       asOfMs: opts.asOfMs,
       merge: {
@@ -88,7 +84,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     const base = { staging: opts.staging, export: opts.exportDir, untilMs: manifest?.untilMs ?? null };
     if (!built.stagingFile)
       return { ...base, validation: built.validation, difference: null, seconds: {}, etaSeconds: 0 };
-    const difference = computeDifference(opts.staging, later);
+    const difference = computeDifference(opts.staging, later, { incremental: manifest?.kind === 'incremental' });
     const seconds: Partial<Record<RoundAction, number>> = {};
     for (const action of Object.keys(ROUND_ACTIONS) as RoundAction[]) {
       const calls = difference.calls[action];

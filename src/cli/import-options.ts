@@ -115,8 +115,8 @@ function exportDirProblem(dir: string): string | undefined {
     if (readManifest(dir)?.kind === 'incremental')
       return (
         `${dir} is an incremental export (its export.json says so): it holds only changes since an earlier ` +
-        'export, so it cannot be validated or staged alone; it is the input of a catch-up round ' +
-        '(docs/import-format.md#incremental-exports)'
+        'export, so it cannot be validated or staged alone; it is the input of a catch-up round: ' +
+        `zim-migrate catch-up <staging> ${dir} --dry-run (docs/import-format.md#incremental-exports)`
       );
     return undefined;
   } catch (err) {

@@ -71,6 +71,19 @@ describe('a catch-up round’s difference', () => {
       else assert.equal(d.changes[kind], later.changes[kind], kind);
     }
     assert.equal(d.late.length, 2);
+    assert.equal(d.messagesGone, 0);
+
+    // The same changes as a delta (changed records and tombstones only), applied to what was staged: the same round.
+    const delta = await evolveExport({
+      from: earlier,
+      out: path.join(root, 'delta'),
+      seed: 8,
+      incremental: true,
+      untilMs: UNTIL,
+      late: 2,
+    });
+    const fromDelta = (await round(staging, delta.dir)).difference!;
+    assert.deepEqual(fromDelta, d);
     assert.equal(d.calls.ImportGroupMsg, later.changes['group_messages.added']);
     assert.equal(d.calls.CreateGroup, later.changes['groups.created']);
     assert.equal(d.calls.DismissGroup, later.changes['groups.dismissed']);
@@ -106,6 +119,21 @@ describe('a catch-up round’s difference', () => {
     assert.deepEqual(
       d.late.map((l) => [l.sourceId, l.conversation]),
       [['m0', 'peer:u0|u1']]
+    );
+  });
+
+  it('refuses a tombstone for a record the migration never staged, naming it', async () => {
+    const root = tempDir('catch-up-tombstone');
+    const earlier = writeExport(path.join(root, 'v1', 'app'), { 'users.ndjson': users(3) });
+    const staging = await stage(earlier, path.join(root, 'app.sqlite'));
+    const delta = writeExport(path.join(root, 'delta'), {
+      'export.json': [{ kind: 'incremental', since: END - 10_000, until: END }],
+      'users.ndjson': [],
+      'deletions.ndjson': [{ entity: 'friends', user: 'u0', friend: 'u2' }],
+    });
+    await assert.rejects(
+      round(staging, delta),
+      /deletions\.ndjson:1: a tombstone for friends u0 \/ u2, which this migration never staged/
     );
   });
 });

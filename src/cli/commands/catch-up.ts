@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CHANGE_KINDS } from '../../catch-up/change-kinds';
 import type { RoundAction } from '../../catch-up/difference';
-import { laterExportManifest, planRound, type RoundPlan } from '../../catch-up/plan-round';
+import { planRound, type RoundPlan } from '../../catch-up/plan-round';
+import { ManifestError, readManifest } from '../../import-format/manifest';
 import { time } from '../../import-format/schemas';
 import { toEpochMs } from '../../import-format/time';
 import { formatDuration } from '../../shared/format-duration';
@@ -25,6 +26,14 @@ const options = z.object({
     .pipe(time)
     .optional(),
 });
+
+function readManifestOrUsage(dir: string) {
+  try {
+    return readManifest(dir);
+  } catch (err) {
+    throw err instanceof ManifestError ? new UsageError(err.message) : err;
+  }
+}
 
 const n = (v: number) => v.toLocaleString('en-US');
 
@@ -69,7 +78,7 @@ export function registerCatchUpCommand(program: Command): void {
     .command('catch-up')
     .description("Compare a later export of the app with a migration's staging, and plan the round that closes the gap")
     .argument('<staging>', "the migration's staging file (plan --out)")
-    .argument('<export-dir>', 'a later full export of the same app')
+    .argument('<export-dir>', 'a later export of the same app: full, or incremental (export.json, deletions.ndjson)')
     .option('--dry-run', "print the difference and the round's plan; touch neither ZIM nor the staging", false)
     .option('--as-of <time>', '"now" for the future and retention checks (ms or ISO-8601; default: now)')
     .option('--rejects <file>', "where the later export's rejects go (NDJSON)", 'catch-up-rejects.ndjson')
@@ -85,8 +94,10 @@ nicknames, new messages) with the ZIM calls each Action needs and the round's ET
 their conversation's newest already staged are conflicts: ZIM keeps history in order, so they are listed, not
 imported.
 
-Running the round (--dry-run left out) is not available in this version; incremental exports are planned
-with the round runner. Rehearse with gen --evolve (zim-migrate gen --help).
+An incremental export (export.json {"kind":"incremental",...}: changed records and tombstones only) is applied
+to what the migration staged and handled as the full export it makes; a tombstone for a record never staged is
+an error naming it. Running the round (--dry-run left out) is not available in this version. Rehearse with
+gen --evolve, and --incremental for a delta (zim-migrate gen --help).
 
 Examples:
   $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run
@@ -101,8 +112,9 @@ Exit codes: 0 planned, 1 the later export has errors, 2 bad usage.`
         throw new UsageError(
           'running a catch-up round is not available in this version: pass --dry-run to see the difference and its plan'
         );
-      laterExportManifest(exportDir);
-      const [dir] = parseExportDirs([exportDir]);
+      // A full export is checked as validate checks one; an incremental one needs only to be there.
+      const manifest = readManifestOrUsage(exportDir);
+      const [dir] = manifest?.kind === 'incremental' ? [exportDir] : parseExportDirs([exportDir]);
       const plan = await planRound({
         staging,
         exportDir: dir!,
