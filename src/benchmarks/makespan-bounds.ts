@@ -5,10 +5,9 @@
  *   naive:       the same calls made one at a time, stage after stage, each taking max(1/budget, round trip).
  */
 import type { ZimAction } from '../plan/actions';
-import { computePlan, type Plan } from '../plan/compute-plan';
-import type { Workload } from '../plan/workload';
+import { computePlan } from '../plan/compute-plan';
 import { defaultBudget } from '../rate-limit/default-budgets';
-import type { StagingCounts } from '../staging/store';
+import type { Plan, StagingCounts, Workload } from '../shared/migration-plan';
 
 /** The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). */
 function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>>): Workload {

@@ -10,7 +10,8 @@ import { STAGING_FORMAT_VERSION } from '../staging/sqlite/schema';
 import type { StagingMeta } from '../staging/store';
 import { validateExports, type ValidateOptions, type ValidationResult } from '../validate/validate-exports';
 import type { ZimAction } from './actions';
-import { computePlan, type Plan } from './compute-plan';
+import type { Plan } from '../shared/migration-plan';
+import { computePlan } from './compute-plan';
 
 export interface BuildPlanOptions extends Omit<ValidateOptions, 'stagingFile'> {
   out: string;

@@ -1,5 +1,5 @@
 /** The plan as a table for people (the CLI prints JSON for programs with --json). */
-import { type Plan } from './compute-plan';
+import type { Plan } from '../shared/migration-plan';
 import { formatDuration } from '../shared/format-duration';
 
 const num = (n: number) => n.toLocaleString('en-US');

@@ -7,7 +7,7 @@
 import type { ZimMessageBody } from '../import-format/message-body';
 import type { MEMBER_ROLES } from '../import-format/schemas';
 import type { ZimLimits } from '../import-format/zim-limits';
-import type { Plan } from '../plan/compute-plan';
+import type { Plan, StagingCounts } from '../shared/migration-plan';
 
 export interface StagingMeta {
   formatVersion: number;
@@ -29,32 +29,6 @@ export interface StagingMeta {
   counts: StagingCounts;
   /** The plan as computed when the file was built (calls per Action, stages, ETA at the rates above). */
   plan: Plan;
-}
-
-export interface StagingCounts {
-  users: number;
-  deactivatedUsers: number;
-  usersWithExtra: number;
-  friends: number;
-  blocks: number;
-  /** Users in a friendship on either side: verify reads each one's friend list (AddFriends is mutual in ZIM). */
-  friendListUsers?: number;
-  /** Users who block someone: verify reads each one's blocklist. */
-  blockListUsers?: number;
-  groups: number;
-  groupMembers: number;
-  groupAdmins: number;
-  groupMemberNicknames: number;
-  /** Distinct one-to-one messages staged for import (after merge, without expired ones). */
-  peerMessages: number;
-  /** ImportPeerMsg calls: one per owning side that keeps the message. */
-  peerCopies: number;
-  owners: number;
-  /** Distinct (owner, peer) conversations: QueryPeerMsg verification walks each. */
-  conversations: number;
-  groupMessages: number;
-  expiredPeerMessages: number;
-  expiredGroupMessages: number;
 }
 
 export interface StagedUser {

@@ -4,8 +4,7 @@ import { DEFAULT_RATES, ZIM_ACTIONS, type ZimAction } from '../../src/plan/actio
 import { computePlan } from '../../src/plan/compute-plan';
 import { formatDuration } from '../../src/shared/format-duration';
 import { renderPlan } from '../../src/plan/render-plan';
-import type { Workload } from '../../src/plan/workload';
-import type { StagingCounts } from '../../src/staging/store';
+import type { StagingCounts, Workload } from '../../src/shared/migration-plan';
 
 const counts: StagingCounts = {
   users: 5,

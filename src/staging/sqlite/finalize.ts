@@ -4,11 +4,11 @@
  * each in read order with a dense seq; then counts, the ZIM workload and the meta row.
  */
 import { ZIM_FIXED } from '../../import-format/zim-limits';
-import { insertMergedBlocks, insertMergedFriends } from '../../merge/merge-apps';
-import type { Workload } from '../../plan/workload';
-import type { StagingCounts, StagingMeta } from '../store';
+import type { StagingCounts, Workload } from '../../shared/migration-plan';
+import type { StagingMeta } from '../store';
 import { tracePhase } from '../../diagnostics/trace';
 import { sealBuildDatabase, type Db } from './database';
+import { insertMergedBlocks, insertMergedFriends } from './merged-records';
 import { READ_SCHEMA, RowStatus } from './schema';
 
 const OK = RowStatus.ok;
