@@ -19,7 +19,7 @@ import { formatDuration } from '../shared/format-duration';
 import { defaultBudget } from '../rate-limit/default-budgets';
 import { MIGRATION_ACTIONS, STAGE_ACTION } from '../shared/stages';
 import type { StageProgress } from '../shared/workflow-api';
-import { openStagingStore } from '../staging';
+import { openStaging } from '../staging';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { ZIM_ACTION_NAMES } from '../zim-client/actions';
@@ -168,7 +168,7 @@ async function main() {
     gen: ['--messages', String(o.messages), '--group-messages', String(o.groupMessages)],
     plan: planRates,
   });
-  const store = await openStagingStore(staging.planned);
+  const store = await openStaging(staging.planned, { readonly: true });
   const meta = await store.meta();
   await store.close();
   const roundTripMs = await singleCallRoundTripMs();

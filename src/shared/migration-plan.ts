@@ -96,3 +96,24 @@ export function stageActions(
 export function stageCalls(actions: readonly { stage: Stage; calls: number }[], stage: Stage): number {
   return actions.filter((a) => a.stage === stage).reduce((sum, a) => sum + a.calls, 0);
 }
+
+/** Records each stage lands, in the units its ledger counts: the progress and `report` both plan with these. */
+export function plannedRecords(counts: StagingCounts): Record<Stage, number> {
+  return {
+    accounts: counts.users,
+    profiles: counts.usersWithExtra,
+    friends: counts.friends,
+    blocks: counts.blocks,
+    'peer-messages': counts.peerCopies,
+    // A membership (the owner's included), an admin role, a nickname.
+    groups: counts.groupMembers + counts.groupAdmins + counts.groupMemberNicknames,
+    'group-messages': counts.groupMessages,
+    // Each conversation copy, group history and member list, user profile, and friend list or blocklist to hold some.
+    verify:
+      counts.conversations +
+      2 * counts.groups +
+      counts.users +
+      (counts.friendListUsers ?? 0) +
+      (counts.blockListUsers ?? 0),
+  };
+}

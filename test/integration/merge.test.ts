@@ -6,7 +6,7 @@ import { ZIM_PLANS } from '../../src/import-format/zim-limits';
 import type { MergeOptions } from '../../src/merge/merge-apps';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan } from '../../src/plan/build-plan';
-import { openStagingStore } from '../../src/staging';
+import { openStaging } from '../../src/staging';
 import { DAY, NO_MERGE, NOW, tempDir, text, writeExport } from '../helpers/exports';
 
 const T = NOW - DAY;
@@ -63,7 +63,7 @@ async function plan(dirs: string[], merge: Partial<MergeOptions>) {
     excludeErrors: false,
     force: false,
   });
-  return { result, store: result.stagingFile ? await openStagingStore(out, { readonly: true }) : null };
+  return { result, store: result.stagingFile ? await openStaging(out, { readonly: true }) : null };
 }
 
 async function all<T>(read: (after: T | null) => Promise<T[]>): Promise<T[]> {

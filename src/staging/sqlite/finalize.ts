@@ -5,7 +5,7 @@
  */
 import { ZIM_FIXED } from '../../import-format/zim-limits';
 import type { StagingCounts, Workload } from '../../shared/migration-plan';
-import type { StagingMeta } from '../store';
+import type { StagingMeta } from '../migration-store';
 import { tracePhase } from '../../diagnostics/trace';
 import { sealBuildDatabase, type Db } from './database';
 import { insertMergedBlocks, insertMergedFriends } from './merged-records';
