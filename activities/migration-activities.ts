@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { cancellationSignal } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZIM_ROLE, ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } from './batch-import';
 import { ledgerKeys } from '../src/staging/ledger-keys';
 import type {
@@ -272,7 +273,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         ),
       listMembers: async () => {
         const pages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
-          zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
+          zim.queryGroupMemberList({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMemberList.max, Next: next })
         );
         return {
           members: pages.flatMap((p) =>

@@ -7,13 +7,12 @@
  */
 import { compareIds, describeIds } from '../src/verify/compare-ids';
 import { ZimPermanentError } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import { ledgerKeys } from '../src/staging/ledger-keys';
 import type { LedgerEntry, StagedUser, StagedUserRelations } from '../src/staging/migration-store';
 import { scheduledRead } from './scheduled-call';
 import { forEachConcurrently } from '../src/shared/for-each-concurrently';
 import { readAll, refusal, VERIFY_CONCURRENCY, type Findings, type VerifyDeps } from './verify-findings';
-
-const LIST_PAGE = 100;
 
 const landed = (ledger: Map<string, LedgerEntry>, key: string) => ledger.get(key)?.status === 'done';
 const relationKey = ledgerKeys.relation;
@@ -87,7 +86,7 @@ async function verifyFriends(deps: VerifyDeps, findings: Findings, user: string,
   const expected = rel.friends.filter((f) => landed(ledger, relationKey(user, f)));
   const tolerated = new Set(rel.friendOf.filter((x) => landed(ledger, relationKey(x, user))));
   const pages = await readAll(deps, findings, 'QueryFriendList', (next) =>
-    deps.zim.queryFriendList({ FromUserId: user, Limit: LIST_PAGE, Next: next })
+    deps.zim.queryFriendList({ FromUserId: user, Limit: ZIM_PAGE_LIMITS.QueryFriendList.max, Next: next })
   );
   const listed = pages instanceof ZimPermanentError ? pages : pages.flatMap((p) => p.friends.map((f) => f.userId));
   const problems = listProblems(user, 'friends', expected, listed, tolerated);
@@ -101,7 +100,7 @@ async function verifyBlocks(deps: VerifyDeps, findings: Findings, user: string, 
   );
   const expected = rel.blocked.filter((b) => landed(ledger, relationKey(user, b)));
   const pages = await readAll(deps, findings, 'QueryBlacklist', (next) =>
-    deps.zim.queryBlacklist({ FromUserId: user, Limit: LIST_PAGE, Next: next })
+    deps.zim.queryBlacklist({ FromUserId: user, Limit: ZIM_PAGE_LIMITS.QueryBlacklist.max, Next: next })
   );
   const listed = pages instanceof ZimPermanentError ? pages : pages.flatMap((p) => p.blocked.map((b) => b.userId));
   const problems = listProblems(user, 'blocked', expected, listed);

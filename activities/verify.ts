@@ -10,6 +10,7 @@ import type { ActualMessage } from '../src/verify/compare-conversation';
 import { compareConversation, type ConversationCheck } from '../src/verify/compare-conversation';
 import { compareIds, describeIds, listIds } from '../src/verify/compare-ids';
 import { ZIM_ROLE, ZimPermanentError, type MessagePage } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import type { Outcome } from './contract';
 import { ledgerKeys } from '../src/staging/ledger-keys';
 import type { MigrationStore, StagedMessage } from '../src/staging/migration-store';
@@ -17,8 +18,6 @@ import { forEachConcurrently } from '../src/shared/for-each-concurrently';
 import { Findings, readAll, refusal, VERIFY_CONCURRENCY, type VerifyDeps } from './verify-findings';
 import { verifyUsers } from './verify-users';
 
-const PAGE = 100;
-const MEMBER_PAGE = 1000;
 /** More than any group holds: verify reads a group's staged admins and nicknames at once. */
 const ALL = Number.MAX_SAFE_INTEGER;
 const { member: memberKey, role: roleKey, nickname: nicknameKey } = ledgerKeys;
@@ -60,7 +59,7 @@ async function verifyOwner(deps: VerifyDeps, findings: Findings, owner: string):
   const { store, zim } = deps;
   for (const [peer, messages] of await store.ownerConversations(owner)) {
     const pages = await readAll(deps, findings, 'QueryPeerMsg', (next) =>
-      zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
+      zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: ZIM_PAGE_LIMITS.QueryPeerMsg.max, Next: next })
     );
     findings.add(
       ledgerKeys.verifyConversation(owner, peer),
@@ -75,7 +74,7 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
   if (!group) return;
   const messages = await store.groupMessages(groupId);
   const history = await readAll(deps, findings, 'QueryGroupMsg', (next) =>
-    zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
+    zim.queryGroupMsg({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMsg.max, Next: next })
   );
   findings.add(
     ledgerKeys.verifyGroupHistory(groupId),
@@ -97,7 +96,7 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
   const landed = (key: string) => ledger.get(key)?.status === 'done';
   const joined = staged.filter((u) => landed(memberKey(groupId, u)));
   const memberPages = await readAll(deps, findings, 'QueryGroupMemberList', (next) =>
-    zim.queryGroupMemberList({ GroupId: groupId, Limit: MEMBER_PAGE, Next: next })
+    zim.queryGroupMemberList({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMemberList.max, Next: next })
   );
   if (memberPages instanceof ZimPermanentError) {
     findings.add(ledgerKeys.verifyMembers(groupId), joined.length ? [refusal(memberPages)] : []);

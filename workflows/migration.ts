@@ -22,7 +22,7 @@ import type { MigrationActivities, MigrationRef, ProgressSnapshot } from '../act
 import type { StageWork } from '../src/staging/migration-store';
 import { MIGRATION_ACTIONS, readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
 import { liveEtaSeconds, stageSeconds, type StageActionWork } from '../src/shared/eta';
-import { defaultBudget } from '../src/rate-limit/default-budgets';
+import { defaultBudget } from '../src/zim-client/limits';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
 import {

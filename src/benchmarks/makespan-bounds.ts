@@ -6,7 +6,7 @@
  */
 import type { ZimAction } from '../plan/actions';
 import { computePlan } from '../plan/compute-plan';
-import { defaultBudget } from '../rate-limit/default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 import type { Plan, StagingCounts, Workload } from '../shared/migration-plan';
 
 /** The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). */

@@ -16,7 +16,7 @@ import { startDevServer } from '../dev-server/start-dev-server';
 import { PER_GROUP_ACTIONS, ZIM_ACTIONS, type ZimAction } from '../plan/actions';
 import type { Plan, StagingCounts } from '../shared/migration-plan';
 import { formatDuration } from '../shared/format-duration';
-import { defaultBudget } from '../rate-limit/default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 import { MIGRATION_ACTIONS, STAGE_ACTION } from '../shared/stages';
 import type { StageProgress } from '../shared/workflow-api';
 import { openStaging } from '../staging';

@@ -10,16 +10,11 @@ import { ExportDirError, scanExportDir } from '../import-format/export-dir';
 import { ACCEPTED_FILES } from '../import-format/rules';
 import { time } from '../import-format/schemas';
 import { toEpochMs } from '../import-format/time';
-import {
-  DEFAULT_ZIM_PLAN,
-  ZIM_MAX_RAISED_BYTES,
-  ZIM_PLAN_NAMES,
-  ZIM_PLANS,
-  type ZimLimits,
-} from '../import-format/zim-limits';
+import { ZIM_MAX_RAISED_BYTES, ZIM_PLAN_LIMITS, type ZimLimits } from '../import-format/zim-limits';
 import type { MergeOptions } from '../merge/merge-apps';
 import { ZIM_ACTIONS, DEFAULT_RATES, type ZimAction } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
+import { DEFAULT_ZIM_PLAN, ZIM_PLAN_NAMES } from '../zim-client/limits';
 
 export interface ImportSettings {
   limits: ZimLimits;
@@ -129,7 +124,7 @@ export function parseZimPlanOptions(raw: unknown, now = Date.now()): ZimPlanSett
 }
 
 function zimPlanSettings(o: z.output<typeof rawZimPlanOptions>, now: number): ZimPlanSettings {
-  const preset = ZIM_PLANS[o.zimPlan];
+  const preset = ZIM_PLAN_LIMITS[o.zimPlan];
   return {
     limits: {
       ...preset,

@@ -1,8 +1,8 @@
 /**
  * The plan's view of the stage graph (src/shared/stages.ts, the one source of stages, their order and their Actions)
- * with ZIM's default budgets (src/rate-limit/default-budgets.ts).
+ * with ZIM's default budgets (src/zim-client/limits.ts).
  */
-import { defaultBudget } from '../rate-limit/default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 import { MIGRATION_ACTIONS, type MigrationAction } from '../shared/stages';
 
 export type ZimAction = MigrationAction;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import type { MergeOptions } from '../../src/merge/merge-apps';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan } from '../../src/plan/build-plan';
@@ -54,7 +54,7 @@ async function plan(dirs: string[], merge: Partial<MergeOptions>) {
   const out = path.join(tempDir('merge-out'), 'staging.db');
   const result = await buildPlan({
     dirs,
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     asOfMs: NOW,
     merge: { ...NO_MERGE, ...merge },
     rejectsFile: null,

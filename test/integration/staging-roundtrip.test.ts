@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { toZimContent } from '../../src/import-format/message-body';
 import { peerMessageRecord } from '../../src/import-format/schemas';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan, type BuildPlanResult } from '../../src/plan/build-plan';
 import { openStaging } from '../../src/staging';
@@ -71,7 +71,7 @@ describe('staging round trip', () => {
     staging = path.join(root, 'staging.db');
     built = await buildPlan({
       dirs: [dir],
-      limits: ZIM_PLANS.pro,
+      limits: ZIM_PLAN_LIMITS.pro,
       asOfMs: NOW,
       merge: NO_MERGE,
       rejectsFile: null,

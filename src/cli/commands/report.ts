@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@tempora
 import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { defaultBudget } from '../../rate-limit/default-budgets';
+import { defaultBudget } from '../../zim-client/limits';
 import { STAGE_ACTION, STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
