@@ -8,6 +8,7 @@ import { RULES, type RuleId } from '../import-format/rules';
 import { actionSeconds, stageSeconds, type StageActionWork } from '../shared/eta';
 import {
   stageActions,
+  stageCalls,
   type ActionPlan,
   type Plan,
   type StageTiming,
@@ -46,6 +47,7 @@ export function computePlan(
     byName.set(stage, {
       stage,
       after,
+      calls: stageCalls(actions, stage),
       seconds,
       start,
       end: start + seconds,

@@ -53,6 +53,8 @@ export interface ActionPlan extends StageActionWork {
 export interface StageTiming {
   stage: Stage;
   after: readonly Stage[];
+  /** ZIM calls of the stage's Actions (stageCalls). */
+  calls: number;
   seconds: number;
   /** Earliest start and end, in seconds from the start of the migration. */
   start: number;

@@ -105,6 +105,8 @@ describe('computePlan', () => {
     assert.match(text, /ImportPeerMsg\s+peer-messages\s+72,000\s+20\/s\s+1h 00m/);
     assert.match(text, /ETA 1h 00m \(critical path: accounts → peer-messages/);
     assert.match(text, /one-to-one messages\s+3\s+6 owner copies/);
+    // Each stage's calls: the count the workflows' progress plans with (stageCalls).
+    assert.match(text, /\*\s+peer-messages\s+72,000\s+accounts\s+1s\s+1h 00m/);
   });
 });
 
