@@ -58,6 +58,18 @@ function expectedCopies(dir: string): Map<string, { peer: string; sent: number; 
   return copies;
 }
 
+const PLAN_OPTIONS = {
+  limits: ZIM_PLAN_LIMITS.pro,
+  asOfMs: NOW,
+  merge: NO_MERGE,
+  rejectsFile: null,
+  rates: DEFAULT_RATES,
+  excludeErrors: false,
+  force: false,
+  // Parse the message file (~800 KB) on worker threads, in two parts, as large exports are.
+  workerThresholdBytes: 400_000,
+};
+
 describe('staging round trip', () => {
   let dir: string;
   let staging: string;
@@ -69,19 +81,7 @@ describe('staging round trip', () => {
     dir = path.join(root, 'legacy');
     await generateExport({ out: dir, users: 300, seed: 11, peerMessages: 6000, groupMessages: 1500, endMs: NOW - DAY });
     staging = path.join(root, 'staging.db');
-    built = await buildPlan({
-      dirs: [dir],
-      limits: ZIM_PLAN_LIMITS.pro,
-      asOfMs: NOW,
-      merge: NO_MERGE,
-      rejectsFile: null,
-      out: staging,
-      rates: DEFAULT_RATES,
-      excludeErrors: false,
-      force: false,
-      // Parse the message file (~800 KB) on worker threads, in two parts, as large exports are.
-      workerThresholdBytes: 400_000,
-    });
+    built = await buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: staging });
     store = await openStaging(staging);
   });
   after(async () => {
@@ -259,5 +259,9 @@ describe('staging round trip', () => {
     await assert.rejects(openStaging(path.join(dir, 'users.ndjson')), /is not a staging file/);
     await assert.rejects(openStaging(path.join(dir, 'missing.db')), /not exist|unable to open/);
     await assert.rejects(openStaging('postgres://zim@db.example/acme'), /PostgreSQL staging is not available yet/);
+    await assert.rejects(
+      buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: 'postgresql://zim@db.example/acme' }),
+      /PostgreSQL staging is not available yet/
+    );
   });
 });
