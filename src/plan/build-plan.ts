@@ -10,13 +10,13 @@ import { buildReadTables, writeMeta } from '../staging/sqlite/finalize';
 import { STAGING_FORMAT_VERSION } from '../staging/sqlite/schema';
 import type { StagingMeta } from '../staging/migration-store';
 import { validateExports, type ValidateOptions, type ValidationResult } from '../validate/validate-exports';
-import type { ZimAction } from './actions';
+import type { MigrationAction } from '../shared/stages';
 import type { Plan } from '../shared/migration-plan';
 import { computePlan } from './compute-plan';
 
 export interface BuildPlanOptions extends Omit<ValidateOptions, 'stagingFile'> {
   out: string;
-  rates: Record<ZimAction, number>;
+  rates: Record<MigrationAction, number>;
   /** Stage what is valid even when some records have errors (they are left out and listed). */
   excludeErrors: boolean;
   force: boolean;

@@ -16,7 +16,8 @@ import {
   type Workload,
 } from '../shared/migration-plan';
 import { STAGE_ACTIONS, STAGE_DEPENDENCIES, STAGES, type Stage } from '../shared/stages';
-import { PER_GROUP_ACTIONS, type ZimAction } from './actions';
+import type { MigrationAction } from '../shared/stages';
+import { PER_GROUP_ACTIONS } from './actions';
 
 /** Warnings about a file's form that lose no record. */
 const ABOUT_FILES_ONLY: ReadonlySet<RuleId> = new Set(['file.bom', 'file.crlf', 'file.empty', 'file.unknown']);
@@ -24,7 +25,7 @@ const ABOUT_FILES_ONLY: ReadonlySet<RuleId> = new Set(['file.bom', 'file.crlf', 
 export function computePlan(
   counts: StagingCounts,
   workload: Workload,
-  rates: Readonly<Record<ZimAction, number>>,
+  rates: Readonly<Record<MigrationAction, number>>,
   rules: readonly RuleCount[]
 ): Plan {
   const actions: ActionPlan[] = STAGES.flatMap((stage) =>
@@ -40,7 +41,7 @@ export function computePlan(
 
   const byName = new Map<Stage, StageTiming>();
   for (const stage of STAGES) {
-    const seconds = stageSeconds(stageActions(actions, stage), (action) => rates[action as ZimAction]);
+    const seconds = stageSeconds(stageActions(actions, stage), (action) => rates[action as MigrationAction]);
     const after = STAGE_DEPENDENCIES[stage];
     // STAGES lists every stage after its dependencies, so their ends are known here.
     const start = Math.max(0, ...after.map((d) => byName.get(d)!.end));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_RATES, ZIM_ACTIONS, type ZimAction } from '../../src/plan/actions';
+import { DEFAULT_RATES } from '../../src/plan/actions';
+import { MIGRATION_ACTIONS, type MigrationAction } from '../../src/shared/stages';
 import { computePlan } from '../../src/plan/compute-plan';
 import { formatDuration } from '../../src/shared/format-duration';
 import { renderPlan } from '../../src/plan/render-plan';
@@ -25,11 +26,14 @@ const counts: StagingCounts = {
   expiredGroupMessages: 0,
 };
 function workload(
-  calls: Partial<Record<ZimAction, number>>,
+  calls: Partial<Record<MigrationAction, number>>,
   maxCallsPerGroup: Workload['maxCallsPerGroup'] = {}
 ): Workload {
   return {
-    calls: { ...(Object.fromEntries(ZIM_ACTIONS.map((a) => [a, 0])) as Record<ZimAction, number>), ...calls },
+    calls: {
+      ...(Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 0])) as Record<MigrationAction, number>),
+      ...calls,
+    },
     maxCallsPerGroup,
   };
 }
