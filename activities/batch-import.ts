@@ -6,6 +6,7 @@
  * re-sending only the items still unsettled.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import type { LedgerStatus } from '../src/staging/migration-store';
 import type { Outcome } from './contract';
 
 export interface BatchItem {
@@ -14,8 +15,6 @@ export interface BatchItem {
   ledgerKey: string;
   sourceId: string;
 }
-
-export type LedgerStatus = 'pending' | 'done' | 'failed' | 'skipped';
 
 export interface BatchItemFailure {
   id: string;

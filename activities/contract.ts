@@ -3,41 +3,27 @@
  * Inputs and outputs carry ids, cursors and counts: never a message body, a profile field or a secret, so nothing
  * personal lands in Temporal history.
  */
-import type { StageActionWork } from '../src/shared/eta';
+import type {
+  ConversationRange,
+  FanoutItem,
+  FanoutStage,
+  LedgerCounts,
+  PageStage,
+  StageWork,
+} from '../src/staging/migration-store';
 import type { Stage } from '../src/shared/stages';
 
-/** Which migration and where its staging database is; a path, not data. */
+/** Which migration and where its staging data is (a file path or a database URL: `openStaging`), not data. */
 export interface MigrationRef {
   migrationId: string;
   stagingPath: string;
 }
-
-export interface StagePlan {
-  /** Records to land (users, relations, owner message copies, groups, group messages...). */
-  planned: number;
-  /** `pages` stages: how many page activities make up the stage. */
-  pages: number;
-  /** ZIM calls the stage is expected to make. */
-  calls: number;
-  /** The plan's calls per Action of this stage (what `zim-migrate plan` timed): the live ETA times them alike. */
-  actions: StageActionWork[];
-}
-
-export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
-export type FanoutStage = 'peer-messages' | 'groups' | 'group-messages';
 
 export interface Outcome {
   done: number;
   failed: number;
   skipped: number;
   calls: number;
-}
-
-export interface FanoutItem {
-  /** Owner user id (peer-messages) or group id. */
-  id: string;
-  /** Records this child will land: the owner's message copies, the group's messages or members. */
-  planned: number;
 }
 
 /** The newest message we know landed in a conversation, for reconciliation after an ambiguous failure. */
@@ -47,13 +33,6 @@ export interface LandedMark {
   msgSeq: number;
 }
 
-export interface ConversationRange {
-  peer: string;
-  /** First seq of this conversation in the owner's copy, and how many messages it has. */
-  start: number;
-  count: number;
-}
-
 export interface StepResult extends Outcome {
   landed?: LandedMark;
   /** False once this was the child's last step. */
@@ -61,9 +40,6 @@ export interface StepResult extends Outcome {
   /** The migration's call gate stayed closed (paused or cancelled): nothing was sent; run the step again later. */
   deferred?: boolean;
 }
-
-/** Ledger rows per stage and status: what has really landed, failed, been skipped, or is in flight. */
-export type LedgerCounts = Partial<Record<Stage, Record<'pending' | 'done' | 'failed' | 'skipped', number>>>;
 
 /** What has really happened so far, read from the ledger and the call schedule (not from workflow reports). */
 export interface ProgressSnapshot {
@@ -76,8 +52,8 @@ export interface ProgressSnapshot {
 }
 
 export interface MigrationActivities {
-  /** Planned records and pages per stage, read from the staging database's plan. */
-  loadPlan(input: MigrationRef): Promise<Record<Stage, StagePlan>>;
+  /** Each stage's work (records, pages, the plan's calls per Action), read from staging. */
+  loadPlan(input: MigrationRef): Promise<Record<Stage, StageWork>>;
   /** One page of a `pages` stage: one batch call to ZIM (verify pages read owners, groups or users back instead). */
   runPage(input: MigrationRef & { stage: PageStage; page: number }): Promise<Outcome>;
   /** The next owners or groups of a fan-out stage, in id order after `after`. */

@@ -15,15 +15,16 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ZIM_BATCH_LIMITS } from '../src/zim-client/limits';
 import { ZIM_ROLE } from '../src/zim-client/roles';
 import type { StepResult } from './contract';
-import type { BatchAnswer, BatchItemFailure, LedgerStatus } from './batch-import';
+import type { LedgerStatus } from '../src/staging/migration-store';
+import { ledgerKeys } from '../src/staging/ledger-keys';
+import type { BatchAnswer, BatchItemFailure } from './batch-import';
 
-export const CREATE_GROUP_MEMBERS = 100;
-export const INVITE_BATCH = 100;
-export const KICK_BATCH = 50;
-export const NICKNAME_BATCH = ZIM_BATCH_LIMITS.SetGroupMembersNickname.max;
-/** ZIM's member roles (QueryGroupMemberList `Role`, SetGroupMemberRole). */
+const CREATE_GROUP_MEMBERS = ZIM_BATCH_LIMITS.CreateGroup.max;
+const INVITE_BATCH = ZIM_BATCH_LIMITS.InviteUsersIntoGroup.max;
+const KICK_BATCH = ZIM_BATCH_LIMITS.KickoutGroupUser.max;
+const NICKNAME_BATCH = ZIM_BATCH_LIMITS.SetGroupMembersNickname.max;
 
-export interface StagedGroupInfo {
+export interface GroupToSetUp {
   groupId: string;
   owner: string;
   /** Members other than the owner. */
@@ -54,7 +55,7 @@ export interface StagedMemberRef {
 }
 
 export interface GroupSetupPorts {
-  group(): Promise<StagedGroupInfo>;
+  group(): Promise<GroupToSetUp>;
   /** Members other than the owner, in a stable order. */
   members(offset: number, limit: number): Promise<StagedMemberRef[]>;
   ledgerGet(keys: string[]): Promise<Map<string, LedgerStatus>>;
@@ -76,10 +77,7 @@ export interface GroupSetupPorts {
   setNicknames(batch: StagedNickname[]): Promise<BatchAnswer>;
 }
 
-export const memberKey = (groupId: string, userId: string) => `${groupId}/${userId}`;
-/** Ledger keys of a member's role and nickname (stage `groups`); membership keys have one '/', these two. */
-export const roleKey = (groupId: string, userId: string) => `role/${groupId}/${userId}`;
-export const nicknameKey = (groupId: string, userId: string) => `nickname/${groupId}/${userId}`;
+const { member: memberKey, role: roleKey, nickname: nicknameKey } = ledgerKeys;
 
 function settle(
   groupId: string,
@@ -119,7 +117,7 @@ function membershipSteps(memberCount: number): number {
   return 1 + Math.ceil(invited / INVITE_BATCH) + 1;
 }
 
-export function groupSetupSteps(group: Pick<StagedGroupInfo, 'memberCount' | 'admins' | 'nicknames'>): number {
+export function groupSetupSteps(group: Pick<GroupToSetUp, 'memberCount' | 'admins' | 'nicknames'>): number {
   return membershipSteps(group.memberCount) + group.admins + Math.ceil(group.nicknames / NICKNAME_BATCH);
 }
 
@@ -225,7 +223,7 @@ async function withoutFailedMembers(ports: GroupSetupPorts, groupId: string, use
 /** Step: make one staged admin an admin (SetGroupMemberRole, one member a call). */
 async function setAdminRole(
   ports: GroupSetupPorts,
-  group: StagedGroupInfo,
+  group: GroupToSetUp,
   index: number,
   result: StepResult
 ): Promise<StepResult> {
@@ -264,7 +262,7 @@ async function setAdminRole(
 /** Step: set up to 20 staged nicknames (SetGroupMembersNickname), after reconciling any left pending. */
 async function setNicknameBatch(
   ports: GroupSetupPorts,
-  group: StagedGroupInfo,
+  group: GroupToSetUp,
   batchIndex: number,
   result: StepResult
 ): Promise<StepResult> {

@@ -19,10 +19,11 @@
  * MsgSeq grows with every import. A message landed iff the newest message is newer than the last one we know
  * landed (`prev`) and carries this message's sender, type and send time.
  */
+import type { Claim, LedgerEntry } from '../src/staging/migration-store';
 import type { LandedMark, StepResult } from './contract';
 
 /** One staged message, as the import needs it (the body stays out of workflow history). */
-export interface StagedMessage {
+export interface MessageToImport {
   sourceId: string;
   /** Peer user id (1:1, from the owner's side) or group id. */
   conversation: string;
@@ -31,12 +32,6 @@ export interface StagedMessage {
   type: number;
   /** Set when planning found ZIM will refuse it (e.g. older than the plan's retention window). */
   skipReason?: string;
-}
-
-export interface LedgerEntry {
-  status: 'pending' | 'done' | 'failed' | 'skipped';
-  msgSeq?: number;
-  zimCode?: number;
 }
 
 export interface NewestMessage {
@@ -49,8 +44,6 @@ export interface NewestMessage {
 export type ImportAttempt =
   { kind: 'landed'; msgSeq: number; msgId?: string } | { kind: 'refused'; code: number; message: string };
 
-export type Claim = { claimed: true; previous: LedgerEntry | null } | { claimed: false; current: LedgerEntry };
-
 /** How long a claim holds: longer than a ZIM call may take (the client's 15-s timeout) with room for a stall. */
 export const LEASE_MS = 45_000;
 const RENEW_EVERY_MS = 15_000;
@@ -59,9 +52,9 @@ const WAIT_POLL_MS = 250;
 /** What one message import needs; adapters bind it to staging, the ledger, the scheduler and the ZIM client. */
 export interface MessageImportPorts {
   stage: 'peer-messages' | 'group-messages';
-  message(seq: number): Promise<StagedMessage | null>;
+  message(seq: number): Promise<MessageToImport | null>;
   count(): Promise<number>;
-  ledgerKey(message: StagedMessage): string;
+  ledgerKey(message: MessageToImport): string;
   /**
    * Writes `pending` with this attempt's lease (`token`, for `leaseMs`), unless the entry is settled or another
    * attempt's lease on it is live; says what was there.
@@ -72,24 +65,28 @@ export interface MessageImportPorts {
   /** Ends this attempt's lease without an outcome: no call of it is in flight, the next attempt need not wait. */
   release(key: string, token: string): Promise<void>;
   /** Records an outcome (and ends any lease). */
-  ledgerPut(key: string, entry: LedgerEntry & { msgId?: string; zimMessage?: string; sourceId: string }): Promise<void>;
+  ledgerPut(key: string, entry: LedgerEntry & { sourceId: string }): Promise<void>;
   /** Newest message of this conversation copy in ZIM, or null when it is empty. Spends one query call. */
   newest(conversation: string): Promise<NewestMessage | null>;
   /**
    * Waits for a call slot, then imports if `mayCall` still says so (it renews the lease). Throws only for retryable
    * trouble (network, 5xx, too frequent).
    */
-  send(message: StagedMessage, mayCall: () => Promise<boolean>): Promise<ImportAttempt | 'lease-lost'>;
+  send(message: MessageToImport, mayCall: () => Promise<boolean>): Promise<ImportAttempt | 'lease-lost'>;
   /** Waits while another attempt holds the message's lease. */
   sleep(ms: number): Promise<void>;
 }
 
-function matches(newest: NewestMessage, message: StagedMessage): boolean {
+function matches(newest: NewestMessage, message: MessageToImport): boolean {
   return newest.sender === message.from && newest.msgTime === message.sentTime && newest.msgType === message.type;
 }
 
 /** Whether a pending import already landed, judged from the conversation's newest message in ZIM. */
-export function landedAlready(newest: NewestMessage | null, message: StagedMessage, prev: LandedMark | null): boolean {
+export function landedAlready(
+  newest: NewestMessage | null,
+  message: MessageToImport,
+  prev: LandedMark | null
+): boolean {
   if (!newest) return false;
   const prevSeq = prev && prev.conversation === message.conversation ? prev.msgSeq : undefined;
   if (prevSeq !== undefined && newest.msgSeq <= prevSeq) return false;

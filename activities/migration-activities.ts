@@ -7,21 +7,29 @@ import { randomUUID } from 'node:crypto';
 import { cancellationSignal } from '@temporalio/activity';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZIM_ROLE, ZimAlreadyExistsError, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import { importBatchPage, type BatchAnswer, type BatchItem, type BatchPorts } from './batch-import';
-import type { MigrationActivities, Outcome, PageStage } from './contract';
+import { ledgerKeys } from '../src/staging/ledger-keys';
+import type {
+  MigrationStore,
+  PageStage,
+  StagedGroupMessage,
+  StagedPeerMessage,
+  StagedUser,
+} from '../src/staging/migration-store';
+import type { MigrationActivities, Outcome } from './contract';
 import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
-import type { MigrationData, StagedImportMessage } from './migration-data';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
 
 export interface ActivityDeps {
   zim: ZimClient;
   scheduler: CallScheduler;
-  /** Opens (and caches) the staging database of a migration. */
-  openData(stagingPath: string): Promise<MigrationData>;
+  /** Opens (and caches) the staging data of a migration (`openStaging`). */
+  openStore(location: string): Promise<MigrationStore>;
 }
 
 /** Imported history carries no live delivery; ZIM requires a priority all the same (1 low, 2 medium, 3 high). */
@@ -51,66 +59,64 @@ async function attemptOf(call: () => Promise<{ msgSeq: number; msgId?: string }>
   }
 }
 
-const toPortMessage = (m: StagedImportMessage) => ({
+type StagedImport = StagedPeerMessage | StagedGroupMessage;
+
+const toPortMessage = (m: StagedImport) => ({
   sourceId: m.sourceId,
-  conversation: m.conversation,
+  conversation: 'peer' in m ? m.peer : m.groupId,
   from: m.from,
   sentTime: m.sentTime,
   type: m.type,
-  ...(m.skipReason !== undefined && { skipReason: m.skipReason }),
 });
 
-const importFields = (m: StagedImportMessage) => ({
+const importFields = (m: StagedImport) => ({
   FromUserId: m.from,
   MessageType: m.type,
   Priority: IMPORT_PRIORITY,
   MessageBody: m.body,
-  ...(m.subType !== undefined && { SubMsgType: m.subType }),
+  SubMsgType: m.subType,
   ...(m.searchedContent !== undefined && { SearchedContent: m.searchedContent }),
   SendMessageTime: m.sentTime,
+});
+
+/** UserName and UserAvatar, as staged (absent when not). */
+const profileFields = (u: StagedUser) => ({
+  ...(u.nickname !== null && { UserName: u.nickname }),
+  ...(u.avatarUrl !== null && { UserAvatar: u.avatarUrl }),
 });
 
 export function createMigrationActivities(deps: ActivityDeps): MigrationActivities {
   const { zim, scheduler } = deps;
 
   async function batchPorts(
-    data: MigrationData,
+    store: MigrationStore,
     stage: Exclude<PageStage, 'verify'>,
     page: number
   ): Promise<BatchPorts> {
     const ledgerPorts = {
       ledgerGet: async (keys: string[]) =>
-        new Map([...(await data.ledgerGet(stage, keys))].map(([k, v]) => [k, v.status] as const)),
-      ledgerPut: async (rows: Parameters<BatchPorts['ledgerPut']>[0]) => data.ledgerPut(stage, rows),
+        new Map([...(await store.ledgerGet(stage, keys))].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: async (rows: Parameters<BatchPorts['ledgerPut']>[0]) => store.ledgerPut(stage, rows),
     };
     if (stage === 'accounts' || stage === 'profiles') {
-      const users = await data.usersPage(page);
-      const byId = new Map(users.map((u) => [u.userId, u]));
+      const users = await (stage === 'accounts' ? store.accountsPage(page) : store.profilesPage(page));
+      const byId = new Map(users.map((u) => [u.id, u]));
       return {
         ...ledgerPorts,
-        items: async () => users.map((u) => ({ id: u.userId, ledgerKey: u.userId, sourceId: u.userId })),
+        items: async () => users.map((u) => ({ id: u.id, ledgerKey: ledgerKeys.user(u.id), sourceId: u.id })),
         send: (items: BatchItem[]) => {
           const info = items.map((i) => byId.get(i.id)!);
           return stage === 'accounts'
             ? scheduledCall(scheduler, 'UserRegister', undefined, () =>
-                answerOf(() =>
-                  zim.userRegister({
-                    UserInfo: info.map((u) => ({
-                      UserId: u.userId,
-                      ...(u.nickname !== undefined && { UserName: u.nickname }),
-                      ...(u.avatarUrl !== undefined && { UserAvatar: u.avatarUrl }),
-                    })),
-                  })
-                )
+                answerOf(() => zim.userRegister({ UserInfo: info.map((u) => ({ UserId: u.id, ...profileFields(u) })) }))
               )
             : scheduledCall(scheduler, 'ModifyUserInfo', undefined, () =>
                 answerOf(() =>
                   zim.modifyUserInfo({
                     UserInfo: info.map((u) => ({
-                      UserId: u.userId,
-                      ...(u.nickname !== undefined && { UserName: u.nickname }),
-                      ...(u.avatarUrl !== undefined && { UserAvatar: u.avatarUrl }),
-                      ...(u.extendedData !== undefined && { Extra: u.extendedData }),
+                      UserId: u.id,
+                      ...profileFields(u),
+                      ...(u.extendedData !== null && { Extra: u.extendedData }),
                     })),
                   })
                 )
@@ -118,59 +124,69 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         },
       };
     }
-    const relations = await data.relationBatch(stage, page);
-    const owner = relations[0]?.owner ?? '';
-    const byTarget = new Map(relations.map((r) => [r.target, r]));
+    if (stage === 'blocks') {
+      const blocks = await store.blocksPage(page);
+      const owner = blocks[0]?.user ?? '';
+      return {
+        ...ledgerPorts,
+        items: async () =>
+          blocks.map((b) => {
+            const key = ledgerKeys.relation(b.user, b.blocked);
+            return { id: b.blocked, ledgerKey: key, sourceId: key };
+          }),
+        send: (items: BatchItem[]) =>
+          scheduledCall(scheduler, 'AddUsersToBlacklist', undefined, () =>
+            answerOf(() => zim.addUsersToBlacklist({ FromUserId: owner, UserIds: items.map((i) => i.id) }))
+          ),
+      };
+    }
+    const friends = await store.friendsPage(page);
+    const owner = friends[0]?.user ?? '';
+    const byFriend = new Map(friends.map((f) => [f.friend, f]));
     return {
       ...ledgerPorts,
       items: async () =>
-        relations.map((r) => ({
-          id: r.target,
-          ledgerKey: `${r.owner}/${r.target}`,
-          sourceId: `${r.owner}/${r.target}`,
-        })),
+        friends.map((f) => {
+          const key = ledgerKeys.relation(f.user, f.friend);
+          return { id: f.friend, ledgerKey: key, sourceId: key };
+        }),
       send: (items: BatchItem[]) =>
-        stage === 'friends'
-          ? scheduledCall(scheduler, 'AddFriends', undefined, () =>
-              answerOf(() =>
-                zim.addFriends({
-                  FromUserId: owner,
-                  FriendInfos: items.map((i) => {
-                    const r = byTarget.get(i.id)!;
-                    return {
-                      UserId: r.target,
-                      ...(r.alias !== undefined && { FriendAlias: r.alias }),
-                      ...(r.since !== undefined && { FriendTime: r.since }),
-                      ...(r.attributes?.length && {
-                        Attributes: r.attributes.map((a) => ({ Key: a.key, Value: a.value })),
-                      }),
-                    };
-                  }),
-                })
-              )
-            )
-          : scheduledCall(scheduler, 'AddUsersToBlacklist', undefined, () =>
-              answerOf(() => zim.addUsersToBlacklist({ FromUserId: owner, UserIds: items.map((i) => i.id) }))
-            ),
+        scheduledCall(scheduler, 'AddFriends', undefined, () =>
+          answerOf(() =>
+            zim.addFriends({
+              FromUserId: owner,
+              FriendInfos: items.map((i) => {
+                const f = byFriend.get(i.id)!;
+                const attributes = Object.entries(f.attributes ?? {});
+                return {
+                  UserId: f.friend,
+                  ...(f.alias !== null && { FriendAlias: f.alias }),
+                  ...(f.since !== null && { FriendTime: f.since }),
+                  ...(attributes.length && { Attributes: attributes.map(([Key, Value]) => ({ Key, Value })) }),
+                };
+              }),
+            })
+          )
+        ),
     };
   }
 
   /** Ports for one message import; `current` is this invocation's staged message, read once with its body. */
-  function messagePorts(data: MigrationData, kind: 'peer' | 'group', id: string): MessageImportPorts {
+  function messagePorts(store: MigrationStore, kind: 'peer' | 'group', id: string): MessageImportPorts {
     const stage = kind === 'peer' ? 'peer-messages' : 'group-messages';
-    let current: StagedImportMessage | null = null;
+    let current: StagedImport | null = null;
     return {
       stage,
       message: async (seq) => {
-        current = await (kind === 'peer' ? data.ownerMessage(id, seq) : data.groupMessage(id, seq));
+        current = await (kind === 'peer' ? store.ownerMessage(id, seq) : store.groupMessage(id, seq));
         return current && toPortMessage(current);
       },
-      count: () => (kind === 'peer' ? data.ownerMessageCount(id) : data.groupMessageCount(id)),
-      ledgerKey: (m) => `${id}/${m.sourceId}`,
-      claim: (k, sourceId, token, leaseMs) => data.ledgerClaim(stage, k, sourceId, token, leaseMs),
-      renew: (k, token, leaseMs) => data.ledgerRenew(stage, k, token, leaseMs),
-      release: (k, token) => data.ledgerRelease(stage, k, token),
-      ledgerPut: (k, entry) => data.ledgerPut(stage, [{ key: k, ...entry }]),
+      count: () => (kind === 'peer' ? store.countOwnerMessages(id) : store.countGroupMessages(id)),
+      ledgerKey: (m) => ledgerKeys.message(id, m.sourceId),
+      claim: (k, _sourceId, token, leaseMs) => store.ledgerClaim(stage, k, token, leaseMs),
+      renew: (k, token, leaseMs) => store.ledgerRenew(stage, k, token, leaseMs),
+      release: (k, token) => store.ledgerRelease(stage, k, token),
+      ledgerPut: (k, entry) => store.ledgerPut(stage, [{ key: k, ...entry }]),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       newest: async (conversation) => {
         const page =
@@ -189,10 +205,10 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       send: async (message, mayCall) => {
         const m = current;
         if (!m || m.sourceId !== message.sourceId) throw new Error(`staged message ${message.sourceId} was not read`);
-        return kind === 'peer'
+        return 'peer' in m
           ? scheduledCall(scheduler, 'ImportPeerMsg', undefined, async () =>
               (await mayCall())
-                ? attemptOf(() => zim.importPeerMsg({ ...importFields(m), ToUserId: m.to ?? id, ImportedUserId: id }))
+                ? attemptOf(() => zim.importPeerMsg({ ...importFields(m), ToUserId: m.to, ImportedUserId: id }))
                 : 'lease-lost'
             )
           : scheduledCall(scheduler, 'ImportGroupMsg', undefined, async () =>
@@ -204,28 +220,29 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     };
   }
 
-  async function groupPorts(data: MigrationData, groupId: string): Promise<GroupSetupPorts> {
-    const group = await data.group(groupId);
+  async function groupPorts(store: MigrationStore, groupId: string): Promise<GroupSetupPorts> {
+    const group = await store.group(groupId);
     if (!group)
       throw new ZimPermanentError({ action: 'CreateGroup', code: -1, zimMessage: `group ${groupId} is not staged` });
     const members = async (offset: number, limit: number) =>
-      (await data.groupMembers(groupId, offset, limit)).map((m) => ({
-        userId: m.userId,
-        sourceId: `${groupId}/${m.userId}`,
-        joinedTime: m.joinedTime,
+      (await store.groupMembers(groupId, offset, limit)).map((m) => ({
+        userId: m.user,
+        sourceId: ledgerKeys.member(groupId, m.user),
+        ...(m.joinedAt !== null && { joinedTime: m.joinedAt }),
       }));
+    const attributes = Object.entries(group.attributes ?? {});
     return {
       group: async () => ({
         groupId,
         owner: group.owner,
-        memberCount: group.memberCount,
-        admins: group.admins,
-        nicknames: group.nicknames,
+        memberCount: Math.max(0, group.memberCount - 1),
+        admins: group.adminCount,
+        nicknames: group.nicknameCount,
       }),
       members,
       ledgerGet: async (keys) =>
-        new Map([...(await data.ledgerGet('groups', keys))].map(([k, v]) => [k, v.status] as const)),
-      ledgerPut: (rows) => data.ledgerPut('groups', rows),
+        new Map([...(await store.ledgerGet('groups', keys))].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: (rows) => store.ledgerPut('groups', rows),
       create: (first) =>
         scheduledCall(scheduler, 'CreateGroup', groupId, () =>
           answerOf(() =>
@@ -233,13 +250,11 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
               GroupId: groupId,
               GroupOwner: group.owner,
               UserId: first.map((m) => m.userId),
-              ...(group.name !== undefined && { GroupName: group.name }),
-              ...(group.notice !== undefined && { GroupNotice: group.notice }),
-              ...(group.avatarUrl !== undefined && { GroupAvatar: group.avatarUrl }),
-              ...(group.attributes?.length && {
-                Attributes: group.attributes.map((a) => ({ Key: a.key, Value: a.value })),
-              }),
-              ...(group.createdTime !== undefined && { CreateGroupTime: group.createdTime }),
+              ...(group.name !== null && { GroupName: group.name }),
+              ...(group.notice !== null && { GroupNotice: group.notice }),
+              ...(group.avatarUrl !== null && { GroupAvatar: group.avatarUrl }),
+              ...(attributes.length && { Attributes: attributes.map(([Key, Value]) => ({ Key, Value })) }),
+              ...(group.createdAt !== null && { CreateGroupTime: group.createdAt }),
             })
           )
         ),
@@ -258,7 +273,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         ),
       listMembers: async () => {
         const pages = await readAllPages(scheduler, 'QueryGroupMemberList', (next) =>
-          zim.queryGroupMemberList({ GroupId: groupId, Limit: 1000, Next: next })
+          zim.queryGroupMemberList({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMemberList.max, Next: next })
         );
         return {
           members: pages.flatMap((p) =>
@@ -271,8 +286,9 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         scheduledCall(scheduler, 'KickoutGroupUser', undefined, () =>
           answerOf(() => zim.kickoutGroupUser({ FromUserId: group.owner, GroupId: groupId, UserId: userIds }))
         ),
-      admins: (offset, limit) => data.groupAdmins(groupId, offset, limit),
-      nicknames: (offset, limit) => data.groupNicknames(groupId, offset, limit),
+      admins: async (offset, limit) => (await store.groupAdmins(groupId, offset, limit)).map((m) => m.user),
+      nicknames: async (offset, limit) =>
+        (await store.groupNicknames(groupId, offset, limit)).map((m) => ({ userId: m.user, nickname: m.nickname! })),
       // The owner acts: ZIM lets the owner or an admin set roles and nicknames.
       makeAdmin: (userId) =>
         scheduledCall(scheduler, 'SetGroupMemberRole', undefined, () =>
@@ -303,38 +319,38 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     // Every migration loads its plan once, at its start, however it was started (start, dev, a test, the Temporal
     // CLI): the one place to record in the staging file which migration runs from it.
     loadPlan: async (ref) => {
-      const data = await deps.openData(ref.stagingPath);
-      await data.recordMigration(ref.migrationId);
-      return data.plan();
+      const store = await deps.openStore(ref.stagingPath);
+      await store.recordMigration(ref.migrationId);
+      return store.stageWork();
     },
     runPage: async (input): Promise<Outcome> => {
-      const data = await deps.openData(input.stagingPath);
-      if (input.stage === 'verify') return verifyPage({ data, zim, scheduler }, input.page);
-      return importBatchPage(await batchPorts(data, input.stage, input.page));
+      const store = await deps.openStore(input.stagingPath);
+      if (input.stage === 'verify') return verifyPage({ store, zim, scheduler }, input.page);
+      return importBatchPage(await batchPorts(store, input.stage, input.page));
     },
     listFanoutItems: async ({ stagingPath, stage, after, limit }) => {
-      const items = await (await deps.openData(stagingPath)).fanoutItems(stage, after, limit);
+      const items = await (await deps.openStore(stagingPath)).fanoutItems(stage, after, limit);
       const last = items[items.length - 1];
       return { items, next: items.length === limit && last ? last.id : null };
     },
     ownerConversations: async ({ stagingPath, owner }) =>
-      (await deps.openData(stagingPath)).ownerConversationRanges(owner),
+      (await deps.openStore(stagingPath)).ownerConversationRanges(owner),
     importPeerMessage: async (input) => {
-      const data = await deps.openData(input.stagingPath);
-      if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
-      return importMessageExactlyOnce(messagePorts(data, 'peer', input.owner), input.seq, input.prev, randomUUID());
+      const store = await deps.openStore(input.stagingPath);
+      if (!(await waitForOpenGate(() => store.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
+      return importMessageExactlyOnce(messagePorts(store, 'peer', input.owner), input.seq, input.prev, randomUUID());
     },
     importGroupMessage: async (input) => {
-      const data = await deps.openData(input.stagingPath);
-      if (!(await waitForOpenGate(() => data.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
-      return importMessageExactlyOnce(messagePorts(data, 'group', input.groupId), input.seq, input.prev, randomUUID());
+      const store = await deps.openStore(input.stagingPath);
+      if (!(await waitForOpenGate(() => store.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
+      return importMessageExactlyOnce(messagePorts(store, 'group', input.groupId), input.seq, input.prev, randomUUID());
     },
     setupGroupStep: async (input) =>
-      runGroupSetupStep(await groupPorts(await deps.openData(input.stagingPath), input.groupId), input.step),
-    setCallGate: async ({ stagingPath, open }) => (await deps.openData(stagingPath)).setCallGate(open),
+      runGroupSetupStep(await groupPorts(await deps.openStore(input.stagingPath), input.groupId), input.step),
+    setCallGate: async ({ stagingPath, open }) => (await deps.openStore(stagingPath)).setCallGate(open),
     readProgress: async ({ stagingPath, windowMs }) => ({
       at: Date.now(),
-      ledger: await (await deps.openData(stagingPath)).ledgerCounts(),
+      ledger: await (await deps.openStore(stagingPath)).ledgerCounts(),
       sent: scheduler.sentInWindow(windowMs),
       windowMs,
     }),

@@ -2,14 +2,14 @@
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimPermanentError, type ZimClient } from '../src/zim-client';
 import type { Outcome } from './contract';
-import type { LedgerRow, MigrationData } from './migration-data';
+import type { LedgerWrite, MigrationStore } from '../src/staging/migration-store';
 import { readAllPages } from './scheduled-call';
 
 /** Owners, groups or users one verify page reads at once. */
 export const VERIFY_CONCURRENCY = 8;
 
 export interface VerifyDeps {
-  data: MigrationData;
+  store: MigrationStore;
   zim: ZimClient;
   scheduler: CallScheduler;
 }
@@ -17,14 +17,14 @@ export interface VerifyDeps {
 /** One page's findings: one ledger row per check, and the page's outcome. */
 export class Findings {
   readonly outcome: Outcome = { done: 0, failed: 0, skipped: 0, calls: 0 };
-  readonly rows: LedgerRow[] = [];
+  readonly rows: LedgerWrite[] = [];
 
   /** A check with no problems is `done`; otherwise `failed`, its problems joined as the ledger's message. */
-  add(key: string, sourceId: string, problems: readonly string[]): void {
+  add(key: string, problems: readonly string[]): void {
     const ok = problems.length === 0;
     if (ok) this.outcome.done++;
     else this.outcome.failed++;
-    this.rows.push({ key, status: ok ? 'done' : 'failed', sourceId, ...(!ok && { zimMessage: problems.join('; ') }) });
+    this.rows.push({ key, status: ok ? 'done' : 'failed', ...(!ok && { zimMessage: problems.join('; ') }) });
   }
 }
 

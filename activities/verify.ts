@@ -10,17 +10,17 @@ import type { ActualMessage } from '../src/verify/compare-conversation';
 import { compareConversation, type ConversationCheck } from '../src/verify/compare-conversation';
 import { compareIds, describeIds, listIds } from '../src/verify/compare-ids';
 import { ZIM_ROLE, ZimPermanentError, type MessagePage } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import type { Outcome } from './contract';
-import { memberKey, nicknameKey, roleKey } from './group-setup';
-import type { MigrationData, StagedImportMessage } from './migration-data';
+import { ledgerKeys } from '../src/staging/ledger-keys';
+import type { MigrationStore, StagedMessage } from '../src/staging/migration-store';
 import { forEachConcurrently } from '../src/shared/for-each-concurrently';
 import { Findings, readAll, refusal, VERIFY_CONCURRENCY, type VerifyDeps } from './verify-findings';
 import { verifyUsers } from './verify-users';
 
-const PAGE = 100;
-const MEMBER_PAGE = 1000;
 /** More than any group holds: verify reads a group's staged admins and nicknames at once. */
 const ALL = Number.MAX_SAFE_INTEGER;
+const { member: memberKey, role: roleKey, nickname: nicknameKey } = ledgerKeys;
 
 function describe(check: ConversationCheck): string {
   const parts = [`expected ${check.expected}, found ${check.actual}`];
@@ -31,24 +31,20 @@ function describe(check: ConversationCheck): string {
   return parts.join('; ');
 }
 
-const expectedOf = (messages: StagedImportMessage[], landed: Set<string>) =>
+const expectedOf = (messages: readonly StagedMessage[], landed: Set<string>) =>
   messages
     .filter((m) => landed.has(m.sourceId))
     .map((m) => ({ sourceId: m.sourceId, from: m.from, sentTime: m.sentTime, type: m.type, text: m.body.Message }));
 
 async function landedOf(
-  data: MigrationData,
+  store: MigrationStore,
   stage: 'peer-messages' | 'group-messages',
-  owner: string,
-  messages: StagedImportMessage[]
+  ownerOrGroup: string,
+  messages: readonly StagedMessage[]
 ): Promise<Set<string>> {
-  const ledger = await data.ledgerGet(
-    stage,
-    messages.map((m) => `${owner}/${m.sourceId}`)
-  );
-  return new Set(
-    messages.filter((m) => ledger.get(`${owner}/${m.sourceId}`)?.status === 'done').map((m) => m.sourceId)
-  );
+  const key = (m: StagedMessage) => ledgerKeys.message(ownerOrGroup, m.sourceId);
+  const ledger = await store.ledgerGet(stage, messages.map(key));
+  return new Set(messages.filter((m) => ledger.get(key(m))?.status === 'done').map((m) => m.sourceId));
 }
 
 /** A conversation copy or group history: a refusal is a finding only if something should be there. */
@@ -60,40 +56,39 @@ function historyProblems(expected: ReturnType<typeof expectedOf>, pages: Message
 }
 
 async function verifyOwner(deps: VerifyDeps, findings: Findings, owner: string): Promise<void> {
-  const { data, zim } = deps;
-  for (const [peer, messages] of await data.ownerConversations(owner)) {
+  const { store, zim } = deps;
+  for (const [peer, messages] of await store.ownerConversations(owner)) {
     const pages = await readAll(deps, findings, 'QueryPeerMsg', (next) =>
-      zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: PAGE, Next: next })
+      zim.queryPeerMsg({ FromUserId: owner, ToUserId: peer, Limit: ZIM_PAGE_LIMITS.QueryPeerMsg.max, Next: next })
     );
-    const key = `peer/${owner}/${peer}`;
     findings.add(
-      key,
-      key,
-      historyProblems(expectedOf(messages, await landedOf(data, 'peer-messages', owner, messages)), pages)
+      ledgerKeys.verifyConversation(owner, peer),
+      historyProblems(expectedOf(messages, await landedOf(store, 'peer-messages', owner, messages)), pages)
     );
   }
 }
 
 async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string): Promise<void> {
-  const { data, zim } = deps;
-  const group = await data.group(groupId);
+  const { store, zim } = deps;
+  const group = await store.group(groupId);
   if (!group) return;
-  const messages = await data.groupMessages(groupId);
+  const messages = await store.groupMessages(groupId);
   const history = await readAll(deps, findings, 'QueryGroupMsg', (next) =>
-    zim.queryGroupMsg({ GroupId: groupId, Limit: PAGE, Next: next })
+    zim.queryGroupMsg({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMsg.max, Next: next })
   );
-  const key = `group/${groupId}`;
   findings.add(
-    key,
-    key,
-    historyProblems(expectedOf(messages, await landedOf(data, 'group-messages', groupId, messages)), history)
+    ledgerKeys.verifyGroupHistory(groupId),
+    historyProblems(expectedOf(messages, await landedOf(store, 'group-messages', groupId, messages)), history)
   );
 
   // Members: everyone the ledger says joined and nobody else; each admin and nickname the ledger says was set.
-  const staged = [group.owner, ...(await data.groupMembers(groupId, 0, group.memberCount)).map((m) => m.userId)];
-  const admins = await data.groupAdmins(groupId, 0, ALL);
-  const nicknames = await data.groupNicknames(groupId, 0, ALL);
-  const ledger = await data.ledgerGet('groups', [
+  const staged = [group.owner, ...(await store.groupMembers(groupId, 0, group.memberCount)).map((m) => m.user)];
+  const admins = (await store.groupAdmins(groupId, 0, ALL)).map((m) => m.user);
+  const nicknames = (await store.groupNicknames(groupId, 0, ALL)).map((m) => ({
+    userId: m.user,
+    nickname: m.nickname,
+  }));
+  const ledger = await store.ledgerGet('groups', [
     ...staged.map((u) => memberKey(groupId, u)),
     ...admins.map((u) => roleKey(groupId, u)),
     ...nicknames.map((n) => nicknameKey(groupId, n.userId)),
@@ -101,10 +96,10 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
   const landed = (key: string) => ledger.get(key)?.status === 'done';
   const joined = staged.filter((u) => landed(memberKey(groupId, u)));
   const memberPages = await readAll(deps, findings, 'QueryGroupMemberList', (next) =>
-    zim.queryGroupMemberList({ GroupId: groupId, Limit: MEMBER_PAGE, Next: next })
+    zim.queryGroupMemberList({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMemberList.max, Next: next })
   );
   if (memberPages instanceof ZimPermanentError) {
-    findings.add(`members/${groupId}`, groupId, joined.length ? [refusal(memberPages)] : []);
+    findings.add(ledgerKeys.verifyMembers(groupId), joined.length ? [refusal(memberPages)] : []);
     return;
   }
   const listed = new Map(memberPages.flatMap((p) => p.members.map((m) => [m.userId, m] as const)));
@@ -131,12 +126,12 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
     })
     .map((m) => m.userId);
   if (nicknameDiffers.length) problems.push(`nicknames differ ${nicknameDiffers.length}: ${listIds(nicknameDiffers)}`);
-  findings.add(`members/${groupId}`, groupId, problems);
+  findings.add(ledgerKeys.verifyMembers(groupId), problems);
 }
 
 export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcome> {
   const findings = new Findings();
-  const { owners, groups, users } = await deps.data.verifyPage(page);
+  const { owners, groups, users } = await deps.store.verifyPage(page);
   // Owners, groups and users read with different Actions (different budgets), so they go side by side, several
   // at a time each: verify is the last stage, and one read after another left its budgets mostly idle.
   await Promise.all([
@@ -144,6 +139,6 @@ export async function verifyPage(deps: VerifyDeps, page: number): Promise<Outcom
     forEachConcurrently(groups, VERIFY_CONCURRENCY, (groupId) => verifyGroup(deps, findings, groupId)),
     users.length ? verifyUsers(deps, findings, users) : undefined,
   ]);
-  await deps.data.ledgerPut('verify', findings.rows);
+  await deps.store.ledgerPut('verify', findings.rows);
   return findings.outcome;
 }

@@ -18,10 +18,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { MigrationActivities, MigrationRef, ProgressSnapshot, StagePlan } from '../activities/contract';
+import type { MigrationActivities, MigrationRef, ProgressSnapshot } from '../activities/contract';
+import type { StageWork } from '../src/staging/migration-store';
 import { MIGRATION_ACTIONS, readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
 import { liveEtaSeconds, stageSeconds, type StageActionWork } from '../src/shared/eta';
-import { defaultBudget } from '../src/rate-limit/default-budgets';
+import { defaultBudget } from '../src/zim-client/limits';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
 import {
@@ -66,7 +67,7 @@ export interface MigrationInput extends MigrationRef {
 export interface MigrationCarried {
   startedAt: number;
   /** Absent until the first run has read it from staging (handlers are registered before that read). */
-  plan?: Record<Stage, StagePlan>;
+  plan?: Record<Stage, StageWork>;
   stages: Partial<Record<Stage, StageProgress>>;
   control: ControlState;
   failuresAtLastBudgetTrip: number;
@@ -102,7 +103,7 @@ export const RATE_WINDOW_MS = 30_000;
 const REFRESH_EVERY = '5 seconds';
 const REFRESH_PAUSED = '1 minute';
 
-const NO_PLAN: StagePlan = { planned: 0, pages: 0, calls: 0, actions: [] };
+const NO_PLAN: StageWork = { planned: 0, pages: 0, calls: 0, actions: [] };
 
 export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult> {
   const selected = STAGES.filter((s) => !input.stages || input.stages.includes(s));

@@ -18,7 +18,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { FanoutItem, FanoutStage, MigrationActivities, MigrationRef, PageStage } from '../activities/contract';
+import type { MigrationActivities, MigrationRef } from '../activities/contract';
+import type { FanoutItem, FanoutStage, PageStage } from '../src/staging/migration-store';
 import { STAGE_KIND, type Stage } from '../src/shared/stages';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE } from '../src/shared/search-attributes';
 import { entitySummary, stageSummary, summaryDetails } from '../src/shared/ui-metadata';

@@ -4,16 +4,15 @@
  *                migration made rather than the plan's estimates of them (verify's reads, for one, are estimated);
  *   naive:       the same calls made one at a time, stage after stage, each taking max(1/budget, round trip).
  */
-import type { ZimAction } from '../plan/actions';
-import { computePlan, type Plan } from '../plan/compute-plan';
-import type { Workload } from '../plan/workload';
-import { defaultBudget } from '../rate-limit/default-budgets';
-import type { StagingCounts } from '../staging/store';
+import type { MigrationAction } from '../shared/stages';
+import { computePlan } from '../plan/compute-plan';
+import { defaultBudget } from '../zim-client/limits';
+import type { Plan, StagingCounts, Workload } from '../shared/migration-plan';
 
 /** The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). */
 function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>>): Workload {
   const calls = Object.fromEntries(plan.actions.map((a) => [a.action, made[a.action] ?? 0])) as Record<
-    ZimAction,
+    MigrationAction,
     number
   >;
   const maxCallsPerGroup = Object.fromEntries(
@@ -26,7 +25,7 @@ function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>
 export function lowerBound(
   plan: Plan,
   counts: StagingCounts,
-  rates: Readonly<Record<ZimAction, number>>,
+  rates: Readonly<Record<MigrationAction, number>>,
   made: Readonly<Partial<Record<string, number>>>
 ): Plan {
   return computePlan(counts, workloadMade(plan, made), rates, []);

@@ -13,13 +13,13 @@ import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
-import { PER_GROUP_ACTIONS, ZIM_ACTIONS, type ZimAction } from '../plan/actions';
-import { type Plan } from '../plan/compute-plan';
+import { PER_GROUP_ACTIONS } from '../plan/actions';
+import type { Plan, StagingCounts } from '../shared/migration-plan';
 import { formatDuration } from '../shared/format-duration';
-import { defaultBudget } from '../rate-limit/default-budgets';
-import { MIGRATION_ACTIONS, STAGE_ACTION } from '../shared/stages';
+import { defaultBudget } from '../zim-client/limits';
+import { MIGRATION_ACTIONS, STAGE_ACTION, type MigrationAction } from '../shared/stages';
 import type { StageProgress } from '../shared/workflow-api';
-import { openStagingStore, type StagingCounts } from '../staging';
+import { openStaging } from '../staging';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { ZIM_ACTION_NAMES } from '../zim-client/actions';
@@ -162,13 +162,16 @@ async function main() {
   console.log(`zim-migrate makespan benchmark, ${new Date().toISOString()}, load average ` + loadAverageText());
 
   // Every Action at --rate, per-group Actions at their per-group default: in the plan, our schedule, the emulator.
-  const planRates = ZIM_ACTIONS.filter((a) => !PER_GROUP_ACTIONS.has(a)).flatMap((a) => ['--rate', `${a}=${o.rate}`]);
+  const planRates = MIGRATION_ACTIONS.filter((a) => !PER_GROUP_ACTIONS.has(a)).flatMap((a) => [
+    '--rate',
+    `${a}=${o.rate}`,
+  ]);
   const budgets = Object.fromEntries(MIGRATION_ACTIONS.filter((a) => !defaultBudget(a).perKey).map((a) => [a, o.rate]));
   const staging = await buildStaging(o.users, o.seed, {
     gen: ['--messages', String(o.messages), '--group-messages', String(o.groupMessages)],
     plan: planRates,
   });
-  const store = await openStagingStore(staging.planned);
+  const store = await openStaging(staging.planned, { readonly: true });
   const meta = await store.meta();
   await store.close();
   const roundTripMs = await singleCallRoundTripMs();
@@ -226,7 +229,12 @@ async function main() {
       `budgets: ${o.rate} calls/s per Action (InviteUsersIntoGroup 1/s per group), the same in our call schedule and ` +
         `the emulator; one worker process; migration ${result.status}`
     );
-    const bound = lowerBound(meta.plan, meta.counts, meta.settings.rates as Record<ZimAction, number>, made.succeeded);
+    const bound = lowerBound(
+      meta.plan,
+      meta.counts,
+      meta.settings.rates as Record<MigrationAction, number>,
+      made.succeeded
+    );
     console.log(
       `\nlower bound: ${bound.etaSeconds.toFixed(0)} s (compute-plan's critical path ${bound.criticalPath.join(' → ')} ` +
         `at the budgets, over the calls made; the plan's own ETA, counting Actions the migration does not call: ` +

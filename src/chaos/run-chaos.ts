@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
 import { workflowIds } from '../shared/workflow-api';
-import { SqliteMigrationData } from '../staging/sqlite/migration-data';
+import { openStaging } from '../staging';
 import { compareWithEmulator, type ExactnessReport } from '../testing/exact-state';
 import { budgetsAt, buildStaging, startFastEmulator } from '../testing/migration-rig';
 import type { FaultsInput, ZimEmulator } from '../zim-emulator';
@@ -189,11 +189,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     await worker.stop();
     log(`migration ${result.status}; comparing the emulator with staging`);
-    const data = new SqliteMigrationData(stagingPath);
+    const store = await openStaging(stagingPath);
     try {
-      result.exactness = await compareWithEmulator(data, emulator);
+      result.exactness = await compareWithEmulator(store, emulator);
     } finally {
-      await data.close();
+      await store.close();
     }
   } catch (err) {
     if (!(err instanceof RunStopped)) throw err;
@@ -214,11 +214,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 }
 
 async function plannedCalls(stagingPath: string): Promise<number> {
-  const data = new SqliteMigrationData(stagingPath);
+  const store = await openStaging(stagingPath);
   try {
-    return Object.values(await data.plan()).reduce((n, s) => n + s.calls, 0);
+    return Object.values(await store.stageWork()).reduce((n, s) => n + s.calls, 0);
   } finally {
-    await data.close();
+    await store.close();
   }
 }
 

@@ -11,16 +11,12 @@ import { ManifestError, readManifest } from '../import-format/manifest';
 import { ACCEPTED_FILES } from '../import-format/rules';
 import { time } from '../import-format/schemas';
 import { toEpochMs } from '../import-format/time';
-import {
-  DEFAULT_ZIM_PLAN,
-  ZIM_MAX_RAISED_BYTES,
-  ZIM_PLAN_NAMES,
-  ZIM_PLANS,
-  type ZimLimits,
-} from '../import-format/zim-limits';
+import { ZIM_MAX_RAISED_BYTES, ZIM_PLAN_LIMITS, type ZimLimits } from '../import-format/zim-limits';
 import type { MergeOptions } from '../merge/merge-apps';
-import { ZIM_ACTIONS, DEFAULT_RATES, type ZimAction } from '../plan/actions';
+import { DEFAULT_RATES } from '../plan/actions';
+import { MIGRATION_ACTIONS, type MigrationAction } from '../shared/stages';
 import { UsageError } from '../shared/usage-error';
+import { DEFAULT_ZIM_PLAN, ZIM_PLAN_NAMES } from '../zim-client/limits';
 
 export interface ImportSettings {
   limits: ZimLimits;
@@ -138,7 +134,7 @@ export function parseZimPlanOptions(raw: unknown, now = Date.now()): ZimPlanSett
 }
 
 function zimPlanSettings(o: z.output<typeof rawZimPlanOptions>, now: number): ZimPlanSettings {
-  const preset = ZIM_PLANS[o.zimPlan];
+  const preset = ZIM_PLAN_LIMITS[o.zimPlan];
   return {
     limits: {
       ...preset,
@@ -188,15 +184,15 @@ export function parseImportOptions(raw: unknown, now = Date.now()): ImportSettin
 }
 
 /** `--rate Action=N` flags over the default budgets. */
-export function parseRates(flags: readonly string[]): Record<ZimAction, number> {
+export function parseRates(flags: readonly string[]): Record<MigrationAction, number> {
   const rates = { ...DEFAULT_RATES };
   for (const [action, value] of Object.entries(keyValues('--rate', flags))) {
-    if (!(ZIM_ACTIONS as readonly string[]).includes(action))
-      throw new UsageError(`--rate ${action}: not an Action; use one of ${ZIM_ACTIONS.join(', ')}`);
+    if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
+      throw new UsageError(`--rate ${action}: not an Action; use one of ${MIGRATION_ACTIONS.join(', ')}`);
     const n = Number(value);
     if (!(n > 0) || !Number.isFinite(n))
       throw new UsageError(`--rate ${action}=${value}: the rate must be a positive number of calls per second`);
-    rates[action as ZimAction] = n;
+    rates[action as MigrationAction] = n;
   }
   return rates;
 }

@@ -6,7 +6,7 @@
 import { classifyZimCode, type ZimAction } from '../zim-client';
 import type { CountersSnapshot } from '../zim-emulator/counters';
 import type { ZimLimits } from '../import-format/zim-limits';
-import { defaultBudget, DEFAULT_RATE } from '../rate-limit/default-budgets';
+import { defaultBudget, DEFAULT_RATE } from '../zim-client/limits';
 import { MIGRATION_ACTIONS, type MigrationAction } from '../shared/stages';
 import type { StageProgress } from '../shared/workflow-api';
 import type { PlanLimits } from '../zim-client/limits';

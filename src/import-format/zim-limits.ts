@@ -2,7 +2,7 @@
  * ZIM's limits that decide whether a record can be imported (../shared/zim-api.md §5, §5b, §7).
  * Fixed rules are constants; the ones a ZIM plan (or ZEGO support) changes live in `ZimLimits`.
  */
-import { ZIM_BATCH_LIMITS, ZIM_FIELD_LIMITS } from '../zim-client/limits';
+import { ZIM_FIELD_LIMITS, ZIM_PLAN_NAMES, ZIM_PLAN_QUOTAS, ZIM_PLANS, type ZimPlan } from '../zim-client/limits';
 
 /** UserId / GroupId: ≤ 32 bytes of digits, letters and these symbols (space included, §5). */
 export const ZIM_ID_PATTERN = /^[0-9A-Za-z!#$%&()+\-:;<=.>?@[\]^_{}|~ ]+$/;
@@ -28,13 +28,6 @@ export const ZIM_FIXED = {
   subMsgTypeMax: ZIM_FIELD_LIMITS.subMsgTypeMax,
   mediaUrlBytes: 500,
   mediaFileNameBytes: 150,
-  createGroupInitialMembers: ZIM_BATCH_LIMITS.CreateGroup.max,
-  inviteBatch: ZIM_BATCH_LIMITS.InviteUsersIntoGroup.max,
-  registerBatch: ZIM_BATCH_LIMITS.UserRegister.max,
-  modifyUserBatch: ZIM_BATCH_LIMITS.ModifyUserInfo.max,
-  friendBatch: ZIM_BATCH_LIMITS.AddFriends.max,
-  blockBatch: ZIM_BATCH_LIMITS.AddUsersToBlacklist.max,
-  memberNicknameBatch: ZIM_BATCH_LIMITS.SetGroupMembersNickname.max,
 } as const;
 
 /** ZIM MessageType numbers that the import APIs accept (§7.1). */
@@ -43,7 +36,7 @@ export type MessageTypeName = keyof typeof ZIM_MESSAGE_TYPE;
 
 export interface ZimLimits {
   /** Which preset these came from (informational). */
-  plan: ZimPlanName;
+  plan: ZimPlan;
   /** History message retention: ZIM refuses a SendMessageTime older than now − retentionDays. */
   retentionDays: number;
   maxGroupMembers: number;
@@ -58,41 +51,24 @@ export interface ZimLimits {
   userExtraBytes: number;
 }
 
-export type ZimPlanName = 'free' | 'pro' | 'enterprise';
-export const ZIM_PLAN_NAMES: readonly ZimPlanName[] = ['free', 'pro', 'enterprise'];
+/** Each ZIM plan's limits as validation reads them (src/zim-client/limits.ts defines them). */
+export const ZIM_PLAN_LIMITS = Object.fromEntries(
+  ZIM_PLAN_NAMES.map((plan): [ZimPlan, ZimLimits] => {
+    const p = ZIM_PLANS[plan];
+    return [
+      plan,
+      {
+        plan,
+        retentionDays: p.retentionDays,
+        maxGroupMembers: p.maxGroupMembers,
+        maxFriendsPerUser: p.maxFriendsPerUser,
+        ...ZIM_PLAN_QUOTAS[plan],
+        maxBlocksPerUser: p.maxBlocksPerUser,
+        messageBytes: p.maxMessageBytes,
+        userExtraBytes: p.maxExtraBytes,
+      },
+    ];
+  })
+) as Record<ZimPlan, ZimLimits>;
 
-const COMMON = { maxBlocksPerUser: 1000, messageBytes: 2048, userExtraBytes: 2048 };
-
-/** §5b plan table. Pro is the default: the smallest plan that a production app migrates into. */
-export const ZIM_PLANS: Record<ZimPlanName, ZimLimits> = {
-  free: {
-    plan: 'free',
-    retentionDays: 7,
-    maxGroupMembers: 20,
-    maxFriendsPerUser: 20,
-    maxUsers: 100,
-    maxGroups: 20,
-    ...COMMON,
-  },
-  pro: {
-    plan: 'pro',
-    retentionDays: 30,
-    maxGroupMembers: 200,
-    maxFriendsPerUser: 3000,
-    maxUsers: null,
-    maxGroups: null,
-    ...COMMON,
-  },
-  enterprise: {
-    plan: 'enterprise',
-    retentionDays: 90,
-    maxGroupMembers: 2000,
-    maxFriendsPerUser: 3000,
-    maxUsers: null,
-    maxGroups: null,
-    ...COMMON,
-  },
-};
-
-export const DEFAULT_ZIM_PLAN: ZimPlanName = 'pro';
 export const ZIM_MAX_RAISED_BYTES = 32 * 1024;

@@ -1,18 +1,15 @@
 /**
  * The plan's view of the stage graph (src/shared/stages.ts, the one source of stages, their order and their Actions)
- * with ZIM's default budgets (src/rate-limit/default-budgets.ts).
+ * with ZIM's default budgets (src/zim-client/limits.ts).
  */
-import { defaultBudget } from '../rate-limit/default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 import { MIGRATION_ACTIONS, type MigrationAction } from '../shared/stages';
 
-export type ZimAction = MigrationAction;
-export const ZIM_ACTIONS: readonly ZimAction[] = MIGRATION_ACTIONS;
-
 /** Actions whose limit is per group (1/s each), not per app. */
-export const PER_GROUP_ACTIONS: ReadonlySet<ZimAction> = new Set(
-  ZIM_ACTIONS.filter((a) => defaultBudget(a).perKey === true)
+export const PER_GROUP_ACTIONS: ReadonlySet<MigrationAction> = new Set(
+  MIGRATION_ACTIONS.filter((a) => defaultBudget(a).perKey === true)
 );
 
-export const DEFAULT_RATES: Record<ZimAction, number> = Object.fromEntries(
-  ZIM_ACTIONS.map((a) => [a, defaultBudget(a).rate])
-) as Record<ZimAction, number>;
+export const DEFAULT_RATES: Record<MigrationAction, number> = Object.fromEntries(
+  MIGRATION_ACTIONS.map((a) => [a, defaultBudget(a).rate])
+) as Record<MigrationAction, number>;

@@ -5,16 +5,18 @@
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { UsageError } from '../shared/usage-error';
+import { isDatabaseUrl, POSTGRES_NOT_YET } from '../staging';
 import { buildReadTables, writeMeta } from '../staging/sqlite/finalize';
 import { STAGING_FORMAT_VERSION } from '../staging/sqlite/schema';
-import type { StagingMeta } from '../staging/store';
+import type { StagingMeta } from '../staging/migration-store';
 import { validateExports, type ValidateOptions, type ValidationResult } from '../validate/validate-exports';
-import type { ZimAction } from './actions';
-import { computePlan, type Plan } from './compute-plan';
+import type { MigrationAction } from '../shared/stages';
+import type { Plan } from '../shared/migration-plan';
+import { computePlan } from './compute-plan';
 
 export interface BuildPlanOptions extends Omit<ValidateOptions, 'stagingFile'> {
   out: string;
-  rates: Record<ZimAction, number>;
+  rates: Record<MigrationAction, number>;
   /** Stage what is valid even when some records have errors (they are left out and listed). */
   excludeErrors: boolean;
   force: boolean;
@@ -28,6 +30,7 @@ export interface BuildPlanResult {
 }
 
 export async function buildPlan(opts: BuildPlanOptions): Promise<BuildPlanResult> {
+  if (isDatabaseUrl(opts.out)) throw new UsageError(POSTGRES_NOT_YET);
   if (existsSync(opts.out) && !opts.force)
     throw new UsageError(`${opts.out} exists (it may hold a migration's ledger); pass --force to replace it`);
   const building = `${opts.out}.building`;

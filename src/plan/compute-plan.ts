@@ -5,54 +5,27 @@
  */
 import type { RuleCount } from '../import-format/rejects';
 import { RULES, type RuleId } from '../import-format/rules';
-import type { StagingCounts } from '../staging/store';
 import { actionSeconds, stageSeconds, type StageActionWork } from '../shared/eta';
+import {
+  stageActions,
+  stageCalls,
+  type ActionPlan,
+  type Plan,
+  type StageTiming,
+  type StagingCounts,
+  type Workload,
+} from '../shared/migration-plan';
 import { STAGE_ACTIONS, STAGE_DEPENDENCIES, STAGES, type Stage } from '../shared/stages';
-import { PER_GROUP_ACTIONS, type ZimAction } from './actions';
-import type { Workload } from './workload';
+import type { MigrationAction } from '../shared/stages';
+import { PER_GROUP_ACTIONS } from './actions';
 
 /** Warnings about a file's form that lose no record. */
 const ABOUT_FILES_ONLY: ReadonlySet<RuleId> = new Set(['file.bom', 'file.crlf', 'file.empty', 'file.unknown']);
 
-export interface ActionPlan extends StageActionWork {
-  action: ZimAction;
-  stage: Stage;
-  /** Calls per second (per group for per-group Actions). */
-  rate: number;
-  seconds: number;
-}
-
-export interface StagePlan {
-  stage: Stage;
-  after: readonly Stage[];
-  seconds: number;
-  /** Earliest start and end, in seconds from the start of the migration. */
-  start: number;
-  end: number;
-  critical: boolean;
-}
-
-export interface NotImported {
-  rule: string;
-  severity: 'error' | 'warning';
-  records: number;
-  why: string;
-}
-
-export interface Plan {
-  counts: StagingCounts;
-  actions: ActionPlan[];
-  stages: StagePlan[];
-  criticalPath: Stage[];
-  etaSeconds: number;
-  /** Records left out, by rule: what ZIM would refuse (warnings) and errors excluded by --exclude-errors. */
-  notImported: NotImported[];
-}
-
 export function computePlan(
   counts: StagingCounts,
   workload: Workload,
-  rates: Readonly<Record<ZimAction, number>>,
+  rates: Readonly<Record<MigrationAction, number>>,
   rules: readonly RuleCount[]
 ): Plan {
   const actions: ActionPlan[] = STAGES.flatMap((stage) =>
@@ -66,18 +39,16 @@ export function computePlan(
     })
   );
 
-  const byName = new Map<Stage, StagePlan>();
+  const byName = new Map<Stage, StageTiming>();
   for (const stage of STAGES) {
-    const seconds = stageSeconds(
-      actions.filter((a) => a.stage === stage),
-      (action) => rates[action as ZimAction]
-    );
+    const seconds = stageSeconds(stageActions(actions, stage), (action) => rates[action as MigrationAction]);
     const after = STAGE_DEPENDENCIES[stage];
     // STAGES lists every stage after its dependencies, so their ends are known here.
     const start = Math.max(0, ...after.map((d) => byName.get(d)!.end));
     byName.set(stage, {
       stage,
       after,
+      calls: stageCalls(actions, stage),
       seconds,
       start,
       end: start + seconds,
@@ -88,11 +59,11 @@ export function computePlan(
   // Walk back from the stage that ends last through the dependency that ends last.
   const stages = [...byName.values()];
   const criticalPath: Stage[] = [];
-  let cursor: StagePlan | undefined = stages.reduce((a, b) => (b.end > a.end ? b : a));
+  let cursor: StageTiming | undefined = stages.reduce((a, b) => (b.end > a.end ? b : a));
   while (cursor) {
     cursor.critical = true;
     criticalPath.unshift(cursor.stage);
-    const deps: StagePlan[] = cursor.after.map((d) => byName.get(d)!);
+    const deps: StageTiming[] = cursor.after.map((d) => byName.get(d)!);
     cursor = deps.length ? deps.reduce((a, b) => (b.end > a.end ? b : a)) : undefined;
   }
 

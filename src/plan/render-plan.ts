@@ -1,5 +1,5 @@
 /** The plan as a table for people (the CLI prints JSON for programs with --json). */
-import { type Plan } from './compute-plan';
+import type { Plan } from '../shared/migration-plan';
 import { formatDuration } from '../shared/format-duration';
 
 const num = (n: number) => n.toLocaleString('en-US');
@@ -61,16 +61,17 @@ export function renderPlan(plan: Plan): string {
   out.push(
     ...table(
       [
-        ['  ', 'stage', 'after', 'starts', 'takes'],
+        ['  ', 'stage', 'calls', 'after', 'starts', 'takes'],
         ...plan.stages.map((s) => [
           s.critical ? '  *' : '  ',
           s.stage,
+          num(s.calls),
           s.after.join(', ') || '-',
           formatDuration(s.start),
           formatDuration(s.seconds),
         ]),
       ],
-      new Set([3, 4])
+      new Set([2, 4, 5])
     )
   );
   out.push('', `ETA ${formatDuration(plan.etaSeconds)} (critical path: ${plan.criticalPath.join(' → ')})`);

@@ -15,7 +15,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { defaultBudget } from './default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 
 export interface CallScheduler {
   /**

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { extraHeadroomAt } from './call-scheduler';
-import { defaultBudget } from './default-budgets';
+import { defaultBudget } from '../zim-client/limits';
 
 export interface CallScheduleRow {
   action: string;

@@ -3,8 +3,7 @@
  * owner's copy of every conversation and every group's history in order with nothing lost or repeated, every
  * friendship and block, every group's members with their roles and nicknames. Used by the end-to-end and chaos tests and the chaos benchmark.
  */
-import type { StagedImportMessage } from '../../activities/migration-data';
-import type { SqliteMigrationData } from '../staging/sqlite/migration-data';
+import type { MigrationStore, StagedMessage } from '../staging/migration-store';
 import { ZIM_ROLE } from '../zim-client/roles';
 import type { ZimEmulator } from '../zim-emulator';
 
@@ -27,7 +26,7 @@ const keyOf = (sender: string, time: number, type: number, body: string) => JSON
 
 function compareSequence(
   where: string,
-  expected: StagedImportMessage[],
+  expected: readonly StagedMessage[],
   actual: { sender: string; time: number; msgType: number; body: string }[],
   report: ExactnessReport
 ): void {
@@ -50,7 +49,7 @@ function compareSequence(
     report.examples.push(`${where}: expected ${want.length}, found ${got.length} (lost ${lost}, extra ${extra})`);
 }
 
-export async function compareWithEmulator(data: SqliteMigrationData, emulator: ZimEmulator): Promise<ExactnessReport> {
+export async function compareWithEmulator(store: MigrationStore, emulator: ZimEmulator): Promise<ExactnessReport> {
   const report: ExactnessReport = {
     messages: 0,
     lost: 0,
@@ -61,13 +60,12 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
     memberMismatches: 0,
     examples: [],
   };
-  const plan = await data.plan();
-  report.users.expected = plan.accounts.planned;
+  report.users.expected = (await store.stageWork()).accounts.planned;
 
   for (let after: string | null = null; ;) {
-    const owners = await data.fanoutItems('peer-messages', after, 500);
+    const owners = await store.fanoutItems('peer-messages', after, 500);
     for (const { id: owner } of owners) {
-      for (const [peer, messages] of await data.ownerConversations(owner)) {
+      for (const [peer, messages] of await store.ownerConversations(owner)) {
         const landed = emulator.inspect.conversation(owner, peer, ALL) ?? [];
         compareSequence(`${owner}→${peer}`, messages, landed, report);
       }
@@ -76,36 +74,30 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
     after = owners[owners.length - 1]!.id;
   }
 
-  for (const stage of ['friends', 'blocks'] as const) {
-    for (let batch = 0; ; batch++) {
-      const relations = await data.relationBatch(stage, batch);
-      if (relations.length === 0) break;
-      const user = emulator.inspect.user(relations[0]!.owner);
-      const have = new Set((stage === 'friends' ? user?.friends : user?.blocked)?.map((r) => r.userId) ?? []);
-      for (const r of relations) {
-        if (have.has(r.target)) continue;
-        report.missingRelations++;
-        if (report.examples.length < 5) report.examples.push(`${stage}: ${r.owner}→${r.target} missing`);
-      }
-    }
-  }
+  const relationMissing = (stage: 'friends' | 'blocks', user: string, target: string) => {
+    const listed = emulator.inspect.user(user);
+    if ((stage === 'friends' ? listed?.friends : listed?.blocked)?.some((r) => r.userId === target)) return;
+    report.missingRelations++;
+    if (report.examples.length < 5) report.examples.push(`${stage}: ${user}→${target} missing`);
+  };
+  for (let page = await store.readFriends(null, 500); page.length; page = await store.readFriends(page.at(-1)!, 500))
+    for (const f of page) relationMissing('friends', f.user, f.friend);
+  for (let page = await store.readBlocks(null, 500); page.length; page = await store.readBlocks(page.at(-1)!, 500))
+    for (const b of page) relationMissing('blocks', b.user, b.blocked);
 
   for (let after: string | null = null; ;) {
-    const groups = await data.fanoutItems('groups', after, 500);
+    const groups = await store.fanoutItems('groups', after, 500);
     for (const { id } of groups) {
-      const staged = (await data.group(id))!;
-      const expected = new Set([
-        staged.owner,
-        ...(await data.groupMembers(id, 0, staged.memberCount)).map((m) => m.userId),
-      ]);
+      const staged = (await store.group(id))!;
+      const expected = new Set((await store.readGroupMembers(id, null, staged.memberCount)).map((m) => m.user));
       const members = emulator.inspect.group(id)?.members ?? [];
       const found = new Set(members.map((m) => m.userId));
       const setDiffers = expected.size !== found.size || [...expected].some((u) => !found.has(u));
       if (setDiffers && report.examples.length < 5)
         report.examples.push(`group ${id}: members ${found.size}/${expected.size}`);
-      const admins = new Set(await data.groupAdmins(id, 0, staged.admins));
+      const admins = new Set((await store.groupAdmins(id, 0, staged.adminCount)).map((m) => m.user));
       const nicknames = new Map(
-        (await data.groupNicknames(id, 0, staged.nicknames)).map((n) => [n.userId, n.nickname] as const)
+        (await store.groupNicknames(id, 0, staged.nicknameCount)).map((m) => [m.user, m.nickname] as const)
       );
       const wrong = members.filter(
         (m) =>
@@ -118,7 +110,7 @@ export async function compareWithEmulator(data: SqliteMigrationData, emulator: Z
       if (setDiffers || wrong.length) report.memberMismatches++; // groups, not differences
       compareSequence(
         `group ${id}`,
-        await data.groupMessages(id),
+        await store.groupMessages(id),
         emulator.inspect.groupMessages(id, ALL) ?? [],
         report
       );

@@ -3,7 +3,8 @@
  * after a delay or a reservation in a call schedule. For orchestration tests and for benchmarks that measure the
  * workflows and Temporal without ZIM; the end-to-end tests use the real activities and the emulator.
  */
-import type { LedgerCounts, MigrationActivities, PageStage, StagePlan } from '../../activities/contract';
+import type { MigrationActivities } from '../../activities/contract';
+import type { LedgerCounts, PageStage, StageWork } from '../staging/migration-store';
 import { DEFERRED_STEP, waitForOpenGate } from '../../activities/call-gate';
 import { describeWorkflow } from '../../activities/describe-workflow';
 import { STAGE_ACTION, type Stage } from '../shared/stages';
@@ -57,17 +58,17 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
   const setupSteps = opts.groupSetupSteps ?? 2;
   const historySteps = opts.groupHistorySteps ?? 3;
   const oneAction = (stage: Stage, calls: number) => [{ action: STAGE_ACTION[stage], calls, perGroup: false }];
-  const stepStage = (stage: Stage, steps: number): StagePlan => ({
+  const stepStage = (stage: Stage, steps: number): StageWork => ({
     planned: steps,
     pages: 0,
     calls: steps,
     actions: oneAction(stage, steps),
   });
-  const pageStage = (stage: PageStage, planned: number, pages: number): StagePlan => {
+  const pageStage = (stage: PageStage, planned: number, pages: number): StageWork => {
     const n = opts.pages?.[stage] ?? pages;
     return { planned: Math.max(planned, n * 10), pages: n, calls: n, actions: oneAction(stage, n) };
   };
-  const plan: Record<Stage, StagePlan> = {
+  const plan: Record<Stage, StageWork> = {
     accounts: pageStage('accounts', 50, 5),
     profiles: pageStage('profiles', 30, 3),
     friends: pageStage('friends', 20, 2),

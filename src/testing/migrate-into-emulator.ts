@@ -7,7 +7,6 @@ import type { NativeConnection } from '@temporalio/worker';
 import { STAGES } from '../shared/stages';
 import { migrationStartMetadata } from '../shared/ui-metadata';
 import { workflowIds } from '../shared/workflow-api';
-import { SqliteMigrationData } from '../staging/sqlite/migration-data';
 import { createMigrationWorker } from '../worker/migration-worker';
 import type { ZimEmulator } from '../zim-emulator';
 import type { MigrationInput, migrationWorkflow } from '../../workflows/migration';
@@ -70,7 +69,6 @@ async function startWorkers(o: MigrateIntoEmulatorOptions, taskQueue: string, bu
     connection: o.connection,
     taskQueue,
     zim: { appId: TEST_APP_ID, serverSecret: TEST_SECRET, baseUrl: o.emulator.url, budgetDbPath },
-    openData: async (p) => new SqliteMigrationData(p),
   });
   const running = migrationWorker.run();
   return {

@@ -10,16 +10,15 @@ import type { RuleId } from '../import-format/rules';
 import type { Entity } from '../import-format/schemas';
 import type { CheckContext } from '../import-format/zim-checks';
 import type { ZimLimits } from '../import-format/zim-limits';
+import { rankApps, type MergeOptions } from '../merge/merge-apps';
+import { createBuildDatabase, type Db } from '../staging/sqlite/database';
+import { STAGED_COLUMNS, StagingLoadWriter } from '../staging/sqlite/load-writer';
 import {
   insertMergedUsers,
   mergeDuplicatePeerMessages,
   mergeSummary,
-  rankApps,
-  type MergeOptions,
   type MergeSummary,
-} from '../merge/merge-apps';
-import { createBuildDatabase, type Db } from '../staging/sqlite/database';
-import { STAGED_COLUMNS, StagingLoadWriter } from '../staging/sqlite/load-writer';
+} from '../staging/sqlite/merged-records';
 import { RowStatus } from '../staging/sqlite/schema';
 import { tracePhase } from '../diagnostics/trace';
 import { UsageError } from '../shared/usage-error';

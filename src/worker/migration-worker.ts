@@ -5,9 +5,10 @@
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { MigrationData } from '../../activities/migration-data';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT, type ZimConfig } from '../config/zim-config';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { openStaging } from '../staging';
+import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
 
@@ -16,8 +17,6 @@ export interface MigrationWorkerOptions {
   namespace?: string;
   taskQueue: string;
   zim: ZimConfig;
-  /** Opens a migration's staging database (cached per path by this worker). */
-  openData(stagingPath: string): Promise<MigrationData & { close?(): Promise<void> }>;
   /** Extra Temporal worker options (tests shorten sticky timeouts, benchmarks raise concurrency). */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -38,22 +37,23 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     appId: options.zim.appId,
     headroom: (options.zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100,
   });
-  const opened = new Map<string, ReturnType<MigrationWorkerOptions['openData']>>();
-  const openData = (path: string) => {
-    let data = opened.get(path);
-    if (!data) {
-      data = options.openData(path);
-      data.catch(() => opened.delete(path)); // a failed open is retried by the next activity attempt
-      opened.set(path, data);
+  // Each migration's staging data is opened once per worker.
+  const opened = new Map<string, Promise<MigrationStore>>();
+  const openStore = (location: string) => {
+    let store = opened.get(location);
+    if (!store) {
+      store = openStaging(location);
+      store.catch(() => opened.delete(location)); // a failed open is retried by the next activity attempt
+      opened.set(location, store);
     }
-    return data;
+    return store;
   };
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ zim, scheduler, openData }),
+    activities: createActivities({ zim, scheduler, openStore }),
     // Activities mostly wait for their call slot; many may wait at once without using CPU.
     maxConcurrentActivityTaskExecutions: 200,
     // An owner's workflow task stays open while its message imports (local activities) wait for their call slots,
@@ -70,7 +70,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       } finally {
         await zim.close();
         scheduler.close();
-        for (const data of opened.values()) await (await data.catch(() => undefined))?.close?.();
+        for (const store of opened.values()) await (await store.catch(() => undefined))?.close();
       }
     },
   };

@@ -41,6 +41,35 @@ export const ZIM_GROUP_RATE_LIMITS: Partial<Record<ZimAction, RateLimit>> = {
   SetGroupMembersNickname: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
 };
 
+/** A call budget: calls per second, per app, or per group (the call's key) when `perKey`. */
+export interface Budget {
+  rate: number;
+  perKey?: boolean;
+}
+
+/** ZIM's rate for an Action without a documented limit of its own (§1). */
+export const DEFAULT_RATE = 20;
+
+/** Documented limits of Actions a migration does not call (§1): what a budget set for one of them starts from. */
+const OTHER_BUDGETS: Readonly<Record<string, Budget>> = {
+  TransferGroupOwner: { rate: 1, perKey: true },
+  DismissGroup: { rate: 1, perKey: true },
+  QueryAppGroupList: { rate: 1 },
+  SendGroupMessage: { rate: 10 },
+};
+
+/**
+ * ZIM's default budget for an Action, from the limits above: per group where ZIM limits it per group (the per-app
+ * limit on top is never the tighter one), else per app. The operator can change any budget while a migration runs.
+ */
+export function defaultBudget(action: string): Budget {
+  const own = <T>(table: Partial<Record<string, T>>) => (Object.hasOwn(table, action) ? table[action] : undefined);
+  const perGroup = own(ZIM_GROUP_RATE_LIMITS);
+  if (perGroup) return { rate: perGroup.perSecond, perKey: true };
+  const perApp = own(ZIM_RATE_LIMITS);
+  return perApp ? { rate: perApp.perSecond } : (own(OTHER_BUDGETS) ?? { rate: DEFAULT_RATE });
+}
+
 export interface BatchLimit {
   /** The body field holding the batch. */
   field: string;
@@ -77,8 +106,16 @@ export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   QueryUserInfos: { field: 'UserIds', max: 100, code: ZimCode.TOO_MANY_USERS },
 };
 
+export type PagedAction =
+  | 'QueryPeerMsg'
+  | 'QueryGroupMsg'
+  | 'QueryFriendList'
+  | 'QueryBlacklist'
+  | 'QueryGroupMemberList'
+  | 'QueryConversationList';
+
 /** Page sizes are clamped, never refused: ≤0 or absent becomes the default, above max becomes max. */
-export const ZIM_PAGE_LIMITS: Partial<Record<ZimAction, { default: number; max: number }>> = {
+export const ZIM_PAGE_LIMITS: Record<PagedAction, { default: number; max: number }> = {
   QueryPeerMsg: { default: 10, max: 100 },
   QueryGroupMsg: { default: 10, max: 100 },
   QueryFriendList: { default: 100, max: 100 },
@@ -150,5 +187,15 @@ export const ZIM_PLANS = {
 } as const satisfies Record<string, PlanLimits>;
 
 export type ZimPlan = keyof typeof ZIM_PLANS;
+export const ZIM_PLAN_NAMES = Object.keys(ZIM_PLANS) as [ZimPlan, ...ZimPlan[]];
+/** Pro is the default: the smallest plan that a production app migrates into. */
+export const DEFAULT_ZIM_PLAN: ZimPlan = 'pro';
+
+/** §5b: how many users and groups an app may hold (null: no limit). Validation checks them; the emulator does not. */
+export const ZIM_PLAN_QUOTAS: Record<ZimPlan, { maxUsers: number | null; maxGroups: number | null }> = {
+  free: { maxUsers: 100, maxGroups: 20 },
+  pro: { maxUsers: null, maxGroups: null },
+  enterprise: { maxUsers: null, maxGroups: null },
+};
 
 export const DAY_MS = 86_400_000;

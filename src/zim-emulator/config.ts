@@ -7,9 +7,11 @@ import { ZIM_ACTION_NAMES, type ZimAction } from '../zim-client/actions';
 import {
   ZIM_FIELD_LIMITS,
   ZIM_GROUP_RATE_LIMITS,
+  ZIM_PLAN_NAMES,
   ZIM_PLANS,
   ZIM_RATE_LIMITS,
   type PlanLimits,
+  type ZimPlan,
   type RateLimit,
 } from '../zim-client/limits';
 
@@ -76,7 +78,7 @@ export const FaultsSchema = z.object({
   commitThenDropRate: probability.default(0),
 });
 
-export const PlanSchema = z.enum(Object.keys(ZIM_PLANS) as [keyof typeof ZIM_PLANS, ...(keyof typeof ZIM_PLANS)[]]);
+export const PlanSchema = z.enum(ZIM_PLAN_NAMES);
 
 /** Runtime-changeable settings (also POST /_emulator/limits). */
 export const ConfigPatchSchema = z.object({
@@ -108,11 +110,10 @@ export type Faults = z.output<typeof FaultsSchema>;
 export type Behaviour = z.output<typeof BehaviourSchema>;
 export type RateLimitsConfig = z.output<typeof RateLimitsSchema>;
 export type ConfigPatch = z.input<typeof ConfigPatchSchema>;
-export type ZimPlanName = z.output<typeof PlanSchema>;
 
 /** What handlers read: resolved limits and behaviour, swapped as a whole when reconfigured. */
 export interface RuntimeConfig {
-  plan: ZimPlanName;
+  plan: ZimPlan;
   /** Overrides on top of the plan, kept so that a plan change re-applies them. */
   limitOverrides: Partial<PlanLimits>;
   limits: PlanLimits;
@@ -121,7 +122,7 @@ export interface RuntimeConfig {
 }
 
 export function resolveConfig(
-  plan: ZimPlanName,
+  plan: ZimPlan,
   limitOverrides: Partial<PlanLimits>,
   rateLimits: RateLimitsConfig,
   behaviour: Behaviour

@@ -4,7 +4,13 @@
  */
 import { ZIM_ACTIONS, type ZimAction } from '../zim-client/actions';
 import { ZimCode } from '../zim-client/codes';
-import { ZIM_BATCH_LIMITS, ZIM_FIELD_LIMITS, ZIM_PAGE_LIMITS, type BatchLimitedAction } from '../zim-client/limits';
+import {
+  ZIM_BATCH_LIMITS,
+  ZIM_FIELD_LIMITS,
+  ZIM_PAGE_LIMITS,
+  type BatchLimitedAction,
+  type PagedAction,
+} from '../zim-client/limits';
 
 /** Thrown by a handler to refuse the whole call with a ZIM code. */
 export class Refusal extends Error {
@@ -83,7 +89,7 @@ export function requireBatchSize(action: BatchLimitedAction, size: number, max?:
 
 /** ≤0 or absent becomes the default, over the maximum becomes the maximum (§9.7: clamped, never refused). */
 export function clampLimit(action: ZimAction, limit: number | undefined): number {
-  const page = ZIM_PAGE_LIMITS[action];
+  const page: { default: number; max: number } | undefined = ZIM_PAGE_LIMITS[action as PagedAction];
   if (!page) throw new Error(`no page limit for ${action}`);
   if (limit === undefined || limit <= 0) return page.default;
   return Math.min(limit, page.max);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Reject } from '../../src/import-format/rejects';
-import { ZIM_PLANS, type ZimLimits } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS, type ZimLimits } from '../../src/import-format/zim-limits';
 import type { MergeOptions } from '../../src/merge/merge-apps';
 import { validateExports, type ValidationResult } from '../../src/validate/validate-exports';
 
@@ -49,7 +49,7 @@ export async function validate(
   const rejectsFile = path.join(work, 'rejects.ndjson');
   const { db, result } = await validateExports({
     dirs,
-    limits: options.limits ?? ZIM_PLANS.pro,
+    limits: options.limits ?? ZIM_PLAN_LIMITS.pro,
     asOfMs: options.asOfMs ?? NOW,
     merge: { ...NO_MERGE, ...options.merge },
     stagingFile: path.join(work, 'staging.db'),

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import type { Reject } from '../../src/import-format/rejects';
 import { RULES } from '../../src/import-format/rules';
 import { badInputSummary, runBadInputCorpus } from '../../src/testing/bad-input/corpus';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { DAY, NOW, tempDir, text, users, validate, writeExport, type Line } from '../helpers/exports';
 
 const T = NOW - DAY;
@@ -205,7 +205,7 @@ describe('records that other records make invalid', () => {
           { user: 'u0', friend: 'u1' },
         ],
       });
-      return validate([dir], { limits: ZIM_PLANS.free });
+      return validate([dir], { limits: ZIM_PLAN_LIMITS.free });
     })();
     const capped = rejects.filter((r) => r.rule === 'cap.group-members');
     assert.equal(capped.length, 5, "owner + 19 members fit the free plan's 20");

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { createActivities } from '../../activities';
 import { SqliteCallScheduler, type CallScheduler } from '../../src/rate-limit/call-scheduler';
 import { workflowIds } from '../../src/shared/workflow-api';
-import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { openStaging } from '../../src/staging';
+import type { MigrationStore } from '../../src/staging/migration-store';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import {
   buildStaging,
@@ -79,12 +80,12 @@ describe('an import waiting long for its call slot', () => {
       SLOW_SLOT_MS
     );
     const zim = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
-    const opened = new Map<string, Promise<SqliteMigrationData>>();
-    const openData = (p: string) => {
-      if (!opened.has(p)) opened.set(p, Promise.resolve(new SqliteMigrationData(p)));
+    const opened = new Map<string, Promise<MigrationStore>>();
+    const openStore = (p: string) => {
+      if (!opened.has(p)) opened.set(p, openStaging(p));
       return opened.get(p)!;
     };
-    const worker = await t.createWorker({ activities: createActivities({ zim, scheduler, openData }) });
+    const worker = await t.createWorker({ activities: createActivities({ zim, scheduler, openStore }) });
     try {
       const result = await t.client.workflow.execute(migrationWorkflow, {
         taskQueue: worker.taskQueue,
@@ -96,9 +97,9 @@ describe('an import waiting long for its call slot', () => {
       await scheduler.released;
       await new Promise((r) => setTimeout(r, 1_000));
 
-      const data = new SqliteMigrationData(stagingPath);
-      const exactness = await compareWithEmulator(data, emulator);
-      await data.close();
+      const store = await openStaging(stagingPath);
+      const exactness = await compareWithEmulator(store, emulator);
+      await store.close();
       assert.ok(isExact(exactness), JSON.stringify(exactness));
       const failed = result.stages.reduce((n, s) => n + s.failed, 0);
       assert.equal(failed, 0, 'the ledger records a failure for a message that landed');

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import type { MergeOptions } from '../../src/merge/merge-apps';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan } from '../../src/plan/build-plan';
-import { openStagingStore } from '../../src/staging';
+import { openStaging } from '../../src/staging';
 import { DAY, NO_MERGE, NOW, tempDir, text, writeExport } from '../helpers/exports';
 
 const T = NOW - DAY;
@@ -54,7 +54,7 @@ async function plan(dirs: string[], merge: Partial<MergeOptions>) {
   const out = path.join(tempDir('merge-out'), 'staging.db');
   const result = await buildPlan({
     dirs,
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     asOfMs: NOW,
     merge: { ...NO_MERGE, ...merge },
     rejectsFile: null,
@@ -63,7 +63,7 @@ async function plan(dirs: string[], merge: Partial<MergeOptions>) {
     excludeErrors: false,
     force: false,
   });
-  return { result, store: result.stagingFile ? await openStagingStore(out, { readonly: true }) : null };
+  return { result, store: result.stagingFile ? await openStaging(out, { readonly: true }) : null };
 }
 
 async function all<T>(read: (after: T | null) => Promise<T[]>): Promise<T[]> {

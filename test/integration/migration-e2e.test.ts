@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { openStaging } from '../../src/staging';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { migrateIntoEmulator, type MigrateIntoEmulatorOptions } from '../../src/testing/migrate-into-emulator';
 import type { FaultsInput } from '../../src/zim-emulator';
@@ -42,9 +42,9 @@ describe('end-to-end migration into the ZIM emulator', () => {
         budgets: FAST_BUDGETS,
         during,
       });
-      const data = new SqliteMigrationData(stagingPath);
-      const exactness = await compareWithEmulator(data, emulator);
-      await data.close();
+      const store = await openStaging(stagingPath);
+      const exactness = await compareWithEmulator(store, emulator);
+      await store.close();
       return { result, exactness, counters: emulator.counters(), stagingPath };
     } finally {
       await emulator.stop();

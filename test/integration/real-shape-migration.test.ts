@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { openStaging } from '../../src/staging';
 import { LARGEST_ROOM, REAL_SHAPE_PLAN_FLAGS, realGroupId, realUserId } from '../../src/synthetic/real-shape';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
@@ -46,9 +46,9 @@ describe('gen --shape real migrated into the emulator', () => {
         migrationId: 'real-shape',
         budgets: budgetsAt(rate),
       });
-      const data = new SqliteMigrationData(stagingPath);
-      const exactness = await compareWithEmulator(data, emulator);
-      await data.close();
+      const store = await openStaging(stagingPath);
+      const exactness = await compareWithEmulator(store, emulator);
+      await store.close();
       assert.equal(result.status, 'completed');
       assert.ok(isExact(exactness), JSON.stringify(exactness));
       for (const stage of result.stages) {

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Reject } from '../../src/import-format/rejects';
 import type { Entity } from '../../src/import-format/schemas';
-import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { openStaging } from '../../src/staging';
 import {
   generateRealShapeExport,
   LARGEST_ROOM,
@@ -195,9 +195,9 @@ describe('gen --shape real', () => {
       assert.deepEqual({ peer, group }, { peer: 0, group: 0 });
       // The longest run of equal times, read back as the migration reads it.
       const [owner, peerId] = [realUserId(0), realUserId(1)];
-      const data = new SqliteMigrationData(path.join(root, 'staging.sqlite'));
-      const staged = (await data.ownerConversations(owner)).get(peerId)!;
-      await data.close();
+      const store = await openStaging(path.join(root, 'staging.sqlite'));
+      const staged = (await store.ownerConversations(owner)).get(peerId)!;
+      await store.close();
       const text = (m: (typeof staged)[number]) => (m.type === 1 ? m.body.Message : TYPE_NAMES[m.type]);
       assert.deepEqual(
         staged.map((m) => [m.from, m.sentTime, text(m)]),

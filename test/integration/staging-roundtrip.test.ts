@@ -10,10 +10,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { toZimContent } from '../../src/import-format/message-body';
 import { peerMessageRecord } from '../../src/import-format/schemas';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan, type BuildPlanResult } from '../../src/plan/build-plan';
-import { openStagingStore, type Outcome, type StagingStore } from '../../src/staging';
+import { openStaging } from '../../src/staging';
+import type { MigrationStore } from '../../src/staging/migration-store';
 import { generateExport } from '../../src/synthetic/generate';
 import { DAY, NO_MERGE, NOW, tempDir } from '../helpers/exports';
 
@@ -57,31 +58,31 @@ function expectedCopies(dir: string): Map<string, { peer: string; sent: number; 
   return copies;
 }
 
+const PLAN_OPTIONS = {
+  limits: ZIM_PLAN_LIMITS.pro,
+  asOfMs: NOW,
+  merge: NO_MERGE,
+  rejectsFile: null,
+  rates: DEFAULT_RATES,
+  excludeErrors: false,
+  force: false,
+  // Parse the message file (~800 KB) on worker threads, in two parts, as large exports are.
+  workerThresholdBytes: 400_000,
+};
+
 describe('staging round trip', () => {
   let dir: string;
   let staging: string;
   let built: BuildPlanResult;
-  let store: StagingStore;
+  let store: MigrationStore;
 
   before(async () => {
     const root = tempDir('roundtrip');
     dir = path.join(root, 'legacy');
     await generateExport({ out: dir, users: 300, seed: 11, peerMessages: 6000, groupMessages: 1500, endMs: NOW - DAY });
     staging = path.join(root, 'staging.db');
-    built = await buildPlan({
-      dirs: [dir],
-      limits: ZIM_PLANS.pro,
-      asOfMs: NOW,
-      merge: NO_MERGE,
-      rejectsFile: null,
-      out: staging,
-      rates: DEFAULT_RATES,
-      excludeErrors: false,
-      force: false,
-      // Parse the message file (~800 KB) on worker threads, in two parts, as large exports are.
-      workerThresholdBytes: 400_000,
-    });
-    store = await openStagingStore(staging);
+    built = await buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: staging });
+    store = await openStaging(staging);
   });
   after(async () => {
     await store?.close();
@@ -192,30 +193,30 @@ describe('staging round trip', () => {
   });
 
   it('records outcomes as upserts and reads them back by stage and key', async () => {
-    const outcome = (key: string, status: Outcome['status'], extra: Partial<Outcome> = {}): Outcome => ({
-      stage: 'peer',
-      key,
-      status,
-      at: 1,
-      ...extra,
+    const before = Date.now();
+    await store.ledgerPut('peer-messages', [
+      { key: 'u1/m1', status: 'failed', zimCode: 660300005, zimMessage: 'too frequent' },
+      { key: 'u1/m2', status: 'done', msgId: '9007199254740993', msgSeq: 2 },
+    ]);
+    await store.ledgerPut('peer-messages', [{ key: 'u1/m1', status: 'done', msgId: '1', msgSeq: 1 }]);
+    await store.ledgerPut('accounts', [{ key: 'u1', status: 'skipped' }]);
+    const rows = await store.readLedger('peer-messages', null, 10);
+    assert.ok(
+      rows.every((r) => r.at >= before && r.at <= Date.now()),
+      JSON.stringify(rows)
+    );
+    assert.deepEqual(
+      rows.map(({ at: _at, ...r }) => r),
+      [
+        { stage: 'peer-messages', key: 'u1/m1', status: 'done', msgId: '1', msgSeq: 1 },
+        { stage: 'peer-messages', key: 'u1/m2', status: 'done', msgId: '9007199254740993', msgSeq: 2 },
+      ]
+    );
+    assert.deepEqual(await store.readLedger('peer-messages', 'u1/m1', 10).then((r) => r.map((o) => o.key)), ['u1/m2']);
+    assert.deepEqual(await store.ledgerCounts(), {
+      accounts: { pending: 0, done: 0, failed: 0, skipped: 1 },
+      'peer-messages': { pending: 0, done: 2, failed: 0, skipped: 0 },
     });
-    await store.recordOutcomes([
-      outcome('u1|m1', 'failed', { zimCode: 660300005, zimMessage: 'too frequent' }),
-      outcome('u1|m2', 'done', { msgId: '9007199254740993', msgSeq: 2 }),
-    ]);
-    await store.recordOutcomes([
-      outcome('u1|m1', 'done', { msgId: '1', msgSeq: 1 }),
-      { stage: 'accounts', key: 'u1', status: 'skipped', at: 2 },
-    ]);
-    assert.deepEqual(await store.readLedger('peer', null, 10), [
-      { stage: 'peer', key: 'u1|m1', status: 'done', msgId: '1', msgSeq: 1, at: 1 },
-      { stage: 'peer', key: 'u1|m2', status: 'done', msgId: '9007199254740993', msgSeq: 2, at: 1 },
-    ]);
-    assert.deepEqual(await store.readLedger('peer', 'u1|m1', 10).then((r) => r.map((o) => o.key)), ['u1|m2']);
-    assert.deepEqual(await store.ledgerSummary(), [
-      { stage: 'accounts', status: 'skipped', count: 1 },
-      { stage: 'peer', status: 'done', count: 2 },
-    ]);
   });
 
   it('lets another process read while this one writes the ledger, and refuses writes when read-only', async () => {
@@ -225,11 +226,11 @@ describe('staging round trip', () => {
         '--import',
         'tsx',
         '-e',
-        `const { openStagingStore } = require('./src/staging');
+        `const { openStaging } = require('./src/staging');
          (async () => {
-           const s = await openStagingStore(process.argv[1], { readonly: true });
+           const s = await openStaging(process.argv[1], { readonly: true });
            let reads = 0; const until = Date.now() + 1500;
-           while (Date.now() < until) { await s.ledgerSummary(); await s.readOwners(null, 10); reads++; }
+           while (Date.now() < until) { await s.ledgerCounts(); await s.readOwners(null, 10); reads++; }
            console.log(JSON.stringify({ reads, meta: (await s.meta()).counts.peerMessages }));
          })().catch((e) => { console.error(e.message); process.exit(3); });`,
         staging,
@@ -244,7 +245,7 @@ describe('staging round trip', () => {
     let writes = 0;
     const until = Date.now() + 2500;
     while (Date.now() < until && reader.exitCode === null) {
-      await store.recordOutcomes([{ stage: 'concurrent', key: `k${writes}`, status: 'done', at: writes }]);
+      await store.ledgerPut('verify', [{ key: `k${writes}`, status: 'done' }]);
       writes++;
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -252,10 +253,15 @@ describe('staging round trip', () => {
     const { reads, meta } = JSON.parse(out) as { reads: number; meta: number };
     assert.ok(reads > 10 && writes > 10, `reads ${reads}, writes ${writes}`);
     assert.equal(meta, 6000);
-    const ro = await openStagingStore(staging, { readonly: true });
-    await assert.rejects(ro.recordOutcomes([{ stage: 's', key: 'k', status: 'done', at: 0 }]), /read-only/);
+    const ro = await openStaging(staging, { readonly: true });
+    await assert.rejects(ro.ledgerPut('accounts', [{ key: 'k', status: 'done' }]), /read-only/);
     await ro.close();
-    await assert.rejects(openStagingStore(path.join(dir, 'users.ndjson')), /is not a staging file/);
-    await assert.rejects(openStagingStore(path.join(dir, 'missing.db')), /not exist|unable to open/);
+    await assert.rejects(openStaging(path.join(dir, 'users.ndjson')), /is not a staging file/);
+    await assert.rejects(openStaging(path.join(dir, 'missing.db')), /not exist|unable to open/);
+    await assert.rejects(openStaging('postgres://zim@db.example/acme'), /PostgreSQL staging is not available yet/);
+    await assert.rejects(
+      buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: 'postgresql://zim@db.example/acme' }),
+      /PostgreSQL staging is not available yet/
+    );
   });
 });

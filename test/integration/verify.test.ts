@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
-import { SqliteMigrationData } from '../../src/staging/sqlite/migration-data';
+import { openStaging } from '../../src/staging';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import {
   buildStaging,
@@ -53,7 +53,7 @@ describe('verify names every difference between staging and ZIM', () => {
     const emulator = await startFastEmulator();
     const zim = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
     const stagingPath = staging.fresh();
-    const data = new SqliteMigrationData(stagingPath);
+    const store = await openStaging(stagingPath);
     const run = (migrationId: string, verifyOnly: boolean) =>
       migrateIntoEmulator({
         connection: t.server.env.nativeConnection,
@@ -72,15 +72,15 @@ describe('verify names every difference between staging and ZIM', () => {
       assert.deepEqual([...failedVerifyRows(stagingPath)], []);
 
       // A friendship and a block that landed, each dropped from its owner's list.
-      const [friendship] = await data.relationBatch('friends', 0);
-      const [block] = await data.relationBatch('blocks', 0);
+      const [friendship] = await store.friendsPage(0);
+      const [block] = await store.blocksPage(0);
       assert.ok(friendship && block, 'the sample export has friendships and blocks');
-      const a = friendship.owner;
-      await dropRelation(emulator, 'friends', a, friendship.target);
-      await dropRelation(emulator, 'blocked', block.owner, block.target);
+      const a = friendship.user;
+      await dropRelation(emulator, 'friends', a, friendship.friend);
+      await dropRelation(emulator, 'blocked', block.user, block.blocked);
 
       // A friendship nothing staged explains, between two users who each have staged friends.
-      const relations = await data.userRelations((await data.usersPage(0)).map((u) => u.userId));
+      const relations = await store.userRelations((await store.accountsPage(0)).map((u) => u.id));
       const related = (u: string) => [...relations.get(u)!.friends, ...relations.get(u)!.friendOf];
       const z = [...relations.keys()].find(
         (u) => u !== a && related(u).length > 0 && !related(a).includes(u) && !related(u).includes(a)
@@ -89,20 +89,19 @@ describe('verify names every difference between staging and ZIM', () => {
       await zim.addFriends({ FromUserId: a, FriendInfos: [{ UserId: z }] });
       // A block nothing staged explains.
       const stranger = [...relations.keys()].find(
-        (u) => u !== block.owner && !relations.get(block.owner)!.blocked.includes(u)
+        (u) => u !== block.user && !relations.get(block.user)!.blocked.includes(u)
       )!;
-      await zim.addUsersToBlacklist({ FromUserId: block.owner, UserIds: [stranger] });
+      await zim.addUsersToBlacklist({ FromUserId: block.user, UserIds: [stranger] });
 
       // A restored admin demoted, a restored nickname changed, a profile renamed.
       let admin: { groupId: string; owner: string; userId: string } | undefined;
       let nicknamed: { groupId: string; owner: string; userId: string } | undefined;
-      for (const { id } of await data.fanoutItems('groups', null, 1000)) {
-        const g = (await data.group(id))!;
-        const [adminId] = await data.groupAdmins(id, 0, 1);
-        const [nick] = await data.groupNicknames(id, 0, 1);
-        if (!admin && adminId) admin = { groupId: id, owner: g.owner, userId: adminId };
-        if (!nicknamed && nick && nick.userId !== g.owner)
-          nicknamed = { groupId: id, owner: g.owner, userId: nick.userId };
+      for (const { id } of await store.fanoutItems('groups', null, 1000)) {
+        const g = (await store.group(id))!;
+        const [adminMember] = await store.groupAdmins(id, 0, 1);
+        const [nick] = await store.groupNicknames(id, 0, 1);
+        if (!admin && adminMember) admin = { groupId: id, owner: g.owner, userId: adminMember.user };
+        if (!nicknamed && nick && nick.user !== g.owner) nicknamed = { groupId: id, owner: g.owner, userId: nick.user };
       }
       assert.ok(admin && nicknamed, 'the sample export has admins and nicknames');
       await zim.setGroupMemberRole({
@@ -116,17 +115,17 @@ describe('verify names every difference between staging and ZIM', () => {
         GroupId: nicknamed.groupId,
         UserIds: [{ UserId: nicknamed.userId, Nickname: 'renamed in ZIM' }],
       });
-      const renamed = (await data.usersPage(0))[0]!.userId;
+      const renamed = (await store.accountsPage(0))[0]!.id;
       await zim.modifyUserInfo({ UserInfo: [{ UserId: renamed, UserName: 'someone else' }] });
 
       const drift = await run('verify-drift', true);
       const findings = failedVerifyRows(stagingPath);
       const expected = new Map<string, RegExp>([
-        [`friends/${a}`, new RegExp(`missing 1: ${a}/${friendship.target}\\b.*not expected 1: ${a}/${z}$`)],
+        [`friends/${a}`, new RegExp(`missing 1: ${a}/${friendship.friend}\\b.*not expected 1: ${a}/${z}$`)],
         [`friends/${z}`, new RegExp(`^friends not expected 1: ${z}/${a}$`)],
         [
-          `blocks/${block.owner}`,
-          new RegExp(`missing 1: ${block.owner}/${block.target}; blocked not expected 1: ${block.owner}/${stranger}$`),
+          `blocks/${block.user}`,
+          new RegExp(`missing 1: ${block.user}/${block.blocked}; blocked not expected 1: ${block.user}/${stranger}$`),
         ],
         [`profile/${renamed}`, /^profile differs: UserName$/],
       ]);
@@ -144,7 +143,7 @@ describe('verify names every difference between staging and ZIM', () => {
       assert.equal(verifyAgain.failed, expected.size);
       assert.equal(verifyAgain.done + verifyAgain.failed, verifyAgain.planned);
     } finally {
-      await data.close();
+      await store.close();
       await zim.close();
       await emulator.stop();
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { importBatchPage, type BatchAnswer, type BatchItem, type LedgerStatus } from '../../activities/batch-import';
+import { importBatchPage, type BatchAnswer, type BatchItem } from '../../activities/batch-import';
+import type { LedgerStatus } from '../../src/staging/migration-store';
 
 function page(ids: string[], answers: BatchAnswer[]) {
   const ledger = new Map<string, { status: LedgerStatus; zimCode?: number }>();

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_RATES, ZIM_ACTIONS, type ZimAction } from '../../src/plan/actions';
+import { DEFAULT_RATES } from '../../src/plan/actions';
+import { MIGRATION_ACTIONS, type MigrationAction } from '../../src/shared/stages';
 import { computePlan } from '../../src/plan/compute-plan';
 import { formatDuration } from '../../src/shared/format-duration';
 import { renderPlan } from '../../src/plan/render-plan';
-import type { Workload } from '../../src/plan/workload';
-import type { StagingCounts } from '../../src/staging/store';
+import type { StagingCounts, Workload } from '../../src/shared/migration-plan';
 
 const counts: StagingCounts = {
   users: 5,
@@ -26,11 +26,14 @@ const counts: StagingCounts = {
   expiredGroupMessages: 0,
 };
 function workload(
-  calls: Partial<Record<ZimAction, number>>,
+  calls: Partial<Record<MigrationAction, number>>,
   maxCallsPerGroup: Workload['maxCallsPerGroup'] = {}
 ): Workload {
   return {
-    calls: { ...(Object.fromEntries(ZIM_ACTIONS.map((a) => [a, 0])) as Record<ZimAction, number>), ...calls },
+    calls: {
+      ...(Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 0])) as Record<MigrationAction, number>),
+      ...calls,
+    },
     maxCallsPerGroup,
   };
 }
@@ -106,6 +109,8 @@ describe('computePlan', () => {
     assert.match(text, /ImportPeerMsg\s+peer-messages\s+72,000\s+20\/s\s+1h 00m/);
     assert.match(text, /ETA 1h 00m \(critical path: accounts → peer-messages/);
     assert.match(text, /one-to-one messages\s+3\s+6 owner copies/);
+    // Each stage's calls: the count the workflows' progress plans with (stageCalls).
+    assert.match(text, /\*\s+peer-messages\s+72,000\s+accounts\s+1s\s+1h 00m/);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BatchAnswer, LedgerStatus } from '../../activities/batch-import';
+import type { BatchAnswer } from '../../activities/batch-import';
+import type { LedgerStatus } from '../../src/staging/migration-store';
 import {
   groupSetupSteps,
   runGroupSetupStep,

@@ -5,16 +5,15 @@ import type { LandedMark } from '../../activities/contract';
 import {
   importMessageExactlyOnce,
   LEASE_MS,
-  type Claim,
-  type LedgerEntry,
   type MessageImportPorts,
-  type StagedMessage,
+  type MessageToImport,
 } from '../../activities/message-import';
+import type { Claim, LedgerEntry } from '../../src/staging/migration-store';
 
 type Fault = 'ok' | 'commit-then-drop' | 'drop-before-commit';
 
 /** One owner's staged messages against a fake ZIM conversation store that can fail in both ambiguous ways. */
-function world(messages: StagedMessage[], faults: Fault[] = []) {
+function world(messages: MessageToImport[], faults: Fault[] = []) {
   const zim = new Map<string, { sourceId: string; from: string; time: number; type: number; seq: number }[]>();
   const ledger = new Map<string, LedgerEntry>();
   /** Leases on pending entries, by the fake clock `now` (sleeping advances it). */
@@ -23,7 +22,7 @@ function world(messages: StagedMessage[], faults: Fault[] = []) {
   let sends = 0;
   let seqCounter = 0;
   /** Runs just before the call, after the slot: tests hold an attempt there. */
-  let beforeCall: (m: StagedMessage) => Promise<void> = async () => undefined;
+  let beforeCall: (m: MessageToImport) => Promise<void> = async () => undefined;
   const ports: MessageImportPorts = {
     stage: 'peer-messages',
     message: async (seq) => messages[seq] ?? null,
@@ -103,7 +102,7 @@ function world(messages: StagedMessage[], faults: Fault[] = []) {
   };
 }
 
-const msg = (sourceId: string, conversation: string, sentTime: number, type = 1, from = 'owner'): StagedMessage => ({
+const msg = (sourceId: string, conversation: string, sentTime: number, type = 1, from = 'owner'): MessageToImport => ({
   sourceId,
   conversation,
   from,

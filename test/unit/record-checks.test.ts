@@ -4,7 +4,7 @@ import { toZimContent } from '../../src/import-format/message-body';
 import { peerMessageRecord, type Entity } from '../../src/import-format/schemas';
 import type { RuleId } from '../../src/import-format/rules';
 import type { RecordIssue } from '../../src/import-format/zim-checks';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { STAGED_COLUMNS } from '../../src/staging/sqlite/load-writer';
 import { RECORD_HANDLERS } from '../../src/validate/record-loaders';
 import { DAY, NOW } from '../helpers/exports';
@@ -17,7 +17,7 @@ function load(entity: Entity, record: object, opts: { groupIdPrefix?: string } =
     {
       app: 0,
       file: 1,
-      check: { limits: ZIM_PLANS.pro, asOfMs: NOW },
+      check: { limits: ZIM_PLAN_LIMITS.pro, asOfMs: NOW },
       groupIdPrefix: opts.groupIdPrefix ?? '',
       messageIdPrefix: '',
       multiApp: false,

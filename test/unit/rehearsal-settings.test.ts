@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseZimPlanOptions, zimPlanArgs } from '../../src/cli/import-options';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../../src/cli/rehearsal-settings';
 import { ZimCode } from '../../src/zim-client';
-import { defaultBudget } from '../../src/rate-limit/default-budgets';
+import { defaultBudget } from '../../src/zim-client/limits';
 import { STAGES } from '../../src/shared/stages';
 import { emptyCounts, type StageProgress } from '../../src/shared/workflow-api';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { renderValidation } from '../../src/validate/render-validation';
 import { NOW, tempDir, text, users, validate, writeExport } from '../helpers/exports';
 
@@ -15,7 +15,7 @@ describe('renderValidation', () => {
       'users.ndjson': users(101),
       'peer_messages.ndjson': [text('m1', 'u0', 'u1', NOW - 60_000), text('m2', 'u0', 'nobody', NOW - 60_000)],
     });
-    const { result } = await validate([dir], { limits: ZIM_PLANS.free });
+    const { result } = await validate([dir], { limits: ZIM_PLAN_LIMITS.free });
     assert.equal(result.errors, 2);
 
     assert.equal(lastLine(renderValidation(result, 'r.ndjson')), '2 errors, 0 warnings: fix the errors and run again.');

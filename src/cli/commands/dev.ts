@@ -23,7 +23,6 @@ import { STAGES } from '../../shared/stages';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress } from '../../shared/workflow-api';
-import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { createMigrationWorker, type MigrationWorker } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
 import { startEmulatorProcess, type EmulatorProcess } from '../../zim-emulator/emulator-process';
@@ -295,7 +294,6 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       connection: nativeConnection,
       taskQueue: TASK_QUEUE,
       zim: { appId: APP_ID, serverSecret, baseUrl: emulator.url, budgetDbPath: path.join(dir, 'call-budgets.sqlite') },
-      openData: async (p) => new SqliteMigrationData(p),
     });
     running = worker.run();
     // A worker that fails stops the rehearsal: nothing would run its tasks.

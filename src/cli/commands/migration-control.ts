@@ -34,6 +34,7 @@ import {
 } from '../../shared/workflow-api';
 import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
+import { isDatabaseUrl, POSTGRES_NOT_YET, stagingLocation } from '../../staging';
 import { describeError } from '../describe-error';
 import { ProgressPrinter, renderFinal, watchOutputFor, type FinalMigrationState } from '../progress-watch';
 import { renderProgress } from '../render-progress';
@@ -184,7 +185,8 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
         },
         command: Command
       ) => {
-        const stagingPath = path.resolve(staging);
+        const stagingPath = stagingLocation(staging);
+        if (isDatabaseUrl(stagingPath)) throw new UsageError(POSTGRES_NOT_YET);
         if (!existsSync(stagingPath))
           throw new UsageError(
             `No staging file at ${stagingPath}: run "zim-migrate plan <export-dir> --out ${staging}" first.`

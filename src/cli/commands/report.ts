@@ -6,11 +6,13 @@ import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@tempora
 import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { defaultBudget } from '../../rate-limit/default-budgets';
+import { defaultBudget } from '../../zim-client/limits';
 import { STAGE_ACTION, STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
-import { openStagingStore } from '../../staging';
+import { plannedRecords } from '../../shared/migration-plan';
+import { openStaging } from '../../staging';
+import type { LedgerStatus } from '../../staging/migration-store';
 import {
   connectClient,
   resolveTemporalSettings,
@@ -48,22 +50,6 @@ const optionsSchema = z.object({
   name: z.string().optional(),
   failures: z.coerce.number().int().min(0).default(50),
 });
-
-/** Planned records per stage, from the staging counts (the same units the ledger counts in). */
-function plannedOf(counts: Record<string, number>): Record<Stage, number> {
-  const n = (k: string) => counts[k] ?? 0;
-  return {
-    accounts: n('users'),
-    profiles: n('users'),
-    friends: n('friends'),
-    blocks: n('blocks'),
-    'peer-messages': n('peerCopies'),
-    groups: n('groupMembers') + n('groupAdmins') + n('groupMemberNicknames'),
-    'group-messages': n('groupMessages'),
-    // Each conversation copy, group history and member list, user profile, and friend list or blocklist to hold some.
-    verify: n('conversations') + 2 * n('groups') + n('users') + n('friendListUsers') + n('blockListUsers'),
-  };
-}
 
 /** What Temporal adds to the ledger: each stage's durations, calls and budget, or why it cannot. */
 type LiveView = { stages: StageProgress[]; note?: undefined } | { stages?: undefined; note: string };
@@ -168,13 +154,13 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
       const parsed = optionsSchema.safeParse(raw);
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
       const opts = parsed.data;
-      const store = await openStagingStore(staging, { readonly: true }).catch((err: Error) => {
+      const store = await openStaging(staging, { readonly: true }).catch((err: Error) => {
         throw new UsageError(`Cannot read ${staging}: ${err.message}`);
       });
       try {
         const meta = await store.meta();
-        const planned = plannedOf(meta.counts as unknown as Record<string, number>);
-        const summary = await store.ledgerSummary();
+        const planned = plannedRecords(meta.counts);
+        const ledger = await store.ledgerCounts();
         const name = opts.name ?? (await store.lastMigration());
         const live: LiveView =
           name === null
@@ -185,10 +171,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
               }
             : await workflowView(name, resolveTemporalSettings(settingLayers(command)));
         const stages: StageReport[] = STAGES.map((stage) => {
-          const count = (status: string) =>
-            summary
-              .filter((s) => s.stage === stage && (s.status as string) === status)
-              .reduce((a, s) => a + s.count, 0);
+          const count = (status: LedgerStatus) => ledger[stage]?.[status] ?? 0;
           const w = live.stages?.find((s) => s.stage === stage);
           // Running time without pauses: what the stage took, and what its rate is taken over.
           const seconds =

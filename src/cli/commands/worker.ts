@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { describeSource } from '../../config/layered-settings';
 import { resolveZimSettings } from '../../config/zim-config';
-import { SqliteMigrationData } from '../../staging/sqlite/migration-data';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
@@ -72,7 +71,6 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
         namespace,
         taskQueue,
         zim,
-        openData: async (path) => new SqliteMigrationData(path),
       });
       console.error(
         `${WORKER_STARTED_LINE} ${temporal.connectionOptions.address} namespace ${namespace} task queue ` +

@@ -3,12 +3,12 @@
  * members (owner included), every owner's copy of their one-to-one history and every group's history,
  * each in read order with a dense seq; then counts, the ZIM workload and the meta row.
  */
-import { ZIM_FIXED } from '../../import-format/zim-limits';
-import { insertMergedBlocks, insertMergedFriends } from '../../merge/merge-apps';
-import type { Workload } from '../../plan/workload';
-import type { StagingCounts, StagingMeta } from '../store';
+import type { StagingCounts, Workload } from '../../shared/migration-plan';
+import type { StagingMeta } from '../migration-store';
 import { tracePhase } from '../../diagnostics/trace';
+import { ZIM_BATCH_LIMITS, ZIM_PAGE_LIMITS } from '../../zim-client/limits';
 import { sealBuildDatabase, type Db } from './database';
+import { insertMergedBlocks, insertMergedFriends } from './merged-records';
 import { READ_SCHEMA, RowStatus } from './schema';
 
 const OK = RowStatus.ok;
@@ -71,7 +71,10 @@ function indexOwners(db: Db): { count: number; queryPages: number } {
     CREATE TEMP TABLE conversations AS
       SELECT owner, peer, count(*) AS n, min(id) AS first FROM peer_copies GROUP BY owner, peer;
     INSERT INTO owners(user, first, n, peers) SELECT owner, min(first), sum(n), count(*) FROM conversations GROUP BY owner;`);
-  const totals = db.prepare(`SELECT count(*) AS count, sum((n + 99) / 100) AS pages FROM conversations`).get() as {
+  const perPage = ZIM_PAGE_LIMITS.QueryPeerMsg.max;
+  const totals = db
+    .prepare(`SELECT count(*) AS count, sum(${ceilDiv('n', perPage)}) AS pages FROM conversations`)
+    .get() as {
     count: number;
     pages: number | null;
   };
@@ -114,20 +117,22 @@ function workload(db: Db, peerQueryPages: number): Workload {
   const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
   const perOwner = (table: string, per: number) =>
     n(`SELECT sum(${ceilDiv('n', per)}) FROM (SELECT count(*) AS n FROM ${table} GROUP BY user)`);
-  const initial = ZIM_FIXED.createGroupInitialMembers;
+  const batch = (action: keyof typeof ZIM_BATCH_LIMITS) => ZIM_BATCH_LIMITS[action].max;
+  const page = (action: keyof typeof ZIM_PAGE_LIMITS) => ZIM_PAGE_LIMITS[action].max;
   // Members beyond CreateGroup's initial 100 (owner not counted) are invited 100 per call.
-  const invites = `SELECT ${ceilDiv(`max(0, member_count - 1 - ${initial})`, ZIM_FIXED.inviteBatch)} AS c FROM groups`;
-  const nicknames = `SELECT ${ceilDiv('count(*)', ZIM_FIXED.memberNicknameBatch)} AS c FROM group_members
+  const invites = `SELECT ${ceilDiv(`max(0, member_count - 1 - ${batch('CreateGroup')})`, batch('InviteUsersIntoGroup'))}
+    AS c FROM groups`;
+  const nicknames = `SELECT ${ceilDiv('count(*)', batch('SetGroupMembersNickname'))} AS c FROM group_members
     WHERE nickname IS NOT NULL AND nickname <> '' GROUP BY grp`;
   const users = n('SELECT count(*) FROM users');
   return {
     calls: {
-      UserRegister: Math.ceil(users / ZIM_FIXED.registerBatch),
+      UserRegister: Math.ceil(users / batch('UserRegister')),
       ModifyUserInfo: Math.ceil(
-        n('SELECT count(*) FROM users WHERE extended_data IS NOT NULL') / ZIM_FIXED.modifyUserBatch
+        n('SELECT count(*) FROM users WHERE extended_data IS NOT NULL') / batch('ModifyUserInfo')
       ),
-      AddFriends: perOwner('friends', ZIM_FIXED.friendBatch),
-      AddUsersToBlacklist: perOwner('blocks', ZIM_FIXED.blockBatch),
+      AddFriends: perOwner('friends', batch('AddFriends')),
+      AddUsersToBlacklist: perOwner('blocks', batch('AddUsersToBlacklist')),
       ImportPeerMsg: n('SELECT count(*) FROM peer_copies'),
       CreateGroup: n('SELECT count(*) FROM groups'),
       InviteUsersIntoGroup: n(`SELECT sum(c) FROM (${invites})`),
@@ -136,14 +141,14 @@ function workload(db: Db, peerQueryPages: number): Workload {
       SetGroupMemberRole: n(`SELECT count(*) FROM group_members WHERE role = 'admin'`),
       SetGroupMembersNickname: n(`SELECT sum(c) FROM (${nicknames})`),
       ImportGroupMsg: n('SELECT count(*) FROM group_seq'),
-      QueryUserInfos: Math.ceil(users / 100),
+      QueryUserInfos: Math.ceil(users / batch('QueryUserInfos')),
       // Verify reads the friend list of everyone in a friendship: with mutual AddFriends it holds both directions.
-      QueryFriendList: n(`SELECT sum(${ceilDiv('n', 100)}) FROM (SELECT count(*) AS n FROM
+      QueryFriendList: n(`SELECT sum(${ceilDiv('n', page('QueryFriendList'))}) FROM (SELECT count(*) AS n FROM
         (SELECT user, friend FROM friends UNION SELECT friend, user FROM friends) GROUP BY user)`),
-      QueryBlacklist: perOwner('blocks', 100),
+      QueryBlacklist: perOwner('blocks', page('QueryBlacklist')),
       QueryPeerMsg: peerQueryPages,
-      QueryGroupMemberList: n(`SELECT sum(${ceilDiv('member_count', 1000)}) FROM groups`),
-      QueryGroupMsg: n(`SELECT sum(${ceilDiv('message_count', 100)}) FROM groups`),
+      QueryGroupMemberList: n(`SELECT sum(${ceilDiv('member_count', page('QueryGroupMemberList'))}) FROM groups`),
+      QueryGroupMsg: n(`SELECT sum(${ceilDiv('message_count', page('QueryGroupMsg'))}) FROM groups`),
     },
     maxCallsPerGroup: {
       InviteUsersIntoGroup: n(`SELECT max(c) FROM (${invites})`),

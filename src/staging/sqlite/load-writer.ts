@@ -3,7 +3,7 @@
  * parameters inside large transactions, the fastest way into SQLite from Node.
  */
 import type { Entity } from '../../import-format/schemas';
-import type { StagedUser } from '../store';
+import type { StagedUser } from '../migration-store';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database';
 import { LOAD_SCHEMA, STAGING_FORMAT_VERSION } from './schema';

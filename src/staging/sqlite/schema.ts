@@ -7,7 +7,7 @@
 export const STAGING_FORMAT_VERSION = 1;
 
 /**
- * The key in `zm_meta` (the activities' own table, created by migration-data.ts when a worker first opens the file)
+ * The key in `zm_meta` (the activities' own table, created by call-batches.ts when a worker first opens the file)
  * that names the migration that last loaded its plan from this file: how `zim-migrate report` finds it.
  */
 export const MIGRATION_META_KEY = 'migration';

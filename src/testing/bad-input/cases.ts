@@ -3,7 +3,7 @@
  * Some families need their own export (several apps, a small plan's caps), hence several cases.
  */
 import { gzipSync } from 'node:zlib';
-import { ZIM_PLANS } from '../../import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../import-format/zim-limits';
 import type { CorpusCase } from './case-builder';
 
 /** Validation runs "as of" this time, so that ages and retention are fixed. */
@@ -24,7 +24,7 @@ const text = (id: string, from: string, to: string, extra: object = {}) => ({
 export const CASES: CorpusCase[] = [
   {
     name: 'records',
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     build(b) {
       b.file('app', 'users.ndjson')
         .ok(...users(8))
@@ -112,7 +112,7 @@ export const CASES: CorpusCase[] = [
   },
   {
     name: 'several apps',
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     build(b) {
       b.file('a', 'users.ndjson').ok(...users(3));
       b.file('a', 'groups.ndjson').ok({ id: 'g1', owner: 'u0' });
@@ -127,7 +127,7 @@ export const CASES: CorpusCase[] = [
   },
   {
     name: 'plan caps (free plan)',
-    limits: ZIM_PLANS.free,
+    limits: ZIM_PLAN_LIMITS.free,
     build(b) {
       // Over the plan's user and group counts: an error for the export as a whole.
       b.file('app', 'users.ndjson').ok(...users(101));
@@ -146,7 +146,7 @@ export const CASES: CorpusCase[] = [
   },
   {
     name: 'blocklist cap',
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     build(b) {
       const padded = (i: number) => `b${String(i).padStart(4, '0')}`;
       b.file('app', 'users.ndjson').ok(...Array.from({ length: 1_002 }, (_, i) => ({ id: padded(i) })));
