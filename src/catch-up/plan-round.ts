@@ -9,7 +9,7 @@ import { readManifest } from '../import-format/manifest';
 import { buildPlan } from '../plan/build-plan';
 import { DEFAULT_RATES } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
-import { openStagingStore } from '../staging';
+import { openStaging } from '../staging';
 import type { ValidationResult } from '../validate/validate-exports';
 import { materializeIncremental } from './materialize-incremental';
 import { computeDifference, ROUND_ACTIONS, type Difference, type RoundAction } from './difference';
@@ -45,7 +45,7 @@ function rateOf(action: RoundAction, rates: Record<string, number>): number {
 
 export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
   const manifest = readManifest(opts.exportDir);
-  const store = await openStagingStore(opts.staging, { readonly: true });
+  const store = await openStaging(opts.staging, { readonly: true });
   const meta = await store.meta().finally(() => store.close());
   if (meta.apps.length !== 1)
     throw new UsageError(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { planRound } from '../../src/catch-up/plan-round';
-import { ZIM_PLANS } from '../../src/import-format/zim-limits';
+import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { DEFAULT_RATES } from '../../src/plan/actions';
 import { buildPlan } from '../../src/plan/build-plan';
 import { evolveExport } from '../../src/synthetic/evolve';
@@ -17,7 +17,7 @@ const AS_OF = UNTIL + 60_000;
 async function stage(dir: string, out: string): Promise<string> {
   const r = await buildPlan({
     dirs: [dir],
-    limits: ZIM_PLANS.pro,
+    limits: ZIM_PLAN_LIMITS.pro,
     asOfMs: AS_OF,
     merge: NO_MERGE,
     rejectsFile: null,
