@@ -69,7 +69,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
         await worker.run();
       } finally {
         await zim.close();
-        scheduler.close();
+        await scheduler.close();
         for (const data of opened.values()) await (await data.catch(() => undefined))?.close?.();
       }
     },

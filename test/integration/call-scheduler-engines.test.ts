@@ -1,0 +1,84 @@
+/** The shared CallScheduler cases against both engines, and what only PostgreSQL has: schema steps and leases. */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { openDatabase } from '../../src/postgres/database';
+import { resolveDatabaseSettings } from '../../src/postgres/database-settings';
+import { applySchema } from '../../src/postgres/schema-migrations';
+import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
+import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
+import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
+import { readPgCallSchedule } from '../../src/rate-limit/read-pg-call-schedule';
+import { callSchedulerCases, maxInWindow } from '../helpers/call-scheduler-cases';
+import { useLocalPostgres } from '../helpers/local-postgres';
+
+describe('call schedule on SQLite', () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'sched-')), 'call-budgets.sqlite');
+  callSchedulerCases(() => ({
+    open: async (appId) => new SqliteCallScheduler(file, { appId }),
+    read: async (appId) => readCallSchedule(file, appId),
+  }));
+});
+
+describe('call schedule on PostgreSQL', () => {
+  const pg = useLocalPostgres();
+  callSchedulerCases(() => ({
+    open: (appId) => PgCallScheduler.open(pg.open(), { appId }),
+    read: (appId) => readPgCallSchedule(pg.open(), appId),
+  }));
+
+  it('applies its schema once when several workers start at once', async () => {
+    const pools = Array.from({ length: 4 }, () => pg.open());
+    const applied = await Promise.all(
+      pools.map((db) =>
+        applySchema(
+          db.pool,
+          'test-component',
+          CALL_SCHEDULE_SCHEMA.map((s) => ({ ...s, sql: `CREATE TABLE zm_test_${s.version} (x int)` }))
+        )
+      )
+    );
+    assert.deepEqual(applied.flat(), [1], 'exactly one starter applied version 1');
+    const { rows } = await pools[0]!.pool.query(
+      'SELECT component, version FROM zm_schema_version WHERE component = $1',
+      ['test-component']
+    );
+    assert.deepEqual(rows, [{ component: 'test-component', version: 1 }]);
+    assert.deepEqual(await applySchema(pools[1]!.pool, CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA), []);
+    await assert.rejects(() => applySchema(pools[2]!.pool, 'test-component', []), /newer than this zim-migrate knows/);
+  });
+
+  it('leases slots: many waiting callers take few round trips, and stay within the budget', async () => {
+    const db = pg.open();
+    const scheduler = await PgCallScheduler.open(db, { appId: 77 });
+    let reservations = 0;
+    const reserve = scheduler.reserveLease.bind(scheduler);
+    scheduler.reserveLease = async (...args) => {
+      reservations++;
+      return reserve(...args);
+    };
+    await scheduler.setRate('ImportPeerMsg', 40);
+    const times = await Promise.all(Array.from({ length: 40 }, () => scheduler.acquire('ImportPeerMsg')));
+    assert.ok(maxInWindow(times, 1000) <= 40);
+    assert.ok(reservations <= 10, `40 waiting callers took ${reservations} reservations (leases of up to 8)`);
+    await scheduler.close();
+  });
+
+  it('names the database without its password in errors', async () => {
+    const db = pg.open({ ZIM_MIGRATE_DATABASE_PASSWORD: 'wrong-password-123' });
+    const err = await PgCallScheduler.open(db, { appId: 1 }).then(
+      () => undefined,
+      (e: unknown) => e as Error
+    );
+    assert.ok(err, 'a wrong password fails');
+    const wrongUrl = pg.server().url.replace('zim@', 'zim:wrong-password-123@');
+    const db2 = openDatabase(resolveDatabaseSettings({ ZIM_MIGRATE_DATABASE_URL: wrongUrl }));
+    const s = await PgCallScheduler.open(db2, { appId: 1 }).catch((e: unknown) => e as Error);
+    await db2.close();
+    assert.ok(s instanceof Error);
+    assert.doesNotMatch(String(s.message) + String(s.stack), /wrong-password-123/);
+  });
+});
