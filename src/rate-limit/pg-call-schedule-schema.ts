@@ -74,7 +74,7 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         v_rate double precision := coalesce(
           (SELECT rate FROM zm_call_budget WHERE app_id = p_app AND action = p_action), p_default_rate);
         v_n integer := greatest(1, floor(v_rate)::integer);
-        v_window_ms double precision := v_n * 1000 / v_rate * (1 + zm_call_headroom(p_app, p_action, p_headroom) / 2);
+        v_window_ms double precision := v_n * 1000 / v_rate * (1 + zm_call_headroom(p_app, p_action, p_headroom));
         v_times timestamptz[];
         v_now timestamptz;
         v_len integer;
