@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { maxInWindow } from '../../src/benchmarks/call-recorder';
 import type { CallScheduler } from '../../src/rate-limit/call-scheduler';
 import type { CallScheduleRow } from '../../src/rate-limit/read-call-schedule';
 
@@ -12,17 +13,6 @@ export interface SchedulerStore {
   /** A scheduler of `appId` on the shared schedule, as another process would open it. */
   open(appId: number): Promise<CallScheduler>;
   read(appId: number): Promise<CallScheduleRow[]>;
-}
-
-/** The most calls in any window of `ms` starting at a call. */
-export function maxInWindow(times: readonly number[], ms: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[j]! <= sorted[i]! - ms) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
 }
 
 let nextApp = 1000;

@@ -12,7 +12,8 @@ import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 import { readPgCallSchedule } from '../../src/rate-limit/read-pg-call-schedule';
-import { callSchedulerCases, maxInWindow } from '../helpers/call-scheduler-cases';
+import { maxInWindow } from '../../src/benchmarks/call-recorder';
+import { callSchedulerCases } from '../helpers/call-scheduler-cases';
 import { useLocalPostgres } from '../helpers/local-postgres';
 
 describe('call schedule on SQLite', () => {
