@@ -50,6 +50,9 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** A setting that may be a file or a database URL, fit to print. */
+export const redactIfUrl = (s: string) => (isDatabaseUrl(s) ? redactUrl(s) : s);
+
 /** Removes every occurrence of the secrets from a message (a driver error may quote the connection string). */
 export function redactSecrets(message: string, secrets: readonly (string | undefined)[]): string {
   let out = message;

@@ -7,7 +7,10 @@ import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { MigrationData } from '../../activities/migration-data';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT, type ZimConfig } from '../config/zim-config';
-import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { openDatabase } from '../postgres/database';
+import { isDatabaseUrl, resolveDatabaseSettings } from '../postgres/database-settings';
+import { SqliteCallScheduler, type CallScheduler } from '../rate-limit/call-scheduler';
+import { PgCallScheduler } from '../rate-limit/pg-call-scheduler';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
 
@@ -28,16 +31,42 @@ export interface MigrationWorker {
   run(): Promise<void>;
 }
 
+/**
+ * The shared call schedule the ZIM settings name: a SQLite file (the default, one machine), or a postgres:// URL
+ * (workers on several machines; connection settings from the environment, src/postgres/database-settings.ts).
+ */
+export async function openCallScheduler(
+  zim: ZimConfig,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<{ scheduler: CallScheduler; close: () => Promise<void> }> {
+  const headroom = (zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100;
+  if (!isDatabaseUrl(zim.budgetDbPath)) {
+    const scheduler = new SqliteCallScheduler(zim.budgetDbPath, { appId: zim.appId, headroom });
+    return { scheduler, close: () => scheduler.close() };
+  }
+  const db = openDatabase(resolveDatabaseSettings(env, zim.budgetDbPath));
+  try {
+    const scheduler = await PgCallScheduler.open(db, { appId: zim.appId, headroom });
+    return {
+      scheduler,
+      close: async () => {
+        await scheduler.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<MigrationWorker> {
   const zim = new ZimClient({
     baseUrl: options.zim.baseUrl,
     appId: options.zim.appId,
     serverSecret: options.zim.serverSecret,
   });
-  const scheduler = new SqliteCallScheduler(options.zim.budgetDbPath, {
-    appId: options.zim.appId,
-    headroom: (options.zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100,
-  });
+  const { scheduler, close: closeScheduler } = await openCallScheduler(options.zim);
   const opened = new Map<string, ReturnType<MigrationWorkerOptions['openData']>>();
   const openData = (path: string) => {
     let data = opened.get(path);
@@ -69,7 +98,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
         await worker.run();
       } finally {
         await zim.close();
-        await scheduler.close();
+        await closeScheduler();
         for (const data of opened.values()) await (await data.catch(() => undefined))?.close?.();
       }
     },

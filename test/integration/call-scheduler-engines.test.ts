@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { openDatabase } from '../../src/postgres/database';
 import { resolveDatabaseSettings } from '../../src/postgres/database-settings';
@@ -12,6 +13,8 @@ import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 import { readPgCallSchedule } from '../../src/rate-limit/read-pg-call-schedule';
+import { projectRoot } from '../../src/shared/project-root';
+import { openCallScheduler } from '../../src/worker/migration-worker';
 import { maxInWindow } from '../../src/benchmarks/call-recorder';
 import { callSchedulerCases } from '../helpers/call-scheduler-cases';
 import { useLocalPostgres } from '../helpers/local-postgres';
@@ -81,5 +84,34 @@ describe('call schedule on PostgreSQL', () => {
     await db2.close();
     assert.ok(s instanceof Error);
     assert.doesNotMatch(String(s.message) + String(s.stack), /wrong-password-123/);
+  });
+
+  it('a worker pointed at a postgres:// schedule uses it, and call-schedule reads it without printing the password', async () => {
+    const url = pg.server().url.replace('zim@', `zim:${encodeURIComponent(pg.server().password)}@`);
+    const { scheduler, close } = await openCallScheduler(
+      { appId: 31337, serverSecret: 'x', baseUrl: 'http://127.0.0.1:1', budgetDbPath: url, budgetHeadroomPercent: 2 },
+      {}
+    );
+    assert.ok(scheduler instanceof PgCallScheduler);
+    await scheduler.acquire('UserRegister');
+    await close();
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('ZIM_') && !k.startsWith('TEMPORAL_'))
+    );
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), 'call-schedule', ...args], {
+        env: { ...env, ZIM_MIGRATE_BUDGET_DB: pg.server().url, ZIM_MIGRATE_DATABASE_PASSWORD: pg.server().password },
+        encoding: 'utf8',
+      });
+    const json = run('--app-id', '31337', '--json');
+    assert.equal(json.status, 0, json.stderr);
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as { action: string; calls: number }[]).map((r) => [r.action, r.calls]),
+      [['UserRegister', 1]]
+    );
+    const text = run('--budget-db', url);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /Call schedule postgres:\/\/zim:\*\*\*@127\.0\.0\.1:\d+\/zim_migrate .*app 31337/);
+    assert.doesNotMatch(text.stdout + text.stderr, new RegExp(pg.server().password));
   });
 });
