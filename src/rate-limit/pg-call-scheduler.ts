@@ -143,7 +143,12 @@ export class PgCallScheduler implements CallScheduler {
 
   /** Applies the schedule's schema (idempotent, safe from several processes at once) and opens the scheduler. */
   static async open(db: Database, options: PgSchedulerOptions): Promise<PgCallScheduler> {
-    await applySchema(db.pool, CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA);
+    try {
+      await applySchema(db.pool, CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA);
+    } catch (err) {
+      // eslint-disable-next-line preserve-caught-error -- the driver's error may carry connection settings
+      throw new Error(`call schedule: ${db.describe(err)}`);
+    }
     return new PgCallScheduler(db, options);
   }
 
