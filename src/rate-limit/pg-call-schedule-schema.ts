@@ -117,4 +117,13 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
           extra_at = clock_timestamp();
       END $$;`,
   },
+  {
+    version: 2,
+    name: 'the call gate of each migration',
+    sql: `
+      -- Closed while a migration is paused or cancelled: its message imports wait before calling ZIM (see
+      -- activities/call-gate.ts). In the database every worker reads, so a pause reaches all machines at once.
+      CREATE TABLE zm_call_gate (
+        migration text PRIMARY KEY, open boolean NOT NULL, changed_at timestamptz NOT NULL DEFAULT clock_timestamp());`,
+  },
 ];

@@ -9,6 +9,8 @@ import { openDatabase } from '../../src/postgres/database';
 import { resolveDatabaseSettings } from '../../src/postgres/database-settings';
 import { applySchema } from '../../src/postgres/schema-migrations';
 import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { waitForOpenGate } from '../../activities/call-gate';
+import { PgCallGate } from '../../src/rate-limit/pg-call-gate';
 import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
@@ -45,12 +47,20 @@ describe('call schedule on PostgreSQL', () => {
         )
       )
     );
-    assert.deepEqual(applied.flat(), [1], 'exactly one starter applied version 1');
+    assert.deepEqual(
+      applied.flat().sort(),
+      CALL_SCHEDULE_SCHEMA.map((s) => s.version),
+      'each version applied by exactly one starter'
+    );
     const { rows } = await pools[0]!.pool.query(
-      'SELECT component, version FROM zm_schema_version WHERE component = $1',
+      'SELECT component, version FROM zm_schema_version WHERE component = $1 ORDER BY version',
       ['test-component']
     );
-    assert.deepEqual(rows, [{ component: 'test-component', version: 1 }]);
+    assert.deepEqual(
+      rows,
+      CALL_SCHEDULE_SCHEMA.map((s) => ({ component: 'test-component', version: s.version }))
+    );
+    await PgCallScheduler.open(pools[3]!, { appId: 1 });
     assert.deepEqual(await applySchema(pools[1]!.pool, CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA), []);
     await assert.rejects(() => applySchema(pools[2]!.pool, 'test-component', []), /newer than this zim-migrate knows/);
   });
@@ -109,9 +119,32 @@ describe('call schedule on PostgreSQL', () => {
       (JSON.parse(json.stdout) as { action: string; calls: number }[]).map((r) => [r.action, r.calls]),
       [['UserRegister', 1]]
     );
-    const text = run('--budget-db', url);
+    const text = run('--budget-db', url, '--app-id', '31337');
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /Call schedule postgres:\/\/zim:\*\*\*@127\.0\.0\.1:\d+\/zim_migrate .*app 31337/);
     assert.doesNotMatch(text.stdout + text.stderr, new RegExp(pg.server().password));
+  });
+
+  it('a pause closes the call gate for the workers on every machine within a poll', async () => {
+    const [workflowSide, workerA, workerB] = await Promise.all([1, 2, 3].map(() => PgCallGate.open(pg.open())));
+    assert.equal(await workerA!.isOpen('m1'), true, 'open until closed');
+    await workflowSide!.set('m1', false);
+    const t0 = Date.now();
+    assert.equal(await waitForOpenGate(() => workerB!.isOpen('m1'), new AbortController().signal, 300), false);
+    assert.equal(await workerA!.isOpen('m2'), true, 'another migration is not paused');
+    setTimeout(() => void workflowSide!.set('m1', true), 300);
+    assert.equal(await waitForOpenGate(() => workerA!.isOpen('m1'), new AbortController().signal, 5_000), true);
+    assert.ok(Date.now() - t0 < 1_500, 'the resume is seen within a poll');
+  });
+
+  it('goes on after PostgreSQL restarts: the failed reservation fails its attempt, the next one works', async () => {
+    const db = pg.open();
+    const scheduler = await PgCallScheduler.open(db, { appId: 99 });
+    await scheduler.acquire('UserRegister');
+    await pg.server().kill();
+    await assert.rejects(() => scheduler.acquire('UserRegister'), /call schedule: postgres:\/\/zim@127\.0\.0\.1/);
+    await pg.server().start();
+    await scheduler.acquire('UserRegister');
+    await scheduler.close();
   });
 });
