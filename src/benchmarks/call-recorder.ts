@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP recorder standing in for ZIM while separate processes share a call schedule: it runs the
- * processes (src/benchmarks/call-schedule-child.ts) together to their end and returns every call, with when it was
- * sent and when it arrived. Bounded: a process still running after two minutes is killed.
+ * processes (src/benchmarks/call-schedule-child.ts) together to their end and returns every call, with when the
+ * schedule recorded it, when it was sent and when it arrived. Bounded: a process still running after two minutes is killed.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -13,6 +13,8 @@ const CHILD = path.join(__dirname, 'call-schedule-child.ts');
 
 export interface RecordedCall {
   pid: number;
+  /** When the schedule recorded it as sent (epoch ms, the schedule's clock: the database's for PostgreSQL). */
+  recordedAt: number;
   /** When the process sent it (epoch ms, real clock). */
   sentAt: number;
   /** When the recorder received it (epoch ms, the same machine's clock). */
@@ -25,7 +27,7 @@ export interface ChildSpec {
   args: string[];
 }
 
-const callSchema = z.object({ pid: z.number(), sentAt: z.number() });
+const callSchema = z.object({ pid: z.number(), recordedAt: z.number(), sentAt: z.number() });
 
 /** The most calls in any window of `ms` (a window ending at a call; a call `ms` earlier is outside it). */
 export function maxInWindow(times: readonly number[], ms: number): number {

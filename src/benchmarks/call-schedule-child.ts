@@ -33,10 +33,14 @@ void (async () => {
   const caller = async () => {
     while (left > 0) {
       left--;
-      await scheduler.acquire(action!);
-      // When the call left, on the real clock (performance's origin ignores the skewed Date.now).
+      // When the schedule recorded the send, on its clock (the database's for PostgreSQL)...
+      const recordedAt = await scheduler.acquire(action!);
+      // ...and when the call left, on the real clock (performance's origin ignores the skewed Date.now).
       const sentAt = performance.timeOrigin + performance.now();
-      const res = await fetch(recorder!, { method: 'POST', body: JSON.stringify({ pid: process.pid, sentAt }) });
+      const res = await fetch(recorder!, {
+        method: 'POST',
+        body: JSON.stringify({ pid: process.pid, recordedAt, sentAt }),
+      });
       await res.arrayBuffer();
     }
   };

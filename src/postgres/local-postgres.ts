@@ -81,8 +81,10 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  // Whatever ends this process (an error, process.exit), the server and its directory go with it.
   const killOnExit = () => {
     if (running()) child?.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
   };
 
   try {

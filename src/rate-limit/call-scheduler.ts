@@ -20,7 +20,8 @@ import { defaultBudget } from './default-budgets';
 export interface CallScheduler {
   /**
    * Waits until this caller may make one `action` call; `key` names the group for per-group budgets.
-   * Resolves with the time the call may go (epoch ms), when it is recorded as sent.
+   * Resolves with the time the call may go (epoch ms), when it is recorded as sent, on the schedule's clock (the
+   * database server's for PostgreSQL, where workers' clocks may disagree).
    */
   acquire(action: string, key?: string, signal?: AbortSignal): Promise<number>;
   /** ZIM said "too frequent": nobody calls `action` (for `key`) for `ms`. */

@@ -65,11 +65,12 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         wait_ms := extract(epoch FROM v_next - clock_timestamp()) * 1000 - p_count * interval_ms;
       END $$;
 
-      -- The send check: records a send now and returns 0, or returns the ms until the budget's window (N sends per
-      -- N / rate s, widened by half the headroom) allows one.
+      -- The send check: records a send now (wait_ms 0, sent_at its epoch ms on the database's clock), or returns
+      -- the ms until the budget's window (N sends per N / rate s, widened by the headroom) allows one.
       CREATE FUNCTION zm_call_try_send(p_app bigint, p_action text, p_key text,
-        p_default_rate double precision, p_headroom double precision)
-      RETURNS double precision LANGUAGE plpgsql AS $$
+        p_default_rate double precision, p_headroom double precision,
+        OUT wait_ms double precision, OUT sent_at double precision)
+      LANGUAGE plpgsql AS $$
       DECLARE
         v_rate double precision := coalesce(
           (SELECT rate FROM zm_call_budget WHERE app_id = p_app AND action = p_action), p_default_rate);
@@ -88,7 +89,7 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         v_len := cardinality(v_times);
         IF v_len >= v_n THEN
           v_age_ms := extract(epoch FROM v_now - v_times[v_len - v_n + 1]) * 1000;
-          IF v_age_ms < v_window_ms THEN RETURN v_window_ms - v_age_ms; END IF;
+          IF v_age_ms < v_window_ms THEN wait_ms := v_window_ms - v_age_ms; RETURN; END IF;
         END IF;
         v_times := v_times || v_now;
         v_len := v_len + 1;
@@ -99,7 +100,8 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         INSERT INTO zm_call_sent_per_second AS c (app_id, action, second, calls)
         VALUES (p_app, p_action, floor(extract(epoch FROM v_now))::bigint, 1)
         ON CONFLICT (app_id, action, second) DO UPDATE SET calls = c.calls + 1;
-        RETURN 0;
+        wait_ms := 0;
+        sent_at := extract(epoch FROM v_now) * 1000;
       END $$;
 
       -- "Too frequent": nobody calls the Action (for the key) for p_ms, and its headroom grows one step.

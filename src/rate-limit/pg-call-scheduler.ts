@@ -180,17 +180,17 @@ export class PgCallScheduler implements CallScheduler {
     return { waitMs: row.wait_ms, intervalMs: row.interval_ms };
   }
 
-  /** The send check: 0 when this send was recorded, else the ms to wait. Public for the benchmark. */
-  async trySend(action: string, slotKey: string): Promise<number> {
-    const [row] = await this.query<{ wait: number }>('SELECT zm_call_try_send($1, $2, $3, $4, $5) AS wait', [
-      this.options.appId,
-      action,
-      slotKey,
-      defaultBudget(action).rate,
-      this.headroom,
-    ]);
-    if (typeof row?.wait !== 'number') throw new Error('call schedule: zm_call_try_send returned no answer');
-    return row.wait;
+  /**
+   * The send check: `sentAt` (epoch ms, the database's clock) when this send was recorded, else `waitMs` to wait.
+   * Public for the benchmark.
+   */
+  async trySend(action: string, slotKey: string): Promise<{ waitMs: number; sentAt?: number }> {
+    const [row] = await this.query<{ wait_ms: number; sent_at: number | null }>(
+      'SELECT wait_ms, sent_at FROM zm_call_try_send($1, $2, $3, $4, $5)',
+      [this.options.appId, action, slotKey, defaultBudget(action).rate, this.headroom]
+    );
+    if (typeof row?.wait_ms !== 'number') throw new Error('call schedule: zm_call_try_send returned no answer');
+    return row.sent_at === null ? { waitMs: row.wait_ms } : { waitMs: 0, sentAt: row.sent_at };
   }
 
   private lane(action: string, slotKey: string): SlotLane {
@@ -209,10 +209,14 @@ export class PgCallScheduler implements CallScheduler {
     const at = await lane.take(signal);
     if (lane.idle()) this.lanes.delete(`${action}\u0000${slotKey}`);
     await this.sleep(at - performance.now(), signal);
+    let sentAt: number | undefined;
     for (;;) {
-      const wait = await this.trySend(action, slotKey);
-      if (wait <= 0) break;
-      await this.sleep(wait, signal);
+      const check = await this.trySend(action, slotKey);
+      if (check.sentAt !== undefined) {
+        sentAt = check.sentAt;
+        break;
+      }
+      await this.sleep(check.waitMs, signal);
     }
     if (Date.now() > this.pruneAfter) {
       this.pruneAfter = Date.now() + 60_000;
@@ -221,7 +225,7 @@ export class PgCallScheduler implements CallScheduler {
         [this.options.appId, SENT_KEPT_S]
       ).catch(() => undefined); // housekeeping: the next minute tries again
     }
-    return Date.now();
+    return sentAt;
   }
 
   async backOff(action: string, key: string | undefined, ms: number): Promise<void> {
