@@ -1,6 +1,6 @@
 /**
  * A throwaway PostgreSQL server for a test file: started in `before`, stopped (and its directory deleted) in
- * `after`. A machine without PostgreSQL binaries fails the test, never skips it.
+ * `after`. A machine without PostgreSQL binaries fails each test with the reason, never skips it.
  */
 import { after, before } from 'node:test';
 import { openDatabase, type Database } from '../../src/postgres/database';
@@ -17,16 +17,21 @@ export interface TestPostgres {
 
 export function useLocalPostgres(): TestPostgres {
   let server: LocalPostgres | undefined;
+  let failed: unknown;
   const opened: Database[] = [];
   before(async () => {
-    server = await startLocalPostgres();
+    // Kept, not thrown: each test then fails with the reason (a hook's error would only cancel them).
+    server = await startLocalPostgres().catch((err: unknown) => void (failed = err));
   });
   after(async () => {
     for (const db of opened) await db.close().catch(() => undefined);
     await server?.stop();
   });
   const running = () => {
-    if (!server) throw new Error('PostgreSQL is not running (before() failed)');
+    if (!server)
+      throw new Error(
+        `No local PostgreSQL for this test: ${failed instanceof Error ? failed.message : String(failed)}`
+      );
     return server;
   };
   const env = () => ({ ZIM_MIGRATE_DATABASE_URL: running().url, ZIM_MIGRATE_DATABASE_PASSWORD: running().password });
