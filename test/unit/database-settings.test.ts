@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error';
 import { resolveZimSettings } from '../../src/config/zim-config';
+import { projectRoot } from '../../src/shared/project-root';
 import {
   DEFAULT_POOL_SIZE,
   DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -106,5 +108,21 @@ describe('database settings', () => {
       (err: unknown) =>
         err instanceof ConfigError && /may not hold secrets/.test(err.message) && !/sekret/.test(err.message)
     );
+  });
+
+  it('zim-migrate config shows a schedule URL with its password replaced', () => {
+    const r = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), 'config'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        ZIM_APP_ID: '1',
+        ZIM_SERVER_SECRET: 'a'.repeat(32),
+        ZIM_MIGRATE_BUDGET_DB: 'postgres://zim:s3cret-pw@db.example.com/zm',
+      },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /budgetDb\s+postgres:\/\/zim:\*\*\*@db\.example\.com\/zm\s+ZIM_MIGRATE_BUDGET_DB/);
+    assert.doesNotMatch(r.stdout + r.stderr, /s3cret-pw/);
   });
 });
