@@ -351,7 +351,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     readProgress: async ({ stagingPath, windowMs }) => ({
       at: Date.now(),
       ledger: await (await deps.openStore(stagingPath)).ledgerCounts(),
-      sent: scheduler.sentInWindow(windowMs),
+      sent: await scheduler.sentInWindow(windowMs),
       windowMs,
     }),
     applyBudget: async ({ action, rate }) => scheduler.setRate(action, rate),

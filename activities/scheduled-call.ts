@@ -65,7 +65,7 @@ export async function scheduledCall<T>(
     try {
       return await call();
     } catch (err) {
-      if (isTooFrequent(err)) scheduler.backOff(action, key, TOO_FREQUENT_BACKOFF_MS);
+      if (isTooFrequent(err)) await scheduler.backOff(action, key, TOO_FREQUENT_BACKOFF_MS);
       throw err;
     }
   });

@@ -65,7 +65,7 @@ async function main() {
       mode === 'scheduler'
         ? new SqliteCallScheduler(path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'b.sqlite'), { appId: 1 })
         : undefined;
-    scheduler?.setRate('ImportPeerMsg', rate);
+    await scheduler?.setRate('ImportPeerMsg', rate);
     const fake = fakeMigrationActivities({
       owners,
       stepsPerOwner: Math.ceil(calls / owners),
@@ -89,7 +89,7 @@ async function main() {
         args: [{ migrationId, stagingPath: '-', stages: ['peer-messages'], tuning: { childWindow: owners } }],
       })
     );
-    scheduler?.close();
+    await scheduler?.close();
     return windowStats(
       fake.calls.filter((c) => c.stage === 'peer-messages').map((c) => c.at),
       rate

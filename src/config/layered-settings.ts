@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { z } from 'zod';
+import { isDatabaseUrl } from '../postgres/database-settings';
 import { ConfigError } from './config-error';
 import type { ConfigFileKey, LoadedConfigFile } from './config-file';
 
@@ -34,6 +35,8 @@ export interface SettingSpec<T> {
   schema: z.ZodType<T, unknown>;
   /** A path in the config file is relative to the file's directory; one from a flag or env, to the working dir. */
   isPath?: boolean;
+  /** The setting names a file or a database: a postgres:// URL is kept as it is, not resolved as a path. */
+  orDatabaseUrl?: boolean;
 }
 
 export function describeSource(source: SettingSource): string {
@@ -60,7 +63,7 @@ function validated<T>(spec: SettingSpec<T>, raw: unknown, source: SettingSource)
     );
   }
   let value = parsed.data;
-  if (spec.isPath && typeof value === 'string')
+  if (spec.isPath && typeof value === 'string' && !(spec.orDatabaseUrl && isDatabaseUrl(value)))
     value = path.resolve(source.kind === 'file' ? path.dirname(source.file) : '.', value) as T;
   return { value, source };
 }

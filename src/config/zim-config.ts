@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { isDatabaseUrl } from '../postgres/database-settings';
 import { ConfigError } from './config-error';
 import {
   describeSource,
@@ -23,7 +24,10 @@ export interface ZimConfig {
   appId: number;
   serverSecret: string;
   baseUrl: string;
-  /** The shared call schedule (src/rate-limit): every worker on this machine that calls this app uses it. */
+  /**
+   * The shared call schedule (src/rate-limit): a SQLite file every worker on this machine that calls this app uses,
+   * or a postgres:// URL (its password from the environment) shared by workers on every machine.
+   */
   budgetDbPath: string;
   /** Percentage of each budget the call schedule leaves unused, against jitter (default DEFAULT_BUDGET_HEADROOM). */
   budgetHeadroomPercent?: number;
@@ -42,6 +46,7 @@ export const ZIM_SETTING_SPECS = {
     fileKey: 'budgetDb',
     schema: settingSchemas.path,
     isPath: true,
+    orDatabaseUrl: true,
   },
   budgetHeadroom: {
     flag: '--budget-headroom',
@@ -116,6 +121,13 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
     );
   const baseUrl = resolveWithDefault(layers, ZIM_SETTING_SPECS.baseUrl, DEFAULT_ZIM_BASE_URL);
   const budgetDb = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetDb, defaultBudgetDbPath());
+  if (budgetDb.source.kind === 'file' && isDatabaseUrl(budgetDb.value) && URL.canParse(budgetDb.value)) {
+    if (new URL(budgetDb.value).password)
+      throw new ConfigError(
+        `${describeSource(budgetDb.source)} holds a database password: the config file may not hold secrets. Remove ` +
+          'it from the URL and set ZIM_MIGRATE_DATABASE_PASSWORD or ZIM_MIGRATE_DATABASE_PASSWORD_FILE.'
+      );
+  }
   const headroom = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetHeadroom, DEFAULT_BUDGET_HEADROOM_PERCENT);
   const { secret, source } = readServerSecret(layers);
   return {

@@ -6,8 +6,8 @@
  * it, and a strict one-second window at ZIM counts one call too many; so each send is also checked against the
  * times of the Action's last sends (a sliding-window log) and waits until the budget's window since the N-th last
  * send has passed. Sends are counted per second: the rates shown to the operator are computed from those counts.
- * The schedule lives in a SQLite file (WAL), which every worker on one machine shares; a server database can
- * implement the same interface for workers on several machines.
+ * The schedule lives in a SQLite file (WAL), which every worker on one machine shares; PgCallScheduler
+ * (pg-call-scheduler.ts) implements the same interface in PostgreSQL for workers on several machines.
  *
  * Why not Temporal's task-queue rate limit: measured on the dev server at 20/s it reached 93% of the budget and let
  * 38 calls through in one second (docs/architecture.md, rate limits).
@@ -20,16 +20,17 @@ import { defaultBudget } from '../zim-client/limits';
 export interface CallScheduler {
   /**
    * Waits until this caller may make one `action` call; `key` names the group for per-group budgets.
-   * Resolves with the time the call may go (epoch ms), when it is recorded as sent.
+   * Resolves with the time the call may go (epoch ms), when it is recorded as sent, on the schedule's clock (the
+   * database server's for PostgreSQL, where workers' clocks may disagree).
    */
   acquire(action: string, key?: string, signal?: AbortSignal): Promise<number>;
   /** ZIM said "too frequent": nobody calls `action` (for `key`) for `ms`. */
-  backOff(action: string, key: string | undefined, ms: number): void;
+  backOff(action: string, key: string | undefined, ms: number): Promise<void>;
   /** Changes a budget for every process sharing the schedule; takes effect at the next reservation. */
-  setRate(action: string, rate: number): void;
+  setRate(action: string, rate: number): Promise<void>;
   /** Calls sent per Action in the last `windowMs` (whole seconds, ending with the last whole second). */
-  sentInWindow(windowMs: number): Record<string, number>;
-  close(): void;
+  sentInWindow(windowMs: number): Promise<Record<string, number>>;
+  close(): Promise<void>;
 }
 
 export interface SchedulerOptions {
@@ -222,7 +223,7 @@ export class SqliteCallScheduler implements CallScheduler {
     }
   }
 
-  backOff(action: string, key: string | undefined, ms: number): void {
+  async backOff(action: string, key: string | undefined, ms: number): Promise<void> {
     const slotKey = this.slotKey(action, key);
     this.db
       .transaction(() => {
@@ -245,7 +246,7 @@ export class SqliteCallScheduler implements CallScheduler {
       .immediate();
   }
 
-  setRate(action: string, rate: number): void {
+  async setRate(action: string, rate: number): Promise<void> {
     if (!(rate > 0) || !Number.isFinite(rate))
       throw new RangeError(`A budget must be a positive number of calls/s; got ${rate}`);
     this.db
@@ -256,13 +257,13 @@ export class SqliteCallScheduler implements CallScheduler {
       .run(this.appId, action, rate);
   }
 
-  sentInWindow(windowMs: number): Record<string, number> {
+  async sentInWindow(windowMs: number): Promise<Record<string, number>> {
     const end = Math.floor(this.now() / 1000);
     const rows = this.sentSince.all(this.appId, end - Math.round(windowMs / 1000), end);
     return Object.fromEntries(rows.map((r) => [r.action, r.calls]));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

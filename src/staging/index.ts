@@ -1,12 +1,10 @@
 /** Opening a migration's store: import from here, not from an engine's module. */
 import path from 'node:path';
+import { isDatabaseUrl } from '../postgres/database-settings';
 import type { MigrationStore, OpenStagingOptions } from './migration-store';
 import { SqliteMigrationStore } from './sqlite/sqlite-migration-store';
 
-/** A `postgres://` (or `postgresql://`) URL names a PostgreSQL database; anything else is a SQLite file's path. */
-export function isDatabaseUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location);
-}
+export { isDatabaseUrl };
 
 /** What a command hands the workers: a database URL as given, a file path made absolute. */
 export function stagingLocation(given: string): string {

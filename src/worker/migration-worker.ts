@@ -6,7 +6,10 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT, type ZimConfig } from '../config/zim-config';
-import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { openDatabase } from '../postgres/database';
+import { isDatabaseUrl, resolveDatabaseSettings } from '../postgres/database-settings';
+import { SqliteCallScheduler, type CallScheduler } from '../rate-limit/call-scheduler';
+import { PgCallScheduler } from '../rate-limit/pg-call-scheduler';
 import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
@@ -27,16 +30,42 @@ export interface MigrationWorker {
   run(): Promise<void>;
 }
 
+/**
+ * The shared call schedule the ZIM settings name: a SQLite file (the default, one machine), or a postgres:// URL
+ * (workers on several machines; connection settings from the environment, src/postgres/database-settings.ts).
+ */
+export async function openCallScheduler(
+  zim: ZimConfig,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<{ scheduler: CallScheduler; close: () => Promise<void> }> {
+  const headroom = (zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100;
+  if (!isDatabaseUrl(zim.budgetDbPath)) {
+    const scheduler = new SqliteCallScheduler(zim.budgetDbPath, { appId: zim.appId, headroom });
+    return { scheduler, close: () => scheduler.close() };
+  }
+  const db = openDatabase(resolveDatabaseSettings(env, zim.budgetDbPath));
+  try {
+    const scheduler = await PgCallScheduler.open(db, { appId: zim.appId, headroom });
+    return {
+      scheduler,
+      close: async () => {
+        await scheduler.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<MigrationWorker> {
   const zim = new ZimClient({
     baseUrl: options.zim.baseUrl,
     appId: options.zim.appId,
     serverSecret: options.zim.serverSecret,
   });
-  const scheduler = new SqliteCallScheduler(options.zim.budgetDbPath, {
-    appId: options.zim.appId,
-    headroom: (options.zim.budgetHeadroomPercent ?? DEFAULT_BUDGET_HEADROOM_PERCENT) / 100,
-  });
+  const { scheduler, close: closeScheduler } = await openCallScheduler(options.zim);
   // Each migration's staging data is opened once per worker.
   const opened = new Map<string, Promise<MigrationStore>>();
   const openStore = (location: string) => {
@@ -69,7 +98,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
         await worker.run();
       } finally {
         await zim.close();
-        scheduler.close();
+        await closeScheduler();
         for (const store of opened.values()) await (await store.catch(() => undefined))?.close();
       }
     },

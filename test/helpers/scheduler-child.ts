@@ -6,6 +6,6 @@ const scheduler = new SqliteCallScheduler(file!, { appId: 7 });
 const slots: number[] = [];
 void (async () => {
   for (let i = 0; i < Number(count); i++) slots.push(await scheduler.acquire('ImportPeerMsg'));
-  scheduler.close();
+  await scheduler.close();
   process.send!(slots, () => process.exit(0));
 })();

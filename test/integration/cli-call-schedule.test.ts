@@ -31,7 +31,7 @@ async function schedule(file: string, apps: number[]): Promise<void> {
     const scheduler = new SqliteCallScheduler(file, { appId, sleep: async () => undefined });
     await scheduler.acquire('UserRegister');
     await scheduler.acquire('ImportPeerMsg');
-    scheduler.close();
+    await scheduler.close();
   }
 }
 

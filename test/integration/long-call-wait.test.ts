@@ -45,16 +45,16 @@ class OneSlowSlot implements CallScheduler {
     return this.inner.acquire(action, key, signal);
   }
   backOff(action: string, key: string | undefined, ms: number) {
-    this.inner.backOff(action, key, ms);
+    return this.inner.backOff(action, key, ms);
   }
   sentInWindow(windowMs: number) {
     return this.inner.sentInWindow(windowMs);
   }
   setRate(action: string, rate: number) {
-    this.inner.setRate(action, rate);
+    return this.inner.setRate(action, rate);
   }
   close() {
-    this.inner.close();
+    return this.inner.close();
   }
 }
 
@@ -106,7 +106,7 @@ describe('an import waiting long for its call slot', () => {
     } finally {
       await worker.stop();
       await zim.close();
-      scheduler.close();
+      await scheduler.close();
       for (const d of opened.values()) await (await d).close();
     }
   });

@@ -35,7 +35,7 @@ describe('calls per stage: plan, progress and activities agree', () => {
 
   it('makes as many calls per Action in each page stage as the plan counted', async () => {
     const scheduler = new SqliteCallScheduler(':memory:', { appId: TEST_APP_ID });
-    for (const action of MIGRATION_ACTIONS) scheduler.setRate(action, FAST_RATE);
+    for (const action of MIGRATION_ACTIONS) await scheduler.setRate(action, FAST_RATE);
     const zim = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
     try {
       const activities = createMigrationActivities({ zim, scheduler, openStore: async () => store });
@@ -63,7 +63,7 @@ describe('calls per stage: plan, progress and activities agree', () => {
       }
     } finally {
       await zim.close();
-      scheduler.close();
+      await scheduler.close();
     }
   });
 });

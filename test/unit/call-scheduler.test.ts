@@ -64,11 +64,11 @@ describe('SqliteCallScheduler', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'schedule-')), 'b.sqlite');
     const { scheduler, now } = fakeClockScheduler(file);
     await scheduler.acquire('AddFriends');
-    scheduler.setRate('AddFriends', 5);
+    await scheduler.setRate('AddFriends', 5);
     const a = await scheduler.acquire('AddFriends');
     const b = await scheduler.acquire('AddFriends');
     assert.equal(b - a, 200);
-    scheduler.backOff('AddFriends', undefined, 1000);
+    await scheduler.backOff('AddFriends', undefined, 1000);
     const c = await scheduler.acquire('AddFriends');
     assert.ok(c - b >= 1000, 'a "too frequent" answer pushes the next call back');
     const [row, ...others] = readCallSchedule(file, 1, now());
@@ -89,7 +89,7 @@ describe('SqliteCallScheduler', () => {
       }
     );
     assert.deepEqual(others, []);
-    assert.throws(() => scheduler.setRate('AddFriends', 0), /positive number/);
+    await assert.rejects(() => scheduler.setRate('AddFriends', 0), /positive number/);
   });
 
   it('holds back a send that would put N + 1 calls into one window after a caller woke late', async () => {
@@ -104,7 +104,7 @@ describe('SqliteCallScheduler', () => {
         lateBy = 0;
       },
     });
-    scheduler.setRate('AddFriends', 2); // slots 500 ms apart; at most 2 sends in any 1000 ms
+    await scheduler.setRate('AddFriends', 2); // slots 500 ms apart; at most 2 sends in any 1000 ms
     const a = await scheduler.acquire('AddFriends');
     const b = await scheduler.acquire('AddFriends');
     const c = await scheduler.acquire('AddFriends');
@@ -115,10 +115,10 @@ describe('SqliteCallScheduler', () => {
     const { scheduler, advance } = fakeClockScheduler(':memory:', 0.02);
     const gap = async () => -(await scheduler.acquire('ImportPeerMsg')) + (await scheduler.acquire('ImportPeerMsg'));
     assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.98)) < 1e-6, 'the configured headroom alone');
-    for (let i = 0; i < 3; i++) scheduler.backOff('ImportPeerMsg', undefined, 0);
+    for (let i = 0; i < 3; i++) await scheduler.backOff('ImportPeerMsg', undefined, 0);
     advance(1_000);
     assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.95)) < 0.01, '3 refusals: 3% more unused');
-    for (let i = 0; i < 20; i++) scheduler.backOff('ImportPeerMsg', undefined, 0);
+    for (let i = 0; i < 20; i++) await scheduler.backOff('ImportPeerMsg', undefined, 0);
     advance(1_000);
     assert.ok(Math.abs((await gap()) - 1000 / (20 * 0.88)) < 0.05, 'at most 10% more');
     advance(EXTRA_HEADROOM_DECAY_MS * 10);
@@ -131,9 +131,9 @@ describe('SqliteCallScheduler', () => {
     for (let i = 0; i < 30; i++) await scheduler.acquire('ImportPeerMsg'); // 20/s: 1.5 s of sends
     await scheduler.acquire('InviteUsersIntoGroup', 'g1');
     advance(1_000);
-    assert.deepEqual(scheduler.sentInWindow(10_000), { ImportPeerMsg: 30, InviteUsersIntoGroup: 1 });
+    assert.deepEqual(await scheduler.sentInWindow(10_000), { ImportPeerMsg: 30, InviteUsersIntoGroup: 1 });
     advance(60_000);
-    assert.deepEqual(scheduler.sentInWindow(30_000), {});
+    assert.deepEqual(await scheduler.sentInWindow(30_000), {});
   });
 
   it('lets two processes sharing one schedule file send evenly spaced, never N + 1 in one window', async () => {

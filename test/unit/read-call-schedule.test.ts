@@ -12,11 +12,11 @@ describe('readCallSchedule', () => {
     let now = 1_000_000;
     const scheduler = new SqliteCallScheduler(file, { appId: 7, now: () => now, sleep: async () => undefined });
     const other = new SqliteCallScheduler(file, { appId: 8, now: () => now, sleep: async () => undefined });
-    scheduler.setRate('ImportPeerMsg', 10);
+    await scheduler.setRate('ImportPeerMsg', 10);
     for (let i = 0; i < 3; i++) await scheduler.acquire('ImportPeerMsg');
     await scheduler.acquire('InviteUsersIntoGroup', 'g1');
     await scheduler.acquire('InviteUsersIntoGroup', 'g2');
-    scheduler.backOff('ImportPeerMsg', undefined, 250);
+    await scheduler.backOff('ImportPeerMsg', undefined, 250);
     await other.acquire('UserRegister');
     now += 10;
 
@@ -34,8 +34,8 @@ describe('readCallSchedule', () => {
     assert.ok(Math.abs(rows[0]!.extraHeadroom - (0.01 - (10 / 60_000) * 0.01)) < 1e-9, String(rows[0]!.extraHeadroom));
     assert.equal(rows[1]!.extraHeadroom, 0);
     assert.deepEqual(readCallSchedule(file, 7, now), rows, 'reading changes nothing');
-    scheduler.close();
-    other.close();
+    await scheduler.close();
+    await other.close();
   });
 
   it('fails on a missing file instead of creating one', () => {

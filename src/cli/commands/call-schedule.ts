@@ -2,6 +2,7 @@
  * `zim-migrate call-schedule`: this machine's shared call schedule for one ZIM app, read-only. It answers "are we
  * at the budget?" and "how often does ZIM say too frequent?" without Temporal and without the ServerSecret.
  * With nothing named it finds the file (the machine default, else a rehearsal's) and the app (the only one in it).
+ * A postgres:// URL reads the schedule workers on several machines share (connection settings from the environment).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,10 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { describeSource, resolveSetting } from '../../config/layered-settings';
 import { defaultBudgetDbPath, ZIM_SETTING_SPECS } from '../../config/zim-config';
-import { callScheduleApps, readCallSchedule } from '../../rate-limit/read-call-schedule';
+import { openDatabase } from '../../postgres/database';
+import { isDatabaseUrl, redactIfUrl, resolveDatabaseSettings } from '../../postgres/database-settings';
+import { callScheduleApps, readCallSchedule, type CallScheduleRow } from '../../rate-limit/read-call-schedule';
+import { pgCallScheduleApps, readPgCallSchedule } from '../../rate-limit/read-pg-call-schedule';
 import { UsageError } from '../../shared/usage-error';
 import { parseOrUsage } from '../import-options';
 import { settingLayers } from '../setting-layers';
@@ -52,8 +56,8 @@ export function registerCallScheduleCommand(program: Command): void {
     .description('Show this machine\'s call schedule: per ZIM Action its budget, calls made, "too frequent" answers')
     .option('--app-id <id>', 'ZIM AppID (env ZIM_APP_ID, config "appId"; default: the only app in the file)')
     .option(
-      '--budget-db <file>',
-      `the schedule file (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb"; default: ~/.zim-migrate/${SCHEDULE_FILE} ` +
+      '--budget-db <file|url>',
+      `the schedule file or postgres:// URL (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb"; default: ~/.zim-migrate/${SCHEDULE_FILE} ` +
         `if it exists, else ./${REHEARSAL_DIR}/${SCHEDULE_FILE})`
     )
     .option('--dir <dir>', `a rehearsal's folder ("zim-migrate dev --dir"): read <dir>/${SCHEDULE_FILE}`)
@@ -82,57 +86,64 @@ Examples:
 Exit codes: 0 printed, 1 failure, 2 bad usage or configuration (no schedule file found or readable there, several
 apps in the file and no --app-id).`
     )
-    .action((raw: Record<string, unknown>, command: Command) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       const opts = parseOrUsage(optionsSchema, { dir: raw.dir, json: raw.json === true });
       const layers = settingLayers(command);
-      const { file, how } = scheduleFile(layers, opts.dir);
-      const unreadable = (err: unknown) =>
-        new UsageError(
-          `Cannot read a call schedule at ${file} (${(err as Error).message}). Workers create it on their first ZIM ` +
-            'call; point --budget-db or ZIM_MIGRATE_BUDGET_DB at the file the workers use, or --dir at a rehearsal.'
-        );
-      let apps: number[];
+      const { file: location, how } = scheduleFile(layers, opts.dir);
+      const file = redactIfUrl(location);
+      const db = isDatabaseUrl(location) ? openDatabase(resolveDatabaseSettings(process.env, location)) : undefined;
       try {
-        apps = callScheduleApps(file);
-      } catch (err) {
-        throw unreadable(err);
-      }
-      const named = resolveSetting(layers, ZIM_SETTING_SPECS.appId);
-      if (!named && apps.length > 1)
-        throw new UsageError(
-          `${file} holds the schedules of ${appList(apps)}: pass --app-id (or set ZIM_APP_ID) to choose one.`
-        );
-      const appId = named?.value ?? apps[0];
-      const rows = appId === undefined ? [] : readCallSchedule(file, appId);
-      if (opts.json) {
-        console.log(JSON.stringify(rows, null, 2));
-        return;
-      }
-      const appLabel =
-        appId === undefined
-          ? 'no app yet'
-          : `app ${appId} (${named ? describeSource(named.source) : 'the only app in it'})`;
-      console.log(`Call schedule ${file} (${how}), ${appLabel}`);
-      if (rows.length === 0) {
-        const others = apps.filter((a) => a !== appId);
-        console.log(
+        const unreadable = (err: unknown) =>
+          new UsageError(
+            `Cannot read a call schedule at ${file} (${(err as Error).message}). Workers create it on their first ZIM ` +
+              'call; point --budget-db or ZIM_MIGRATE_BUDGET_DB at the file the workers use, or --dir at a rehearsal.'
+          );
+        let apps: number[];
+        try {
+          apps = db ? await pgCallScheduleApps(db) : callScheduleApps(location);
+        } catch (err) {
+          throw unreadable(err);
+        }
+        const named = resolveSetting(layers, ZIM_SETTING_SPECS.appId);
+        if (!named && apps.length > 1)
+          throw new UsageError(
+            `${file} holds the schedules of ${appList(apps)}: pass --app-id (or set ZIM_APP_ID) to choose one.`
+          );
+        const appId = named?.value ?? apps[0];
+        let rows: CallScheduleRow[] = [];
+        if (appId !== undefined) rows = db ? await readPgCallSchedule(db, appId) : readCallSchedule(location, appId);
+        if (opts.json) {
+          console.log(JSON.stringify(rows, null, 2));
+          return;
+        }
+        const appLabel =
           appId === undefined
-            ? 'No call made yet.'
-            : `No call made for app ${appId} yet${others.length ? ` (this file holds ${appList(others)})` : ''}.`
-        );
-        return;
-      }
-      const now = Date.now();
-      console.log('Action                  budget            calls   "too frequent"   queued until   extra headroom');
-      for (const r of rows) {
-        const share = r.calls > 0 ? ` (${((r.refusals / r.calls) * 100).toFixed(2)}%)` : '';
-        const queued =
-          r.nextFreeAt !== undefined && r.nextFreeAt > now ? `+${((r.nextFreeAt - now) / 1000).toFixed(1)} s` : '-';
-        console.log(
-          `${r.action.padEnd(22)}  ${`${r.rate}/s${r.perKey ? ` per group (${r.keys})` : ''}`.padEnd(16)}` +
-            `${r.calls.toLocaleString('en-US').padStart(7)}   ${`${r.refusals}${share}`.padEnd(16)} ${queued.padEnd(14)}` +
-            (r.extraHeadroom > 0 ? ` +${(r.extraHeadroom * 100).toFixed(1)}%` : ' -')
-        );
+            ? 'no app yet'
+            : `app ${appId} (${named ? describeSource(named.source) : 'the only app in it'})`;
+        console.log(`Call schedule ${file} (${how}), ${appLabel}`);
+        if (rows.length === 0) {
+          const others = apps.filter((a) => a !== appId);
+          console.log(
+            appId === undefined
+              ? 'No call made yet.'
+              : `No call made for app ${appId} yet${others.length ? ` (this file holds ${appList(others)})` : ''}.`
+          );
+          return;
+        }
+        const now = Date.now();
+        console.log('Action                  budget            calls   "too frequent"   queued until   extra headroom');
+        for (const r of rows) {
+          const share = r.calls > 0 ? ` (${((r.refusals / r.calls) * 100).toFixed(2)}%)` : '';
+          const queued =
+            r.nextFreeAt !== undefined && r.nextFreeAt > now ? `+${((r.nextFreeAt - now) / 1000).toFixed(1)} s` : '-';
+          console.log(
+            `${r.action.padEnd(22)}  ${`${r.rate}/s${r.perKey ? ` per group (${r.keys})` : ''}`.padEnd(16)}` +
+              `${r.calls.toLocaleString('en-US').padStart(7)}   ${`${r.refusals}${share}`.padEnd(16)} ${queued.padEnd(14)}` +
+              (r.extraHeadroom > 0 ? ` +${(r.extraHeadroom * 100).toFixed(1)}%` : ' -')
+          );
+        }
+      } finally {
+        await db?.close();
       }
     });
 }

@@ -8,6 +8,7 @@ import { ConfigError } from '../../config/config-error';
 import { describeSource, type SettingSource } from '../../config/layered-settings';
 import { resolveStartSettings } from '../../config/start-settings';
 import { resolveZimSettings } from '../../config/zim-config';
+import { redactIfUrl } from '../../postgres/database-settings';
 import { resolveTemporalSettings } from '../../temporal-connection/connect';
 import { settingLayers } from '../setting-layers';
 
@@ -65,7 +66,7 @@ Exit codes: 0 every setting valid, 2 a setting is missing or invalid (each probl
           row('appId', config.appId, sources.appId),
           row('baseUrl', config.baseUrl, sources.baseUrl),
           row('serverSecret', 'set (32 characters, not shown)', sources.serverSecret),
-          row('budgetDb', config.budgetDbPath, sources.budgetDb),
+          row('budgetDb', redactIfUrl(config.budgetDbPath), sources.budgetDb),
           row('budgetHeadroomPercent', config.budgetHeadroomPercent, sources.budgetHeadroom),
         ];
       });

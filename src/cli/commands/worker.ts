@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeSource } from '../../config/layered-settings';
 import { resolveZimSettings } from '../../config/zim-config';
+import { redactIfUrl } from '../../postgres/database-settings';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
@@ -17,7 +18,10 @@ export function registerWorkerCommand(program: Command): void {
     .option('--app-id <id>', 'ZIM AppID (env ZIM_APP_ID, config "appId")')
     .option('--server-secret-file <file>', 'a file holding only the ServerSecret (env ZIM_SERVER_SECRET[_FILE])')
     .option('--base-url <url>', 'ZIM\'s API host or an emulator\'s URL (env ZIM_BASE_URL, config "baseUrl")')
-    .option('--budget-db <file>', 'the call schedule file (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb")')
+    .option(
+      '--budget-db <file|url>',
+      'the call schedule: a SQLite file, or a postgres:// URL shared by workers on several machines (env ZIM_MIGRATE_BUDGET_DB, config "budgetDb")'
+    )
     .option(
       '--budget-headroom <percent>',
       'share of each budget left unused against jitter (env ZIM_MIGRATE_BUDGET_HEADROOM, default 2)'
@@ -75,7 +79,7 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
       console.error(
         `${WORKER_STARTED_LINE} ${temporal.connectionOptions.address} namespace ${namespace} task queue ` +
           `${taskQueue}; ZIM ${zim.baseUrl} app ${zim.appId}; ServerSecret from ${describeSource(sources.serverSecret)}; ` +
-          `call schedule ${zim.budgetDbPath}${layers.file ? `; config file ${layers.file.path}` : ''}`
+          `call schedule ${redactIfUrl(zim.budgetDbPath)}${layers.file ? `; config file ${layers.file.path}` : ''}`
       );
       await worker.run();
       await connection.close();

@@ -1,0 +1,132 @@
+/**
+ * What the call schedule costs and how well separate processes share it, SQLite and PostgreSQL in one run (a local
+ * throwaway PostgreSQL on loopback):
+ *   - one slot reservation, ms per slot: one slot per transaction, and (PostgreSQL) leases of k slots;
+ *   - the send check every call makes just before it leaves, ms (a per-group Action, a new group each time, so no
+ *     check waits);
+ *   - 1 and 3 worker processes on one Action at its budget: use of the budget, and the most calls in any sliding
+ *     1-s window as the schedule recorded them, as the processes sent them, and as a loopback recorder received them.
+ *
+ *   npm run bench:call-schedule -- [--rate 20] [--seconds 8] [--reservations 2000]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { openDatabase } from '../postgres/database';
+import { resolveDatabaseSettings } from '../postgres/database-settings';
+import { startLocalPostgres } from '../postgres/local-postgres';
+import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { PgCallScheduler } from '../rate-limit/pg-call-scheduler';
+import { budgetUse, maxInWindow, recordCalls } from './call-recorder';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '8' },
+    reservations: { type: 'string', default: '2000' },
+  },
+});
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const reservations = Number(values.reservations);
+
+/** ms per item of `items` runs of `run` (sequential, after a short warm-up). */
+async function msPer(items: number, perRun: number, run: (i: number) => unknown): Promise<number> {
+  for (let i = 0; i < 50; i++) await run(i);
+  const start = performance.now();
+  for (let i = 0; i < items; i++) await run(i);
+  return (performance.now() - start) / (items * perRun);
+}
+
+/** SQLite's reservation and send check are private transactions; the benchmark reaches them by name. */
+interface SqliteInternals {
+  reserveTx(action: string, key: string): number;
+  sendTx(action: string, key: string): number;
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-schedule-'));
+  const server = await startLocalPostgres();
+  const env = { ZIM_MIGRATE_DATABASE_URL: server.url, ZIM_MIGRATE_DATABASE_PASSWORD: server.password };
+  const db = openDatabase(resolveDatabaseSettings(env));
+  try {
+    console.log(`PostgreSQL from ${server.binaries.source}; ${reservations} reservations per row, one caller\n`);
+    const rows: [string, string, string][] = [];
+    // A budget no test reaches, so nothing waits: only the reservation's own cost is timed.
+    const sqlite = new SqliteCallScheduler(path.join(dir, 'schedule.sqlite'), { appId: 1 });
+    await sqlite.setRate('AddFriends', 1e6);
+    const inner = sqlite as unknown as SqliteInternals;
+    rows.push([
+      'SQLite',
+      'reservation, 1 slot/transaction',
+      (await msPer(reservations, 1, () => inner.reserveTx('AddFriends', ''))).toFixed(3),
+    ]);
+    // The send check of a per-group Action, each call for a new group, so that no check has to wait.
+    rows.push([
+      'SQLite',
+      'send check',
+      (await msPer(reservations, 1, (i) => inner.sendTx('InviteUsersIntoGroup', `g${i}`))).toFixed(3),
+    ]);
+    await sqlite.close();
+
+    const pg = await PgCallScheduler.open(db, { appId: 1 });
+    await pg.setRate('AddFriends', 1e6);
+    for (const k of [1, 4, 8, 16])
+      rows.push([
+        'PostgreSQL',
+        k === 1 ? 'reservation, 1 slot/transaction' : `reservation, leases of ${k} slots`,
+        (await msPer(Math.ceil(reservations / k), k, () => pg.reserveLease('AddFriends', '', k))).toFixed(3),
+      ]);
+    rows.push([
+      'PostgreSQL',
+      'send check',
+      (await msPer(reservations, 1, (i) => pg.trySend('InviteUsersIntoGroup', `g${i}`))).toFixed(3),
+    ]);
+    console.log('engine      what                               ms/slot');
+    for (const [e, w, ms] of rows) console.log(`${e.padEnd(11)} ${w.padEnd(34)} ${ms}`);
+
+    console.log(`\n${rate}/s budget, ${seconds} s of work, 6 concurrent callers per process:`);
+    console.log('engine      processes  calls  budget use  most in any 1 s: recorded  sent  arrived');
+    let appId = 5000;
+    for (const engine of ['sqlite', 'postgres'] as const)
+      for (const processes of [1, 3]) {
+        appId++;
+        const location = engine === 'postgres' ? 'postgres' : path.join(dir, 'shared.sqlite');
+        if (engine === 'sqlite') {
+          const s = new SqliteCallScheduler(location, { appId });
+          await s.setRate('ImportPeerMsg', rate);
+          await s.close();
+        }
+        if (engine === 'postgres') {
+          const s = await PgCallScheduler.open(db, { appId });
+          await s.setRate('ImportPeerMsg', rate);
+        }
+        const perProcess = Math.ceil((rate * seconds) / processes);
+        const calls = await recordCalls(
+          Array.from({ length: processes }, () => ({
+            env,
+            args: [location, String(appId), 'ImportPeerMsg', String(perProcess), '6'],
+          }))
+        );
+        const most = (times: number[]) => String(maxInWindow(times, 1000));
+        const recorded = calls.map((c) => c.recordedAt);
+        console.log(
+          `${(engine === 'sqlite' ? 'SQLite' : 'PostgreSQL').padEnd(11)} ${String(processes).padEnd(10)} ` +
+            `${String(calls.length).padEnd(6)} ${(budgetUse(recorded, rate) * 100).toFixed(1).padStart(9)}%  ` +
+            `${most(recorded).padStart(25)}  ${most(calls.map((c) => c.sentAt)).padStart(4)}  ` +
+            most(calls.map((c) => c.arrivedAt)).padStart(7)
+        );
+      }
+  } finally {
+    await db.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

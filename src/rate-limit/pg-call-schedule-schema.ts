@@ -1,0 +1,131 @@
+/**
+ * The call schedule's tables and functions in PostgreSQL (component `call-schedule` of zm_schema_version). Every
+ * time is the database's own clock (`clock_timestamp()`, read after any row lock is granted), never a worker's:
+ * workers on machines whose clocks disagree still agree on one timeline. Each operation is one function call, one
+ * round trip, one short transaction holding one row lock.
+ */
+import type { SchemaStep } from '../postgres/schema-migrations';
+import { EXTRA_HEADROOM_DECAY_MS, EXTRA_HEADROOM_MAX, EXTRA_HEADROOM_STEP } from './call-scheduler';
+
+export const CALL_SCHEDULE_COMPONENT = 'call-schedule';
+
+/** The adaptive extra headroom `extra` set at `at`, decayed to now (the same rule as extraHeadroomAt). */
+const decayedExtra = (extra: string, at: string) =>
+  `CASE WHEN ${at} IS NULL THEN 0 ELSE greatest(0, ${extra} - extract(epoch FROM clock_timestamp() - ${at}) * 1000 ` +
+  `/ ${EXTRA_HEADROOM_DECAY_MS} * ${EXTRA_HEADROOM_STEP}) END`;
+
+export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
+  {
+    version: 1,
+    name: 'budgets, slots, recent sends, sends per second; reserve, send, back off',
+    sql: `
+      -- Per app and Action: the operator's budget (else ZIM's default, written on first use), counters, and the
+      -- adaptive headroom "too frequent" answers added (extra, as of extra_at).
+      CREATE TABLE zm_call_budget (
+        app_id bigint NOT NULL, action text NOT NULL, rate double precision NOT NULL,
+        calls bigint NOT NULL DEFAULT 0, refusals bigint NOT NULL DEFAULT 0,
+        extra double precision NOT NULL DEFAULT 0, extra_at timestamptz,
+        PRIMARY KEY (app_id, action));
+      -- GCRA: the next free slot of an Action ('' key) or of one group of a per-group Action.
+      CREATE TABLE zm_call_slot (
+        app_id bigint NOT NULL, action text NOT NULL, key text NOT NULL, next_at timestamptz NOT NULL,
+        PRIMARY KEY (app_id, action, key));
+      -- The times of the last N sends (N = the budget), oldest first: the sliding-window log of the send check.
+      CREATE TABLE zm_call_recent_sends (
+        app_id bigint NOT NULL, action text NOT NULL, key text NOT NULL, times timestamptz[] NOT NULL,
+        PRIMARY KEY (app_id, action, key));
+      CREATE TABLE zm_call_sent_per_second (
+        app_id bigint NOT NULL, action text NOT NULL, second bigint NOT NULL, calls integer NOT NULL,
+        PRIMARY KEY (app_id, action, second));
+
+      -- The share of the budget left unused now: the configured headroom plus the decayed extra.
+      CREATE FUNCTION zm_call_headroom(p_app bigint, p_action text, p_headroom double precision)
+      RETURNS double precision LANGUAGE sql STABLE AS $$
+        SELECT p_headroom + coalesce((SELECT ${decayedExtra('b.extra', 'b.extra_at')}
+          FROM zm_call_budget b WHERE b.app_id = p_app AND b.action = p_action), 0)
+      $$;
+
+      -- Reserves p_count consecutive slots (a lease) in one statement: the first is at start, the others one
+      -- interval apart. Returns how far the first is from now and the interval, both in ms.
+      CREATE FUNCTION zm_call_reserve(p_app bigint, p_action text, p_key text, p_count integer,
+        p_default_rate double precision, p_headroom double precision,
+        OUT wait_ms double precision, OUT interval_ms double precision)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_rate double precision := coalesce(
+          (SELECT rate FROM zm_call_budget WHERE app_id = p_app AND action = p_action), p_default_rate);
+        v_next timestamptz;
+      BEGIN
+        interval_ms := 1000 / (v_rate * (1 - zm_call_headroom(p_app, p_action, p_headroom)));
+        INSERT INTO zm_call_slot AS s (app_id, action, key, next_at)
+        VALUES (p_app, p_action, p_key, clock_timestamp() + make_interval(secs => p_count * interval_ms / 1000))
+        ON CONFLICT (app_id, action, key) DO UPDATE
+          SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => p_count * interval_ms / 1000)
+        RETURNING next_at INTO v_next;
+        wait_ms := extract(epoch FROM v_next - clock_timestamp()) * 1000 - p_count * interval_ms;
+      END $$;
+
+      -- The send check: records a send now (wait_ms 0, sent_at its epoch ms on the database's clock), or returns
+      -- the ms until the budget's window (N sends per N / rate s, widened by the headroom) allows one.
+      CREATE FUNCTION zm_call_try_send(p_app bigint, p_action text, p_key text,
+        p_default_rate double precision, p_headroom double precision,
+        OUT wait_ms double precision, OUT sent_at double precision)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_rate double precision := coalesce(
+          (SELECT rate FROM zm_call_budget WHERE app_id = p_app AND action = p_action), p_default_rate);
+        v_n integer := greatest(1, floor(v_rate)::integer);
+        v_window_ms double precision := v_n * 1000 / v_rate * (1 + zm_call_headroom(p_app, p_action, p_headroom));
+        v_times timestamptz[];
+        v_now timestamptz;
+        v_len integer;
+        v_age_ms double precision;
+      BEGIN
+        INSERT INTO zm_call_recent_sends (app_id, action, key, times) VALUES (p_app, p_action, p_key, '{}')
+        ON CONFLICT DO NOTHING;
+        SELECT times INTO v_times FROM zm_call_recent_sends
+        WHERE app_id = p_app AND action = p_action AND key = p_key FOR UPDATE;
+        v_now := clock_timestamp();
+        v_len := cardinality(v_times);
+        IF v_len >= v_n THEN
+          v_age_ms := extract(epoch FROM v_now - v_times[v_len - v_n + 1]) * 1000;
+          IF v_age_ms < v_window_ms THEN wait_ms := v_window_ms - v_age_ms; RETURN; END IF;
+        END IF;
+        v_times := v_times || v_now;
+        v_len := v_len + 1;
+        UPDATE zm_call_recent_sends SET times = v_times[greatest(1, v_len - v_n + 1):v_len]
+        WHERE app_id = p_app AND action = p_action AND key = p_key;
+        INSERT INTO zm_call_budget AS b (app_id, action, rate, calls) VALUES (p_app, p_action, p_default_rate, 1)
+        ON CONFLICT (app_id, action) DO UPDATE SET calls = b.calls + 1;
+        INSERT INTO zm_call_sent_per_second AS c (app_id, action, second, calls)
+        VALUES (p_app, p_action, floor(extract(epoch FROM v_now))::bigint, 1)
+        ON CONFLICT (app_id, action, second) DO UPDATE SET calls = c.calls + 1;
+        wait_ms := 0;
+        sent_at := extract(epoch FROM v_now) * 1000;
+      END $$;
+
+      -- "Too frequent": nobody calls the Action (for the key) for p_ms, and its headroom grows one step.
+      CREATE FUNCTION zm_call_back_off(p_app bigint, p_action text, p_key text, p_ms double precision,
+        p_default_rate double precision)
+      RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO zm_call_slot AS s (app_id, action, key, next_at)
+        VALUES (p_app, p_action, p_key, clock_timestamp() + make_interval(secs => p_ms / 1000))
+        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = greatest(s.next_at, excluded.next_at);
+        INSERT INTO zm_call_budget AS b (app_id, action, rate, refusals, extra, extra_at)
+        VALUES (p_app, p_action, p_default_rate, 1, ${EXTRA_HEADROOM_STEP}, clock_timestamp())
+        ON CONFLICT (app_id, action) DO UPDATE SET refusals = b.refusals + 1,
+          extra = least(${EXTRA_HEADROOM_MAX}, ${decayedExtra('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP}),
+          extra_at = clock_timestamp();
+      END $$;`,
+  },
+  {
+    version: 2,
+    name: 'the call gate of each migration',
+    sql: `
+      -- Closed while a migration is paused or cancelled: its message imports wait before calling ZIM (see
+      -- activities/call-gate.ts). In the database every worker reads, so a pause reaches all machines at once.
+      CREATE TABLE zm_call_gate (
+        migration text PRIMARY KEY, open boolean NOT NULL, changed_at timestamptz NOT NULL DEFAULT clock_timestamp());`,
+  },
+];

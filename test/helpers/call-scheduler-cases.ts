@@ -1,0 +1,111 @@
+/**
+ * Behaviour every CallScheduler must have, whatever stores it (SQLite, PostgreSQL): run by each engine's test with a
+ * store that opens schedulers as separate processes would (each its own connection, one shared schedule). Real
+ * clocks (a database's clock cannot be faked), so budgets are set high and tolerances are a few ms.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { maxInWindow } from '../../src/benchmarks/call-recorder';
+import type { CallScheduler } from '../../src/rate-limit/call-scheduler';
+import type { CallScheduleRow } from '../../src/rate-limit/read-call-schedule';
+
+export interface SchedulerStore {
+  /** A scheduler of `appId` on the shared schedule, as another process would open it. */
+  open(appId: number): Promise<CallScheduler>;
+  read(appId: number): Promise<CallScheduleRow[]>;
+}
+
+let nextApp = 1000;
+
+export function callSchedulerCases(store: () => SchedulerStore): void {
+  const two = async () => {
+    const appId = nextApp++;
+    return { appId, a: await store().open(appId), b: await store().open(appId) };
+  };
+  const closeAll = (...s: CallScheduler[]) => Promise.all(s.map((x) => x.close()));
+
+  it('two schedulers on one schedule never exceed the budget in a 1-s window, and use it', async () => {
+    const { a, b } = await two();
+    try {
+      await a.setRate('AddFriends', 10);
+      const start = Date.now();
+      const times = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).acquire('AddFriends')));
+      assert.ok(maxInWindow(times, 1000) <= 10, `at most 10 in any second, got ${maxInWindow(times, 1000)}`);
+      const took = Math.max(...times) - start;
+      // 24 calls at 10/s less 2% headroom: slots 0..23 span 2.35 s; the send check adds nothing on time.
+      assert.ok(took >= 2_200 && took < 3_200, `24 calls at 10/s took ${took} ms`);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('per-group budgets apply per group, app-wide ones across keys', async () => {
+    const { a, b } = await two();
+    try {
+      const t0 = Date.now();
+      const [g1, g2] = await Promise.all([
+        a.acquire('InviteUsersIntoGroup', 'g1'),
+        b.acquire('InviteUsersIntoGroup', 'g2'),
+      ]);
+      assert.ok(Math.abs(g1 - g2) < 150, 'another group need not wait');
+      const g1b = await b.acquire('InviteUsersIntoGroup', 'g1');
+      assert.ok(g1b - g1 >= 990, `the same group waits a second (${g1b - g1} ms)`);
+      await a.setRate('CreateGroup', 5);
+      const x = await a.acquire('CreateGroup', 'g1');
+      const y = await b.acquire('CreateGroup', 'g2');
+      assert.ok(y - x >= 190, `app-wide budgets ignore the key (${y - x} ms)`);
+      assert.ok(Date.now() - t0 < 3_000);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it("a budget set by one process paces the other's next reservation", async () => {
+    const { a, b } = await two();
+    try {
+      await b.acquire('AddFriends');
+      await a.setRate('AddFriends', 4);
+      const t1 = await b.acquire('AddFriends');
+      const t2 = await b.acquire('AddFriends');
+      assert.ok(t2 - t1 >= 245, `slots 250 ms apart at 4/s (${t2 - t1} ms)`);
+      await assert.rejects(() => a.setRate('AddFriends', 0), /positive number/);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('"too frequent" from one process holds back the other and adds headroom for both', async () => {
+    const { appId, a, b } = await two();
+    try {
+      await a.acquire('AddFriends');
+      const t0 = Date.now();
+      await a.backOff('AddFriends', undefined, 400);
+      const t = await b.acquire('AddFriends');
+      assert.ok(t - t0 >= 380, `held back ${t - t0} ms`);
+      await b.backOff('AddFriends', undefined, 0);
+      const [row] = await store().read(appId);
+      assert.equal(row?.action, 'AddFriends');
+      assert.equal(row?.refusals, 2);
+      assert.equal(row?.calls, 2);
+      assert.ok(Math.abs((row?.extraHeadroom ?? 0) - 0.02) < 0.001, `extra headroom ${row?.extraHeadroom}`);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('counts sends per second for every process', async () => {
+    const { a, b } = await two();
+    try {
+      await a.setRate('ImportPeerMsg', 100);
+      await Promise.all([
+        ...Array.from({ length: 5 }, () => a.acquire('ImportPeerMsg')),
+        ...Array.from({ length: 5 }, () => b.acquire('ImportPeerMsg')),
+        a.acquire('InviteUsersIntoGroup', 'g'),
+      ]);
+      await new Promise((r) => setTimeout(r, 1_100 - (Date.now() % 1000))); // into the next whole second
+      assert.deepEqual(await b.sentInWindow(10_000), { ImportPeerMsg: 10, InviteUsersIntoGroup: 1 });
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+}
