@@ -45,7 +45,8 @@ export interface SchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const abortableSleep = (ms: number, signal?: AbortSignal) =>
+/** Sleeps `ms`, or rejects when `signal` aborts (with its reason). */
+export const abortableSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (ms <= 0) return resolve();
     // Remove the listener when the timer fires: one activity may wait many times on the same signal.

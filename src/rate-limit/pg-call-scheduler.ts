@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../postgres/database';
 import { applySchema } from '../postgres/schema-migrations';
-import type { CallScheduler } from './call-scheduler';
+import { abortableSleep, type CallScheduler } from './call-scheduler';
 import { defaultBudget } from '../zim-client/limits';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from './pg-call-schedule-schema';
 
@@ -31,20 +31,6 @@ export const LEASE_SPAN_MS = 250;
 const LATE_SLOT_MS = 5;
 /** How long per-second send counts are kept (as in SQLite). */
 const SENT_KEPT_S = 3_600;
-
-const abortableSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (ms <= 0) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 interface Waiter {
   resolve: (at: number) => void;
