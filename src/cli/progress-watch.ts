@@ -49,7 +49,10 @@ export function compactLine(
     timestamp(now),
     p.migrationId,
     p.status.toUpperCase() + (p.status === 'paused' && p.pausedReason ? ` (${p.pausedReason})` : ''),
-    `${percent(done, planned)}% ${n(done)}/${n(planned)}` + (failed ? ` failed ${n(failed)}` : ''),
+    // Before the plan is loaded there are no stages yet: nothing is known, so no percentage (not "100% 0/0").
+    p.stages.length === 0
+      ? 'starting'
+      : `${percent(done, planned)}% ${n(done)}/${n(planned)}` + (failed ? ` failed ${n(failed)}` : ''),
   ].join(' ');
   const underWay = p.stages
     .filter(isUnderWay)

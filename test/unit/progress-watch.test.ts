@@ -110,6 +110,12 @@ describe('ProgressPrinter in a log (not a terminal)', () => {
     assert.ok(!r.printed.join('').includes('\x1b'), 'no escape sequences in a log');
   });
 
+  it('says starting, not 100% of nothing, before the plan is loaded', () => {
+    const r = rig('lines');
+    assert.match(r.at(0, progress([])), /acme RUNNING starting\n$/);
+    assert.match(r.at(1, progress([stage('accounts', 'running', 0, 30)])), /RUNNING 0% 0\/30/);
+  });
+
   it('ends with one line naming the outcome', () => {
     const r = rig('lines');
     r.at(0, progress([stage('accounts', 'running', 10)]));
