@@ -4,11 +4,10 @@
  * port. The SDK's test environment (start-dev-server.ts) hides its process and prints the server's log lines into
  * ours; chaos runs need to hold the process, and `zim-migrate dev` needs its log out of the way and its end in hand.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
+import { serverChild } from '../process/server-child';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { locateTemporalCli } from '../temporal-cli/locate';
 
@@ -111,84 +110,48 @@ export async function startDevServerProcess(options: DevServerProcessOptions): P
       `${k}=${JSON.stringify(v)}`,
     ]),
   ];
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-
-  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
-
-  async function waitUntilServing(deadline: number): Promise<void> {
-    for (;;) {
-      if (!running()) throw new Error(`the Temporal dev server exited at start (see ${options.logFile})`);
+  const server = serverChild({
+    name: 'the Temporal dev server',
+    command: cli.path,
+    args,
+    logFile: options.logFile,
+    stopSignal: 'SIGTERM',
+    notReady: `the Temporal dev server did not answer on ${address} in time`,
+    startTimeoutMs: options.startTimeoutMs,
+    pollMs: 250,
+    async ready() {
       if (options.signal?.aborted) throw new Error('the Temporal dev server start was aborted');
       const connection = await Connection.connect({ address, connectTimeout: 1_000 }).catch(() => undefined);
+      if (!connection) return false;
       try {
         // The namespace answering means persistence is open and the frontend serves requests.
-        if (connection) {
-          await connection.workflowService.describeNamespace({ namespace: 'default' });
-          // Another server on the port would answer too, while ours fails to bind it and exits: make sure ours runs.
-          await new Promise((r) => setTimeout(r, 300));
-          if (!running()) continue;
-          return;
-        }
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        // Another server on the port would answer too, while ours fails to bind it and exits: make sure ours runs.
+        await new Promise((r) => setTimeout(r, 300));
+        return server.running();
       } catch {
-        // not yet
+        return false; // not yet
       } finally {
-        await connection?.close().catch(() => undefined);
+        await connection.close().catch(() => undefined);
       }
-      if (Date.now() > deadline) throw new Error(`the Temporal dev server did not answer on ${address} in time`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
-  // A server must not outlive us, whatever ends this process (an error, process.exit); SIGKILL of us excepted.
-  const killOnExit = () => {
-    if (running()) child?.kill('SIGKILL');
-  };
+    },
+  });
 
   const handle: DevServerProcess = {
     address,
     port,
     get pid() {
-      return running() ? child?.pid : undefined;
+      return server.pid;
     },
     async start() {
-      if (running()) throw new Error('dev server already runs');
       // Another server on the port would answer our readiness check while ours fails to bind it.
       for (const p of [port, options.uiPort])
-        if (p !== undefined && !(await portIsFree(p)))
+        if (p !== undefined && !server.running() && !(await portIsFree(p)))
           throw new Error(`port ${p} is in use: the Temporal dev server cannot listen on it`);
-      process.off('exit', killOnExit);
-      process.on('exit', killOnExit);
-      const log = openSync(options.logFile, 'a');
-      try {
-        child = spawn(cli.path, args, { stdio: ['ignore', log, log] });
-      } finally {
-        closeSync(log);
-      }
-      const current = child;
-      exited = new Promise((resolve) => current.once('exit', () => resolve()));
-      try {
-        await waitUntilServing(Date.now() + (options.startTimeoutMs ?? 60_000));
-      } catch (err) {
-        await handle.stop();
-        throw err;
-      }
+      await server.start();
     },
-    async kill() {
-      if (running()) child?.kill('SIGKILL');
-      await exited;
-    },
-    async stop(graceMs = 5_000) {
-      if (running()) {
-        child?.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
-        if ((await Promise.race([exited, late])) === 'late') child?.kill('SIGKILL');
-        clearTimeout(timer);
-      }
-      await exited;
-      process.off('exit', killOnExit);
-    },
+    kill: () => server.kill(),
+    stop: (graceMs) => server.stop(graceMs),
   };
   await handle.start();
   return handle;

