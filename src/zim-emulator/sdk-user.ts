@@ -119,13 +119,14 @@ export class SdkUsers {
       refuse(ZimCode.MESSAGE_NOT_FOUND, `no message ${req.msgId} of ${req.from} in this conversation`);
     }
     const stored = state.messages.get(index);
-    const problem = liveMessage(ctx, from, {
+    // The edited content follows the same rules as a new message of the original's type.
+    const edited = liveMessage(ctx, from, {
       MessageType: stored.msgType,
       Priority: stored.priority,
       MessageBody: { Message: req.body, ExtendedData: req.extendedData },
       SubMsgType: stored.subMsgType,
     });
-    state.messages.editBody(index, problem.body, req.extendedData);
+    state.messages.editBody(index, edited.body, req.extendedData);
     const msgId = ctx.callbackSwitches.editReusesMsgId ? req.msgId : (EDIT_ID_BASE + ++this.#edits).toString();
     ctx.emit(
       sendMsgCallback(

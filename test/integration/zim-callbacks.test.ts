@@ -455,4 +455,28 @@ describe('ZIM send APIs and callbacks over HTTP', { timeout: 60_000 }, () => {
       'the same seed duplicates the same callbacks'
     );
   });
+
+  it('DismissGroup is limited to one call per second per group (660300006), then answers 660600001 for the gone group', async () => {
+    await t.client.createGroup({ GroupId: 'g-dismiss', GroupOwner: 'alice' });
+    t.emulator.configure({ rateLimits: { enabled: true } });
+    t.clock.freeze();
+    try {
+      await t.client.dismissGroup({ FromUserId: 'dave', GroupId: 'g-dismiss' });
+      const again = await t.client.dismissGroup({ FromUserId: 'dave', GroupId: 'g-dismiss' }).catch((e: unknown) => e);
+      assert.ok(again instanceof ZimError && again.code === ZimCode.GROUP_RATE_LIMITED, String(again));
+      t.clock.advance(1_000);
+      const gone = await t.client.dismissGroup({ FromUserId: 'dave', GroupId: 'g-dismiss' }).catch((e: unknown) => e);
+      assert.ok(gone instanceof ZimError && gone.code === ZimCode.GROUP_NOT_FOUND, String(gone));
+    } finally {
+      t.emulator.configure({ rateLimits: { enabled: false } });
+      t.clock.unfreeze();
+      t.clock.offsetMs = 0;
+    }
+  });
+
+  it('refuses an invalid callback configuration with 400 and keeps the one in force', async () => {
+    const bad = await introspect(t.emulator.url, 'POST', 'callbacks', { url: 'not a url', faults: { lossRate: 2 } });
+    assert.equal(bad.status, 400);
+    assert.equal(t.emulator.callbacks.config().url, receiver.url);
+  });
 });
