@@ -23,6 +23,11 @@ export const CallbackFaultsSchema = z.object({
   reorderDelayMs: ms.default(200),
   /** Share of callbacks lost outright, never attempted (ZEGO: callbacks "cannot guarantee complete reliability"). */
   lossRate: probability.default(0),
+  /**
+   * Share of server-API calls whose answer waits until their callbacks' first attempt is over: the echo reaches the
+   * receiver before the caller learns its send succeeded (coexistence.md §6.6).
+   */
+  echoBeforeResponseRate: probability.default(0),
 });
 
 export const CallbackSwitchesSchema = z.object({

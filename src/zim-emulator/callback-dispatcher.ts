@@ -119,10 +119,14 @@ export class CallbackDispatcher {
     return this.#pending;
   }
 
-  /** Sends callbacks for what one call did, in order, unless callbacks are off or the event is not enabled. */
-  emit(payloads: readonly CallbackPayload[]): void {
+  /**
+   * Sends callbacks for what one call did, in order, unless callbacks are off or the event is not enabled. Returns
+   * undefined, or, for a call drawn for the echo-before-response fault, a promise of these callbacks' first attempts.
+   */
+  emit(payloads: readonly CallbackPayload[]): Promise<void> | undefined {
     const c = this.#config;
-    if (!c.url) return;
+    if (!c.url) return undefined;
+    const firstAttempts: Array<Promise<void>> = [];
     for (const p of payloads) {
       if (!c.events.includes(p.event)) continue;
       const eventName = p.event === 'group_join' ? c.switches.groupJoinEventName : p.event;
@@ -136,14 +140,19 @@ export class CallbackDispatcher {
         continue;
       }
       if (record.reordered) this.#o.counters.callback('reordered');
-      this.#start(record, c.url, record.reordered ? c.faults.reorderDelayMs : 0);
+      firstAttempts.push(this.#start(record, c.url, record.reordered ? c.faults.reorderDelayMs : 0));
       if (duplicate < c.faults.duplicateRate) {
         this.#o.counters.callback('duplicated');
         const copy = this.#record(eventName, p.fields, false);
         copy.duplicateOf = record.id;
-        this.#start(copy, c.url, c.faults.duplicateDelayMs + (record.reordered ? c.faults.reorderDelayMs : 0));
+        void this.#start(copy, c.url, c.faults.duplicateDelayMs + (record.reordered ? c.faults.reorderDelayMs : 0));
       }
     }
+    // Drawn only when configured, so seeds chosen before this fault existed replay the same faults.
+    const hold = c.faults.echoBeforeResponseRate > 0 && uniformFloat64(this.#rng) < c.faults.echoBeforeResponseRate;
+    if (!hold || firstAttempts.length === 0) return undefined;
+    this.#o.counters.callback('echoBeforeResponse');
+    return Promise.all(firstAttempts).then(() => undefined);
   }
 
   /** Cancels every pending delivery (the emulator is stopping). */
@@ -164,10 +173,12 @@ export class CallbackDispatcher {
     return record;
   }
 
-  #start(record: DeliveryRecord, url: string, delayMs: number): void {
+  /** Schedules the first attempt; resolves when it is over (whatever its outcome) or delivery stopped. */
+  #start(record: DeliveryRecord, url: string, delayMs: number): Promise<void> {
     this.#pending += 1;
     const signed = this.#config.switches.freshSignaturePerAttempt ? undefined : this.#envelope(record);
-    this.#after(delayMs, () => this.#attempt(record, url, signed));
+    // A stop that clears the timer leaves this unresolved; the emulator then closes every connection anyway.
+    return new Promise((resolve) => this.#after(delayMs, () => this.#attempt(record, url, signed).finally(resolve)));
   }
 
   /** The body of one attempt: the common fields (appid and nonce as strings, timestamp in s), then the event's. */
@@ -196,6 +207,11 @@ export class CallbackDispatcher {
     }
     if (this.#stop.signal.aborted) return;
     record.attempts.push(status);
+    this.#afterAttempt(record, url, signed, status);
+  }
+
+  #afterAttempt(record: DeliveryRecord, url: string, signed: string | undefined, status: number | 'error'): void {
+    const c = this.#config;
     if (typeof status === 'number' && status >= 200 && status < 300) {
       record.outcome = 'delivered';
       this.#o.counters.callback('delivered');

@@ -146,7 +146,10 @@ export class EmulatorCore {
 
     const ctx = new CallContext(this.#state, config, now, action, this.#limiter, this.callbacks.config.switches);
     const reply = (HANDLERS[action] as (c: HandlerContext, r: unknown) => Reply)(ctx, parsed.data);
-    if (reply.code === ZimCode.SUCCESS && ctx.events) this.callbacks.emit(ctx.events);
+    if (reply.code === ZimCode.SUCCESS && ctx.events) {
+      const hold = this.callbacks.emit(ctx.events);
+      if (hold) return { ...reply, hold };
+    }
     return reply;
   }
 

@@ -6,7 +6,15 @@ export type FaultKind =
 
 /** What happened to callbacks: each emitted callback ends delivered, dropped (retries exhausted) or lost (injected). */
 export type CallbackCounter =
-  'emitted' | 'attempts' | 'delivered' | 'retried' | 'dropped' | 'duplicated' | 'reordered' | 'lost';
+  | 'emitted'
+  | 'attempts'
+  | 'delivered'
+  | 'retried'
+  | 'dropped'
+  | 'duplicated'
+  | 'reordered'
+  | 'lost'
+  | 'echoBeforeResponse';
 
 const noCallbacks = (): Record<CallbackCounter, number> => ({
   emitted: 0,
@@ -17,6 +25,7 @@ const noCallbacks = (): Record<CallbackCounter, number> => ({
   duplicated: 0,
   reordered: 0,
   lost: 0,
+  echoBeforeResponse: 0,
 });
 
 export interface CountersSnapshot {

@@ -199,7 +199,7 @@ export class SdkUsers {
   }
 
   #fire<T>(ctx: CallContext, result: T): T {
-    if (ctx.events) this.core.callbacks.emit(ctx.events);
+    if (ctx.events) void this.core.callbacks.emit(ctx.events);
     return result;
   }
 }

@@ -158,6 +158,7 @@ async function serveApi(
     body === undefined
       ? { code: ZimCode.PARAM_INVALID, message: `body over ${maxBodyBytes} bytes` }
       : core.execute(action, req.method ?? 'GET', query, body, fault);
+  if (reply.hold) await reply.hold;
   if (reply.code === ZimCode.SUCCESS && fault?.commitThenDrop && ZIM_ACTIONS[action].mutates) {
     // Applied, but the caller never learns it: the case exactly-once reconciliation exists for.
     core.counters.fault('commitThenDrop');

@@ -479,4 +479,13 @@ describe('ZIM send APIs and callbacks over HTTP', { timeout: 60_000 }, () => {
     assert.equal(bad.status, 400);
     assert.equal(t.emulator.callbacks.config().url, receiver.url);
   });
+
+  it('with echoBeforeResponseRate 1, the callback reaches the receiver before the send returns', async () => {
+    t.emulator.callbacks.configure({ faults: { echoBeforeResponseRate: 1 } });
+    const sent = await t.client.sendGroupMessage({ FromUserId: 'alice', GroupId: 'g-send', ...text('echo first') });
+    assert.equal(receiver.received.length, 1, 'delivered before the answer came back');
+    assert.equal(receiver.events('send_msg')[0]!.msg_id, sent.msgId);
+    const counters = (await introspect(t.emulator.url, 'GET', 'counters')).json.callbacks as Record<string, number>;
+    assert.ok(counters.echoBeforeResponse! >= 1);
+  });
 });

@@ -44,7 +44,7 @@ describe('callback delivery (coexistence.md §3.3)', () => {
     const { d, attempts, counters } = dispatcher({ retryDelaysMs: [30, 60, 90] }, (n) =>
       n === 1 ? 500 : n === 2 ? 'throw' : 204
     );
-    d.emit([msg(1)]);
+    void d.emit([msg(1)]);
     await d.idle();
     assert.equal(attempts.length, 3);
     assert.ok(attempts[1]!.at - attempts[0]!.at >= 25, 'first retry waits the first delay');
@@ -58,7 +58,7 @@ describe('callback delivery (coexistence.md §3.3)', () => {
 
   it('drops a callback once every retry of the schedule failed', async () => {
     const { d, attempts, counters } = dispatcher({ retryDelaysMs: [5, 5, 5, 5, 5] }, () => 500);
-    d.emit([msg(1)]);
+    void d.emit([msg(1)]);
     await d.idle();
     assert.equal(attempts.length, 6, 'the first attempt and five retries');
     assert.equal(d.log({ outcome: 'dropped' }).length, 1);
@@ -68,7 +68,7 @@ describe('callback delivery (coexistence.md §3.3)', () => {
 
   it('signs each attempt with the callback secret (the ServerSecret unless one is set), fresh per attempt', async () => {
     const { d, attempts } = dispatcher({ retryDelaysMs: [1], secret: 'callback-secret' }, (n) => (n === 1 ? 503 : 200));
-    d.emit([msg(7)]);
+    void d.emit([msg(7)]);
     await d.idle();
     for (const { body } of attempts) {
       assert.equal(body.appid, '1234');
@@ -84,7 +84,7 @@ describe('callback delivery (coexistence.md §3.3)', () => {
     const same = dispatcher({ retryDelaysMs: [1], switches: { freshSignaturePerAttempt: false } }, (n) =>
       n === 1 ? 503 : 200
     );
-    same.d.emit([msg(8)]);
+    void same.d.emit([msg(8)]);
     await same.d.idle();
     assert.equal(same.attempts[0]!.body.nonce, same.attempts[1]!.body.nonce);
     const { signature, timestamp, nonce } = same.attempts[0]!.body as {
@@ -98,12 +98,12 @@ describe('callback delivery (coexistence.md §3.3)', () => {
   it('sends nothing without a URL or for an event not enabled; group_join can carry its other documented name', async () => {
     const off = dispatcher({});
     off.d.configure({ url: null });
-    off.d.emit([msg(1)]);
+    void off.d.emit([msg(1)]);
     await off.d.idle();
     assert.equal(off.attempts.length, 0);
 
     const some = dispatcher({ events: ['group_join'], switches: { groupJoinEventName: 'Apply_join_group' } });
-    some.d.emit([msg(1), { event: 'group_join', fields: { group_id: 'g' } }]);
+    void some.d.emit([msg(1), { event: 'group_join', fields: { group_id: 'g' } }]);
     await some.d.idle();
     assert.deepEqual(
       some.attempts.map((a) => a.body.event),
@@ -124,7 +124,7 @@ describe('callback faults (coexistence.md §6.6), seeded', () => {
 
   async function run(seed: number) {
     const { d, attempts, counters } = dispatcher({ retryDelaysMs: [], faults: { ...faults, seed } });
-    for (let n = 1; n <= 200; n++) d.emit([msg(n)]);
+    for (let n = 1; n <= 200; n++) void d.emit([msg(n)]);
     await d.idle();
     const fate = d
       .log()
