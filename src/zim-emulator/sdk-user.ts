@@ -12,7 +12,7 @@ import type { EmulatorCore, CallContext } from './core';
 import { createGroup, dismissGroup } from './handlers/groups';
 import { requireGroup, requireUser } from './handlers/context';
 import { liveMessage, storeGroupMessage, storePeerMessage } from './handlers/sends';
-import { MSG_ID_BASE } from './message-store';
+import { MSG_ID_BASE, type NewMessage } from './message-store';
 import { refuse } from './rules';
 
 const id = z.string().min(1);
@@ -50,7 +50,7 @@ export const SdkCreateGroupSchema = z.object({
 export const SdkGroupMemberSchema = z.object({ user: id, groupId: id });
 export const SdkDismissGroupSchema = z.object({ operator: id, groupId: id });
 
-/** Edits that do not reuse the msg_id get ids from a range no message number reaches. */
+/** Edits that do not reuse the msg_id, and refused sends, get ids from a range no message number reaches. */
 const EDIT_ID_BASE = MSG_ID_BASE + (1n << 48n);
 
 export class SdkUsers {
@@ -72,6 +72,7 @@ export class SdkUsers {
     if (req.to !== undefined) {
       const to = requireUser(ctx, req.to, 'to', ZimCode.USER_NOT_REGISTERED);
       if (to === from) refuse(ZimCode.PARAM_INVALID, 'to must not be from');
+      if (ctx.state.blocksOf(to).has(from)) this.#failedSend(ctx, req, message, ZimCode.SENDER_BLOCKED);
       sent = storePeerMessage(ctx, from, to, message);
     } else {
       const group = requireGroup(ctx, req.groupId!);
@@ -97,6 +98,31 @@ export class SdkUsers {
       )
     );
     return this.#fire(ctx, { ...sent, time: message.time });
+  }
+
+  /**
+   * A send ZIM refuses still fires send_msg, with `send_result` the code and (since 2024) a msg_id, but nothing is
+   * stored: a receiver must never mirror it (coexistence.md §3.8). Then the SDK user sees the refusal.
+   */
+  #failedSend(ctx: CallContext, req: z.output<typeof SdkSendSchema>, message: NewMessage, code: number): never {
+    const payload = sendMsgCallback(
+      {
+        from: req.from,
+        conv: req.to !== undefined ? 'peer' : 'group',
+        convId: req.to ?? req.groupId!,
+        msgType: message.msgType,
+        subMsgType: message.subMsgType,
+        body: message.body,
+        extendedData: message.extendedData,
+        msgId: (EDIT_ID_BASE + ++this.#edits).toString(),
+        msgSeq: 0,
+        time: message.time,
+        source: SOURCE.sdk,
+      },
+      ctx.callbackSwitches
+    );
+    void this.core.callbacks.emit([{ ...payload, fields: { ...payload.fields, send_result: code } }]);
+    refuse(code, `${req.from} is blocked by ${req.to ?? req.groupId}`);
   }
 
   /** An SDK edit: the stored body changes in every copy, and send_msg fires again (§1.2 fact 4). */

@@ -488,4 +488,22 @@ describe('ZIM send APIs and callbacks over HTTP', { timeout: 60_000 }, () => {
     const counters = (await introspect(t.emulator.url, 'GET', 'counters')).json.callbacks as Record<string, number>;
     assert.ok(counters.echoBeforeResponse! >= 1);
   });
+
+  it('an SDK send the receiver blocked is refused, stored nowhere, and still fires send_msg with send_result', async () => {
+    await t.client.addUsersToBlacklist({ FromUserId: 'dave', UserIds: ['bob'] });
+    const res = await introspect(t.emulator.url, 'POST', 'sdk/send', { from: 'bob', to: 'dave', body: 'blocked' });
+    assert.equal(res.status, 422);
+    assert.equal(res.json.code, ZimCode.SENDER_BLOCKED);
+    for (const [owner, peer] of [
+      ['dave', 'bob'],
+      ['bob', 'dave'],
+    ]) {
+      assert.ok(!(t.emulator.inspect.conversation(owner!, peer!) ?? []).some((m) => m.body === 'blocked'));
+    }
+    await t.emulator.callbacks.idle();
+    const [cb] = receiver.events('send_msg');
+    assert.equal(cb!.send_result, ZimCode.SENDER_BLOCKED);
+    assert.equal(cb!.msg_body, 'blocked');
+    assert.match(String(cb!.msg_id), /^\d+$/);
+  });
 });
