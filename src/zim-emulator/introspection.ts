@@ -158,7 +158,7 @@ export class Inspector {
     return log && this.#messages(log, paging);
   }
 
-  /** Unread count of a member in a group (0 unless behaviour.importRaisesUnread). */
+  /** Unread count of a member in a group (sends raise it; imports only with behaviour.importRaisesUnread). */
   groupUnread(groupId: string, userId: string): number | undefined {
     const s = this.core.state;
     const g: GroupRecord | undefined = s.group(groupId);
@@ -234,9 +234,11 @@ export class Inspector {
   }
 
   #unread(log: ConversationLog, reader: number, readSeq: number): number {
-    if (!this.core.config.behaviour.importRaisesUnread) return 0;
+    const imports = this.core.config.behaviour.importRaisesUnread;
     const store = this.core.state.messages;
-    return log.entries.filter((i) => store.seq(i) > readSeq && store.sender(i) !== reader).length;
+    return log.entries.filter(
+      (i) => store.seq(i) > readSeq && store.sender(i) !== reader && (imports || store.raisesUnread(i))
+    ).length;
   }
 }
 

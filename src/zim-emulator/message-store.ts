@@ -54,6 +54,8 @@ export class MessageStore {
   /** A live one-to-one send stores one copy per owner under one MsgId: the sender's copy borrows the receiver's. */
   #msgIdAlias = new Map<number, bigint>();
   #aliasesOf = new Map<number, number[]>();
+  /** Live sends without SendMsgOptions.NoUnread: they raise the receiver's unread count whatever imports do. */
+  #raisesUnread = new Set<number>();
 
   get count(): number {
     return this.#count;
@@ -115,6 +117,13 @@ export class MessageStore {
     const list = this.#aliasesOf.get(original);
     if (list) list.push(copy);
     else this.#aliasesOf.set(original, [copy]);
+  }
+
+  markRaisesUnread(index: number): void {
+    this.#raisesUnread.add(index);
+  }
+  raisesUnread(index: number): boolean {
+    return this.#raisesUnread.has(index);
   }
 
   /** The global number behind a MsgId this store gave out (not an alias), or undefined. */

@@ -506,4 +506,20 @@ describe('ZIM send APIs and callbacks over HTTP', { timeout: 60_000 }, () => {
     assert.equal(cb!.msg_body, 'blocked');
     assert.match(String(cb!.msg_id), /^\d+$/);
   });
+
+  it("sends raise the receiver's unread count unless SendMsgOptions.NoUnread; imports do not by default", async () => {
+    await registerUsers(t.client, ['u1', 'u2']);
+    await t.client.importPeerMsg({ FromUserId: 'u1', ToUserId: 'u2', ImportedUserId: 'u2', ...text('imported') });
+    await t.client.sendPeerMessage({ FromUserId: 'u1', ToUserId: ['u2'], ...text('live') });
+    await t.client.sendPeerMessage({
+      FromUserId: 'u1',
+      ToUserId: ['u2'],
+      ...text('quiet'),
+      SendMsgOptions: { NoUnread: true },
+    });
+    const unread = (owner: string, peer: string) =>
+      t.emulator.inspect.conversations(owner)!.find((c) => c.peer === peer)!.unread;
+    assert.equal(unread('u2', 'u1'), 1);
+    assert.equal(unread('u1', 'u2'), 0, "one's own sends are not unread");
+  });
 });

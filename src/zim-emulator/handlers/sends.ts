@@ -40,16 +40,18 @@ export function liveMessage(ctx: HandlerContext, sender: number, m: LiveMessage)
  * borrows it); returns the receiver's MsgId and MsgSeq. Whether SenderUnaware keeps it out of the sender's stored
  * history is UNCONFIRMED; it is stored there.
  */
-export function storePeerMessage(ctx: HandlerContext, from: number, to: number, message: NewMessage) {
+export function storePeerMessage(ctx: HandlerContext, from: number, to: number, message: NewMessage, noUnread = false) {
   const { state } = ctx;
   const received = state.appendPeerMessage(to, from, message);
+  if (!noUnread) state.messages.markRaisesUnread(received.index);
   const own = state.appendPeerMessage(from, to, message);
   state.messages.shareMsgId(own.index, received.index);
   return { msgId: state.messages.msgId(received.index).toString(), msgSeq: received.seq, index: received.index };
 }
 
-export function storeGroupMessage(ctx: HandlerContext, group: GroupRecord, message: NewMessage) {
+export function storeGroupMessage(ctx: HandlerContext, group: GroupRecord, message: NewMessage, noUnread = false) {
   const { index, seq } = ctx.state.appendGroupMessage(group, message);
+  if (!noUnread) ctx.state.messages.markRaisesUnread(index);
   return { msgId: ctx.state.messages.msgId(index), msgSeq: seq, index };
 }
 
@@ -68,7 +70,8 @@ export const sendPeerMessage: Handler<'SendPeerMessage'> = (ctx, req) => {
       (id === req.FromUserId ? problem(ZimCode.PARAM_INVALID, 'ToUserId must not contain FromUserId') : undefined) ??
       (state.userNumber(id) === undefined ? problem(ZimCode.USER_NOT_REGISTERED, 'user not registered') : undefined),
     (id) => {
-      const { msgId, msgSeq } = storePeerMessage(ctx, from, state.userNumber(id)!, message);
+      const noUnread = req.SendMsgOptions?.NoUnread === true;
+      const { msgId, msgSeq } = storePeerMessage(ctx, from, state.userNumber(id)!, message, noUnread);
       sent.push({ UserId: id, MsgId: msgId, MsgSeq: msgSeq });
     }
   );
@@ -105,7 +108,9 @@ export const sendGroupMessage: Handler<'SendGroupMessage'> = (ctx, req) => {
     refuse(ZimCode.USER_NOT_IN_GROUP, 'FromUserId is not in the group');
   }
   const message = liveMessage(ctx, from, req);
-  const { msgId, msgSeq } = storeGroupMessage(ctx, group, message);
+  // Targeted messages never count toward unread (coexistence.md §2.2).
+  const noUnread = req.SendMsgOptions?.NoUnread === true || req.SendMsgOptions?.TargetOption !== undefined;
+  const { msgId, msgSeq } = storeGroupMessage(ctx, group, message, noUnread);
   ctx.emit(
     sendMsgCallback(
       {
