@@ -20,6 +20,7 @@ import {
 } from './callback-config';
 import { describeIssues } from './config';
 import type { Counters } from './counters';
+import { COMMAND_MESSAGE } from './message-body';
 
 /** Posts a body and resolves with the HTTP status; rejects on a network error or timeout. */
 export type CallbackTransport = (url: string, body: string, timeoutMs: number, signal: AbortSignal) => Promise<number>;
@@ -129,6 +130,8 @@ export class CallbackDispatcher {
     const firstAttempts: Array<Promise<void>> = [];
     for (const p of payloads) {
       if (!c.events.includes(p.event)) continue;
+      // ZIM fires send_msg for every type but command (2) messages (coexistence.md §3.3).
+      if (p.event === 'send_msg' && p.fields.msg_type === COMMAND_MESSAGE) continue;
       const eventName = p.event === 'group_join' ? c.switches.groupJoinEventName : p.event;
       this.#o.counters.callback('emitted');
       const draw = () => uniformFloat64(this.#rng);

@@ -522,4 +522,31 @@ describe('ZIM send APIs and callbacks over HTTP', { timeout: 60_000 }, () => {
     assert.equal(unread('u2', 'u1'), 1);
     assert.equal(unread('u1', 'u2'), 0, "one's own sends are not unread");
   });
+
+  it("a command message takes a MsgSeq but fires no send_msg, leaving a gap in the callbacks' group seqs", async () => {
+    await t.client.createGroup({ GroupId: 'g-cmd', GroupOwner: 'alice', UserId: ['bob'] });
+    await t.emulator.callbacks.idle();
+    receiver.received.length = 0;
+    await t.client.sendGroupMessage({ FromUserId: 'alice', GroupId: 'g-cmd', ...text('one') });
+    const command = await t.client.sendGroupMessage({
+      FromUserId: 'alice',
+      GroupId: 'g-cmd',
+      MessageType: 2,
+      Priority: 1,
+      MessageBody: { Message: '{"typing":true}' },
+    });
+    await introspect(t.emulator.url, 'POST', 'sdk/send', { from: 'bob', groupId: 'g-cmd', body: 'three' });
+    await t.emulator.callbacks.idle();
+    assert.equal(command.msgSeq, 2);
+    assert.deepEqual(
+      receiver
+        .events('send_msg')
+        .map((c) => [c.msg_body, c.msg_seq])
+        .sort((a, b) => Number(a[1]) - Number(b[1])),
+      [
+        ['one', 1],
+        ['three', 3],
+      ]
+    );
+  });
 });

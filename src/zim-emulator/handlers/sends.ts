@@ -5,7 +5,7 @@
  */
 import { ZimCode } from '../../zim-client/codes';
 import { SOURCE, sendMsgCallback } from '../callback-payloads';
-import { messageProblem } from '../message-body';
+import { COMMAND_MESSAGE, messageProblem } from '../message-body';
 import type { NewMessage } from '../message-store';
 import { batchReply, idProblem, ok, problem, processItems, refuse, requireBatchSize } from '../rules';
 import type { GroupRecord } from '../state';
@@ -19,9 +19,12 @@ export interface LiveMessage {
   SearchedContent?: string | undefined;
 }
 
-/** The message to store, once its content passes the rules imports follow (types, sizes, media JSON). */
+/**
+ * The message to store, once its content passes the rules imports follow (types, sizes, media JSON). A command
+ * message is stored too, so it takes a MsgSeq: its send fires no callback, which leaves the gap a reconciler sees.
+ */
 export function liveMessage(ctx: HandlerContext, sender: number, m: LiveMessage): NewMessage {
-  const p = messageProblem(m, ctx.config.limits);
+  const p = messageProblem(m.MessageType === COMMAND_MESSAGE ? { ...m, MessageType: 1 } : m, ctx.config.limits);
   if (p) refuse(p.code, p.message);
   return {
     sender,
