@@ -33,6 +33,10 @@ export const ZIM_ACTIONS = {
   QueryGroupMemberList: { method: 'POST', mutates: false },
   QueryConversationList: { method: 'POST', mutates: false },
   ClearConversationUnread: { method: 'GET', mutates: true },
+  // Live sends and group teardown (coexistence.md §2): not used by the history import.
+  SendPeerMessage: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  SendGroupMessage: { method: 'POST', mutates: true },
+  DismissGroup: { method: 'GET', mutates: true },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ZimAction = keyof typeof ZIM_ACTIONS;

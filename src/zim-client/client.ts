@@ -14,6 +14,9 @@ import type {
   AddFriendsRequest,
   AddUsersToBlacklistRequest,
   ClearConversationUnreadRequest,
+  DismissGroupRequest,
+  SendGroupMessageRequest,
+  SendPeerMessageRequest,
   CreateGroupRequest,
   ImportGroupMsgRequest,
   ImportPeerMsgRequest,
@@ -154,6 +157,17 @@ export class ZimClient {
   }
   clearConversationUnread(request: ClearConversationUnreadRequest) {
     return this.call('ClearConversationUnread', request);
+  }
+  /** A live one-to-one send to up to 100 receivers (not idempotent: a retry sends again). */
+  sendPeerMessage(request: SendPeerMessageRequest) {
+    return this.call('SendPeerMessage', request);
+  }
+  /** A live group send; MsgId comes back exact although ZIM writes it as a JSON number beyond 2^53. */
+  sendGroupMessage(request: SendGroupMessageRequest) {
+    return this.call('SendGroupMessage', request);
+  }
+  dismissGroup(request: DismissGroupRequest) {
+    return this.call('DismissGroup', request);
   }
 
   async close(): Promise<void> {

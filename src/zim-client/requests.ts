@@ -64,6 +64,39 @@ export const ImportPeerMsgRequestSchema = z.object({
 
 export const ImportGroupMsgRequestSchema = z.object({ ...importedMessage, GroupId: text });
 
+/** Live sends (coexistence.md §2.1–§2.2): stamped with the server's time, so no SendMessageTime. */
+const sentMessage = {
+  FromUserId: text,
+  MessageType: integer,
+  Priority: integer,
+  MessageBody: MessageBodySchema,
+  SubMsgType: integer.optional(),
+  SearchedContent: text.optional(),
+};
+
+export const SendPeerMessageRequestSchema = z.object({
+  ...sentMessage,
+  /** ≤100 receivers, each a conversation of its own; never FromUserId. */
+  ToUserId: z.array(text),
+  /** 1: the sender's own clients are not told of the send. */
+  SenderUnaware: integer.optional(),
+  SendMsgOptions: z.object({ NoUnread: z.boolean().optional() }).optional(),
+});
+
+export const SendGroupMessageRequestSchema = z.object({
+  ...sentMessage,
+  GroupId: text,
+  SendMsgOptions: z
+    .object({
+      NoUnread: z.boolean().optional(),
+      TargetOption: z.object({ ReceiverUserIds: z.array(text), Inclusive: z.boolean().optional() }).optional(),
+    })
+    .optional(),
+});
+
+/** GET; the operator can be any registered user (coexistence.md §2.4). 1 call/s per group. */
+export const DismissGroupRequestSchema = z.object({ FromUserId: text, GroupId: text });
+
 export const CreateGroupRequestSchema = z.object({
   /** Empty or absent: ZIM generates an id starting with '#'. */
   GroupId: text.optional(),
@@ -151,6 +184,9 @@ export const ZIM_REQUEST_SCHEMAS = {
   QueryGroupMemberList: QueryGroupMemberListRequestSchema,
   QueryConversationList: QueryConversationListRequestSchema,
   ClearConversationUnread: ClearConversationUnreadRequestSchema,
+  SendPeerMessage: SendPeerMessageRequestSchema,
+  SendGroupMessage: SendGroupMessageRequestSchema,
+  DismissGroup: DismissGroupRequestSchema,
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 /** Numeric parameters of GET Actions, which arrive as query strings. */
@@ -177,3 +213,6 @@ export type QueryBlacklistRequest = ZimRequest<'QueryBlacklist'>;
 export type QueryGroupMemberListRequest = ZimRequest<'QueryGroupMemberList'>;
 export type QueryConversationListRequest = ZimRequest<'QueryConversationList'>;
 export type ClearConversationUnreadRequest = ZimRequest<'ClearConversationUnread'>;
+export type SendPeerMessageRequest = ZimRequest<'SendPeerMessage'>;
+export type SendGroupMessageRequest = ZimRequest<'SendGroupMessage'>;
+export type DismissGroupRequest = ZimRequest<'DismissGroup'>;

@@ -173,6 +173,20 @@ export const ZIM_RESPONSE_SCHEMAS = {
       .transform((c) => ({ convId: c.ConvId, convType: c.ConvType ?? 0, updateTime: c.UpdateTime }))
   ).transform(({ list, ...rest }) => ({ ...rest, conversations: list })),
   ClearConversationUnread: z.object({}).transform(() => ({})),
+  SendPeerMessage: z
+    .object({
+      ErrorList: FailureListSchema,
+      SuccList: z.array(z.object({ UserId: z.string(), MsgId: exactId, MsgSeq: integer })).nullish(),
+    })
+    .transform((r) => ({
+      failures: r.ErrorList,
+      sent: (r.SuccList ?? []).map((m) => ({ userId: m.UserId, msgId: m.MsgId, msgSeq: m.MsgSeq })),
+    })),
+  // MsgId is a JSON number beyond 2^53 here (coexistence.md §2.2): exactId keeps it exact.
+  SendGroupMessage: z
+    .object({ MsgId: exactId, MsgSeq: integer })
+    .transform((r) => ({ msgId: r.MsgId, msgSeq: r.MsgSeq })),
+  DismissGroup: z.object({}).transform(() => ({})),
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 export type ZimResult<A extends ZimAction> = z.output<(typeof ZIM_RESPONSE_SCHEMAS)[A]> & { requestId?: string };

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ZIM_ACTION_NAMES, type ZimAction } from '../zim-client/actions';
+import { CallbacksSchema } from './callback-config';
 import {
   ZIM_FIELD_LIMITS,
   ZIM_GROUP_RATE_LIMITS,
@@ -99,6 +100,8 @@ export const EmulatorOptionsSchema = z.object({
   rateLimits: RateLimitsSchema.default(RateLimitsSchema.parse({})),
   behaviour: BehaviourSchema.default(BehaviourSchema.parse({})),
   faults: FaultsSchema.default(FaultsSchema.parse({})),
+  /** Callbacks to the app's backend (off until a URL is given): src/zim-emulator/callback-config.ts. */
+  callbacks: CallbacksSchema.default(CallbacksSchema.parse({})),
   /** Milliseconds since the epoch; tests inject a controllable clock. */
   clock: z.custom<() => number>((v) => typeof v === 'function', 'clock must be a function').optional(),
   maxBodyBytes: positiveInt.default(1024 * 1024),

@@ -7,6 +7,9 @@ import { ZIM_ACTIONS, type ZimAction } from '../zim-client/actions';
 import { ZimCode } from '../zim-client/codes';
 import { ZIM_RATE_LIMITS } from '../zim-client/limits';
 import { NUMERIC_QUERY_PARAMS, ZIM_REQUEST_SCHEMAS } from '../zim-client/requests';
+import type { CallbackPayload } from '../zim-callbacks/events';
+import type { CallbackSwitches } from './callback-config';
+import { CallbackDispatcher } from './callback-dispatcher';
 import type { EmulatorOptionsSchema } from './config';
 import {
   appRateLimit,
@@ -24,6 +27,7 @@ import { authenticate } from './gateway';
 import { HANDLERS, type HandlerContext } from './handlers';
 import { SlidingWindowLimiter } from './rate-limiter';
 import { refuse, Refusal, type Reply } from './rules';
+import { SdkUsers } from './sdk-user';
 import { EmulatorState } from './state';
 
 /** Everything about the configuration that may be shown: never the secret. */
@@ -41,6 +45,10 @@ export class EmulatorCore {
   readonly clock: () => number;
   readonly counters = new Counters();
   readonly faults: FaultInjector;
+  /** Callbacks to the app's backend, fired by successful calls and by SDK users (sdk-user.ts). */
+  readonly callbacks: CallbackDispatcher;
+  /** App 2.0 users acting through the SDK (introspection: POST /_emulator/sdk/...). */
+  readonly sdk = new SdkUsers(this);
   readonly #limiter = new SlidingWindowLimiter();
   #config: RuntimeConfig;
   #state = new EmulatorState();
@@ -51,6 +59,12 @@ export class EmulatorCore {
     this.clock = options.clock ?? Date.now;
     this.#config = resolveConfig(options.plan, options.limits, options.rateLimits, options.behaviour);
     this.faults = new FaultInjector(options.faults);
+    this.callbacks = new CallbackDispatcher(options.callbacks, {
+      appId: options.appId,
+      serverSecret: options.serverSecret,
+      clock: this.clock,
+      counters: this.counters,
+    });
   }
 
   get state(): EmulatorState {
@@ -130,23 +144,46 @@ export class EmulatorCore {
     const parsed = ZIM_REQUEST_SCHEMAS[action].safeParse(spec.method === 'GET' ? queryParams(query) : jsonBody(body));
     if (!parsed.success) refuse(ZimCode.PARAM_INVALID, `input parameter error: ${describeIssues(parsed.error)}`);
 
-    const ctx = new CallContext(this.#state, config, now, action, this.#limiter);
-    return (HANDLERS[action] as (c: HandlerContext, r: unknown) => Reply)(ctx, parsed.data);
+    const ctx = new CallContext(this.#state, config, now, action, this.#limiter, this.callbacks.config.switches);
+    const reply = (HANDLERS[action] as (c: HandlerContext, r: unknown) => Reply)(ctx, parsed.data);
+    if (reply.code === ZimCode.SUCCESS && ctx.events) {
+      const hold = this.callbacks.emit(ctx.events);
+      if (hold) return { ...reply, hold };
+    }
+    return reply;
+  }
+
+  /** A context for an action taken outside the API (an SDK user's, from the introspection API). */
+  sdkContext(switches: Partial<CallbackSwitches> = {}): CallContext {
+    // No Action: SDK users are not held to the server API's rate limits.
+    const { callbacks } = this;
+    return new CallContext(this.#state, this.#config, this.clock(), undefined, this.#limiter, {
+      ...callbacks.config.switches,
+      ...switches,
+    });
   }
 }
 
 /** One call's view of the app. A class, not an object literal with a closure: this is on every call's path. */
-class CallContext implements HandlerContext {
+export class CallContext implements HandlerContext {
+  /** Callbacks this call fires, created on the first one (most calls fire none). */
+  events: CallbackPayload[] | undefined;
+
   constructor(
     readonly state: EmulatorState,
     readonly config: RuntimeConfig,
     readonly now: number,
-    private readonly action: ZimAction,
-    private readonly limiter: SlidingWindowLimiter
+    private readonly action: ZimAction | undefined,
+    private readonly limiter: SlidingWindowLimiter,
+    readonly callbackSwitches: CallbackSwitches
   ) {}
 
+  emit(payload: CallbackPayload): void {
+    (this.events ??= []).push(payload);
+  }
+
   checkGroupRate(groupId: string): void {
-    const limit = groupRateLimit(this.config, this.action);
+    const limit = this.action && groupRateLimit(this.config, this.action);
     if (limit && !this.limiter.tryAcquire(`${this.action}\0${groupId}`, limit.perSecond, this.now)) {
       refuse(limit.code, 'call frequency exceeds the group limit');
     }

@@ -4,6 +4,30 @@ import type { ZimAction } from '../zim-client/actions';
 export type FaultKind =
   'delayed' | 'latencySpike' | 'reset' | 'http5xx' | 'serverBusy' | 'tooFrequent' | 'commitThenDrop';
 
+/** What happened to callbacks: each emitted callback ends delivered, dropped (retries exhausted) or lost (injected). */
+export type CallbackCounter =
+  | 'emitted'
+  | 'attempts'
+  | 'delivered'
+  | 'retried'
+  | 'dropped'
+  | 'duplicated'
+  | 'reordered'
+  | 'lost'
+  | 'echoBeforeResponse';
+
+const noCallbacks = (): Record<CallbackCounter, number> => ({
+  emitted: 0,
+  attempts: 0,
+  delivered: 0,
+  retried: 0,
+  dropped: 0,
+  duplicated: 0,
+  reordered: 0,
+  lost: 0,
+  echoBeforeResponse: 0,
+});
+
 export interface CountersSnapshot {
   /** Calls to the ZIM API path, valid Action or not. */
   requests: number;
@@ -17,6 +41,8 @@ export interface CountersSnapshot {
   faults: Record<FaultKind, number>;
   /** Handler crashes (answered with 100000015); always 0 unless the emulator has a bug. */
   internalErrors: number;
+  /** Callbacks to the app's backend: `retried` counts attempts after the first, `duplicated` extra copies sent. */
+  callbacks: Record<CallbackCounter, number>;
 }
 
 const bump = <K extends string>(record: Partial<Record<K, number>>, key: K, by = 1) => {
@@ -36,6 +62,7 @@ export class Counters {
       itemFailures: {},
       faults: { delayed: 0, latencySpike: 0, reset: 0, http5xx: 0, serverBusy: 0, tooFrequent: 0, commitThenDrop: 0 },
       internalErrors: 0,
+      callbacks: noCallbacks(),
     };
   }
 
@@ -47,6 +74,9 @@ export class Counters {
   }
   fault(kind: FaultKind): void {
     this.#c.faults[kind] += 1;
+  }
+  callback(kind: CallbackCounter): void {
+    this.#c.callbacks[kind] += 1;
   }
   internalError(): void {
     this.#c.internalErrors += 1;

@@ -25,6 +25,10 @@ export interface EmulatorProcessOptions {
   limits: Partial<PlanLimits>;
   /** Per-Action (app-wide) calls per second; per-group limits stay ZIM's 1/s. */
   perSecond: Readonly<Record<string, number>>;
+  /** Where the emulator posts ZIM's callbacks (none: off). */
+  callbackUrl?: string;
+  /** The callback secret, in a file only the child reads; the ServerSecret when absent. */
+  callbackSecretFile?: string;
   /** The emulator's own output goes here. */
   logFile: string;
   /** Aborting kills the child (a rehearsal that stops while it starts). */
@@ -64,6 +68,8 @@ export function emulatorArgs(o: Omit<EmulatorProcessOptions, 'logFile' | 'signal
       return flag && value !== undefined ? [flag, String(value)] : [];
     }),
     ...Object.entries(o.perSecond).flatMap(([action, rate]) => ['--rate-limit-for', `${action}=${rate}`]),
+    ...(o.callbackUrl ? ['--callback-url', o.callbackUrl] : []),
+    ...(o.callbackSecretFile ? ['--callback-secret-file', o.callbackSecretFile] : []),
   ];
 }
 

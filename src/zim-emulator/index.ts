@@ -14,3 +14,12 @@ export type { PublicConfig } from './core';
 export type { CountersSnapshot } from './counters';
 export { Inspector, INTROSPECTION_PREFIX, type MessageView, type UserView } from './introspection';
 export { MSG_ID_BASE } from './message-store';
+export {
+  CallbacksSchema,
+  CallbacksPatchSchema,
+  ZEGO_RETRY_DELAYS_MS,
+  type CallbacksInput,
+  type CallbacksPatch,
+  type CallbackSwitches,
+} from './callback-config';
+export type { DeliveryRecord, DeliveryOutcome } from './callback-dispatcher';

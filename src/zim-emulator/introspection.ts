@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { EmulatorCore } from './core';
 import { describeIssues } from './config';
 import type { ConversationLog } from './message-store';
+import { Refusal } from './rules';
 import type { GroupRecord } from './state';
 
 export interface MessageView {
@@ -157,7 +158,7 @@ export class Inspector {
     return log && this.#messages(log, paging);
   }
 
-  /** Unread count of a member in a group (0 unless behaviour.importRaisesUnread). */
+  /** Unread count of a member in a group (sends raise it; imports only with behaviour.importRaisesUnread). */
   groupUnread(groupId: string, userId: string): number | undefined {
     const s = this.core.state;
     const g: GroupRecord | undefined = s.group(groupId);
@@ -233,9 +234,11 @@ export class Inspector {
   }
 
   #unread(log: ConversationLog, reader: number, readSeq: number): number {
-    if (!this.core.config.behaviour.importRaisesUnread) return 0;
+    const imports = this.core.config.behaviour.importRaisesUnread;
     const store = this.core.state.messages;
-    return log.entries.filter((i) => store.seq(i) > readSeq && store.sender(i) !== reader).length;
+    return log.entries.filter(
+      (i) => store.seq(i) > readSeq && store.sender(i) !== reader && (imports || store.raisesUnread(i))
+    ).length;
   }
 }
 
@@ -247,6 +250,10 @@ export interface IntrospectionResponse {
 const PagingSchema = z.object({
   offset: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().positive().optional(),
+});
+const DeliveryFilterSchema = z.object({
+  outcome: z.enum(['pending', 'delivered', 'dropped', 'lost']).optional(),
+  event: z.string().optional(),
 });
 const ResetSchema = z.object({ state: z.boolean().optional(), counters: z.boolean().optional() });
 
@@ -320,11 +327,39 @@ export function routeIntrospection(
         return inspector.dropRelation(b, a!, c!)
           ? { status: 200, body: { ok: true } }
           : { status: 404, body: { error: `${a} has no ${b} entry ${c}` } };
+      case 'GET callbacks':
+        return {
+          status: 200,
+          body: {
+            config: core.callbacks.publicConfig(),
+            counters: core.counters.snapshot().callbacks,
+            pending: core.callbacks.pending,
+            deliveries: core.callbacks.log(DeliveryFilterSchema.parse(query)),
+          },
+        };
+      case 'POST callbacks':
+        return { status: 200, body: core.callbacks.configure(body ?? {}) };
+      case 'POST sdk/1': {
+        const sdk = core.sdk;
+        const ops: Record<string, (input: unknown) => unknown> = {
+          send: (i) => sdk.send(i),
+          edit: (i) => sdk.edit(i),
+          'create-group': (i) => sdk.createGroup(i),
+          'join-group': (i) => sdk.joinGroup(i),
+          'quit-group': (i) => sdk.quitGroup(i),
+          'dismiss-group': (i) => sdk.dismissGroup(i),
+        };
+        const op = Object.hasOwn(ops, a!) ? ops[a!] : undefined;
+        if (!op) break;
+        return { status: 200, body: op(body ?? {}) };
+      }
       case 'GET conversations/2':
         return found(inspector.conversation(a!, b!, page), `conversation ${a} → ${b}`);
     }
   } catch (err) {
     if (err instanceof z.ZodError) return { status: 400, body: { error: describeIssues(err) } };
+    // What ZIM would refuse an SDK user, with its code.
+    if (err instanceof Refusal) return { status: 422, body: { code: err.code, error: err.zimMessage } };
     if (err instanceof TypeError) return { status: 400, body: { error: err.message } };
     throw err;
   }

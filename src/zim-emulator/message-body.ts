@@ -9,6 +9,8 @@ import { IMPORTABLE_MESSAGE_TYPES, ZIM_FIELD_LIMITS, type PlanLimits } from '../
 import type { ImportPeerMsgRequestSchema } from '../zim-client/requests';
 import { problem, utf8Bytes, type ItemProblem } from './rules';
 
+/** Command (signaling) messages can be sent live, not imported; they follow a text message's size rule. */
+export const COMMAND_MESSAGE = 2;
 const MULTI_ITEM = 10;
 const CUSTOM = 200;
 const MEDIA_URL_BYTES = 500;

@@ -51,6 +51,11 @@ export class MessageStore {
   // Rare fields stay out of the columns.
   #extendedData = new Map<number, string>();
   #searchedContent = new Map<number, string>();
+  /** A live one-to-one send stores one copy per owner under one MsgId: the sender's copy borrows the receiver's. */
+  #msgIdAlias = new Map<number, bigint>();
+  #aliasesOf = new Map<number, number[]>();
+  /** Live sends without SendMsgOptions.NoUnread: they raise the receiver's unread count whatever imports do. */
+  #raisesUnread = new Set<number>();
 
   get count(): number {
     return this.#count;
@@ -103,7 +108,36 @@ export class MessageStore {
   }
 
   msgId(index: number): bigint {
-    return MSG_ID_BASE + BigInt(index);
+    return this.#msgIdAlias.get(index) ?? MSG_ID_BASE + BigInt(index);
+  }
+
+  /** Makes `copy` answer with `original`'s MsgId (the other owner's copy of the same live message). */
+  shareMsgId(copy: number, original: number): void {
+    this.#msgIdAlias.set(copy, this.msgId(original));
+    const list = this.#aliasesOf.get(original);
+    if (list) list.push(copy);
+    else this.#aliasesOf.set(original, [copy]);
+  }
+
+  markRaisesUnread(index: number): void {
+    this.#raisesUnread.add(index);
+  }
+  raisesUnread(index: number): boolean {
+    return this.#raisesUnread.has(index);
+  }
+
+  /** The global number behind a MsgId this store gave out (not an alias), or undefined. */
+  indexOfMsgId(msgId: bigint): number | undefined {
+    const index = msgId - MSG_ID_BASE;
+    return index >= 0n && index < BigInt(this.#count) ? Number(index) : undefined;
+  }
+
+  /** Replaces a message's body (an edit), in every copy sharing its MsgId. */
+  editBody(index: number, body: string, extendedData?: string): void {
+    for (const i of [index, ...(this.#aliasesOf.get(index) ?? [])]) {
+      this.#bodies[i] = body;
+      if (extendedData !== undefined) this.#extendedData.set(i, extendedData);
+    }
   }
 
   /** Position of a message in a log (binary search on (time, seq)), or -1 if it is not in that log. */

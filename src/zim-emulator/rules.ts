@@ -32,6 +32,8 @@ export interface Reply {
   message?: string;
   fields?: Record<string, unknown>;
   raw?: Record<string, string>;
+  /** The answer waits for this (the echo-before-response callback fault). */
+  hold?: Promise<void>;
 }
 
 export const ok = (fields?: Record<string, unknown>, raw?: Record<string, string>): Reply => ({

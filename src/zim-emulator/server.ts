@@ -17,6 +17,8 @@ import {
   type Faults,
   type FaultsInput,
 } from './config';
+import type { CallbacksPatch } from './callback-config';
+import type { DeliveryOutcome, DeliveryRecord } from './callback-dispatcher';
 import { EmulatorCore, type PublicConfig } from './core';
 import type { CountersSnapshot } from './counters';
 import { routeAction } from './gateway';
@@ -40,6 +42,16 @@ export interface ZimEmulator {
   configure(patch: ConfigPatch): PublicConfig;
   /** Forgets all state and/or counters (both by default); configuration and faults stay. */
   reset(what?: { state?: boolean; counters?: boolean }): void;
+  /** Callbacks to the app's backend (docs/zim-emulator.md, "Send APIs and callbacks"). */
+  readonly callbacks: {
+    config(): ReturnType<EmulatorCore['callbacks']['publicConfig']>;
+    configure(patch: CallbacksPatch): ReturnType<EmulatorCore['callbacks']['publicConfig']>;
+    deliveries(filter?: { outcome?: DeliveryOutcome; event?: string }): DeliveryRecord[];
+    /** Resolves once no callback is waiting for an attempt or a retry. */
+    idle(): Promise<void>;
+  };
+  /** Acts as App 2.0 users through the SDK; each action fires its callbacks (source 0). */
+  readonly sdk: EmulatorCore['sdk'];
   stop(): Promise<void>;
 }
 
@@ -86,8 +98,16 @@ export async function startZimEmulator(options: EmulatorOptions): Promise<ZimEmu
     config: () => core.publicConfig(),
     configure: (patch) => core.configure(patch),
     reset: (what) => core.reset(what),
+    callbacks: {
+      config: () => core.callbacks.publicConfig(),
+      configure: (patch) => core.callbacks.configure(patch),
+      deliveries: (filter) => core.callbacks.log(filter),
+      idle: () => core.callbacks.idle(),
+    },
+    sdk: core.sdk,
     stop: () =>
       new Promise<void>((resolve, reject) => {
+        core.callbacks.stop();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
@@ -138,6 +158,7 @@ async function serveApi(
     body === undefined
       ? { code: ZimCode.PARAM_INVALID, message: `body over ${maxBodyBytes} bytes` }
       : core.execute(action, req.method ?? 'GET', query, body, fault);
+  if (reply.hold) await reply.hold;
   if (reply.code === ZimCode.SUCCESS && fault?.commitThenDrop && ZIM_ACTIONS[action].mutates) {
     // Applied, but the caller never learns it: the case exactly-once reconciliation exists for.
     core.counters.fault('commitThenDrop');

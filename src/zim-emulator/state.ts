@@ -138,6 +138,11 @@ export class EmulatorState {
     group.members.set(n, member);
     getOrCreate(this.#groupsOfUser, n, () => new Set<string>()).add(group.id);
   }
+  /** Forgets a dismissed group (its history goes with it). */
+  deleteGroup(group: GroupRecord): void {
+    for (const n of group.members.keys()) this.#groupsOfUser.get(n)?.delete(group.id);
+    this.#groups.delete(group.id);
+  }
   removeMember(group: GroupRecord, n: number): void {
     group.members.delete(n);
     this.#groupsOfUser.get(n)?.delete(group.id);

@@ -23,6 +23,9 @@ export class TestClock {
   freeze(at: number = Date.now()): void {
     this.#frozenAt = at;
   }
+  unfreeze(): void {
+    this.#frozenAt = undefined;
+  }
   advance(ms: number): void {
     if (this.#frozenAt === undefined) this.offsetMs += ms;
     else this.#frozenAt += ms;

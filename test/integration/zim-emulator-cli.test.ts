@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verifyCallbackSignature } from '../../src/zim-callbacks';
 import { ZimClient } from '../../src/zim-client';
 import { projectRoot } from '../../src/shared/project-root';
 
@@ -70,9 +73,80 @@ describe('zim-migrate emulator', () => {
       '--no-rate-limits',
       '--commit-then-drop-rate',
       '--fault-seed',
+      '--callback-url',
+      '--import-fires-send-msg',
+      '--no-group-callbacks-on-server-ops',
+      '--no-edit-reuses-msg-id',
       'Examples:',
     ]) {
       assert.ok(stdout.includes(flag), flag);
     }
+  });
+
+  it('posts callbacks to --callback-url, signed with the secret of --callback-secret-file, which it never prints', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'zim-cli-'));
+    const secretFile = path.join(dir, 'secret');
+    const callbackSecretFile = path.join(dir, 'callback-secret');
+    const CALLBACK_SECRET = 'cb-secret-1a2b3c4d5e6f';
+    writeFileSync(secretFile, SECRET);
+    writeFileSync(callbackSecretFile, CALLBACK_SECRET);
+    const received: Array<Record<string, unknown>> = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body) as Record<string, unknown>);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
+    const child = spawn(
+      process.execPath,
+      [
+        ...[BIN, 'emulator', '--app-id', '98', '--server-secret-file', secretFile, '--json'],
+        ...['--callback-url', callbackUrl, '--callback-secret-file', callbackSecretFile],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZIM_SERVER_SECRET: '' } }
+    );
+    let output = '';
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 20_000);
+        child.stdout.once('data', (c: Buffer) => {
+          output += c.toString();
+          clearTimeout(timer);
+          resolve((JSON.parse(c.toString().split('\n')[0]!) as { url: string }).url);
+        });
+      });
+      const client = new ZimClient({ baseUrl: url, appId: 98, serverSecret: SECRET });
+      try {
+        await client.userRegister({ UserInfo: [{ UserId: 'a' }, { UserId: 'b' }] });
+        await client.sendPeerMessage({
+          FromUserId: 'a',
+          ToUserId: ['b'],
+          MessageType: 1,
+          Priority: 1,
+          MessageBody: { Message: 'hi' },
+        });
+      } finally {
+        await client.close();
+      }
+      const deadline = Date.now() + 10_000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const [cb] = received;
+      assert.equal(cb?.event, 'send_msg');
+      const parts = { timestamp: cb.timestamp as number, nonce: cb.nonce as string, signature: cb.signature as string };
+      assert.ok(verifyCallbackSignature(CALLBACK_SECRET, parts));
+      assert.equal(verifyCallbackSignature(SECRET, parts), false);
+    } finally {
+      child.kill('SIGTERM');
+      receiver.closeAllConnections();
+      receiver.close();
+    }
+    assert.equal(await exited, 0);
+    assert.ok(!output.includes(CALLBACK_SECRET) && !output.includes(SECRET), output);
   });
 });

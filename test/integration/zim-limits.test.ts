@@ -39,6 +39,14 @@ const BATCH_CALLS: Record<BatchLimitedAction, (c: ZimClient, n: number) => Promi
   InviteUsersIntoGroup: (c, n) => c.inviteUsersIntoGroup({ FromUserId: 'u0', GroupId: 'g', UserIds: others(n) }),
   KickoutGroupUser: (c, n) => c.kickoutGroupUser({ FromUserId: 'u0', GroupId: 'g', UserId: others(n) }),
   QueryUserInfos: (c, n) => c.queryUserInfos({ UserIds: others(n) }),
+  SendPeerMessage: (c, n) =>
+    c.sendPeerMessage({
+      FromUserId: 'u0',
+      ToUserId: others(n),
+      MessageType: 1,
+      Priority: 1,
+      MessageBody: { Message: 'hi' },
+    }),
   SetGroupMembersNickname: (c, n) =>
     c.setGroupMembersNickname({
       FromUserId: 'u0',

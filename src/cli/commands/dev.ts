@@ -68,6 +68,8 @@ const optionsSchema = z
     port: port('--port'),
     uiPort: port('--ui-port'),
     zimPort: port('--zim-port'),
+    /** Where the emulator posts ZIM's callbacks (a coexistence receiver); none: off. */
+    zimCallbackUrl: z.url({ error: '--zim-callback-url must be a URL' }).optional(),
     keepOpen: z.boolean().optional(),
     excludeErrors: z.boolean().optional(),
   })
@@ -105,6 +107,10 @@ export function registerDevCommand(program: Command): void {
         `Temporal UI port (default --port + 1000, i.e. ${DEFAULT_UI_PORT}, if free, else a free one)`
       )
       .option('--zim-port <n>', 'ZIM emulator port (default: a free one)')
+      .option(
+        '--zim-callback-url <url>',
+        "the emulator posts ZIM's callbacks (send_msg, group_*) here, signed with the rehearsal's secret"
+      )
       .option('--exclude-errors', "stage what is valid even if some records have errors (plan's flag)")
       .option('--keep-open', 'keep the servers (and the UI) running after the migration ends, until Ctrl-C or SIGTERM')
   )
@@ -264,6 +270,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       port: o.zimPort ?? 0,
       ...emulatorPlan,
       perSecond: rates.emulatorPerSecond,
+      ...(o.zimCallbackUrl ? { callbackUrl: o.zimCallbackUrl } : {}),
       logFile: path.join(dir, 'zim-emulator.log'),
       signal: aborted.signal,
     });

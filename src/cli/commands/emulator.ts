@@ -40,6 +40,18 @@ interface EmulatorFlags {
   tooFrequentLength: number;
   commitThenDropRate: number;
   faultActions?: ZimAction[];
+  callbackUrl?: string;
+  callbackSecretFile?: string;
+  callbackRetryDelays?: number[];
+  callbackTimeoutMs: number;
+  callbackFaultSeed: number;
+  callbackDuplicateRate: number;
+  callbackReorderRate: number;
+  callbackReorderDelayMs: number;
+  callbackLossRate: number;
+  importFiresSendMsg: boolean;
+  groupCallbacksOnServerOps: boolean;
+  editReusesMsgId: boolean;
   json?: boolean;
 }
 
@@ -63,6 +75,17 @@ const actionLimit = (value: string, previous: Partial<Record<ZimAction, number>>
     throw new InvalidArgumentError('expected Action=N, e.g. ImportPeerMsg=50');
   return { ...previous, [action]: integer(limit) };
 };
+
+const delays = (value: string): number[] => (value === '' ? [] : value.split(',').map((d) => integer(d.trim())));
+
+/**
+ * The callback secret from a file or ZIM_CALLBACK_SECRET; undefined means the ServerSecret (whether ZIM's two secrets
+ * are the same is UNCONFIRMED, coexistence.md §3.2). Never printed.
+ */
+function callbackSecret(flags: EmulatorFlags): string | undefined {
+  if (flags.callbackSecretFile) return readFileSync(flags.callbackSecretFile, 'utf8').trim();
+  return process.env.ZIM_CALLBACK_SECRET || undefined;
+}
 
 /** The ServerSecret from the flag, a file, or ZIM_SERVER_SECRET (in that order); it is never printed. */
 function serverSecret(flags: EmulatorFlags): string {
@@ -127,6 +150,24 @@ function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
         : {}),
       commitThenDropRate: flags.commitThenDropRate,
     },
+    callbacks: {
+      ...(flags.callbackUrl ? { url: flags.callbackUrl } : {}),
+      ...(callbackSecret(flags) ? { secret: callbackSecret(flags) } : {}),
+      ...(flags.callbackRetryDelays ? { retryDelaysMs: flags.callbackRetryDelays } : {}),
+      attemptTimeoutMs: flags.callbackTimeoutMs,
+      switches: {
+        importFiresSendMsg: flags.importFiresSendMsg,
+        groupCallbacksOnServerOps: flags.groupCallbacksOnServerOps,
+        editReusesMsgId: flags.editReusesMsgId,
+      },
+      faults: {
+        seed: flags.callbackFaultSeed,
+        duplicateRate: flags.callbackDuplicateRate,
+        reorderRate: flags.callbackReorderRate,
+        reorderDelayMs: flags.callbackReorderDelayMs,
+        lossRate: flags.callbackLossRate,
+      },
+    },
   };
 }
 
@@ -183,6 +224,21 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--too-frequent-length <n>', 'calls per "too frequent" burst', integer, 20)
     .option('--commit-then-drop-rate <p>', 'share of successful writes applied, then their connection dropped', rate, 0)
     .option('--fault-actions <A,B,...>', 'apply faults only to these Actions', actions)
+    .option('--callback-url <url>', "post ZIM's callbacks (send_msg, group_*) to this URL (none: callbacks off)")
+    .option(
+      '--callback-secret-file <file>',
+      'sign callbacks with the secret in this file (else ZIM_CALLBACK_SECRET, else the ServerSecret)'
+    )
+    .option('--callback-retry-delays <ms,...>', "delays before each retry (ZEGO's: 2000,4000,8000,16000,32000)", delays)
+    .option('--callback-timeout-ms <n>', 'per-attempt timeout of a callback', integer, 3_000)
+    .option('--callback-fault-seed <n>', 'seed of the callback fault generator', integer, 1)
+    .option('--callback-duplicate-rate <p>', 'share of callbacks delivered twice', rate, 0)
+    .option('--callback-reorder-rate <p>', 'share of callbacks held back so later ones overtake them', rate, 0)
+    .option('--callback-reorder-delay-ms <n>', 'how long a held-back callback waits', integer, 200)
+    .option('--callback-loss-rate <p>', 'share of callbacks lost without any attempt', rate, 0)
+    .option('--import-fires-send-msg', 'UNCONFIRMED: ImportPeerMsg/ImportGroupMsg fire send_msg (default: no)', false)
+    .option('--no-group-callbacks-on-server-ops', 'UNCONFIRMED: server-API group operations fire no group callbacks')
+    .option('--no-edit-reuses-msg-id', "UNCONFIRMED: an edit's send_msg carries a new msg_id")
     .option('--json', 'once listening, print {"url","appId","plan","rateLimits"} as one JSON line (for scripts)')
     .addHelpText(
       'after',
@@ -196,7 +252,10 @@ Examples:
   $ zim-migrate emulator --app-id 1 --server-secret-file s --no-rate-limits          # benchmarks
   $ zim-migrate emulator --app-id 1 --server-secret-file s --reset-rate 0.05 --commit-then-drop-rate 0.02 \\
         --fault-seed 42 --fault-actions ImportPeerMsg,ImportGroupMsg                   # chaos rehearsal
+  $ zim-migrate emulator --app-id 1 --server-secret-file s --callback-url http://127.0.0.1:8090/zim/callback \
+        --callback-duplicate-rate 0.05 --callback-reorder-rate 0.05 --callback-fault-seed 7   # coexistence
   $ curl -s localhost:8089/_emulator/counters
+  $ curl -s -XPOST localhost:8089/_emulator/sdk/send -d '{"from":"alice","to":"bob","body":"hi"}'   # an App 2.0 user
   $ curl -s -XPOST localhost:8089/_emulator/faults -d '{"seed":7,"http5xxRate":0.1}'
   $ zim-migrate emulator --app-id 1 --server-secret-file s --json | head -n1 | jq -r .url     port 0: read the URL
 
@@ -215,6 +274,7 @@ a bad flag value).`
           `ZIM emulator listening on ${emulator.url} (AppId ${emulator.appId}, plan ${flags.plan}, ${limits})`
         );
         console.log(`introspection: ${emulator.url}/_emulator/state, /_emulator/counters, /_emulator/faults`);
+        if (flags.callbackUrl) console.log(`callbacks: posted to ${flags.callbackUrl} (see /_emulator/callbacks)`);
       }
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

@@ -2,6 +2,8 @@
 import type { z } from 'zod';
 import type { ZimAction } from '../../zim-client/actions';
 import type { ZIM_REQUEST_SCHEMAS } from '../../zim-client/requests';
+import type { CallbackPayload } from '../../zim-callbacks/events';
+import type { CallbackSwitches } from '../callback-config';
 import type { RuntimeConfig } from '../config';
 import { refuse, requireValidId, type Reply } from '../rules';
 import type { EmulatorState, GroupRecord } from '../state';
@@ -14,6 +16,10 @@ export interface HandlerContext {
   now: number;
   /** Refuses the call when the Action's per-group rate limit is used up. */
   checkGroupRate(groupId: string): void;
+  /** The switches for behaviours of callbacks the docs leave open. */
+  callbackSwitches: CallbackSwitches;
+  /** Queues a callback, sent once the call has succeeded (a refused call fires none). */
+  emit(payload: CallbackPayload): void;
 }
 
 export type ParsedRequest<A extends ZimAction> = z.output<(typeof ZIM_REQUEST_SCHEMAS)[A]>;

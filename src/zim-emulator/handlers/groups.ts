@@ -21,6 +21,7 @@ import {
   utf8Bytes,
   type ItemProblem,
 } from '../rules';
+import { groupCreateCallback, groupDestroyCallback, groupExitCallback, groupJoinCallback } from '../callback-payloads';
 import type { GroupMember, GroupRecord } from '../state';
 import { requireGroup, requireUser, type Handler, type HandlerContext } from './context';
 
@@ -99,6 +100,19 @@ export const createGroup: Handler<'CreateGroup'> = (ctx, req) => {
     (id) => joinProblem(ctx, group, id),
     (id) => state.addMember(group, state.userNumber(id)!, { role: ZIM_ROLE.member, joinTime: createTime, nickname: '' })
   );
+  if (ctx.callbackSwitches.groupCallbacksOnServerOps) {
+    // CreateGroup names no operator: the owner is taken as the creator.
+    ctx.emit(
+      groupCreateCallback({
+        groupId,
+        operator: req.GroupOwner,
+        owner: req.GroupOwner,
+        name: group.name,
+        attributes: group.attributes,
+        members: [...group.members.keys()].map((n) => state.userId(n)),
+      })
+    );
+  }
   // The group exists whatever happened to the members, so the call succeeded (UNCONFIRMED, see docs).
   return batchReply('CreateGroup', 0, failures, { fields: { GroupId: groupId, Members: memberList(ctx, group) } });
 };
@@ -115,6 +129,7 @@ export const inviteUsersIntoGroup: Handler<'InviteUsersIntoGroup'> = (ctx, req) 
     : (req.UserIds ?? []).map((UserId) => ({ UserId }));
   requireBatchSize('InviteUsersIntoGroup', infos.length);
   const candidates = infos.filter((m) => m.UserId !== req.FromUserId);
+  const joined: string[] = [];
 
   const failures = processItems(
     candidates,
@@ -134,8 +149,12 @@ export const inviteUsersIntoGroup: Handler<'InviteUsersIntoGroup'> = (ctx, req) 
       if (group.members.has(n)) return;
       const joinTime = businessTime(m.EnterGroupTime, now) as number;
       state.addMember(group, n, { role: ZIM_ROLE.member, joinTime, nickname: '' });
+      joined.push(m.UserId);
     }
   );
+  if (joined.length > 0 && ctx.callbackSwitches.groupCallbacksOnServerOps) {
+    ctx.emit(groupJoinCallback(group.id, 'Invited', req.FromUserId, joined));
+  }
   return batchReply('InviteUsersIntoGroup', candidates.length, failures);
 };
 
@@ -148,6 +167,7 @@ export const kickoutGroupUser: Handler<'KickoutGroupUser'> = (ctx, req) => {
   }
   const group = requireGroup(ctx, req.GroupId);
   requireBatchSize('KickoutGroupUser', req.UserId.length);
+  const removed: string[] = [];
   const failures = processItems(
     req.UserId,
     (id) => id,
@@ -163,8 +183,12 @@ export const kickoutGroupUser: Handler<'KickoutGroupUser'> = (ctx, req) => {
       state.removeMember(group, n);
       const heir = group.members.values().next();
       if (wasOwner && !heir.done) heir.value.role = ZIM_ROLE.owner;
+      removed.push(id);
     }
   );
+  if (removed.length > 0 && ctx.callbackSwitches.groupCallbacksOnServerOps) {
+    ctx.emit(groupExitCallback(group.id, 'Kickout', req.FromUserId, removed));
+  }
   return batchReply('KickoutGroupUser', req.UserId.length, failures);
 };
 
@@ -244,4 +268,24 @@ export const setGroupMembersNickname: Handler<'SetGroupMembersNickname'> = (ctx,
   return batchReply('SetGroupMembersNickname', req.UserIds.length, failures, {
     allFailedCode: ZimCode.GROUP_OPERATION_FAILED_FOR_ALL,
   });
+};
+
+/** The owner of a group, or '' when it has none left. */
+export function ownerOf(ctx: HandlerContext, group: GroupRecord): string {
+  for (const [n, m] of group.members) if (m.role === ZIM_ROLE.owner) return ctx.state.userId(n);
+  return '';
+}
+
+/** Disbands a group; the operator can be any registered user (coexistence.md §2.4). 1 call/s per group. */
+export const dismissGroup: Handler<'DismissGroup'> = (ctx, req) => {
+  ctx.checkGroupRate(req.GroupId);
+  requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  const members = [...group.members.keys()].map((n) => ctx.state.userId(n));
+  const owner = ownerOf(ctx, group);
+  ctx.state.deleteGroup(group);
+  if (ctx.callbackSwitches.groupCallbacksOnServerOps) {
+    ctx.emit(groupDestroyCallback({ groupId: group.id, operator: req.FromUserId, owner, members }));
+  }
+  return ok();
 };

@@ -4,6 +4,7 @@ import type { Handler } from './context';
 import { clearConversationUnread, queryConversationList } from './conversations';
 import {
   createGroup,
+  dismissGroup,
   inviteUsersIntoGroup,
   kickoutGroupUser,
   queryGroupMemberList,
@@ -11,6 +12,7 @@ import {
   setGroupMembersNickname,
 } from './groups';
 import { importGroupMsg, importPeerMsg, queryGroupMsg, queryPeerMsg } from './messages';
+import { sendGroupMessage, sendPeerMessage } from './sends';
 import { addFriends, addUsersToBlacklist, queryBlacklist, queryFriendList } from './relations';
 import { modifyUserInfo, queryUserInfos, userRegister } from './users';
 
@@ -34,6 +36,9 @@ export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
   QueryGroupMemberList: queryGroupMemberList,
   QueryConversationList: queryConversationList,
   ClearConversationUnread: clearConversationUnread,
+  SendPeerMessage: sendPeerMessage,
+  SendGroupMessage: sendGroupMessage,
+  DismissGroup: dismissGroup,
 };
 
 export type { Handler, HandlerContext } from './context';

@@ -1,6 +1,7 @@
 /** ImportPeerMsg, ImportGroupMsg, QueryPeerMsg and QueryGroupMsg (zim-api.md §6.5, §6.9–§6.11, §9.9–§9.11). */
 import { ZimCode } from '../../zim-client/codes';
 import { DAY_MS } from '../../zim-client/limits';
+import { SOURCE, sendMsgCallback } from '../callback-payloads';
 import { queriedBody, messageProblem } from '../message-body';
 import type { ConversationLog, NewMessage } from '../message-store';
 import { clampLimit, cursorValue, ok, refuse, requireValidId, type Reply } from '../rules';
@@ -56,7 +57,13 @@ export const importPeerMsg: Handler<'ImportPeerMsg'> = (ctx, req) => {
   const [owner, peer] = req.ImportedUserId === req.FromUserId ? [from, to] : [to, from];
   const message = acceptedMessage(ctx, from, req, ctx.state.peerLog(owner, peer));
   const { index, seq } = ctx.state.appendPeerMessage(owner, peer, message);
-  return ok({ MsgId: ctx.state.messages.msgId(index).toString(), MsgSeq: seq });
+  const msgId = ctx.state.messages.msgId(index).toString();
+  if (ctx.callbackSwitches.importFiresSendMsg) {
+    // As a server-API one-to-one send would: conv_id '' and the owner's copy in user_list.
+    const receivers = [{ UserId: req.ImportedUserId, MsgId: msgId, MsgSeq: seq }];
+    ctx.emit(importCallback(req.FromUserId, 'peer', '', message, msgId, seq, receivers, ctx));
+  }
+  return ok({ MsgId: msgId, MsgSeq: seq });
 };
 
 export const importGroupMsg: Handler<'ImportGroupMsg'> = (ctx, req) => {
@@ -65,9 +72,44 @@ export const importGroupMsg: Handler<'ImportGroupMsg'> = (ctx, req) => {
   if (ctx.config.behaviour.groupImportRequiresMembership && !group.members.has(from)) {
     refuse(ZimCode.USER_NOT_IN_GROUP, 'FromUserId is not in the group');
   }
-  const { seq } = ctx.state.appendGroupMessage(group, acceptedMessage(ctx, from, req, group.history));
+  const message = acceptedMessage(ctx, from, req, group.history);
+  const { index, seq } = ctx.state.appendGroupMessage(group, message);
+  if (ctx.callbackSwitches.importFiresSendMsg) {
+    const msgId = ctx.state.messages.msgId(index).toString();
+    ctx.emit(importCallback(req.FromUserId, 'group', group.id, message, msgId, seq, undefined, ctx));
+  }
   return ok({ MsgSeq: seq });
 };
+
+/** The send_msg an import fires when the switch says imports do (UNCONFIRMED; off by default). */
+function importCallback(
+  from: string,
+  conv: 'peer' | 'group',
+  convId: string,
+  m: NewMessage,
+  msgId: string,
+  msgSeq: number,
+  receivers: Array<{ UserId: string; MsgId: string; MsgSeq: number }> | undefined,
+  ctx: HandlerContext
+) {
+  return sendMsgCallback(
+    {
+      from,
+      conv,
+      convId,
+      msgType: m.msgType,
+      subMsgType: m.subMsgType,
+      body: m.body,
+      extendedData: m.extendedData,
+      msgId,
+      msgSeq,
+      time: m.time,
+      source: SOURCE.serverApi,
+      ...(receivers ? { receivers } : {}),
+    },
+    ctx.callbackSwitches
+  );
+}
 
 export const queryPeerMsg: Handler<'QueryPeerMsg'> = (ctx, req) => {
   const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
