@@ -4,9 +4,11 @@
  * two engines read back alike, and SQLite → PostgreSQL → SQLite gives back every table as it was.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
 import { DEFAULT_RATES } from '../../src/plan/actions';
@@ -17,6 +19,7 @@ import { STAGED_TABLES, quotedColumns } from '../../src/staging/copy/staged-tabl
 import { PgMigrationStore } from '../../src/staging/postgres/pg-migration-store';
 import { generateExport } from '../../src/synthetic/generate';
 import { DAY, NO_MERGE, NOW, tempDir } from '../helpers/exports';
+import { projectRoot } from '../../src/shared/project-root';
 import { useLocalPostgres } from '../helpers/local-postgres';
 import { migrationStoreCases, snapshotReads } from '../helpers/migration-store-cases';
 
@@ -155,5 +158,29 @@ describe('MigrationStore on PostgreSQL', () => {
       if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
       else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
     }
+  });
+
+  it('zim-migrate staging copy prints the counts, refuses a staged target (exit 2) and never prints the password', async () => {
+    const run = (...args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [path.join(projectRoot(), 'bin/zim-migrate.js'), 'staging', 'copy', ...args],
+        {
+          env: { ...process.env, ...pg.env() },
+        }
+      );
+    const there = `${pg.server().url.replace('@', ':in-url-pw@')}?schema=cli`;
+    const { stdout } = await run(staged, there, '--json');
+    const out = JSON.parse(stdout) as { to: string; rows: Record<string, number> };
+    assert.ok(out.to.includes(':***@') && !stdout.includes('in-url-pw') && !stdout.includes(pg.server().password));
+    assert.ok(out.rows.users! >= 140, stdout);
+    await assert.rejects(run(staged, there), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /already holds a staged migration: pass --force/);
+      assert.ok(!err.stderr.includes('in-url-pw'));
+      return true;
+    });
+    const text = (await run(there, path.join(root, 'cli-back.sqlite'))).stdout;
+    assert.match(text, /users +\d+[\s\S]*every table's row count matches the source/);
   });
 });
