@@ -25,9 +25,18 @@ import { migrationStoreCases, snapshotReads } from '../helpers/migration-store-c
 
 const root = tempDir('store-engines');
 const staged = path.join(root, 'staged.sqlite');
+const dir = path.join(root, 'legacy');
+const PLAN = {
+  limits: ZIM_PLAN_LIMITS.pro,
+  asOfMs: NOW,
+  merge: NO_MERGE,
+  rejectsFile: null,
+  rates: DEFAULT_RATES,
+  excludeErrors: false,
+  force: false,
+};
 
 before(async () => {
-  const dir = path.join(root, 'legacy');
   await generateExport({
     out: dir,
     users: 140,
@@ -37,17 +46,7 @@ before(async () => {
     groupMessages: 400,
     endMs: NOW - DAY,
   });
-  const built = await buildPlan({
-    limits: ZIM_PLAN_LIMITS.pro,
-    asOfMs: NOW,
-    merge: NO_MERGE,
-    rejectsFile: null,
-    rates: DEFAULT_RATES,
-    excludeErrors: false,
-    force: false,
-    dirs: [dir],
-    out: staged,
-  });
+  const built = await buildPlan({ ...PLAN, dirs: [dir], out: staged });
   assert.equal(built.validation.errors, 0);
 });
 
@@ -182,5 +181,29 @@ describe('MigrationStore on PostgreSQL', () => {
     });
     const text = (await run(there, path.join(root, 'cli-back.sqlite'))).stdout;
     assert.match(text, /users +\d+[\s\S]*every table's row count matches the source/);
+  });
+
+  it('plan --out postgres://… stages straight into PostgreSQL, and not over a staged migration', async () => {
+    const url = `${pg.server().url}?schema=planned`;
+    const saved = process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
+    process.env.ZIM_MIGRATE_DATABASE_PASSWORD = pg.server().password;
+    try {
+      const built = await buildPlan({ ...PLAN, dirs: [dir], out: url });
+      assert.equal(built.stagingFile, url);
+      await assert.rejects(buildPlan({ ...PLAN, dirs: [dir], out: url }), /already holds a staged migration/);
+      const reference = path.join(root, 'planned-reference.sqlite');
+      copyFileSync(staged, reference);
+      const [lite, post] = [await openStaging(reference), await openStaging(url)];
+      try {
+        const [a, b] = [await snapshotReads(lite), await snapshotReads(post)];
+        assert.deepEqual({ ...b, meta: null }, { ...a, meta: null });
+        assert.deepEqual(b.meta.plan, a.meta.plan);
+      } finally {
+        await Promise.all([lite.close(), post.close()]);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
+      else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
+    }
   });
 });

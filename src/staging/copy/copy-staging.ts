@@ -64,3 +64,13 @@ export async function copyStaging(from: string, to: string, options: CopyOptions
     await source?.close();
   }
 }
+
+/** True when `to` holds no staged migration (what copyStaging checks before it copies without --force). */
+export async function stagingTargetEmpty(to: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const target = isDatabaseUrl(to) ? await pgTarget(to, env) : sqliteTarget(to);
+  try {
+    return await target.isEmpty();
+  } finally {
+    await target.close();
+  }
+}
