@@ -12,11 +12,6 @@ export function stagingLocation(given: string): string {
   return isDatabaseUrl(given) ? given : path.resolve(given);
 }
 
-/** What cannot take a PostgreSQL staging yet (the URL is left out: it may carry a password). */
-export const POSTGRES_NOT_YET =
-  'PostgreSQL staging is not wired here yet: stage into a SQLite file (a path, e.g. --out acme.sqlite), then ' +
-  'zim-migrate staging copy acme.sqlite postgres://…';
-
 /**
  * Opens the staging data at `location`: a SQLite file's path, or a postgres:// URL (its `?schema=` names the
  * migration's schema; password and TLS from the environment, docs/configuration.md#postgresql).
