@@ -27,6 +27,8 @@ const { values } = parseArgs({
 const messages = Number(values.messages);
 const ops = Number(values.ops);
 
+const mb = (bytes: number) => Math.round(bytes / 1048576);
+
 async function msPer(n: number, run: (i: number) => Promise<unknown>): Promise<number> {
   for (let i = 0; i < 20; i++) await run(-1 - i);
   const start = performance.now();
@@ -78,9 +80,16 @@ async function main(): Promise<void> {
     const env = { ...process.env, ZIM_MIGRATE_DATABASE_PASSWORD: server.password };
     process.env.ZIM_MIGRATE_DATABASE_PASSWORD = server.password;
     const url = `${server.url}?schema=bench`;
+    // The copy streams: its peak memory is a few batches, whatever the size (sampled above the heap before it).
+    global.gc?.();
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const there = await copyStaging(staged, url, { env });
     const rows = Object.values(there.rows).reduce((x, y) => x + y, 0);
     const back = await copyStaging(url, path.join(dir, 'back.sqlite'), { env });
+    clearInterval(sampler);
+    console.log(`RSS before the copies ${mb(base)} MB, peak during them ${mb(peak)} MB`);
     console.log(
       `staging copy of ${rows} rows (${there.rows.peer_messages} messages, ${there.rows.peer_copies} copies): ` +
         `SQLite → PostgreSQL ${(there.ms / 1000).toFixed(1)} s (${Math.round(rows / (there.ms / 1000))} rows/s), ` +

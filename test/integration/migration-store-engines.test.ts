@@ -17,6 +17,8 @@ import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
 import { STAGED_TABLES, quotedColumns } from '../../src/staging/copy/staged-tables';
 import { PgMigrationStore } from '../../src/staging/postgres/pg-migration-store';
+import { STAGING_SCHEMA } from '../../src/staging/postgres/schema';
+import { CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
 import { generateExport } from '../../src/synthetic/generate';
 import { DAY, NO_MERGE, NOW, tempDir } from '../helpers/exports';
 import { projectRoot } from '../../src/shared/project-root';
@@ -205,5 +207,21 @@ describe('MigrationStore on PostgreSQL', () => {
       if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
       else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
     }
+  });
+
+  it('applies its schema once when several workers open a fresh schema at once', async () => {
+    const url = `${pg.server().url}?schema=fresh_start`;
+    const opened = await Promise.allSettled(Array.from({ length: 4 }, () => PgMigrationStore.open(url, {}, pg.env())));
+    for (const o of opened) {
+      assert.equal(o.status, 'rejected');
+      assert.match(String(o.status === 'rejected' && o.reason), /holds no staged migration/);
+    }
+    const { rows } = await pg
+      .open()
+      .pool.query(`SELECT component, version FROM fresh_start.zm_schema_version ORDER BY component, version`);
+    assert.deepEqual(rows, [
+      ...CALL_SCHEDULE_SCHEMA.map((step) => ({ component: 'call-schedule', version: step.version })),
+      ...STAGING_SCHEMA.map((step) => ({ component: 'staging', version: step.version })),
+    ]);
   });
 });

@@ -187,6 +187,8 @@ export async function pgSource(url: string, env: NodeJS.ProcessEnv): Promise<Cop
   try {
     // One snapshot for the whole copy.
     await q('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // A copy's statements read whole tables: the pool's per-statement timeout (a worker's guard) does not fit them.
+    await q('SET LOCAL statement_timeout = 0');
     const [present] = await q(`SELECT to_regclass('meta') IS NOT NULL AS present`);
     const version = present?.present ? (await q(`SELECT value FROM meta WHERE key = 'formatVersion'`))[0]?.value : null;
     if (version !== String(STAGING_FORMAT_VERSION)) throw notStaged(`${db.safeUrl} (schema ${schema})`);
@@ -248,6 +250,8 @@ export async function pgTarget(url: string, env: NodeJS.ProcessEnv): Promise<Cop
     async begin(replace) {
       await q('BEGIN');
       open = true;
+      // Building the page index and ledger counts reads whole tables: no per-statement timeout for the copy.
+      await q('SET LOCAL statement_timeout = 0');
       if (replace) {
         const all = [...STAGED_TABLES.map((t) => t.name), 'zm_call_batches', 'zm_meta', 'zm_ledger_counts'];
         await q(`TRUNCATE ${all.join(', ')}`);
