@@ -224,4 +224,22 @@ describe('MigrationStore on PostgreSQL', () => {
       ...STAGING_SCHEMA.map((step) => ({ component: 'staging', version: step.version })),
     ]);
   });
+
+  it('three processes racing on the same 1,500 records claim each exactly once', async () => {
+    const url = `${pg.server().url}?schema=cases`;
+    const child = path.join(projectRoot(), 'test/helpers/ledger-claim-child.ts');
+    const startAt = String(Date.now() + 6_000); // after the three have started (tsx takes a moment on a busy machine)
+    const outputs = await Promise.all(
+      ['p1', 'p2', 'p3'].map((token) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', child, url, '1500', token, startAt], {
+          env: { ...process.env, ...pg.env() },
+        })
+      )
+    );
+    const claimed = outputs.map((o) => JSON.parse(o.stdout) as string[]);
+    const all = claimed.flat();
+    assert.equal(all.length, 1500, `claims per process: ${claimed.map((c) => c.length).join(', ')}`);
+    assert.equal(new Set(all).size, 1500, 'no record claimed twice');
+    assert.ok(claimed.filter((c) => c.length > 0).length >= 2, 'the processes raced (each claimed some)');
+  });
 });
