@@ -242,4 +242,28 @@ describe('MigrationStore on PostgreSQL', () => {
     assert.equal(new Set(all).size, 1500, 'no record claimed twice');
     assert.ok(claimed.filter((c) => c.length > 0).length >= 2, 'the processes raced (each claimed some)');
   });
+
+  it('zim-migrate report reads a PostgreSQL staging by its URL', async () => {
+    const url = `${pg.server().url}?schema=reported`;
+    const source = path.join(root, 'reported.sqlite');
+    copyFileSync(staged, source);
+    const store = await openStaging(source);
+    await store.ledgerPut('accounts', [{ key: 'u-x', status: 'failed', zimCode: 6000, zimMessage: 'bad' }]);
+    await store.close();
+    await copyStaging(source, url, { env: pg.env() });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.join(projectRoot(), 'bin/zim-migrate.js'), 'report', url, '--json'],
+      { env: { ...process.env, ...pg.env() } }
+    );
+    const report = JSON.parse(stdout) as {
+      stages: { stage: string; failed: number }[];
+      failures: { key: string; zimCode: number }[];
+    };
+    assert.equal(report.stages.find((s) => s.stage === 'accounts')?.failed, 1);
+    assert.deepEqual(
+      report.failures.map((f) => [f.key, f.zimCode]),
+      [['u-x', 6000]]
+    );
+  });
 });
