@@ -9,6 +9,7 @@ import { readManifest } from '../import-format/manifest';
 import { buildPlan } from '../plan/build-plan';
 import { DEFAULT_RATES } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
+import { redactIfUrl } from '../postgres/database-settings';
 import { openStaging } from '../staging';
 import type { ValidationResult } from '../validate/validate-exports';
 import { materializeIncremental } from './materialize-incremental';
@@ -49,7 +50,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
   const meta = await store.meta().finally(() => store.close());
   if (meta.apps.length !== 1)
     throw new UsageError(
-      `${opts.staging} merged ${meta.apps.length} apps (${meta.apps.map((a) => a.name).join(', ')}); ` +
+      `${redactIfUrl(opts.staging)} merged ${meta.apps.length} apps (${meta.apps.map((a) => a.name).join(', ')}); ` +
         'catch-up rounds take one app per migration for now'
     );
   // An incremental export is made whole first, under the staged app's name (so its id prefixes apply as before).

@@ -12,6 +12,7 @@ import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
 import { registerReportCommand } from './commands/report';
+import { registerStagingCommand } from './commands/staging';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerValidateCommand } from './commands/validate';
 import { registerWorkerCommand } from './commands/worker';
@@ -71,6 +72,7 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerPlanCommand(program);
   registerMigrationControlCommands(program);
   registerReportCommand(program);
+  registerStagingCommand(program);
   registerWorkerCommand(program);
   registerConfigCommand(program);
   registerCallScheduleCommand(program);

@@ -3,9 +3,13 @@
  * plan. The file is built under a temporary name and renamed when complete, so a staging file is never
  * half-built; an existing one is never replaced without --force (it may hold a migration's ledger).
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { redactUrl } from '../postgres/database-settings';
 import { UsageError } from '../shared/usage-error';
-import { isDatabaseUrl, POSTGRES_NOT_YET } from '../staging';
+import { isDatabaseUrl } from '../staging';
+import { copyStaging, stagingTargetEmpty } from '../staging/copy/copy-staging';
 import { buildReadTables, writeMeta } from '../staging/sqlite/finalize';
 import { STAGING_FORMAT_VERSION } from '../staging/sqlite/schema';
 import type { StagingMeta } from '../staging/migration-store';
@@ -30,7 +34,7 @@ export interface BuildPlanResult {
 }
 
 export async function buildPlan(opts: BuildPlanOptions): Promise<BuildPlanResult> {
-  if (isDatabaseUrl(opts.out)) throw new UsageError(POSTGRES_NOT_YET);
+  if (isDatabaseUrl(opts.out)) return buildPlanIntoDatabase(opts);
   if (existsSync(opts.out) && !opts.force)
     throw new UsageError(`${opts.out} exists (it may hold a migration's ledger); pass --force to replace it`);
   const building = `${opts.out}.building`;
@@ -67,5 +71,24 @@ export async function buildPlan(opts: BuildPlanOptions): Promise<BuildPlanResult
     if (db.open) db.close();
     rmSync(building, { force: true });
     throw err;
+  }
+}
+
+/**
+ * `plan --out postgres://…`: validation, merge and the read tables are SQLite SQL, so the staging is built in a
+ * temporary SQLite file and copied in (`staging copy`), then the file is deleted. The target is checked first, so a
+ * staged migration is not found in the way only after the build.
+ */
+async function buildPlanIntoDatabase(opts: BuildPlanOptions): Promise<BuildPlanResult> {
+  if (!opts.force && !(await stagingTargetEmpty(opts.out)))
+    throw new UsageError(`${redactUrl(opts.out)} already holds a staged migration; pass --force to replace it`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'zim-plan-'));
+  try {
+    const built = await buildPlan({ ...opts, out: path.join(dir, 'staging.sqlite'), force: false });
+    if (!built.stagingFile) return built;
+    await copyStaging(built.stagingFile, opts.out, { force: opts.force });
+    return { ...built, stagingFile: opts.out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

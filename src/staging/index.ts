@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { isDatabaseUrl } from '../postgres/database-settings';
 import type { MigrationStore, OpenStagingOptions } from './migration-store';
+import { PgMigrationStore } from './postgres/pg-migration-store';
 import { SqliteMigrationStore } from './sqlite/sqlite-migration-store';
 
 export { isDatabaseUrl };
@@ -11,12 +12,11 @@ export function stagingLocation(given: string): string {
   return isDatabaseUrl(given) ? given : path.resolve(given);
 }
 
-/** The URL is left out: it may carry a password. */
-export const POSTGRES_NOT_YET =
-  'PostgreSQL staging is not available yet: stage into a SQLite file (a path, e.g. --out acme.sqlite) for now';
-
-/** Opens the staging data at `location` (a path or a database URL, see isDatabaseUrl). */
+/**
+ * Opens the staging data at `location`: a SQLite file's path, or a postgres:// URL (its `?schema=` names the
+ * migration's schema; password and TLS from the environment, docs/configuration.md#postgresql).
+ */
 export function openStaging(location: string, options: OpenStagingOptions = {}): Promise<MigrationStore> {
-  if (isDatabaseUrl(location)) return Promise.reject(new Error(POSTGRES_NOT_YET));
+  if (isDatabaseUrl(location)) return PgMigrationStore.open(location, options);
   return Promise.resolve().then(() => SqliteMigrationStore.open(location, options));
 }

@@ -107,7 +107,10 @@ describe('zim-migrate start / status / pause / resume / budget / cancel', () => 
         (err: { code: number; stderr: string }) => err.code === 2 && pattern.test(err.stderr)
       );
     await fails(['start', '/nonexistent.sqlite'], /run "zim-migrate plan/);
-    await fails(['start', 'postgres://zim@db.example/acme'], /PostgreSQL staging is not available yet/);
+    await fails(
+      ['start', 'postgres://zim:pw-in-url@db.example/acme'],
+      /holds a password, which would be stored in the workflow/
+    );
     await fails(['start', staging, '--name', 'bad name!'], /migration name/);
     await fails(['start', staging, '--stages', 'accounts,nope'], /unknown stage\(s\) nope/);
     await fails(['budget', 'acme', 'Import=5'], /expected Action=callsPerSecond/);

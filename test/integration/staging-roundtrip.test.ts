@@ -258,10 +258,15 @@ describe('staging round trip', () => {
     await ro.close();
     await assert.rejects(openStaging(path.join(dir, 'users.ndjson')), /is not a staging file/);
     await assert.rejects(openStaging(path.join(dir, 'missing.db')), /not exist|unable to open/);
-    await assert.rejects(openStaging('postgres://zim@db.example/acme'), /PostgreSQL staging is not available yet/);
+    // A URL opens the PostgreSQL engine: nothing listens on port 1, and the error names the URL without its password.
+    await assert.rejects(openStaging('postgres://zim:s3cret-pw@127.0.0.1:1/acme'), (err: Error) => {
+      assert.match(err.message, /postgres:\/\/zim:\*\*\*@127\.0\.0\.1:1\/acme/);
+      assert.doesNotMatch(err.message, /s3cret-pw/);
+      return true;
+    });
     await assert.rejects(
-      buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: 'postgresql://zim@db.example/acme' }),
-      /PostgreSQL staging is not available yet/
+      buildPlan({ ...PLAN_OPTIONS, dirs: [dir], out: 'postgresql://zim:s3cret-pw@127.0.0.1:1/acme' }),
+      (err: Error) => /127\.0\.0\.1:1/.test(err.message) && !err.message.includes('s3cret-pw')
     );
   });
 });

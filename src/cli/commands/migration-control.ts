@@ -34,7 +34,9 @@ import {
 } from '../../shared/workflow-api';
 import { connectClient, resolveTemporalSettings, type TemporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
-import { isDatabaseUrl, POSTGRES_NOT_YET, stagingLocation } from '../../staging';
+import { redactUrl } from '../../postgres/database-settings';
+import { isDatabaseUrl, stagingLocation } from '../../staging';
+import { stagingSchemaOf } from '../../staging/postgres/staging-database';
 import { describeError } from '../describe-error';
 import { ProgressPrinter, renderFinal, watchOutputFor, type FinalMigrationState } from '../progress-watch';
 import { renderProgress } from '../render-progress';
@@ -186,14 +188,21 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
         command: Command
       ) => {
         const stagingPath = stagingLocation(staging);
-        if (isDatabaseUrl(stagingPath)) throw new UsageError(POSTGRES_NOT_YET);
-        if (!existsSync(stagingPath))
+        const isUrl = isDatabaseUrl(stagingPath);
+        // The location goes into the workflow's input, which Temporal stores and shows: never a password.
+        if (isUrl && urlHasPassword(stagingPath))
+          throw new UsageError(
+            `${redactUrl(stagingPath)} holds a password, which would be stored in the workflow's input: pass the URL ` +
+              'without it, and give the workers the password in ZIM_MIGRATE_DATABASE_PASSWORD or ' +
+              'ZIM_MIGRATE_DATABASE_PASSWORD_FILE.'
+          );
+        if (!isUrl && !existsSync(stagingPath))
           throw new UsageError(
             `No staging file at ${stagingPath}: run "zim-migrate plan <export-dir> --out ${staging}" first.`
           );
         const name = parse(
           migrationName,
-          opts.name ?? path.basename(staging).replace(/\.[^.]*$/, ''),
+          opts.name ?? (isUrl ? stagingSchemaOf(stagingPath) : path.basename(staging).replace(/\.[^.]*$/, '')),
           'migration name (--name)'
         );
         const stages = opts.stages?.split(',').map((s) => s.trim());
@@ -413,4 +422,12 @@ Exit codes: 0 applied, 1 failure (Temporal unreachable, no such migration, no wo
             .join(', ')} (others at ZIM's defaults).`
         );
     });
+}
+
+function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { redactIfUrl } from '../../postgres/database-settings';
 import { buildPlan } from '../../plan/build-plan';
 import { renderPlan } from '../../plan/render-plan';
 import { renderValidation } from '../../validate/render-validation';
@@ -14,7 +15,10 @@ export function registerPlanCommand(program: Command): void {
         'Validate and merge exports, stage them for the migration, and print the plan (calls, refusals, ETA)'
       )
       .argument('<dir...>', 'export directories (one per legacy app; see docs/import-format.md)')
-      .requiredOption('--out <file>', 'the staging file to write (an embedded database the migration reads)')
+      .requiredOption(
+        '--out <file|url>',
+        'the staging file to write (an embedded database the migration reads), or a postgres:// URL (?schema=NAME)'
+      )
       .option(
         '--rate <Action=N>',
         'calls per second for a ZIM Action (repeatable; default 20, InviteUsersIntoGroup 1 per group)',
@@ -38,6 +42,7 @@ Examples:
   $ zim-migrate plan ./export --out staging.db
   $ zim-migrate plan ./export --out staging.db --rate ImportPeerMsg=50 --json | jq .plan.etaSeconds
   $ zim-migrate plan ./app-a ./app-b --out staging.db --group-id-prefix app-b=b_ --exclude-errors
+  $ zim-migrate plan ./export --out 'postgres://zim@db.internal/zim?schema=acme'   (password: ZIM_MIGRATE_DATABASE_*)
 
 Exit codes: 0 staged, 1 errors found (nothing staged without --exclude-errors) or a failure,
 2 bad usage (an unknown option; a missing directory, a file, or a directory without export files given as an
@@ -56,10 +61,11 @@ export; an existing --out without --force).`
         force: raw.force === true,
       });
       if (settings.json) {
-        console.log(JSON.stringify(result, null, 2));
+        const stagingFile = result.stagingFile === null ? null : redactIfUrl(result.stagingFile);
+        console.log(JSON.stringify({ ...result, stagingFile }, null, 2));
       } else {
         console.log(renderValidation(result.validation, settings.rejectsFile, result.plan ? 'staged' : 'not-staged'));
-        if (result.plan) console.log(`\nStaged in ${result.stagingFile}\n\n${renderPlan(result.plan)}`);
+        if (result.plan) console.log(`\nStaged in ${redactIfUrl(result.stagingFile!)}\n\n${renderPlan(result.plan)}`);
       }
       if (result.validation.errors > 0 && !result.plan) process.exitCode = 1;
     });

@@ -11,6 +11,7 @@ import { STAGE_ACTION, STAGES, type Stage } from '../../shared/stages';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress, type StageProgress } from '../../shared/workflow-api';
 import { plannedRecords } from '../../shared/migration-plan';
+import { redactIfUrl } from '../../postgres/database-settings';
 import { openStaging } from '../../staging';
 import type { LedgerStatus } from '../../staging/migration-store';
 import {
@@ -155,7 +156,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
       const opts = parsed.data;
       const store = await openStaging(staging, { readonly: true }).catch((err: Error) => {
-        throw new UsageError(`Cannot read ${staging}: ${err.message}`);
+        throw new UsageError(`Cannot read ${redactIfUrl(staging)}: ${err.message}`);
       });
       try {
         const meta = await store.meta();
@@ -166,7 +167,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           name === null
             ? {
                 note:
-                  `No migration recorded in ${staging} (a migration records its name there when a worker starts ` +
+                  `No migration recorded in ${redactIfUrl(staging)} (a migration records its name there when a worker starts ` +
                   'it): pass --name <migration> for durations and rates from Temporal.',
               }
             : await workflowView(name, resolveTemporalSettings(settingLayers(command)));
@@ -211,7 +212,11 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           console.log(JSON.stringify({ staging, migration: name, ...(note && { note }), stages, failures }, null, 2));
           return;
         }
-        console.log(name === null ? `Migration report: ${staging}` : `Migration report: ${name} (${staging})`);
+        console.log(
+          name === null
+            ? `Migration report: ${redactIfUrl(staging)}`
+            : `Migration report: ${name} (${redactIfUrl(staging)})`
+        );
         if (live.note) console.log(live.note);
         console.log('stage            planned      done    failed   skipped   pending   duration   calls/s (budget)');
         for (const s of stages) {

@@ -1,6 +1,5 @@
 /** MigrationStore over the embedded SQLite staging file (engine choice and measurements: docs/staging.md). */
 import type { Statement } from 'better-sqlite3';
-import type { ZimMessageBody } from '../../import-format/message-body';
 import { plannedRecords, stageActions, stageCalls } from '../../shared/migration-plan';
 import { STAGES, type Stage } from '../../shared/stages';
 import type {
@@ -31,15 +30,12 @@ import type {
   VerifyPage,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
+import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
 
-type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
-const optStr = (v: unknown) => (v ?? null) as string | null;
-const optNum = (v: unknown) => (v ?? null) as number | null;
-const optJson = <T>(v: unknown) => (v == null ? null : (JSON.parse(v as string) as T));
 
 /** A group with its admin and nickname counts (the steps of its setup). */
 const GROUP_SELECT = `SELECT g.*,
@@ -538,80 +534,4 @@ function notStaging(file: string, version: unknown): Error {
   return new Error(
     `${file} is not a staging file of format ${STAGING_FORMAT_VERSION} (${found}); build it with zim-migrate plan`
   );
-}
-
-function userOf(r: Row): StagedUser {
-  return {
-    id: str(r.id),
-    nickname: optStr(r.nickname),
-    avatarUrl: optStr(r.avatar_url),
-    extendedData: optStr(r.extended_data),
-    createdAt: optNum(r.created_at),
-    deactivated: r.deactivated === 1,
-    apps: JSON.parse(str(r.apps)) as string[],
-  };
-}
-
-function friendOf(r: Row): StagedFriend {
-  return {
-    user: str(r.user),
-    friend: str(r.friend),
-    alias: optStr(r.alias),
-    wording: optStr(r.wording),
-    attributes: optJson<Record<string, string>>(r.attributes),
-    since: optNum(r.since),
-  };
-}
-
-function blockOf(r: Row): StagedBlock {
-  return { user: str(r.user), blocked: str(r.blocked), since: optNum(r.since) };
-}
-
-function groupOf(r: Row): StagedGroup {
-  return {
-    id: str(r.id),
-    sourceId: str(r.source_id),
-    app: str(r.app),
-    name: optStr(r.name),
-    owner: str(r.owner),
-    avatarUrl: optStr(r.avatar_url),
-    notice: optStr(r.notice),
-    attributes: optJson<Record<string, string>>(r.attributes),
-    createdAt: optNum(r.created_at),
-    memberCount: r.member_count as number,
-    adminCount: r.admin_count as number,
-    nicknameCount: r.nickname_count as number,
-    messageCount: r.message_count as number,
-  };
-}
-
-function memberOf(r: Row): StagedGroupMember {
-  return {
-    groupId: str(r.grp),
-    user: str(r.user),
-    role: r.role as StagedGroupMember['role'],
-    nickname: optStr(r.nickname),
-    joinedAt: optNum(r.joined_at),
-  };
-}
-
-function entryOf(r: Row): LedgerEntry {
-  const entry: LedgerEntry = { status: r.status as LedgerStatus };
-  if (r.zim_code != null) entry.zimCode = r.zim_code as number;
-  if (r.zim_message != null) entry.zimMessage = str(r.zim_message);
-  if (r.msg_id != null) entry.msgId = str(r.msg_id);
-  if (r.msg_seq != null) entry.msgSeq = r.msg_seq as number;
-  return entry;
-}
-
-function messageFields(r: Row) {
-  const m = {
-    sourceId: str(r.src),
-    from: str(r.f),
-    sentTime: r.sent as number,
-    type: r.type as number,
-    subType: r.sub_type as number,
-    body: JSON.parse(str(r.body)) as ZimMessageBody,
-  };
-  return r.searched == null ? m : { ...m, searchedContent: str(r.searched) };
 }

@@ -1,0 +1,80 @@
+/**
+ * What `staging copy` moves: every table a migration reads or writes, with the same name and columns on both
+ * engines, in key order. The page index and ledger counts are not copied: each engine derives them from these rows.
+ * The validation tables (raw_*, apps, files) stay in the SQLite file `plan` built: only `plan` reads them.
+ */
+export interface StagedTable {
+  name: string;
+  columns: readonly string[];
+  /** The primary key: the order rows are read and compared in. */
+  key: readonly string[];
+}
+
+export const STAGED_TABLES: readonly StagedTable[] = [
+  { name: 'meta', columns: ['key', 'value'], key: ['key'] },
+  {
+    name: 'users',
+    columns: ['id', 'nickname', 'avatar_url', 'extended_data', 'created_at', 'deactivated', 'apps'],
+    key: ['id'],
+  },
+  {
+    name: 'groups',
+    columns: [
+      'id',
+      'source_id',
+      'app',
+      'name',
+      'owner',
+      'avatar_url',
+      'notice',
+      'attributes',
+      'created_at',
+      'member_count',
+      'message_count',
+      'first_msg',
+    ],
+    key: ['id'],
+  },
+  { name: 'friends', columns: ['user', 'friend', 'alias', 'wording', 'attributes', 'since'], key: ['user', 'friend'] },
+  { name: 'blocks', columns: ['user', 'blocked', 'since'], key: ['user', 'blocked'] },
+  { name: 'group_members', columns: ['grp', 'user', 'role', 'nickname', 'joined_at'], key: ['grp', 'user'] },
+  {
+    name: 'peer_messages',
+    columns: [
+      'id',
+      'app',
+      'src',
+      'f',
+      't',
+      'sent',
+      'type',
+      'sub_type',
+      'body',
+      'searched',
+      'del_f',
+      'del_t',
+      'file',
+      'line',
+      'status',
+      'content',
+    ],
+    key: ['id'],
+  },
+  {
+    name: 'group_messages',
+    columns: ['id', 'app', 'src', 'grp', 'f', 'sent', 'type', 'sub_type', 'body', 'searched', 'file', 'line', 'status'],
+    key: ['id'],
+  },
+  { name: 'peer_copies', columns: ['id', 'owner', 'peer', 'msg'], key: ['id'] },
+  { name: 'owners', columns: ['user', 'first', 'n', 'peers'], key: ['user'] },
+  { name: 'group_seq', columns: ['id', 'grp', 'msg'], key: ['id'] },
+  // Outcomes only: leases belong to attempts running now, and a copy is made while no worker runs.
+  {
+    name: 'ledger',
+    columns: ['stage', 'key', 'status', 'zim_code', 'zim_message', 'msg_id', 'msg_seq', 'at'],
+    key: ['stage', 'key'],
+  },
+];
+
+/** A column list with every name quoted ("user" is reserved in PostgreSQL). */
+export const quotedColumns = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(', ');
