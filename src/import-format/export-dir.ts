@@ -21,6 +21,8 @@ export interface ExportDir {
 }
 
 const FILE_NAME = /^([a-z_]+)(?:\.[A-Za-z0-9_-]+)?\.ndjson(?:\.gz)?$/;
+/** What `zim-migrate extract` writes beside the entity files for people (docs/sources.md): not export data. */
+export const COMPANION_FILES: readonly string[] = ['id-map.ndjson', 'extract-report.json'];
 
 export class ExportDirError extends Error {}
 
@@ -40,7 +42,7 @@ export function scanExportDir(dir: string): ExportDir {
     const full = path.join(dir, name);
     if (entity !== undefined && (ENTITIES as readonly string[]).includes(entity)) {
       files.push({ entity: entity as Entity, path: full });
-    } else if (!name.startsWith('.')) {
+    } else if (!name.startsWith('.') && !COMPANION_FILES.includes(name)) {
       unknown.push(full);
     }
   }
