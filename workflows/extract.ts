@@ -7,7 +7,6 @@
 import {
   condition,
   continueAsNew,
-  defineQuery,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -15,19 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { ExtractActivities } from '../activities/extract';
 import type { ExtractSummary, SendbirdExtractConfig } from '../src/sources/sendbird/units';
-
-export const EXTRACT_TASK_QUEUE = 'zim-migrate-extract';
-export const BLOCK_CHUNK_USERS = 200;
-
-export interface ExtractProgress {
-  phase: 'list' | 'id-map' | 'messages' | 'blocks' | 'finalize' | 'done';
-  users: number;
-  channels: number;
-  channelsDone: number;
-  messages: number;
-  blockChunks: number;
-  blockChunksDone: number;
-}
+import { BLOCK_CHUNK_USERS, extractProgressQuery, type ExtractProgress } from '../src/shared/extract-api';
 
 export interface ExtractInput {
   config: SendbirdExtractConfig;
@@ -37,8 +24,6 @@ export interface ExtractInput {
   unitsPerRun?: number;
   progress?: ExtractProgress;
 }
-
-export const extractProgressQuery = defineQuery<ExtractProgress>('extractProgress');
 
 const acts = proxyActivities<ExtractActivities>({
   startToCloseTimeout: '2 hours',

@@ -15,6 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import type { GroupMemberRecord, GroupRecord, UserRecord } from '../../import-format/schemas';
+import { BLOCK_CHUNK_USERS } from '../../shared/extract-api';
 import { openExportArchive, type ExportArchive } from '../export-archive';
 import { ExtractDir, ID_MAP_FILE, readNdjson, REPORT_FILE, writeAtomic } from '../extract-dir';
 import type { FetchStats, RequestPacer } from '../http-fetch';
@@ -63,8 +64,6 @@ interface ChannelLine {
   /** Export route: the archive entry holding this channel's messages. */
   entry?: string;
 }
-
-export const BLOCK_CHUNK = 200;
 
 function api(cfg: SendbirdExtractConfig, rt: SourceRuntime): SendbirdApi {
   if (cfg.route.kind !== 'api') throw new Error('this unit reads the Platform API');
@@ -431,7 +430,7 @@ export async function blocksChunk(
   if (done) return { pairs: done.pairs.length };
   const { listing } = load(cfg, false);
   const sb = api(cfg, rt);
-  const users = listing.users.slice(chunk * BLOCK_CHUNK, (chunk + 1) * BLOCK_CHUNK);
+  const users = listing.users.slice(chunk * BLOCK_CHUNK_USERS, (chunk + 1) * BLOCK_CHUNK_USERS);
   const pairs = cp.resume?.pairs ?? [];
   for (let i = cp.resume?.next ?? 0; i < users.length; i++) {
     const u = users[i]!;
