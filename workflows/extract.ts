@@ -94,7 +94,7 @@ export async function extractWorkflow(input: ExtractInput): Promise<ExtractSumma
           .finally(() => running--);
         continue;
       }
-      await condition(() => failure !== undefined || running < input.concurrency || (next >= total() && running === 0));
+      await condition(() => failure !== undefined || (next < total() ? running < input.concurrency : running === 0));
     }
     if (failure !== undefined) throw failure;
     return true;

@@ -12,7 +12,10 @@ export const ID_MAP_FILE = 'id-map.ndjson';
 export const REPORT_FILE = 'extract-report.json';
 
 export class ExtractDir {
-  constructor(readonly root: string) {}
+  /** Creates the working folders if missing: any unit may be the first to run in a fresh directory. */
+  constructor(readonly root: string) {
+    this.prepare();
+  }
 
   get work(): string {
     return path.join(this.root, '.extract');

@@ -101,11 +101,14 @@ export class IdMap {
     return this.mapped.size;
   }
 
+  /** Sorted by kind and source id, so two extractions of the same ids write the same file. */
   entries(): IdMapEntry[] {
-    return [...this.mapped].map(([key, zim]) => {
-      const [kind, source] = key.split('\0') as [IdKind, string];
-      return { kind, source, zim };
-    });
+    return [...this.mapped]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, zim]) => {
+        const [kind, source] = key.split('\0') as [IdKind, string];
+        return { kind, source, zim };
+      });
   }
 
   /** Declares a source id that fits ZIM and stays as it is; a mapped id that took it first is an error. */

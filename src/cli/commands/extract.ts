@@ -102,7 +102,17 @@ export function renderExtractSummary(s: ExtractSummary, outDir: string): string 
 export function registerExtractCommands(program: Command): void {
   const extract = program
     .command('extract')
-    .description('Extract a legacy chat system into an export directory (docs/sources.md)');
+    .description('Extract a legacy chat system into an export directory (docs/sources.md)')
+    .addHelpText(
+      'after',
+      `
+Sources: sendbird (its data-export files, or the Platform API). "zim-migrate extract sendbird --help" says more.
+
+Examples:
+  $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
+
+Exit codes: 0 extracted, 1 failure, 2 bad usage.`
+    );
   extract
     .command('sendbird')
     .description(
