@@ -22,17 +22,22 @@ export interface ExtractInput {
   concurrency: number;
   /** Units per run before continuing as new (tests set it low). */
   unitsPerRun?: number;
+  /** Default 60 seconds; tests of a killed worker shorten it. */
+  heartbeatTimeout?: string;
   progress?: ExtractProgress;
 }
 
-const acts = proxyActivities<ExtractActivities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '60 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const activities = (heartbeatTimeout: string) =>
+  proxyActivities<ExtractActivities>({
+    startToCloseTimeout: '2 hours',
+    // A dead worker's unit is retried elsewhere after this long without a heartbeat (one comes after every page).
+    heartbeatTimeout,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
 
 export async function extractWorkflow(input: ExtractInput): Promise<ExtractSummary> {
   const cfg = input.config;
+  const acts = activities(input.heartbeatTimeout ?? '60 seconds');
   const p: ExtractProgress = input.progress ?? {
     phase: 'list',
     users: 0,
