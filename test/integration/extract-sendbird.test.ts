@@ -4,7 +4,7 @@
  * then the export goes through `zim-migrate validate` and `plan` as it is.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +27,19 @@ const cli = (...args: string[]) => {
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+
+function runCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), ...args], {
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (status) => resolve({ status, stdout, stderr }))
+  );
+}
 
 describe('extract sendbird (Temporal workflow)', () => {
   let t: TemporalTestEnv;
@@ -113,5 +126,37 @@ describe('extract sendbird (Temporal workflow)', () => {
     const v = cli('validate', out, '--rejects', path.join(root, 'zip-rejects.ndjson'));
     assert.equal(v.code, 0, v.out + v.err);
     await worker.stop();
+  });
+
+  it('runs from the CLI with an embedded worker: token from the environment, the id map announced loudly', async () => {
+    const out = path.join(root, 'cli');
+    // Asynchronously: the emulator answers from this process, which spawnSync would block.
+    const r = await runCli(
+      [
+        'extract',
+        'sendbird',
+        '--api',
+        emulator.url,
+        '--out',
+        out,
+        '--embedded-worker',
+        '--requests-per-second',
+        '300',
+        '--task-queue',
+        'extract-cli',
+      ],
+      { TEMPORAL_ADDRESS: t.server.address, SENDBIRD_API_TOKEN: TOKEN }
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /IMPORTANT: \d+ Sendbird ids do not fit ZIM.*\n.*id-map\.ndjson.*MUST log these users in/);
+    assert.ok(!(r.stdout + r.stderr).includes(TOKEN), 'the token is never printed');
+    assertMatchesWorkspace(out, ws, { blocks: true });
+    const bad = spawnSync(
+      process.execPath,
+      [path.join(projectRoot(), 'bin', 'zim-migrate.js'), 'extract', 'sendbird', '--out', out],
+      { encoding: 'utf8' }
+    );
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /exactly one source/);
   });
 });
