@@ -3,3 +3,4 @@ export { preflightWorkflow } from './preflight';
 export { migrationWorkflow } from './migration';
 export { stageWorkflow } from './stage';
 export { entitySequenceWorkflow } from './entity-sequence';
+export { extractWorkflow } from './extract';

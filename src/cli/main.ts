@@ -8,10 +8,12 @@ import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerCatchUpCommand } from './commands/catch-up';
+import { registerExtractCommands } from './commands/extract';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
 import { registerReportCommand } from './commands/report';
+import { registerSendbirdEmulatorCommand } from './commands/sendbird-emulator';
 import { registerStagingCommand } from './commands/staging';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerValidateCommand } from './commands/validate';
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
 Examples:
   $ zim-migrate dev                                a full local rehearsal: Temporal + UI, ZIM emulator, worker, sample
   $ zim-migrate gen --out ./sample --users 1000    write a synthetic export
+  $ zim-migrate extract sendbird --from-export-dir ./sb.zip --out ./export --embedded-worker
+                                                   extract a Sendbird app into an export (docs/sources.md)
   $ zim-migrate validate ./sample                  check an export against the format and ZIM's rules
   $ zim-migrate plan ./sample --out acme.sqlite    stage it; print calls per Action and the ETA
   $ zim-migrate worker                             run a worker (ZIM_APP_ID, ZIM_SERVER_SECRET_FILE, TEMPORAL_*)
@@ -77,6 +81,8 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerConfigCommand(program);
   registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
+  registerExtractCommands(program);
+  registerSendbirdEmulatorCommand(program);
   registerTemporalCliCommand(program);
   checkRequiredOptionsLast(program);
   return program;

@@ -26,6 +26,8 @@ export interface ExportDir {
 }
 
 const FILE_NAME = /^([a-z_]+)(?:\.[A-Za-z0-9_-]+)?\.ndjson(?:\.gz)?$/;
+/** What `zim-migrate extract` writes beside the entity files for people (docs/sources.md): not export data. */
+export const COMPANION_FILES: readonly string[] = ['id-map.ndjson', 'extract-report.json'];
 
 export class ExportDirError extends Error {}
 
@@ -51,7 +53,7 @@ export function scanExportDir(dir: string): ExportDir {
       deletions.push(full);
     } else if (name === MANIFEST_FILE) {
       manifest = full;
-    } else if (!name.startsWith('.')) {
+    } else if (!name.startsWith('.') && !COMPANION_FILES.includes(name)) {
       unknown.push(full);
     }
   }

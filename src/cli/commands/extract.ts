@@ -1,0 +1,298 @@
+/**
+ * `zim-migrate extract sendbird`: a Sendbird app (export files or the Platform API) into an export directory that
+ * validate and plan take as it is, as a Temporal workflow; and `zim-migrate extract-worker`, its worker.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { ExtractDir, ID_MAP_FILE, REPORT_FILE } from '../../sources/extract-dir';
+import { renderReport } from '../../sources/report';
+import { readSendbirdApiToken } from '../../sources/sendbird/api-token';
+import { DEFAULT_MAPPING } from '../../sources/sendbird/mapping';
+import type { ExtractSummary, SendbirdExtractConfig } from '../../sources/sendbird/units';
+import { UsageError } from '../../shared/usage-error';
+import { connectClient, connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
+import { createExtractWorker } from '../../worker/extract-worker';
+import { installWorkerLogger } from '../../worker/worker-logger';
+import type { ExtractInput, extractWorkflow } from '../../../workflows/extract';
+import { EXTRACT_TASK_QUEUE, extractProgressQuery } from '../../shared/extract-api';
+import { settingLayers } from '../setting-layers';
+
+const flagsSchema = z
+  .object({
+    out: z.string().min(1),
+    fromExportDir: z.string().min(1).optional(),
+    api: z.url({ error: 'expected a URL such as https://api-APP_ID.sendbird.com' }).optional(),
+    appId: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, { error: 'a Sendbird application id is letters, digits and dashes' })
+      .optional(),
+    apiTokenFile: z.string().optional(),
+    idMap: z.string().optional(),
+    adminMessages: z.enum(['system', 'drop']),
+    systemUser: z.string().min(1).max(32),
+    removedMessages: z.enum(['skip', 'keep']),
+    blocks: z.boolean(),
+    concurrency: z.coerce.number().int().min(1).max(64),
+    requestsPerSecond: z.coerce.number().positive().max(10_000),
+    embeddedWorker: z.boolean().optional(),
+    taskQueue: z.string().min(1).optional(),
+    workflowId: z.string().min(1).optional(),
+    json: z.boolean().optional(),
+  })
+  .refine((f) => [f.fromExportDir, f.api ?? f.appId].filter(Boolean).length === 1, {
+    error: 'give exactly one source: --from-export-dir DIR|ZIP, or --api URL / --app-id ID',
+  });
+
+type Flags = z.infer<typeof flagsSchema>;
+
+function parseFlags(raw: Record<string, unknown>): Flags {
+  const parsed = flagsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    const flag = i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+    throw new UsageError(`${flag}${i.message}`);
+  }
+  return parsed.data;
+}
+
+export function extractConfig(f: Flags): SendbirdExtractConfig {
+  const outDir = path.resolve(f.out);
+  return {
+    outDir,
+    route: f.fromExportDir
+      ? { kind: 'export', path: path.resolve(f.fromExportDir) }
+      : { kind: 'api', baseUrl: f.api ?? `https://api-${f.appId}.sendbird.com` },
+    mapping: { adminMessages: f.adminMessages, systemUserId: f.systemUser, removedMessages: f.removedMessages },
+    ...(f.idMap ? { earlierIdMap: path.resolve(f.idMap) } : {}),
+    blocks: f.blocks,
+  };
+}
+
+/** The same output directory gives the same workflow id: running the command again attaches to (or resumes) it. */
+export const extractWorkflowId = (outDir: string) =>
+  `zim-migrate-extract/${path.basename(outDir)}-${createHash('sha256').update(outDir).digest('hex').slice(0, 8)}`;
+
+const extractTaskQueue = (f: { taskQueue?: string }) =>
+  f.taskQueue ?? process.env.ZIM_MIGRATE_EXTRACT_TASK_QUEUE ?? EXTRACT_TASK_QUEUE;
+
+export function renderExtractSummary(s: ExtractSummary, outDir: string): string {
+  return [
+    `Extracted into ${outDir}:`,
+    `  users ${s.users} (${s.deactivatedUsers} deactivated, ${s.unlistedUsers} known only from messages or memberships)`,
+    `  groups ${s.groups} with ${s.members} members · one-to-one messages ${s.peerMessages} · group messages ${s.groupMessages} · blocks ${s.blocks}`,
+    '',
+    'Left out or changed (every item is in ' + path.join(outDir, REPORT_FILE) + '):',
+    renderReport(s.report),
+    '',
+    s.mappedIds > 0
+      ? `IMPORTANT: ${s.mappedIds} Sendbird ids do not fit ZIM (over 32 bytes or characters ZIM refuses) and were mapped.\n` +
+        `  The map is ${path.join(outDir, ID_MAP_FILE)} ({"kind","source","zim"} per line). Your app MUST log these users in\n` +
+        '  to ZIM with the mapped id (look it up by the Sendbird user_id) and open mapped groups by their mapped id.\n' +
+        '  Pass this file to every later extraction (--id-map) so the ids stay the same.'
+      : 'Every Sendbird id fits ZIM as it is: no id was mapped.',
+    '',
+    `Next: zim-migrate validate ${outDir}`,
+  ].join('\n');
+}
+
+export function registerExtractCommands(program: Command): void {
+  const extract = program
+    .command('extract')
+    .description('Extract a legacy chat system into an export directory (docs/sources.md)')
+    .addHelpText(
+      'after',
+      `
+Sources: sendbird (its data-export files, or the Platform API). "zim-migrate extract sendbird --help" says more.
+
+Examples:
+  $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
+
+Exit codes: 0 extracted, 1 failure, 2 bad usage.`
+    );
+  extract
+    .command('sendbird')
+    .description(
+      'Extract a Sendbird app, from its data-export files or the Platform API, as a durable Temporal workflow'
+    )
+    .requiredOption('--out <dir>', 'the export directory to write (validate and plan read it as it is)')
+    .option('--from-export-dir <dir|zip>', 'a Sendbird data export (JSON): a directory or the zip Sendbird produced')
+    .option('--api <url>', "the Platform API's base URL (or an emulator's), e.g. https://api-APP_ID.sendbird.com")
+    .option('--app-id <id>', 'the Sendbird application id (the API is then https://api-<id>.sendbird.com)')
+    .option('--api-token-file <file>', 'a file holding only the API token (else env SENDBIRD_API_TOKEN)')
+    .option('--id-map <file>', 'the id-map.ndjson of an earlier extraction: its mapped ids are kept')
+    .addOption(
+      new Option('--admin-messages <what>', 'admin messages (no sender): from the system user, or dropped')
+        .choices(['system', 'drop'])
+        .default('system')
+    )
+    .option('--system-user <id>', 'the user id admin messages are sent by', DEFAULT_MAPPING.systemUserId)
+    .addOption(
+      new Option('--removed-messages <what>', 'messages deleted in Sendbird (is_removed)')
+        .choices(['skip', 'keep'])
+        .default('skip')
+    )
+    .option('--no-blocks', 'do not read blocklists (one request per user)')
+    .option('--concurrency <n>', 'channels extracted at once', '4')
+    .option('--requests-per-second <n>', "the embedded worker's pace towards Sendbird (your plan's GET limit)", '20')
+    .option('--embedded-worker', 'run an extract worker inside this command (else run "zim-migrate extract-worker")')
+    .option(
+      '--task-queue <name>',
+      `the extract task queue (env ZIM_MIGRATE_EXTRACT_TASK_QUEUE, default ${EXTRACT_TASK_QUEUE})`
+    )
+    .option('--workflow-id <id>', 'the workflow id (default: derived from --out, so running again resumes)')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+What it does (docs/sources.md has the mapping and why):
+  users (active_mode=all: deactivated ones too) -> users.ndjson, deactivated ones flagged
+  distinct group channels of 2 members -> one-to-one history (peer_messages.c*.ndjson)
+  other group channels and supergroups -> groups, members (operators become admins), group history
+  open channels -> not extracted (counted in the report)
+  MESG -> text, FILE -> image/video/audio/file, ADMM -> from --system-user or dropped, unknown types -> custom
+  data / custom_type -> the message's extendedData; blocklists -> blocks.ndjson (API route only)
+Ids that ZIM cannot take (over 32 bytes, or characters ZIM refuses) are mapped deterministically; the map is
+written to id-map.ndjson in --out. YOUR APP MUST LOG USERS IN WITH THE MAPPED ID. Pass --id-map to later rounds.
+Everything left out or changed is counted, with examples, in extract-report.json.
+
+The work runs as the Temporal workflow ${'`'}extractWorkflow${'`'}: one activity per channel (and per listing, per 200
+users' blocklists), each resumable; run the command again with the same --out to resume after a crash. Progress:
+the workflow's query "extractProgress", or its details in the Temporal UI.
+
+Secrets: the API token only from SENDBIRD_API_TOKEN or --api-token-file, read by the worker; never in flags,
+the workflow input, logs or errors. Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...
+
+Examples:
+  $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
+  $ SENDBIRD_API_TOKEN=... zim-migrate extract sendbird --app-id 1A2B3C --out ./export --embedded-worker
+  $ zim-migrate extract-worker --api-token-file ./sb-token &   # then, from anywhere:
+  $ zim-migrate extract sendbird --app-id 1A2B3C --out /data/export --id-map ./round1/id-map.ndjson
+  $ zim-migrate validate ./export && zim-migrate plan ./export --out acme.sqlite
+
+Exit codes: 0 extracted, 1 failure (a malformed export file, Sendbird refused the token, Temporal unreachable:
+the message names the file or request and what to do), 2 bad usage.`
+    )
+    .action(async (raw: Record<string, unknown>, command: Command) => {
+      const f = parseFlags(raw);
+      const cfg = extractConfig(f);
+      mkdirSync(cfg.outDir, { recursive: true });
+      new ExtractDir(cfg.outDir).prepare();
+      const layers = settingLayers(command);
+      const temporal = resolveTemporalSettings(layers);
+      const taskQueue = extractTaskQueue(f);
+      let stopWorker: (() => Promise<void>) | undefined;
+      if (f.embeddedWorker) {
+        installWorkerLogger('WARN');
+        const apiToken = cfg.route.kind === 'api' ? readSendbirdApiToken(f.apiTokenFile) : undefined;
+        if (cfg.route.kind === 'api' && !apiToken)
+          throw new UsageError('the API route needs the token: set SENDBIRD_API_TOKEN or pass --api-token-file');
+        const { connection, namespace } = await connectWorkerConnection(temporal);
+        const worker = await createExtractWorker({
+          connection,
+          namespace,
+          taskQueue,
+          apiToken,
+          requestsPerSecond: f.requestsPerSecond,
+        });
+        const running = worker.run();
+        stopWorker = async () => {
+          worker.shutdown();
+          await running;
+          await connection.close();
+        };
+      }
+      try {
+        const client = await connectClient(temporal);
+        const workflowId = f.workflowId ?? extractWorkflowId(cfg.outDir);
+        const input: ExtractInput = { config: cfg, concurrency: f.concurrency };
+        let handle: WorkflowHandle<typeof extractWorkflow>;
+        try {
+          handle = await client.workflow.start<typeof extractWorkflow>('extractWorkflow', {
+            taskQueue,
+            workflowId,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          handle = client.workflow.getHandle(workflowId);
+        }
+        console.error(
+          `zim-migrate extract: workflow ${workflowId} on task queue ${taskQueue}${f.embeddedWorker ? ' (embedded worker)' : ''}`
+        );
+        let last = '';
+        const timer = setInterval(() => {
+          handle
+            .query(extractProgressQuery)
+            .then((p) => {
+              const line = `  ${p.phase}: channels ${p.channelsDone}/${p.channels}, messages ${p.messages}`;
+              if (line !== last) console.error((last = line));
+            })
+            .catch(() => undefined);
+        }, 2000);
+        let summary: ExtractSummary;
+        try {
+          summary = await handle.result();
+        } finally {
+          clearInterval(timer);
+        }
+        console.log(f.json ? JSON.stringify(summary, null, 2) : renderExtractSummary(summary, cfg.outDir));
+        await client.connection.close();
+      } finally {
+        await stopWorker?.();
+      }
+    });
+
+  program
+    .command('extract-worker')
+    .description('Run a worker for extractions (the extract task queue) until Ctrl-C or SIGTERM')
+    .option('--api-token-file <file>', 'a file holding only the Sendbird API token (else env SENDBIRD_API_TOKEN)')
+    .option(
+      '--requests-per-second <n>',
+      "this worker's pace towards Sendbird, all channels together (your plan's GET limit)",
+      '20'
+    )
+    .option(
+      '--task-queue <name>',
+      `the extract task queue (env ZIM_MIGRATE_EXTRACT_TASK_QUEUE, default ${EXTRACT_TASK_QUEUE})`
+    )
+    .addHelpText(
+      'after',
+      `
+It runs extractWorkflow and its activities. It needs the output directory and any export file at the paths the
+extract command gave (run it on the machine that holds them), and, for the API route, the Sendbird API token from
+SENDBIRD_API_TOKEN or --api-token-file (kept in this process). Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...
+
+Examples:
+  $ SENDBIRD_API_TOKEN=... zim-migrate extract-worker --requests-per-second 50
+  $ zim-migrate extract-worker --api-token-file /run/secrets/sendbird
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 failure (Temporal unreachable), 2 bad usage.`
+    )
+    .action(async (raw: { apiTokenFile?: string; requestsPerSecond: string; taskQueue?: string }, command: Command) => {
+      const rate = z.coerce.number().positive().safeParse(raw.requestsPerSecond);
+      if (!rate.success) throw new UsageError('--requests-per-second: expected a positive number');
+      installWorkerLogger();
+      const apiToken = readSendbirdApiToken(raw.apiTokenFile);
+      const temporal = resolveTemporalSettings(settingLayers(command));
+      const taskQueue = extractTaskQueue(raw);
+      const { connection, namespace } = await connectWorkerConnection(temporal);
+      const worker = await createExtractWorker({
+        connection,
+        namespace,
+        taskQueue,
+        apiToken,
+        requestsPerSecond: rate.data,
+      });
+      console.error(
+        `zim-migrate extract-worker: Temporal ${temporal.connectionOptions.address} namespace ${namespace} task queue ${taskQueue}; ` +
+          `Sendbird token ${apiToken ? (raw.apiTokenFile ? `from ${raw.apiTokenFile}` : 'from SENDBIRD_API_TOKEN') : 'none (export files only)'}`
+      );
+      await worker.run();
+      await connection.close();
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * Checks an extracted export against the emulator's workspace, record by record, from the workspace's own data (not
+ * through the connector's mapping code): every user under its mapped id, deactivated flags, each distinct DM's
+ * messages, each group with its members and roles, each group message with its sender, blocks.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MESSAGE_KIND, type Workspace } from '../../src/sendbird-emulator/workspace';
+
+const ZIM_ID = /^[0-9A-Za-z!#$%&()+\-:;<=.>?@[\]^_{}|~ ]{1,32}$/;
+
+function lines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
+interface Msg {
+  id: string;
+  from: string;
+  to?: string;
+  group?: string;
+}
+
+export interface ExtractedCounts {
+  users: number;
+  peerMessages: number;
+  groupMessages: number;
+  groups: number;
+  blocks: number;
+}
+
+export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: boolean }): ExtractedCounts {
+  const map = new Map<string, string>();
+  for (const e of lines<{ kind: string; source: string; zim: string }>(path.join(out, 'id-map.ndjson'))) {
+    assert.ok(ZIM_ID.test(e.zim), `mapped id ${e.zim} fits ZIM`);
+    map.set(`${e.kind}:${e.source}`, e.zim);
+  }
+  const zimUser = (id: string) => {
+    const mapped = map.get(`user:${id}`);
+    if (mapped) return mapped;
+    assert.ok(ZIM_ID.test(id), `user id ${id} does not fit ZIM but is not in the id map`);
+    return id;
+  };
+  const zimGroup = (url: string) => map.get(`group:${url}`) ?? url;
+
+  const users = new Map(
+    lines<{ id: string; deactivated?: boolean }>(path.join(out, 'users.ndjson')).map((u) => [u.id, u])
+  );
+  for (const u of ws.users) {
+    const got = users.get(zimUser(u.user_id));
+    assert.ok(got, `user ${u.user_id} is exported as ${zimUser(u.user_id)}`);
+    assert.equal(got.deactivated ?? false, !u.is_active, `deactivated flag of ${u.user_id}`);
+  }
+
+  const files = readdirSync(out);
+  const read = (prefix: string) =>
+    files.filter((f) => f.startsWith(prefix)).flatMap((f) => lines<Msg>(path.join(out, f)));
+  const peer = new Map(read('peer_messages').map((m) => [m.id, m]));
+  const group = new Map(read('group_messages').map((m) => [m.id, m]));
+  assert.equal(
+    peer.size + group.size,
+    read('peer_messages').length + read('group_messages').length,
+    'no message twice'
+  );
+
+  const groups = new Map(lines<{ id: string; owner: string }>(path.join(out, 'groups.ndjson')).map((g) => [g.id, g]));
+  const members = lines<{ group: string; user: string; role: string }>(path.join(out, 'group_members.ndjson'));
+  let expectedPeer = 0;
+  let expectedGroup = 0;
+  let expectedGroups = 0;
+  for (const ch of ws.channels) {
+    const isDm = ch.is_distinct && ch.members.length === 2;
+    if (!isDm) {
+      expectedGroups++;
+      const gid = zimGroup(ch.channel_url);
+      assert.ok(ZIM_ID.test(gid) && !gid.startsWith('#'), `group id ${gid} fits ZIM`);
+      const g = groups.get(gid);
+      assert.ok(g, `channel ${ch.channel_url} is group ${gid}`);
+      const ownerSource = ch.operators.length ? ch.operators[0]! : ch.members[0]!;
+      assert.equal(g.owner, zimUser(ws.users[ownerSource]!.user_id), `owner of ${ch.channel_url}`);
+      const got = new Map(members.filter((m) => m.group === gid).map((m) => [m.user, m.role]));
+      assert.equal(got.size, ch.members.length, `members of ${ch.channel_url}`);
+      const ops = new Set(ch.operators);
+      for (const m of ch.members) {
+        const role = m === ownerSource ? 'owner' : ops.has(m) ? 'admin' : 'member';
+        assert.equal(
+          got.get(zimUser(ws.users[m]!.user_id)),
+          role,
+          `role of ${ws.users[m]!.user_id} in ${ch.channel_url}`
+        );
+      }
+    }
+    for (let i = 0; i < ch.ts.length; i++) {
+      const id = String(ch.ids[i]);
+      const kind = ch.kind[i]!;
+      if (kind === MESSAGE_KIND.removed) {
+        assert.ok(!peer.has(id) && !group.has(id), `removed message ${id} is left out`);
+        continue;
+      }
+      const sender = kind === MESSAGE_KIND.admin ? 'sendbird_admin' : zimUser(ws.users[ch.sender[i]!]!.user_id);
+      if (isDm) {
+        const m = peer.get(id);
+        assert.ok(m, `DM message ${id} of ${ch.channel_url} is exported`);
+        const [a, b] = ch.members.map((x) => zimUser(ws.users[x]!.user_id)) as [string, string];
+        assert.equal(m.from, sender);
+        assert.equal(m.to, sender === a ? b : a);
+        expectedPeer++;
+      } else {
+        const m = group.get(id);
+        assert.ok(m, `group message ${id} of ${ch.channel_url} is exported`);
+        assert.equal(m.from, sender);
+        assert.equal(m.group, zimGroup(ch.channel_url));
+        expectedGroup++;
+      }
+    }
+  }
+  assert.equal(peer.size, expectedPeer, 'no other one-to-one message');
+  assert.equal(group.size, expectedGroup, 'no other group message');
+  assert.equal(groups.size, expectedGroups, 'no other group');
+  const blocks = lines<{ user: string; blocked: string }>(path.join(out, 'blocks.ndjson'));
+  if (o.blocks) {
+    const expected = [...ws.blocks].flatMap(([a, bs]) =>
+      bs.map((b) => `${zimUser(ws.users[a]!.user_id)}>${zimUser(ws.users[b]!.user_id)}`)
+    );
+    assert.deepEqual(blocks.map((b) => `${b.user}>${b.blocked}`).sort(), expected.sort(), 'blocks');
+  }
+  return {
+    users: users.size,
+    peerMessages: peer.size,
+    groupMessages: group.size,
+    groups: groups.size,
+    blocks: blocks.length,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Sendbird → export, on a real Temporal dev server: the Platform API route against the emulator (rate limited, so
+ * 429s happen) and the export-file route from a zip, each compared record by record with the emulator's workspace;
+ * then the export goes through `zim-migrate validate` and `plan` as it is.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createExtractActivities } from '../../activities/extract';
+import { exportZip } from '../../src/sendbird-emulator/export-files';
+import { startSendbirdEmulator, type SendbirdEmulator } from '../../src/sendbird-emulator/server';
+import { generateWorkspace } from '../../src/sendbird-emulator/workspace';
+import { projectRoot } from '../../src/shared/project-root';
+import { DEFAULT_MAPPING } from '../../src/sources/sendbird/mapping';
+import type { SendbirdExtractConfig } from '../../src/sources/sendbird/units';
+import type { extractWorkflow } from '../../workflows/extract';
+import { tempDir } from '../helpers/exports';
+import { assertMatchesWorkspace } from '../helpers/sendbird';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+const TOKEN = 'test-token-0123456789';
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), ...args], {
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+function runCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'zim-migrate.js'), ...args], {
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (status) => resolve({ status, stdout, stderr }))
+  );
+}
+
+describe('extract sendbird (Temporal workflow)', () => {
+  let t: TemporalTestEnv;
+  let emulator: SendbirdEmulator;
+  const ws = generateWorkspace({ seed: 7, users: 260, messages: 4000, startMs: Date.now() - 10 * 86_400_000 });
+  const root = tempDir('extract-sb');
+
+  before(async () => {
+    t = await startTemporalTestEnv();
+    emulator = await startSendbirdEmulator({ workspace: ws, apiToken: TOKEN, rateLimit: 150 });
+  });
+  after(async () => {
+    await emulator?.close();
+    await t?.teardown();
+  });
+
+  it('extracts through the Platform API: every user, DM, group, member role, message and block; validate and plan take it', async () => {
+    // The worker paces itself above the emulator's limit, so 429s with Retry-After must be absorbed.
+    const worker = await t.createWorker({
+      activities: createExtractActivities({ apiToken: TOKEN, requestsPerSecond: 400 }),
+    });
+    const out = path.join(root, 'api');
+    const config: SendbirdExtractConfig = {
+      outDir: out,
+      route: { kind: 'api', baseUrl: emulator.url },
+      mapping: DEFAULT_MAPPING,
+      blocks: true,
+    };
+    const handle = await t.client.workflow.start<typeof extractWorkflow>('extractWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: 'extract-api',
+      args: [{ config, concurrency: 4, unitsPerRun: 25 }],
+    });
+    const summary = await handle.result();
+    assert.ok(emulator.stats.tooMany > 0, 'the emulator answered 429 at least once');
+    const counts = assertMatchesWorkspace(out, ws, { blocks: true });
+    assert.equal(summary.peerMessages, counts.peerMessages);
+    assert.equal(summary.groupMessages, counts.groupMessages);
+    assert.ok(summary.mappedIds > 20, 'long and odd ids were mapped');
+    assert.ok(
+      summary.report['message.removed']!.count > 0 && summary.report['channel.open-not-extracted']!.count === 2
+    );
+    // The API token never reaches Temporal's history.
+    const history = JSON.stringify(await handle.fetchHistory());
+    assert.ok(!history.includes(TOKEN), 'the token is not in the workflow history');
+    // No request was made twice (no unit fetched twice).
+    const repeated = [...emulator.stats.byRequest].filter(([, n]) => n > 1);
+    assert.deepEqual(repeated, []);
+
+    const rejects = path.join(root, 'rejects.ndjson');
+    const v = cli('validate', out, '--rejects', rejects, '--json');
+    assert.equal(v.code, 0, v.out + v.err);
+    const result = JSON.parse(v.out) as { errors: number; warnings: number };
+    assert.equal(result.errors, 0);
+    assert.equal(result.warnings, 0, readFileSync(rejects, 'utf8').slice(0, 2000));
+    const plan = cli('plan', out, '--out', path.join(root, 'api.sqlite'), '--json');
+    assert.equal(plan.code, 0, plan.err);
+    await worker.stop();
+  });
+
+  it('extracts a data-export zip (the §1.2 file shapes) to the same records, blocks aside', async () => {
+    const zip = path.join(root, 'sendbird-export.zip');
+    writeFileSync(zip, await exportZip(ws));
+    const worker = await t.createWorker({ activities: createExtractActivities({ requestsPerSecond: 10 }) });
+    const out = path.join(root, 'zip');
+    const config: SendbirdExtractConfig = {
+      outDir: out,
+      route: { kind: 'export', path: zip },
+      mapping: DEFAULT_MAPPING,
+      blocks: true,
+    };
+    const summary = await t.client.workflow.execute<typeof extractWorkflow>('extractWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: 'extract-zip',
+      args: [{ config, concurrency: 4 }],
+    });
+    assertMatchesWorkspace(out, ws, { blocks: false });
+    assert.equal(summary.blocks, 0);
+    // The same ids as the API route: the id map is deterministic.
+    assert.equal(
+      readFileSync(path.join(out, 'id-map.ndjson'), 'utf8'),
+      readFileSync(path.join(root, 'api', 'id-map.ndjson'), 'utf8')
+    );
+    const v = cli('validate', out, '--rejects', path.join(root, 'zip-rejects.ndjson'));
+    assert.equal(v.code, 0, v.out + v.err);
+    await worker.stop();
+  });
+
+  it('runs from the CLI with an embedded worker: token from the environment, the id map announced loudly', async () => {
+    const out = path.join(root, 'cli');
+    // Asynchronously: the emulator answers from this process, which spawnSync would block.
+    const r = await runCli(
+      [
+        'extract',
+        'sendbird',
+        '--api',
+        emulator.url,
+        '--out',
+        out,
+        '--embedded-worker',
+        '--requests-per-second',
+        '300',
+        '--task-queue',
+        'extract-cli',
+      ],
+      { TEMPORAL_ADDRESS: t.server.address, SENDBIRD_API_TOKEN: TOKEN }
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /IMPORTANT: \d+ Sendbird ids do not fit ZIM.*\n.*id-map\.ndjson.*MUST log these users in/);
+    assert.ok(!(r.stdout + r.stderr).includes(TOKEN), 'the token is never printed');
+    assertMatchesWorkspace(out, ws, { blocks: true });
+    const bad = spawnSync(
+      process.execPath,
+      [path.join(projectRoot(), 'bin', 'zim-migrate.js'), 'extract', 'sendbird', '--out', out],
+      { encoding: 'utf8' }
+    );
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /exactly one source/);
+  });
+});
