@@ -148,7 +148,7 @@ describe('zim-migrate gen, validate, plan', () => {
     assert.match(gen.err, /unknown option '--userz'/);
     const missing = cli('plan', good);
     assert.equal(missing.code, 2);
-    assert.match(missing.err, /required option '--out <file>' not specified/);
+    assert.match(missing.err, /required option '--out <file\|url>' not specified/);
   });
 
   it('teaches by example in --help', () => {
