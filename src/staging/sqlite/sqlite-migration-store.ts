@@ -31,6 +31,14 @@ import type {
   VerifyPage,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
+import {
+  VERIFY_KIND_ACTIONS,
+  VERIFY_PAGE_KINDS,
+  verifyPageOrder,
+  type VerifyKindWork,
+  type VerifyPageKind,
+  type VerifyPageRef,
+} from '../verify-page-order';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
@@ -262,25 +270,41 @@ export class SqliteMigrationStore implements MigrationStore {
     return (rows as Row[]).map(blockOf);
   }
 
+  /** Verify's pages in stage order (verify-page-order.ts), worked out at the first verify page. */
+  private verifyOrder: VerifyPageRef[] | undefined;
+
+  private async verifyPageOrder(): Promise<VerifyPageRef[]> {
+    if (this.verifyOrder) return this.verifyOrder;
+    const { plan } = await this.meta();
+    const pages = { owners: 'verify-owners', groups: 'verify-groups', users: 'users' } as const;
+    const work = Object.fromEntries(
+      VERIFY_PAGE_KINDS.map((kind) => {
+        const n = this.pageCount(pages[kind]);
+        const seconds = Math.max(
+          0,
+          ...plan.actions.filter((a) => VERIFY_KIND_ACTIONS[kind].includes(a.action)).map((a) => a.seconds)
+        );
+        // A plan without verify's Actions (staged before they were planned): spread the kinds by pages.
+        return [kind, { pages: n, seconds: seconds > 0 ? seconds : n }];
+      })
+    ) as Record<VerifyPageKind, VerifyKindWork>;
+    this.verifyOrder = verifyPageOrder(work);
+    return this.verifyOrder;
+  }
+
   async verifyPage(page: number): Promise<VerifyPage> {
-    const none = { owners: [], groups: [], users: [] };
-    const ownerPages = this.pageCount('verify-owners');
-    const groupPages = this.pageCount('verify-groups');
-    const ids = (kind: string, page: number, sql: string) => {
-      const start = this.pageStart(kind, page)!;
+    const ref = (await this.verifyPageOrder())[page];
+    const none: VerifyPage = { owners: [], groups: [], users: [] };
+    if (!ref) return none;
+    const ids = (kind: string, sql: string) => {
+      const start = this.pageStart(kind, ref.index)!;
       return (this.sql(sql).all(start.first_key, PAGE_SIZE.verify) as Row[]).map((r) => str(Object.values(r)[0]));
     };
-    if (page < ownerPages)
-      return {
-        ...none,
-        owners: ids('verify-owners', page, `SELECT user FROM owners WHERE user >= ? ORDER BY user LIMIT ?`),
-      };
-    if (page < ownerPages + groupPages)
-      return {
-        ...none,
-        groups: ids('verify-groups', page - ownerPages, `SELECT id FROM groups WHERE id >= ? ORDER BY id LIMIT ?`),
-      };
-    return { ...none, users: await this.accountsPage(page - ownerPages - groupPages) };
+    if (ref.kind === 'owners')
+      return { ...none, owners: ids('verify-owners', `SELECT user FROM owners WHERE user >= ? ORDER BY user LIMIT ?`) };
+    if (ref.kind === 'groups')
+      return { ...none, groups: ids('verify-groups', `SELECT id FROM groups WHERE id >= ? ORDER BY id LIMIT ?`) };
+    return { ...none, users: await this.accountsPage(ref.index) };
   }
 
   async userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>> {
