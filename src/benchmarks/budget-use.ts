@@ -59,10 +59,10 @@ export function budgetUse(
 
 /** One line per Action: its rate and share of the budget, and where it ran below. */
 export function renderBudgetUse(action: string, use: BudgetUse, budget: number): string {
+  const rate = (perSecond: number) => `${perSecond.toFixed(1)} calls/s = ${((perSecond / budget) * 100).toFixed(0)}%`;
   return (
-    `${action}: ${use.perSecond.toFixed(1)} calls/s = ${((use.perSecond / budget) * 100).toFixed(0)}% of the ` +
-    `budget over its ${use.seconds} s (${use.from}–${use.to} s), ${use.steadyPerSecond.toFixed(1)} calls/s = ` +
-    `${((use.steadyPerSecond / budget) * 100).toFixed(0)}% without its first and last second; below 90% in ${use.secondsBelow} of them, of which the last ` +
-    `${use.tailSeconds} s at the end (${use.tailCalls.toLocaleString('en-US')} calls)`
+    `${action}: ${rate(use.perSecond)} of the budget over its ${use.seconds} s (${use.from}–${use.to} s), ` +
+    `${rate(use.steadyPerSecond)} without its first and last second; below 90% in ${use.secondsBelow} of them, ` +
+    `of which the last ${use.tailSeconds} s at the end (${use.tailCalls.toLocaleString('en-US')} calls)`
   );
 }
