@@ -3,8 +3,20 @@
  * about once a second: the benchmarks' measure of whether a stage kept its budgets full.
  */
 
-/** Cumulative calls per Action at each sample. */
-export type CallSeries = { at: number; calls: Partial<Record<string, number>> }[];
+import { classifyZimCode } from '../zim-client/codes';
+import type { CountersSnapshot } from '../zim-emulator';
+
+/** Cumulative calls per Action at each sample, and of them those answered "too frequent". */
+export type CallSeries = { at: number; calls: Partial<Record<string, number>>; tooFrequent: Record<string, number> }[];
+
+/** One sample of the emulator's counters. */
+export function callSample(counters: Pick<CountersSnapshot, 'calls' | 'refusalsByAction'>): CallSeries[number] {
+  const tooFrequent: Record<string, number> = {};
+  for (const [action, codes] of Object.entries(counters.refusalsByAction))
+    for (const [code, n] of Object.entries(codes ?? {}))
+      if (classifyZimCode(Number(code)) === 'rate-limited') tooFrequent[action] = (tooFrequent[action] ?? 0) + n;
+  return { at: Date.now(), calls: { ...counters.calls }, tooFrequent };
+}
 
 export interface BudgetUse {
   /** The Action's first and last second with calls, in seconds from the start of the series (or window). */
@@ -20,6 +32,8 @@ export interface BudgetUse {
   /** The last stretch below 90% (the tail a stage spends on a few long sequences), and its calls. */
   tailSeconds: number;
   tailCalls: number;
+  /** Calls answered "too frequent" over those seconds: each holds the Action back and widens its headroom. */
+  tooFrequent: number;
 }
 
 /**
@@ -33,11 +47,15 @@ export function budgetUse(
   budget: number,
   window?: { from: number; to: number }
 ): BudgetUse | undefined {
-  const perSecond = series
+  const seconds = series
     .slice(1)
-    .map((s, i) => ({ at: s.at, n: (s.calls[action] ?? 0) - (series[i]!.calls[action] ?? 0) }))
-    .filter((s) => !window || (s.at > window.from && s.at <= window.to + 1_000))
-    .map((s) => s.n);
+    .map((s, i) => ({
+      at: s.at,
+      n: (s.calls[action] ?? 0) - (series[i]!.calls[action] ?? 0),
+      refused: (s.tooFrequent[action] ?? 0) - (series[i]!.tooFrequent[action] ?? 0),
+    }))
+    .filter((s) => !window || (s.at > window.from && s.at <= window.to + 1_000));
+  const perSecond = seconds.map((s) => s.n);
   const first = perSecond.findIndex((n) => n > 0);
   const last = perSecond.findLastIndex((n) => n > 0);
   if (first < 0) return undefined;
@@ -54,6 +72,7 @@ export function budgetUse(
     secondsBelow: active.filter((n) => n < 0.9 * budget).length,
     tailSeconds: active.length - 1 - lastAtBudget,
     tailCalls: active.slice(lastAtBudget + 1).reduce((a, n) => a + n, 0),
+    tooFrequent: seconds.slice(first, last + 1).reduce((a, s) => a + s.refused, 0),
   };
 }
 
@@ -63,6 +82,7 @@ export function renderBudgetUse(action: string, use: BudgetUse, budget: number):
   return (
     `${action}: ${rate(use.perSecond)} of the budget over its ${use.seconds} s (${use.from}–${use.to} s), ` +
     `${rate(use.steadyPerSecond)} without its first and last second; below 90% in ${use.secondsBelow} of them, ` +
-    `of which the last ${use.tailSeconds} s at the end (${use.tailCalls.toLocaleString('en-US')} calls)`
+    `of which the last ${use.tailSeconds} s at the end (${use.tailCalls.toLocaleString('en-US')} calls); ` +
+    `${use.tooFrequent} answered "too frequent"`
   );
 }

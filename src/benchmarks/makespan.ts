@@ -31,7 +31,7 @@ import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } fr
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
 import { resultWithin } from './result-within';
-import { budgetUse, renderBudgetUse, type CallSeries } from './budget-use';
+import { budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { installWorkerLogger } from '../worker/worker-logger';
 
 const Flags = z.object({
@@ -202,7 +202,7 @@ async function main() {
           'dev server': devServerPid(),
           'benchmark + emulator': 'self',
         });
-        const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
+        const sampler = setInterval(() => series.push(callSample(emu.counters())), 1_000);
         try {
           if ((await resultWithin(server.env.client, handle, o.timeoutMinutes * 60_000)) === 'timed out') {
             await printStuck(server.env.client, 'bench-makespan');

@@ -19,7 +19,7 @@ import { ZIM_ACTION_NAMES } from '../zim-client/actions';
 import { startZimEmulator } from '../zim-emulator';
 import { installWorkerLogger } from '../worker/worker-logger';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
-import { budgetUse, renderBudgetUse, type CallSeries } from './budget-use';
+import { budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { loadAverageText } from './process-stats';
 
 const Flags = z.object({
@@ -77,7 +77,7 @@ async function main() {
       workerProcesses: { count: 1, temporalAddress: server.address },
       during: async (handle, emu) => {
         t0 = Date.now();
-        const sampler = setInterval(() => series.push({ at: Date.now(), calls: emu.counters().calls }), 1_000);
+        const sampler = setInterval(() => series.push(callSample(emu.counters())), 1_000);
         try {
           await handle.result();
         } finally {
