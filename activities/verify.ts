@@ -2,9 +2,10 @@
  * One verify page: reads back from ZIM what the migration says it landed and compares. A page holds one kind:
  * owners (each conversation copy, QueryPeerMsg, every page, newest first), groups (history, QueryGroupMsg; members
  * with their roles and nicknames, QueryGroupMemberList) or users (verify-users.ts: profiles, friend lists,
- * blocklists). Expected = what the ledger records as done. Each check writes one ledger row under stage `verify`:
- * `done` when ZIM agrees, `failed` naming by source id what is lost, duplicated or unexpected. Reads are idempotent,
- * so a retried page just reads again.
+ * blocklists); the stage's page numbers interleave the kinds (src/staging/verify-page-order.ts). Expected = what
+ * the ledger records as done. Each check writes one ledger row under stage `verify`: `done` when ZIM agrees,
+ * `failed` naming by source id what is lost, duplicated or unexpected. Reads are idempotent, so a retried page just
+ * reads again.
  */
 import type { ActualMessage } from '../src/verify/compare-conversation';
 import { compareConversation, type ConversationCheck } from '../src/verify/compare-conversation';

@@ -168,7 +168,10 @@ export interface StagedGroupMessage extends StagedMessage {
   groupId: string;
 }
 
-/** A verify page holds one kind: owners (conversation copies), groups (history and members) or users. */
+/**
+ * A verify page holds one kind: owners (conversation copies), groups (history and members) or users. Page numbers
+ * interleave the kinds (verify-page-order.ts), so the pages in flight read with every kind's Actions at once.
+ */
 export interface VerifyPage {
   owners: string[];
   groups: string[];

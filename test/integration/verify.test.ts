@@ -49,6 +49,32 @@ describe('verify names every difference between staging and ZIM', () => {
     await t?.teardown();
   });
 
+  it('names every owner, group and user in exactly one verify page', async () => {
+    const store = await openStaging(staging.fresh());
+    try {
+      const { pages } = (await store.stageWork()).verify;
+      const seen = { owners: [] as string[], groups: [] as string[], users: [] as string[] };
+      for (let page = 0; page < pages; page++) {
+        const p = await store.verifyPage(page);
+        const kinds = [p.owners, p.groups, p.users].filter((ids) => ids.length > 0);
+        assert.equal(kinds.length, 1, `page ${page} holds one kind`);
+        seen.owners.push(...p.owners);
+        seen.groups.push(...p.groups);
+        seen.users.push(...p.users.map((u) => u.id));
+      }
+      assert.deepEqual(await store.verifyPage(pages), { owners: [], groups: [], users: [] });
+      const owners = (await store.readOwners(null, 1_000_000)).map((o) => o.user);
+      const groups = (await store.fanoutItems('groups', null, 1_000_000)).map((g) => g.id);
+      const users = (await store.readUsers(null, 1_000_000)).map((u) => u.id);
+      assert.ok(owners.length > 0 && groups.length > 0 && users.length > 0);
+      assert.deepEqual([...seen.owners].sort(), [...owners].sort());
+      assert.deepEqual([...seen.groups].sort(), [...groups].sort());
+      assert.deepEqual([...seen.users].sort(), [...users].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
   it('finds nothing after a clean migration, then a dropped or added friend, block, role, nickname and profile', async () => {
     const emulator = await startFastEmulator();
     const zim = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });

@@ -38,6 +38,7 @@ import type {
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
 import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
+import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from '../sqlite/schema';
 import { STAGING_COMPONENT, STAGING_SCHEMA } from './schema';
 import { ensureSchema, openStagingDatabase } from './staging-database';
@@ -283,34 +284,35 @@ export class PgMigrationStore implements MigrationStore {
     return rows.map(blockOf);
   }
 
+  /** Verify's pages in stage order (verify-page-order.ts), as the SQLite engine orders them. */
+  private verifyOrder: VerifyPageRef[] | undefined;
+
   async verifyPage(page: number): Promise<VerifyPage> {
-    const none = { owners: [], groups: [], users: [] };
-    const pages = await this.pageCounts();
-    const ownerPages = pages.get('verify-owners') ?? 0;
-    const groupPages = pages.get('verify-groups') ?? 0;
-    const ids = async (kind: string, p: number, sql: string) => {
-      const start = (await this.pageStart(kind, p))!;
+    if (!this.verifyOrder) {
+      const pages = await this.pageCounts();
+      this.verifyOrder = stagedVerifyOrder((await this.meta()).plan.actions, (kind) => pages.get(kind) ?? 0);
+    }
+    const ref = this.verifyOrder[page];
+    const none: VerifyPage = { owners: [], groups: [], users: [] };
+    if (!ref) return none;
+    const ids = async (kind: string, sql: string) => {
+      const start = (await this.pageStart(kind, ref.index))!;
       return (await this.rows(sql, [start.first_key, PAGE_SIZE.verify])).map((r) => str(r.id));
     };
-    if (page < ownerPages)
+    if (ref.kind === 'owners')
       return {
         ...none,
         owners: await ids(
           'verify-owners',
-          page,
           `SELECT "user" AS id FROM owners WHERE "user" >= $1 ORDER BY "user" LIMIT $2`
         ),
       };
-    if (page < ownerPages + groupPages)
+    if (ref.kind === 'groups')
       return {
         ...none,
-        groups: await ids(
-          'verify-groups',
-          page - ownerPages,
-          `SELECT id FROM groups WHERE id >= $1 ORDER BY id LIMIT $2`
-        ),
+        groups: await ids('verify-groups', `SELECT id FROM groups WHERE id >= $1 ORDER BY id LIMIT $2`),
       };
-    return { ...none, users: await this.accountsPage(page - ownerPages - groupPages) };
+    return { ...none, users: await this.accountsPage(ref.index) };
   }
 
   async userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>> {

@@ -31,6 +31,7 @@ import type {
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
 import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
+import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
@@ -258,25 +259,27 @@ export class SqliteMigrationStore implements MigrationStore {
     return (rows as Row[]).map(blockOf);
   }
 
+  /** Verify's pages in stage order (verify-page-order.ts), worked out at the first verify page. */
+  private verifyOrder: VerifyPageRef[] | undefined;
+
+  private async verifyPageOrder(): Promise<VerifyPageRef[]> {
+    this.verifyOrder ??= stagedVerifyOrder((await this.meta()).plan.actions, (kind) => this.pageCount(kind));
+    return this.verifyOrder;
+  }
+
   async verifyPage(page: number): Promise<VerifyPage> {
-    const none = { owners: [], groups: [], users: [] };
-    const ownerPages = this.pageCount('verify-owners');
-    const groupPages = this.pageCount('verify-groups');
-    const ids = (kind: string, page: number, sql: string) => {
-      const start = this.pageStart(kind, page)!;
+    const ref = (await this.verifyPageOrder())[page];
+    const none: VerifyPage = { owners: [], groups: [], users: [] };
+    if (!ref) return none;
+    const ids = (kind: string, sql: string) => {
+      const start = this.pageStart(kind, ref.index)!;
       return (this.sql(sql).all(start.first_key, PAGE_SIZE.verify) as Row[]).map((r) => str(Object.values(r)[0]));
     };
-    if (page < ownerPages)
-      return {
-        ...none,
-        owners: ids('verify-owners', page, `SELECT user FROM owners WHERE user >= ? ORDER BY user LIMIT ?`),
-      };
-    if (page < ownerPages + groupPages)
-      return {
-        ...none,
-        groups: ids('verify-groups', page - ownerPages, `SELECT id FROM groups WHERE id >= ? ORDER BY id LIMIT ?`),
-      };
-    return { ...none, users: await this.accountsPage(page - ownerPages - groupPages) };
+    if (ref.kind === 'owners')
+      return { ...none, owners: ids('verify-owners', `SELECT user FROM owners WHERE user >= ? ORDER BY user LIMIT ?`) };
+    if (ref.kind === 'groups')
+      return { ...none, groups: ids('verify-groups', `SELECT id FROM groups WHERE id >= ? ORDER BY id LIMIT ?`) };
+    return { ...none, users: await this.accountsPage(ref.index) };
   }
 
   async userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>> {
