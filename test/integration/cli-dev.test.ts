@@ -206,19 +206,30 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     }
   });
 
-  it('checks its flags: a fractional rate, an --as-of in the future, one port twice (exit 2)', async () => {
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
     const [p] = await threeFreePorts();
     for (const [flags, message] of [
       [['--rate', '2.5'], /--rate must be a whole number/],
       [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
       [['--port', String(p), '--zim-port', String(p)], /must differ/],
       [['--retention-days', 'many'], /--retention-days must be a number/],
+      [['--workers', '0'], /--workers must be at least 1/],
+      [
+        ['--staging', 'mysql://h/db'],
+        /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
+      ],
+      // A password in the URL would be stored in the workflow's input: refused, and never echoed.
+      [
+        ['--staging', 'postgres://zim:hunter2-pw@db.internal/zim'],
+        /postgres:\/\/zim:\*\*\*@db\.internal\/zim\S* holds a password/,
+      ],
     ] as const) {
       const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
       try {
         const { code } = await exitWithin(run, 30_000);
         assert.equal(code, 2, run.output());
         assert.match(run.output(), message);
+        assert.doesNotMatch(run.output(), /hunter2-pw/);
       } finally {
         await run.cleanup();
       }
