@@ -2,13 +2,15 @@
  * Several machines, rehearsed on one: a migration run by 3 `zim-migrate worker` processes, each in an empty working
  * directory of its own and configured by environment alone, that share nothing but the Temporal server and one
  * PostgreSQL database (the staging with its ledger, and the call schedule). The emulator (over HTTP) must end
- * holding exactly what staging says; by its own counters, no Action went over its budget in any 1-s window, and the
- * bottleneck Action (ImportPeerMsg, given a low budget) used at least 97% of its budget while it had work.
+ * holding exactly what staging says; by its own counters, no Action went over its budget in any 1-s window (at most
+ * 1% of calls answered "too frequent", retried), and the bottleneck Action (ImportPeerMsg, given a low budget) used
+ * at least 97% of its budget while it had work, less one point per "too frequent" answer it gave that Action.
  */
 import assert from 'node:assert/strict';
 import { availableParallelism, loadavg } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_ENV } from '../../src/postgres/database-settings';
+import { EXTRA_HEADROOM_MAX, EXTRA_HEADROOM_STEP } from '../../src/rate-limit/call-scheduler';
 import { classifyZimCode } from '../../src/zim-client';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
@@ -172,11 +174,18 @@ describe('a migration on 3 worker processes sharing only Temporal and PostgreSQL
     assert.ok(refused <= 0.01 * calls, `${refused} of ${calls} calls answered "too frequent" (at most 1%)`);
     assert.ok(busy.seconds >= 5, `${BOTTLENECK} busy only ${busy.seconds} s: no bottleneck to measure`);
     const use = busy.rate / BOTTLENECK_RATE;
-    // The schedule spaces calls at 98% of the budget (2% headroom); on a machine whose run queue holds more than
-    // twice its cores, worker processes are late to their slots and the share measures the machine, not the schedule.
+    // The schedule spaces calls at 98% of the budget (2% headroom), and each "too frequent" answer leaves one more
+    // percent unused for up to a minute (adaptive headroom, src/rate-limit/call-scheduler.ts): at least 97% unless
+    // the emulator refused some, and one point less per refusal of the bottleneck.
+    const bottleneckRefused = Object.entries(counters.refusalsByAction[BOTTLENECK] ?? {})
+      .filter(([code]) => classifyZimCode(Number(code)) === 'rate-limited')
+      .reduce((a, [, n]) => a + n, 0);
+    const floor = 0.97 - Math.min(EXTRA_HEADROOM_MAX, bottleneckRefused * EXTRA_HEADROOM_STEP);
+    const verdict = `${BOTTLENECK} used ${(use * 100).toFixed(1)}% of its budget (at least ${(floor * 100).toFixed(0)}%)`;
+    // On a machine whose run queue holds more than twice its cores, worker processes are late to their slots and the
+    // share measures the machine, not the schedule: said, not asserted.
     const [load = 0] = loadavg();
-    if (load > 2 * availableParallelism())
-      ctx.diagnostic(`budget use ${(use * 100).toFixed(1)}% not asserted: load average ${load.toFixed(1)}`);
-    else assert.ok(use >= 0.97, `${BOTTLENECK} used ${(use * 100).toFixed(1)}% of its budget (at least 97%)`);
+    if (load > 2 * availableParallelism()) ctx.diagnostic(`${verdict}: not asserted, load average ${load.toFixed(1)}`);
+    else assert.ok(use >= floor, verdict);
   });
 });
