@@ -338,6 +338,38 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     }
   });
 
+  it('--staging postgres --workers 2: a local PostgreSQL and 2 worker processes, all ended with it', async () => {
+    const root = scratch();
+    const dir = path.join(root, 'r');
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', dir, '--users', '6', '--rate', '200', '--staging', 'postgres', '--workers', '2'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      const [, pgPort] = await run.waitFor(/PostgreSQL postgres:\/\/zim@127\.0\.0\.1:(\d+)\/zim_migrate/, RUN_MS);
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const [, pids] = await run.waitFor(/2 worker process\(es\) polling \(pids ([\d, ]+)\)/, RUN_MS);
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /Staged in postgres:\/\/zim@127\.0\.0\.1:\d+\/zim_migrate\?schema=rehearsal/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      assert.match(
+        out,
+        /Workers: 2 process\(es\), staging postgres:\/\/zim@[^ ]+schema=rehearsal, call schedule postgres:/
+      );
+      for (const n of [1, 2])
+        assert.match(readFileSync(path.join(dir, `worker-${n}.log`), 'utf8'), /call schedule postgres:\/\/zim@/);
+      await assertAllEnded(run, [port, uiPort, Number(pgPort)]);
+      for (const pid of pids!.split(', ').map(Number)) assert.ok(!alive(pid), `worker ${pid} still runs`);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
   it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {
     const root = scratch();
     const exportDir = path.join(root, 'export');
