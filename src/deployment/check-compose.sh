@@ -10,8 +10,10 @@ if [ ! -x "$venv/bin/docker-compose" ]; then
   "$venv/bin/pip" install -q --no-build-isolation "pyyaml==5.4.1"
   "$venv/bin/pip" install -q "docker-compose==1.29.2"
 fi
-secret_made=0
-[ -f zim_server_secret.txt ] || { echo placeholder > zim_server_secret.txt; secret_made=1; }
-trap '[ "$secret_made" = 1 ] && rm -f zim_server_secret.txt' EXIT
+made=()
+for f in zim_server_secret.txt zim_db_password.txt; do
+  [ -f "$f" ] || { echo placeholder > "$f"; made+=("$f"); }
+done
+trap 'rm -f "${made[@]}"' EXIT
 ZIM_APP_ID=1 "$venv/bin/docker-compose" -f docker-compose.yml --profile cli --profile rehearsal config -q
 echo "docker-compose.yml: valid ($("$venv/bin/docker-compose" version --short))"

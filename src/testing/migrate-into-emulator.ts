@@ -28,7 +28,16 @@ export interface MigrateIntoEmulatorOptions {
    * Run the migration on this many `zim-migrate worker` child processes (one task queue, one shared call schedule)
    * instead of a worker in this process; `temporalAddress` is the server they connect to.
    */
-  workerProcesses?: { count: number; temporalAddress: string };
+  workerProcesses?: {
+    count: number;
+    temporalAddress: string;
+    /** The call schedule they share (e.g. a postgres:// URL); a new SQLite file by default. */
+    budgetDb?: string;
+    /** More of their environment (e.g. the database password). */
+    env?: NodeJS.ProcessEnv;
+    /** Each in a new empty working directory of its own, as on a machine of its own. */
+    ownDirs?: boolean;
+  };
   /** Runs while the migration does (pause it, fault the emulator, sample counters or the worker processes...). */
   during?: (handle: MigrationHandle, emulator: ZimEmulator, workers: readonly WorkerProcess[]) => Promise<void>;
 }
@@ -36,13 +45,19 @@ export interface MigrateIntoEmulatorOptions {
 /** Starts the workers; `run` resolves when they have stopped, `stop` asks them to. */
 async function startWorkers(o: MigrateIntoEmulatorOptions, taskQueue: string, budgetDbPath: string) {
   if (o.workerProcesses) {
-    const env = workerProcessEnv({
-      temporalAddress: o.workerProcesses.temporalAddress,
-      taskQueue,
-      zimBaseUrl: o.emulator.url,
-      budgetDbPath,
-    });
-    const processes = Array.from({ length: o.workerProcesses.count }, () => spawnWorkerProcess(env));
+    const w = o.workerProcesses;
+    const env = {
+      ...workerProcessEnv({
+        temporalAddress: w.temporalAddress,
+        taskQueue,
+        zimBaseUrl: o.emulator.url,
+        budgetDbPath: w.budgetDb ?? budgetDbPath,
+      }),
+      ...w.env,
+    };
+    const processes = Array.from({ length: w.count }, () =>
+      spawnWorkerProcess(env, w.ownDirs ? { cwd: mkdtempSync(path.join(tmpdir(), 'worker-cwd-')) } : {})
+    );
     // Started once they poll, so a measured migration does not include building the workflow bundle.
     await Promise.all(processes.map((p) => p.ready())).catch(async (err: unknown) => {
       await Promise.all(processes.map((p) => p.stop()));

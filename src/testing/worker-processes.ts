@@ -56,11 +56,22 @@ export interface WorkerProcess {
 const NODE_ARGS_ENV = 'ZIM_BENCH_WORKER_NODE_ARGS';
 const nodeArgs = () => z.string().optional().parse(process.env[NODE_ARGS_ENV])?.split(/\s+/).filter(Boolean) ?? [];
 
+export interface SpawnWorkerOptions {
+  /** Its working directory (e.g. an empty one of its own, as on a machine of its own); this process's by default. */
+  cwd?: string;
+  /** Where its stderr goes; a new temporary file by default. */
+  logFile?: string;
+}
+
 /** Starts `zim-migrate worker` with `env` (see workerProcessEnv); stdout is dropped, stderr goes to a log file. */
-export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
-  const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'worker-log-')), 'worker.log');
+export function spawnWorkerProcess(env: NodeJS.ProcessEnv, options: SpawnWorkerOptions = {}): WorkerProcess {
+  const logFile = options.logFile ?? path.join(mkdtempSync(path.join(tmpdir(), 'worker-log-')), 'worker.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs(), BIN, 'worker'], { env, stdio: ['ignore', 'ignore', fd] });
+  const child = spawn(process.execPath, [...nodeArgs(), BIN, 'worker'], {
+    env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'ignore', fd],
+  });
   closeSync(fd); // the child holds its own copy
   if (child.pid === undefined) throw new Error('could not start zim-migrate worker');
   const exited = new Promise<number | string>((resolve) =>

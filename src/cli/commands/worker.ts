@@ -51,8 +51,10 @@ Before taking tasks the worker makes one signed read (QueryUserInfos) and refuse
 its credentials (wrong secret or AppID, clock off by 10 minutes, wrong host), instead of failing every record.
 
 Run several worker processes on one machine for throughput: they share the call schedule, so ZIM's per-Action
-budgets hold whatever their number. Workers on several machines do not share it (nor the staging file's ledger):
-see docs/operations.md before doing that. Each worker must read the staging files at the paths given to
+budgets hold whatever their number. Workers on several machines share a migration only when its staging is a
+postgres:// URL and ZIM_MIGRATE_BUDGET_DB is one too (password in ZIM_MIGRATE_DATABASE_PASSWORD[_FILE]); a SQLite
+schedule or staging file is per machine (docs/operations.md, "Running on several machines"; rehearse it with
+"zim-migrate dev --staging postgres --workers 3"). Each worker must read the staging files at the paths given to
 "zim-migrate start". "zim-migrate config" shows the settings a worker would use, and where each came from.
 
 Examples:
