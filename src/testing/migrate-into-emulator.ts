@@ -26,9 +26,10 @@ export interface MigrateIntoEmulatorOptions {
   input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords' | 'tuning'>;
   /**
    * Run the migration on this many `zim-migrate worker` child processes (one task queue, one shared call schedule)
-   * instead of a worker in this process; `temporalAddress` is the server they connect to.
+   * instead of a worker in this process; `temporalAddress` is the server they connect to, `budgetDb` their call
+   * schedule (a postgres:// URL, with its password in `env`; a new SQLite file when absent).
    */
-  workerProcesses?: { count: number; temporalAddress: string };
+  workerProcesses?: { count: number; temporalAddress: string; budgetDb?: string; env?: NodeJS.ProcessEnv };
   /** Runs while the migration does (pause it, fault the emulator, sample counters or the worker processes...). */
   during?: (handle: MigrationHandle, emulator: ZimEmulator, workers: readonly WorkerProcess[]) => Promise<void>;
 }
@@ -36,12 +37,15 @@ export interface MigrateIntoEmulatorOptions {
 /** Starts the workers; `run` resolves when they have stopped, `stop` asks them to. */
 async function startWorkers(o: MigrateIntoEmulatorOptions, taskQueue: string, budgetDbPath: string) {
   if (o.workerProcesses) {
-    const env = workerProcessEnv({
-      temporalAddress: o.workerProcesses.temporalAddress,
-      taskQueue,
-      zimBaseUrl: o.emulator.url,
-      budgetDbPath,
-    });
+    const env = {
+      ...workerProcessEnv({
+        temporalAddress: o.workerProcesses.temporalAddress,
+        taskQueue,
+        zimBaseUrl: o.emulator.url,
+        budgetDbPath: o.workerProcesses.budgetDb ?? budgetDbPath,
+      }),
+      ...o.workerProcesses.env,
+    };
     const processes = Array.from({ length: o.workerProcesses.count }, () => spawnWorkerProcess(env));
     // Started once they poll, so a measured migration does not include building the workflow bundle.
     await Promise.all(processes.map((p) => p.ready())).catch(async (err: unknown) => {
