@@ -215,8 +215,7 @@ async function main() {
         `${engines.map((e) => ENGINE_NAME[e]).join(' and ')}, ${new Date().toISOString()}, load average ` +
         loadAverageText()
     );
-    if (postgres)
-      console.log(`  one schedule reservation (1 slot, one caller): ${await reservationCosts(engines, postgres)}`);
+    console.log(`  one schedule reservation (1 slot, one caller): ${await reservationCosts(engines, postgres)}`);
     if (mode === 'budget' || mode === 'both') await budgetMode(staging, engines, workers ?? [1], postgres);
     if (mode === 'ceiling' || mode === 'both') await ceilingMode(staging, engines, workers ?? [1, 2], postgres);
   } finally {
