@@ -118,6 +118,8 @@ class RunStopped extends Error {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  if (o.staging !== 'postgres' && ((o.machines ?? 1) > 1 || (o.postgresRestarts ?? 0) > 0))
+    throw new Error('chaos: several machines and PostgreSQL restarts need the staging in PostgreSQL');
   const started = Date.now();
   const log = (line: string) => o.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const deadline = started + o.timeoutMs;
@@ -206,7 +208,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       seed: o.seed,
       workerKills: o.workerKills,
       serverRestarts: o.serverRestarts,
-      postgresRestarts: postgres ? (o.postgresRestarts ?? 0) : 0,
+      postgresRestarts: o.postgresRestarts,
       expectedRequests,
     });
     let disruptionError: Error | undefined;
