@@ -1,10 +1,10 @@
 /**
  * Whole migrations against the emulator, measured from the emulator's own counters (sampled every second):
- *   budget:  ZIM's real limits (20 calls/s per Action), a worker process apart from the emulator (as ZIM is apart
- *            from the workers). Achieved ImportPeerMsg calls/s over the steady part of the one-to-one stage against
+ *   budget:  ZIM's real limits (20 calls/s per Action), worker processes (one by default) apart from the emulator (as
+ *            ZIM is apart from the workers). Achieved ImportPeerMsg calls/s over the steady part of the one-to-one stage against
  *            the budget, and the share refused as "too frequent". ZIM_MIGRATE_BUDGET_HEADROOM applies as in production.
- *   ceiling: limits lifted. ZIM calls/s through one worker process, then two (`zim-migrate worker` child processes
- *            on one task queue and one call schedule), and the Temporal dev server, next to a bare undici loop (the
+ *   ceiling: limits lifted. ZIM calls/s through one worker process, then two (by default; `zim-migrate worker` child
+ *            processes on one task queue and one call schedule), and the Temporal dev server, next to a bare undici loop (the
  *            ZIM client alone, its own emulator, 50 loops) in the same run; with the CPU each process used.
  * Both print Temporal history events per ZIM call and the largest single history.
  *
