@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import { startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './worker-process';
 
 export interface MachinesOptions {
   /** Machines kept running (a lost one is replaced). */
@@ -23,6 +23,8 @@ export interface MachinesOptions {
   /** false: a kill restarts the processes in the same directory, which is kept (the SQLite staging lives there). */
   replaceOnKill: boolean;
   log: (line: string) => void;
+  /** Starts one worker process; `startWorkerProcess` (tests pass a fake). */
+  startProcess?: (options: WorkerProcessOptions) => WorkerProcess;
 }
 
 interface Machine {
@@ -48,7 +50,7 @@ export function startMachines(o: MachinesOptions): Machines {
     const dir = path.join(o.root, name);
     mkdirSync(path.join(dir, 'tmp'), { recursive: true });
     const processes = Array.from({ length: o.processesPerMachine }, (_, i) =>
-      startWorkerProcess({
+      (o.startProcess ?? startWorkerProcess)({
         env: { ...o.env, TMPDIR: path.join(dir, 'tmp') },
         cwd: dir,
         logFile: path.join(o.logDir, `${name}.log`),
