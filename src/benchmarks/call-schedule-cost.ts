@@ -12,7 +12,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../postgres/database';
 import { resolveDatabaseSettings } from '../postgres/database-settings';
@@ -20,6 +19,7 @@ import { startLocalPostgres } from '../postgres/local-postgres';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
 import { PgCallScheduler } from '../rate-limit/pg-call-scheduler';
 import { budgetUse, maxInWindow, recordCalls } from './call-recorder';
+import { msPer, pgReservationMs, unboundedPgSchedule, unboundedSqliteSchedule } from './reservation-cost';
 
 const { values } = parseArgs({
   options: {
@@ -32,20 +32,6 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const reservations = Number(values.reservations);
 
-/** ms per item of `items` runs of `run` (sequential, after a short warm-up). */
-async function msPer(items: number, perRun: number, run: (i: number) => unknown): Promise<number> {
-  for (let i = 0; i < 50; i++) await run(i);
-  const start = performance.now();
-  for (let i = 0; i < items; i++) await run(i);
-  return (performance.now() - start) / (items * perRun);
-}
-
-/** SQLite's reservation and send check are private transactions; the benchmark reaches them by name. */
-interface SqliteInternals {
-  reserveTx(action: string, key: string): number;
-  sendTx(action: string, key: string): number;
-}
-
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-schedule-'));
   const server = await startLocalPostgres();
@@ -55,9 +41,7 @@ async function main() {
     console.log(`PostgreSQL from ${server.binaries.source}; ${reservations} reservations per row, one caller\n`);
     const rows: [string, string, string][] = [];
     // A budget no test reaches, so nothing waits: only the reservation's own cost is timed.
-    const sqlite = new SqliteCallScheduler(path.join(dir, 'schedule.sqlite'), { appId: 1 });
-    await sqlite.setRate('AddFriends', 1e6);
-    const inner = sqlite as unknown as SqliteInternals;
+    const { schedule: sqlite, inner } = await unboundedSqliteSchedule(path.join(dir, 'schedule.sqlite'));
     rows.push([
       'SQLite',
       'reservation, 1 slot/transaction',
@@ -71,13 +55,12 @@ async function main() {
     ]);
     await sqlite.close();
 
-    const pg = await PgCallScheduler.open(db, { appId: 1 });
-    await pg.setRate('AddFriends', 1e6);
+    const pg = await unboundedPgSchedule(db);
     for (const k of [1, 4, 8, 16])
       rows.push([
         'PostgreSQL',
         k === 1 ? 'reservation, 1 slot/transaction' : `reservation, leases of ${k} slots`,
-        (await msPer(Math.ceil(reservations / k), k, () => pg.reserveLease('AddFriends', '', k))).toFixed(3),
+        (await pgReservationMs(pg, reservations, k)).toFixed(3),
       ]);
     rows.push([
       'PostgreSQL',

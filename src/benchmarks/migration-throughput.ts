@@ -1,35 +1,65 @@
 /**
  * Whole migrations against the emulator, measured from the emulator's own counters (sampled every second):
- *   budget:  ZIM's real limits (20 calls/s per Action), a worker process apart from the emulator (as ZIM is apart
- *            from the workers). Achieved ImportPeerMsg calls/s over the steady part of the one-to-one stage against
+ *   budget:  ZIM's real limits (20 calls/s per Action), worker processes (one by default) apart from the emulator (as
+ *            ZIM is apart from the workers). Achieved ImportPeerMsg calls/s over the steady part of the one-to-one stage against
  *            the budget, and the share refused as "too frequent". ZIM_MIGRATE_BUDGET_HEADROOM applies as in production.
- *   ceiling: limits lifted. ZIM calls/s through one worker process, then two (`zim-migrate worker` child processes
- *            on one task queue and one call schedule), and the Temporal dev server, next to a bare undici loop (the
+ *   ceiling: limits lifted. ZIM calls/s through one worker process, then two (by default; `zim-migrate worker` child
+ *            processes on one task queue and one call schedule), and the Temporal dev server, next to a bare undici loop (the
  *            ZIM client alone, its own emulator, 50 loops) in the same run; with the CPU each process used.
  * Both print Temporal history events per ZIM call and the largest single history.
  *
- *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60]
+ * `--staging sqlite,postgres` runs each measurement on each engine in the same run: 'postgres' copies the staging
+ * into a local throwaway PostgreSQL (schema per migration) and puts the call schedule there too, as several worker
+ * machines would; its CPU (every connection's process) is counted per ZIM call beside the workers', and the cost of
+ * one schedule reservation on each engine is printed. `--workers 1,2,3` sets the worker processes (ceiling: 1,2;
+ * budget: 1 by default).
+ *
+ *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60] [--staging sqlite|postgres|sqlite,postgres]
+ *                              [--workers 1,2,3]
  *   ZIM_BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:migration -- --mode ceiling
  *     profiles the worker processes (a .cpuprofile per thread: main thread and workflow thread)
  */
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT } from '../config/zim-config';
 import { startDevServer } from '../dev-server/start-dev-server';
+import { openDatabase } from '../postgres/database';
+import { DATABASE_ENV, resolveDatabaseSettings } from '../postgres/database-settings';
+import { startLocalPostgres, type LocalPostgres } from '../postgres/local-postgres';
+import { copyStaging } from '../staging/copy/copy-staging';
 import { MIGRATION_ACTIONS } from '../shared/stages';
 import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
 import { startZimEmulator } from '../zim-emulator';
 import { bareImportLoop } from './bare-zim-loop';
 import { wholeNumber } from './bench-flags';
-import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import {
+  devServerPid,
+  cpuMeter,
+  loadAverageText,
+  processTreeCpuSeconds,
+  renderCpuUse,
+  type CpuUse,
+} from './process-stats';
+import { pgReservationMs, sqliteReservationMs, unboundedPgSchedule } from './reservation-cost';
 import { installWorkerLogger } from '../worker/worker-logger';
+
+const ENGINES = ['sqlite', 'postgres'] as const;
+type Engine = (typeof ENGINES)[number];
+const ENGINE_NAME: Record<Engine, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
+/** A comma-separated list flag: `--workers 1,2,3`. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()) : v), z.array(item).min(1));
 
 const Flags = z.object({
   mode: z.enum(['budget', 'ceiling', 'both'], { error: '--mode: budget, ceiling or both' }),
   users: wholeNumber('--users', 2),
+  staging: list(z.enum(ENGINES, { error: '--staging: sqlite, postgres or sqlite,postgres' })),
+  workers: list(wholeNumber('--workers', 1)).optional(),
 });
 
 interface Sample {
@@ -53,8 +83,26 @@ async function historyStats(client: Client, migrationId: string) {
 
 type Staging = Awaited<ReturnType<typeof buildStaging>>;
 
-/** A migration through `processes` `zim-migrate worker` processes. */
-async function runMigration(opts: { staging: Staging; limits: boolean; processes: number }) {
+/** Where a run's staging and call schedule live: a fresh SQLite file and schedule, or a schema of `postgres`. */
+async function stagingFor(staging: Staging, postgres: LocalPostgres | undefined, migrationId: string) {
+  if (!postgres) return { stagingPath: staging.fresh(), workers: {} };
+  const env = { [DATABASE_ENV.password]: postgres.password };
+  const stagingPath = `${postgres.url}?schema=${migrationId.replace(/\W/g, '_')}`;
+  await copyStaging(staging.fresh(), stagingPath, { env });
+  return { stagingPath, workers: { budgetDb: postgres.url, env } };
+}
+
+let runs = 0;
+
+/** A migration through `processes` `zim-migrate worker` processes, its staging on SQLite or in `postgres`. */
+async function runMigration(opts: {
+  staging: Staging;
+  limits: boolean;
+  processes: number;
+  postgres: LocalPostgres | undefined;
+}) {
+  const migrationId = `bench-${opts.limits ? 'budget' : 'ceiling'}-${++runs}`;
+  const where = await stagingFor(opts.staging, opts.postgres, migrationId);
   const server = await startDevServer();
   const budgets = opts.limits ? {} : Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 100_000]));
   const emulator = await startZimEmulator({
@@ -73,21 +121,22 @@ async function runMigration(opts: { staging: Staging; limits: boolean; processes
   }, 1_000);
   let started = Date.now();
   let cpu: CpuUse = [];
-  const migrationId = `bench-${opts.limits ? 'budget' : 'ceiling'}`;
+  const postgresPid = opts.postgres?.pid;
   await migrateIntoEmulator({
     connection: server.env.nativeConnection,
     client: server.env.client,
     emulator,
-    stagingPath: opts.staging.fresh(),
+    stagingPath: where.stagingPath,
     migrationId,
     budgets,
-    workerProcesses: { count: opts.processes, temporalAddress: server.address },
+    workerProcesses: { count: opts.processes, temporalAddress: server.address, ...where.workers },
     during: async (handle, _emulator, workers) => {
       started = Date.now(); // after the worker processes have built their bundles
       const meter = cpuMeter({
         ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])),
         'dev server': devServerPid(),
         'benchmark + emulator': 'self',
+        ...(postgresPid !== undefined && { PostgreSQL: () => processTreeCpuSeconds(postgresPid) }),
       });
       await handle.result();
       cpu = meter.stop();
@@ -122,67 +171,140 @@ function steady(samples: Sample[]) {
   };
 }
 
+/** What one schedule reservation costs on each engine (one slot per transaction, one caller), in this run. */
+async function reservationCosts(engines: readonly Engine[], postgres: LocalPostgres | undefined) {
+  const reservations = 1_000;
+  const costs: string[] = [];
+  if (engines.includes('sqlite')) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-reservation-'));
+    try {
+      costs.push(`SQLite ${(await sqliteReservationMs(path.join(dir, 's.sqlite'), reservations)).toFixed(3)} ms`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (postgres) {
+    const env = { [DATABASE_ENV.url]: postgres.url, [DATABASE_ENV.password]: postgres.password };
+    const db = openDatabase(resolveDatabaseSettings(env));
+    try {
+      const schedule = await unboundedPgSchedule(db);
+      costs.push(`PostgreSQL ${(await pgReservationMs(schedule, reservations)).toFixed(3)} ms`);
+    } finally {
+      await db.close();
+    }
+  }
+  return costs.join(', ');
+}
+
 async function main() {
   const { values } = parseArgs({
-    options: { mode: { type: 'string', default: 'both' }, users: { type: 'string', default: '60' } },
+    options: {
+      mode: { type: 'string', default: 'both' },
+      users: { type: 'string', default: '60' },
+      staging: { type: 'string', default: 'sqlite' },
+      workers: { type: 'string' },
+    },
   });
-  const { mode, users } = Flags.parse(values);
+  const { mode, users, staging: engines, workers } = Flags.parse(values);
   installWorkerLogger('ERROR');
   const staging = await buildStaging(users, 99);
-  console.log(
-    `zim-migrate migration benchmark, ${users} generated users, Temporal dev server, ${new Date().toISOString()}, ` +
-      `load average ${loadAverageText()}`
-  );
-
-  if (mode === 'budget' || mode === 'both') {
-    const r = await runMigration({ staging, limits: true, processes: 1 });
-    const s = steady(r.samples);
-    const total = r.counters.requests;
-    const headroom = process.env.ZIM_MIGRATE_BUDGET_HEADROOM ?? String(DEFAULT_BUDGET_HEADROOM_PERCENT);
+  const postgres = engines.includes('postgres') ? await startLocalPostgres() : undefined;
+  try {
     console.log(
-      `\n[budget] ZIM limits on (20 calls/s per Action), one worker process, budget headroom ${headroom}%; ` +
-        `migration took ${r.seconds.toFixed(1)} s`
+      `zim-migrate migration benchmark, ${users} generated users, Temporal dev server, staging and call schedule on ` +
+        `${engines.map((e) => ENGINE_NAME[e]).join(' and ')}, ${new Date().toISOString()}, load average ` +
+        loadAverageText()
     );
-    console.log(
-      `  ImportPeerMsg steady part: ${s.seconds.toFixed(0)} s, ${s.calls} calls, ${s.callsPerSecond.toFixed(2)} calls/s = ` +
-        `${((s.callsPerSecond / 20) * 100).toFixed(1)}% of the 20/s budget; refused as too frequent: ${s.refused} ` +
-        `(${((s.refused / Math.max(1, s.calls)) * 100).toFixed(2)}%)`
-    );
-    console.log(`  all refusals by code: ${JSON.stringify(r.counters.refusals)}`);
-    console.log(
-      `  history: ${r.history.events} events in ${r.history.workflows} workflow runs for ${total} ZIM calls = ` +
-        `${(r.history.events / total).toFixed(2)} events per call; largest history ${r.history.largest} events`
-    );
+    console.log(`  one schedule reservation (1 slot, one caller): ${await reservationCosts(engines, postgres)}`);
+    if (mode === 'budget' || mode === 'both') await budgetMode(staging, engines, workers ?? [1], postgres);
+    if (mode === 'ceiling' || mode === 'both') await ceilingMode(staging, engines, workers ?? [1, 2], postgres);
+  } finally {
+    await postgres?.stop();
   }
+}
 
-  if (mode === 'ceiling' || mode === 'both') {
-    // One run: the two worker counts and the bare loop see the same machine load, so their ratios mean something.
-    const runs = [
-      { label: 'one worker process', r: await runMigration({ staging, limits: false, processes: 1 }) },
-      { label: 'two worker processes', r: await runMigration({ staging, limits: false, processes: 2 }) },
-    ];
-    const bare = await bareImportLoop(10, 50);
-    console.log('\n[ceiling] limits lifted');
-    const rates = runs.map(({ label, r }) => {
+const processesLabel = (n: number) => `${n} worker process${n === 1 ? '' : 'es'}`;
+
+async function budgetMode(
+  staging: Staging,
+  engines: readonly Engine[],
+  workers: readonly number[],
+  postgres: LocalPostgres | undefined
+) {
+  const headroom = process.env.ZIM_MIGRATE_BUDGET_HEADROOM ?? String(DEFAULT_BUDGET_HEADROOM_PERCENT);
+  for (const engine of engines)
+    for (const processes of workers) {
+      const r = await runMigration({
+        staging,
+        limits: true,
+        processes,
+        postgres: engine === 'postgres' ? postgres : undefined,
+      });
       const s = steady(r.samples);
+      const total = r.counters.requests;
       console.log(
-        `  ${label}: migration ${r.seconds.toFixed(1)} s, ${s.callsPerSecond.toFixed(0)} ImportPeerMsg calls/s ` +
-          `(steady ${s.seconds.toFixed(0)} s), ${(r.counters.requests / r.seconds).toFixed(0)} ZIM calls/s over ` +
-          `the whole migration; ${(r.history.events / r.counters.requests).toFixed(2)} history events per call, ` +
-          `largest history ${r.history.largest} events`
+        `\n[budget] ZIM limits on (20 calls/s per Action), ${processesLabel(processes)}, staging and call schedule ` +
+          `on ${ENGINE_NAME[engine]}, budget headroom ${headroom}%; migration took ${r.seconds.toFixed(1)} s`
       );
-      const perCall = r.cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / r.counters.requests).toFixed(2)}`);
-      console.log(`    CPU: ${renderCpuUse(r.cpu)}; ms per ZIM call: ${perCall.join(', ')}`);
-      return s.callsPerSecond;
-    });
-    const [one, two] = rates as [number, number];
-    console.log(`  bare undici loop (ZimClient, 50 concurrent): ${bare.toFixed(0)} calls/s`);
+      console.log(
+        `  ImportPeerMsg steady part: ${s.seconds.toFixed(0)} s, ${s.calls} calls, ${s.callsPerSecond.toFixed(2)} ` +
+          `calls/s = ${((s.callsPerSecond / 20) * 100).toFixed(1)}% of the 20/s budget; refused as too frequent: ` +
+          `${s.refused} (${((s.refused / Math.max(1, s.calls)) * 100).toFixed(2)}%)`
+      );
+      console.log(`  all refusals by code: ${JSON.stringify(r.counters.refusals)}`);
+      console.log(
+        `  history: ${r.history.events} events in ${r.history.workflows} workflow runs for ${total} ZIM calls = ` +
+          `${(r.history.events / total).toFixed(2)} events per call; largest history ${r.history.largest} events`
+      );
+    }
+}
+
+async function ceilingMode(
+  staging: Staging,
+  engines: readonly Engine[],
+  workers: readonly number[],
+  postgres: LocalPostgres | undefined
+) {
+  // One run: the worker counts, the engines and the bare loop see the same machine load, so their ratios mean something.
+  const runs: { engine: Engine; processes: number; r: Awaited<ReturnType<typeof runMigration>> }[] = [];
+  for (const engine of engines)
+    for (const processes of workers)
+      runs.push({
+        engine,
+        processes,
+        r: await runMigration({
+          staging,
+          limits: false,
+          processes,
+          postgres: engine === 'postgres' ? postgres : undefined,
+        }),
+      });
+  const bare = await bareImportLoop(10, 50);
+  console.log('\n[ceiling] limits lifted');
+  const rates = runs.map(({ engine, processes, r }) => {
+    const s = steady(r.samples);
     console.log(
-      `  ratios: two / one worker ${(two / one).toFixed(2)}; one worker / bare ${(one / bare).toFixed(3)}; ` +
-        `two workers / bare ${(two / bare).toFixed(3)} (${cpus().length} cores, load average ` +
-        `${loadAverageText()})`
+      `  ${ENGINE_NAME[engine]}, ${processesLabel(processes)}: migration ${r.seconds.toFixed(1)} s, ` +
+        `${s.callsPerSecond.toFixed(0)} ImportPeerMsg calls/s (steady ${s.seconds.toFixed(0)} s), ` +
+        `${(r.counters.requests / r.seconds).toFixed(0)} ZIM calls/s over the whole migration; ` +
+        `${(r.history.events / r.counters.requests).toFixed(2)} history events per call, largest history ` +
+        `${r.history.largest} events`
     );
-  }
+    const perCall = r.cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / r.counters.requests).toFixed(2)}`);
+    const workersMs = r.cpu
+      .filter((u) => u.name.startsWith('worker '))
+      .reduce((sum, u) => sum + (u.cpuSeconds * 1000) / r.counters.requests, 0);
+    console.log(
+      `    CPU: ${renderCpuUse(r.cpu)}; ms per ZIM call: ${perCall.join(', ')}; all workers ${workersMs.toFixed(2)}`
+    );
+    return { engine, processes, rate: s.callsPerSecond };
+  });
+  console.log(`  bare undici loop (ZimClient, 50 concurrent): ${bare.toFixed(0)} calls/s`);
+  const ratios = rates.map(({ engine, processes, rate }) => {
+    const one = rates.find((x) => x.engine === engine && x.processes === workers[0])!.rate;
+    return `${ENGINE_NAME[engine]} ${processes} / ${workers[0]} ${(rate / one).toFixed(2)}, / bare ${(rate / bare).toFixed(3)}`;
+  });
+  console.log(`  ratios: ${ratios.join('; ')} (${cpus().length} cores, load average ${loadAverageText()})`);
 }
 
 main().catch((err: unknown) => {

@@ -47,15 +47,37 @@ export function devServerPid(): number {
   return childPids(process.pid, 'temporal')[0] ?? 0;
 }
 
-/** Child processes of `parent` whose command name is `comm`. */
-function childPids(parent: number, comm: string): number[] {
+/**
+ * CPU seconds of a server that forks a process per connection (PostgreSQL): its own, its children's that have
+ * ended (the kernel adds them to the parent's), and its live children's. Read it at two moments: a child's time
+ * moves from live to ended when it exits, so the difference counts every connection's work once.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  // cutime and cstime (fields 16 and 17): children that ended and were waited for.
+  const ended = (Number(f[13]) + Number(f[14])) / clockTicks();
+  return childPids(pid).reduce(
+    (sum, child) => {
+      try {
+        return sum + cpuSeconds(child);
+      } catch {
+        return sum; // it ended while we looked
+      }
+    },
+    cpuSeconds(pid) + ended
+  );
+}
+
+/** Child processes of `parent` (whose command name is `comm`, when given). */
+function childPids(parent: number, comm?: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name === comm && Number(statFields(Number(entry))[1]) === parent) pids.push(Number(entry));
+      if ((comm === undefined || name === comm) && Number(statFields(Number(entry))[1]) === parent)
+        pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }
@@ -63,8 +85,11 @@ function childPids(parent: number, comm: string): number[] {
   return pids;
 }
 
-/** CPU seconds used by each named process between `start()` and `stop()`, and the share of one core that is. */
-export function cpuMeter(pids: Readonly<Record<string, number | 'self'>>) {
+/**
+ * CPU seconds used by each named process between `start()` and `stop()`, and the share of one core that is. A
+ * function instead of a pid reads the seconds itself (e.g. `processTreeCpuSeconds`).
+ */
+export function cpuMeter(pids: Readonly<Record<string, number | 'self' | (() => number)>>) {
   const read = () =>
     Object.fromEntries(
       Object.entries(pids).map(([name, pid]) => {
@@ -73,7 +98,7 @@ export function cpuMeter(pids: Readonly<Record<string, number | 'self'>>) {
           return [name, (u.user + u.system) / 1e6];
         }
         try {
-          return [name, cpuSeconds(pid)];
+          return [name, typeof pid === 'function' ? pid() : cpuSeconds(pid)];
         } catch {
           return [name, Number.NaN]; // it has exited
         }

@@ -1,6 +1,7 @@
 /**
  * `npm run chaos -- --users 400 --kills 12 --server-restarts 2 --faults on --seed 7`: one chaos run, progress on
  * stderr, the one summary line on stdout, exit code 1 unless the emulator ends exactly as staged.
+ * `--staging postgres --machines 3 --postgres-restarts 1`: across machines, staging and call schedule in PostgreSQL.
  */
 import { Command, Option } from 'commander';
 import { z } from 'zod';
@@ -15,16 +16,32 @@ const count = (flag: string, min: number, max: number) =>
     .min(min, `${flag} must be at least ${min}`)
     .max(max, `${flag} must be at most ${max}`);
 
-export const chaosFlagsSchema = z.object({
-  users: count('--users', 2, 20_000),
-  kills: count('--kills', 0, 1_000),
-  serverRestarts: count('--server-restarts', 0, 100),
-  faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
-  seed: count('--seed', 0, 2 ** 31 - 1),
-  rate: count('--rate', 1, 10_000),
-  timeoutMinutes: count('--timeout-minutes', 1, 24 * 60),
-  keep: z.boolean(),
-});
+export const chaosFlagsSchema = z
+  .object({
+    users: count('--users', 2, 20_000),
+    kills: count('--kills', 0, 1_000),
+    serverRestarts: count('--server-restarts', 0, 100),
+    staging: z.enum(['sqlite', 'postgres'], { error: '--staging must be sqlite or postgres' }),
+    machines: count('--machines', 1, 20).optional(),
+    workersPerMachine: count('--workers-per-machine', 1, 8),
+    postgresRestarts: count('--postgres-restarts', 0, 100).optional(),
+    faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
+    seed: count('--seed', 0, 2 ** 31 - 1),
+    rate: count('--rate', 1, 10_000),
+    timeoutMinutes: count('--timeout-minutes', 1, 24 * 60),
+    keep: z.boolean(),
+  })
+  .superRefine((f, ctx) => {
+    const onSqlite = (flag: string) =>
+      ctx.addIssue({ code: 'custom', message: `${flag} needs --staging postgres (a SQLite staging is one machine's)` });
+    if (f.staging === 'sqlite' && (f.machines ?? 1) > 1) onSqlite('--machines');
+    if (f.staging === 'sqlite' && (f.postgresRestarts ?? 0) > 0) onSqlite('--postgres-restarts');
+  })
+  .transform((f) => ({
+    ...f,
+    machines: f.machines ?? (f.staging === 'postgres' ? 3 : 1),
+    postgresRestarts: f.postgresRestarts ?? (f.staging === 'postgres' ? 1 : 0),
+  }));
 
 export function buildChaosProgram(): Command {
   return new Command('chaos')
@@ -33,8 +50,27 @@ export function buildChaosProgram(): Command {
         'then every message compared with staging.'
     )
     .option('--users <n>', 'users in the generated dataset (about 20 one-to-one messages each, plus groups)', '400')
-    .option('--kills <n>', 'times the worker is SIGKILLed (and restarted)', '12')
+    .option(
+      '--kills <n>',
+      'times the worker is SIGKILLed (and restarted); with --staging postgres, times a whole machine is lost',
+      '12'
+    )
     .option('--server-restarts <n>', 'times the Temporal dev server is killed and started again', '2')
+    .addOption(
+      new Option(
+        '--staging <engine>',
+        'where the staging and the call schedule live: sqlite (files on the one machine) or postgres (a local ' +
+          'PostgreSQL the run starts, shared by several machines)'
+      )
+        .choices(['sqlite', 'postgres'])
+        .default('sqlite')
+    )
+    .option('--machines <n>', 'worker machines sharing the migration (--staging postgres; default 3)')
+    .option('--workers-per-machine <n>', 'worker processes on each machine', '1')
+    .option(
+      '--postgres-restarts <n>',
+      'times PostgreSQL is SIGKILLed and started again on its cluster (--staging postgres; default 1)'
+    )
     .addOption(
       new Option('--faults <on|off>', 'ZIM faults: 5xx, resets, commit-then-drop, too-frequent bursts, latency spikes')
         .choices(['on', 'off'])
@@ -57,14 +93,23 @@ the migration (counted in ZIM requests), so a failing run replays with its --see
 the migration ends, at --timeout-minutes, or on Ctrl-C (each stops every process it started). The work folder
 (dataset, staging, Temporal database, worker and server logs) is kept when a run fails.
 
+With --staging postgres the run also starts a throwaway PostgreSQL on 127.0.0.1 (the same as the tests'), copies
+the staging into it (zim-migrate staging copy) and keeps the call schedule there. Each machine is its own working
+directory with --workers-per-machine worker processes, configured by the environment alone (the PostgreSQL URL and
+password, Temporal, ZIM). A kill loses a whole machine: every process of it SIGKILLed and its directory deleted;
+a fresh machine (a new directory, only the connection settings) takes its place. PostgreSQL is SIGKILLed and
+started again on its cluster --postgres-restarts times.
+
 Prints two lines: the bad-input corpus through the validator (a second or two), then the migration under chaos:
   bad input: 25 files, 50/50 bad records and files rejected with their rule and line (39 rules), 0 of 2,581 valid dropped
   chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated, ... (seed=7, 2,400 users)
+  chaos: 3 machines on PostgreSQL, 4 machine kills, 1 server restart, 1 PostgreSQL restart, 1,004 messages, 0 lost, 0 duplicated, ...
 Exit codes: 0 exact, 1 not exact (or not finished, or the corpus differs), 2 bad usage.
 
 Examples:
   $ npm run chaos -- --users 40 --kills 3 --server-restarts 1            about 1,000 messages, a few minutes
-  $ npm run chaos -- --users 2400 --kills 12 --server-restarts 2 --seed 7`
+  $ npm run chaos -- --users 2400 --kills 12 --server-restarts 2 --seed 7
+  $ npm run chaos -- --staging postgres --machines 3 --kills 4 --postgres-restarts 2 --users 40`
     )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = chaosFlagsSchema.safeParse({ ...raw, seed: raw.seed ?? Date.now() % 100_000 });
@@ -81,7 +126,7 @@ Examples:
       const stop = new AbortController();
       for (const signal of ['SIGINT', 'SIGTERM'] as const)
         process.once(signal, () => {
-          console.error('[chaos] stopping: the worker, the Temporal server and the emulator are shut down');
+          console.error('[chaos] stopping: the workers, the servers and the emulator are shut down');
           stop.abort();
         });
       const result = await runChaos({
@@ -89,6 +134,10 @@ Examples:
         seed: f.seed,
         workerKills: f.kills,
         serverRestarts: f.serverRestarts,
+        staging: f.staging,
+        machines: f.machines,
+        processesPerMachine: f.workersPerMachine,
+        postgresRestarts: f.postgresRestarts,
         faults: f.faults && chaosFaults(f.seed),
         rate: f.rate,
         timeoutMs: f.timeoutMinutes * 60_000,

@@ -1,12 +1,14 @@
 /**
- * When a chaos run kills the worker and restarts the Temporal server, drawn from its seed. Moments are measured in
+ * When a chaos run kills the worker (or a whole machine), restarts the Temporal server and (staging on PostgreSQL)
+ * restarts PostgreSQL, drawn from its seed. Moments are measured in
  * ZIM requests the emulator has seen (a share of the calls the plan expects), not in wall-clock time, so a seed
  * replays the same disruptions at the same points of the migration however loaded the machine is.
  */
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
-export type DisruptionKind = 'worker-kill' | 'server-restart';
+/** worker-kill: with several machines, a whole machine (all its processes and its folder). */
+export type DisruptionKind = 'worker-kill' | 'server-restart' | 'postgres-restart';
 
 export interface Disruption {
   kind: DisruptionKind;
@@ -14,7 +16,7 @@ export interface Disruption {
   atRequests: number;
   /** ...and then this much later (lands the blow mid-call rather than at a request boundary). */
   delayMs: number;
-  /** server-restart: how long the server stays down. */
+  /** server-restart and postgres-restart: how long the server stays down. */
   downMs: number;
 }
 
@@ -22,6 +24,8 @@ export interface DisruptionPlanInput {
   seed: number;
   workerKills: number;
   serverRestarts: number;
+  /** PostgreSQL killed (SIGKILL) and started again on its cluster; 0 when absent. */
+  postgresRestarts?: number;
   /** ZIM calls the migration plan expects (faults and reconciliation add some). */
   expectedRequests: number;
 }
@@ -38,11 +42,13 @@ export function planDisruptions(input: DisruptionPlanInput): Disruption[] {
     kind,
     atRequests: Math.round(input.expectedRequests * (FIRST_AT + draw() * (LAST_AT - FIRST_AT))),
     delayMs: Math.round(draw() * 1_500),
-    downMs: kind === 'server-restart' ? Math.round(500 + draw() * 2_500) : 0,
+    downMs: kind !== 'worker-kill' ? Math.round(500 + draw() * 2_500) : 0,
   });
   const plan = [
     ...Array.from({ length: input.workerKills }, () => one('worker-kill')),
     ...Array.from({ length: input.serverRestarts }, () => one('server-restart')),
+    // Drawn after the others, so a seed without PostgreSQL restarts keeps the plan it always had.
+    ...Array.from({ length: input.postgresRestarts ?? 0 }, () => one('postgres-restart')),
   ];
   return plan.sort((a, b) => a.atRequests - b.atRequests);
 }

@@ -3,14 +3,21 @@
  * SQLite file, the production worker as a child process, and one migration. At seeded moments the worker is
  * SIGKILLed and restarted, and the server is killed and started again on the same file and port. At the end the
  * emulator is compared with staging, message by message: what was lost or duplicated is counted, not assumed.
+ *
+ * With `staging: 'postgres'` the staging (copied in with `staging copy`) and the call schedule live in a local
+ * PostgreSQL the run starts, the workers run as several machines (src/chaos/machines.ts) that a kill loses whole,
+ * and PostgreSQL itself is SIGKILLed and started again on its cluster.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
+import { DATABASE_ENV } from '../postgres/database-settings';
+import { startLocalPostgres, type LocalPostgres } from '../postgres/local-postgres';
 import { workflowIds } from '../shared/workflow-api';
 import { openStaging } from '../staging';
+import { copyStaging } from '../staging/copy/copy-staging';
 import { compareWithEmulator, type ExactnessReport } from '../testing/exact-state';
 import { budgetsAt, buildStaging, startFastEmulator } from '../testing/migration-rig';
 import type { FaultsInput, ZimEmulator } from '../zim-emulator';
@@ -19,7 +26,7 @@ import type { migrationWorkflow } from '../../workflows/migration';
 import { planDisruptions, type Disruption } from './disruption-plan';
 import { chaosPassed, n } from './summary';
 import { workerProcessEnv } from '../testing/worker-processes';
-import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import { startMachines, type Machines } from './machines';
 
 export interface ChaosOptions {
   /** Users in the generated dataset (about 20 one-to-one messages each, plus groups and their history). */
@@ -28,6 +35,17 @@ export interface ChaosOptions {
   seed: number;
   workerKills: number;
   serverRestarts: number;
+  /**
+   * Where the staging and the call schedule live: 'sqlite' (default), files of the one machine; 'postgres', a local
+   * PostgreSQL the run starts, shared by `machines` machines.
+   */
+  staging?: 'sqlite' | 'postgres';
+  /** Machines (postgres only; 1 with SQLite); `workerKills` then each lose a whole machine. Default 1. */
+  machines?: number;
+  /** Worker processes on each machine. Default 1. */
+  processesPerMachine?: number;
+  /** Times PostgreSQL is SIGKILLed and started again (postgres only). */
+  postgresRestarts?: number;
   /** The emulator's faults (`chaosFaults(seed)` for the standard mix), or none. */
   faults: FaultsInput | false;
   /** Calls per second per Action, in the emulator and the migration's budgets. */
@@ -49,6 +67,10 @@ export interface ChaosResult {
   status: string;
   workerKills: number;
   serverRestarts: number;
+  /** 'postgres': staging and call schedule in PostgreSQL, with `machines` machines. */
+  staging: 'sqlite' | 'postgres';
+  machines: number;
+  postgresRestarts: number;
   /** Exits the worker had on its own (restarted each time); expected 0. */
   workerExits: number;
   faults: Record<FaultKind, number>;
@@ -96,6 +118,8 @@ class RunStopped extends Error {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  if (o.staging !== 'postgres' && ((o.machines ?? 1) > 1 || (o.postgresRestarts ?? 0) > 0))
+    throw new Error('chaos: several machines and PostgreSQL restarts need the staging in PostgreSQL');
   const started = Date.now();
   const log = (line: string) => o.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const deadline = started + o.timeoutMs;
@@ -106,6 +130,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     status: 'not-started',
     workerKills: 0,
     serverRestarts: 0,
+    staging: o.staging ?? 'sqlite',
+    machines: o.machines ?? 1,
+    postgresRestarts: 0,
     workerExits: 0,
     faults: {} as Record<FaultKind, number>,
     failedRecords: 0,
@@ -113,16 +140,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   };
   let emulator: ZimEmulator | undefined;
   let server: DevServerProcess | undefined;
-  let worker: WorkerProcess | undefined;
+  let workers: Machines | undefined;
+  let postgres: LocalPostgres | undefined;
   let connection: Connection | undefined;
   let finished = false;
   try {
     log(`work folder ${workDir}`);
     mkdirSync(path.join(workDir, 'dataset'));
     const staging = await buildStaging(o.users, o.seed, { dir: path.join(workDir, 'dataset') });
-    const stagingPath = staging.fresh();
-    const expectedRequests = await plannedCalls(stagingPath);
+    const stagingFile = staging.fresh();
+    const expectedRequests = await plannedCalls(stagingFile, process.env);
     log(`dataset: ${o.users} users (seed ${o.seed}), about ${expectedRequests.toLocaleString('en-US')} ZIM calls`);
+    let stagingPath = stagingFile;
+    let budgetDb = path.join(workDir, 'budget.sqlite');
+    let databaseEnv: NodeJS.ProcessEnv = {};
+    if (result.staging === 'postgres') {
+      postgres = await startLocalPostgres();
+      databaseEnv = { [DATABASE_ENV.password]: postgres.password };
+      stagingPath = `${postgres.url}?schema=${MIGRATION_ID}`;
+      budgetDb = postgres.url;
+      await copyStaging(stagingFile, stagingPath, { env: databaseEnv });
+      log(`PostgreSQL ${postgres.url} (log ${postgres.logFile}): staging copied in, and the call schedule`);
+    }
 
     [emulator, server] = await Promise.all([
       startFastEmulator(o.faults || {}, o.rate),
@@ -133,16 +172,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }),
     ]);
     log(`emulator ${emulator.url}${o.faults ? ' with faults' : ''}; Temporal dev server ${server.address}`);
-    worker = startWorkerProcess({
-      logFile: path.join(workDir, 'worker.log'),
-      env: workerProcessEnv({
-        temporalAddress: server.address,
-        taskQueue: TASK_QUEUE,
-        zimBaseUrl: emulator.url,
-        budgetDbPath: path.join(workDir, 'budget.sqlite'),
-      }),
-      onUnexpectedExit: (code, signal) => log(`worker exited on its own (${signal ?? `code ${code}`}); restarted`),
+    workers = startMachines({
+      count: result.machines,
+      processesPerMachine: o.processesPerMachine ?? 1,
+      root: path.join(workDir, 'machines'),
+      logDir: workDir,
+      env: {
+        ...workerProcessEnv({
+          temporalAddress: server.address,
+          taskQueue: TASK_QUEUE,
+          zimBaseUrl: emulator.url,
+          budgetDbPath: budgetDb,
+        }),
+        ...databaseEnv,
+      },
+      replaceOnKill: result.staging === 'postgres',
+      log,
     });
+    if (result.staging === 'postgres') log(`${result.machines} machines started`);
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     const handle = await client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
@@ -161,14 +208,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       seed: o.seed,
       workerKills: o.workerKills,
       serverRestarts: o.serverRestarts,
+      postgresRestarts: o.postgresRestarts,
       expectedRequests,
     });
     let disruptionError: Error | undefined;
     const disrupting = disrupt(
       disruptions,
-      emulator,
-      server,
-      worker,
+      { emulator, server, workers, postgres },
       () => finished || Date.now() > deadline || o.signal?.aborted === true,
       result,
       log
@@ -187,9 +233,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const outcome = await retryWhileServerIsBack(() => handle.result(), deadline);
       result.failedRecords = outcome.stages.reduce((count, stage) => count + stage.failed, 0);
     }
-    await worker.stop();
+    await workers.stop();
     log(`migration ${result.status}; comparing the emulator with staging`);
-    const store = await openStaging(stagingPath);
+    const store = await openStaging(stagingPath, {}, { ...process.env, ...databaseEnv });
     try {
       result.exactness = await compareWithEmulator(store, emulator);
     } finally {
@@ -200,9 +246,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     result.status = err.status;
   } finally {
     finished = true;
-    result.workerExits = worker?.unexpectedExits ?? 0;
+    result.workerExits = workers?.unexpectedExits ?? 0;
     if (emulator) result.faults = emulator.counters().faults;
-    await worker?.stop();
+    await workers?.stop();
+    await postgres?.stop();
     await connection?.close().catch(() => undefined);
     await server?.stop();
     await emulator?.stop();
@@ -213,8 +260,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   return result;
 }
 
-async function plannedCalls(stagingPath: string): Promise<number> {
-  const store = await openStaging(stagingPath);
+async function plannedCalls(stagingPath: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const store = await openStaging(stagingPath, {}, env);
   try {
     return Object.values(await store.stageWork()).reduce((n, s) => n + s.calls, 0);
   } finally {
@@ -247,11 +294,17 @@ async function retryWhileServerIsBack<T>(read: () => Promise<T>, deadline: numbe
   }
 }
 
+/** What the disruptions strike. */
+interface Targets {
+  emulator: ZimEmulator;
+  server: DevServerProcess;
+  workers: Machines;
+  postgres: LocalPostgres | undefined;
+}
+
 async function disrupt(
   plan: Disruption[],
-  emulator: ZimEmulator,
-  server: DevServerProcess,
-  worker: WorkerProcess,
+  { emulator, server, workers, postgres }: Targets,
   over: () => boolean,
   result: ChaosResult,
   log: (line: string) => void
@@ -267,16 +320,17 @@ async function disrupt(
     if (over()) return;
     lastAt = emulator.counters().requests;
     if (d.kind === 'worker-kill') {
-      await worker.killAndRestart();
+      const what = await workers.kill();
       result.workerKills++;
-      log(`worker killed (SIGKILL) at ${lastAt} requests and restarted [${result.workerKills}]`);
+      log(`at ${lastAt} requests: ${what} [${result.workerKills}]`);
     } else {
-      await server.kill();
-      log(`Temporal server killed (SIGKILL) at ${lastAt} requests; down for ${d.downMs} ms`);
+      const [name, target] = d.kind === 'server-restart' ? ['Temporal server', server] : ['PostgreSQL', postgres!];
+      await target.kill();
+      log(`${name} killed (SIGKILL) at ${lastAt} requests; down for ${d.downMs} ms`);
       await sleep(d.downMs);
-      await server.start();
-      result.serverRestarts++;
-      log(`Temporal server started again on the same database [${result.serverRestarts}]`);
+      await target.start();
+      const count = d.kind === 'server-restart' ? ++result.serverRestarts : ++result.postgresRestarts;
+      log(`${name} started again on the same ${d.kind === 'server-restart' ? 'database' : 'cluster'} [${count}]`);
     }
   }
 }

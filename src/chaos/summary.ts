@@ -10,12 +10,23 @@ export function chaosPassed(r: ChaosResult): boolean {
 export const n = (x: number) => x.toLocaleString('en-US');
 const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
 
-/** The one line a run prints, e.g. `chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated (seed=7)`. */
+/**
+ * The one line a run prints, e.g. `chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated (seed=7)`,
+ * or with PostgreSQL `chaos: 3 machines on PostgreSQL, 12 machine kills, 2 server restarts, 1 PostgreSQL restart, ...`.
+ */
 export function chaosSummary(r: ChaosResult): string {
   const faults = Object.entries(r.faults)
     .filter(([kind, count]) => count > 0 && kind !== 'delayed')
     .map(([kind, count]) => `${n(count)} ${kind}`);
-  const parts = [plural(r.workerKills, 'kill'), plural(r.serverRestarts, 'server restart')];
+  const parts =
+    r.staging === 'postgres'
+      ? [
+          `${plural(r.machines, 'machine')} on PostgreSQL`,
+          plural(r.workerKills, 'machine kill'),
+          plural(r.serverRestarts, 'server restart'),
+          plural(r.postgresRestarts, 'PostgreSQL restart'),
+        ]
+      : [plural(r.workerKills, 'kill'), plural(r.serverRestarts, 'server restart')];
   if (r.workerExits > 0) parts.push(plural(r.workerExits, 'worker exit') + ' on its own');
   const e = r.exactness;
   if (!e) parts.push(`migration ${r.status}, not compared`);

@@ -13,6 +13,8 @@ export interface WorkerProcessOptions {
   env: NodeJS.ProcessEnv;
   /** stdout and stderr of every incarnation are appended here. */
   logFile: string;
+  /** Its working directory (a chaos "machine"'s folder); this process's when absent. */
+  cwd?: string;
   /** Called when the worker exited on its own (it is restarted right after). */
   onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -36,7 +38,11 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   const launch = () => {
     const log = openSync(options.logFile, 'a');
     try {
-      child = spawn(process.execPath, [BIN, 'worker'], { env: options.env, stdio: ['ignore', log, log] });
+      child = spawn(process.execPath, [BIN, 'worker'], {
+        env: options.env,
+        cwd: options.cwd,
+        stdio: ['ignore', log, log],
+      });
     } finally {
       closeSync(log);
     }

@@ -14,9 +14,13 @@ export function stagingLocation(given: string): string {
 
 /**
  * Opens the staging data at `location`: a SQLite file's path, or a postgres:// URL (its `?schema=` names the
- * migration's schema; password and TLS from the environment, docs/configuration.md#postgresql).
+ * migration's schema; password and TLS from `env`, docs/configuration.md#postgresql).
  */
-export function openStaging(location: string, options: OpenStagingOptions = {}): Promise<MigrationStore> {
-  if (isDatabaseUrl(location)) return PgMigrationStore.open(location, options);
+export function openStaging(
+  location: string,
+  options: OpenStagingOptions = {},
+  env: NodeJS.ProcessEnv = process.env
+): Promise<MigrationStore> {
+  if (isDatabaseUrl(location)) return PgMigrationStore.open(location, options, env);
   return Promise.resolve().then(() => SqliteMigrationStore.open(location, options));
 }

@@ -26,7 +26,8 @@ export interface MigrateIntoEmulatorOptions {
   input?: Pick<MigrationInput, 'stages' | 'errorBudget' | 'errorBudgetMinRecords' | 'tuning'>;
   /**
    * Run the migration on this many `zim-migrate worker` child processes (one task queue, one shared call schedule)
-   * instead of a worker in this process; `temporalAddress` is the server they connect to.
+   * instead of a worker in this process; `temporalAddress` is the server they connect to, `budgetDb` their call
+   * schedule (a postgres:// URL, with its password in `env`; a new SQLite file when absent).
    */
   workerProcesses?: {
     count: number;

@@ -4,36 +4,71 @@
  * database file, under ZIM faults (5xx, resets, commit-then-drop, "too frequent" bursts, latency spikes). The
  * emulator must end exactly as staged, counted message by message. The run prints its summary line; a failing
  * run replays with CHAOS_SEED=<seed> (CHAOS_LOG=1 shows its progress).
+ *
+ * Then across machines (`npm run chaos -- --staging postgres --machines N`): the staging and the call schedule in a
+ * local PostgreSQL, the workers as machines lost whole (processes SIGKILLed, folder deleted, a fresh machine started
+ * with the connection settings alone), and PostgreSQL itself SIGKILLed and started again.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chaosFaults, runChaos } from '../../src/chaos/run-chaos';
+import { chaosFaults, runChaos, type ChaosOptions } from '../../src/chaos/run-chaos';
 import { chaosPassed, chaosSummary } from '../../src/chaos/summary';
 import { FAST_RATE } from '../../src/testing/migration-rig';
 
 const KILLS = 2;
 const SERVER_RESTARTS = 1;
 
+/** A CI-size run (12 users, ZIM faults, seed from the clock or CHAOS_SEED): its result, summary line and what to show. */
+async function ciChaos(
+  options: Pick<ChaosOptions, 'workerKills' | 'serverRestarts' | 'timeoutMs'> & Partial<ChaosOptions>
+) {
+  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
+  const result = await runChaos({
+    users: 12,
+    seed,
+    faults: chaosFaults(seed),
+    rate: FAST_RATE,
+    log: process.env.CHAOS_LOG ? (line) => console.error(line) : undefined,
+    ...options,
+  });
+  const summary = chaosSummary(result);
+  console.log(summary);
+  const why = `${summary}\n${result.exactness?.examples.join('\n') ?? ''}\nwork folder: ${result.workDir ?? '-'}`;
+  return { result, summary, why };
+}
+
 describe('chaos: worker kills, a Temporal server restart and ZIM faults during one migration', () => {
   it(`ends exact after ${KILLS} worker kills and ${SERVER_RESTARTS} server restart`, async () => {
-    const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
-    const result = await runChaos({
-      users: 12,
-      seed,
+    const { result, why } = await ciChaos({
       workerKills: KILLS,
       serverRestarts: SERVER_RESTARTS,
-      faults: chaosFaults(seed),
-      rate: FAST_RATE,
       timeoutMs: 8 * 60_000,
-      log: process.env.CHAOS_LOG ? (line) => console.error(line) : undefined,
     });
-    const summary = chaosSummary(result);
-    console.log(summary);
-    const why = `${summary}\n${result.exactness?.examples.join('\n') ?? ''}\nwork folder: ${result.workDir ?? '-'}`;
     assert.equal(result.workerKills, KILLS, `the migration ended before every kill: ${why}`);
     assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
     assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
     assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+    assert.ok(chaosPassed(result), why);
+  });
+});
+
+describe('chaos across machines: staging and call schedule in PostgreSQL', () => {
+  const MACHINE_KILLS = 2;
+  it(`ends exact after ${MACHINE_KILLS} machines lost and a PostgreSQL restart, under ZIM faults`, async () => {
+    const { result, summary, why } = await ciChaos({
+      staging: 'postgres',
+      machines: 2,
+      workerKills: MACHINE_KILLS,
+      serverRestarts: 0,
+      postgresRestarts: 1,
+      timeoutMs: 6 * 60_000,
+    });
+    assert.match(summary, /^chaos: 2 machines on PostgreSQL, 2 machine kills, 0 server restarts, 1 PostgreSQL restart/);
+    assert.equal(result.workerKills, MACHINE_KILLS, `the migration ended before every machine was lost: ${why}`);
+    assert.equal(result.postgresRestarts, 1, `the migration ended before PostgreSQL was restarted: ${why}`);
+    assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+    assert.equal(result.exactness.lost, 0, why);
+    assert.equal(result.exactness.duplicated, 0, why);
     assert.ok(chaosPassed(result), why);
   });
 });

@@ -30,6 +30,9 @@ const run: ChaosResult = {
   status: 'completed',
   workerKills: 12,
   serverRestarts: 2,
+  staging: 'sqlite',
+  machines: 1,
+  postgresRestarts: 0,
   workerExits: 0,
   faults,
   failedRecords: 0,
@@ -56,6 +59,15 @@ describe('planDisruptions', () => {
       assert.ok(d.kind === 'worker-kill' ? d.downMs === 0 : d.downMs >= 500 && d.downMs <= 3_000);
     }
   });
+
+  it('adds PostgreSQL restarts without moving the disruptions a seed always had', () => {
+    const withPostgres = planDisruptions({ ...input, postgresRestarts: 2 });
+    assert.equal(withPostgres.filter((d) => d.kind === 'postgres-restart').length, 2);
+    assert.deepEqual(
+      withPostgres.filter((d) => d.kind !== 'postgres-restart'),
+      planDisruptions(input)
+    );
+  });
 });
 
 describe('chaosSummary', () => {
@@ -67,6 +79,12 @@ describe('chaosSummary', () => {
         '16 commitThenDrop, 612 s (seed=7, 2,400 users)'
     );
     assert.ok(chaosPassed(run));
+  });
+
+  it('names the machines and the PostgreSQL restarts of a run across machines', () => {
+    const line = chaosSummary({ ...run, staging: 'postgres', machines: 3, workerKills: 4, postgresRestarts: 1 });
+    assert.match(line, /^chaos: 3 machines on PostgreSQL, 4 machine kills, 2 server restarts, 1 PostgreSQL restart, /);
+    assert.match(line, /48,210 messages, 0 lost, 0 duplicated/);
   });
 
   it('names what is not exact, and a run that did not finish fails', () => {
@@ -93,6 +111,10 @@ describe('npm run chaos flags', () => {
       users: 40,
       kills: 12,
       serverRestarts: 2,
+      staging: 'sqlite',
+      machines: 1,
+      workersPerMachine: 1,
+      postgresRestarts: 0,
       faults: false,
       seed: 3,
       rate: 400,
@@ -100,6 +122,27 @@ describe('npm run chaos flags', () => {
       keep: false,
     });
     assert.equal(defaults().faults, 'on');
+  });
+
+  it('take --staging postgres with 3 machines and a PostgreSQL restart by default', () => {
+    const program = buildChaosProgram().action(() => undefined);
+    program.parse(['--staging', 'postgres', '--seed', '3'], { from: 'user' });
+    const parsed = chaosFlagsSchema.parse(program.opts());
+    assert.equal(parsed.staging, 'postgres');
+    assert.equal(parsed.machines, 3);
+    assert.equal(parsed.postgresRestarts, 1);
+  });
+
+  it('refuse several machines or PostgreSQL restarts on a SQLite staging', () => {
+    const result = chaosFlagsSchema.safeParse({ ...defaults(), seed: '1', machines: '3', postgresRestarts: '1' });
+    if (result.success) return assert.fail('accepted');
+    assert.deepEqual(
+      result.error.issues.map((i) => i.message),
+      [
+        "--machines needs --staging postgres (a SQLite staging is one machine's)",
+        "--postgres-restarts needs --staging postgres (a SQLite staging is one machine's)",
+      ]
+    );
   });
 
   it('refuse what is out of range, naming the flag', () => {
@@ -111,7 +154,8 @@ describe('npm run chaos flags', () => {
 
   it('documents every flag and an example in --help', () => {
     const help = buildChaosProgram().helpInformation() + '\n';
-    for (const flag of ['--users', '--kills', '--server-restarts', '--faults', '--seed', '--rate', '--timeout-minutes'])
-      assert.ok(help.includes(flag), flag);
+    const flags = ['--users', '--kills', '--server-restarts', '--faults', '--seed', '--rate', '--timeout-minutes'];
+    flags.push('--staging', '--machines', '--workers-per-machine', '--postgres-restarts');
+    for (const flag of flags) assert.ok(help.includes(flag), flag);
   });
 });
