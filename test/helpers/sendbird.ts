@@ -149,7 +149,7 @@ export function assertZimMatchesWorkspace(
   emulator: ZimEmulator,
   out: string,
   ws: Workspace
-): { users: number; dmCopies: number; groupMessages: number; groups: number } {
+): { users: number; dmCopies: number; groupMessages: number; groups: number; mutedGroups: number } {
   const map = new Map<string, string>();
   for (const e of lines<{ kind: string; source: string; zim: string }>(path.join(out, 'id-map.ndjson')))
     map.set(`${e.kind}:${e.source}`, e.zim);
@@ -162,6 +162,7 @@ export function assertZimMatchesWorkspace(
   let dmCopies = 0;
   let groupMessages = 0;
   let groups = 0;
+  let mutedGroups = 0;
   for (const ch of ws.channels) {
     const expected: string[] = [];
     const isDm = ch.is_distinct && ch.members.length === 2;
@@ -204,6 +205,9 @@ export function assertZimMatchesWorkspace(
         .map((m) => [zimUser(m), m === owner ? ZIM_ROLE.owner : ops.has(m) ? ZIM_ROLE.admin : ZIM_ROLE.member])
     );
     assert.deepEqual(roles, want, `members and roles of ${gid}`);
+    // A frozen channel is muted after its history: its plain members (role 3), with no end.
+    assert.deepEqual(g.mute, ch.freeze ? { all: false, roles: [ZIM_ROLE.member], expireTime: -1 } : undefined);
+    if (ch.freeze) mutedGroups++;
     const history = emulator.inspect.groupMessages(gid, ALL) ?? [];
     assert.deepEqual(
       history.map((m) => `${m.sender}@${m.time}`),
@@ -217,5 +221,5 @@ export function assertZimMatchesWorkspace(
       const blocked = emulator.inspect.user(zimUser(a))?.blocked.some((x) => x.userId === zimUser(b)) ?? false;
       assert.equal(blocked, active(a) && active(b), `block ${zimUser(a)} → ${zimUser(b)}`);
     }
-  return { users: ws.users.length, dmCopies, groupMessages, groups };
+  return { users: ws.users.length, dmCopies, groupMessages, groups, mutedGroups };
 }

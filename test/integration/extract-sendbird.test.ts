@@ -128,6 +128,12 @@ describe('extract sendbird (Temporal workflow)', () => {
       // Against the Sendbird workspace itself, not through the export or the staging.
       const checked = assertZimMatchesWorkspace(zim, out, ws);
       assert.ok(checked.dmCopies > 100 && checked.groupMessages > 100 && checked.groups > 5, JSON.stringify(checked));
+      // Frozen channels: muted after their history, one MuteGroup each, counted in the plan and checked by verify.
+      assert.ok(checked.mutedGroups >= 2, JSON.stringify(checked));
+      assert.equal(zim.counters().succeeded.MuteGroup, checked.mutedGroups);
+      assert.equal(zim.counters().succeeded.QueryGroupInfo, checked.mutedGroups);
+      const groupMessages = result.stages.find((s) => s.stage === 'group-messages')!;
+      assert.equal(groupMessages.done, groupMessages.planned);
     } finally {
       await zim.stop();
     }
