@@ -134,6 +134,30 @@ describe('extract sendbird (Temporal workflow)', () => {
       assert.equal(zim.counters().succeeded.QueryGroupInfo, checked.mutedGroups);
       const groupMessages = result.stages.find((s) => s.stage === 'group-messages')!;
       assert.equal(groupMessages.done, groupMessages.planned);
+      // The report lists each deactivated user with their outcome (ZIM has no deactivation API).
+      const r = await runCli(['report', stagingPath, '--json'], { TEMPORAL_ADDRESS: t.server.address });
+      assert.equal(r.status, 0, r.stderr);
+      const { deactivatedUsers } = JSON.parse(r.stdout) as {
+        deactivatedUsers: { note: string; users: { user: string; registered: string }[] };
+      };
+      const idMap = new Map(
+        readFileSync(path.join(out, 'id-map.ndjson'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { kind: string; source: string; zim: string })
+          .filter((e) => e.kind === 'user')
+          .map((e) => [e.source, e.zim])
+      );
+      const expected = ws.users.filter((u) => !u.is_active).map((u) => idMap.get(u.user_id) ?? u.user_id);
+      assert.ok(expected.length > 0);
+      assert.deepEqual(deactivatedUsers.users.map((u) => u.user).sort(), expected.sort());
+      assert.ok(deactivatedUsers.users.every((u) => u.registered === 'done'));
+      assert.match(deactivatedUsers.note, /no API to deactivate/);
+      const text = await runCli(['report', stagingPath], { TEMPORAL_ADDRESS: t.server.address });
+      assert.match(
+        text.stdout,
+        new RegExp(`\\nDeactivated users: ${expected.length} \\(${expected.length} registered in ZIM\\)`)
+      );
     } finally {
       await zim.stop();
     }
