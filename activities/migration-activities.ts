@@ -22,6 +22,7 @@ import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
+import { groupMuteMode, muteGroupStep, muteRequest, type GroupMutePorts } from './group-mute';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
 
@@ -172,7 +173,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
   }
 
   /** Ports for one message import; `current` is this invocation's staged message, read once with its body. */
-  function messagePorts(store: MigrationStore, kind: 'peer' | 'group', id: string): MessageImportPorts {
+  function messagePorts(store: MigrationStore, kind: 'peer' | 'group', id: string, extraSteps = 0): MessageImportPorts {
     const stage = kind === 'peer' ? 'peer-messages' : 'group-messages';
     let current: StagedImport | null = null;
     return {
@@ -181,7 +182,8 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
         current = await (kind === 'peer' ? store.ownerMessage(id, seq) : store.groupMessage(id, seq));
         return current && toPortMessage(current);
       },
-      count: () => (kind === 'peer' ? store.countOwnerMessages(id) : store.countGroupMessages(id)),
+      count: async () =>
+        (kind === 'peer' ? await store.countOwnerMessages(id) : await store.countGroupMessages(id)) + extraSteps,
       ledgerKey: (m) => ledgerKeys.message(id, m.sourceId),
       claim: (k, _sourceId, token, leaseMs) => store.ledgerClaim(stage, k, token, leaseMs),
       renew: (k, token, leaseMs) => store.ledgerRenew(stage, k, token, leaseMs),
@@ -216,6 +218,29 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
                 ? attemptOf(() => zim.importGroupMsg({ ...importFields(m), GroupId: id }))
                 : 'lease-lost'
             );
+      },
+    };
+  }
+
+  function mutePorts(store: MigrationStore, groupId: string): GroupMutePorts {
+    const mode = groupMuteMode();
+    return {
+      ledgerGet: async (key) => (await store.ledgerGet('group-messages', [key])).get(key),
+      ledgerPut: (key, entry) => store.ledgerPut('group-messages', [{ key, ...entry }]),
+      mute: async () => {
+        const group = await store.group(groupId);
+        if (!group)
+          throw new ZimPermanentError({ action: 'MuteGroup', code: -1, zimMessage: `group ${groupId} is not staged` });
+        return scheduledCall(scheduler, 'MuteGroup', undefined, async () => {
+          try {
+            await zim.muteGroup({ FromUserId: group.owner, GroupId: groupId, ...muteRequest(mode) });
+            return { kind: 'muted' as const };
+          } catch (err) {
+            if (err instanceof ZimPermanentError)
+              return { kind: 'refused' as const, code: err.code, message: err.zimMessage };
+            throw err;
+          }
+        });
       },
     };
   }
@@ -343,7 +368,16 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     importGroupMessage: async (input) => {
       const store = await deps.openStore(input.stagingPath);
       if (!(await waitForOpenGate(() => store.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };
-      return importMessageExactlyOnce(messagePorts(store, 'group', input.groupId), input.seq, input.prev, randomUUID());
+      // A muted group's history ends with one more step: MuteGroup (activities/group-mute.ts).
+      const muted = await store.groupMuted(input.groupId);
+      if (muted && input.seq === (await store.countGroupMessages(input.groupId)))
+        return muteGroupStep(mutePorts(store, input.groupId), input.groupId);
+      return importMessageExactlyOnce(
+        messagePorts(store, 'group', input.groupId, muted ? 1 : 0),
+        input.seq,
+        input.prev,
+        randomUUID()
+      );
     },
     setupGroupStep: async (input) =>
       runGroupSetupStep(await groupPorts(await deps.openStore(input.stagingPath), input.groupId), input.step),

@@ -18,6 +18,7 @@ import type { MigrationStore, StagedMessage } from '../src/staging/migration-sto
 import { forEachConcurrently } from '../src/shared/for-each-concurrently';
 import { Findings, readAll, refusal, VERIFY_CONCURRENCY, type VerifyDeps } from './verify-findings';
 import { verifyUsers } from './verify-users';
+import { verifyGroupMute } from './group-mute';
 
 /** More than any group holds: verify reads a group's staged admins and nicknames at once. */
 const ALL = Number.MAX_SAFE_INTEGER;
@@ -81,6 +82,7 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
     ledgerKeys.verifyGroupHistory(groupId),
     historyProblems(expectedOf(messages, await landedOf(store, 'group-messages', groupId, messages)), history)
   );
+  if (group.muted) await verifyGroupMute(deps, findings, groupId, group.owner);
 
   // Members: everyone the ledger says joined and nobody else; each admin and nickname the ledger says was set.
   const staged = [group.owner, ...(await store.groupMembers(groupId, 0, group.memberCount)).map((m) => m.user)];

@@ -75,6 +75,12 @@ export const groupRecord = z
     notice: text('Group notice (≤ 300 bytes)').optional(),
     attributes: attributes('Group attributes: ≤ 10, keys ≤ 16 bytes, values ≤ 1024 bytes').optional(),
     createdAt: time.optional(),
+    muted: z
+      .boolean()
+      .describe(
+        'Muted (a frozen channel): after its history is imported, MuteGroup mutes its plain members (role 3), so only the owner and admins can send'
+      )
+      .optional(),
   })
   .describe('groups.ndjson: one group per line');
 

@@ -118,7 +118,8 @@ export function generateWorkspace(o: WorkspaceOptions): Workspace {
       custom_type: crng.chance(0.3) ? 'team' : '',
       is_distinct: false,
       is_super: false,
-      freeze: crng.chance(0.05),
+      // The second group is always frozen, so that small workspaces have one (chance first: the same draws).
+      freeze: crng.chance(0.05) || g === 1,
       created_at: startSec + crng.int(0, 86_400),
       members,
       operators,

@@ -29,6 +29,8 @@ export interface StagingCounts {
   /** Distinct (owner, peer) conversations: QueryPeerMsg verification walks each. */
   conversations: number;
   groupMessages: number;
+  /** Groups muted after their history (MuteGroup); absent in files staged before. */
+  mutedGroups?: number;
   expiredPeerMessages: number;
   expiredGroupMessages: number;
 }
@@ -109,11 +111,13 @@ export function plannedRecords(counts: StagingCounts): Record<Stage, number> {
     'peer-messages': counts.peerCopies,
     // A membership (the owner's included), an admin role, a nickname.
     groups: counts.groupMembers + counts.groupAdmins + counts.groupMemberNicknames,
-    'group-messages': counts.groupMessages,
+    // A muted group's MuteGroup counts as one more record.
+    'group-messages': counts.groupMessages + (counts.mutedGroups ?? 0),
     // Each conversation copy, group history and member list, user profile, and friend list or blocklist to hold some.
     verify:
       counts.conversations +
       2 * counts.groups +
+      (counts.mutedGroups ?? 0) +
       counts.users +
       (counts.friendListUsers ?? 0) +
       (counts.blockListUsers ?? 0),

@@ -39,7 +39,8 @@ export const STAGE_ACTIONS = {
   blocks: ['AddUsersToBlacklist'],
   'peer-messages': ['ImportPeerMsg'],
   groups: ['CreateGroup', 'InviteUsersIntoGroup', 'KickoutGroupUser', 'SetGroupMemberRole', 'SetGroupMembersNickname'],
-  'group-messages': ['ImportGroupMsg'],
+  // MuteGroup: once per muted group (a frozen source channel), after its history.
+  'group-messages': ['ImportGroupMsg', 'MuteGroup'],
   verify: [
     'QueryPeerMsg',
     'QueryGroupMsg',
@@ -47,6 +48,7 @@ export const STAGE_ACTIONS = {
     'QueryUserInfos',
     'QueryFriendList',
     'QueryBlacklist',
+    'QueryGroupInfo',
   ],
 } as const satisfies Record<Stage, readonly [string, ...string[]]>;
 

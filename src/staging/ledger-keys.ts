@@ -15,10 +15,13 @@ export const ledgerKeys = {
   role: (groupId: string, userId: string) => `role/${groupId}/${userId}`,
   /** groups: a member's nickname. */
   nickname: (groupId: string, userId: string) => `nickname/${groupId}/${userId}`,
+  /** group-messages: the MuteGroup after a muted group's history. */
+  mute: (groupId: string) => `mute/${groupId}`,
   /** verify: one check each. */
   verifyConversation: (owner: string, peer: string) => `peer/${owner}/${peer}`,
   verifyGroupHistory: (groupId: string) => `group/${groupId}`,
   verifyMembers: (groupId: string) => `members/${groupId}`,
+  verifyMute: (groupId: string) => `muted/${groupId}`,
   verifyProfile: (userId: string) => `profile/${userId}`,
   verifyFriends: (userId: string) => `friends/${userId}`,
   verifyBlocks: (userId: string) => `blocks/${userId}`,

@@ -119,6 +119,8 @@ export interface StagedGroup {
   /** Members, the owner included, staged with a nickname. */
   nicknameCount: number;
   messageCount: number;
+  /** Mute it (MuteGroup) after its history: a frozen source channel. */
+  muted: boolean;
 }
 
 export interface StagedGroupMember {
@@ -262,6 +264,8 @@ export interface MigrationStore {
   /** Members staged with a nickname (the owner too), in user id order. */
   groupNicknames(groupId: string, offset: number, limit: number): Promise<StagedGroupMember[]>;
   countGroupMessages(groupId: string): Promise<number>;
+  /** Whether the group is muted after its history (its child's last step is then MuteGroup). */
+  groupMuted(groupId: string): Promise<boolean>;
   groupMessage(groupId: string, seq: number): Promise<StagedGroupMessage | null>;
   groupMessages(groupId: string): Promise<StagedGroupMessage[]>;
 

@@ -58,6 +58,8 @@ export function groupOf(r: Row): StagedGroup {
     adminCount: r.admin_count as number,
     nicknameCount: r.nickname_count as number,
     messageCount: r.message_count as number,
+    // Absent from staging files planned before the column existed.
+    muted: Number(r.muted ?? 0) === 1,
   };
 }
 

@@ -171,6 +171,7 @@ export const RECORD_HANDLERS: Record<Entity, (fc: FileContext, report: IssueRepo
           notice: opt(r.notice),
           attributes: json(r.attributes),
           createdAt: ms(r.createdAt),
+          muted: r.muted ? 1 : 0,
         };
         return { recordId: r.id, issues, row };
       },

@@ -37,6 +37,9 @@ export const ZIM_ACTIONS = {
   SendPeerMessage: { method: 'POST', failureList: 'ErrorList', mutates: true },
   SendGroupMessage: { method: 'POST', mutates: true },
   DismissGroup: { method: 'GET', mutates: true },
+  // Frozen source channels (docs/import-format.md `muted`): after the group's history; verify reads it back.
+  MuteGroup: { method: 'GET', mutates: true },
+  QueryGroupInfo: { method: 'POST', mutates: false },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ZimAction = keyof typeof ZIM_ACTIONS;

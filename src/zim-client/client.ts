@@ -15,6 +15,8 @@ import type {
   AddUsersToBlacklistRequest,
   ClearConversationUnreadRequest,
   DismissGroupRequest,
+  MuteGroupRequest,
+  QueryGroupInfoRequest,
   SendGroupMessageRequest,
   SendPeerMessageRequest,
   CreateGroupRequest,
@@ -168,6 +170,14 @@ export class ZimClient {
   }
   dismissGroup(request: DismissGroupRequest) {
     return this.call('DismissGroup', request);
+  }
+  /** Mutes a group (all members, or some roles) for a duration; setting the same mute again changes nothing. */
+  muteGroup(request: MuteGroupRequest) {
+    return this.call('MuteGroup', request);
+  }
+  /** A group's profile and mute state. */
+  queryGroupInfo(request: QueryGroupInfoRequest) {
+    return this.call('QueryGroupInfo', request);
   }
 
   async close(): Promise<void> {

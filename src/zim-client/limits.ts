@@ -38,6 +38,9 @@ export const ZIM_RATE_LIMITS: Record<ZimAction, RateLimit> = {
   SendGroupMessage: { perSecond: 10, code: ZimCode.APP_RATE_LIMITED },
   // Documented per group (1/s); the app-wide 20/s is assumed on top, as for the other per-group Actions.
   DismissGroup: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  // [EN:group/mute-a-group]: 20/s; its rate-limit code is UNCONFIRMED.
+  MuteGroup: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  QueryGroupInfo: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
 };
 
 /** Limits per group (one second window), on top of the per-app limit. */

@@ -97,6 +97,35 @@ export const SendGroupMessageRequestSchema = z.object({
 /** GET; the operator can be any registered user (coexistence.md §2.4). 1 call/s per group. */
 export const DismissGroupRequestSchema = z.object({ FromUserId: text, GroupId: text });
 
+/** A query-string boolean arrives as text. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/**
+ * GET, 20/s ([EN:group/mute-a-group]): mutes every member (`IsAllMuted`) or the roles in `MuteRoleList`, for
+ * `Duration` seconds (-1: no end; 0 with nothing else: unmute). An admin may not mute role 1 (the owner).
+ */
+export const MuteGroupRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  IsAllMuted: flag.optional(),
+  // A GET: the emulator gets `MuteRoleList[]` values as text.
+  MuteRoleList: z
+    .array(
+      z.union([
+        integer,
+        z
+          .string()
+          .regex(/^-?\d+$/)
+          .transform(Number),
+      ])
+    )
+    .optional(),
+  Duration: integer.optional(),
+});
+
+/** POST, 20/s (§6.15). */
+export const QueryGroupInfoRequestSchema = z.object({ FromUserId: text, GroupId: text });
+
 export const CreateGroupRequestSchema = z.object({
   /** Empty or absent: ZIM generates an id starting with '#'. */
   GroupId: text.optional(),
@@ -187,10 +216,12 @@ export const ZIM_REQUEST_SCHEMAS = {
   SendPeerMessage: SendPeerMessageRequestSchema,
   SendGroupMessage: SendGroupMessageRequestSchema,
   DismissGroup: DismissGroupRequestSchema,
+  MuteGroup: MuteGroupRequestSchema,
+  QueryGroupInfo: QueryGroupInfoRequestSchema,
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 /** Numeric parameters of GET Actions, which arrive as query strings. */
-export const NUMERIC_QUERY_PARAMS = new Set(['Limit', 'Next', 'ConvType', 'Role']);
+export const NUMERIC_QUERY_PARAMS = new Set(['Limit', 'Next', 'ConvType', 'Role', 'Duration']);
 
 export type ZimRequest<A extends ZimAction> = z.input<(typeof ZIM_REQUEST_SCHEMAS)[A]>;
 
@@ -216,3 +247,5 @@ export type ClearConversationUnreadRequest = ZimRequest<'ClearConversationUnread
 export type SendPeerMessageRequest = ZimRequest<'SendPeerMessage'>;
 export type SendGroupMessageRequest = ZimRequest<'SendGroupMessage'>;
 export type DismissGroupRequest = ZimRequest<'DismissGroup'>;
+export type MuteGroupRequest = ZimRequest<'MuteGroup'>;
+export type QueryGroupInfoRequest = ZimRequest<'QueryGroupInfo'>;

@@ -187,6 +187,26 @@ export const ZIM_RESPONSE_SCHEMAS = {
     .object({ MsgId: exactId, MsgSeq: integer })
     .transform((r) => ({ msgId: r.MsgId, msgSeq: r.MsgSeq })),
   DismissGroup: z.object({}).transform(() => ({})),
+  MuteGroup: z.object({}).transform(() => ({})),
+  // §6.15: only one of IsAllForbid and ForbidList is present. ForbidList is taken to list the muted roles, as
+  // MuteGroup's MuteRoleList does (UNCONFIRMED: the page gives no type); ForbidExpireTime in ms, -1 for no end
+  // (UNCONFIRMED).
+  QueryGroupInfo: z
+    .object({
+      GroupId: z.string(),
+      GroupName: z.string().optional(),
+      IsAllForbid: z.union([z.boolean(), z.number()]).optional(),
+      ForbidList: z.array(z.number()).nullish(),
+      ForbidExpireTime: z.number().optional(),
+    })
+    .transform((r) => ({
+      groupId: r.GroupId,
+      mute: {
+        all: r.IsAllForbid === true || r.IsAllForbid === 1,
+        roles: r.ForbidList ?? [],
+        expireTime: r.ForbidExpireTime ?? 0,
+      },
+    })),
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 export type ZimResult<A extends ZimAction> = z.output<(typeof ZIM_RESPONSE_SCHEMAS)[A]> & { requestId?: string };

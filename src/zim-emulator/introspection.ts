@@ -127,6 +127,7 @@ export class Inspector {
       })),
       messageCount: g.history.entries.length,
       lastSeq: g.history.lastSeq,
+      ...(g.mute && { mute: { ...g.mute } }),
     };
   }
 

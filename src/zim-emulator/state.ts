@@ -38,6 +38,14 @@ export interface GroupRecord {
   history: ConversationLog;
   /** MsgSeq up to which each member cleared the unread count. */
   readSeq: Map<number, number>;
+  /** Set by MuteGroup: every member, or these roles, until expireTime (ms; -1 no end). Absent: not muted. */
+  mute?: GroupMute;
+}
+
+export interface GroupMute {
+  all: boolean;
+  roles: number[];
+  expireTime: number;
 }
 
 /** One owner's copy of a one-to-one conversation (ImportPeerMsg's ImportedUserId). */

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MESSAGE_KIND, type Workspace } from '../../src/sendbird-emulator/workspace';
+import { ZIM_ROLE } from '../../src/zim-client/roles';
+import type { ZimEmulator } from '../../src/zim-emulator';
 
 const ZIM_ID = /^[0-9A-Za-z!#$%&()+\-:;<=.>?@[\]^_{}|~ ]{1,32}$/;
 
@@ -135,4 +137,89 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
     groups: groups.size,
     blocks: blocks.length,
   };
+}
+
+/**
+ * Checks what the ZIM emulator holds after a migration of an extracted export against the Sendbird workspace itself:
+ * every user registered under its ZIM id (mapped or not), each distinct DM in both active members' copies (sender and
+ * time, in order), each group with its members and roles (deactivated users hold no membership but as owner) and its
+ * history, and the blocks between active users. Returns how many messages were checked.
+ */
+export function assertZimMatchesWorkspace(
+  emulator: ZimEmulator,
+  out: string,
+  ws: Workspace
+): { users: number; dmCopies: number; groupMessages: number; groups: number; mutedGroups: number } {
+  const map = new Map<string, string>();
+  for (const e of lines<{ kind: string; source: string; zim: string }>(path.join(out, 'id-map.ndjson')))
+    map.set(`${e.kind}:${e.source}`, e.zim);
+  const zimUser = (i: number) => map.get(`user:${ws.users[i]!.user_id}`) ?? ws.users[i]!.user_id;
+  const zimGroup = (url: string) => map.get(`group:${url}`) ?? url;
+  const active = (i: number) => ws.users[i]!.is_active;
+  const ALL = { limit: Infinity };
+  for (let i = 0; i < ws.users.length; i++)
+    assert.ok(emulator.inspect.user(zimUser(i)), `user ${ws.users[i]!.user_id} is registered as ${zimUser(i)}`);
+  let dmCopies = 0;
+  let groupMessages = 0;
+  let groups = 0;
+  let mutedGroups = 0;
+  for (const ch of ws.channels) {
+    const expected: string[] = [];
+    const isDm = ch.is_distinct && ch.members.length === 2;
+    for (let i = 0; i < ch.ts.length; i++) {
+      const kind = ch.kind[i]!;
+      if (kind === MESSAGE_KIND.removed || (isDm && kind === MESSAGE_KIND.admin)) continue;
+      const sender = kind === MESSAGE_KIND.admin ? 'sendbird_admin' : zimUser(ch.sender[i]!);
+      expected.push(`${sender}@${ch.ts[i]}`);
+    }
+    if (isDm) {
+      const [a, b] = ch.members as [number, number];
+      for (const [owner, peer] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const copy = emulator.inspect.conversation(zimUser(owner), zimUser(peer), ALL) ?? [];
+        if (!active(owner)) {
+          assert.equal(copy.length, 0, `a deactivated user (${zimUser(owner)}) owns no copy`);
+          continue;
+        }
+        assert.deepEqual(
+          copy.map((m) => `${m.sender}@${m.time}`),
+          expected,
+          `${zimUser(owner)}'s copy of ${ch.channel_url}`
+        );
+        dmCopies++;
+      }
+      continue;
+    }
+    groups++;
+    const gid = zimGroup(ch.channel_url);
+    const g = emulator.inspect.group(gid);
+    assert.ok(g, `channel ${ch.channel_url} is ZIM group ${gid}`);
+    const owner = ch.operators.length ? ch.operators[0]! : ch.members[0]!;
+    const ops = new Set(ch.operators);
+    const roles = new Map(g.members.map((m) => [m.userId, m.role]));
+    const want = new Map(
+      ch.members
+        .filter((m) => m === owner || active(m))
+        .map((m) => [zimUser(m), m === owner ? ZIM_ROLE.owner : ops.has(m) ? ZIM_ROLE.admin : ZIM_ROLE.member])
+    );
+    assert.deepEqual(roles, want, `members and roles of ${gid}`);
+    // A frozen channel is muted after its history: its plain members (role 3), with no end.
+    assert.deepEqual(g.mute, ch.freeze ? { all: false, roles: [ZIM_ROLE.member], expireTime: -1 } : undefined);
+    if (ch.freeze) mutedGroups++;
+    const history = emulator.inspect.groupMessages(gid, ALL) ?? [];
+    assert.deepEqual(
+      history.map((m) => `${m.sender}@${m.time}`),
+      expected,
+      `history of ${gid}`
+    );
+    groupMessages += history.length;
+  }
+  for (const [a, bs] of ws.blocks)
+    for (const b of bs) {
+      const blocked = emulator.inspect.user(zimUser(a))?.blocked.some((x) => x.userId === zimUser(b)) ?? false;
+      assert.equal(blocked, active(a) && active(b), `block ${zimUser(a)} → ${zimUser(b)}`);
+    }
+  return { users: ws.users.length, dmCopies, groupMessages, groups, mutedGroups };
 }

@@ -17,7 +17,11 @@ import { DEFAULT_MAPPING } from '../../src/sources/sendbird/mapping';
 import type { SendbirdExtractConfig } from '../../src/sources/sendbird/units';
 import type { extractWorkflow } from '../../workflows/extract';
 import { tempDir } from '../helpers/exports';
-import { assertMatchesWorkspace } from '../helpers/sendbird';
+import { openStaging } from '../../src/staging';
+import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
+import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
+import { FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
+import { assertMatchesWorkspace, assertZimMatchesWorkspace } from '../helpers/sendbird';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const TOKEN = 'test-token-0123456789';
@@ -98,6 +102,65 @@ describe('extract sendbird (Temporal workflow)', () => {
     const plan = cli('plan', out, '--out', path.join(root, 'api.sqlite'), '--json');
     assert.equal(plan.code, 0, plan.err);
     await worker.stop();
+  });
+
+  it('migrates the extracted export into the ZIM emulator and verifies it: ZIM holds the Sendbird workspace', async () => {
+    const out = path.join(root, 'api'); // extracted by the first test
+    const stagingPath = path.join(root, 'api.sqlite');
+    const zim = await startFastEmulator();
+    try {
+      const result = await migrateIntoEmulator({
+        connection: t.server.env.nativeConnection,
+        client: t.client,
+        emulator: zim,
+        stagingPath,
+        migrationId: 'sendbird-api',
+        budgets: FAST_BUDGETS,
+      });
+      assert.equal(result.status, 'completed');
+      for (const stage of result.stages) assert.equal(stage.failed, 0, `${stage.stage} failed ${stage.failed}`);
+      const verify = result.stages.find((s) => s.stage === 'verify');
+      assert.equal(verify?.status, 'done');
+      const store = await openStaging(stagingPath);
+      const exactness = await compareWithEmulator(store, zim);
+      await store.close();
+      assert.ok(isExact(exactness), JSON.stringify(exactness));
+      // Against the Sendbird workspace itself, not through the export or the staging.
+      const checked = assertZimMatchesWorkspace(zim, out, ws);
+      assert.ok(checked.dmCopies > 100 && checked.groupMessages > 100 && checked.groups > 5, JSON.stringify(checked));
+      // Frozen channels: muted after their history, one MuteGroup each, counted in the plan and checked by verify.
+      assert.ok(checked.mutedGroups >= 2, JSON.stringify(checked));
+      assert.equal(zim.counters().succeeded.MuteGroup, checked.mutedGroups);
+      assert.equal(zim.counters().succeeded.QueryGroupInfo, checked.mutedGroups);
+      const groupMessages = result.stages.find((s) => s.stage === 'group-messages')!;
+      assert.equal(groupMessages.done, groupMessages.planned);
+      // The report lists each deactivated user with their outcome (ZIM has no deactivation API).
+      const r = await runCli(['report', stagingPath, '--json'], { TEMPORAL_ADDRESS: t.server.address });
+      assert.equal(r.status, 0, r.stderr);
+      const { deactivatedUsers } = JSON.parse(r.stdout) as {
+        deactivatedUsers: { note: string; users: { user: string; registered: string }[] };
+      };
+      const idMap = new Map(
+        readFileSync(path.join(out, 'id-map.ndjson'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { kind: string; source: string; zim: string })
+          .filter((e) => e.kind === 'user')
+          .map((e) => [e.source, e.zim])
+      );
+      const expected = ws.users.filter((u) => !u.is_active).map((u) => idMap.get(u.user_id) ?? u.user_id);
+      assert.ok(expected.length > 0);
+      assert.deepEqual(deactivatedUsers.users.map((u) => u.user).sort(), expected.sort());
+      assert.ok(deactivatedUsers.users.every((u) => u.registered === 'done'));
+      assert.match(deactivatedUsers.note, /no API to deactivate/);
+      const text = await runCli(['report', stagingPath], { TEMPORAL_ADDRESS: t.server.address });
+      assert.match(
+        text.stdout,
+        new RegExp(`\\nDeactivated users: ${expected.length} \\(${expected.length} registered in ZIM\\)`)
+      );
+    } finally {
+      await zim.stop();
+    }
   });
 
   it('extracts a data-export zip (the §1.2 file shapes) to the same records, blocks aside', async () => {

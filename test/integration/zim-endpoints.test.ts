@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { ZimCode, ZimPermanentError, type ZimMessage } from '../../src/zim-client';
+import { ZIM_ROLE, ZimCode, ZimPermanentError, type ZimMessage } from '../../src/zim-client';
+import type { MuteGroupRequest } from '../../src/zim-client/requests';
 import { registerUsers, text, useZimTestEnv } from '../helpers/zim';
 
 const DAY = 86_400_000;
@@ -193,6 +194,35 @@ describe('ZimClient against the emulator over HTTP: every endpoint', () => {
     assert.equal((await t.client.queryPeerMsg({ FromUserId: 'a', ToUserId: 'b', Limit: 0 })).messages.length, 10);
     assert.equal((await t.client.queryPeerMsg({ FromUserId: 'a', ToUserId: 'b', Limit: 500 })).messages.length, 100);
     assert.deepEqual((await t.client.queryPeerMsg({ FromUserId: 'a', ToUserId: 'nobody' })).messages, []);
+  });
+
+  it('mutes a group by role or all members (MuteGroup, GET with MuteRoleList[]), reads it back, unmutes', async () => {
+    await registerUsers(t.client, ['a', 'b', 'c', 'x']);
+    await t.client.createGroup({ GroupId: 'g', GroupOwner: 'a', UserId: ['b', 'c'] });
+    await t.client.setGroupMemberRole({ FromUserId: 'a', GroupId: 'g', ToUserId: 'b', Role: ZIM_ROLE.admin });
+    const info = async () => (await t.client.queryGroupInfo({ FromUserId: 'a', GroupId: 'g' })).mute;
+    assert.deepEqual(await info(), { all: false, roles: [], expireTime: 0 });
+    await t.client.muteGroup({ FromUserId: 'a', GroupId: 'g', IsAllMuted: false, MuteRoleList: [3], Duration: -1 });
+    assert.deepEqual(await info(), { all: false, roles: [3], expireTime: -1 });
+    // The same mute again changes nothing; a timed mute of everyone replaces it.
+    await t.client.muteGroup({ FromUserId: 'a', GroupId: 'g', IsAllMuted: false, MuteRoleList: [3], Duration: -1 });
+    assert.deepEqual(t.emulator.inspect.group('g')?.mute, { all: false, roles: [3], expireTime: -1 });
+    await t.client.muteGroup({ FromUserId: 'b', GroupId: 'g', IsAllMuted: true, Duration: 60 });
+    const timed = await info();
+    assert.equal(timed.all, true);
+    assert.ok(timed.expireTime > t.clock.now());
+    // A plain member may not mute; an admin may not mute the owner's role; nor may Duration exceed 30 days.
+    const refused: [MuteGroupRequest, number][] = [
+      [{ FromUserId: 'c', GroupId: 'g', IsAllMuted: true, Duration: -1 }, ZimCode.NO_GROUP_PERMISSION],
+      [{ FromUserId: 'b', GroupId: 'g', MuteRoleList: [1, 3], Duration: -1 }, ZimCode.NO_GROUP_PERMISSION],
+      [{ FromUserId: 'a', GroupId: 'g', IsAllMuted: true, Duration: 2_592_001 }, ZimCode.PARAM_INVALID],
+      [{ FromUserId: 'a', GroupId: 'nope', IsAllMuted: true, Duration: -1 }, ZimCode.GROUP_NOT_FOUND],
+    ];
+    for (const [req, code] of refused)
+      await assert.rejects(t.client.muteGroup(req), (e: unknown) => e instanceof ZimPermanentError && e.code === code);
+    // None of IsAllMuted, MuteRoleList and Duration: unmuted.
+    await t.client.muteGroup({ FromUserId: 'a', GroupId: 'g' });
+    assert.deepEqual(await info(), { all: false, roles: [], expireTime: 0 });
   });
 
   it('keeps MsgSeq growing by one per owner copy and per group under interleaved imports', async () => {

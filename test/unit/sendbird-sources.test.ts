@@ -12,8 +12,9 @@ import { fitsZim, IdMap } from '../../src/sources/id-map';
 import { ReportBuilder } from '../../src/sources/report';
 import { nextMessages, type SendbirdApi } from '../../src/sources/sendbird/api-client';
 import { parseExportFile } from '../../src/sources/sendbird/export-files';
-import { channelKind, DEFAULT_MAPPING, mapMessage, SUBTYPE } from '../../src/sources/sendbird/mapping';
-import type { SbMessage } from '../../src/sources/sendbird/schemas';
+import { groupRecord } from '../../src/import-format/schemas';
+import { channelKind, DEFAULT_MAPPING, mapGroup, mapMessage, SUBTYPE } from '../../src/sources/sendbird/mapping';
+import type { SbChannel, SbMember, SbMessage } from '../../src/sources/sendbird/schemas';
 import { tempDir } from '../helpers/exports';
 
 const users = {
@@ -244,6 +245,28 @@ describe('Sendbird message mapping', () => {
     assert.equal(channelKind({ channel_url: 'a', is_distinct: false }, 2), 'group');
     assert.equal(channelKind({ channel_url: 'a', is_distinct: true, is_super: true }, 2), 'group');
     assert.equal(channelKind({ channel_url: 'a', is_distinct: true }, 3), 'group');
+  });
+});
+
+describe('Sendbird frozen channels', () => {
+  it('export a frozen channel as a muted group (reported), others without the field; the schema takes both', () => {
+    const members = channel.members as unknown as SbMember[];
+    const map = (freeze: boolean) => {
+      const report = new ReportBuilder();
+      const ch = { ...channel, is_distinct: false, name: 'Room', freeze } as unknown as SbChannel;
+      return { mapped: mapGroup(ch, members, ['bob'], new IdMap(), report)!, report: report.entries };
+    };
+    const frozen = map(true);
+    assert.equal(frozen.mapped.group.muted, true);
+    assert.equal(frozen.mapped.group.owner, 'bob');
+    assert.equal(frozen.report['channel.frozen']!.count, 1);
+    assert.match(frozen.report['channel.frozen']!.note, /muted group/);
+    const open = map(false);
+    assert.equal(open.mapped.group.muted, undefined);
+    assert.equal(open.report['channel.frozen'], undefined);
+    assert.ok(groupRecord.safeParse(frozen.mapped.group).success);
+    assert.ok(groupRecord.safeParse(open.mapped.group).success);
+    assert.ok(!groupRecord.safeParse({ id: 'g', owner: 'u', muted: 'yes' }).success, 'muted is a boolean');
   });
 });
 

@@ -39,6 +39,7 @@ import { startEmulatorProcess, type EmulatorProcess } from '../../zim-emulator/e
 import { addZimPlanOptions, parseZimPlanOptions, zimPlanArgs, type ZimPlanSettings } from '../import-options';
 import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
+import { extractSendbirdSample } from '../dev-sendbird';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -103,6 +104,8 @@ const optionsSchema = z
   .object({
     dir: z.string().min(1, '--dir must not be empty'),
     export: z.string().min(1, '--export must not be empty').optional(),
+    /** Extract the sample from a seeded Sendbird emulator first (src/cli/dev-sendbird.ts). */
+    source: z.enum(['sendbird'], { error: '--source: sendbird is the one source' }).optional(),
     users: z.coerce.number().int('--users must be a whole number').min(2, '--users: at least 2').max(100_000),
     seed: z.coerce.number().int('--seed must be a whole number'),
     rate: z.coerce
@@ -124,6 +127,7 @@ const optionsSchema = z
       .min(1, '--workers must be at least 1')
       .max(MAX_WORKERS, `--workers is at most ${MAX_WORKERS}`),
   })
+  .refine((o) => !(o.source && o.export), { message: '--source and --export exclude each other' })
   .refine(
     (o) => {
       const given = [o.port, o.uiPort, o.zimPort].filter((p) => p !== undefined);
@@ -157,6 +161,10 @@ export function registerDevCommand(program: Command): void {
           'Temporal and the staging (as on separate machines with postgres); with sqlite and 1, the worker runs inside ' +
           'this process',
         '1'
+      )
+      .option(
+        '--source <name>',
+        'sendbird: extract the sample from a seeded Sendbird emulator first (extract, then validate, plan, migrate, verify)'
       )
       .option('--users <n>', 'users in the generated sample', '30')
       .option('--seed <n>', 'seed of the generated sample', '1')
@@ -210,6 +218,7 @@ change, and every 10 s while counts move. At the end a "Verify:" line says how m
 Examples:
   $ zim-migrate dev                                   30 generated users at ZIM's real 20 calls/s
   $ zim-migrate dev --users 200 --rate 200 --keep-open
+  $ zim-migrate dev --source sendbird --dir "$(mktemp -d)"    extract a seeded Sendbird workspace, then migrate it
   $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme --zim-plan enterprise --retention-days 365
   $ zim-migrate dev --export ./my-export --max-group-members 500 --exclude-errors
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
@@ -486,6 +495,8 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
   /** gen (unless --export) and plan, as child processes that a stop ends. */
   async function prepareStaging(): Promise<void> {
     let exportDir = o.export && path.resolve(o.export);
+    if (!exportDir && o.source === 'sendbird')
+      exportDir = await extractSendbirdSample({ dir, users: o.users, seed: o.seed, signal: aborted.signal, say });
     if (!exportDir) {
       exportDir = path.join(dir, 'sample');
       if (!existsSync(exportDir)) {

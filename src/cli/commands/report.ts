@@ -23,6 +23,7 @@ import {
 import { formatDuration } from '../../shared/format-duration';
 import { describeError } from '../describe-error';
 import { settingLayers } from '../setting-layers';
+import { DEACTIVATED_NOTE, deactivatedUserOutcomes, renderDeactivated } from '../deactivated-report';
 
 interface StageReport {
   stage: Stage;
@@ -135,6 +136,9 @@ export function registerReportCommand(program: Command): void {
       `
 A failure is a record ZIM refused for good (its code and message are ZIM's); "pending" is a call that was in flight
 when the report was made. Verify findings are failures of stage "verify", keyed by the conversation or group.
+Deactivated users are listed one by one with their registration's outcome: ZIM has no API to deactivate a user, so
+they are registered but own nothing (no copies, relations or memberships but as a group owner); your app must not
+issue them ZIM login tokens.
 
 Counts come from the ledger in the staging file. Durations, rates and budgets come from the migration's workflow:
 a migration records its name in the staging file when a worker starts it (the last one started wins), so the
@@ -207,9 +211,17 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
             after = rows[rows.length - 1]!.key;
           }
         }
+        const deactivated = await deactivatedUserOutcomes(store);
         if (opts.json) {
           const note = live.note;
-          console.log(JSON.stringify({ staging, migration: name, ...(note && { note }), stages, failures }, null, 2));
+          const deactivatedUsers = { note: DEACTIVATED_NOTE, users: deactivated };
+          console.log(
+            JSON.stringify(
+              { staging, migration: name, ...(note && { note }), stages, failures, deactivatedUsers },
+              null,
+              2
+            )
+          );
           return;
         }
         console.log(
@@ -234,6 +246,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           for (const f of failures.slice(0, opts.failures))
             console.log(`  ${f.stage.padEnd(15)} ${f.key}  ${f.zimCode ?? ''} ${f.zimMessage ?? ''}`);
         }
+        for (const line of renderDeactivated(deactivated, opts.failures)) console.log(line);
       } finally {
         await store.close();
       }

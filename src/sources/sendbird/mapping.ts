@@ -134,12 +134,15 @@ export function mapGroup(
   if (Object.keys(attributes).length) group.attributes = attributes;
   const created = optionalMs(ch.created_at);
   if (created !== undefined) group.createdAt = created;
-  if (ch.freeze)
+  if (ch.freeze) {
+    // Only operators may send in a frozen channel: the migration mutes the group's plain members after its history.
+    group.muted = true;
     report.add(
       'channel.frozen',
-      'frozen channel: imported as a normal group (MuteGroup after import: not yet)',
+      'frozen channel: exported as a muted group (after its history, MuteGroup mutes its plain members; the owner and admins can still send)',
       ch.channel_url
     );
+  }
   const seen = new Set<string>();
   const out: GroupMemberRecord[] = [];
   for (const m of members) {

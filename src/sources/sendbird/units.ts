@@ -534,7 +534,6 @@ export async function finalize(cfg: SendbirdExtractConfig, blockChunks: number):
   const notProvided: Record<string, string> = {
     friends: 'Sendbird has no friend list to export',
     'read-state': 'channel read receipts are not extracted yet (importing read state into ZIM: not yet)',
-    'frozen-channels': 'frozen channels are listed in the report; muting them in ZIM after import: not yet',
     reactions: 'not extracted',
     ...(cfg.route.kind === 'export'
       ? { blocks: 'not in a data export: use the Platform API route (--api) for blocklists' }

@@ -32,6 +32,7 @@ export const STAGED_TABLES: readonly StagedTable[] = [
       'member_count',
       'message_count',
       'first_msg',
+      'muted',
     ],
     key: ['id'],
   },

@@ -334,7 +334,9 @@ export class PgMigrationStore implements MigrationStore {
       groups: `SELECT id, member_count + (SELECT count(*) FILTER (WHERE role = 'admin')
              + count(*) FILTER (WHERE ${NICKNAMED}) FROM group_members WHERE grp = g.id) AS planned
          FROM groups g WHERE id > $1 ORDER BY id LIMIT $2`,
-      'group-messages': `SELECT id, message_count AS planned FROM groups WHERE id > $1 AND message_count > 0
+      // A muted group's child ends with one more step: MuteGroup.
+      'group-messages': `SELECT id, message_count + muted AS planned FROM groups WHERE id > $1
+         AND (message_count > 0 OR muted = 1)
          ORDER BY id LIMIT $2`,
     }[stage];
     return (await this.rows(query, [after ?? '', limit])).map((r) => ({ id: str(r.id), planned: r.planned as number }));
@@ -435,6 +437,11 @@ export class PgMigrationStore implements MigrationStore {
 
   async countGroupMessages(groupId: string): Promise<number> {
     return (await this.groupRange(groupId)).n;
+  }
+
+  async groupMuted(groupId: string): Promise<boolean> {
+    const [g] = await this.rows(`SELECT muted FROM groups WHERE id = $1`, [groupId]);
+    return Number(g?.muted ?? 0) === 1;
   }
 
   async groupMessage(groupId: string, seq: number): Promise<StagedGroupMessage | null> {

@@ -71,6 +71,11 @@ export const STAGING_SCHEMA: readonly SchemaStep[] = [
       CREATE TRIGGER zm_ledger_counted AFTER INSERT OR UPDATE OF status ON ledger
         FOR EACH ROW EXECUTE FUNCTION zm_ledger_count();`,
   },
+  {
+    version: 2,
+    name: 'groups.muted: MuteGroup after the history of a frozen source channel',
+    sql: `ALTER TABLE groups ADD COLUMN IF NOT EXISTS muted integer NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /** The page index from the read tables: SQLite's call-batches.ts, statement for statement. */

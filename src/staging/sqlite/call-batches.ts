@@ -70,6 +70,9 @@ export function prepareForMigration(db: Db): void {
     const columns = (db.prepare(`PRAGMA table_info(ledger)`).all() as { name: string }[]).map((c) => c.name);
     if (!columns.includes('lease_token'))
       db.exec(`ALTER TABLE ledger ADD COLUMN lease_token TEXT; ALTER TABLE ledger ADD COLUMN lease_until INTEGER;`);
+    // Muted groups (MuteGroup after their history); files staged before them lack the column.
+    const groupColumns = (db.prepare(`PRAGMA table_info(groups)`).all() as { name: string }[]).map((c) => c.name);
+    if (!groupColumns.includes('muted')) db.exec(`ALTER TABLE groups ADD COLUMN muted INTEGER NOT NULL DEFAULT 0`);
     const built = (key: string) => db.prepare(`SELECT 1 FROM zm_meta WHERE key = ?`).get(key) !== undefined;
     if (!built('batches')) db.exec(BUILD_BATCHES);
     if (!built('profile_batches')) db.exec(BUILD_PROFILE_BATCHES);

@@ -25,8 +25,8 @@ export function buildReadTables(db: Db): FinalizeResult {
   insertMergedFriends(db);
   insertMergedBlocks(db);
   db.exec(`
-    INSERT INTO groups(id, source_id, app, name, owner, avatar_url, notice, attributes, created_at)
-    SELECT g.id, g.source_id, a.name, g.name, g.owner, g.avatar_url, g.notice, g.attributes, g.created_at
+    INSERT INTO groups(id, source_id, app, name, owner, avatar_url, notice, attributes, created_at, muted)
+    SELECT g.id, g.source_id, a.name, g.name, g.owner, g.avatar_url, g.notice, g.attributes, g.created_at, g.muted
     FROM raw_groups g JOIN apps a ON a.idx = g.app WHERE g.status = ${OK};
     INSERT INTO group_members(grp, user, role, nickname, joined_at)
     SELECT m.grp, m.user, CASE WHEN m.user = g.owner THEN 'owner' ELSE m.role END, m.nickname, m.joined_at
@@ -108,6 +108,7 @@ function countAll(db: Db, conversations: number): StagingCounts {
     owners: n('SELECT count(*) FROM owners'),
     conversations,
     groupMessages: n('SELECT count(*) FROM group_seq'),
+    mutedGroups: n('SELECT count(*) FROM groups WHERE muted = 1'),
     expiredPeerMessages: n(`SELECT count(*) FROM peer_messages WHERE status = ${RowStatus.expired}`),
     expiredGroupMessages: n(`SELECT count(*) FROM group_messages WHERE status = ${RowStatus.expired}`),
   };
@@ -141,6 +142,9 @@ function workload(db: Db, peerQueryPages: number): Workload {
       SetGroupMemberRole: n(`SELECT count(*) FROM group_members WHERE role = 'admin'`),
       SetGroupMembersNickname: n(`SELECT sum(c) FROM (${nicknames})`),
       ImportGroupMsg: n('SELECT count(*) FROM group_seq'),
+      // Once per muted group, after its history; verify reads each one's mute back.
+      MuteGroup: n('SELECT count(*) FROM groups WHERE muted = 1'),
+      QueryGroupInfo: n('SELECT count(*) FROM groups WHERE muted = 1'),
       QueryUserInfos: Math.ceil(users / batch('QueryUserInfos')),
       // Verify reads the friend list of everyone in a friendship: with mutual AddFriends it holds both directions.
       QueryFriendList: n(`SELECT sum(${ceilDiv('n', page('QueryFriendList'))}) FROM (SELECT count(*) AS n FROM

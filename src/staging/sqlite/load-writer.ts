@@ -42,6 +42,8 @@ export interface GroupRow {
   notice: string | null;
   attributes: string | null;
   createdAt: number | null;
+  /** 1: mute the group after its history (MuteGroup). */
+  muted: number;
 }
 export interface MemberRow {
   group: string;
@@ -108,6 +110,7 @@ export const TO_PARAMS = {
     r.notice,
     r.attributes,
     r.createdAt,
+    r.muted,
     p.file,
     p.line,
     p.status,
@@ -190,6 +193,7 @@ export const STAGED_COLUMNS: Record<Entity, { table: string; columns: readonly s
       'notice',
       'attributes',
       'created_at',
+      'muted',
       'file',
       'line',
       'status',

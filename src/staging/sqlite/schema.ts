@@ -37,7 +37,7 @@ CREATE TABLE raw_friends(app INTEGER NOT NULL, user TEXT NOT NULL, friend TEXT N
 CREATE TABLE raw_blocks(app INTEGER NOT NULL, user TEXT NOT NULL, blocked TEXT NOT NULL, since INTEGER,
   file INTEGER NOT NULL, line INTEGER NOT NULL, status INTEGER NOT NULL);
 CREATE TABLE raw_groups(app INTEGER NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, name TEXT, owner TEXT NOT NULL,
-  avatar_url TEXT, notice TEXT, attributes TEXT, created_at INTEGER,
+  avatar_url TEXT, notice TEXT, attributes TEXT, created_at INTEGER, muted INTEGER NOT NULL DEFAULT 0,
   file INTEGER NOT NULL, line INTEGER NOT NULL, status INTEGER NOT NULL);
 CREATE TABLE raw_group_members(app INTEGER NOT NULL, grp TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
   nickname TEXT, joined_at INTEGER, file INTEGER NOT NULL, line INTEGER NOT NULL, status INTEGER NOT NULL);
@@ -56,7 +56,8 @@ CREATE TABLE users(id TEXT PRIMARY KEY, nickname TEXT, avatar_url TEXT, extended
   deactivated INTEGER NOT NULL, apps TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE groups(id TEXT PRIMARY KEY, source_id TEXT NOT NULL, app TEXT NOT NULL, name TEXT, owner TEXT NOT NULL,
   avatar_url TEXT, notice TEXT, attributes TEXT, created_at INTEGER,
-  member_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, first_msg INTEGER) WITHOUT ROWID;
+  member_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, first_msg INTEGER,
+  muted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 
 CREATE TABLE ledger(stage TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, zim_code INTEGER, zim_message TEXT,
   msg_id TEXT, msg_seq INTEGER, at INTEGER NOT NULL, PRIMARY KEY(stage, key)) WITHOUT ROWID;

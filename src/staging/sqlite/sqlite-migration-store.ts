@@ -304,7 +304,9 @@ export class SqliteMigrationStore implements MigrationStore {
       groups: `SELECT id, member_count + (SELECT count(*) FILTER (WHERE role = 'admin')
              + count(*) FILTER (WHERE ${NICKNAMED}) FROM group_members WHERE grp = g.id) AS planned
          FROM groups g WHERE id > ? ORDER BY id LIMIT ?`,
-      'group-messages': `SELECT id, message_count AS planned FROM groups WHERE id > ? AND message_count > 0
+      // A muted group's child ends with one more step: MuteGroup.
+      'group-messages': `SELECT id, message_count + muted AS planned FROM groups WHERE id > ?
+         AND (message_count > 0 OR muted = 1)
          ORDER BY id LIMIT ?`,
     }[stage];
     return this.sql(query).all(after ?? '', limit) as FanoutItem[];
@@ -402,6 +404,10 @@ export class SqliteMigrationStore implements MigrationStore {
 
   async countGroupMessages(groupId: string): Promise<number> {
     return this.groupRange(groupId).n;
+  }
+
+  async groupMuted(groupId: string): Promise<boolean> {
+    return this.sql(`SELECT muted FROM groups WHERE id = ?`).pluck().get(groupId) === 1;
   }
 
   async groupMessage(groupId: string, seq: number): Promise<StagedGroupMessage | null> {

@@ -22,7 +22,7 @@ import {
   type ItemProblem,
 } from '../rules';
 import { groupCreateCallback, groupDestroyCallback, groupExitCallback, groupJoinCallback } from '../callback-payloads';
-import type { GroupMember, GroupRecord } from '../state';
+import type { GroupMember, GroupMute, GroupRecord } from '../state';
 import { requireGroup, requireUser, type Handler, type HandlerContext } from './context';
 
 function groupFieldsProblem(req: {
@@ -288,4 +288,57 @@ export const dismissGroup: Handler<'DismissGroup'> = (ctx, req) => {
     ctx.emit(groupDestroyCallback({ groupId: group.id, operator: req.FromUserId, owner, members }));
   }
   return ok();
+};
+
+/** MuteGroup's longest timed mute, as documented for MuteGroupMembers (UNCONFIRMED for MuteGroup): 30 days. */
+const MAX_MUTE_SECONDS = 2_592_000;
+
+/**
+ * Mutes every member (IsAllMuted) or some roles (MuteRoleList) for Duration seconds (-1: no end); with none of the
+ * three, unmutes ([EN:group/mute-a-group]). The operator must be the owner or an admin, and an admin may not mute
+ * the owner's role. The same mute set again succeeds and changes nothing. 20/s per app.
+ */
+export const muteGroup: Handler<'MuteGroup'> = (ctx, req) => {
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  requireManager(group, from);
+  if (req.IsAllMuted === undefined && req.MuteRoleList === undefined && req.Duration === undefined) {
+    delete group.mute;
+    return ok();
+  }
+  const duration = req.Duration ?? 0;
+  if (duration < -1 || duration > MAX_MUTE_SECONDS)
+    refuse(ZimCode.PARAM_INVALID, `Duration must be -1, 0 or 1..${MAX_MUTE_SECONDS} seconds`);
+  const roles = req.MuteRoleList ?? [];
+  if (group.members.get(from)?.role === ZIM_ROLE.admin && roles.includes(ZIM_ROLE.owner))
+    refuse(ZimCode.NO_GROUP_PERMISSION, 'an admin cannot mute the owner (MuteRoleList contains 1)');
+  if (duration === 0) {
+    delete group.mute;
+    return ok();
+  }
+  const mute: GroupMute = {
+    all: req.IsAllMuted === true,
+    // "If Duration is non-zero and IsAllMuted is false, the passed MuteRoleList overwrites the previous list."
+    roles: req.IsAllMuted === true ? [] : [...new Set(roles)].sort((a, b) => a - b),
+    expireTime: duration === -1 ? -1 : ctx.now + duration * 1000,
+  };
+  group.mute = mute;
+  return ok();
+};
+
+/** A group's profile and its mute state (IsAllForbid, or ForbidList of muted roles, and ForbidExpireTime). */
+export const queryGroupInfo: Handler<'QueryGroupInfo'> = (ctx, req) => {
+  requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  const mute = group.mute && (group.mute.expireTime === -1 || group.mute.expireTime > ctx.now) ? group.mute : undefined;
+  return ok({
+    GroupId: group.id,
+    GroupName: group.name,
+    GroupNotice: group.notice,
+    GroupAvatar: group.avatar,
+    ...(mute?.all ? { IsAllForbid: true } : { ForbidList: mute?.roles ?? [] }),
+    ForbidExpireTime: mute?.expireTime ?? 0,
+    GroupCreateTime: group.createTime,
+    GroupAttributes: group.attributes,
+  });
 };

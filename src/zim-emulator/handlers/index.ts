@@ -7,6 +7,8 @@ import {
   dismissGroup,
   inviteUsersIntoGroup,
   kickoutGroupUser,
+  muteGroup,
+  queryGroupInfo,
   queryGroupMemberList,
   setGroupMemberRole,
   setGroupMembersNickname,
@@ -39,6 +41,8 @@ export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
   SendPeerMessage: sendPeerMessage,
   SendGroupMessage: sendGroupMessage,
   DismissGroup: dismissGroup,
+  MuteGroup: muteGroup,
+  QueryGroupInfo: queryGroupInfo,
 };
 
 export type { Handler, HandlerContext } from './context';
