@@ -4,7 +4,9 @@
  */
 
 import { classifyZimCode } from '../zim-client/codes';
-import type { CountersSnapshot } from '../zim-emulator';
+import { TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { ZIM_ACTION_NAMES } from '../zim-client/actions';
+import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
 
 /** Cumulative calls per Action at each sample, and of them those answered "too frequent". */
 export type CallSeries = { at: number; calls: Partial<Record<string, number>>; tooFrequent: Record<string, number> }[];
@@ -85,4 +87,18 @@ export function renderBudgetUse(action: string, use: BudgetUse, budget: number):
     `of which the last ${use.tailSeconds} s at the end (${use.tailCalls.toLocaleString('en-US')} calls); ` +
     `${use.tooFrequent} answered "too frequent"`
   );
+}
+
+/** A ZIM emulator enforcing `rate` calls/s on every Action app-wide (no per-group limits), as ZIM's budgets would. */
+export function startEmulatorAtRate(rate: number) {
+  return startZimEmulator({
+    appId: TEST_APP_ID,
+    serverSecret: TEST_SECRET,
+    rateLimits: {
+      enabled: true,
+      perSecond: Object.fromEntries(ZIM_ACTION_NAMES.map((a) => [a, rate])),
+      perGroupPerSecond: {},
+      codes: {},
+    },
+  });
 }

@@ -20,18 +20,17 @@ import { defaultBudget } from '../zim-client/limits';
 import { MIGRATION_ACTIONS, STAGE_ACTION, STAGE_ACTIONS, type MigrationAction } from '../shared/stages';
 import type { StageProgress } from '../shared/workflow-api';
 import { openStaging } from '../staging';
-import { buildStaging, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { buildStaging } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
-import { ZIM_ACTION_NAMES } from '../zim-client/actions';
 import { classifyZimCode, zimCodeName } from '../zim-client/codes';
-import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
+import type { CountersSnapshot } from '../zim-emulator';
 import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
 import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
 import { resultWithin } from './result-within';
-import { budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
+import { startEmulatorAtRate, budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { installWorkerLogger } from '../worker/worker-logger';
 
 const Flags = z.object({
@@ -171,16 +170,7 @@ async function main() {
   const roundTripMs = await singleCallRoundTripMs();
 
   const server = await startDevServer();
-  const emulator = await startZimEmulator({
-    appId: TEST_APP_ID,
-    serverSecret: TEST_SECRET,
-    rateLimits: {
-      enabled: true,
-      perSecond: Object.fromEntries(ZIM_ACTION_NAMES.map((a) => [a, o.rate])),
-      perGroupPerSecond: {},
-      codes: {},
-    },
-  });
+  const emulator = await startEmulatorAtRate(o.rate);
   const series: CallSeries = [];
   let cpu: CpuUse = [];
   let rss: ReturnType<typeof summariseRss> | undefined;

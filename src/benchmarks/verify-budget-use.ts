@@ -13,13 +13,11 @@ import { startDevServer } from '../dev-server/start-dev-server';
 import { stageSeconds } from '../shared/eta';
 import { STAGE_ACTIONS } from '../shared/stages';
 import { openStaging } from '../staging';
-import { buildStaging, budgetsAt, TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { buildStaging, budgetsAt } from '../testing/migration-rig';
 import { migrateIntoEmulator } from '../testing/migrate-into-emulator';
-import { ZIM_ACTION_NAMES } from '../zim-client/actions';
-import { startZimEmulator } from '../zim-emulator';
 import { installWorkerLogger } from '../worker/worker-logger';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
-import { budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
+import { startEmulatorAtRate, budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { loadAverageText } from './process-stats';
 
 const Flags = z.object({
@@ -53,16 +51,7 @@ async function main() {
   await store.close();
 
   const server = await startDevServer();
-  const emulator = await startZimEmulator({
-    appId: TEST_APP_ID,
-    serverSecret: TEST_SECRET,
-    rateLimits: {
-      enabled: true,
-      perSecond: Object.fromEntries(ZIM_ACTION_NAMES.map((a) => [a, o.rate])),
-      perGroupPerSecond: {},
-      codes: {},
-    },
-  });
+  const emulator = await startEmulatorAtRate(o.rate);
   const series: CallSeries = [];
   let t0 = 0;
   try {
