@@ -3,6 +3,8 @@
  * engines, in key order. The page index and ledger counts are not copied: each engine derives them from these rows.
  * The validation tables (raw_*, apps, files) stay in the SQLite file `plan` built: only `plan` reads them.
  */
+import { STAGED_COLUMNS } from '../sqlite/load-writer';
+
 export interface StagedTable {
   name: string;
   columns: readonly string[];
@@ -39,33 +41,9 @@ export const STAGED_TABLES: readonly StagedTable[] = [
   { name: 'friends', columns: ['user', 'friend', 'alias', 'wording', 'attributes', 'since'], key: ['user', 'friend'] },
   { name: 'blocks', columns: ['user', 'blocked', 'since'], key: ['user', 'blocked'] },
   { name: 'group_members', columns: ['grp', 'user', 'role', 'nickname', 'joined_at'], key: ['grp', 'user'] },
-  {
-    name: 'peer_messages',
-    columns: [
-      'id',
-      'app',
-      'src',
-      'f',
-      't',
-      'sent',
-      'type',
-      'sub_type',
-      'body',
-      'searched',
-      'del_f',
-      'del_t',
-      'file',
-      'line',
-      'status',
-      'content',
-    ],
-    key: ['id'],
-  },
-  {
-    name: 'group_messages',
-    columns: ['id', 'app', 'src', 'grp', 'f', 'sent', 'type', 'sub_type', 'body', 'searched', 'file', 'line', 'status'],
-    key: ['id'],
-  },
+  // Messages are staged as loaded (load-writer.ts), plus the id SQLite gave each row.
+  { name: 'peer_messages', columns: ['id', ...STAGED_COLUMNS.peer_messages.columns], key: ['id'] },
+  { name: 'group_messages', columns: ['id', ...STAGED_COLUMNS.group_messages.columns], key: ['id'] },
   { name: 'peer_copies', columns: ['id', 'owner', 'peer', 'msg'], key: ['id'] },
   { name: 'owners', columns: ['user', 'first', 'n', 'peers'], key: ['user'] },
   { name: 'group_seq', columns: ['id', 'grp', 'msg'], key: ['id'] },
