@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
-import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
+import { assertExactAndSettled } from '../helpers/exact-migration';
 import { useLocalPostgres } from '../helpers/local-postgres';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -45,18 +45,7 @@ describe('end-to-end migration with staging on PostgreSQL', () => {
       assert.equal(result.status, 'completed');
       const store = await openStaging(url);
       try {
-        const exactness = await compareWithEmulator(store, emulator);
-        assert.ok(isExact(exactness), JSON.stringify(exactness));
-        assert.ok(exactness.messages > 300, `too small a dataset: ${exactness.messages} messages`);
-        const counts = await store.ledgerCounts();
-        for (const stage of result.stages) {
-          assert.equal(stage.status, 'done', stage.stage);
-          assert.equal(stage.failed, 0, `${stage.stage} failed ${stage.failed}`);
-          assert.equal(stage.done + stage.skipped, stage.planned, `${stage.stage}: ${JSON.stringify(stage)}`);
-          const c = counts[stage.stage] ?? { pending: 0, done: 0, failed: 0, skipped: 0 };
-          assert.equal(c.failed, 0, stage.stage);
-          assert.equal(c.pending, 0, `${stage.stage}: nothing left pending in the ledger`);
-        }
+        await assertExactAndSettled(store, emulator, result.stages);
         assert.equal(await store.lastMigration(), 'pg-clean');
       } finally {
         await store.close();

@@ -14,10 +14,10 @@ import { EXTRA_HEADROOM_MAX, EXTRA_HEADROOM_STEP } from '../../src/rate-limit/ca
 import { classifyZimCode } from '../../src/zim-client';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
-import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import { budgetsAt, buildStaging, FAST_RATE, TEST_APP_ID, TEST_SECRET } from '../../src/testing/migration-rig';
 import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
+import { assertExactAndSettled } from '../helpers/exact-migration';
 import { useLocalPostgres } from '../helpers/local-postgres';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -133,18 +133,7 @@ describe('a migration on 3 worker processes sharing only Temporal and PostgreSQL
     process.env[DATABASE_ENV.password] = pg.server().password;
     const store = await openStaging(url);
     try {
-      const exactness = await compareWithEmulator(store, emu);
-      assert.ok(isExact(exactness), JSON.stringify(exactness));
-      assert.ok(exactness.messages > 300, `too small a dataset: ${exactness.messages} messages`);
-      const counts = await store.ledgerCounts();
-      for (const stage of result.stages) {
-        assert.equal(stage.status, 'done', stage.stage);
-        assert.equal(stage.failed, 0, `${stage.stage} failed ${stage.failed}`);
-        assert.equal(stage.done + stage.skipped, stage.planned, `${stage.stage}: ${JSON.stringify(stage)}`);
-        const c = counts[stage.stage] ?? { pending: 0, done: 0, failed: 0, skipped: 0 };
-        assert.equal(c.failed, 0, stage.stage);
-        assert.equal(c.pending, 0, `${stage.stage}: nothing left pending in the ledger`);
-      }
+      await assertExactAndSettled(store, emu, result.stages);
     } finally {
       await store.close();
     }
