@@ -7,7 +7,13 @@
 import { z } from 'zod';
 import { ZimCode } from '../zim-client/codes';
 import { ZIM_ROLE } from '../zim-client/roles';
-import { SOURCE, groupExitCallback, groupJoinCallback, sendMsgCallback } from './callback-payloads';
+import {
+  SOURCE,
+  groupExitCallback,
+  groupJoinCallback,
+  sendMsgCallback,
+  type SentMessageFacts,
+} from './callback-payloads';
 import type { EmulatorCore, CallContext } from './core';
 import { createGroup, dismissGroup } from './handlers/groups';
 import { requireGroup, requireUser } from './handlers/context';
@@ -50,6 +56,24 @@ export const SdkCreateGroupSchema = z.object({
 export const SdkGroupMemberSchema = z.object({ user: id, groupId: id });
 export const SdkDismissGroupSchema = z.object({ operator: id, groupId: id });
 
+/** send_msg as ZIM fires it for an SDK user's message in the conversation `req` names. */
+function sdkSendMsg(
+  ctx: CallContext,
+  req: { from: string; to?: string | undefined; groupId?: string | undefined },
+  m: Omit<SentMessageFacts, 'from' | 'conv' | 'convId' | 'source'>
+) {
+  return sendMsgCallback(
+    {
+      ...m,
+      from: req.from,
+      conv: req.to !== undefined ? 'peer' : 'group',
+      convId: req.to ?? req.groupId!,
+      source: SOURCE.sdk,
+    },
+    ctx.callbackSwitches
+  );
+}
+
 /** Edits that do not reuse the msg_id, and refused sends, get ids from a range no message number reaches. */
 const EDIT_ID_BASE = MSG_ID_BASE + (1n << 48n);
 
@@ -81,21 +105,14 @@ export class SdkUsers {
       sent = { msgId: stored.msgId.toString(), msgSeq: stored.msgSeq };
     }
     ctx.emit(
-      sendMsgCallback(
-        {
-          from: req.from,
-          conv: req.to !== undefined ? 'peer' : 'group',
-          convId: req.to ?? req.groupId!,
-          msgType: message.msgType,
-          subMsgType: message.subMsgType,
-          body: message.body,
-          extendedData: message.extendedData,
-          ...sent,
-          time: message.time,
-          source: SOURCE.sdk,
-        },
-        ctx.callbackSwitches
-      )
+      sdkSendMsg(ctx, req, {
+        msgType: message.msgType,
+        subMsgType: message.subMsgType,
+        body: message.body,
+        extendedData: message.extendedData,
+        ...sent,
+        time: message.time,
+      })
     );
     return this.#fire(ctx, { ...sent, time: message.time });
   }
@@ -105,22 +122,15 @@ export class SdkUsers {
    * stored: a receiver must never mirror it (coexistence.md §3.8). Then the SDK user sees the refusal.
    */
   #failedSend(ctx: CallContext, req: z.output<typeof SdkSendSchema>, message: NewMessage, code: number): never {
-    const payload = sendMsgCallback(
-      {
-        from: req.from,
-        conv: req.to !== undefined ? 'peer' : 'group',
-        convId: req.to ?? req.groupId!,
-        msgType: message.msgType,
-        subMsgType: message.subMsgType,
-        body: message.body,
-        extendedData: message.extendedData,
-        msgId: (EDIT_ID_BASE + ++this.#edits).toString(),
-        msgSeq: 0,
-        time: message.time,
-        source: SOURCE.sdk,
-      },
-      ctx.callbackSwitches
-    );
+    const payload = sdkSendMsg(ctx, req, {
+      msgType: message.msgType,
+      subMsgType: message.subMsgType,
+      body: message.body,
+      extendedData: message.extendedData,
+      msgId: (EDIT_ID_BASE + ++this.#edits).toString(),
+      msgSeq: 0,
+      time: message.time,
+    });
     void this.core.callbacks.emit([{ ...payload, fields: { ...payload.fields, send_result: code } }]);
     refuse(code, `${req.from} is blocked by ${req.to ?? req.groupId}`);
   }
@@ -155,22 +165,15 @@ export class SdkUsers {
     state.messages.editBody(index, edited.body, req.extendedData);
     const msgId = ctx.callbackSwitches.editReusesMsgId ? req.msgId : (EDIT_ID_BASE + ++this.#edits).toString();
     ctx.emit(
-      sendMsgCallback(
-        {
-          from: req.from,
-          conv: req.to !== undefined ? 'peer' : 'group',
-          convId: req.to ?? req.groupId!,
-          msgType: stored.msgType,
-          subMsgType: stored.subMsgType,
-          body: req.body,
-          extendedData: req.extendedData ?? stored.extendedData,
-          msgId,
-          msgSeq: stored.seq,
-          time: ctx.now,
-          source: SOURCE.sdk,
-        },
-        ctx.callbackSwitches
-      )
+      sdkSendMsg(ctx, req, {
+        msgType: stored.msgType,
+        subMsgType: stored.subMsgType,
+        body: req.body,
+        extendedData: req.extendedData ?? stored.extendedData,
+        msgId,
+        msgSeq: stored.seq,
+        time: ctx.now,
+      })
     );
     return this.#fire(ctx, { msgId, msgSeq: stored.seq });
   }
