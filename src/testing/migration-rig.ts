@@ -49,17 +49,21 @@ export async function buildStaging(users: number, seed: number, args: StagingArg
 }
 
 /**
- * An emulator on loopback that enforces `rate` calls/s per Action (the budgets given to the migration); `limits`
- * overrides the Pro plan's (e.g. the retention and member cap that `plan` was given).
+ * An emulator on loopback that enforces `rate` calls/s per Action, or each Action's own budget (the budgets given to
+ * the migration); `limits` overrides the Pro plan's (e.g. the retention and member cap that `plan` was given).
  */
-export function startFastEmulator(faults: FaultsInput = {}, rate = FAST_RATE, limits: EmulatorOptions['limits'] = {}) {
+export function startFastEmulator(
+  faults: FaultsInput = {},
+  rate: number | Record<string, number> = FAST_RATE,
+  limits: EmulatorOptions['limits'] = {}
+) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
     limits,
     rateLimits: {
       enabled: true,
-      perSecond: budgetsAt(rate),
+      perSecond: typeof rate === 'number' ? budgetsAt(rate) : rate,
       perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
       codes: {},
     },

@@ -11,9 +11,9 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import type { MigrationHandle } from '../../src/testing/migrate-into-emulator';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
-import { buildStaging, FAST_BUDGETS, TEST_APP_ID, TEST_SECRET } from '../../src/testing/migration-rig';
+import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import { pauseSignal, progressQuery, resumeSignal, type MigrationProgress } from '../../src/shared/workflow-api';
-import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
+import type { ZimEmulator } from '../../src/zim-emulator';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -77,16 +77,7 @@ describe('live progress against the ledger and the emulator', () => {
   });
 
   it('shows the ledger, the calls really sent and a steady ETA, during a pause too', async () => {
-    const emulator = await startZimEmulator({
-      appId: TEST_APP_ID,
-      serverSecret: TEST_SECRET,
-      rateLimits: {
-        enabled: true,
-        perSecond: BUDGETS,
-        perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
-        codes: {},
-      },
-    });
+    const emulator = await startFastEmulator({}, BUDGETS);
     const timeline = new CallTimeline(emulator);
     const stagingPath = staging.fresh();
     const readings: Reading[] = [];

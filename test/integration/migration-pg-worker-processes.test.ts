@@ -15,8 +15,8 @@ import { classifyZimCode } from '../../src/zim-client';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
-import { budgetsAt, buildStaging, FAST_RATE, TEST_APP_ID, TEST_SECRET } from '../../src/testing/migration-rig';
-import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
+import { budgetsAt, buildStaging, FAST_RATE, startFastEmulator } from '../../src/testing/migration-rig';
+import type { ZimEmulator } from '../../src/zim-emulator';
 import { assertExactAndSettled } from '../helpers/exact-migration';
 import { useLocalPostgres } from '../helpers/local-postgres';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
@@ -89,16 +89,7 @@ describe('a migration on 3 worker processes sharing only Temporal and PostgreSQL
     const url = `${pg.server().url}?schema=machines`;
     // This process only plans and checks; the workers get the password by their environment.
     await copyStaging(staging.fresh(), url, { env: pg.env() });
-    emulator = await startZimEmulator({
-      appId: TEST_APP_ID,
-      serverSecret: TEST_SECRET,
-      rateLimits: {
-        enabled: true,
-        perSecond: BUDGETS,
-        perGroupPerSecond: { InviteUsersIntoGroup: 50, SetGroupMembersNickname: 50 },
-        codes: {},
-      },
-    });
+    emulator = await startFastEmulator({}, BUDGETS);
     const emu = emulator;
     const samples: Sample[] = [];
     const sampler = setInterval(
