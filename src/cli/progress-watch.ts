@@ -49,8 +49,8 @@ export function compactLine(
     timestamp(now),
     p.migrationId,
     p.status.toUpperCase() + (p.status === 'paused' && p.pausedReason ? ` (${p.pausedReason})` : ''),
-    // Before the plan is loaded there are no stages yet: nothing is known, so no percentage (not "100% 0/0").
-    p.stages.length === 0
+    // Before the plan is loaded the stages (if listed yet) count nothing: no percentage then (not "100% 0/0").
+    planned === 0 && p.status === 'running'
       ? 'starting'
       : `${percent(done, planned)}% ${n(done)}/${n(planned)}` + (failed ? ` failed ${n(failed)}` : ''),
   ].join(' ');

@@ -113,6 +113,11 @@ describe('ProgressPrinter in a log (not a terminal)', () => {
   it('says starting, not 100% of nothing, before the plan is loaded', () => {
     const r = rig('lines');
     assert.match(r.at(0, progress([])), /acme RUNNING starting\n$/);
+    // The workflow lists its stages before it has read their plan (`dev` with worker processes showed 100% 0/0).
+    assert.match(
+      r.at(0.5, progress([stage('accounts', 'pending', 0, 0), stage('verify', 'pending', 0, 0)])),
+      /acme RUNNING starting/
+    );
     assert.match(r.at(1, progress([stage('accounts', 'running', 0, 30)])), /RUNNING 0% 0\/30/);
   });
 
