@@ -97,7 +97,7 @@ export class SqliteCallScheduler implements CallScheduler {
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly reserveTx: (action: string, key: string) => number;
-  private readonly sendTx: (action: string, key: string) => number;
+  private readonly sendTx: (action: string, key: string) => { sentAt: number } | { waitMs: number };
   private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
   private readonly extraOf: (action: string, now: number) => number;
   private readonly setExtra: Database.Statement<[number, string, number, number]>;
@@ -183,15 +183,15 @@ export class SqliteCallScheduler implements CallScheduler {
        ON CONFLICT (app_id, action, second) DO UPDATE SET calls = calls + 1`
     );
     const prune = this.db.prepare('DELETE FROM sent_per_second WHERE app_id = ? AND second < ?');
-    /** Records a send now and returns 0, or returns how long to wait until the budget's window allows it. */
-    const send = this.db.transaction((action: string, key: string): number => {
+    /** Records a send now and returns its time, or returns how long to wait until the budget's window allows it. */
+    const send = this.db.transaction((action: string, key: string): { sentAt: number } | { waitMs: number } => {
       const rate = rateOf(action);
       const now = this.now();
       const window = sendWindow(rate, headroomOf(action, now));
       const times = JSON.parse(getSends.get(this.appId, action, key)?.times ?? '[]') as number[];
       // The N-th last send (N calls per window); after a budget change the log may hold more or fewer.
       const nth = times.length >= window.calls ? times[times.length - window.calls]! : undefined;
-      if (nth !== undefined && now - nth < window.ms) return nth + window.ms - now;
+      if (nth !== undefined && now - nth < window.ms) return { waitMs: nth + window.ms - now };
       times.push(now);
       setSends.run(this.appId, action, key, JSON.stringify(times.slice(-window.calls)));
       countCall.run(this.appId, action, rate);
@@ -200,7 +200,7 @@ export class SqliteCallScheduler implements CallScheduler {
         prune.run(this.appId, Math.floor((now - SENT_KEPT_MS) / 1000));
         this.pruneAfter = now + 60_000;
       }
-      return 0;
+      return { sentAt: now };
     });
     this.sendTx = (action, key) => send.immediate(action, key);
     this.sentSince = this.db.prepare(
@@ -218,9 +218,10 @@ export class SqliteCallScheduler implements CallScheduler {
     const slot = this.reserveTx(action, slotKey);
     await this.sleep(slot - this.now(), signal);
     for (;;) {
-      const wait = this.sendTx(action, slotKey);
-      if (wait <= 0) return this.now();
-      await this.sleep(wait, signal);
+      // Return the time recorded in the log, not a later clock reading: callers compare it with other sends.
+      const check = this.sendTx(action, slotKey);
+      if ('sentAt' in check) return check.sentAt;
+      await this.sleep(check.waitMs, signal);
     }
   }
 
