@@ -4,6 +4,7 @@
  * holds the round's calls against. It shares nothing with the round's difference but the batch sizes, so a kind
  * of change the difference counts wrong shows as a mismatch.
  */
+import type { ChangeKind } from '../catch-up/change-kinds';
 import { ROUND_ACTIONS, type RoundAction } from '../catch-up/difference';
 import type { EvolveRecord } from './evolve-record';
 
@@ -21,11 +22,39 @@ function perKey(keys: Iterable<string>, per: number): number {
   return calls;
 }
 
+/** DismissGroup takes a group's members with it: no one leaves a dismissed group by a call of its own. */
+function leftKeptGroups(r: EvolveRecord) {
+  const dismissed = new Set(r.groupsDismissed);
+  return r.membersLeft.filter((m) => !dismissed.has(m.group));
+}
+
+/** The changes per kind as ZIM sees them (a closed account's relations and memberships included). */
+export function changesInRecord(r: EvolveRecord): Record<ChangeKind, number> {
+  return {
+    'users.added': r.usersAdded.length,
+    'users.profile': r.profilesChanged.length,
+    'users.deactivated': r.usersClosed.length,
+    'friends.added': r.friendsAdded.length,
+    'friends.removed': r.friendsRemoved.length,
+    'blocks.added': r.blocksAdded.length,
+    'blocks.removed': r.blocksRemoved.length,
+    'groups.created': r.groupsCreated.length,
+    'groups.dismissed': r.groupsDismissed.length,
+    'groups.changed': new Set([...r.groupsDataChanged, ...r.groupsAttributesChanged]).size,
+    'groups.owner': r.ownersTransferred.length,
+    'members.joined': r.membersJoined.length,
+    'members.left': leftKeptGroups(r).length,
+    'members.role': r.rolesChanged.length,
+    'members.nickname': r.nicknamesChanged.length,
+    'peer_messages.added': r.peerMessagesAdded.length,
+    'group_messages.added': r.groupMessagesAdded.length,
+    'messages.late': r.lateMessages,
+  };
+}
+
 export function callsNeeded(r: EvolveRecord): Record<RoundAction, number> {
   const per = (a: RoundAction) => ROUND_ACTIONS[a].per;
-  const dismissed = new Set(r.groupsDismissed);
-  // DismissGroup takes a group's members with it: no one leaves a dismissed group by a call of its own.
-  const left = r.membersLeft.filter((m) => !dismissed.has(m.group));
+  const left = leftKeptGroups(r);
   const peerCopies = r.peerMessagesAdded.reduce(
     (n, m) => n + [m.from, m.to].filter((side) => !m.deletedBy.includes(side)).length,
     0
