@@ -203,7 +203,9 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
       changes[`${entity}.removed`]++;
       record[entity === 'friends' ? 'friendsRemoved' : 'blocksRemoved'].push([str(r.user), str(r[other])]);
     }
-    for (let n = 0, tries = 0; n < howMany(map.size + 1) && tries < 1000; tries++) {
+    // Tries bounded by the share wanted, not a constant: at scale the share is met (1% of a million friendships).
+    const wanted = howMany(map.size + 1);
+    for (let n = 0, tries = 0; n < wanted && tries < 1000 + 20 * wanted; tries++) {
       const a = rng.pick(live);
       const b = rng.pick(live);
       const k = key2(a, b);
@@ -247,12 +249,19 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     const chosen = pickSome(live, Math.min(live.length, rng.int(3, 12)));
     groups.set(id, { id, name: `New group ${k}`, owner: chosen[0], createdAt: when() });
     touch('groups', id);
+    const created = { id, members: chosen.length, admins: 0, nicknames: 0 };
     for (const [i, u] of chosen.entries()) {
-      members.set(key2(id, u), { group: id, user: u, role: i === 0 ? 'owner' : 'member', joinedAt: when() });
+      // Some admins and nicknames: a round sets them once the members are in.
+      const role = i === 0 ? 'owner' : i <= 2 && rng.chance(0.5) ? 'admin' : 'member';
+      const m: Rec = { group: id, user: u, role, joinedAt: when() };
+      if (rng.chance(0.2)) m.nickname = personName(rng, 'en');
+      members.set(key2(id, u), m);
       touch('group_members', key2(id, u));
+      if (role === 'admin') created.admins++;
+      if (m.nickname !== undefined) created.nicknames++;
     }
     changes['groups.created']++;
-    record.groupsCreated.push({ id, members: chosen.length, admins: 0, nicknames: 0 });
+    record.groupsCreated.push(created);
   }
   const earlierGroups = [...groups.keys()].filter((g) => !g.startsWith(`g${tag}.`));
 
@@ -283,19 +292,25 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
   // record the migration staged, and a joiner's role and nickname are part of joining.
   const untouched = () => plain().filter((m) => !touched.get('group_members')?.has(key2(m.group, m.user)));
   const earlierMembers = untouched();
+  const leftNow = new Set<string>();
   for (const m of pickSome(earlierMembers, howMany(earlierMembers.length))) {
     members.delete(key2(m.group, m.user));
+    leftNow.add(key2(m.group, m.user));
     tombstones.push({ entity: 'group_members', group: m.group, user: m.user, at: when() });
     changes['members.left']++;
     record.membersLeft.push({ group: str(m.group), user: str(m.user), why: 'tombstone' });
   }
-  for (let n = 0, tries = 0; n < howMany(members.size) && tries < 1000 && earlierGroups.length; tries++) {
+  const joins = howMany(members.size);
+  for (let n = 0, tries = 0; n < joins && tries < 1000 + 20 * joins && earlierGroups.length; tries++) {
     const g = rng.pick(earlierGroups);
     const u = rng.pick(live);
-    if (!groups.has(g) || members.has(key2(g, u))) continue;
-    setMember({ group: g, user: u, role: 'member', joinedAt: when() });
+    // One who left in this export does not come back in it (the two would cancel out).
+    if (!groups.has(g) || members.has(key2(g, u)) || leftNow.has(key2(g, u))) continue;
+    const m: Rec = { group: g, user: u, role: rng.chance(0.2) ? 'admin' : 'member', joinedAt: when() };
+    if (rng.chance(0.2)) m.nickname = personName(rng, 'en');
+    setMember(m);
     changes['members.joined']++;
-    record.membersJoined.push({ group: g, user: u, admin: false, nickname: false });
+    record.membersJoined.push({ group: g, user: u, admin: m.role === 'admin', nickname: m.nickname !== undefined });
     n++;
   }
   for (const m of pickSome(untouched(), howMany(members.size))) {
