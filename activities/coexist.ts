@@ -1,0 +1,139 @@
+/**
+ * Coexistence activities: mirror one message to the other side exactly once, and record echoes.
+ * Neither send API is idempotent, so each mirror writes its intent to the coexistence ledger first. A later attempt
+ * that finds the intent (the worker died, or the call timed out, after the request left) never resends blindly: it
+ * first looks for the message in the target conversation's tail by the id it carries (ZIM: ExtendedData `_mig.lid`;
+ * legacy: clientMsgId / originTag), and only when the tail does not hold it sends again. The echo of a send also
+ * settles its intent (confirmEcho), usually before any retry runs.
+ * Bodies are read from the store here; nothing these activities take or return holds message text.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
+import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
+import {
+  CLIENT_MSG_ID_PREFIX,
+  legacyIdInPayload,
+  ORIGIN_TAG_PREFIX,
+  zimExtendedData,
+  type SyncEvent,
+} from '../src/coexist/sync-event';
+import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+
+export interface CoexistDeps {
+  store: CoexistStore;
+  zim: ZimClient;
+  legacy: LegacyClient;
+  /** How many of a conversation's newest messages the tail check reads (default 100). */
+  tailSize?: number;
+}
+
+/** sent: written now; already: written before; resolved: an earlier attempt's write was found in the tail. */
+export type MirrorOutcome = 'sent' | 'already' | 'resolved';
+/** resolved: the echo settled an intent; known: it was settled already; unknown: no write of ours matches. */
+export type EchoOutcome = 'resolved' | 'known' | 'unknown';
+
+const refused = (side: string, detail: string) =>
+  ApplicationFailure.nonRetryable(`${side} refused the mirrored message: ${detail}`, 'MirrorRefused');
+
+export function createCoexistActivities(deps: CoexistDeps) {
+  const { store, zim, legacy } = deps;
+  const tailSize = deps.tailSize ?? 100;
+
+  async function settled(origin: Origin, id: string, e: SyncEvent, findInTail: () => Promise<string | undefined>) {
+    const record = await store.record(origin, id);
+    if (record?.state === 'SENT') return 'already' as const;
+    if (record?.state === 'INTENT') {
+      const found = await findInTail();
+      if (found !== undefined) {
+        await store.markSent(origin, id, e.conv, found);
+        return 'resolved' as const;
+      }
+    }
+    return undefined;
+  }
+
+  async function zimTail(e: SyncEvent, lid: string): Promise<string | undefined> {
+    const page =
+      e.groupId !== undefined
+        ? await zim.queryGroupMsg({ GroupId: e.groupId, Limit: tailSize })
+        : await zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize });
+    return page.messages.find((m) => legacyIdInPayload(m.payload) === lid)?.msgId;
+  }
+
+  async function legacyTail(e: SyncEvent, zimMsgId: string): Promise<string | undefined> {
+    const { position } = await legacy.page(e.conv, 0, 1);
+    const { messages } = await legacy.page(e.conv, Math.max(0, position - tailSize), tailSize);
+    return messages.find(
+      (m) => m.clientMsgId === CLIENT_MSG_ID_PREFIX + zimMsgId || m.originTag === ORIGIN_TAG_PREFIX + zimMsgId
+    )?.id;
+  }
+
+  return {
+    /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
+    async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
+      const lid = e.msgId!;
+      const done = await settled('legacy', lid, e, () => zimTail(e, lid));
+      if (done) return done;
+      await store.recordIntent('legacy', lid, e.conv);
+      const message = {
+        FromUserId: e.from!,
+        MessageType: 1,
+        Priority: 1,
+        MessageBody: { Message: await store.body(e.bodyRef!), ExtendedData: zimExtendedData(lid) },
+      };
+      let msgId: string;
+      try {
+        if (e.groupId !== undefined) {
+          msgId = (await zim.sendGroupMessage({ ...message, GroupId: e.groupId })).msgId;
+        } else {
+          const r = await zim.sendPeerMessage({ ...message, ToUserId: [e.to!] });
+          const sent = r.sent[0];
+          if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
+          msgId = sent.msgId;
+        }
+      } catch (err) {
+        if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
+        throw err;
+      }
+      await store.markSent('legacy', lid, e.conv, msgId);
+      return 'sent';
+    },
+
+    /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
+    async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
+      const zid = e.msgId!;
+      const done = await settled('zim', zid, e, () => legacyTail(e, zid));
+      if (done) return done;
+      await store.recordIntent('zim', zid, e.conv);
+      let legacyId: string;
+      try {
+        const r = await legacy.send({
+          from: e.from!,
+          ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),
+          body: await store.body(e.bodyRef!),
+          originTag: ORIGIN_TAG_PREFIX + zid,
+          clientMsgId: CLIENT_MSG_ID_PREFIX + zid,
+        });
+        legacyId = r.message.id;
+      } catch (err) {
+        if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
+        throw err;
+      }
+      await store.markSent('zim', zid, e.conv, legacyId);
+      return 'sent';
+    },
+
+    /** An echo of our own write: it proves the write landed, which settles an intent left by an ambiguous send. */
+    async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
+      // A ZIM echo is of a legacy message we sent; a legacy echo is of a ZIM message we sent.
+      const origin: Origin = e.origin === 'zim' ? 'legacy' : 'zim';
+      const record = await store.record(origin, e.echoOf!);
+      if (!record) return 'unknown';
+      if (record.state === 'SENT') return 'known';
+      await store.markSent(origin, e.echoOf!, e.conv, e.msgId!);
+      return 'resolved';
+    },
+  };
+}
+
+export type CoexistActivities = ReturnType<typeof createCoexistActivities>;
