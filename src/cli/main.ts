@@ -13,6 +13,7 @@ import { registerLegacyServerCommand } from './commands/legacy-server';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
+import { registerReceiverCommand } from './commands/receiver';
 import { registerReportCommand } from './commands/report';
 import { registerSendbirdEmulatorCommand } from './commands/sendbird-emulator';
 import { registerStagingCommand } from './commands/staging';
@@ -52,6 +53,7 @@ Examples:
   $ zim-migrate call-schedule                      per ZIM Action: budget, calls made, "too frequent" answers
   $ zim-migrate emulator --app-id 1234             a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
   $ zim-migrate legacy-server --port 8070          the reference legacy chat server for coexistence (docs/coexistence.md)
+  $ zim-migrate receiver --with-worker             coexistence: receive ZIM callbacks and legacy events, mirror them
   $ zim-migrate temporal-cli                       find (or install) the Temporal CLI and say which one is used
 
 Configuration: flags > environment > config file > defaults (docs/configuration.md). ZIM: ZIM_APP_ID,
@@ -84,6 +86,7 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
   registerLegacyServerCommand(program);
+  registerReceiverCommand(program);
   registerExtractCommands(program);
   registerSendbirdEmulatorCommand(program);
   registerTemporalCliCommand(program);
