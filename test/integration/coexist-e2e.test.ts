@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { createCoexistActivities } from '../../activities/coexist';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import { openSqliteCoexistStore, type CoexistStore, type Origin } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
@@ -58,6 +58,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
   let store: CoexistStore;
   let legacyClient: LegacyClient;
   let dir: string;
+  /** The next record of a send from this side fails, as if the worker died between the send and its record. */
+  const dieAfterSend = new Set<Origin>();
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'coexist-e2e-'));
@@ -73,7 +75,17 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     });
     legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
     const worker = await t.createWorker({
-      activities: createCoexistActivities({ store, zim: zim.client, legacy: legacyClient }),
+      activities: createCoexistActivities({
+        store: {
+          ...store,
+          markSent: async (origin, ...rest) => {
+            if (dieAfterSend.delete(origin)) throw new Error('worker died between the send and its record');
+            return store.markSent(origin, ...rest);
+          },
+        },
+        zim: zim.client,
+        legacy: legacyClient,
+      }),
     });
     receiver = await startReceiver({
       zim: { appId: APP_ID, callbackSecret: SECRET },
@@ -99,7 +111,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     zim.emulator.callbacks.configure({
       url: `${receiver.url}/zim/callback`,
       retryDelaysMs: [50, 100, 200, 400, 800],
-      faults: { seed: 5, duplicateRate: 0.25, reorderRate: 0.25, reorderDelayMs: 150 },
+      faults: { seed: 5, duplicateRate: 0.25, reorderRate: 0.25, reorderDelayMs: 150, echoBeforeResponseRate: 0.2 },
     });
     await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
   });
@@ -226,5 +238,26 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       runs++;
     }
     assert.ok(runs > conversations.length, `every run searched (${runs})`);
+  });
+
+  it('a worker that dies between a send and its record: the retry finds the message and sends nothing more', async () => {
+    await registerUsers(zim.client, ['eve', 'fay']);
+    await post(`${legacy.url}/_test/users`, { users: ['eve', 'fay'] });
+    dieAfterSend.add('legacy');
+    await post(`${legacy.url}/_test/app1/send`, { from: 'eve', to: 'fay', body: `to ZIM ${CANARY}` });
+    dieAfterSend.add('zim');
+    await post(`${zim.emulator.url}/_emulator/sdk/send`, { from: 'fay', to: 'eve', body: `to legacy ${CANARY}` });
+    const handle = t.client.workflow.getHandle('coexist:peer:eve:fay');
+    await waitFor('both mirrors settled, with both echoes', async () => {
+      const s = await handle.query(syncStatsQuery).catch(() => undefined);
+      return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && s.echoesSuppressed === 2;
+    });
+    const stats = await handle.query(syncStatsQuery);
+    assert.equal(stats.resolvedByTail, 2, 'each retry found its message in the target tail');
+    assert.equal(dieAfterSend.size, 0, 'both failures were injected');
+    const zimSide = await zim.client.queryPeerMsg({ FromUserId: 'eve', ToUserId: 'fay', Limit: 10 });
+    const legacySide = (await legacyClient.page('peer:eve:fay', 0, 10)).messages;
+    assert.deepEqual(zimSide.messages.map((m) => m.msgBody).sort(), [`to ZIM ${CANARY}`, `to legacy ${CANARY}`].sort());
+    assert.deepEqual(legacySide.map((m) => m.body).sort(), [`to ZIM ${CANARY}`, `to legacy ${CANARY}`].sort());
   });
 });
