@@ -5,7 +5,7 @@
  * lives in the plan's file; coexistence outlives any plan and maps ids in both directions.
  * One file per machine: the receiver writes bodies, the worker reads them and writes the ledger (WAL).
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 
 export type Origin = 'zim' | 'legacy';
@@ -38,11 +38,16 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   db.pragma('busy_timeout = 10000');
   db.pragma('synchronous = NORMAL');
   db.exec(`
+    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS bodies (ref TEXT PRIMARY KEY, body TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS mirrored (
       origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL, state TEXT NOT NULL,
       target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
       PRIMARY KEY (origin, origin_id));`);
+  // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
+  // who reads history; a keyed one only with this store.
+  db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
+  const refKey = db.prepare<[string], { value: Buffer }>('SELECT value FROM meta WHERE name = ?').get('ref-key')!.value;
   const insertBody = db.prepare('INSERT OR IGNORE INTO bodies (ref, body) VALUES (?, ?)');
   const selectBody = db.prepare<[string], { body: string }>('SELECT body FROM bodies WHERE ref = ?');
   const select = db.prepare<[string, string], Row>('SELECT * FROM mirrored WHERE origin = ? AND origin_id = ?');
@@ -57,8 +62,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   return {
     async putBody(body) {
-      // Content-addressed: a redelivered callback stores nothing new.
-      const ref = 'b:' + createHash('sha256').update(body, 'utf8').digest('hex');
+      // Content-addressed (keyed): a redelivered callback stores nothing new.
+      const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
       insertBody.run(ref, body);
       return ref;
     },

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from '@temporalio/worker';
 import { request } from 'undici';
 import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore, type Origin } from '../../src/coexist/coexist-store';
@@ -20,6 +21,7 @@ import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
@@ -238,6 +240,18 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       runs++;
     }
     assert.ok(runs > conversations.length, `every run searched (${runs})`);
+
+    // Deterministic: every run replays from its history.
+    const histories = t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` }).intoHistories();
+    let replayed = 0;
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories
+    )) {
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+      replayed++;
+    }
+    assert.equal(replayed, runs);
   });
 
   it('a worker that dies between a send and its record: the retry finds the message and sends nothing more', async () => {

@@ -2,7 +2,6 @@
  * Turns a verified callback or routing event into the SyncEvents a conversation workflow takes (none when there is
  * nothing to sync). Bodies go to the store here; events carry only the reference.
  */
-import { createHash } from 'node:crypto';
 import { CONV_TYPE, type ZimCallback } from '../../zim-callbacks';
 import { conversationKey, type LegacyRoutingEvent } from '../legacy-contract';
 import { CLIENT_MSG_ID_PREFIX, legacyIdInPayload, ORIGIN_TAG_PREFIX, type SyncEvent } from '../sync-event';
@@ -10,7 +9,6 @@ import { CLIENT_MSG_ID_PREFIX, legacyIdInPayload, ORIGIN_TAG_PREFIX, type SyncEv
 export type EchoWay = 'originTag' | 'clientMsgId';
 
 const peerConv = (a: string, b: string) => conversationKey({ kind: 'peer', users: [a, b] });
-const short = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex').slice(0, 16);
 
 export async function normaliseZim(cb: ZimCallback, putBody: (b: string) => Promise<string>): Promise<SyncEvent[]> {
   if (cb.event === 'send_msg') {
@@ -24,8 +22,8 @@ export async function normaliseZim(cb: ZimCallback, putBody: (b: string) => Prom
         : [{ to: cb.conv_id, msgId: cb.msg_id, seq: cb.msg_seq ?? 0 }];
     const echo = cb.source === 1;
     const bodyRef = echo ? undefined : await putBody(cb.msg_body);
-    // The body hash tells an edit (same msg_id, new body) from a redelivery.
-    const version = short(`${cb.msg_body}\u0000${cb.payload ?? ''}`);
+    // The (keyed) body reference tells an edit (same msg_id, new body) from a redelivery; an echo has no body kept.
+    const version = bodyRef?.slice(-16) ?? 'echo';
     return receivers
       .filter((r) => r.msgId !== '' && (group || (r.to ?? '') !== ''))
       .map((r) => ({
