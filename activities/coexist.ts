@@ -7,7 +7,7 @@
  * settles its intent (confirmEcho), usually before any retry runs.
  * Bodies are read from the store here; nothing these activities take or return holds message text.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import {
@@ -17,7 +17,9 @@ import {
   zimExtendedData,
   type SyncEvent,
 } from '../src/coexist/sync-event';
+import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { scheduledCall } from './scheduled-call';
 
 export interface CoexistDeps {
   store: CoexistStore;
@@ -25,6 +27,28 @@ export interface CoexistDeps {
   legacy: LegacyClient;
   /** How many of a conversation's newest messages the tail check reads (default 100). */
   tailSize?: number;
+  /** The shared call schedule that keeps ZIM calls within each Action's budget (as the migration's activities). */
+  scheduler?: CallScheduler;
+}
+
+/** Longer than one call to either side may take (both clients' whole-request timeouts are 15 s or less). */
+const SEND_MAY_TAKE_MS = 20_000;
+
+/**
+ * Refuses to start a send that could outlive this attempt: Temporal starts the retry when the attempt times out,
+ * and a send still in flight then could land after the retry's tail check found nothing, and both would land.
+ * Outside an activity (tests calling the functions directly) there is no attempt to outlive.
+ */
+function guardSend(what: string): void {
+  let info;
+  try {
+    info = activityInfo();
+  } catch {
+    return;
+  }
+  const deadline = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs;
+  if (info.startToCloseTimeoutMs > 0 && Date.now() > deadline - SEND_MAY_TAKE_MS)
+    throw ApplicationFailure.retryable(`${what}: too close to this attempt's timeout to send safely`);
 }
 
 /** sent: written now; already: written before; resolved: an earlier attempt's write was found in the tail. */
@@ -38,6 +62,12 @@ const refused = (side: string, detail: string) =>
 export function createCoexistActivities(deps: CoexistDeps) {
   const { store, zim, legacy } = deps;
   const tailSize = deps.tailSize ?? 100;
+  /** A ZIM call, in its Action's slot of the call schedule when there is one (scheduledCall guards the timeout). */
+  const zimCall = <T>(action: string, key: string | undefined, call: () => Promise<T>): Promise<T> => {
+    if (deps.scheduler) return scheduledCall(deps.scheduler, action, key, call);
+    guardSend(action);
+    return call();
+  };
 
   async function settled(origin: Origin, id: string, e: SyncEvent, findInTail: () => Promise<string | undefined>) {
     const record = await store.record(origin, id);
@@ -55,8 +85,10 @@ export function createCoexistActivities(deps: CoexistDeps) {
   async function zimTail(e: SyncEvent, lid: string): Promise<string | undefined> {
     const page =
       e.groupId !== undefined
-        ? await zim.queryGroupMsg({ GroupId: e.groupId, Limit: tailSize })
-        : await zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize });
+        ? await zimCall('QueryGroupMsg', undefined, () => zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize }))
+        : await zimCall('QueryPeerMsg', undefined, () =>
+            zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize })
+          );
     return page.messages.find((m) => legacyIdInPayload(m.payload) === lid)?.msgId;
   }
 
@@ -84,9 +116,14 @@ export function createCoexistActivities(deps: CoexistDeps) {
       let msgId: string;
       try {
         if (e.groupId !== undefined) {
-          msgId = (await zim.sendGroupMessage({ ...message, GroupId: e.groupId })).msgId;
+          const groupId = e.groupId;
+          msgId = (
+            await zimCall('SendGroupMessage', undefined, () => zim.sendGroupMessage({ ...message, GroupId: groupId }))
+          ).msgId;
         } else {
-          const r = await zim.sendPeerMessage({ ...message, ToUserId: [e.to!] });
+          const r = await zimCall('SendPeerMessage', undefined, () =>
+            zim.sendPeerMessage({ ...message, ToUserId: [e.to!] })
+          );
           const sent = r.sent[0];
           if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
           msgId = sent.msgId;
@@ -107,6 +144,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
       await store.recordIntent('zim', zid, e.conv);
       let legacyId: string;
       try {
+        guardSend('legacy send');
         const r = await legacy.send({
           from: e.from!,
           ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),

@@ -20,6 +20,7 @@ import { LegacyClient } from '../../src/coexist/legacy-client';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
+import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
@@ -60,6 +61,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
   let store: CoexistStore;
   let legacyClient: LegacyClient;
   let dir: string;
+  let scheduler: SqliteCallScheduler;
   /** The next record of a send from this side fails, as if the worker died between the send and its record. */
   const dieAfterSend = new Set<Origin>();
 
@@ -76,6 +78,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       seed: 11,
     });
     legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
+    scheduler = new SqliteCallScheduler(path.join(dir, 'budgets.sqlite'), { appId: APP_ID, headroom: 0.02 });
     const worker = await t.createWorker({
       activities: createCoexistActivities({
         store: {
@@ -87,6 +90,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
         },
         zim: zim.client,
         legacy: legacyClient,
+        // ZIM's sends and reads take their slots in the call schedule, as in production.
+        scheduler,
       }),
     });
     receiver = await startReceiver({
@@ -125,6 +130,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     await zim?.stop();
     await t?.teardown();
     await store?.close();
+    await scheduler?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -15,6 +15,7 @@ import { ConfigError } from '../../config/config-error';
 import { loadZimConfig } from '../../config/zim-config';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
+import { openCallScheduler } from '../../worker/migration-worker';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -100,9 +101,13 @@ configuration (a secret not set, or an adapter without echo identification).`
         client,
       });
       let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
+      let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
       if (f.withWorker) {
         const { connection, namespace } = await connectWorkerConnection(settings);
+        // The same call schedule as the migration's workers: live sends and a running import share the budgets.
+        schedule = await openCallScheduler(zimConfig);
         worker = await createCoexistWorker({
+          scheduler: schedule.scheduler,
           connection,
           namespace,
           taskQueue: f.taskQueue,
@@ -127,6 +132,7 @@ configuration (a secret not set, or an adapter without echo identification).`
         await running;
         await worker.zim.close();
       }
+      await schedule?.close();
       await legacy.close();
       await client.connection.close();
       await store.close();

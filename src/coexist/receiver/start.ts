@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createCoexistActivities } from '../../../activities/coexist';
+import type { CallScheduler } from '../../rate-limit/call-scheduler';
 import { ZimClient } from '../../zim-client';
 import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
@@ -52,6 +53,7 @@ export async function createCoexistWorker(o: {
   store: CoexistStore;
   zim: { appId: number; serverSecret: string; baseUrl: string };
   legacy: LegacyClient;
+  scheduler?: CallScheduler;
 }): Promise<{ worker: Worker; zim: ZimClient }> {
   const zim = new ZimClient(o.zim);
   const worker = await Worker.create({
@@ -59,7 +61,12 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createCoexistActivities({ store: o.store, zim, legacy: o.legacy }),
+    activities: createCoexistActivities({
+      store: o.store,
+      zim,
+      legacy: o.legacy,
+      ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+    }),
   });
   return { worker, zim };
 }
