@@ -1,8 +1,9 @@
 /**
  * One workflow per conversation during coexistence (workflow id `coexist:<conv>`; the receiver starts it with
- * signal-with-start). It serialises both directions: events are taken in arrival batches, held a settle window so
- * a late redelivery can still take its place, sorted by time and sequence, and handled one at a time, so every
- * write in a conversation lands in order. Duplicates are dropped by event key (a bounded set carried across
+ * signal-with-start). It serialises both directions: each event is held a settle window after it arrives, so a
+ * late redelivery of an earlier one can still take its place, then events are handled one at a time in (time,
+ * sequence) order, so every write in a conversation lands in order. One later than the window is handled anyway
+ * and counted as reordered. Duplicates are dropped by event key (a bounded set carried across
  * continue-as-new; the ledger behind the activities is the durable second layer). Echoes of our own writes are
  * never mirrored. No message text enters history: events carry a body reference.
  */
@@ -38,6 +39,8 @@ export interface SyncStats {
   resolvedByEcho: number;
   duplicatesDropped: number;
   groupEventsNotApplied: number;
+  /** Events that arrived after a later one of their side had been handled (late beyond the settle window). */
+  reordered: number;
   /** Mirrors the other side refused for good (unknown user, not a member…): their event keys, newest last. */
   refused: string[];
   runs: number;
@@ -47,7 +50,7 @@ export interface SyncStats {
 
 export interface ConversationSyncInput {
   conv: string;
-  /** How long a batch waits for stragglers before it is sorted and handled (ms). */
+  /** How long each event is held after it arrives, for earlier stragglers to overtake it (ms). */
   settleMs?: number;
   /** The workflow closes after this long without events; the next event starts it again (ms). */
   idleMs?: number;
@@ -57,7 +60,7 @@ export interface ConversationSyncInput {
   seenLimit?: number;
   // Carried across continue-as-new:
   seen?: string[];
-  inbox?: SyncEvent[];
+  inbox?: Held[];
   stats?: SyncStats;
 }
 
@@ -76,10 +79,17 @@ const emptyStats = (): SyncStats => ({
   resolvedByEcho: 0,
   duplicatesDropped: 0,
   groupEventsNotApplied: 0,
+  reordered: 0,
   refused: [],
   runs: 0,
   queued: 0,
 });
+
+/** An event and when it arrived (workflow time). */
+export interface Held {
+  event: SyncEvent;
+  at: number;
+}
 
 /** Time first, then the side's own sequence (both are monotonic on each side). */
 const byPosition = (a: SyncEvent, b: SyncEvent) => a.occurredAt - b.occurredAt || a.order - b.order;
@@ -92,8 +102,9 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
   const seen = new Set(seenOrder);
-  const inbox: SyncEvent[] = [...(input.inbox ?? [])];
-  const pending = new Set(inbox.map((e) => e.eventKey));
+  const inbox: Held[] = [...(input.inbox ?? [])];
+  const pending = new Set(inbox.map((h) => h.event.eventKey));
+  const lastHandled: Partial<Record<SyncEvent['origin'], SyncEvent>> = {};
 
   setHandler(syncEventSignal, (event) => {
     if (seen.has(event.eventKey) || pending.has(event.eventKey)) {
@@ -101,7 +112,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       return;
     }
     pending.add(event.eventKey);
-    inbox.push(event);
+    inbox.push({ event, at: Date.now() });
   });
   setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
 
@@ -145,21 +156,25 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       if (inbox.length === 0) return stats;
       continue;
     }
-    if (settleMs > 0) await sleep(settleMs);
-    const batch = inbox.splice(0).sort(byPosition);
-    for (const e of batch) {
-      await handle(e);
-      remember(e.eventKey);
-      handled++;
+    inbox.sort((a, b) => byPosition(a.event, b.event));
+    const head = inbox[0]!;
+    const wait = head.at + settleMs - Date.now();
+    if (wait > 0) {
+      // Something earlier may still arrive; after the wait the order is looked at again.
+      await sleep(wait);
+      continue;
     }
+    inbox.shift();
+    const e = head.event;
+    const last = lastHandled[e.origin];
+    if (last && byPosition(e, last) < 0) stats.reordered++;
+    else lastHandled[e.origin] = e;
+    await handle(e);
+    remember(e.eventKey);
+    handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof conversationSyncWorkflow>({
-        ...input,
-        seen: seenOrder,
-        inbox,
-        stats,
-      });
+      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats });
     }
   }
 }

@@ -101,7 +101,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       // A short settle window and small runs, so continue-as-new happens during the test.
       handoff: temporalHandoff(t.client, {
         taskQueue: worker.taskQueue,
-        workflowInput: { settleMs: 200, eventsPerRun: 8 },
+        workflowInput: { settleMs: 1_000, eventsPerRun: 8 },
       }),
       log: () => {},
     });
