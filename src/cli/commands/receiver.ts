@@ -16,6 +16,7 @@ import { loadZimConfig } from '../../config/zim-config';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
 import { openCallScheduler } from '../../worker/migration-worker';
+import { installWorkerLogger } from '../../worker/worker-logger';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -102,8 +103,12 @@ configuration (a secret not set, or an adapter without echo identification).`
       });
       let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
       let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
+      let workerConnection: { close(): Promise<void> } | undefined;
       if (f.withWorker) {
+        // This command stops its worker itself, after the receiver stopped taking events.
+        installWorkerLogger('WARN', []);
         const { connection, namespace } = await connectWorkerConnection(settings);
+        workerConnection = connection;
         // The same call schedule as the migration's workers: live sends and a running import share the budgets.
         schedule = await openCallScheduler(zimConfig);
         worker = await createCoexistWorker({
@@ -128,11 +133,12 @@ configuration (a secret not set, or an adapter without echo identification).`
       await stop;
       await receiver.close();
       if (worker) {
-        worker.worker.shutdown();
+        if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
         await running;
         await worker.zim.close();
       }
       await schedule?.close();
+      await workerConnection?.close();
       await legacy.close();
       await client.connection.close();
       await store.close();
