@@ -2,7 +2,7 @@
  * Coexistence activities: mirror one message to the other side exactly once, and record echoes.
  * Neither send API is idempotent, so each mirror writes its intent to the coexistence ledger first. A later attempt
  * that finds the intent (the worker died, or the call timed out, after the request left) never resends blindly: it
- * first looks for the message in the target conversation's tail by the id it carries (ZIM: ExtendedData `_mig.lid`;
+ * first looks for the message in the target conversation's tail, back to the intent's time, by the id it carries (ZIM: ExtendedData `_mig.lid`;
  * legacy: clientMsgId / originTag), and only when the tail does not hold it sends again. The echo of a send also
  * settles its intent (confirmEcho), usually before any retry runs.
  * Bodies are read from the store here; nothing these activities take or return holds message text.
@@ -25,11 +25,19 @@ export interface CoexistDeps {
   store: CoexistStore;
   zim: ZimClient;
   legacy: LegacyClient;
-  /** How many of a conversation's newest messages the tail check reads (default 100). */
+  /** Messages per page of the tail check (default 100, ZIM's largest page). */
   tailSize?: number;
+  /** Most pages one tail check reads, newest first (default 50). */
+  tailPages?: number;
   /** The shared call schedule that keeps ZIM calls within each Action's budget (as the migration's activities). */
   scheduler?: CallScheduler;
 }
+
+/**
+ * The tail check reads back to the first intent's time less this: an ambiguous send cannot have landed before its
+ * intent was written, and this covers the clocks of our machine and the target's disagreeing.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Longer than one call to either side may take (both clients' whole-request timeouts are 15 s or less). */
 const SEND_MAY_TAKE_MS = 20_000;
@@ -62,6 +70,7 @@ const refused = (side: string, detail: string) =>
 export function createCoexistActivities(deps: CoexistDeps) {
   const { store, zim, legacy } = deps;
   const tailSize = deps.tailSize ?? 100;
+  const tailPages = deps.tailPages ?? 50;
   /** A ZIM call, in its Action's slot of the call schedule when there is one (scheduledCall guards the timeout). */
   const zimCall = <T>(action: string, key: string | undefined, call: () => Promise<T>): Promise<T> => {
     if (deps.scheduler) return scheduledCall(deps.scheduler, action, key, call);
@@ -69,11 +78,16 @@ export function createCoexistActivities(deps: CoexistDeps) {
     return call();
   };
 
-  async function settled(origin: Origin, id: string, e: SyncEvent, findInTail: () => Promise<string | undefined>) {
+  async function settled(
+    origin: Origin,
+    id: string,
+    e: SyncEvent,
+    findInTail: (since: number) => Promise<string | undefined>
+  ) {
     const record = await store.record(origin, id);
     if (record?.state === 'SENT') return 'already' as const;
     if (record?.state === 'INTENT') {
-      const found = await findInTail();
+      const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
       if (found !== undefined) {
         await store.markSent(origin, id, e.conv, found);
         return 'resolved' as const;
@@ -82,29 +96,49 @@ export function createCoexistActivities(deps: CoexistDeps) {
     return undefined;
   }
 
-  async function zimTail(e: SyncEvent, lid: string): Promise<string | undefined> {
-    const page =
-      e.groupId !== undefined
-        ? await zimCall('QueryGroupMsg', undefined, () => zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize }))
-        : await zimCall('QueryPeerMsg', undefined, () =>
-            zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize })
-          );
-    return page.messages.find((m) => legacyIdInPayload(m.payload) === lid)?.msgId;
+  /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
+  async function zimTail(e: SyncEvent, lid: string, since: number): Promise<string | undefined> {
+    let next: string | undefined;
+    for (let page = 0; page < tailPages; page++) {
+      const cursor = next === undefined ? {} : { Next: next };
+      const { messages, next: after } =
+        e.groupId !== undefined
+          ? await zimCall('QueryGroupMsg', undefined, () =>
+              zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize, ...cursor })
+            )
+          : await zimCall('QueryPeerMsg', undefined, () =>
+              zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize, ...cursor })
+            );
+      const found = messages.find((m) => legacyIdInPayload(m.payload) === lid);
+      if (found) return found.msgId;
+      const oldest = messages.at(-1);
+      if (!oldest || oldest.msgTime < since || after === '0') return undefined;
+      next = after;
+    }
+    return undefined;
   }
 
-  async function legacyTail(e: SyncEvent, zimMsgId: string): Promise<string | undefined> {
-    const { position } = await legacy.page(e.conv, 0, 1);
-    const { messages } = await legacy.page(e.conv, Math.max(0, position - tailSize), tailSize);
-    return messages.find(
-      (m) => m.clientMsgId === CLIENT_MSG_ID_PREFIX + zimMsgId || m.originTag === ORIGIN_TAG_PREFIX + zimMsgId
-    )?.id;
+  /** The legacy message carrying this ZIM msg_id, looked for newest first back to `since`. */
+  async function legacyTail(e: SyncEvent, zimMsgId: string, since: number): Promise<string | undefined> {
+    let { position: end } = await legacy.page(e.conv, 0, 1);
+    for (let page = 0; page < tailPages && end > 0; page++) {
+      const start = Math.max(0, end - tailSize);
+      const { messages } = await legacy.page(e.conv, start, end - start);
+      const found = messages.find(
+        (m) => m.clientMsgId === CLIENT_MSG_ID_PREFIX + zimMsgId || m.originTag === ORIGIN_TAG_PREFIX + zimMsgId
+      );
+      if (found) return found.id;
+      if ((messages[0]?.sentAt ?? 0) < since) return undefined;
+      end = start;
+    }
+    return undefined;
   }
 
   return {
     /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
     async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
       const lid = e.msgId!;
-      const done = await settled('legacy', lid, e, () => zimTail(e, lid));
+      const done = await settled('legacy', lid, e, (since) => zimTail(e, lid, since));
       if (done) return done;
       await store.recordIntent('legacy', lid, e.conv);
       const message = {
@@ -139,7 +173,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
     /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
     async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
       const zid = e.msgId!;
-      const done = await settled('zim', zid, e, () => legacyTail(e, zid));
+      const done = await settled('zim', zid, e, (since) => legacyTail(e, zid, since));
       if (done) return done;
       await store.recordIntent('zim', zid, e.conv);
       let legacyId: string;

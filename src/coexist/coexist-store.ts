@@ -18,6 +18,8 @@ export interface MirrorRecord {
   state: MirrorState;
   targetId: string | null;
   attempts: number;
+  /** When the first intent was written (ms): an ambiguous send cannot have landed before it. */
+  intentAt: number | null;
 }
 
 export interface CoexistStore {
@@ -42,7 +44,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS bodies (ref TEXT PRIMARY KEY, body TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS mirrored (
       origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL, state TEXT NOT NULL,
-      target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+      target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, intent_at INTEGER, updated_at INTEGER NOT NULL,
       PRIMARY KEY (origin, origin_id));`);
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
@@ -51,8 +53,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const insertBody = db.prepare('INSERT OR IGNORE INTO bodies (ref, body) VALUES (?, ?)');
   const selectBody = db.prepare<[string], { body: string }>('SELECT body FROM bodies WHERE ref = ?');
   const select = db.prepare<[string, string], Row>('SELECT * FROM mirrored WHERE origin = ? AND origin_id = ?');
-  const intent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, attempts, updated_at)
-      VALUES (?, ?, ?, 'INTENT', 1, ?)
+  const intent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, attempts, intent_at, updated_at)
+      VALUES (?, ?, ?, 'INTENT', 1, ?, ?)
       ON CONFLICT (origin, origin_id) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at
       WHERE state = 'INTENT'`);
   const sent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, target_id, attempts, updated_at)
@@ -77,7 +79,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       return row ? toRecord(row) : null;
     },
     async recordIntent(origin, originId, conv) {
-      intent.run(origin, originId, conv, Date.now());
+      const now = Date.now();
+      intent.run(origin, originId, conv, now, now);
       return toRecord(select.get(origin, originId)!);
     },
     async markSent(origin, originId, conv, targetId) {
@@ -99,6 +102,7 @@ interface Row {
   state: MirrorState;
   target_id: string | null;
   attempts: number;
+  intent_at: number | null;
 }
 const toRecord = (r: Row): MirrorRecord => ({
   origin: r.origin,
@@ -107,4 +111,5 @@ const toRecord = (r: Row): MirrorRecord => ({
   state: r.state,
   targetId: r.target_id,
   attempts: r.attempts,
+  intentAt: r.intent_at,
 });

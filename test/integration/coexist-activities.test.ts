@@ -151,6 +151,30 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal((await store.record('zim', '9002'))?.targetId, written.message.id);
   });
 
+  it("looks back past the first page of the tail, to the intent's time", async () => {
+    const smallPages = createCoexistActivities({ store, zim: t.client, legacy: legacyClient, tailSize: 5 });
+    const msgId = await deadZimAttempt('L6', 'six');
+    await store.recordIntent('zim', '9006', 'peer:ann:bob');
+    const written = await legacyClient.send({ from: 'bob', to: 'ann', body: 'z-six', clientMsgId: 'zim:9006' });
+    // Twelve more messages on each side bury both below two pages of five.
+    for (let i = 0; i < 12; i++) {
+      await t.client.sendPeerMessage({
+        FromUserId: 'bob',
+        ToUserId: ['ann'],
+        MessageType: 1,
+        Priority: 1,
+        MessageBody: { Message: `later ${i}` },
+      });
+      await legacyClient.send({ from: 'ann', to: 'bob', body: `later ${i}` });
+    }
+    assert.equal(await smallPages.mirrorToZim(await legacyMsg('L6', 'six')), 'resolved');
+    assert.equal((await store.record('legacy', 'L6'))?.targetId, msgId);
+    assert.equal((await inZim('six')).length, 1);
+    assert.equal(await smallPages.mirrorToLegacy(await zimMsg('9006', 'z-six')), 'resolved');
+    assert.equal((await store.record('zim', '9006'))?.targetId, written.message.id);
+    assert.equal((await inLegacy('z-six')).length, 1);
+  });
+
   it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {
     const e = { ...(await legacyMsg('L5', 'five')), from: 'nobody' };
     await assert.rejects(acts.mirrorToZim(e), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable);
