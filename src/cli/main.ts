@@ -9,9 +9,11 @@ import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerCatchUpCommand } from './commands/catch-up';
 import { registerExtractCommands } from './commands/extract';
+import { registerLegacyServerCommand } from './commands/legacy-server';
 import { registerGenCommand } from './commands/gen';
 import { registerMigrationControlCommands } from './commands/migration-control';
 import { registerPlanCommand } from './commands/plan';
+import { registerReceiverCommand } from './commands/receiver';
 import { registerReportCommand } from './commands/report';
 import { registerSendbirdEmulatorCommand } from './commands/sendbird-emulator';
 import { registerStagingCommand } from './commands/staging';
@@ -50,6 +52,8 @@ Examples:
   $ zim-migrate config                             the settings in use and where each comes from
   $ zim-migrate call-schedule                      per ZIM Action: budget, calls made, "too frequent" answers
   $ zim-migrate emulator --app-id 1234             a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
+  $ zim-migrate legacy-server --port 8070          the reference legacy chat server for coexistence (docs/coexistence.md)
+  $ zim-migrate receiver --with-worker             coexistence: receive ZIM callbacks and legacy events, mirror them
   $ zim-migrate temporal-cli                       find (or install) the Temporal CLI and say which one is used
 
 Configuration: flags > environment > config file > defaults (docs/configuration.md). ZIM: ZIM_APP_ID,
@@ -81,6 +85,8 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerConfigCommand(program);
   registerCallScheduleCommand(program);
   registerEmulatorCommand(program);
+  registerLegacyServerCommand(program);
+  registerReceiverCommand(program);
   registerExtractCommands(program);
   registerSendbirdEmulatorCommand(program);
   registerTemporalCliCommand(program);

@@ -1,0 +1,211 @@
+/**
+ * Coexistence activities: mirror one message to the other side exactly once, and record echoes.
+ * Neither send API is idempotent, so each mirror writes its intent to the coexistence ledger first. A later attempt
+ * that finds the intent (the worker died, or the call timed out, after the request left) never resends blindly: it
+ * first looks for the message in the target conversation's tail, back to the intent's time, by the id it carries (ZIM: ExtendedData `_mig.lid`;
+ * legacy: clientMsgId / originTag), and only when the tail does not hold it sends again. The echo of a send also
+ * settles its intent (confirmEcho), usually before any retry runs.
+ * Bodies are read from the store here; nothing these activities take or return holds message text.
+ */
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
+import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
+import {
+  CLIENT_MSG_ID_PREFIX,
+  legacyIdInPayload,
+  ORIGIN_TAG_PREFIX,
+  zimExtendedData,
+  type SyncEvent,
+} from '../src/coexist/sync-event';
+import type { CallScheduler } from '../src/rate-limit/call-scheduler';
+import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { scheduledCall } from './scheduled-call';
+
+export interface CoexistDeps {
+  store: CoexistStore;
+  zim: ZimClient;
+  legacy: LegacyClient;
+  /** Messages per page of the tail check (default 100, ZIM's largest page). */
+  tailSize?: number;
+  /** Most pages one tail check reads, newest first (default 50). */
+  tailPages?: number;
+  /** The shared call schedule that keeps ZIM calls within each Action's budget (as the migration's activities). */
+  scheduler?: CallScheduler;
+}
+
+/**
+ * The tail check reads back to the first intent's time less this: an ambiguous send cannot have landed before its
+ * intent was written, and this covers the clocks of our machine and the target's disagreeing.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Longer than one call to either side may take (both clients' whole-request timeouts are 15 s or less). */
+const SEND_MAY_TAKE_MS = 20_000;
+
+/**
+ * Refuses to start a send that could outlive this attempt: Temporal starts the retry when the attempt times out,
+ * and a send still in flight then could land after the retry's tail check found nothing, and both would land.
+ * Outside an activity (tests calling the functions directly) there is no attempt to outlive.
+ */
+function guardSend(what: string): void {
+  let info;
+  try {
+    info = activityInfo();
+  } catch {
+    return;
+  }
+  const deadline = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs;
+  if (info.startToCloseTimeoutMs > 0 && Date.now() > deadline - SEND_MAY_TAKE_MS)
+    throw ApplicationFailure.retryable(`${what}: too close to this attempt's timeout to send safely`);
+}
+
+/** sent: written now; already: written before; resolved: an earlier attempt's write was found in the tail. */
+export type MirrorOutcome = 'sent' | 'already' | 'resolved';
+/** resolved: the echo settled an intent; known: it was settled already; unknown: no write of ours matches. */
+export type EchoOutcome = 'resolved' | 'known' | 'unknown';
+
+const refused = (side: string, detail: string) =>
+  ApplicationFailure.nonRetryable(`${side} refused the mirrored message: ${detail}`, 'MirrorRefused');
+
+export function createCoexistActivities(deps: CoexistDeps) {
+  const { store, zim, legacy } = deps;
+  const tailSize = deps.tailSize ?? 100;
+  const tailPages = deps.tailPages ?? 50;
+  /** A ZIM call, in its Action's slot of the call schedule when there is one (scheduledCall guards the timeout). */
+  const zimCall = <T>(action: string, key: string | undefined, call: () => Promise<T>): Promise<T> => {
+    if (deps.scheduler) return scheduledCall(deps.scheduler, action, key, call);
+    guardSend(action);
+    return call();
+  };
+
+  async function settled(
+    origin: Origin,
+    id: string,
+    e: SyncEvent,
+    findInTail: (since: number) => Promise<string | undefined>
+  ) {
+    const record = await store.record(origin, id);
+    if (record?.state === 'SENT') return 'already' as const;
+    if (record?.state === 'INTENT') {
+      const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
+      if (found !== undefined) {
+        await store.markSent(origin, id, e.conv, found);
+        return 'resolved' as const;
+      }
+    }
+    return undefined;
+  }
+
+  /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
+  async function zimTail(e: SyncEvent, lid: string, since: number): Promise<string | undefined> {
+    let next: string | undefined;
+    for (let page = 0; page < tailPages; page++) {
+      const cursor = next === undefined ? {} : { Next: next };
+      const { messages, next: after } =
+        e.groupId !== undefined
+          ? await zimCall('QueryGroupMsg', undefined, () =>
+              zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize, ...cursor })
+            )
+          : await zimCall('QueryPeerMsg', undefined, () =>
+              zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize, ...cursor })
+            );
+      const found = messages.find((m) => legacyIdInPayload(m.payload) === lid);
+      if (found) return found.msgId;
+      const oldest = messages.at(-1);
+      if (!oldest || oldest.msgTime < since || after === '0') return undefined;
+      next = after;
+    }
+    return undefined;
+  }
+
+  /** The legacy message carrying this ZIM msg_id, looked for newest first back to `since`. */
+  async function legacyTail(e: SyncEvent, zimMsgId: string, since: number): Promise<string | undefined> {
+    let { position: end } = await legacy.page(e.conv, 0, 1);
+    for (let page = 0; page < tailPages && end > 0; page++) {
+      const start = Math.max(0, end - tailSize);
+      const { messages } = await legacy.page(e.conv, start, end - start);
+      const found = messages.find(
+        (m) => m.clientMsgId === CLIENT_MSG_ID_PREFIX + zimMsgId || m.originTag === ORIGIN_TAG_PREFIX + zimMsgId
+      );
+      if (found) return found.id;
+      if ((messages[0]?.sentAt ?? 0) < since) return undefined;
+      end = start;
+    }
+    return undefined;
+  }
+
+  return {
+    /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
+    async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
+      const lid = e.msgId!;
+      const done = await settled('legacy', lid, e, (since) => zimTail(e, lid, since));
+      if (done) return done;
+      await store.recordIntent('legacy', lid, e.conv);
+      const message = {
+        FromUserId: e.from!,
+        MessageType: 1,
+        Priority: 1,
+        MessageBody: { Message: await store.body(e.bodyRef!), ExtendedData: zimExtendedData(lid) },
+      };
+      let msgId: string;
+      try {
+        if (e.groupId !== undefined) {
+          const groupId = e.groupId;
+          msgId = (
+            await zimCall('SendGroupMessage', undefined, () => zim.sendGroupMessage({ ...message, GroupId: groupId }))
+          ).msgId;
+        } else {
+          const r = await zimCall('SendPeerMessage', undefined, () =>
+            zim.sendPeerMessage({ ...message, ToUserId: [e.to!] })
+          );
+          const sent = r.sent[0];
+          if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
+          msgId = sent.msgId;
+        }
+      } catch (err) {
+        if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
+        throw err;
+      }
+      await store.markSent('legacy', lid, e.conv, msgId);
+      return 'sent';
+    },
+
+    /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
+    async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
+      const zid = e.msgId!;
+      const done = await settled('zim', zid, e, (since) => legacyTail(e, zid, since));
+      if (done) return done;
+      await store.recordIntent('zim', zid, e.conv);
+      let legacyId: string;
+      try {
+        guardSend('legacy send');
+        const r = await legacy.send({
+          from: e.from!,
+          ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),
+          body: await store.body(e.bodyRef!),
+          originTag: ORIGIN_TAG_PREFIX + zid,
+          clientMsgId: CLIENT_MSG_ID_PREFIX + zid,
+        });
+        legacyId = r.message.id;
+      } catch (err) {
+        if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
+        throw err;
+      }
+      await store.markSent('zim', zid, e.conv, legacyId);
+      return 'sent';
+    },
+
+    /** An echo of our own write: it proves the write landed, which settles an intent left by an ambiguous send. */
+    async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
+      // A ZIM echo is of a legacy message we sent; a legacy echo is of a ZIM message we sent.
+      const origin: Origin = e.origin === 'zim' ? 'legacy' : 'zim';
+      const record = await store.record(origin, e.echoOf!);
+      if (!record) return 'unknown';
+      if (record.state === 'SENT') return 'known';
+      await store.markSent(origin, e.echoOf!, e.conv, e.msgId!);
+      return 'resolved';
+    },
+  };
+}
+
+export type CoexistActivities = ReturnType<typeof createCoexistActivities>;

@@ -1,0 +1,146 @@
+/** `zim-migrate receiver`: coexistence's webhook receiver, and optionally a worker for its conversation workflows. */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { openSqliteCoexistStore } from '../../coexist/coexist-store';
+import { LegacyClient } from '../../coexist/legacy-client';
+import { NoEchoIdentificationError } from '../../coexist/legacy-contract';
+import {
+  checkLegacyAdapter,
+  createCoexistWorker,
+  DEFAULT_COEXIST_TASK_QUEUE,
+  startCoexistReceiver,
+} from '../../coexist/receiver/start';
+import { readSecret, requireSecret } from '../../coexist/secrets';
+import { ConfigError } from '../../config/config-error';
+import { loadZimConfig } from '../../config/zim-config';
+import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
+import { UsageError } from '../../shared/usage-error';
+import { openCallScheduler } from '../../worker/migration-worker';
+import { installWorkerLogger } from '../../worker/worker-logger';
+
+const flags = z.object({
+  port: z.coerce.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  legacyApi: z.string().url().optional(),
+  store: z.string().min(1),
+  taskQueue: z.string().min(1),
+  withWorker: z.boolean().optional(),
+});
+
+export function registerReceiverCommand(program: Command): void {
+  program
+    .command('receiver')
+    .description(
+      "Receive ZIM's callbacks and the legacy backend's routing events for coexistence, and hand each to its " +
+        "conversation's workflow (docs/coexistence.md)"
+    )
+    .option('--port <n>', 'port to listen on', '8080')
+    .option('--host <addr>', 'address to listen on (put TLS in front of it)', '127.0.0.1')
+    .option('--legacy-api <url>', 'the legacy adapter API (env LEGACY_API_URL)')
+    .option('--store <file>', 'the coexistence store: bodies and the mirror ledger (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option('--task-queue <name>', `task queue of the conversation workflows (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
+    .option('--with-worker', 'also run a worker for the conversation workflows in this process')
+    .addHelpText(
+      'after',
+      `
+Routes: POST /zim/callback (ZIM's callback URL), POST /legacy/events (the legacy routing webhook), GET /healthz.
+A delivery with a bad signature, a wrong appid, a timestamp over 300 s off, or a replayed nonce is answered 401
+and nothing starts; an authentic one is answered 200 once Temporal has accepted it, 503 when Temporal is
+unreachable (both senders retry). Several receivers may run behind a load balancer; they keep no state of their
+own beyond a per-process replay cache. Message bodies go to --store, never into Temporal.
+
+Before listening it reads the legacy adapter's GET /v1/capabilities and refuses to start (exit 2) when the
+adapter offers no echo identification (neither originTag nor clientMsgId).
+
+Secrets, from the environment or a file (<NAME>_FILE), never flags:
+  ZIM_CALLBACK_SECRET        ZIM's callback secret (default: the ServerSecret, ZIM_SERVER_SECRET[_FILE])
+  LEGACY_WEBHOOK_SECRET      the routing webhook's HMAC secret
+  LEGACY_API_TOKEN           the legacy adapter API's bearer token
+Also ZIM_APP_ID, ZIM_BASE_URL (for --with-worker) and TEMPORAL_* as for "zim-migrate worker".
+
+Examples:
+  $ ZIM_APP_ID=1234 ZIM_SERVER_SECRET_FILE=./zim.secret LEGACY_WEBHOOK_SECRET_FILE=./wh.secret \\
+    LEGACY_API_TOKEN_FILE=./legacy.token zim-migrate receiver --legacy-api http://127.0.0.1:8070 --with-worker
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal or the legacy API unreachable, 2 bad usage or
+configuration (a secret not set, or an adapter without echo identification).`
+    )
+    .action(async (raw: Record<string, unknown>) => {
+      const parsed = flags.safeParse({
+        ...raw,
+        legacyApi: raw.legacyApi ?? process.env.LEGACY_API_URL,
+        store: raw.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite',
+        taskQueue: raw.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE,
+      });
+      if (!parsed.success)
+        throw new UsageError(
+          `${String(parsed.error.issues[0]?.path[0] ?? '')}: ${parsed.error.issues[0]?.message ?? ''}`
+        );
+      const f = parsed.data;
+      if (!f.legacyApi) throw new ConfigError('set --legacy-api or LEGACY_API_URL: the legacy adapter API');
+      const zimConfig = loadZimConfig();
+      const legacy = new LegacyClient(f.legacyApi, requireSecret('LEGACY_API_TOKEN'));
+      const webhookSecret = requireSecret('LEGACY_WEBHOOK_SECRET');
+      let echoWays;
+      try {
+        echoWays = await checkLegacyAdapter(legacy);
+      } catch (err) {
+        if (err instanceof NoEchoIdentificationError) throw new ConfigError(err.message);
+        throw err;
+      }
+      const store = openSqliteCoexistStore(f.store);
+      const settings = temporalSettings();
+      const client = await connectClient(settings);
+      const receiver = await startCoexistReceiver({
+        port: f.port,
+        host: f.host,
+        taskQueue: f.taskQueue,
+        zim: { appId: zimConfig.appId, callbackSecret: readSecret('ZIM_CALLBACK_SECRET') ?? zimConfig.serverSecret },
+        legacyWebhookSecret: webhookSecret,
+        echoWays,
+        store,
+        client,
+      });
+      let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
+      let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
+      let workerConnection: { close(): Promise<void> } | undefined;
+      if (f.withWorker) {
+        // This command stops its worker itself, after the receiver stopped taking events.
+        installWorkerLogger('WARN', []);
+        const { connection, namespace } = await connectWorkerConnection(settings);
+        workerConnection = connection;
+        // The same call schedule as the migration's workers: live sends and a running import share the budgets.
+        schedule = await openCallScheduler(zimConfig);
+        worker = await createCoexistWorker({
+          scheduler: schedule.scheduler,
+          connection,
+          namespace,
+          taskQueue: f.taskQueue,
+          store,
+          zim: zimConfig,
+          legacy,
+        });
+      }
+      console.log(
+        `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
+          `task queue ${f.taskQueue}${worker ? ', with a worker' : ''})`
+      );
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      const running = worker?.worker.run();
+      await stop;
+      await receiver.close();
+      if (worker) {
+        if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
+        await running;
+        await worker.zim.close();
+      }
+      await schedule?.close();
+      await workerConnection?.close();
+      await legacy.close();
+      await client.connection.close();
+      await store.close();
+    });
+}

@@ -1,0 +1,75 @@
+/** zim-migrate's client of a legacy backend's contract API (docs/coexistence.md §1.2–1.4), answers checked with zod. */
+import { Pool } from 'undici';
+import type { z } from 'zod';
+import {
+  LegacyCapabilitiesSchema,
+  LegacyMessagePageSchema,
+  LegacySendResponseSchema,
+  type LegacySendRequest,
+} from './legacy-contract';
+
+export class LegacyApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+  /** 4xx other than 408/429: the same request will fail again. */
+  get permanent(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429;
+  }
+}
+
+export class LegacyClient {
+  readonly #pool: Pool;
+  readonly #auth: string;
+  readonly #path: string;
+
+  constructor(baseUrl: string, token: string, requestTimeoutMs = 10_000) {
+    const url = new URL(baseUrl);
+    this.#path = url.pathname.replace(/\/$/, '');
+    this.#auth = `Bearer ${token}`;
+    this.#pool = new Pool(url.origin, {
+      connections: 8,
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
+    });
+  }
+
+  async #call<T extends z.ZodType>(
+    schema: T,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown
+  ): Promise<z.output<T>> {
+    const res = await this.#pool.request({
+      method,
+      path: this.#path + path,
+      headers: { authorization: this.#auth, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.body.text();
+    // The answer's text is never put in an error: it may quote a message body.
+    if (res.statusCode !== 200)
+      throw new LegacyApiError(res.statusCode, `legacy API ${method} ${path.split('?')[0]} answered ${res.statusCode}`);
+    return schema.parse(JSON.parse(text));
+  }
+
+  capabilities() {
+    return this.#call(LegacyCapabilitiesSchema, 'GET', '/v1/capabilities');
+  }
+  send(request: LegacySendRequest) {
+    return this.#call(LegacySendResponseSchema, 'POST', '/v1/messages', request);
+  }
+  page(conv: string, afterSeq: number, limit: number) {
+    return this.#call(
+      LegacyMessagePageSchema,
+      'GET',
+      `/v1/conversations/${encodeURIComponent(conv)}/messages?afterSeq=${afterSeq}&limit=${limit}`
+    );
+  }
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}

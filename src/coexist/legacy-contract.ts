@@ -1,0 +1,141 @@
+/**
+ * The contract between zim-migrate and a customer's legacy chat backend during coexistence (docs/coexistence.md):
+ * the routing events the backend posts to our receiver, the write API we call to write as one of its users, and
+ * the per-conversation position. zod is the source of truth; `npm run schema:coexist` writes the JSON Schema.
+ *
+ * Echo identification: a write we make comes back to us as a routing event, and must be recognised, never
+ * mirrored back. The contract accepts two ways, and an adapter must offer at least one:
+ *   - originTag: the backend stores the `originTag` we send and returns it in the message's routing event;
+ *   - clientMsgId: the backend stores the `clientMsgId` we send and returns it in the routing event.
+ */
+import { z } from 'zod';
+
+const id = z.string().min(1).max(128);
+/** ms since the epoch. */
+const epochMs = z.number().int().nonnegative();
+
+/** A one-to-one conversation (the two users, any order) or a group. */
+export const LegacyConversationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('peer'), users: z.tuple([id, id]) }),
+  z.object({ kind: z.literal('group'), groupId: id }),
+]);
+export type LegacyConversation = z.output<typeof LegacyConversationSchema>;
+
+/** A message as the backend stores it. `seq` is its position in the conversation: 1, 2, 3… with no gaps. */
+export const LegacyMessageSchema = z.object({
+  id,
+  seq: z.number().int().positive(),
+  from: id,
+  /** The receiver of a one-to-one message. */
+  to: id.optional(),
+  body: z.string().max(32_768),
+  sentAt: epochMs,
+  /** Echo identification: what the writer passed as originTag, returned unchanged. */
+  originTag: z.string().max(128).optional(),
+  /** Echo identification: what the writer passed as clientMsgId, returned unchanged. */
+  clientMsgId: z.string().max(128).optional(),
+});
+export type LegacyMessage = z.output<typeof LegacyMessageSchema>;
+
+const eventBase = {
+  /** Unique per event; a redelivery (retry or duplicate) carries the same id. */
+  eventId: id,
+  occurredAt: epochMs,
+};
+
+export const LegacyRoutingEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    ...eventBase,
+    type: z.literal('message.created'),
+    conversation: LegacyConversationSchema,
+    message: LegacyMessageSchema,
+  }),
+  z.object({
+    ...eventBase,
+    type: z.literal('group.created'),
+    groupId: id,
+    name: z.string().max(256),
+    owner: id,
+    members: z.array(id),
+    operator: id,
+  }),
+  z.object({ ...eventBase, type: z.literal('group.dismissed'), groupId: id, operator: id }),
+  z.object({
+    ...eventBase,
+    type: z.literal('group.changed'),
+    groupId: id,
+    operator: id,
+    name: z.string().max(256).optional(),
+    notice: z.string().max(1024).optional(),
+  }),
+  z.object({ ...eventBase, type: z.literal('group.members_joined'), groupId: id, operator: id, users: z.array(id) }),
+  z.object({ ...eventBase, type: z.literal('group.members_left'), groupId: id, operator: id, users: z.array(id) }),
+]);
+export type LegacyRoutingEvent = z.output<typeof LegacyRoutingEventSchema>;
+
+/** POST {api}/v1/messages, as `from` (Authorization: Bearer <token>). */
+export const LegacySendRequestSchema = z
+  .object({
+    from: id,
+    to: id.optional(),
+    groupId: id.optional(),
+    body: z.string().max(32_768),
+    originTag: z.string().max(128).optional(),
+    clientMsgId: z.string().max(128).optional(),
+  })
+  .refine((r) => (r.to === undefined) !== (r.groupId === undefined), 'give exactly one of `to` and `groupId`');
+export type LegacySendRequest = z.input<typeof LegacySendRequestSchema>;
+export const LegacySendResponseSchema = z.object({ message: LegacyMessageSchema });
+
+/**
+ * GET {api}/v1/conversations/{key}/messages?afterSeq=N&limit=M: the conversation's messages after position N,
+ * oldest first. `key` is `peer:<a>:<b>` (a < b) or `group:<groupId>`; `position` is the highest seq.
+ */
+export const LegacyMessagePageSchema = z.object({
+  messages: z.array(LegacyMessageSchema),
+  position: z.number().int().nonnegative(),
+});
+
+/** POST {api}/v1/groups, POST /v1/groups/{id}/members, POST /v1/groups/{id}/members/remove, DELETE /v1/groups/{id}. */
+export const LegacyCreateGroupSchema = z.object({
+  operator: id,
+  groupId: id,
+  name: z.string().max(256),
+  members: z.array(id).default([]),
+});
+export const LegacyMembersChangeSchema = z.object({ operator: id, users: z.array(id).min(1) });
+export const LegacyDismissSchema = z.object({ operator: id });
+
+/** GET {api}/v1/capabilities: what the adapter offers; checked before coexistence starts. */
+export const LegacyCapabilitiesSchema = z.object({
+  contractVersion: z.literal(1),
+  echoIdentification: z.object({ originTag: z.boolean(), clientMsgId: z.boolean() }),
+});
+export type LegacyCapabilities = z.output<typeof LegacyCapabilitiesSchema>;
+
+export class NoEchoIdentificationError extends Error {
+  constructor() {
+    super(
+      'the legacy adapter offers no echo identification (neither originTag nor clientMsgId is returned in its ' +
+        'routing events): our own writes would be mirrored back forever, so coexistence refuses to start'
+    );
+  }
+}
+
+/** The echo identification coexistence will use; throws when the adapter offers none. */
+export function requireEchoIdentification(caps: LegacyCapabilities): Array<'originTag' | 'clientMsgId'> {
+  const ways = (['originTag', 'clientMsgId'] as const).filter((w) => caps.echoIdentification[w]);
+  if (ways.length === 0) throw new NoEchoIdentificationError();
+  return ways;
+}
+
+/** The conversation key both sides share (and the workflow id's tail): one-to-one pairs sorted. */
+export function conversationKey(c: LegacyConversation): string {
+  if (c.kind === 'group') return `group:${c.groupId}`;
+  const [a, b] = [...c.users].sort();
+  return `peer:${a}:${b}`;
+}
+
+/** Headers of a signed routing event delivery. */
+export const LEGACY_SIGNATURE_HEADER = 'x-legacy-signature';
+export const LEGACY_TIMESTAMP_HEADER = 'x-legacy-timestamp';

@@ -1,0 +1,180 @@
+/**
+ * The coexistence receiver (docs/coexistence.md §2): an HTTP service with no state of its own, so several can run
+ * behind a load balancer.
+ *   POST /zim/callback    ZIM's server callbacks: signature (sha1 over secret, timestamp, nonce), appid, freshness,
+ *                         nonce replay;
+ *   POST /legacy/events   the legacy routing webhook: HMAC-SHA256 over timestamp and raw body, freshness, replay.
+ * A delivery that fails authentication gets 401 and nothing is started; the log line names the route and the
+ * reason, never the payload. An authentic one is normalised and handed to its conversation's workflow; 200 only
+ * once Temporal has accepted every event, 503 when it did not (ZEGO and the legacy backend retry).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CallbackEnvelopeSchema, verifyCallbackSignature, ZimCallbackSchema } from '../../zim-callbacks';
+import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER, LegacyRoutingEventSchema } from '../legacy-contract';
+import { LEGACY_MAX_SKEW_SECONDS, verifyLegacySignature } from '../legacy-signature';
+import type { SyncEvent } from '../sync-event';
+import { normaliseLegacy, normaliseZim, type EchoWay } from './normalise';
+import { ReplayCache } from './replay-cache';
+
+export interface ReceiverOptions {
+  zim: { appId: number; callbackSecret: string };
+  legacy: { webhookSecret: string; echoWays: EchoWay[] };
+  putBody: (body: string) => Promise<string>;
+  /** Durably hands one event to its conversation's workflow; throws when it could not. */
+  handoff: (event: SyncEvent) => Promise<void>;
+  /** Largest accepted clock difference, seconds (default 300). */
+  maxSkewSeconds?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+  port?: number;
+  host?: string;
+}
+
+export interface Receiver {
+  url: string;
+  counts: Record<string, number>;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** Ends a request with this status; `reason` is logged and answered (it never quotes the payload). */
+class Answer extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string
+  ) {
+    super(reason);
+  }
+}
+
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) throw new Answer(413, 'body too large');
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** ZIM says to URL-decode callbacks; whether the whole body or fields are encoded is UNCONFIRMED: accept both. */
+function parseZimBody(raw: Buffer): unknown {
+  let text = raw.toString('utf8').trim();
+  if (text.startsWith('%7B') || text.startsWith('%7b')) text = decodeURIComponent(text);
+  return JSON.parse(text);
+}
+
+/** Group events document ms but show seconds (coexistence.md §3.2): normalise for the freshness check only. */
+const toSeconds = (token: string | number) => {
+  const n = Number(token);
+  return n > 1e11 ? n / 1000 : n;
+};
+
+export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
+  const now = options.now ?? Date.now;
+  const skew = options.maxSkewSeconds ?? LEGACY_MAX_SKEW_SECONDS;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const replays = new ReplayCache(2 * skew * 1000);
+  const counts: Record<string, number> = {};
+  const count = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
+
+  async function zim(raw: Buffer): Promise<void> {
+    let body: unknown;
+    try {
+      body = parseZimBody(raw);
+    } catch {
+      throw new Answer(401, 'unreadable body');
+    }
+    const envelope = CallbackEnvelopeSchema.safeParse(body);
+    if (!envelope.success) throw new Answer(401, 'no signature envelope');
+    const e = envelope.data;
+    if (String(e.appid) !== String(options.zim.appId)) throw new Answer(401, 'wrong appid');
+    if (!verifyCallbackSignature(options.zim.callbackSecret, e)) throw new Answer(401, 'bad signature');
+    if (Math.abs(now() / 1000 - toSeconds(e.timestamp)) > skew) throw new Answer(401, 'stale timestamp');
+    const replayKey = `zim:${String(e.timestamp)}:${String(e.nonce)}`;
+    if (replays.has(replayKey, now())) throw new Answer(401, 'replayed nonce');
+    const parsed = ZimCallbackSchema.safeParse(body);
+    if (!parsed.success) throw new Answer(400, `unsupported ${e.event} payload`);
+    await handOff(await normaliseZim(parsed.data, options.putBody));
+    replays.add(replayKey, now());
+  }
+
+  async function legacy(req: IncomingMessage, raw: Buffer): Promise<void> {
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const timestamp = header(LEGACY_TIMESTAMP_HEADER);
+    const signature = header(LEGACY_SIGNATURE_HEADER);
+    const verdict = verifyLegacySignature(
+      options.legacy.webhookSecret,
+      { timestamp, signature, rawBody: raw },
+      now() / 1000,
+      skew
+    );
+    if (verdict !== 'ok') throw new Answer(401, verdict);
+    const replayKey = `legacy:${signature!}`;
+    if (replays.has(replayKey, now())) throw new Answer(401, 'replayed signature');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new Answer(400, 'body is not JSON');
+    }
+    const parsed = LegacyRoutingEventSchema.safeParse(json);
+    if (!parsed.success) throw new Answer(400, 'not a routing event');
+    await handOff(await normaliseLegacy(parsed.data, options.legacy.echoWays, options.putBody));
+    replays.add(replayKey, now());
+  }
+
+  async function handOff(events: SyncEvent[]): Promise<void> {
+    for (const event of events) {
+      try {
+        await options.handoff(event);
+      } catch (err) {
+        log(`receiver: hand-off to Temporal failed (${err instanceof Error ? err.name : 'error'}); answering 503`);
+        throw new Answer(503, 'Temporal did not accept the event');
+      }
+      count(`${event.origin}.${event.kind}`);
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route =
+      req.method === 'POST' && path === '/zim/callback'
+        ? (raw: Buffer) => zim(raw)
+        : req.method === 'POST' && path === '/legacy/events'
+          ? (raw: Buffer) => legacy(req, raw)
+          : undefined;
+    if (!route) {
+      res.writeHead(req.method === 'GET' && path === '/healthz' ? 200 : 404).end();
+      return;
+    }
+    readRaw(req)
+      .then(route)
+      .then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+        (err: unknown) => {
+          const a = err instanceof Answer ? err : new Answer(500, 'internal error');
+          count(`answered.${a.status}`);
+          // Route, status and reason only: never the body, which may hold message text and ids.
+          if (a.status !== 503) log(`receiver: ${path} answered ${a.status}: ${a.reason}`);
+          res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: a.reason }));
+        }
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    counts,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

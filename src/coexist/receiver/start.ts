@@ -1,0 +1,72 @@
+/**
+ * Starting coexistence's moving parts from settings: the receiver, and optionally a worker for the conversation
+ * workflows. Both first ask the legacy adapter for its capabilities and refuse to start without echo
+ * identification (NoEchoIdentificationError), since every mirrored message would otherwise come back.
+ */
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { createCoexistActivities } from '../../../activities/coexist';
+import type { CallScheduler } from '../../rate-limit/call-scheduler';
+import { ZimClient } from '../../zim-client';
+import { workflowBundle } from '../../worker/workflow-bundle';
+import type { CoexistStore } from '../coexist-store';
+import type { LegacyClient } from '../legacy-client';
+import { requireEchoIdentification } from '../legacy-contract';
+import { temporalHandoff } from './handoff';
+import type { EchoWay } from './normalise';
+import { startReceiver, type Receiver } from './receiver';
+
+export const DEFAULT_COEXIST_TASK_QUEUE = 'zim-migrate-coexist';
+
+/** The echo identification to use; throws NoEchoIdentificationError when the adapter offers none. */
+export async function checkLegacyAdapter(legacy: LegacyClient): Promise<EchoWay[]> {
+  return requireEchoIdentification(await legacy.capabilities());
+}
+
+export interface CoexistReceiverSettings {
+  port: number;
+  host: string;
+  taskQueue: string;
+  zim: { appId: number; callbackSecret: string };
+  legacyWebhookSecret: string;
+  echoWays: EchoWay[];
+  store: CoexistStore;
+  client: Client;
+}
+
+export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiver> {
+  return startReceiver({
+    port: s.port,
+    host: s.host,
+    zim: s.zim,
+    legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
+    putBody: (b) => s.store.putBody(b),
+    handoff: temporalHandoff(s.client, { taskQueue: s.taskQueue }),
+  });
+}
+
+export async function createCoexistWorker(o: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  store: CoexistStore;
+  zim: { appId: number; serverSecret: string; baseUrl: string };
+  legacy: LegacyClient;
+  scheduler?: CallScheduler;
+}): Promise<{ worker: Worker; zim: ZimClient }> {
+  const zim = new ZimClient(o.zim);
+  const worker = await Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createCoexistActivities({
+      store: o.store,
+      zim,
+      legacy: o.legacy,
+      ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+    }),
+  });
+  return { worker, zim };
+}

@@ -1,0 +1,170 @@
+/**
+ * The reference legacy chat server's state: users, one-to-one and group conversations with per-conversation
+ * sequences, groups with members. Every change is reported to `onEvent` as the contract's routing event, whoever
+ * made it (an App 1.0 user or zim-migrate through the write API): that is what makes echoes possible.
+ */
+import {
+  conversationKey,
+  type LegacyConversation,
+  type LegacyMessage,
+  type LegacyRoutingEvent,
+} from '../coexist/legacy-contract';
+
+export class LegacyRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+export interface LegacyGroup {
+  id: string;
+  name: string;
+  owner: string;
+  members: Set<string>;
+}
+
+export interface EchoFields {
+  /** Which echo identification the server returns in routing events (and declares in its capabilities). */
+  originTag: boolean;
+  clientMsgId: boolean;
+}
+
+type EventBody = LegacyRoutingEvent extends infer E
+  ? E extends unknown
+    ? Omit<E, 'eventId' | 'occurredAt'>
+    : never
+  : never;
+
+export class LegacyStore {
+  readonly users = new Set<string>();
+  readonly groups = new Map<string, LegacyGroup>();
+  readonly conversations = new Map<string, { conversation: LegacyConversation; messages: LegacyMessage[] }>();
+  #events = 0;
+  #messages = 0;
+
+  constructor(
+    private readonly echo: EchoFields,
+    private readonly onEvent: (e: LegacyRoutingEvent) => void,
+    private readonly now: () => number = Date.now
+  ) {}
+
+  addUsers(ids: string[]): void {
+    for (const id of ids) this.users.add(id);
+  }
+
+  #requireUser(id: string, role: string): void {
+    if (!this.users.has(id)) throw new LegacyRefusal(404, `${role} ${id} is not a user`);
+  }
+
+  #requireGroup(id: string): LegacyGroup {
+    const g = this.groups.get(id);
+    if (!g) throw new LegacyRefusal(404, `no group ${id}`);
+    return g;
+  }
+
+  #emit(body: EventBody): void {
+    this.onEvent({ ...body, eventId: `lg-${++this.#events}`, occurredAt: this.now() });
+  }
+
+  send(req: {
+    from: string;
+    to?: string | undefined;
+    groupId?: string | undefined;
+    body: string;
+    originTag?: string | undefined;
+    clientMsgId?: string | undefined;
+  }): LegacyMessage {
+    this.#requireUser(req.from, 'from');
+    let conversation: LegacyConversation;
+    if (req.to !== undefined) {
+      this.#requireUser(req.to, 'to');
+      if (req.to === req.from) throw new LegacyRefusal(400, 'to must not be from');
+      conversation = { kind: 'peer', users: [req.from, req.to] };
+    } else {
+      const g = this.#requireGroup(req.groupId!);
+      if (!g.members.has(req.from)) throw new LegacyRefusal(403, `${req.from} is not in group ${g.id}`);
+      conversation = { kind: 'group', groupId: g.id };
+    }
+    const key = conversationKey(conversation);
+    let conv = this.conversations.get(key);
+    if (!conv) this.conversations.set(key, (conv = { conversation, messages: [] }));
+    const message: LegacyMessage = {
+      id: `lm-${++this.#messages}`,
+      seq: conv.messages.length + 1,
+      from: req.from,
+      ...(req.to !== undefined ? { to: req.to } : {}),
+      body: req.body,
+      sentAt: this.now(),
+      ...(req.originTag !== undefined ? { originTag: req.originTag } : {}),
+      ...(req.clientMsgId !== undefined ? { clientMsgId: req.clientMsgId } : {}),
+    };
+    conv.messages.push(message);
+    const { originTag, clientMsgId, ...routed } = message;
+    this.#emit({
+      type: 'message.created',
+      conversation: conv.conversation,
+      message: {
+        ...routed,
+        ...(this.echo.originTag && originTag !== undefined ? { originTag } : {}),
+        ...(this.echo.clientMsgId && clientMsgId !== undefined ? { clientMsgId } : {}),
+      },
+    });
+    return message;
+  }
+
+  /** Messages after `afterSeq`, oldest first; `position` is the conversation's highest seq (0 when empty). */
+  page(key: string, afterSeq: number, limit: number): { messages: LegacyMessage[]; position: number } {
+    const messages = this.conversations.get(key)?.messages ?? [];
+    return { messages: messages.slice(afterSeq, afterSeq + limit), position: messages.length };
+  }
+
+  createGroup(req: { operator: string; groupId: string; name: string; members: string[] }): void {
+    this.#requireUser(req.operator, 'operator');
+    if (this.groups.has(req.groupId)) throw new LegacyRefusal(409, `group ${req.groupId} exists`);
+    for (const m of req.members) this.#requireUser(m, 'member');
+    const members = new Set([req.operator, ...req.members]);
+    this.groups.set(req.groupId, { id: req.groupId, name: req.name, owner: req.operator, members });
+    this.#emit({
+      type: 'group.created',
+      groupId: req.groupId,
+      name: req.name,
+      owner: req.operator,
+      members: [...members],
+      operator: req.operator,
+    });
+  }
+
+  /** Adds the users not yet members; no event when nothing changed (convergent, so loops end). */
+  join(groupId: string, operator: string, users: string[]): void {
+    const g = this.#requireGroup(groupId);
+    for (const u of users) this.#requireUser(u, 'user');
+    const added = users.filter((u) => !g.members.has(u));
+    for (const u of added) g.members.add(u);
+    if (added.length) this.#emit({ type: 'group.members_joined', groupId, operator, users: added });
+  }
+
+  leave(groupId: string, operator: string, users: string[]): void {
+    const g = this.#requireGroup(groupId);
+    const removed = users.filter((u) => g.members.has(u));
+    for (const u of removed) g.members.delete(u);
+    if (removed.length) this.#emit({ type: 'group.members_left', groupId, operator, users: removed });
+  }
+
+  dismiss(groupId: string, operator: string): void {
+    this.#requireGroup(groupId);
+    this.groups.delete(groupId);
+    this.#emit({ type: 'group.dismissed', groupId, operator });
+  }
+
+  /** Everything, for tests. */
+  snapshot() {
+    return {
+      users: [...this.users].sort(),
+      groups: [...this.groups.values()].map((g) => ({ ...g, members: [...g.members].sort() })),
+      conversations: [...this.conversations].map(([key, c]) => ({ key, ...c })),
+    };
+  }
+}

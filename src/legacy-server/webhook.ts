@@ -1,0 +1,123 @@
+/**
+ * Delivery of the reference server's routing events to one URL, as the contract asks of a legacy backend: each
+ * attempt signed afresh (HMAC-SHA256 over timestamp and body), retried with backoff on a non-2xx answer or a
+ * network error, dropped after the last retry; a seeded share delivered twice, to prove duplicates are absorbed.
+ */
+import { request } from 'undici';
+import type { LegacyRoutingEvent } from '../coexist/legacy-contract';
+import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER } from '../coexist/legacy-contract';
+import { signLegacyEvent } from '../coexist/legacy-signature';
+
+export interface WebhookOptions {
+  url?: string | undefined;
+  secret: string;
+  /** Delays before each retry (ms). */
+  retryDelaysMs: number[];
+  attemptTimeoutMs: number;
+  /** Share of events delivered a second time (same eventId), seeded. */
+  duplicateRate: number;
+  seed: number;
+}
+
+export interface Delivery {
+  eventId: string;
+  type: string;
+  attempts: number[];
+  outcome: 'delivered' | 'lost' | 'pending';
+  duplicate: boolean;
+}
+
+/** mulberry32: small, seeded, good enough for fault injection. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class WebhookDispatcher {
+  readonly log: Delivery[] = [];
+  #random: () => number;
+  #inFlight = new Set<Promise<void>>();
+  #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  #stopped = false;
+
+  constructor(private options: WebhookOptions) {
+    this.#random = seeded(options.seed);
+  }
+
+  configure(patch: Partial<WebhookOptions>): void {
+    this.options = { ...this.options, ...patch };
+    if (patch.seed !== undefined) this.#random = seeded(patch.seed);
+  }
+
+  emit(event: LegacyRoutingEvent): void {
+    if (!this.options.url) return;
+    const copies = this.#random() < this.options.duplicateRate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const p = this.#deliver(event, i > 0).finally(() => this.#inFlight.delete(p));
+      this.#inFlight.add(p);
+    }
+  }
+
+  /** Resolves when every delivery started so far has succeeded or been dropped. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size) await Promise.all([...this.#inFlight]);
+  }
+
+  /** Stops retrying: pending deliveries end as lost at once. */
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#timers) {
+      clearTimeout(t.timer);
+      t.resolve();
+    }
+    this.#timers.clear();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = { timer: setTimeout(() => (this.#timers.delete(entry), resolve()), ms), resolve };
+      this.#timers.add(entry);
+    });
+  }
+
+  async #deliver(event: LegacyRoutingEvent, duplicate: boolean): Promise<void> {
+    const record: Delivery = { eventId: event.eventId, type: event.type, attempts: [], outcome: 'pending', duplicate };
+    this.log.push(record);
+    const body = JSON.stringify(event);
+    const delays = [0, ...this.options.retryDelaysMs];
+    for (const delay of delays) {
+      if (delay) await this.#sleep(delay);
+      const url = this.options.url;
+      if (!url || this.#stopped) break;
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          body,
+          headers: {
+            'content-type': 'application/json',
+            [LEGACY_TIMESTAMP_HEADER]: timestamp,
+            [LEGACY_SIGNATURE_HEADER]: signLegacyEvent(this.options.secret, timestamp, body),
+          },
+          headersTimeout: this.options.attemptTimeoutMs,
+          bodyTimeout: this.options.attemptTimeoutMs,
+        });
+        await res.body.dump();
+        record.attempts.push(res.statusCode);
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          record.outcome = 'delivered';
+          return;
+        }
+      } catch {
+        record.attempts.push(0);
+      }
+    }
+    record.outcome = 'lost';
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Coexistence through the CLI, as an operator runs it: `zim-migrate legacy-server` and `zim-migrate receiver
+ * --with-worker` as processes, the ZIM emulator and a Temporal dev server beside them. One message each way is
+ * mirrored once; SIGTERM stops both commands with exit code 0.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { projectRoot } from '../../src/shared/project-root';
+import { ZimClient } from '../../src/zim-client';
+import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+const BIN = path.join(projectRoot(), 'bin', 'zim-migrate.js');
+const APP_ID = 5150;
+const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
+
+function start(args: string[], env: NodeJS.ProcessEnv, firstLine: RegExp) {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const line = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = firstLine.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${err}`)));
+  });
+  return { child, line, stderr: () => err };
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+
+async function post(url: string, body: unknown) {
+  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
+  const text = await res.body.text();
+  assert.equal(res.statusCode, 200, `${url}: ${text}`);
+}
+
+describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_000 }, () => {
+  let t: TemporalTestEnv;
+  let emulator: ZimEmulator;
+  let zim: ZimClient;
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cli-coexist-'));
+    t = await startTemporalTestEnv();
+    emulator = await startZimEmulator({ appId: APP_ID, serverSecret: SERVER_SECRET, rateLimits: { enabled: false } });
+    zim = new ZimClient({ baseUrl: emulator.url, appId: APP_ID, serverSecret: SERVER_SECRET });
+  });
+  after(async () => {
+    for (const c of children) await stop(c);
+    await zim?.close();
+    await emulator?.stop();
+    await t?.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('mirrors a message each way through the commands, then stops cleanly', async () => {
+    const env = {
+      ...process.env,
+      LEGACY_API_TOKEN: 'cli-legacy-token',
+      LEGACY_WEBHOOK_SECRET: 'cli-webhook-secret',
+      ZIM_APP_ID: String(APP_ID),
+      ZIM_SERVER_SECRET: SERVER_SECRET,
+      ZIM_BASE_URL: emulator.url,
+      ZIM_MIGRATE_BUDGET_DB: path.join(dir, 'budgets.sqlite'),
+      TEMPORAL_ADDRESS: t.server.address,
+    };
+    const legacy = start(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
+    children.push(legacy.child);
+    const legacyUrl = await legacy.line;
+    const receiver = start(
+      [
+        'receiver',
+        '--port',
+        '0',
+        '--legacy-api',
+        legacyUrl,
+        '--store',
+        path.join(dir, 'coexist.sqlite'),
+        '--with-worker',
+      ],
+      env,
+      /listening at (http:\/\/\S+) /
+    );
+    children.push(receiver.child);
+    const receiverUrl = await receiver.line;
+
+    await zim.userRegister({ UserInfo: [{ UserId: 'ann' }, { UserId: 'bob' }] });
+    await post(`${legacyUrl}/_test/users`, { users: ['ann', 'bob'] });
+    emulator.callbacks.configure({ url: `${receiverUrl}/zim/callback`, retryDelaysMs: [200, 400, 800, 1600, 3200] });
+    await post(`${legacyUrl}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
+
+    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'from App 1.0' });
+    await post(`${emulator.url}/_emulator/sdk/send`, { from: 'bob', to: 'ann', body: 'from App 2.0' });
+
+    const bodies = async () => {
+      const z = await zim.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 10 });
+      const res = await request(`${legacyUrl}/_test/state`);
+      const state = (await res.body.json()) as { conversations: Array<{ messages: Array<{ body: string }> }> };
+      return {
+        zim: z.messages.map((m) => m.msgBody).sort(),
+        legacy: state.conversations.flatMap((c) => c.messages.map((m) => m.body)).sort(),
+      };
+    };
+    const want = ['from App 1.0', 'from App 2.0'];
+    const until = Date.now() + 60_000;
+    let seen = await bodies();
+    while ((seen.zim.length < 2 || seen.legacy.length < 2) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      seen = await bodies();
+    }
+    // Echoes had time to come back: still exactly one of each on each side.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.deepEqual(await bodies(), { zim: want, legacy: want }, receiver.stderr());
+
+    assert.equal(await stop(receiver.child), 0, receiver.stderr());
+    assert.equal(await stop(legacy.child), 0, legacy.stderr());
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Exactly-once mirroring against non-idempotent sends (the "worker killed between a send and its record" rows of
+ * coexistence.md §5.10), with the activities called directly against the ZIM emulator and the reference legacy
+ * server over HTTP: an intent left by a dead attempt is settled by the tail or the echo, never by a blind resend.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { createCoexistActivities } from '../../activities/coexist';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import { LegacyClient } from '../../src/coexist/legacy-client';
+import { zimExtendedData, type SyncEvent } from '../../src/coexist/sync-event';
+import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
+import { registerUsers, useZimTestEnv } from '../helpers/zim';
+
+const TOKEN = 'legacy-token-acts';
+
+describe('coexistence activities: exactly once against non-idempotent sends', { timeout: 60_000 }, () => {
+  const t = useZimTestEnv();
+  let legacy: LegacyServer;
+  let legacyClient: LegacyClient;
+  let store: CoexistStore;
+  let dir: string;
+  let acts: ReturnType<typeof createCoexistActivities>;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coexist-acts-'));
+    store = openSqliteCoexistStore(path.join(dir, 'c.sqlite'));
+    legacy = await startLegacyServer({ apiToken: TOKEN, webhookSecret: 'x' });
+    legacy.store.addUsers(['ann', 'bob']);
+    legacy.store.createGroup({ operator: 'ann', groupId: 'g', name: 'G', members: ['bob'] });
+    legacyClient = new LegacyClient(legacy.url, TOKEN);
+    await registerUsers(t.client, ['ann', 'bob']);
+    await t.client.createGroup({ GroupId: 'g', GroupOwner: 'ann', UserId: ['bob'] });
+    acts = createCoexistActivities({ store, zim: t.client, legacy: legacyClient });
+  });
+  after(async () => {
+    await legacyClient.close();
+    await legacy.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const legacyMsg = async (lid: string, text: string, groupId?: string): Promise<SyncEvent> => ({
+    eventKey: `lg:msg:${lid}`,
+    origin: 'legacy',
+    conv: groupId ? `group:${groupId}` : 'peer:ann:bob',
+    kind: 'message',
+    occurredAt: Date.now(),
+    order: 1,
+    from: 'ann',
+    ...(groupId ? { groupId } : { to: 'bob' }),
+    bodyRef: await store.putBody(text),
+    msgId: lid,
+  });
+  const zimMsg = async (zid: string, text: string): Promise<SyncEvent> => ({
+    eventKey: `zim:msg:${zid}:v`,
+    origin: 'zim',
+    conv: 'peer:ann:bob',
+    kind: 'message',
+    occurredAt: Date.now(),
+    order: 1,
+    from: 'bob',
+    to: 'ann',
+    bodyRef: await store.putBody(text),
+    msgId: zid,
+  });
+  const inZim = async (text: string, groupId?: string) => {
+    const page = groupId
+      ? await t.client.queryGroupMsg({ GroupId: groupId, Limit: 100 })
+      : await t.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 });
+    return page.messages.filter((m) => m.msgBody === text);
+  };
+  const inLegacy = async (text: string, conv = 'peer:ann:bob') =>
+    (await legacyClient.page(conv, 0, 1000)).messages.filter((m) => m.body === text);
+  /** What a dead attempt did: recorded the intent and sent, but never recorded the result. */
+  const deadZimAttempt = async (lid: string, text: string, groupId?: string) => {
+    await store.recordIntent('legacy', lid, groupId ? `group:${groupId}` : 'peer:ann:bob');
+    const message = { FromUserId: 'ann', MessageType: 1, Priority: 1 };
+    const body = { Message: text, ExtendedData: zimExtendedData(lid) };
+    if (groupId) return (await t.client.sendGroupMessage({ ...message, GroupId: groupId, MessageBody: body })).msgId;
+    return (await t.client.sendPeerMessage({ ...message, ToUserId: ['bob'], MessageBody: body })).sent[0]!.msgId;
+  };
+
+  it('sends once, and a repeat finds it done', async () => {
+    const e = await legacyMsg('L1', 'one');
+    assert.equal(await acts.mirrorToZim(e), 'sent');
+    assert.equal(await acts.mirrorToZim(e), 'already');
+    assert.equal((await inZim('one')).length, 1);
+    assert.equal((await inZim('one'))[0]!.payload, zimExtendedData('L1'));
+  });
+
+  it("killed after the send, before its record: the retry finds it in ZIM's tail and does not resend", async () => {
+    for (const groupId of [undefined, 'g']) {
+      const text = `two-${groupId ?? 'peer'}`;
+      const lid = `L2-${groupId ?? 'peer'}`;
+      const msgId = await deadZimAttempt(lid, text, groupId);
+      assert.equal(await acts.mirrorToZim(await legacyMsg(lid, text, groupId)), 'resolved');
+      assert.equal((await inZim(text, groupId)).length, 1, 'exactly one copy');
+      const record = await store.record('legacy', lid);
+      assert.deepEqual([record?.state, record?.targetId], ['SENT', msgId]);
+    }
+  });
+
+  it('killed after the intent, before the send: the retry finds nothing and sends once', async () => {
+    await store.recordIntent('legacy', 'L3', 'peer:ann:bob');
+    assert.equal(await acts.mirrorToZim(await legacyMsg('L3', 'three')), 'sent');
+    assert.equal((await inZim('three')).length, 1);
+    assert.equal((await store.record('legacy', 'L3'))?.attempts, 2);
+  });
+
+  it('the echo settles an ambiguous send before any retry', async () => {
+    const msgId = await deadZimAttempt('L4', 'four');
+    const echo: SyncEvent = {
+      eventKey: `zim:msg:${msgId}:e`,
+      origin: 'zim',
+      conv: 'peer:ann:bob',
+      kind: 'echo',
+      occurredAt: Date.now(),
+      order: 0,
+      msgId,
+      echoOf: 'L4',
+    };
+    assert.equal(await acts.confirmEcho(echo), 'resolved');
+    assert.equal(await acts.confirmEcho(echo), 'known');
+    assert.equal(await acts.mirrorToZim(await legacyMsg('L4', 'four')), 'already');
+    assert.equal((await inZim('four')).length, 1);
+    assert.equal(await acts.confirmEcho({ ...echo, echoOf: 'never-sent' }), 'unknown');
+  });
+
+  it('the same both ways: a legacy write left ambiguous is found by its client id', async () => {
+    assert.equal(await acts.mirrorToLegacy(await zimMsg('9001', 'z-one')), 'sent');
+    assert.equal(await acts.mirrorToLegacy(await zimMsg('9001', 'z-one')), 'already');
+    const [stored] = await inLegacy('z-one');
+    assert.equal(stored?.clientMsgId, 'zim:9001');
+    assert.equal(stored?.originTag, 'zim-migrate:9001');
+    // The dead attempt: intent, then the write, no record.
+    await store.recordIntent('zim', '9002', 'peer:ann:bob');
+    const written = await legacyClient.send({
+      from: 'bob',
+      to: 'ann',
+      body: 'z-two',
+      originTag: 'zim-migrate:9002',
+      clientMsgId: 'zim:9002',
+    });
+    assert.equal(await acts.mirrorToLegacy(await zimMsg('9002', 'z-two')), 'resolved');
+    assert.equal((await inLegacy('z-two')).length, 1);
+    assert.equal((await store.record('zim', '9002'))?.targetId, written.message.id);
+  });
+
+  it("looks back past the first page of the tail, to the intent's time", async () => {
+    const smallPages = createCoexistActivities({ store, zim: t.client, legacy: legacyClient, tailSize: 5 });
+    const msgId = await deadZimAttempt('L6', 'six');
+    await store.recordIntent('zim', '9006', 'peer:ann:bob');
+    const written = await legacyClient.send({ from: 'bob', to: 'ann', body: 'z-six', clientMsgId: 'zim:9006' });
+    // Twelve more messages on each side bury both below two pages of five.
+    for (let i = 0; i < 12; i++) {
+      await t.client.sendPeerMessage({
+        FromUserId: 'bob',
+        ToUserId: ['ann'],
+        MessageType: 1,
+        Priority: 1,
+        MessageBody: { Message: `later ${i}` },
+      });
+      await legacyClient.send({ from: 'ann', to: 'bob', body: `later ${i}` });
+    }
+    assert.equal(await smallPages.mirrorToZim(await legacyMsg('L6', 'six')), 'resolved');
+    assert.equal((await store.record('legacy', 'L6'))?.targetId, msgId);
+    assert.equal((await inZim('six')).length, 1);
+    assert.equal(await smallPages.mirrorToLegacy(await zimMsg('9006', 'z-six')), 'resolved');
+    assert.equal((await store.record('zim', '9006'))?.targetId, written.message.id);
+    assert.equal((await inLegacy('z-six')).length, 1);
+  });
+
+  it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {
+    const e = { ...(await legacyMsg('L5', 'five')), from: 'nobody' };
+    await assert.rejects(acts.mirrorToZim(e), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable);
+    assert.equal((await store.record('legacy', 'L5'))?.state, 'INTENT');
+    const z = { ...(await zimMsg('9003', 'z-three')), to: 'nobody' };
+    await assert.rejects(
+      acts.mirrorToLegacy(z),
+      (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable
+    );
+  });
+});

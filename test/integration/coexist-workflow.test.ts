@@ -1,0 +1,139 @@
+/**
+ * The conversation workflow on a real Temporal dev server, with recording activities: order within the settle
+ * window (and a later straggler counted as reordered), dedup by event key (also
+ * across continue-as-new), order within a batch, echoes never mirrored, a refusal for good counted without
+ * stopping the conversation, and an idle conversation closing and starting again on its next event.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CoexistActivities, EchoOutcome, MirrorOutcome } from '../../activities/coexist';
+import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import type { SyncEvent } from '../../src/coexist/sync-event';
+import { syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+const calls: Array<[string, string]> = [];
+const refuse = new Set<string>();
+const activities: CoexistActivities = {
+  async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
+    calls.push(['toZim', e.msgId!]);
+    if (refuse.has(e.msgId!)) throw ApplicationFailure.nonRetryable('refused', 'MirrorRefused');
+    return 'sent';
+  },
+  async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
+    calls.push(['toLegacy', e.msgId!]);
+    return 'sent';
+  },
+  async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
+    calls.push(['echo', e.echoOf!]);
+    return 'known';
+  },
+};
+
+let seq = 0;
+function event(conv: string, over: Partial<SyncEvent> & { msgId: string }): SyncEvent {
+  return {
+    eventKey: `k:${over.msgId}`,
+    origin: 'legacy',
+    conv,
+    kind: 'message',
+    occurredAt: 1_000 + ++seq,
+    order: seq,
+    from: 'a',
+    to: 'b',
+    bodyRef: 'b:x',
+    ...over,
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('conversation workflow', { timeout: 120_000 }, () => {
+  let t: TemporalTestEnv;
+  let taskQueue: string;
+  before(async () => {
+    t = await startTemporalTestEnv();
+    taskQueue = (await t.createWorker({ activities })).taskQueue;
+  });
+  after(() => t.teardown());
+
+  it('handles a batch in (time, sequence) order, drops duplicates, never mirrors an echo', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 1_000 } });
+    const conv = 'peer:a:b';
+    const e1 = event(conv, { msgId: 'm1' });
+    const e2 = event(conv, { msgId: 'm2' });
+    const z3 = event(conv, { msgId: 'z3', origin: 'zim', from: 'b', to: 'a' });
+    const echo = event(conv, { msgId: 'z9', kind: 'echo', echoOf: 'L0', origin: 'zim' });
+    // Arrive out of order and twice, within one settle window.
+    for (const e of [z3, e2, e1, e2, echo, e1]) await handoff(e);
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    await until('all handled', async () => (await handle.query(syncStatsQuery)).queued === 0 && calls.length === 4);
+    assert.deepEqual(calls, [
+      ['toZim', 'm1'],
+      ['toZim', 'm2'],
+      ['toLegacy', 'z3'],
+      ['echo', 'L0'],
+    ]);
+    const stats = await handle.query(syncStatsQuery);
+    assert.deepEqual(
+      [stats.mirroredToZim, stats.mirroredToLegacy, stats.echoesSuppressed, stats.duplicatesDropped],
+      [2, 1, 1, 2]
+    );
+    // A redelivery long after is still dropped.
+    await handoff(e1);
+    await until('redelivery seen', async () => (await handle.query(syncStatsQuery)).duplicatesDropped === 3);
+    assert.equal(calls.length, 4);
+    // An event later than the settle window is still handled, and counted as reordered.
+    await handoff(event(conv, { msgId: 'late', occurredAt: 0 }));
+    await until('late event handled', async () => calls.length === 5);
+    assert.equal((await handle.query(syncStatsQuery)).reordered, 1);
+  });
+
+  it('remembers event keys across continue-as-new; counts a refusal and goes on', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0, eventsPerRun: 3 } });
+    const conv = 'group:g-can';
+    const events = Array.from({ length: 7 }, (_, i) =>
+      event(conv, { msgId: `g${i}`, groupId: 'g-can', to: undefined })
+    );
+    refuse.add('g2');
+    for (const e of events) await handoff(e);
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    await until('all handled', async () => calls.length === 7);
+    // Redeliver the first ones: they are in the carried dedup set.
+    for (const e of events.slice(0, 3)) await handoff(e);
+    await until('duplicates seen', async () => (await handle.query(syncStatsQuery)).duplicatesDropped === 3);
+    const stats = await handle.query(syncStatsQuery);
+    assert.ok(stats.runs >= 3, `continued as new (${stats.runs} runs)`);
+    assert.deepEqual(stats.refused, ['k:g2']);
+    assert.equal(stats.mirroredToZim, 6);
+    assert.deepEqual(
+      calls.map((c) => c[1]),
+      events.map((e) => e.msgId)
+    );
+  });
+
+  it('closes when idle and starts again on the next event', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0, idleMs: 1_000 } });
+    const conv = 'peer:c:d';
+    await handoff(event(conv, { msgId: 'i1' }));
+    const handle = t.client.workflow.getHandle<typeof conversationSyncWorkflow>(`coexist:${conv}`);
+    const first = await handle.result();
+    assert.equal(first.mirroredToZim, 1);
+    await handoff(event(conv, { msgId: 'i2' }));
+    await until('restarted and handled', async () => calls.length === 2);
+    const runs: string[] = [];
+    for await (const wf of t.client.workflow.list({ query: `WorkflowId = "coexist:${conv}"` }))
+      runs.push(wf.status.name);
+    assert.equal(runs.length, 2, 'a second execution under the same id');
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LegacyRoutingEvent } from '../../src/coexist/legacy-contract';
+import { normaliseLegacy, normaliseZim, type EchoWay } from '../../src/coexist/receiver/normalise';
+import type { ZimCallback } from '../../src/zim-callbacks';
+
+const putBody = async (b: string) => `b:${b.length}`;
+
+function legacyMessage(extra: { originTag?: string; clientMsgId?: string } = {}): LegacyRoutingEvent {
+  return {
+    eventId: 'e1',
+    occurredAt: 5,
+    type: 'message.created',
+    conversation: { kind: 'peer', users: ['zed', 'amy'] },
+    message: { id: 'm1', seq: 3, from: 'zed', body: 'hello', sentAt: 5, ...extra },
+  };
+}
+
+describe('normalising legacy routing events', () => {
+  it('recognises our write by exactly the echo identification the adapter offers', async () => {
+    const tagged = { originTag: 'zim-migrate:77', clientMsgId: 'zim:77' };
+    const cases: Array<[EchoWay[], { originTag?: string; clientMsgId?: string }, string | undefined]> = [
+      [['originTag'], { originTag: tagged.originTag }, '77'],
+      [['clientMsgId'], { clientMsgId: tagged.clientMsgId }, '77'],
+      [['originTag', 'clientMsgId'], tagged, '77'],
+      [['clientMsgId'], { originTag: tagged.originTag }, undefined],
+      [['originTag'], { clientMsgId: tagged.clientMsgId }, undefined],
+      [['originTag', 'clientMsgId'], { originTag: 'someone-else', clientMsgId: 'other:1' }, undefined],
+    ];
+    for (const [ways, fields, echoOf] of cases) {
+      const [e] = await normaliseLegacy(legacyMessage(fields), ways, putBody);
+      assert.equal(e?.echoOf, echoOf, JSON.stringify([ways, fields]));
+      assert.equal(e?.kind, echoOf === undefined ? 'message' : 'echo');
+      assert.equal(e?.bodyRef === undefined, echoOf !== undefined, 'an echo keeps no body');
+    }
+  });
+
+  it('keys a one-to-one message by its sorted pair and names the receiver', async () => {
+    const [e] = await normaliseLegacy(legacyMessage(), ['clientMsgId'], putBody);
+    assert.deepEqual([e?.conv, e?.to, e?.order, e?.eventKey], ['peer:amy:zed', 'amy', 3, 'lg:msg:m1']);
+  });
+});
+
+const envelope = { appid: '1', nonce: '2', signature: 'x', timestamp: 3 };
+function sendMsg(extra: Partial<Extract<ZimCallback, { event: 'send_msg' }>>): ZimCallback {
+  return {
+    ...envelope,
+    event: 'send_msg',
+    from_user_id: 'amy',
+    conv_type: 0,
+    conv_id: 'zed',
+    msg_type: 1,
+    msg_body: 'hi',
+    msg_id: '11',
+    msg_seq: 1,
+    msg_time: 9,
+    send_result: 0,
+    ...extra,
+  };
+}
+
+describe('normalising ZIM callbacks', () => {
+  it('a group message goes to the group conversation', async () => {
+    const [e] = await normaliseZim(sendMsg({ conv_type: 2, conv_id: 'g1' }), putBody);
+    assert.deepEqual([e?.conv, e?.groupId, e?.kind], ['group:g1', 'g1', 'message']);
+  });
+
+  it('a server one-to-one send: one echo per receiver in user_list; none when no receiver is named', async () => {
+    const server = { source: 1, conv_id: '', payload: '{"_mig":{"lid":"L1"}}' };
+    const batch = await normaliseZim(
+      sendMsg({
+        ...server,
+        msg_id: '',
+        user_list: [
+          { UserId: 'zed', MsgId: '21', MsgSeq: 1 },
+          { UserId: 'bob', MsgId: '22', MsgSeq: 1 },
+        ],
+      }),
+      putBody
+    );
+    assert.deepEqual(
+      batch.map((e) => [e.conv, e.kind, e.msgId, e.echoOf]),
+      [
+        ['peer:amy:zed', 'echo', '21', 'L1'],
+        ['peer:amy:bob', 'echo', '22', 'L1'],
+      ]
+    );
+    assert.deepEqual(await normaliseZim(sendMsg(server), putBody), []);
+  });
+
+  it('tells an edit (new body, same msg_id) from a redelivery by the body reference in the key', async () => {
+    const [a] = await normaliseZim(sendMsg({ msg_body: 'hi' }), putBody);
+    const [b] = await normaliseZim(sendMsg({ msg_body: 'hi' }), putBody);
+    const [c] = await normaliseZim(sendMsg({ msg_body: 'hi, edited' }), putBody);
+    assert.equal(a?.eventKey, b?.eventKey);
+    assert.notEqual(a?.eventKey, c?.eventKey);
+  });
+});
