@@ -40,6 +40,13 @@ export const ZIM_ACTIONS = {
   // Frozen source channels (docs/import-format.md `muted`): after the group's history; verify reads it back.
   MuteGroup: { method: 'GET', mutates: true },
   QueryGroupInfo: { method: 'POST', mutates: false },
+  // Catch-up rounds (issue #13): what changed after the bulk import.
+  DeleteFriends: { method: 'POST', failureList: 'ErrorList', mutates: true },
+  RemoveUsersFromBlacklist: { method: 'POST', failureList: 'ErrList', mutates: true },
+  UpdateGroupData: { method: 'POST', mutates: true },
+  // Per-key failures come back in FailKeys as {Key, Reason}, not the {UserId, SubCode} lists above.
+  ModifyGroupAttribute: { method: 'POST', mutates: true },
+  TransferGroupOwner: { method: 'GET', mutates: true },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ZimAction = keyof typeof ZIM_ACTIONS;

@@ -14,7 +14,12 @@ import type {
   AddFriendsRequest,
   AddUsersToBlacklistRequest,
   ClearConversationUnreadRequest,
+  DeleteFriendsRequest,
   DismissGroupRequest,
+  ModifyGroupAttributeRequest,
+  RemoveUsersFromBlacklistRequest,
+  TransferGroupOwnerRequest,
+  UpdateGroupDataRequest,
   MuteGroupRequest,
   QueryGroupInfoRequest,
   SendGroupMessageRequest,
@@ -168,8 +173,29 @@ export class ZimClient {
   sendGroupMessage(request: SendGroupMessageRequest) {
     return this.call('SendGroupMessage', request);
   }
+  /** Disbands a group (1 call/s per group); its members and history go with it. */
   dismissGroup(request: DismissGroupRequest) {
     return this.call('DismissGroup', request);
+  }
+  /** Ends up to 20 friendships of FromUserId: DeleteType 0 both sides, 1 only FromUserId's list. */
+  deleteFriends(request: DeleteFriendsRequest) {
+    return this.call('DeleteFriends', request);
+  }
+  /** Unblocks up to 20 users in FromUserId's blocklist. */
+  removeUsersFromBlacklist(request: RemoveUsersFromBlacklistRequest) {
+    return this.call('RemoveUsersFromBlacklist', request);
+  }
+  /** Sets a group's name, notice and/or avatar: a field sent as '' is cleared, a field left out is kept. */
+  updateGroupData(request: UpdateGroupDataRequest) {
+    return this.call('UpdateGroupData', request);
+  }
+  /** Sets (Action 0) or deletes (Action 1) group attributes; keys ZIM did not change come back in failedKeys. */
+  modifyGroupAttribute(request: ModifyGroupAttributeRequest) {
+    return this.call('ModifyGroupAttribute', request);
+  }
+  /** Makes NewOwner (a member) the owner; the old owner stays as a plain member. 1 call/s per group. */
+  transferGroupOwner(request: TransferGroupOwnerRequest) {
+    return this.call('TransferGroupOwner', request);
   }
   /** Mutes a group (all members, or some roles) for a duration; setting the same mute again changes nothing. */
   muteGroup(request: MuteGroupRequest) {

@@ -158,13 +158,19 @@ const RETRYABLE = [
   ZimCode.CONVERSATION_LIST_FAILED,
 ];
 
-/** The record is already there: a caller replaying an import treats these as done. */
+/**
+ * The record is already there (or, for a removal, already gone): a caller replaying an import or a catch-up removal
+ * treats these as done.
+ */
 const ALREADY_EXISTS = [
   ZimCode.USER_ALREADY_EXISTS,
   ZimCode.ALREADY_FRIENDS,
   ZimCode.ALREADY_BLOCKED,
   ZimCode.GROUP_EXISTS,
   ZimCode.ALREADY_UNBLOCKED,
+  // DeleteFriends / RemoveUsersFromBlacklist: the friendship or block the call would remove does not exist.
+  ZimCode.NOT_A_FRIEND,
+  ZimCode.NOT_IN_BLOCKLIST,
 ];
 
 const CLASS_BY_CODE = new Map<number, ZimCodeClass>([

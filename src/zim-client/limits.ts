@@ -41,6 +41,14 @@ export const ZIM_RATE_LIMITS: Record<ZimAction, RateLimit> = {
   // [EN:group/mute-a-group]: 20/s; its rate-limit code is UNCONFIRMED.
   MuteGroup: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
   QueryGroupInfo: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  DeleteFriends: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  RemoveUsersFromBlacklist: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
+  // 20/s, and the only rate-limit code their pages list is the group-level 660300006: whether the 20/s is counted
+  // per app or per group is UNCONFIRMED (per app here; docs/zim-assumptions.md #57).
+  UpdateGroupData: { perSecond: 20, code: ZimCode.GROUP_RATE_LIMITED },
+  ModifyGroupAttribute: { perSecond: 20, code: ZimCode.GROUP_RATE_LIMITED },
+  // Documented per group (1/s); the app-wide 20/s is assumed on top, as for the other per-group Actions.
+  TransferGroupOwner: { perSecond: 20, code: ZimCode.APP_RATE_LIMITED },
 };
 
 /** Limits per group (one second window), on top of the per-app limit. */
@@ -48,6 +56,7 @@ export const ZIM_GROUP_RATE_LIMITS: Partial<Record<ZimAction, RateLimit>> = {
   InviteUsersIntoGroup: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
   SetGroupMembersNickname: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
   DismissGroup: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
+  TransferGroupOwner: { perSecond: 1, code: ZimCode.GROUP_RATE_LIMITED },
 };
 
 /** A call budget: calls per second, per app, or per group (the call's key) when `perKey`. */
@@ -61,10 +70,7 @@ export const DEFAULT_RATE = 20;
 
 /** Documented limits of Actions a migration does not call (§1): what a budget set for one of them starts from. */
 const OTHER_BUDGETS: Readonly<Record<string, Budget>> = {
-  TransferGroupOwner: { rate: 1, perKey: true },
-  DismissGroup: { rate: 1, perKey: true },
   QueryAppGroupList: { rate: 1 },
-  SendGroupMessage: { rate: 10 },
 };
 
 /**
@@ -102,7 +108,9 @@ export type BatchLimitedAction =
   | 'KickoutGroupUser'
   | 'SetGroupMembersNickname'
   | 'QueryUserInfos'
-  | 'SendPeerMessage';
+  | 'SendPeerMessage'
+  | 'DeleteFriends'
+  | 'RemoveUsersFromBlacklist';
 
 export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   UserRegister: { field: 'UserInfo', max: 100, code: ZimCode.PARAM_INVALID },
@@ -116,6 +124,9 @@ export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   QueryUserInfos: { field: 'UserIds', max: 100, code: ZimCode.TOO_MANY_USERS },
   // ≤100 receivers is documented, the code for more is not (UNCONFIRMED).
   SendPeerMessage: { field: 'ToUserId', max: 100, code: ZimCode.TOO_MANY_USERS },
+  // 20 by default, up to 50 by arrangement like AddFriends (the emulator reads `maxFriendsPerCall` for both).
+  DeleteFriends: { field: 'UserIds', max: 20, code: ZimCode.FRIEND_BATCH_TOO_LARGE },
+  RemoveUsersFromBlacklist: { field: 'UserIds', max: 20, code: ZimCode.BLOCK_LIST_TOO_LONG },
 };
 
 export type PagedAction =

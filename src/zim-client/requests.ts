@@ -123,6 +123,45 @@ export const MuteGroupRequestSchema = z.object({
   Duration: integer.optional(),
 });
 
+/**
+ * POST, ≤20 ids, 20/s ([EN:user/batch-delete-friends]). DeleteType 0: two-way (neither keeps the other);
+ * 1: one-way (the target leaves FromUserId's list, FromUserId stays in the target's).
+ */
+export const DeleteFriendsRequestSchema = z.object({
+  FromUserId: text,
+  UserIds: z.array(text),
+  DeleteType: z.union([z.literal(0), z.literal(1)]),
+});
+
+/** POST, ≤20 ids, 20/s ([EN:user/batch-unblock-users]): AddUsersToBlacklist's shape. */
+export const RemoveUsersFromBlacklistRequestSchema = z.object({ FromUserId: text, UserIds: z.array(text) });
+
+/**
+ * POST, 20/s ([EN:group/update-group-data]). At least one of the three fields; a field present as '' clears it, an
+ * absent one is left as it is (so never send a field you do not mean to change).
+ */
+export const UpdateGroupDataRequestSchema = z.object({
+  FromUserId: text,
+  GroupId: text,
+  GroupName: text.optional(),
+  GroupNotice: text.optional(),
+  GroupAvatar: text.optional(),
+});
+
+/**
+ * POST, 20/s ([EN:group/modify-group-attributes]). `Action` 0 (default) sets each Key to its Value (creating it
+ * when new), 1 deletes the Keys (Value not needed). The body's `Action` is this field, not the query's Action name.
+ */
+export const ModifyGroupAttributeRequestSchema = z.object({
+  Action: z.union([z.literal(0), z.literal(1)]).optional(),
+  FromUserId: text,
+  GroupId: text,
+  Attributes: z.array(z.object({ Key: text, Value: text.optional() })),
+});
+
+/** GET, 1 call/s per group ([EN:group/transfer-the-group-ownership]): NewOwner must be in the group. */
+export const TransferGroupOwnerRequestSchema = z.object({ FromUserId: text, GroupId: text, NewOwner: text });
+
 /** POST, 20/s (§6.15). */
 export const QueryGroupInfoRequestSchema = z.object({ FromUserId: text, GroupId: text });
 
@@ -218,6 +257,11 @@ export const ZIM_REQUEST_SCHEMAS = {
   DismissGroup: DismissGroupRequestSchema,
   MuteGroup: MuteGroupRequestSchema,
   QueryGroupInfo: QueryGroupInfoRequestSchema,
+  DeleteFriends: DeleteFriendsRequestSchema,
+  RemoveUsersFromBlacklist: RemoveUsersFromBlacklistRequestSchema,
+  UpdateGroupData: UpdateGroupDataRequestSchema,
+  ModifyGroupAttribute: ModifyGroupAttributeRequestSchema,
+  TransferGroupOwner: TransferGroupOwnerRequestSchema,
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 /** Numeric parameters of GET Actions, which arrive as query strings. */
@@ -249,3 +293,8 @@ export type SendGroupMessageRequest = ZimRequest<'SendGroupMessage'>;
 export type DismissGroupRequest = ZimRequest<'DismissGroup'>;
 export type MuteGroupRequest = ZimRequest<'MuteGroup'>;
 export type QueryGroupInfoRequest = ZimRequest<'QueryGroupInfo'>;
+export type DeleteFriendsRequest = ZimRequest<'DeleteFriends'>;
+export type RemoveUsersFromBlacklistRequest = ZimRequest<'RemoveUsersFromBlacklist'>;
+export type UpdateGroupDataRequest = ZimRequest<'UpdateGroupData'>;
+export type ModifyGroupAttributeRequest = ZimRequest<'ModifyGroupAttribute'>;
+export type TransferGroupOwnerRequest = ZimRequest<'TransferGroupOwner'>;

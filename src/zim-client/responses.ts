@@ -194,19 +194,45 @@ export const ZIM_RESPONSE_SCHEMAS = {
   QueryGroupInfo: z
     .object({
       GroupId: z.string(),
-      GroupName: z.string().optional(),
+      GroupName: optionalText,
+      GroupNotice: optionalText,
+      GroupAvatar: optionalText,
+      GroupDataSeq: integer.nullish(),
+      GroupAttributes: keyValues,
+      GroupCreateTime: integer.nullish(),
       IsAllForbid: z.union([z.boolean(), z.number()]).optional(),
       ForbidList: z.array(z.number()).nullish(),
       ForbidExpireTime: z.number().optional(),
     })
     .transform((r) => ({
       groupId: r.GroupId,
+      groupName: r.GroupName,
+      groupNotice: r.GroupNotice,
+      groupAvatar: r.GroupAvatar,
+      /** How many times the group's data was changed ([EN:group/query-group-info]). */
+      groupDataSeq: r.GroupDataSeq ?? 0,
+      attributes: r.GroupAttributes,
+      createTime: r.GroupCreateTime ?? 0,
       mute: {
         all: r.IsAllForbid === true || r.IsAllForbid === 1,
         roles: r.ForbidList ?? [],
         expireTime: r.ForbidExpireTime ?? 0,
       },
     })),
+  DeleteFriends: batch('ErrorList'),
+  RemoveUsersFromBlacklist: batch('ErrList'),
+  UpdateGroupData: z.object({}).transform(() => ({})),
+  // FailKeys: the keys not set or deleted, with ZIM's reason text; Attributes.Attributes: the ones that were.
+  ModifyGroupAttribute: z
+    .object({
+      FailKeys: z
+        .array(z.object({ Key: z.string(), Reason: optionalText }))
+        .nullish()
+        .transform((v) => (v ?? []).map((f) => ({ key: f.Key, reason: f.Reason }))),
+      Attributes: z.object({ Attributes: keyValues }).nullish(),
+    })
+    .transform((r) => ({ failedKeys: r.FailKeys, attributes: r.Attributes?.Attributes ?? [] })),
+  TransferGroupOwner: z.object({}).transform(() => ({})),
 } as const satisfies Record<ZimAction, z.ZodType>;
 
 export type ZimResult<A extends ZimAction> = z.output<(typeof ZIM_RESPONSE_SCHEMAS)[A]> & { requestId?: string };

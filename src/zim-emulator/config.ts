@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ZIM_ACTION_NAMES, type ZimAction } from '../zim-client/actions';
 import { CallbacksSchema } from './callback-config';
+import { ZimCode } from '../zim-client/codes';
 import {
   ZIM_FIELD_LIMITS,
   ZIM_GROUP_RATE_LIMITS,
@@ -36,7 +37,10 @@ export const RateLimitsSchema = z.object({
   enabled: z.boolean().default(true),
   /** Per-Action per-app calls per second, overriding ZIM's (20/s). */
   perSecond: z.partialRecord(actionName, positiveInt).default({}),
-  /** Per-group calls per second, overriding ZIM's (InviteUsersIntoGroup 1/s). */
+  /**
+   * Per-group calls per second, overriding ZIM's (1/s: InviteUsersIntoGroup, SetGroupMembersNickname, DismissGroup,
+   * TransferGroupOwner). UpdateGroupData and ModifyGroupAttribute have none unless one is set here.
+   */
   perGroupPerSecond: z.partialRecord(actionName, positiveInt).default({}),
   /** The code answered when an Action's limit is hit, overriding the table in zim-client/limits.ts. */
   codes: z.partialRecord(actionName, z.number().int()).default({}),
@@ -53,6 +57,11 @@ export const BehaviourSchema = z.object({
   allowSpaceInIds: z.boolean().default(true),
   /** Whether ImportGroupMsg requires the sender to be a current member (historic senders may have left). */
   groupImportRequiresMembership: z.boolean().default(false),
+  /**
+   * Whether UpdateGroupData and ModifyGroupAttribute need an operator who is the owner or an admin, and
+   * TransferGroupOwner the owner (660600032); false: any registered user, as for DismissGroup.
+   */
+  groupEditsRequireRole: z.boolean().default(true),
   /** Accepted difference between the request Timestamp and the server clock. */
   timestampToleranceSeconds: z.number().int().nonnegative().default(ZIM_FIELD_LIMITS.timestampToleranceSeconds),
 });
@@ -154,9 +163,11 @@ export function appRateLimit(config: RuntimeConfig, action: ZimAction): RateLimi
 
 /** The per-group limit of an Action, or undefined when it has none or limits are off. */
 export function groupRateLimit(config: RuntimeConfig, action: ZimAction): RateLimit | undefined {
+  if (!config.rateLimits.enabled) return undefined;
   const base = ZIM_GROUP_RATE_LIMITS[action];
-  if (!config.rateLimits.enabled || !base) return undefined;
-  return { perSecond: config.rateLimits.perGroupPerSecond[action] ?? base.perSecond, code: base.code };
+  const perSecond = config.rateLimits.perGroupPerSecond[action] ?? base?.perSecond;
+  if (perSecond === undefined) return undefined;
+  return { perSecond, code: base?.code ?? ZimCode.GROUP_RATE_LIMITED };
 }
 
 /** A zod error as one line of paths and messages, never echoing input values (the secret could be one). */

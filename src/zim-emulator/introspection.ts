@@ -118,6 +118,7 @@ export class Inspector {
       groupNotice: g.notice,
       groupAvatar: g.avatar,
       attributes: g.attributes,
+      dataSeq: g.dataSeq ?? 0,
       createTime: g.createTime,
       members: [...g.members].map(([n, m]) => ({
         userId: s.userId(n),

@@ -40,6 +40,8 @@ export interface GroupRecord {
   readSeq: Map<number, number>;
   /** Set by MuteGroup: every member, or these roles, until expireTime (ms; -1 no end). Absent: not muted. */
   mute?: GroupMute;
+  /** UpdateGroupData calls that changed the group (QueryGroupInfo's GroupDataSeq); absent: none. */
+  dataSeq?: number;
 }
 
 export interface GroupMute {

@@ -35,6 +35,8 @@ const BATCH_CALLS: Record<BatchLimitedAction, (c: ZimClient, n: number) => Promi
   ModifyUserInfo: (c, n) => c.modifyUserInfo({ UserInfo: others(n).map((UserId) => ({ UserId, UserName: 'x' })) }),
   AddFriends: (c, n) => c.addFriends({ FromUserId: 'u0', FriendInfos: others(n).map((UserId) => ({ UserId })) }),
   AddUsersToBlacklist: (c, n) => c.addUsersToBlacklist({ FromUserId: 'u0', UserIds: others(n) }),
+  DeleteFriends: (c, n) => c.deleteFriends({ FromUserId: 'u0', UserIds: others(n), DeleteType: 0 }),
+  RemoveUsersFromBlacklist: (c, n) => c.removeUsersFromBlacklist({ FromUserId: 'u0', UserIds: others(n) }),
   CreateGroup: (c, n) => c.createGroup({ GroupId: `batch${++groups}`, GroupOwner: 'u0', UserId: others(n) }),
   InviteUsersIntoGroup: (c, n) => c.inviteUsersIntoGroup({ FromUserId: 'u0', GroupId: 'g', UserIds: others(n) }),
   KickoutGroupUser: (c, n) => c.kickoutGroupUser({ FromUserId: 'u0', GroupId: 'g', UserId: others(n) }),

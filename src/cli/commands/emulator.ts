@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../../shared/usage-error';
 import { ZIM_ACTION_NAMES, isZimAction, type ZimAction } from '../../zim-client/actions';
+import { ZIM_GROUP_RATE_LIMITS } from '../../zim-client/limits';
 import { startZimEmulator, type EmulatorOptions } from '../../zim-emulator';
 
 interface EmulatorFlags {
@@ -25,6 +26,7 @@ interface EmulatorFlags {
   groupRateLimit?: number;
   ordering: 'strict' | 'lenient';
   friendship: 'mutual' | 'one-way';
+  groupEditsRequireRole: boolean;
   importRaisesUnread: boolean;
   spaceInIds: boolean;
   groupImportRequiresMembership: boolean;
@@ -125,7 +127,7 @@ function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
       perGroupPerSecond:
         flags.groupRateLimit === undefined
           ? {}
-          : { InviteUsersIntoGroup: flags.groupRateLimit, SetGroupMembersNickname: flags.groupRateLimit },
+          : Object.fromEntries(Object.keys(ZIM_GROUP_RATE_LIMITS).map((a) => [a, flags.groupRateLimit])),
     },
     behaviour: {
       ordering: flags.ordering,
@@ -133,6 +135,7 @@ function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
       importRaisesUnread: flags.importRaisesUnread,
       allowSpaceInIds: flags.spaceInIds,
       groupImportRequiresMembership: flags.groupImportRequiresMembership,
+      groupEditsRequireRole: flags.groupEditsRequireRole,
     },
     faults: {
       seed: flags.faultSeed,
@@ -196,7 +199,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--rate-limit-for <Action=n>', 'one Action’s per-app calls per second (repeatable)', actionLimit, {})
     .option(
       '--group-rate-limit <n>',
-      'InviteUsersIntoGroup and SetGroupMembersNickname calls per second per group (ZIM: 1)',
+      'calls per second per group of InviteUsersIntoGroup, SetGroupMembersNickname, DismissGroup and TransferGroupOwner (ZIM: 1)',
       integer
     )
     .addOption(
@@ -212,6 +215,10 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--import-raises-unread', 'imported messages count as unread for their owner', false)
     .option('--no-space-in-ids', 'refuse spaces in user and group ids')
     .option('--group-import-requires-membership', 'ImportGroupMsg refuses senders who are not members', false)
+    .option(
+      '--no-group-edits-require-role',
+      'let any registered user update group data and attributes or transfer ownership (default: owner or admin; owner)'
+    )
     .option('--fault-seed <n>', 'seed of the fault generator (replay a failing run with the same seed)', integer, 1)
     .option('--latency-ms <n>', 'added latency per call', integer, 0)
     .option('--latency-jitter-ms <n>', 'plus a uniform random 0..n ms', integer, 0)

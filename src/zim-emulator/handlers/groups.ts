@@ -1,6 +1,7 @@
 /**
- * CreateGroup, InviteUsersIntoGroup, KickoutGroupUser, QueryGroupMemberList, SetGroupMemberRole and
- * SetGroupMembersNickname (zim-api.md §6.6–§6.8, §6.15, §6.16).
+ * CreateGroup, InviteUsersIntoGroup, KickoutGroupUser, QueryGroupMemberList, SetGroupMemberRole,
+ * SetGroupMembersNickname, UpdateGroupData, ModifyGroupAttribute, TransferGroupOwner, DismissGroup, MuteGroup and
+ * QueryGroupInfo (zim-api.md §6.6–§6.8, §6.15, §6.16).
  */
 import { ZimCode } from '../../zim-client/codes';
 import { ZIM_FIELD_LIMITS } from '../../zim-client/limits';
@@ -18,6 +19,7 @@ import {
   processItems,
   refuse,
   requireBatchSize,
+  requireValidId,
   utf8Bytes,
   type ItemProblem,
 } from '../rules';
@@ -270,6 +272,101 @@ export const setGroupMembersNickname: Handler<'SetGroupMembersNickname'> = (ctx,
   });
 };
 
+/**
+ * Who may change a group's data and attributes (the owner or an admin) or hand over ownership (the owner), when
+ * behaviour.groupEditsRequireRole is on. The pages name only a registered operator (UNCONFIRMED, assumption #59).
+ */
+function requireEditor(ctx: HandlerContext, group: GroupRecord, operator: number, ownerOnly: boolean): void {
+  if (!ctx.config.behaviour.groupEditsRequireRole) return;
+  const role = group.members.get(operator)?.role;
+  if (role === ZIM_ROLE.owner || (!ownerOnly && role === ZIM_ROLE.admin)) return;
+  refuse(ZimCode.NO_GROUP_PERMISSION, `FromUserId must be the group owner${ownerOnly ? '' : ' or an admin'}`);
+}
+
+/** Name, notice and avatar: a field present (even '') replaces the old value, an absent one keeps it. */
+export const updateGroupData: Handler<'UpdateGroupData'> = (ctx, req) => {
+  ctx.checkGroupRate(req.GroupId);
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  if (req.GroupName === undefined && req.GroupNotice === undefined && req.GroupAvatar === undefined) {
+    refuse(ZimCode.PARAM_INVALID, 'at least one of GroupName, GroupNotice and GroupAvatar is required');
+  }
+  const fieldsProblem = groupFieldsProblem(req);
+  if (fieldsProblem) refuse(fieldsProblem.code, fieldsProblem.message);
+  requireEditor(ctx, group, from, false);
+  if (req.GroupName !== undefined) group.name = req.GroupName;
+  if (req.GroupNotice !== undefined) group.notice = req.GroupNotice;
+  if (req.GroupAvatar !== undefined) group.avatar = req.GroupAvatar;
+  group.dataSeq = (group.dataSeq ?? 0) + 1;
+  return ok();
+};
+
+/** ZIM's documented reason for a key that cannot be deleted because the group has no such key. */
+const MISSING_KEY_REASON = 'key db-non-existent';
+
+/**
+ * Action 0 sets each Key (new keys are appended, existing ones keep their place); the whole call is refused when a
+ * key or value has a bad length (660600020) or the group would hold more than 10 attributes (660600019). Action 1
+ * deletes keys; a key the group lacks is listed in FailKeys and the call still answers Code 0 (UNCONFIRMED, #60).
+ */
+export const modifyGroupAttribute: Handler<'ModifyGroupAttribute'> = (ctx, req) => {
+  ctx.checkGroupRate(req.GroupId);
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  if (req.Attributes.length === 0) refuse(ZimCode.PARAM_INVALID, 'Attributes is empty');
+  requireEditor(ctx, group, from, false);
+  const L = ZIM_FIELD_LIMITS;
+  const current = new Map(group.attributes.map((a) => [a.Key, a.Value]));
+  const failKeys: Array<{ Key: string; Reason: string }> = [];
+  const changed: Array<{ Key: string; Value: string }> = [];
+
+  if ((req.Action ?? 0) === 0) {
+    for (const a of req.Attributes) {
+      if (a.Value === undefined) refuse(ZimCode.PARAM_INVALID, `attribute ${a.Key} has no Value`);
+      const key = utf8Bytes(a.Key);
+      if (key === 0 || key > L.groupAttributeKeyBytes || utf8Bytes(a.Value) > L.groupAttributeValueBytes) {
+        refuse(ZimCode.GROUP_ATTRIBUTE_LENGTH, `attribute ${a.Key} has a bad length`);
+      }
+      current.set(a.Key, a.Value);
+      changed.push({ Key: a.Key, Value: a.Value });
+    }
+    if (current.size > L.groupAttributes) {
+      refuse(ZimCode.TOO_MANY_GROUP_ATTRIBUTES, `a group holds at most ${L.groupAttributes} attributes`);
+    }
+  } else {
+    for (const { Key } of req.Attributes) {
+      const value = current.get(Key);
+      if (value === undefined) failKeys.push({ Key, Reason: MISSING_KEY_REASON });
+      else {
+        current.delete(Key);
+        changed.push({ Key, Value: value });
+      }
+    }
+  }
+  group.attributes = [...current].map(([Key, Value]) => ({ Key, Value }));
+  return ok({ FailKeys: failKeys, Attributes: { Attributes: changed } });
+};
+
+/**
+ * NewOwner (a member, else 660600024) becomes the owner and the old owner a plain member (role 3). Handing the
+ * group to its current owner changes nothing and succeeds, so a replay after a lost answer is harmless.
+ */
+export const transferGroupOwner: Handler<'TransferGroupOwner'> = (ctx, req) => {
+  const { state } = ctx;
+  ctx.checkGroupRate(req.GroupId);
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  const group = requireGroup(ctx, req.GroupId);
+  requireValidId(req.NewOwner, 'NewOwner', ctx.config.behaviour.allowSpaceInIds);
+  const n = state.userNumber(req.NewOwner);
+  const heir = n === undefined ? undefined : group.members.get(n);
+  if (!heir) refuse(ZimCode.USER_NOT_IN_GROUP, `NewOwner ${req.NewOwner} is not in the group`);
+  if (heir.role === ZIM_ROLE.owner) return ok();
+  requireEditor(ctx, group, from, true);
+  for (const m of group.members.values()) if (m.role === ZIM_ROLE.owner) m.role = ZIM_ROLE.member;
+  heir.role = ZIM_ROLE.owner;
+  return ok();
+};
+
 /** The owner of a group, or '' when it has none left. */
 export function ownerOf(ctx: HandlerContext, group: GroupRecord): string {
   for (const [n, m] of group.members) if (m.role === ZIM_ROLE.owner) return ctx.state.userId(n);
@@ -336,6 +433,7 @@ export const queryGroupInfo: Handler<'QueryGroupInfo'> = (ctx, req) => {
     GroupName: group.name,
     GroupNotice: group.notice,
     GroupAvatar: group.avatar,
+    GroupDataSeq: group.dataSeq ?? 0,
     ...(mute?.all ? { IsAllForbid: true } : { ForbidList: mute?.roles ?? [] }),
     ForbidExpireTime: mute?.expireTime ?? 0,
     GroupCreateTime: group.createTime,

@@ -7,15 +7,25 @@ import {
   dismissGroup,
   inviteUsersIntoGroup,
   kickoutGroupUser,
+  modifyGroupAttribute,
   muteGroup,
   queryGroupInfo,
   queryGroupMemberList,
   setGroupMemberRole,
   setGroupMembersNickname,
+  transferGroupOwner,
+  updateGroupData,
 } from './groups';
 import { importGroupMsg, importPeerMsg, queryGroupMsg, queryPeerMsg } from './messages';
 import { sendGroupMessage, sendPeerMessage } from './sends';
-import { addFriends, addUsersToBlacklist, queryBlacklist, queryFriendList } from './relations';
+import {
+  addFriends,
+  addUsersToBlacklist,
+  deleteFriends,
+  queryBlacklist,
+  queryFriendList,
+  removeUsersFromBlacklist,
+} from './relations';
 import { modifyUserInfo, queryUserInfos, userRegister } from './users';
 
 export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
@@ -43,6 +53,11 @@ export const HANDLERS: { [A in ZimAction]: Handler<A> } = {
   DismissGroup: dismissGroup,
   MuteGroup: muteGroup,
   QueryGroupInfo: queryGroupInfo,
+  DeleteFriends: deleteFriends,
+  RemoveUsersFromBlacklist: removeUsersFromBlacklist,
+  UpdateGroupData: updateGroupData,
+  ModifyGroupAttribute: modifyGroupAttribute,
+  TransferGroupOwner: transferGroupOwner,
 };
 
 export type { Handler, HandlerContext } from './context';

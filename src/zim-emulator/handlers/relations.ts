@@ -1,4 +1,7 @@
-/** AddFriends, AddUsersToBlacklist, QueryFriendList and QueryBlacklist (zim-api.md §6.3, §6.4, §6.13, §6.14). */
+/**
+ * AddFriends, DeleteFriends, AddUsersToBlacklist, RemoveUsersFromBlacklist, QueryFriendList and QueryBlacklist
+ * (zim-api.md §6.3, §6.4, §6.13, §6.14; [EN:user/batch-delete-friends], [EN:user/batch-unblock-users]).
+ */
 import { ZimCode } from '../../zim-client/codes';
 import { ZIM_FIELD_LIMITS } from '../../zim-client/limits';
 import type { AddFriendsRequestSchema } from '../../zim-client/requests';
@@ -119,6 +122,62 @@ export const addUsersToBlacklist: Handler<'AddUsersToBlacklist'> = (ctx, req) =>
   );
   return batchReply('AddUsersToBlacklist', req.UserIds.length, failures, {
     allFailedCode: ZimCode.BLOCK_FAILED_FOR_ALL,
+  });
+};
+
+/**
+ * Ends friendships of FromUserId. DeleteType 1 (one-way) takes the target out of FromUserId's list only; 0 (two-way)
+ * also takes FromUserId out of the target's list when it is there. A target not in FromUserId's list fails with
+ * 660800034, whatever the target's own list holds (the page's wording; UNCONFIRMED, docs/zim-assumptions.md #58).
+ */
+export const deleteFriends: Handler<'DeleteFriends'> = (ctx, req) => {
+  const { state, config } = ctx;
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.SENDER_NOT_REGISTERED);
+  requireBatchSize('DeleteFriends', req.UserIds.length, config.limits.maxFriendsPerCall);
+  if (new Set(req.UserIds).size !== req.UserIds.length) refuse(ZimCode.DUPLICATE_USER_IDS, 'duplicate id in UserIds');
+  const twoWay = req.DeleteType === 0;
+  const failures = processItems(
+    req.UserIds,
+    (id) => id,
+    (id) => {
+      const target = state.userNumber(id);
+      return (
+        idProblem(id, config.behaviour.allowSpaceInIds) ??
+        (id === req.FromUserId ? problem(ZimCode.USER_IDS_CONTAIN_FROM, 'UserIds contains FromUserId') : undefined) ??
+        (target === undefined ? problem(ZimCode.USER_NOT_REGISTERED, 'user not registered') : undefined) ??
+        (state.friendsOf(from).has(target!) ? undefined : problem(ZimCode.NOT_A_FRIEND, 'not a friend'))
+      );
+    },
+    (id) => {
+      const target = state.userNumber(id)!;
+      state.removeFriend(from, target);
+      if (twoWay) state.removeFriend(target, from);
+    }
+  );
+  return batchReply('DeleteFriends', req.UserIds.length, failures);
+};
+
+/** Unblocks users in FromUserId's blocklist; a user who is not in it fails with 660800044. */
+export const removeUsersFromBlacklist: Handler<'RemoveUsersFromBlacklist'> = (ctx, req) => {
+  const { state, config } = ctx;
+  const from = requireUser(ctx, req.FromUserId, 'FromUserId', ZimCode.FROM_USER_NOT_REGISTERED);
+  requireBatchSize('RemoveUsersFromBlacklist', req.UserIds.length);
+  const failures = processItems(
+    req.UserIds,
+    (id) => id,
+    (id) => {
+      const target = state.userNumber(id);
+      return (
+        idProblem(id, config.behaviour.allowSpaceInIds) ??
+        (id === req.FromUserId ? problem(ZimCode.BLOCK_SELF, 'cannot unblock yourself') : undefined) ??
+        (target === undefined ? problem(ZimCode.USER_NOT_REGISTERED, 'user not registered') : undefined) ??
+        (state.blocksOf(from).has(target!) ? undefined : problem(ZimCode.NOT_IN_BLOCKLIST, 'not in the blocklist'))
+      );
+    },
+    (id) => state.removeBlock(from, state.userNumber(id)!)
+  );
+  return batchReply('RemoveUsersFromBlacklist', req.UserIds.length, failures, {
+    allFailedCode: ZimCode.UNBLOCK_FAILED_FOR_ALL,
   });
 };
 
