@@ -9,16 +9,24 @@ import { computePlan } from '../plan/compute-plan';
 import { defaultBudget } from '../zim-client/limits';
 import type { Plan, StagingCounts, Workload } from '../shared/migration-plan';
 
-/** The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). */
+/**
+ * The planned workload with each Action's calls replaced by the calls made (per-group maxima kept as planned). Of
+ * an Action two stages call, the earlier stage's share is taken as planned (the groups stage's member check reads
+ * each group once) and verify gets the rest.
+ */
 function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>>): Workload {
   const calls = Object.fromEntries(plan.actions.map((a) => [a.action, made[a.action] ?? 0])) as Record<
     MigrationAction,
     number
   >;
+  const sharedCalls: Workload['sharedCalls'] = {};
+  for (const a of plan.actions)
+    if (a.stage !== 'verify' && plan.actions.some((b) => b.action === a.action && b.stage !== a.stage))
+      sharedCalls[a.stage] = { ...sharedCalls[a.stage], [a.action]: a.calls };
   const maxCallsPerGroup = Object.fromEntries(
     plan.actions.filter((a) => a.perGroup).map((a) => [a.action, calls[a.action] > 0 ? (a.maxCallsPerGroup ?? 0) : 0])
   );
-  return { calls, maxCallsPerGroup };
+  return { calls, sharedCalls, maxCallsPerGroup };
 }
 
 /** compute-plan's critical path at `rates`, over the calls made. */

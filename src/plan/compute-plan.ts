@@ -14,6 +14,7 @@ import {
   type StageTiming,
   type StagingCounts,
   type Workload,
+  workloadCalls,
 } from '../shared/migration-plan';
 import { STAGE_ACTIONS, STAGE_DEPENDENCIES, STAGES, type Stage } from '../shared/stages';
 import type { MigrationAction } from '../shared/stages';
@@ -32,7 +33,7 @@ export function computePlan(
     STAGE_ACTIONS[stage].map((action) => {
       const perGroup = PER_GROUP_ACTIONS.has(action);
       const rate = rates[action];
-      const calls = workload.calls[action];
+      const calls = workloadCalls(workload, stage, action);
       const busiest = workload.maxCallsPerGroup[action] ?? 0;
       const work: StageActionWork = { action, calls, perGroup, ...(perGroup && { maxCallsPerGroup: busiest }) };
       return { ...work, action, stage, rate, seconds: actionSeconds(work, rate) };

@@ -39,6 +39,11 @@ export interface StagingCounts {
 export interface Workload {
   /** Calls per Action over the whole migration. */
   calls: Record<MigrationAction, number>;
+  /**
+   * For an Action two stages call (STAGE_ACTIONS): the calls of every stage but the last that calls it; the last
+   * (verify) makes the rest of `calls`.
+   */
+  sharedCalls: Partial<Record<Stage, Partial<Record<MigrationAction, number>>>>;
   /** For per-group Actions (1/s per group, groups in parallel): the most calls any one group needs. */
   maxCallsPerGroup: Partial<Record<MigrationAction, number>>;
 }
@@ -79,6 +84,14 @@ export interface Plan {
   etaSeconds: number;
   /** Records left out, by rule: what ZIM would refuse (warnings) and errors excluded by --exclude-errors. */
   notImported: NotImported[];
+}
+
+/** The calls `stage` makes of `action`: its share of an Action two stages call, else all of them. */
+export function workloadCalls(w: Workload, stage: Stage, action: MigrationAction): number {
+  const share = w.sharedCalls[stage]?.[action];
+  if (share !== undefined) return share;
+  const elsewhere = Object.values(w.sharedCalls).reduce((sum, byAction) => sum + (byAction?.[action] ?? 0), 0);
+  return w.calls[action] - elsewhere;
 }
 
 /** A stage's Actions with their planned calls: what both the plan's ETA and the live ETA time. */

@@ -1,13 +1,13 @@
 /**
  * The plan, the workflows' view of each stage and what the activities really send agree, call for call: each page
- * stage, run page by page through the real activities into the emulator over HTTP, makes exactly the calls that
- * `zim-migrate plan` counted for its Actions (profiles: one ModifyUserInfo per 100 users with extended data, not per
+ * stage, run page by page through the real activities into the emulator over HTTP, and the groups stage, run group
+ * by group and step by step, make exactly the calls that `zim-migrate plan` counted for their Actions (profiles: one ModifyUserInfo per 100 users with extended data, not per
  * 100 users).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Outcome } from '../../activities/contract';
+import type { Outcome, StepResult } from '../../activities/contract';
 import { createMigrationActivities } from '../../activities/migration-activities';
 import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { stageCalls } from '../../src/shared/migration-plan';
@@ -61,6 +61,33 @@ describe('calls per stage: plan, progress and activities agree', () => {
         const ledger = (await store.ledgerCounts())[stage];
         assert.equal(ledger?.done, work[stage].planned, `${stage}: every planned record landed`);
       }
+
+      // The groups stage (the accounts above exist now): every group's steps through the real activity. Its member
+      // check reads each group's list once, which the plan counts in this stage besides verify's reading.
+      const { items } = await activities.listFanoutItems({ ...ref, stage: 'groups', after: null, limit: 100_000 });
+      assert.ok(items.length > 0, 'the staging has groups');
+      const setup = (groupId: string, step: number) => activities.setupGroupStep({ ...ref, groupId, step });
+      let sent = 0;
+      for (const { id } of items)
+        for (let step = 0, more = true; more; step++) {
+          const r = await env.run<[string, number], StepResult, typeof setup>(setup, id, step);
+          sent += r.calls;
+          more = r.hasMore;
+        }
+      assert.equal(sent, stageCalls(plan.actions, 'groups'), 'groups: calls sent');
+      assert.equal(
+        work.groups.calls,
+        stageCalls(plan.actions, 'groups'),
+        "groups: the workflows' calls are the plan's"
+      );
+      for (const { action, calls } of plan.actions.filter((a) => a.stage === 'groups'))
+        assert.equal(emulator.counters().calls[action] ?? 0, calls, `${action}: calls the emulator counted`);
+      assert.ok(
+        plan.actions.some(
+          (a) => a.stage === 'groups' && a.action === 'QueryGroupMemberList' && a.calls === items.length
+        ),
+        'one member check per group of at most 1,000 members'
+      );
     } finally {
       await zim.close();
       await scheduler.close();

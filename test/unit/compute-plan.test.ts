@@ -34,6 +34,7 @@ function workload(
       ...(Object.fromEntries(MIGRATION_ACTIONS.map((a) => [a, 0])) as Record<MigrationAction, number>),
       ...calls,
     },
+    sharedCalls: {},
     maxCallsPerGroup,
   };
 }
