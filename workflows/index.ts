@@ -4,3 +4,4 @@ export { migrationWorkflow } from './migration';
 export { stageWorkflow } from './stage';
 export { entitySequenceWorkflow } from './entity-sequence';
 export { extractWorkflow } from './extract';
+export { roundWorkflow } from './round';

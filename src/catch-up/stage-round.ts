@@ -41,7 +41,7 @@ export async function stageRound(opts: StageRoundOptions): Promise<StagedRound> 
   try {
     const rounds = await store.rounds();
     const last = rounds[rounds.length - 1];
-    if (last && (last.state === 'staged' || last.state === 'running')) {
+    if (last && last.state !== 'done') {
       if (last.exportDir === exportDir) return { kind: 'unfinished', round: last };
       throw new UsageError(
         `round ${last.round} of this migration (from ${last.exportDir}) has not finished: a second round cannot ` +

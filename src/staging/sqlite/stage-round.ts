@@ -51,7 +51,9 @@ const OP_SOURCES: Record<RoundOp, string> = {
     FROM new.users n JOIN main.users o ON o.id = n.id WHERE ${anyChanged(['nickname', 'avatar_url', 'extended_data'])}
     UNION ALL SELECT '', n.id, json_object('Extra', n.extended_data) FROM new.users n
     WHERE n.extended_data IS NOT NULL AND n.id NOT IN (SELECT id FROM main.users)`,
-  unfriend: `SELECT user AS target, friend AS key, '{}' AS data FROM
+  // One-way when the other side's record stays (ZIM would otherwise end both).
+  unfriend: `SELECT user AS target, friend AS key,
+      json_object('oneWay', json((friend, user) IN (SELECT user, friend FROM new.friends))) AS data FROM
     (SELECT user, friend FROM main.friends EXCEPT SELECT user, friend FROM new.friends)`,
   unblock: `SELECT user AS target, blocked AS key, '{}' AS data FROM
     (SELECT user, blocked FROM main.blocks EXCEPT SELECT user, blocked FROM new.blocks)`,
@@ -61,7 +63,7 @@ const OP_SOURCES: Record<RoundOp, string> = {
   block: `SELECT n.user AS target, n.blocked AS key, '{}' AS data
     FROM new.blocks n WHERE (n.user, n.blocked) NOT IN (SELECT user, blocked FROM main.blocks)`,
   'group-data': `SELECT n.id AS target, n.id AS key,
-      json_object('actor', n.owner, 'fields', ${changed([
+      json_object('actor', o.owner, 'fields', ${changed([
         ['GroupName', 'name'],
         ['GroupAvatar', 'avatar_url'],
         ['GroupNotice', 'notice'],
