@@ -144,7 +144,9 @@ export async function compareFinalState(store: MigrationStore, emulator: ZimEmul
   const note = (kind: string, what: string) => {
     if (found.filter((f) => f.startsWith(kind)).length < 3) found.push(`${kind}: ${what}`);
   };
+  let users = 0;
   for (let page = await store.readUsers(null, 500); page.length; page = await store.readUsers(page.at(-1)!.id, 500)) {
+    users += page.length;
     const relations = await store.userRelations(page.map((u) => u.id));
     for (const u of page) {
       const z = emulator.inspect.user(u.id);
@@ -166,6 +168,8 @@ export async function compareFinalState(store: MigrationStore, emulator: ZimEmul
       for (const b of z.blocked) if (!blocked.has(b.userId)) note('blocks', `${u.id} still blocks ${b.userId}`);
     }
   }
+  const registered = emulator.inspect.summary().users;
+  if (registered !== users) note('users', `${registered} registered in ZIM, ${users} staged`);
   const staged = new Set<string>();
   for (let page = await store.readGroups(null, 500); page.length; page = await store.readGroups(page.at(-1)!.id, 500))
     for (const g of page) {

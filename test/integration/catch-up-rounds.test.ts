@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { promisify } from 'node:util';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { openStaging } from '../../src/staging';
@@ -133,6 +134,75 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
     assert.match(report, /\nCatch-up rounds:\n/);
     assert.match(report, /\n {2}round 1 +full .* done /);
     assert.match(report, /\n {2}round 2 +incremental .* done /);
+  });
+
+  // What a round that ignored one kind of change would leave: ZIM without that change. Undoing the change in a copy
+  // of the staging instead (the values are the round's own ops) must make the checks above fail, kind by kind.
+  it('would fail if a round ignored any one kind of change', async () => {
+    const kinds: Record<string, (round: string) => string> = {
+      register: (r) => `DELETE FROM users WHERE id IN (SELECT key FROM zm_round_ops WHERE ${r} AND op = 'register')`,
+      profile: (r) => `UPDATE users SET nickname = coalesce(nickname, '') || '~', extended_data = 'x'
+        WHERE id IN (SELECT key FROM zm_round_ops WHERE ${r} AND op = 'profile')`,
+      unfriend: (r) => `INSERT OR IGNORE INTO friends(user, friend)
+        SELECT target, key FROM zm_round_ops WHERE ${r} AND op = 'unfriend'`,
+      unblock: (r) => `INSERT OR IGNORE INTO blocks(user, blocked)
+        SELECT target, key FROM zm_round_ops WHERE ${r} AND op = 'unblock'`,
+      friend: (r) => `DELETE FROM friends WHERE (user, friend) IN (SELECT target, key FROM zm_round_ops
+        WHERE ${r} AND op = 'friend') OR (friend, user) IN (SELECT target, key FROM zm_round_ops WHERE ${r} AND op = 'friend')`,
+      block: (r) => `DELETE FROM blocks WHERE (user, blocked) IN (SELECT target, key FROM zm_round_ops
+        WHERE ${r} AND op = 'block')`,
+      'group-data': (r) => `UPDATE groups SET name = coalesce(name, '') || '~'
+        WHERE id IN (SELECT target FROM zm_round_ops WHERE ${r} AND op = 'group-data')`,
+      'group-attributes': (r) => `UPDATE groups SET attributes = '{"undone":"1"}'
+        WHERE id IN (SELECT target FROM zm_round_ops WHERE ${r} AND op = 'group-attributes')`,
+      invite: (r) => `DELETE FROM group_members WHERE (grp, user) IN (SELECT target, key FROM zm_round_ops
+        WHERE ${r} AND op = 'invite') AND role <> 'owner'`,
+      transfer: (r) => `UPDATE groups SET owner = (SELECT json_extract(data, '$.actor') FROM zm_round_ops
+        WHERE ${r} AND op = 'transfer' AND target = groups.id)
+        WHERE id IN (SELECT target FROM zm_round_ops WHERE ${r} AND op = 'transfer')`,
+      kick: (r) => `INSERT OR IGNORE INTO group_members(grp, user, role)
+        SELECT target, key, 'member' FROM zm_round_ops WHERE ${r} AND op = 'kick'
+        AND target IN (SELECT id FROM groups) AND key <> (SELECT owner FROM groups WHERE id = target)`,
+      role: (r) => `UPDATE group_members SET role = CASE role WHEN 'admin' THEN 'member' ELSE 'admin' END
+        WHERE role <> 'owner' AND (grp, user) IN (SELECT target, key FROM zm_round_ops WHERE ${r} AND op = 'role')`,
+      nickname: (r) => `UPDATE group_members SET nickname = coalesce(nickname, '') || '~'
+        WHERE (grp, user) IN (SELECT target, key FROM zm_round_ops WHERE ${r} AND op = 'nickname')`,
+      dismiss: (r) => `INSERT OR IGNORE INTO groups(id, source_id, app, owner)
+        SELECT target, target, 'app', json_extract(data, '$.actor') FROM zm_round_ops WHERE ${r} AND op = 'dismiss'`,
+      'groups.created': (r) => `DELETE FROM groups WHERE id IN (SELECT id FROM zm_round_items WHERE ${r}
+        AND stage = 'groups')`,
+      'peer_messages.added': (r) => `UPDATE peer_messages SET body = json_set(body, '$.Message', 'undone')
+        WHERE id >= (SELECT first_peer_msg FROM zm_rounds WHERE ${r})`,
+      'group_messages.added': (r) => `UPDATE group_messages SET body = json_set(body, '$.Message', 'undone')
+        WHERE id >= (SELECT first_group_msg FROM zm_rounds WHERE ${r})`,
+    };
+    const source = new Database(staging, { readonly: true });
+    const copies = mkdtempSync(path.join(tmpdir(), 'undone-'));
+    try {
+      for (const [kind, undo] of Object.entries(kinds)) {
+        const copy = path.join(copies, `${kind}.sqlite`);
+        source.exec(`VACUUM INTO '${copy}'`);
+        const db = new Database(copy);
+        // The last round with this kind of change (earlier ones may have been changed again since).
+        let changed = 0;
+        for (const round of [2, 1]) {
+          changed = db.prepare(undo(`round = ${round}`)).run().changes;
+          if (changed > 0) break;
+        }
+        db.close();
+        assert.ok(changed > 0, `${kind}: no change of this kind in the rounds to undo`);
+        const store = await openStaging(copy, { readonly: true });
+        try {
+          const exact = isExact(await compareWithEmulator(store, emulator));
+          const final = await compareFinalState(store, emulator);
+          assert.ok(!exact || final.length > 0, `${kind}: ignoring it would go unnoticed`);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      source.close();
+    }
   });
 
   it('refuses a round on the wrong migration and an export older than the last round, naming the fix', async () => {
