@@ -163,8 +163,15 @@ function steady(samples: Sample[]) {
   const a = samples[trimmed ? firstActive + 5 : firstActive]!;
   const b = samples[trimmed ? lastActive - 5 : lastActive]!;
   const seconds = (b.at - a.at) / 1000;
+  // Calls per sampled second: a few low seconds (stalls, no work) lose budget differently from an even shortfall.
+  const perSecond = new Map<number, number>();
+  for (let i = samples.indexOf(a) + 1; i <= samples.indexOf(b); i++) {
+    const n = samples[i]!.calls - samples[i - 1]!.calls;
+    perSecond.set(n, (perSecond.get(n) ?? 0) + 1);
+  }
   return {
     seconds,
+    perSecond: [...perSecond].sort(([x], [y]) => y - x),
     callsPerSecond: (b.calls - a.calls) / seconds,
     calls: b.calls - a.calls,
     refused: b.refused - a.refused,
@@ -251,6 +258,7 @@ async function budgetMode(
           `calls/s = ${((s.callsPerSecond / 20) * 100).toFixed(1)}% of the 20/s budget; refused as too frequent: ` +
           `${s.refused} (${((s.refused / Math.max(1, s.calls)) * 100).toFixed(2)}%)`
       );
+      console.log(`  seconds by calls in them (calls×seconds): ${s.perSecond.map(([n, k]) => `${n}×${k}`).join(' ')}`);
       console.log(`  all refusals by code: ${JSON.stringify(r.counters.refusals)}`);
       console.log(
         `  history: ${r.history.events} events in ${r.history.workflows} workflow runs for ${total} ZIM calls = ` +

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { openDatabase } from '../../src/postgres/database';
 import { resolveDatabaseSettings } from '../../src/postgres/database-settings';
 import { applySchema } from '../../src/postgres/schema-migrations';
-import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { sendWindow, SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { waitForOpenGate } from '../../activities/call-gate';
 import { PgCallGate } from '../../src/rate-limit/pg-call-gate';
 import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
@@ -78,6 +78,24 @@ describe('call schedule on PostgreSQL', () => {
     const times = await Promise.all(Array.from({ length: 40 }, () => scheduler.acquire('ImportPeerMsg')));
     assert.ok(maxInWindow(times, 1000) <= 40);
     assert.ok(reservations <= 10, `40 waiting callers took ${reservations} reservations (leases of up to 8)`);
+    await scheduler.close();
+  });
+
+  it("checks sends against the same window as SQLite's: N per N/rate s, widened by half the headroom", async () => {
+    const db = pg.open();
+    const scheduler = await PgCallScheduler.open(db, { appId: 78 });
+    const window = sendWindow(20, 0.02);
+    for (let i = 0; i < window.calls; i++)
+      assert.ok(
+        (await scheduler.trySend('ImportPeerMsg', '')).sentAt !== undefined,
+        `send ${i + 1} of ${window.calls}`
+      );
+    const first = Date.now();
+    const { waitMs, sentAt } = await scheduler.trySend('ImportPeerMsg', '');
+    // The (N+1)-th send waits for the window since the first: 1,010 ms at 20/s and 2% headroom, not 1,020 ms (a
+    // window as long as N GCRA slots holds back every send after a late one).
+    assert.equal(sentAt, undefined);
+    assert.ok(waitMs <= window.ms && waitMs > window.ms - (Date.now() - first) - 200, `waits ${waitMs} ms`);
     await scheduler.close();
   });
 

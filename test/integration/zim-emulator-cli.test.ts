@@ -21,7 +21,21 @@ describe('zim-migrate emulator', () => {
     writeFileSync(secretFile, `${SECRET}\n`);
     const child = spawn(
       process.execPath,
-      [BIN, 'emulator', '--app-id', '99', '--port', '0', '--server-secret-file', secretFile, '--plan', 'free'],
+      [
+        BIN,
+        'emulator',
+        '--app-id',
+        '99',
+        '--port',
+        '0',
+        '--server-secret-file',
+        secretFile,
+        '--plan',
+        'free',
+        '--group-rate-limit',
+        '3',
+        '--no-group-edits-require-role',
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ZIM_SERVER_SECRET: '' },
@@ -45,6 +59,17 @@ describe('zim-migrate emulator', () => {
       const client = new ZimClient({ baseUrl: url, appId: 99, serverSecret: SECRET });
       try {
         assert.deepEqual((await client.userRegister({ UserInfo: [{ UserId: 'a' }] })).failures, []);
+        const config = (await (await fetch(`${url}/_emulator/config`)).json()) as {
+          rateLimits: { perGroupPerSecond: Record<string, number> };
+          behaviour: { groupEditsRequireRole: boolean };
+        };
+        assert.equal(config.behaviour.groupEditsRequireRole, false);
+        assert.deepEqual(config.rateLimits.perGroupPerSecond, {
+          InviteUsersIntoGroup: 3,
+          SetGroupMembersNickname: 3,
+          DismissGroup: 3,
+          TransferGroupOwner: 3,
+        });
       } finally {
         await client.close();
       }
@@ -77,6 +102,7 @@ describe('zim-migrate emulator', () => {
       '--import-fires-send-msg',
       '--no-group-callbacks-on-server-ops',
       '--no-edit-reuses-msg-id',
+      '--no-group-edits-require-role',
       'Examples:',
     ]) {
       assert.ok(stdout.includes(flag), flag);

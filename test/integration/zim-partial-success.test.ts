@@ -110,6 +110,91 @@ describe('partial-success answers are consistent for random batches (fast-check)
     );
   });
 
+  it('RemoveUsersFromBlacklist', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(POOL.slice(1), { minLength: 1 }),
+        fc.subarray(POOL.slice(1)),
+        fc.array(anyId, { minLength: 1, maxLength: 20 }),
+        async (registeredTargets, preBlocked, batch) => {
+          t.emulator.reset();
+          await registerUsers(t.client, ['p0', ...registeredTargets]);
+          const blocked = new Set(preBlocked.filter((id) => registeredTargets.includes(id)));
+          if (blocked.size) await t.client.addUsersToBlacklist({ FromUserId: 'p0', UserIds: [...blocked] });
+          const expected: Expected = [];
+          for (const id of batch) {
+            const code =
+              malformedCode.get(id) ??
+              (id === 'p0'
+                ? ZimCode.BLOCK_SELF
+                : !registeredTargets.includes(id)
+                  ? ZimCode.USER_NOT_REGISTERED
+                  : !blocked.has(id)
+                    ? ZimCode.NOT_IN_BLOCKLIST
+                    : 0);
+            if (code) expected.push({ id, code });
+            else blocked.delete(id);
+          }
+          await check(
+            () => t.client.removeUsersFromBlacklist({ FromUserId: 'p0', UserIds: batch }),
+            expected,
+            batch.length,
+            ZimCode.UNBLOCK_FAILED_FOR_ALL
+          );
+          assert.deepEqual(new Set(t.emulator.inspect.user('p0')!.blocked.map((b) => b.userId)), blocked);
+        }
+      ),
+      { numRuns: 60, seed: 20240603 }
+    );
+  });
+
+  it('DeleteFriends, two-way and one-way', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(POOL.slice(1), { minLength: 1 }),
+        fc.subarray(POOL.slice(1)),
+        fc.uniqueArray(anyId, { minLength: 1, maxLength: 20 }),
+        fc.constantFrom(0 as const, 1 as const),
+        async (registeredTargets, preFriends, batch, DeleteType) => {
+          t.emulator.reset();
+          await registerUsers(t.client, ['p0', ...registeredTargets]);
+          const friends = new Set(preFriends.filter((id) => registeredTargets.includes(id)));
+          if (friends.size)
+            await t.client.addFriends({ FromUserId: 'p0', FriendInfos: [...friends].map((UserId) => ({ UserId })) });
+          const keptBy = new Set(friends); // whose lists still hold p0 (mutual friendship)
+          const expected: Expected = [];
+          for (const id of batch) {
+            const code =
+              malformedCode.get(id) ??
+              (id === 'p0'
+                ? ZimCode.USER_IDS_CONTAIN_FROM
+                : !registeredTargets.includes(id)
+                  ? ZimCode.USER_NOT_REGISTERED
+                  : !friends.has(id)
+                    ? ZimCode.NOT_A_FRIEND
+                    : 0);
+            if (code) expected.push({ id, code });
+            else {
+              friends.delete(id);
+              if (DeleteType === 0) keptBy.delete(id);
+            }
+          }
+          await check(
+            () => t.client.deleteFriends({ FromUserId: 'p0', UserIds: batch, DeleteType }),
+            expected,
+            batch.length
+          );
+          assert.deepEqual(new Set(t.emulator.inspect.user('p0')!.friends.map((f) => f.userId)), friends);
+          for (const id of registeredTargets) {
+            const holdsP0 = t.emulator.inspect.user(id)!.friends.some((f) => f.userId === 'p0');
+            assert.equal(holdsP0, keptBy.has(id), `${id}'s list`);
+          }
+        }
+      ),
+      { numRuns: 60, seed: 20240604 }
+    );
+  });
+
   it('names the failure list as ZIM does for each endpoint, on the wire', async () => {
     t.emulator.reset();
     await registerUsers(t.client, ['a']);
@@ -132,6 +217,26 @@ describe('partial-success answers are consistent for random batches (fast-check)
     assert.deepEqual(create.ErrorUsers, [{ UserId: 'zz', SubCode: ZimCode.USER_NOT_REGISTERED }]);
     const kick = await wire('KickoutGroupUser', { FromUserId: 'a', GroupId: 'g', UserId: ['zz'] });
     assert.deepEqual(kick.ErrorList, [{ UserId: 'zz', SubCode: ZimCode.NOT_A_GROUP_MEMBER_TO_REMOVE }]);
+    const unfriend = await wire('DeleteFriends', { FromUserId: 'a', UserIds: ['zz'], DeleteType: 0 });
+    assert.deepEqual(
+      [unfriend.Code, unfriend.ErrorList],
+      [ZimCode.USER_NOT_REGISTERED, [{ UserId: 'zz', SubCode: ZimCode.USER_NOT_REGISTERED }]]
+    );
+    const unblock = await wire('RemoveUsersFromBlacklist', { FromUserId: 'a', UserIds: ['zz'] });
+    assert.deepEqual(
+      [unblock.Code, unblock.ErrList],
+      [ZimCode.UNBLOCK_FAILED_FOR_ALL, [{ UserId: 'zz', SubCode: ZimCode.USER_NOT_REGISTERED }]]
+    );
+    const attributes = await wire('ModifyGroupAttribute', {
+      Action: 1,
+      FromUserId: 'a',
+      GroupId: 'g',
+      Attributes: [{ Key: 'nope' }],
+    });
+    assert.deepEqual(
+      [attributes.Code, attributes.FailKeys, attributes.Attributes],
+      [0, [{ Key: 'nope', Reason: 'key db-non-existent' }], { Attributes: [] }]
+    );
     assert.equal(reg.Message, 'success');
   });
 });
