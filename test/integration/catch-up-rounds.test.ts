@@ -97,9 +97,19 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
     assert.match(round1, / acme-round-1 COMPLETED/);
     await assertExact('after round 1');
 
-    // Round 2: an incremental export (changes and tombstones since round 1's watermark).
+    // Round 2: an incremental export (changes and tombstones since round 1's watermark), under ZIM faults: calls
+    // applied and then their answer lost, 5xx, resets, bursts of "too frequent".
     await cli('gen', '--evolve', 'export-2', '--out', 'delta-3', '--incremental', '--seed', '3', '--change', '0.25');
-    const round2 = await cli('catch-up', staging, 'delta-3', '--name', 'acme');
+    emulator.setFaults({
+      seed: 5,
+      commitThenDropRate: 0.05,
+      http5xxRate: 0.03,
+      resetRate: 0.03,
+      tooFrequentBurst: { startRate: 0.005, length: 3 },
+    });
+    const round2 = await cli('catch-up', staging, 'delta-3', '--name', 'acme').finally(() => emulator.setFaults({}));
+    const faults = emulator.counters().faults;
+    assert.ok(faults.commitThenDrop > 0, `no call was applied and then dropped: ${JSON.stringify(faults)}`);
     assert.match(round2, /Staged as round 2 of migration acme\./);
     assert.match(round2, / acme-round-2 COMPLETED/);
     await assertExact('after round 2');
