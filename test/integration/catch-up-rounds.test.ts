@@ -139,6 +139,9 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
       await store.close();
     }
 
+    // status shows a round as it shows a migration: its steps with their counts.
+    assert.match(await cli('status', 'acme-round-2'), /acme-round-2: COMPLETED\n[\s\S]*\nkick [\s\S]*\nverify /);
+
     // report lists the rounds with their records and durations.
     const report = await cli('report', staging);
     assert.match(report, /\nCatch-up rounds:\n/);

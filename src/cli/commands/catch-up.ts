@@ -132,7 +132,8 @@ conversation already holds, and verify of the final state. The ledger keeps it e
 earlier is never sent again, and a round that stopped (a crash, cancel) resumes when you run the same command
 again. A new round needs the previous one finished and an export not older than its watermark; a round
 starts only after the migration itself completed. status, pause, resume and cancel take
-<migration>-round-<n>; report lists the rounds.
+<migration>-round-<n>; report lists the rounds. Rounds run on a SQLite staging file in this version (a
+PostgreSQL staging gets --dry-run).
 
 Procedure (docs/operations.md §8): migrate while the app is live; export again and run catch-up rounds until
 one is short enough; make the legacy app read-only; run the last round; force the upgrade.
