@@ -94,12 +94,14 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
   const control = new Control(input.carried?.control ?? { paused: false, cancelled: false }, (event, args) => {
     const signal = event === 'pause' ? pauseSignal : event === 'resume' ? resumeSignal : cancelSignal;
     for (const s of runningStages())
-      getExternalWorkflowHandle(workflowIds.stage(id, s as Stage))
+      getExternalWorkflowHandle(workflowIds.stage(stageOwner(), s as Stage))
         .signal(signal, args)
         .catch((err: unknown) => log.warn('could not forward control signal', { s, event, err }));
     showProgress();
   });
   let c: RoundCarried | undefined = input.carried;
+  /** Whose ids the stage children carry (set below, before any stage starts). */
+  const stageOwner = () => `${id}.${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
   const runningStages = () =>
     (['groups', 'peer-messages', 'group-messages', 'verify'] as const).filter((s) => c?.steps[s]?.status === 'running');
 
@@ -239,16 +241,20 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
     finishStep(op);
   };
 
+  // Stage children are this execution chain's own (continue-as-new keeps the tag): a round started again after a
+  // cancel or a termination runs its stages afresh (the ledger skips what landed) instead of taking a stage that
+  // completed cancelled for done.
+  const childRef: MigrationRef = { ...ref, migrationId: stageOwner() };
   const runStage = async (stage: FanoutStage | 'verify') => {
     const st = startStep(stage);
     const sent = { ...control.state };
-    const childId = workflowIds.stage(id, stage);
+    const childId = workflowIds.stage(childRef.migrationId, stage);
     try {
       await startChild(stageWorkflow, {
         workflowId: childId,
         args: [
           {
-            ...ref,
+            ...childRef,
             stage,
             parentWorkflowId: workflowInfo().workflowId,
             planned: st.planned,
@@ -269,9 +275,11 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
       await catchUpChild(childId, sent, control.state);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // Completed under this round before a continue-as-new: its records are in the ledger.
-      st.status = 'done';
-      st.finishedAt = Date.now();
+      // Started by this chain already: a running one reports here when it finishes; a completed one is done.
+      if ((await localActs.describeWorkflow({ workflowId: childId })) !== 'running') {
+        st.status = 'done';
+        st.finishedAt = Date.now();
+      }
     }
     await condition(() => st.status !== 'running');
   };

@@ -91,9 +91,15 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
 
     // Round 1: a full later export.
     await cli('gen', '--evolve', 'export', '--out', 'export-2', '--seed', '2', '--change', '0.25', '--late', '1');
+    // Started, then cancelled at once: the same command again resumes the round and finishes it exactly.
+    const started = await cli('catch-up', staging, 'export-2', '--no-watch');
+    assert.match(started, /Staged as round 1 of migration acme\./);
+    assert.match(started, /1 new message\(s\) are older than the newest one their conversation already holds/);
+    await cli('cancel', 'acme-round-1');
+    const cancelled = (await t.client.workflow.getHandle('zim-migrate/acme-round-1').result()) as { status: string };
+    assert.equal(cancelled.status, 'cancelled');
     const round1 = await cli('catch-up', staging, 'export-2');
-    assert.match(round1, /Staged as round 1 of migration acme\./);
-    assert.match(round1, /1 new message\(s\) are older than the newest one their conversation already holds/);
+    assert.match(round1, /Round 1 of migration acme \(from .*export-2\) did not finish: resuming it\./);
     assert.match(round1, / acme-round-1 COMPLETED/);
     await assertExact('after round 1');
 
