@@ -22,7 +22,14 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationActivities, MigrationRef, Outcome } from '../activities/contract';
 import type { FanoutStage, RoundWork, StageWork } from '../src/staging/migration-store';
-import { ROUND_FANOUT_AFTER, ROUND_OP_ACTION, ROUND_OPS, roundMigrationId, type RoundOp } from '../src/shared/rounds';
+import {
+  ROUND_OP_ACTION,
+  ROUND_OPS,
+  ROUND_STEPS,
+  roundMigrationId,
+  type RoundOp,
+  type RoundStep,
+} from '../src/shared/rounds';
 import type { Stage } from '../src/shared/stages';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
@@ -50,8 +57,7 @@ export interface RoundInput extends MigrationRef {
   carried?: RoundCarried;
 }
 
-/** A step: an op (pages of calls) or a reused stage; the message stages run side by side. */
-type StepName = RoundOp | FanoutStage | 'verify';
+type StepName = RoundStep;
 
 interface StepState extends Counts {
   status: 'pending' | 'running' | 'done' | 'cancelled';
@@ -79,13 +85,7 @@ export interface RoundResult {
 const zimActs = proxyActivities<MigrationActivities>(ZIM_CALL_ACTIVITY_OPTIONS);
 const localActs = proxyActivities<MigrationActivities>(LOCAL_ACTIVITY_OPTIONS);
 
-/** The steps in order; each entry runs after the previous one finished (an array runs side by side). */
-const STEP_ORDER: (StepName | StepName[])[] = ROUND_OPS.flatMap((op): (StepName | StepName[])[] => {
-  const after: StepName[] = [];
-  if (ROUND_FANOUT_AFTER.groups === op) after.push('groups');
-  if (op === 'dismiss') return [op, ['peer-messages', 'group-messages'], 'verify'];
-  return [op, ...after];
-});
+const STEP_ORDER = ROUND_STEPS;
 const ALL_STEPS: StepName[] = STEP_ORDER.flat();
 
 export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
@@ -286,7 +286,7 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
 
   for (const entry of STEP_ORDER) {
     if (control.state.cancelled) break;
-    const names = Array.isArray(entry) ? entry : [entry];
+    const names: readonly StepName[] = typeof entry === 'string' ? [entry] : entry;
     if (names.every((s) => carried.steps[s]?.status === 'done')) continue;
     await control.mayProceed();
     if (control.state.cancelled) break;

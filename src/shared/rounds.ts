@@ -44,12 +44,33 @@ export const ROUND_OP_ACTION: Readonly<Record<RoundOp, { action: string; per: nu
   dismiss: { action: 'DismissGroup', per: 1 },
 };
 
-/** The fan-out stages a round reuses, restricted to its items, and where each runs among the ops. */
-export const ROUND_FANOUT_AFTER = {
-  groups: 'block',
-  'peer-messages': 'dismiss',
-  'group-messages': 'dismiss',
-} as const satisfies Record<string, RoundOp>;
+/** A step of a round: an op, or one of the migration's stages it reuses (restricted to the round's items). */
+export type RoundStep = RoundOp | 'groups' | 'peer-messages' | 'group-messages' | 'verify';
+
+/**
+ * The round's steps in order, each after the previous one finished; the steps of an inner list run side by side.
+ * New groups are set up once their members' accounts and relations are there and before anything edits them; the
+ * messages come after every membership change (a joiner's first messages need the joiner in the group); verify last.
+ */
+export const ROUND_STEPS: readonly (RoundStep | readonly RoundStep[])[] = [
+  'register',
+  'profile',
+  'unfriend',
+  'unblock',
+  'friend',
+  'block',
+  'groups',
+  'group-data',
+  'group-attributes',
+  'invite',
+  'transfer',
+  'kick',
+  'role',
+  'nickname',
+  'dismiss',
+  ['peer-messages', 'group-messages'],
+  'verify',
+];
 
 export type RoundState = 'staged' | 'running' | 'done' | 'cancelled';
 
