@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { planRound } from '../../src/catch-up/plan-round';
 import { stageRound } from '../../src/catch-up/stage-round';
@@ -98,6 +99,54 @@ describe('staging a catch-up round', () => {
       stageRound({ staging, exportDir: other.dir, asOfMs: AS_OF, rejectsFile: rejectsFile() }),
       /round 1 of this migration .* has not finished: a second round cannot start before it/
     );
+  });
+
+  it('leaves nothing behind when staging fails halfway, and stages the round whole when run again', async () => {
+    const root = tempDir('stage-round-crash');
+    const earlier = path.join(root, 'app');
+    await generateExport({ out: earlier, users: 60, seed: 4, endMs: END, groups: 3 });
+    const staging = await stage(earlier, path.join(root, 'app.sqlite'));
+    const later = await evolveExport({ from: earlier, out: path.join(root, 'r1'), seed: 6, incremental: false });
+    const work = tempDir('stage-round-work');
+    const plan = await planRound({
+      staging,
+      exportDir: later.dir,
+      asOfMs: AS_OF,
+      rejectsFile: rejectsFile(),
+      workDir: work,
+    });
+    // The later staging loses a table the transaction reads only after it has written its first ops.
+    const broken = new Database(path.join(work, 'later.sqlite'));
+    broken.exec('DROP TABLE group_members');
+    broken.close();
+    const store = await openStaging(staging);
+    try {
+      await assert.rejects(
+        store.stageRound({
+          round: 1,
+          laterFile: path.join(work, 'later.sqlite'),
+          exportDir: later.dir,
+          kind: 'full',
+          sinceMs: null,
+          untilMs: later.untilMs,
+          changes: plan.difference!.changes,
+          etaSeconds: plan.etaSeconds,
+        }),
+        /no such table: new\.group_members/
+      );
+      assert.deepEqual(await store.rounds(), []);
+      assert.deepEqual(
+        (await store.roundWork(1)).ops.filter((o) => o.items > 0),
+        [],
+        'no op of the failed staging is left'
+      );
+    } finally {
+      await store.close();
+    }
+    const again = await planRound({ staging, exportDir: later.dir, asOfMs: AS_OF, rejectsFile: rejectsFile() });
+    assert.deepEqual(again.difference, plan.difference, 'staging is as it was before the failed attempt');
+    const staged = await stageRound({ staging, exportDir: later.dir, asOfMs: AS_OF, rejectsFile: rejectsFile() });
+    assert.equal(staged.kind, 'staged');
   });
 
   it('refuses a round on a PostgreSQL staging, saying what to do instead', async () => {
