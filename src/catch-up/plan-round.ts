@@ -9,6 +9,7 @@ import { readManifest } from '../import-format/manifest';
 import { buildPlan } from '../plan/build-plan';
 import { DEFAULT_RATES } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
+import { tracePhase } from '../diagnostics/trace';
 import { redactIfUrl } from '../postgres/database-settings';
 import { openStaging } from '../staging';
 import type { ValidationResult } from '../validate/validate-exports';
@@ -66,6 +67,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     if (manifest?.kind === 'incremental') {
       exportDir = path.join(work, app);
       await materializeIncremental(opts.staging, opts.exportDir, manifest, exportDir);
+      tracePhase('catch-up: incremental export made whole');
     }
     const built = await buildPlan({
       dirs: [exportDir],
@@ -85,7 +87,9 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     const base = { staging: opts.staging, export: opts.exportDir, untilMs: manifest?.untilMs ?? null };
     if (!built.stagingFile)
       return { ...base, validation: built.validation, difference: null, seconds: {}, etaSeconds: 0 };
+    tracePhase('catch-up: later export staged');
     const difference = computeDifference(opts.staging, later, { incremental: manifest?.kind === 'incremental' });
+    tracePhase('catch-up: difference');
     const seconds: Partial<Record<RoundAction, number>> = {};
     for (const action of Object.keys(ROUND_ACTIONS) as RoundAction[]) {
       const calls = difference.calls[action];

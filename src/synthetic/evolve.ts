@@ -22,6 +22,7 @@ import { readManifest, renderManifest } from '../import-format/manifest';
 import { readNdjsonFile } from '../import-format/ndjson-reader';
 import type { Entity } from '../import-format/schemas';
 import { DAY_MS } from '../import-format/time';
+import { emptyEvolveRecord, type EvolveRecord } from './evolve-record';
 import { content } from './generate';
 import { NdjsonFileWriter } from './ndjson-writer';
 import { Rng } from './random';
@@ -40,6 +41,8 @@ export interface EvolveOptions {
   change?: number;
   /** Messages older than their conversation's newest, to be reported as conflicts by the round (default 0). */
   late?: number;
+  /** Return what changed record by record (`EvolveSummary.record`), for deriving the calls a round needs. */
+  keepRecord?: boolean;
 }
 
 /** What changed, by kind: the test of a round compares ZIM with these. */
@@ -49,6 +52,8 @@ export interface EvolveSummary {
   sinceMs: number;
   untilMs: number;
   changes: Record<ChangeKind, number>;
+  /** With `keepRecord`. */
+  record?: EvolveRecord;
 }
 
 type Rec = Record<string, unknown>;
@@ -84,6 +89,8 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
   const rng = new Rng(opts.seed);
   const share = opts.change ?? 0.05;
   const changes = noChanges();
+  const record = emptyEvolveRecord();
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
   // The earlier app, as held records (messages: only each conversation's newest time).
   let newestSeen = 0;
@@ -142,12 +149,15 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     users.set(id, { id, nickname: personName(rng, 'en'), createdAt: when() });
     touch('users', id);
     changes['users.added']++;
+    record.usersAdded.push(id);
   }
   const earlierActive = active().filter((id) => !touched.get('users')?.has(id));
   for (const id of pickSome(earlierActive, howMany(earlierActive.length))) {
-    const u: Rec = { ...users.get(id)!, nickname: personName(rng, 'en') };
+    const before = users.get(id)!;
+    const u: Rec = { ...before, nickname: personName(rng, 'en') };
     if (rng.chance(0.3)) u.avatarUrl = `https://cdn.example.com/avatars/${id}-${tag}.jpg`;
     users.set(id, u);
+    if (u.nickname !== before.nickname || u.avatarUrl !== before.avatarUrl) record.profilesChanged.push(id);
     touch('users', id);
     changes['users.profile']++;
   }
@@ -156,9 +166,23 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     users.set(id, { ...users.get(id)!, deactivated: true });
     touch('users', id);
     changes['users.deactivated']++;
+    record.usersClosed.push(id);
   }
   const live = active();
   const liveSet = new Set(live);
+  // A closed account owns no relations or memberships (an owner's aside): those it held end with it.
+  const closedNow = new Set(record.usersClosed);
+  const openBefore = (u: unknown) => liveSet.has(str(u)) || closedNow.has(str(u));
+  for (const [map, removed, other] of [
+    [friends, record.friendsRemoved, 'friend'],
+    [blocks, record.blocksRemoved, 'blocked'],
+  ] as const)
+    for (const r of map.values())
+      if ((closedNow.has(str(r.user)) || closedNow.has(str(r[other]))) && openBefore(r.user) && openBefore(r[other]))
+        removed.push([str(r.user), str(r[other])]);
+  for (const m of members.values())
+    if (closedNow.has(str(m.user)) && groups.get(str(m.group))?.owner !== m.user)
+      record.membersLeft.push({ group: str(m.group), user: str(m.user), why: 'closed' });
 
   // Friendships and blocks: some removed, some added between accounts that are open now.
   const relations = (
@@ -177,8 +201,11 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
       map.delete(k);
       tombstones.push({ entity, user: r.user, [other]: r[other], at: when() });
       changes[`${entity}.removed`]++;
+      record[entity === 'friends' ? 'friendsRemoved' : 'blocksRemoved'].push([str(r.user), str(r[other])]);
     }
-    for (let n = 0, tries = 0; n < howMany(map.size + 1) && tries < 1000; tries++) {
+    // Tries bounded by the share wanted, not a constant: at scale the share is met (1% of a million friendships).
+    const wanted = howMany(map.size + 1);
+    for (let n = 0, tries = 0; n < wanted && tries < 1000 + 20 * wanted; tries++) {
       const a = rng.pick(live);
       const b = rng.pick(live);
       const k = key2(a, b);
@@ -187,6 +214,7 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
       map.set(k, make(a, b));
       touch(entity, k);
       changes[`${entity}.added`]++;
+      record[entity === 'friends' ? 'friendsAdded' : 'blocksAdded'].push([a, b]);
       n++;
     }
   };
@@ -202,12 +230,17 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     dismissed.add(g);
     tombstones.push({ entity: 'groups', id: g, at: when() });
     changes['groups.dismissed']++;
+    record.groupsDismissed.push(g);
   }
   for (const g of pickSome([...groups.keys()], howMany(groups.size))) {
-    const r: Rec = { ...groups.get(g)!, name: [...phrase(rng, 'en', 3)].slice(0, 40).join('') };
+    const before = groups.get(g)!;
+    const r: Rec = { ...before, name: [...phrase(rng, 'en', 3)].slice(0, 40).join('') };
     if (rng.chance(0.5)) r.notice = phrase(rng, 'en', 8);
     if (rng.chance(0.3)) r.attributes = { topic: rng.pick(['news', 'games', 'travel']) };
     groups.set(g, r);
+    if (!same([r.name, r.avatarUrl, r.notice], [before.name, before.avatarUrl, before.notice]))
+      record.groupsDataChanged.push(g);
+    if (!same(r.attributes, before.attributes)) record.groupsAttributesChanged.push(g);
     touch('groups', g);
     changes['groups.changed']++;
   }
@@ -216,11 +249,19 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     const chosen = pickSome(live, Math.min(live.length, rng.int(3, 12)));
     groups.set(id, { id, name: `New group ${k}`, owner: chosen[0], createdAt: when() });
     touch('groups', id);
+    const created = { id, members: chosen.length, admins: 0, nicknames: 0 };
     for (const [i, u] of chosen.entries()) {
-      members.set(key2(id, u), { group: id, user: u, role: i === 0 ? 'owner' : 'member', joinedAt: when() });
+      // Some admins and nicknames: a round sets them once the members are in.
+      const role = i === 0 ? 'owner' : i <= 2 && rng.chance(0.5) ? 'admin' : 'member';
+      const m: Rec = { group: id, user: u, role, joinedAt: when() };
+      if (rng.chance(0.2)) m.nickname = personName(rng, 'en');
+      members.set(key2(id, u), m);
       touch('group_members', key2(id, u));
+      if (role === 'admin') created.admins++;
+      if (m.nickname !== undefined) created.nicknames++;
     }
     changes['groups.created']++;
+    record.groupsCreated.push(created);
   }
   const earlierGroups = [...groups.keys()].filter((g) => !g.startsWith(`g${tag}.`));
 
@@ -239,6 +280,10 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     groups.set(g, { ...group, owner: heir.user });
     touch('groups', g);
     changes['groups.owner']++;
+    record.ownersTransferred.push(g);
+    // No longer the owner, a closed account (or one without a membership record) is no longer a member.
+    if (!old || users.get(str(group.owner))?.deactivated === true)
+      record.membersLeft.push({ group: g, user: str(group.owner), why: 'owner-handed-over' });
   }
   const isOwner = (m: Rec) => groups.get(str(m.group))?.owner === m.user;
   // Closed accounts' memberships were never staged (the owner's aside): changes go to open members.
@@ -247,27 +292,38 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
   // record the migration staged, and a joiner's role and nickname are part of joining.
   const untouched = () => plain().filter((m) => !touched.get('group_members')?.has(key2(m.group, m.user)));
   const earlierMembers = untouched();
+  const leftNow = new Set<string>();
   for (const m of pickSome(earlierMembers, howMany(earlierMembers.length))) {
     members.delete(key2(m.group, m.user));
+    leftNow.add(key2(m.group, m.user));
     tombstones.push({ entity: 'group_members', group: m.group, user: m.user, at: when() });
     changes['members.left']++;
+    record.membersLeft.push({ group: str(m.group), user: str(m.user), why: 'tombstone' });
   }
-  for (let n = 0, tries = 0; n < howMany(members.size) && tries < 1000 && earlierGroups.length; tries++) {
+  const joins = howMany(members.size);
+  for (let n = 0, tries = 0; n < joins && tries < 1000 + 20 * joins && earlierGroups.length; tries++) {
     const g = rng.pick(earlierGroups);
     const u = rng.pick(live);
-    if (!groups.has(g) || members.has(key2(g, u))) continue;
-    setMember({ group: g, user: u, role: 'member', joinedAt: when() });
+    // One who left in this export does not come back in it (the two would cancel out).
+    if (!groups.has(g) || members.has(key2(g, u)) || leftNow.has(key2(g, u))) continue;
+    const m: Rec = { group: g, user: u, role: rng.chance(0.2) ? 'admin' : 'member', joinedAt: when() };
+    if (rng.chance(0.2)) m.nickname = personName(rng, 'en');
+    setMember(m);
     changes['members.joined']++;
+    record.membersJoined.push({ group: g, user: u, admin: m.role === 'admin', nickname: m.nickname !== undefined });
     n++;
   }
   for (const m of pickSome(untouched(), howMany(members.size))) {
     const role = m.role === 'admin' ? 'member' : 'admin';
     setMember({ ...m, role });
     changes['members.role']++;
+    record.rolesChanged.push({ group: str(m.group), user: str(m.user) });
   }
   for (const m of pickSome(untouched(), howMany(members.size))) {
-    setMember({ ...m, nickname: personName(rng, 'en') });
+    const nickname = personName(rng, 'en');
+    setMember({ ...m, nickname });
     changes['members.nickname']++;
+    if (nickname !== m.nickname) record.nicknamesChanged.push({ group: str(m.group), user: str(m.user) });
   }
 
   // New history after each conversation's newest, in some of the earlier conversations and some new ones.
@@ -306,6 +362,10 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
   }
   changes['peer_messages.added'] = newPeer.length - changes['messages.late'];
   changes['group_messages.added'] = newGroup.length;
+  for (const m of newPeer.slice(0, changes['peer_messages.added']))
+    record.peerMessagesAdded.push({ from: str(m.from), to: str(m.to), deletedBy: (m.deletedBy as string[]) ?? [] });
+  for (const m of newGroup) record.groupMessagesAdded.push({ group: str(m.group) });
+  record.lateMessages = changes['messages.late'];
 
   // Write.
   mkdirSync(opts.out, { recursive: true });
@@ -336,5 +396,12 @@ export async function evolveExport(opts: EvolveOptions): Promise<EvolveSummary> 
     path.join(opts.out, 'export.json'),
     renderManifest(opts.incremental ? { kind: 'incremental', sinceMs, untilMs } : { kind: 'full', untilMs })
   );
-  return { dir: opts.out, kind: opts.incremental ? 'incremental' : 'full', sinceMs, untilMs, changes };
+  return {
+    dir: opts.out,
+    kind: opts.incremental ? 'incremental' : 'full',
+    sinceMs,
+    untilMs,
+    changes,
+    ...(opts.keepRecord && { record }),
+  };
 }

@@ -143,6 +143,34 @@ describe('gen --evolve', () => {
       );
   });
 
+  it('changes the share of records it is told to (--change), and records each change when asked', async () => {
+    const earlier = await earlierExport();
+    const root = tempDir('evolved');
+    const at = (change: number) =>
+      evolveExport({
+        from: earlier,
+        out: path.join(root, String(change)),
+        seed: 2,
+        incremental: true,
+        untilMs: UNTIL,
+        change,
+        keepRecord: true,
+      });
+    const [few, many] = [await at(0.02), await at(0.2)];
+    // 300 users: new accounts are the share of them (of those counted so far, so a little more at 20%).
+    assert.equal(few.changes['users.added'], 6);
+    assert.ok(many.changes['users.added'] >= 60 && many.changes['users.added'] <= 80, `${many.changes['users.added']}`);
+    assert.ok(many.changes['users.profile'] > 5 * few.changes['users.profile']);
+    assert.equal(few.record!.usersAdded.length, 6);
+    assert.equal(many.record!.membersJoined.length, many.changes['members.joined']);
+    assert.equal(
+      (await evolveExport({ from: earlier, out: path.join(root, 'plain'), seed: 2, incremental: true, untilMs: UNTIL }))
+        .record,
+      undefined,
+      'no record unless asked (gen --json prints the summary)'
+    );
+  });
+
   it('refuses an incremental export as its base, and a watermark not after the earlier one', async () => {
     const earlier = await earlierExport();
     const root = tempDir('evolved');
