@@ -55,7 +55,9 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
   };
 
   before(async () => {
-    const built = await buildStaging(80, 7, { gen: ['--groups', '8', '--messages', '600', '--group-messages', '300'] });
+    const built = await buildStaging(80, 7, {
+      gen: ['--groups', '20', '--messages', '600', '--group-messages', '300'],
+    });
     dir = built.dir;
     staging = built.fresh();
     [t, emulator] = await Promise.all([startTemporalTestEnv(), startFastEmulator()]);

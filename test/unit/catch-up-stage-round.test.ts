@@ -40,7 +40,7 @@ describe('staging a catch-up round', () => {
   it('writes every kind of change as work, brings staging to the later export, and never stages it twice', async () => {
     const root = tempDir('stage-round');
     const earlier = path.join(root, 'app');
-    await generateExport({ out: earlier, users: 300, seed: 5, endMs: END, groups: 12 });
+    await generateExport({ out: earlier, users: 300, seed: 5, endMs: END, groups: 40 });
     const staging = await stage(earlier, path.join(root, 'app.sqlite'));
     const later = await evolveExport({
       from: earlier,
