@@ -9,8 +9,10 @@ import type {
   FanoutStage,
   LedgerCounts,
   PageStage,
+  RoundWork,
   StageWork,
 } from '../src/staging/migration-store';
+import type { RoundOp, RoundState } from '../src/shared/rounds';
 import type { Stage } from '../src/shared/stages';
 
 /** Which migration and where its staging data is (a file path or a database URL: `openStaging`), not data. */
@@ -58,10 +60,19 @@ export interface MigrationActivities {
   runPage(input: MigrationRef & { stage: PageStage; page: number }): Promise<Outcome>;
   /** The next owners or groups of a fan-out stage, in id order after `after`. */
   listFanoutItems(
-    input: MigrationRef & { stage: FanoutStage; after: string | null; limit: number }
+    input: MigrationRef & { stage: FanoutStage; after: string | null; limit: number; round?: number }
   ): Promise<{ items: FanoutItem[]; next: string | null }>;
-  /** The conversations of `owner`'s copy as ranges of its dense seq, in staging order (peer by peer). */
-  ownerConversations(input: MigrationRef & { owner: string }): Promise<ConversationRange[]>;
+  /**
+   * The conversations of `owner`'s copy as ranges of its dense seq, in staging order (peer by peer); in a catch-up
+   * round, only the messages the round added.
+   */
+  ownerConversations(input: MigrationRef & { owner: string; round?: number }): Promise<ConversationRange[]>;
+  /** A catch-up round's work, and the verify stage's pages and records as staged now; marks the round running. */
+  loadRound(input: MigrationRef & { round: number }): Promise<{ work: RoundWork; verify: StageWork }>;
+  /** One page of a round op: one ZIM call (activities/round-ops.ts). */
+  runRoundPage(input: MigrationRef & { round: number; op: RoundOp; page: number }): Promise<Outcome>;
+  /** Records how the round ended. */
+  finishRound(input: MigrationRef & { round: number; state: RoundState }): Promise<void>;
   /** Imports message `seq` of `owner`'s copy (ImportPeerMsg), reconciling against ZIM first if a try was pending. */
   importPeerMessage(input: MigrationRef & { owner: string; seq: number; prev: LandedMark | null }): Promise<StepResult>;
   /**

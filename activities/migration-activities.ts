@@ -25,6 +25,7 @@ import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts }
 import { groupMuteMode, muteGroupStep, muteRequest, type GroupMutePorts } from './group-mute';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
+import { runRoundOpPage } from './round-ops';
 
 export interface ActivityDeps {
   zim: ZimClient;
@@ -353,13 +354,33 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       if (input.stage === 'verify') return verifyPage({ store, zim, scheduler }, input.page);
       return importBatchPage(await batchPorts(store, input.stage, input.page));
     },
-    listFanoutItems: async ({ stagingPath, stage, after, limit }) => {
-      const items = await (await deps.openStore(stagingPath)).fanoutItems(stage, after, limit);
+    listFanoutItems: async ({ stagingPath, stage, after, limit, round }) => {
+      const store = await deps.openStore(stagingPath);
+      const items = await (round === undefined
+        ? store.fanoutItems(stage, after, limit)
+        : store.roundFanoutItems(round, stage, after, limit));
       const last = items[items.length - 1];
       return { items, next: items.length === limit && last ? last.id : null };
     },
-    ownerConversations: async ({ stagingPath, owner }) =>
-      (await deps.openStore(stagingPath)).ownerConversationRanges(owner),
+    ownerConversations: async ({ stagingPath, owner, round }) => {
+      const store = await deps.openStore(stagingPath);
+      return round === undefined ? store.ownerConversationRanges(owner) : store.roundConversationRanges(round, owner);
+    },
+    loadRound: async ({ stagingPath, round }) => {
+      const store = await deps.openStore(stagingPath);
+      const [work, stages] = await Promise.all([store.roundWork(round), store.stageWork()]);
+      await store.setRoundState(round, 'running');
+      return { work, verify: stages.verify };
+    },
+    runRoundPage: async ({ stagingPath, round, op, page }) =>
+      runRoundOpPage(
+        { store: await deps.openStore(stagingPath), zim, scheduler, answerOf: (call) => answerOf(call as never) },
+        round,
+        op,
+        page
+      ),
+    finishRound: async ({ stagingPath, round, state }) =>
+      (await deps.openStore(stagingPath)).setRoundState(round, state),
     importPeerMessage: async (input) => {
       const store = await deps.openStore(input.stagingPath);
       if (!(await waitForOpenGate(() => store.callGateOpen(), cancellationSignal()))) return { ...DEFERRED_STEP };

@@ -31,6 +31,8 @@ export interface EntitySequenceInput extends MigrationRef {
   entityId: string;
   /** The stage workflow that receives progress reports. */
   stageWorkflowId: string;
+  /** A catch-up round: peer-history imports only the messages the round added. */
+  round?: number;
   /** Resume point and reconciliation mark, carried across continue-as-new. */
   next?: number;
   prev?: LandedMark | null;
@@ -148,7 +150,13 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
     const ref: MigrationRef = { migrationId: input.migrationId, stagingPath: input.stagingPath };
     const queue: Lane[] =
       input.queue ??
-      (await stagingReads.ownerConversations({ ...ref, owner: input.entityId })).map((r) => ({
+      (
+        await stagingReads.ownerConversations({
+          ...ref,
+          owner: input.entityId,
+          ...(input.round !== undefined && { round: input.round }),
+        })
+      ).map((r) => ({
         next: r.start,
         end: r.start + r.count,
         prev: null,

@@ -5,3 +5,4 @@ export { stageWorkflow } from './stage';
 export { entitySequenceWorkflow } from './entity-sequence';
 export { extractWorkflow } from './extract';
 export { conversationSyncWorkflow } from './coexist';
+export { roundWorkflow } from './round';

@@ -59,6 +59,8 @@ export interface StageInput extends MigrationRef {
   tuning?: StageTuning;
   /** The migration's pause state when it started this stage. */
   control?: ControlState;
+  /** A catch-up round's fan-out stage: only the round's items (new groups, owners and groups with new messages). */
+  round?: number;
   /** Carried across continue-as-new. */
   carried?: StageCarried;
 }
@@ -230,7 +232,13 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
       await waitQuietly(() => control.state.cancelled || (!control.state.paused && busy() < window));
       if (control.state.cancelled) break;
       if (c.queue.length === 0) {
-        const page = await localActs.listFanoutItems({ ...ref, stage, after: c.cursor, limit: 200 });
+        const page = await localActs.listFanoutItems({
+          ...ref,
+          stage,
+          after: c.cursor,
+          limit: 200,
+          ...(input.round !== undefined && { round: input.round }),
+        });
         c.queue.push(...page.items);
         c.cursor = page.next;
         c.exhausted = page.next === null;
@@ -288,6 +296,9 @@ async function startEntityChild(
           stageWorkflowId: workflowInfo().workflowId,
           control: sent,
           maxStepsPerRun: tuning.maxStepsPerChildRun,
+          // A round's group history starts at its first new message; its owners' lanes hold only new ones.
+          ...(item.start ? { next: item.start } : {}),
+          ...(input.round !== undefined && { round: input.round }),
         },
       ],
       // Children outlive this run when the stage continues as new; they report by workflow id to the newest run.

@@ -17,6 +17,9 @@ export const ledgerKeys = {
   nickname: (groupId: string, userId: string) => `nickname/${groupId}/${userId}`,
   /** group-messages: the MuteGroup after a muted group's history. */
   mute: (groupId: string) => `mute/${groupId}`,
+  /** round: a catch-up round's op on one item (round 2 and round 3 changing one profile are two operations). */
+  roundOp: (round: number, op: string, target: string, key: string) =>
+    target && target !== key ? `${round}/${op}/${target}/${key}` : `${round}/${op}/${key}`,
   /** verify: one check each. */
   verifyConversation: (owner: string, peer: string) => `peer/${owner}/${peer}`,
   verifyGroupHistory: (groupId: string) => `group/${groupId}`,

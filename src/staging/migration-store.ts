@@ -11,6 +11,7 @@ import type { MEMBER_ROLES } from '../import-format/schemas';
 import type { ZimLimits } from '../import-format/zim-limits';
 import type { StageActionWork } from '../shared/eta';
 import type { Plan, StagingCounts } from '../shared/migration-plan';
+import type { RoundOp, RoundState } from '../shared/rounds';
 import type { Stage } from '../shared/stages';
 
 /** What `zim-migrate plan` recorded when it staged the data. */
@@ -57,6 +58,8 @@ export interface FanoutItem {
   id: string;
   /** Records this child will land: the owner's message copies, the group's messages or members. */
   planned: number;
+  /** A catch-up round's group history: the seq its new messages start at (absent: 0). */
+  start?: number;
 }
 
 export interface StagedUser {
@@ -182,6 +185,58 @@ export interface VerifyPage {
 
 export type LedgerStatus = 'pending' | 'done' | 'failed' | 'skipped';
 
+/** The ledger's stages: the migration's, and `round` for catch-up round ops (src/shared/rounds.ts). */
+export type LedgerStage = Stage | 'round';
+
+/** A catch-up round of the migration (issue #13), as staged and run. */
+export interface RoundRecord {
+  round: number;
+  exportDir: string;
+  kind: 'full' | 'incremental';
+  sinceMs: number | null;
+  untilMs: number | null;
+  state: RoundState;
+  stagedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Records per change kind (src/catch-up/change-kinds.ts). */
+  changes: Record<string, number>;
+  etaSeconds: number;
+}
+
+/** What staging a round needs: the later export, staged beside the migration's staging (plan-round.ts). */
+export interface StageRoundInput {
+  round: number;
+  laterFile: string;
+  exportDir: string;
+  kind: 'full' | 'incremental';
+  sinceMs: number | null;
+  untilMs: number | null;
+  changes: Record<string, number>;
+  etaSeconds: number;
+}
+
+/** One item of a round op page: a target (the user or group the call is about), a key, the values the call needs. */
+export interface RoundOpItem {
+  target: string;
+  key: string;
+  data: Record<string, unknown>;
+}
+
+/** A round's work: pages per op, and items and records per fan-out stage it reuses. */
+export interface RoundWork {
+  ops: { op: RoundOp; pages: number; items: number }[];
+  fanout: Record<FanoutStage, { items: number; planned: number }>;
+}
+
+/** A new message a round did not import: older than its conversation's newest. */
+export interface RoundLateMessage {
+  sourceId: string;
+  conversation: string;
+  sentAt: number;
+  newestAt: number;
+}
+
 /** A record's outcome in the ledger, keyed by (stage, key): keys come from ledger-keys.ts. */
 export interface LedgerEntry {
   status: LedgerStatus;
@@ -197,13 +252,13 @@ export interface LedgerWrite extends LedgerEntry {
 
 /** A ledger entry as `report` lists it. */
 export interface LedgerRecord extends LedgerWrite {
-  stage: Stage;
+  stage: LedgerStage;
   /** When it was written (epoch ms). */
   at: number;
 }
 
 /** Ledger entries per stage and status: what has really landed, failed, been skipped, or is in flight. */
-export type LedgerCounts = Partial<Record<Stage, Record<LedgerStatus, number>>>;
+export type LedgerCounts = Partial<Record<LedgerStage, Record<LedgerStatus, number>>>;
 
 /** A message import's claim on its ledger entry (activities/message-import.ts). */
 export type Claim = { claimed: true; previous: LedgerEntry | null } | { claimed: false; current: LedgerEntry };
@@ -269,23 +324,37 @@ export interface MigrationStore {
   groupMessage(groupId: string, seq: number): Promise<StagedGroupMessage | null>;
   groupMessages(groupId: string): Promise<StagedGroupMessage[]>;
 
+  // Catch-up rounds (issue #13).
+  /** Every round staged, in order. */
+  rounds(): Promise<RoundRecord[]>;
+  /** Stages a round in one transaction (stage-round.ts); engines that cannot yet refuse with the fix. */
+  stageRound(input: StageRoundInput): Promise<RoundRecord>;
+  setRoundState(round: number, state: RoundState): Promise<void>;
+  roundWork(round: number): Promise<RoundWork>;
+  roundOpPage(round: number, op: RoundOp, page: number): Promise<RoundOpItem[]>;
+  /** The round's items of a fan-out stage, in id order after `after`; `start` is where a group's new history begins. */
+  roundFanoutItems(round: number, stage: FanoutStage, after: string | null, limit: number): Promise<FanoutItem[]>;
+  /** The conversations of an owner's copy with messages the round added: only those messages' seqs. */
+  roundConversationRanges(round: number, owner: string): Promise<ConversationRange[]>;
+  roundLate(round: number, limit: number): Promise<RoundLateMessage[]>;
+
   // The ledger.
-  ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerEntry>>;
+  ledgerGet(stage: LedgerStage, keys: string[]): Promise<Map<string, LedgerEntry>>;
   /** Upserts outcomes (or plain `pending` write-aheads) in one transaction; ends any lease on those entries. */
-  ledgerPut(stage: Stage, rows: readonly LedgerWrite[]): Promise<void>;
+  ledgerPut(stage: LedgerStage, rows: readonly LedgerWrite[]): Promise<void>;
   /**
    * A message import's claim on its entry: writes `pending` with this attempt's lease unless the entry is settled or
    * another attempt's lease is live, atomically, by the store's clock.
    */
-  ledgerClaim(stage: Stage, key: string, token: string, leaseMs: number): Promise<Claim>;
+  ledgerClaim(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<Claim>;
   /** Extends the attempt's lease; false if the entry is no longer pending under this token. */
-  ledgerRenew(stage: Stage, key: string, token: string, leaseMs: number): Promise<boolean>;
+  ledgerRenew(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<boolean>;
   /** Ends the attempt's lease (the entry stays pending). */
-  ledgerRelease(stage: Stage, key: string, token: string): Promise<void>;
+  ledgerRelease(stage: LedgerStage, key: string, token: string): Promise<void>;
   /** Entries per stage and status, kept as the ledger is written (cheap enough for live progress). */
   ledgerCounts(): Promise<LedgerCounts>;
   /** One stage's entries in key order, after `afterKey`. */
-  readLedger(stage: Stage, afterKey: string | null, limit: number): Promise<LedgerRecord[]>;
+  readLedger(stage: LedgerStage, afterKey: string | null, limit: number): Promise<LedgerRecord[]>;
 
   // The call gate (MigrationActivities.setCallGate): open unless the migration closed it.
   callGateOpen(): Promise<boolean>;

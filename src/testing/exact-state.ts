@@ -131,3 +131,69 @@ export function isExact(r: ExactnessReport): boolean {
     r.memberMismatches === 0
   );
 }
+
+/**
+ * What a catch-up round must leave besides the migration's own checks (compareWithEmulator): the final state, not
+ * only what was added. Profiles hold the staged fields; no friend or block is listed that staging no longer holds (a
+ * friend removed is absent; ZIM's mutual AddFriends may list who befriended the user); every group ZIM holds is
+ * staged (a dismissed one is gone) with the staged name, notice, avatar and attributes. Returns the differences found
+ * (the first few of each kind), empty when exact.
+ */
+export async function compareFinalState(store: MigrationStore, emulator: ZimEmulator): Promise<string[]> {
+  const found: string[] = [];
+  const note = (kind: string, what: string) => {
+    if (found.filter((f) => f.startsWith(kind)).length < 3) found.push(`${kind}: ${what}`);
+  };
+  let users = 0;
+  for (let page = await store.readUsers(null, 500); page.length; page = await store.readUsers(page.at(-1)!.id, 500)) {
+    users += page.length;
+    const relations = await store.userRelations(page.map((u) => u.id));
+    for (const u of page) {
+      const z = emulator.inspect.user(u.id);
+      if (!z) {
+        note('profile', `${u.id} not registered`);
+        continue;
+      }
+      const fields: [string, string, string | null][] = [
+        ['UserName', z.userName, u.nickname],
+        ['UserAvatar', z.userAvatar, u.avatarUrl],
+        ['Extra', z.extra, u.extendedData],
+      ];
+      for (const [field, actual, staged] of fields)
+        if (actual !== (staged ?? '')) note('profile', `${u.id} ${field} is ${JSON.stringify(actual)}`);
+      const rel = relations.get(u.id)!;
+      const mayList = new Set([...rel.friends, ...rel.friendOf]);
+      for (const f of z.friends) if (!mayList.has(f.userId)) note('friends', `${u.id} still lists ${f.userId}`);
+      const blocked = new Set(rel.blocked);
+      for (const b of z.blocked) if (!blocked.has(b.userId)) note('blocks', `${u.id} still blocks ${b.userId}`);
+    }
+  }
+  const registered = emulator.inspect.summary().users;
+  if (registered !== users) note('users', `${registered} registered in ZIM, ${users} staged`);
+  const staged = new Set<string>();
+  for (let page = await store.readGroups(null, 500); page.length; page = await store.readGroups(page.at(-1)!.id, 500))
+    for (const g of page) {
+      staged.add(g.id);
+      const z = emulator.inspect.group(g.id);
+      if (!z) {
+        note('groups', `${g.id} missing`);
+        continue;
+      }
+      const data: [string, string, string | null][] = [
+        ['GroupName', z.groupName, g.name],
+        ['GroupNotice', z.groupNotice, g.notice],
+        ['GroupAvatar', z.groupAvatar, g.avatarUrl],
+      ];
+      for (const [field, actual, want] of data)
+        if ((actual ?? '') !== (want ?? '')) note('group data', `${g.id} ${field} is ${JSON.stringify(actual)}`);
+      const actual = Object.fromEntries(z.attributes.map((a) => [a.Key, a.Value]));
+      if (JSON.stringify(sorted(actual)) !== JSON.stringify(sorted(g.attributes ?? {})))
+        note('group attributes', `${g.id} holds ${JSON.stringify(actual)}`);
+    }
+  for (const id of emulator.inspect.groupIds({ limit: Infinity }))
+    if (!staged.has(id)) note('groups', `${id} is in ZIM but no longer staged (not dismissed)`);
+  return found;
+}
+
+const sorted = (o: Record<string, string>) =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));

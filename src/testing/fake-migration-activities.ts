@@ -122,6 +122,13 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
       await record('group-messages', `${groupId}#${seq}`);
       return step(seq + 1 < historySteps);
     },
+    loadRound: async () => {
+      throw new Error('the fake migration activities run no catch-up rounds');
+    },
+    runRoundPage: async () => {
+      throw new Error('the fake migration activities run no catch-up rounds');
+    },
+    finishRound: async () => undefined,
     setCallGate: async ({ open }) => void (gateOpen = open),
     applyBudget: async (change) => void appliedBudgets.push(change),
     readProgress: async ({ windowMs }) => {

@@ -3,7 +3,7 @@
  * sample at a high rate, on free ports. Every process a test starts is ended in its `finally`, even on failure.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
@@ -368,6 +368,35 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     } finally {
       await run.cleanup();
     }
+  });
+
+  it('--rounds 3: the migration, then two catch-up rounds on evolving data, each verified (exit 0)', async () => {
+    const root = scratch();
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(root, 'r'), '--users', '20', '--rate', '200', '--rounds', '3'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /round 1: later export .*export-round-1 \(gen --evolve/);
+      assert.match(out, /rehearsal-round-1 COMPLETED/);
+      assert.match(out, /rehearsal-round-2 COMPLETED/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      await assertAllEnded(run, [port, uiPort]);
+    } finally {
+      await run.cleanup();
+    }
+    // Rounds rehearse generated data staged in SQLite.
+    const refused = spawnSync(process.execPath, [BIN, 'dev', '--rounds', '2', '--staging', 'postgres'], {
+      encoding: 'utf8',
+    });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /--rounds: catch-up rounds rehearse on a generated sample staged in SQLite/);
   });
 
   it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {

@@ -40,6 +40,7 @@ import { addZimPlanOptions, parseZimPlanOptions, zimPlanArgs, type ZimPlanSettin
 import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 import { extractSendbirdSample } from '../dev-sendbird';
+import { rehearseRounds } from '../dev-rounds';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -121,6 +122,11 @@ const optionsSchema = z
     keepOpen: z.boolean().optional(),
     excludeErrors: z.boolean().optional(),
     staging: z.string().min(1, '--staging must not be empty'),
+    rounds: z.coerce
+      .number({ error: '--rounds must be a number' })
+      .int('--rounds must be a whole number')
+      .min(1, '--rounds must be at least 1 (the migration itself)')
+      .max(10, '--rounds is at most 10'),
     workers: z.coerce
       .number({ error: '--workers must be a number' })
       .int('--workers must be a whole number')
@@ -128,6 +134,10 @@ const optionsSchema = z
       .max(MAX_WORKERS, `--workers is at most ${MAX_WORKERS}`),
   })
   .refine((o) => !(o.source && o.export), { message: '--source and --export exclude each other' })
+  .refine((o) => o.rounds === 1 || (o.staging === 'sqlite' && !o.export && !o.source), {
+    message:
+      '--rounds: catch-up rounds rehearse on a generated sample staged in SQLite (no --export, --source or postgres)',
+  })
   .refine(
     (o) => {
       const given = [o.port, o.uiPort, o.zimPort].filter((p) => p !== undefined);
@@ -186,6 +196,11 @@ export function registerDevCommand(program: Command): void {
       )
       .option('--exclude-errors', "stage what is valid even if some records have errors (plan's flag)")
       .option('--keep-open', 'keep the servers (and the UI) running after the migration ends, until Ctrl-C or SIGTERM')
+      .option(
+        '--rounds <n>',
+        'the migration, then n-1 catch-up rounds on evolving data (gen --evolve), each verified (SQLite only)',
+        '1'
+      )
   )
     .addHelpText(
       'after',
@@ -222,6 +237,7 @@ Examples:
   $ zim-migrate dev --export ./my-export --dir ./rehearsal-acme --zim-plan enterprise --retention-days 365
   $ zim-migrate dev --export ./my-export --max-group-members 500 --exclude-errors
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
+  $ zim-migrate dev --rounds 3 --dir "$(mktemp -d)"   the migration, then 2 catch-up rounds, each verified
   $ zim-migrate dev --staging postgres --workers 3     3 worker processes sharing a local PostgreSQL, as 3 machines
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
@@ -471,7 +487,19 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     }
     const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
     printer.end({ migrationId: MIGRATION, status: result.status, stages: result.stages });
-    const failed = result.stages.reduce((n, s) => n + s.failed, 0);
+    let failed = result.stages.reduce((n, s) => n + s.failed, 0);
+    if (o.rounds > 1 && result.status === 'completed')
+      failed += await rehearseRounds({
+        client,
+        taskQueue: TASK_QUEUE,
+        migrationId: MIGRATION,
+        staging,
+        dir,
+        rounds: o.rounds,
+        seed: o.seed,
+        workerFailed,
+        say,
+      });
     const report =
       where.kind === 'local-postgres'
         ? `${DATABASE_ENV.passwordFile}=${pgPasswordFile} zim-migrate report '${staging}' --name ${MIGRATION} ` +

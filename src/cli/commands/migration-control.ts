@@ -48,7 +48,7 @@ export const DEFAULT_WATCH_EVERY_SECONDS = 15;
 /** How long --watch keeps retrying while Temporal or the workers do not answer, before it fails. */
 const WATCH_GIVE_UP_MS = 60_000;
 
-const migrationName = z
+export const migrationName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a migration name is 1-64 letters, digits, ".", "_" or "-"');
 
@@ -82,13 +82,13 @@ function parseBudget(spec: string): { action: string; rate: number } {
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 
-function uiLink(settings: TemporalSettings, workflowId: string): string | undefined {
+export function uiLink(settings: TemporalSettings, workflowId: string): string | undefined {
   return (
     settings.uiUrl && `${settings.uiUrl}/namespaces/${settings.namespace}/workflows/${encodeURIComponent(workflowId)}`
   );
 }
 
-async function withClient<T>(settings: TemporalSettings, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(settings: TemporalSettings, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await connectClient(settings);
   try {
     return await fn(client);
@@ -141,6 +141,55 @@ async function finalState(handle: WorkflowHandle, name: string, temporalStatus: 
     return { migrationId: name, status: result.status, stages: result.stages };
   }
   return { migrationId: name, status: temporalStatus.toLowerCase() };
+}
+
+/**
+ * Prints a migration's (or a catch-up round's) progress once, or with `watch` follows it until it ends: the exit
+ * code is 1 when it ended other than completed.
+ */
+export async function followMigration(
+  client: Client,
+  name: string,
+  settings: TemporalSettings,
+  opts: { watch: boolean; json: boolean; every: number }
+): Promise<void> {
+  const handle = handleOf(client, name);
+  const printer = new ProgressPrinter({
+    output: watchOutputFor({ json: opts.json, isTTY: process.stdout.isTTY === true }),
+    everyMs: opts.every * 1000,
+    write: (text) => process.stdout.write(text),
+  });
+  let troubleSince: number | undefined;
+  for (;;) {
+    let snapshot: Awaited<ReturnType<typeof pollMigration>>;
+    try {
+      snapshot = await pollMigration(handle, name, settings);
+      if (troubleSince !== undefined) console.error(`zim-migrate: ${name}: answering again`);
+      troubleSince = undefined;
+    } catch (err) {
+      // A long watch (a CI step, a night) outlives network blips and worker restarts; a wrong name does not.
+      if (!opts.watch || err instanceof NoSuchMigrationError) throw err;
+      const now = Date.now();
+      if (troubleSince === undefined) console.error(`zim-migrate: ${describeError(err)} (retrying for a minute)`);
+      troubleSince ??= now;
+      if (now - troubleSince > WATCH_GIVE_UP_MS) throw err;
+      await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+      continue;
+    }
+    if ('final' in snapshot) {
+      const { final } = snapshot;
+      if (opts.watch) printer.end(final);
+      else process.stdout.write(opts.json ? `${JSON.stringify(final)}\n` : renderFinal(final));
+      if (opts.watch && final.status !== 'completed') process.exitCode = 1;
+      return;
+    }
+    if (!opts.watch) {
+      console.log(opts.json ? JSON.stringify(snapshot.progress) : renderProgress(snapshot.progress));
+      return;
+    }
+    printer.show(snapshot.progress);
+    await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+  }
 }
 
 export function registerMigrationControlCommands(program: Command): void {
@@ -300,45 +349,7 @@ migration, no worker answered; with --watch: the migration ended cancelled, fail
     .action(async (name: string, raw: Record<string, unknown>, command: Command) => {
       const opts = parse(statusOptions, raw, 'status options');
       const settings = resolveTemporalSettings(settingLayers(command));
-      await withClient(settings, async (client) => {
-        const handle = handleOf(client, name);
-        const printer = new ProgressPrinter({
-          output: watchOutputFor({ json: opts.json, isTTY: process.stdout.isTTY === true }),
-          everyMs: opts.every * 1000,
-          write: (text) => process.stdout.write(text),
-        });
-        let troubleSince: number | undefined;
-        for (;;) {
-          let snapshot: Awaited<ReturnType<typeof pollMigration>>;
-          try {
-            snapshot = await pollMigration(handle, name, settings);
-            if (troubleSince !== undefined) console.error(`zim-migrate: ${name}: answering again`);
-            troubleSince = undefined;
-          } catch (err) {
-            // A long watch (a CI step, a night) outlives network blips and worker restarts; a wrong name does not.
-            if (!opts.watch || err instanceof NoSuchMigrationError) throw err;
-            const now = Date.now();
-            if (troubleSince === undefined) console.error(`zim-migrate: ${describeError(err)} (retrying for a minute)`);
-            troubleSince ??= now;
-            if (now - troubleSince > WATCH_GIVE_UP_MS) throw err;
-            await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
-            continue;
-          }
-          if ('final' in snapshot) {
-            const { final } = snapshot;
-            if (opts.watch) printer.end(final);
-            else process.stdout.write(opts.json ? `${JSON.stringify(final)}\n` : renderFinal(final));
-            if (opts.watch && final.status !== 'completed') process.exitCode = 1;
-            return;
-          }
-          if (!opts.watch) {
-            console.log(opts.json ? JSON.stringify(snapshot.progress) : renderProgress(snapshot.progress));
-            return;
-          }
-          printer.show(snapshot.progress);
-          await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
-        }
-      });
+      await withClient(settings, (client) => followMigration(client, name, settings, opts));
     });
 
   const control = (command: 'pause' | 'resume' | 'cancel', description: string, examples: string, more: string) =>

@@ -23,6 +23,7 @@ import {
 import { formatDuration } from '../../shared/format-duration';
 import { describeError } from '../describe-error';
 import { settingLayers } from '../setting-layers';
+import { renderRoundReports, roundReports } from '../../catch-up/round-report';
 import { DEACTIVATED_NOTE, deactivatedUserOutcomes, renderDeactivated } from '../deactivated-report';
 
 interface StageReport {
@@ -138,7 +139,9 @@ A failure is a record ZIM refused for good (its code and message are ZIM's); "pe
 when the report was made. Verify findings are failures of stage "verify", keyed by the conversation or group.
 Deactivated users are listed one by one with their registration's outcome: ZIM has no API to deactivate a user, so
 they are registered but own nothing (no copies, relations or memberships but as a group owner); your app must not
-issue them ZIM login tokens.
+issue them ZIM login tokens. Catch-up rounds (zim-migrate catch-up) are listed after the stages: each round's
+export, state, duration, its changes other than messages (planned, done, failed, skipped, pending), its new
+messages and its conflicts; a round's failures are listed with stage "round", keyed <round>/<op>/<record>.
 
 Counts come from the ledger in the staging file. Durations, rates and budgets come from the migration's workflow:
 a migration records its name in the staging file when a worker starts it (the last one started wins), so the
@@ -196,7 +199,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           };
         });
         const failures: FailureReport[] = [];
-        for (const { stage } of stages) {
+        for (const stage of [...stages.map((s) => s.stage), 'round' as const]) {
           for (let after: string | null = null; ;) {
             const rows = await store.readLedger(stage, after, 1000);
             for (const r of rows)
@@ -212,12 +215,13 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
           }
         }
         const deactivated = await deactivatedUserOutcomes(store);
+        const rounds = await roundReports(store);
         if (opts.json) {
           const note = live.note;
           const deactivatedUsers = { note: DEACTIVATED_NOTE, users: deactivated };
           console.log(
             JSON.stringify(
-              { staging, migration: name, ...(note && { note }), stages, failures, deactivatedUsers },
+              { staging, migration: name, ...(note && { note }), stages, rounds, failures, deactivatedUsers },
               null,
               2
             )
@@ -238,6 +242,7 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
               `${(s.seconds !== undefined ? formatDuration(s.seconds) : '').padStart(11)}   ${rate}`
           );
         }
+        for (const line of renderRoundReports(rounds)) console.log(line);
         if (failures.length === 0) console.log('\nNo failures.');
         else {
           console.log(

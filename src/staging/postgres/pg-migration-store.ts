@@ -19,7 +19,12 @@ import type {
   LedgerCounts,
   LedgerEntry,
   LedgerRecord,
+  LedgerStage,
   LedgerStatus,
+  RoundLateMessage,
+  RoundOpItem,
+  RoundRecord,
+  RoundWork,
   LedgerWrite,
   MessageOwner,
   MigrationStore,
@@ -37,6 +42,7 @@ import type {
   VerifyPage,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
+import { UsageError } from '../../shared/usage-error';
 import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
 import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from '../sqlite/schema';
@@ -455,14 +461,41 @@ export class PgMigrationStore implements MigrationStore {
     return this.groupMessagesIn(first, first, first + n, n);
   }
 
+  // Catch-up rounds: SQLite staging only, for now.
+
+  async rounds(): Promise<RoundRecord[]> {
+    return [];
+  }
+  async stageRound(): Promise<RoundRecord> {
+    throw roundsUnsupported();
+  }
+  async setRoundState(): Promise<void> {
+    throw roundsUnsupported();
+  }
+  async roundWork(): Promise<RoundWork> {
+    throw roundsUnsupported();
+  }
+  async roundOpPage(): Promise<RoundOpItem[]> {
+    throw roundsUnsupported();
+  }
+  async roundFanoutItems(): Promise<FanoutItem[]> {
+    throw roundsUnsupported();
+  }
+  async roundConversationRanges(): Promise<ConversationRange[]> {
+    throw roundsUnsupported();
+  }
+  async roundLate(): Promise<RoundLateMessage[]> {
+    throw roundsUnsupported();
+  }
+
   // The ledger.
 
-  async ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerEntry>> {
+  async ledgerGet(stage: LedgerStage, keys: string[]): Promise<Map<string, LedgerEntry>> {
     const rows = await this.rows(`SELECT * FROM ledger WHERE stage = $1 AND key = ANY($2::text[])`, [stage, keys]);
     return new Map(rows.map((r) => [str(r.key), entryOf(r)]));
   }
 
-  async ledgerPut(stage: Stage, rows: readonly LedgerWrite[]): Promise<void> {
+  async ledgerPut(stage: LedgerStage, rows: readonly LedgerWrite[]): Promise<void> {
     this.writable();
     if (rows.length === 0) return;
     // One statement, one transaction; a key written twice keeps its last write, as the SQLite loop does.
@@ -486,7 +519,7 @@ export class PgMigrationStore implements MigrationStore {
     );
   }
 
-  async ledgerClaim(stage: Stage, key: string, token: string, leaseMs: number): Promise<Claim> {
+  async ledgerClaim(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<Claim> {
     this.writable();
     // One statement: the insert, or the update of an entry that is pending and unleased, lease-expired or ours.
     // A racing attempt waits for the row lock, then re-checks the WHERE against the winner's row and updates nothing.
@@ -509,7 +542,7 @@ export class PgMigrationStore implements MigrationStore {
     return { claimed: false, current: claimEntry(current!) };
   }
 
-  async ledgerRenew(stage: Stage, key: string, token: string, leaseMs: number): Promise<boolean> {
+  async ledgerRenew(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<boolean> {
     this.writable();
     const rows = await this.rows(
       `UPDATE ledger SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
@@ -519,7 +552,7 @@ export class PgMigrationStore implements MigrationStore {
     return rows.length === 1;
   }
 
-  async ledgerRelease(stage: Stage, key: string, token: string): Promise<void> {
+  async ledgerRelease(stage: LedgerStage, key: string, token: string): Promise<void> {
     this.writable();
     await this.rows(
       `UPDATE ledger SET lease_until = NULL WHERE stage = $1 AND key = $2 AND status = 'pending' AND lease_token = $3`,
@@ -538,7 +571,7 @@ export class PgMigrationStore implements MigrationStore {
     return counts;
   }
 
-  async readLedger(stage: Stage, afterKey: string | null, limit: number): Promise<LedgerRecord[]> {
+  async readLedger(stage: LedgerStage, afterKey: string | null, limit: number): Promise<LedgerRecord[]> {
     const rows = await this.rows(`SELECT * FROM ledger WHERE stage = $1 AND key > $2 ORDER BY key LIMIT $3`, [
       stage,
       afterKey ?? '',
@@ -576,4 +609,11 @@ export class PgMigrationStore implements MigrationStore {
 function claimEntry(r: Row): LedgerEntry {
   const { status, msgSeq, zimCode } = entryOf(r);
   return { status, ...(msgSeq !== undefined && { msgSeq }), ...(zimCode !== undefined && { zimCode }) };
+}
+
+function roundsUnsupported(): Error {
+  return new UsageError(
+    'catch-up rounds run on a SQLite staging file only in this version; for a migration staged in PostgreSQL, ' +
+      'run catch-up --dry-run to see the difference, or stage the migration in SQLite (plan --out <file>.sqlite)'
+  );
 }

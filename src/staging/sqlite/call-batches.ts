@@ -79,3 +79,10 @@ export function prepareForMigration(db: Db): void {
     if (!built('ledger_counts')) db.exec(COUNT_LEDGER);
   }).immediate();
 }
+
+/** Page indexes built again from the read tables as they are now (a catch-up round changed them). */
+export function rebuildCallBatches(db: Db): void {
+  db.exec(`DELETE FROM zm_call_batches; DELETE FROM zm_meta WHERE key IN ('batches', 'profile_batches');`);
+  db.exec(BUILD_BATCHES);
+  db.exec(BUILD_PROFILE_BATCHES);
+}

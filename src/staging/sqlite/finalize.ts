@@ -34,7 +34,20 @@ export function buildReadTables(db: Db): FinalizeResult {
     INSERT OR IGNORE INTO group_members(grp, user, role, nickname, joined_at)
     SELECT id, owner, 'owner', NULL, created_at FROM groups;
     UPDATE groups SET member_count = (SELECT count(*) FROM group_members m WHERE m.grp = groups.id);
+  `);
+  const conversations = buildHistoryTables(db);
+  db.exec('COMMIT');
+  tracePhase('owners');
+  return { counts: countAll(db, conversations.count), workload: workload(db, conversations.queryPages) };
+}
 
+/**
+ * Every owner's copy of their one-to-one history and every group's history in read order, with their indexes:
+ * built once when staged, and again when a catch-up round adds messages (src/staging/sqlite/stage-round.ts).
+ * Expects empty peer_copies, owners and group_seq.
+ */
+export function buildHistoryTables(db: Db): { count: number; queryPages: number } {
+  db.exec(`
     -- Each side's copy, minus what that side deleted; deactivated users own no copies. Messages sent at the same
     -- time keep the export's order (file, then line; files are numbered in reading order), never their ids' order.
     INSERT INTO peer_copies(owner, peer, msg)
@@ -51,9 +64,7 @@ export function buildReadTables(db: Db): FinalizeResult {
   tracePhase('read tables');
   const conversations = indexOwners(db);
   indexGroupHistories(db);
-  db.exec('COMMIT');
-  tracePhase('owners');
-  return { counts: countAll(db, conversations.count), workload: workload(db, conversations.queryPages) };
+  return conversations;
 }
 
 export function writeMeta(db: Db, meta: StagingMeta): void {
@@ -89,7 +100,7 @@ function indexGroupHistories(db: Db): void {
     FROM (SELECT grp, min(id) AS first, count(*) AS n FROM group_seq GROUP BY grp) AS r WHERE r.grp = groups.id`);
 }
 
-function countAll(db: Db, conversations: number): StagingCounts {
+export function countAll(db: Db, conversations: number): StagingCounts {
   const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
   return {
     users: n('SELECT count(*) FROM users'),

@@ -1,6 +1,7 @@
 /** MigrationStore over the embedded SQLite staging file (engine choice and measurements: docs/staging.md). */
 import type { Statement } from 'better-sqlite3';
 import { plannedRecords, stageActions, stageCalls } from '../../shared/migration-plan';
+import { ROUND_OPS, type RoundOp, type RoundState } from '../../shared/rounds';
 import { STAGES, type Stage } from '../../shared/stages';
 import type {
   BlockKey,
@@ -12,6 +13,12 @@ import type {
   LedgerCounts,
   LedgerEntry,
   LedgerRecord,
+  LedgerStage,
+  RoundLateMessage,
+  RoundOpItem,
+  RoundRecord,
+  RoundWork,
+  StageRoundInput,
   LedgerStatus,
   LedgerWrite,
   MessageOwner,
@@ -35,6 +42,7 @@ import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
+import { readRounds, ROUND_SCHEMA, stageRoundSqlite } from './stage-round';
 
 const str = (v: unknown) => v as string;
 
@@ -421,9 +429,91 @@ export class SqliteMigrationStore implements MigrationStore {
     return this.groupMessagesIn(first, first, first + n, n);
   }
 
+  // Catch-up rounds.
+
+  async rounds(): Promise<RoundRecord[]> {
+    if (this.readonly && !this.hasTable('zm_rounds')) return [];
+    return readRounds(this.db);
+  }
+
+  async stageRound(input: StageRoundInput): Promise<RoundRecord> {
+    this.writable();
+    this.statements.clear(); // the read tables are rewritten
+    return stageRoundSqlite(this.db, input);
+  }
+
+  async setRoundState(round: number, state: RoundState): Promise<void> {
+    this.writable();
+    this.db.exec(ROUND_SCHEMA);
+    const now = Date.now();
+    this.sql(
+      `UPDATE zm_rounds SET state = ?,
+         started_at = CASE WHEN ? = 'running' THEN coalesce(started_at, ?) ELSE started_at END,
+         finished_at = CASE WHEN ? IN ('done', 'cancelled') THEN ? ELSE NULL END WHERE round = ?`
+    ).run(state, state, now, state, now, round);
+  }
+
+  async roundWork(round: number): Promise<RoundWork> {
+    const ops = new Map(
+      (
+        this.sql(
+          `SELECT op, count(DISTINCT page) AS pages, count(*) AS items FROM zm_round_ops WHERE round = ?
+          GROUP BY op`
+        ).all(round) as { op: RoundOp; pages: number; items: number }[]
+      ).map((r) => [r.op, r])
+    );
+    const fanout = (stage: FanoutStage) =>
+      this.sql(
+        `SELECT count(*) AS items, coalesce(sum(planned), 0) AS planned FROM zm_round_items WHERE round = ? AND stage = ?`
+      ).get(round, stage) as { items: number; planned: number };
+    return {
+      ops: ROUND_OPS.map((op) => ops.get(op) ?? { op, pages: 0, items: 0 }),
+      fanout: {
+        groups: fanout('groups'),
+        'peer-messages': fanout('peer-messages'),
+        'group-messages': fanout('group-messages'),
+      },
+    };
+  }
+
+  async roundOpPage(round: number, op: RoundOp, page: number): Promise<RoundOpItem[]> {
+    const rows = this.sql(
+      `SELECT target, key, data FROM zm_round_ops WHERE round = ? AND op = ? AND page = ? ORDER BY target, key`
+    ).all(round, op, page) as { target: string; key: string; data: string }[];
+    return rows.map((r) => ({ target: r.target, key: r.key, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+
+  async roundFanoutItems(
+    round: number,
+    stage: FanoutStage,
+    after: string | null,
+    limit: number
+  ): Promise<FanoutItem[]> {
+    return this.sql(
+      `SELECT id, planned, start FROM zm_round_items WHERE round = ? AND stage = ? AND id > ? ORDER BY id LIMIT ?`
+    ).all(round, stage, after ?? '', limit) as FanoutItem[];
+  }
+
+  async roundConversationRanges(round: number, owner: string): Promise<ConversationRange[]> {
+    const { first, n } = this.ownerRange(owner);
+    const rows = this.sql(
+      `SELECT peer, min(id) AS first_id, count(*) AS n FROM peer_copies WHERE id >= ? AND id < ?
+         AND msg >= (SELECT first_peer_msg FROM zm_rounds WHERE round = ?)
+       GROUP BY peer ORDER BY first_id`
+    ).all(first, first + n, round) as Row[];
+    return rows.map((r) => ({ peer: str(r.peer), start: (r.first_id as number) - first, count: r.n as number }));
+  }
+
+  async roundLate(round: number, limit: number): Promise<RoundLateMessage[]> {
+    return this.sql(
+      `SELECT src AS sourceId, conversation, sent AS sentAt, newest AS newestAt FROM zm_round_late WHERE round = ?
+       ORDER BY sent LIMIT ?`
+    ).all(round, limit) as RoundLateMessage[];
+  }
+
   // The ledger.
 
-  async ledgerGet(stage: Stage, keys: string[]): Promise<Map<string, LedgerEntry>> {
+  async ledgerGet(stage: LedgerStage, keys: string[]): Promise<Map<string, LedgerEntry>> {
     const found = new Map<string, LedgerEntry>();
     const get = this.sql(`SELECT * FROM ledger WHERE stage = ? AND key = ?`);
     for (const key of keys) {
@@ -433,7 +523,7 @@ export class SqliteMigrationStore implements MigrationStore {
     return found;
   }
 
-  async ledgerPut(stage: Stage, rows: readonly LedgerWrite[]): Promise<void> {
+  async ledgerPut(stage: LedgerStage, rows: readonly LedgerWrite[]): Promise<void> {
     this.writable();
     const put = this.sql(
       `INSERT INTO ledger(stage, key, status, zim_code, zim_message, msg_id, msg_seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -448,7 +538,7 @@ export class SqliteMigrationStore implements MigrationStore {
     })();
   }
 
-  async ledgerClaim(stage: Stage, key: string, token: string, leaseMs: number): Promise<Claim> {
+  async ledgerClaim(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<Claim> {
     this.writable();
     const read = this.sql(`SELECT * FROM ledger WHERE stage = ? AND key = ?`);
     const take = this.sql(
@@ -480,7 +570,7 @@ export class SqliteMigrationStore implements MigrationStore {
       .immediate();
   }
 
-  async ledgerRenew(stage: Stage, key: string, token: string, leaseMs: number): Promise<boolean> {
+  async ledgerRenew(stage: LedgerStage, key: string, token: string, leaseMs: number): Promise<boolean> {
     this.writable();
     return (
       this.sql(
@@ -489,7 +579,7 @@ export class SqliteMigrationStore implements MigrationStore {
     );
   }
 
-  async ledgerRelease(stage: Stage, key: string, token: string): Promise<void> {
+  async ledgerRelease(stage: LedgerStage, key: string, token: string): Promise<void> {
     this.writable();
     this.sql(
       `UPDATE ledger SET lease_until = NULL WHERE stage = ? AND key = ? AND status = 'pending' AND lease_token = ?`
@@ -507,7 +597,7 @@ export class SqliteMigrationStore implements MigrationStore {
     return counts;
   }
 
-  async readLedger(stage: Stage, afterKey: string | null, limit: number): Promise<LedgerRecord[]> {
+  async readLedger(stage: LedgerStage, afterKey: string | null, limit: number): Promise<LedgerRecord[]> {
     const rows = this.sql(`SELECT * FROM ledger WHERE stage = ? AND key > ? ORDER BY key LIMIT ?`).all(
       stage,
       afterKey ?? '',
