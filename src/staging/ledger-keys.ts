@@ -17,6 +17,8 @@ export const ledgerKeys = {
   nickname: (groupId: string, userId: string) => `nickname/${groupId}/${userId}`,
   /** group-messages: the MuteGroup after a muted group's history. */
   mute: (groupId: string) => `mute/${groupId}`,
+  /** read-state: a reader's conversation (`read/<user>/<peer|group>/<peer or group id>`). */
+  readState: (user: string, kind: 'peer' | 'group', conv: string) => `read/${user}/${kind}/${conv}`,
   /** verify: one check each. */
   verifyConversation: (owner: string, peer: string) => `peer/${owner}/${peer}`,
   verifyGroupHistory: (groupId: string) => `group/${groupId}`,

@@ -48,7 +48,7 @@ export interface StageWork {
   actions: StageActionWork[];
 }
 
-export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
+export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'read-state' | 'verify';
 export type FanoutStage = 'peer-messages' | 'groups' | 'group-messages';
 
 /** One child of a fan-out stage. */
@@ -170,6 +170,16 @@ export interface StagedGroupMessage extends StagedMessage {
   groupId: string;
 }
 
+/** A read position to import: the reader's conversation is read up to its newest message. */
+export interface StagedReadState {
+  user: string;
+  kind: 'peer' | 'group';
+  /** The peer user or the group. */
+  conv: string;
+  /** The last-read message's source id. */
+  msg: string;
+}
+
 /**
  * A verify page holds one kind: owners (conversation copies), groups (history and members) or users. Page numbers
  * interleave the kinds (verify-page-order.ts), so the pages in flight read with every kind's Actions at once.
@@ -246,6 +256,8 @@ export interface MigrationStore {
   friendsPage(page: number): Promise<StagedFriend[]>;
   /** Page `page` of the blocks stage: one user's blocks, one AddUsersToBlacklist. */
   blocksPage(page: number): Promise<StagedBlock[]>;
+  /** Page `page` of the read-state stage: read states in (user, kind, conv) order, one ClearConversationUnread each. */
+  readStatePage(page: number): Promise<StagedReadState[]>;
   verifyPage(page: number): Promise<VerifyPage>;
   /** The staged relations of each user in `userIds`. */
   userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>>;
