@@ -83,7 +83,7 @@ export function renderExtractSummary(s: ExtractSummary, outDir: string): string 
   return [
     `Extracted into ${outDir}:`,
     `  users ${s.users} (${s.deactivatedUsers} deactivated, ${s.unlistedUsers} known only from messages or memberships)`,
-    `  groups ${s.groups} with ${s.members} members · one-to-one messages ${s.peerMessages} · group messages ${s.groupMessages} · blocks ${s.blocks}`,
+    `  groups ${s.groups} with ${s.members} members · one-to-one messages ${s.peerMessages} · group messages ${s.groupMessages} · blocks ${s.blocks} · read states ${s.readStates}`,
     '',
     'Left out or changed (every item is in ' + path.join(outDir, REPORT_FILE) + '):',
     renderReport(s.report),
