@@ -181,7 +181,7 @@ export const RULES = {
   'read.partial': {
     severity: 'warning',
     summary:
-      "A read position before the conversation's newest message: ZIM can only mark a whole conversation read (ClearConversationUnread), so this one is not imported.",
+      'A read position before newer messages from others: ZIM can only mark a whole conversation read (ClearConversationUnread), so this one is not imported.',
     fix: 'Nothing to do: the conversation keeps the unread count the import left (docs/import-format.md#read_statesndjson).',
   },
   'dup.id': {

@@ -209,7 +209,7 @@ export class ReferentialChecks {
    * Read states: a known, active reader; a known peer or group the reader is a member of; a last-read message of that
    * conversation. Imported only at the newest message of the reader's copy (ZIM's ClearConversationUnread marks a
    * whole conversation read): earlier positions are warned about and left out, as are conversations with nothing
-   * to import. Runs after the messages' checks, so it sees their final statuses.
+   * to import. A position followed only by the reader's own messages is at the newest: nothing is unread. Runs after the messages' checks, so it sees their final statuses.
    */
   readStates(): void {
     const table = 'raw_read_states';
@@ -221,6 +221,8 @@ export class ReferentialChecks {
     const peer = `t.kind = 'peer'`;
     const group = `t.kind = 'group'`;
     this.unknownUsers(table, ['user'], id, ['user']);
+    // Deactivated readers own no copies and no memberships (an export may well leave theirs out): nothing to check.
+    this.sql.setStatus(table, `NOT ${activeUser('t.user')}`, RowStatus.skipped);
     this.sql.flag({
       table,
       where: `${peer} AND NOT ${userExists('t.conv')}`,
@@ -267,15 +269,14 @@ export class ReferentialChecks {
       recordId: id,
       message: (r) => `read state ${id(r)} repeats ${s(r.kept_at)}, which is kept`,
     });
-    // Deactivated readers own no copies and no memberships.
-    this.sql.setStatus(table, `NOT ${activeUser('t.user')}`, RowStatus.skipped);
     // What the reader's copy will hold, in the order it is imported (finalize.ts): sent, then file and line.
     const inCopy = `(m.f = t.user AND m.t = t.conv AND m.del_f = 0) OR (m.t = t.user AND m.f = t.conv AND m.del_t = 0)`;
     const position = (msg: string) => `(SELECT k.sent, k.file, k.line ${msg.slice(msg.indexOf('FROM'))} LIMIT 1)`;
+    // Only what others sent counts: the reader's own later messages leave nothing unread (as in ZIM's count).
     const peerAfter = `EXISTS (SELECT 1 FROM peer_messages m WHERE m.status = ${RowStatus.ok} AND (${inCopy})
-      AND (m.sent, m.file, m.line) > ${position(peerMsg)})`;
+      AND m.f <> t.user AND (m.sent, m.file, m.line) > ${position(peerMsg)})`;
     const groupAfter = `EXISTS (SELECT 1 FROM group_messages m WHERE m.grp = t.conv AND m.status = ${RowStatus.ok}
-      AND (m.sent, m.file, m.line) > ${position(groupMsg)})`;
+      AND m.f <> t.user AND (m.sent, m.file, m.line) > ${position(groupMsg)})`;
     this.sql.flag({
       table,
       where: `(${peer} AND ${peerAfter}) OR (${group} AND ${groupAfter})`,
@@ -283,7 +284,8 @@ export class ReferentialChecks {
       rule: 'read.partial',
       status: RowStatus.skipped,
       recordId: id,
-      message: (r) => `${s(r.user)} has read ${s(r.conv)} up to ${s(r.msg)}, before its newest message; not imported`,
+      message: (r) =>
+        `${s(r.user)} has read ${s(r.conv)} up to ${s(r.msg)}, before newer messages from others; not imported`,
     });
     // Nothing imported into the reader's copy (all expired, or deleted by the reader): no conversation to mark read.
     this.sql.setStatus(
