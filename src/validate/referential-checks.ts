@@ -215,6 +215,7 @@ export class ReferentialChecks {
     const table = 'raw_read_states';
     if (this.sql.count(`SELECT count(*) FROM ${table}`) === 0) return;
     this.sql.db.exec(`
+      CREATE INDEX raw_read_states_key ON raw_read_states(user, kind, conv);
       CREATE INDEX peer_messages_pair ON peer_messages(f, t, sent);
       CREATE INDEX group_messages_grp ON group_messages(grp, sent);`);
     const id = (r: StagedRow) => `${s(r.user)}/${s(r.conv)}`;
@@ -270,13 +271,15 @@ export class ReferentialChecks {
       message: (r) => `read state ${id(r)} repeats ${s(r.kept_at)}, which is kept`,
     });
     // What the reader's copy will hold, in the order it is imported (finalize.ts): sent, then file and line.
-    const inCopy = `(m.f = t.user AND m.t = t.conv AND m.del_f = 0) OR (m.t = t.user AND m.f = t.conv AND m.del_t = 0)`;
     const position = (msg: string) => `(SELECT k.sent, k.file, k.line ${msg.slice(msg.indexOf('FROM'))} LIMIT 1)`;
-    // Only what others sent counts: the reader's own later messages leave nothing unread (as in ZIM's count).
-    const peerAfter = `EXISTS (SELECT 1 FROM peer_messages m WHERE m.status = ${RowStatus.ok} AND (${inCopy})
-      AND m.f <> t.user AND (m.sent, m.file, m.line) > ${position(peerMsg)})`;
+    // The same time alone, as a range the (pair or group, sent) index can seek to.
+    const sentOf = (msg: string) => `(SELECT k.sent ${msg.slice(msg.indexOf('FROM'))} LIMIT 1)`;
+    // Only what others sent counts: the reader's own later messages leave nothing unread (as in ZIM's count). In a
+    // one-to-one copy that is what the peer sent the reader and the reader kept.
+    const peerAfter = `EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.conv AND m.t = t.user AND m.del_t = 0
+      AND m.status = ${RowStatus.ok} AND m.sent >= ${sentOf(peerMsg)} AND (m.sent, m.file, m.line) > ${position(peerMsg)})`;
     const groupAfter = `EXISTS (SELECT 1 FROM group_messages m WHERE m.grp = t.conv AND m.status = ${RowStatus.ok}
-      AND m.f <> t.user AND (m.sent, m.file, m.line) > ${position(groupMsg)})`;
+      AND m.f <> t.user AND m.sent >= ${sentOf(groupMsg)} AND (m.sent, m.file, m.line) > ${position(groupMsg)})`;
     this.sql.flag({
       table,
       where: `(${peer} AND ${peerAfter}) OR (${group} AND ${groupAfter})`,
@@ -290,7 +293,9 @@ export class ReferentialChecks {
     // Nothing imported into the reader's copy (all expired, or deleted by the reader): no conversation to mark read.
     this.sql.setStatus(
       table,
-      `(${peer} AND NOT EXISTS (SELECT 1 FROM peer_messages m WHERE m.status = ${RowStatus.ok} AND (${inCopy})))
+      `(${peer} AND NOT EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.user AND m.t = t.conv AND m.del_f = 0
+         AND m.status = ${RowStatus.ok}) AND NOT EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.conv
+         AND m.t = t.user AND m.del_t = 0 AND m.status = ${RowStatus.ok}))
        OR (${group} AND NOT EXISTS (SELECT 1 FROM group_messages m WHERE m.grp = t.conv AND m.status = ${RowStatus.ok}))`,
       RowStatus.skipped
     );

@@ -33,6 +33,7 @@ export interface ExtractedCounts {
   groupMessages: number;
   groups: number;
   blocks: number;
+  readStates: number;
 }
 
 export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: boolean }): ExtractedCounts {
@@ -74,8 +75,20 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
   let expectedPeer = 0;
   let expectedGroup = 0;
   let expectedGroups = 0;
+  const expectedReads: string[] = [];
   for (const ch of ws.channels) {
     const isDm = ch.is_distinct && ch.members.length === 2;
+    // Each member's read position: the last exported message at or before their read_receipt time.
+    const kept = [...ch.ts.keys()].filter(
+      (i) => ch.kind[i] !== MESSAGE_KIND.removed && !(isDm && ch.kind[i] === MESSAGE_KIND.admin)
+    );
+    ch.readTs.forEach((t, m) => {
+      const last = kept.filter((i) => ch.ts[i]! <= t).at(-1);
+      if (last === undefined) return;
+      const reader = zimUser(ws.users[ch.members[m]!]!.user_id);
+      const conv = isDm ? zimUser(ws.users[ch.members[1 - m]!]!.user_id) : zimGroup(ch.channel_url);
+      expectedReads.push(`${reader}|${conv}|${String(ch.ids[last])}`);
+    });
     if (!isDm) {
       expectedGroups++;
       const gid = zimGroup(ch.channel_url);
@@ -123,6 +136,12 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
   assert.equal(peer.size, expectedPeer, 'no other one-to-one message');
   assert.equal(group.size, expectedGroup, 'no other group message');
   assert.equal(groups.size, expectedGroups, 'no other group');
+  const reads = files
+    .filter((f) => f.startsWith('read_states'))
+    .flatMap((f) => lines<{ user: string; peer?: string; group?: string; lastReadMessage: string }>(path.join(out, f)))
+    .map((r) => `${r.user}|${r.peer ?? r.group}|${r.lastReadMessage}`);
+  assert.ok(expectedReads.length > 0);
+  assert.deepEqual(reads.sort(), expectedReads.sort(), 'read states: every member at their last message read');
   const blocks = lines<{ user: string; blocked: string }>(path.join(out, 'blocks.ndjson'));
   if (o.blocks) {
     const expected = [...ws.blocks].flatMap(([a, bs]) =>
@@ -136,6 +155,7 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
     groupMessages: group.size,
     groups: groups.size,
     blocks: blocks.length,
+    readStates: reads.length,
   };
 }
 

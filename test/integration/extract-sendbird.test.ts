@@ -82,6 +82,7 @@ describe('extract sendbird (Temporal workflow)', () => {
     const counts = assertMatchesWorkspace(out, ws, { blocks: true });
     assert.equal(summary.peerMessages, counts.peerMessages);
     assert.equal(summary.groupMessages, counts.groupMessages);
+    assert.equal(summary.readStates, counts.readStates);
     assert.ok(summary.mappedIds > 20, 'long and odd ids were mapped');
     assert.ok(
       summary.report['message.removed']!.count > 0 && summary.report['channel.open-not-extracted']!.count === 2
