@@ -23,6 +23,7 @@ import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
 import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
 import { groupMuteMode, muteGroupStep, muteRequest, type GroupMutePorts } from './group-mute';
+import { markReadPage, type ReadStatePorts } from './read-state';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
 import { verifyPage } from './verify';
 import { runRoundOpPage } from './round-ops';
@@ -223,6 +224,29 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     };
   }
 
+  /** ZIM's ConvType: 0 one-to-one, 2 group. */
+  const CONV_TYPE = { peer: 0, group: 2 } as const;
+
+  function readStatePorts(store: MigrationStore, page: number): ReadStatePorts {
+    return {
+      items: () => store.readStatePage(page),
+      ledgerGet: async (keys) =>
+        new Map([...(await store.ledgerGet('read-state', keys))].map(([k, v]) => [k, v.status] as const)),
+      ledgerPut: (rows) => store.ledgerPut('read-state', rows),
+      clear: (r) =>
+        scheduledCall(scheduler, 'ClearConversationUnread', undefined, async () => {
+          try {
+            await zim.clearConversationUnread({ FromUserId: r.user, ConvId: r.conv, ConvType: CONV_TYPE[r.kind] });
+            return { kind: 'cleared' as const };
+          } catch (err) {
+            if (err instanceof ZimPermanentError)
+              return { kind: 'refused' as const, code: err.code, message: err.zimMessage };
+            throw err;
+          }
+        }),
+    };
+  }
+
   function mutePorts(store: MigrationStore, groupId: string): GroupMutePorts {
     const mode = groupMuteMode();
     return {
@@ -352,6 +376,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
     runPage: async (input): Promise<Outcome> => {
       const store = await deps.openStore(input.stagingPath);
       if (input.stage === 'verify') return verifyPage({ store, zim, scheduler }, input.page);
+      if (input.stage === 'read-state') return markReadPage(readStatePorts(store, input.page));
       return importBatchPage(await batchPorts(store, input.stage, input.page));
     },
     listFanoutItems: async ({ stagingPath, stage, after, limit, round }) => {

@@ -14,7 +14,7 @@ export interface Rule {
 
 /** The entity files an export directory holds (docs/import-format.md#files). */
 export const ACCEPTED_FILES =
-  'users, friends, blocks, groups, group_members, peer_messages, group_messages (.ndjson or .ndjson.gz)';
+  'users, friends, blocks, groups, group_members, peer_messages, group_messages, read_states (.ndjson or .ndjson.gz)';
 
 export const RULES = {
   'dir.unreadable': {
@@ -167,6 +167,23 @@ export const RULES = {
     summary: "The record names a group that is not in this app's groups file (or whose group record was rejected).",
     fix: 'Export the group, or remove the record.',
   },
+  'ref.unknown-message': {
+    severity: 'error',
+    summary:
+      'A read state names a last-read message that is not a message of that conversation (or whose record was rejected).',
+    fix: 'Name the id of a message in the peer_messages or group_messages file between the reader and that peer, or of that group.',
+  },
+  'ref.not-member': {
+    severity: 'error',
+    summary: 'A read state of a group names a reader who is not a member of the group.',
+    fix: 'Export the membership, or remove the read state.',
+  },
+  'read.partial': {
+    severity: 'warning',
+    summary:
+      'A read position before newer messages from others: ZIM can only mark a whole conversation read (ClearConversationUnread), so this one is not imported.',
+    fix: 'Nothing to do: the conversation keeps the unread count the import left (docs/import-format.md#read_statesndjson).',
+  },
   'dup.id': {
     severity: 'error',
     summary: 'Two records of one app share an id; which one is right is ambiguous.',
@@ -175,7 +192,7 @@ export const RULES = {
   'dup.relation': {
     severity: 'warning',
     summary:
-      'A friendship, block or membership repeats within one app; the first is kept (ZIM fails a repeated import).',
+      'A friendship, block, membership or read state repeats within one app; the first is kept (ZIM fails a repeated import).',
     fix: 'Nothing to do unless the two records disagree; the message names the line that is kept.',
   },
   'merge.group-collision': {

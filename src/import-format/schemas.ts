@@ -181,6 +181,28 @@ export const groupMessageRecord = withContent(groupMessageCommon).describe(
 );
 
 /**
+ * A reader's last-read position in one conversation, named by the last message read (its source id): exact, unlike
+ * a time (several messages may share a millisecond, and a time between two messages names neither). A source that
+ * keeps times (Sendbird's read_receipt) maps the time to the last message sent at or before it.
+ */
+export const readStateRecord = z
+  .strictObject({
+    user: userId.describe('The reader'),
+    peer: userId.describe("One-to-one: the other participant (the reader's copy of the conversation)").optional(),
+    group: groupId.describe('Group: the group').optional(),
+    lastReadMessage: sourceMessageId.describe(
+      'The id of the last message the reader has read, in the peer_messages or group_messages file of this conversation'
+    ),
+  })
+  .refine((r) => (r.peer === undefined) !== (r.group === undefined), {
+    error: 'give exactly one of peer and group',
+    path: ['peer'],
+  })
+  .describe(
+    'read_states.ndjson: how far a user has read one conversation (one-to-one or group); at most one line per user and conversation'
+  );
+
+/**
  * deletions.ndjson (incremental exports only, see manifest.ts): one record deleted in the legacy app since the
  * previous export, named by the same key its file uses. Accounts have no tombstones: a closed account is a user
  * record with `deactivated` (deleting it would orphan everyone's history with it). Messages have none either: ZIM
@@ -204,6 +226,7 @@ export type GroupRecord = z.infer<typeof groupRecord>;
 export type GroupMemberRecord = z.infer<typeof groupMemberRecord>;
 export type PeerMessageRecord = z.infer<typeof peerMessageRecord>;
 export type GroupMessageRecord = z.infer<typeof groupMessageRecord>;
+export type ReadStateRecord = z.infer<typeof readStateRecord>;
 /** Either message kind: its type, body and extendedData become a ZIM MessageBody. */
 export type MessageRecord = PeerMessageRecord | GroupMessageRecord;
 export type TimeValue = z.infer<typeof time>;
@@ -216,6 +239,7 @@ export const ENTITY_SCHEMAS = {
   group_members: groupMemberRecord,
   peer_messages: peerMessageRecord,
   group_messages: groupMessageRecord,
+  read_states: readStateRecord,
 } as const;
 
 export type Entity = keyof typeof ENTITY_SCHEMAS;
@@ -228,4 +252,6 @@ export const ENTITIES: readonly Entity[] = [
   'group_members',
   'peer_messages',
   'group_messages',
+  // After the messages: a read position names one.
+  'read_states',
 ];

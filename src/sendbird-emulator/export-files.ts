@@ -36,7 +36,7 @@ export function exportEntries(ws: Workspace): ExportEntry[] {
       json: () =>
         JSON.stringify({
           group_channels: ws.channels.map((ch) => {
-            const c = channelJson(ws, ch, true) as {
+            const c = channelJson(ws, ch, true, true) as {
               members: { user_id: string; nickname: string; profile_url: string; is_active: boolean }[];
             };
             return {
@@ -61,7 +61,7 @@ export function exportEntries(ws: Workspace): ExportEntry[] {
         const messages: unknown[] = [];
         for (let i = 0; i < ch.ts.length; i++) messages.push(messageJson(ws, ch, i));
         // Operators are not in the export (§1.2); members carry role "operator".
-        return JSON.stringify({ messages, channel: channelJson(ws, ch, true) });
+        return JSON.stringify({ messages, channel: channelJson(ws, ch, true, true) });
       },
     });
   }

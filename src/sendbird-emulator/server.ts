@@ -176,8 +176,12 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
       const p = page(ws.channels, q);
       if (!p) return error(res, 400, 400111, 'invalid token');
       const show = q.get('show_member') === 'true';
-      // Supergroups are listed without their members: page the members endpoint.
-      return send(res, 200, { channels: p.slice.map((ch) => channelJson(ws, ch, show && !ch.is_super)), next: p.next });
+      const receipts = q.get('show_read_receipt') === 'true';
+      // Supergroups are listed without their members (page the members endpoint) and without read receipts.
+      return send(res, 200, {
+        channels: p.slice.map((ch) => channelJson(ws, ch, show && !ch.is_super, receipts)),
+        next: p.next,
+      });
     }
     if (a === 'group_channels' && b) {
       const ch = channelByUrl.get(b);

@@ -42,6 +42,11 @@ export interface WsChannel {
   ids: Float64Array;
   sender: Int32Array;
   kind: Uint8Array;
+  /**
+   * Each member's last-read time (ms), aligned with `members`: Sendbird's `read_receipt`. 0: never read. Supergroups
+   * have none (Sendbird keeps no read receipts for them).
+   */
+  readTs: Float64Array;
 }
 
 export interface Workspace {
@@ -82,7 +87,7 @@ export function generateWorkspace(o: WorkspaceOptions): Workspace {
       created_at: startSec - urng.int(0, 86_400 * 30),
     });
   const crng = rng.fork(2);
-  const channels: Omit<WsChannel, 'ts' | 'ids' | 'sender' | 'kind'>[] = [];
+  const channels: Omit<WsChannel, 'ts' | 'ids' | 'sender' | 'kind' | 'readTs'>[] = [];
   const url = () => `sendbird_group_channel_${crng.int(100_000_000, 999_999_999)}_${hex(crng, 40)}`;
   const pickMembers = (n: number) => {
     const set = new Set<number>();
@@ -159,6 +164,8 @@ export function generateWorkspace(o: WorkspaceOptions): Workspace {
   const total = weights.reduce((a, b) => a + b, 0);
   let nextId = 4_000_000_000; // beyond 2^31, as Sendbird's ids are
   let totalMessages = 0;
+  // Read positions from their own stream, so the rest of the workspace is the same as before they existed.
+  const rrng = rng.fork(5);
   const full: WsChannel[] = channels.map((ch, c) => {
     const n = o.messages > 0 ? Math.max(1, Math.round((o.messages * weights[c]!) / total)) : 0;
     const ts = new Float64Array(n);
@@ -186,7 +193,15 @@ export function generateWorkspace(o: WorkspaceOptions): Workspace {
                   : MESSAGE_KIND.text;
     }
     totalMessages += n;
-    return { ...ch, ts, ids, sender, kind };
+    // Half the members read everything (some after the last message), a third stopped at some message (often one
+    // sharing its time with the next: the read time then covers both), the rest never read.
+    const readTs = new Float64Array(ch.is_super ? 0 : ch.members.length);
+    if (n > 0)
+      for (let m = 0; m < readTs.length; m++) {
+        const r = rrng.float();
+        readTs[m] = r < 0.5 ? ts[n - 1]! + rrng.int(0, 3_600_000) : r < 0.83 ? ts[rrng.int(0, n - 1)]! : 0;
+      }
+    return { ...ch, ts, ids, sender, kind, readTs };
   });
   const blocks = new Map<number, number[]>();
   const brng = rng.fork(4);
@@ -269,7 +284,17 @@ export function messageJson(ws: Workspace, ch: WsChannel, i: number): Record<str
   return { ...base, type: 'MESG', user, message: `Message ${id} from ${u.nickname}` };
 }
 
-export function channelJson(ws: Workspace, ch: WsChannel, withMembers: boolean): Record<string, unknown> {
+/** The channel's `read_receipt` map (user_id → last-read ms) as Sendbird gives it; empty for supergroups. */
+export function readReceipt(ws: Workspace, ch: WsChannel): Record<string, number> {
+  return Object.fromEntries([...ch.readTs].map((t, m) => [ws.users[ch.members[m]!]!.user_id, t]));
+}
+
+export function channelJson(
+  ws: Workspace,
+  ch: WsChannel,
+  withMembers: boolean,
+  withReadReceipt = false
+): Record<string, unknown> {
   const ops = new Set(ch.operators);
   return {
     channel_url: ch.channel_url,
@@ -286,6 +311,7 @@ export function channelJson(ws: Workspace, ch: WsChannel, withMembers: boolean):
     freeze: ch.freeze,
     member_count: ch.members.length,
     joined_member_count: ch.members.length,
+    ...(withReadReceipt && !ch.is_super ? { read_receipt: readReceipt(ws, ch) } : {}),
     ...(withMembers
       ? {
           members: ch.members.map((m) => {

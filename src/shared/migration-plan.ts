@@ -31,6 +31,8 @@ export interface StagingCounts {
   groupMessages: number;
   /** Groups muted after their history (MuteGroup); absent in files staged before. */
   mutedGroups?: number;
+  /** Read positions to import (ClearConversationUnread each); absent in files staged before. */
+  readStates?: number;
   expiredPeerMessages: number;
   expiredGroupMessages: number;
 }
@@ -126,6 +128,7 @@ export function plannedRecords(counts: StagingCounts): Record<Stage, number> {
     groups: counts.groupMembers + counts.groupAdmins + counts.groupMemberNicknames,
     // A muted group's MuteGroup counts as one more record.
     'group-messages': counts.groupMessages + (counts.mutedGroups ?? 0),
+    'read-state': counts.readStates ?? 0,
     // Each conversation copy, group history and member list, user profile, and friend list or blocklist to hold some.
     verify:
       counts.conversations +

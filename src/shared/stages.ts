@@ -10,6 +10,7 @@ export const STAGES = [
   'peer-messages',
   'groups',
   'group-messages',
+  'read-state',
   'verify',
 ] as const;
 export type Stage = (typeof STAGES)[number];
@@ -23,7 +24,9 @@ export const STAGE_DEPENDENCIES: Readonly<Record<Stage, readonly Stage[]>> = {
   'peer-messages': ['accounts'],
   groups: ['accounts'],
   'group-messages': ['groups'],
-  verify: ['accounts', 'profiles', 'friends', 'blocks', 'peer-messages', 'groups', 'group-messages'],
+  // A conversation is marked read once its history is in.
+  'read-state': ['peer-messages', 'group-messages'],
+  verify: ['accounts', 'profiles', 'friends', 'blocks', 'peer-messages', 'groups', 'group-messages', 'read-state'],
 };
 
 /**
@@ -49,6 +52,8 @@ export const STAGE_ACTIONS = {
   ],
   // MuteGroup: once per muted group (a frozen source channel), after its history.
   'group-messages': ['ImportGroupMsg', 'MuteGroup'],
+  // Once per read state at its conversation's newest message (zim-api.md §6.17; ZIM offers no read-back).
+  'read-state': ['ClearConversationUnread'],
   verify: [
     'QueryPeerMsg',
     'QueryGroupMsg',
@@ -81,6 +86,7 @@ export const STAGE_KIND: Readonly<Record<Stage, 'pages' | 'fanout'>> = {
   'peer-messages': 'fanout',
   groups: 'fanout',
   'group-messages': 'fanout',
+  'read-state': 'pages',
   verify: 'pages',
 };
 

@@ -20,6 +20,8 @@ export const ledgerKeys = {
   /** round: a catch-up round's op on one item (round 2 and round 3 changing one profile are two operations). */
   roundOp: (round: number, op: string, target: string, key: string) =>
     target && target !== key ? `${round}/${op}/${target}/${key}` : `${round}/${op}/${key}`,
+  /** read-state: a reader's conversation (`read/<user>/<peer|group>/<peer or group id>`). */
+  readState: (user: string, kind: 'peer' | 'group', conv: string) => `read/${user}/${kind}/${conv}`,
   /** verify: one check each. */
   verifyConversation: (owner: string, peer: string) => `peer/${owner}/${peer}`,
   verifyGroupHistory: (groupId: string) => `group/${groupId}`,

@@ -49,7 +49,7 @@ export interface StageWork {
   actions: StageActionWork[];
 }
 
-export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'verify';
+export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'read-state' | 'verify';
 export type FanoutStage = 'peer-messages' | 'groups' | 'group-messages';
 
 /** One child of a fan-out stage. */
@@ -171,6 +171,16 @@ export interface StagedPeerMessage extends StagedMessage {
 
 export interface StagedGroupMessage extends StagedMessage {
   groupId: string;
+}
+
+/** A read position to import: the reader's conversation is read up to its newest message. */
+export interface StagedReadState {
+  user: string;
+  kind: 'peer' | 'group';
+  /** The peer user or the group. */
+  conv: string;
+  /** The last-read message's source id. */
+  msg: string;
 }
 
 /**
@@ -301,6 +311,8 @@ export interface MigrationStore {
   friendsPage(page: number): Promise<StagedFriend[]>;
   /** Page `page` of the blocks stage: one user's blocks, one AddUsersToBlacklist. */
   blocksPage(page: number): Promise<StagedBlock[]>;
+  /** Page `page` of the read-state stage: read states in (user, kind, conv) order, one ClearConversationUnread each. */
+  readStatePage(page: number): Promise<StagedReadState[]>;
   verifyPage(page: number): Promise<VerifyPage>;
   /** The staged relations of each user in `userIds`. */
   userRelations(userIds: string[]): Promise<Map<string, StagedUserRelations>>;

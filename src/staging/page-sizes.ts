@@ -13,6 +13,8 @@ export const PAGE_SIZE = {
   friends: ZIM_BATCH_LIMITS.AddFriends.max,
   /** One user's blocks per AddUsersToBlacklist. */
   blocks: ZIM_BATCH_LIMITS.AddUsersToBlacklist.max,
+  /** Read states per read-state page: one ClearConversationUnread each (it takes one conversation). */
+  readStates: 20,
   /** Owners or groups per verify page: each is several reads, eight at a time. */
   verify: 20,
 } as const;

@@ -7,6 +7,7 @@ import type {
   StagedFriend,
   StagedGroup,
   StagedGroupMember,
+  StagedReadState,
   StagedUser,
 } from './migration-store';
 
@@ -72,6 +73,13 @@ export function memberOf(r: Row): StagedGroupMember {
     joinedAt: optNum(r.joined_at),
   };
 }
+
+export function readStateOf(r: Row): StagedReadState {
+  return { user: str(r.user), kind: r.kind as StagedReadState['kind'], conv: str(r.conv), msg: str(r.msg) };
+}
+
+/** Page `page` of the read-state stage: ids are dense from 1 in read order (finalize.ts). */
+export const readStatePageRange = (page: number, size: number) => [page * size, (page + 1) * size] as const;
 
 export function entryOf(r: Row): LedgerEntry {
   const entry: LedgerEntry = { status: r.status as LedgerStatus };

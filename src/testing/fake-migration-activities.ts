@@ -76,6 +76,7 @@ export function fakeMigrationActivities(opts: FakeMigrationOptions) {
     'peer-messages': stepStage('peer-messages', ownerSteps),
     groups: stepStage('groups', opts.groups * setupSteps),
     'group-messages': stepStage('group-messages', opts.groups * historySteps),
+    'read-state': pageStage('read-state', 0, 0),
     verify: pageStage('verify', 1, 2),
   };
   // Ids are sorted: find the first after `after` by binary search, so listing 10,000 owners stays cheap.

@@ -14,6 +14,7 @@ import {
   groupMessageRecord,
   groupRecord,
   peerMessageRecord,
+  readStateRecord,
   userRecord,
   type Entity,
   type TimeValue,
@@ -38,6 +39,7 @@ import type {
   MemberRow,
   PeerMessageRow,
   Provenance,
+  ReadStateRow,
   UserRow,
 } from '../staging/sqlite/load-writer';
 import { TO_PARAMS } from '../staging/sqlite/load-writer';
@@ -238,5 +240,26 @@ export const RECORD_HANDLERS: Record<Entity, (fc: FileContext, report: IssueRepo
         return { recordId: r.id, issues, row };
       },
       toParams: TO_PARAMS.group_messages,
+    }),
+
+    read_states: handler<z.infer<typeof readStateRecord>, ReadStateRow>({
+      schema: readStateRecord,
+      rawId: (raw) => pairId(raw, 'user', typeof raw.group === 'string' ? 'group' : 'peer', '/'),
+      prepare: (r, fc) => {
+        const issues: RecordIssue[] = [];
+        if (r.peer === r.user)
+          issues.push({ rule: 'relation.self', message: `${r.user} reads a conversation with themselves` });
+        const row: ReadStateRow =
+          r.group === undefined
+            ? { user: r.user, kind: 'peer', conv: r.peer!, msg: fc.messageIdPrefix + r.lastReadMessage }
+            : {
+                user: r.user,
+                kind: 'group',
+                conv: mappedGroupId(r.group, fc, issues),
+                msg: fc.messageIdPrefix + r.lastReadMessage,
+              };
+        return { recordId: `${r.user}/${r.group ?? r.peer!}`, issues, row };
+      },
+      toParams: TO_PARAMS.read_states,
     }),
   };

@@ -205,6 +205,102 @@ export class ReferentialChecks {
     this.duplicateIds('group_messages', 'src', 'message id');
   }
 
+  /**
+   * Read states: a known, active reader; a known peer or group the reader is a member of; a last-read message of that
+   * conversation. Imported only at the newest message of the reader's copy (ZIM's ClearConversationUnread marks a
+   * whole conversation read): earlier positions are warned about and left out, as are conversations with nothing
+   * to import. A position followed only by the reader's own messages is at the newest: nothing is unread. Runs after the messages' checks, so it sees their final statuses.
+   */
+  readStates(): void {
+    const table = 'raw_read_states';
+    if (this.sql.count(`SELECT count(*) FROM ${table}`) === 0) return;
+    this.sql.db.exec(`
+      CREATE INDEX raw_read_states_key ON raw_read_states(user, kind, conv);
+      CREATE INDEX peer_messages_pair ON peer_messages(f, t, sent);
+      CREATE INDEX group_messages_grp ON group_messages(grp, sent);`);
+    const id = (r: StagedRow) => `${s(r.user)}/${s(r.conv)}`;
+    const peer = `t.kind = 'peer'`;
+    const group = `t.kind = 'group'`;
+    this.unknownUsers(table, ['user'], id, ['user']);
+    // Deactivated readers own no copies and no memberships (an export may well leave theirs out): nothing to check.
+    this.sql.setStatus(table, `NOT ${activeUser('t.user')}`, RowStatus.skipped);
+    this.sql.flag({
+      table,
+      where: `${peer} AND NOT ${userExists('t.conv')}`,
+      rule: 'ref.unknown-user',
+      recordId: id,
+      message: (r) => `peer ${s(r.conv)} is not in any users file (or its record was rejected)`,
+    });
+    this.sql.flag({
+      table,
+      where: `${group} AND NOT ${liveGroup('t.app', 't.conv')}`,
+      rule: 'ref.unknown-group',
+      recordId: id,
+      message: (r) => `group ${s(r.conv)} is not in this app's groups (or its record was rejected)`,
+    });
+    const ownerOf = `(SELECT g.owner FROM raw_groups g WHERE g.app = t.app AND g.id = t.conv AND g.status = ${RowStatus.ok})`;
+    this.sql.flag({
+      table,
+      where: `${group} AND t.user <> ${ownerOf} AND NOT EXISTS (SELECT 1 FROM raw_group_members m
+                WHERE m.app = t.app AND m.grp = t.conv AND m.user = t.user AND m.status IN (${RowStatus.ok}, ${RowStatus.merged}))`,
+      rule: 'ref.not-member',
+      recordId: id,
+      message: (r) => `${s(r.user)} is not a member of group ${s(r.conv)}`,
+    });
+    // The last-read message, as the conversation holds it (a duplicate merged into another app's copy counts).
+    const named = `${RowStatus.ok}, ${RowStatus.expired}, ${RowStatus.merged}`;
+    const peerMsg = `SELECT k.* FROM peer_messages k WHERE k.src = t.msg AND k.status IN (${named})
+      AND ((k.f = t.user AND k.t = t.conv) OR (k.f = t.conv AND k.t = t.user))`;
+    const groupMsg = `SELECT k.* FROM group_messages k WHERE k.src = t.msg AND k.grp = t.conv AND k.status IN (${named})`;
+    this.sql.flag({
+      table,
+      where: `(${peer} AND NOT EXISTS (${peerMsg})) OR (${group} AND NOT EXISTS (${groupMsg}))`,
+      rule: 'ref.unknown-message',
+      recordId: id,
+      message: (r) =>
+        `message ${s(r.msg)} is not a message ${r.kind === 'peer' ? `between ${s(r.user)} and ${s(r.conv)}` : `of group ${s(r.conv)}`} (or its record was rejected)`,
+    });
+    const samePair = `k.app = t.app AND k.user = t.user AND k.kind = t.kind AND k.conv = t.conv AND k.status = ${RowStatus.ok}`;
+    this.sql.flag({
+      table,
+      where: `EXISTS (SELECT 1 FROM ${table} k WHERE ${samePair} AND ${EARLIER})`,
+      rule: 'dup.relation',
+      status: RowStatus.merged,
+      extra: keptAt(table, samePair),
+      recordId: id,
+      message: (r) => `read state ${id(r)} repeats ${s(r.kept_at)}, which is kept`,
+    });
+    // What the reader's copy will hold, in the order it is imported (finalize.ts): sent, then file and line.
+    const position = (msg: string) => `(SELECT k.sent, k.file, k.line ${msg.slice(msg.indexOf('FROM'))} LIMIT 1)`;
+    // The same time alone, as a range the (pair or group, sent) index can seek to.
+    const sentOf = (msg: string) => `(SELECT k.sent ${msg.slice(msg.indexOf('FROM'))} LIMIT 1)`;
+    // Only what others sent counts: the reader's own later messages leave nothing unread (as in ZIM's count). In a
+    // one-to-one copy that is what the peer sent the reader and the reader kept.
+    const peerAfter = `EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.conv AND m.t = t.user AND m.del_t = 0
+      AND m.status = ${RowStatus.ok} AND m.sent >= ${sentOf(peerMsg)} AND (m.sent, m.file, m.line) > ${position(peerMsg)})`;
+    const groupAfter = `EXISTS (SELECT 1 FROM group_messages m WHERE m.grp = t.conv AND m.status = ${RowStatus.ok}
+      AND m.f <> t.user AND m.sent >= ${sentOf(groupMsg)} AND (m.sent, m.file, m.line) > ${position(groupMsg)})`;
+    this.sql.flag({
+      table,
+      where: `(${peer} AND ${peerAfter}) OR (${group} AND ${groupAfter})`,
+      among: [RowStatus.ok],
+      rule: 'read.partial',
+      status: RowStatus.skipped,
+      recordId: id,
+      message: (r) =>
+        `${s(r.user)} has read ${s(r.conv)} up to ${s(r.msg)}, before newer messages from others; not imported`,
+    });
+    // Nothing imported into the reader's copy (all expired, or deleted by the reader): no conversation to mark read.
+    this.sql.setStatus(
+      table,
+      `(${peer} AND NOT EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.user AND m.t = t.conv AND m.del_f = 0
+         AND m.status = ${RowStatus.ok}) AND NOT EXISTS (SELECT 1 FROM peer_messages m WHERE m.f = t.conv
+         AND m.t = t.user AND m.del_t = 0 AND m.status = ${RowStatus.ok}))
+       OR (${group} AND NOT EXISTS (SELECT 1 FROM group_messages m WHERE m.grp = t.conv AND m.status = ${RowStatus.ok}))`,
+      RowStatus.skipped
+    );
+  }
+
   /** Records naming users that are not (or no longer, after a reject) among the users: one reject each. */
   private unknownUsers(
     table: string,

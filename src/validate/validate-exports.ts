@@ -206,6 +206,8 @@ function checkAcrossRecords(db: Db, log: RejectLog, limits: ZimLimits, multiApp:
   tracePhase('one-to-one messages');
   checks.groupMessages();
   tracePhase('group messages');
+  checks.readStates();
+  tracePhase('read states');
 }
 
 function scanAll(dirs: readonly string[], log: RejectLog): ExportDir[] {

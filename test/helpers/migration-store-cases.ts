@@ -105,6 +105,7 @@ export async function snapshotReads(store: MigrationStore) {
     profiles: await pages((p) => store.profilesPage(p), work.profiles.pages),
     friendPages: await pages((p) => store.friendsPage(p), work.friends.pages),
     blockPages: await pages((p) => store.blocksPage(p), work.blocks.pages),
+    readStatePages: await pages((p) => store.readStatePage(p), work['read-state'].pages),
     verify: await Promise.all(Array.from({ length: work.verify.pages }, (_, p) => store.verifyPage(p))),
     relations: [...(await store.userRelations(users.slice(0, 40).map((u) => u.id))).entries()],
     fanout: {
@@ -155,6 +156,12 @@ export function migrationStoreCases(engine: () => StoreUnderTest): void {
         assert.equal(new Set(p.map((f) => f.user)).size, 1, 'a friends page is one user’s (one AddFriends)');
       }
       assert.deepEqual(s.blockPages.flat(), s.blocks);
+      // Read states: every staged one once, in (user, kind, conversation) order, full pages but the last.
+      const reads = s.readStatePages.flat();
+      assert.equal(reads.length, s.work['read-state'].planned);
+      const readKeys = reads.map((r) => `${r.user}\u0000${r.kind}\u0000${r.conv}`);
+      assert.deepEqual(readKeys, sorted(readKeys));
+      assert.ok(s.readStatePages.slice(0, -1).every((p) => p.length === PAGE_SIZE.readStates));
       const keys = s.friends.map((f) => `${f.user}\u0000${f.friend}`);
       assert.deepEqual(keys, sorted(keys));
       for (const [user, r] of s.relations) {

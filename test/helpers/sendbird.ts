@@ -33,6 +33,7 @@ export interface ExtractedCounts {
   groupMessages: number;
   groups: number;
   blocks: number;
+  readStates: number;
 }
 
 export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: boolean }): ExtractedCounts {
@@ -74,8 +75,20 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
   let expectedPeer = 0;
   let expectedGroup = 0;
   let expectedGroups = 0;
+  const expectedReads: string[] = [];
   for (const ch of ws.channels) {
     const isDm = ch.is_distinct && ch.members.length === 2;
+    // Each member's read position: the last exported message at or before their read_receipt time.
+    const kept = [...ch.ts.keys()].filter(
+      (i) => ch.kind[i] !== MESSAGE_KIND.removed && !(isDm && ch.kind[i] === MESSAGE_KIND.admin)
+    );
+    ch.readTs.forEach((t, m) => {
+      const last = kept.filter((i) => ch.ts[i]! <= t).at(-1);
+      if (last === undefined) return;
+      const reader = zimUser(ws.users[ch.members[m]!]!.user_id);
+      const conv = isDm ? zimUser(ws.users[ch.members[1 - m]!]!.user_id) : zimGroup(ch.channel_url);
+      expectedReads.push(`${reader}|${conv}|${String(ch.ids[last])}`);
+    });
     if (!isDm) {
       expectedGroups++;
       const gid = zimGroup(ch.channel_url);
@@ -123,6 +136,12 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
   assert.equal(peer.size, expectedPeer, 'no other one-to-one message');
   assert.equal(group.size, expectedGroup, 'no other group message');
   assert.equal(groups.size, expectedGroups, 'no other group');
+  const reads = files
+    .filter((f) => f.startsWith('read_states'))
+    .flatMap((f) => lines<{ user: string; peer?: string; group?: string; lastReadMessage: string }>(path.join(out, f)))
+    .map((r) => `${r.user}|${r.peer ?? r.group}|${r.lastReadMessage}`);
+  assert.ok(expectedReads.length > 0);
+  assert.deepEqual(reads.sort(), expectedReads.sort(), 'read states: every member at their last message read');
   const blocks = lines<{ user: string; blocked: string }>(path.join(out, 'blocks.ndjson'));
   if (o.blocks) {
     const expected = [...ws.blocks].flatMap(([a, bs]) =>
@@ -136,6 +155,7 @@ export function assertMatchesWorkspace(out: string, ws: Workspace, o: { blocks: 
     groupMessages: group.size,
     groups: groups.size,
     blocks: blocks.length,
+    readStates: reads.length,
   };
 }
 
@@ -222,4 +242,66 @@ export function assertZimMatchesWorkspace(
       assert.equal(blocked, active(a) && active(b), `block ${zimUser(a)} → ${zimUser(b)}`);
     }
   return { users: ws.users.length, dmCopies, groupMessages, groups, mutedGroups };
+}
+
+export interface ReadStateCheck {
+  /** Readers' conversations compared (active readers of channels with history; supergroups have no receipts). */
+  compared: number;
+  /** Conversations whose ZIM unread count equals Sendbird's. */
+  exact: number;
+  /** Of those, conversations ZIM shows fully read because the read-state stage cleared them. */
+  cleared: number;
+  /** Read positions ZIM cannot represent (read.partial): ZIM keeps every imported message from others unread. */
+  inexact: number;
+}
+
+/**
+ * Each reader's unread count in ZIM (emulator introspection, with imports raising unread counts) against Sendbird's,
+ * computed from the workspace: messages from others after the member's read_receipt time. A conversation Sendbird
+ * shows fully read must be fully read in ZIM; any other keeps what the import left (every message from others), since
+ * ZIM cannot set a position inside a conversation; nothing else is allowed.
+ */
+export function assertReadStatesMatchWorkspace(emulator: ZimEmulator, out: string, ws: Workspace): ReadStateCheck {
+  const map = new Map<string, string>();
+  for (const e of lines<{ kind: string; source: string; zim: string }>(path.join(out, 'id-map.ndjson')))
+    map.set(`${e.kind}:${e.source}`, e.zim);
+  const zimUser = (i: number) => map.get(`user:${ws.users[i]!.user_id}`) ?? ws.users[i]!.user_id;
+  const check: ReadStateCheck = { compared: 0, exact: 0, cleared: 0, inexact: 0 };
+  for (const ch of ws.channels) {
+    if (ch.is_super) continue;
+    const isDm = ch.is_distinct && ch.members.length === 2;
+    const kept: { sender: number; ts: number }[] = [];
+    for (let i = 0; i < ch.ts.length; i++) {
+      const kind = ch.kind[i]!;
+      if (kind === MESSAGE_KIND.removed || (isDm && kind === MESSAGE_KIND.admin)) continue;
+      kept.push({ sender: kind === MESSAGE_KIND.admin ? -1 : ch.sender[i]!, ts: ch.ts[i]! });
+    }
+    if (!kept.length) continue;
+    ch.members.forEach((reader, m) => {
+      if (!ws.users[reader]!.is_active) return;
+      const readTs = ch.readTs[m]!;
+      const fromOthers = kept.filter((k) => k.sender !== reader);
+      const sendbird = fromOthers.filter((k) => k.ts > readTs).length;
+      const peer = isDm ? ch.members[1 - m]! : -1;
+      const zim = isDm
+        ? emulator.inspect.conversations(zimUser(reader))?.find((c) => c.peer === zimUser(peer))?.unread
+        : emulator.inspect.groupUnread(map.get(`group:${ch.channel_url}`) ?? ch.channel_url, zimUser(reader));
+      const where = `${zimUser(reader)} in ${ch.channel_url}`;
+      check.compared++;
+      if (sendbird === 0) {
+        assert.equal(zim, 0, `${where}: read everything in Sendbird, so in ZIM`);
+        check.exact++;
+        if (fromOthers.length > 0) check.cleared++;
+      } else {
+        assert.equal(
+          zim,
+          fromOthers.length,
+          `${where}: ZIM keeps what the import left (${sendbird} unread in Sendbird)`
+        );
+        if (sendbird === fromOthers.length) check.exact++;
+        else check.inexact++;
+      }
+    });
+  }
+  return check;
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -38,6 +38,23 @@ const PLAN = {
   force: false,
 };
 
+/** Both participants of every one-to-one conversation have read up to its last message (so the stage has pages). */
+function addReadStates(exportDir: string): void {
+  const last = new Map<string, { id: string; from: string; to: string }>();
+  for (const file of readdirSync(exportDir)
+    .filter((f) => f.startsWith('peer_messages'))
+    .sort())
+    for (const line of readFileSync(path.join(exportDir, file), 'utf8').split('\n').filter(Boolean)) {
+      const m = JSON.parse(line) as { id: string; from: string; to: string };
+      last.set([m.from, m.to].sort().join('\n'), m);
+    }
+  const states = [...last.values()].flatMap((m) => [
+    { user: m.from, peer: m.to, lastReadMessage: m.id },
+    { user: m.to, peer: m.from, lastReadMessage: m.id },
+  ]);
+  writeFileSync(path.join(exportDir, 'read_states.ndjson'), states.map((s) => JSON.stringify(s)).join('\n') + '\n');
+}
+
 before(async () => {
   await generateExport({
     out: dir,
@@ -48,8 +65,10 @@ before(async () => {
     groupMessages: 400,
     endMs: NOW - DAY,
   });
+  addReadStates(dir);
   const built = await buildPlan({ ...PLAN, dirs: [dir], out: staged });
   assert.equal(built.validation.errors, 0);
+  assert.ok((built.plan?.counts.readStates ?? 0) > 40, 'read states are staged');
 });
 
 describe('MigrationStore on SQLite', () => {

@@ -136,4 +136,19 @@ describe('a catch-up round’s difference', () => {
       /deletions\.ndjson:1: a tombstone for friends u0 \/ u2, which this migration never staged/
     );
   });
+
+  it('refuses read states in an incremental export instead of dropping them', async () => {
+    const root = tempDir('catch-up-read-states');
+    const earlier = writeExport(path.join(root, 'v1', 'app'), { 'users.ndjson': users(3) });
+    const staging = await stage(earlier, path.join(root, 'app.sqlite'));
+    const delta = writeExport(path.join(root, 'delta'), {
+      'export.json': [{ kind: 'incremental', since: END - 10_000, until: END }],
+      'users.ndjson': [],
+      'read_states.ndjson': [{ user: 'u0', peer: 'u1', lastReadMessage: 'm0' }],
+    });
+    await assert.rejects(
+      round(staging, delta),
+      /read_states\.ndjson: read states are not taken from incremental exports/
+    );
+  });
 });

@@ -83,7 +83,7 @@ export function renderExtractSummary(s: ExtractSummary, outDir: string): string 
   return [
     `Extracted into ${outDir}:`,
     `  users ${s.users} (${s.deactivatedUsers} deactivated, ${s.unlistedUsers} known only from messages or memberships)`,
-    `  groups ${s.groups} with ${s.members} members · one-to-one messages ${s.peerMessages} · group messages ${s.groupMessages} · blocks ${s.blocks}`,
+    `  groups ${s.groups} with ${s.members} members · one-to-one messages ${s.peerMessages} · group messages ${s.groupMessages} · blocks ${s.blocks} · read states ${s.readStates}`,
     '',
     'Left out or changed (every item is in ' + path.join(outDir, REPORT_FILE) + '):',
     renderReport(s.report),
@@ -155,6 +155,9 @@ What it does (docs/sources.md has the mapping and why):
   open channels -> not extracted (counted in the report)
   MESG -> text, FILE -> image/video/audio/file, ADMM -> from --system-user or dropped, unknown types -> custom
   data / custom_type -> the message's extendedData; blocklists -> blocks.ndjson (API route only)
+  channel read_receipt -> read_states.c*.ndjson: each member at the last message at or before their read time
+    (each owner's copy of a DM; supergroups have none); the migration marks conversations read up to their
+    newest message with ClearConversationUnread (validate warns read.partial for positions it cannot set)
 Ids that ZIM cannot take (over 32 bytes, or characters ZIM refuses) are mapped deterministically; the map is
 written to id-map.ndjson in --out. YOUR APP MUST LOG USERS IN WITH THE MAPPED ID. Pass --id-map to later rounds.
 Everything left out or changed is counted, with examples, in extract-report.json.

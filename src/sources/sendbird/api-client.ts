@@ -52,7 +52,15 @@ export class SendbirdApi {
   groupChannels(token?: string) {
     return this.get(
       'group_channels',
-      { limit: PAGE_LIMIT, show_member: true, show_empty: true, show_frozen: true, order: 'chronological', token },
+      {
+        limit: PAGE_LIMIT,
+        show_member: true,
+        show_read_receipt: true,
+        show_empty: true,
+        show_frozen: true,
+        order: 'chronological',
+        token,
+      },
       channelsPage
     );
   }

@@ -9,6 +9,7 @@ import type {
   GroupMessageRecord,
   GroupRecord,
   PeerMessageRecord,
+  ReadStateRecord,
   UserRecord,
 } from '../../import-format/schemas';
 import type { IdMap } from '../id-map';
@@ -312,4 +313,71 @@ function fileContent(f: SbFile, id: string): Content {
   if (mime.startsWith('video/')) return { type: 'video', body: { url, fileName, ...sized, duration: 0 } };
   if (mime.startsWith('audio/')) return { type: 'audio', body: { url, fileName, ...sized, duration: 0 } };
   return { type: 'file', body: { url, fileName, ...sized } };
+}
+
+/** A message as written to the channel's file, in import order: all a read position needs of it. */
+export interface WrittenMessage {
+  id: string;
+  sentAt: number;
+}
+
+/**
+ * The channel's `read_receipt` (source user id → last-read time) as read states: each member's position is the last
+ * message written at or before their time (Sendbird counts a message read when its created_at ≤ that time, so
+ * messages sharing the time are read too). One-to-one channels give each owner's copy its own position. A member
+ * who has read nothing written (time 0, or before the first message) and a reader who is not a member are reported,
+ * not exported; whether a position is the conversation's newest is for validation to say (read.partial).
+ */
+export function mapReadReceipt(
+  receipt: Record<string, number>,
+  ctx: ChannelContext,
+  members: readonly string[],
+  written: readonly WrittenMessage[],
+  ids: IdMap,
+  report: ReportBuilder
+): ReadStateRecord[] {
+  const out: ReadStateRecord[] = [];
+  const memberSet = new Set(ctx.kind === 'peer' ? ctx.pair! : members);
+  const times = written.map((m) => m.sentAt);
+  for (const [reader, time] of Object.entries(receipt)) {
+    const example = `${ctx.channelUrl}/${reader}`;
+    if (!memberSet.has(reader)) {
+      report.add(
+        'read-state.not-member',
+        'a read receipt of a user who is not a member of the channel: left out',
+        example
+      );
+      continue;
+    }
+    const at = time > 0 ? toEpochMs(time) : 0;
+    const last = lastAtOrBefore(times, at);
+    if (last < 0) {
+      report.add(
+        'read-state.nothing-read',
+        "a member who has read none of the channel's messages: no read state (ZIM cannot mark a conversation unread)",
+        example
+      );
+      continue;
+    }
+    const user = ids.zimId(reader, 'user');
+    const lastReadMessage = written[last]!.id;
+    if (ctx.kind === 'group') out.push({ user, group: ctx.groupId!, lastReadMessage });
+    else {
+      const [a, b] = ctx.pair!;
+      out.push({ user, peer: ids.zimId(reader === a ? b : a, 'user'), lastReadMessage });
+    }
+  }
+  return out;
+}
+
+/** Index of the last time ≤ t in ascending `times`, or -1. */
+function lastAtOrBefore(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
 }

@@ -42,6 +42,8 @@ export const sbChannel = z.looseObject({
   members: z.array(sbMember).nullish(),
   operators: z.array(z.looseObject({ user_id: z.string().min(1) })).nullish(),
   created_by: z.looseObject({ user_id: z.string() }).nullish(),
+  /** user_id → last-read time (ms): listed with show_read_receipt=true, also in export files; none for supergroups. */
+  read_receipt: z.record(z.string(), epoch).nullish(),
 });
 export type SbChannel = z.infer<typeof sbChannel>;
 

@@ -71,8 +71,12 @@ export function sqliteSource(file: string): CopySource {
       ? ((db.prepare(`SELECT value FROM zm_meta WHERE key = ?`).get(key) as Row | undefined)?.value as
           string | undefined)
       : undefined;
+  // A file staged before a table existed (read_states) has none: it copies as empty.
+  const present = (name: string) =>
+    db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
   return {
     async *rows(table, batchRows) {
+      if (!present(table.name)) return;
       const sql = `SELECT ${quotedColumns(table.columns)} FROM ${table.name} ORDER BY ${quotedColumns(table.key)}`;
       let batch: Row[] = [];
       for (const row of db.prepare(sql).iterate() as IterableIterator<Row>) {
@@ -85,6 +89,7 @@ export function sqliteSource(file: string): CopySource {
       if (batch.length) yield batch;
     },
     async count(table) {
+      if (!present(table.name)) return 0;
       return (db.prepare(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n;
     },
     async state() {

@@ -47,6 +47,7 @@ export const STAGED_TABLES: readonly StagedTable[] = [
   { name: 'peer_copies', columns: ['id', 'owner', 'peer', 'msg'], key: ['id'] },
   { name: 'owners', columns: ['user', 'first', 'n', 'peers'], key: ['user'] },
   { name: 'group_seq', columns: ['id', 'grp', 'msg'], key: ['id'] },
+  { name: 'read_states', columns: ['id', 'user', 'kind', 'conv', 'msg'], key: ['id'] },
   // Outcomes only: leases belong to attempts running now, and a copy is made while no worker runs.
   {
     name: 'ledger',

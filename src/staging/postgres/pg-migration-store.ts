@@ -40,10 +40,22 @@ import type {
   StageWork,
   StagingMeta,
   VerifyPage,
+  StagedReadState,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
 import { UsageError } from '../../shared/usage-error';
-import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
+import {
+  blockOf,
+  entryOf,
+  friendOf,
+  groupOf,
+  memberOf,
+  messageFields,
+  readStateOf,
+  readStatePageRange,
+  userOf,
+  type Row,
+} from '../staged-rows';
 import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from '../sqlite/schema';
 import { STAGING_COMPONENT, STAGING_SCHEMA } from './schema';
@@ -149,6 +161,9 @@ export class PgMigrationStore implements MigrationStore {
       profiles: page('profiles'),
       friends: page('friends'),
       blocks: page('blocks'),
+      'read-state': Math.ceil(
+        Number((await this.rows(`SELECT count(*) AS n FROM read_states`))[0]?.n ?? 0) / PAGE_SIZE.readStates
+      ),
       verify: page('verify-owners') + page('verify-groups') + page('users'),
     };
     return Object.fromEntries(
@@ -288,6 +303,15 @@ export class PgMigrationStore implements MigrationStore {
       PAGE_SIZE.blocks,
     ]);
     return rows.map(blockOf);
+  }
+
+  async readStatePage(page: number): Promise<StagedReadState[]> {
+    const [after, last] = readStatePageRange(page, PAGE_SIZE.readStates);
+    const rows = await this.rows(
+      `SELECT "user", kind, conv, msg FROM read_states WHERE id > $1 AND id <= $2 ORDER BY id`,
+      [after, last]
+    );
+    return rows.map(readStateOf);
   }
 
   /** Verify's pages in stage order (verify-page-order.ts), as the SQLite engine orders them. */

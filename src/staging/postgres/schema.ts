@@ -76,6 +76,12 @@ export const STAGING_SCHEMA: readonly SchemaStep[] = [
     name: 'groups.muted: MuteGroup after the history of a frozen source channel',
     sql: `ALTER TABLE groups ADD COLUMN IF NOT EXISTS muted integer NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 3,
+    name: 'read_states: read positions marked with ClearConversationUnread after the history',
+    sql: `CREATE TABLE IF NOT EXISTS read_states (id bigint PRIMARY KEY, "user" ${t} NOT NULL, kind text NOT NULL,
+      conv ${t} NOT NULL, msg text NOT NULL);`,
+  },
 ];
 
 /** The page index from the read tables: SQLite's call-batches.ts, statement for statement. */

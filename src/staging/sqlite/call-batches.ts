@@ -6,6 +6,7 @@
  */
 import { PAGE_SIZE } from '../page-sizes';
 import type { Db } from './database';
+import { READ_STATES_TABLE } from './schema';
 
 const BATCH_INDEX = `
 CREATE TABLE IF NOT EXISTS zm_call_batches(kind TEXT NOT NULL, batch INTEGER NOT NULL, owner TEXT, first_key TEXT NOT NULL,
@@ -73,6 +74,8 @@ export function prepareForMigration(db: Db): void {
     // Muted groups (MuteGroup after their history); files staged before them lack the column.
     const groupColumns = (db.prepare(`PRAGMA table_info(groups)`).all() as { name: string }[]).map((c) => c.name);
     if (!groupColumns.includes('muted')) db.exec(`ALTER TABLE groups ADD COLUMN muted INTEGER NOT NULL DEFAULT 0`);
+    // Read states (the read-state stage); files staged before them lack the table.
+    db.exec(READ_STATES_TABLE);
     const built = (key: string) => db.prepare(`SELECT 1 FROM zm_meta WHERE key = ?`).get(key) !== undefined;
     if (!built('batches')) db.exec(BUILD_BATCHES);
     if (!built('profile_batches')) db.exec(BUILD_PROFILE_BATCHES);

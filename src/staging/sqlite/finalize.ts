@@ -60,6 +60,10 @@ export function buildHistoryTables(db: Db): { count: number; queryPages: number 
 
     INSERT INTO group_seq(grp, msg)
     SELECT grp, id FROM group_messages WHERE status = ${OK} ORDER BY grp, sent, file, line;
+
+    -- Validation left only read states at their conversation's newest message (referential-checks.ts).
+    INSERT INTO read_states(user, kind, conv, msg)
+    SELECT user, kind, conv, msg FROM raw_read_states WHERE status = ${OK} ORDER BY user, kind, conv;
   `);
   tracePhase('read tables');
   const conversations = indexOwners(db);
@@ -120,6 +124,7 @@ export function countAll(db: Db, conversations: number): StagingCounts {
     conversations,
     groupMessages: n('SELECT count(*) FROM group_seq'),
     mutedGroups: n('SELECT count(*) FROM groups WHERE muted = 1'),
+    readStates: n('SELECT count(*) FROM read_states'),
     expiredPeerMessages: n(`SELECT count(*) FROM peer_messages WHERE status = ${RowStatus.expired}`),
     expiredGroupMessages: n(`SELECT count(*) FROM group_messages WHERE status = ${RowStatus.expired}`),
   };
@@ -157,6 +162,7 @@ function workload(db: Db, peerQueryPages: number): Workload {
       // Once per muted group, after its history; verify reads each one's mute back.
       MuteGroup: n('SELECT count(*) FROM groups WHERE muted = 1'),
       QueryGroupInfo: n('SELECT count(*) FROM groups WHERE muted = 1'),
+      ClearConversationUnread: n('SELECT count(*) FROM read_states'),
       QueryUserInfos: Math.ceil(users / batch('QueryUserInfos')),
       // Verify reads the friend list of everyone in a friendship: with mutual AddFriends it holds both directions.
       QueryFriendList: n(`SELECT sum(${ceilDiv('n', page('QueryFriendList'))}) FROM (SELECT count(*) AS n FROM

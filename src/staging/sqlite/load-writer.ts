@@ -72,6 +72,14 @@ export interface PeerMessageRow extends MessageRow {
 export interface GroupMessageRow extends MessageRow {
   group: string;
 }
+export interface ReadStateRow {
+  user: string;
+  kind: 'peer' | 'group';
+  /** The peer user or the group (its prefixed id). */
+  conv: string;
+  /** The last-read message's source id (its prefixed id). */
+  msg: string;
+}
 
 /** Each entity's row as the positional parameters of its INSERT, in the order of STAGED_COLUMNS. */
 export const TO_PARAMS = {
@@ -157,6 +165,7 @@ export const TO_PARAMS = {
     p.line,
     p.status,
   ],
+  read_states: (r: ReadStateRow, p: Provenance) => [p.app, r.user, r.kind, r.conv, r.msg, p.file, p.line, p.status],
 } satisfies Record<Entity, (row: never, p: Provenance) => unknown[]>;
 
 /** The table and columns each entity's TO_PARAMS fills, in order. */
@@ -226,6 +235,10 @@ export const STAGED_COLUMNS: Record<Entity, { table: string; columns: readonly s
   group_messages: {
     table: 'group_messages',
     columns: ['app', 'src', 'grp', 'f', 'sent', 'type', 'sub_type', 'body', 'searched', 'file', 'line', 'status'],
+  },
+  read_states: {
+    table: 'raw_read_states',
+    columns: ['app', 'user', 'kind', 'conv', 'msg', 'file', 'line', 'status'],
   },
 };
 

@@ -51,6 +51,8 @@ CREATE TABLE peer_messages(id INTEGER PRIMARY KEY, app INTEGER NOT NULL, src TEX
 CREATE TABLE group_messages(id INTEGER PRIMARY KEY, app INTEGER NOT NULL, src TEXT NOT NULL, grp TEXT NOT NULL,
   f TEXT NOT NULL, sent INTEGER NOT NULL, type INTEGER NOT NULL, sub_type INTEGER NOT NULL, body TEXT NOT NULL,
   searched TEXT, file INTEGER NOT NULL, line INTEGER NOT NULL, status INTEGER NOT NULL);
+CREATE TABLE raw_read_states(app INTEGER NOT NULL, user TEXT NOT NULL, kind TEXT NOT NULL, conv TEXT NOT NULL,
+  msg TEXT NOT NULL, file INTEGER NOT NULL, line INTEGER NOT NULL, status INTEGER NOT NULL);
 
 CREATE TABLE users(id TEXT PRIMARY KEY, nickname TEXT, avatar_url TEXT, extended_data TEXT, created_at INTEGER,
   deactivated INTEGER NOT NULL, apps TEXT NOT NULL) WITHOUT ROWID;
@@ -62,6 +64,15 @@ CREATE TABLE groups(id TEXT PRIMARY KEY, source_id TEXT NOT NULL, app TEXT NOT N
 CREATE TABLE ledger(stage TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, zim_code INTEGER, zim_message TEXT,
   msg_id TEXT, msg_seq INTEGER, at INTEGER NOT NULL, PRIMARY KEY(stage, key)) WITHOUT ROWID;
 `;
+
+/**
+ * Read positions to import: only those at the newest message of the reader's copy (ZIM can only mark a whole
+ * conversation read). Inserted in (user, kind, conv) order, so page p of the read-state stage is the id range
+ * (p * PAGE_SIZE.readStates, (p + 1) * PAGE_SIZE.readStates]. Also created on opening older files (call-batches.ts).
+ */
+export const READ_STATES_TABLE = `
+CREATE TABLE IF NOT EXISTS read_states(id INTEGER PRIMARY KEY, user TEXT NOT NULL, kind TEXT NOT NULL,
+  conv TEXT NOT NULL, msg TEXT NOT NULL);`;
 
 /** Built after validation from the rows that passed (finalize.ts). */
 export const READ_SCHEMA = `
@@ -77,4 +88,4 @@ CREATE TABLE owners(user TEXT PRIMARY KEY, first INTEGER NOT NULL, n INTEGER NOT
   WITHOUT ROWID;
 -- Group messages in (group, sent, file, line) order; seq = id - groups.first_msg.
 CREATE TABLE group_seq(id INTEGER PRIMARY KEY, grp TEXT NOT NULL, msg INTEGER NOT NULL);
-`;
+${READ_STATES_TABLE}`;

@@ -35,9 +35,21 @@ import type {
   StageWork,
   StagingMeta,
   VerifyPage,
+  StagedReadState,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
-import { blockOf, entryOf, friendOf, groupOf, memberOf, messageFields, userOf, type Row } from '../staged-rows';
+import {
+  blockOf,
+  entryOf,
+  friendOf,
+  groupOf,
+  memberOf,
+  messageFields,
+  readStateOf,
+  readStatePageRange,
+  userOf,
+  type Row,
+} from '../staged-rows';
 import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
@@ -125,6 +137,7 @@ export class SqliteMigrationStore implements MigrationStore {
       profiles: pages('profiles'),
       friends: pages('friends'),
       blocks: pages('blocks'),
+      'read-state': Math.ceil(this.readStateCount() / PAGE_SIZE.readStates),
       verify: pages('verify-owners') + pages('verify-groups') + pages('users'),
     };
     return Object.fromEntries(
@@ -265,6 +278,22 @@ export class SqliteMigrationStore implements MigrationStore {
       PAGE_SIZE.blocks
     );
     return (rows as Row[]).map(blockOf);
+  }
+
+  /** Files staged before read states have no table (opened read-only, it was not added). */
+  private readStateCount(): number {
+    if (!this.hasTable('read_states')) return 0;
+    return (this.sql(`SELECT count(*) AS n FROM read_states`).get() as { n: number }).n;
+  }
+
+  async readStatePage(page: number): Promise<StagedReadState[]> {
+    if (!this.hasTable('read_states')) return [];
+    const [after, last] = readStatePageRange(page, PAGE_SIZE.readStates);
+    const rows = this.sql(`SELECT user, kind, conv, msg FROM read_states WHERE id > ? AND id <= ? ORDER BY id`).all(
+      after,
+      last
+    );
+    return (rows as Row[]).map(readStateOf);
   }
 
   /** Verify's pages in stage order (verify-page-order.ts), worked out at the first verify page. */
