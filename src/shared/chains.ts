@@ -12,10 +12,11 @@
 export const LANES_PER_OWNER = 4;
 
 /**
- * The shortest time of one chain step on a 2-core machine with budgets out of the way (ms), measured by
- * `npm run bench:chain` (docs/benchmarks.md); `plan --step-ms` overrides it for other machines.
+ * The time of one chain step with budgets out of the way (ms), as `npm run bench:chain` measured it on a shared
+ * 2-core machine: 16.8 ms at load average 9.5 (docs/benchmarks.md), rounded. `plan --step-ms` (ZIM_MIGRATE_STEP_MS,
+ * config "stepMs") sets a machine's own, e.g. lower on a quiet machine or higher with ZIM farther than the emulator.
  */
-export const DEFAULT_STEP_MS = 12;
+export const DEFAULT_STEP_MS = 17;
 
 /**
  * Steps the longest lane of one owner takes: its conversations (lengths in staging order) handed out to `lanes`
