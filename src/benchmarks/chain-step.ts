@@ -7,6 +7,12 @@
  * its default step time (DEFAULT_STEP_MS in src/shared/chains.ts; docs/benchmarks.md).
  *
  *   npm run bench:chain -- [--messages 1500] [--seed 3]
+ *
+ * With `--users N` (more than 2), optionally `--shape real`, the same stage over many owners: calls/s every 10 s,
+ * worker CPU per call and the chain term, to tell a chain-bound stage (a long tail at one chain's pace) from a
+ * CPU-bound one (the worker's cores full, calls/s flat below the budget).
+ *
+ *   npm run bench:chain -- --users 1500 --messages 8000 --shape real
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -24,6 +30,8 @@ import { cpuMeter, devServerPid, loadAverageText, renderCpuUse, type CpuUse } fr
 const Flags = z.object({
   messages: wholeNumber('--messages', 100),
   seed: wholeNumber('--seed', 0),
+  users: wholeNumber('--users', 2),
+  shape: z.enum(['synthetic', 'real'], { error: '--shape: synthetic or real' }),
 });
 
 /** When the emulator had seen `calls` ImportPeerMsg calls (sampled every few ms). */
@@ -37,12 +45,21 @@ const reached = (samples: readonly Sample[], calls: number) => samples.find((s) 
 
 async function main() {
   const { values } = parseArgs({
-    options: { messages: { type: 'string', default: '1500' }, seed: { type: 'string', default: '3' } },
+    options: {
+      messages: { type: 'string', default: '1500' },
+      seed: { type: 'string', default: '3' },
+      users: { type: 'string', default: '2' },
+      shape: { type: 'string', default: 'synthetic' },
+    },
   });
   const o = Flags.parse(camelCaseKeys(values));
   installWorkerLogger('ERROR');
   // Two users: every one-to-one message is in their one conversation; no groups, so no group stages.
-  const staging = await buildStaging(2, o.seed, { gen: ['--messages', String(o.messages), '--groups', '0'] });
+  const real = o.shape === 'real' ? ['--shape', 'real'] : [];
+  const staging = await buildStaging(o.users, o.seed, {
+    gen: ['--messages', String(o.messages), '--groups', '0', ...real],
+    plan: o.shape === 'real' ? ['--retention-days', '10000', '--exclude-errors'] : [],
+  });
   const store = await openStaging(staging.planned, { readonly: true });
   const { plan } = await store.meta();
   await store.close();
@@ -87,6 +104,7 @@ async function main() {
   }
 
   const calls = samples[samples.length - 1]?.calls ?? 0;
+  if (o.users > 2) return printManyOwners(o, samples, chain, cpu);
   // Both chains advance together; the steady part leaves out their start and the end of the shorter one.
   const from = reached(samples, Math.ceil(calls * 0.05));
   const to = reached(samples, Math.floor(calls * 0.9));
@@ -107,6 +125,29 @@ async function main() {
   );
   console.log(
     `  CPU: ${renderCpuUse(cpu)}; ms per call: ` +
+      cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / Math.max(1, calls)).toFixed(2)}`).join(', ')
+  );
+}
+
+/** Many owners: the stage's pace over time, its CPU per call, and what the chain term says it could take. */
+function printManyOwners(o: z.infer<typeof Flags>, samples: readonly Sample[], chain: number, cpu: CpuUse) {
+  const calls = samples[samples.length - 1]?.calls ?? 0;
+  const first = reached(samples, 1);
+  const last = reached(samples, calls);
+  const seconds = (last.at - first.at) / 1000;
+  const every10: string[] = [];
+  for (let t = first.at; t < last.at; t += 10_000) {
+    const a = samples.find((s) => s.at >= t)!;
+    const b = samples.find((s) => s.at >= t + 10_000) ?? last;
+    every10.push(((b.calls - a.calls) / ((b.at - a.at) / 1000 || 1)).toFixed(0));
+  }
+  console.log(
+    `zim-migrate chain benchmark, many owners, ${new Date().toISOString()}, load average ${loadAverageText()}\n` +
+      `  ${o.users} users (${o.shape} shape), ${o.messages} one-to-one messages: ${calls} ImportPeerMsg calls in ` +
+      `${seconds.toFixed(0)} s = ${(calls / seconds).toFixed(1)} calls/s, budgets lifted, 1 worker process\n` +
+      `  calls/s every 10 s: ${every10.join(' ')}\n` +
+      `  longest owner copy ${chain} steps: × ${DEFAULT_STEP_MS} ms = ${((chain * DEFAULT_STEP_MS) / 1000).toFixed(0)} s\n` +
+      `  CPU: ${renderCpuUse(cpu)}; ms per call: ` +
       cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / Math.max(1, calls)).toFixed(2)}`).join(', ')
   );
 }
