@@ -13,6 +13,7 @@ import {
   setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
+import { LANES_PER_OWNER } from '../src/shared/chains';
 import { entitySummary, summaryDetails } from '../src/shared/ui-metadata';
 import type { LandedMark, MigrationActivities, MigrationRef, StepResult } from '../activities/contract';
 import { addCounts, childReportSignal, type ChildTotals } from '../src/shared/workflow-api';
@@ -39,7 +40,7 @@ export interface EntitySequenceInput extends MigrationRef {
   control?: ControlState;
   /** Steps per run before continuing as new; tests lower it to force continue-as-new. */
   maxStepsPerRun?: number;
-  /** peer-history: conversations imported at once (each strictly in order). Default 4. */
+  /** peer-history: conversations imported at once (each strictly in order). Default LANES_PER_OWNER. */
   lanesPerOwner?: number;
   /** peer-history: conversations under way and still to do, carried across continue-as-new. */
   lanes?: Lane[];
@@ -183,7 +184,7 @@ export async function entitySequenceWorkflow(input: EntitySequenceInput): Promis
         lanes.splice(lanes.indexOf(lane), 1);
       }
     };
-    const width = input.lanesPerOwner ?? 4;
+    const width = input.lanesPerOwner ?? LANES_PER_OWNER;
     const runners = lanes.map((lane) => runLane(lane));
     while (runners.length < width && queue.length > 0) runners.push(runLane(takeLane()));
     await Promise.all(runners);

@@ -21,7 +21,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationActivities, MigrationRef, ProgressSnapshot } from '../activities/contract';
 import type { StageWork } from '../src/staging/migration-store';
 import { MIGRATION_ACTIONS, readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
-import { liveEtaSeconds, stageSeconds, type StageActionWork } from '../src/shared/eta';
+import { liveEtaSeconds, plannedRate, stageSeconds, type StageActionWork } from '../src/shared/eta';
 import { defaultBudget } from '../src/zim-client/limits';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
@@ -247,16 +247,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       selected,
       Object.fromEntries(
         stages.map((p) => {
-          const main = bottleneckAction(planOf(p.stage).actions, budgetOf);
+          const work = planOf(p.stage);
+          const main = bottleneckAction(work.actions, budgetOf);
           const rate = main !== undefined && windowCovers(p.stage) ? sentRate(main) : undefined;
+          const seconds = stageSeconds(work.actions, budgetOf, (work.stepMs ?? 0) / 1000);
+          const expected = main !== undefined ? plannedRate(work.actions, main, seconds) : undefined;
           return [
             p.stage,
             {
               finished: p.status === 'done' || p.status === 'cancelled',
               settled: p.done + p.failed + p.skipped,
               planned: p.planned,
-              seconds: stageSeconds(planOf(p.stage).actions, budgetOf),
-              ...(rate !== undefined && main !== undefined && { pace: rate / budgetOf(main) }),
+              seconds,
+              ...(rate !== undefined && expected !== undefined && { pace: rate / expected }),
             },
           ];
         })

@@ -1,7 +1,8 @@
 /**
  * What a migration's duration is judged against:
  *   lower bound: the plan's critical path of the stage graph (compute-plan) at the budgets, counting the calls the
- *                migration made rather than the plan's estimates of them (verify's reads, for one, are estimated);
+ *                migration made rather than the plan's estimates of them (verify's reads, for one, are estimated),
+ *                and no stage shorter than its longest chain of calls × the step time (src/shared/chains.ts);
  *   naive:       the same calls made one at a time, stage after stage, each taking max(1/budget, round trip).
  */
 import type { MigrationAction } from '../shared/stages';
@@ -26,17 +27,21 @@ function workloadMade(plan: Plan, made: Readonly<Partial<Record<string, number>>
   const maxCallsPerGroup = Object.fromEntries(
     plan.actions.filter((a) => a.perGroup).map((a) => [a.action, calls[a.action] > 0 ? (a.maxCallsPerGroup ?? 0) : 0])
   );
-  return { calls, sharedCalls, maxCallsPerGroup };
+  const chainSteps = Object.fromEntries(
+    plan.actions.filter((a) => a.chainSteps !== undefined).map((a) => [a.action, a.chainSteps])
+  );
+  return { calls, sharedCalls, maxCallsPerGroup, chainSteps };
 }
 
-/** compute-plan's critical path at `rates`, over the calls made. */
+/** compute-plan's critical path at `rates`, over the calls made, each chain step taking `stepMs` (0: no chains). */
 export function lowerBound(
   plan: Plan,
   counts: StagingCounts,
   rates: Readonly<Record<MigrationAction, number>>,
-  made: Readonly<Partial<Record<string, number>>>
+  made: Readonly<Partial<Record<string, number>>>,
+  stepMs: number
 ): Plan {
-  return computePlan(counts, workloadMade(plan, made), rates, []);
+  return computePlan(counts, workloadMade(plan, made), rates, [], stepMs);
 }
 
 /**

@@ -42,6 +42,7 @@ const configFileSchema = z.strictObject({
   temporalUiUrl: settingSchemas.url.optional(),
   errorBudgetPercent: settingSchemas.errorBudgetPercent.optional(),
   budgets: settingSchemas.budgets.optional(),
+  stepMs: settingSchemas.stepMs.optional(),
 });
 
 export type ConfigFileValues = z.infer<typeof configFileSchema>;

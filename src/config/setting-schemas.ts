@@ -12,6 +12,7 @@ const numeric = <T extends z.ZodType>(schema: T) =>
 const APP_ID = 'must be your ZIM AppID from the ZEGO console: a whole number from 1 to 4294967295';
 const HEADROOM = 'must be the percentage of each budget left unused, a number from 0 to 50 (default 2)';
 const BUDGET = 'must be calls per second, a number greater than 0 and at most 10000';
+const STEP = 'must be the time of one chain step in ms, a number from 0 to 60000 (0 times no chains)';
 
 const httpUrl = (message: string) =>
   z
@@ -39,6 +40,7 @@ export const settingSchemas = {
       .min(0, 'must be a percentage from 0 to 100')
       .max(100, 'must be a percentage from 0 to 100')
   ),
+  stepMs: numeric(z.number({ error: STEP }).min(0, STEP).max(60_000, STEP)),
   budgets: z.partialRecord(
     z.enum(MIGRATION_ACTIONS, { error: `has an unknown Action; Actions: ${MIGRATION_ACTIONS.join(', ')}` }),
     numeric(z.number({ error: BUDGET }).gt(0, BUDGET).max(10_000, BUDGET)),

@@ -16,11 +16,14 @@ import type { StagingMeta } from '../staging/migration-store';
 import { validateExports, type ValidateOptions, type ValidationResult } from '../validate/validate-exports';
 import type { MigrationAction } from '../shared/stages';
 import type { Plan } from '../shared/migration-plan';
+import { DEFAULT_STEP_MS } from '../shared/chains';
 import { computePlan } from './compute-plan';
 
 export interface BuildPlanOptions extends Omit<ValidateOptions, 'stagingFile'> {
   out: string;
   rates: Record<MigrationAction, number>;
+  /** The time of one chain step (ms) the ETA is timed at; DEFAULT_STEP_MS when absent. */
+  stepMs?: number;
   /** Stage what is valid even when some records have errors (they are left out and listed). */
   excludeErrors: boolean;
   force: boolean;
@@ -46,7 +49,7 @@ export async function buildPlan(opts: BuildPlanOptions): Promise<BuildPlanResult
       return { validation: result, plan: null, stagingFile: null };
     }
     const { counts, workload } = buildReadTables(db);
-    const plan = computePlan(counts, workload, opts.rates, result.rules);
+    const plan = computePlan(counts, workload, opts.rates, result.rules, opts.stepMs ?? DEFAULT_STEP_MS);
     const meta: StagingMeta = {
       formatVersion: STAGING_FORMAT_VERSION,
       createdAt: new Date().toISOString(),

@@ -1,5 +1,6 @@
 /** The plan as a table for people (the CLI prints JSON for programs with --json). */
-import type { Plan } from '../shared/migration-plan';
+import type { ActionPlan, Plan } from '../shared/migration-plan';
+import { LANES_PER_OWNER } from '../shared/chains';
 import { formatDuration } from '../shared/format-duration';
 
 const num = (n: number) => n.toLocaleString('en-US');
@@ -13,6 +14,9 @@ function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
       .trimEnd()
   );
 }
+
+/** An Action whose longest chain of calls, not its budget, sets its time. */
+const chainBinds = (a: ActionPlan) => !a.perGroup && (a.chainSeconds ?? 0) > a.calls / a.rate;
 
 export function renderPlan(plan: Plan): string {
   const c = plan.counts;
@@ -51,7 +55,11 @@ export function renderPlan(plan: Plan): string {
             a.stage,
             num(a.calls),
             a.perGroup ? `${a.rate}/s per group` : `${a.rate}/s`,
-            formatDuration(a.seconds) + (a.perGroup ? ` (busiest group: ${num(a.maxCallsPerGroup ?? 0)} calls)` : ''),
+            formatDuration(a.seconds) +
+              (a.perGroup ? ` (busiest group: ${num(a.maxCallsPerGroup ?? 0)} calls)` : '') +
+              (chainBinds(a)
+                ? ` (chain: ${num(a.chainSteps ?? 0)} steps × ${plan.stepMs} ms; budget alone ${formatDuration(a.calls / a.rate)})`
+                : ''),
           ]),
       ],
       new Set([2])
@@ -68,13 +76,20 @@ export function renderPlan(plan: Plan): string {
           num(s.calls),
           s.after.join(', ') || '-',
           formatDuration(s.start),
-          formatDuration(s.seconds),
+          formatDuration(s.seconds) + (s.chainBound ? ' (chain-bound)' : ''),
         ]),
       ],
       new Set([2, 4, 5])
     )
   );
   out.push('', `ETA ${formatDuration(plan.etaSeconds)} (critical path: ${plan.criticalPath.join(' → ')})`);
+  const chained = plan.actions.filter(chainBinds);
+  if (chained.length)
+    out.push(
+      `Chain term: ${chained.map((a) => `${a.action} ${formatDuration(a.chainSeconds!)}`).join(', ')}: calls that ` +
+        `must go one after the other (an owner's conversations, ${LANES_PER_OWNER} at a time; a group's history) ` +
+        `take longer than the rates allow; higher rates will not shorten ${chained.length > 1 ? 'these stages' : 'this stage'}`
+    );
   if (plan.notImported.length) {
     out.push('', 'Not imported');
     out.push(

@@ -6,6 +6,11 @@
  * (1/s per group, groups in parallel) takes as long as its busiest group needs, and a stage's per-group Actions run
  * one after the other for that group. Stages whose dependencies are met run at once, so the migration takes the
  * critical path of the stage graph, not the sum of its stages.
+ *
+ * Chains: some calls must go one after the other (an owner's conversation copy, a group's history: each step waits
+ * for its slot, calls ZIM, writes the ledger and returns to its workflow before the next starts), so an Action
+ * also takes at least its longest chain × the time of one step, however high its budget. With raised budgets that
+ * term, not the budget, bounds the stage.
  */
 import { STAGE_DEPENDENCIES, type Stage } from './stages';
 
@@ -17,23 +22,49 @@ export interface StageActionWork {
   perGroup: boolean;
   /** Per-group Actions: the calls of the busiest group. */
   maxCallsPerGroup?: number;
+  /** The longest run of this Action's calls that must go one after the other (absent: none longer than one). */
+  chainSteps?: number;
 }
 
-/** Seconds one Action needs at `rate` calls/s (per group for per-group Actions). */
-export function actionSeconds(work: StageActionWork, rate: number): number {
+/** Seconds the longest chain of an Action's calls needs at `stepSeconds` a step (0 when it has no chain). */
+export function chainSeconds(work: StageActionWork, stepSeconds: number): number {
+  return (work.chainSteps ?? 0) * stepSeconds;
+}
+
+/** Seconds the budget alone allows one Action at `rate` calls/s (per group for per-group Actions). */
+export function budgetSeconds(work: StageActionWork, rate: number): number {
   return (work.perGroup ? (work.maxCallsPerGroup ?? 0) : work.calls) / rate;
 }
 
-/** Seconds a whole stage needs at the given budgets. */
-export function stageSeconds(actions: readonly StageActionWork[], rateOf: (action: string) => number): number {
+/** Seconds one Action needs: its budget's time or its longest chain's, whichever is longer. */
+export function actionSeconds(work: StageActionWork, rate: number, stepSeconds = 0): number {
+  return Math.max(budgetSeconds(work, rate), chainSeconds(work, stepSeconds));
+}
+
+/** Seconds a whole stage needs at the given budgets, one chain step taking `stepSeconds`. */
+export function stageSeconds(
+  actions: readonly StageActionWork[],
+  rateOf: (action: string) => number,
+  stepSeconds = 0
+): number {
   const perGroupChain = actions
     .filter((a) => a.perGroup)
-    .reduce((sum, a) => sum + actionSeconds(a, rateOf(a.action)), 0);
+    .reduce((sum, a) => sum + actionSeconds(a, rateOf(a.action), stepSeconds), 0);
   return Math.max(
     0,
     perGroupChain,
-    ...actions.filter((a) => !a.perGroup).map((a) => actionSeconds(a, rateOf(a.action)))
+    ...actions.filter((a) => !a.perGroup).map((a) => actionSeconds(a, rateOf(a.action), stepSeconds))
   );
+}
+
+/**
+ * The calls/s of `action` the plan expects while its stage runs: its calls over the stage's seconds. That is its
+ * budget when the budget binds, less when a chain (or a slower Action of the stage) does; a measured rate is a
+ * pace against this, so a stage that is slow only because the plan said it would be is not counted slow twice.
+ */
+export function plannedRate(actions: readonly StageActionWork[], action: string, seconds: number): number | undefined {
+  const calls = actions.find((a) => a.action === action)?.calls ?? 0;
+  return calls > 0 && seconds > 0 ? calls / seconds : undefined;
 }
 
 export interface StageRemaining {
@@ -66,8 +97,9 @@ export interface LiveStage {
   /** The whole stage at the current budgets (stageSeconds). */
   seconds: number;
   /**
-   * Measured calls/s over budget of the stage's main Action, once it ran unpaused for a whole rate window: below 1
-   * when calls go out slower than the budget allows (long conversation chains, a slow ZIM). Absent: on budget.
+   * Measured calls/s of the stage's main Action over its planned rate (plannedRate), once it ran unpaused for a
+   * whole rate window: below 1 when calls go out slower than planned (a slow ZIM, a loaded worker, steps slower
+   * than the step time planned). Absent: as planned.
    */
   pace?: number;
 }

@@ -48,6 +48,12 @@ export interface Workload {
   sharedCalls: Partial<Record<Stage, Partial<Record<MigrationAction, number>>>>;
   /** For per-group Actions (1/s per group, groups in parallel): the most calls any one group needs. */
   maxCallsPerGroup: Partial<Record<MigrationAction, number>>;
+  /**
+   * For Actions whose calls run in chains (one after the other): the longest chain's calls. ImportPeerMsg: the
+   * owner whose copy takes most steps (an owner's conversations share LANES_PER_OWNER lanes, each conversation in
+   * order); ImportGroupMsg: the largest group history.
+   */
+  chainSteps: Partial<Record<MigrationAction, number>>;
 }
 
 export interface ActionPlan extends StageActionWork {
@@ -56,6 +62,8 @@ export interface ActionPlan extends StageActionWork {
   /** Calls per second (per group for per-group Actions). */
   rate: number;
   seconds: number;
+  /** Seconds its longest chain needs (chainSteps × the step time), when it has chains. */
+  chainSeconds?: number;
 }
 
 /** When a stage runs in the plan, at the budgets. */
@@ -65,6 +73,8 @@ export interface StageTiming {
   /** ZIM calls of the stage's Actions (stageCalls). */
   calls: number;
   seconds: number;
+  /** The stage's seconds were set by a chain (its longest chain × the step time), not by a budget. */
+  chainBound?: boolean;
   /** Earliest start and end, in seconds from the start of the migration. */
   start: number;
   end: number;
@@ -84,6 +94,8 @@ export interface Plan {
   stages: StageTiming[];
   criticalPath: Stage[];
   etaSeconds: number;
+  /** The step time the chains were timed at (ms; absent in files staged before chains were counted: none timed). */
+  stepMs?: number;
   /** Records left out, by rule: what ZIM would refuse (warnings) and errors excluded by --exclude-errors. */
   notImported: NotImported[];
 }
@@ -103,11 +115,12 @@ export function stageActions(
 ): StageActionWork[] {
   return actions
     .filter((a) => a.stage === stage)
-    .map(({ action, calls, perGroup, maxCallsPerGroup }) => ({
+    .map(({ action, calls, perGroup, maxCallsPerGroup, chainSteps }) => ({
       action,
       calls,
       perGroup,
       ...(maxCallsPerGroup !== undefined && { maxCallsPerGroup }),
+      ...(chainSteps !== undefined && { chainSteps }),
     }));
 }
 

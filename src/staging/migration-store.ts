@@ -47,6 +47,8 @@ export interface StageWork {
   calls: number;
   /** The plan's calls per Action of this stage (what `zim-migrate plan` timed): the live ETA times them alike. */
   actions: StageActionWork[];
+  /** The chain step time (ms) the plan timed the chains at (plan.stepMs; absent: chains not timed). */
+  stepMs?: number;
 }
 
 export type PageStage = 'accounts' | 'profiles' | 'friends' | 'blocks' | 'read-state' | 'verify';

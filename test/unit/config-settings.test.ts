@@ -7,6 +7,8 @@ import { ConfigError } from '../../src/config/config-error';
 import { CONFIG_FILE_KEYS, chooseConfigFile, loadConfigFile } from '../../src/config/config-file';
 import type { SettingLayers } from '../../src/config/layered-settings';
 import { resolveStartSettings } from '../../src/config/start-settings';
+import { resolveStepMs } from '../../src/config/plan-settings';
+import { DEFAULT_STEP_MS } from '../../src/shared/chains';
 import { resolveZimSettings } from '../../src/config/zim-config';
 import { projectRoot } from '../../src/shared/project-root';
 import { UsageError } from '../../src/shared/usage-error';
@@ -234,6 +236,24 @@ describe('bad values name the setting, where it came from, and the fix', () => {
         ),
       configError(/^ZIM_MIGRATE_BUDGET_HEADROOM must be the percentage of each budget left unused, .* 0 to 50/)
     );
+  });
+
+  it("for plan's chain step time, from --step-ms, ZIM_MIGRATE_STEP_MS or the file, else the measured default", () => {
+    const { dir } = workspace({ stepMs: 25 });
+    assert.deepEqual(resolveStepMs(layers(dir)).value, 25);
+    assert.equal(resolveStepMs(layers(dir, {}, { ZIM_MIGRATE_STEP_MS: '9.5' })).value, 9.5);
+    assert.equal(resolveStepMs(layers(dir, { stepMs: '0' }, { ZIM_MIGRATE_STEP_MS: '9.5' })).value, 0);
+    const empty = workspace(undefined).dir;
+    assert.deepEqual(resolveStepMs(layers(empty)), { value: DEFAULT_STEP_MS, source: { kind: 'default' } });
+    assert.throws(
+      () => resolveStepMs(layers(empty, { stepMs: 'fast' })),
+      configError(/^--step-ms must be the time of one chain step in ms, .* \(set by a flag\)$/)
+    );
+    assert.throws(
+      () => resolveStepMs(layers(empty, {}, { ZIM_MIGRATE_STEP_MS: '-3' })),
+      configError(/^ZIM_MIGRATE_STEP_MS must be the time of one chain step/)
+    );
+    assert.throws(() => layers(workspace({ stepMs: 'slow' }).dir), configError(/"stepMs" must be the time of one/));
   });
 
   it('for a missing AppID or ServerSecret, listing every place it can come from', () => {

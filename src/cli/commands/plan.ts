@@ -3,6 +3,8 @@ import { redactIfUrl } from '../../postgres/database-settings';
 import { buildPlan } from '../../plan/build-plan';
 import { renderPlan } from '../../plan/render-plan';
 import { renderValidation } from '../../validate/render-validation';
+import { resolveStepMs } from '../../config/plan-settings';
+import { settingLayers } from '../setting-layers';
 import { addImportOptions, parseExportDirs, parseImportOptions, parseRates } from '../import-options';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -30,6 +32,11 @@ export function registerPlanCommand(program: Command): void {
         false
       )
       .option('--force', 'replace an existing staging file (and the ledger in it)', false)
+      .option(
+        '--step-ms <ms>',
+        'the time of one chain step (one message import, slot to ledger) the ETA is timed at ' +
+          '(env ZIM_MIGRATE_STEP_MS, config "stepMs"; default: measured by npm run bench:chain)'
+      )
   )
     .addHelpText(
       'after',
@@ -37,6 +44,9 @@ export function registerPlanCommand(program: Command): void {
 The ETA is the critical path of the stage graph (accounts, then profiles, friends, blocks, one-to-one
 history and groups side by side, group history after groups, verification last) at the configured
 rate of each Action. A one-to-one message costs one ImportPeerMsg call per side that keeps it.
+Messages of one conversation copy (and of one group) are imported one after the other, so a stage also
+takes at least its longest chain × one step (--step-ms): with high rates that chain term, printed when it
+binds, sets the stage's time, and raising the rates further does not shorten it.
 
 Examples:
   $ zim-migrate plan ./export --out staging.db
@@ -48,8 +58,9 @@ Exit codes: 0 staged, 1 errors found (nothing staged without --exclude-errors) o
 2 bad usage (an unknown option; a missing directory, a file, or a directory without export files given as an
 export; an existing --out without --force).`
     )
-    .action(async (dirs: string[], raw: Record<string, unknown>) => {
+    .action(async (dirs: string[], raw: Record<string, unknown>, command: Command) => {
       const settings = parseImportOptions(raw);
+      const stepMs = resolveStepMs(settingLayers(command)).value;
       const exportDirs = parseExportDirs(dirs);
       const rates = parseRates((raw.rate as string[] | undefined) ?? []);
       const result = await buildPlan({
@@ -57,6 +68,7 @@ export; an existing --out without --force).`
         ...settings,
         out: raw.out as string,
         rates,
+        stepMs,
         excludeErrors: raw.excludeErrors === true,
         force: raw.force === true,
       });

@@ -174,6 +174,7 @@ export class PgMigrationStore implements MigrationStore {
           pages: pagesOf[stage] ?? 0,
           calls: stageCalls(plan.actions, stage),
           actions: stageActions(plan.actions, stage),
+          ...(plan.stepMs !== undefined && { stepMs: plan.stepMs }),
         },
       ])
     ) as Record<Stage, StageWork>;

@@ -5,6 +5,7 @@
  */
 import type { StagingCounts, Workload } from '../../shared/migration-plan';
 import type { StagingMeta } from '../migration-store';
+import { ownerChainSteps } from '../../shared/chains';
 import { tracePhase } from '../../diagnostics/trace';
 import { ZIM_BATCH_LIMITS, ZIM_PAGE_LIMITS } from '../../zim-client/limits';
 import { sealBuildDatabase, type Db } from './database';
@@ -38,7 +39,10 @@ export function buildReadTables(db: Db): FinalizeResult {
   const conversations = buildHistoryTables(db);
   db.exec('COMMIT');
   tracePhase('owners');
-  return { counts: countAll(db, conversations.count), workload: workload(db, conversations.queryPages) };
+  return {
+    counts: countAll(db, conversations.count),
+    workload: workload(db, conversations.queryPages, conversations.longestOwnerChain),
+  };
 }
 
 /**
@@ -46,7 +50,7 @@ export function buildReadTables(db: Db): FinalizeResult {
  * built once when staged, and again when a catch-up round adds messages (src/staging/sqlite/stage-round.ts).
  * Expects empty peer_copies, owners and group_seq.
  */
-export function buildHistoryTables(db: Db): { count: number; queryPages: number } {
+export function buildHistoryTables(db: Db): { count: number; queryPages: number; longestOwnerChain: number } {
   db.exec(`
     -- Each side's copy, minus what that side deleted; deactivated users own no copies. Messages sent at the same
     -- time keep the export's order (file, then line; files are numbered in reading order), never their ids' order.
@@ -81,7 +85,7 @@ export function writeMeta(db: Db, meta: StagingMeta): void {
  * owners: where each owner's run of peer_copies starts and how long it is (the copies were inserted in
  * owner order, so a run is contiguous), via the per-conversation counts that verification needs too.
  */
-function indexOwners(db: Db): { count: number; queryPages: number } {
+function indexOwners(db: Db): { count: number; queryPages: number; longestOwnerChain: number } {
   db.exec(`
     CREATE TEMP TABLE conversations AS
       SELECT owner, peer, count(*) AS n, min(id) AS first FROM peer_copies GROUP BY owner, peer;
@@ -93,8 +97,25 @@ function indexOwners(db: Db): { count: number; queryPages: number } {
     count: number;
     pages: number | null;
   };
+  // An owner's conversations in the order its child takes them (ownerConversationRanges: by first copy).
+  let longestOwnerChain = 0;
+  let owner: unknown;
+  let lengths: number[] = [];
+  const endOwner = () => (longestOwnerChain = Math.max(longestOwnerChain, ownerChainSteps(lengths)));
+  for (const row of db.prepare('SELECT owner, n FROM conversations ORDER BY owner, first').iterate() as Iterable<{
+    owner: unknown;
+    n: number;
+  }>) {
+    if (row.owner !== owner && lengths.length) {
+      endOwner();
+      lengths = [];
+    }
+    owner = row.owner;
+    lengths.push(row.n);
+  }
+  if (lengths.length) endOwner();
   db.exec('DROP TABLE conversations');
-  return { count: totals.count, queryPages: totals.pages ?? 0 };
+  return { count: totals.count, queryPages: totals.pages ?? 0, longestOwnerChain };
 }
 
 /** groups.first_msg / message_count: where each group's run of group_seq starts and how long it is. */
@@ -130,7 +151,7 @@ export function countAll(db: Db, conversations: number): StagingCounts {
   };
 }
 
-function workload(db: Db, peerQueryPages: number): Workload {
+function workload(db: Db, peerQueryPages: number, longestOwnerChain: number): Workload {
   const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
   const perOwner = (table: string, per: number) =>
     n(`SELECT sum(${ceilDiv('n', per)}) FROM (SELECT count(*) AS n FROM ${table} GROUP BY user)`);
@@ -177,6 +198,10 @@ function workload(db: Db, peerQueryPages: number): Workload {
     maxCallsPerGroup: {
       InviteUsersIntoGroup: n(`SELECT max(c) FROM (${invites})`),
       SetGroupMembersNickname: n(`SELECT max(c) FROM (${nicknames})`),
+    },
+    chainSteps: {
+      ImportPeerMsg: longestOwnerChain,
+      ImportGroupMsg: n('SELECT max(message_count) FROM groups'),
     },
   };
 }
