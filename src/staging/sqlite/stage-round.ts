@@ -189,7 +189,9 @@ function applyRound(db: Db, input: StageRoundInput): void {
        notice = excluded.notice, attributes = excluded.attributes, member_count = excluded.member_count,
        muted = excluded.muted, message_count = 0, first_msg = NULL`
   ).run(appName);
-  db.exec(`DELETE FROM main.peer_copies; DELETE FROM main.owners; DELETE FROM main.group_seq;`);
+  db.exec(
+    `DELETE FROM main.peer_copies; DELETE FROM main.owners; DELETE FROM main.group_seq; DELETE FROM main.read_states;`
+  );
   const conversations = buildHistoryTables(db);
   rebuildCallBatches(db);
 
