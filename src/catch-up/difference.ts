@@ -140,10 +140,15 @@ function differenceIn(db: Db, incremental: boolean): Difference {
   changes['groups.created'] = num(db, `SELECT count(*) FROM new_groups`);
   changes['groups.dismissed'] = num(db, `SELECT count(*) FROM gone_groups`);
   add('CreateGroup', { calls: changes['groups.created'], max: 0 });
-  // CreateGroup takes 100 initial members; the rest are invited, 100 per call.
+  // CreateGroup takes the owner and 100 initial members (member_count counts the owner); the rest are invited, 100
+  // per call, as the plan counts them (finalize.ts).
   add(
     'InviteUsersIntoGroup',
-    batched(db, `SELECT max(member_count - 100, 0) AS n FROM main.groups WHERE id IN (SELECT id FROM new_groups)`, 100)
+    batched(
+      db,
+      `SELECT max(member_count - 1 - 100, 0) AS n FROM main.groups WHERE id IN (SELECT id FROM new_groups)`,
+      100
+    )
   );
   add('DismissGroup', { calls: changes['groups.dismissed'], max: changes['groups.dismissed'] ? 1 : 0 });
   const both = `main.groups n JOIN old.groups o ON o.id = n.id`;

@@ -122,6 +122,25 @@ describe('a catch-up round’s difference', () => {
     );
   });
 
+  it('invites only the members a new group’s CreateGroup cannot take (100 besides the owner)', async () => {
+    const root = tempDir('catch-up-invites');
+    const base = { 'users.ndjson': users(110) };
+    const staging = await stage(writeExport(path.join(root, 'v1', 'app'), base), path.join(root, 'app.sqlite'));
+    const members = (group: string, n: number) => Array.from({ length: n }, (_, i) => ({ group, user: `u${i + 1}` }));
+    const later = writeExport(path.join(root, 'v2', 'app'), {
+      ...base,
+      'groups.ndjson': [
+        { id: 'g100', owner: 'u0', createdAt: END - 9000 },
+        { id: 'g101', owner: 'u0', createdAt: END - 9000 },
+      ],
+      'group_members.ndjson': [...members('g100', 100), ...members('g101', 101)],
+    });
+    const d = (await round(staging, later)).difference!;
+    assert.equal(d.changes['groups.created'], 2);
+    assert.equal(d.calls.CreateGroup, 2);
+    assert.equal(d.calls.InviteUsersIntoGroup, 1, 'owner + 100 fit in CreateGroup; owner + 101 need one invite');
+  });
+
   it('refuses a tombstone for a record the migration never staged, naming it', async () => {
     const root = tempDir('catch-up-tombstone');
     const earlier = writeExport(path.join(root, 'v1', 'app'), { 'users.ndjson': users(3) });
