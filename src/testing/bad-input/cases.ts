@@ -78,10 +78,15 @@ export const CASES: CorpusCase[] = [
           Buffer.concat([Buffer.from('{"id":"m11","x":"'), Buffer.from([0xc0, 0xaf, 0x22, 0x7d])])
         )
         .bad('line.too-long', JSON.stringify(text('m12', 'u0', 'u1', { body: { text: 'x'.repeat(1_100_000) } })))
-        .ok(text('m13', 'u2', 'u3'));
+        .ok(text('m13', 'u2', 'u3'), text('m14', 'u2', 'u3', { sentAt: T + 1 }));
       b.file('app', 'group_messages.ndjson')
         .ok({ id: 'x1', group: 'g1', from: 'u1', sentAt: T, type: 'text', body: { text: 'hi' } })
         .bad('ref.unknown-group', { id: 'x2', group: 'g9', from: 'u1', sentAt: T, type: 'text', body: { text: 'hi' } });
+      b.file('app', 'read_states.ndjson')
+        .ok({ user: 'u1', peer: 'u0', lastReadMessage: 'm0' }, { user: 'u2', group: 'g1', lastReadMessage: 'x1' })
+        .bad('ref.not-member', { user: 'u3', group: 'g1', lastReadMessage: 'x1' })
+        .bad('ref.unknown-message', { user: 'u0', peer: 'u1', lastReadMessage: 'm13' })
+        .bad('read.partial', { user: 'u3', peer: 'u2', lastReadMessage: 'm13' });
       // File-level families: each raises one reject for the file; the valid records in them are staged.
       const crlf = [text('m20', 'u3', 'u4'), text('m21', 'u4', 'u3')].map((m) => JSON.stringify(m) + '\r\n').join('');
       b.rawFile(
