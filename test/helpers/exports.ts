@@ -6,6 +6,8 @@ import type { Reject } from '../../src/import-format/rejects';
 import { ZIM_PLAN_LIMITS, type ZimLimits } from '../../src/import-format/zim-limits';
 import type { MergeOptions } from '../../src/merge/merge-apps';
 import { validateExports, type ValidationResult } from '../../src/validate/validate-exports';
+import { DEFAULT_RATES } from '../../src/plan/actions';
+import { buildPlan } from '../../src/plan/build-plan';
 
 /** A line: an object (written as JSON), a string (written as is) or raw bytes. */
 export type Line = object | string | Buffer;
@@ -71,4 +73,21 @@ export function users(n: number): object[] {
 
 export function text(id: string, from: string, to: string, sentAt: number | string, extra: object = {}): object {
   return { id, from, to, sentAt, type: 'text', body: { text: `message ${id}` }, ...extra };
+}
+
+/** Stages `dir` into the SQLite file `out` as `plan --out` does (pro plan, "now" = `asOfMs`); it must have no errors. */
+export async function stageExport(dir: string, out: string, asOfMs: number): Promise<string> {
+  const r = await buildPlan({
+    dirs: [dir],
+    limits: ZIM_PLAN_LIMITS.pro,
+    asOfMs,
+    merge: NO_MERGE,
+    rejectsFile: null,
+    out,
+    rates: DEFAULT_RATES,
+    excludeErrors: false,
+    force: true,
+  });
+  if (r.validation.errors > 0) throw new Error(`${dir}: ${r.validation.errors} validation errors`);
+  return out;
 }

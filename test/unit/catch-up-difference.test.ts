@@ -3,32 +3,15 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { planRound } from '../../src/catch-up/plan-round';
-import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
-import { DEFAULT_RATES } from '../../src/plan/actions';
-import { buildPlan } from '../../src/plan/build-plan';
 import { evolveExport } from '../../src/synthetic/evolve';
 import { generateExport } from '../../src/synthetic/generate';
-import { NO_MERGE, tempDir, text, users, writeExport } from '../helpers/exports';
+import { stageExport, tempDir, text, users, writeExport } from '../helpers/exports';
 
 const END = Date.parse('2026-05-20T00:00:00Z');
 const UNTIL = Date.parse('2026-05-21T00:00:00Z');
 const AS_OF = UNTIL + 60_000;
 
-async function stage(dir: string, out: string): Promise<string> {
-  const r = await buildPlan({
-    dirs: [dir],
-    limits: ZIM_PLAN_LIMITS.pro,
-    asOfMs: AS_OF,
-    merge: NO_MERGE,
-    rejectsFile: null,
-    out,
-    rates: DEFAULT_RATES,
-    excludeErrors: false,
-    force: true,
-  });
-  assert.equal(r.validation.errors, 0);
-  return out;
-}
+const stage = (dir: string, out: string) => stageExport(dir, out, AS_OF);
 
 const round = (staging: string, exportDir: string) =>
   planRound({ staging, exportDir, asOfMs: AS_OF, rejectsFile: path.join(tempDir('rejects'), 'r.ndjson') });

@@ -5,34 +5,17 @@ import Database from 'better-sqlite3';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { planRound } from '../../src/catch-up/plan-round';
 import { stageRound } from '../../src/catch-up/stage-round';
-import { ZIM_PLAN_LIMITS } from '../../src/import-format/zim-limits';
-import { DEFAULT_RATES } from '../../src/plan/actions';
-import { buildPlan } from '../../src/plan/build-plan';
 import { ROUND_OPS } from '../../src/shared/rounds';
 import { openStaging } from '../../src/staging';
 import { evolveExport } from '../../src/synthetic/evolve';
 import { generateExport } from '../../src/synthetic/generate';
-import { NO_MERGE, tempDir } from '../helpers/exports';
+import { stageExport, tempDir } from '../helpers/exports';
 
 const END = Date.parse('2026-05-20T00:00:00Z');
 const UNTIL = Date.parse('2026-05-21T00:00:00Z');
 const AS_OF = UNTIL + 2 * 86_400_000;
 
-async function stage(dir: string, out: string): Promise<string> {
-  const r = await buildPlan({
-    dirs: [dir],
-    limits: ZIM_PLAN_LIMITS.pro,
-    asOfMs: AS_OF,
-    merge: NO_MERGE,
-    rejectsFile: null,
-    out,
-    rates: DEFAULT_RATES,
-    excludeErrors: false,
-    force: true,
-  });
-  assert.equal(r.validation.errors, 0);
-  return out;
-}
+const stage = (dir: string, out: string) => stageExport(dir, out, AS_OF);
 
 const rejectsFile = () => path.join(tempDir('rejects'), 'r.ndjson');
 
