@@ -14,25 +14,27 @@
  *   (`messages.late`): ZIM keeps history in order, so it is reported, never imported out of order.
  */
 import Database from 'better-sqlite3';
+import { itemsPerCall } from '../zim-client/limits';
 import { noChanges, type ChangeKind } from './change-kinds';
 
-/** The Actions a round calls, with ZIM's batch limits (zim-api.md §1, §6.16). */
+/** The Actions a round calls, with ZIM's batch limits (zim-api.md §1, §6.16; one place: src/zim-client/limits.ts). */
 export const ROUND_ACTIONS = {
-  UserRegister: { per: 100 },
-  ModifyUserInfo: { per: 100 },
-  AddFriends: { per: 20 },
-  DeleteFriends: { per: 20 },
-  AddUsersToBlacklist: { per: 20 },
-  RemoveUsersFromBlacklist: { per: 20 },
+  UserRegister: { per: itemsPerCall('UserRegister') },
+  ModifyUserInfo: { per: itemsPerCall('ModifyUserInfo') },
+  AddFriends: { per: itemsPerCall('AddFriends') },
+  DeleteFriends: { per: itemsPerCall('DeleteFriends') },
+  AddUsersToBlacklist: { per: itemsPerCall('AddUsersToBlacklist') },
+  RemoveUsersFromBlacklist: { per: itemsPerCall('RemoveUsersFromBlacklist') },
+  // One group a call (its batch limit is on initial members).
   CreateGroup: { per: 1 },
   DismissGroup: { per: 1, perGroup: true },
   UpdateGroupData: { per: 1 },
   ModifyGroupAttribute: { per: 1 },
   TransferGroupOwner: { per: 1, perGroup: true },
-  InviteUsersIntoGroup: { per: 100, perGroup: true },
-  KickoutGroupUser: { per: 50 },
+  InviteUsersIntoGroup: { per: itemsPerCall('InviteUsersIntoGroup'), perGroup: true },
+  KickoutGroupUser: { per: itemsPerCall('KickoutGroupUser') },
   SetGroupMemberRole: { per: 1 },
-  SetGroupMembersNickname: { per: 20, perGroup: true },
+  SetGroupMembersNickname: { per: itemsPerCall('SetGroupMembersNickname'), perGroup: true },
   ImportPeerMsg: { per: 1 },
   ImportGroupMsg: { per: 1 },
 } as const;
@@ -146,8 +148,9 @@ function differenceIn(db: Db, incremental: boolean): Difference {
     'InviteUsersIntoGroup',
     batched(
       db,
-      `SELECT max(member_count - 1 - 100, 0) AS n FROM main.groups WHERE id IN (SELECT id FROM new_groups)`,
-      100
+      `SELECT max(member_count - 1 - ${itemsPerCall('CreateGroup')}, 0) AS n FROM main.groups
+       WHERE id IN (SELECT id FROM new_groups)`,
+      ROUND_ACTIONS.InviteUsersIntoGroup.per
     )
   );
   add('DismissGroup', { calls: changes['groups.dismissed'], max: changes['groups.dismissed'] ? 1 : 0 });
@@ -167,8 +170,14 @@ function differenceIn(db: Db, incremental: boolean): Difference {
                 EXCEPT SELECT grp, user FROM main.group_members`;
   changes['members.joined'] = num(db, `SELECT count(*) FROM (${joined})`);
   changes['members.left'] = num(db, `SELECT count(*) FROM (${left})`);
-  add('InviteUsersIntoGroup', batched(db, `SELECT count(*) AS n FROM (${joined}) GROUP BY grp`, 100));
-  add('KickoutGroupUser', batched(db, `SELECT count(*) AS n FROM (${left}) GROUP BY grp`, 50));
+  add(
+    'InviteUsersIntoGroup',
+    batched(db, `SELECT count(*) AS n FROM (${joined}) GROUP BY grp`, ROUND_ACTIONS.InviteUsersIntoGroup.per)
+  );
+  add(
+    'KickoutGroupUser',
+    batched(db, `SELECT count(*) AS n FROM (${left}) GROUP BY grp`, ROUND_ACTIONS.KickoutGroupUser.per)
+  );
   const stayed = `main.group_members n JOIN old.group_members o ON o.grp = n.grp AND o.user = n.user`;
   // A transfer moves the owner role itself: only admin ↔ member changes are role calls.
   changes['members.role'] = num(
@@ -188,7 +197,10 @@ function differenceIn(db: Db, incremental: boolean): Difference {
                    UNION ALL SELECT grp FROM main.group_members
                    WHERE grp IN (SELECT id FROM new_groups) AND nickname IS NOT NULL`;
   changes['members.nickname'] = num(db, `SELECT count(*) FROM ${stayed} WHERE n.nickname IS NOT o.nickname`);
-  add('SetGroupMembersNickname', batched(db, `SELECT count(*) AS n FROM (${renamed}) GROUP BY grp`, 20));
+  add(
+    'SetGroupMembersNickname',
+    batched(db, `SELECT count(*) AS n FROM (${renamed}) GROUP BY grp`, ROUND_ACTIONS.SetGroupMembersNickname.per)
+  );
 
   // Messages: new source ids; conflicts where a conversation already holds a newer one.
   db.exec(`

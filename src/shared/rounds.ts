@@ -8,6 +8,8 @@
  * then the new owner kicks, sets roles and nicknames; dismissed groups go last. New groups are set up, and new
  * messages imported, by the migration's own fan-out stages, restricted to the round's items.
  */
+import { itemsPerCall } from '../zim-client/limits';
+
 export const ROUND_OPS = [
   'register',
   'profile',
@@ -27,21 +29,22 @@ export const ROUND_OPS = [
 export type RoundOp = (typeof ROUND_OPS)[number];
 
 /** The ZIM Action of each op, and how many items one call takes (per target: a user or a group). */
+const op = (action: string) => ({ action, per: itemsPerCall(action) });
 export const ROUND_OP_ACTION: Readonly<Record<RoundOp, { action: string; per: number }>> = {
-  register: { action: 'UserRegister', per: 100 },
-  profile: { action: 'ModifyUserInfo', per: 100 },
-  unfriend: { action: 'DeleteFriends', per: 20 },
-  unblock: { action: 'RemoveUsersFromBlacklist', per: 20 },
-  friend: { action: 'AddFriends', per: 20 },
-  block: { action: 'AddUsersToBlacklist', per: 20 },
-  'group-data': { action: 'UpdateGroupData', per: 1 },
-  'group-attributes': { action: 'ModifyGroupAttribute', per: 1 },
-  invite: { action: 'InviteUsersIntoGroup', per: 100 },
-  transfer: { action: 'TransferGroupOwner', per: 1 },
-  kick: { action: 'KickoutGroupUser', per: 50 },
-  role: { action: 'SetGroupMemberRole', per: 1 },
-  nickname: { action: 'SetGroupMembersNickname', per: 20 },
-  dismiss: { action: 'DismissGroup', per: 1 },
+  register: op('UserRegister'),
+  profile: op('ModifyUserInfo'),
+  unfriend: op('DeleteFriends'),
+  unblock: op('RemoveUsersFromBlacklist'),
+  friend: op('AddFriends'),
+  block: op('AddUsersToBlacklist'),
+  'group-data': op('UpdateGroupData'),
+  'group-attributes': op('ModifyGroupAttribute'),
+  invite: op('InviteUsersIntoGroup'),
+  transfer: op('TransferGroupOwner'),
+  kick: op('KickoutGroupUser'),
+  role: op('SetGroupMemberRole'),
+  nickname: op('SetGroupMembersNickname'),
+  dismiss: op('DismissGroup'),
 };
 
 /** A step of a round: an op, or one of the migration's stages it reuses (restricted to the round's items). */

@@ -129,6 +129,11 @@ export const ZIM_BATCH_LIMITS: Record<BatchLimitedAction, BatchLimit> = {
   RemoveUsersFromBlacklist: { field: 'UserIds', max: 20, code: ZimCode.BLOCK_LIST_TOO_LONG },
 };
 
+/** Items one call of `action` takes: its batch limit, or 1 for an Action that acts on one item. */
+export function itemsPerCall(action: string): number {
+  return Object.hasOwn(ZIM_BATCH_LIMITS, action) ? ZIM_BATCH_LIMITS[action as BatchLimitedAction].max : 1;
+}
+
 export type PagedAction =
   | 'QueryPeerMsg'
   | 'QueryGroupMsg'
