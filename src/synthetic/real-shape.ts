@@ -181,7 +181,8 @@ class RealShapeGenerator {
   private readonly groupTotal: number;
   private readonly root: Rng;
   private readonly files: Record<string, number> = {};
-  private readonly records = {} as Record<Entity, number>;
+  // Every entity, written or not (no read states in this shape): a summary lists each one.
+  private readonly records = Object.fromEntries(ENTITIES.map((e) => [e, 0])) as Record<Entity, number>;
   private readonly skipped = Object.fromEntries(ENTITIES.map((e) => [e, 0])) as Record<Entity, number>;
   private readonly unimportable: Unimportable[] = [];
   private readonly groupMembers: Int32Array[] = [];

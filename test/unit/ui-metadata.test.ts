@@ -36,7 +36,7 @@ describe('what the Temporal UI shows', () => {
     const lines = md.split('\n');
     assert.match(
       lines[0]!,
-      /^\*\*RUNNING\*\* · 2 of 8 stages finished · 28,010 of 34,567,876 records settled, 3 failed · elapsed 2m 05s \(paused 30s\) · ETA 1h 12m$/
+      /^\*\*RUNNING\*\* · 2 of 9 stages finished · 36,010 of 44,444,412 records settled, 3 failed · elapsed 2m 05s \(paused 30s\) · ETA 1h 12m$/
     );
     const rows = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| :'));
     assert.equal(rows.length, 1 + STAGES.length);
