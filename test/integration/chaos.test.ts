@@ -52,6 +52,23 @@ describe('chaos: worker kills, a Temporal server restart and ZIM faults during o
   });
 });
 
+describe('chaos through catch-up rounds: the same disruptions during each round', () => {
+  it('ends with ZIM exactly the last export after 2 rounds, a worker killed in each', async () => {
+    const { result, summary, why } = await ciChaos({
+      rounds: 2,
+      workerKills: 1,
+      serverRestarts: 0,
+      timeoutMs: 3 * 60_000,
+    });
+    assert.match(summary, /^chaos: rounds 2, 1 kill, /);
+    assert.match(summary, / 0 lost, 0 duplicated, /);
+    assert.equal(result.rounds, 2, why);
+    assert.equal(result.workerKills, 2, `a round ended before its kill: ${why}`);
+    assert.deepEqual(result.finalState, [], why);
+    assert.ok(chaosPassed(result), why);
+  });
+});
+
 describe('chaos across machines: staging and call schedule in PostgreSQL', () => {
   const MACHINE_KILLS = 2;
   it(`ends exact after ${MACHINE_KILLS} machines lost and a PostgreSQL restart, under ZIM faults`, async () => {

@@ -36,6 +36,7 @@ const run: ChaosResult = {
   workerExits: 0,
   faults,
   failedRecords: 0,
+  rounds: 1,
   exactness: exact,
   seconds: 612,
 };
