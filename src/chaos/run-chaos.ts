@@ -261,6 +261,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       });
       result.status = await drive(handle, plan);
       result.rounds = 1;
+      if (rounds > 1) log(`migration ${result.status}`);
       let previousExport = path.join(workDir, 'dataset', 'export');
       for (let round = 1; round < rounds && result.status === 'completed'; round++) {
         const before = emulator.counters().requests;
@@ -300,7 +301,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       clearInterval(progress);
     }
     await workers.stop();
-    log(`migration ${result.status}; comparing the emulator with staging`);
+    log(`${rounds > 1 ? 'last round' : 'migration'} ${result.status}; comparing the emulator with staging`);
     const store = await openStaging(stagingPath, {}, { ...process.env, ...databaseEnv });
     try {
       result.exactness = await compareWithEmulator(store, emulator);
