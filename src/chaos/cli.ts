@@ -112,6 +112,10 @@ password, Temporal, ZIM). A kill loses a whole machine: every process of it SIGK
 a fresh machine (a new directory, only the connection settings) takes its place. PostgreSQL is SIGKILLed and
 started again on its cluster --postgres-restarts times.
 
+With --rounds N (SQLite staging), the migration is followed by N-1 catch-up rounds: each a later export made by
+gen --evolve from the one before (seeded), staged as zim-migrate catch-up does, and run under the same kills,
+server restarts and faults as the migration. ZIM is then checked against the last export.
+
 Prints two lines: the bad-input corpus through the validator (a second or two), then the migration under chaos:
   bad input: 25 files, 50/50 bad records and files rejected with their rule and line (39 rules), 0 of 2,581 valid dropped
   chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated, ... (seed=7, 2,400 users)

@@ -5,6 +5,9 @@
  * emulator must end exactly as staged, counted message by message. The run prints its summary line; a failing
  * run replays with CHAOS_SEED=<seed> (CHAOS_LOG=1 shows its progress).
  *
+ * Then through a catch-up round (`--rounds 2`): the migration and one round on an evolved export, a worker killed
+ * during each, and ZIM checked against the last export (messages, users, relations, groups, read states).
+ *
  * Then across machines (`npm run chaos -- --staging postgres --machines N`): the staging and the call schedule in a
  * local PostgreSQL, the workers as machines lost whole (processes SIGKILLed, folder deleted, a fresh machine started
  * with the connection settings alone), and PostgreSQL itself SIGKILLed and started again.
