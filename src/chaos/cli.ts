@@ -29,6 +29,7 @@ export const chaosFlagsSchema = z
     seed: count('--seed', 0, 2 ** 31 - 1),
     rate: count('--rate', 1, 10_000),
     timeoutMinutes: count('--timeout-minutes', 1, 24 * 60),
+    rounds: count('--rounds', 1, 100),
     keep: z.boolean(),
   })
   .superRefine((f, ctx) => {
@@ -36,6 +37,11 @@ export const chaosFlagsSchema = z
       ctx.addIssue({ code: 'custom', message: `${flag} needs --staging postgres (a SQLite staging is one machine's)` });
     if (f.staging === 'sqlite' && (f.machines ?? 1) > 1) onSqlite('--machines');
     if (f.staging === 'sqlite' && (f.postgresRestarts ?? 0) > 0) onSqlite('--postgres-restarts');
+    if (f.staging === 'postgres' && f.rounds > 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: '--rounds needs --staging sqlite (catch-up rounds stage in SQLite for now)',
+      });
   })
   .transform((f) => ({
     ...f,
@@ -78,6 +84,12 @@ export function buildChaosProgram(): Command {
     )
     .option('--seed <n>', 'seeds the dataset, the faults and the disruption moments (default: from the clock)')
     .option('--rate <n>', 'calls per second per ZIM Action (emulator and budgets)', '400')
+    .option(
+      '--rounds <n>',
+      'the migration, then n-1 catch-up rounds on later exports (gen --evolve, seeded), each under the same ' +
+        'disruptions; then ZIM is checked against the last export (--staging sqlite only)',
+      '1'
+    )
     .option('--timeout-minutes <n>', 'give up (and fail) after this long', '30')
     .option(
       '--keep',
@@ -100,16 +112,22 @@ password, Temporal, ZIM). A kill loses a whole machine: every process of it SIGK
 a fresh machine (a new directory, only the connection settings) takes its place. PostgreSQL is SIGKILLed and
 started again on its cluster --postgres-restarts times.
 
+With --rounds N (SQLite staging), the migration is followed by N-1 catch-up rounds: each a later export made by
+gen --evolve from the one before (seeded), staged as zim-migrate catch-up does, and run under the same kills,
+server restarts and faults as the migration. ZIM is then checked against the last export.
+
 Prints two lines: the bad-input corpus through the validator (a second or two), then the migration under chaos:
   bad input: 25 files, 50/50 bad records and files rejected with their rule and line (39 rules), 0 of 2,581 valid dropped
   chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated, ... (seed=7, 2,400 users)
+  chaos: rounds 3, 2 kills, 0 server restarts, 480 messages, 0 lost, 0 duplicated, ..., final state = last export, ...
   chaos: 3 machines on PostgreSQL, 4 machine kills, 1 server restart, 1 PostgreSQL restart, 1,004 messages, 0 lost, 0 duplicated, ...
 Exit codes: 0 exact, 1 not exact (or not finished, or the corpus differs), 2 bad usage.
 
 Examples:
   $ npm run chaos -- --users 40 --kills 3 --server-restarts 1            about 1,000 messages, a few minutes
   $ npm run chaos -- --users 2400 --kills 12 --server-restarts 2 --seed 7
-  $ npm run chaos -- --staging postgres --machines 3 --kills 4 --postgres-restarts 2 --users 40`
+  $ npm run chaos -- --staging postgres --machines 3 --kills 4 --postgres-restarts 2 --users 40
+  $ npm run chaos -- --users 20 --rounds 3 --kills 2 --seed 3          the migration and 2 catch-up rounds`
     )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = chaosFlagsSchema.safeParse({ ...raw, seed: raw.seed ?? Date.now() % 100_000 });
@@ -141,11 +159,13 @@ Examples:
         faults: f.faults && chaosFaults(f.seed),
         rate: f.rate,
         timeoutMs: f.timeoutMinutes * 60_000,
+        rounds: f.rounds,
         keepFiles: f.keep,
         log: (line) => console.error(`[chaos] ${line}`),
         signal: stop.signal,
       });
       console.log(chaosSummary(result));
+      for (const d of result.finalState ?? []) console.error(`[chaos] final state: ${d}`);
       if (result.exactness && result.exactness.examples.length > 0)
         console.error(`[chaos] differences: ${result.exactness.examples.join('; ')}`);
       if (result.workDir) console.error(`[chaos] work folder kept: ${result.workDir}`);

@@ -18,7 +18,10 @@ import { startLocalPostgres, type LocalPostgres } from '../postgres/local-postgr
 import { workflowIds } from '../shared/workflow-api';
 import { openStaging } from '../staging';
 import { copyStaging } from '../staging/copy/copy-staging';
-import { compareWithEmulator, type ExactnessReport } from '../testing/exact-state';
+import { compareFinalState, compareWithEmulator, type ExactnessReport } from '../testing/exact-state';
+import { stageRound } from '../catch-up/stage-round';
+import { roundMigrationId } from '../shared/rounds';
+import { evolveExport } from '../synthetic/evolve';
 import { budgetsAt, buildStaging, startFastEmulator } from '../testing/migration-rig';
 import type { FaultsInput, ZimEmulator } from '../zim-emulator';
 import type { FaultKind } from '../zim-emulator/counters';
@@ -52,6 +55,11 @@ export interface ChaosOptions {
   rate: number;
   /** The run gives up (and fails) after this long. */
   timeoutMs: number;
+  /**
+   * The migration then rounds-1 catch-up rounds on evolving exports (SQLite staging only), each under the same
+   * disruptions; the emulator is then checked against the last export. Default 1 (the migration alone).
+   */
+  rounds?: number;
   /** Keep the work folder (dataset, staging, Temporal database, logs) even when the run passes. */
   keepFiles?: boolean;
   /** Progress lines (stderr in the CLI). */
@@ -76,8 +84,12 @@ export interface ChaosResult {
   faults: Record<FaultKind, number>;
   /** Records the migration counted as failed (ZIM refused them); expected 0 under transient faults. */
   failedRecords: number;
+  /** The migration plus the catch-up rounds that ran (1 = the migration alone). */
+  rounds: number;
   /** Compared with staging; absent when the migration did not finish. */
   exactness?: ExactnessReport;
+  /** After rounds: where ZIM differs from the last export (users, relations, groups, read states); [] when exact. */
+  finalState?: string[];
   seconds: number;
   /** The work folder, when it was kept. */
   workDir?: string;
@@ -108,6 +120,10 @@ const MIGRATION_ID = 'chaos';
 const TASK_QUEUE = 'zim-migrate-chaos';
 /** Requests the new worker must make between two disruptions, so each one lands on a worker that is working. */
 const MIN_PROGRESS_REQUESTS = 20;
+/** Share of records each catch-up round's export changes (gen --evolve --change). */
+const ROUND_CHANGE = 0.3;
+/** A round's disruptions fall within this share of the migration's requests (a round makes far fewer calls). */
+const ROUND_SHARE = 0.1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The run ends before the migration: out of time, or stopped. */
@@ -120,6 +136,8 @@ class RunStopped extends Error {
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   if (o.staging !== 'postgres' && ((o.machines ?? 1) > 1 || (o.postgresRestarts ?? 0) > 0))
     throw new Error('chaos: several machines and PostgreSQL restarts need the staging in PostgreSQL');
+  const rounds = o.rounds ?? 1;
+  if (rounds > 1 && o.staging === 'postgres') throw new Error('chaos: catch-up rounds need the staging in SQLite');
   const started = Date.now();
   const log = (line: string) => o.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const deadline = started + o.timeoutMs;
@@ -136,6 +154,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     workerExits: 0,
     faults: {} as Record<FaultKind, number>,
     failedRecords: 0,
+    rounds: 0,
     seconds: 0,
   };
   let emulator: ZimEmulator | undefined;
@@ -192,52 +211,101 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     if (result.staging === 'postgres') log(`${result.machines} machines started`);
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
-    const handle = await client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
-      taskQueue: TASK_QUEUE,
-      workflowId: workflowIds.migration(MIGRATION_ID),
-      args: [{ migrationId: MIGRATION_ID, stagingPath, budgets: budgetsAt(o.rate) }],
-    });
-    log('migration started');
     const progress = setInterval(() => {
       const c = emulator!.counters();
       const imports = (c.succeeded.ImportPeerMsg ?? 0) + (c.succeeded.ImportGroupMsg ?? 0);
       log(`${n(c.requests)} ZIM requests, ${n(imports)} imports`);
     }, 15_000);
-
-    const disruptions = planDisruptions({
-      seed: o.seed,
-      workerKills: o.workerKills,
-      serverRestarts: o.serverRestarts,
-      postgresRestarts: o.postgresRestarts,
-      expectedRequests,
-    });
-    let disruptionError: Error | undefined;
-    const disrupting = disrupt(
-      disruptions,
-      { emulator, server, workers, postgres },
-      () => finished || Date.now() > deadline || o.signal?.aborted === true,
-      result,
-      log
-    ).catch((err: unknown) => void (disruptionError = err instanceof Error ? err : new Error(String(err))));
+    const targets = { emulator, server, workers, postgres };
+    /** Runs one workflow to its end under its disruptions; returns its status and its failed records. */
+    const drive = async (handle: WorkflowHandle, plan: Disruption[]) => {
+      finished = false;
+      let disruptionError: Error | undefined;
+      const disrupting = disrupt(
+        plan,
+        targets,
+        () => finished || Date.now() > deadline || o.signal?.aborted === true,
+        result,
+        log
+      ).catch((err: unknown) => void (disruptionError = err instanceof Error ? err : new Error(String(err))));
+      let status: string;
+      try {
+        status = await waitForEnd(handle, deadline, () => {
+          if (disruptionError) throw disruptionError;
+          if (o.signal?.aborted) throw new RunStopped('interrupted');
+        });
+      } finally {
+        finished = true;
+        await disrupting;
+      }
+      if (status !== 'completed') return status;
+      const outcome = (await retryWhileServerIsBack(() => handle.result(), deadline)) as {
+        stages?: { failed: number }[];
+      };
+      result.failedRecords += (outcome.stages ?? []).reduce((count, stage) => count + stage.failed, 0);
+      return status;
+    };
     try {
-      result.status = await waitForEnd(handle, deadline, () => {
-        if (disruptionError) throw disruptionError;
-        if (o.signal?.aborted) throw new RunStopped('interrupted');
+      const handle = await client.workflow.start<typeof migrationWorkflow>('migrationWorkflow', {
+        taskQueue: TASK_QUEUE,
+        workflowId: workflowIds.migration(MIGRATION_ID),
+        args: [{ migrationId: MIGRATION_ID, stagingPath, budgets: budgetsAt(o.rate) }],
       });
+      log('migration started');
+      const disruptions = { workerKills: o.workerKills, serverRestarts: o.serverRestarts };
+      const plan = planDisruptions({
+        seed: o.seed,
+        ...disruptions,
+        postgresRestarts: o.postgresRestarts,
+        expectedRequests,
+      });
+      result.status = await drive(handle, plan);
+      result.rounds = 1;
+      if (rounds > 1) log(`migration ${result.status}`);
+      let previousExport = path.join(workDir, 'dataset', 'export');
+      for (let round = 1; round < rounds && result.status === 'completed'; round++) {
+        const before = emulator.counters().requests;
+        const later = await evolveExport({
+          from: previousExport,
+          out: path.join(workDir, 'dataset', `export-${round + 1}`),
+          seed: o.seed + round,
+          incremental: false,
+          change: ROUND_CHANGE,
+        });
+        previousExport = later.dir;
+        const staged = await stageRound({
+          staging: stagingFile,
+          exportDir: later.dir,
+          asOfMs: Date.now(),
+          rejectsFile: path.join(workDir, `rejects-round-${round}.ndjson`),
+        });
+        if (staged.kind !== 'staged') throw new Error(`chaos: round ${round} not staged (${staged.kind})`);
+        const roundHandle = await client.workflow.start('roundWorkflow', {
+          taskQueue: TASK_QUEUE,
+          workflowId: workflowIds.migration(roundMigrationId(MIGRATION_ID, round)),
+          args: [{ migrationId: MIGRATION_ID, stagingPath, round }],
+        });
+        log(`catch-up round ${round} started (${later.dir})`);
+        // A round's calls are not planned up front: its disruptions fall within a small share of the migration's
+        // requests, counted from the round's start, so they land before the round ends.
+        const roundPlan = planDisruptions({
+          seed: o.seed + round,
+          ...disruptions,
+          expectedRequests: Math.max(MIN_PROGRESS_REQUESTS * 4, Math.round(before * ROUND_SHARE)),
+        }).map((d) => ({ ...d, atRequests: before + d.atRequests }));
+        result.status = await drive(roundHandle, roundPlan);
+        log(`catch-up round ${round} ${result.status}`);
+        if (result.status === 'completed') result.rounds++;
+      }
     } finally {
-      finished = true;
       clearInterval(progress);
-      await disrupting;
-    }
-    if (result.status === 'completed') {
-      const outcome = await retryWhileServerIsBack(() => handle.result(), deadline);
-      result.failedRecords = outcome.stages.reduce((count, stage) => count + stage.failed, 0);
     }
     await workers.stop();
-    log(`migration ${result.status}; comparing the emulator with staging`);
+    log(`${rounds > 1 ? 'last round' : 'migration'} ${result.status}; comparing the emulator with staging`);
     const store = await openStaging(stagingPath, {}, { ...process.env, ...databaseEnv });
     try {
       result.exactness = await compareWithEmulator(store, emulator);
+      if (rounds > 1) result.finalState = await compareFinalState(store, emulator);
     } finally {
       await store.close();
     }

@@ -4,7 +4,13 @@ import type { ChaosResult } from './run-chaos';
 
 /** Exact, finished, and nothing refused. */
 export function chaosPassed(r: ChaosResult): boolean {
-  return r.status === 'completed' && r.failedRecords === 0 && r.exactness !== undefined && isExact(r.exactness);
+  return (
+    r.status === 'completed' &&
+    r.failedRecords === 0 &&
+    r.exactness !== undefined &&
+    isExact(r.exactness) &&
+    (r.finalState ?? []).length === 0
+  );
 }
 
 export const n = (x: number) => x.toLocaleString('en-US');
@@ -27,6 +33,7 @@ export function chaosSummary(r: ChaosResult): string {
           plural(r.postgresRestarts, 'PostgreSQL restart'),
         ]
       : [plural(r.workerKills, 'kill'), plural(r.serverRestarts, 'server restart')];
+  if (r.rounds > 1) parts.unshift(`rounds ${n(r.rounds)}`);
   if (r.workerExits > 0) parts.push(plural(r.workerExits, 'worker exit') + ' on its own');
   const e = r.exactness;
   if (!e) parts.push(`migration ${r.status}, not compared`);
@@ -39,6 +46,8 @@ export function chaosSummary(r: ChaosResult): string {
         : `users ${n(e.users.found)}/${n(e.users.expected)}, ${n(e.missingRelations)} relations missing, ` +
           `${plural(e.memberMismatches, 'group')} with other members`;
     parts.push(relationsAndGroups);
+    if (r.finalState && r.finalState.length > 0) parts.push(`final state differs from the last export`);
+    else if (r.finalState) parts.push('final state = last export');
     if (r.status !== 'completed') parts.push(`migration ${r.status}`);
     if (r.failedRecords > 0) parts.push(`${n(r.failedRecords)} records refused`);
   }

@@ -5,6 +5,9 @@
  * emulator must end exactly as staged, counted message by message. The run prints its summary line; a failing
  * run replays with CHAOS_SEED=<seed> (CHAOS_LOG=1 shows its progress).
  *
+ * Then through a catch-up round (`--rounds 2`): the migration and one round on an evolved export, a worker killed
+ * during each, and ZIM checked against the last export (messages, users, relations, groups, read states).
+ *
  * Then across machines (`npm run chaos -- --staging postgres --machines N`): the staging and the call schedule in a
  * local PostgreSQL, the workers as machines lost whole (processes SIGKILLed, folder deleted, a fresh machine started
  * with the connection settings alone), and PostgreSQL itself SIGKILLed and started again.
@@ -48,6 +51,24 @@ describe('chaos: worker kills, a Temporal server restart and ZIM faults during o
     assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
     assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
     assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+    assert.ok(chaosPassed(result), why);
+  });
+});
+
+describe('chaos through catch-up rounds: the same disruptions during each round', () => {
+  it('ends with ZIM exactly the last export after 2 rounds, a worker killed in each', async () => {
+    const { result, summary, why } = await ciChaos({
+      rounds: 2,
+      workerKills: 1,
+      serverRestarts: 0,
+      timeoutMs: 3 * 60_000,
+    });
+    // Kills count over the whole run: one during the migration, one during the round.
+    assert.match(summary, /^chaos: rounds 2, 2 kills, /);
+    assert.match(summary, / 0 lost, 0 duplicated, /);
+    assert.equal(result.rounds, 2, why);
+    assert.equal(result.workerKills, 2, `a round ended before its kill: ${why}`);
+    assert.deepEqual(result.finalState, [], why);
     assert.ok(chaosPassed(result), why);
   });
 });

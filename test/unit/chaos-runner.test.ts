@@ -36,6 +36,7 @@ const run: ChaosResult = {
   workerExits: 0,
   faults,
   failedRecords: 0,
+  rounds: 1,
   exactness: exact,
   seconds: 612,
 };
@@ -87,6 +88,18 @@ describe('chaosSummary', () => {
     assert.match(line, /48,210 messages, 0 lost, 0 duplicated/);
   });
 
+  it('counts the rounds, and fails a run whose final state differs from the last export', () => {
+    const rounds = { ...run, rounds: 3, finalState: [] };
+    assert.match(
+      chaosSummary(rounds),
+      /^chaos: rounds 3, 12 kills, .* 0 lost, 0 duplicated, .*final state = last export/
+    );
+    assert.ok(chaosPassed(rounds));
+    const differs = { ...rounds, finalState: ['profiles: u1 nick'] };
+    assert.match(chaosSummary(differs), /final state differs from the last export/);
+    assert.equal(chaosPassed(differs), false);
+  });
+
   it('names what is not exact, and a run that did not finish fails', () => {
     const bad = { ...run, workerExits: 1, exactness: { ...exact, duplicated: 3, reordered: 1, missingRelations: 2 } };
     const line = chaosSummary(bad);
@@ -119,6 +132,7 @@ describe('npm run chaos flags', () => {
       seed: 3,
       rate: 400,
       timeoutMinutes: 30,
+      rounds: 1,
       keep: false,
     });
     assert.equal(defaults().faults, 'on');
@@ -145,6 +159,21 @@ describe('npm run chaos flags', () => {
     );
   });
 
+  it('refuse catch-up rounds on a PostgreSQL staging, and take them on SQLite', () => {
+    const onPostgres = chaosFlagsSchema.safeParse({ ...defaults(), seed: '1', staging: 'postgres', rounds: '3' });
+    if (onPostgres.success) return assert.fail('accepted');
+    assert.deepEqual(
+      onPostgres.error.issues.map((i) => i.message),
+      ['--rounds needs --staging sqlite (catch-up rounds stage in SQLite for now)']
+    );
+    assert.equal(chaosFlagsSchema.parse({ ...defaults(), seed: '1', rounds: '3' }).rounds, 3);
+    const zero = chaosFlagsSchema.safeParse({ ...defaults(), seed: '1', rounds: '0' });
+    assert.deepEqual(
+      zero.error?.issues.map((i) => i.message),
+      ['--rounds must be at least 1']
+    );
+  });
+
   it('refuse what is out of range, naming the flag', () => {
     const result = chaosFlagsSchema.safeParse({ ...defaults(), users: '1', seed: '1', kills: 'many' });
     if (result.success) return assert.fail('accepted');
@@ -155,7 +184,7 @@ describe('npm run chaos flags', () => {
   it('documents every flag and an example in --help', () => {
     const help = buildChaosProgram().helpInformation() + '\n';
     const flags = ['--users', '--kills', '--server-restarts', '--faults', '--seed', '--rate', '--timeout-minutes'];
-    flags.push('--staging', '--machines', '--workers-per-machine', '--postgres-restarts');
+    flags.push('--staging', '--machines', '--workers-per-machine', '--postgres-restarts', '--rounds');
     for (const flag of flags) assert.ok(help.includes(flag), flag);
   });
 });
