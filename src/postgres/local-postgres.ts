@@ -10,12 +10,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../dev-server/dev-server-process';
-import { serverChild } from '../process/server-child';
+import { serverChild, type ServerChild } from '../process/server-child';
 import { locatePostgresBinaries, runnableBy, type PostgresBinaries } from './postgres-binaries';
 
 export interface LocalPostgresOptions {
@@ -71,6 +82,25 @@ function run(file: string, args: string[], owner: { uid: number; gid: number } |
   }
 }
 
+const OLD_BACKENDS = /pre-existing shared memory block .* is still in use/;
+
+/**
+ * After a kill, a backend that has not yet noticed its postmaster's death still holds the cluster's shared memory,
+ * and a new postmaster exits at once. Retry while the log says exactly that, for up to 10 s.
+ */
+async function startAfterOldBackends(server: ServerChild, logFile: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const logSize = existsSync(logFile) ? statSync(logFile).size : 0;
+    try {
+      return await server.start();
+    } catch (err) {
+      const said = readFileSync(logFile).subarray(logSize).toString('utf8');
+      if (attempt >= 20 || !OLD_BACKENDS.test(said)) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export async function startLocalPostgres(options: LocalPostgresOptions = {}): Promise<LocalPostgres> {
   const owner = postgresUser();
   const binaries = runnableBy(locatePostgresBinaries(), owner);
@@ -114,6 +144,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     args,
     logFile,
     ...(owner && { spawnOptions: owner }),
+    processGroup: true, // a kill takes the backends with the postmaster
     stopSignal: 'SIGINT', // fast shutdown: ends sessions, no wait for clients
     notReady: `PostgreSQL did not accept connections on port ${port} in time`,
     startTimeoutMs: options.startTimeoutMs,
@@ -143,7 +174,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     get pid() {
       return server.pid;
     },
-    start: () => server.start(),
+    start: () => startAfterOldBackends(server, logFile),
     kill: () => server.kill(),
     async stop(graceMs = 5_000) {
       await server.stop(graceMs);

@@ -14,6 +14,11 @@ export interface ServerChildOptions {
   logFile: string;
   /** Extra spawn options (e.g. uid/gid to run as another user). */
   spawnOptions?: Omit<SpawnOptions, 'stdio'>;
+  /**
+   * Run it as the leader of its own process group, and have `kill()` kill the whole group: PostgreSQL's backends
+   * outlive a SIGKILLed postmaster for a moment and hold its shared memory, which makes a restart refuse to start.
+   */
+  processGroup?: boolean;
   /** The signal that asks it to stop (SIGTERM; PostgreSQL's fast shutdown is SIGINT). */
   stopSignal: NodeJS.Signals;
   /** Whether it serves now; may throw to give up (e.g. an aborted start). */
@@ -41,8 +46,20 @@ export function serverChild(o: ServerChildOptions): ServerChild {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const sigkill = () => {
+    if (!running()) return;
+    if (o.processGroup && child?.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+        return;
+      } catch {
+        // the group is gone already: kill the child alone below
+      }
+    }
+    child?.kill('SIGKILL');
+  };
   const killOnExit = () => {
-    if (running()) child?.kill('SIGKILL');
+    sigkill();
     o.onProcessExit?.();
   };
 
@@ -66,7 +83,11 @@ export function serverChild(o: ServerChildOptions): ServerChild {
       process.on('exit', killOnExit);
       const log = openSync(o.logFile, 'a');
       try {
-        child = spawn(o.command, o.args, { ...o.spawnOptions, stdio: ['ignore', log, log] });
+        child = spawn(o.command, o.args, {
+          ...o.spawnOptions,
+          ...(o.processGroup && { detached: true }),
+          stdio: ['ignore', log, log],
+        });
       } finally {
         closeSync(log);
       }
@@ -80,7 +101,7 @@ export function serverChild(o: ServerChildOptions): ServerChild {
       }
     },
     async kill() {
-      if (running()) child?.kill('SIGKILL');
+      sigkill();
       await exited;
     },
     async stop(graceMs = 5_000) {
@@ -88,7 +109,7 @@ export function serverChild(o: ServerChildOptions): ServerChild {
         child?.kill(o.stopSignal);
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
-        if ((await Promise.race([exited, late])) === 'late') child?.kill('SIGKILL');
+        if ((await Promise.race([exited, late])) === 'late') sigkill();
         clearTimeout(timer);
       }
       await exited;
