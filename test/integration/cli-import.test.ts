@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { buildProgram } from '../../src/cli/main';
 import { generateExport } from '../../src/synthetic/generate';
 import { projectRoot } from '../../src/shared/project-root';
@@ -62,19 +63,35 @@ describe('zim-migrate gen, validate, plan', () => {
       asOf,
       '--rate',
       'ImportPeerMsg=40',
+      '--step-ms',
+      '40',
       '--json',
       '--rejects',
       path.join(root, 'p.ndjson')
     );
     assert.equal(planned.code, 0, planned.err);
     const result = JSON.parse(planned.out) as {
-      plan: { etaSeconds: number; actions: { action: string; rate: number }[] };
+      plan: { etaSeconds: number; stepMs: number; actions: { action: string; rate: number; chainSteps?: number }[] };
       stagingFile: string;
     };
     assert.equal(result.stagingFile, out);
     assert.ok(existsSync(out) && !existsSync(`${out}.building`));
     assert.equal(result.plan.actions.find((a) => a.action === 'ImportPeerMsg')?.rate, 40);
     assert.ok(result.plan.etaSeconds > 0);
+    // The chains timed at --step-ms: an owner's copy over its lanes, at least its longest conversation and at most
+    // its whole copy; a group's whole history.
+    assert.equal(result.plan.stepMs, 40);
+    const chainOf = (action: string) => result.plan.actions.find((a) => a.action === action)?.chainSteps ?? 0;
+    const db = new Database(out, { readonly: true });
+    const n = (sql: string) => db.prepare(sql).pluck().get() as number;
+    try {
+      const conversation = n('SELECT max(c) FROM (SELECT count(*) AS c FROM peer_copies GROUP BY owner, peer)');
+      assert.ok(conversation > 0);
+      assert.ok(chainOf('ImportPeerMsg') >= conversation && chainOf('ImportPeerMsg') <= n('SELECT max(n) FROM owners'));
+      assert.equal(chainOf('ImportGroupMsg'), n('SELECT max(message_count) FROM groups'));
+    } finally {
+      db.close();
+    }
 
     const again = cli('plan', good, '--out', out, '--as-of', asOf);
     assert.equal(again.code, 2);
