@@ -28,6 +28,7 @@ import type { FaultKind } from '../zim-emulator/counters';
 import type { migrationWorkflow } from '../../workflows/migration';
 import { planDisruptions, type Disruption } from './disruption-plan';
 import { chaosPassed, n } from './summary';
+import { ProgressGaps, type Stall } from './progress-gaps';
 import { workerProcessEnv } from '../testing/worker-processes';
 import { startMachines, type Machines } from './machines';
 
@@ -90,6 +91,10 @@ export interface ChaosResult {
   exactness?: ExactnessReport;
   /** After rounds: where ZIM differs from the last export (users, relations, groups, read states); [] when exact. */
   finalState?: string[];
+  /** The longest time a conversation took to move again after a disruption (sampled each second). */
+  longestStall?: Stall;
+  /** The longest gap between two steps of one conversation with no disruption inside: the baseline for scale. */
+  longestQuietGap?: Stall;
   seconds: number;
   /** The work folder, when it was kept. */
   workDir?: string;
@@ -216,7 +221,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const imports = (c.succeeded.ImportPeerMsg ?? 0) + (c.succeeded.ImportGroupMsg ?? 0);
       log(`${n(c.requests)} ZIM requests, ${n(imports)} imports`);
     }, 15_000);
-    const targets = { emulator, server, workers, postgres };
+    const gaps = new ProgressGaps();
+    const sampler = setInterval(() => gaps.sample(emulator!.inspect.progressMarks(), Date.now()), 1_000);
+    const targets = { emulator, server, workers, postgres, gaps };
     /** Runs one workflow to its end under its disruptions; returns its status and its failed records. */
     const drive = async (handle: WorkflowHandle, plan: Disruption[]) => {
       finished = false;
@@ -299,6 +306,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
     } finally {
       clearInterval(progress);
+      clearInterval(sampler);
+      result.longestStall = gaps.longestAfterDisruption;
+      result.longestQuietGap = gaps.longestQuiet;
     }
     await workers.stop();
     log(`${rounds > 1 ? 'last round' : 'migration'} ${result.status}; comparing the emulator with staging`);
@@ -368,11 +378,12 @@ interface Targets {
   server: DevServerProcess;
   workers: Machines;
   postgres: LocalPostgres | undefined;
+  gaps: ProgressGaps;
 }
 
 async function disrupt(
   plan: Disruption[],
-  { emulator, server, workers, postgres }: Targets,
+  { emulator, server, workers, postgres, gaps }: Targets,
   over: () => boolean,
   result: ChaosResult,
   log: (line: string) => void
@@ -390,6 +401,7 @@ async function disrupt(
     if (d.kind === 'worker-kill') {
       const what = await workers.kill();
       result.workerKills++;
+      gaps.disrupted(`worker kill ${result.workerKills}`, Date.now());
       log(`at ${lastAt} requests: ${what} [${result.workerKills}]`);
     } else {
       const [name, target] = d.kind === 'server-restart' ? ['Temporal server', server] : ['PostgreSQL', postgres!];
@@ -398,6 +410,7 @@ async function disrupt(
       await sleep(d.downMs);
       await target.start();
       const count = d.kind === 'server-restart' ? ++result.serverRestarts : ++result.postgresRestarts;
+      gaps.disrupted(`${name} restart ${count}`, Date.now());
       log(`${name} started again on the same ${d.kind === 'server-restart' ? 'database' : 'cluster'} [${count}]`);
     }
   }

@@ -1,5 +1,6 @@
 /** Whether a chaos run passed, and the one line it prints. */
 import { isExact } from '../testing/exact-state';
+import type { Stall } from './progress-gaps';
 import type { ChaosResult } from './run-chaos';
 
 /** Exact, finished, and nothing refused. */
@@ -15,6 +16,12 @@ export function chaosPassed(r: ChaosResult): boolean {
 
 export const n = (x: number) => x.toLocaleString('en-US');
 const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
+
+/** e.g. `longest stall 4.2 s after worker kill 2 (group:g7; quiet gaps up to 1.0 s)`. */
+function stallText(stall: Stall, quiet: Stall | undefined): string {
+  const baseline = quiet ? `; quiet gaps up to ${quiet.seconds.toFixed(1)} s` : '';
+  return `longest stall ${stall.seconds.toFixed(1)} s after ${stall.after ?? 'a disruption'} (${stall.conversation}${baseline})`;
+}
 
 /**
  * The one line a run prints, e.g. `chaos: 12 kills, 2 server restarts, 48,210 messages, 0 lost, 0 duplicated (seed=7)`,
@@ -52,5 +59,6 @@ export function chaosSummary(r: ChaosResult): string {
     if (r.failedRecords > 0) parts.push(`${n(r.failedRecords)} records refused`);
   }
   parts.push(faults.length ? `faults: ${faults.join(', ')}` : 'no faults');
+  if (r.longestStall) parts.push(stallText(r.longestStall, r.longestQuietGap));
   return `chaos: ${parts.join(', ')}, ${n(r.seconds)} s (seed=${r.seed}, ${n(r.users)} users)`;
 }

@@ -73,6 +73,19 @@ export class Inspector {
     };
   }
 
+  /**
+   * How far each conversation copy has come: its lastSeq (one per message it took), keyed `peer:<owner>><peer>` or
+   * `group:<id>`. Cheap enough to poll once a second in a chaos run (one pass over the conversations, no bodies).
+   */
+  progressMarks(): Map<string, number> {
+    const s = this.core.state;
+    const marks = new Map<string, number>();
+    for (let n = 0; n < s.userCount; n++)
+      for (const [peer, log] of s.peerLogsOf(n)) marks.set(`peer:${s.userId(n)}>${s.userId(peer)}`, log.lastSeq);
+    for (const g of s.groups()) marks.set(`group:${g.id}`, g.history.lastSeq);
+    return marks;
+  }
+
   users(paging: Paging = {}): UserView[] {
     const s = this.core.state;
     const out: UserView[] = [];

@@ -51,6 +51,7 @@ describe('chaos: worker kills, a Temporal server restart and ZIM faults during o
     assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
     assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
     assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+    assert.ok(result.longestStall, `no conversation was seen moving again after a disruption: ${why}`);
     assert.ok(chaosPassed(result), why);
   });
 });

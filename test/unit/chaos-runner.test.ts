@@ -82,6 +82,15 @@ describe('chaosSummary', () => {
     assert.ok(chaosPassed(run));
   });
 
+  it('ends with the longest stall after a disruption, beside the quiet baseline', () => {
+    const line = chaosSummary({
+      ...run,
+      longestStall: { conversation: 'group:g7', seconds: 4.25, after: 'worker kill 2' },
+      longestQuietGap: { conversation: 'peer:a>b', seconds: 1 },
+    });
+    assert.match(line, /, longest stall 4\.3 s after worker kill 2 \(group:g7; quiet gaps up to 1\.0 s\), 612 s /);
+  });
+
   it('names the machines and the PostgreSQL restarts of a run across machines', () => {
     const line = chaosSummary({ ...run, staging: 'postgres', machines: 3, workerKills: 4, postgresRestarts: 1 });
     assert.match(line, /^chaos: 3 machines on PostgreSQL, 4 machine kills, 2 server restarts, 1 PostgreSQL restart, /);
