@@ -108,7 +108,7 @@ describe('extract sendbird (Temporal workflow)', () => {
     assert.equal(result.warnings, result.rules[0]!.count);
     assert.ok(summary.readStates > result.warnings, 'most read positions are importable');
     assert.ok(summary.report['read-state.supergroup']!.count > 0, 'supergroups are reported without read receipts');
-    const plan = cli('plan', out, '--out', path.join(root, 'api.sqlite'), '--json');
+    const plan = cli('plan', out, '--out', path.join(root, 'api.sqlite'), '--rejects', rejects, '--json');
     assert.equal(plan.code, 0, plan.err);
     await worker.stop();
   });
