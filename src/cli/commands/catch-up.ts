@@ -148,6 +148,13 @@ starts only after the migration itself completed. status, pause, resume and canc
 <migration>-round-<n>; report lists the rounds. Rounds run on a SQLite staging file in this version (a
 PostgreSQL staging gets --dry-run).
 
+Budgets: every Action the round calls (DeleteFriends, RemoveUsersFromBlacklist, UpdateGroupData,
+ModifyGroupAttribute, TransferGroupOwner, KickoutGroupUser, SetGroupMemberRole, DismissGroup, ...) takes
+--budget Action=N as start's do, over "budgets" in the config file: the plan's ETA is at them and the round
+applies them to the call schedule the workers share. Change one while the round runs with
+"zim-migrate budget <migration> DeleteFriends=5". Actions without one run at the budget last set in the call
+schedule (the migration's), else ZIM's default.
+
 Procedure (docs/operations.md §8): migrate while the app is live; export again and run catch-up rounds until
 one is short enough; make the legacy app read-only; run the last round; force the upgrade.
 
@@ -156,6 +163,7 @@ Examples:
   $ zim-migrate catch-up acme.sqlite ./export-2                       stage round 1, run it, follow it
   $ zim-migrate catch-up acme.sqlite ./delta-3 --name acme --no-watch  an incremental export, started only
   $ zim-migrate gen --evolve ./sample --out ./sample-2 --seed 2 && zim-migrate catch-up sample.sqlite ./sample-2 --dry-run
+  $ zim-migrate catch-up acme.sqlite ./export-2 --budget DeleteFriends=5 --budget DismissGroup=0.5
   $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run --json | jq .difference.changes
 
 Exit codes: 0 planned (--dry-run) or the round completed (started, with --no-watch), 1 the later export has
