@@ -20,9 +20,10 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationActivities, MigrationRef, ProgressSnapshot } from '../activities/contract';
 import type { StageWork } from '../src/staging/migration-store';
-import { MIGRATION_ACTIONS, readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
+import { readyStages, STAGE_ACTIONS, STAGES, type Stage } from '../src/shared/stages';
 import { liveEtaSeconds, plannedRate, stageSeconds, type StageActionWork } from '../src/shared/eta';
 import { defaultBudget } from '../src/zim-client/limits';
+import { keepBudgets } from './budgets';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../src/shared/search-attributes';
 import { renderProgressMarkdown, stageSummary } from '../src/shared/ui-metadata';
 import {
@@ -31,10 +32,8 @@ import {
   pauseSignal,
   progressQuery,
   resumeSignal,
-  setBudgetUpdate,
   stageReportSignal,
   workflowIds,
-  type BudgetChange,
   type Counts,
   type MigrationProgress,
   type MigrationStatus,
@@ -161,25 +160,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
   });
 
-  // An operator's budget change waits for the start's budgets to be applied, or they would overwrite it.
-  let startBudgetsApplied = input.carried !== undefined;
-  setHandler(
-    setBudgetUpdate,
-    async ({ action, rate }) => {
-      await condition(() => startBudgetsApplied);
-      await localActs.applyBudget({ action, rate });
-      c.budgets[action] = rate;
-      showProgress();
-      return { ...c.budgets };
-    },
-    {
-      validator: ({ action, rate }: BudgetChange) => {
-        if (!(MIGRATION_ACTIONS as readonly string[]).includes(action))
-          throw new Error(`Unknown ZIM Action "${action}"; one of: ${MIGRATION_ACTIONS.join(', ')}`);
-        if (!(rate > 0 && rate <= 10_000)) throw new Error(`A budget is calls per second in (0, 10000]; got ${rate}`);
-      },
-    }
-  );
+  const budgetKeeper = keepBudgets({
+    budgets: c.budgets,
+    continued: input.carried !== undefined,
+    apply: (change) => localActs.applyBudget(change),
+    onChange: () => showProgress(),
+  });
 
   /** Done, failed and skipped: the ledger's counts when read, else what the stage reported. */
   const countsOf = (s: Stage): Pick<Counts, 'done' | 'failed' | 'skipped'> => {
@@ -294,13 +280,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   };
 
   c.plan ??= await localActs.loadPlan(ref);
-  if (!input.carried) {
-    for (const [action, rate] of Object.entries(input.budgets ?? {})) {
-      await localActs.applyBudget({ action, rate });
-      c.budgets[action] = rate;
-    }
-    startBudgetsApplied = true;
-  }
+  await budgetKeeper.applyStart(input.budgets);
   upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
   showProgress();
 

@@ -50,10 +50,14 @@ import {
 import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
 import { catchUpChild, Control, type ControlState } from './control';
 import { stageWorkflow, type StageTuning } from './stage';
+import { keepBudgets } from './budgets';
+import { defaultBudget } from '../src/zim-client/limits';
 
 export interface RoundInput extends MigrationRef {
   round: number;
   tuning?: StageTuning;
+  /** Budgets (calls/s) per ZIM Action that differ from ZIM's defaults (catch-up --budget); applied at start. */
+  budgets?: Record<string, number>;
   carried?: RoundCarried;
 }
 
@@ -73,6 +77,8 @@ interface RoundCarried {
   steps: Partial<Record<StepName, StepState>>;
   /** The op under way and its next page. */
   nextPage: number;
+  /** Budgets set at start or by `zim-migrate budget` (absent in rounds carried over by an older version). */
+  budgets?: Record<string, number>;
 }
 
 export interface RoundResult {
@@ -91,6 +97,8 @@ const ALL_STEPS: StepName[] = STEP_ORDER.flat();
 export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
   const id = roundMigrationId(input.migrationId, input.round);
   const ref: MigrationRef = { migrationId: id, stagingPath: input.stagingPath };
+  /** Budgets as the migration keeps them (workflows/budgets.ts): the same update, the same call schedule. */
+  const budgets: Record<string, number> = input.carried?.budgets ?? {};
   const control = new Control(input.carried?.control ?? { paused: false, cancelled: false }, (event, args) => {
     const signal = event === 'pause' ? pauseSignal : event === 'resume' ? resumeSignal : cancelSignal;
     for (const s of runningStages())
@@ -154,7 +162,11 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
           calls: st?.calls ?? 0,
           ...(st?.startedAt !== undefined && { startedAt: st.startedAt }),
           ...(st?.finishedAt !== undefined && { finishedAt: st.finishedAt }),
-          ...(s in ROUND_OP_ACTION && { action: ROUND_OP_ACTION[s as RoundOp].action }),
+          ...(s in ROUND_OP_ACTION && {
+            action: ROUND_OP_ACTION[s as RoundOp].action,
+            budget:
+              budgets[ROUND_OP_ACTION[s as RoundOp].action] ?? defaultBudget(ROUND_OP_ACTION[s as RoundOp].action).rate,
+          }),
         };
       }),
     };
@@ -177,11 +189,19 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
     }
   }
 
+  const budgetKeeper = keepBudgets({
+    budgets,
+    continued: input.carried !== undefined,
+    apply: (change) => localActs.applyBudget(change),
+    onChange: () => showProgress(),
+  });
   if (!c) {
     const loaded = await localActs.loadRound({ ...ref, round: input.round });
-    c = { startedAt: Date.now(), ...loaded, control: control.state, steps: {}, nextPage: 0 };
+    c = { startedAt: Date.now(), ...loaded, control: control.state, steps: {}, nextPage: 0, budgets };
   }
+  c.budgets = budgets;
   upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
+  await budgetKeeper.applyStart(input.budgets);
   showProgress();
 
   // The call gate follows pause and cancel, as in the migration (activities/call-gate.ts).

@@ -1,7 +1,7 @@
 /**
  * Plans a catch-up round (issue #13): stages a later export of the migration's app (a full one as it is, an
  * incremental one made whole by materialize-incremental.ts) the way `plan` staged the first one (the same ZIM plan limits and id prefixes, read from the migration's staging), compares the two
- * (difference.ts) and times the round alone at the migration's budgets.
+ * (difference.ts) and times the round alone at its budgets (the plan's rates, over them the round's --budget).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -36,6 +36,8 @@ export interface PlanRoundOptions {
   rejectsFile: string;
   /** Where the later export is staged; the caller removes it (a dry run) or keeps it (a round). */
   workDir?: string;
+  /** The round's budgets (catch-up --budget, "budgets" in the config file), over the plan's rates. */
+  budgets?: Record<string, number>;
 }
 
 /** Actions the first migration has no budget for take ZIM's default: 20/s, or 1/s per group. */
@@ -94,7 +96,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     for (const action of Object.keys(ROUND_ACTIONS) as RoundAction[]) {
       const calls = difference.calls[action];
       if (!calls) continue;
-      const rate = rateOf(action, meta.settings.rates);
+      const rate = rateOf(action, { ...meta.settings.rates, ...opts.budgets });
       // Per-group Actions: groups go side by side, each at its own 1/s; the busiest group bounds them.
       seconds[action] = (difference.maxCallsPerGroup[action] ?? calls) / rate;
     }

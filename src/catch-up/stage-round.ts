@@ -18,6 +18,8 @@ export interface StageRoundOptions {
   exportDir: string;
   asOfMs: number;
   rejectsFile: string;
+  /** The round's budgets, for its plan's ETA. */
+  budgets?: Record<string, number>;
 }
 
 export type StagedRound =

@@ -3,7 +3,7 @@
  * so a value means the same wherever it comes from. Messages read after the setting's name: `ZIM_APP_ID must be …`.
  */
 import { z } from 'zod';
-import { MIGRATION_ACTIONS } from '../shared/stages';
+import { BUDGET_ACTIONS } from '../shared/budget-actions';
 
 /** Numbers may come as JSON numbers or as the strings flags and environment variables carry. */
 const numeric = <T extends z.ZodType>(schema: T) =>
@@ -42,10 +42,10 @@ export const settingSchemas = {
   ),
   stepMs: numeric(z.number({ error: STEP }).min(0, STEP).max(60_000, STEP)),
   budgets: z.partialRecord(
-    z.enum(MIGRATION_ACTIONS, { error: `has an unknown Action; Actions: ${MIGRATION_ACTIONS.join(', ')}` }),
+    z.enum(BUDGET_ACTIONS, { error: `has an unknown Action; Actions: ${BUDGET_ACTIONS.join(', ')}` }),
     numeric(z.number({ error: BUDGET }).gt(0, BUDGET).max(10_000, BUDGET)),
     {
-      error: `must be an object of Action: calls per second, e.g. {"ImportPeerMsg": 15}; Actions: ${MIGRATION_ACTIONS.join(', ')}`,
+      error: `must be an object of Action: calls per second, e.g. {"ImportPeerMsg": 15}; Actions: ${BUDGET_ACTIONS.join(', ')}`,
     }
   ),
 };

@@ -1,5 +1,5 @@
 /**
- * The defaults `zim-migrate start` gives a migration: its error budget and its per-Action call budgets. A team can
+ * The defaults `zim-migrate start` (and `catch-up`) gives a migration (a round): its error budget and its per-Action call budgets. A team can
  * keep them in the config file; flags override them (budgets Action by Action).
  */
 import { resolveWithDefault, type Resolved, type SettingLayers } from './layered-settings';
@@ -19,5 +19,8 @@ export function resolveStartSettings(layers: SettingLayers, budgetFlags: Record<
     { flag: '--error-budget', fileKey: 'errorBudgetPercent', schema: settingSchemas.errorBudgetPercent },
     DEFAULT_ERROR_BUDGET_PERCENT
   );
-  return { errorBudgetPercent, budgets: { ...layers.file?.values.budgets, ...budgetFlags } };
+  const fromFile = Object.entries(layers.file?.values.budgets ?? {}).filter(
+    (e): e is [string, number] => e[1] !== undefined
+  );
+  return { errorBudgetPercent, budgets: { ...Object.fromEntries(fromFile), ...budgetFlags } };
 }

@@ -74,3 +74,25 @@ export function stagedVerifyOrder(
   ) as Record<VerifyPageKind, VerifyKindWork>;
   return verifyPageOrder(work);
 }
+
+/**
+ * `stagedVerifyOrder`, worked out again whenever its inputs change. A worker keeps its store open for days; a
+ * catch-up round staged by another process meanwhile rebuilds the pages, and an order kept from the migration's
+ * verify left the round's verify pages past the old count empty (whole kinds unchecked, progress short of 100%).
+ */
+export class VerifyOrderMemo {
+  private last: { key: string; order: VerifyPageRef[] } | undefined;
+
+  get(
+    planActions: readonly { action: string; seconds: number }[],
+    counts: ReadonlyMap<string, number>
+  ): VerifyPageRef[] {
+    const key = JSON.stringify([Object.values(PAGE_TABLE_KIND).map((k) => counts.get(k) ?? 0), planActions]);
+    if (this.last?.key !== key)
+      this.last = { key, order: stagedVerifyOrder(planActions, (kind) => counts.get(kind) ?? 0) };
+    return this.last.order;
+  }
+
+  /** The page tables whose counts `get` needs. */
+  static readonly pageKinds: readonly string[] = Object.values(PAGE_TABLE_KIND);
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   VERIFY_PAGE_KINDS,
+  VerifyOrderMemo,
   verifyPageOrder,
   type VerifyKindWork,
   type VerifyPageKind,
@@ -72,5 +73,24 @@ describe('verify page order', () => {
 
   it('is the same for the same work (every worker names the same pages)', () => {
     assert.deepEqual(verifyPageOrder(BENCH), verifyPageOrder(structuredClone(BENCH)));
+  });
+
+  it('is worked out again when the pages change under an open store (a catch-up round staged meanwhile)', () => {
+    const memo = new VerifyOrderMemo();
+    const counts = (owners: number, groups: number, users: number) =>
+      new Map([
+        ['verify-owners', owners],
+        ['verify-groups', groups],
+        ['users', users],
+      ]);
+    const first = memo.get([], counts(3, 1, 2));
+    assert.equal(first.length, 6);
+    assert.equal(memo.get([], counts(3, 1, 2)), first, 'the same pages: the same order, not worked out again');
+    const later = memo.get([], counts(4, 2, 3));
+    assert.equal(later.length, 9);
+    assert.deepEqual(
+      later.filter((r) => r.kind === 'users').map((r) => r.index),
+      [0, 1, 2]
+    );
   });
 });

@@ -25,7 +25,15 @@ import { openStaging, stagingLocation } from '../../staging';
 import type { TemporalSettings } from '../../temporal-connection/connect';
 import { resolveTemporalSettings } from '../../temporal-connection/connect';
 import { settingLayers } from '../setting-layers';
-import { DEFAULT_WATCH_EVERY_SECONDS, followMigration, migrationName, uiLink, withClient } from './migration-control';
+import { resolveStartSettings } from '../../config/start-settings';
+import {
+  DEFAULT_WATCH_EVERY_SECONDS,
+  followMigration,
+  migrationName,
+  parseBudget,
+  uiLink,
+  withClient,
+} from './migration-control';
 
 const options = z.object({
   dryRun: z.boolean(),
@@ -34,6 +42,7 @@ const options = z.object({
   every: z.coerce.number({ error: '--every must be a number of seconds' }).min(1).max(86_400),
   json: z.boolean(),
   rejects: z.string().min(1),
+  budget: z.array(z.string()).optional(),
   asOf: z
     .string()
     .transform((s) => (/^\d+$/.test(s) ? Number(s) : s))
@@ -67,7 +76,7 @@ export function renderRoundPlan(r: RoundPlan): string {
     ...(Object.entries(r.seconds) as [RoundAction, number][]).map(
       ([action, s]) => `    ${action.padEnd(26)} ${n(d.calls[action]).padStart(9)}   ${formatDuration(Math.ceil(s))}`
     ),
-    `  ETA of the round at the migration's budgets: ${formatDuration(r.etaSeconds)}`,
+    `  ETA of the round at its budgets: ${formatDuration(r.etaSeconds)}`,
   ];
   if (d.changes['messages.late'] > 0) {
     lines.push(
@@ -105,6 +114,10 @@ export function registerCatchUpCommand(program: Command): void {
       String(DEFAULT_WATCH_EVERY_SECONDS)
     )
     .option('--task-queue <name>', "the workers' task queue (default zim-migrate; env ZIM_MIGRATE_TASK_QUEUE)")
+    .option(
+      '--budget <Action=rate...>',
+      'calls/s for an Action, e.g. DeleteFriends=5 (repeatable; over "budgets" in the config file): the plan\'s ETA and the round'
+    )
     .option('--as-of <time>', '"now" for the future and retention checks (ms or ISO-8601; default: now)')
     .option('--rejects <file>', "where the later export's rejects go (NDJSON)", 'catch-up-rejects.ndjson')
     .option('--json', 'print the round plan as JSON', false)
@@ -135,6 +148,13 @@ starts only after the migration itself completed. status, pause, resume and canc
 <migration>-round-<n>; report lists the rounds. Rounds run on a SQLite staging file in this version (a
 PostgreSQL staging gets --dry-run).
 
+Budgets: every Action the round calls (DeleteFriends, RemoveUsersFromBlacklist, UpdateGroupData,
+ModifyGroupAttribute, TransferGroupOwner, KickoutGroupUser, SetGroupMemberRole, DismissGroup, ...) takes
+--budget Action=N as start's do, over "budgets" in the config file: the plan's ETA is at them and the round
+applies them to the call schedule the workers share. Change one while the round runs with
+"zim-migrate budget <migration> DeleteFriends=5". Actions without one run at the budget last set in the call
+schedule (the migration's), else ZIM's default.
+
 Procedure (docs/operations.md §8): migrate while the app is live; export again and run catch-up rounds until
 one is short enough; make the legacy app read-only; run the last round; force the upgrade.
 
@@ -143,6 +163,7 @@ Examples:
   $ zim-migrate catch-up acme.sqlite ./export-2                       stage round 1, run it, follow it
   $ zim-migrate catch-up acme.sqlite ./delta-3 --name acme --no-watch  an incremental export, started only
   $ zim-migrate gen --evolve ./sample --out ./sample-2 --seed 2 && zim-migrate catch-up sample.sqlite ./sample-2 --dry-run
+  $ zim-migrate catch-up acme.sqlite ./export-2 --budget DeleteFriends=5 --budget DismissGroup=0.5
   $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run --json | jq .difference.changes
 
 Exit codes: 0 planned (--dry-run) or the round completed (started, with --no-watch), 1 the later export has
@@ -150,7 +171,10 @@ errors or the round ended otherwise, 2 bad usage (wrong migration, an unfinished
     )
     .action(async (staging: string, exportDir: string, raw: Record<string, unknown>, command: Command) => {
       const o = parseOrUsage(options, raw);
-      if (!o.dryRun) return runRound(staging, exportDir, o, resolveTemporalSettings(settingLayers(command)));
+      const layers = settingLayers(command);
+      const budgetFlags = Object.fromEntries((o.budget ?? []).map(parseBudget).map((b) => [b.action, b.rate]));
+      const { budgets } = resolveStartSettings(layers, budgetFlags);
+      if (!o.dryRun) return runRound(staging, exportDir, o, budgets, resolveTemporalSettings(layers));
       // A full export is checked as validate checks one; an incremental one needs only to be there.
       const manifest = readManifestOrUsage(exportDir);
       const [dir] = manifest?.kind === 'incremental' ? [exportDir] : parseExportDirs([exportDir]);
@@ -159,6 +183,7 @@ errors or the round ended otherwise, 2 bad usage (wrong migration, an unfinished
         exportDir: dir!,
         asOfMs: o.asOf === undefined ? Date.now() : toEpochMs(o.asOf),
         rejectsFile: o.rejects,
+        budgets,
       });
       if (o.json) console.log(JSON.stringify(plan, null, 2));
       else {
@@ -204,6 +229,7 @@ async function runRound(
   staging: string,
   exportDir: string,
   o: z.infer<typeof options>,
+  budgets: Record<string, number>,
   settings: TemporalSettings
 ): Promise<void> {
   const stagingPath = stagingLocation(staging);
@@ -217,6 +243,7 @@ async function runRound(
       exportDir: dir!,
       asOfMs: o.asOf === undefined ? Date.now() : toEpochMs(o.asOf),
       rejectsFile: o.rejects,
+      budgets,
     });
     if (staged.kind === 'invalid') {
       console.log(renderValidation(staged.plan.validation, o.rejects, 'not-staged'));
@@ -236,7 +263,7 @@ async function runRound(
       await client.workflow.start('roundWorkflow', {
         taskQueue: settings.taskQueue,
         workflowId,
-        args: [{ migrationId: name, stagingPath, round }],
+        args: [{ migrationId: name, stagingPath, round, budgets }],
         typedSearchAttributes: [
           { key: ZIM_MIGRATION_ID, value: name },
           { key: ZIM_MIGRATION_STAGE, value: `round-${round}:starting` },

@@ -21,7 +21,8 @@ import {
   ZIM_MIGRATION_STAGE,
   ZIM_MIGRATION_STATUS,
 } from '../../shared/search-attributes';
-import { isStage, MIGRATION_ACTIONS, STAGES, type Stage } from '../../shared/stages';
+import { isStage, STAGES, type Stage } from '../../shared/stages';
+import { BUDGET_ACTIONS, isBudgetAction } from '../../shared/budget-actions';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
 import {
   cancelSignal,
@@ -68,11 +69,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /** `Action=N`, the rate checked by the schema the config file's "budgets" uses, so both accept the same values. */
-function parseBudget(spec: string): { action: string; rate: number } {
+export function parseBudget(spec: string): { action: string; rate: number } {
   const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(spec);
-  if (!m || !(MIGRATION_ACTIONS as readonly string[]).includes(m[1]!)) {
+  if (!m || !isBudgetAction(m[1]!)) {
     throw new UsageError(
-      `--budget ${spec}: expected Action=callsPerSecond, e.g. ImportPeerMsg=15; Actions: ${MIGRATION_ACTIONS.join(', ')}`
+      `--budget ${spec}: expected Action=callsPerSecond, e.g. ImportPeerMsg=15; Actions: ${BUDGET_ACTIONS.join(', ')}`
     );
   }
   const checked = settingSchemas.budgets.safeParse({ [m[1]!]: m[2] });
@@ -400,39 +401,75 @@ Exit codes: 0 signal delivered, 1 failure (Temporal unreachable, no such migrati
 
   program
     .command('budget')
-    .description("Change a ZIM Action's call budget (calls/s) while the migration runs")
-    .argument('<name>', 'migration name')
-    .argument('<Action=rate>', `e.g. ImportPeerMsg=15; Actions: ${MIGRATION_ACTIONS.join(', ')}`)
-    .option('--json', 'print the migration\'s budgets that differ from ZIM\'s defaults as JSON {"Action": rate}')
+    .description("Change a ZIM Action's call budget (calls/s) while the migration or a catch-up round of it runs")
+    .argument('<name>', 'migration name (or <migration>-round-<n> for that round only)')
+    .argument('<Action=rate>', `e.g. ImportPeerMsg=15; Actions: ${BUDGET_ACTIONS.join(', ')}`)
+    .option('--json', 'print the budgets that differ from ZIM\'s defaults as JSON {"Action": rate}')
     .addHelpText(
       'after',
       `
-The migration applies it to the call schedule (ZIM_MIGRATE_BUDGET_DB) of the worker machine that runs it, at the
-next call; every worker process on that machine shares that schedule. See docs/operations.md for several machines.
+The change goes to every workflow of the migration that runs: the migration itself and its running catch-up
+round (zim-migrate catch-up), so DeleteFriends, DismissGroup and the other Actions only a round calls take a
+budget as the migration's do. The workflow applies it to the call schedule (ZIM_MIGRATE_BUDGET_DB) of the worker
+machine that runs it, at the next call; every worker process on that machine shares that schedule, and the
+budget stays there for later runs. See docs/operations.md for several machines.
 
 Examples:
   $ zim-migrate budget acme ImportPeerMsg=10          leave room for the live app's own calls
   $ zim-migrate budget acme InviteUsersIntoGroup=0.5  per group
+  $ zim-migrate budget acme DeleteFriends=5           a running catch-up round's friendships ended
   $ zim-migrate budget acme ImportPeerMsg=20 --json
 
-Exit codes: 0 applied, 1 failure (Temporal unreachable, no such migration, no worker ran the update), 2 bad usage.`
+Exit codes: 0 applied, 1 failure (Temporal unreachable, no such migration, nothing of it running, no worker ran
+the update), 2 bad usage.`
     )
     .action(async (name: string, spec: string, opts: { json?: boolean }, cmd: Command) => {
       const change = parseBudget(spec);
       const settings = resolveTemporalSettings(settingLayers(cmd));
-      const budgets = await withClient(settings, async (client) => {
-        const handle = handleOf(client, name);
-        await describeMigration(handle, name, settings);
-        return handle.executeUpdate(setBudgetUpdate, { args: [change] });
+      const applied = await withClient(settings, async (client) => {
+        const targets = await budgetTargets(client, name, spec, settings);
+        const out: { workflowId: string; budgets: Record<string, number> }[] = [];
+        for (const handle of targets)
+          out.push({
+            workflowId: handle.workflowId,
+            budgets: await handle.executeUpdate(setBudgetUpdate, { args: [change] }),
+          });
+        return out;
       });
-      if (opts.json) console.log(JSON.stringify(budgets));
+      if (opts.json) console.log(JSON.stringify(Object.assign({}, ...applied.map((a) => a.budgets))));
       else
-        console.log(
-          `Budgets of ${name} now: ${Object.entries(budgets)
-            .map(([a, r]) => `${a}=${r}/s`)
-            .join(', ')} (others at ZIM's defaults).`
-        );
+        for (const a of applied)
+          console.log(
+            `Budgets of ${a.workflowId.replace(/^zim-migrate\//, '')} now: ${Object.entries(a.budgets)
+              .map(([action, r]) => `${action}=${r}/s`)
+              .join(', ')} (others at ZIM's defaults).`
+          );
     });
+}
+
+/** The running workflows a budget change goes to: the migration (or the round named) and its running rounds. */
+async function budgetTargets(
+  client: Client,
+  name: string,
+  spec: string,
+  settings: TemporalSettings
+): Promise<WorkflowHandle[]> {
+  const handle = handleOf(client, name);
+  const own = await handle.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  });
+  const targets = own?.status.name === 'RUNNING' ? [handle] : [];
+  // The name passed migrationName's check above: letters, digits, ".", "_" and "-" only.
+  const query = `WorkflowType = 'roundWorkflow' AND ExecutionStatus = 'Running' AND ${ZIM_MIGRATION_ID.name} = '${name}'`;
+  for await (const w of client.workflow.list({ query })) targets.push(client.workflow.getHandle(w.workflowId));
+  if (targets.length) return targets;
+  if (!own) await describeMigration(handle, name, settings);
+  throw new Error(
+    `Migration "${name}" is ${own!.status.name.toLowerCase()} and no catch-up round of it runs: a budget change ` +
+      'reaches the workers through a running workflow. Pass the budget when you start the next one: ' +
+      `"zim-migrate catch-up <staging> <export-dir> --budget ${spec}" (or "start --budget").`
+  );
 }
 
 function urlHasPassword(url: string): boolean {

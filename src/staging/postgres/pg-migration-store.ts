@@ -56,7 +56,7 @@ import {
   userOf,
   type Row,
 } from '../staged-rows';
-import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
+import { VerifyOrderMemo } from '../verify-page-order';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from '../sqlite/schema';
 import { STAGING_COMPONENT, STAGING_SCHEMA } from './schema';
 import { ensureSchema, openStagingDatabase } from './staging-database';
@@ -315,15 +315,16 @@ export class PgMigrationStore implements MigrationStore {
     return rows.map(readStateOf);
   }
 
-  /** Verify's pages in stage order (verify-page-order.ts), as the SQLite engine orders them. */
-  private verifyOrder: VerifyPageRef[] | undefined;
+  /** Verify's pages in stage order (verify-page-order.ts), as the SQLite engine orders them, as the pages are now. */
+  private readonly verifyOrder = new VerifyOrderMemo();
 
   async verifyPage(page: number): Promise<VerifyPage> {
-    if (!this.verifyOrder) {
-      const pages = await this.pageCounts();
-      this.verifyOrder = stagedVerifyOrder((await this.meta()).plan.actions, (kind) => pages.get(kind) ?? 0);
-    }
-    const ref = this.verifyOrder[page];
+    const counted = await this.rows(
+      `SELECT kind, count(*) AS n FROM zm_call_batches WHERE kind = ANY($1) GROUP BY kind`,
+      [VerifyOrderMemo.pageKinds]
+    );
+    const counts = new Map(counted.map((r) => [str(r.kind), Number(r.n)] as const));
+    const ref = this.verifyOrder.get((await this.meta()).plan.actions, counts)[page];
     const none: VerifyPage = { owners: [], groups: [], users: [] };
     if (!ref) return none;
     const ids = async (kind: string, sql: string) => {

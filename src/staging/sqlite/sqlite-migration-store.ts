@@ -50,7 +50,7 @@ import {
   userOf,
   type Row,
 } from '../staged-rows';
-import { stagedVerifyOrder, type VerifyPageRef } from '../verify-page-order';
+import { VerifyOrderMemo, type VerifyPageRef } from '../verify-page-order';
 import { prepareForMigration } from './call-batches';
 import { openDatabase, type Db } from './database';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from './schema';
@@ -297,12 +297,12 @@ export class SqliteMigrationStore implements MigrationStore {
     return (rows as Row[]).map(readStateOf);
   }
 
-  /** Verify's pages in stage order (verify-page-order.ts), worked out at the first verify page. */
-  private verifyOrder: VerifyPageRef[] | undefined;
+  /** Verify's pages in stage order (verify-page-order.ts), as the pages are now (a round rebuilds them). */
+  private readonly verifyOrder = new VerifyOrderMemo();
 
   private async verifyPageOrder(): Promise<VerifyPageRef[]> {
-    this.verifyOrder ??= stagedVerifyOrder((await this.meta()).plan.actions, (kind) => this.pageCount(kind));
-    return this.verifyOrder;
+    const counts = new Map(VerifyOrderMemo.pageKinds.map((k) => [k, this.pageCount(k)] as const));
+    return this.verifyOrder.get((await this.meta()).plan.actions, counts);
   }
 
   async verifyPage(page: number): Promise<VerifyPage> {
