@@ -435,7 +435,8 @@ Exit codes: 0 applied, 1 failure (Temporal unreachable, no such migration, no wo
     });
 }
 
-function urlHasPassword(url: string): boolean {
+/** True when a database URL carries a password (which must stay out of workflow input). */
+export function urlHasPassword(url: string): boolean {
   try {
     return new URL(url).password !== '';
   } catch {
