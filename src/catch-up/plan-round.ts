@@ -39,6 +39,8 @@ export interface PlanRoundOptions {
   rejectsFile: string;
   /** Where the later export is staged; the caller removes it (a dry run) or keeps it (a round). */
   workDir?: string;
+  /** A PostgreSQL staging's connection settings (password, TLS); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A scratch directory beside a staging file (same disk), or in the temporary directory for a database URL. */
@@ -56,7 +58,7 @@ function rateOf(action: RoundAction, rates: Record<string, number>): number {
 
 export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
   const manifest = readManifest(opts.exportDir);
-  const store = await openStaging(opts.staging, { readonly: true });
+  const store = await openStaging(opts.staging, { readonly: true }, opts.env);
   const meta = await store.meta().finally(() => store.close());
   if (meta.apps.length !== 1)
     throw new UsageError(
@@ -76,7 +78,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     let earlier = opts.staging;
     if (isDatabaseUrl(opts.staging)) {
       earlier = path.join(work, 'earlier.sqlite');
-      await copyStaging(opts.staging, earlier, { tables: SNAPSHOT_TABLES });
+      await copyStaging(opts.staging, earlier, { tables: SNAPSHOT_TABLES, ...(opts.env && { env: opts.env }) });
       tracePhase('catch-up: PostgreSQL staging snapshot');
     }
     let exportDir = opts.exportDir;

@@ -19,6 +19,8 @@ export interface StageRoundOptions {
   exportDir: string;
   asOfMs: number;
   rejectsFile: string;
+  /** A PostgreSQL staging's connection settings (password, TLS); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export type StagedRound =
@@ -33,7 +35,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function stageRound(opts: StageRoundOptions): Promise<StagedRound> {
   const exportDir = path.resolve(opts.exportDir);
   const manifest = readManifest(exportDir);
-  const store = await openStaging(opts.staging);
+  const store = await openStaging(opts.staging, {}, opts.env);
   try {
     const rounds = await store.rounds();
     const last = rounds[rounds.length - 1];
