@@ -128,4 +128,15 @@ describe('zim-migrate catch-up on a PostgreSQL staging', () => {
       return true;
     });
   });
+
+  it('refuses a URL with a password, which the round workflow would store, without printing it', async () => {
+    const withPassword = new URL(url);
+    withPassword.password = 's3cret-pw';
+    await assert.rejects(cli('catch-up', withPassword.href, 'export-2'), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /holds a password, which would be stored in the round workflow's input/);
+      assert.doesNotMatch(err.stderr, /s3cret-pw/);
+      return true;
+    });
+  });
 });
