@@ -4,13 +4,16 @@
  * (difference.ts) and times the round alone at its budgets (the plan's rates, over them the round's --budget).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { readManifest } from '../import-format/manifest';
 import { buildPlan } from '../plan/build-plan';
 import { DEFAULT_RATES } from '../plan/actions';
 import { UsageError } from '../shared/usage-error';
 import { tracePhase } from '../diagnostics/trace';
-import { redactIfUrl } from '../postgres/database-settings';
+import { isDatabaseUrl, redactIfUrl } from '../postgres/database-settings';
+import { copyStaging } from '../staging/copy/copy-staging';
+import { SNAPSHOT_TABLES } from '../staging/copy/staged-tables';
 import { openStaging } from '../staging';
 import type { ValidationResult } from '../validate/validate-exports';
 import { materializeIncremental } from './materialize-incremental';
@@ -38,6 +41,14 @@ export interface PlanRoundOptions {
   workDir?: string;
   /** The round's budgets (catch-up --budget, "budgets" in the config file), over the plan's rates. */
   budgets?: Record<string, number>;
+  /** A PostgreSQL staging's connection settings (password, TLS); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A scratch directory beside a staging file (same disk), or in the temporary directory for a database URL. */
+export function catchUpWorkDir(staging: string): string {
+  const parent = isDatabaseUrl(staging) ? os.tmpdir() : path.dirname(path.resolve(staging));
+  return mkdtempSync(path.join(parent, '.catch-up-'));
 }
 
 /** Actions the first migration has no budget for take ZIM's default: 20/s, or 1/s per group. */
@@ -49,7 +60,7 @@ function rateOf(action: RoundAction, rates: Record<string, number>): number {
 
 export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
   const manifest = readManifest(opts.exportDir);
-  const store = await openStaging(opts.staging, { readonly: true });
+  const store = await openStaging(opts.staging, { readonly: true }, opts.env);
   const meta = await store.meta().finally(() => store.close());
   if (meta.apps.length !== 1)
     throw new UsageError(
@@ -62,13 +73,20 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     const value = p[meta.apps[0]!.name];
     return value === undefined ? {} : { [app]: value };
   };
-  const work = opts.workDir ?? mkdtempSync(path.join(path.dirname(path.resolve(opts.staging)), '.catch-up-'));
+  const work = opts.workDir ?? catchUpWorkDir(opts.staging);
   const later = path.join(work, 'later.sqlite');
   try {
+    // A PostgreSQL staging is compared through a SQLite snapshot of its staged records (not its ledger).
+    let earlier = opts.staging;
+    if (isDatabaseUrl(opts.staging)) {
+      earlier = path.join(work, 'earlier.sqlite');
+      await copyStaging(opts.staging, earlier, { tables: SNAPSHOT_TABLES, ...(opts.env && { env: opts.env }) });
+      tracePhase('catch-up: PostgreSQL staging snapshot');
+    }
     let exportDir = opts.exportDir;
     if (manifest?.kind === 'incremental') {
       exportDir = path.join(work, app);
-      await materializeIncremental(opts.staging, opts.exportDir, manifest, exportDir);
+      await materializeIncremental(earlier, opts.exportDir, manifest, exportDir);
       tracePhase('catch-up: incremental export made whole');
     }
     const built = await buildPlan({
@@ -90,7 +108,7 @@ export async function planRound(opts: PlanRoundOptions): Promise<RoundPlan> {
     if (!built.stagingFile)
       return { ...base, validation: built.validation, difference: null, seconds: {}, etaSeconds: 0 };
     tracePhase('catch-up: later export staged');
-    const difference = computeDifference(opts.staging, later, { incremental: manifest?.kind === 'incremental' });
+    const difference = computeDifference(earlier, later, { incremental: manifest?.kind === 'incremental' });
     tracePhase('catch-up: difference');
     const seconds: Partial<Record<RoundAction, number>> = {};
     for (const action of Object.keys(ROUND_ACTIONS) as RoundAction[]) {

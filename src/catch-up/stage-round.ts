@@ -3,15 +3,16 @@
  * migration (its watermark is not older than the last round's, no round is unfinished), plans it (plan-round.ts),
  * and has the store write the round's work and bring the staged records forward, in one transaction. Staging a
  * round whose export is the unfinished round's returns that round: a rerun after a crash continues, never doubles.
+ * Both engines: a PostgreSQL staging stages the round through a SQLite snapshot (src/staging/postgres/pg-stage-round.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { readManifest } from '../import-format/manifest';
-import { isDatabaseUrl } from '../postgres/database-settings';
+import { redactIfUrl } from '../postgres/database-settings';
 import { UsageError } from '../shared/usage-error';
 import { openStaging } from '../staging';
 import type { RoundRecord } from '../staging/migration-store';
-import { planRound, type RoundPlan } from './plan-round';
+import { catchUpWorkDir, planRound, type RoundPlan } from './plan-round';
 
 export interface StageRoundOptions {
   staging: string;
@@ -20,6 +21,8 @@ export interface StageRoundOptions {
   rejectsFile: string;
   /** The round's budgets, for its plan's ETA. */
   budgets?: Record<string, number>;
+  /** A PostgreSQL staging's connection settings (password, TLS); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export type StagedRound =
@@ -32,14 +35,9 @@ export type StagedRound =
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function stageRound(opts: StageRoundOptions): Promise<StagedRound> {
-  if (isDatabaseUrl(opts.staging))
-    throw new UsageError(
-      'catch-up rounds run on a SQLite staging file only in this version; for a migration staged in PostgreSQL, ' +
-        'run catch-up --dry-run to see the difference, or stage the migration in SQLite (plan --out <file>.sqlite)'
-    );
   const exportDir = path.resolve(opts.exportDir);
   const manifest = readManifest(exportDir);
-  const store = await openStaging(opts.staging);
+  const store = await openStaging(opts.staging, {}, opts.env);
   try {
     const rounds = await store.rounds();
     const last = rounds[rounds.length - 1];
@@ -47,7 +45,7 @@ export async function stageRound(opts: StageRoundOptions): Promise<StagedRound> 
       if (last.exportDir === exportDir) return { kind: 'unfinished', round: last };
       throw new UsageError(
         `round ${last.round} of this migration (from ${last.exportDir}) has not finished: a second round cannot ` +
-          `start before it. Run "zim-migrate catch-up ${opts.staging} ${last.exportDir}" to resume it, or follow it ` +
+          `start before it. Run "zim-migrate catch-up ${redactIfUrl(opts.staging)} ${last.exportDir}" to resume it, or follow it ` +
           'with "zim-migrate status"'
       );
     }
@@ -66,7 +64,7 @@ export async function stageRound(opts: StageRoundOptions): Promise<StagedRound> 
             'Export the app again (a later export), then run catch-up with it'
         );
     }
-    const work = mkdtempSync(path.join(path.dirname(path.resolve(opts.staging)), '.catch-up-'));
+    const work = catchUpWorkDir(opts.staging);
     try {
       const plan = await planRound({ ...opts, exportDir, workDir: work });
       if (!plan.difference) return { kind: 'invalid', plan };

@@ -25,6 +25,8 @@ export interface RehearsalRoundsOptions {
   dir: string;
   rounds: number;
   seed: number;
+  /** The staging's connection settings when it is in PostgreSQL (the rehearsal's own server's password). */
+  env: NodeJS.ProcessEnv;
   /** Fails when a worker stopped (resolves with its error), checked while a round runs. */
   workerFailed: Promise<unknown>;
   say(line: string): void;
@@ -34,7 +36,7 @@ export interface RehearsalRoundsOptions {
 export async function rehearseRounds(o: RehearsalRoundsOptions): Promise<number> {
   let failed = 0;
   for (let n = 1; n < o.rounds; n++) {
-    const store = await openStaging(o.staging, { readonly: true });
+    const store = await openStaging(o.staging, { readonly: true }, o.env);
     const [rounds, meta] = await Promise.all([store.rounds(), store.meta()]).finally(() => store.close());
     const existing = rounds.find((r) => r.round === n);
     if (existing?.state === 'done') {
@@ -61,6 +63,7 @@ export async function rehearseRounds(o: RehearsalRoundsOptions): Promise<number>
       exportDir,
       asOfMs: Date.now(),
       rejectsFile: path.join(o.dir, `rejects-round-${n}.ndjson`),
+      env: o.env,
     });
     if (staged.kind === 'invalid') throw new Error(`round ${n}: the evolved export has errors (${exportDir})`);
     if (staged.kind === 'staged') console.log(`\n${renderRoundPlan(staged.plan)}\n`);

@@ -391,12 +391,15 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     } finally {
       await run.cleanup();
     }
-    // Rounds rehearse generated data staged in SQLite.
-    const refused = spawnSync(process.execPath, [BIN, 'dev', '--rounds', '2', '--staging', 'postgres'], {
+    // Rounds rehearse generated data (gen --evolve evolves it), staged in SQLite or PostgreSQL.
+    const refused = spawnSync(process.execPath, [BIN, 'dev', '--rounds', '2', '--export', root], {
       encoding: 'utf8',
     });
     assert.equal(refused.status, 2);
-    assert.match(refused.stderr, /--rounds: catch-up rounds rehearse on a generated sample staged in SQLite/);
+    assert.match(
+      refused.stderr,
+      /--rounds: catch-up rounds rehearse on a generated sample \(no --export or --source\)/
+    );
   });
 
   it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {

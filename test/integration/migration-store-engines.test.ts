@@ -119,6 +119,13 @@ describe('MigrationStore on PostgreSQL', () => {
     try {
       for (const t of STAGED_TABLES) {
         const sql = `SELECT ${quotedColumns(t.columns)} FROM ${t.name} ORDER BY ${quotedColumns(t.key)}`;
+        // A staging without catch-up rounds has no round tables yet: they come back empty (rounds are compared
+        // engine to engine in catch-up-stage-round-postgres.test.ts).
+        if (!a.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(t.name)) {
+          assert.ok(t.name.startsWith('zm_round'), `${t.name} is missing from the source`);
+          assert.deepEqual(b.prepare(sql).all(), [], `${t.name} came back empty`);
+          continue;
+        }
         const [x, y] = [a.prepare(sql).all(), b.prepare(sql).all()];
         assert.ok(t.name === 'ledger' ? x.length === 3 : t.name === 'blocks' || x.length > 0, `${t.name} has rows`);
         assert.deepEqual(y, x, `${t.name} came back as it was`);

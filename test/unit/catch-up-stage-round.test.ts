@@ -132,18 +132,6 @@ describe('staging a catch-up round', () => {
     assert.equal(staged.kind, 'staged');
   });
 
-  it('refuses a round on a PostgreSQL staging, saying what to do instead', async () => {
-    await assert.rejects(
-      stageRound({
-        staging: 'postgres://zim@db.internal:5432/zim',
-        exportDir: tempDir('pg-round'),
-        asOfMs: AS_OF,
-        rejectsFile: rejectsFile(),
-      }),
-      /SQLite staging file only in this version; .*run catch-up --dry-run .*or stage the migration in SQLite/
-    );
-  });
-
   it('refuses an export whose watermark is older than the last round’s, naming both and the fix', async () => {
     const root = tempDir('stage-round-watermark');
     const earlier = path.join(root, 'app');

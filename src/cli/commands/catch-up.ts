@@ -21,7 +21,8 @@ import { stageRound } from '../../catch-up/stage-round';
 import { roundMigrationId } from '../../shared/rounds';
 import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../../shared/search-attributes';
 import { workflowIds } from '../../shared/workflow-api';
-import { openStaging, stagingLocation } from '../../staging';
+import { redactIfUrl, redactUrl } from '../../postgres/database-settings';
+import { isDatabaseUrl, openStaging, stagingLocation } from '../../staging';
 import type { TemporalSettings } from '../../temporal-connection/connect';
 import { resolveTemporalSettings } from '../../temporal-connection/connect';
 import { settingLayers } from '../setting-layers';
@@ -32,6 +33,7 @@ import {
   migrationName,
   parseBudget,
   uiLink,
+  urlHasPassword,
   withClient,
 } from './migration-control';
 
@@ -65,7 +67,7 @@ export function renderRoundPlan(r: RoundPlan): string {
   if (!d) return 'The later export has errors: nothing to compare (fix them, then run catch-up again).';
   const width = Math.max(...CHANGE_KINDS.map((k) => k.length));
   const lines = [
-    `Catch-up round from ${r.staging} to ${r.export}` +
+    `Catch-up round from ${redactIfUrl(r.staging)} to ${r.export}` +
       (r.untilMs === null ? '' : ` (as of ${new Date(r.untilMs).toISOString()})`) +
       ':',
     '',
@@ -100,7 +102,7 @@ export function registerCatchUpCommand(program: Command): void {
   program
     .command('catch-up')
     .description("Compare a later export of the app with a migration's staging, and plan the round that closes the gap")
-    .argument('<staging>', "the migration's staging file (plan --out, the file start ran from)")
+    .argument('<staging>', "the migration's staging: the file or postgres:// URL start ran from")
     .argument('<export-dir>', 'a later export of the same app: full, or incremental (export.json, deletions.ndjson)')
     .option('--dry-run', "print the difference and the round's plan; touch neither ZIM nor the staging", false)
     .option(
@@ -145,8 +147,10 @@ conversation already holds, and verify of the final state. The ledger keeps it e
 earlier is never sent again, and a round that stopped (a crash, cancel) resumes when you run the same command
 again. A new round needs the previous one finished and an export not older than its watermark; a round
 starts only after the migration itself completed. status, pause, resume and cancel take
-<migration>-round-<n>; report lists the rounds. Rounds run on a SQLite staging file in this version (a
-PostgreSQL staging gets --dry-run).
+<migration>-round-<n>; report lists the rounds. Rounds run on either staging: a SQLite file, or a
+postgres:// URL (the round is computed on a SQLite snapshot of the staged records in the temporary directory
+and written back in one transaction; the ledger stays in PostgreSQL, and a second machine staging a round at
+the same moment is refused).
 
 Budgets: every Action the round calls (DeleteFriends, RemoveUsersFromBlacklist, UpdateGroupData,
 ModifyGroupAttribute, TransferGroupOwner, KickoutGroupUser, SetGroupMemberRole, DismissGroup, ...) takes
@@ -165,6 +169,7 @@ Examples:
   $ zim-migrate gen --evolve ./sample --out ./sample-2 --seed 2 && zim-migrate catch-up sample.sqlite ./sample-2 --dry-run
   $ zim-migrate catch-up acme.sqlite ./export-2 --budget DeleteFriends=5 --budget DismissGroup=0.5
   $ zim-migrate catch-up acme.sqlite ./export-2 --dry-run --json | jq .difference.changes
+  $ zim-migrate catch-up 'postgres://zim@db:5432/zim?schema=acme' ./export-2   a PostgreSQL staging
 
 Exit codes: 0 planned (--dry-run) or the round completed (started, with --no-watch), 1 the later export has
 errors or the round ended otherwise, 2 bad usage (wrong migration, an unfinished round, a stale watermark).`
@@ -200,12 +205,12 @@ async function migrationOf(stagingPath: string, given: string | undefined): Prom
   const last = await store.lastMigration().finally(() => store.close());
   if (last === null)
     throw new UsageError(
-      `No migration has run from ${stagingPath}: a catch-up round continues one. Start it first ` +
-        `("zim-migrate start ${stagingPath}"), let it complete, then run catch-up.`
+      `No migration has run from ${redactIfUrl(stagingPath)}: a catch-up round continues one. Start it first ` +
+        `("zim-migrate start ${redactIfUrl(stagingPath)}"), let it complete, then run catch-up.`
     );
   if (given !== undefined && given !== last)
     throw new UsageError(
-      `${stagingPath} is the staging of migration "${last}", not "${given}": a round continues the migration ` +
+      `${redactIfUrl(stagingPath)} is the staging of migration "${last}", not "${given}": a round continues the migration ` +
         `whose staging it is. Pass that migration's staging file, or --name ${last}.`
     );
   return last;
@@ -233,6 +238,13 @@ async function runRound(
   settings: TemporalSettings
 ): Promise<void> {
   const stagingPath = stagingLocation(staging);
+  // The location goes into the round workflow's input, which Temporal stores and shows: never a password.
+  if (isDatabaseUrl(stagingPath) && urlHasPassword(stagingPath))
+    throw new UsageError(
+      `${redactUrl(stagingPath)} holds a password, which would be stored in the round workflow's input: pass the ` +
+        'URL without it, and give the workers the password in ZIM_MIGRATE_DATABASE_PASSWORD or ' +
+        'ZIM_MIGRATE_DATABASE_PASSWORD_FILE.'
+    );
   const name = await migrationOf(stagingPath, o.name);
   await withClient(settings, async (client) => {
     await requireCompleted(client, name);

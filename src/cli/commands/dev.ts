@@ -134,9 +134,8 @@ const optionsSchema = z
       .max(MAX_WORKERS, `--workers is at most ${MAX_WORKERS}`),
   })
   .refine((o) => !(o.source && o.export), { message: '--source and --export exclude each other' })
-  .refine((o) => o.rounds === 1 || (o.staging === 'sqlite' && !o.export && !o.source), {
-    message:
-      '--rounds: catch-up rounds rehearse on a generated sample staged in SQLite (no --export, --source or postgres)',
+  .refine((o) => o.rounds === 1 || (!o.export && !o.source), {
+    message: '--rounds: catch-up rounds rehearse on a generated sample (no --export or --source)',
   })
   .refine(
     (o) => {
@@ -198,7 +197,7 @@ export function registerDevCommand(program: Command): void {
       .option('--keep-open', 'keep the servers (and the UI) running after the migration ends, until Ctrl-C or SIGTERM')
       .option(
         '--rounds <n>',
-        'the migration, then n-1 catch-up rounds on evolving data (gen --evolve), each verified (SQLite only)',
+        'the migration, then n-1 catch-up rounds on evolving data (gen --evolve), each verified',
         '1'
       )
   )
@@ -497,6 +496,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         dir,
         rounds: o.rounds,
         seed: o.seed,
+        env: { ...process.env, ...dbEnv },
         workerFailed,
         say,
       });

@@ -472,7 +472,8 @@ async function budgetTargets(
   );
 }
 
-function urlHasPassword(url: string): boolean {
+/** True when a database URL carries a password (which must stay out of workflow input). */
+export function urlHasPassword(url: string): boolean {
   try {
     return new URL(url).password !== '';
   } catch {

@@ -7,13 +7,15 @@
 import { isDatabaseUrl, redactIfUrl } from '../../postgres/database-settings';
 import { UsageError } from '../../shared/usage-error';
 import { pgSource, pgTarget, sqliteSource, sqliteTarget, type CopySource, type CopyTarget } from './endpoints';
-import { STAGED_TABLES } from './staged-tables';
+import { STAGED_TABLES, type StagedTable } from './staged-tables';
 
 export interface CopyOptions {
   force?: boolean;
   /** Rows per batch read and written. */
   batchRows?: number;
   env?: NodeJS.ProcessEnv;
+  /** The tables to copy (default: all of STAGED_TABLES); a round's snapshot leaves the ledger and rounds out. */
+  tables?: readonly StagedTable[];
   /** Called after each table with its row count. */
   onTable?: (table: string, rows: number) => void;
 }
@@ -28,6 +30,7 @@ export const DEFAULT_COPY_BATCH_ROWS = 2_000;
 export async function copyStaging(from: string, to: string, options: CopyOptions = {}): Promise<CopyResult> {
   const env = options.env ?? process.env;
   const batchRows = options.batchRows ?? DEFAULT_COPY_BATCH_ROWS;
+  const tables = options.tables ?? STAGED_TABLES;
   if (from.trim() === to.trim()) throw new UsageError('staging copy: <from> and <to> are the same');
   const started = Date.now();
   let source: CopySource | undefined;
@@ -41,7 +44,7 @@ export async function copyStaging(from: string, to: string, options: CopyOptions
       );
     await target.begin(options.force ?? false);
     const rows: Record<string, number> = {};
-    for (const table of STAGED_TABLES) {
+    for (const table of tables) {
       let n = 0;
       for await (const batch of source.rows(table, batchRows)) {
         await target.insert(table, batch);
@@ -51,13 +54,13 @@ export async function copyStaging(from: string, to: string, options: CopyOptions
     }
     await target.finish(await source.state());
     const differ: string[] = [];
-    for (const table of STAGED_TABLES) {
+    for (const table of tables) {
       const [a, b] = [await source.count(table), await target.count(table)];
       if (a !== b || a !== rows[table.name]) differ.push(`${table.name}: ${a} in the source, ${b} copied`);
     }
     if (differ.length) throw new Error(`staging copy: row counts differ, nothing copied (${differ.join('; ')})`);
     await target.commit();
-    for (const table of STAGED_TABLES) options.onTable?.(table.name, rows[table.name]!);
+    for (const table of tables) options.onTable?.(table.name, rows[table.name]!);
     return { rows, ms: Date.now() - started };
   } finally {
     await target?.close();

@@ -15,6 +15,7 @@ import type { Row } from '../staged-rows';
 import { sealBuildDatabase } from '../sqlite/database';
 import { LOAD_SCHEMA, MIGRATION_META_KEY, READ_SCHEMA, STAGING_FORMAT_VERSION } from '../sqlite/schema';
 import { SqliteMigrationStore } from '../sqlite/sqlite-migration-store';
+import { ROUND_SCHEMA } from '../sqlite/stage-round';
 import { quotedColumns, STAGED_TABLES, type StagedTable } from './staged-tables';
 
 /** The migration's own state beside the tables: which migration runs from it, and its call gate. */
@@ -122,6 +123,7 @@ export function sqliteTarget(file: string): CopyTarget {
       db.pragma('synchronous = OFF');
       db.exec(LOAD_SCHEMA);
       db.exec(READ_SCHEMA);
+      db.exec(ROUND_SCHEMA);
     },
     async insert(table, rows) {
       const d = open();
@@ -202,8 +204,11 @@ export async function pgSource(url: string, env: NodeJS.ProcessEnv): Promise<Cop
     throw err;
   }
   let cursors = 0;
+  // A staging copied in before rounds existed has no round tables until a worker opens it: they copy as empty.
+  const present = async (name: string) => (await q(`SELECT to_regclass($1) IS NOT NULL AS p`, [name]))[0]?.p === true;
   return {
     async *rows(table, batchRows) {
+      if (!(await present(table.name))) return;
       const cursor = `zm_copy_${cursors++}`;
       await q(
         `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${quotedColumns(table.columns)} FROM ${table.name}
@@ -217,6 +222,7 @@ export async function pgSource(url: string, env: NodeJS.ProcessEnv): Promise<Cop
       await q(`CLOSE ${cursor}`);
     },
     async count(table) {
+      if (!(await present(table.name))) return 0;
       return (await q(`SELECT count(*) AS n FROM ${table.name}`))[0]!.n as number;
     },
     async state() {

@@ -54,7 +54,39 @@ export const STAGED_TABLES: readonly StagedTable[] = [
     columns: ['stage', 'key', 'status', 'zim_code', 'zim_message', 'msg_id', 'msg_seq', 'at'],
     key: ['stage', 'key'],
   },
+  // Catch-up rounds (src/staging/sqlite/stage-round.ts): a staging that has none copies them as empty.
+  {
+    name: 'zm_rounds',
+    columns: [
+      'round',
+      'export_dir',
+      'kind',
+      'since_ms',
+      'until_ms',
+      'state',
+      'staged_at',
+      'started_at',
+      'finished_at',
+      'changes',
+      'eta_seconds',
+      'first_peer_msg',
+      'first_group_msg',
+    ],
+    key: ['round'],
+  },
+  {
+    name: 'zm_round_ops',
+    columns: ['round', 'op', 'page', 'target', 'key', 'data'],
+    key: ['round', 'op', 'page', 'target', 'key'],
+  },
+  { name: 'zm_round_items', columns: ['round', 'stage', 'id', 'planned', 'start'], key: ['round', 'stage', 'id'] },
+  { name: 'zm_round_late', columns: ['round', 'src', 'conversation', 'sent', 'newest'], key: ['round', 'src'] },
 ];
+
+/** What a round's snapshot of a PostgreSQL staging holds: the staged records, not the ledger or the rounds. */
+export const SNAPSHOT_TABLES: readonly StagedTable[] = STAGED_TABLES.filter(
+  (t) => t.name !== 'ledger' && !t.name.startsWith('zm_round')
+);
 
 /** A column list with every name quoted ("user" is reserved in PostgreSQL). */
 export const quotedColumns = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(', ');

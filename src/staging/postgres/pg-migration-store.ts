@@ -5,6 +5,7 @@
  * decides between racing attempts, never a read followed by a write), and leases end by the database's clock.
  */
 import { plannedRecords, stageActions, stageCalls } from '../../shared/migration-plan';
+import { ROUND_OPS, type RoundOp, type RoundState } from '../../shared/rounds';
 import { STAGES, type Stage } from '../../shared/stages';
 import type { Database } from '../../postgres/database';
 import { applySchema } from '../../postgres/schema-migrations';
@@ -25,6 +26,7 @@ import type {
   RoundOpItem,
   RoundRecord,
   RoundWork,
+  StageRoundInput,
   LedgerWrite,
   MessageOwner,
   MigrationStore,
@@ -43,7 +45,6 @@ import type {
   StagedReadState,
 } from '../migration-store';
 import { PAGE_SIZE } from '../page-sizes';
-import { UsageError } from '../../shared/usage-error';
 import {
   blockOf,
   entryOf,
@@ -58,6 +59,8 @@ import {
 } from '../staged-rows';
 import { VerifyOrderMemo } from '../verify-page-order';
 import { MIGRATION_META_KEY, STAGING_FORMAT_VERSION } from '../sqlite/schema';
+import { roundOf } from '../sqlite/stage-round';
+import { stageRoundPg } from './pg-stage-round';
 import { STAGING_COMPONENT, STAGING_SCHEMA } from './schema';
 import { ensureSchema, openStagingDatabase } from './staging-database';
 
@@ -81,7 +84,10 @@ export class PgMigrationStore implements MigrationStore {
     private readonly db: Database,
     private readonly schema: string,
     private readonly gate: PgCallGate | null,
-    private readonly readonly: boolean
+    private readonly readonly: boolean,
+    /** Where it is: staging a round snapshots it over a connection of its own. */
+    private readonly url: string,
+    private readonly env: NodeJS.ProcessEnv
   ) {}
 
   /**
@@ -96,7 +102,7 @@ export class PgMigrationStore implements MigrationStore {
         await ensureSchema(db, schema);
         await applySchema(db.pool, STAGING_COMPONENT, STAGING_SCHEMA);
       }
-      const store = new PgMigrationStore(db, schema, readonly ? null : await PgCallGate.open(db), readonly);
+      const store = new PgMigrationStore(db, schema, readonly ? null : await PgCallGate.open(db), readonly, url, env);
       const version = await store.formatVersion();
       if (version !== String(STAGING_FORMAT_VERSION)) {
         const found = version === null ? 'nothing staged' : `format ${version}`;
@@ -487,31 +493,104 @@ export class PgMigrationStore implements MigrationStore {
     return this.groupMessagesIn(first, first, first + n, n);
   }
 
-  // Catch-up rounds: SQLite staging only, for now.
+  // Catch-up rounds: staged by the SQLite engine's round on a snapshot (pg-stage-round.ts), read here.
 
   async rounds(): Promise<RoundRecord[]> {
-    return [];
+    // A read-only open applies no schema: a staging from before rounds has none.
+    const [present] = await this.rows(`SELECT to_regclass('zm_rounds') IS NOT NULL AS p`);
+    if (present?.p !== true) return [];
+    return (await this.rows(`SELECT * FROM zm_rounds ORDER BY round`)).map(roundOf);
   }
-  async stageRound(): Promise<RoundRecord> {
-    throw roundsUnsupported();
+
+  async stageRound(input: StageRoundInput): Promise<RoundRecord> {
+    this.writable();
+    return stageRoundPg({ db: this.db, url: this.url, env: this.env, schema: this.schema }, input);
   }
-  async setRoundState(): Promise<void> {
-    throw roundsUnsupported();
+
+  async setRoundState(round: number, state: RoundState): Promise<void> {
+    this.writable();
+    await this.rows(
+      `UPDATE zm_rounds SET state = $1,
+         started_at = CASE WHEN $1 = 'running' THEN coalesce(started_at, ${NOW_MS}) ELSE started_at END,
+         finished_at = CASE WHEN $1 IN ('done', 'cancelled') THEN ${NOW_MS} ELSE NULL END WHERE round = $2`,
+      [state, round]
+    );
   }
-  async roundWork(): Promise<RoundWork> {
-    throw roundsUnsupported();
+
+  async roundWork(round: number): Promise<RoundWork> {
+    const counts = new Map(
+      (
+        await this.rows(
+          `SELECT op, count(DISTINCT page) AS pages, count(*) AS items FROM zm_round_ops WHERE round = $1 GROUP BY op`,
+          [round]
+        )
+      ).map((r) => [str(r.op), { pages: Number(r.pages), items: Number(r.items) }])
+    );
+    const fanout = async (stage: FanoutStage) => {
+      const [r] = await this.rows(
+        `SELECT count(*) AS items, coalesce(sum(planned), 0) AS planned FROM zm_round_items
+         WHERE round = $1 AND stage = $2`,
+        [round, stage]
+      );
+      return { items: Number(r?.items ?? 0), planned: Number(r?.planned ?? 0) };
+    };
+    return {
+      ops: ROUND_OPS.map((op) => ({ op, ...(counts.get(op) ?? { pages: 0, items: 0 }) })),
+      fanout: {
+        'peer-messages': await fanout('peer-messages'),
+        groups: await fanout('groups'),
+        'group-messages': await fanout('group-messages'),
+      },
+    };
   }
-  async roundOpPage(): Promise<RoundOpItem[]> {
-    throw roundsUnsupported();
+
+  async roundOpPage(round: number, op: RoundOp, page: number): Promise<RoundOpItem[]> {
+    const rows = await this.rows(
+      `SELECT target, key, data FROM zm_round_ops WHERE round = $1 AND op = $2 AND page = $3 ORDER BY target, key`,
+      [round, op, page]
+    );
+    return rows.map((r) => ({
+      target: str(r.target),
+      key: str(r.key),
+      data: JSON.parse(str(r.data)) as Record<string, unknown>,
+    }));
   }
-  async roundFanoutItems(): Promise<FanoutItem[]> {
-    throw roundsUnsupported();
+
+  async roundFanoutItems(
+    round: number,
+    stage: FanoutStage,
+    after: string | null,
+    limit: number
+  ): Promise<FanoutItem[]> {
+    const rows = await this.rows(
+      `SELECT id, planned, start FROM zm_round_items WHERE round = $1 AND stage = $2 AND id > $3 ORDER BY id LIMIT $4`,
+      [round, stage, after ?? '', limit]
+    );
+    return rows.map((r) => ({ id: str(r.id), planned: r.planned as number, start: r.start as number }));
   }
-  async roundConversationRanges(): Promise<ConversationRange[]> {
-    throw roundsUnsupported();
+
+  async roundConversationRanges(round: number, owner: string): Promise<ConversationRange[]> {
+    const { first, n } = await this.ownerRange(owner);
+    const rows = await this.rows(
+      `SELECT peer, min(id) AS first_id, count(*) AS n FROM peer_copies WHERE id >= $1 AND id < $2
+         AND msg >= (SELECT first_peer_msg FROM zm_rounds WHERE round = $3)
+       GROUP BY peer ORDER BY first_id`,
+      [first, first + n, round]
+    );
+    return rows.map((r) => ({ peer: str(r.peer), start: (r.first_id as number) - first, count: r.n as number }));
   }
-  async roundLate(): Promise<RoundLateMessage[]> {
-    throw roundsUnsupported();
+
+  async roundLate(round: number, limit: number): Promise<RoundLateMessage[]> {
+    const rows = await this.rows(
+      `SELECT src, conversation, sent, newest FROM zm_round_late WHERE round = $1 ORDER BY sent, src LIMIT $2`,
+      [round, limit]
+    );
+    return rows.map((r) => ({
+      sourceId: str(r.src),
+      conversation: str(r.conversation),
+      sentAt: r.sent as number,
+      newestAt: r.newest as number,
+    }));
   }
 
   // The ledger.
@@ -635,11 +714,4 @@ export class PgMigrationStore implements MigrationStore {
 function claimEntry(r: Row): LedgerEntry {
   const { status, msgSeq, zimCode } = entryOf(r);
   return { status, ...(msgSeq !== undefined && { msgSeq }), ...(zimCode !== undefined && { zimCode }) };
-}
-
-function roundsUnsupported(): Error {
-  return new UsageError(
-    'catch-up rounds run on a SQLite staging file only in this version; for a migration staged in PostgreSQL, ' +
-      'run catch-up --dry-run to see the difference, or stage the migration in SQLite (plan --out <file>.sqlite)'
-  );
 }

@@ -82,6 +82,21 @@ export const STAGING_SCHEMA: readonly SchemaStep[] = [
     sql: `CREATE TABLE IF NOT EXISTS read_states (id bigint PRIMARY KEY, "user" ${t} NOT NULL, kind text NOT NULL,
       conv ${t} NOT NULL, msg text NOT NULL);`,
   },
+  {
+    version: 4,
+    name: 'catch-up rounds: the round, its op pages, fan-out items and late messages (SQLite: stage-round.ts)',
+    sql: `
+      CREATE TABLE IF NOT EXISTS zm_rounds (round bigint PRIMARY KEY, export_dir text NOT NULL, kind text NOT NULL,
+        since_ms bigint, until_ms bigint, state text NOT NULL, staged_at bigint NOT NULL, started_at bigint,
+        finished_at bigint, changes text NOT NULL, eta_seconds bigint NOT NULL, first_peer_msg bigint NOT NULL,
+        first_group_msg bigint NOT NULL);
+      CREATE TABLE IF NOT EXISTS zm_round_ops (round bigint NOT NULL, op ${t} NOT NULL, page bigint NOT NULL,
+        target ${t} NOT NULL, key ${t} NOT NULL, data text NOT NULL, PRIMARY KEY (round, op, page, target, key));
+      CREATE TABLE IF NOT EXISTS zm_round_items (round bigint NOT NULL, stage ${t} NOT NULL, id ${t} NOT NULL,
+        planned bigint NOT NULL, start bigint NOT NULL DEFAULT 0, PRIMARY KEY (round, stage, id));
+      CREATE TABLE IF NOT EXISTS zm_round_late (round bigint NOT NULL, src ${t} NOT NULL, conversation text NOT NULL,
+        sent bigint NOT NULL, newest bigint NOT NULL, PRIMARY KEY (round, src));`,
+  },
 ];
 
 /** The page index from the read tables: SQLite's call-batches.ts, statement for statement. */
