@@ -95,7 +95,7 @@ describe('zim-migrate catch-up on a PostgreSQL staging', () => {
     await cli('gen', '--evolve', 'export', '--out', 'export-2', '--seed', '2', '--change', '0.25', '--late', '1');
     const dry = await cli('catch-up', url, 'export-2', '--dry-run');
     assert.match(dry, /Catch-up round from postgres:\/\/.* to export-2/);
-    assert.match(dry, /ETA of the round at the migration's budgets/);
+    assert.match(dry, /ETA of the round at its budgets/);
     const round1 = await cli('catch-up', url, 'export-2');
     assert.match(round1, /Staged as round 1 of migration acme\./);
     assert.match(round1, /1 new message\(s\) are older than the newest one their conversation already holds/);
