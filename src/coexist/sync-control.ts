@@ -51,7 +51,7 @@ export function acceptingGate(client: Client, name: string, cacheMs = GATE_CACHE
   let cached: { at: number; accepting: boolean } | undefined;
   return async () => {
     if (cached && Date.now() - cached.at < cacheMs) return cached.accepting;
-    let accepting = true;
+    let accepting: boolean;
     try {
       const s = await syncState(client, name);
       accepting = s === undefined || s === 'running';
@@ -142,7 +142,7 @@ export async function syncStatus(client: Client, name: string, now = Date.now())
     duplicatesDropped: sum((s) => s.duplicatesDropped),
     reordered: sum((s) => s.reordered),
     refused: sum((s) => s.refused.length),
-    queued: sum((s) => (s.queued ?? 0) as number),
+    queued: sum((s) => s.queued),
   };
 }
 

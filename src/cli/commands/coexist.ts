@@ -87,7 +87,7 @@ A worker on the coexistence task queue runs it ("zim-migrate receiver --with-wor
           console.log(o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`);
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError)
-            throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`);
+            throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
           throw err;
         }
       });
