@@ -1,4 +1,4 @@
-/** `zim-migrate coexist start|status|stop`: operate a coexistence sync (docs/coexistence.md §3.1). */
+/** `zim-migrate coexist start|status|stop`: operate a coexistence sync (docs/coexistence.md §7). */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
