@@ -63,7 +63,10 @@ Examples:
   $ zim-migrate coexist start --name acme
   $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, settled sends
   $ zim-migrate coexist status --name acme --json
-  $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync`
+  $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync
+
+Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one already running (start),
+2 bad usage (a --name with other characters than letters, digits, ".", "_", "-").`
     );
   const nameOption = ['--name <name>', 'the sync (one per legacy system; default "default")', 'default'] as const;
 
@@ -76,6 +79,9 @@ Examples:
     .addHelpText(
       'after',
       `
+Example:
+  $ zim-migrate coexist start --name acme --json
+
 A worker on the coexistence task queue runs it ("zim-migrate receiver --with-worker"). Exit codes: 0 started,
 1 Temporal unreachable or a sync of that name is already running, 2 bad usage.`
     )
@@ -101,6 +107,9 @@ A worker on the coexistence task queue runs it ("zim-migrate receiver --with-wor
     .addHelpText(
       'after',
       `
+Example:
+  $ zim-migrate coexist status --name acme --json | jq .legacyToZim.lagMs
+
 Figures are summed over the sync's conversation workflows (open ones by their stats query, so a worker must
 run; closed ones by their result). Events per second count mirrors in the last 60 s; lags (from the event's time
 on its side to the end of its mirror) are over each conversation's last 200 mirrors per direction.
@@ -123,6 +132,9 @@ Exit codes: 0 shown, 1 no such sync or Temporal unreachable, 2 bad usage.`
     .addHelpText(
       'after',
       `
+Example:
+  $ zim-migrate coexist stop --name acme
+
 Receivers stop taking events within 2 s (they answer 410 Gone; the legacy contract says not to retry it).
 Each open conversation then finishes the events it already holds, in order, and closes; a worker must run.
 Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachable, 2 bad usage.`
