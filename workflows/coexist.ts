@@ -67,6 +67,7 @@ export interface ConversationSyncInput {
   seen?: string[];
   inbox?: Held[];
   stats?: SyncStats;
+  closing?: boolean;
 }
 
 const acts = proxyActivities<CoexistActivities>({
@@ -111,7 +112,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const pending = new Set(inbox.map((h) => h.event.eventKey));
   const lastHandled: Partial<Record<SyncEvent['origin'], SyncEvent>> = {};
   const lags = (stats.lags ??= emptyLags());
-  let closing = false;
+  let closing = input.closing ?? false;
   setHandler(closeSignal, () => void (closing = true));
 
   setHandler(syncEventSignal, (event) => {
@@ -183,7 +184,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats });
+      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats, closing });
     }
   }
 }

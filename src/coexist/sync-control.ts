@@ -173,17 +173,32 @@ export async function stopSync(
   let closed = 0;
   let handled = 0;
   const query = `${ZIM_COEXIST_SYNC.name} = "${name}" AND WorkflowType = "conversationSyncWorkflow" AND ExecutionStatus = "Running"`;
-  // A conversation may continue as new while closing: follow its id until its last run completes.
-  for await (const w of client.workflow.list({ query })) {
-    const handle = client.workflow.getHandle(w.workflowId);
-    try {
-      await handle.signal(closeSignal);
-      const stats = (await handle.result()) as SyncStats;
+  // Listed first, then closed together (closing changes what the listing returns); listed again until none is
+  // open, for one a receiver started just before it saw the drain.
+  for (;;) {
+    const open: string[] = [];
+    for await (const w of client.workflow.list({ query })) open.push(w.workflowId);
+    if (open.length === 0) break;
+    const results = await Promise.all(
+      open.map(async (id) => {
+        const handle = client.workflow.getHandle(id);
+        try {
+          await handle.signal(closeSignal);
+          // Follows a continue-as-new to the run that completes.
+          return (await handle.result()) as SyncStats;
+        } catch (err) {
+          // Closed by itself (idle) between the listing and the signal: nothing to do.
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        }
+      })
+    );
+    // All closed already, but still listed as running (visibility lags on some stores): look again shortly.
+    if (results.every((r) => r === undefined)) await new Promise((r) => setTimeout(r, 1_000));
+    for (const stats of results) {
+      if (!stats) continue;
       closed++;
       handled += stats.mirroredToZim + stats.mirroredToLegacy + stats.echoesSuppressed;
-    } catch (err) {
-      // Closed by itself (idle) between the listing and the signal: nothing to do.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
   log(`closed ${closed} conversation workflow${closed === 1 ? '' : 's'}`);
