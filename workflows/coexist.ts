@@ -22,10 +22,13 @@ import {
 } from '@temporalio/workflow';
 import type { CoexistActivities } from '../activities/coexist';
 import type { SyncEvent } from '../src/coexist/sync-event';
+import { emptyLags, recordLag, type RecentLags } from './coexist-lag';
 
 export const SYNC_EVENT_SIGNAL = 'event';
 export const syncEventSignal = defineSignal<[SyncEvent]>(SYNC_EVENT_SIGNAL);
 export const syncStatsQuery = defineQuery<SyncStats>('stats');
+/** `coexist stop`: close once nothing is queued (the receivers no longer take events for the sync). */
+export const closeSignal = defineSignal('close');
 
 export interface SyncStats {
   mirroredToZim: number;
@@ -46,6 +49,8 @@ export interface SyncStats {
   runs: number;
   /** Events received and not handled yet (as of the query). */
   queued: number;
+  /** Recent mirrors' lags per origin, for `coexist status`. */
+  lags?: RecentLags;
 }
 
 export interface ConversationSyncInput {
@@ -62,6 +67,7 @@ export interface ConversationSyncInput {
   seen?: string[];
   inbox?: Held[];
   stats?: SyncStats;
+  closing?: boolean;
 }
 
 const acts = proxyActivities<CoexistActivities>({
@@ -105,6 +111,9 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const inbox: Held[] = [...(input.inbox ?? [])];
   const pending = new Set(inbox.map((h) => h.event.eventKey));
   const lastHandled: Partial<Record<SyncEvent['origin'], SyncEvent>> = {};
+  const lags = (stats.lags ??= emptyLags());
+  let closing = input.closing ?? false;
+  setHandler(closeSignal, () => void (closing = true));
 
   setHandler(syncEventSignal, (event) => {
     if (seen.has(event.eventKey) || pending.has(event.eventKey)) {
@@ -140,6 +149,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
         if (outcome === 'resolved') stats.resolvedByTail++;
         if (e.origin === 'legacy') stats.mirroredToZim++;
         else stats.mirroredToLegacy++;
+        recordLag(lags, e, Date.now());
       }
     } catch (err) {
       if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
@@ -150,7 +160,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
 
   let handled = 0;
   for (;;) {
-    if (!(await condition(() => inbox.length > 0, idleMs))) {
+    if (!(await condition(() => inbox.length > 0 || closing, idleMs)) || (closing && inbox.length === 0)) {
       // Idle: close. A signal that arrives as this completes fails the completion, and the run goes on.
       await condition(allHandlersFinished);
       if (inbox.length === 0) return stats;
@@ -174,7 +184,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats });
+      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats, closing });
     }
   }
 }

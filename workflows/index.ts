@@ -5,4 +5,5 @@ export { stageWorkflow } from './stage';
 export { entitySequenceWorkflow } from './entity-sequence';
 export { extractWorkflow } from './extract';
 export { conversationSyncWorkflow } from './coexist';
+export { coexistSyncWorkflow } from './coexist-sync';
 export { roundWorkflow } from './round';

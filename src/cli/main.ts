@@ -4,6 +4,7 @@ import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
 import { describeError } from './describe-error';
 import { registerCallScheduleCommand } from './commands/call-schedule';
+import { registerCoexistCommand } from './commands/coexist';
 import { registerConfigCommand } from './commands/config';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
@@ -54,6 +55,7 @@ Examples:
   $ zim-migrate emulator --app-id 1234             a local ZIM server API emulator (secret from ZIM_SERVER_SECRET)
   $ zim-migrate legacy-server --port 8070          the reference legacy chat server for coexistence (docs/coexistence.md)
   $ zim-migrate receiver --with-worker             coexistence: receive ZIM callbacks and legacy events, mirror them
+  $ zim-migrate coexist status --name acme         coexistence: conversations, events/s and lag each way (start, stop)
   $ zim-migrate temporal-cli                       find (or install) the Temporal CLI and say which one is used
 
 Configuration: flags > environment > config file > defaults (docs/configuration.md). ZIM: ZIM_APP_ID,
@@ -87,6 +89,7 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   registerEmulatorCommand(program);
   registerLegacyServerCommand(program);
   registerReceiverCommand(program);
+  registerCoexistCommand(program);
   registerExtractCommands(program);
   registerSendbirdEmulatorCommand(program);
   registerTemporalCliCommand(program);

@@ -114,6 +114,8 @@ export class WebhookDispatcher {
           record.outcome = 'delivered';
           return;
         }
+        // 410: the sync is stopped (docs/coexistence.md §1.1); retrying cannot help.
+        if (res.statusCode === 410) break;
       } catch {
         record.attempts.push(0);
       }

@@ -11,4 +11,15 @@ export const ZIM_MIGRATION_STAGE = defineSearchAttributeKey('ZimMigrationStage',
 /** The migration's status (running, paused, cancelling, cancelled, completed): Temporal's own says only Running. */
 export const ZIM_MIGRATION_STATUS = defineSearchAttributeKey('ZimMigrationStatus', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS] as const;
+/** Coexistence: the sync's name (`coexist start --name`), on the sync's workflow and on its conversations'. */
+export const ZIM_COEXIST_SYNC = defineSearchAttributeKey('ZimCoexistSync', SearchAttributeType.KEYWORD);
+/** The sync's state (running, draining, stopped), which receivers read to refuse events once it is stopping. */
+export const ZIM_COEXIST_STATUS = defineSearchAttributeKey('ZimCoexistStatus', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [
+  ZIM_MIGRATION_ID,
+  ZIM_MIGRATION_STAGE,
+  ZIM_MIGRATION_STATUS,
+  ZIM_COEXIST_SYNC,
+  ZIM_COEXIST_STATUS,
+] as const;

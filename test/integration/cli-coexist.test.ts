@@ -1,10 +1,13 @@
 /**
  * Coexistence through the CLI, as an operator runs it: `zim-migrate legacy-server` and `zim-migrate receiver
- * --with-worker` as processes, the ZIM emulator and a Temporal dev server beside them. One message each way is
- * mirrored once; SIGTERM stops both commands with exit code 0.
+ * --with-worker --sync` as processes, the ZIM emulator and a Temporal dev server beside them, the sync operated
+ * with `zim-migrate coexist start|status|stop`. One message each way is mirrored once and status counts it; stop
+ * closes the conversation, after which the receiver refuses events (410) and nothing more is mirrored; SIGTERM
+ * stops both commands with exit code 0.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +16,10 @@ import { request } from 'undici';
 import { projectRoot } from '../../src/shared/project-root';
 import { ZimClient } from '../../src/zim-client';
 import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
+import type { SyncStatus } from '../../src/coexist/sync-control';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+const exec = promisify(execFile);
 
 const BIN = path.join(projectRoot(), 'bin', 'zim-migrate.js');
 const APP_ID = 5150;
@@ -69,7 +75,7 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('mirrors a message each way through the commands, then stops cleanly', async () => {
+  it('mirrors a message each way through the commands, shows it in coexist status, stops the sync, then exits', async () => {
     const env = {
       ...process.env,
       LEGACY_API_TOKEN: 'cli-legacy-token',
@@ -93,12 +99,20 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
         '--store',
         path.join(dir, 'coexist.sqlite'),
         '--with-worker',
+        '--sync',
+        'cli-sync',
       ],
       env,
       /listening at (http:\/\/\S+) /
     );
     children.push(receiver.child);
     const receiverUrl = await receiver.line;
+    const cli = async (...args: string[]) => (await exec(process.execPath, [BIN, ...args], { env })).stdout;
+    assert.match(await cli('coexist', 'start', '--name', 'cli-sync'), /Sync cli-sync started/);
+    await assert.rejects(
+      exec(process.execPath, [BIN, 'coexist', 'start', '--name', 'cli-sync'], { env }),
+      /already running/
+    );
 
     await zim.userRegister({ UserInfo: [{ UserId: 'ann' }, { UserId: 'bob' }] });
     await post(`${legacyUrl}/_test/users`, { users: ['ann', 'bob'] });
@@ -127,6 +141,30 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     // Echoes had time to come back: still exactly one of each on each side.
     await new Promise((r) => setTimeout(r, 2_000));
     assert.deepEqual(await bodies(), { zim: want, legacy: want }, receiver.stderr());
+
+    const status = async () => JSON.parse(await cli('coexist', 'status', '--name', 'cli-sync', '--json')) as SyncStatus;
+    const running = await status();
+    assert.equal(running.state, 'running');
+    assert.deepEqual(running.conversations, { open: 1, closed: 0 });
+    assert.equal(running.legacyToZim.mirrored, 1);
+    assert.equal(running.zimToLegacy.mirrored, 1);
+    assert.equal(running.echoesSuppressed, 2, 'each mirror came back once as an echo');
+    assert.ok(running.legacyToZim.lagMs.p50! > 0 && running.zimToLegacy.lagMs.p99! >= running.zimToLegacy.lagMs.p50!);
+    assert.ok(running.legacyToZim.eventsPerSecond > 0);
+    assert.match(await cli('coexist', 'status', '--name', 'cli-sync'), /legacy→ZIM {2}1 mirrored/);
+
+    const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
+    assert.match(stopped, /draining/);
+    assert.match(stopped, /1 conversation workflows closed after handling 4 events/);
+    const after = await status();
+    assert.equal(after.state, 'stopped');
+    assert.deepEqual(after.conversations, { open: 0, closed: 1 });
+    assert.equal(after.legacyToZim.mirrored, 1, 'counters of closed conversations still count');
+    // Stopped: a new message is refused by the receiver (the legacy server gives up on 410) and not mirrored.
+    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the stop' });
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.deepEqual((await bodies()).zim, want);
+    assert.match(await cli('coexist', 'stop', '--name', 'cli-sync'), /already stopped/);
 
     assert.equal(await stop(receiver.child), 0, receiver.stderr());
     assert.equal(await stop(legacy.child), 0, legacy.stderr());

@@ -402,6 +402,31 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     );
   });
 
+  it('--coexist: the import, then live traffic both ways through the legacy server and the emulator, checked (exit 0)', async () => {
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      // 3 rounds × 4 conversations (three pairs and a group), from each side.
+      assert.match(out, /^coexist: 12 messages legacy→ZIM, 12 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed$/m);
+      assert.match(out, /echoes suppressed 24;/);
+      assert.match(out, /closed 4 conversation workflows/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      assert.ok(servers, out);
+      await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
   it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {
     const root = scratch();
     const exportDir = path.join(root, 'export');

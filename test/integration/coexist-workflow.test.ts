@@ -2,7 +2,8 @@
  * The conversation workflow on a real Temporal dev server, with recording activities: order within the settle
  * window (and a later straggler counted as reordered), dedup by event key (also
  * across continue-as-new), order within a batch, echoes never mirrored, a refusal for good counted without
- * stopping the conversation, and an idle conversation closing and starting again on its next event.
+ * stopping the conversation, an idle conversation closing and starting again on its next event, and `close` (coexist
+ * stop) finishing what is queued before completing, with each mirror's lag recorded.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CoexistActivities, EchoOutcome, MirrorOutcome } from '../../activities/coexist';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import type { SyncEvent } from '../../src/coexist/sync-event';
-import { syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
+import { closeSignal, syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const calls: Array<[string, string]> = [];
@@ -135,5 +136,27 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     for await (const wf of t.client.workflow.list({ query: `WorkflowId = "coexist:${conv}"` }))
       runs.push(wf.status.name);
     assert.equal(runs.length, 2, 'a second execution under the same id');
+  });
+
+  it('close: handles what is queued, in order, then completes; the lag of each mirror is kept per direction', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 1_500 } });
+    const conv = 'peer:e:f';
+    const now = Date.now();
+    await handoff(event(conv, { msgId: 'c1', occurredAt: now - 5_000 }));
+    await handoff(event(conv, { msgId: 'c2', origin: 'zim', from: 'f', to: 'e', occurredAt: now - 4_000 }));
+    const handle = t.client.workflow.getHandle<typeof conversationSyncWorkflow>(`coexist:${conv}`);
+    // Closed while both are still held in the settle window: they are handled first.
+    await handle.signal(closeSignal);
+    const stats = await handle.result();
+    assert.deepEqual(calls, [
+      ['toZim', 'c1'],
+      ['toLegacy', 'c2'],
+    ]);
+    assert.equal(stats.lags?.legacy.length, 1);
+    assert.equal(stats.lags?.zim.length, 1);
+    // From the event's time on its side to the end of its mirror: at least the 5 s / 4 s it was old.
+    assert.ok(stats.lags.legacy[0]![1] >= 5_000, String(stats.lags.legacy[0]));
+    assert.ok(stats.lags.zim[0]![1] >= 4_000 && stats.lags.zim[0]![1] < 60_000, String(stats.lags.zim[0]));
   });
 });

@@ -41,6 +41,7 @@ import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 import { extractSendbirdSample } from '../dev-sendbird';
 import { rehearseRounds } from '../dev-rounds';
+import { coexistExact, coexistLine, rehearseCoexistence } from '../dev-coexist';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -127,6 +128,12 @@ const optionsSchema = z
       .int('--rounds must be a whole number')
       .min(1, '--rounds must be at least 1 (the migration itself)')
       .max(10, '--rounds is at most 10'),
+    coexist: z.boolean().optional(),
+    coexistRounds: z.coerce
+      .number({ error: '--coexist-rounds must be a number' })
+      .int('--coexist-rounds must be a whole number')
+      .min(1, '--coexist-rounds must be at least 1')
+      .max(1_000, '--coexist-rounds is at most 1000'),
     workers: z.coerce
       .number({ error: '--workers must be a number' })
       .int('--workers must be a whole number')
@@ -200,6 +207,16 @@ export function registerDevCommand(program: Command): void {
         'the migration, then n-1 catch-up rounds on evolving data (gen --evolve), each verified',
         '1'
       )
+      .option(
+        '--coexist',
+        'after the import, rehearse two-way coexistence: the reference legacy server, a receiver and live traffic ' +
+          'on both sides (1:1 and group), then stop the sync and check both sides message by message'
+      )
+      .option(
+        '--coexist-rounds <n>',
+        'with --coexist: rounds of traffic (each: one message per conversation per side)',
+        '5'
+      )
   )
     .addHelpText(
       'after',
@@ -238,6 +255,9 @@ Examples:
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
   $ zim-migrate dev --rounds 3 --dir "$(mktemp -d)"   the migration, then 2 catch-up rounds, each verified
   $ zim-migrate dev --staging postgres --workers 3     3 worker processes sharing a local PostgreSQL, as 3 machines
+  $ zim-migrate dev --coexist --dir "$(mktemp -d)"    the import, then coexistence with live traffic both ways,
+                                                      ending with "coexist: N messages legacy→ZIM, M ZIM→legacy,
+                                                      0 lost, 0 duplicated, 0 echoed" (exit 1 if not exact)
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
@@ -500,6 +520,24 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         workerFailed,
         say,
       });
+    if (o.coexist && result.status === 'completed') {
+      const check = await rehearseCoexistence({
+        client,
+        temporalAddress: server.address,
+        zimUrl: emulator.url,
+        appId: APP_ID,
+        serverSecret,
+        dir,
+        rounds: o.coexistRounds,
+        say,
+        signal: aborted.signal,
+      });
+      console.log(coexistLine(check));
+      if (!coexistExact(check)) {
+        say(`coexistence: expected ${check.expectedEachWay} messages each way, each exactly once`);
+        process.exitCode = 1;
+      }
+    }
     const report =
       where.kind === 'local-postgres'
         ? `${DATABASE_ENV.passwordFile}=${pgPasswordFile} zim-migrate report '${staging}' --name ${MIGRATION} ` +

@@ -15,6 +15,7 @@ import { ConfigError } from '../../config/config-error';
 import { loadZimConfig } from '../../config/zim-config';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
 import { UsageError } from '../../shared/usage-error';
+import { syncName } from './coexist';
 import { openCallScheduler } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
 
@@ -25,6 +26,7 @@ const flags = z.object({
   store: z.string().min(1),
   taskQueue: z.string().min(1),
   withWorker: z.boolean().optional(),
+  sync: syncName,
 });
 
 export function registerReceiverCommand(program: Command): void {
@@ -40,6 +42,11 @@ export function registerReceiverCommand(program: Command): void {
     .option('--store <file>', 'the coexistence store: bodies and the mirror ledger (env ZIM_MIGRATE_COEXIST_STORE)')
     .option('--task-queue <name>', `task queue of the conversation workflows (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
     .option('--with-worker', 'also run a worker for the conversation workflows in this process')
+    .option(
+      '--sync <name>',
+      'the sync its conversations belong to ("zim-migrate coexist start --name"); once it drains, answer 410',
+      'default'
+    )
     .addHelpText(
       'after',
       `
@@ -100,6 +107,7 @@ configuration (a secret not set, or an adapter without echo identification).`
         echoWays,
         store,
         client,
+        syncName: f.sync,
       });
       let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
       let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
@@ -123,7 +131,7 @@ configuration (a secret not set, or an adapter without echo identification).`
       }
       console.log(
         `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
-          `task queue ${f.taskQueue}${worker ? ', with a worker' : ''})`
+          `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''})`
       );
       const stop = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { conversationSyncWorkflow } from '../../../workflows/coexist';
 import { SYNC_EVENT_SIGNAL } from '../../../workflows/coexist';
+import { ZIM_COEXIST_SYNC } from '../../shared/search-attributes';
 import { workflowIdFor, type SyncEvent } from '../sync-event';
 
 export interface HandoffOptions {
@@ -14,6 +15,8 @@ export interface HandoffOptions {
   deadlineMs?: number;
   /** Workflow settings for conversations this starts (tests shorten the settle window). */
   workflowInput?: { settleMs?: number; idleMs?: number; eventsPerRun?: number };
+  /** The sync (`coexist start --name`) the conversations belong to: their ZimCoexistSync search attribute. */
+  syncName?: string;
 }
 
 export function temporalHandoff(client: Client, options: HandoffOptions) {
@@ -26,6 +29,7 @@ export function temporalHandoff(client: Client, options: HandoffOptions) {
         args: [{ conv: event.conv, ...options.workflowInput }],
         signal: SYNC_EVENT_SIGNAL,
         signalArgs: [event],
+        ...(options.syncName ? { typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: options.syncName }] } : {}),
       })
     );
   };

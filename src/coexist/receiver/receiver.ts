@@ -23,6 +23,8 @@ export interface ReceiverOptions {
   putBody: (body: string) => Promise<string>;
   /** Durably hands one event to its conversation's workflow; throws when it could not. */
   handoff: (event: SyncEvent) => Promise<void>;
+  /** False once the sync is draining or stopped (`coexist stop`): authentic deliveries are then answered 410. */
+  accepting?: () => Promise<boolean>;
   /** Largest accepted clock difference, seconds (default 300). */
   maxSkewSeconds?: number;
   now?: () => number;
@@ -131,6 +133,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   }
 
   async function handOff(events: SyncEvent[]): Promise<void> {
+    if (options.accepting && !(await options.accepting())) throw new Answer(410, 'sync stopped');
     for (const event of events) {
       try {
         await options.handoff(event);
@@ -162,7 +165,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
           const a = err instanceof Answer ? err : new Answer(500, 'internal error');
           count(`answered.${a.status}`);
           // Route, status and reason only: never the body, which may hold message text and ids.
-          if (a.status !== 503) log(`receiver: ${path} answered ${a.status}: ${a.reason}`);
+          if (a.status !== 503 && a.status !== 410) log(`receiver: ${path} answered ${a.status}: ${a.reason}`);
           res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: a.reason }));
         }
       );

@@ -13,6 +13,7 @@ import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
 import { requireEchoIdentification } from '../legacy-contract';
+import { acceptingGate } from '../sync-control';
 import { temporalHandoff } from './handoff';
 import type { EchoWay } from './normalise';
 import { startReceiver, type Receiver } from './receiver';
@@ -33,6 +34,8 @@ export interface CoexistReceiverSettings {
   echoWays: EchoWay[];
   store: CoexistStore;
   client: Client;
+  /** The sync (`coexist start --name`): conversations carry it as a search attribute; 410 once it drains. */
+  syncName?: string;
 }
 
 export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiver> {
@@ -42,7 +45,8 @@ export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiv
     zim: s.zim,
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
     putBody: (b) => s.store.putBody(b),
-    handoff: temporalHandoff(s.client, { taskQueue: s.taskQueue }),
+    handoff: temporalHandoff(s.client, { taskQueue: s.taskQueue, ...(s.syncName ? { syncName: s.syncName } : {}) }),
+    ...(s.syncName ? { accepting: acceptingGate(s.client, s.syncName) } : {}),
   });
 }
 

@@ -1,0 +1,165 @@
+/** `zim-migrate coexist start|status|stop`: operate a coexistence sync (docs/coexistence.md §7). */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
+import {
+  startSync,
+  stopSync,
+  syncStatus,
+  syncWorkflowId,
+  type DirectionFigures,
+  type SyncStatus,
+} from '../../coexist/sync-control';
+import { UsageError } from '../../shared/usage-error';
+import { temporalSettings } from '../../temporal-connection/connect';
+import { withClient } from './migration-control';
+
+export const syncName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64, first a letter or digit');
+
+const parseName = (raw: unknown) => {
+  const r = syncName.safeParse(raw);
+  if (!r.success) throw new UsageError(`--name: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+};
+
+const ms = (v: number | null) => (v === null ? '-' : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
+const way = (label: string, d: DirectionFigures) =>
+  `  ${label}  ${d.mirrored} mirrored, ${d.eventsPerSecond}/s (last 60 s), lag p50 ${ms(d.lagMs.p50)}, ` +
+  `p99 ${ms(d.lagMs.p99)}`;
+
+export function renderSyncStatus(s: SyncStatus): string {
+  return [
+    `Sync ${s.name}: ${s.state}`,
+    `  conversations  ${s.conversations.open} open, ${s.conversations.closed} closed runs`,
+    way('legacy→ZIM', s.legacyToZim),
+    way('ZIM→legacy', s.zimToLegacy),
+    `  echoes suppressed ${s.echoesSuppressed}; sends settled ambiguously ${s.settledAmbiguously.byEcho} by echo, ` +
+      `${s.settledAmbiguously.byTail} by tail`,
+    `  duplicates dropped ${s.duplicatesDropped}, reordered ${s.reordered}, refused ${s.refused}, queued ${s.queued}`,
+    '',
+  ].join('\n');
+}
+
+const notFound = (name: string) =>
+  new Error(
+    `No sync "${name}" (workflow ${syncWorkflowId(name)}). Start one with "zim-migrate coexist start --name ${name}".`
+  );
+
+export function registerCoexistCommand(program: Command): void {
+  const coexist = program
+    .command('coexist')
+    .description('Operate a two-way coexistence sync between the legacy system and ZIM: start, status, stop')
+    .addHelpText(
+      'after',
+      `
+A sync is a workflow (coexist-sync:<name>) the receivers' conversation workflows belong to: run
+"zim-migrate receiver --sync <name> --with-worker" (or receivers and workers apart), then "coexist start".
+In the Temporal UI: ZimCoexistSync="<name>" lists the sync and its conversations; ZimCoexistStatus its state.
+
+Examples:
+  $ zim-migrate coexist start --name acme
+  $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, settled sends
+  $ zim-migrate coexist status --name acme --json
+  $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync
+
+Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one already running (start),
+2 bad usage (a --name with other characters than letters, digits, ".", "_", "-").`
+    );
+  const nameOption = ['--name <name>', 'the sync (one per legacy system; default "default")', 'default'] as const;
+
+  coexist
+    .command('start')
+    .description('Start the sync: its workflow, found in the UI by ZimCoexistSync')
+    .option(...nameOption)
+    .option('--task-queue <name>', `the coexistence task queue (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
+    .option('--json', 'print {"name","workflowId"}')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ zim-migrate coexist start --name acme --json
+
+A worker on the coexistence task queue runs it ("zim-migrate receiver --with-worker"). Exit codes: 0 started,
+1 Temporal unreachable or a sync of that name is already running, 2 bad usage.`
+    )
+    .action(async (o: { name: string; taskQueue?: string; json?: boolean }) => {
+      const name = parseName(o.name);
+      await withClient(temporalSettings(), async (client) => {
+        try {
+          const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE);
+          console.log(o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`);
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError)
+            throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
+          throw err;
+        }
+      });
+    });
+
+  coexist
+    .command('status')
+    .description('The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends')
+    .option(...nameOption)
+    .option('--json', 'print the figures as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ zim-migrate coexist status --name acme --json | jq .legacyToZim.lagMs
+
+Figures are summed over the sync's conversation workflows (open ones by their stats query, so a worker must
+run; closed ones by their result). Events per second count mirrors in the last 60 s; lags (from the event's time
+on its side to the end of its mirror) are over each conversation's last 200 mirrors per direction.
+Exit codes: 0 shown, 1 no such sync or Temporal unreachable, 2 bad usage.`
+    )
+    .action(async (o: { name: string; json?: boolean }) => {
+      const name = parseName(o.name);
+      await withClient(temporalSettings(), async (client) => {
+        const s = await syncStatus(client, name);
+        if (s.state === 'unknown') throw notFound(name);
+        process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : renderSyncStatus(s));
+      });
+    });
+
+  coexist
+    .command('stop')
+    .description('Drain the sync (receivers refuse new events with 410), close every conversation, end it')
+    .option(...nameOption)
+    .option('--json', 'print {"name","closed","handled","tookMs"}')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ zim-migrate coexist stop --name acme
+
+Receivers stop taking events within 2 s (they answer 410 Gone; the legacy contract says not to retry it).
+Each open conversation then finishes the events it already holds, in order, and closes; a worker must run.
+Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachable, 2 bad usage.`
+    )
+    .action(async (o: { name: string; json?: boolean }) => {
+      const name = parseName(o.name);
+      await withClient(temporalSettings(), async (client) => {
+        const say = (line: string) => {
+          if (!o.json) console.log(`Sync ${name}: ${line}`);
+        };
+        let r;
+        try {
+          r = await stopSync(client, name, say);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw notFound(name);
+          throw err;
+        }
+        if (o.json) console.log(JSON.stringify({ name, closed: r.closed, handled: r.handled, tookMs: r.tookMs }));
+        else
+          say(
+            r.alreadyStopped
+              ? `was already stopped (it had closed ${r.closed} conversations)`
+              : `stopped in ${(r.tookMs / 1000).toFixed(1)} s: ${r.closed} conversation workflows closed after ` +
+                  `handling ${r.handled} events`
+          );
+      });
+    });
+}

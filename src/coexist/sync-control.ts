@@ -1,0 +1,209 @@
+/**
+ * Operating a coexistence sync (`zim-migrate coexist start|status|stop`): the sync's workflow
+ * (`coexist-sync:<name>`, workflows/coexist-sync.ts) holds its state; its conversations are found by their
+ * ZimCoexistSync search attribute, and their counters read from their `stats` query (open ones) or result
+ * (closed ones). Receivers read the sync's state by describe (no worker needed) to refuse events once it drains.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ZIM_COEXIST_STATUS, ZIM_COEXIST_SYNC } from '../shared/search-attributes';
+import type { coexistSyncWorkflow, CoexistSyncState, StopSummary } from '../../workflows/coexist-sync';
+import { drainSignal, stoppedSignal } from '../../workflows/coexist-sync';
+import { closeSignal, syncStatsQuery, type SyncStats } from '../../workflows/coexist';
+import type { LagSample } from '../../workflows/coexist-lag';
+
+export const syncWorkflowId = (name: string) => `coexist-sync:${name}`;
+/** How long a receiver trusts the sync state it read (ms); `stop` waits twice this before draining. */
+export const GATE_CACHE_MS = 1_000;
+/** The window events per second are counted over (ms). */
+const RATE_WINDOW_MS = 60_000;
+
+export async function startSync(client: Client, name: string, taskQueue: string): Promise<string> {
+  const handle = await client.workflow.start<typeof coexistSyncWorkflow>('coexistSyncWorkflow', {
+    workflowId: syncWorkflowId(name),
+    taskQueue,
+    args: [{ name, startedAt: Date.now() }],
+    typedSearchAttributes: [
+      { key: ZIM_COEXIST_SYNC, value: name },
+      { key: ZIM_COEXIST_STATUS, value: 'running' },
+    ],
+  });
+  return handle.workflowId;
+}
+
+/** The sync's state; undefined when no sync of that name was ever started. */
+export async function syncState(client: Client, name: string): Promise<CoexistSyncState | undefined> {
+  try {
+    const d = await client.workflow.getHandle(syncWorkflowId(name)).describe();
+    if (d.status.name !== 'RUNNING') return 'stopped';
+    const s = d.typedSearchAttributes.get(ZIM_COEXIST_STATUS);
+    return s === 'draining' || s === 'stopped' ? s : 'running';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * For the receiver: whether to take events. A sync never started takes them (a receiver run without `coexist
+ * start`); one draining or stopped does not. An unreachable Temporal takes them too: the hand-off then fails (503).
+ */
+export function acceptingGate(client: Client, name: string, cacheMs = GATE_CACHE_MS): () => Promise<boolean> {
+  let cached: { at: number; accepting: boolean } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < cacheMs) return cached.accepting;
+    let accepting: boolean;
+    try {
+      const s = await syncState(client, name);
+      accepting = s === undefined || s === 'running';
+    } catch {
+      accepting = true;
+    }
+    cached = { at: Date.now(), accepting };
+    return accepting;
+  };
+}
+
+interface Conversation {
+  workflowId: string;
+  open: boolean;
+  stats: SyncStats;
+}
+
+/** Every conversation run of the sync that carries counters: open ones, and closed ones not continued as new. */
+async function conversations(client: Client, name: string): Promise<Conversation[]> {
+  const out: Conversation[] = [];
+  const query = `${ZIM_COEXIST_SYNC.name} = "${name}" AND WorkflowType = "conversationSyncWorkflow"`;
+  for await (const w of client.workflow.list({ query })) {
+    const handle = client.workflow.getHandle(w.workflowId, w.runId);
+    if (w.status.name === 'RUNNING') {
+      out.push({ workflowId: w.workflowId, open: true, stats: await handle.query(syncStatsQuery) });
+    } else if (w.status.name === 'COMPLETED') {
+      out.push({ workflowId: w.workflowId, open: false, stats: (await handle.result()) as SyncStats });
+    }
+  }
+  return out;
+}
+
+export interface DirectionFigures {
+  mirrored: number;
+  eventsPerSecond: number;
+  lagMs: { p50: number | null; p99: number | null };
+}
+
+export interface SyncStatus {
+  name: string;
+  state: CoexistSyncState | 'unknown';
+  conversations: { open: number; closed: number };
+  legacyToZim: DirectionFigures;
+  zimToLegacy: DirectionFigures;
+  echoesSuppressed: number;
+  /** Sends whose outcome was unknown, settled by their echo or by finding them in the target's tail. */
+  settledAmbiguously: { byEcho: number; byTail: number };
+  duplicatesDropped: number;
+  reordered: number;
+  refused: number;
+  queued: number;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+function direction(mirrored: number, samples: LagSample[], now: number): DirectionFigures {
+  const lags = samples.map(([, lag]) => lag).sort((a, b) => a - b);
+  const recent = samples.filter(([at]) => now - at <= RATE_WINDOW_MS).length;
+  return {
+    mirrored,
+    eventsPerSecond: Math.round((recent / (RATE_WINDOW_MS / 1000)) * 100) / 100,
+    lagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99) },
+  };
+}
+
+export async function syncStatus(client: Client, name: string, now = Date.now()): Promise<SyncStatus> {
+  const state = (await syncState(client, name)) ?? 'unknown';
+  const convs = await conversations(client, name);
+  const sum = (f: (s: SyncStats) => number) => convs.reduce((n, c) => n + f(c.stats), 0);
+  const samples = (origin: 'zim' | 'legacy') => convs.flatMap((c) => c.stats.lags?.[origin] ?? []);
+  return {
+    name,
+    state,
+    conversations: { open: convs.filter((c) => c.open).length, closed: convs.filter((c) => !c.open).length },
+    legacyToZim: direction(
+      sum((s) => s.mirroredToZim),
+      samples('legacy'),
+      now
+    ),
+    zimToLegacy: direction(
+      sum((s) => s.mirroredToLegacy),
+      samples('zim'),
+      now
+    ),
+    echoesSuppressed: sum((s) => s.echoesSuppressed),
+    settledAmbiguously: { byEcho: sum((s) => s.resolvedByEcho), byTail: sum((s) => s.resolvedByTail) },
+    duplicatesDropped: sum((s) => s.duplicatesDropped),
+    reordered: sum((s) => s.reordered),
+    refused: sum((s) => s.refused.length),
+    queued: sum((s) => s.queued),
+  };
+}
+
+export interface StopResult extends StopSummary {
+  alreadyStopped: boolean;
+  tookMs: number;
+}
+
+/**
+ * Drain and stop: the sync goes to draining (receivers answer 410 within GATE_CACHE_MS), then every open
+ * conversation is told to close once its queue is empty, and each is awaited; then the sync ends with the summary.
+ * Needs a worker on the coexistence task queue (the conversations finish their pending events).
+ */
+export async function stopSync(
+  client: Client,
+  name: string,
+  log: (line: string) => void = () => {}
+): Promise<StopResult> {
+  const began = Date.now();
+  const sync = client.workflow.getHandle<typeof coexistSyncWorkflow>(syncWorkflowId(name));
+  const state = await syncState(client, name);
+  if (state === undefined) throw new WorkflowNotFoundError(`no sync named ${name}`, syncWorkflowId(name), undefined);
+  if (state === 'stopped') return { ...(await sync.result()), alreadyStopped: true, tookMs: Date.now() - began };
+  await sync.signal(drainSignal);
+  log(`draining: receivers answer 410 to new events from now on (within ${(2 * GATE_CACHE_MS) / 1000} s)`);
+  // Receivers read the state at most GATE_CACHE_MS old; events they accepted before are in the conversations' queues.
+  await new Promise((r) => setTimeout(r, 2 * GATE_CACHE_MS));
+  let closed = 0;
+  let handled = 0;
+  const query = `${ZIM_COEXIST_SYNC.name} = "${name}" AND WorkflowType = "conversationSyncWorkflow" AND ExecutionStatus = "Running"`;
+  // Listed first, then closed together (closing changes what the listing returns); listed again until none is
+  // open, for one a receiver started just before it saw the drain.
+  for (;;) {
+    const open: string[] = [];
+    for await (const w of client.workflow.list({ query })) open.push(w.workflowId);
+    if (open.length === 0) break;
+    const results = await Promise.all(
+      open.map(async (id) => {
+        const handle = client.workflow.getHandle(id);
+        try {
+          await handle.signal(closeSignal);
+          // Follows a continue-as-new to the run that completes.
+          return (await handle.result()) as SyncStats;
+        } catch (err) {
+          // Closed by itself (idle) between the listing and the signal: nothing to do.
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        }
+      })
+    );
+    // All closed already, but still listed as running (visibility lags on some stores): look again shortly.
+    if (results.every((r) => r === undefined)) await new Promise((r) => setTimeout(r, 1_000));
+    for (const stats of results) {
+      if (!stats) continue;
+      closed++;
+      handled += stats.mirroredToZim + stats.mirroredToLegacy + stats.echoesSuppressed;
+    }
+  }
+  log(`closed ${closed} conversation workflow${closed === 1 ? '' : 's'}`);
+  const summary: StopSummary = { closed, handled };
+  await sync.signal(stoppedSignal, summary);
+  await sync.result();
+  return { ...summary, alreadyStopped: false, tookMs: Date.now() - began };
+}
