@@ -19,6 +19,7 @@ import {
 } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { createGroupActivities, type GroupOutcome } from './coexist-groups';
 import { scheduledCall } from './scheduled-call';
 
 export interface CoexistDeps {
@@ -31,6 +32,12 @@ export interface CoexistDeps {
   tailPages?: number;
   /** The shared call schedule that keeps ZIM calls within each Action's budget (as the migration's activities). */
   scheduler?: CallScheduler;
+  /**
+   * The registered ZIM account our InviteUsersIntoGroup / KickoutGroupUser / DismissGroup calls name as operator
+   * (coexistence.md §2.4: any registered user may; ZIM drops an invitee equal to the operator, so the legacy
+   * operator cannot be used for a user who joined by themselves). Default `__migration_bot`.
+   */
+  zimGroupOperator?: string;
 }
 
 /**
@@ -135,6 +142,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
   }
 
   return {
+    ...createGroupActivities(deps, zimCall),
     /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
     async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
       const lid = e.msgId!;
@@ -209,3 +217,4 @@ export function createCoexistActivities(deps: CoexistDeps) {
 }
 
 export type CoexistActivities = ReturnType<typeof createCoexistActivities>;
+export type { GroupOutcome };

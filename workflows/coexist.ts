@@ -6,6 +6,9 @@
  * and counted as reordered. Duplicates are dropped by event key (a bounded set carried across
  * continue-as-new; the ledger behind the activities is the durable second layer). Echoes of our own writes are
  * never mirrored. No message text enters history: events carry a body reference.
+ * A group's membership and profile events run in the group conversation's workflow, in the same (time, sequence)
+ * order as its messages, so a joiner's first message is mirrored after the join and nothing is sent into a group
+ * after its dismissal was mirrored (a message refused for that is counted as refused, not retried forever).
  */
 import {
   ActivityFailure,
@@ -38,7 +41,11 @@ export interface SyncStats {
   /** Ambiguous sends settled by their echo. */
   resolvedByEcho: number;
   duplicatesDropped: number;
-  groupEventsNotApplied: number;
+  /** Group changes (create, dismiss, profile, joins, leaves) applied to the other side. */
+  groupChangesToZim: number;
+  groupChangesToLegacy: number;
+  /** Group events older than a later change their side made to the same thing (superseded, not applied). */
+  groupStale: number;
   /** Events that arrived after a later one of their side had been handled (late beyond the settle window). */
   reordered: number;
   /** Mirrors the other side refused for good (unknown user, not a member…): their event keys, newest last. */
@@ -78,7 +85,9 @@ const emptyStats = (): SyncStats => ({
   echoesSuppressed: 0,
   resolvedByEcho: 0,
   duplicatesDropped: 0,
-  groupEventsNotApplied: 0,
+  groupChangesToZim: 0,
+  groupChangesToLegacy: 0,
+  groupStale: 0,
   reordered: 0,
   refused: [],
   runs: 0,
@@ -123,17 +132,23 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     while (seenOrder.length > seenLimit) seen.delete(seenOrder.shift()!);
   };
 
+  async function handleGroup(e: SyncEvent): Promise<void> {
+    const outcome = await acts.applyGroup(e);
+    // Unchanged: the other side already matches, so it is our own write coming back (or a redelivery).
+    if (outcome === 'unchanged') stats.echoesSuppressed++;
+    else if (outcome === 'stale') stats.groupStale++;
+    else if (e.origin === 'legacy') stats.groupChangesToZim++;
+    else stats.groupChangesToLegacy++;
+  }
+
   async function handle(e: SyncEvent): Promise<void> {
-    if (e.kind === 'group') {
-      stats.groupEventsNotApplied++;
-      return;
-    }
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
       if (e.echoOf !== undefined && (await acts.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
       return;
     }
     try {
+      if (e.kind === 'group') return await handleGroup(e);
       const outcome = e.origin === 'legacy' ? await acts.mirrorToZim(e) : await acts.mirrorToLegacy(e);
       if (outcome === 'already') stats.alreadyMirrored++;
       else {

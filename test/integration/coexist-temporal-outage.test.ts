@@ -28,6 +28,7 @@ const activities: CoexistActivities = {
     return 'sent';
   },
   confirmEcho: async () => 'known',
+  applyGroup: async () => 'applied',
 };
 
 async function freePort(): Promise<number> {

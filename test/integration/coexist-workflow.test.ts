@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoexistActivities, EchoOutcome, MirrorOutcome } from '../../activities/coexist';
+import type { CoexistActivities, EchoOutcome, GroupOutcome, MirrorOutcome } from '../../activities/coexist';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import type { SyncEvent } from '../../src/coexist/sync-event';
 import { syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
@@ -28,6 +28,10 @@ const activities: CoexistActivities = {
   async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
     calls.push(['echo', e.echoOf!]);
     return 'known';
+  },
+  async applyGroup(e: SyncEvent): Promise<GroupOutcome> {
+    calls.push(['group', e.eventKey]);
+    return 'applied';
   },
 };
 
