@@ -25,6 +25,7 @@ const flags = z.object({
   store: z.string().min(1),
   taskQueue: z.string().min(1),
   withWorker: z.boolean().optional(),
+  zimGroupOperator: z.string().min(1),
 });
 
 export function registerReceiverCommand(program: Command): void {
@@ -40,6 +41,12 @@ export function registerReceiverCommand(program: Command): void {
     .option('--store <file>', 'the coexistence store: bodies and the mirror ledger (env ZIM_MIGRATE_COEXIST_STORE)')
     .option('--task-queue <name>', `task queue of the conversation workflows (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
     .option('--with-worker', 'also run a worker for the conversation workflows in this process')
+    .option(
+      '--zim-group-operator <user>',
+      'registered ZIM account named as operator of mirrored invites, kicks and dismissals; ZIM group callbacks ' +
+        'naming it are our own echoes',
+      '__migration_bot'
+    )
     .addHelpText(
       'after',
       `
@@ -119,6 +126,7 @@ configuration (a secret not set, or an adapter without echo identification).`
           store,
           zim: zimConfig,
           legacy,
+          zimGroupOperator: f.zimGroupOperator,
         });
       }
       console.log(
