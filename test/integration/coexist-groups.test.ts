@@ -61,6 +61,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
   let store: CoexistStore;
   let legacyClient: LegacyClient;
   let dir: string;
+  let taskQueue: string;
   /** Group ids whose next state record fails, as if the worker died between the group write and its record. */
   const dieAfterWrite = new Set<string>();
 
@@ -95,6 +96,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
         zimGroupOperator: BOT,
       }),
     });
+    taskQueue = worker.taskQueue;
     receiver = await startReceiver({
       zim: { appId: APP_ID, callbackSecret: SECRET },
       legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
@@ -297,6 +299,33 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
       'joined once in legacy'
     );
     assert.equal((await statsOf(gz)).echoesSuppressed, 2, 'the create and the join came back once each');
+  });
+
+  it('a change older than a later one from the same side, arriving past the settle window, is stale', async () => {
+    const gid = 'g-stale';
+    await post(`${legacy.url}/_test/app1/createGroup`, { operator: 'ann', groupId: gid, name: 'S', members: ['bob'] });
+    await settled(gid, (s) => s.groupChangesToZim === 1);
+    // Handed straight to the workflow: bob left at T+2 s, and the event that he joined at T+1 s comes afterwards.
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0 } });
+    const at = Date.now();
+    const change = (groupEvent: 'joined' | 'left', dt: number) => ({
+      eventKey: `test:${groupEvent}:${dt}`,
+      origin: 'legacy' as const,
+      conv: `group:${gid}`,
+      kind: 'group' as const,
+      occurredAt: at + dt,
+      order: 0,
+      groupId: gid,
+      groupEvent,
+      users: ['bob'],
+      operator: 'bob',
+    });
+    await handoff(change('left', 2_000));
+    await settled(gid, (s) => s.groupChangesToZim === 2);
+    await handoff(change('joined', 1_000));
+    await settled(gid, (s) => s.groupStale === 1);
+    assert.deepEqual(await zimMembers(gid), ['ann'], 'the older join did not undo the later leave');
+    assert.equal((await statsOf(gid)).reordered, 1);
   });
 
   it('keeps group names and notices out of workflow history', async () => {
