@@ -203,6 +203,27 @@ export function createCoexistActivities(deps: CoexistDeps) {
       return 'sent';
     },
 
+    /**
+     * Records a mirror the workflow gave up on after its retries (`reason` is the last error's message, which
+     * never holds message text), with what an operator should do.
+     */
+    async park(e: SyncEvent, reason: string): Promise<void> {
+      const target = e.origin === 'legacy' ? 'ZIM' : 'the legacy system';
+      const action =
+        e.kind === 'group'
+          ? `check group ${e.groupId ?? ''} in ${target} and make it match (${e.groupEvent ?? ''} ${(e.users ?? []).join(',')})`
+          : `look for ${e.origin} message ${e.msgId ?? ''} in ${e.conv} in ${target}: if absent, resend it; ` +
+            'if present, nothing (the ledger row stays INTENT until an echo or a later tail check settles it)';
+      await store.park({
+        conv: e.conv,
+        eventKey: e.eventKey,
+        origin: e.origin,
+        subject: e.kind === 'group' ? `group ${e.groupEvent ?? ''}` : (e.msgId ?? ''),
+        reason: reason.slice(0, 500),
+        action,
+      });
+    },
+
     /** An echo of our own write: it proves the write landed, which settles an intent left by an ambiguous send. */
     async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
       // A ZIM echo is of a legacy message we sent; a legacy echo is of a ZIM message we sent.

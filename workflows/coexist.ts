@@ -48,6 +48,8 @@ export interface SyncStats {
   groupStale: number;
   /** Events that arrived after a later one of their side had been handled (late beyond the settle window). */
   reordered: number;
+  /** Mirrors given up after their retries and parked for an operator (the store lists them): their event keys. */
+  parked: string[];
   /** Mirrors the other side refused for good (unknown user, not a member…): their event keys, newest last. */
   refused: string[];
   runs: number;
@@ -65,17 +67,20 @@ export interface ConversationSyncInput {
   eventsPerRun?: number;
   /** Event keys remembered for dedup. */
   seenLimit?: number;
+  /**
+   * Attempts of one mirror before it is parked for an operator and the conversation goes on (default 30: about a
+   * quarter of an hour at the 30-s longest backoff). 0: retry without limit.
+   */
+  mirrorAttempts?: number;
   // Carried across continue-as-new:
   seen?: string[];
   inbox?: Held[];
   stats?: SyncStats;
 }
 
-const acts = proxyActivities<CoexistActivities>({
-  startToCloseTimeout: '1 minute',
-  // Unbounded: a mirror is safe to retry (intent + tail check), and giving up would break the conversation's order.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+/** Bookkeeping (park, echo) is retried without limit: it only writes our own store. */
+const bookkeeping = proxyActivities<CoexistActivities>({ startToCloseTimeout: '1 minute', retry });
 
 const emptyStats = (): SyncStats => ({
   mirroredToZim: 0,
@@ -90,6 +95,7 @@ const emptyStats = (): SyncStats => ({
   groupStale: 0,
   reordered: 0,
   refused: [],
+  parked: [],
   runs: 0,
   queued: 0,
 });
@@ -108,6 +114,13 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const idleMs = input.idleMs ?? 10 * 60_000;
   const eventsPerRun = input.eventsPerRun ?? 500;
   const seenLimit = input.seenLimit ?? 2_000;
+  // A mirror is safe to retry (intent + tail check, or a convergent group write); one that still fails after
+  // mirrorAttempts is parked rather than holding the conversation forever.
+  const mirrorAttempts = input.mirrorAttempts ?? 30;
+  const acts = proxyActivities<CoexistActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { ...retry, ...(mirrorAttempts > 0 ? { maximumAttempts: mirrorAttempts } : {}) },
+  });
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
   const seen = new Set(seenOrder);
@@ -144,7 +157,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   async function handle(e: SyncEvent): Promise<void> {
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
-      if (e.echoOf !== undefined && (await acts.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
+      if (e.echoOf !== undefined && (await bookkeeping.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
       return;
     }
     try {
@@ -157,9 +170,16 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
         else stats.mirroredToLegacy++;
       }
     } catch (err) {
-      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
-      stats.refused.push(e.eventKey);
-      if (stats.refused.length > 100) stats.refused.shift();
+      if (!(err instanceof ActivityFailure)) throw err;
+      if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+        stats.refused.push(e.eventKey);
+        if (stats.refused.length > 100) stats.refused.shift();
+        return;
+      }
+      // Retries exhausted: park it for an operator and go on with the conversation.
+      await bookkeeping.park(e, err.cause?.message ?? err.message);
+      stats.parked.push(e.eventKey);
+      if (stats.parked.length > 100) stats.parked.shift();
     }
   }
 

@@ -36,6 +36,9 @@ export interface CoexistStore {
   setGroup(groupId: string, change: Omit<GroupRecord, 'groupId' | 'profile'> & { profile?: string }): Promise<void>;
   member(groupId: string, userId: string): Promise<MemberRecord | null>;
   setMembers(groupId: string, userIds: string[], change: Omit<MemberRecord, 'userId'>): Promise<void>;
+  /** Records a mirror given up after its retries, for an operator (idempotent per event key). */
+  park(p: Omit<ParkedRecord, 'parkedAt'>): Promise<void>;
+  parked(): Promise<ParkedRecord[]>;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,20 @@ export interface MemberRecord extends Stamp {
   member: boolean;
 }
 
+/** A mirror that could not be settled after its retries: the conversation went on without it. */
+export interface ParkedRecord {
+  conv: string;
+  eventKey: string;
+  origin: Origin;
+  /** The message id on its side, or the group event. */
+  subject: string;
+  /** Why it was given up (the last error, no message text). */
+  reason: string;
+  /** What an operator should do. */
+  action: string;
+  parkedAt: number;
+}
+
 export function openSqliteCoexistStore(file: string): CoexistStore {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -70,7 +87,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS group_state (group_id TEXT PRIMARY KEY, live INTEGER NOT NULL, origin TEXT NOT NULL,
       changed_at INTEGER NOT NULL, profile TEXT);
     CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL,
-      member INTEGER NOT NULL, origin TEXT NOT NULL, changed_at INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));`);
+      member INTEGER NOT NULL, origin TEXT NOT NULL, changed_at INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));
+    CREATE TABLE IF NOT EXISTS parked (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, origin TEXT NOT NULL,
+      subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);`);
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -99,6 +118,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const setMembers = db.transaction((groupId: string, userIds: string[], m: Omit<MemberRecord, 'userId'>) => {
     for (const u of userIds) upsertMember.run(groupId, u, m.member ? 1 : 0, m.origin, m.changedAt);
   });
+  const insertParked = db.prepare(`INSERT OR IGNORE INTO parked (event_key, conv, origin, subject, reason, action,
+      parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   return {
     async putBody(body) {
@@ -141,12 +163,35 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     async setMembers(groupId, userIds, m) {
       setMembers(groupId, userIds, m);
     },
+    async park(p) {
+      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now());
+    },
+    async parked() {
+      return allParked.all().map((r) => ({
+        conv: r.conv,
+        eventKey: r.event_key,
+        origin: r.origin,
+        subject: r.subject,
+        reason: r.reason,
+        action: r.action,
+        parkedAt: r.parked_at,
+      }));
+    },
     async close() {
       db.close();
     },
   };
 }
 
+interface ParkedRow {
+  event_key: string;
+  conv: string;
+  origin: Origin;
+  subject: string;
+  reason: string;
+  action: string;
+  parked_at: number;
+}
 interface GroupRow {
   live: number;
   origin: Origin;

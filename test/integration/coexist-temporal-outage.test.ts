@@ -29,6 +29,7 @@ const activities: CoexistActivities = {
   },
   confirmEcho: async () => 'known',
   applyGroup: async () => 'applied',
+  park: async () => {},
 };
 
 async function freePort(): Promise<number> {
