@@ -19,6 +19,7 @@ import {
 } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { createGroupActivities, type GroupOutcome } from './coexist-groups';
 import { scheduledCall } from './scheduled-call';
 
 export interface CoexistDeps {
@@ -31,6 +32,12 @@ export interface CoexistDeps {
   tailPages?: number;
   /** The shared call schedule that keeps ZIM calls within each Action's budget (as the migration's activities). */
   scheduler?: CallScheduler;
+  /**
+   * The registered ZIM account our InviteUsersIntoGroup / KickoutGroupUser / DismissGroup calls name as operator
+   * (coexistence.md §2.4: any registered user may; ZIM drops an invitee equal to the operator, so the legacy
+   * operator cannot be used for a user who joined by themselves). Default `__migration_bot`.
+   */
+  zimGroupOperator?: string;
 }
 
 /**
@@ -135,6 +142,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
   }
 
   return {
+    ...createGroupActivities(deps, zimCall),
     /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
     async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
       const lid = e.msgId!;
@@ -195,6 +203,27 @@ export function createCoexistActivities(deps: CoexistDeps) {
       return 'sent';
     },
 
+    /**
+     * Records a mirror the workflow gave up on after its retries (`reason` is the last error's message, which
+     * never holds message text), with what an operator should do.
+     */
+    async park(e: SyncEvent, reason: string): Promise<void> {
+      const target = e.origin === 'legacy' ? 'ZIM' : 'the legacy system';
+      const action =
+        e.kind === 'group'
+          ? `check group ${e.groupId ?? ''} in ${target} and make it match (${e.groupEvent ?? ''} ${(e.users ?? []).join(',')})`
+          : `look for ${e.origin} message ${e.msgId ?? ''} in ${e.conv} in ${target}: if absent, resend it; ` +
+            'if present, nothing (the ledger row stays INTENT until an echo or a later tail check settles it)';
+      await store.park({
+        conv: e.conv,
+        eventKey: e.eventKey,
+        origin: e.origin,
+        subject: e.kind === 'group' ? `group ${e.groupEvent ?? ''}` : (e.msgId ?? ''),
+        reason: reason.slice(0, 500),
+        action,
+      });
+    },
+
     /** An echo of our own write: it proves the write landed, which settles an intent left by an ambiguous send. */
     async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
       // A ZIM echo is of a legacy message we sent; a legacy echo is of a ZIM message we sent.
@@ -209,3 +238,4 @@ export function createCoexistActivities(deps: CoexistDeps) {
 }
 
 export type CoexistActivities = ReturnType<typeof createCoexistActivities>;
+export type { GroupOutcome };

@@ -6,6 +6,9 @@
  * and counted as reordered. Duplicates are dropped by event key (a bounded set carried across
  * continue-as-new; the ledger behind the activities is the durable second layer). Echoes of our own writes are
  * never mirrored. No message text enters history: events carry a body reference.
+ * A group's membership and profile events run in the group conversation's workflow, in the same (time, sequence)
+ * order as its messages, so a joiner's first message is mirrored after the join and nothing is sent into a group
+ * after its dismissal was mirrored (a message refused for that is counted as refused, not retried forever).
  */
 import {
   ActivityFailure,
@@ -41,9 +44,15 @@ export interface SyncStats {
   /** Ambiguous sends settled by their echo. */
   resolvedByEcho: number;
   duplicatesDropped: number;
-  groupEventsNotApplied: number;
+  /** Group changes (create, dismiss, profile, joins, leaves) applied to the other side. */
+  groupChangesToZim: number;
+  groupChangesToLegacy: number;
+  /** Group events older than a later change their side made to the same thing (superseded, not applied). */
+  groupStale: number;
   /** Events that arrived after a later one of their side had been handled (late beyond the settle window). */
   reordered: number;
+  /** Mirrors given up after their retries and parked for an operator (the store lists them): their event keys. */
+  parked: string[];
   /** Mirrors the other side refused for good (unknown user, not a member…): their event keys, newest last. */
   refused: string[];
   runs: number;
@@ -63,6 +72,11 @@ export interface ConversationSyncInput {
   eventsPerRun?: number;
   /** Event keys remembered for dedup. */
   seenLimit?: number;
+  /**
+   * Attempts of one mirror before it is parked for an operator and the conversation goes on (default 30: about a
+   * quarter of an hour at the 30-s longest backoff). 0: retry without limit.
+   */
+  mirrorAttempts?: number;
   // Carried across continue-as-new:
   seen?: string[];
   inbox?: Held[];
@@ -70,11 +84,9 @@ export interface ConversationSyncInput {
   closing?: boolean;
 }
 
-const acts = proxyActivities<CoexistActivities>({
-  startToCloseTimeout: '1 minute',
-  // Unbounded: a mirror is safe to retry (intent + tail check), and giving up would break the conversation's order.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+/** Bookkeeping (park, echo) is retried without limit: it only writes our own store. */
+const bookkeeping = proxyActivities<CoexistActivities>({ startToCloseTimeout: '1 minute', retry });
 
 const emptyStats = (): SyncStats => ({
   mirroredToZim: 0,
@@ -84,9 +96,12 @@ const emptyStats = (): SyncStats => ({
   echoesSuppressed: 0,
   resolvedByEcho: 0,
   duplicatesDropped: 0,
-  groupEventsNotApplied: 0,
+  groupChangesToZim: 0,
+  groupChangesToLegacy: 0,
+  groupStale: 0,
   reordered: 0,
   refused: [],
+  parked: [],
   runs: 0,
   queued: 0,
 });
@@ -105,6 +120,13 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const idleMs = input.idleMs ?? 10 * 60_000;
   const eventsPerRun = input.eventsPerRun ?? 500;
   const seenLimit = input.seenLimit ?? 2_000;
+  // A mirror is safe to retry (intent + tail check, or a convergent group write); one that still fails after
+  // mirrorAttempts is parked rather than holding the conversation forever.
+  const mirrorAttempts = input.mirrorAttempts ?? 30;
+  const acts = proxyActivities<CoexistActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { ...retry, ...(mirrorAttempts > 0 ? { maximumAttempts: mirrorAttempts } : {}) },
+  });
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
   const seen = new Set(seenOrder);
@@ -132,17 +154,23 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     while (seenOrder.length > seenLimit) seen.delete(seenOrder.shift()!);
   };
 
+  async function handleGroup(e: SyncEvent): Promise<void> {
+    const outcome = await acts.applyGroup(e);
+    // Unchanged: the other side already matches, so it is our own write coming back (or a redelivery).
+    if (outcome === 'unchanged') stats.echoesSuppressed++;
+    else if (outcome === 'stale') stats.groupStale++;
+    else if (e.origin === 'legacy') stats.groupChangesToZim++;
+    else stats.groupChangesToLegacy++;
+  }
+
   async function handle(e: SyncEvent): Promise<void> {
-    if (e.kind === 'group') {
-      stats.groupEventsNotApplied++;
-      return;
-    }
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
-      if (e.echoOf !== undefined && (await acts.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
+      if (e.echoOf !== undefined && (await bookkeeping.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
       return;
     }
     try {
+      if (e.kind === 'group') return await handleGroup(e);
       const outcome = e.origin === 'legacy' ? await acts.mirrorToZim(e) : await acts.mirrorToLegacy(e);
       if (outcome === 'already') stats.alreadyMirrored++;
       else {
@@ -152,9 +180,16 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
         recordLag(lags, e, Date.now());
       }
     } catch (err) {
-      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
-      stats.refused.push(e.eventKey);
-      if (stats.refused.length > 100) stats.refused.shift();
+      if (!(err instanceof ActivityFailure)) throw err;
+      if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+        stats.refused.push(e.eventKey);
+        if (stats.refused.length > 100) stats.refused.shift();
+        return;
+      }
+      // Retries exhausted: park it for an operator and go on with the conversation.
+      await bookkeeping.park(e, err.cause?.message ?? err.message);
+      stats.parked.push(e.eventKey);
+      if (stats.parked.length > 100) stats.parked.shift();
     }
   }
 

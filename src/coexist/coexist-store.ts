@@ -31,7 +31,45 @@ export interface CoexistStore {
   /** SENT with the other side's id; idempotent. */
   markSent(origin: Origin, originId: string, conv: string, targetId: string): Promise<void>;
   records(): Promise<MirrorRecord[]>;
+  /** The group state both sides were last made to agree on (null: never seen). */
+  group(groupId: string): Promise<GroupRecord | null>;
+  setGroup(groupId: string, change: Omit<GroupRecord, 'groupId' | 'profile'> & { profile?: string }): Promise<void>;
+  member(groupId: string, userId: string): Promise<MemberRecord | null>;
+  setMembers(groupId: string, userIds: string[], change: Omit<MemberRecord, 'userId'>): Promise<void>;
+  /** Records a mirror given up after its retries, for an operator (idempotent per event key). */
+  park(p: Omit<ParkedRecord, 'parkedAt'>): Promise<void>;
+  parked(): Promise<ParkedRecord[]>;
   close(): Promise<void>;
+}
+
+/** Which side's change it was and that side's time: later changes from the same side win (its clock is one). */
+export interface Stamp {
+  origin: Origin;
+  changedAt: number;
+}
+export interface GroupRecord extends Stamp {
+  groupId: string;
+  live: boolean;
+  /** The last profile applied (JSON of the fields), for "no change" checks. */
+  profile: string | null;
+}
+export interface MemberRecord extends Stamp {
+  userId: string;
+  member: boolean;
+}
+
+/** A mirror that could not be settled after its retries: the conversation went on without it. */
+export interface ParkedRecord {
+  conv: string;
+  eventKey: string;
+  origin: Origin;
+  /** The message id on its side, or the group event. */
+  subject: string;
+  /** Why it was given up (the last error, no message text). */
+  reason: string;
+  /** What an operator should do. */
+  action: string;
+  parkedAt: number;
 }
 
 export function openSqliteCoexistStore(file: string): CoexistStore {
@@ -45,7 +83,13 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS mirrored (
       origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL, state TEXT NOT NULL,
       target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, intent_at INTEGER, updated_at INTEGER NOT NULL,
-      PRIMARY KEY (origin, origin_id));`);
+      PRIMARY KEY (origin, origin_id));
+    CREATE TABLE IF NOT EXISTS group_state (group_id TEXT PRIMARY KEY, live INTEGER NOT NULL, origin TEXT NOT NULL,
+      changed_at INTEGER NOT NULL, profile TEXT);
+    CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL,
+      member INTEGER NOT NULL, origin TEXT NOT NULL, changed_at INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));
+    CREATE TABLE IF NOT EXISTS parked (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, origin TEXT NOT NULL,
+      subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);`);
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -61,6 +105,22 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       VALUES (?, ?, ?, 'SENT', ?, 0, ?)
       ON CONFLICT (origin, origin_id) DO UPDATE SET state = 'SENT', target_id = excluded.target_id,
         updated_at = excluded.updated_at WHERE state = 'INTENT'`);
+  const selectGroup = db.prepare<[string], GroupRow>('SELECT * FROM group_state WHERE group_id = ?');
+  const upsertGroup = db.prepare(`INSERT INTO group_state (group_id, live, origin, changed_at, profile)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET live = excluded.live, origin = excluded.origin,
+      changed_at = excluded.changed_at, profile = COALESCE(excluded.profile, profile)`);
+  const selectMember = db.prepare<[string, string], MemberRow>(
+    'SELECT * FROM group_members WHERE group_id = ? AND user_id = ?'
+  );
+  const upsertMember = db.prepare(`INSERT INTO group_members (group_id, user_id, member, origin, changed_at)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET member = excluded.member,
+      origin = excluded.origin, changed_at = excluded.changed_at`);
+  const setMembers = db.transaction((groupId: string, userIds: string[], m: Omit<MemberRecord, 'userId'>) => {
+    for (const u of userIds) upsertMember.run(groupId, u, m.member ? 1 : 0, m.origin, m.changedAt);
+  });
+  const insertParked = db.prepare(`INSERT OR IGNORE INTO parked (event_key, conv, origin, subject, reason, action,
+      parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   return {
     async putBody(body) {
@@ -89,12 +149,60 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     async records() {
       return all.all().map(toRecord);
     },
+    async group(groupId) {
+      const r = selectGroup.get(groupId);
+      return r ? { groupId, live: r.live === 1, origin: r.origin, changedAt: r.changed_at, profile: r.profile } : null;
+    },
+    async setGroup(groupId, g) {
+      upsertGroup.run(groupId, g.live ? 1 : 0, g.origin, g.changedAt, g.profile ?? null);
+    },
+    async member(groupId, userId) {
+      const r = selectMember.get(groupId, userId);
+      return r ? { userId, member: r.member === 1, origin: r.origin, changedAt: r.changed_at } : null;
+    },
+    async setMembers(groupId, userIds, m) {
+      setMembers(groupId, userIds, m);
+    },
+    async park(p) {
+      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now());
+    },
+    async parked() {
+      return allParked.all().map((r) => ({
+        conv: r.conv,
+        eventKey: r.event_key,
+        origin: r.origin,
+        subject: r.subject,
+        reason: r.reason,
+        action: r.action,
+        parkedAt: r.parked_at,
+      }));
+    },
     async close() {
       db.close();
     },
   };
 }
 
+interface ParkedRow {
+  event_key: string;
+  conv: string;
+  origin: Origin;
+  subject: string;
+  reason: string;
+  action: string;
+  parked_at: number;
+}
+interface GroupRow {
+  live: number;
+  origin: Origin;
+  changed_at: number;
+  profile: string | null;
+}
+interface MemberRow {
+  member: number;
+  origin: Origin;
+  changed_at: number;
+}
 interface Row {
   origin: Origin;
   origin_id: string;

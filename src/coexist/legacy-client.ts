@@ -1,6 +1,6 @@
 /** zim-migrate's client of a legacy backend's contract API (docs/coexistence.md §1.2–1.4), answers checked with zod. */
 import { Pool } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   LegacyCapabilitiesSchema,
   LegacyMessagePageSchema,
@@ -39,7 +39,7 @@ export class LegacyClient {
 
   async #call<T extends z.ZodType>(
     schema: T,
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body?: unknown
   ): Promise<z.output<T>> {
@@ -69,6 +69,32 @@ export class LegacyClient {
       `/v1/conversations/${encodeURIComponent(conv)}/messages?afterSeq=${afterSeq}&limit=${limit}`
     );
   }
+  /** Group writes (convergent, see the contract): a 409 on create and a 404 on dismiss come back as `false`. */
+  async createGroup(r: { operator: string; groupId: string; name: string; members: string[] }): Promise<boolean> {
+    return this.#already(409, () => this.#call(z.unknown(), 'POST', '/v1/groups', r));
+  }
+  async joinGroup(groupId: string, operator: string, users: string[]): Promise<void> {
+    await this.#call(z.unknown(), 'POST', `/v1/groups/${encodeURIComponent(groupId)}/members`, { operator, users });
+  }
+  async leaveGroup(groupId: string, operator: string, users: string[]): Promise<void> {
+    const path = `/v1/groups/${encodeURIComponent(groupId)}/members/remove`;
+    await this.#call(z.unknown(), 'POST', path, { operator, users });
+  }
+  async dismissGroup(groupId: string, operator: string): Promise<boolean> {
+    return this.#already(404, () =>
+      this.#call(z.unknown(), 'DELETE', `/v1/groups/${encodeURIComponent(groupId)}`, { operator })
+    );
+  }
+  async #already(status: number, call: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (e) {
+      if (e instanceof LegacyApiError && e.status === status) return false;
+      throw e;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#pool.close();
   }

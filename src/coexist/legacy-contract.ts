@@ -67,6 +67,7 @@ export const LegacyRoutingEventSchema = z.discriminatedUnion('type', [
     operator: id,
     name: z.string().max(256).optional(),
     notice: z.string().max(1024).optional(),
+    avatar: z.string().max(1024).optional(),
   }),
   z.object({ ...eventBase, type: z.literal('group.members_joined'), groupId: id, operator: id, users: z.array(id) }),
   z.object({ ...eventBase, type: z.literal('group.members_left'), groupId: id, operator: id, users: z.array(id) }),
@@ -96,7 +97,12 @@ export const LegacyMessagePageSchema = z.object({
   position: z.number().int().nonnegative(),
 });
 
-/** POST {api}/v1/groups, POST /v1/groups/{id}/members, POST /v1/groups/{id}/members/remove, DELETE /v1/groups/{id}. */
+/**
+ * Group writes: POST {api}/v1/groups, POST /v1/groups/{id}/members, POST /v1/groups/{id}/members/remove,
+ * DELETE /v1/groups/{id}. They must be convergent, which is what lets a retry after an ambiguous outcome settle
+ * it: adding a member already in and removing one already out answer 200 and post no routing event; creating an
+ * existing group answers 409 and dismissing a missing one 404 (both mean "already so" to us).
+ */
 export const LegacyCreateGroupSchema = z.object({
   operator: id,
   groupId: id,

@@ -12,7 +12,7 @@ export const SyncEventSchema = z.object({
   conv: z.string(),
   /**
    * message: a message to mirror; echo: one that came from us (ZIM `source` 1, or a legacy event carrying our
-   * origin tag or client id), never mirrored; group: a group change (received, not applied yet).
+   * origin tag or client id), never mirrored; group: a group change, applied as convergent state.
    */
   kind: z.enum(['message', 'echo', 'group']),
   occurredAt: z.number(),
@@ -26,8 +26,12 @@ export const SyncEventSchema = z.object({
   msgId: z.string().optional(),
   /** For an echo: the id on the other side of the message we mirrored (ZIM: the legacy id; legacy: the ZIM msg_id). */
   echoOf: z.string().optional(),
-  /** For a group event: its type on its side. */
-  groupEvent: z.string().optional(),
+  /** For a group event: what changed, the same on both sides. */
+  groupEvent: z.enum(['created', 'dismissed', 'changed', 'joined', 'left']).optional(),
+  /** For a group event: the members it names (created: all members; joined/left: those who joined or left). */
+  users: z.array(z.string()).optional(),
+  /** For a group event: who made the change on its side, when it names one. */
+  operator: z.string().optional(),
 });
 export type SyncEvent = z.output<typeof SyncEventSchema>;
 
@@ -47,5 +51,17 @@ export function legacyIdInPayload(payload: string | undefined): string | undefin
     return undefined;
   }
 }
+
+/**
+ * A group event's profile fields, kept in the store like a message body (bodyRef) so no group name or notice
+ * enters workflow history. Absent fields are unchanged.
+ */
+export const GroupProfileSchema = z.object({
+  name: z.string().optional(),
+  notice: z.string().optional(),
+  avatar: z.string().optional(),
+  owner: z.string().optional(),
+});
+export type GroupProfile = z.output<typeof GroupProfileSchema>;
 
 export const workflowIdFor = (conv: string) => `coexist:${conv}`;

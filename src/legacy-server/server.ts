@@ -58,6 +58,14 @@ const App1SendSchema = z
   })
   .refine((r) => (r.to === undefined) !== (r.groupId === undefined), 'give exactly one of `to` and `groupId`');
 
+const App1GroupChangeSchema = z.object({
+  operator: z.string().min(1),
+  /** join/leave: the users (default: the operator themselves). */
+  users: z.array(z.string().min(1)).min(1).optional(),
+  name: z.string().max(256).optional(),
+  notice: z.string().max(1024).optional(),
+});
+
 const MAX_BODY = 1 << 20;
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -151,6 +159,17 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
       return [200, { message: store.send(parse(App1SendSchema, await readJson(req))) }];
     if (method === 'POST' && path === '/_test/app1/createGroup') {
       store.createGroup(parse(LegacyCreateGroupSchema, await readJson(req)));
+      return [200, {}];
+    }
+    // An App 1.0 user's own group changes (no origin tag): join, leave, change the profile, dismiss.
+    const app1 = /^\/_test\/app1\/groups\/([^/]+)\/(join|leave|change|dismiss)$/.exec(path);
+    if (method === 'POST' && app1) {
+      const gid = decodeURIComponent(app1[1]!);
+      const r = parse(App1GroupChangeSchema, await readJson(req));
+      if (app1[2] === 'join') store.join(gid, r.operator, r.users ?? [r.operator]);
+      else if (app1[2] === 'leave') store.leave(gid, r.operator, r.users ?? [r.operator]);
+      else if (app1[2] === 'change') store.change(gid, r.operator, r);
+      else store.dismiss(gid, r.operator);
       return [200, {}];
     }
     if (method === 'GET' && path === '/_test/state') return [200, store.snapshot()];

@@ -22,6 +22,7 @@ export class LegacyRefusal extends Error {
 export interface LegacyGroup {
   id: string;
   name: string;
+  notice?: string;
   owner: string;
   members: Set<string>;
 }
@@ -151,6 +152,15 @@ export class LegacyStore {
     const removed = users.filter((u) => g.members.has(u));
     for (const u of removed) g.members.delete(u);
     if (removed.length) this.#emit({ type: 'group.members_left', groupId, operator, users: removed });
+  }
+
+  /** Sets the fields given; no event when nothing changed. */
+  change(groupId: string, operator: string, fields: { name?: string | undefined; notice?: string | undefined }): void {
+    const g = this.#requireGroup(groupId);
+    const changed: { name?: string; notice?: string } = {};
+    if (fields.name !== undefined && fields.name !== g.name) changed.name = g.name = fields.name;
+    if (fields.notice !== undefined && fields.notice !== (g.notice ?? '')) changed.notice = g.notice = fields.notice;
+    if (Object.keys(changed).length) this.#emit({ type: 'group.changed', groupId, operator, ...changed });
   }
 
   dismiss(groupId: string, operator: string): void {

@@ -28,6 +28,8 @@ const activities: CoexistActivities = {
     return 'sent';
   },
   confirmEcho: async () => 'known',
+  applyGroup: async () => 'applied',
+  park: async () => {},
 };
 
 async function freePort(): Promise<number> {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoexistActivities, EchoOutcome, MirrorOutcome } from '../../activities/coexist';
+import type { CoexistActivities, EchoOutcome, GroupOutcome, MirrorOutcome } from '../../activities/coexist';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import type { SyncEvent } from '../../src/coexist/sync-event';
 import { closeSignal, syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
@@ -16,10 +16,13 @@ import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-
 
 const calls: Array<[string, string]> = [];
 const refuse = new Set<string>();
+const stuck = new Set<string>();
+const parked: Array<[string, string]> = [];
 const activities: CoexistActivities = {
   async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
     calls.push(['toZim', e.msgId!]);
     if (refuse.has(e.msgId!)) throw ApplicationFailure.nonRetryable('refused', 'MirrorRefused');
+    if (stuck.has(e.msgId!)) throw new Error('the target stays unreachable');
     return 'sent';
   },
   async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
@@ -29,6 +32,13 @@ const activities: CoexistActivities = {
   async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
     calls.push(['echo', e.echoOf!]);
     return 'known';
+  },
+  async applyGroup(e: SyncEvent): Promise<GroupOutcome> {
+    calls.push(['group', e.eventKey]);
+    return 'applied';
+  },
+  async park(e: SyncEvent, reason: string): Promise<void> {
+    parked.push([e.eventKey, reason]);
   },
 };
 
@@ -120,6 +130,26 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
       calls.map((c) => c[1]),
       events.map((e) => e.msgId)
     );
+  });
+
+  it('parks a mirror that still fails after its attempts, and goes on with the conversation', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0, mirrorAttempts: 2 } });
+    const conv = 'peer:p:q';
+    stuck.add('s1');
+    await handoff(event(conv, { msgId: 's1' }));
+    await handoff(event(conv, { msgId: 's2' }));
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    await until('both handled', async () => (await handle.query(syncStatsQuery)).mirroredToZim === 1);
+    const stats = await handle.query(syncStatsQuery);
+    assert.deepEqual(stats.parked, ['k:s1']);
+    assert.deepEqual(stats.refused, []);
+    assert.deepEqual(
+      calls.map((c) => c[1]),
+      ['s1', 's1', 's2'],
+      'two attempts, then the next event'
+    );
+    assert.deepEqual(parked, [['k:s1', 'the target stays unreachable']]);
   });
 
   it('closes when idle and starts again on the next event', async () => {

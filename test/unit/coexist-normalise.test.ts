@@ -96,3 +96,61 @@ describe('normalising ZIM callbacks', () => {
     assert.notEqual(a?.eventKey, c?.eventKey);
   });
 });
+
+describe('normalising group events', () => {
+  const bodies = new Map<string, string>();
+  const keep = async (b: string) => {
+    const ref = `b:${bodies.size}`;
+    bodies.set(ref, b);
+    return ref;
+  };
+
+  it('ZIM: a join in seconds becomes ms, names its users, and drops the "invalid" operator of a self-join', async () => {
+    const [e] = await normaliseZim(
+      {
+        ...envelope,
+        timestamp: '1700000000',
+        event: 'group_join',
+        group_id: 'g1',
+        join_type: 'Apply',
+        operator_account: 'invalid',
+        new_user_ids: ['cy'],
+      },
+      keep
+    );
+    assert.deepEqual(
+      [e?.conv, e?.kind, e?.groupEvent, e?.occurredAt, e?.users, e?.operator],
+      ['group:g1', 'group', 'joined', 1_700_000_000_000, ['cy'], undefined]
+    );
+  });
+
+  it('ZIM: a group creation keeps its name in the store, not in the event', async () => {
+    const [e] = await normaliseZim(
+      {
+        ...envelope,
+        event: 'group_create',
+        group_id: 'g2',
+        operator_account: 'dee',
+        owner_account: 'dee',
+        group_name: 'Secret plans',
+        attributes: [],
+        user_ids: ['dee', 'eve'],
+      },
+      keep
+    );
+    assert.equal(e?.groupEvent, 'created');
+    assert.ok(!JSON.stringify(e).includes('Secret plans'));
+    assert.deepEqual(JSON.parse(bodies.get(e.bodyRef!)!), { name: 'Secret plans', owner: 'dee' });
+  });
+
+  it('legacy: a profile change carries only the fields that changed, by reference', async () => {
+    const [e] = await normaliseLegacy(
+      { eventId: 'e9', occurredAt: 7, type: 'group.changed', groupId: 'g3', operator: 'ann', notice: 'Quiet please' },
+      ['originTag'],
+      keep
+    );
+    assert.deepEqual([e?.conv, e?.groupEvent, e?.operator, e?.occurredAt], ['group:g3', 'changed', 'ann', 7]);
+    assert.ok(!JSON.stringify(e).includes('Quiet please'));
+    assert.deepEqual(JSON.parse(bodies.get(e!.bodyRef!)!), { notice: 'Quiet please' });
+  });
+});

@@ -27,6 +27,7 @@ const flags = z.object({
   taskQueue: z.string().min(1),
   withWorker: z.boolean().optional(),
   sync: syncName,
+  zimGroupOperator: z.string().min(1),
 });
 
 export function registerReceiverCommand(program: Command): void {
@@ -46,6 +47,12 @@ export function registerReceiverCommand(program: Command): void {
       '--sync <name>',
       'the sync its conversations belong to ("zim-migrate coexist start --name"); once it drains, answer 410',
       'default'
+    )
+    .option(
+      '--zim-group-operator <user>',
+      'registered ZIM account named as operator of mirrored invites, kicks and dismissals; ZIM group callbacks ' +
+        'naming it are our own echoes',
+      '__migration_bot'
     )
     .addHelpText(
       'after',
@@ -127,6 +134,7 @@ configuration (a secret not set, or an adapter without echo identification).`
           store,
           zim: zimConfig,
           legacy,
+          zimGroupOperator: f.zimGroupOperator,
         });
       }
       console.log(

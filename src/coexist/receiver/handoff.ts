@@ -4,7 +4,7 @@
  * the server does not answer within the deadline, so the receiver answers 503 and the sender retries.
  */
 import type { Client } from '@temporalio/client';
-import type { conversationSyncWorkflow } from '../../../workflows/coexist';
+import type { ConversationSyncInput, conversationSyncWorkflow } from '../../../workflows/coexist';
 import { SYNC_EVENT_SIGNAL } from '../../../workflows/coexist';
 import { ZIM_COEXIST_SYNC } from '../../shared/search-attributes';
 import { workflowIdFor, type SyncEvent } from '../sync-event';
@@ -14,7 +14,7 @@ export interface HandoffOptions {
   /** Longest wait for Temporal's answer (default 2.5 s: under ZEGO's per-attempt timeout, UNCONFIRMED at 3 s). */
   deadlineMs?: number;
   /** Workflow settings for conversations this starts (tests shorten the settle window). */
-  workflowInput?: { settleMs?: number; idleMs?: number; eventsPerRun?: number };
+  workflowInput?: Pick<ConversationSyncInput, 'settleMs' | 'idleMs' | 'eventsPerRun' | 'mirrorAttempts'>;
   /** The sync (`coexist start --name`) the conversations belong to: their ZimCoexistSync search attribute. */
   syncName?: string;
 }

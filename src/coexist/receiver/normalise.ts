@@ -46,19 +46,38 @@ export async function normaliseZim(cb: ZimCallback, putBody: (b: string) => Prom
       : cb.event === 'group_exit'
         ? cb.exit_user_ids
         : cb.new_user_ids;
+  const groupEvent =
+    cb.event === 'group_create'
+      ? 'created'
+      : cb.event === 'group_destroy'
+        ? 'dismissed'
+        : cb.event === 'group_exit'
+          ? 'left'
+          : 'joined';
+  const profile = cb.event === 'group_create' ? { name: cb.group_name, owner: cb.owner_account } : undefined;
   return [
     {
       eventKey: `zim:grp:${cb.group_id}:${cb.event}:${[...users].sort().join(',')}:${String(cb.timestamp)}`,
       origin: 'zim',
       conv: `group:${cb.group_id}`,
       kind: 'group',
-      occurredAt: Number(cb.timestamp),
+      occurredAt: groupTimeMs(Number(cb.timestamp)),
       order: 0,
       groupId: cb.group_id,
-      groupEvent: cb.event,
+      groupEvent,
+      users: [...users],
+      // "invalid" is ZIM's operator for a user joining or leaving by themselves.
+      ...(cb.operator_account !== 'invalid' && cb.operator_account !== '' ? { operator: cb.operator_account } : {}),
+      ...(profile ? { bodyRef: await putBody(JSON.stringify(profile)) } : {}),
     },
   ];
 }
+
+/**
+ * ZIM documents group timestamps in ms but its samples show seconds (coexistence.md §3.2): a value too small to be
+ * ms is seconds. Seconds are floored, so a join sorts before the joiner's first message in the same second.
+ */
+export const groupTimeMs = (t: number) => (t < 100_000_000_000 ? t * 1000 : t);
 
 const withEchoOf = (id: string | undefined) => (id === undefined ? {} : { echoOf: id });
 
@@ -96,6 +115,26 @@ export async function normaliseLegacy(
     };
     return [event];
   }
+  const groupEvent = (
+    {
+      'group.created': 'created',
+      'group.dismissed': 'dismissed',
+      'group.changed': 'changed',
+      'group.members_joined': 'joined',
+      'group.members_left': 'left',
+    } as const
+  )[e.type];
+  const users = e.type === 'group.created' ? e.members : 'users' in e ? e.users : undefined;
+  const profile =
+    e.type === 'group.created'
+      ? { name: e.name, owner: e.owner }
+      : e.type === 'group.changed'
+        ? {
+            ...(e.name !== undefined ? { name: e.name } : {}),
+            ...(e.notice !== undefined ? { notice: e.notice } : {}),
+            ...(e.avatar !== undefined ? { avatar: e.avatar } : {}),
+          }
+        : undefined;
   return [
     {
       eventKey: `lg:${e.eventId}`,
@@ -105,7 +144,10 @@ export async function normaliseLegacy(
       occurredAt: e.occurredAt,
       order: 0,
       groupId: e.groupId,
-      groupEvent: e.type,
+      groupEvent,
+      ...(users ? { users } : {}),
+      operator: e.operator,
+      ...(profile ? { bodyRef: await putBody(JSON.stringify(profile)) } : {}),
     },
   ];
 }

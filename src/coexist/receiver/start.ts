@@ -58,6 +58,7 @@ export async function createCoexistWorker(o: {
   zim: { appId: number; serverSecret: string; baseUrl: string };
   legacy: LegacyClient;
   scheduler?: CallScheduler;
+  zimGroupOperator?: string;
 }): Promise<{ worker: Worker; zim: ZimClient }> {
   const zim = new ZimClient(o.zim);
   const worker = await Worker.create({
@@ -70,6 +71,7 @@ export async function createCoexistWorker(o: {
       zim,
       legacy: o.legacy,
       ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+      ...(o.zimGroupOperator ? { zimGroupOperator: o.zimGroupOperator } : {}),
     }),
   });
   return { worker, zim };
