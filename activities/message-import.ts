@@ -44,9 +44,20 @@ export interface NewestMessage {
 export type ImportAttempt =
   { kind: 'landed'; msgSeq: number; msgId?: string } | { kind: 'refused'; code: number; message: string };
 
-/** How long a claim holds: longer than a ZIM call may take (the client's 15-s timeout) with room for a stall. */
+/**
+ * How long the lease holds once the call may be in flight: longer than a ZIM call may take (the client's 15-s
+ * timeout) with room for a stall. `mayCall` extends the lease to this right before the call.
+ */
 export const LEASE_MS = 45_000;
-const RENEW_EVERY_MS = 15_000;
+/**
+ * How long the lease holds while the attempt only waits (for its slot, or reconciling): short, renewed every
+ * RENEW_EVERY_MS. Nothing of a waiting attempt is in flight, and it cannot call without first renewing (which fails
+ * once another attempt took over), so a short lease is as safe as a long one; it only decides how soon the retry of
+ * a worker that was SIGKILLed while its imports waited may go on. With the whole call lease here, every import the
+ * dead worker had waiting held its conversation for up to 45 s (issue #17: stalls of 30-45 s after a kill).
+ */
+export const WAIT_LEASE_MS = 6_000;
+const RENEW_EVERY_MS = 2_000;
 const WAIT_POLL_MS = 250;
 
 /** What one message import needs; adapters bind it to staging, the ledger, the scheduler and the ZIM client. */
@@ -115,7 +126,7 @@ export async function importMessageExactlyOnce(
 
   let previous: LedgerEntry | null;
   for (let waited = 0; ; waited += WAIT_POLL_MS) {
-    const claim = await ports.claim(key, message.sourceId, token, LEASE_MS);
+    const claim = await ports.claim(key, message.sourceId, token, WAIT_LEASE_MS);
     if (claim.claimed) {
       previous = claim.previous;
       break;
@@ -135,44 +146,60 @@ export async function importMessageExactlyOnce(
     return { ...none, skipped: 1, hasMore };
   }
 
-  let calls = 0;
-  if (previous?.status === 'pending') {
-    const newest = await ports.newest(message.conversation);
-    calls++;
-    if (newest && landedAlready(newest, message, prev)) {
-      await ports.ledgerPut(key, { status: 'done', msgSeq: newest.msgSeq, sourceId: message.sourceId });
-      return { ...none, done: 1, calls, hasMore, landed: landedMark(newest.msgSeq) };
+  // Renewals run one after another, so a waiting renewal can never shorten the call lease set after it.
+  let calling = false;
+  let renewals: Promise<boolean> = Promise.resolve(true);
+  const renew = () =>
+    (renewals = renewals.catch(() => false).then(() => ports.renew(key, token, calling ? LEASE_MS : WAIT_LEASE_MS)));
+  const keepAlive = setInterval(() => void renew().catch(() => undefined), RENEW_EVERY_MS);
+  keepAlive.unref(); // never what keeps a process alive
+  const importClaimed = async (): Promise<StepResult> => {
+    let calls = 0;
+    if (previous?.status === 'pending') {
+      const newest = await ports.newest(message.conversation);
+      calls++;
+      if (newest && landedAlready(newest, message, prev)) {
+        await ports.ledgerPut(key, { status: 'done', msgSeq: newest.msgSeq, sourceId: message.sourceId });
+        return { ...none, done: 1, calls, hasMore, landed: landedMark(newest.msgSeq) };
+      }
     }
-  }
 
-  // The slot can be far out: keep the lease alive while waiting for it.
-  const keepAlive = setInterval(() => void ports.renew(key, token, LEASE_MS).catch(() => undefined), RENEW_EVERY_MS);
-  let attempt: ImportAttempt | 'lease-lost';
+    let attempt: ImportAttempt | 'lease-lost';
+    try {
+      attempt = await ports.send(message, () => {
+        calling = true;
+        return renew();
+      });
+    } catch (err) {
+      // The call failed or never started: none of this attempt is in flight, so the next need not wait out the lease
+      // (released after the last renewal, which would otherwise extend it again).
+      clearInterval(keepAlive);
+      await renewals.catch(() => false);
+      await ports.release(key, token).catch(() => undefined);
+      throw err;
+    }
+    if (attempt === 'lease-lost') throw new LeaseLostError(`${key}: the lease ran out before the call; not sent`);
+    calls++;
+    if (attempt.kind === 'refused') {
+      await ports.ledgerPut(key, {
+        status: 'failed',
+        zimCode: attempt.code,
+        zimMessage: attempt.message,
+        sourceId: message.sourceId,
+      });
+      return { ...none, failed: 1, calls, hasMore };
+    }
+    await ports.ledgerPut(key, {
+      status: 'done',
+      msgSeq: attempt.msgSeq,
+      msgId: attempt.msgId,
+      sourceId: message.sourceId,
+    });
+    return { ...none, done: 1, calls, hasMore, landed: landedMark(attempt.msgSeq) };
+  };
   try {
-    attempt = await ports.send(message, () => ports.renew(key, token, LEASE_MS));
-  } catch (err) {
-    // The call failed or never started: none of this attempt is in flight, so the next need not wait out the lease.
-    await ports.release(key, token).catch(() => undefined);
-    throw err;
+    return await importClaimed();
   } finally {
     clearInterval(keepAlive);
   }
-  if (attempt === 'lease-lost') throw new LeaseLostError(`${key}: the lease ran out before the call; not sent`);
-  calls++;
-  if (attempt.kind === 'refused') {
-    await ports.ledgerPut(key, {
-      status: 'failed',
-      zimCode: attempt.code,
-      zimMessage: attempt.message,
-      sourceId: message.sourceId,
-    });
-    return { ...none, failed: 1, calls, hasMore };
-  }
-  await ports.ledgerPut(key, {
-    status: 'done',
-    msgSeq: attempt.msgSeq,
-    msgId: attempt.msgId,
-    sourceId: message.sourceId,
-  });
-  return { ...none, done: 1, calls, hasMore, landed: landedMark(attempt.msgSeq) };
 }

@@ -6,6 +6,7 @@ import {
   importMessageExactlyOnce,
   LEASE_MS,
   type MessageImportPorts,
+  WAIT_LEASE_MS,
   type MessageToImport,
 } from '../../activities/message-import';
 import type { Claim, LedgerEntry } from '../../src/staging/migration-store';
@@ -198,22 +199,66 @@ describe('importMessageExactlyOnce', () => {
     assert.equal(w.zim.get('bob')!.length, 1);
   });
 
-  it('takes over from an attempt that died holding its lease, once the lease ran out, and reconciles', async () => {
+  it('takes over from an attempt that died calling, once its call lease ran out, and reconciles', async () => {
     const w = world([msg('m1', 'bob', 1000)]);
-    // An attempt claimed, landed, and died before recording it (its process was killed).
-    await w.ports.claim('owner/m1', 'm1', 'dead', LEASE_MS);
+    // An attempt claimed, extended its lease to call (mayCall), landed, and died before recording it (SIGKILL).
+    await w.ports.claim('owner/m1', 'm1', 'dead', WAIT_LEASE_MS);
+    assert.ok(await w.ports.renew('owner/m1', 'dead', LEASE_MS));
     w.zim.set('bob', [{ sourceId: 'm1', from: 'owner', time: 1000, type: 1, seq: 7 }]);
     const startedAt = w.clock.now;
     const r = await importMessageExactlyOnce(w.ports, 0, null, 'next');
-    assert.ok(w.clock.now - startedAt >= LEASE_MS, 'it waited out the lease');
+    assert.ok(w.clock.now - startedAt >= LEASE_MS, 'it waited out the call lease');
     assert.deepEqual([r.done, r.calls, w.sends()], [1, 1, 0], 'reconciled: landed already, not sent again');
+  });
+
+  it('takes over within seconds from an attempt that died waiting for its slot (issue #17)', async () => {
+    const w = world([msg('m1', 'bob', 1000)]);
+    // The attempt claimed and was still waiting for its call slot when its worker was SIGKILLed: it never called
+    // (held before the call for good; no renewal comes on the fake clock).
+    w.holdBeforeCall(() => {
+      w.holdBeforeCall(async () => undefined);
+      return new Promise<void>(() => undefined);
+    });
+    void importMessageExactlyOnce(w.ports, 0, null, 'dead');
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const startedAt = w.clock.now;
+    const r = await importMessageExactlyOnce(w.ports, 0, null, 'next');
+    const waited = w.clock.now - startedAt;
+    assert.ok(waited >= WAIT_LEASE_MS && waited <= WAIT_LEASE_MS + 1_000, `waited ${waited} ms`);
+    assert.ok(WAIT_LEASE_MS <= 10_000, 'a dead waiter holds its conversation for seconds, not the call lease');
+    assert.deepEqual([r.done, r.calls, w.sends()], [1, 2, 1], 'reconciled (nothing landed), then sent once');
+  });
+
+  it('extends its lease to the call lease right before calling', async () => {
+    const w = world([msg('m1', 'bob', 1000)]);
+    w.holdBeforeCall(async () => {
+      w.holdBeforeCall(async () => undefined);
+      // While it waits for its slot, the lease is the short one: another attempt may take over after it.
+      w.clock.now += WAIT_LEASE_MS + 1;
+      assert.equal((await w.ports.claim('owner/m1', 'm1', 'other', WAIT_LEASE_MS)).claimed, true);
+    });
+    await assert.rejects(importMessageExactlyOnce(w.ports, 0, null, 'waiting'), /lease ran out before the call/);
+    // The one that took over calls; once it called, a third attempt finds the call lease live for LEASE_MS.
+    let claimDuringCall: Claim | undefined;
+    const w2 = world([msg('m2', 'bob', 1000)]);
+    const realSend = w2.ports.send.bind(w2.ports);
+    w2.ports.send = (m, mayCall) =>
+      realSend(m, async () => {
+        const ok = await mayCall();
+        w2.clock.now += LEASE_MS - 1;
+        claimDuringCall = await w2.ports.claim('owner/m2', 'm2', 'third', WAIT_LEASE_MS);
+        return ok;
+      });
+    await importMessageExactlyOnce(w2.ports, 0, null, 'caller');
+    assert.equal(claimDuringCall?.claimed, false, 'no other attempt reconciles while the call may be in flight');
+    assert.equal(w2.sends(), 1);
   });
 
   it('does not call once its lease was taken over', async () => {
     const w = world([msg('m1', 'bob', 1000)]);
     w.holdBeforeCall(async () => {
-      w.clock.now += LEASE_MS + 1; // stalled past its lease while waiting for the slot...
-      await w.ports.claim('owner/m1', 'm1', 'other', LEASE_MS); // ...and another attempt took over
+      w.clock.now += WAIT_LEASE_MS + 1; // stalled past its lease while waiting for the slot...
+      await w.ports.claim('owner/m1', 'm1', 'other', WAIT_LEASE_MS); // ...and another attempt took over
     });
     await assert.rejects(importMessageExactlyOnce(w.ports, 0, null, 'stalled'), /lease ran out before the call/);
     assert.equal(w.sends(), 0);
