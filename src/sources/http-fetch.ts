@@ -129,7 +129,11 @@ export async function getJson<S extends z.ZodType>(url: URL, schema: S, options:
     try {
       body = JSON.parse(text);
     } catch {
-      throw new SourceHttpError(`${method} ${redact(url)}: the answer is not JSON (${text.slice(0, 80)})`, res.status, false);
+      throw new SourceHttpError(
+        `${method} ${redact(url)}: the answer is not JSON (${text.slice(0, 80)})`,
+        res.status,
+        false
+      );
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
@@ -188,9 +192,13 @@ export async function downloadFile(
       continue;
     }
     if (res.status >= 400)
-      throw new SourceHttpError(`GET ${redact(url)}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`, res.status, true);
+      throw new SourceHttpError(
+        `GET ${redact(url)}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`,
+        res.status,
+        true
+      );
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
+      await pipeline(Readable.fromWeb(res.body), createWriteStream(dest));
     } catch (err) {
       lastError = new SourceHttpError(`GET ${redact(url)}: download cut short (${(err as Error).message})`, 0, false);
       if (options.stats) options.stats.retries++;
