@@ -140,12 +140,12 @@ export async function exportJob(
           "Check that this machine can reach Sendbird's file host and that the token's app has data export enabled (a premium feature)"
       );
   }
-  const files = unpack(tmpFile, unit, key, dir, named);
+  const files = await unpack(tmpFile, unit, key, dir, named);
   rmSync(tmpFile, { force: true });
   const summary: ExportJobSummary = {
     requestId,
     status: job.status,
-    files: await files,
+    files,
     bytes,
     refreshedLinks: refreshed,
   };
