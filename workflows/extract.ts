@@ -1,5 +1,6 @@
 /**
- * Extraction from a source into our export format (docs/sources.md): list, map ids, then one activity per channel
+ * Extraction from a source into our export format (docs/sources.md): on the export-jobs route first one activity per
+ * data export job (data type × window), then list, map ids, then one activity per channel
  * (a window of `concurrency` at a time) and per chunk of blocklists, then finalize. A unit Temporal saw complete is
  * never run again; a unit that was running when a worker died is retried from its last heartbeated page. The
  * workflow continues as new every few hundred units, carrying only counters (units are numbered).
