@@ -358,5 +358,39 @@ describe('extract sendbird (Temporal workflow)', () => {
     );
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /exactly one source/);
+    const noFrom = cli('extract', 'sendbird', '--out', out, '--app-id', 'abc', '--export-jobs');
+    assert.equal(noFrom.code, 2);
+    assert.match(noFrom.err, /--export-jobs needs .*--from DATE: the day your Sendbird app was created/);
+
+    // The export-jobs route from the CLI: dates as days, polling in fractions of a second.
+    const day = 86_400_000;
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const jobsOut = path.join(root, 'cli-jobs');
+    const j = await runCli(
+      [
+        'extract',
+        'sendbird',
+        '--api',
+        emulator.url,
+        '--export-jobs',
+        '--from',
+        iso(ws0 - 31 * day),
+        '--to',
+        iso(Date.now() + 2 * day),
+        '--poll-seconds',
+        '0.2',
+        '--out',
+        jobsOut,
+        '--embedded-worker',
+        '--requests-per-second',
+        '300',
+        '--task-queue',
+        'extract-cli-jobs',
+      ],
+      { TEMPORAL_ADDRESS: t.server.address, SENDBIRD_API_TOKEN: TOKEN }
+    );
+    assert.equal(j.status, 0, j.stderr);
+    assert.ok(!(j.stdout + j.stderr).includes(TOKEN), 'the token is never printed');
+    assertMatchesWorkspace(jobsOut, ws, { blocks: true });
   });
 });
