@@ -116,32 +116,39 @@ export async function exportJob(
     throw new ExportJobError(`${named} ended with the status "${job.status}", which this tool does not know`);
 
   const tmpFile = dir.tmp(`export-job-${key}.download`);
+  // A large file takes longer than the heartbeat timeout to download and unpack: heartbeat meanwhile.
+  const beat = setInterval(() => cp.save({ requestId, status: 'downloading' }), 5000);
+  let files: number;
   let refreshed = 0;
   let bytes: number;
-  for (;;) {
-    const got = await downloadFile(new URL(job.file!.url), tmpFile, { pacer: rt.pacer, stats: rt.stats });
-    if (!got.refused) {
-      bytes = got.bytes;
-      break;
+  try {
+    for (;;) {
+      const got = await downloadFile(new URL(job.file!.url), tmpFile, { pacer: rt.pacer, stats: rt.stats });
+      if (!got.refused) {
+        bytes = got.bytes;
+        break;
+      }
+      // An expired or revoked link: ask the job again for a fresh one (never stored, source-formats.md §0.3).
+      job = await sb.exportJob(unit.dataType, requestId);
+      cp.save({ requestId, status: job.status });
+      const fileExpired = job.file?.expires_at != null && job.file.expires_at <= Date.now();
+      if (job.status !== 'done' || !job.file || fileExpired) {
+        forget();
+        throw new ExportJobError(
+          `${named}: its file has expired (Sendbird keeps an export's file 7 days after the export). Run the extraction again: it requests a new job for this window`
+        );
+      }
+      if (++refreshed > 5)
+        throw new ExportJobError(
+          `${named}: the file host refused the download (HTTP ${got.refused}) ${refreshed} times with fresh links. ` +
+            "Check that this machine can reach Sendbird's file host and that the token's app has data export enabled (a premium feature)"
+        );
     }
-    // An expired or revoked link: ask the job again for a fresh one (never stored, source-formats.md §0.3).
-    job = await sb.exportJob(unit.dataType, requestId);
-    cp.save({ requestId, status: job.status });
-    const fileExpired = job.file?.expires_at != null && job.file.expires_at <= Date.now();
-    if (job.status !== 'done' || !job.file || fileExpired) {
-      forget();
-      throw new ExportJobError(
-        `${named}: its file has expired (Sendbird keeps an export's file 7 days after the export). Run the extraction again: it requests a new job for this window`
-      );
-    }
-    if (++refreshed > 5)
-      throw new ExportJobError(
-        `${named}: the file host refused the download (HTTP ${got.refused}) ${refreshed} times with fresh links. ` +
-          "Check that this machine can reach Sendbird's file host and that the token's app has data export enabled (a premium feature)"
-      );
+    files = await unpack(tmpFile, unit, key, dir, named);
+    rmSync(tmpFile, { force: true });
+  } finally {
+    clearInterval(beat);
   }
-  const files = await unpack(tmpFile, unit, key, dir, named);
-  rmSync(tmpFile, { force: true });
   const summary: ExportJobSummary = {
     requestId,
     status: job.status,
