@@ -151,7 +151,8 @@ export function registerExtractCommands(program: Command): void {
     .addHelpText(
       'after',
       `
-Sources: sendbird (its data-export files, or the Platform API). "zim-migrate extract sendbird --help" says more.
+Sources: sendbird (its data-export files, the Platform API, or data export jobs it requests). "zim-migrate
+extract sendbird --help" says more.
 
 Examples:
   $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
@@ -161,7 +162,7 @@ Exit codes: 0 extracted, 1 failure, 2 bad usage.`
   extract
     .command('sendbird')
     .description(
-      'Extract a Sendbird app, from its data-export files or the Platform API, as a durable Temporal workflow'
+      'Extract a Sendbird app (export files, the Platform API or data export jobs) as a durable Temporal workflow'
     )
     .requiredOption('--out <dir>', 'the export directory to write (validate and plan read it as it is)')
     .option('--from-export-dir <dir|zip>', 'a Sendbird data export (JSON): a directory or the zip Sendbird produced')
