@@ -9,6 +9,7 @@ import { ExportArchiveError } from '../src/sources/export-archive';
 import { RequestPacer, SourceHttpError, type FetchStats } from '../src/sources/http-fetch';
 import { IdMapError } from '../src/sources/id-map';
 import { ExportFileError } from '../src/sources/sendbird/export-files';
+import { exportJob, ExportJobError } from '../src/sources/sendbird/export-jobs';
 import {
   blocksChunk,
   buildIdMap,
@@ -43,6 +44,7 @@ async function permanentAsFailure<T>(run: () => Promise<T>): Promise<T> {
       err instanceof ExportFileError ||
       err instanceof ExportArchiveError ||
       err instanceof IdMapError ||
+      err instanceof ExportJobError ||
       (err instanceof SourceHttpError && err.permanent)
     )
       throw ApplicationFailure.nonRetryable(err.message, err.name);
@@ -59,6 +61,9 @@ export function createExtractActivities(deps: ExtractActivityDeps) {
     },
     async extractListChannels(cfg: SendbirdExtractConfig) {
       return permanentAsFailure(() => listChannels(cfg, rt, checkpoint()));
+    },
+    async extractExportJob(cfg: SendbirdExtractConfig, index: number) {
+      return permanentAsFailure(() => exportJob(cfg, rt, index, checkpoint()));
     },
     async extractScanExport(cfg: SendbirdExtractConfig) {
       return permanentAsFailure(() => scanExport(cfg));

@@ -1,5 +1,6 @@
 /**
- * Extraction from a source into our export format (docs/sources.md): list, map ids, then one activity per channel
+ * Extraction from a source into our export format (docs/sources.md): on the export-jobs route first one activity per
+ * data export job (data type × window), then list, map ids, then one activity per channel
  * (a window of `concurrency` at a time) and per chunk of blocklists, then finalize. A unit Temporal saw complete is
  * never run again; a unit that was running when a worker died is retried from its last heartbeated page. The
  * workflow continues as new every few hundred units, carrying only counters (units are numbered).
@@ -14,7 +15,12 @@ import {
 } from '@temporalio/workflow';
 import type { ExtractActivities } from '../activities/extract';
 import type { ExtractSummary, SendbirdExtractConfig } from '../src/sources/sendbird/units';
-import { BLOCK_CHUNK_USERS, extractProgressQuery, type ExtractProgress } from '../src/shared/extract-api';
+import {
+  BLOCK_CHUNK_USERS,
+  exportJobUnits,
+  extractProgressQuery,
+  type ExtractProgress,
+} from '../src/shared/extract-api';
 
 export interface ExtractInput {
   config: SendbirdExtractConfig;
@@ -35,11 +41,25 @@ const activities = (heartbeatTimeout: string) =>
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
 
+// A data export job may wait hours in Sendbird's queue; the worker polls it, heartbeating each answer.
+const exportJobActivities = (heartbeatTimeout: string) =>
+  proxyActivities<ExtractActivities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
+
+const ROUTE_NAME = { api: 'Platform API', export: 'export files', 'export-jobs': 'data export jobs' } as const;
+
 export async function extractWorkflow(input: ExtractInput): Promise<ExtractSummary> {
   const cfg = input.config;
   const acts = activities(input.heartbeatTimeout ?? '60 seconds');
+  const jobActs = exportJobActivities(input.heartbeatTimeout ?? '60 seconds');
+  const jobs = cfg.route.kind === 'export-jobs' ? exportJobUnits(cfg.route) : [];
   const p: ExtractProgress = input.progress ?? {
-    phase: 'list',
+    phase: jobs.length ? 'export-jobs' : 'list',
+    exportJobs: jobs.length,
+    exportJobsDone: 0,
     users: 0,
     channels: 0,
     channelsDone: 0,
@@ -50,27 +70,14 @@ export async function extractWorkflow(input: ExtractInput): Promise<ExtractSumma
   setHandler(extractProgressQuery, () => p);
   const show = () =>
     setCurrentDetails(
-      `**Extract from Sendbird** (${cfg.route.kind === 'api' ? 'Platform API' : 'export files'}) into \`${cfg.outDir}\`\n\n` +
-        `phase: **${p.phase}** · users ${p.users} · channels ${p.channelsDone}/${p.channels} · messages ${p.messages}` +
-        (cfg.blocks && cfg.route.kind === 'api' ? ` · blocklist chunks ${p.blockChunksDone}/${p.blockChunks}` : '')
+      `**Extract from Sendbird** (${ROUTE_NAME[cfg.route.kind]}) into \`${cfg.outDir}\`\n\n` +
+        `phase: **${p.phase}** · ` +
+        (jobs.length ? `export jobs ${p.exportJobsDone ?? 0}/${jobs.length} · ` : '') +
+        `users ${p.users} · channels ${p.channelsDone}/${p.channels} · messages ${p.messages}` +
+        (cfg.blocks && cfg.route.kind !== 'export' ? ` · blocklist chunks ${p.blockChunksDone}/${p.blockChunks}` : '')
     );
   show();
 
-  if (p.phase === 'list') {
-    if (cfg.route.kind === 'api') {
-      p.users = (await acts.extractListUsers(cfg)).users;
-      show();
-      await acts.extractListChannels(cfg);
-    } else p.users = (await acts.extractScanExport(cfg)).users;
-    p.phase = 'id-map';
-    show();
-  }
-  if (p.phase === 'id-map') {
-    p.channels = (await acts.extractIdMap(cfg)).channels;
-    p.blockChunks = cfg.blocks && cfg.route.kind === 'api' ? Math.ceil(p.users / BLOCK_CHUNK_USERS) : 0;
-    p.phase = 'messages';
-    show();
-  }
   const budget = input.unitsPerRun ?? 500;
   let started = 0;
   const window = async (total: () => number, doneCount: () => number, run: (i: number) => Promise<void>) => {
@@ -110,6 +117,40 @@ export async function extractWorkflow(input: ExtractInput): Promise<ExtractSumma
     while (finished.has(n)) n++;
     return n;
   };
+
+  if (p.phase === 'export-jobs') {
+    // One activity per job (data type × window): created once, polled, downloaded, unpacked; then one scan.
+    const base = p.exportJobsDone ?? 0;
+    const completed = await window(
+      () => jobs.length,
+      () => base,
+      async (i) => {
+        await jobActs.extractExportJob(cfg, i);
+        finished.add(i);
+        p.exportJobsDone = prefix(base);
+        show();
+      }
+    );
+    if (!completed) return await continueAsNew<typeof extractWorkflow>({ ...input, progress: p });
+    finished.clear();
+    p.phase = 'list';
+    show();
+  }
+  if (p.phase === 'list') {
+    if (cfg.route.kind === 'api') {
+      p.users = (await acts.extractListUsers(cfg)).users;
+      show();
+      await acts.extractListChannels(cfg);
+    } else p.users = (await acts.extractScanExport(cfg)).users;
+    p.phase = 'id-map';
+    show();
+  }
+  if (p.phase === 'id-map') {
+    p.channels = (await acts.extractIdMap(cfg)).channels;
+    p.blockChunks = cfg.blocks && cfg.route.kind !== 'export' ? Math.ceil(p.users / BLOCK_CHUNK_USERS) : 0;
+    p.phase = 'messages';
+    show();
+  }
   if (p.phase === 'messages') {
     const base = p.channelsDone;
     const completed = await window(

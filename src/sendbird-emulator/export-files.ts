@@ -14,7 +14,18 @@ export interface ExportEntry {
   json: () => string;
 }
 
-export function exportEntries(ws: Workspace): ExportEntry[] {
+/** What one export job holds: a data type, and objects created in [startMs, endMs) (source-formats.md §1.1 A). */
+export interface ExportSelection {
+  dataType: 'users' | 'channels' | 'messages';
+  startMs: number;
+  endMs: number;
+}
+
+/** The whole workspace as one export, or only what one export job selects. */
+export function exportEntries(ws: Workspace, sel?: ExportSelection): ExportEntry[] {
+  const inWindow = (ms: number) => !sel || (ms >= sel.startMs && ms < sel.endMs);
+  const wsUsers = ws.users.filter((u) => inWindow(u.created_at * 1000));
+  const wsChannels = ws.channels.filter((c) => inWindow(c.created_at * 1000));
   const user = (u: Workspace['users'][number]) => ({
     ...u,
     has_ever_logged_in: true,
@@ -27,15 +38,15 @@ export function exportEntries(ws: Workspace): ExportEntry[] {
       name: 'users.json',
       json: () =>
         JSON.stringify({
-          active_users: ws.users.filter((u) => u.is_active).map(user),
-          deactivated_users: ws.users.filter((u) => !u.is_active).map(user),
+          active_users: wsUsers.filter((u) => u.is_active).map(user),
+          deactivated_users: wsUsers.filter((u) => !u.is_active).map(user),
         }),
     },
     {
       name: 'channels.json',
       json: () =>
         JSON.stringify({
-          group_channels: ws.channels.map((ch) => {
+          group_channels: wsChannels.map((ch) => {
             const c = channelJson(ws, ch, true, true) as {
               members: { user_id: string; nickname: string; profile_url: string; is_active: boolean }[];
             };
@@ -52,14 +63,14 @@ export function exportEntries(ws: Workspace): ExportEntry[] {
           }),
         }),
     },
-  ];
-  for (const ch of ws.channels) {
-    if (ch.ts.length === 0) continue;
+  ].filter((e) => !sel || e.name === `${sel.dataType}.json`);
+  for (const ch of sel && sel.dataType !== 'messages' ? [] : ws.channels) {
+    const picked = [...ch.ts.keys()].filter((i) => inWindow(ch.ts[i]!));
+    if (picked.length === 0) continue;
     entries.push({
       name: `messages/${ch.channel_url}.json`,
       json: () => {
-        const messages: unknown[] = [];
-        for (let i = 0; i < ch.ts.length; i++) messages.push(messageJson(ws, ch, i));
+        const messages = picked.map((i) => messageJson(ws, ch, i));
         // Operators are not in the export (§1.2); members carry role "operator".
         return JSON.stringify({ messages, channel: channelJson(ws, ch, true, true) });
       },
@@ -76,9 +87,9 @@ export function writeExportDir(ws: Workspace, dir: string): void {
   }
 }
 
-export function exportZip(ws: Workspace): Promise<Buffer> {
+export function exportZip(ws: Workspace, sel?: ExportSelection): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  for (const e of exportEntries(ws)) zip.addBuffer(Buffer.from(e.json()), e.name);
+  for (const e of exportEntries(ws, sel)) zip.addBuffer(Buffer.from(e.json()), e.name);
   zip.end();
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {

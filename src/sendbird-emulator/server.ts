@@ -1,10 +1,13 @@
 /**
  * A local Sendbird Platform API for tests and benchmarks (loopback only): the list endpoints the connector reads,
  * with token paging, deactivated users hidden unless active_mode=all, supergroups listed without members, a rate
- * limit answered with 429 and Retry-After, export jobs whose file URLs expire, and counters of every request (tests
+ * limit answered with 429 and Retry-After, data export jobs (POST /v3/export/{type} over a window, scheduled →
+ * exporting → done | failed | no data, listed and read by request_id, each read signing a fresh file link that
+ * expires), seeded faults (failed jobs, expired downloads), and counters of every request (tests
  * check that a resumed extraction fetched no finished unit twice).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { exportZip } from './export-files';
 import { channelJson, messageJson, MESSAGE_KIND, type Workspace } from './workspace';
@@ -17,6 +20,25 @@ export interface SendbirdEmulatorOptions {
   rateLimit?: number;
   /** How long an export file URL stays valid. */
   fileUrlTtlMs?: number;
+  /** How long an export job takes: `scheduled` for the first half, `exporting` for the second, then done. */
+  exportJobMs?: number;
+  /** Longest window one messages export may cover (source-formats.md §1.1 A: 7 days to be safe; the old doc said 31). */
+  maxExportWindowMs?: number;
+  /** Seeded faults: export jobs (1-based creation order) that end `failed`; the first downloads answered 403 expired. */
+  faults?: { failExportJobs?: number[]; expireDownloads?: number };
+}
+
+export const EXPORT_DATA_TYPES = ['messages', 'channels', 'users'] as const;
+type ExportDataType = (typeof EXPORT_DATA_TYPES)[number];
+
+interface ExportJob {
+  request_id: string;
+  dataType: ExportDataType;
+  start_ts: number;
+  end_ts: number;
+  created: number;
+  seq: number;
+  empty: boolean;
 }
 
 export interface SendbirdEmulator {
@@ -29,6 +51,10 @@ export interface EmulatorStats {
   requests: number;
   tooMany: number;
   expiredFileUrls: number;
+  /** Export jobs created per `data_type start_ts-end_ts` (a resumed extraction must not create a job twice). */
+  exportJobsCreated: Map<string, number>;
+  /** Export files served whole. */
+  exportDownloads: number;
   /** Requests per path and query (without the token), to find repeated fetches. */
   byRequest: Map<string, number>;
 }
@@ -62,11 +88,70 @@ function lowerBound(ts: Float64Array, t: number, inclusive: boolean): number {
 
 export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise<SendbirdEmulator> {
   const ws = o.workspace;
-  const stats: EmulatorStats = { requests: 0, tooMany: 0, expiredFileUrls: 0, byRequest: new Map() };
+  const stats: EmulatorStats = {
+    requests: 0,
+    tooMany: 0,
+    expiredFileUrls: 0,
+    exportJobsCreated: new Map(),
+    exportDownloads: 0,
+    byRequest: new Map(),
+  };
   const channelByUrl = new Map(ws.channels.map((c) => [c.channel_url, c]));
   const userIndex = new Map(ws.users.map((u, i) => [u.user_id, i]));
-  const exports = new Map<string, { type: string; created: number }>();
-  let zip: Promise<Buffer> | undefined;
+  const exports = new Map<string, ExportJob>();
+  const zips = new Map<string, Promise<Buffer>>();
+  const jobMs = o.exportJobMs ?? 1000;
+  const maxWindow = o.maxExportWindowMs ?? 7 * 86_400_000;
+  const failing = new Set(o.faults?.failExportJobs ?? []);
+  let expireDownloads = o.faults?.expireDownloads ?? 0;
+  const secret = randomBytes(16);
+  const sign = (id: string, expires: number) =>
+    createHmac('sha256', secret).update(`${id}:${expires}`).digest('base64url');
+  const jobStatus = (j: ExportJob) => {
+    const age = Date.now() - j.created;
+    if (age < jobMs / 2) return 'scheduled';
+    if (age < jobMs) return 'exporting';
+    return failing.has(j.seq) ? 'failed' : j.empty ? 'no data' : 'done';
+  };
+  // The export resource as Sendbird lists it; a done job's file link is signed afresh on every read (ttl from then).
+  const jobJson = (j: ExportJob) => {
+    const status = jobStatus(j);
+    const expires = Date.now() + ttl;
+    return {
+      request_id: j.request_id,
+      status,
+      data_type: j.dataType,
+      format: 'json',
+      timezone: 'UTC',
+      created_at: j.created,
+      start_ts: j.start_ts,
+      end_ts: j.end_ts,
+      channel_urls: [],
+      sender_ids: [],
+      user_ids: [],
+      ...(status === 'done'
+        ? {
+            file: {
+              url: `${base}/_export-files/${j.request_id}.zip?expires=${expires}&sig=${sign(j.request_id, expires)}`,
+              expires_at: expires,
+            },
+          }
+        : {}),
+    };
+  };
+  const isEmpty = (t: ExportDataType, start: number, end: number) => {
+    const inside = (ms: number) => ms >= start && ms < end;
+    if (t === 'users') return !ws.users.some((u) => inside(u.created_at * 1000));
+    if (t === 'channels') return !ws.channels.some((c) => inside(c.created_at * 1000));
+    return !ws.channels.some((c) => c.ts.some(inside));
+  };
+  const readBody = (req: IncomingMessage) =>
+    new Promise<string>((resolve, reject) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => resolve(body));
+      req.on('error', reject);
+    });
   let nextSlot = 0; // GCRA: the earliest time the next request is allowed
   const ttl = o.fileUrlTtlMs ?? 60_000;
   let exportSeq = 0;
@@ -87,6 +172,8 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
         requests: stats.requests,
         tooMany: stats.tooMany,
         expiredFileUrls: stats.expiredFileUrls,
+        exportJobsCreated: Object.fromEntries(stats.exportJobsCreated),
+        exportDownloads: stats.exportDownloads,
       });
     stats.requests++;
     if (o.rateLimit) {
@@ -115,12 +202,21 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
     const file = /^\/_export-files\/([\w-]+)\.zip$/.exec(url.pathname);
     if (file) {
       const job = exports.get(file[1]!);
-      if (!job) return error(res, 404, 400201, 'no such file');
-      if (Date.now() > Number(q.get('expires'))) {
+      if (!job || jobStatus(job) !== 'done') return error(res, 404, 400201, 'no such file');
+      const expires = Number(q.get('expires'));
+      // A signed link, as S3's: a changed expiry breaks the signature; both answer 403 as S3 does.
+      if (q.get('sig') !== sign(job.request_id, expires)) return error(res, 403, 400108, 'Signature mismatch.');
+      if (Date.now() > expires || expireDownloads > 0) {
+        if (expireDownloads > 0) expireDownloads--;
         stats.expiredFileUrls++;
         return error(res, 403, 400108, 'The file URL has expired.');
       }
-      zip ??= exportZip(ws);
+      let zip = zips.get(job.request_id);
+      if (!zip) {
+        zip = exportZip(ws, { dataType: job.dataType, startMs: job.start_ts, endMs: job.end_ts });
+        zips.set(job.request_id, zip);
+      }
+      stats.exportDownloads++;
       void zip.then((buf) => {
         res.writeHead(200, { 'content-type': 'application/zip', 'content-length': String(buf.length) });
         res.end(buf);
@@ -132,20 +228,54 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
     if (parts[0] !== 'v3') return error(res, 404, 400301, 'not found');
     const [, a, b, c] = parts;
 
-    if (a === 'export' && b && !c && req.method === 'POST') {
-      const id = `job${++exportSeq}`;
-      exports.set(id, { type: b, created: Date.now() });
-      return send(res, 200, { request_id: id, status: 'done', data_type: b, format: 'json' });
-    }
-    if (a === 'export' && b && c && req.method === 'GET') {
-      if (!exports.has(c)) return error(res, 404, 400201, 'no such export');
-      // Every read hands out a fresh link; each expires ttl after it was handed out.
-      const expires = Date.now() + ttl;
-      return send(res, 200, {
-        request_id: c,
-        status: 'done',
-        file: { url: `${base}/_export-files/${c}.zip?expires=${expires}`, expires_at: expires },
-      });
+    if (a === 'export' && b) {
+      if (!(EXPORT_DATA_TYPES as readonly string[]).includes(b))
+        return error(res, 400, 400151, `Invalid value: "data_type" (${b}): one of ${EXPORT_DATA_TYPES.join(', ')}`);
+      const dataType = b as ExportDataType;
+      if (!c && req.method === 'POST') {
+        void readBody(req).then((text) => {
+          let body: { start_ts?: unknown; end_ts?: unknown; format?: unknown };
+          try {
+            body = JSON.parse(text) as typeof body;
+          } catch {
+            return error(res, 400, 400403, 'Invalid JSON request body.');
+          }
+          const { start_ts: start, end_ts: end } = body;
+          if (typeof start !== 'number' || typeof end !== 'number' || !(end > start))
+            return error(res, 400, 400111, '"start_ts" and "end_ts" are required, in Unix ms, start before end.');
+          if (dataType === 'messages' && end - start > maxWindow)
+            return error(res, 400, 400111, `Invalid value: "end_ts - start_ts" exceeds ${maxWindow} ms.`);
+          if (body.format !== undefined && body.format !== 'json' && body.format !== 'csv')
+            return error(res, 400, 400111, 'Invalid value: "format".');
+          const seq = ++exportSeq;
+          const job: ExportJob = {
+            request_id: `${dataType}-${seq}-${randomBytes(4).toString('hex')}`,
+            dataType,
+            start_ts: start,
+            end_ts: end,
+            created: Date.now(),
+            seq,
+            empty: isEmpty(dataType, start, end),
+          };
+          exports.set(job.request_id, job);
+          const key = `${dataType} ${start}-${end}`;
+          stats.exportJobsCreated.set(key, (stats.exportJobsCreated.get(key) ?? 0) + 1);
+          send(res, 200, jobJson(job));
+        });
+        return;
+      }
+      if (req.method !== 'GET') return error(res, 405, 400301, 'method not allowed');
+      if (c) {
+        const job = exports.get(c);
+        if (!job || job.dataType !== dataType) return error(res, 400, 400201, `Export not found: ${c}`);
+        return send(res, 200, jobJson(job));
+      }
+      const p = page(
+        [...exports.values()].filter((j) => j.dataType === dataType),
+        q
+      );
+      if (!p) return error(res, 400, 400111, 'invalid token');
+      return send(res, 200, { exported_data: p.slice.map(jobJson), next: p.next });
     }
     if (req.method !== 'GET') return error(res, 405, 400301, 'method not allowed');
 

@@ -4,6 +4,9 @@
  * again with backoff, the answer validated with zod. Secrets travel in headers given by the caller and never appear
  * in an error: errors name the path, never the query's token or the headers.
  */
+import { createWriteStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 
@@ -53,6 +56,11 @@ export interface JsonGetOptions {
   /** Attempts for transient failures (429, 5xx, network) before giving up; the activity's retry takes over then. */
   attempts?: number;
   timeoutMs?: number;
+  /** Default GET. A POST is tried again only on 429 (nothing was done then): after a timeout or a 5xx the caller
+   * must find out whether it took effect (a second POST may create a second export job). */
+  method?: 'GET' | 'POST';
+  /** A JSON body (POST). */
+  body?: unknown;
 }
 
 function retryAfterMs(res: Response): number {
@@ -67,6 +75,8 @@ function retryAfterMs(res: Response): number {
 const redact = (url: URL) => `${url.origin}${url.pathname}`;
 
 export async function getJson<S extends z.ZodType>(url: URL, schema: S, options: JsonGetOptions): Promise<z.infer<S>> {
+  const method = options.method ?? 'GET';
+  const once = method !== 'GET';
   const attempts = options.attempts ?? 20;
   let lastError: Error = new Error('no attempt made');
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -74,9 +84,16 @@ export async function getJson<S extends z.ZodType>(url: URL, schema: S, options:
     if (options.stats) options.stats.requests++;
     let res: Response;
     try {
-      res = await fetch(url, { headers: options.headers, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+      res = await fetch(url, {
+        method,
+        headers:
+          options.body === undefined ? options.headers : { ...options.headers, 'content-type': 'application/json' },
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
     } catch (err) {
-      lastError = new SourceHttpError(`GET ${redact(url)} failed: ${(err as Error).message}`, 0, false);
+      lastError = new SourceHttpError(`${method} ${redact(url)} failed: ${(err as Error).message}`, 0, false);
+      if (once) throw lastError;
       if (options.stats) options.stats.retries++;
       await sleep(Math.min(8000, 250 * 2 ** attempt));
       continue;
@@ -86,13 +103,14 @@ export async function getJson<S extends z.ZodType>(url: URL, schema: S, options:
       if (options.stats) options.stats.tooMany++;
       const wait = retryAfterMs(res);
       options.pacer.holdUntil(Date.now() + wait);
-      lastError = new SourceHttpError(`GET ${redact(url)}: 429 too many requests`, 429, false);
+      lastError = new SourceHttpError(`${method} ${redact(url)}: 429 too many requests`, 429, false);
       continue;
     }
     const text = await res.text();
     if (res.status >= 500) {
       if (options.stats) options.stats.retries++;
-      lastError = new SourceHttpError(`GET ${redact(url)}: HTTP ${res.status}`, res.status, false);
+      lastError = new SourceHttpError(`${method} ${redact(url)}: HTTP ${res.status}`, res.status, false);
+      if (once) throw lastError;
       await sleep(Math.min(8000, 250 * 2 ** attempt));
       continue;
     }
@@ -102,7 +120,7 @@ export async function getJson<S extends z.ZodType>(url: URL, schema: S, options:
           ? ' (check the API token: SENDBIRD_API_TOKEN or --api-token-file)'
           : '';
       throw new SourceHttpError(
-        `GET ${redact(url)}: HTTP ${res.status} ${text.slice(0, 200)}${hint}`,
+        `${method} ${redact(url)}: HTTP ${res.status} ${text.slice(0, 200)}${hint}`,
         res.status,
         true
       );
@@ -111,18 +129,83 @@ export async function getJson<S extends z.ZodType>(url: URL, schema: S, options:
     try {
       body = JSON.parse(text);
     } catch {
-      throw new SourceHttpError(`GET ${redact(url)}: the answer is not JSON (${text.slice(0, 80)})`, res.status, false);
+      throw new SourceHttpError(
+        `${method} ${redact(url)}: the answer is not JSON (${text.slice(0, 80)})`,
+        res.status,
+        false
+      );
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new SourceHttpError(
-        `GET ${redact(url)}: unexpected answer (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`,
+        `${method} ${redact(url)}: unexpected answer (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`,
         res.status,
         true
       );
     }
     return parsed.data;
+  }
+  throw lastError;
+}
+
+/**
+ * Downloads a file (an export's signed URL: no credentials sent, the URL is the credential) into `dest`, paced and
+ * with 429 honoured like the JSON calls. A 403/404/410 answers `refused` (a signed URL expired or revoked: the caller
+ * asks for a fresh one); other failures throw, naming the path without the URL's signature.
+ */
+export async function downloadFile(
+  url: URL,
+  dest: string,
+  options: Omit<JsonGetOptions, 'headers' | 'method' | 'body'>
+): Promise<{ refused?: number; bytes: number; contentType: string }> {
+  const attempts = options.attempts ?? 20;
+  let lastError: Error = new Error('no attempt made');
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    await options.pacer.take();
+    if (options.stats) options.stats.requests++;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 30 * 60_000) });
+    } catch (err) {
+      lastError = new SourceHttpError(`GET ${redact(url)} failed: ${(err as Error).message}`, 0, false);
+      if (options.stats) options.stats.retries++;
+      await sleep(Math.min(8000, 250 * 2 ** attempt));
+      continue;
+    }
+    if (res.status === 429) {
+      await res.body?.cancel();
+      if (options.stats) options.stats.tooMany++;
+      options.pacer.holdUntil(Date.now() + retryAfterMs(res));
+      lastError = new SourceHttpError(`GET ${redact(url)}: 429 too many requests`, 429, false);
+      continue;
+    }
+    if (res.status === 403 || res.status === 404 || res.status === 410) {
+      await res.body?.cancel();
+      return { refused: res.status, bytes: 0, contentType: '' };
+    }
+    if (res.status >= 500 || !res.body) {
+      await res.body?.cancel();
+      if (options.stats) options.stats.retries++;
+      lastError = new SourceHttpError(`GET ${redact(url)}: HTTP ${res.status}`, res.status, false);
+      await sleep(Math.min(8000, 250 * 2 ** attempt));
+      continue;
+    }
+    if (res.status >= 400)
+      throw new SourceHttpError(
+        `GET ${redact(url)}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`,
+        res.status,
+        true
+      );
+    try {
+      await pipeline(Readable.fromWeb(res.body), createWriteStream(dest));
+    } catch (err) {
+      lastError = new SourceHttpError(`GET ${redact(url)}: download cut short (${(err as Error).message})`, 0, false);
+      if (options.stats) options.stats.retries++;
+      await sleep(Math.min(8000, 250 * 2 ** attempt));
+      continue;
+    }
+    return { bytes: statSync(dest).size, contentType: res.headers.get('content-type') ?? '' };
   }
   throw lastError;
 }

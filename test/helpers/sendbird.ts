@@ -305,3 +305,36 @@ export function assertReadStatesMatchWorkspace(emulator: ZimEmulator, out: strin
   }
   return check;
 }
+
+/**
+ * Two extractions of one workspace hold the same records: each entity file line for line once sorted, and the
+ * per-channel files (numbered by listing order, which differs between routes) as the union of their lines.
+ */
+export function assertSameExport(a: string, b: string): { records: number } {
+  const sorted = (dir: string, pick: (f: string) => boolean) =>
+    readdirSync(dir)
+      .filter(pick)
+      .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+      .sort();
+  let records = 0;
+  for (const name of ['users.ndjson', 'groups.ndjson', 'group_members.ndjson', 'blocks.ndjson', 'id-map.ndjson']) {
+    const x = sorted(a, (f) => f === name);
+    assert.deepEqual(
+      sorted(b, (f) => f === name),
+      x,
+      name
+    );
+    records += x.length;
+  }
+  for (const prefix of ['peer_messages', 'group_messages', 'read_states']) {
+    const x = sorted(a, (f) => f.startsWith(prefix));
+    assert.ok(x.length > 0, `${prefix} files hold records`);
+    assert.deepEqual(
+      sorted(b, (f) => f.startsWith(prefix)),
+      x,
+      `${prefix}.*`
+    );
+    records += x.length;
+  }
+  return { records };
+}

@@ -26,7 +26,8 @@ describe('extract worker killed mid-way', () => {
   let t: TemporalTestEnv;
   let emulator: SendbirdEmulator;
   const children: ChildProcess[] = [];
-  const ws = generateWorkspace({ seed: 11, users: 300, messages: 12_000, startMs: Date.now() - 10 * 86_400_000 });
+  const ws0 = Date.now() - 10 * 86_400_000;
+  const ws = generateWorkspace({ seed: 11, users: 300, messages: 12_000, startMs: ws0 });
 
   before(async () => {
     t = await startTemporalTestEnv();
@@ -114,6 +115,46 @@ describe('extract worker killed mid-way', () => {
         !doneAtKill.has(`messages-${i}.json`),
         `channel #${i} had finished before the kill but was fetched again`
       );
+    }
+  });
+
+  it('export-jobs route: a worker killed while its jobs are pending resumes polling the same jobs (one creation each)', async () => {
+    // Jobs take 6 s in Sendbird here, so the kill lands while they are scheduled or exporting.
+    const sb = await startSendbirdEmulator({ workspace: ws, apiToken: TOKEN, exportJobMs: 6000 });
+    try {
+      const taskQueue = 'extract-kill-jobs';
+      const out = path.join(tempDir('extract-kill-jobs'), 'out');
+      const day = 86_400_000;
+      const fromMs = Math.floor((ws0 - 31 * day) / day) * day;
+      const toMs = Math.ceil((Date.now() + day) / day) * day;
+      const config: SendbirdExtractConfig = {
+        outDir: out,
+        route: { kind: 'export-jobs', baseUrl: sb.url, fromMs, toMs, windowDays: 7, pollMs: 200 },
+        mapping: DEFAULT_MAPPING,
+        blocks: false,
+      };
+      const first = await startWorker(taskQueue);
+      const handle = await t.client.workflow.start<typeof extractWorkflow>('extractWorkflow', {
+        taskQueue,
+        workflowId: 'extract-kill-jobs',
+        args: [{ config, concurrency: 4, heartbeatTimeout: '3 seconds' }],
+      });
+      while (sb.stats.exportJobsCreated.size < 4) await sleep(50);
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      assert.equal(sb.stats.exportDownloads, 0, 'the kill came while the jobs were pending');
+      const pending = [...sb.stats.exportJobsCreated.keys()];
+      await startWorker(taskQueue);
+      await handle.result();
+      const windows = Math.ceil((toMs - fromMs) / (7 * day));
+      assert.equal(sb.stats.exportJobsCreated.size, 3 * windows);
+      for (const [key, n] of sb.stats.exportJobsCreated) assert.equal(n, 1, `job ${key} created ${n} times`);
+      for (const key of pending)
+        assert.ok(sb.stats.exportJobsCreated.get(key) === 1, `${key} was resumed, not recreated`);
+      assert.equal(sb.stats.exportDownloads, readdirSync(path.join(out, '.extract', 'export-jobs')).length);
+      assertMatchesWorkspace(out, ws, { blocks: false });
+    } finally {
+      await sb.close();
     }
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createExtractActivities } from '../../activities/extract';
@@ -21,7 +21,12 @@ import { openStaging } from '../../src/staging';
 import { compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import { FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
-import { assertMatchesWorkspace, assertReadStatesMatchWorkspace, assertZimMatchesWorkspace } from '../helpers/sendbird';
+import {
+  assertMatchesWorkspace,
+  assertReadStatesMatchWorkspace,
+  assertSameExport,
+  assertZimMatchesWorkspace,
+} from '../helpers/sendbird';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const TOKEN = 'test-token-0123456789';
@@ -48,7 +53,8 @@ function runCli(args: string[], env: Record<string, string>) {
 describe('extract sendbird (Temporal workflow)', () => {
   let t: TemporalTestEnv;
   let emulator: SendbirdEmulator;
-  const ws = generateWorkspace({ seed: 7, users: 260, messages: 4000, startMs: Date.now() - 10 * 86_400_000 });
+  const ws0 = Date.now() - 10 * 86_400_000;
+  const ws = generateWorkspace({ seed: 7, users: 260, messages: 4000, startMs: ws0 });
   const root = tempDir('extract-sb');
 
   before(async () => {
@@ -210,6 +216,118 @@ describe('extract sendbird (Temporal workflow)', () => {
     await worker.stop();
   });
 
+  it('extracts through data export jobs (windows of 7 days, expired links asked again) to the same records as the API route', async () => {
+    // Its own emulator: jobs take a moment (scheduled, exporting), the first downloads meet an expired link.
+    const sb = await startSendbirdEmulator({
+      workspace: ws,
+      apiToken: TOKEN,
+      rateLimit: 150,
+      exportJobMs: 600,
+      faults: { expireDownloads: 3 },
+    });
+    const worker = await t.createWorker({
+      activities: createExtractActivities({ apiToken: TOKEN, requestsPerSecond: 100 }),
+    });
+    try {
+      const out = path.join(root, 'jobs');
+      // Users were created up to 30 days before the first channel; --from reaches back past them.
+      const fromMs = Math.floor((ws0 - 31 * 86_400_000) / 86_400_000) * 86_400_000;
+      const toMs = Math.ceil((Date.now() + 86_400_000) / 86_400_000) * 86_400_000;
+      const config: SendbirdExtractConfig = {
+        outDir: out,
+        route: { kind: 'export-jobs', baseUrl: sb.url, fromMs, toMs, windowDays: 7, pollMs: 150 },
+        mapping: DEFAULT_MAPPING,
+        blocks: true,
+      };
+      const handle = await t.client.workflow.start<typeof extractWorkflow>('extractWorkflow', {
+        taskQueue: worker.taskQueue,
+        workflowId: 'extract-jobs',
+        args: [{ config, concurrency: 4 }],
+      });
+      const summary = await handle.result();
+      const windows = Math.ceil((toMs - fromMs) / (7 * 86_400_000));
+      // One job per data type and window, each created once; messages jobs never span more than 7 days.
+      assert.equal(sb.stats.exportJobsCreated.size, 3 * windows);
+      assert.ok(
+        [...sb.stats.exportJobsCreated.values()].every((n) => n === 1),
+        JSON.stringify([...sb.stats.exportJobsCreated])
+      );
+      // The expired links were asked again, and every finished job's file was downloaded exactly once.
+      assert.equal(sb.stats.expiredFileUrls, 3);
+      const unpacked = readdirSync(path.join(out, '.extract', 'export-jobs'));
+      assert.ok(unpacked.length >= 4 && unpacked.length < 3 * windows, `${unpacked.length} jobs had data`);
+      assert.equal(sb.stats.exportDownloads, unpacked.length);
+      assertMatchesWorkspace(out, ws, { blocks: true });
+      const same = assertSameExport(path.join(root, 'api'), out);
+      assert.ok(same.records > 3000, JSON.stringify(same));
+      assert.equal(
+        summary.peerMessages + summary.groupMessages,
+        readdirSync(out)
+          .filter((f) => /_messages\./.test(f))
+          .reduce((n, f) => n + readFileSync(path.join(out, f), 'utf8').split('\n').filter(Boolean).length, 0)
+      );
+      const history = JSON.stringify(await handle.fetchHistory());
+      assert.ok(!history.includes(TOKEN), 'the token is not in the workflow history');
+      assert.ok(!history.includes('sig='), 'no signed file link is kept in the workflow history');
+      const v = cli('validate', out, '--rejects', path.join(root, 'jobs-rejects.ndjson'), '--json');
+      assert.equal(v.code, 0, v.out + v.err);
+      assert.equal((JSON.parse(v.out) as { errors: number }).errors, 0);
+    } finally {
+      await worker.stop();
+      await sb.close();
+    }
+  });
+
+  it('a failed export job fails the extraction naming the job and the fix; the rerun asks for a new job', async () => {
+    const sb = await startSendbirdEmulator({
+      workspace: ws,
+      apiToken: TOKEN,
+      exportJobMs: 200,
+      faults: { failExportJobs: [2] },
+    });
+    const worker = await t.createWorker({
+      activities: createExtractActivities({ apiToken: TOKEN, requestsPerSecond: 100 }),
+    });
+    try {
+      const out = path.join(root, 'jobs-failed');
+      const day = 86_400_000;
+      const fromMs = Math.floor((ws0 - 31 * day) / day) * day;
+      const config: SendbirdExtractConfig = {
+        outDir: out,
+        route: { kind: 'export-jobs', baseUrl: sb.url, fromMs, toMs: fromMs + 14 * day, windowDays: 7, pollMs: 50 },
+        mapping: DEFAULT_MAPPING,
+        blocks: false,
+      };
+      const run = (id: string) =>
+        t.client.workflow.execute<typeof extractWorkflow>('extractWorkflow', {
+          taskQueue: worker.taskQueue,
+          workflowId: id,
+          args: [{ config, concurrency: 1 }],
+        });
+      await assert.rejects(run('extract-jobs-failed-1'), (err: Error) => {
+        // WorkflowFailedError ← ActivityFailure ← ApplicationFailure (ours).
+        const cause = String((err as { cause?: { cause?: Error } }).cause?.cause?.message);
+        assert.match(
+          cause,
+          /the users export \S+ \.\. \S+ \(Sendbird request_id users-2-\w+\) failed in Sendbird\. Run the extraction again/
+        );
+        return true;
+      });
+      // The first window's job is kept (done), the failed one forgotten: the rerun creates only that one again.
+      await run('extract-jobs-failed-2');
+      const created = [...sb.stats.exportJobsCreated];
+      const users = created.filter(([k]) => k.startsWith('users '));
+      assert.deepEqual(
+        users.map(([, n]) => n),
+        [1, 2],
+        JSON.stringify(created)
+      );
+    } finally {
+      await worker.stop();
+      await sb.close();
+    }
+  });
+
   it('runs from the CLI with an embedded worker: token from the environment, the id map announced loudly', async () => {
     const out = path.join(root, 'cli');
     // Asynchronously: the emulator answers from this process, which spawnSync would block.
@@ -240,5 +358,39 @@ describe('extract sendbird (Temporal workflow)', () => {
     );
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /exactly one source/);
+    const noFrom = cli('extract', 'sendbird', '--out', out, '--app-id', 'abc', '--export-jobs');
+    assert.equal(noFrom.code, 2);
+    assert.match(noFrom.err, /--export-jobs needs .*--from DATE: the day your Sendbird app was created/);
+
+    // The export-jobs route from the CLI: dates as days, polling in fractions of a second.
+    const day = 86_400_000;
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const jobsOut = path.join(root, 'cli-jobs');
+    const j = await runCli(
+      [
+        'extract',
+        'sendbird',
+        '--api',
+        emulator.url,
+        '--export-jobs',
+        '--from',
+        iso(ws0 - 31 * day),
+        '--to',
+        iso(Date.now() + 2 * day),
+        '--poll-seconds',
+        '0.2',
+        '--out',
+        jobsOut,
+        '--embedded-worker',
+        '--requests-per-second',
+        '300',
+        '--task-queue',
+        'extract-cli-jobs',
+      ],
+      { TEMPORAL_ADDRESS: t.server.address, SENDBIRD_API_TOKEN: TOKEN }
+    );
+    assert.equal(j.status, 0, j.stderr);
+    assert.ok(!(j.stdout + j.stderr).includes(TOKEN), 'the token is never printed');
+    assertMatchesWorkspace(jobsOut, ws, { blocks: true });
   });
 });

@@ -21,6 +21,21 @@ import type { ExtractInput, extractWorkflow } from '../../../workflows/extract';
 import { EXTRACT_TASK_QUEUE, extractProgressQuery } from '../../shared/extract-api';
 import { settingLayers } from '../setting-layers';
 
+/** A day (2026-01-31, UTC midnight) or an ISO time with a zone, to Unix ms. */
+const dateFlag = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/, {
+    error: 'expected a date such as 2024-01-31 (UTC) or a time such as 2024-01-31T08:00:00Z',
+  })
+  .transform((v, ctx) => {
+    const ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `not a real date: ${v}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const flagsSchema = z
   .object({
     out: z.string().min(1),
@@ -31,6 +46,11 @@ const flagsSchema = z
       .regex(/^[A-Za-z0-9-]+$/, { error: 'a Sendbird application id is letters, digits and dashes' })
       .optional(),
     apiTokenFile: z.string().optional(),
+    exportJobs: z.boolean().optional(),
+    from: dateFlag.optional(),
+    to: dateFlag.optional(),
+    windowDays: z.coerce.number().int().min(1).max(31),
+    pollSeconds: z.coerce.number().positive().max(3600),
     idMap: z.string().optional(),
     adminMessages: z.enum(['system', 'drop']),
     systemUser: z.string().min(1).max(32),
@@ -45,9 +65,25 @@ const flagsSchema = z
   })
   .refine((f) => [f.fromExportDir, f.api ?? f.appId].filter(Boolean).length === 1, {
     error: 'give exactly one source: --from-export-dir DIR|ZIP, or --api URL / --app-id ID',
+  })
+  .refine((f) => !f.exportJobs || (f.from !== undefined && !f.fromExportDir), {
+    error:
+      '--export-jobs needs --app-id (or --api) and --from DATE: the day your Sendbird app was created, or earlier (a data export holds only what was created between --from and --to)',
+    path: ['exportJobs'],
+  })
+  .refine((f) => f.exportJobs || (f.from === undefined && f.to === undefined), {
+    error: '--from and --to select the windows of data export jobs: add --export-jobs',
+    path: ['from'],
+  })
+  .refine((f) => f.from === undefined || (f.to ?? startOfHour()) > f.from, {
+    error: '--to must be after --from',
+    path: ['to'],
   });
 
 type Flags = z.infer<typeof flagsSchema>;
+
+/** The default --to: the start of the current hour (UTC), so a rerun within the hour asks for the same windows. */
+const startOfHour = () => Math.floor(Date.now() / 3_600_000) * 3_600_000;
 
 function parseFlags(raw: Record<string, unknown>): Flags {
   const parsed = flagsSchema.safeParse(raw);
@@ -65,7 +101,16 @@ export function extractConfig(f: Flags): SendbirdExtractConfig {
     outDir,
     route: f.fromExportDir
       ? { kind: 'export', path: path.resolve(f.fromExportDir) }
-      : { kind: 'api', baseUrl: f.api ?? `https://api-${f.appId}.sendbird.com` },
+      : f.exportJobs
+        ? {
+            kind: 'export-jobs',
+            baseUrl: f.api ?? `https://api-${f.appId}.sendbird.com`,
+            fromMs: f.from!,
+            toMs: f.to ?? startOfHour(),
+            windowDays: f.windowDays,
+            pollMs: Math.round(f.pollSeconds * 1000),
+          }
+        : { kind: 'api', baseUrl: f.api ?? `https://api-${f.appId}.sendbird.com` },
     mapping: { adminMessages: f.adminMessages, systemUserId: f.systemUser, removedMessages: f.removedMessages },
     ...(f.idMap ? { earlierIdMap: path.resolve(f.idMap) } : {}),
     blocks: f.blocks,
@@ -106,7 +151,8 @@ export function registerExtractCommands(program: Command): void {
     .addHelpText(
       'after',
       `
-Sources: sendbird (its data-export files, or the Platform API). "zim-migrate extract sendbird --help" says more.
+Sources: sendbird (its data-export files, the Platform API, or data export jobs it requests). "zim-migrate
+extract sendbird --help" says more.
 
 Examples:
   $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
@@ -116,13 +162,21 @@ Exit codes: 0 extracted, 1 failure, 2 bad usage.`
   extract
     .command('sendbird')
     .description(
-      'Extract a Sendbird app, from its data-export files or the Platform API, as a durable Temporal workflow'
+      'Extract a Sendbird app (export files, the Platform API or data export jobs) as a durable Temporal workflow'
     )
     .requiredOption('--out <dir>', 'the export directory to write (validate and plan read it as it is)')
     .option('--from-export-dir <dir|zip>', 'a Sendbird data export (JSON): a directory or the zip Sendbird produced')
     .option('--api <url>', "the Platform API's base URL (or an emulator's), e.g. https://api-APP_ID.sendbird.com")
     .option('--app-id <id>', 'the Sendbird application id (the API is then https://api-<id>.sendbird.com)')
     .option('--api-token-file <file>', 'a file holding only the API token (else env SENDBIRD_API_TOKEN)')
+    .option(
+      '--export-jobs',
+      'with --app-id/--api: have Sendbird build data exports (a premium feature) and download them, instead of paging the list APIs'
+    )
+    .option('--from <date>', 'export jobs: from this day or time (UTC), the day the app was created or earlier')
+    .option('--to <date>', 'export jobs: up to this day or time, excluded (default: the start of the current hour)')
+    .option('--window-days <n>', 'export jobs: days per job; Sendbird refuses long windows (7 is safe)', '7')
+    .option('--poll-seconds <n>', "export jobs: how often a job's status is asked", '10')
     .option('--id-map <file>', 'the id-map.ndjson of an earlier extraction: its mapped ids are kept')
     .addOption(
       new Option('--admin-messages <what>', 'admin messages (no sender): from the system user, or dropped')
@@ -154,7 +208,7 @@ What it does (docs/sources.md has the mapping and why):
   other group channels and supergroups -> groups, members (operators become admins), group history
   open channels -> not extracted (counted in the report)
   MESG -> text, FILE -> image/video/audio/file, ADMM -> from --system-user or dropped, unknown types -> custom
-  data / custom_type -> the message's extendedData; blocklists -> blocks.ndjson (API route only)
+  data / custom_type -> the message's extendedData; blocklists -> blocks.ndjson (API and export-jobs routes)
   channel read_receipt -> read_states.c*.ndjson: each member at the last message at or before their read time
     (each owner's copy of a DM; supergroups have none); the migration marks conversations read up to their
     newest message with ClearConversationUnread (validate warns read.partial for positions it cannot set)
@@ -166,17 +220,32 @@ The work runs as the Temporal workflow ${'`'}extractWorkflow${'`'}: one activity
 users' blocklists), each resumable; run the command again with the same --out to resume after a crash. Progress:
 the workflow's query "extractProgress", or its details in the Temporal UI.
 
+Three routes:
+  --from-export-dir DIR|ZIP   files you downloaded from Sendbird's dashboard (Chat > Data exports), JSON format
+  --app-id ID (or --api URL)  the Platform API's list endpoints, page by page (about one request per 200 messages)
+  --app-id ID --export-jobs --from DATE [--to DATE]
+                              data export jobs (POST /v3/export/{users,channels,messages}): one job per data type
+                              and --window-days window, polled every --poll-seconds, its zip downloaded (an expired
+                              link is asked for again) and read like a downloaded export; blocklists still come
+                              from the API. A job holds what was CREATED in its window, so --from must reach back
+                              to the app's creation. Each job is created once: its request_id is kept in
+                              --out/.extract, so a crash or a rerun polls the same job (and a finished download is
+                              never fetched again); a failed or expired job is forgotten, and a rerun asks anew.
+
 Secrets: the API token only from SENDBIRD_API_TOKEN or --api-token-file, read by the worker; never in flags,
 the workflow input, logs or errors. Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...
 
 Examples:
   $ zim-migrate extract sendbird --from-export-dir ./sendbird-export.zip --out ./export --embedded-worker
   $ SENDBIRD_API_TOKEN=... zim-migrate extract sendbird --app-id 1A2B3C --out ./export --embedded-worker
+  $ SENDBIRD_API_TOKEN=... zim-migrate extract sendbird --app-id 1A2B3C --export-jobs --from 2021-03-01 \
+      --to 2026-12-01 --out ./export --embedded-worker
   $ zim-migrate extract-worker --api-token-file ./sb-token &   # then, from anywhere:
   $ zim-migrate extract sendbird --app-id 1A2B3C --out /data/export --id-map ./round1/id-map.ndjson
   $ zim-migrate validate ./export && zim-migrate plan ./export --out acme.sqlite
 
-Exit codes: 0 extracted, 1 failure (a malformed export file, Sendbird refused the token, Temporal unreachable:
+Exit codes: 0 extracted, 1 failure (a malformed export file, Sendbird refused the token, an export job failed or
+its file expired, Temporal unreachable:
 the message names the file or request and what to do), 2 bad usage.`
     )
     .action(async (raw: Record<string, unknown>, command: Command) => {
@@ -190,8 +259,8 @@ the message names the file or request and what to do), 2 bad usage.`
       let stopWorker: (() => Promise<void>) | undefined;
       if (f.embeddedWorker) {
         installWorkerLogger('WARN');
-        const apiToken = cfg.route.kind === 'api' ? readSendbirdApiToken(f.apiTokenFile) : undefined;
-        if (cfg.route.kind === 'api' && !apiToken)
+        const apiToken = cfg.route.kind !== 'export' ? readSendbirdApiToken(f.apiTokenFile) : undefined;
+        if (cfg.route.kind !== 'export' && !apiToken)
           throw new UsageError('the API route needs the token: set SENDBIRD_API_TOKEN or pass --api-token-file');
         const { connection, namespace } = await connectWorkerConnection(temporal);
         const worker = await createExtractWorker({
@@ -232,7 +301,10 @@ the message names the file or request and what to do), 2 bad usage.`
           handle
             .query(extractProgressQuery)
             .then((p) => {
-              const line = `  ${p.phase}: channels ${p.channelsDone}/${p.channels}, messages ${p.messages}`;
+              const line =
+                p.phase === 'export-jobs'
+                  ? `  export-jobs: ${p.exportJobsDone ?? 0}/${p.exportJobs ?? 0} jobs done`
+                  : `  ${p.phase}: channels ${p.channelsDone}/${p.channels}, messages ${p.messages}`;
               if (line !== last) console.error((last = line));
             })
             .catch(() => undefined);

@@ -15,6 +15,11 @@ const flags = z.object({
   messages: z.coerce.number().int().min(0).max(50_000_000),
   rateLimit: z.coerce.number().min(0),
   fileUrlTtl: z.coerce.number().int().positive(),
+  exportJobMs: z.coerce.number().int().min(0),
+  failExportJobs: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, { error: 'a comma-separated list of job numbers, e.g. 2,5' })
+    .optional(),
   historyDays: z.coerce.number().positive(),
   writeExport: z.string().optional(),
   apiTokenFile: z.string().optional(),
@@ -30,6 +35,8 @@ export function registerSendbirdEmulatorCommand(program: Command): void {
     .option('--messages <n>', 'messages over all channels', '20000')
     .option('--rate-limit <n>', 'requests per second before 429 with Retry-After (0: none)', '100')
     .option('--file-url-ttl <ms>', 'how long an export file URL stays valid', '60000')
+    .option('--export-job-ms <ms>', 'how long a data export job takes (scheduled, then exporting, then done)', '1000')
+    .option('--fail-export-jobs <n,...>', 'seeded fault: the export jobs created n-th (1-based) end "failed"')
     .option('--history-days <n>', 'history ends now and starts this many days ago (day-rounded)', '20')
     .option(
       '--write-export <dir>',
@@ -42,10 +49,14 @@ export function registerSendbirdEmulatorCommand(program: Command): void {
 The workspace has distinct DMs, groups of power-law sizes, supergroups over 100 members (listed without members),
 frozen channels, operators, deactivated users (hidden unless active_mode=all), ids over 32 bytes or with
 characters ZIM refuses, admin, file and removed messages, equal timestamps, app data, blocks and open channels.
+Data export jobs (POST /v3/export/{users,channels,messages}) hold what was created in their window, go scheduled ->
+exporting -> done | failed | no data, and hand out signed zip links that expire after --file-url-ttl.
 
 Examples:
   $ SENDBIRD_API_TOKEN=dev-token-123 zim-migrate sendbird-emulator --port 8090 --users 2000 --messages 100000
   $ SENDBIRD_API_TOKEN=dev-token-123 zim-migrate extract sendbird --api http://127.0.0.1:8090 --out ./export --embedded-worker
+  $ SENDBIRD_API_TOKEN=dev-token-123 zim-migrate extract sendbird --api http://127.0.0.1:8090 --export-jobs \
+      --from 2026-01-01 --out ./export-jobs --embedded-worker
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage.`
     )
@@ -72,6 +83,8 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage.`
         port: f.port,
         rateLimit: f.rateLimit,
         fileUrlTtlMs: f.fileUrlTtl,
+        exportJobMs: f.exportJobMs,
+        ...(f.failExportJobs ? { faults: { failExportJobs: f.failExportJobs.split(',').map(Number) } } : {}),
       });
       console.log(
         `Sendbird emulator at ${emulator.url}: ${workspace.users.length} users, ${workspace.channels.length} group channels, ` +

@@ -9,9 +9,11 @@ import { getJson, type FetchStats } from '../http-fetch';
 import {
   blocksPage,
   channelsPage,
+  exportJobsPage,
   membersPage,
   messagesPage,
   operatorsPage,
+  sbExportJob,
   usersPage,
   type SbMessage,
 } from './schemas';
@@ -33,7 +35,8 @@ export class SendbirdApi {
   private get<S extends z.ZodType>(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
-    schema: S
+    schema: S,
+    post?: unknown
   ) {
     const url = new URL(`/v3/${path}`, this.o.baseUrl);
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
@@ -41,7 +44,22 @@ export class SendbirdApi {
       headers: { 'Api-Token': this.o.apiToken },
       pacer: this.o.pacer,
       stats: this.o.stats,
+      ...(post === undefined ? {} : { method: 'POST' as const, body: post }),
     });
+  }
+
+  /** Registers a data export job (POST /v3/export/{type}); not retried but on 429, see http-fetch. */
+  createExport(dataType: string, startTs: number, endTs: number) {
+    return this.get(`export/${dataType}`, {}, sbExportJob, { start_ts: startTs, end_ts: endTs, format: 'json' });
+  }
+
+  /** One export job; a done job's answer carries a freshly signed file link. */
+  exportJob(dataType: string, requestId: string) {
+    return this.get(`export/${dataType}/${encodeURIComponent(requestId)}`, {}, sbExportJob);
+  }
+
+  exportJobs(dataType: string, token?: string) {
+    return this.get(`export/${dataType}`, { limit: PAGE_LIMIT, token }, exportJobsPage);
   }
 
   /** Deactivated users are hidden unless active_mode=all (the default is activated only). */

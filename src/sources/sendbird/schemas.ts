@@ -91,3 +91,15 @@ export const blocksPage = z.looseObject({
 });
 /** Sendbird's error body: `{"error":true,"message":"…","code":400xxx}`. */
 export const sbError = z.looseObject({ message: z.string().optional(), code: z.number().optional() });
+
+/** A data export job (source-formats.md §1.1 A, "Export job resource"): `file` only once it is done. */
+export const sbExportJob = z.looseObject({
+  request_id: z.string().min(1),
+  status: z.string().min(1),
+  start_ts: z.number().nullish(),
+  end_ts: z.number().nullish(),
+  format: z.string().nullish(),
+  file: z.looseObject({ url: z.string().min(1), expires_at: z.number().nullish() }).nullish(),
+});
+export type SbExportJob = z.infer<typeof sbExportJob>;
+export const exportJobsPage = z.looseObject({ exported_data: z.array(sbExportJob), next: z.string().nullish() });

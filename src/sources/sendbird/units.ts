@@ -23,6 +23,7 @@ import { fitsZim, IdMap } from '../id-map';
 import { mergeReports, ReportBuilder, type SourceReport } from '../report';
 import { nextMessages, SendbirdApi, type MessageCursor } from './api-client';
 import { parseExportFile, ExportFileError } from './export-files';
+import { exportJobsDir } from './export-jobs';
 import {
   channelKind,
   mapGroup,
@@ -35,7 +36,15 @@ import {
 } from './mapping';
 import type { SbChannel, SbMember, SbMessage, SbUser } from './schemas';
 
-export type SendbirdRoute = { kind: 'api'; baseUrl: string } | { kind: 'export'; path: string };
+export type SendbirdRoute =
+  | { kind: 'api'; baseUrl: string }
+  | { kind: 'export'; path: string }
+  /** Data export jobs over the API: every data type over [fromMs, toMs) in windows of windowDays, polled every pollMs. */
+  | { kind: 'export-jobs'; baseUrl: string; fromMs: number; toMs: number; windowDays: number; pollMs: number };
+
+/** Where the export files are: the user's directory or zip, or what the export jobs downloaded. */
+const exportLocation = (cfg: SendbirdExtractConfig) =>
+  cfg.route.kind === 'export' ? cfg.route.path : exportJobsDir(cfg.outDir);
 
 /** What an extraction is asked to do: serialisable, no secret (the API token lives in the worker). */
 export interface SendbirdExtractConfig {
@@ -62,12 +71,12 @@ interface ChannelLine {
   channel: SbChannel;
   members: SbMember[];
   operators: string[];
-  /** Export route: the archive entry holding this channel's messages. */
-  entry?: string;
+  /** Export routes: the archive entries holding this channel's messages (one per export window). */
+  entries?: string[];
 }
 
 function api(cfg: SendbirdExtractConfig, rt: SourceRuntime): SendbirdApi {
-  if (cfg.route.kind !== 'api') throw new Error('this unit reads the Platform API');
+  if (cfg.route.kind === 'export') throw new Error('this unit reads the Platform API');
   if (!rt.apiToken)
     throw new Error('no Sendbird API token in this worker: set SENDBIRD_API_TOKEN or pass --api-token-file');
   return new SendbirdApi({ baseUrl: cfg.route.baseUrl, apiToken: rt.apiToken, pacer: rt.pacer, stats: rt.stats });
@@ -183,8 +192,9 @@ export async function scanExport(cfg: SendbirdExtractConfig) {
   const dir = new ExtractDir(cfg.outDir);
   const done = dir.done<{ users: number; channels: number; openChannels: number; files: number }>('scan-export');
   if (done) return done;
-  if (cfg.route.kind !== 'export') throw new Error('scan-export reads an export');
-  const arc = await archive(cfg.route.path);
+  if (cfg.route.kind === 'api') throw new Error('scan-export reads an export');
+  const location = exportLocation(cfg);
+  const arc = await archive(location);
   const users = new Map<string, SbUser>();
   const channels = new Map<string, ChannelLine>();
   const messageFiles: { entry: string; channel: SbChannel }[] = [];
@@ -192,7 +202,7 @@ export async function scanExport(cfg: SendbirdExtractConfig) {
   const jsonNames = arc.names.filter((n) => /\.json(\.gz)?$/i.test(n));
   if (!jsonNames.length)
     throw new ExportFileError(
-      `${cfg.route.path} holds no .json files: export from Sendbird with format "json" (CSV is not read)`
+      `${location} holds no .json files: export from Sendbird with format "json" (CSV is not read)`
     );
   for (const name of jsonNames) {
     const content = parseExportFile(name, await arc.read(name));
@@ -206,26 +216,28 @@ export async function scanExport(cfg: SendbirdExtractConfig) {
           channel,
           members: members ?? [],
           operators: [],
-          ...(prev?.entry ? { entry: prev.entry } : {}),
+          ...(prev?.entries ? { entries: prev.entries } : {}),
         });
       }
     } else messageFiles.push({ entry: name, channel: content.channel });
   }
-  // The messages file's channel is the fuller one (members with role); it wins.
+  // The messages file's channel is the fuller one (members with role); it wins. Exports of several windows hold a
+  // messages file per channel and window: all are read (a message in two of them is taken once).
   for (const { entry, channel: ch } of messageFiles) {
     const prev = channels.get(ch.channel_url);
-    if (prev?.entry)
-      throw new ExportFileError(
-        `${entry} and ${prev.entry} both hold the messages of channel ${ch.channel_url}: remove the older one`
-      );
     const { members, ...channel } = ch;
     const m = members && members.length ? members : (prev?.members ?? []);
     const operators = m.filter((x) => x.role === 'operator').map((x) => x.user_id);
-    channels.set(ch.channel_url, { channel: { ...prev?.channel, ...channel }, members: m, operators, entry });
+    channels.set(ch.channel_url, {
+      channel: { ...prev?.channel, ...channel },
+      members: m,
+      operators,
+      entries: [...(prev?.entries ?? []), entry],
+    });
   }
   if (!users.size)
     throw new ExportFileError(
-      `${cfg.route.path} holds no users file (a JSON object with "active_users"): export the users too, as a data export of type "users"`
+      `${location} holds no users file (a JSON object with "active_users"): export the users too, as a data export of type "users"`
     );
   writeAtomic(dir.raw('users.ndjson'), ndjson([...users.values()]));
   writeAtomic(dir.raw('channels.ndjson'), ndjson([...channels.values()]));
@@ -389,15 +401,19 @@ export async function channelMessages(
       });
       if (step.done) break;
     }
-  } else if (line.entry) {
-    const arc = await archive(cfg.route.path);
-    const content = parseExportFile(line.entry, await arc.read(line.entry));
-    if (content.kind !== 'messages')
-      throw new ExportFileError(
-        `${line.entry} no longer holds messages: the export changed during extraction; start again`
-      );
+  } else if (line.entries?.length) {
+    const arc = await archive(exportLocation(cfg));
+    const byId = new Map<number, SbMessage>();
+    for (const entry of line.entries) {
+      const content = parseExportFile(entry, await arc.read(entry));
+      if (content.kind !== 'messages')
+        throw new ExportFileError(
+          `${entry} no longer holds messages: the export changed during extraction; start again`
+        );
+      for (const m of content.messages) byId.set(m.message_id, m);
+    }
     // The export is in the channel's order already, but equal times must come in message_id order in every round.
-    writePage([...content.messages].sort((a, b) => a.created_at - b.created_at || a.message_id - b.message_id));
+    writePage([...byId.values()].sort((a, b) => a.created_at - b.created_at || a.message_id - b.message_id));
   }
   const readStates = channelReadStates(line, ctx, tmp, ids, report);
   const readFile = `read_states.c${String(index).padStart(6, '0')}.ndjson`;
