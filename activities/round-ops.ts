@@ -104,7 +104,7 @@ export async function runRoundOpPage(deps: RoundOpDeps, round: number, op: Round
       case 'profile':
         return call(() => zim.modifyUserInfo({ UserInfo: ids.map((id) => ({ UserId: id, ...present(data(id)) })) }));
       case 'unfriend': {
-        // A page mixes two-way and one-way removals only if the export does; send each kind as its own call.
+        // Pages hold one kind (stage-round.ts pages them apart); a page of both would still go as one call a kind.
         const oneWay = ids.filter((id) => Boolean(data(id).oneWay));
         const twoWay = ids.filter((id) => !data(id).oneWay);
         const answers: BatchAnswer[] = [];

@@ -131,7 +131,19 @@ function differenceIn(db: Db, incremental: boolean): Difference {
   changes['friends.added'] = friends.added;
   changes['friends.removed'] = friends.removed;
   add('AddFriends', friends.addCalls(ROUND_ACTIONS.AddFriends.per));
-  add('DeleteFriends', friends.removeCalls(ROUND_ACTIONS.DeleteFriends.per));
+  // As the round pages them (stage-round.ts): one DeleteType a call, and a friendship ended on both sides is one
+  // two-way call from the smaller id.
+  const removedFriends = `SELECT user, friend FROM old.friends EXCEPT SELECT user, friend FROM main.friends`;
+  add(
+    'DeleteFriends',
+    batched(
+      db,
+      `WITH removed AS (${removedFriends}) SELECT count(*) AS n FROM removed
+       WHERE NOT (user > friend AND (friend, user) IN (SELECT user, friend FROM removed))
+       GROUP BY user, (friend, user) IN (SELECT user, friend FROM main.friends)`,
+      ROUND_ACTIONS.DeleteFriends.per
+    )
+  );
   const blocks = relation('blocks', 'blocked');
   changes['blocks.added'] = blocks.added;
   changes['blocks.removed'] = blocks.removed;

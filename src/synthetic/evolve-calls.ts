@@ -52,6 +52,18 @@ export function changesInRecord(r: EvolveRecord): Record<ChangeKind, number> {
   };
 }
 
+/**
+ * The users a DeleteFriends call is made from: a friendship ended on both sides takes one two-way call (ZIM's
+ * DeleteType 0 ends both records), made from the smaller id. One-way and two-way removals of one user would be two
+ * calls; evolve's removals do not tell them apart here, so a round that splits them shows as made > needed.
+ */
+function friendshipsEnded(r: EvolveRecord): string[] {
+  const removed = new Set(r.friendsRemoved.map(([user, friend]) => `${user}\u0000${friend}`));
+  return r.friendsRemoved
+    .filter(([user, friend]) => !(user > friend && removed.has(`${friend}\u0000${user}`)))
+    .map(([user]) => user);
+}
+
 export function callsNeeded(r: EvolveRecord): Record<RoundAction, number> {
   const per = (a: RoundAction) => ROUND_ACTIONS[a].per;
   const left = leftKeptGroups(r);
@@ -67,10 +79,7 @@ export function callsNeeded(r: EvolveRecord): Record<RoundAction, number> {
       r.friendsAdded.map(([user]) => user),
       per('AddFriends')
     ),
-    DeleteFriends: perKey(
-      r.friendsRemoved.map(([user]) => user),
-      per('DeleteFriends')
-    ),
+    DeleteFriends: perKey(friendshipsEnded(r), per('DeleteFriends')),
     AddUsersToBlacklist: perKey(
       r.blocksAdded.map(([user]) => user),
       per('AddUsersToBlacklist')

@@ -51,7 +51,18 @@ describe('staging a catch-up round', () => {
       assert.equal(items.dismiss, d.changes['groups.dismissed']);
       assert.equal(items.kick, d.changes['members.left']);
       assert.equal(items.invite, d.changes['members.joined']);
-      assert.equal(items.unfriend, d.changes['friends.removed']);
+      // A friendship ended on both sides is one item (one two-way call); DeleteFriends pages are the plan's calls.
+      assert.ok(items.unfriend! < d.changes['friends.removed'], 'some friendships ended on both sides');
+      const unfriendPages = work.ops.find((o) => o.op === 'unfriend')!.pages;
+      assert.equal(unfriendPages, d.calls.DeleteFriends);
+      for (let p = 0; p < unfriendPages; p++) {
+        const items = await store.roundOpPage(1, 'unfriend', p);
+        assert.equal(
+          new Set(items.map((i) => `${i.target} ${Boolean(i.data.oneWay)}`)).size,
+          1,
+          'one DeleteType a page'
+        );
+      }
       assert.equal(items.friend, d.changes['friends.added']);
       assert.equal(work.fanout.groups.items, d.changes['groups.created']);
       assert.equal(work.fanout['peer-messages'].planned, d.calls.ImportPeerMsg);

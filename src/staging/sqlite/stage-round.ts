@@ -51,10 +51,12 @@ const OP_SOURCES: Record<RoundOp, string> = {
     FROM new.users n JOIN main.users o ON o.id = n.id WHERE ${anyChanged(['nickname', 'avatar_url', 'extended_data'])}
     UNION ALL SELECT '', n.id, json_object('Extra', n.extended_data) FROM new.users n
     WHERE n.extended_data IS NOT NULL AND n.id NOT IN (SELECT id FROM main.users)`,
-  // One-way when the other side's record stays (ZIM would otherwise end both).
-  unfriend: `SELECT user AS target, friend AS key,
-      json_object('oneWay', json((friend, user) IN (SELECT user, friend FROM new.friends))) AS data FROM
-    (SELECT user, friend FROM main.friends EXCEPT SELECT user, friend FROM new.friends)`,
+  // One-way when the other side's record stays (ZIM would otherwise end both). A friendship ended on both sides is
+  // one two-way call, from the smaller id: the other side's record goes with it.
+  unfriend: `WITH removed AS (SELECT user, friend FROM main.friends EXCEPT SELECT user, friend FROM new.friends)
+    SELECT user AS target, friend AS key,
+      json_object('oneWay', json((friend, user) IN (SELECT user, friend FROM new.friends))) AS data
+    FROM removed WHERE NOT (user > friend AND (friend, user) IN (SELECT user, friend FROM removed))`,
   unblock: `SELECT user AS target, blocked AS key, '{}' AS data FROM
     (SELECT user, blocked FROM main.blocks EXCEPT SELECT user, blocked FROM new.blocks)`,
   friend: `SELECT n.user AS target, n.friend AS key,
@@ -99,13 +101,21 @@ const OP_SOURCES: Record<RoundOp, string> = {
     FROM main.groups o WHERE o.id NOT IN (SELECT id FROM new.groups)`,
 };
 
-/** Pages: up to `per` items of one target each, numbered from 0 in (target, key) order. */
+/**
+ * What items of one page must share besides their target, because they go in one call: DeleteFriends takes one
+ * DeleteType a call, so two-way and one-way removals are paged apart (and planned so: difference.ts).
+ */
+const PAGE_PART: Partial<Record<RoundOp, string>> = { unfriend: `json_extract(data, '$.oneWay')` };
+
+/** Pages: up to `per` items of one target (and part) each, numbered from 0 in (target, part, key) order. */
 function insertOps(db: Db, round: number, op: RoundOp): void {
   const per = ROUND_OP_ACTION[op].per;
+  const part = PAGE_PART[op] ?? `''`;
   db.prepare(
     `INSERT INTO zm_round_ops(round, op, page, target, key, data)
-     SELECT ?, ?, dense_rank() OVER (ORDER BY target, (rn - 1) / ${per}) - 1, target, key, data
-     FROM (SELECT target, key, data, row_number() OVER (PARTITION BY target ORDER BY key) AS rn FROM (${OP_SOURCES[op]}))`
+     SELECT ?, ?, dense_rank() OVER (ORDER BY target, part, (rn - 1) / ${per}) - 1, target, key, data
+     FROM (SELECT target, key, data, part, row_number() OVER (PARTITION BY target, part ORDER BY key) AS rn
+       FROM (SELECT target, key, data, ${part} AS part FROM (${OP_SOURCES[op]})))`
   ).run(round, op);
 }
 
