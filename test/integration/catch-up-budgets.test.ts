@@ -6,21 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import {
-  buildStaging,
-  FAST_BUDGETS,
-  startFastEmulator,
-  TEST_APP_ID,
-  TEST_SECRET,
-} from '../../src/testing/migration-rig';
+import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import type { MigrationProgress } from '../../src/shared/workflow-api';
-import { createMigrationWorker } from '../../src/worker/migration-worker';
 import type { ZimEmulator } from '../../src/zim-emulator';
+import { runInProcessWorker } from '../helpers/in-process-worker';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -68,21 +60,7 @@ describe('zim-migrate catch-up --budget and budget: the round Actions', () => {
     staging = built.fresh();
     [t, emulator] = await Promise.all([startTemporalTestEnv(), startFastEmulator()]);
     const taskQueue = 'catch-up-budgets';
-    const worker = await createMigrationWorker({
-      connection: t.server.env.nativeConnection,
-      taskQueue,
-      zim: {
-        appId: TEST_APP_ID,
-        serverSecret: TEST_SECRET,
-        baseUrl: emulator.url,
-        budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
-      },
-    });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.worker.shutdown();
-      await running;
-    };
+    stopWorker = await runInProcessWorker(t, emulator, taskQueue);
     env = { ...process.env, TEMPORAL_ADDRESS: t.server.address, ZIM_MIGRATE_TASK_QUEUE: taskQueue };
     const budgets = Object.entries(FAST_BUDGETS).flatMap(([a, r]) => ['--budget', `${a}=${r}`]);
     await cli('start', staging, '--name', 'acme', ...budgets);

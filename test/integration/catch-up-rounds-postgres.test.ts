@@ -14,10 +14,10 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { openStaging } from '../../src/staging';
 import { compareFinalState, compareWithEmulator, isExact } from '../../src/testing/exact-state';
-import { FAST_BUDGETS, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../../src/testing/migration-rig';
-import { createMigrationWorker } from '../../src/worker/migration-worker';
+import { FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { useLocalPostgres } from '../helpers/local-postgres';
+import { runInProcessWorker } from '../helpers/in-process-worker';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -60,21 +60,7 @@ describe('zim-migrate catch-up on a PostgreSQL staging', () => {
       TEMPORAL_ADDRESS: t.server.address,
       ZIM_MIGRATE_TASK_QUEUE: taskQueue,
     };
-    const worker = await createMigrationWorker({
-      connection: t.server.env.nativeConnection,
-      taskQueue,
-      zim: {
-        appId: TEST_APP_ID,
-        serverSecret: TEST_SECRET,
-        baseUrl: emulator.url,
-        budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
-      },
-    });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.worker.shutdown();
-      await running;
-    };
+    stopWorker = await runInProcessWorker(t, emulator, taskQueue);
   });
   after(async () => {
     await stopWorker?.();

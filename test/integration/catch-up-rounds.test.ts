@@ -18,15 +18,9 @@ import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { openStaging } from '../../src/staging';
 import type { MigrationProgress } from '../../src/shared/workflow-api';
 import { compareFinalState, compareWithEmulator, isExact } from '../../src/testing/exact-state';
-import {
-  buildStaging,
-  FAST_BUDGETS,
-  startFastEmulator,
-  TEST_APP_ID,
-  TEST_SECRET,
-} from '../../src/testing/migration-rig';
-import { createMigrationWorker } from '../../src/worker/migration-worker';
+import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import type { ZimEmulator } from '../../src/zim-emulator';
+import { runInProcessWorker } from '../helpers/in-process-worker';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -74,21 +68,7 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
     staging = built.fresh();
     [t, emulator] = await Promise.all([startTemporalTestEnv(), startFastEmulator()]);
     const taskQueue = 'catch-up-rounds';
-    const worker = await createMigrationWorker({
-      connection: t.server.env.nativeConnection,
-      taskQueue,
-      zim: {
-        appId: TEST_APP_ID,
-        serverSecret: TEST_SECRET,
-        baseUrl: emulator.url,
-        budgetDbPath: path.join(mkdtempSync(path.join(tmpdir(), 'budget-')), 'b.sqlite'),
-      },
-    });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.worker.shutdown();
-      await running;
-    };
+    stopWorker = await runInProcessWorker(t, emulator, taskQueue);
     env = { ...process.env, TEMPORAL_ADDRESS: t.server.address, ZIM_MIGRATE_TASK_QUEUE: taskQueue };
   });
   after(async () => {
