@@ -24,6 +24,7 @@ import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
+import { waitFor } from '../helpers/wait-for';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
 
@@ -43,14 +44,6 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   const json = (await res.body.json()) as Record<string, unknown>;
   assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
   return json;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('two-way coexistence over HTTP with a real Temporal server', { timeout: 240_000 }, () => {

@@ -23,6 +23,7 @@ import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/se
 import { historyContains } from '../../src/testing/history-search';
 import { ZimPermanentError } from '../../src/zim-client';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
+import { waitFor } from '../helpers/wait-for';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
 
@@ -38,19 +39,6 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   const json = (await res.body.json()) as Record<string, unknown>;
   assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
   return json;
-}
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-  explain: () => Promise<string> = async () => ''
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what} ${await explain()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('group mirroring both ways over HTTP with a real Temporal server', { timeout: 240_000 }, () => {
