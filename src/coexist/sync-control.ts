@@ -46,20 +46,26 @@ export async function syncState(client: Client, name: string): Promise<CoexistSy
 /**
  * For the receiver: whether to take events. A sync never started takes them (a receiver run without `coexist
  * start`); one draining or stopped does not. An unreachable Temporal takes them too: the hand-off then fails (503).
+ * One describe serves every delivery for `cacheMs`, including the deliveries that arrive while it is in flight.
  */
 export function acceptingGate(client: Client, name: string, cacheMs = GATE_CACHE_MS): () => Promise<boolean> {
-  let cached: { at: number; accepting: boolean } | undefined;
-  return async () => {
-    if (cached && Date.now() - cached.at < cacheMs) return cached.accepting;
-    let accepting: boolean;
+  let cached: { at: number; accepting: Promise<boolean> } | undefined;
+  const read = async () => {
     try {
       const s = await syncState(client, name);
-      accepting = s === undefined || s === 'running';
+      return s === undefined || s === 'running';
     } catch {
-      accepting = true;
+      return true;
     }
-    cached = { at: Date.now(), accepting };
-    return accepting;
+  };
+  return () => {
+    if (!cached || Date.now() - cached.at >= cacheMs) {
+      const entry = { at: Infinity, accepting: read() };
+      // Trusted for cacheMs from the answer, as before; until then every caller shares the lookup in flight.
+      void entry.accepting.then(() => (entry.at = Date.now()));
+      cached = entry;
+    }
+    return cached.accepting;
   };
 }
 
