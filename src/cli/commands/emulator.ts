@@ -4,6 +4,7 @@ import { UsageError } from '../../shared/usage-error';
 import { ZIM_ACTION_NAMES, isZimAction, type ZimAction } from '../../zim-client/actions';
 import { ZIM_GROUP_RATE_LIMITS } from '../../zim-client/limits';
 import { startZimEmulator, type EmulatorOptions } from '../../zim-emulator';
+import { untilStopSignal } from '../flags';
 
 interface EmulatorFlags {
   port: number;
@@ -283,11 +284,7 @@ a bad flag value).`
         console.log(`introspection: ${emulator.url}/_emulator/state, /_emulator/counters, /_emulator/faults`);
         if (flags.callbackUrl) console.log(`callbacks: posted to ${flags.callbackUrl} (see /_emulator/callbacks)`);
       }
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await emulator.stop();
     });
 }

@@ -19,6 +19,7 @@ import { createExtractWorker } from '../../worker/extract-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
 import type { ExtractInput, extractWorkflow } from '../../../workflows/extract';
 import { EXTRACT_TASK_QUEUE, extractProgressQuery } from '../../shared/extract-api';
+import { parseFlags } from '../flags';
 import { settingLayers } from '../setting-layers';
 
 /** A day (2026-01-31, UTC midnight) or an ISO time with a zone, to Unix ms. */
@@ -84,16 +85,6 @@ type Flags = z.infer<typeof flagsSchema>;
 
 /** The default --to: the start of the current hour (UTC), so a rerun within the hour asks for the same windows. */
 const startOfHour = () => Math.floor(Date.now() / 3_600_000) * 3_600_000;
-
-function parseFlags(raw: Record<string, unknown>): Flags {
-  const parsed = flagsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    const flag = i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
-    throw new UsageError(`${flag}${i.message}`);
-  }
-  return parsed.data;
-}
 
 export function extractConfig(f: Flags): SendbirdExtractConfig {
   const outDir = path.resolve(f.out);
@@ -249,7 +240,7 @@ its file expired, Temporal unreachable:
 the message names the file or request and what to do), 2 bad usage.`
     )
     .action(async (raw: Record<string, unknown>, command: Command) => {
-      const f = parseFlags(raw);
+      const f = parseFlags(flagsSchema, raw);
       const cfg = extractConfig(f);
       mkdirSync(cfg.outDir, { recursive: true });
       new ExtractDir(cfg.outDir).prepare();

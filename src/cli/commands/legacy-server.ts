@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { requireSecret } from '../../coexist/secrets';
 import { startLegacyServer } from '../../legacy-server/server';
-import { UsageError } from '../../shared/usage-error';
+import { parseFlags, untilStopSignal } from '../flags';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -55,12 +55,7 @@ Examples:
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage (a flag, or a secret not set).`
     )
     .action(async (raw: Record<string, unknown>) => {
-      const parsed = flags.safeParse(raw);
-      if (!parsed.success)
-        throw new UsageError(
-          `${String(parsed.error.issues[0]?.path[0] ?? '')}: ${parsed.error.issues[0]?.message ?? ''}`
-        );
-      const f = parsed.data;
+      const f = parseFlags(flags, raw);
       const server = await startLegacyServer({
         port: f.port,
         apiToken: requireSecret('LEGACY_API_TOKEN', f.apiTokenFile),
@@ -74,10 +69,7 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage (a flag, or a secret not
         seed: f.seed,
       });
       console.log(`legacy server at ${server.url}; routing events to ${f.webhookUrl ?? '(none yet)'}`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilStopSignal();
       await server.close();
     });
 }

@@ -14,7 +14,7 @@ import { readSecret, requireSecret } from '../../coexist/secrets';
 import { ConfigError } from '../../config/config-error';
 import { loadZimConfig } from '../../config/zim-config';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
-import { UsageError } from '../../shared/usage-error';
+import { parseFlags, untilStopSignal } from '../flags';
 import { syncName } from './coexist';
 import { openCallScheduler } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
@@ -80,17 +80,12 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal or the legacy API unreach
 configuration (a secret not set, or an adapter without echo identification).`
     )
     .action(async (raw: Record<string, unknown>) => {
-      const parsed = flags.safeParse({
+      const f = parseFlags(flags, {
         ...raw,
         legacyApi: raw.legacyApi ?? process.env.LEGACY_API_URL,
         store: raw.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite',
         taskQueue: raw.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE,
       });
-      if (!parsed.success)
-        throw new UsageError(
-          `${String(parsed.error.issues[0]?.path[0] ?? '')}: ${parsed.error.issues[0]?.message ?? ''}`
-        );
-      const f = parsed.data;
       if (!f.legacyApi) throw new ConfigError('set --legacy-api or LEGACY_API_URL: the legacy adapter API');
       const zimConfig = loadZimConfig();
       const legacy = new LegacyClient(f.legacyApi, requireSecret('LEGACY_API_TOKEN'));
@@ -141,10 +136,7 @@ configuration (a secret not set, or an adapter without echo identification).`
         `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
           `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''})`
       );
-      const stop = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const stop = untilStopSignal();
       const running = worker?.worker.run();
       await stop;
       await receiver.close();

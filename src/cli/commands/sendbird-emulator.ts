@@ -7,6 +7,7 @@ import { startSendbirdEmulator } from '../../sendbird-emulator/server';
 import { generateWorkspace } from '../../sendbird-emulator/workspace';
 import { readSendbirdApiToken } from '../../sources/sendbird/api-token';
 import { UsageError } from '../../shared/usage-error';
+import { parseFlags, untilStopSignal } from '../flags';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -61,12 +62,7 @@ Examples:
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage.`
     )
     .action(async (raw: Record<string, unknown>) => {
-      const parsed = flags.safeParse(raw);
-      if (!parsed.success)
-        throw new UsageError(
-          `${String(parsed.error.issues[0]?.path[0] ?? '')}: ${parsed.error.issues[0]?.message ?? ''}`
-        );
-      const f = parsed.data;
+      const f = parseFlags(flags, raw);
       const apiToken = readSendbirdApiToken(f.apiTokenFile);
       if (!apiToken)
         throw new UsageError('set SENDBIRD_API_TOKEN or pass --api-token-file: the token clients must send');
@@ -90,10 +86,7 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage.`
         `Sendbird emulator at ${emulator.url}: ${workspace.users.length} users, ${workspace.channels.length} group channels, ` +
           `${workspace.totalMessages} messages; rate limit ${f.rateLimit || 'none'}/s`
       );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilStopSignal();
       await emulator.close();
     });
 }
