@@ -94,6 +94,11 @@ describe('Sendbird emulator: data export jobs', () => {
       for (let i = 0; i < units.length; i++) await exportJob(cfg, rt, i, cp); // done: nothing fetched again
       assert.equal(sb.stats.exportDownloads, downloads);
       assert.equal(sb.stats.exportJobsCreated.size, units.length);
+      // The export list is read once per data type, not before each job's creation.
+      const listReads = [...sb.stats.byRequest]
+        .filter(([k]) => /^GET \/v3\/export\/\w+\?/.test(k))
+        .reduce((a, [, count]) => a + count, 0);
+      assert.equal(listReads, new Set(units.map((u) => u.dataType)).size);
       await scanExport(cfg);
       const lines = readFileSync(path.join(out, '.extract', 'raw', 'channels.ndjson'), 'utf8')
         .split('\n')

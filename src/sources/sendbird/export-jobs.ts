@@ -4,7 +4,7 @@
  * export-file reader then scans like a directory the user downloaded.
  *
  * Durable in steps: the job's request_id is written to `.extract/raw/export-jobs/<type>-<start>-<end>.json` as soon as Sendbird
- * answers the POST (and before a POST, the app's export list is searched for a job of the same window, so a crash
+ * answers the POST (and before a POST, the app's export list, read once per worker and type, is searched for a job of the same window, so a crash
  * between the POST and that write adopts the job instead of creating a second one); a retry polls that same job. A
  * file link is never stored: it expires, so a refused download asks the job again for a fresh link. The unpacked
  * directory is renamed into place before the unit's done file is written, so a finished download is never fetched
@@ -80,13 +80,28 @@ export async function exportJob(
   const sb = new SendbirdApi({ baseUrl: route.baseUrl, apiToken: rt.apiToken, pacer: rt.pacer, stats: rt.stats });
   const label = describeJob(unit);
   const recordFile = dir.raw(`export-jobs/${key}.json`);
-  const forget = () => rmSync(recordFile, { force: true });
+  const listKey = `${route.baseUrl} ${unit.dataType}`;
+  const dropList = () => exportLists.get(rt)?.delete(listKey);
+  // The job is forgotten (failed, or its file expired): so is the list that may still show it usable.
+  const forget = () => {
+    rmSync(recordFile, { force: true });
+    dropList();
+  };
 
   let requestId = existsSync(recordFile)
     ? record.parse(JSON.parse(readFileSync(recordFile, 'utf8'))).request_id
     : cp.resume?.requestId;
   if (!requestId) {
-    requestId = (await findJob(sb, unit)) ?? (await createJob(sb, unit, label));
+    requestId = await findJob(rt, sb, listKey, unit);
+    if (!requestId) {
+      try {
+        requestId = await createJob(sb, unit, label);
+      } catch (err) {
+        // The POST may have taken effect with its answer lost: the retry must read the list again to adopt it.
+        dropList();
+        throw err;
+      }
+    }
     writeAtomic(
       recordFile,
       JSON.stringify({ request_id: requestId, data_type: unit.dataType, start_ts: unit.startTs, end_ts: unit.endTs })
@@ -160,23 +175,50 @@ export async function exportJob(
   return summary;
 }
 
+/**
+ * The app's export list of one data type, read once per worker and type (not before each job: a run of many windows
+ * would read the whole, growing list again for each). Jobs this worker creates later are in their record files, so a
+ * stale list misses nothing but a job whose POST answer was lost, or whose status changed: the list is dropped then.
+ */
+const exportLists = new WeakMap<SourceRuntime, Map<string, Promise<SbExportJob[]>>>();
+
+function exportList(rt: SourceRuntime, sb: SendbirdApi, key: string, dataType: string): Promise<SbExportJob[]> {
+  let lists = exportLists.get(rt);
+  if (!lists) exportLists.set(rt, (lists = new Map<string, Promise<SbExportJob[]>>()));
+  let list = lists.get(key);
+  if (!list) {
+    list = (async () => {
+      const jobs: SbExportJob[] = [];
+      let token: string | undefined;
+      do {
+        const page = await sb.exportJobs(dataType, token);
+        jobs.push(...page.exported_data);
+        token = page.next ?? undefined;
+      } while (token);
+      return jobs;
+    })();
+    lists.set(key, list);
+    list.catch(() => lists.get(key) === list && lists.delete(key));
+  }
+  return list;
+}
+
 /** A job of this very window already registered (by an earlier attempt whose answer was lost) and still usable. */
-async function findJob(sb: SendbirdApi, u: ExportJobUnit): Promise<string | undefined> {
-  let token: string | undefined;
-  do {
-    const page = await sb.exportJobs(u.dataType, token);
-    const hit = page.exported_data.find(
-      (j) =>
-        j.start_ts === u.startTs &&
-        j.end_ts === u.endTs &&
-        (j.format ?? 'json') === 'json' &&
-        j.status !== 'failed' &&
-        !(j.file?.expires_at != null && j.file.expires_at <= Date.now())
-    );
-    if (hit) return hit.request_id;
-    token = page.next ?? undefined;
-  } while (token);
-  return undefined;
+async function findJob(
+  rt: SourceRuntime,
+  sb: SendbirdApi,
+  listKey: string,
+  u: ExportJobUnit
+): Promise<string | undefined> {
+  const hit = (await exportList(rt, sb, listKey, u.dataType)).find(
+    (j) =>
+      j.start_ts === u.startTs &&
+      j.end_ts === u.endTs &&
+      (j.format ?? 'json') === 'json' &&
+      j.status !== 'failed' &&
+      !(j.file?.expires_at != null && j.file.expires_at <= Date.now())
+  );
+  return hit?.request_id;
 }
 
 async function createJob(sb: SendbirdApi, u: ExportJobUnit, label: string): Promise<string> {
