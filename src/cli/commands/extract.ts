@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -287,24 +288,29 @@ the message names the file or request and what to do), 2 bad usage.`
         console.error(
           `zim-migrate extract: workflow ${workflowId} on task queue ${taskQueue}${f.embeddedWorker ? ' (embedded worker)' : ''}`
         );
-        let last = '';
-        const timer = setInterval(() => {
-          handle
-            .query(extractProgressQuery)
-            .then((p) => {
-              const line =
-                p.phase === 'export-jobs'
-                  ? `  export-jobs: ${p.exportJobsDone ?? 0}/${p.exportJobs ?? 0} jobs done`
-                  : `  ${p.phase}: channels ${p.channelsDone}/${p.channels}, messages ${p.messages}`;
-              if (line !== last) console.error((last = line));
-            })
-            .catch(() => undefined);
-        }, 2000);
+        // One progress query at a time, and none left in flight when the connection closes: a query still retrying
+        // then throws from a timer ("Channel has been shut down") and ends the process with exit 1.
+        const finished = new AbortController();
+        const progress = (async () => {
+          let last = '';
+          for (;;) {
+            await sleep(2000, undefined, { signal: finished.signal }).catch(() => undefined);
+            if (finished.signal.aborted) break;
+            const p = await handle.query(extractProgressQuery).catch(() => undefined);
+            if (!p) continue;
+            const line =
+              p.phase === 'export-jobs'
+                ? `  export-jobs: ${p.exportJobsDone ?? 0}/${p.exportJobs ?? 0} jobs done`
+                : `  ${p.phase}: channels ${p.channelsDone}/${p.channels}, messages ${p.messages}`;
+            if (line !== last) console.error((last = line));
+          }
+        })();
         let summary: ExtractSummary;
         try {
           summary = await handle.result();
         } finally {
-          clearInterval(timer);
+          finished.abort();
+          await progress;
         }
         console.log(f.json ? JSON.stringify(summary, null, 2) : renderExtractSummary(summary, cfg.outDir));
         await client.connection.close();
