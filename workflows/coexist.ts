@@ -51,10 +51,13 @@ export interface SyncStats {
   groupStale: number;
   /** Events that arrived after a later one of their side had been handled (late beyond the settle window). */
   reordered: number;
-  /** Mirrors given up after their retries and parked for an operator (the store lists them): their event keys. */
+  /** Mirrors given up after their retries and parked for an operator (the store lists them): the last 100 keys. */
   parked: string[];
-  /** Mirrors the other side refused for good (unknown user, not a member…): their event keys, newest last. */
+  /** Mirrors the other side refused for good (unknown user, not a member…): the last 100 event keys, newest last. */
   refused: string[];
+  /** How many were parked and refused in all (the lists above keep only the last 100); absent in older runs. */
+  parkedTotal?: number;
+  refusedTotal?: number;
   runs: number;
   /** Events received and not handled yet (as of the query). */
   queued: number;
@@ -102,6 +105,8 @@ const emptyStats = (): SyncStats => ({
   reordered: 0,
   refused: [],
   parked: [],
+  refusedTotal: 0,
+  parkedTotal: 0,
   runs: 0,
   queued: 0,
 });
@@ -184,12 +189,14 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
         stats.refused.push(e.eventKey);
         if (stats.refused.length > 100) stats.refused.shift();
+        stats.refusedTotal = (stats.refusedTotal ?? stats.refused.length - 1) + 1;
         return;
       }
       // Retries exhausted: park it for an operator and go on with the conversation.
       await bookkeeping.park(e, err.cause?.message ?? err.message);
       stats.parked.push(e.eventKey);
       if (stats.parked.length > 100) stats.parked.shift();
+      stats.parkedTotal = (stats.parkedTotal ?? stats.parked.length - 1) + 1;
     }
   }
 

@@ -108,6 +108,8 @@ export interface SyncStatus {
   duplicatesDropped: number;
   reordered: number;
   refused: number;
+  /** Mirrors given up after their retries (the coexistence store lists them: `coexist parked`). */
+  parked: number;
   queued: number;
 }
 
@@ -147,7 +149,8 @@ export async function syncStatus(client: Client, name: string, now = Date.now())
     settledAmbiguously: { byEcho: sum((s) => s.resolvedByEcho), byTail: sum((s) => s.resolvedByTail) },
     duplicatesDropped: sum((s) => s.duplicatesDropped),
     reordered: sum((s) => s.reordered),
-    refused: sum((s) => s.refused.length),
+    refused: sum((s) => s.refusedTotal ?? s.refused.length),
+    parked: sum((s) => s.parkedTotal ?? s.parked.length),
     queued: sum((s) => s.queued),
   };
 }

@@ -149,9 +149,10 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     assert.equal(running.legacyToZim.mirrored, 1);
     assert.equal(running.zimToLegacy.mirrored, 1);
     assert.equal(running.echoesSuppressed, 2, 'each mirror came back once as an echo');
+    assert.deepEqual([running.parked, running.refused], [0, 0]);
     assert.ok(running.legacyToZim.lagMs.p50! > 0 && running.zimToLegacy.lagMs.p99! >= running.zimToLegacy.lagMs.p50!);
     assert.ok(running.legacyToZim.eventsPerSecond > 0);
-    assert.match(await cli('coexist', 'status', '--name', 'cli-sync'), /legacy→ZIM {2}1 mirrored/);
+    assert.match(await cli('coexist', 'status', '--name', 'cli-sync'), /legacy→ZIM {2}1 mirrored[^]*\n {2}parked 0\n/);
 
     const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
     assert.match(stopped, /draining/);

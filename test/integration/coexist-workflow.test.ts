@@ -125,6 +125,7 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     const stats = await handle.query(syncStatsQuery);
     assert.ok(stats.runs >= 3, `continued as new (${stats.runs} runs)`);
     assert.deepEqual(stats.refused, ['k:g2']);
+    assert.equal(stats.refusedTotal, 1, 'the count carried across continue-as-new');
     assert.equal(stats.mirroredToZim, 6);
     assert.deepEqual(
       calls.map((c) => c[1]),
@@ -144,6 +145,7 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     const stats = await handle.query(syncStatsQuery);
     assert.deepEqual(stats.parked, ['k:s1']);
     assert.deepEqual(stats.refused, []);
+    assert.deepEqual([stats.parkedTotal, stats.refusedTotal], [1, 0]);
     assert.deepEqual(
       calls.map((c) => c[1]),
       ['s1', 's1', 's2'],

@@ -2,6 +2,8 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { existsSync } from 'node:fs';
+import { openSqliteCoexistStore, type ParkedRecord } from '../../coexist/coexist-store';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
 import {
   startSync,
@@ -39,8 +41,22 @@ export function renderSyncStatus(s: SyncStatus): string {
     `  echoes suppressed ${s.echoesSuppressed}; sends settled ambiguously ${s.settledAmbiguously.byEcho} by echo, ` +
       `${s.settledAmbiguously.byTail} by tail`,
     `  duplicates dropped ${s.duplicatesDropped}, reordered ${s.reordered}, refused ${s.refused}, queued ${s.queued}`,
+    `  parked ${s.parked}` +
+      (s.parked ? ' (given up after their retries: "zim-migrate coexist parked" lists each with what to do)' : ''),
     '',
   ].join('\n');
+}
+
+export function renderParked(store: string, parked: ParkedRecord[]): string {
+  if (parked.length === 0) return `No parked mirrors in ${store}.\n`;
+  const lines = [`${parked.length} parked mirror${parked.length === 1 ? '' : 's'} in ${store}, oldest first:`];
+  for (const p of parked)
+    lines.push(
+      `  ${new Date(p.parkedAt).toISOString()}  ${p.conv}  from ${p.origin}: ${p.subject}`,
+      `    why:  ${p.reason}`,
+      `    do:   ${p.action}`
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 const notFound = (name: string) =>
@@ -51,7 +67,7 @@ const notFound = (name: string) =>
 export function registerCoexistCommand(program: Command): void {
   const coexist = program
     .command('coexist')
-    .description('Operate a two-way coexistence sync between the legacy system and ZIM: start, status, stop')
+    .description('operate a two-way coexistence sync between the legacy system and ZIM: start, status, parked, stop')
     .addHelpText(
       'after',
       `
@@ -61,9 +77,10 @@ In the Temporal UI: ZimCoexistSync="<name>" lists the sync and its conversations
 
 Examples:
   $ zim-migrate coexist start --name acme
-  $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, settled sends
+  $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, parked
   $ zim-migrate coexist status --name acme --json
   $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync
+  $ zim-migrate coexist parked --store coexist.sqlite   mirrors given up after their retries, with what to do
 
 Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one already running (start),
 2 bad usage (a --name with other characters than letters, digits, ".", "_", "-").`
@@ -101,7 +118,7 @@ A worker on the coexistence task queue runs it ("zim-migrate receiver --with-wor
 
   coexist
     .command('status')
-    .description('The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends')
+    .description('The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends, parked')
     .option(...nameOption)
     .option('--json', 'print the figures as JSON')
     .addHelpText(
@@ -161,5 +178,38 @@ Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachab
                   `handling ${r.handled} events`
           );
       });
+    });
+
+  coexist
+    .command('parked')
+    .description('List the mirrors given up after their retries, each with why and what to do (from the store)')
+    .option('--store <file>', 'the coexistence store the receivers and workers use (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option('--json', 'print the list as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ zim-migrate coexist parked --store /var/lib/zim-migrate/coexist.sqlite --json | jq '.[].conv'
+
+A mirror is parked when it still fails after 30 attempts (about a quarter of an hour of retries); the
+conversation goes on without it, and "coexist status" counts it. Each entry names the
+conversation, the message id or group event on its side, the last error (never message text) and what to check.
+Reads the store only: Temporal need not be reachable. Exit codes: 0 listed (parked or not), 2 bad usage (no
+store at that path).`
+    )
+    .action(async (o: { store?: string; json?: boolean }) => {
+      const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
+      if (!existsSync(file))
+        throw new UsageError(
+          `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
+            'ZIM_MIGRATE_COEXIST_STORE)'
+        );
+      const store = openSqliteCoexistStore(file);
+      try {
+        const parked = await store.parked();
+        process.stdout.write(o.json ? `${JSON.stringify(parked)}\n` : renderParked(file, parked));
+      } finally {
+        await store.close();
+      }
     });
 }
