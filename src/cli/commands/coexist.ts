@@ -67,7 +67,7 @@ const notFound = (name: string) =>
 export function registerCoexistCommand(program: Command): void {
   const coexist = program
     .command('coexist')
-    .description('operate a two-way coexistence sync between the legacy system and ZIM: start, status, parked, stop')
+    .description('Operate a two-way coexistence sync between the legacy system and ZIM: start, status, parked, stop')
     .addHelpText(
       'after',
       `
