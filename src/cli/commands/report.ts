@@ -167,7 +167,10 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
       });
       try {
         const meta = await store.meta();
-        const planned = plannedRecords(meta.counts);
+        // The migration's plan plus what each catch-up round added to it: the ledger holds the work of both.
+        const planned = plannedRecords(meta.migrationCounts ?? meta.counts);
+        for (const round of await store.rounds())
+          for (const stage of STAGES) planned[stage] += round.planned?.[stage] ?? 0;
         const ledger = await store.ledgerCounts();
         const name = opts.name ?? (await store.lastMigration());
         const live: LiveView =
