@@ -49,7 +49,7 @@ export function roundPlannedSql(engine: keyof typeof JSON_TEXT, round: number): 
       UNION SELECT 'group-messages', 'mute/' || id FROM groups WHERE muted = 1
         AND id IN (SELECT id FROM zm_round_items WHERE round = ${r} AND stage = 'group-messages')
       -- Verify checks the whole final state (verify.ts, verify-users.ts): one key a check.
-      UNION SELECT 'verify', 'peer/' || owner || '/' || peer FROM peer_copies
+      UNION SELECT 'verify', 'peer/' || owner || '/' || peer FROM (SELECT DISTINCT owner, peer FROM peer_copies) c
       UNION SELECT 'verify', 'group/' || id FROM groups
       UNION SELECT 'verify', 'members/' || id FROM groups
       UNION SELECT 'verify', 'muted/' || id FROM groups WHERE muted = 1
