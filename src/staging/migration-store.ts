@@ -13,6 +13,7 @@ import type { StageActionWork } from '../shared/eta';
 import type { Plan, StagingCounts } from '../shared/migration-plan';
 import type { RoundOp, RoundState } from '../shared/rounds';
 import type { Stage } from '../shared/stages';
+import type { RoundPlanned } from './round-planned';
 
 /** What `zim-migrate plan` recorded when it staged the data. */
 export interface StagingMeta {
@@ -32,7 +33,14 @@ export interface StagingMeta {
     /** True when records with errors were left out (plan --exclude-errors). */
     excludedErrors: boolean;
   };
+  /** The records as staged now: a catch-up round re-counts them (verify checks the final state). */
   counts: StagingCounts;
+  /**
+   * What the migration itself was planned with, kept when the first catch-up round re-counts `counts`: `report`
+   * plans each stage with these plus each round's `planned`. Absent before any round (and in files whose rounds
+   * were staged before it was kept).
+   */
+  migrationCounts?: StagingCounts;
   /** The plan as computed when the data was staged (calls per Action, stages, ETA at the rates above). */
   plan: Plan;
 }
@@ -213,6 +221,11 @@ export interface RoundRecord {
   finishedAt: number | null;
   /** Records per change kind (src/catch-up/change-kinds.ts). */
   changes: Record<string, number>;
+  /**
+   * What the round adds to each stage's plan in ledger rows: its new messages and the keys it marks that no earlier
+   * work marked (src/staging/round-planned.ts). Absent in rounds staged before it was counted.
+   */
+  planned?: RoundPlanned;
   etaSeconds: number;
 }
 

@@ -18,6 +18,7 @@ import { FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { useLocalPostgres } from '../helpers/local-postgres';
 import { runInProcessWorker } from '../helpers/in-process-worker';
+import { unbalancedStages } from '../helpers/report-balance';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -106,6 +107,9 @@ describe('zim-migrate catch-up on a PostgreSQL staging', () => {
     const report = await cli('report', url);
     assert.match(report, /\nCatch-up rounds:\n/);
     assert.match(report, /\n {2}round 1 +full .* done /);
+    // Each stage's plan is the migration's plus the round's, counted against this staging's ledger.
+    const unbalanced = unbalancedStages(await cli('report', url, '--json'));
+    assert.deepEqual(unbalanced, [], 'report: stages whose plan does not match their ledger');
 
     // The same export again: the round is done, so its watermark refuses it, naming the fix.
     await assert.rejects(cli('catch-up', url, 'export-2'), (err: { code: number; stderr: string }) => {

@@ -21,6 +21,7 @@ import { compareFinalState, compareWithEmulator, isExact } from '../../src/testi
 import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { runInProcessWorker } from '../helpers/in-process-worker';
+import { unbalancedStages } from '../helpers/report-balance';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -149,6 +150,11 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
     assert.match(report, /\nCatch-up rounds:\n/);
     assert.match(report, /\n {2}round 1 +full .* done /);
     assert.match(report, /\n {2}round 2 +incremental .* done /);
+
+    // Each stage's plan is the migration's plus each round's (messages, new groups, relations and memberships the
+    // ops mark, verify's new checks): it accounts for every ledger row, as on a migration without rounds.
+    const unbalanced = unbalancedStages(await cli('report', staging, '--json'));
+    assert.deepEqual(unbalanced, [], 'report: stages whose plan does not match their ledger');
   });
 
   // What a round that ignored one kind of change would leave: ZIM without that change. Undoing the change in a copy

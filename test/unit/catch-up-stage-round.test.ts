@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { planRound } from '../../src/catch-up/plan-round';
 import { stageRound } from '../../src/catch-up/stage-round';
+import { plannedRecords, type StagingCounts } from '../../src/shared/migration-plan';
 import { ROUND_OPS } from '../../src/shared/rounds';
 import { openStaging } from '../../src/staging';
 import { evolveExport } from '../../src/synthetic/evolve';
@@ -93,6 +94,52 @@ describe('staging a catch-up round', () => {
       stageRound({ staging, exportDir: other.dir, asOfMs: AS_OF, rejectsFile: rejectsFile() }),
       /round 1 of this migration .* has not finished: a second round cannot start before it/
     );
+  });
+
+  it("plans the round's new ledger keys per stage, and keeps the migration's own counts", async () => {
+    const root = tempDir('stage-round-planned');
+    const earlier = path.join(root, 'app');
+    await generateExport({ out: earlier, users: 120, seed: 6, endMs: END, groups: 12 });
+    const staging = await stage(earlier, path.join(root, 'app.sqlite'));
+    const later = await evolveExport({ from: earlier, out: path.join(root, 'later'), seed: 4, incremental: false });
+    // What the migration marked, in part: every account's profile check (accounts are never removed).
+    const db = new Database(staging);
+    const before = (
+      JSON.parse(db.prepare(`SELECT value FROM meta WHERE key = 'meta'`).pluck().get() as string) as {
+        counts: StagingCounts;
+      }
+    ).counts;
+    const users = db.prepare(`SELECT count(*) FROM users`).pluck().get() as number;
+    db.prepare(
+      `INSERT INTO ledger(stage, key, status, at) SELECT 'verify', 'profile/' || id, 'done', 0 FROM users`
+    ).run();
+    db.close();
+
+    const staged = await stageRound({ staging, exportDir: later.dir, asOfMs: AS_OF, rejectsFile: rejectsFile() });
+    assert.equal(staged.kind, 'staged');
+    if (staged.kind !== 'staged') return;
+    const store = await openStaging(staging, { readonly: true });
+    try {
+      const meta = await store.meta();
+      assert.deepEqual(meta.migrationCounts, before, "the migration's counts are kept");
+      assert.notDeepEqual(meta.counts, before, 'counts are the staged state now');
+      const [round] = await store.rounds();
+      assert.deepEqual(round!.planned, staged.round.planned);
+      const planned = round!.planned!;
+      const work = await store.roundWork(1);
+      const items = Object.fromEntries(work.ops.map((o) => [o.op, o.items]));
+      // Ops that add records under new keys count one each; new messages count their copies.
+      assert.equal(planned.accounts, items.register);
+      assert.equal(planned.friends, items.friend);
+      assert.equal(planned.blocks, items.block);
+      assert.equal(planned['peer-messages'], work.fanout['peer-messages'].planned);
+      assert.ok(planned.groups > (items.invite ?? 0), 'new groups add their memberships');
+      // Verify checks the whole final state, but a check the ledger holds already adds no row.
+      assert.equal(planned.verify, plannedRecords(meta.counts).verify - users);
+      assert.equal(planned['read-state'], 0);
+    } finally {
+      await store.close();
+    }
   });
 
   it('leaves nothing behind when staging fails halfway, and stages the round whole when run again', async () => {

@@ -142,6 +142,8 @@ they are registered but own nothing (no copies, relations or memberships but as 
 issue them ZIM login tokens. Catch-up rounds (zim-migrate catch-up) are listed after the stages: each round's
 export, state, duration, its changes other than messages (planned, done, failed, skipped, pending), its new
 messages and its conflicts; a round's failures are listed with stage "round", keyed <round>/<op>/<record>.
+A stage's planned is the migration's plan plus what each round added to it (new messages, records and verify
+checks it marked for the first time), so once nothing runs planned = done + failed + skipped + pending.
 
 Counts come from the ledger in the staging file. Durations, rates and budgets come from the migration's workflow:
 a migration records its name in the staging file when a worker starts it (the last one started wins), so the
@@ -167,7 +169,10 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
       });
       try {
         const meta = await store.meta();
-        const planned = plannedRecords(meta.counts);
+        // The migration's plan plus what each catch-up round added to it: the ledger holds the work of both.
+        const planned = plannedRecords(meta.migrationCounts ?? meta.counts);
+        for (const round of await store.rounds())
+          for (const stage of STAGES) planned[stage] += round.planned?.[stage] ?? 0;
         const ledger = await store.ledgerCounts();
         const name = opts.name ?? (await store.lastMigration());
         const live: LiveView =

@@ -7,7 +7,8 @@
  *   2. the staged records (not the ledger, not the rounds) are copied, streamed in batches, into a temporary SQLite
  *      file (src/staging/copy/), and the SQLite round runs there against the later export;
  *   3. the same transaction writes back what the round changed: the staged records replaced, the new messages
- *      appended, the page index rebuilt, and the round's rows (op pages, fan-out items, late messages, the round).
+ *      appended, the page index rebuilt, and the round's rows (op pages, fan-out items, late messages, the round);
+ *      what the round adds to each stage's plan is counted there, against this staging's ledger (round-planned.ts).
  * Only round staging writes the staged records, and it holds the lock, so the snapshot is the state it replaces.
  * A crash anywhere before the commit leaves the staging as it was; memory stays flat (batches both ways).
  */
@@ -20,9 +21,10 @@ import { UsageError } from '../../shared/usage-error';
 import { copyStaging } from '../copy/copy-staging';
 import { quotedColumns, SNAPSHOT_TABLES, STAGED_TABLES, type StagedTable } from '../copy/staged-tables';
 import type { RoundRecord, StageRoundInput, StagingMeta } from '../migration-store';
+import { roundPlannedOf, roundPlannedSql } from '../round-planned';
 import type { Row } from '../staged-rows';
 import { RowStatus } from '../sqlite/schema';
-import { stageRoundSqlite } from '../sqlite/stage-round';
+import { roundChanges, stageRoundSqlite } from '../sqlite/stage-round';
 import { BUILD_PAGE_INDEX } from './schema';
 
 const BATCH_ROWS = 2_000;
@@ -95,8 +97,10 @@ export async function stageRoundPg(target: PgRoundTarget, input: StageRoundInput
       snapshot.close();
     }
     await q(BUILD_PAGE_INDEX);
+    const planned = roundPlannedOf(await q(roundPlannedSql('postgres', input.round)));
+    await q(`UPDATE zm_rounds SET changes = $1 WHERE round = $2`, [roundChanges(record.changes, planned), input.round]);
     await q('COMMIT');
-    return record;
+    return { ...record, planned };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
@@ -153,7 +157,8 @@ function runSqliteRound(
          SELECT ?, user, kind, conv, msg, 0, id, ${RowStatus.ok} FROM read_states ORDER BY id`
       ).run(idx);
     })();
-    const record = stageRoundSqlite(db, input);
+    // The snapshot has no ledger: the round's plan is counted against the staging's own (stageRoundPg).
+    const record = stageRoundSqlite(db, input, { countPlanned: false });
     const firsts = db
       .prepare(`SELECT first_peer_msg AS peer, first_group_msg AS "group" FROM zm_rounds WHERE round = ?`)
       .get(input.round) as { peer: number; group: number };

@@ -8,11 +8,12 @@
  *   - the staged records are brought to the later export's state (accounts, relations, groups and members replaced;
  *     new messages appended, history read tables and page indexes rebuilt), so the next round compares with it and
  *     verify checks the final state;
- *   - the round's row is written.
+ *   - the round's row is written, with what it adds to each stage's plan (round-planned.ts) in its `changes`.
  * A crash before the commit leaves nothing behind, so staging again is safe; a staged round is never staged twice.
  */
 import { ROUND_OP_ACTION, type RoundOp } from '../../shared/rounds';
-import type { RoundRecord, StageRoundInput } from '../migration-store';
+import type { RoundRecord, StageRoundInput, StagingMeta } from '../migration-store';
+import { roundPlannedOf, roundPlannedSql, type RoundPlanned } from '../round-planned';
 import { rebuildCallBatches } from './call-batches';
 import type { Db } from './database';
 import { buildHistoryTables, countAll } from './finalize';
@@ -119,20 +120,24 @@ function insertOps(db: Db, round: number, op: RoundOp): void {
   ).run(round, op);
 }
 
-export function stageRoundSqlite(db: Db, input: StageRoundInput): RoundRecord {
+/**
+ * `countPlanned: false` on a copy without the ledger (pg-stage-round.ts), which counts the round's plan against
+ * its own ledger instead.
+ */
+export function stageRoundSqlite(db: Db, input: StageRoundInput, opts = { countPlanned: true }): RoundRecord {
   db.exec(ROUND_SCHEMA);
   const existing = db.prepare(`SELECT round FROM zm_rounds WHERE round = ?`).get(input.round);
   if (existing) throw new Error(`round ${input.round} is already staged`);
   db.prepare('ATTACH DATABASE ? AS new').run(input.laterFile);
   try {
-    db.transaction(() => applyRound(db, input)).immediate();
+    db.transaction(() => applyRound(db, input, opts.countPlanned)).immediate();
   } finally {
     db.exec('DETACH DATABASE new');
   }
   return readRounds(db).find((r) => r.round === input.round)!;
 }
 
-function applyRound(db: Db, input: StageRoundInput): void {
+function applyRound(db: Db, input: StageRoundInput, countPlanned: boolean): void {
   const { round } = input;
   for (const op of Object.keys(OP_SOURCES) as RoundOp[]) insertOps(db, round, op);
   const num = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
@@ -223,12 +228,17 @@ function applyRound(db: Db, input: StageRoundInput): void {
      FROM main.group_seq s JOIN main.groups g ON g.id = s.grp WHERE s.msg >= ? GROUP BY s.grp`
   ).run(round, firstGroup);
 
-  // Counts as staged now: what stageWork plans verify with.
-  const meta = JSON.parse(db.prepare(`SELECT value FROM meta WHERE key = 'meta'`).pluck().get() as string) as {
-    counts: unknown;
-  };
+  // Counts as staged now: what stageWork plans verify with. The migration's own stay its plan (report); rounds are
+  // numbered from 1 with none before it.
+  const meta = JSON.parse(
+    db.prepare(`SELECT value FROM meta WHERE key = 'meta'`).pluck().get() as string
+  ) as StagingMeta;
+  if (round === 1) meta.migrationCounts ??= meta.counts;
   meta.counts = countAll(db, conversations.count);
   db.prepare(`UPDATE meta SET value = ? WHERE key = 'meta'`).run(JSON.stringify(meta));
+  const planned = countPlanned
+    ? roundPlannedOf(db.prepare(roundPlannedSql('sqlite', round)).all() as Record<string, unknown>[])
+    : undefined;
 
   db.prepare(
     `INSERT INTO zm_rounds(round, export_dir, kind, since_ms, until_ms, state, staged_at, changes, eta_seconds,
@@ -240,7 +250,7 @@ function applyRound(db: Db, input: StageRoundInput): void {
     input.sinceMs,
     input.untilMs,
     Date.now(),
-    JSON.stringify(input.changes),
+    roundChanges(input.changes, planned),
     input.etaSeconds,
     firstPeer,
     firstGroup
@@ -252,7 +262,17 @@ export function readRounds(db: Db): RoundRecord[] {
   return (db.prepare(`SELECT * FROM zm_rounds ORDER BY round`).all() as Record<string, unknown>[]).map(roundOf);
 }
 
+/**
+ * A round's `changes` column: records per change kind, and under `planned` what the round adds to each stage's plan
+ * (absent in rounds staged before it was counted).
+ */
+export const roundChanges = (changes: Record<string, number>, planned: RoundPlanned | undefined) =>
+  JSON.stringify(planned ? { ...changes, planned } : changes);
+
 export function roundOf(r: Record<string, unknown>): RoundRecord {
+  const { planned, ...changes } = JSON.parse(r.changes as string) as Record<string, number> & {
+    planned?: RoundPlanned;
+  };
   return {
     round: Number(r.round),
     exportDir: r.export_dir as string,
@@ -263,7 +283,8 @@ export function roundOf(r: Record<string, unknown>): RoundRecord {
     stagedAt: Number(r.staged_at),
     startedAt: r.started_at == null ? null : Number(r.started_at),
     finishedAt: r.finished_at == null ? null : Number(r.finished_at),
-    changes: JSON.parse(r.changes as string) as Record<string, number>,
+    changes,
+    ...(planned && { planned }),
     etaSeconds: Number(r.eta_seconds),
   };
 }
