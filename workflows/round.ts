@@ -116,6 +116,9 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
   setHandler(stageReportSignal, (report) => {
     const step = c?.steps[report.stage as StepName];
     if (!step || step.status !== 'running') return;
+    // A stage child of the cancelled run this one resumes, finishing late: not this run's step (it would be taken
+    // for done with that child's counts while this run's own child still works).
+    if (report.from !== undefined && report.from !== workflowIds.stage(stageOwner(), report.stage)) return;
     Object.assign(step, report.counts);
     if (report.finished) {
       step.status = report.finished;

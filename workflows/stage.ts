@@ -136,7 +136,12 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
 
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const reportToParent = async (finished?: 'done' | 'cancelled') => {
-    await parent.signal(stageReportSignal, { stage: input.stage, counts: reports.current(), finished });
+    await parent.signal(stageReportSignal, {
+      stage: input.stage,
+      counts: reports.current(),
+      finished,
+      from: workflowInfo().workflowId,
+    });
   };
   // Progress reaches the parent within 2 s of moving, also while the stage only waits for its children (a full
   // window, or the last ones running), and costs nothing while it stands still.

@@ -93,6 +93,12 @@ export interface StageReport {
   stage: Stage;
   counts: Counts;
   finished?: 'done' | 'cancelled';
+  /**
+   * The reporting stage workflow's id. A round started again after a cancel has the same workflow id as the
+   * cancelled run, whose stage children (other ids) may still report to it: the round takes only its own children's.
+   * Absent from stages started before it was sent.
+   */
+  from?: string;
 }
 export const stageReportSignal = defineSignal<[StageReport]>('stageReport');
 
