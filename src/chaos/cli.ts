@@ -147,20 +147,21 @@ The chaos line ends with the longest time a conversation took to move again afte
 the longest gap with no disruption inside (sampled each second), e.g. "longest stall 10.7 s after worker kill 3
 (peer:u13>u11; quiet gaps up to 10.0 s)". It is a measure, not a pass condition.
 
-With --coexist the run is two-way coexistence (docs/coexistence.md) instead of a migration, and prints one line.
-The reference legacy server and the ZIM emulator run in this process, a Temporal dev server beside it, the receiver
-("zim-migrate receiver") and the conversations' worker ("zim-migrate receiver --worker-only") as child processes.
-Traffic flows on both sides at once (three one-to-one pairs and a group, as "zim-migrate dev --coexist" sends it,
-a round every 400 ms) with the emulator's callbacks duplicated, reordered and echoed before the send's answer, and
-the legacy routing events duplicated (seeded; the reference server has no reordering switch). The worker is
-SIGKILLed --kills times (default ${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of
-the traffic, each started again; the senders' retries (about 30 s) bridge a receiver that is down. Then the sync is
-stopped and both sides compared:
-  chaos --coexist: 2 worker kills, 1 receiver kill; 60 messages legacy→ZIM, 60 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 1 settled by tail, 0 by echo, 0 parked; 95 s (seed 7)
-A kill between a send and its record leaves an ambiguous send, settled by its echo or by reading the target's
-tail ("settled by"). A killed worker's activity is retried after its 1-minute timeout, so each kill that lands on
-one holds that conversation up to a minute. No callback or routing event is lost on purpose: recovering a lost one
-needs the reconciliation audit, which is not built yet (docs/coexistence.md §6).
+With --coexist the run is two-way coexistence (docs/coexistence.md §8) instead of a migration, and prints one
+line. The reference legacy server and the ZIM emulator run in this process, a Temporal dev server beside it, the
+receiver ("zim-migrate receiver") and the conversations' worker ("zim-migrate receiver --worker-only") as child
+processes. Traffic flows on both sides at once (three one-to-one pairs and a group, as "zim-migrate dev --coexist"
+sends it, a round every 400 ms) with the emulator's callbacks duplicated, reordered and echoed before the send's
+answer, the legacy routing events duplicated (seeded; the reference server has no reordering switch) and, with
+--faults on, ZIM's send APIs failing now and then. The worker is SIGKILLed --kills times (default
+${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again; the senders'
+retries (about 30 s) bridge a receiver that is down. Then the sync is stopped and both sides compared:
+  chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 7 settled by tail, 0 by echo, 0 parked; ZIM send faults: ...; 33 s (seed 7)
+"Settled by tail / by echo": sends whose outcome was unknown (a kill or a fault between the send and its record),
+settled without sending again. A killed worker's activity is retried after its 1-minute timeout, so a kill that
+lands on one holds that conversation up to a minute (runs take 30-90 s). No callback or routing event is lost on
+purpose: recovering a lost one needs the reconciliation audit, which is not built yet (docs/coexistence.md §6).
+The work folder (store, Temporal database, the receiver's and the worker's logs) is kept when a run fails.
 
 Exit codes: 0 exact, 1 not exact (or not finished, or the corpus differs), 2 bad usage.
 
