@@ -152,8 +152,8 @@ line. The reference legacy server and the ZIM emulator run in this process, a Te
 receiver ("zim-migrate receiver") and the conversations' worker ("zim-migrate receiver --worker-only") as child
 processes. Traffic flows on both sides at once (three one-to-one pairs and a group, as "zim-migrate dev --coexist"
 sends it, a round every 400 ms) with the emulator's callbacks duplicated, reordered and echoed before the send's
-answer, the legacy routing events duplicated (seeded; the reference server has no reordering switch) and, with
---faults on, ZIM's send APIs failing now and then. The worker is SIGKILLed --kills times (default
+answer, the legacy routing events duplicated and reordered (all seeded) and, with --faults on, ZIM's send APIs
+failing now and then. The worker is SIGKILLed --kills times (default
 ${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again; the senders'
 retries (about 30 s) bridge a receiver that is down. Then the sync is stopped and both sides compared:
   chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 7 settled by tail, 0 by echo, 0 parked; ZIM send faults: ...; 33 s (seed 7)

@@ -1,6 +1,6 @@
 /**
  * Coexistence under chaos (`npm run chaos -- --coexist`): the reference legacy server and the ZIM emulator in this
- * process, both delivering with seeded duplicates (and ZIM's callbacks also reordered and echoed before the send's
+ * process, both delivering with seeded duplicates and reordering (ZIM's callbacks also echoed before the send's
  * answer); a Temporal dev server process; the receiver (`zim-migrate receiver`) and the conversations' worker
  * (`zim-migrate receiver --worker-only`) as child processes. The dev rehearsal's traffic runs on both sides at
  * once, spread over time, while the worker and the receiver are SIGKILLed at seeded points of it and started
@@ -147,9 +147,9 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       LEGACY_WEBHOOK_SECRET: webhookSecret,
       ZIM_MIGRATE_COEXIST_STORE: path.join(workDir, 'coexist.sqlite'),
     };
-    const start = (name: string, args: string[], readyLine: string) => {
+    const start = (name: string, args: string[], readyLine: string, processEnv: NodeJS.ProcessEnv) => {
       const p = startWorkerProcess({
-        env,
+        env: processEnv,
         args: [...args, '--legacy-api', legacy!.url],
         readyLine,
         logFile: path.join(workDir, `${name}.log`),
@@ -161,8 +161,11 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       stops.push(() => p.stop());
       return p;
     };
-    const receiver = start('receiver', ['receiver', '--port', new URL(receiverUrl).port, '--sync', SYNC], RECEIVER_UP);
-    const worker = start('worker', ['receiver', '--worker-only'], WORKER_UP);
+    const receiverArgs = ['receiver', '--port', new URL(receiverUrl).port, '--sync', SYNC];
+    const receiver = start('receiver', receiverArgs, RECEIVER_UP, env);
+    // A worker alone needs no webhook secret: it runs without one, as an operator would run it.
+    const { LEGACY_WEBHOOK_SECRET: _notForTheWorker, ...workerEnv } = env;
+    const worker = start('worker', ['receiver', '--worker-only'], WORKER_UP, workerEnv);
     await Promise.all([receiver.ready(), worker.ready()]);
     log(`emulator ${emulator.url}, legacy server ${legacy.url}, Temporal ${server.address}; receiver ${receiverUrl}`);
 
@@ -180,7 +183,7 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       receiverUrl,
       retryDelaysMs: RETRY_DELAYS_MS,
       zimFaults: zimFaults(o.seed),
-      legacyDuplicates: { rate: 0.2, seed: o.seed },
+      legacyFaults: { duplicateRate: 0.2, reorderRate: 0.2, reorderDelayMs: 300, seed: o.seed },
     });
     await startSync(client, SYNC, DEFAULT_COEXIST_TASK_QUEUE);
     // On the sends alone: the run's own reads (setup, the check) go through ZIM's API too.

@@ -66,8 +66,8 @@ export interface DeliverySettings {
   retryDelaysMs: number[];
   /** The emulator's seeded callback faults (duplicates, reordering, echoes before the send's answer). */
   zimFaults?: Partial<CallbackFaults>;
-  /** The legacy server's share of routing events delivered twice, and its seed. */
-  legacyDuplicates?: { rate: number; seed: number };
+  /** The legacy server's seeded delivery faults: shares of routing events delivered twice and held back. */
+  legacyFaults?: { duplicateRate: number; reorderRate: number; reorderDelayMs: number; seed: number };
 }
 
 /** Points ZIM's callbacks and the legacy routing webhook at the receiver; returns how to unpoint them. */
@@ -80,7 +80,7 @@ export async function deliverToReceiver(s: CoexistSides, d: DeliverySettings): P
   await post(`${s.legacyUrl}/_test/webhook`, {
     url: `${d.receiverUrl}/legacy/events`,
     retryDelaysMs: d.retryDelaysMs,
-    ...(d.legacyDuplicates ? { duplicateRate: d.legacyDuplicates.rate, seed: d.legacyDuplicates.seed } : {}),
+    ...d.legacyFaults,
   });
   return async () => {
     await post(`${s.zimUrl}/_emulator/callbacks`, { url: null });
