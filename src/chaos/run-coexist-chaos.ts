@@ -18,7 +18,7 @@ import { Client, Connection } from '@temporalio/client';
 import { LegacyClient } from '../coexist/legacy-client';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../coexist/receiver/start';
 import { startSync, stopSync, syncStatus, type SyncStatus } from '../coexist/sync-control';
-import { freePort, startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
+import { freePort, startDevServerProcess } from '../dev-server/dev-server-process';
 import { startLegacyServer, type LegacyServer } from '../legacy-server/server';
 import {
   compareSides,
@@ -90,6 +90,10 @@ const SYNC = 'chaos';
 const RECEIVER_UP = 'zim-migrate receiver: listening at';
 const WORKER_UP = 'zim-migrate receiver: worker only';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const settledValue = <T>(r: PromiseSettledResult<T>): T => {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
+};
 
 /** Delivery faults on both sides (no loss: see the module's comment). */
 const zimFaults = (seed: number) => ({
@@ -124,8 +128,8 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     // Secrets of this run only, given to its processes through their environment, never printed.
     const apiToken = randomBytes(16).toString('hex');
     const webhookSecret = randomBytes(16).toString('hex');
-    let server: DevServerProcess;
-    [emulator, server, legacy] = await Promise.all([
+    // Started together; whichever started is stopped at the end even when another failed to start.
+    const [e, t, l] = await Promise.allSettled([
       startZimEmulator({ appId: TEST_APP_ID, serverSecret: TEST_SECRET }),
       startDevServerProcess({
         dbFilename: path.join(workDir, 'temporal.db'),
@@ -134,7 +138,12 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       }),
       startLegacyServer({ apiToken, webhookSecret, retryDelaysMs: RETRY_DELAYS_MS }),
     ]);
-    stops.push(() => server.stop());
+    if (e.status === 'fulfilled') emulator = e.value;
+    if (l.status === 'fulfilled') legacy = l.value;
+    if (t.status === 'fulfilled') stops.push(() => t.value.stop());
+    const server = settledValue(t);
+    emulator = settledValue(e);
+    legacy = settledValue(l);
     const receiverUrl = `http://127.0.0.1:${await freePort()}`;
     const env = {
       ...workerProcessEnv({
