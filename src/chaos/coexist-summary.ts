@@ -12,7 +12,7 @@ export function coexistChaosPassed(r: CoexistChaosResult): boolean {
 
 /**
  * e.g. `chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost,
- * 0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked; 74 s (seed 123)`.
+ * 0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.0 s; ZIM send faults: ...; 74 s (seed 123)`.
  */
 export function coexistChaosSummary(r: CoexistChaosResult): string {
   const kills = [plural(r.workerKills, 'worker kill'), plural(r.receiverKills, 'receiver kill')];
@@ -29,6 +29,9 @@ export function coexistChaosSummary(r: CoexistChaosResult): string {
     settled.push(`${n(s.settledAmbiguously.byTail)} settled by tail`, `${n(s.settledAmbiguously.byEcho)} by echo`);
     settled.push(`${n(s.parked)} parked`);
     if (s.refused > 0) settled.push(`${n(s.refused)} refused`);
+    // A measure, not a pass condition: what the kills cost the conversations they held up.
+    const p99 = Math.max(s.legacyToZim.lagMs.p99 ?? 0, s.zimToLegacy.lagMs.p99 ?? 0);
+    settled.push(`lag p99 ${(p99 / 1000).toFixed(1)} s`);
   }
   const dropped = r.dropped.zim + r.dropped.legacy;
   if (dropped > 0) settled.push(`${plural(dropped, 'delivery', 'deliveries')} dropped after the last retry`);

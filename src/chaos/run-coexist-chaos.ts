@@ -239,7 +239,15 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       await sleep(ECHO_GRACE_MS);
       const stopped = await stopSync(client, SYNC, (line) => log(`sync: ${line}`));
       log(`sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`);
-      result.sync = await syncStatus(client, SYNC);
+      const st = (result.sync = await syncStatus(client, SYNC));
+      const lag = (d: SyncStatus['legacyToZim']) =>
+        `p50 ${((d.lagMs.p50 ?? 0) / 1000).toFixed(1)} s, p99 ${((d.lagMs.p99 ?? 0) / 1000).toFixed(1)} s`;
+      // A kill that lands on a running mirror shows here: its conversation waits out the activity's timeout.
+      log(
+        `sync: lag legacy→ZIM ${lag(st.legacyToZim)}, ZIM→legacy ${lag(st.zimToLegacy)}; ` +
+          `echoes suppressed ${st.echoesSuppressed}, duplicates dropped ${st.duplicatesDropped}, ` +
+          `reordered past the settle window ${st.reordered}`
+      );
     }
     result.check = compareSides(await readSides(sides), tag, o.rounds);
   } finally {
