@@ -7,8 +7,11 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
-/** worker-kill: with several machines, a whole machine (all its processes and its folder). */
-export type DisruptionKind = 'worker-kill' | 'server-restart' | 'postgres-restart';
+/**
+ * worker-kill: with several machines, a whole machine (all its processes and its folder); receiver-kill: the
+ * coexistence receiver process (chaos --coexist).
+ */
+export type DisruptionKind = 'worker-kill' | 'server-restart' | 'postgres-restart' | 'receiver-kill';
 
 export interface Disruption {
   kind: DisruptionKind;
@@ -26,6 +29,8 @@ export interface DisruptionPlanInput {
   serverRestarts: number;
   /** PostgreSQL killed (SIGKILL) and started again on its cluster; 0 when absent. */
   postgresRestarts?: number;
+  /** The coexistence receiver SIGKILLed and started again; 0 when absent. */
+  receiverKills?: number;
   /** ZIM calls the migration plan expects (faults and reconciliation add some). */
   expectedRequests: number;
 }
@@ -42,13 +47,14 @@ export function planDisruptions(input: DisruptionPlanInput): Disruption[] {
     kind,
     atRequests: Math.round(input.expectedRequests * (FIRST_AT + draw() * (LAST_AT - FIRST_AT))),
     delayMs: Math.round(draw() * 1_500),
-    downMs: kind !== 'worker-kill' ? Math.round(500 + draw() * 2_500) : 0,
+    downMs: kind === 'server-restart' || kind === 'postgres-restart' ? Math.round(500 + draw() * 2_500) : 0,
   });
   const plan = [
     ...Array.from({ length: input.workerKills }, () => one('worker-kill')),
     ...Array.from({ length: input.serverRestarts }, () => one('server-restart')),
     // Drawn after the others, so a seed without PostgreSQL restarts keeps the plan it always had.
     ...Array.from({ length: input.postgresRestarts ?? 0 }, () => one('postgres-restart')),
+    ...Array.from({ length: input.receiverKills ?? 0 }, () => one('receiver-kill')),
   ];
   return plan.sort((a, b) => a.atRequests - b.atRequests);
 }

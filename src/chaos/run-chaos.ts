@@ -403,6 +403,8 @@ async function disrupt(
       result.workerKills++;
       gaps.disrupted(`worker kill ${result.workerKills}`, Date.now());
       log(`at ${lastAt} requests: ${what} [${result.workerKills}]`);
+    } else if (d.kind === 'receiver-kill') {
+      throw new Error('chaos: a migration run has no receiver to kill');
     } else {
       const [name, target] = d.kind === 'server-restart' ? ['Temporal server', server] : ['PostgreSQL', postgres!];
       await target.kill();

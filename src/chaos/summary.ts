@@ -1,6 +1,7 @@
 /** Whether a chaos run passed, and the one line it prints. */
 import { isExact } from '../testing/exact-state';
 import type { Stall } from './progress-gaps';
+import type { FaultKind } from '../zim-emulator/counters';
 import type { ChaosResult } from './run-chaos';
 
 /** Exact, finished, and nothing refused. */
@@ -17,6 +18,13 @@ export function chaosPassed(r: ChaosResult): boolean {
 export const n = (x: number) => x.toLocaleString('en-US');
 const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
 
+/** The faults the emulator dealt, e.g. `['3 commitThenDrop', '2 http5xx']` (delays left out). */
+export function faultCounts(faults: Partial<Record<FaultKind, number>>): string[] {
+  return Object.entries(faults)
+    .filter(([kind, count]) => count > 0 && kind !== 'delayed')
+    .map(([kind, count]) => `${n(count)} ${kind}`);
+}
+
 /** e.g. `longest stall 4.2 s after worker kill 2 (group:g7; quiet gaps up to 1.0 s)`. */
 function stallText(stall: Stall, quiet: Stall | undefined): string {
   const baseline = quiet ? `; quiet gaps up to ${quiet.seconds.toFixed(1)} s` : '';
@@ -28,9 +36,7 @@ function stallText(stall: Stall, quiet: Stall | undefined): string {
  * or with PostgreSQL `chaos: 3 machines on PostgreSQL, 12 machine kills, 2 server restarts, 1 PostgreSQL restart, ...`.
  */
 export function chaosSummary(r: ChaosResult): string {
-  const faults = Object.entries(r.faults)
-    .filter(([kind, count]) => count > 0 && kind !== 'delayed')
-    .map(([kind, count]) => `${n(count)} ${kind}`);
+  const faults = faultCounts(r.faults);
   const parts =
     r.staging === 'postgres'
       ? [

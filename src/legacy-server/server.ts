@@ -31,6 +31,8 @@ export interface LegacyServerOptions {
   retryDelaysMs?: number[];
   attemptTimeoutMs?: number;
   duplicateRate?: number;
+  reorderRate?: number;
+  reorderDelayMs?: number;
   seed?: number;
 }
 
@@ -45,6 +47,8 @@ const UsersSchema = z.object({ users: z.array(z.string().min(1)).min(1) });
 const WebhookPatchSchema = z.object({
   url: z.string().url().nullable().optional(),
   duplicateRate: z.number().min(0).max(1).optional(),
+  reorderRate: z.number().min(0).max(1).optional(),
+  reorderDelayMs: z.number().int().nonnegative().max(60_000).optional(),
   seed: z.number().int().optional(),
   retryDelaysMs: z.array(z.number().int().nonnegative()).max(20).optional(),
 });
@@ -103,6 +107,8 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
     retryDelaysMs: options.retryDelaysMs ?? [1_000, 2_000, 4_000, 8_000, 16_000],
     attemptTimeoutMs: options.attemptTimeoutMs ?? 5_000,
     duplicateRate: options.duplicateRate ?? 0,
+    reorderRate: options.reorderRate ?? 0,
+    reorderDelayMs: options.reorderDelayMs ?? 200,
     seed: options.seed ?? 1,
   };
   const webhook = new WebhookDispatcher(webhookOptions);
@@ -179,6 +185,8 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
       webhook.configure({
         ...(p.url !== undefined ? { url: p.url ?? undefined } : {}),
         ...(p.duplicateRate !== undefined ? { duplicateRate: p.duplicateRate } : {}),
+        ...(p.reorderRate !== undefined ? { reorderRate: p.reorderRate } : {}),
+        ...(p.reorderDelayMs !== undefined ? { reorderDelayMs: p.reorderDelayMs } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
         ...(p.retryDelaysMs !== undefined ? { retryDelaysMs: p.retryDelaysMs } : {}),
       });

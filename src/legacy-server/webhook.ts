@@ -1,7 +1,8 @@
 /**
  * Delivery of the reference server's routing events to one URL, as the contract asks of a legacy backend: each
  * attempt signed afresh (HMAC-SHA256 over timestamp and body), retried with backoff on a non-2xx answer or a
- * network error, dropped after the last retry; a seeded share delivered twice, to prove duplicates are absorbed.
+ * network error, dropped after the last retry; a seeded share delivered twice, and a seeded share held back so that
+ * later events overtake it, to prove duplicates and reordering are absorbed.
  */
 import { request } from 'undici';
 import type { LegacyRoutingEvent } from '../coexist/legacy-contract';
@@ -16,6 +17,9 @@ export interface WebhookOptions {
   attemptTimeoutMs: number;
   /** Share of events delivered a second time (same eventId), seeded. */
   duplicateRate: number;
+  /** Share of events held back `reorderDelayMs` before their first attempt, so later ones overtake them, seeded. */
+  reorderRate?: number;
+  reorderDelayMs?: number;
   seed: number;
 }
 
@@ -25,6 +29,7 @@ export interface Delivery {
   attempts: number[];
   outcome: 'delivered' | 'lost' | 'pending';
   duplicate: boolean;
+  reordered: boolean;
 }
 
 /** mulberry32: small, seeded, good enough for fault injection. */
@@ -58,8 +63,11 @@ export class WebhookDispatcher {
   emit(event: LegacyRoutingEvent): void {
     if (!this.options.url) return;
     const copies = this.#random() < this.options.duplicateRate ? 2 : 1;
+    // Drawn only when reordering is on, so a seed keeps the duplicates it always had.
+    const reorderRate = this.options.reorderRate ?? 0;
+    const holdMs = reorderRate > 0 && this.#random() < reorderRate ? (this.options.reorderDelayMs ?? 200) : 0;
     for (let i = 0; i < copies; i++) {
-      const p = this.#deliver(event, i > 0).finally(() => this.#inFlight.delete(p));
+      const p = this.#deliver(event, i > 0, holdMs).finally(() => this.#inFlight.delete(p));
       this.#inFlight.add(p);
     }
   }
@@ -86,11 +94,18 @@ export class WebhookDispatcher {
     });
   }
 
-  async #deliver(event: LegacyRoutingEvent, duplicate: boolean): Promise<void> {
-    const record: Delivery = { eventId: event.eventId, type: event.type, attempts: [], outcome: 'pending', duplicate };
+  async #deliver(event: LegacyRoutingEvent, duplicate: boolean, holdMs: number): Promise<void> {
+    const record: Delivery = {
+      eventId: event.eventId,
+      type: event.type,
+      attempts: [],
+      outcome: 'pending',
+      duplicate,
+      reordered: holdMs > 0,
+    };
     this.log.push(record);
     const body = JSON.stringify(event);
-    const delays = [0, ...this.options.retryDelaysMs];
+    const delays = [holdMs, ...this.options.retryDelaysMs];
     for (const delay of delays) {
       if (delay) await this.#sleep(delay);
       const url = this.options.url;

@@ -72,7 +72,7 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
     await legacy.webhook.idle();
     sink.received = [];
     sink.status = () => 200;
-    await call(legacy.url, 'POST', '/_test/webhook', { duplicateRate: 0 });
+    await call(legacy.url, 'POST', '/_test/webhook', { duplicateRate: 0, reorderRate: 0 });
   });
 
   it('refuses /v1 without the token; declares its echo identification', async () => {
@@ -138,6 +138,20 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
     const distinct = new Set(ids).size;
     assert.equal(distinct, 20);
     assert.ok(ids.length > 22 && ids.length < 38, `about half duplicated: ${ids.length}`);
+  });
+
+  it('holds a seeded share back so that later events overtake it', async () => {
+    await call(legacy.url, 'POST', '/_test/webhook', { reorderRate: 0.3, reorderDelayMs: 150, seed: 4 });
+    for (let i = 0; i < 20; i++)
+      await call(legacy.url, 'POST', '/_test/app1/send', { from: 'cy', to: 'ann', body: `r${i}` });
+    await legacy.webhook.idle();
+    const seqs = sink.received.map((r) => (r.event.type === 'message.created' ? r.event.message.seq : 0));
+    assert.equal(new Set(seqs).size, 20, 'each event once');
+    const overtaken = seqs.filter((seq, i) => seqs.slice(i + 1).some((later) => later < seq)).length;
+    assert.ok(overtaken > 0, `some delivered after later ones: ${seqs.join(',')}`);
+    const log = (await call(legacy.url, 'GET', '/_test/deliveries')).json.deliveries as Array<{ reordered: boolean }>;
+    const held = log.slice(-20).filter((d) => d.reordered).length;
+    assert.ok(held > 1 && held < 12, `about 30% held back: ${held}`);
   });
 
   it('serves group operations through /v1 and shows them in the state', async () => {

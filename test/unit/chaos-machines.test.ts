@@ -37,6 +37,7 @@ describe('chaos machines', () => {
         unexpectedExits: 0,
         killAndRestart: () => Promise.resolve(void fake.restarts++),
         stop: () => Promise.resolve(void (fake.stopped = true)),
+        ready: () => Promise.resolve(),
       };
       return process;
     },

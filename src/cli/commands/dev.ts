@@ -41,7 +41,8 @@ import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 import { extractSendbirdSample } from '../dev-sendbird';
 import { rehearseRounds } from '../dev-rounds';
-import { coexistExact, coexistLine, rehearseCoexistence } from '../dev-coexist';
+import { rehearseCoexistence } from '../dev-coexist';
+import { coexistExact, coexistLine } from '../../testing/coexist-traffic';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -532,7 +533,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         say,
         signal: aborted.signal,
       });
-      console.log(coexistLine(check));
+      console.log(`coexist: ${coexistLine(check)}`);
       if (!coexistExact(check)) {
         say(`coexistence: expected ${check.expectedEachWay} messages each way, each exactly once`);
         process.exitCode = 1;

@@ -10,6 +10,8 @@ const flags = z.object({
   webhookUrl: z.string().url().optional(),
   echo: z.enum(['both', 'origin-tag', 'client-msg-id', 'none']),
   duplicateRate: z.coerce.number().min(0).max(1),
+  reorderRate: z.coerce.number().min(0).max(1),
+  reorderDelayMs: z.coerce.number().int().min(0).max(60_000),
   seed: z.coerce.number().int(),
   apiTokenFile: z.string().optional(),
   webhookSecretFile: z.string().optional(),
@@ -30,7 +32,9 @@ export function registerLegacyServerCommand(program: Command): void {
       'both'
     )
     .option('--duplicate-rate <p>', 'share of routing events delivered twice (seeded)', '0')
-    .option('--seed <n>', 'seed of the duplicates', '1')
+    .option('--reorder-rate <p>', 'share of routing events held back so later ones overtake them (seeded)', '0')
+    .option('--reorder-delay-ms <n>', 'how long a reordered event is held back', '200')
+    .option('--seed <n>', 'seed of the duplicates and the reordering', '1')
     .option('--api-token-file <file>', 'the token /v1 callers must send (else LEGACY_API_TOKEN)')
     .option('--webhook-secret-file <file>', 'the routing webhook HMAC secret (else LEGACY_WEBHOOK_SECRET)')
     .addHelpText(
@@ -44,7 +48,8 @@ change, including writes through /v1, is posted to --webhook-url signed with HMA
   POST /_test/users {"users":[...]}                                                 add users
   POST /_test/app1/send {"from","to"|"groupId","body"}                             act as an App 1.0 user
   POST /_test/app1/createGroup {"operator","groupId","name","members"}
-  GET  /_test/state, GET /_test/deliveries, POST /_test/webhook {"url","duplicateRate","seed"}
+  GET  /_test/state, GET /_test/deliveries, POST /_test/webhook
+       {"url","duplicateRate","reorderRate","reorderDelayMs","seed","retryDelaysMs"}
 
 Examples:
   $ LEGACY_API_TOKEN=dev-token LEGACY_WEBHOOK_SECRET=dev-secret \\
@@ -66,6 +71,8 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage (a flag, or a secret not
           clientMsgId: f.echo === 'both' || f.echo === 'client-msg-id',
         },
         duplicateRate: f.duplicateRate,
+        reorderRate: f.reorderRate,
+        reorderDelayMs: f.reorderDelayMs,
         seed: f.seed,
       });
       console.log(`legacy server at ${server.url}; routing events to ${f.webhookUrl ?? '(none yet)'}`);

@@ -26,6 +26,7 @@ const flags = z.object({
   store: z.string().min(1),
   taskQueue: z.string().min(1),
   withWorker: z.boolean().optional(),
+  workerOnly: z.boolean().optional(),
   sync: syncName,
   zimGroupOperator: z.string().min(1),
 });
@@ -43,6 +44,11 @@ export function registerReceiverCommand(program: Command): void {
     .option('--store <file>', 'the coexistence store: bodies and the mirror ledger (env ZIM_MIGRATE_COEXIST_STORE)')
     .option('--task-queue <name>', `task queue of the conversation workflows (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
     .option('--with-worker', 'also run a worker for the conversation workflows in this process')
+    .option(
+      '--worker-only',
+      'run only the worker for the conversation workflows, no listener (workers and receivers scaled, or ' +
+        'restarted, apart); --port, --host and --sync do not apply'
+    )
     .option(
       '--sync <name>',
       'the sync its conversations belong to ("zim-migrate coexist start --name"); once it drains, answer 410',
@@ -72,9 +78,14 @@ Secrets, from the environment or a file (<NAME>_FILE), never flags:
   LEGACY_API_TOKEN           the legacy adapter API's bearer token
 Also ZIM_APP_ID, ZIM_BASE_URL (for --with-worker) and TEMPORAL_* as for "zim-migrate worker".
 
+With --worker-only the command is a worker alone: it needs LEGACY_API_TOKEN, the ZIM settings and the store
+(shared with the receivers: one machine, see docs/coexistence.md §6), not the callback or webhook secrets.
+
 Examples:
   $ ZIM_APP_ID=1234 ZIM_SERVER_SECRET_FILE=./zim.secret LEGACY_WEBHOOK_SECRET_FILE=./wh.secret \\
     LEGACY_API_TOKEN_FILE=./legacy.token zim-migrate receiver --legacy-api http://127.0.0.1:8070 --with-worker
+  $ zim-migrate receiver --legacy-api http://127.0.0.1:8070 --port 8080            receivers, one or more
+  $ zim-migrate receiver --legacy-api http://127.0.0.1:8070 --worker-only          and their workers apart
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal or the legacy API unreachable, 2 bad usage or
 configuration (a secret not set, or an adapter without echo identification).`
@@ -89,7 +100,7 @@ configuration (a secret not set, or an adapter without echo identification).`
       if (!f.legacyApi) throw new ConfigError('set --legacy-api or LEGACY_API_URL: the legacy adapter API');
       const zimConfig = loadZimConfig();
       const legacy = new LegacyClient(f.legacyApi, requireSecret('LEGACY_API_TOKEN'));
-      const webhookSecret = requireSecret('LEGACY_WEBHOOK_SECRET');
+      const webhookSecret = f.workerOnly ? undefined : requireSecret('LEGACY_WEBHOOK_SECRET');
       let echoWays;
       try {
         echoWays = await checkLegacyAdapter(legacy);
@@ -99,22 +110,29 @@ configuration (a secret not set, or an adapter without echo identification).`
       }
       const store = openSqliteCoexistStore(f.store);
       const settings = temporalSettings();
-      const client = await connectClient(settings);
-      const receiver = await startCoexistReceiver({
-        port: f.port,
-        host: f.host,
-        taskQueue: f.taskQueue,
-        zim: { appId: zimConfig.appId, callbackSecret: readSecret('ZIM_CALLBACK_SECRET') ?? zimConfig.serverSecret },
-        legacyWebhookSecret: webhookSecret,
-        echoWays,
-        store,
-        client,
-        syncName: f.sync,
-      });
+      // A worker alone takes its tasks through its own worker connection: no client, no listener.
+      const client = webhookSecret === undefined ? undefined : await connectClient(settings);
+      const receiver =
+        client && webhookSecret !== undefined
+          ? await startCoexistReceiver({
+              port: f.port,
+              host: f.host,
+              taskQueue: f.taskQueue,
+              zim: {
+                appId: zimConfig.appId,
+                callbackSecret: readSecret('ZIM_CALLBACK_SECRET') ?? zimConfig.serverSecret,
+              },
+              legacyWebhookSecret: webhookSecret,
+              echoWays,
+              store,
+              client,
+              syncName: f.sync,
+            })
+          : undefined;
       let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
       let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
       let workerConnection: { close(): Promise<void> } | undefined;
-      if (f.withWorker) {
+      if (f.withWorker || f.workerOnly) {
         // This command stops its worker itself, after the receiver stopped taking events.
         installWorkerLogger('WARN', []);
         const { connection, namespace } = await connectWorkerConnection(settings);
@@ -133,13 +151,16 @@ configuration (a secret not set, or an adapter without echo identification).`
         });
       }
       console.log(
-        `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
-          `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''})`
+        receiver
+          ? `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
+              `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''})`
+          : `zim-migrate receiver: worker only, no listener (echo identification: ${echoWays.join(', ')}; ` +
+              `task queue ${f.taskQueue})`
       );
       const stop = untilStopSignal();
       const running = worker?.worker.run();
       await stop;
-      await receiver.close();
+      if (receiver) await receiver.close();
       if (worker) {
         if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
         await running;
@@ -148,7 +169,7 @@ configuration (a secret not set, or an adapter without echo identification).`
       await schedule?.close();
       await workerConnection?.close();
       await legacy.close();
-      await client.connection.close();
+      await client?.connection.close();
       await store.close();
     });
 }

@@ -1,0 +1,274 @@
+/**
+ * Coexistence under chaos (`npm run chaos -- --coexist`): the reference legacy server and the ZIM emulator in this
+ * process, both delivering with seeded duplicates and reordering (ZIM's callbacks also echoed before the send's
+ * answer); a Temporal dev server process; the receiver (`zim-migrate receiver`) and the conversations' worker
+ * (`zim-migrate receiver --worker-only`) as child processes. The dev rehearsal's traffic runs on both sides at
+ * once, spread over time, while the worker and the receiver are SIGKILLed at seeded points of it and started
+ * again; with faults on, ZIM's send APIs also fail now and then, some after committing the message. Then the sync is stopped (drained, every conversation closed) and both sides are compared: every message
+ * on the other side exactly once, none mirrored back.
+ *
+ * Callbacks are not lost on purpose: recovering a lost one needs the reconciliation audit, which is not built
+ * (docs/coexistence.md §6). A delivery dropped after its sender's last retry is counted and reported.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { LegacyClient } from '../coexist/legacy-client';
+import { DEFAULT_COEXIST_TASK_QUEUE } from '../coexist/receiver/start';
+import { startSync, stopSync, syncStatus, type SyncStatus } from '../coexist/sync-control';
+import { freePort, startDevServerProcess } from '../dev-server/dev-server-process';
+import { startLegacyServer, type LegacyServer } from '../legacy-server/server';
+import {
+  compareSides,
+  COEXIST_CONVERSATIONS,
+  deliverToReceiver,
+  ECHO_GRACE_MS,
+  readSides,
+  registerBothSides,
+  sendTraffic,
+  waitForBothSides,
+  type CoexistCheck,
+  type CoexistSides,
+} from '../testing/coexist-traffic';
+import { TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
+import { workerProcessEnv } from '../testing/worker-processes';
+import { ZimClient } from '../zim-client';
+import { startZimEmulator, type ZimEmulator } from '../zim-emulator';
+import type { FaultKind } from '../zim-emulator/counters';
+import { planDisruptions, type Disruption } from './disruption-plan';
+import { chaosFaults } from './run-chaos';
+import { coexistChaosPassed } from './coexist-summary';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
+
+export interface CoexistChaosOptions {
+  /** Seeds the delivery faults and the kill moments: a run replays with its seed. */
+  seed: number;
+  /** Times the conversations' worker process is SIGKILLed (and started again). */
+  workerKills: number;
+  /** Times the receiver process is SIGKILLed (and started again on its port). */
+  receiverKills: number;
+  /** Rounds of traffic: each one message per conversation (three pairs, one group) from each side. */
+  rounds: number;
+  /** Pause between rounds (ms): spreads the traffic so the kills land while it flows. */
+  paceMs: number;
+  /** ZIM's faults (chaosFaults) on its send APIs: ambiguous sends, settled by echo or by reading the tail. */
+  faults: boolean;
+  /** The run gives up (and fails) after this long. */
+  timeoutMs: number;
+  /** Keep the work folder (store, Temporal database, logs) even when the run passes. */
+  keepFiles?: boolean;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface CoexistChaosResult {
+  seed: number;
+  /** completed; not-settled (the traffic did not reach both sides in time); interrupted. */
+  status: 'completed' | 'not-settled' | 'interrupted' | 'not-started';
+  workerKills: number;
+  receiverKills: number;
+  /** Exits the processes had on their own (each restarted); expected 0. */
+  exitsOnTheirOwn: number;
+  /** Both sides compared; absent when the run did not get that far. */
+  check?: CoexistCheck;
+  /** The sync's counters after its stop. */
+  sync?: SyncStatus;
+  /** The faults the emulator dealt on ZIM's send APIs. */
+  faults: Partial<Record<FaultKind, number>>;
+  /** Deliveries dropped after the sender's last retry (ZIM callbacks, legacy routing events); expected 0. */
+  dropped: { zim: number; legacy: number };
+  seconds: number;
+  /** The work folder, when it was kept. */
+  workDir?: string;
+}
+
+/** Both senders retry for about 30 s: longer than a receiver takes to start again under load. */
+const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000, 16_000];
+const SYNC = 'chaos';
+const RECEIVER_UP = 'zim-migrate receiver: listening at';
+const WORKER_UP = 'zim-migrate receiver: worker only';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const settledValue = <T>(r: PromiseSettledResult<T>): T => {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
+};
+
+/** Delivery faults on both sides (no loss: see the module's comment). */
+const zimFaults = (seed: number) => ({
+  seed,
+  duplicateRate: 0.2,
+  reorderRate: 0.2,
+  reorderDelayMs: 300,
+  echoBeforeResponseRate: 0.1,
+});
+
+export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistChaosResult> {
+  const started = Date.now();
+  const log = (line: string) => o.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
+  const deadline = started + o.timeoutMs;
+  const workDir = mkdtempSync(path.join(tmpdir(), 'zim-chaos-coexist-'));
+  const signal = o.signal ?? new AbortController().signal;
+  const result: CoexistChaosResult = {
+    seed: o.seed,
+    status: 'not-started',
+    workerKills: 0,
+    receiverKills: 0,
+    exitsOnTheirOwn: 0,
+    dropped: { zim: 0, legacy: 0 },
+    faults: {},
+    seconds: 0,
+  };
+  const stops: Array<() => Promise<unknown>> = [];
+  let emulator: ZimEmulator | undefined;
+  let legacy: LegacyServer | undefined;
+  try {
+    log(`work folder ${workDir}`);
+    // Secrets of this run only, given to its processes through their environment, never printed.
+    const apiToken = randomBytes(16).toString('hex');
+    const webhookSecret = randomBytes(16).toString('hex');
+    // Started together; whichever started is stopped at the end even when another failed to start.
+    const [e, t, l] = await Promise.allSettled([
+      startZimEmulator({ appId: TEST_APP_ID, serverSecret: TEST_SECRET }),
+      startDevServerProcess({
+        dbFilename: path.join(workDir, 'temporal.db'),
+        logFile: path.join(workDir, 'temporal.log'),
+        sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' },
+      }),
+      startLegacyServer({ apiToken, webhookSecret, retryDelaysMs: RETRY_DELAYS_MS }),
+    ]);
+    if (e.status === 'fulfilled') emulator = e.value;
+    if (l.status === 'fulfilled') legacy = l.value;
+    if (t.status === 'fulfilled') stops.push(() => t.value.stop());
+    const server = settledValue(t);
+    emulator = settledValue(e);
+    legacy = settledValue(l);
+    const receiverUrl = `http://127.0.0.1:${await freePort()}`;
+    const env = {
+      ...workerProcessEnv({
+        temporalAddress: server.address,
+        taskQueue: DEFAULT_COEXIST_TASK_QUEUE,
+        zimBaseUrl: emulator.url,
+        budgetDbPath: path.join(workDir, 'budgets.sqlite'),
+      }),
+      LEGACY_API_TOKEN: apiToken,
+      LEGACY_WEBHOOK_SECRET: webhookSecret,
+      ZIM_MIGRATE_COEXIST_STORE: path.join(workDir, 'coexist.sqlite'),
+    };
+    const start = (name: string, args: string[], readyLine: string, processEnv: NodeJS.ProcessEnv) => {
+      const p = startWorkerProcess({
+        env: processEnv,
+        args: [...args, '--legacy-api', legacy!.url],
+        readyLine,
+        logFile: path.join(workDir, `${name}.log`),
+        onUnexpectedExit: (code, sig) => {
+          result.exitsOnTheirOwn++;
+          log(`the ${name} exited on its own (${sig ?? code}); started again`);
+        },
+      });
+      stops.push(() => p.stop());
+      return p;
+    };
+    const receiverArgs = ['receiver', '--port', new URL(receiverUrl).port, '--sync', SYNC];
+    const receiver = start('receiver', receiverArgs, RECEIVER_UP, env);
+    // A worker alone needs no webhook secret: it runs without one, as an operator would run it.
+    const { LEGACY_WEBHOOK_SECRET: _notForTheWorker, ...workerEnv } = env;
+    const worker = start('worker', ['receiver', '--worker-only'], WORKER_UP, workerEnv);
+    await Promise.all([receiver.ready(), worker.ready()]);
+    log(`emulator ${emulator.url}, legacy server ${legacy.url}, Temporal ${server.address}; receiver ${receiverUrl}`);
+
+    const connection = await Connection.connect({ address: server.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection });
+    const zim = new ZimClient({ appId: TEST_APP_ID, serverSecret: TEST_SECRET, baseUrl: emulator.url });
+    stops.push(() => zim.close());
+    const legacyClient = new LegacyClient(legacy.url, apiToken);
+    stops.push(() => legacyClient.close());
+    const sides: CoexistSides = { legacyUrl: legacy.url, zimUrl: emulator.url, legacy: legacyClient, zim };
+    await registerBothSides(sides);
+    emulator.callbacks.configure({ logSize: 100_000 });
+    await deliverToReceiver(sides, {
+      receiverUrl,
+      retryDelaysMs: RETRY_DELAYS_MS,
+      zimFaults: zimFaults(o.seed),
+      legacyFaults: { duplicateRate: 0.2, reorderRate: 0.2, reorderDelayMs: 300, seed: o.seed },
+    });
+    await startSync(client, SYNC, DEFAULT_COEXIST_TASK_QUEUE);
+    // On the sends alone: the run's own reads (setup, the check) go through ZIM's API too.
+    if (o.faults) emulator.setFaults({ ...chaosFaults(o.seed), actions: ['SendPeerMessage', 'SendGroupMessage'] });
+
+    // The kills fall at seeded points of the traffic, counted in messages sent (both sides together).
+    const total = 2 * o.rounds * COEXIST_CONVERSATIONS.length;
+    const plan = planDisruptions({
+      seed: o.seed,
+      workerKills: o.workerKills,
+      serverRestarts: 0,
+      receiverKills: o.receiverKills,
+      expectedRequests: total,
+    });
+    const tag = randomUUID().slice(0, 8);
+    let sent = 0;
+    let trafficOver = false;
+    log(`traffic: ${o.rounds} rounds, ${total} messages, one round every ${o.paceMs} ms; ${plan.length} kills`);
+    const traffic = sendTraffic(sides, { tag, rounds: o.rounds, paceMs: o.paceMs, signal, onSent: (n) => (sent = n) });
+    const kills = (async () => {
+      for (const d of plan) {
+        while (sent < d.atRequests && !trafficOver) await sleep(50);
+        await sleep(d.delayMs);
+        if (signal.aborted) return;
+        await kill(d, d.kind === 'receiver-kill' ? receiver : worker, sent);
+      }
+    })();
+    try {
+      await traffic;
+    } finally {
+      trafficOver = true;
+      await kills;
+    }
+    log(`traffic sent (${total} messages); waiting for both sides to hold it`);
+
+    const settled = await waitForBothSides(sides, {
+      tag,
+      rounds: o.rounds,
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      signal,
+    });
+    result.status = signal.aborted ? 'interrupted' : settled ? 'completed' : 'not-settled';
+    if (result.status !== 'interrupted') {
+      await sleep(ECHO_GRACE_MS);
+      const stopped = await stopSync(client, SYNC, (line) => log(`sync: ${line}`));
+      log(`sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`);
+      const st = (result.sync = await syncStatus(client, SYNC));
+      const lag = (d: SyncStatus['legacyToZim']) =>
+        `p50 ${((d.lagMs.p50 ?? 0) / 1000).toFixed(1)} s, p99 ${((d.lagMs.p99 ?? 0) / 1000).toFixed(1)} s`;
+      // A kill that lands on a running mirror shows here: its conversation waits out the activity's timeout.
+      log(
+        `sync: lag legacy→ZIM ${lag(st.legacyToZim)}, ZIM→legacy ${lag(st.zimToLegacy)}; ` +
+          `echoes suppressed ${st.echoesSuppressed}, duplicates dropped ${st.duplicatesDropped}, ` +
+          `reordered past the settle window ${st.reordered}`
+      );
+    }
+    result.check = compareSides(await readSides(sides), tag, o.rounds);
+  } finally {
+    if (emulator) result.faults = emulator.counters().faults;
+    if (emulator) result.dropped.zim = emulator.callbacks.deliveries({ outcome: 'dropped' }).length;
+    if (legacy) result.dropped.legacy = legacy.webhook.log.filter((d) => d.outcome === 'lost').length;
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await legacy?.close();
+    await emulator?.stop();
+    result.seconds = Math.round((Date.now() - started) / 1000);
+    if (o.keepFiles || !coexistChaosPassed(result)) result.workDir = workDir;
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+  return result;
+
+  async function kill(d: Disruption, target: WorkerProcess, at: number) {
+    const which = d.kind === 'receiver-kill' ? 'receiver' : 'worker';
+    await target.killAndRestart();
+    const count = which === 'receiver' ? ++result.receiverKills : ++result.workerKills;
+    log(`${which} SIGKILLed after ${at} messages sent [${count}]; started again`);
+    // The next kill lands on a process that is up, not on one still starting.
+    await target.ready();
+  }
+}
