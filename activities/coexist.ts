@@ -221,6 +221,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
         subject: e.kind === 'group' ? `group ${e.groupEvent ?? ''}` : (e.msgId ?? ''),
         reason: reason.slice(0, 500),
         action,
+        event: e,
       });
     },
 

@@ -7,6 +7,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { SyncEventSchema, type SyncEvent } from './sync-event';
 
 export type Origin = 'zim' | 'legacy';
 export type MirrorState = 'INTENT' | 'SENT';
@@ -39,6 +40,8 @@ export interface CoexistStore {
   /** Records a mirror given up after its retries, for an operator (idempotent per event key). */
   park(p: Omit<ParkedRecord, 'parkedAt'>): Promise<void>;
   parked(): Promise<ParkedRecord[]>;
+  /** Forgets a parked mirror (its retry was handed to its conversation). */
+  unpark(eventKey: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,6 +73,8 @@ export interface ParkedRecord {
   /** What an operator should do. */
   action: string;
   parkedAt: number;
+  /** The event itself (no message text: the body is by reference), for a retry; absent in older stores. */
+  event?: SyncEvent;
 }
 
 export function openSqliteCoexistStore(file: string): CoexistStore {
@@ -90,6 +95,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       member INTEGER NOT NULL, origin TEXT NOT NULL, changed_at INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));
     CREATE TABLE IF NOT EXISTS parked (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, origin TEXT NOT NULL,
       subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);`);
+  // Stores made before parked mirrors could be retried lack the event.
+  if (!(db.pragma('table_info(parked)') as { name: string }[]).some((c) => c.name === 'event'))
+    db.exec('ALTER TABLE parked ADD COLUMN event TEXT');
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -119,7 +127,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     for (const u of userIds) upsertMember.run(groupId, u, m.member ? 1 : 0, m.origin, m.changedAt);
   });
   const insertParked = db.prepare(`INSERT OR IGNORE INTO parked (event_key, conv, origin, subject, reason, action,
-      parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      parked_at, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const deleteParked = db.prepare('DELETE FROM parked WHERE event_key = ?');
   const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   return {
@@ -164,7 +173,11 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       setMembers(groupId, userIds, m);
     },
     async park(p) {
-      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now());
+      const event = p.event ? JSON.stringify(p.event) : null;
+      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event);
+    },
+    async unpark(eventKey) {
+      deleteParked.run(eventKey);
     },
     async parked() {
       return allParked.all().map((r) => ({
@@ -175,6 +188,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
         reason: r.reason,
         action: r.action,
         parkedAt: r.parked_at,
+        ...(r.event && { event: SyncEventSchema.parse(JSON.parse(r.event)) }),
       }));
     },
     async close() {
@@ -191,6 +205,7 @@ interface ParkedRow {
   reason: string;
   action: string;
   parked_at: number;
+  event: string | null;
 }
 interface GroupRow {
   live: number;

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CoexistActivities, EchoOutcome, GroupOutcome, MirrorOutcome } from '../../activities/coexist';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { retryParked } from '../../src/coexist/retry-parked';
 import type { SyncEvent } from '../../src/coexist/sync-event';
 import { closeSignal, syncStatsQuery, type conversationSyncWorkflow } from '../../workflows/coexist';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
@@ -18,6 +23,8 @@ const calls: Array<[string, string]> = [];
 const refuse = new Set<string>();
 const stuck = new Set<string>();
 const parked: Array<[string, string]> = [];
+const storeDir = mkdtempSync(path.join(tmpdir(), 'coexist-workflow-'));
+const store = openSqliteCoexistStore(path.join(storeDir, 'coexist.sqlite'));
 const activities: CoexistActivities = {
   async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
     calls.push(['toZim', e.msgId!]);
@@ -39,6 +46,15 @@ const activities: CoexistActivities = {
   },
   async park(e: SyncEvent, reason: string): Promise<void> {
     parked.push([e.eventKey, reason]);
+    await store.park({
+      conv: e.conv,
+      eventKey: e.eventKey,
+      origin: e.origin,
+      subject: '',
+      reason,
+      action: '',
+      event: e,
+    });
   },
 };
 
@@ -73,7 +89,11 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     t = await startTemporalTestEnv();
     taskQueue = (await t.createWorker({ activities })).taskQueue;
   });
-  after(() => t.teardown());
+  after(async () => {
+    await t.teardown();
+    await store.close();
+    rmSync(storeDir, { recursive: true, force: true });
+  });
 
   it('handles a batch in (time, sequence) order, drops duplicates, never mirrors an echo', async () => {
     calls.length = 0;
@@ -152,6 +172,20 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
       'two attempts, then the next event'
     );
     assert.deepEqual(parked, [['k:s1', 'the target stays unreachable']]);
+
+    // The cause fixed, the operator retries it (coexist parked --retry-all): mirrored once more, no longer parked.
+    stuck.delete('s1');
+    const retried = await retryParked(store, handoff, { all: true });
+    assert.deepEqual(
+      retried.retried.map((p) => p.eventKey),
+      ['k:s1']
+    );
+    await until('the retry mirrored', async () => (await handle.query(syncStatsQuery)).mirroredToZim === 2);
+    assert.deepEqual(
+      calls.map((c) => c[1]),
+      ['s1', 's1', 's2', 's1']
+    );
+    assert.deepEqual(await store.parked(), []);
   });
 
   it('closes when idle and starts again on the next event', async () => {

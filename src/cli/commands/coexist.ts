@@ -5,9 +5,12 @@ import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { openSqliteCoexistStore, type ParkedRecord } from '../../coexist/coexist-store';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
+import { temporalHandoff } from '../../coexist/receiver/handoff';
+import { retryParked } from '../../coexist/retry-parked';
 import {
   startSync,
   stopSync,
+  syncState,
   syncStatus,
   syncWorkflowId,
   type DirectionFigures,
@@ -182,34 +185,83 @@ Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachab
 
   coexist
     .command('parked')
-    .description('List the mirrors given up after their retries, each with why and what to do (from the store)')
+    .description('List the mirrors given up after their retries, with why and what to do; hand them back to retry')
     .option('--store <file>', 'the coexistence store the receivers and workers use (env ZIM_MIGRATE_COEXIST_STORE)')
-    .option('--json', 'print the list as JSON')
+    .option('--retry <eventKey...>', 'hand these parked mirrors back to their conversations (keys as listed)')
+    .option('--retry-all', 'hand every parked mirror back to its conversation')
+    .option(...nameOption)
+    .option('--task-queue <name>', `with --retry: the coexistence task queue (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
+    .option('--json', 'print the list (or what the retry did) as JSON')
     .addHelpText(
       'after',
       `
-Example:
+Examples:
   $ zim-migrate coexist parked --store /var/lib/zim-migrate/coexist.sqlite --json | jq '.[].conv'
+  $ zim-migrate coexist parked --store coexist.sqlite --name acme --retry legacy:m-17
+  $ zim-migrate coexist parked --store coexist.sqlite --name acme --retry-all
 
 A mirror is parked when it still fails after 30 attempts (about a quarter of an hour of retries); the
-conversation goes on without it, and "coexist status" counts it. Each entry names the
-conversation, the message id or group event on its side, the last error (never message text) and what to check.
-Reads the store only: Temporal need not be reachable. Exit codes: 0 listed (parked or not), 2 bad usage (no
-store at that path).`
+conversation goes on without it, and "coexist status" counts it. Each entry names the conversation, the message id
+or group event on its side, the last error (never message text) and what to check. Listing reads the store only:
+Temporal need not be reachable.
+
+A retry (once the cause is fixed: the user exists, the group is back, the side answers) hands the event back to its
+conversation under a new key and removes it from the list; if it fails again it is parked again. It never doubles
+a message: the mirror ledger settles it, and a message an earlier attempt did land is found in the target's tail
+and not sent again. Entries parked by a version older than the retry have no event kept: do what "do:" says.
+Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or stopped, or a key not parked,
+2 bad usage (no store at that path).`
     )
-    .action(async (o: { store?: string; json?: boolean }) => {
-      const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
-      if (!existsSync(file))
-        throw new UsageError(
-          `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
-            'ZIM_MIGRATE_COEXIST_STORE)'
-        );
-      const store = openSqliteCoexistStore(file);
-      try {
-        const parked = await store.parked();
-        process.stdout.write(o.json ? `${JSON.stringify(parked)}\n` : renderParked(file, parked));
-      } finally {
-        await store.close();
+    .action(
+      async (o: {
+        store?: string;
+        retry?: string[];
+        retryAll?: boolean;
+        name: string;
+        taskQueue?: string;
+        json?: boolean;
+      }) => {
+        const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
+        if (!existsSync(file))
+          throw new UsageError(
+            `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
+              'ZIM_MIGRATE_COEXIST_STORE)'
+          );
+        if (o.retry && o.retryAll) throw new UsageError('--retry and --retry-all: give one');
+        const name = parseName(o.name);
+        const store = openSqliteCoexistStore(file);
+        try {
+          if (!o.retry && !o.retryAll) {
+            const parked = await store.parked();
+            process.stdout.write(o.json ? `${JSON.stringify(parked)}\n` : renderParked(file, parked));
+            return;
+          }
+          const which = o.retryAll ? ({ all: true } as const) : { keys: o.retry! };
+          const r = await withClient(temporalSettings(), async (client) => {
+            const state = await syncState(client, name);
+            if (state === 'draining' || state === 'stopped')
+              throw new Error(
+                `Sync ${name} is ${state}: its conversations take no more events, so nothing was retried`
+              );
+            const taskQueue = o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE;
+            return retryParked(store, temporalHandoff(client, { taskQueue, syncName: name }), which);
+          });
+          const keys = (list: ParkedRecord[]) => list.map((p) => p.eventKey);
+          if (o.json)
+            console.log(
+              JSON.stringify({ retried: keys(r.retried), withoutEvent: keys(r.withoutEvent), unknown: r.unknown })
+            );
+          else {
+            for (const p of r.retried) console.log(`retried ${p.eventKey} (${p.conv}, from ${p.origin}: ${p.subject})`);
+            for (const p of r.withoutEvent)
+              console.log(`not retried ${p.eventKey}: parked before retries kept the event; do: ${p.action}`);
+            console.log(`${r.retried.length} handed back to their conversations; "coexist status" shows them settle`);
+          }
+          if (r.unknown.length > 0)
+            throw new Error(`Not parked in ${file}: ${r.unknown.join(', ')} (list them with "coexist parked")`);
+        } finally {
+          await store.close();
+        }
       }
-    });
+    );
 }
