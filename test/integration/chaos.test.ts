@@ -20,6 +20,11 @@ import { FAST_RATE } from '../../src/testing/migration-rig';
 
 const KILLS = 2;
 const SERVER_RESTARTS = 1;
+/**
+ * The workers' ZIM request timeout: a third of the default, so a worker killed mid-import holds its conversation
+ * for a 15-s call lease instead of 45 s (the emulator answers in milliseconds; its latency spikes take 1.5 s).
+ */
+const ZIM_TIMEOUT_MS = 5_000;
 
 /** A CI-size run (12 users, ZIM faults, seed from the clock or CHAOS_SEED): its result, summary line and what to show. */
 async function ciChaos(
@@ -31,6 +36,7 @@ async function ciChaos(
     seed,
     faults: chaosFaults(seed),
     rate: FAST_RATE,
+    zimTimeoutMs: ZIM_TIMEOUT_MS,
     log: process.env.CHAOS_LOG ? (line) => console.error(line) : undefined,
     ...options,
   });
