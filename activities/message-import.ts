@@ -20,6 +20,7 @@
  * landed (`prev`) and carries this message's sender, type and send time.
  */
 import type { Claim, LedgerEntry } from '../src/staging/migration-store';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../src/zim-client/client';
 import type { LandedMark, StepResult } from './contract';
 
 /** One staged message, as the import needs it (the body stays out of workflow history). */
@@ -45,10 +46,12 @@ export type ImportAttempt =
   { kind: 'landed'; msgSeq: number; msgId?: string } | { kind: 'refused'; code: number; message: string };
 
 /**
- * How long the lease holds once the call may be in flight: longer than a ZIM call may take (the client's 15-s
+ * How long the lease holds once the call may be in flight: longer than a ZIM call may take (the client's request
  * timeout) with room for a stall. `mayCall` extends the lease to this right before the call.
  */
-export const LEASE_MS = 45_000;
+export const CALL_LEASE_PER_TIMEOUT = 3;
+/** The call lease at the client's default 15-s request timeout; ports with a shorter timeout give `callLeaseMs`. */
+export const LEASE_MS = CALL_LEASE_PER_TIMEOUT * DEFAULT_REQUEST_TIMEOUT_MS;
 /**
  * How long the lease holds while the attempt only waits (for its slot, or reconciling): short, renewed every
  * RENEW_EVERY_MS. Nothing of a waiting attempt is in flight, and it cannot call without first renewing (which fails
@@ -86,6 +89,11 @@ export interface MessageImportPorts {
   send(message: MessageToImport, mayCall: () => Promise<boolean>): Promise<ImportAttempt | 'lease-lost'>;
   /** Waits while another attempt holds the message's lease. */
   sleep(ms: number): Promise<void>;
+  /**
+   * The call lease (LEASE_MS when absent): CALL_LEASE_PER_TIMEOUT times the ZIM client's request timeout, so it
+   * outlives any call that may be in flight. What a SIGKILLed worker's call holds its conversation for.
+   */
+  callLeaseMs?: number;
 }
 
 function matches(newest: NewestMessage, message: MessageToImport): boolean {
@@ -124,6 +132,7 @@ export async function importMessageExactlyOnce(
   const key = ports.ledgerKey(message);
   const landedMark = (msgSeq: number): LandedMark => ({ conversation: message.conversation, msgSeq });
 
+  const callLeaseMs = ports.callLeaseMs ?? LEASE_MS;
   let previous: LedgerEntry | null;
   for (let waited = 0; ; waited += WAIT_POLL_MS) {
     const claim = await ports.claim(key, message.sourceId, token, WAIT_LEASE_MS);
@@ -137,7 +146,8 @@ export async function importMessageExactlyOnce(
     if (current.status === 'failed') return { ...none, failed: 1, hasMore };
     if (current.status === 'skipped') return { ...none, skipped: 1, hasMore };
     // Another attempt holds a live lease: it settles the entry, or its lease runs out.
-    if (waited > 2 * LEASE_MS) throw new LeaseLostError(`${key}: another attempt held its lease for over ${waited} ms`);
+    if (waited > 2 * callLeaseMs)
+      throw new LeaseLostError(`${key}: another attempt held its lease for over ${waited} ms`);
     await ports.sleep(WAIT_POLL_MS);
   }
 
@@ -150,7 +160,7 @@ export async function importMessageExactlyOnce(
   let calling = false;
   let renewals: Promise<boolean> = Promise.resolve(true);
   const renew = () =>
-    (renewals = renewals.catch(() => false).then(() => ports.renew(key, token, calling ? LEASE_MS : WAIT_LEASE_MS)));
+    (renewals = renewals.catch(() => false).then(() => ports.renew(key, token, calling ? callLeaseMs : WAIT_LEASE_MS)));
   const keepAlive = setInterval(() => void renew().catch(() => undefined), RENEW_EVERY_MS);
   keepAlive.unref(); // never what keeps a process alive
   const importClaimed = async (): Promise<StepResult> => {

@@ -21,7 +21,12 @@ import type { MigrationActivities, Outcome } from './contract';
 import { DEFERRED_STEP, waitForOpenGate } from './call-gate';
 import { describeWorkflow } from './describe-workflow';
 import { runGroupSetupStep, type GroupSetupPorts } from './group-setup';
-import { importMessageExactlyOnce, type ImportAttempt, type MessageImportPorts } from './message-import';
+import {
+  CALL_LEASE_PER_TIMEOUT,
+  importMessageExactlyOnce,
+  type ImportAttempt,
+  type MessageImportPorts,
+} from './message-import';
 import { groupMuteMode, muteGroupStep, muteRequest, type GroupMutePorts } from './group-mute';
 import { markReadPage, type ReadStatePorts } from './read-state';
 import { readAllPages, scheduledCall, scheduledRead } from './scheduled-call';
@@ -192,6 +197,7 @@ export function createMigrationActivities(deps: ActivityDeps): MigrationActiviti
       release: (k, token) => store.ledgerRelease(stage, k, token),
       ledgerPut: (k, entry) => store.ledgerPut(stage, [{ key: k, ...entry }]),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      callLeaseMs: CALL_LEASE_PER_TIMEOUT * zim.requestTimeoutMs,
       newest: async (conversation) => {
         const page =
           kind === 'peer'

@@ -57,6 +57,11 @@ export interface ChaosOptions {
   /** The run gives up (and fails) after this long. */
   timeoutMs: number;
   /**
+   * The workers' ZIM request timeout (ZIM_MIGRATE_ZIM_TIMEOUT_MS; their default, 15 s, when absent). A worker killed
+   * mid-import holds that conversation for 3 times this (its call lease): CI runs shorten it.
+   */
+  zimTimeoutMs?: number;
+  /**
    * The migration then rounds-1 catch-up rounds on evolving exports (SQLite staging only), each under the same
    * disruptions; the emulator is then checked against the last export. Default 1 (the migration alone).
    */
@@ -207,6 +212,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           taskQueue: TASK_QUEUE,
           zimBaseUrl: emulator.url,
           budgetDbPath: budgetDb,
+          zimTimeoutMs: o.zimTimeoutMs,
         }),
         ...databaseEnv,
       },

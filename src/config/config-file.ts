@@ -37,6 +37,7 @@ const configFileSchema = z.strictObject({
   serverSecretFile: settingSchemas.path.optional(),
   budgetDb: settingSchemas.path.optional(),
   budgetHeadroomPercent: settingSchemas.budgetHeadroomPercent.optional(),
+  zimTimeoutMs: settingSchemas.zimTimeoutMs.optional(),
   taskQueue: settingSchemas.taskQueue.optional(),
   temporalProfile: settingSchemas.temporalProfile.optional(),
   temporalUiUrl: settingSchemas.url.optional(),

@@ -17,6 +17,7 @@ import {
   type SettingSource,
 } from './layered-settings';
 import { settingSchemas } from './setting-schemas';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../zim-client/client';
 
 export { ConfigError } from './config-error';
 
@@ -31,6 +32,11 @@ export interface ZimConfig {
   budgetDbPath: string;
   /** Percentage of each budget the call schedule leaves unused, against jitter (default DEFAULT_BUDGET_HEADROOM). */
   budgetHeadroomPercent?: number;
+  /**
+   * How long one ZIM call may take (the client's request timeout, default DEFAULT_REQUEST_TIMEOUT_MS). A worker that
+   * dies mid-import holds that message's conversation for 3 times this (its call lease, activities/message-import.ts).
+   */
+  zimTimeoutMs?: number;
 }
 
 const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
@@ -54,6 +60,12 @@ export const ZIM_SETTING_SPECS = {
     fileKey: 'budgetHeadroomPercent',
     schema: settingSchemas.budgetHeadroomPercent,
   },
+  zimTimeout: {
+    flag: '--zim-timeout-ms',
+    env: 'ZIM_MIGRATE_ZIM_TIMEOUT_MS',
+    fileKey: 'zimTimeoutMs',
+    schema: settingSchemas.zimTimeoutMs,
+  },
 } as const;
 
 /** Where the ServerSecret comes from, in precedence order; the config file may only name a file. */
@@ -73,7 +85,7 @@ export interface ZimSettings {
   /** Every setting resolved, defaults included. */
   config: Required<ZimConfig>;
   /** Where each value came from, for `zim-migrate config` and the worker's start-up line; never the secret. */
-  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom', SettingSource>;
+  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom' | 'zimTimeout', SettingSource>;
 }
 
 /** A secret file's name is printable, unless someone put the secret itself where the path belongs. */
@@ -129,6 +141,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       );
   }
   const headroom = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetHeadroom, DEFAULT_BUDGET_HEADROOM_PERCENT);
+  const zimTimeout = resolveWithDefault(layers, ZIM_SETTING_SPECS.zimTimeout, DEFAULT_REQUEST_TIMEOUT_MS);
   const { secret, source } = readServerSecret(layers);
   return {
     config: {
@@ -137,6 +150,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       baseUrl: baseUrl.value.replace(/\/+$/, ''),
       budgetDbPath: budgetDb.value,
       budgetHeadroomPercent: headroom.value,
+      zimTimeoutMs: zimTimeout.value,
     },
     sources: {
       appId: appId.source,
@@ -144,6 +158,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       serverSecret: source,
       budgetDb: budgetDb.source,
       budgetHeadroom: headroom.source,
+      zimTimeout: zimTimeout.source,
     },
   };
 }

@@ -18,6 +18,11 @@ export interface WorkerProcessSettings {
   zimBaseUrl: string;
   /** The call schedule every worker process shares. */
   budgetDbPath: string;
+  /**
+   * How long one ZIM call may take (ZIM_MIGRATE_ZIM_TIMEOUT_MS; the worker's default, 15 s, when absent). Tests that
+   * SIGKILL workers shorten it: a worker killed mid-import holds that conversation for 3 times this.
+   */
+  zimTimeoutMs?: number;
 }
 
 /** The worker's environment: the test ZIM app, the emulator, one task queue and one shared call schedule. */
@@ -31,6 +36,7 @@ export function workerProcessEnv(s: WorkerProcessSettings): NodeJS.ProcessEnv {
     ZIM_SERVER_SECRET: TEST_SECRET,
     ZIM_BASE_URL: s.zimBaseUrl,
     ZIM_MIGRATE_BUDGET_DB: s.budgetDbPath,
+    ...(s.zimTimeoutMs !== undefined && { ZIM_MIGRATE_ZIM_TIMEOUT_MS: String(s.zimTimeoutMs) }),
   };
 }
 

@@ -64,6 +64,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     baseUrl: options.zim.baseUrl,
     appId: options.zim.appId,
     serverSecret: options.zim.serverSecret,
+    requestTimeoutMs: options.zim.zimTimeoutMs,
   });
   const { scheduler, close: closeScheduler } = await openCallScheduler(options.zim);
   // Each migration's staging data is opened once per worker.

@@ -52,18 +52,20 @@ export interface ZimClientOptions {
   serverSecret: string;
   /** TCP/TLS connect timeout (default 5 s). */
   connectTimeoutMs?: number;
-  /** Whole-request timeout, from sending to the last body byte (default 15 s). */
+  /** Whole-request timeout, from sending to the last body byte (default DEFAULT_REQUEST_TIMEOUT_MS, 15 s). */
   requestTimeoutMs?: number;
   /** Keep-alive connections in the pool (default 16). */
   connections?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
 const OptionsSchema = z.object({
   baseUrl: z.url({ protocol: /^https?$/ }),
   appId: z.number().int().min(0).max(0xffff_ffff),
   serverSecret: z.string().min(1),
   connectTimeoutMs: z.number().int().positive().default(5_000),
-  requestTimeoutMs: z.number().int().positive().default(15_000),
+  requestTimeoutMs: z.number().int().positive().default(DEFAULT_REQUEST_TIMEOUT_MS),
   connections: z.number().int().positive().default(16),
 });
 
@@ -77,7 +79,8 @@ export class ZimClient {
   readonly #serverSecret: string;
   readonly #pool: Pool;
   readonly #path: string;
-  readonly #requestTimeoutMs: number;
+  /** How long one call may take at most: what an exactly-once import's call lease must outlive. */
+  readonly requestTimeoutMs: number;
 
   constructor(options: ZimClientOptions) {
     const parsed = OptionsSchema.safeParse(options);
@@ -94,7 +97,7 @@ export class ZimClient {
     this.baseUrl = url.origin + url.pathname;
     this.#serverSecret = o.serverSecret;
     this.#path = url.pathname;
-    this.#requestTimeoutMs = o.requestTimeoutMs;
+    this.requestTimeoutMs = o.requestTimeoutMs;
     this.#pool = new Pool(url.origin, {
       connections: o.connections,
       connect: { timeout: o.connectTimeoutMs },
@@ -277,7 +280,7 @@ export class ZimClient {
         path: `${this.#path}?${query.toString()}`,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(this.#requestTimeoutMs),
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
       return { status: response.statusCode, text: await response.body.text() };
     } catch (err) {

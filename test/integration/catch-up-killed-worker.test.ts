@@ -81,7 +81,7 @@ describe('a catch-up round survives its worker being killed', () => {
     const handle = await t.client.workflow.start('roundWorkflow', {
       taskQueue: 'killed-round',
       workflowId: workflowIds.migration(roundMigrationId('killed', 1)),
-      args: [{ migrationId: 'killed', stagingPath: staging, round: 1 }],
+      args: [{ migrationId: 'killed', stagingPath: staging, round: 1, budgets: FAST_BUDGETS }],
     });
     // Killed once the round is well under way: some ops landed, and the message stages have begun or are close.
     for (;;) {

@@ -20,6 +20,12 @@ import { FAST_RATE } from '../../src/testing/migration-rig';
 
 const KILLS = 2;
 const SERVER_RESTARTS = 1;
+/**
+ * The workers' ZIM request timeout: a fifth of the default, so a worker killed mid-import holds its conversation
+ * for a 9-s call lease instead of 45 s, below the workflow task timeout (10 s) that a kill costs anyway. The emulator
+ * answers in milliseconds, its latency spikes take 1.5 s; a call that runs out of time is one more transient fault.
+ */
+const ZIM_TIMEOUT_MS = 3_000;
 
 /** A CI-size run (12 users, ZIM faults, seed from the clock or CHAOS_SEED): its result, summary line and what to show. */
 async function ciChaos(
@@ -31,6 +37,7 @@ async function ciChaos(
     seed,
     faults: chaosFaults(seed),
     rate: FAST_RATE,
+    zimTimeoutMs: ZIM_TIMEOUT_MS,
     log: process.env.CHAOS_LOG ? (line) => console.error(line) : undefined,
     ...options,
   });

@@ -208,6 +208,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
 
   it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
     const [p] = await threeFreePorts();
+    const checks: Promise<void>[] = [];
     for (const [flags, message] of [
       [['--rate', '2.5'], /--rate must be a whole number/],
       [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
@@ -223,17 +224,23 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
         ['--staging', 'postgres://zim:hunter2-pw@db.internal/zim'],
         /postgres:\/\/zim:\*\*\*@db\.internal\/zim\S* holds a password/,
       ],
-    ] as const) {
-      const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
-      try {
-        const { code } = await exitWithin(run, 30_000);
-        assert.equal(code, 2, run.output());
-        assert.match(run.output(), message);
-        assert.doesNotMatch(run.output(), /hunter2-pw/);
-      } finally {
-        await run.cleanup();
-      }
-    }
+    ] as const)
+      // Side by side: each refusal is its own process and starts nothing, so they cannot disturb one another.
+      checks.push(
+        (async () => {
+          const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
+          try {
+            const { code } = await exitWithin(run, 30_000);
+            assert.equal(code, 2, run.output());
+            assert.match(run.output(), message);
+            assert.doesNotMatch(run.output(), /hunter2-pw/);
+          } finally {
+            await run.cleanup();
+          }
+        })()
+      );
+    const outcomes = await Promise.allSettled(checks);
+    for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   });
 
   it('moves off a busy default port and says which it uses; SIGTERM mid-run stops everything (143)', async () => {

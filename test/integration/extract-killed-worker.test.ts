@@ -137,7 +137,8 @@ describe('extract worker killed mid-way', () => {
       const handle = await t.client.workflow.start<typeof extractWorkflow>('extractWorkflow', {
         taskQueue,
         workflowId: 'extract-kill-jobs',
-        args: [{ config, concurrency: 4, heartbeatTimeout: '3 seconds' }],
+        // 9 jobs at a time: the 18 (6 windows of 7 days, 3 data types) take two rounds of 6 s, not five.
+        args: [{ config, concurrency: 9, heartbeatTimeout: '3 seconds' }],
       });
       while (sb.stats.exportJobsCreated.size < 4) await sleep(50);
       first.kill('SIGKILL');

@@ -54,7 +54,9 @@ describe('extract sendbird (Temporal workflow)', () => {
   let t: TemporalTestEnv;
   let emulator: SendbirdEmulator;
   const ws0 = Date.now() - 10 * 86_400_000;
-  const ws = generateWorkspace({ seed: 7, users: 260, messages: 4000, startMs: ws0 });
+  // 2,000 messages keep every size check below well met (seed 7: 290 DM copies, 1,275 group messages, 19 groups,
+  // 349 read positions, 264 cleared and 26 inexact, 305 answers 429) in half the time of 4,000.
+  const ws = generateWorkspace({ seed: 7, users: 260, messages: 2000, startMs: ws0 });
   const root = tempDir('extract-sb');
 
   before(async () => {

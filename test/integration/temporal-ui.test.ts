@@ -56,8 +56,9 @@ describe('the Temporal UI shows a migration', () => {
         stagingPath: staging.fresh(),
         migrationId: MIGRATION,
         budgets: FAST_BUDGETS,
-        // Owners continue as new every 2 steps: a continued run must still say what it is.
-        input: { tuning: { maxStepsPerChildRun: 2 } },
+        // Owners continue as new every 8 steps: a continued run must still say what it is. (Every 2 steps, the
+        // migration after the pause took 20 s of the test's 57, in new runs.)
+        input: { tuning: { maxStepsPerChildRun: 8 } },
         during: async (handle, em) => {
           // Pause mid-way through one-to-one history, so the page shows a state that holds still.
           while ((em.counters().calls.ImportPeerMsg ?? 0) < 5) await sleep(20);

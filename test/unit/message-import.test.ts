@@ -211,6 +211,28 @@ describe('importMessageExactlyOnce', () => {
     assert.deepEqual([r.done, r.calls, w.sends()], [1, 1, 0], 'reconciled: landed already, not sent again');
   });
 
+  it("holds the ports' call lease (3 times a shorter client timeout) while calling, and no longer", async () => {
+    const w = world([msg('m1', 'bob', 1000)]);
+    w.ports.callLeaseMs = 15_000;
+    const claims: Claim[] = [];
+    const realSend = w.ports.send.bind(w.ports);
+    w.ports.send = (m, mayCall) =>
+      realSend(m, async () => {
+        const ok = await mayCall();
+        w.clock.now += 15_000 - 1;
+        claims.push(await w.ports.claim('owner/m1', 'm1', 'third', WAIT_LEASE_MS));
+        w.clock.now += 2;
+        claims.push(await w.ports.claim('owner/m1', 'm1', 'fourth', WAIT_LEASE_MS));
+        return ok;
+      });
+    await importMessageExactlyOnce(w.ports, 0, null, 'caller');
+    assert.deepEqual(
+      claims.map((c) => c.claimed),
+      [false, true],
+      'live for the call lease given, then free: a dead caller holds its conversation that long, not LEASE_MS'
+    );
+  });
+
   it('takes over within seconds from an attempt that died waiting for its slot (issue #17)', async () => {
     const w = world([msg('m1', 'bob', 1000)]);
     // The attempt claimed and was still waiting for its call slot when its worker was SIGKILLed: it never called

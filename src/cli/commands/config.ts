@@ -68,6 +68,7 @@ Exit codes: 0 every setting valid, 2 a setting is missing or invalid (each probl
           row('serverSecret', 'set (32 characters, not shown)', sources.serverSecret),
           row('budgetDb', redactIfUrl(config.budgetDbPath), sources.budgetDb),
           row('budgetHeadroomPercent', config.budgetHeadroomPercent, sources.budgetHeadroom),
+          row('zimTimeoutMs', config.zimTimeoutMs, sources.zimTimeout),
         ];
       });
       const temporal = section(() => {

@@ -26,6 +26,7 @@ export function registerWorkerCommand(program: Command): void {
       '--budget-headroom <percent>',
       'share of each budget left unused against jitter (env ZIM_MIGRATE_BUDGET_HEADROOM, default 2)'
     )
+    .option('--zim-timeout-ms <ms>', 'how long one ZIM call may take (env ZIM_MIGRATE_ZIM_TIMEOUT_MS, default 15000)')
     .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
     .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
@@ -43,6 +44,9 @@ Each setting comes from its flag, else the environment, else the config file (--
                              percent of each budget left unused (default 2: calls are spaced at 98% of it),
                              so that jitter on the way to ZIM never puts one call too many in its 1-s window;
                              raise it if "too frequent" refusals pass 0.1% (zim-migrate call-schedule shows them)
+  ZIM_MIGRATE_ZIM_TIMEOUT_MS
+                             how long one ZIM call may take (default 15000); a worker that dies mid-import holds
+                             that conversation for 3 times this before another worker checks ZIM and goes on
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
