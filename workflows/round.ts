@@ -12,6 +12,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -79,6 +80,8 @@ interface RoundCarried {
   nextPage: number;
   /** Budgets set at start or by `zim-migrate budget` (absent in rounds carried over by an older version). */
   budgets?: Record<string, number>;
+  /** The chain's tag in its stage children's ids (absent in chains an older version started: its short form). */
+  ownerTag?: string;
 }
 
 export interface RoundResult {
@@ -108,8 +111,21 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
     showProgress();
   });
   let c: RoundCarried | undefined = input.carried;
-  /** Whose ids the stage children carry (set below, before any stage starts). */
-  const stageOwner = () => `${id}.${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
+  /**
+   * Whose ids the stage children carry: this execution chain's, so a round started again after a cancel or a
+   * termination runs its stages afresh. The whole first run id: its first 8 digits, used before, are the start
+   * time's high bits in Temporal's time-ordered run ids, the same for two starts within about a minute, and the
+   * resumed round then took the cancelled run's stages for its own (done, with nothing counted or set up). Chains
+   * started with the short form keep it (replayed, or carried over continue-as-new).
+   */
+  const firstRunId = workflowInfo().firstExecutionRunId;
+  const ownerTag =
+    input.carried !== undefined
+      ? (input.carried.ownerTag ?? firstRunId.slice(0, 8))
+      : patched('round-stage-owner-whole-run-id')
+        ? firstRunId
+        : firstRunId.slice(0, 8);
+  const stageOwner = () => `${id}.${ownerTag}`;
   const runningStages = () =>
     (['groups', 'peer-messages', 'group-messages', 'verify'] as const).filter((s) => c?.steps[s]?.status === 'running');
 
@@ -203,6 +219,7 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
     c = { startedAt: Date.now(), ...loaded, control: control.state, steps: {}, nextPage: 0, budgets };
   }
   c.budgets = budgets;
+  c.ownerTag = ownerTag;
   upsertSearchAttributes([{ key: ZIM_MIGRATION_ID, value: input.migrationId }]);
   await budgetKeeper.applyStart(input.budgets);
   showProgress();

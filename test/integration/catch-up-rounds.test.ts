@@ -16,12 +16,13 @@ import Database from 'better-sqlite3';
 import { promisify } from 'node:util';
 import { CHANGE_KINDS } from '../../src/catch-up/change-kinds';
 import { openStaging } from '../../src/staging';
-import type { MigrationProgress } from '../../src/shared/workflow-api';
+import { progressQuery, type MigrationProgress } from '../../src/shared/workflow-api';
 import { compareFinalState, compareWithEmulator, isExact } from '../../src/testing/exact-state';
 import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { runInProcessWorker } from '../helpers/in-process-worker';
 import { unbalancedStages } from '../helpers/report-balance';
+import { waitFor } from '../helpers/wait-for';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
@@ -86,10 +87,17 @@ describe('zim-migrate catch-up: rounds after a migration', () => {
 
     // Round 1: a full later export.
     await cli('gen', '--evolve', 'export', '--out', 'export-2', '--seed', '2', '--change', '0.25', '--late', '1');
-    // Started, then cancelled at once: the same command again resumes the round and finishes it exactly.
+    // Started, then cancelled once its new groups are under way: the same command again resumes the round and
+    // finishes it exactly. (Resumed within the minute, its first run id begins as the cancelled run's did: the stage
+    // children must still be its own, or it takes the cancelled groups stage for done and sets up no new group.)
     const started = await cli('catch-up', staging, 'export-2', '--no-watch');
     assert.match(started, /Staged as round 1 of migration acme\./);
     assert.match(started, /1 new message\(s\) are older than the newest one their conversation already holds/);
+    const firstRun = t.client.workflow.getHandle('zim-migrate/acme-round-1');
+    await waitFor('round 1 sets up its new groups', async () => {
+      const groups = (await firstRun.query(progressQuery)).stages.find((st) => st.stage === 'groups');
+      return groups !== undefined && groups.status !== 'pending';
+    });
     await cli('cancel', 'acme-round-1');
     const cancelled = (await t.client.workflow.getHandle('zim-migrate/acme-round-1').result()) as { status: string };
     assert.equal(cancelled.status, 'cancelled');
