@@ -6,34 +6,27 @@
  */
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { flagName } from '../cli/flags';
 import { countFlag } from './count-flag';
 import { badInputSummary, runBadInputCorpus } from '../testing/bad-input/corpus';
-import {
-  COEXIST_DEFAULTS,
-  COEXIST_ONLY_FLAGS,
-  coexistChaosAction,
-  flagName,
-  MIGRATION_ONLY_FLAGS,
-} from './coexist-cli';
+import { COEXIST_DEFAULTS, COEXIST_ONLY_FLAGS, coexistChaosAction, MIGRATION_ONLY_FLAGS } from './coexist-cli';
 import { chaosFaults, runChaos } from './run-chaos';
 import { chaosPassed, chaosSummary } from './summary';
 
-const count = countFlag;
-
 export const chaosFlagsSchema = z
   .object({
-    users: count('--users', 2, 20_000),
-    kills: count('--kills', 0, 1_000),
-    serverRestarts: count('--server-restarts', 0, 100),
+    users: countFlag('--users', 2, 20_000),
+    kills: countFlag('--kills', 0, 1_000),
+    serverRestarts: countFlag('--server-restarts', 0, 100),
     staging: z.enum(['sqlite', 'postgres'], { error: '--staging must be sqlite or postgres' }),
-    machines: count('--machines', 1, 20).optional(),
-    workersPerMachine: count('--workers-per-machine', 1, 8),
-    postgresRestarts: count('--postgres-restarts', 0, 100).optional(),
+    machines: countFlag('--machines', 1, 20).optional(),
+    workersPerMachine: countFlag('--workers-per-machine', 1, 8),
+    postgresRestarts: countFlag('--postgres-restarts', 0, 100).optional(),
     faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
-    seed: count('--seed', 0, 2 ** 31 - 1),
-    rate: count('--rate', 1, 10_000),
-    timeoutMinutes: count('--timeout-minutes', 1, 24 * 60),
-    rounds: count('--rounds', 1, 100),
+    seed: countFlag('--seed', 0, 2 ** 31 - 1),
+    rate: countFlag('--rate', 1, 10_000),
+    timeoutMinutes: countFlag('--timeout-minutes', 1, 24 * 60),
+    rounds: countFlag('--rounds', 1, 100),
     keep: z.boolean(),
   })
   .superRefine((f, ctx) => {

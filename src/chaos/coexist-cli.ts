@@ -7,19 +7,17 @@ import { countFlag } from './count-flag';
 import { coexistChaosPassed, coexistChaosSummary } from './coexist-summary';
 import { runCoexistChaos } from './run-coexist-chaos';
 
-const count = countFlag;
-
 /** Defaults of --coexist: a CI-size run, about a minute. */
 export const COEXIST_DEFAULTS = { kills: 2, receiverKills: 1, coexistRounds: 30 } as const;
 /** Pause between two rounds of traffic: 30 rounds take about 12 s, long enough for the kills to land in them. */
 const PACE_MS = 400;
 
 export const coexistChaosFlagsSchema = z.object({
-  kills: count('--kills', 0, 100),
-  receiverKills: count('--receiver-kills', 0, 100),
-  coexistRounds: count('--coexist-rounds', 1, 1_000),
-  seed: count('--seed', 0, 2 ** 31 - 1),
-  timeoutMinutes: count('--timeout-minutes', 1, 24 * 60),
+  kills: countFlag('--kills', 0, 100),
+  receiverKills: countFlag('--receiver-kills', 0, 100),
+  coexistRounds: countFlag('--coexist-rounds', 1, 1_000),
+  seed: countFlag('--seed', 0, 2 ** 31 - 1),
+  timeoutMinutes: countFlag('--timeout-minutes', 1, 24 * 60),
   faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
   keep: z.boolean(),
 });
@@ -37,8 +35,6 @@ export const MIGRATION_ONLY_FLAGS = [
 ] as const;
 /** And the other way round. */
 export const COEXIST_ONLY_FLAGS = ['receiverKills', 'coexistRounds'] as const;
-
-export const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** Runs it; returns the exit code. `given` says which flags were typed (the others take --coexist's defaults). */
 export async function coexistChaosAction(raw: Record<string, unknown>, given: (key: string) => boolean) {

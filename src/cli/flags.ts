@@ -2,12 +2,15 @@
 import type { z } from 'zod';
 import { UsageError } from '../shared/usage-error';
 
+/** A flag's option key as typed: `apiTokenFile` → `--api-token-file`. */
+export const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 /** Commander's flag values checked by `schema`; a bad one is a UsageError naming the flag as typed (`--api-token-file`). */
 export function parseFlags<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const i = parsed.error.issues[0]!;
-  const flag = i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+  const flag = i.path.length ? `${flagName(String(i.path[0]))}: ` : '';
   throw new UsageError(`${flag}${i.message}`);
 }
 
