@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { coexistChaosPassed, coexistChaosSummary } from '../../src/chaos/coexist-summary';
 import { runCoexistChaos } from '../../src/chaos/run-coexist-chaos';
+import { COEXIST_CONVERSATIONS } from '../../src/testing/coexist-traffic';
 
 const ROUNDS = 10;
-const CONVERSATIONS = 4;
+const CONVERSATIONS = COEXIST_CONVERSATIONS.length;
 
 describe('chaos --coexist: the worker and the receiver killed while traffic flows both ways', () => {
   it('ends with every message on the other side exactly once, none echoed, after both kills', async () => {

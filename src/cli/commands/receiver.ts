@@ -15,6 +15,7 @@ import { ConfigError } from '../../config/config-error';
 import { loadZimConfig } from '../../config/zim-config';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../../temporal-connection/connect';
 import { parseFlags, untilStopSignal } from '../flags';
+import type { Client } from '@temporalio/client';
 import { syncName } from './coexist';
 import { openCallScheduler } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
@@ -111,24 +112,22 @@ configuration (a secret not set, or an adapter without echo identification).`
       const store = openSqliteCoexistStore(f.store);
       const settings = temporalSettings();
       // A worker alone takes its tasks through its own worker connection: no client, no listener.
-      const client = webhookSecret === undefined ? undefined : await connectClient(settings);
-      const receiver =
-        client && webhookSecret !== undefined
-          ? await startCoexistReceiver({
-              port: f.port,
-              host: f.host,
-              taskQueue: f.taskQueue,
-              zim: {
-                appId: zimConfig.appId,
-                callbackSecret: readSecret('ZIM_CALLBACK_SECRET') ?? zimConfig.serverSecret,
-              },
-              legacyWebhookSecret: webhookSecret,
-              echoWays,
-              store,
-              client,
-              syncName: f.sync,
-            })
-          : undefined;
+      let client: Client | undefined;
+      let receiver: Awaited<ReturnType<typeof startCoexistReceiver>> | undefined;
+      if (webhookSecret !== undefined) {
+        client = await connectClient(settings);
+        receiver = await startCoexistReceiver({
+          port: f.port,
+          host: f.host,
+          taskQueue: f.taskQueue,
+          zim: { appId: zimConfig.appId, callbackSecret: readSecret('ZIM_CALLBACK_SECRET') ?? zimConfig.serverSecret },
+          legacyWebhookSecret: webhookSecret,
+          echoWays,
+          store,
+          client,
+          syncName: f.sync,
+        });
+      }
       let worker: Awaited<ReturnType<typeof createCoexistWorker>> | undefined;
       let schedule: Awaited<ReturnType<typeof openCallScheduler>> | undefined;
       let workerConnection: { close(): Promise<void> } | undefined;
