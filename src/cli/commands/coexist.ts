@@ -19,6 +19,7 @@ import {
 import { UsageError } from '../../shared/usage-error';
 import { temporalSettings } from '../../temporal-connection/connect';
 import { withClient } from './migration-control';
+import { withSearchAttributeHint } from '../search-attribute-hint';
 
 export const syncName = z
   .string()
@@ -107,14 +108,15 @@ A worker on the coexistence task queue runs it ("zim-migrate receiver --with-wor
     )
     .action(async (o: { name: string; taskQueue?: string; json?: boolean }) => {
       const name = parseName(o.name);
-      await withClient(temporalSettings(), async (client) => {
+      const settings = temporalSettings();
+      await withClient(settings, async (client) => {
         try {
           const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE);
           console.log(o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`);
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError)
             throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
-          throw err;
+          throw withSearchAttributeHint(err, settings.namespace);
         }
       });
     });
@@ -237,14 +239,19 @@ Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or st
             return;
           }
           const which = o.retryAll ? ({ all: true } as const) : { keys: o.retry! };
-          const r = await withClient(temporalSettings(), async (client) => {
+          const settings = temporalSettings();
+          const r = await withClient(settings, async (client) => {
             const state = await syncState(client, name);
             if (state === 'draining' || state === 'stopped')
               throw new Error(
                 `Sync ${name} is ${state}: its conversations take no more events, so nothing was retried`
               );
             const taskQueue = o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE;
-            return retryParked(store, temporalHandoff(client, { taskQueue, syncName: name }), which);
+            return retryParked(store, temporalHandoff(client, { taskQueue, syncName: name }), which).catch(
+              (err: unknown) => {
+                throw withSearchAttributeHint(err, settings.namespace);
+              }
+            );
           });
           const keys = (list: ParkedRecord[]) => list.map((p) => p.eventKey);
           if (o.json)

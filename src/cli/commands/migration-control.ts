@@ -15,12 +15,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { resolveStartSettings } from '../../config/start-settings';
 import { settingSchemas } from '../../config/setting-schemas';
-import {
-  SEARCH_ATTRIBUTES,
-  ZIM_MIGRATION_ID,
-  ZIM_MIGRATION_STAGE,
-  ZIM_MIGRATION_STATUS,
-} from '../../shared/search-attributes';
+import { ZIM_MIGRATION_ID, ZIM_MIGRATION_STAGE, ZIM_MIGRATION_STATUS } from '../../shared/search-attributes';
 import { isStage, STAGES, type Stage } from '../../shared/stages';
 import { BUDGET_ACTIONS, isBudgetAction } from '../../shared/budget-actions';
 import { migrationStartMetadata } from '../../shared/ui-metadata';
@@ -39,6 +34,7 @@ import { redactUrl } from '../../postgres/database-settings';
 import { isDatabaseUrl, stagingLocation } from '../../staging';
 import { stagingSchemaOf } from '../../staging/postgres/staging-database';
 import { describeError } from '../describe-error';
+import { withSearchAttributeHint } from '../search-attribute-hint';
 import { ProgressPrinter, renderFinal, watchOutputFor, type FinalMigrationState } from '../progress-watch';
 import { renderProgress } from '../render-progress';
 import { settingLayers } from '../setting-layers';
@@ -295,17 +291,7 @@ Exit codes: 0 started, 1 failure (Temporal unreachable, rejected by the server),
               throw new UsageError(
                 `Migration "${name}" is already running. Watch it with "zim-migrate status ${name} --watch".`
               );
-            const described = describeError(err);
-            if (/search attribute/i.test(described))
-              throw new Error(
-                `${described}. Register zim-migrate's search attributes in namespace ${settings.namespace} ` +
-                  'once (docs/operations.md): temporal operator search-attribute create --name ZimMigrationId ' +
-                  `--type Keyword; and the same for ${SEARCH_ATTRIBUTES.slice(1)
-                    .map((a) => a.name)
-                    .join(' and ')}.`,
-                { cause: err }
-              );
-            throw err;
+            throw withSearchAttributeHint(err, settings.namespace);
           }
         });
         const ui = uiLink(settings, workflowId);
