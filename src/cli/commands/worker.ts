@@ -26,7 +26,10 @@ export function registerWorkerCommand(program: Command): void {
       '--budget-headroom <percent>',
       'share of each budget left unused against jitter (env ZIM_MIGRATE_BUDGET_HEADROOM, default 2)'
     )
-    .option('--zim-timeout-ms <ms>', 'how long one ZIM call may take (env ZIM_MIGRATE_ZIM_TIMEOUT_MS, default 15000)')
+    .option(
+      '--zim-timeout-ms <ms>',
+      'how long one ZIM call may take, 1000-15000 (env ZIM_MIGRATE_ZIM_TIMEOUT_MS, default 15000)'
+    )
     .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
     .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
