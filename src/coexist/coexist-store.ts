@@ -7,6 +7,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { switchToWal } from '../shared/sqlite-wal';
 import { SyncEventSchema, type SyncEvent } from './sync-event';
 
 export type Origin = 'zim' | 'legacy';
@@ -79,8 +80,8 @@ export interface ParkedRecord {
 
 export function openSqliteCoexistStore(file: string): CoexistStore {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 10000');
+  switchToWal(db, 10_000);
   db.pragma('synchronous = NORMAL');
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);

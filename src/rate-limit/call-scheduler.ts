@@ -13,6 +13,7 @@
  * 38 calls through in one second (docs/architecture.md, rate limits).
  */
 import Database from 'better-sqlite3';
+import { switchToWal } from '../shared/sqlite-wal';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultBudget } from '../zim-client/limits';
@@ -106,9 +107,9 @@ export class SqliteCallScheduler implements CallScheduler {
   constructor(file: string, options: SchedulerOptions) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    switchToWal(this.db, 5000);
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS budget (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, rate REAL NOT NULL,
