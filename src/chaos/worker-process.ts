@@ -24,6 +24,8 @@ export interface WorkerProcessOptions {
 }
 
 export interface WorkerProcess {
+  /** The current incarnation's process id (for CPU and memory readings). */
+  readonly pid: number | undefined;
   /** Exits the worker had on its own, each followed by a restart. */
   readonly unexpectedExits: number;
   /** SIGKILL, wait for the exit, start a new worker. */
@@ -77,6 +79,9 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   launch();
 
   return {
+    get pid() {
+      return child.pid;
+    },
     get unexpectedExits() {
       return unexpectedExits;
     },

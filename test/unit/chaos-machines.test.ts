@@ -34,6 +34,7 @@ describe('chaos machines', () => {
       const fake: Fake = { options: processOptions, restarts: 0, stopped: false };
       fakes.push(fake);
       const process: WorkerProcess = {
+        pid: undefined,
         unexpectedExits: 0,
         killAndRestart: () => Promise.resolve(void fake.restarts++),
         stop: () => Promise.resolve(void (fake.stopped = true)),
