@@ -18,6 +18,7 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -82,6 +83,8 @@ export interface ConversationSyncInput {
   mirrorAttempts?: number;
   // Carried across continue-as-new:
   seen?: string[];
+  /** The last MIRRORED_LIMIT messages this conversation mirrored (`<origin>:<id>`): their echoes need no lookup. */
+  mirrored?: string[];
   inbox?: Held[];
   stats?: SyncStats;
   closing?: boolean;
@@ -111,6 +114,10 @@ const emptyStats = (): SyncStats => ({
   queued: 0,
 });
 
+const MIRRORED_LIMIT = 1_000;
+/** Echoes of a message this workflow saw mirrored are counted without an activity (patch marker). */
+const ECHO_OF_KNOWN_MIRROR = 'echo-of-known-mirror';
+
 /** An event and when it arrived (workflow time). */
 export interface Held {
   event: SyncEvent;
@@ -135,6 +142,19 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
   const seen = new Set(seenOrder);
+  const mirroredOrder = [...(input.mirrored ?? [])];
+  const mirrored = new Set(mirroredOrder);
+  const markMirrored = (e: SyncEvent) => {
+    mirrored.add(`${e.origin}:${e.msgId ?? ''}`);
+    mirroredOrder.push(`${e.origin}:${e.msgId ?? ''}`);
+    while (mirroredOrder.length > MIRRORED_LIMIT) mirrored.delete(mirroredOrder.shift()!);
+  };
+  // An echo proves a write landed; when this workflow saw that write recorded, there is nothing left to settle.
+  const echoOfKnownMirror = (e: SyncEvent) =>
+    e.kind === 'echo' &&
+    e.echoOf !== undefined &&
+    mirrored.has(`${e.origin === 'zim' ? 'legacy' : 'zim'}:${e.echoOf}`) &&
+    patched(ECHO_OF_KNOWN_MIRROR);
   const inbox: Held[] = [...(input.inbox ?? [])];
   const pending = new Set(inbox.map((h) => h.event.eventKey));
   const lastHandled: Partial<Record<SyncEvent['origin'], SyncEvent>> = {};
@@ -142,22 +162,29 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   let closing = input.closing ?? false;
   setHandler(closeSignal, () => void (closing = true));
 
-  setHandler(syncEventSignal, (event) => {
-    if (seen.has(event.eventKey) || pending.has(event.eventKey)) {
-      stats.duplicatesDropped++;
-      return;
-    }
-    pending.add(event.eventKey);
-    inbox.push({ event, at: Date.now() });
-  });
-  setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
-
+  // Before the handlers: setHandler delivers signals that arrived with the start at once.
   const remember = (key: string) => {
     pending.delete(key);
     seen.add(key);
     seenOrder.push(key);
     while (seenOrder.length > seenLimit) seen.delete(seenOrder.shift()!);
   };
+
+  setHandler(syncEventSignal, (event) => {
+    if (seen.has(event.eventKey) || pending.has(event.eventKey)) {
+      stats.duplicatesDropped++;
+      return;
+    }
+    if (echoOfKnownMirror(event)) {
+      // Not queued: it changes nothing on either side, so it need not wait its turn (or hold up the others').
+      stats.echoesSuppressed++;
+      remember(event.eventKey);
+      return;
+    }
+    pending.add(event.eventKey);
+    inbox.push({ event, at: Date.now() });
+  });
+  setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
 
   async function handleGroup(e: SyncEvent): Promise<void> {
     const outcome = await acts.applyGroup(e);
@@ -171,12 +198,14 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   async function handle(e: SyncEvent): Promise<void> {
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
+      if (echoOfKnownMirror(e)) return;
       if (e.echoOf !== undefined && (await bookkeeping.confirmEcho(e)) === 'resolved') stats.resolvedByEcho++;
       return;
     }
     try {
       if (e.kind === 'group') return await handleGroup(e);
       const outcome = e.origin === 'legacy' ? await acts.mirrorToZim(e) : await acts.mirrorToLegacy(e);
+      markMirrored(e);
       if (outcome === 'already') stats.alreadyMirrored++;
       else {
         if (outcome === 'resolved') stats.resolvedByTail++;
@@ -226,7 +255,14 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof conversationSyncWorkflow>({ ...input, seen: seenOrder, inbox, stats, closing });
+      await continueAsNew<typeof conversationSyncWorkflow>({
+        ...input,
+        seen: seenOrder,
+        mirrored: mirroredOrder,
+        inbox,
+        stats,
+        closing,
+      });
     }
   }
 }

@@ -128,6 +128,34 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     assert.equal((await handle.query(syncStatsQuery)).reordered, 1);
   });
 
+  it('counts the echo of a message it mirrored without an activity, queued behind it or arriving after', async () => {
+    calls.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 300 } });
+    const conv = 'peer:a:e';
+    const echoOf = (msgId: string, origin: 'zim' | 'legacy') =>
+      event(conv, { msgId: `echo-${msgId}`, kind: 'echo', echoOf: msgId, origin });
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    const echoes = async () => (await handle.query(syncStatsQuery)).echoesSuppressed;
+    // In one settle window: the echo is queued behind its message, and handled once the message is mirrored.
+    await handoff(event(conv, { msgId: 'm1' }));
+    await handoff(echoOf('m1', 'zim'));
+    await until('queued echo counted', async () => (await echoes()) === 1);
+    // Long after: taken as it arrives. Either direction.
+    await handoff(event(conv, { msgId: 'z2', origin: 'zim', from: 'e', to: 'a' }));
+    await until('z2 mirrored', async () => calls.length === 2);
+    await handoff(echoOf('z2', 'legacy'));
+    await until('late echo counted', async () => (await echoes()) === 2);
+    // The echo of a write this workflow never saw recorded is still looked up (it may settle an intent).
+    await handoff(echoOf('m-unknown', 'zim'));
+    await until('unknown echo looked up', async () => calls.length === 3);
+    assert.deepEqual(calls, [
+      ['toZim', 'm1'],
+      ['toLegacy', 'z2'],
+      ['echo', 'm-unknown'],
+    ]);
+    assert.equal(await echoes(), 3);
+  });
+
   it('remembers event keys across continue-as-new; counts a refusal and goes on', async () => {
     calls.length = 0;
     const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0, eventsPerRun: 3 } });
