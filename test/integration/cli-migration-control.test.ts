@@ -17,7 +17,9 @@ describe('zim-migrate start / status / pause / resume / budget / cancel', () => 
   let t: TemporalTestEnv;
   let env: NodeJS.ProcessEnv;
   let staging: string;
-  const fake = fakeMigrationActivities({ owners: 3, stepsPerOwner: 400, groups: 0, delayMs: 5 });
+  // Long enough that the migration is still running when `cancel` comes after resume, even when each CLI
+  // invocation takes seconds on a loaded machine (400 steps finished first once, at load 16).
+  const fake = fakeMigrationActivities({ owners: 3, stepsPerOwner: 4_000, groups: 0, delayMs: 5 });
   const cli = async (...args: string[]) => (await exec(process.execPath, [BIN, ...args], { env })).stdout;
 
   before(async () => {
