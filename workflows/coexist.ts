@@ -135,8 +135,11 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   // A mirror is safe to retry (intent + tail check, or a convergent group write); one that still fails after
   // mirrorAttempts is parked rather than holding the conversation forever.
   const mirrorAttempts = input.mirrorAttempts ?? 30;
+  // They heartbeat: a dead worker's attempt is retried within seconds (the send lease keeps that retry from
+  // doubling a send still in flight). Activity options are not part of replay's command matching: no patch.
   const acts = proxyActivities<CoexistActivities>({
     startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '10 seconds',
     retry: { ...retry, ...(mirrorAttempts > 0 ? { maximumAttempts: mirrorAttempts } : {}) },
   });
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
