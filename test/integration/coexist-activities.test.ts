@@ -175,6 +175,31 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal((await inLegacy('z-six')).length, 1);
   });
 
+  it('an attempt whose send lease another attempt took after its tail check does not send', async () => {
+    // The other attempt (one Temporal started while this one waited for its call) takes the lease in between.
+    const racing = (origin: 'legacy' | 'zim', id: string) =>
+      createCoexistActivities({
+        store: {
+          ...store,
+          recordIntent: async (...args) => {
+            const record = await store.recordIntent(...args);
+            assert.equal(await store.markSending(origin, id, Date.now(), null), true);
+            return record;
+          },
+        },
+        zim: t.client,
+        legacy: legacyClient,
+      });
+    await assert.rejects(
+      racing('legacy', 'L7').mirrorToZim(await legacyMsg('L7', 'seven')),
+      (err: unknown) => err instanceof ApplicationFailure && !err.nonRetryable && /send lease/.test(err.message)
+    );
+    await assert.rejects(racing('zim', '9007').mirrorToLegacy(await zimMsg('9007', 'z-seven')), /send lease/);
+    assert.equal((await inZim('seven')).length, 0);
+    assert.equal((await inLegacy('z-seven')).length, 0);
+    assert.equal((await store.record('legacy', 'L7'))?.state, 'INTENT');
+  });
+
   it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {
     const e = { ...(await legacyMsg('L5', 'five')), from: 'nobody' };
     await assert.rejects(acts.mirrorToZim(e), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable);
