@@ -21,7 +21,7 @@ import {
   type SyncEvent,
 } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
-import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZimError, ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { createGroupActivities, type GroupOutcome } from './coexist-groups';
 import { keepingAlive, scheduledCall } from './scheduled-call';
 
@@ -115,7 +115,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
       if (record?.state === 'SENT') return { done: 'already' };
       // An earlier attempt took the lease lately (it may have been taken for dead while alive, or its worker died
       // with the request on its way): its send has landed or failed by the lease's end, then the tail is the truth.
-      const leaseEnds = record?.sendingAt == null ? 0 : record.sendingAt + SEND_MAY_TAKE_MS + LEASE_MARGIN_MS;
+      // A negative one was released: that attempt had its answer, nothing of it is in flight.
+      const leasedAt = record?.sendingAt ?? 0;
+      const leaseEnds = leasedAt > 0 ? leasedAt + SEND_MAY_TAKE_MS + LEASE_MARGIN_MS : 0;
       if (Date.now() < leaseEnds) {
         await pause(leaseEnds - Date.now());
         continue;
@@ -131,10 +133,25 @@ export function createCoexistActivities(deps: CoexistDeps) {
     }
   }
 
-  /** Takes the send lease right before the request leaves; another attempt holding it since our tail check wins. */
-  async function takeLease(origin: Origin, id: string, seen: number | null): Promise<void> {
-    if (!(await store.markSending(origin, id, Date.now(), seen)))
+  /**
+   * Sends under the lease, taken right before the request leaves (another attempt that took it since our tail
+   * check wins). A failure the other side answered leaves nothing in flight, so the lease is released and the retry
+   * checks the tail at once; a timeout, a dropped connection or a bare HTTP 5xx (a gateway's) may have left the
+   * request on its way, and the retry waits the lease out.
+   */
+  async function leased<T>(origin: Origin, id: string, seen: number | null, send: () => Promise<T>): Promise<T> {
+    const at = Date.now();
+    if (!(await store.markSending(origin, id, at, seen)))
       throw ApplicationFailure.retryable(`${origin} message ${id}: another attempt took the send lease`);
+    try {
+      return await send();
+    } catch (err) {
+      const answered =
+        (err instanceof ZimError && err.code >= 0) || (err instanceof LegacyApiError && err.status < 500);
+      // Not released (the store failing too): the retry only waits longer.
+      if (answered) await store.releaseSending(origin, id, at).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
@@ -188,12 +205,10 @@ export function createCoexistActivities(deps: CoexistDeps) {
       MessageBody: { Message: await store.body(e.bodyRef!), ExtendedData: zimExtendedData(lid) },
     };
     // The lease is taken in the call's slot, right before the request leaves.
-    const leased =
+    const underLease =
       <T>(send: () => Promise<T>) =>
-      async () => {
-        await takeLease('legacy', lid, settle.lease);
-        return send();
-      };
+      () =>
+        leased('legacy', lid, settle.lease, send);
     let msgId: string;
     try {
       if (e.groupId !== undefined) {
@@ -202,14 +217,14 @@ export function createCoexistActivities(deps: CoexistDeps) {
           await zimCall(
             'SendGroupMessage',
             undefined,
-            leased(() => zim.sendGroupMessage({ ...message, GroupId: groupId }))
+            underLease(() => zim.sendGroupMessage({ ...message, GroupId: groupId }))
           )
         ).msgId;
       } else {
         const r = await zimCall(
           'SendPeerMessage',
           undefined,
-          leased(() => zim.sendPeerMessage({ ...message, ToUserId: [e.to!] }))
+          underLease(() => zim.sendPeerMessage({ ...message, ToUserId: [e.to!] }))
         );
         const sent = r.sent[0];
         if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
@@ -233,14 +248,15 @@ export function createCoexistActivities(deps: CoexistDeps) {
     let legacyId: string;
     try {
       guardSend('legacy send');
-      await takeLease('zim', zid, settle.lease);
-      const r = await legacy.send({
-        from: e.from!,
-        ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),
-        body,
-        originTag: ORIGIN_TAG_PREFIX + zid,
-        clientMsgId: CLIENT_MSG_ID_PREFIX + zid,
-      });
+      const r = await leased('zim', zid, settle.lease, () =>
+        legacy.send({
+          from: e.from!,
+          ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),
+          body,
+          originTag: ORIGIN_TAG_PREFIX + zid,
+          clientMsgId: CLIENT_MSG_ID_PREFIX + zid,
+        })
+      );
       legacyId = r.message.id;
     } catch (err) {
       if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);

@@ -22,7 +22,10 @@ export interface MirrorRecord {
   attempts: number;
   /** When the first intent was written (ms): an ambiguous send cannot have landed before it. */
   intentAt: number | null;
-  /** When an attempt last took the lease to send (ms): its send has landed or failed 20 s later. */
+  /**
+   * When an attempt last took the lease to send (ms): its send has landed or failed 20 s later. Negated once that
+   * attempt had its answer (nothing of it is in flight any more; the next attempt checks the tail at once).
+   */
   sendingAt: number | null;
 }
 
@@ -38,6 +41,8 @@ export interface CoexistStore {
    * be in flight), so at most one attempt sends after any one tail check.
    */
   markSending(origin: Origin, originId: string, now: number, seen: number | null): Promise<boolean>;
+  /** The lease taken at `leasedAt` is over: its request was answered (sending_at negated; a no-op if taken since). */
+  releaseSending(origin: Origin, originId: string, leasedAt: number): Promise<void>;
   /** SENT with the other side's id; idempotent. */
   markSent(origin: Origin, originId: string, conv: string, targetId: string): Promise<void>;
   records(): Promise<MirrorRecord[]>;
@@ -133,6 +138,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
         updated_at = excluded.updated_at WHERE state = 'INTENT'`);
   const sending = db.prepare(`UPDATE mirrored SET sending_at = ?, updated_at = ?
       WHERE origin = ? AND origin_id = ? AND state = 'INTENT' AND sending_at IS ?`);
+  const release = db.prepare(`UPDATE mirrored SET sending_at = -sending_at, updated_at = ?
+      WHERE origin = ? AND origin_id = ? AND sending_at = ?`);
   const selectGroup = db.prepare<[string], GroupRow>('SELECT * FROM group_state WHERE group_id = ?');
   const upsertGroup = db.prepare(`INSERT INTO group_state (group_id, live, origin, changed_at, profile)
       VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET live = excluded.live, origin = excluded.origin,
@@ -174,6 +181,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     },
     async markSending(origin, originId, now, seen) {
       return sending.run(now, now, origin, originId, seen).changes === 1;
+    },
+    async releaseSending(origin, originId, leasedAt) {
+      release.run(Date.now(), origin, originId, leasedAt);
     },
     async markSent(origin, originId, conv, targetId) {
       sent.run(origin, originId, conv, targetId, Date.now());

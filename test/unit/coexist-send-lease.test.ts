@@ -1,7 +1,8 @@
 /**
  * The mirror ledger's send lease (docs/coexistence.md §3): an attempt takes it right before its request leaves, and
  * only if nobody took it since the value it waited out and checked the tail after (compare-and-set), so at most one
- * send follows any one tail check. Stores made before the lease get its column when opened.
+ * send follows any one tail check; it releases it once its request was answered. Stores made before the lease get
+ * its column when opened.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,11 +37,18 @@ describe('coexistence store: the send lease', () => {
         // A later attempt that waited out the lease at 1000 (and checked the tail) takes it over.
         assert.equal(await store.markSending('legacy', 'L1', 30_000, 1_000), true);
         assert.equal(await store.markSending('legacy', 'L1', 30_001, 1_000), false);
+        // Released by its holder once answered (negated); a release of an older lease changes nothing.
+        await store.releaseSending('legacy', 'L1', 1_000);
+        assert.equal((await store.record('legacy', 'L1'))?.sendingAt, 30_000);
+        await store.releaseSending('legacy', 'L1', 30_000);
+        assert.equal((await store.record('legacy', 'L1'))?.sendingAt, -30_000);
+        assert.equal(await store.markSending('legacy', 'L1', 30_500, 30_000), false, 'not from the value before');
+        assert.equal(await store.markSending('legacy', 'L1', 30_500, -30_000), true);
         // A recorded intent of a new attempt keeps the lease; SENT cannot be leased.
         await store.recordIntent('legacy', 'L1', 'peer:a:b');
-        assert.equal((await store.record('legacy', 'L1'))?.sendingAt, 30_000);
+        assert.equal((await store.record('legacy', 'L1'))?.sendingAt, 30_500);
         await store.markSent('legacy', 'L1', 'peer:a:b', 'z1');
-        assert.equal(await store.markSending('legacy', 'L1', 60_000, 30_000), false);
+        assert.equal(await store.markSending('legacy', 'L1', 60_000, 30_500), false);
         assert.equal((await store.record('legacy', 'L1'))?.state, 'SENT');
         // Per origin: the other side's row with the same id is its own.
         await store.recordIntent('zim', 'L1', 'peer:a:b');
