@@ -266,10 +266,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
     return 'sent';
   }
 
-  const groups = createGroupActivities(deps, zimCall);
   return {
-    // Each runs heartbeating (the workflow's heartbeat timeout notices a dead worker in seconds).
-    applyGroup: (e: SyncEvent): Promise<GroupOutcome> => keepingAlive(() => groups.applyGroup(e)),
+    ...createGroupActivities(deps, zimCall),
+    // They run heartbeating: the workflow's heartbeat timeout notices a dead worker in seconds.
     mirrorToZim: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToZim(e)),
     mirrorToLegacy: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToLegacy(e)),
 
