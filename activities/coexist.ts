@@ -2,12 +2,15 @@
  * Coexistence activities: mirror one message to the other side exactly once, and record echoes.
  * Neither send API is idempotent, so each mirror writes its intent to the coexistence ledger first. A later attempt
  * that finds the intent (the worker died, or the call timed out, after the request left) never resends blindly: it
- * first looks for the message in the target conversation's tail, back to the intent's time, by the id it carries (ZIM: ExtendedData `_mig.lid`;
- * legacy: clientMsgId / originTag), and only when the tail does not hold it sends again. The echo of a send also
- * settles its intent (confirmEcho), usually before any retry runs.
+ * first looks for the message in the target conversation's tail, back to the intent's time, by the id it carries
+ * (ZIM: ExtendedData `_mig.lid`; legacy: clientMsgId / originTag), and only when the tail does not hold it sends
+ * again. The echo of a send also settles its intent (confirmEcho), usually before any retry runs.
+ * The activities heartbeat, so Temporal retries a dead worker's attempt within the heartbeat timeout; that retry
+ * can start while the dead attempt's send is still in flight, so each send takes a lease in the ledger first, and an
+ * attempt that finds a lease waits it out (a send lands or fails within SEND_MAY_TAKE_MS) before its tail check.
  * Bodies are read from the store here; nothing these activities take or return holds message text.
  */
-import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, sleep } from '@temporalio/activity';
 import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import {
@@ -18,9 +21,9 @@ import {
   type SyncEvent,
 } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
-import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZimError, ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { createGroupActivities, type GroupOutcome } from './coexist-groups';
-import { scheduledCall } from './scheduled-call';
+import { keepingAlive, scheduledCall } from './scheduled-call';
 
 export interface CoexistDeps {
   store: CoexistStore;
@@ -48,6 +51,18 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Longer than one call to either side may take (both clients' whole-request timeouts are 15 s or less). */
 const SEND_MAY_TAKE_MS = 20_000;
+/** Added to a send lease, for timers and the store's clock reads to disagree a little. */
+const LEASE_MARGIN_MS = 2_000;
+
+/** Waits `ms`; in an activity, throws as soon as Temporal cancels the attempt (it was taken for dead). */
+async function pause(ms: number): Promise<void> {
+  try {
+    activityInfo();
+  } catch {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+  await sleep(ms);
+}
 
 /**
  * Refuses to start a send that could outlive this attempt: Temporal starts the retry when the attempt times out,
@@ -85,22 +100,58 @@ export function createCoexistActivities(deps: CoexistDeps) {
     return call();
   };
 
+  /**
+   * Done already (SENT, or found in the tail), or the lease this attempt may send under: the sending_at it saw, after
+   * waiting out any earlier attempt's send still in flight and checking the tail behind it.
+   */
   async function settled(
     origin: Origin,
     id: string,
     e: SyncEvent,
     findInTail: (since: number) => Promise<string | undefined>
-  ) {
-    const record = await store.record(origin, id);
-    if (record?.state === 'SENT') return 'already' as const;
-    if (record?.state === 'INTENT') {
-      const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
-      if (found !== undefined) {
-        await store.markSent(origin, id, e.conv, found);
-        return 'resolved' as const;
+  ): Promise<{ done: 'already' | 'resolved' } | { lease: number | null }> {
+    for (;;) {
+      const record = await store.record(origin, id);
+      if (record?.state === 'SENT') return { done: 'already' };
+      // An earlier attempt took the lease lately (it may have been taken for dead while alive, or its worker died
+      // with the request on its way): its send has landed or failed by the lease's end, then the tail is the truth.
+      // A negative one was released: that attempt had its answer, nothing of it is in flight.
+      const leasedAt = record?.sendingAt ?? 0;
+      const leaseEnds = leasedAt > 0 ? leasedAt + SEND_MAY_TAKE_MS + LEASE_MARGIN_MS : 0;
+      if (Date.now() < leaseEnds) {
+        await pause(leaseEnds - Date.now());
+        continue;
       }
+      if (record?.state === 'INTENT') {
+        const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
+        if (found !== undefined) {
+          await store.markSent(origin, id, e.conv, found);
+          return { done: 'resolved' };
+        }
+      }
+      return { lease: record?.sendingAt ?? null };
     }
-    return undefined;
+  }
+
+  /**
+   * Sends under the lease, taken right before the request leaves (another attempt that took it since our tail
+   * check wins). A failure the other side answered leaves nothing in flight, so the lease is released and the retry
+   * checks the tail at once; a timeout, a dropped connection or a bare HTTP 5xx (a gateway's) may have left the
+   * request on its way, and the retry waits the lease out.
+   */
+  async function leased<T>(origin: Origin, id: string, seen: number | null, send: () => Promise<T>): Promise<T> {
+    const at = Date.now();
+    if (!(await store.markSending(origin, id, at, seen)))
+      throw ApplicationFailure.retryable(`${origin} message ${id}: another attempt took the send lease`);
+    try {
+      return await send();
+    } catch (err) {
+      const answered =
+        (err instanceof ZimError && err.code >= 0) || (err instanceof LegacyApiError && err.status < 500);
+      // Not released (the store failing too): the retry only waits longer.
+      if (answered) await store.releaseSending(origin, id, at).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
@@ -141,67 +192,85 @@ export function createCoexistActivities(deps: CoexistDeps) {
     return undefined;
   }
 
-  return {
-    ...createGroupActivities(deps, zimCall),
-    /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
-    async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
-      const lid = e.msgId!;
-      const done = await settled('legacy', lid, e, (since) => zimTail(e, lid, since));
-      if (done) return done;
-      await store.recordIntent('legacy', lid, e.conv);
-      const message = {
-        FromUserId: e.from!,
-        MessageType: 1,
-        Priority: 1,
-        MessageBody: { Message: await store.body(e.bodyRef!), ExtendedData: zimExtendedData(lid) },
-      };
-      let msgId: string;
-      try {
-        if (e.groupId !== undefined) {
-          const groupId = e.groupId;
-          msgId = (
-            await zimCall('SendGroupMessage', undefined, () => zim.sendGroupMessage({ ...message, GroupId: groupId }))
-          ).msgId;
-        } else {
-          const r = await zimCall('SendPeerMessage', undefined, () =>
-            zim.sendPeerMessage({ ...message, ToUserId: [e.to!] })
-          );
-          const sent = r.sent[0];
-          if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
-          msgId = sent.msgId;
-        }
-      } catch (err) {
-        if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
-        throw err;
+  /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
+  async function mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
+    const lid = e.msgId!;
+    const settle = await settled('legacy', lid, e, (since) => zimTail(e, lid, since));
+    if ('done' in settle) return settle.done;
+    await store.recordIntent('legacy', lid, e.conv);
+    const message = {
+      FromUserId: e.from!,
+      MessageType: 1,
+      Priority: 1,
+      MessageBody: { Message: await store.body(e.bodyRef!), ExtendedData: zimExtendedData(lid) },
+    };
+    // The lease is taken in the call's slot, right before the request leaves.
+    const underLease =
+      <T>(send: () => Promise<T>) =>
+      () =>
+        leased('legacy', lid, settle.lease, send);
+    let msgId: string;
+    try {
+      if (e.groupId !== undefined) {
+        const groupId = e.groupId;
+        msgId = (
+          await zimCall(
+            'SendGroupMessage',
+            undefined,
+            underLease(() => zim.sendGroupMessage({ ...message, GroupId: groupId }))
+          )
+        ).msgId;
+      } else {
+        const r = await zimCall(
+          'SendPeerMessage',
+          undefined,
+          underLease(() => zim.sendPeerMessage({ ...message, ToUserId: [e.to!] }))
+        );
+        const sent = r.sent[0];
+        if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
+        msgId = sent.msgId;
       }
-      await store.markSent('legacy', lid, e.conv, msgId);
-      return 'sent';
-    },
+    } catch (err) {
+      if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
+      throw err;
+    }
+    await store.markSent('legacy', lid, e.conv, msgId);
+    return 'sent';
+  }
 
-    /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
-    async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
-      const zid = e.msgId!;
-      const done = await settled('zim', zid, e, (since) => legacyTail(e, zid, since));
-      if (done) return done;
-      await store.recordIntent('zim', zid, e.conv);
-      let legacyId: string;
-      try {
-        guardSend('legacy send');
-        const r = await legacy.send({
+  /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
+  async function mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
+    const zid = e.msgId!;
+    const settle = await settled('zim', zid, e, (since) => legacyTail(e, zid, since));
+    if ('done' in settle) return settle.done;
+    await store.recordIntent('zim', zid, e.conv);
+    const body = await store.body(e.bodyRef!);
+    let legacyId: string;
+    try {
+      guardSend('legacy send');
+      const r = await leased('zim', zid, settle.lease, () =>
+        legacy.send({
           from: e.from!,
           ...(e.groupId !== undefined ? { groupId: e.groupId } : { to: e.to! }),
-          body: await store.body(e.bodyRef!),
+          body,
           originTag: ORIGIN_TAG_PREFIX + zid,
           clientMsgId: CLIENT_MSG_ID_PREFIX + zid,
-        });
-        legacyId = r.message.id;
-      } catch (err) {
-        if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
-        throw err;
-      }
-      await store.markSent('zim', zid, e.conv, legacyId);
-      return 'sent';
-    },
+        })
+      );
+      legacyId = r.message.id;
+    } catch (err) {
+      if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
+      throw err;
+    }
+    await store.markSent('zim', zid, e.conv, legacyId);
+    return 'sent';
+  }
+
+  return {
+    ...createGroupActivities(deps, zimCall),
+    // They run heartbeating: the workflow's heartbeat timeout notices a dead worker in seconds.
+    mirrorToZim: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToZim(e)),
+    mirrorToLegacy: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToLegacy(e)),
 
     /**
      * Records a mirror the workflow gave up on after its retries (`reason` is the last error's message, which

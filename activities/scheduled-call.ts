@@ -25,10 +25,20 @@ export function isTooFrequent(err: unknown): boolean {
   return (err as RateLimitedError | undefined)?.reason === 'rate-limited';
 }
 
-/** Runs `work` while heartbeating, so that a live attempt is never timed out and retried alongside itself. */
-async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` while heartbeating, so that a live attempt is never timed out and retried alongside itself, and a
+ * dead one is noticed within the heartbeat timeout. Outside an activity (tests calling activities directly) it
+ * just runs `work`.
+ */
+export async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
+  let local: boolean;
+  try {
+    local = activityInfo().isLocal;
+  } catch {
+    return work();
+  }
   // Local activities (the message imports) cannot heartbeat; their start-to-close timeout bounds them instead.
-  if (activityInfo().isLocal) return work();
+  if (local) return work();
   heartbeat();
   const timer = setInterval(() => {
     try {

@@ -23,6 +23,7 @@ import {
   setHandler,
   sleep,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CoexistActivities } from '../activities/coexist';
 import type { SyncEvent } from '../src/coexist/sync-event';
@@ -135,10 +136,16 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   // A mirror is safe to retry (intent + tail check, or a convergent group write); one that still fails after
   // mirrorAttempts is parked rather than holding the conversation forever.
   const mirrorAttempts = input.mirrorAttempts ?? 30;
-  const acts = proxyActivities<CoexistActivities>({
+  const options: ActivityOptions = {
     startToCloseTimeout: '1 minute',
     retry: { ...retry, ...(mirrorAttempts > 0 ? { maximumAttempts: mirrorAttempts } : {}) },
-  });
+  };
+  // Mirrors heartbeat: a dead worker's attempt is retried within seconds, and the send lease keeps that retry from
+  // doubling a send still in flight. Group writes have no lease, so they keep waiting out the start-to-close timeout
+  // (a late write of a dead attempt could undo a later change). Activity options are not part of replay's command
+  // matching (ids and types are): no patch.
+  const acts = proxyActivities<CoexistActivities>({ ...options, heartbeatTimeout: '10 seconds' });
+  const groupActs = proxyActivities<CoexistActivities>(options);
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
   const seen = new Set(seenOrder);
@@ -187,7 +194,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
 
   async function handleGroup(e: SyncEvent): Promise<void> {
-    const outcome = await acts.applyGroup(e);
+    const outcome = await groupActs.applyGroup(e);
     // Unchanged: the other side already matches, so it is our own write coming back (or a redelivery).
     if (outcome === 'unchanged') stats.echoesSuppressed++;
     else if (outcome === 'stale') stats.groupStale++;

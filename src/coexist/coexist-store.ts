@@ -22,6 +22,11 @@ export interface MirrorRecord {
   attempts: number;
   /** When the first intent was written (ms): an ambiguous send cannot have landed before it. */
   intentAt: number | null;
+  /**
+   * When an attempt last took the lease to send (ms): its send has landed or failed 20 s later. Negated once that
+   * attempt had its answer (nothing of it is in flight any more; the next attempt checks the tail at once).
+   */
+  sendingAt: number | null;
 }
 
 export interface CoexistStore {
@@ -30,6 +35,14 @@ export interface CoexistStore {
   record(origin: Origin, originId: string): Promise<MirrorRecord | null>;
   /** Writes INTENT (or counts another attempt of one); never downgrades SENT. */
   recordIntent(origin: Origin, originId: string, conv: string): Promise<MirrorRecord>;
+  /**
+   * Takes the lease to send (sending_at = now) only while the row is INTENT and its sending_at is still `seen`, the
+   * value this attempt waited out and checked the tail after: false when another attempt took it since (its send may
+   * be in flight), so at most one attempt sends after any one tail check.
+   */
+  markSending(origin: Origin, originId: string, now: number, seen: number | null): Promise<boolean>;
+  /** The lease taken at `leasedAt` is over: its request was answered (sending_at negated; a no-op if taken since). */
+  releaseSending(origin: Origin, originId: string, leasedAt: number): Promise<void>;
   /** SENT with the other side's id; idempotent. */
   markSent(origin: Origin, originId: string, conv: string, targetId: string): Promise<void>;
   records(): Promise<MirrorRecord[]>;
@@ -89,7 +102,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS mirrored (
       origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL, state TEXT NOT NULL,
       target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, intent_at INTEGER, updated_at INTEGER NOT NULL,
-      PRIMARY KEY (origin, origin_id));
+      sending_at INTEGER, PRIMARY KEY (origin, origin_id));
     CREATE TABLE IF NOT EXISTS group_state (group_id TEXT PRIMARY KEY, live INTEGER NOT NULL, origin TEXT NOT NULL,
       changed_at INTEGER NOT NULL, profile TEXT);
     CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL,
@@ -99,6 +112,15 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   // Stores made before parked mirrors could be retried lack the event.
   if (!(db.pragma('table_info(parked)') as { name: string }[]).some((c) => c.name === 'event'))
     db.exec('ALTER TABLE parked ADD COLUMN event TEXT');
+  // Stores made before the send lease lack its column (their intents read as never leased). Another process
+  // opening the same old store may add it first.
+  if (!(db.pragma('table_info(mirrored)') as { name: string }[]).some((c) => c.name === 'sending_at')) {
+    try {
+      db.exec('ALTER TABLE mirrored ADD COLUMN sending_at INTEGER');
+    } catch (err) {
+      if (!/duplicate column/i.test((err as Error).message)) throw err;
+    }
+  }
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -114,6 +136,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       VALUES (?, ?, ?, 'SENT', ?, 0, ?)
       ON CONFLICT (origin, origin_id) DO UPDATE SET state = 'SENT', target_id = excluded.target_id,
         updated_at = excluded.updated_at WHERE state = 'INTENT'`);
+  const sending = db.prepare(`UPDATE mirrored SET sending_at = ?, updated_at = ?
+      WHERE origin = ? AND origin_id = ? AND state = 'INTENT' AND sending_at IS ?`);
+  const release = db.prepare(`UPDATE mirrored SET sending_at = -sending_at, updated_at = ?
+      WHERE origin = ? AND origin_id = ? AND sending_at = ?`);
   const selectGroup = db.prepare<[string], GroupRow>('SELECT * FROM group_state WHERE group_id = ?');
   const upsertGroup = db.prepare(`INSERT INTO group_state (group_id, live, origin, changed_at, profile)
       VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET live = excluded.live, origin = excluded.origin,
@@ -152,6 +178,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       const now = Date.now();
       intent.run(origin, originId, conv, now, now);
       return toRecord(select.get(origin, originId)!);
+    },
+    async markSending(origin, originId, now, seen) {
+      return sending.run(now, now, origin, originId, seen).changes === 1;
+    },
+    async releaseSending(origin, originId, leasedAt) {
+      release.run(Date.now(), origin, originId, leasedAt);
     },
     async markSent(origin, originId, conv, targetId) {
       sent.run(origin, originId, conv, targetId, Date.now());
@@ -227,6 +259,7 @@ interface Row {
   target_id: string | null;
   attempts: number;
   intent_at: number | null;
+  sending_at: number | null;
 }
 const toRecord = (r: Row): MirrorRecord => ({
   origin: r.origin,
@@ -236,4 +269,5 @@ const toRecord = (r: Row): MirrorRecord => ({
   targetId: r.target_id,
   attempts: r.attempts,
   intentAt: r.intent_at,
+  sendingAt: r.sending_at,
 });

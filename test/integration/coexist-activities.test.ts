@@ -13,6 +13,7 @@ import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
 import { zimExtendedData, type SyncEvent } from '../../src/coexist/sync-event';
+import { ZimRetryableError, type ZimClient } from '../../src/zim-client';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { registerUsers, useZimTestEnv } from '../helpers/zim';
 
@@ -173,6 +174,63 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal(await smallPages.mirrorToLegacy(await zimMsg('9006', 'z-six')), 'resolved');
     assert.equal((await store.record('zim', '9006'))?.targetId, written.message.id);
     assert.equal((await inLegacy('z-six')).length, 1);
+  });
+
+  it('an attempt whose send lease another attempt took after its tail check does not send', async () => {
+    // The other attempt (one Temporal started while this one waited for its call) takes the lease in between.
+    const racing = (origin: 'legacy' | 'zim', id: string) =>
+      createCoexistActivities({
+        store: {
+          ...store,
+          recordIntent: async (...args) => {
+            const record = await store.recordIntent(...args);
+            assert.equal(await store.markSending(origin, id, Date.now(), null), true);
+            return record;
+          },
+        },
+        zim: t.client,
+        legacy: legacyClient,
+      });
+    await assert.rejects(
+      racing('legacy', 'L7').mirrorToZim(await legacyMsg('L7', 'seven')),
+      (err: unknown) => err instanceof ApplicationFailure && !err.nonRetryable && /send lease/.test(err.message)
+    );
+    await assert.rejects(racing('zim', '9007').mirrorToLegacy(await zimMsg('9007', 'z-seven')), /send lease/);
+    assert.equal((await inZim('seven')).length, 0);
+    assert.equal((await inLegacy('z-seven')).length, 0);
+    assert.equal((await store.record('legacy', 'L7'))?.state, 'INTENT');
+  });
+
+  it('a send ZIM answered with a failure releases its lease: the retry does not wait; one left unanswered keeps it', async () => {
+    const failing = (error: Error) => {
+      let failed = false;
+      const zim: Pick<ZimClient, 'queryPeerMsg' | 'sendPeerMessage'> = {
+        queryPeerMsg: (request) => t.client.queryPeerMsg(request),
+        sendPeerMessage: async (request) => {
+          if (failed) return t.client.sendPeerMessage(request);
+          failed = true;
+          throw error;
+        },
+      };
+      return createCoexistActivities({ store, zim: zim as ZimClient, legacy: legacyClient });
+    };
+    const busy = new ZimRetryableError({
+      action: 'SendPeerMessage',
+      code: 1,
+      zimMessage: 'busy',
+      reason: 'server-busy',
+    });
+    const answered = failing(busy);
+    await assert.rejects(answered.mirrorToZim(await legacyMsg('L8', 'eight')), /busy/);
+    assert.ok(((await store.record('legacy', 'L8'))?.sendingAt ?? 0) < 0, 'released');
+    const started = Date.now();
+    assert.equal(await answered.mirrorToZim(await legacyMsg('L8', 'eight')), 'sent');
+    assert.ok(Date.now() - started < 10_000, 'the retry did not wait out the lease');
+    assert.equal((await inZim('eight')).length, 1);
+
+    const timeout = new ZimRetryableError({ action: 'SendPeerMessage', code: -2, zimMessage: 't', reason: 'timeout' });
+    await assert.rejects(failing(timeout).mirrorToZim(await legacyMsg('L9', 'nine')), /SendPeerMessage/);
+    assert.ok(((await store.record('legacy', 'L9'))?.sendingAt ?? 0) > 0, 'kept: the request may still land');
   });
 
   it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {
