@@ -1,8 +1,8 @@
 /**
  * The historical-import handoff inside a conversation's workflow (docs/coexistence.md §9). Capture starts before
  * the export is taken, so a live legacy message may also be in the history the import writes. Until the staging
- * ledger shows this conversation's history imported, its live legacy messages are HELD (in order, as events: ids
- * and body references, no text); a check runs at once and then every `checkEveryMs` while any is held. Once
+ * ledger shows this conversation's history imported, its live legacy messages and group changes are HELD (in
+ * order, as events: ids and body references, no text); a check runs at once and then every `checkEveryMs` while any is held. Once
  * imported, each held message the history holds (by source id) or that is older than the history's newest
  * (its watermark: in the export, or left out of it on purpose) is DROPPED, and the rest RELEASED, in order, to
  * the ordinary mirror. Later legacy messages no newer than the watermark (a late redelivery, a retried parked
@@ -16,11 +16,11 @@ import type { HandoffSetting } from '../src/coexist/handoff-setting';
 import type { SyncEvent } from '../src/coexist/sync-event';
 
 export interface HandoffStats {
-  /** Live legacy messages held while the conversation's history was not imported. */
+  /** Live legacy messages (and group changes) held while the conversation's history was not imported. */
   held: number;
   /** Held (or late) ones the imported history already holds: not mirrored. */
   dropped: number;
-  /** Held ones mirrored once the history was imported. */
+  /** Held ones mirrored (group changes: applied) once the history was imported. */
   released: number;
   /** Parked: beyond the hold limit, or still held when the sync stopped. */
   parked: number;
@@ -38,7 +38,12 @@ export interface HandoffCarry {
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
 const acts = proxyActivities<HandoffActivities>({ startToCloseTimeout: '2 minutes', retry });
 
-const holds = (e: SyncEvent) => e.origin === 'legacy' && e.kind === 'message';
+/**
+ * Legacy messages, and legacy group changes: a join or a new group applied to ZIM before the import created the
+ * group or registered its users would be refused there, and lost. Group changes are convergent, so releasing one
+ * the history already holds changes nothing: they are never dropped.
+ */
+const holds = (e: SyncEvent) => e.origin === 'legacy' && e.kind !== 'echo';
 
 export interface HandoffGate {
   /** Whether `e` is taken by the handoff (held, dropped or parked) instead of mirrored now. */
@@ -82,7 +87,8 @@ export function handoffGate(
     imported = { watermark: r.watermark };
     const inHistory = new Set(r.inHistory);
     for (const e of held.splice(0)) {
-      if ((e.msgId !== undefined && inHistory.has(e.msgId)) || older(e, r.watermark)) stats.dropped++;
+      const inTheHistory = (e.msgId !== undefined && inHistory.has(e.msgId)) || older(e, r.watermark);
+      if (e.kind === 'message' && inTheHistory) stats.dropped++;
       else {
         stats.released++;
         await mirror(e);
@@ -95,7 +101,7 @@ export function handoffGate(
       if (!holds(e)) return false;
       if (imported) {
         const { watermark } = imported;
-        if (watermark === null || e.occurredAt > watermark) return false;
+        if (e.kind !== 'message' || watermark === null || e.occurredAt > watermark) return false;
         // As old as the history: mirrored only when the history does not hold it (a late redelivery would).
         const r = await acts.handoffHistory(setting.staging, conv, e.msgId ? [e.msgId] : []);
         if (r.imported) {

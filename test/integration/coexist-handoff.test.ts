@@ -95,6 +95,8 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
       name: 'Crew',
       members: ['bob', 'cy'],
     });
+    // The account our group writes name as operator (docs/coexistence.md §3.1), registered before coexistence.
+    await zim.userRegister({ UserInfo: [{ UserId: '__migration_bot' }] });
     emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: [50, 100, 200, 400, 800] });
     await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
   });
@@ -163,9 +165,13 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     await send('ann', { to: 'bob' }, 'A3');
     await send('bob', { groupId: GROUP }, 'G2');
     await send('cy', { to: 'dee' }, 'C1');
+    // dee joins the group after the export, and writes: applied to ZIM before the import created the group, the
+    // join would be refused there (and the message after it).
+    await post(`${legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dee' });
+    await send('dee', { groupId: GROUP }, 'G3');
     await waitFor('held, waiting for the import', async () => {
       const [ab, g, cd] = await Promise.all([stats(AB), stats(G), stats(CD)]).catch(() => []);
-      return ab?.handoff?.held === 3 && g?.handoff?.held === 2 && cd?.handoff?.held === 1;
+      return ab?.handoff?.held === 3 && g?.handoff?.held === 4 && cd?.handoff?.held === 1;
     });
     const before = await stats(AB);
     assert.match(before.handoff?.waiting ?? '', /import not started yet|accounts: 0 of 4 users imported/);
@@ -185,7 +191,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
 
     await waitFor('released after the import', async () => {
       const [ab, g, cd] = await Promise.all([stats(AB), stats(G), stats(CD)]);
-      return ab.mirroredToZim === 1 && g.mirroredToZim === 1 && cd.mirroredToZim === 1;
+      return ab.mirroredToZim === 1 && g.mirroredToZim === 2 && cd.mirroredToZim === 1;
     });
     // After the handoff: straight through, both ways (App 2.0 users write to ZIM).
     await send('bob', { to: 'ann' }, 'A4');
@@ -197,11 +203,19 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
 
     assert.deepEqual(await zimBodies({ a: 'ann', b: 'bob' }), ['A1', 'A2', 'A3', 'A4', 'Z1']);
     assert.deepEqual(await legacyBodies(AB), ['A1', 'A2', 'A3', 'A4', 'Z1']);
-    assert.deepEqual(await zimBodies({ group: GROUP }), ['G1', 'G2']);
+    assert.deepEqual(await zimBodies({ group: GROUP }), ['G1', 'G2', 'G3']);
+    const members = await zim.queryGroupMemberList({ GroupId: GROUP, Limit: 100 });
+    assert.ok(
+      members.members.some((m) => m.userId === 'dee'),
+      'the join after the export applied'
+    );
     assert.deepEqual(await zimBodies({ a: 'cy', b: 'dee' }), ['C1']);
     const ab = await stats(AB);
     assert.deepEqual({ ...ab.handoff }, { held: 3, dropped: 2, released: 1, parked: 0 });
-    assert.deepEqual({ ...(await stats(G)).handoff }, { held: 2, dropped: 1, released: 1, parked: 0 });
+    const g = await stats(G);
+    assert.deepEqual({ ...g.handoff }, { held: 4, dropped: 1, released: 3, parked: 0 });
+    assert.equal(g.groupChangesToZim, 1);
+    assert.deepEqual(g.refused, []);
     assert.deepEqual({ ...(await stats(CD)).handoff }, { held: 1, dropped: 0, released: 1, parked: 0 });
 
     // No message text in any history, and every run replays.
