@@ -278,8 +278,10 @@ export function createCoexistActivities(deps: CoexistDeps) {
      */
     async park(e: SyncEvent, reason: string): Promise<void> {
       const target = e.origin === 'legacy' ? 'ZIM' : 'the legacy system';
-      const action =
-        e.kind === 'group'
+      const action = reason.startsWith(HANDOFF_PARK)
+        ? `once ${e.conv}'s history import has settled: "zim-migrate coexist parked --retry ${e.eventKey}" ` +
+          '(the retry is held or checked against the history like any live legacy message)'
+        : e.kind === 'group'
           ? `check group ${e.groupId ?? ''} in ${target} and make it match (${e.groupEvent ?? ''} ${(e.users ?? []).join(',')})`
           : `look for ${e.origin} message ${e.msgId ?? ''} in ${e.conv} in ${target}: if absent, resend it; ` +
             'if present, nothing (the ledger row stays INTENT until an echo or a later tail check settles it)';
@@ -306,6 +308,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
     },
   };
 }
+
+/** The reason of every park by the historical-import handoff starts so (workflows/coexist-handoff.ts). */
+export const HANDOFF_PARK = 'handoff:';
 
 export type CoexistActivities = ReturnType<typeof createCoexistActivities>;
 export type { GroupOutcome };

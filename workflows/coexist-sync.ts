@@ -10,11 +10,13 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  makeContinueAsNewFunc,
   defineSignal,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { HandoffSetting } from '../src/coexist/handoff-setting';
 import { ZIM_COEXIST_STATUS } from '../src/shared/search-attributes';
 
 export type CoexistSyncState = 'running' | 'draining' | 'stopped';
@@ -29,6 +31,11 @@ export interface StopSummary {
 export interface CoexistSyncInput {
   name: string;
   startedAt: number;
+  /**
+   * The historical-import handoff (`coexist start --handoff`): also in the memo, where receivers read it by
+   * describe and pass it to the conversations they start.
+   */
+  handoff?: HandoffSetting;
   // Carried across continue-as-new:
   state?: CoexistSyncState;
   drainingSince?: number;
@@ -72,7 +79,11 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
   await condition(() => summary !== undefined || workflowInfo().continueAsNewSuggested);
   if (summary === undefined) {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof coexistSyncWorkflow>({ ...input, state, ...(drainingSince ? { drainingSince } : {}) });
+    const next = { ...input, state, ...(drainingSince ? { drainingSince } : {}) };
+    // The memo is the receivers' copy of the handoff: the next run keeps it.
+    if (input.handoff)
+      return makeContinueAsNewFunc<typeof coexistSyncWorkflow>({ memo: { handoff: input.handoff } })(next);
+    return continueAsNew<typeof coexistSyncWorkflow>(next);
   }
   setState('stopped');
   return summary;

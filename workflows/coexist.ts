@@ -27,7 +27,9 @@ import {
 } from '@temporalio/workflow';
 import type { CoexistActivities } from '../activities/coexist';
 import type { SyncEvent } from '../src/coexist/sync-event';
+import type { HandoffSetting } from '../src/coexist/handoff-setting';
 import { emptyLags, recordLag, type RecentLags } from './coexist-lag';
+import { handoffGate, type HandoffCarry, type HandoffStats } from './coexist-handoff';
 
 export const SYNC_EVENT_SIGNAL = 'event';
 export const syncEventSignal = defineSignal<[SyncEvent]>(SYNC_EVENT_SIGNAL);
@@ -65,6 +67,8 @@ export interface SyncStats {
   queued: number;
   /** Recent mirrors' lags per origin, for `coexist status`. */
   lags?: RecentLags;
+  /** The historical-import handoff (workflows/coexist-handoff.ts), when the sync has one. */
+  handoff?: HandoffStats;
 }
 
 export interface ConversationSyncInput {
@@ -82,7 +86,10 @@ export interface ConversationSyncInput {
    * quarter of an hour at the 30-s longest backoff). 0: retry without limit.
    */
   mirrorAttempts?: number;
+  /** The sync's historical-import handoff (`coexist start --handoff`): hold legacy messages until imported. */
+  handoff?: HandoffSetting;
   // Carried across continue-as-new:
+  handoffState?: HandoffCarry;
   seen?: string[];
   /** The last MIRRORED_LIMIT messages this conversation mirrored (`<origin>:<id>`): their echoes need no lookup. */
   mirrored?: string[];
@@ -118,6 +125,8 @@ const emptyStats = (): SyncStats => ({
 const MIRRORED_LIMIT = 1_000;
 /** Echoes of a message this workflow saw mirrored are counted without an activity (patch marker). */
 const ECHO_OF_KNOWN_MIRROR = 'echo-of-known-mirror';
+/** Live legacy messages held until the conversation's history is imported (patch marker). */
+const IMPORT_HANDOFF = 'import-handoff';
 
 /** An event and when it arrived (workflow time). */
 export interface Held {
@@ -168,6 +177,16 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const lags = (stats.lags ??= emptyLags());
   let closing = input.closing ?? false;
   setHandler(closeSignal, () => void (closing = true));
+  const handoff =
+    input.handoff && patched(IMPORT_HANDOFF)
+      ? handoffGate(
+          input.handoff,
+          input.conv,
+          input.handoffState,
+          (stats.handoff ??= { held: 0, dropped: 0, released: 0, parked: 0 }),
+          (e, reason) => bookkeeping.park(e, reason)
+        )
+      : undefined;
 
   // Before the handlers: setHandler delivers signals that arrived with the start at once.
   const remember = (key: string) => {
@@ -238,7 +257,12 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
 
   let handled = 0;
   for (;;) {
-    if (!(await condition(() => inbox.length > 0 || closing, idleMs)) || (closing && inbox.length === 0)) {
+    await handoff?.tick(handle);
+    const waitMs = handoff?.waitMs(idleMs) ?? idleMs;
+    if (!(await condition(() => inbox.length > 0 || closing, waitMs)) || (closing && inbox.length === 0)) {
+      // Holding messages for the import: a check is due, not idle.
+      if (!closing && handoff?.holding()) continue;
+      await handoff?.close(handle);
       // Idle: close. A signal that arrives as this completes fails the completion, and the run goes on.
       await condition(allHandlersFinished);
       if (inbox.length === 0) return stats;
@@ -257,7 +281,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     const last = lastHandled[e.origin];
     if (last && byPosition(e, last) < 0) stats.reordered++;
     else lastHandled[e.origin] = e;
-    await handle(e);
+    if (!(await handoff?.intercept(e))) await handle(e);
     remember(e.eventKey);
     handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
@@ -269,6 +293,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
         inbox,
         stats,
         closing,
+        ...(handoff ? { handoffState: handoff.carry() } : {}),
       });
     }
   }

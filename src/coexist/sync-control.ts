@@ -10,6 +10,7 @@ import type { coexistSyncWorkflow, CoexistSyncState, StopSummary } from '../../w
 import { drainSignal, stoppedSignal } from '../../workflows/coexist-sync';
 import { closeSignal, syncStatsQuery, type SyncStats } from '../../workflows/coexist';
 import type { LagSample } from '../../workflows/coexist-lag';
+import { handoffFromMemo, type HandoffSetting } from './handoff-setting';
 
 export const syncWorkflowId = (name: string) => `coexist-sync:${name}`;
 /** How long a receiver trusts the sync state it read (ms); `stop` waits twice this before draining. */
@@ -17,11 +18,18 @@ export const GATE_CACHE_MS = 1_000;
 /** The window events per second are counted over (ms). */
 const RATE_WINDOW_MS = 60_000;
 
-export async function startSync(client: Client, name: string, taskQueue: string): Promise<string> {
+export async function startSync(
+  client: Client,
+  name: string,
+  taskQueue: string,
+  handoff?: HandoffSetting
+): Promise<string> {
   const handle = await client.workflow.start<typeof coexistSyncWorkflow>('coexistSyncWorkflow', {
     workflowId: syncWorkflowId(name),
     taskQueue,
-    args: [{ name, startedAt: Date.now() }],
+    args: [{ name, startedAt: Date.now(), ...(handoff ? { handoff } : {}) }],
+    // Receivers read the handoff by describe (no worker needed), as they read the state.
+    ...(handoff ? { memo: { handoff } } : {}),
     typedSearchAttributes: [
       { key: ZIM_COEXIST_SYNC, value: name },
       { key: ZIM_COEXIST_STATUS, value: 'running' },
@@ -32,41 +40,77 @@ export async function startSync(client: Client, name: string, taskQueue: string)
 
 /** The sync's state; undefined when no sync of that name was ever started. */
 export async function syncState(client: Client, name: string): Promise<CoexistSyncState | undefined> {
+  return (await readSync(client, name))?.state;
+}
+
+/** The sync as receivers need it: its state and its handoff; undefined when no sync of that name was started. */
+export async function readSync(
+  client: Client,
+  name: string
+): Promise<{ state: CoexistSyncState; handoff?: HandoffSetting } | undefined> {
   try {
     const d = await client.workflow.getHandle(syncWorkflowId(name)).describe();
-    if (d.status.name !== 'RUNNING') return 'stopped';
+    const handoff = handoffFromMemo(d.memo);
+    const withHandoff = handoff ? { handoff } : {};
+    if (d.status.name !== 'RUNNING') return { state: 'stopped', ...withHandoff };
     const s = d.typedSearchAttributes.get(ZIM_COEXIST_STATUS);
-    return s === 'draining' || s === 'stopped' ? s : 'running';
+    return { state: s === 'draining' || s === 'stopped' ? s : 'running', ...withHandoff };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
 }
 
+type SyncRead = Awaited<ReturnType<typeof readSync>>;
+
+/**
+ * For the receiver: the sync as last read, by describe. One describe serves every delivery for `cacheMs` (trusted
+ * from its answer), including the deliveries that arrive while it is in flight; a failed read is not kept.
+ */
+export function syncReader(client: Client, name: string, cacheMs = GATE_CACHE_MS): () => Promise<SyncRead> {
+  let cached: { at: number; read: Promise<SyncRead> } | undefined;
+  return () => {
+    if (!cached || Date.now() - cached.at >= cacheMs) {
+      const entry = { at: Infinity, read: readSync(client, name) };
+      entry.read.then(
+        () => (entry.at = Date.now()),
+        () => (entry.at = -Infinity)
+      );
+      cached = entry;
+    }
+    return cached.read;
+  };
+}
+
 /**
  * For the receiver: whether to take events. A sync never started takes them (a receiver run without `coexist
  * start`); one draining or stopped does not. An unreachable Temporal takes them too: the hand-off then fails (503).
- * One describe serves every delivery for `cacheMs`, including the deliveries that arrive while it is in flight.
  */
-export function acceptingGate(client: Client, name: string, cacheMs = GATE_CACHE_MS): () => Promise<boolean> {
-  let cached: { at: number; accepting: Promise<boolean> } | undefined;
-  const read = async () => {
-    try {
-      const s = await syncState(client, name);
-      return s === undefined || s === 'running';
-    } catch {
-      return true;
-    }
-  };
-  return () => {
-    if (!cached || Date.now() - cached.at >= cacheMs) {
-      const entry = { at: Infinity, accepting: read() };
-      // Trusted for cacheMs from the answer, as before; until then every caller shares the lookup in flight.
-      void entry.accepting.then(() => (entry.at = Date.now()));
-      cached = entry;
-    }
-    return cached.accepting;
-  };
+export function acceptingGate(
+  client: Client,
+  name: string,
+  cacheMs = GATE_CACHE_MS,
+  read = syncReader(client, name, cacheMs)
+): () => Promise<boolean> {
+  return () =>
+    read().then(
+      (s) => s === undefined || s.state === 'running',
+      () => true
+    );
+}
+
+/**
+ * For the receiver: the sync's handoff, passed to the conversations it starts. A failed read throws (the hand-off
+ * then answers 503 and the sender retries): a conversation started without the handoff would mirror messages the
+ * import also writes.
+ */
+export function handoffReader(
+  client: Client,
+  name: string,
+  cacheMs = GATE_CACHE_MS,
+  read = syncReader(client, name, cacheMs)
+): () => Promise<HandoffSetting | undefined> {
+  return async () => (await read())?.handoff;
 }
 
 interface Conversation {
@@ -111,6 +155,11 @@ export interface SyncStatus {
   /** Mirrors given up after their retries (the coexistence store lists them: `coexist parked`). */
   parked: number;
   queued: number;
+  /**
+   * The historical-import handoff, when the sync has one: live legacy messages held, dropped (the history holds
+   * them), released (mirrored once imported) and parked; `waiting` counts conversations still holding some.
+   */
+  handoff?: { held: number; dropped: number; released: number; parked: number; waiting: number };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -152,6 +201,17 @@ export async function syncStatus(client: Client, name: string, now = Date.now())
     refused: sum((s) => s.refusedTotal ?? s.refused.length),
     parked: sum((s) => s.parkedTotal ?? s.parked.length),
     queued: sum((s) => s.queued),
+    ...(convs.some((c) => c.stats.handoff)
+      ? {
+          handoff: {
+            held: sum((s) => s.handoff?.held ?? 0),
+            dropped: sum((s) => s.handoff?.dropped ?? 0),
+            released: sum((s) => s.handoff?.released ?? 0),
+            parked: sum((s) => s.handoff?.parked ?? 0),
+            waiting: convs.filter((c) => c.open && c.stats.handoff?.waiting !== undefined).length,
+          },
+        }
+      : {}),
   };
 }
 

@@ -18,6 +18,9 @@ import { ZimClient } from '../../src/zim-client';
 import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
 import type { SyncStatus } from '../../src/coexist/sync-control';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+import { openStaging } from '../../src/staging';
+import { ledgerKeys } from '../../src/staging/ledger-keys';
+import { stageExport, writeExport } from '../helpers/exports';
 
 const exec = promisify(execFile);
 
@@ -167,6 +170,125 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     assert.deepEqual((await bodies()).zim, want);
     assert.match(await cli('coexist', 'stop', '--name', 'cli-sync'), /already stopped/);
 
+    assert.equal(await stop(receiver.child), 0, receiver.stderr());
+    assert.equal(await stop(legacy.child), 0, legacy.stderr());
+  });
+  it('coexist start --handoff: the receiver passes it on, and a conversation holds legacy messages until imported', async () => {
+    const staging = path.join(dir, 'handoff-staging.db');
+    const env = {
+      ...process.env,
+      LEGACY_API_TOKEN: 'cli-legacy-token',
+      LEGACY_WEBHOOK_SECRET: 'cli-webhook-secret',
+      ZIM_APP_ID: String(APP_ID),
+      ZIM_SERVER_SECRET: SERVER_SECRET,
+      ZIM_BASE_URL: emulator.url,
+      ZIM_MIGRATE_BUDGET_DB: path.join(dir, 'budgets-handoff.sqlite'),
+      TEMPORAL_ADDRESS: t.server.address,
+    };
+    const cli = async (...args: string[]) => (await exec(process.execPath, [BIN, ...args], { env })).stdout;
+    // A password would be stored in the workflow's memo: refused as bad usage.
+    await assert.rejects(
+      exec(process.execPath, [BIN, 'coexist', 'start', '--name', 'cli-pw', '--handoff', 'postgres://u:pw@db/zim'], {
+        env,
+      }),
+      (err: { code?: number; stderr?: string }) => err.code === 2 && /holds a password/.test(err.stderr ?? '')
+    );
+    // Before the export: the staging does not exist yet.
+    const started = JSON.parse(
+      await cli('coexist', 'start', '--name', 'cli-handoff', '--handoff', staging, '--json')
+    ) as { handoff: string };
+    assert.equal(started.handoff, staging);
+
+    const legacy = start(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
+    children.push(legacy.child);
+    const legacyUrl = await legacy.line;
+    const store = path.join(dir, 'coexist-handoff.sqlite');
+    const receiver = start(
+      [
+        'receiver',
+        '--port',
+        '0',
+        '--legacy-api',
+        legacyUrl,
+        '--store',
+        store,
+        '--with-worker',
+        '--sync',
+        'cli-handoff',
+      ],
+      env,
+      /listening at (http:\/\/\S+) /
+    );
+    children.push(receiver.child);
+    const receiverUrl = await receiver.line;
+    await zim.userRegister({ UserInfo: [{ UserId: 'cat' }, { UserId: 'dan' }] });
+    await post(`${legacyUrl}/_test/users`, { users: ['cat', 'dan'] });
+    await post(`${legacyUrl}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
+
+    const status = async () =>
+      JSON.parse(await cli('coexist', 'status', '--name', 'cli-handoff', '--json')) as SyncStatus;
+    const waitStatus = async (what: string, ok: (s: SyncStatus) => boolean) => {
+      const until = Date.now() + 60_000;
+      let s = await status();
+      while (!ok(s)) {
+        if (Date.now() > until) assert.fail(`${what}: ${JSON.stringify(s)}\n${receiver.stderr()}`);
+        await new Promise((r) => setTimeout(r, 500));
+        s = await status();
+      }
+      return s;
+    };
+    await post(`${legacyUrl}/_test/app1/send`, { from: 'cat', to: 'dan', body: 'in the export' });
+    await waitStatus('held', (s) => s.handoff?.held === 1 && s.handoff.waiting === 1);
+
+    // The export, staged; then a message it does not hold.
+    const res = await request(`${legacyUrl}/_test/state`);
+    const state = (await res.body.json()) as {
+      conversations: Array<{ messages: Array<{ id: string; from: string; to: string; sentAt: number; body: string }> }>;
+    };
+    const [exported] = state.conversations[0]!.messages;
+    const exportDir = writeExport(path.join(dir, 'handoff-export'), {
+      'users.ndjson': [{ id: 'cat' }, { id: 'dan' }],
+      'peer_messages.ndjson': [
+        {
+          id: exported!.id,
+          from: exported!.from,
+          to: exported!.to,
+          sentAt: exported!.sentAt,
+          type: 'text',
+          body: { text: exported!.body },
+        },
+      ],
+    });
+    await stageExport(exportDir, staging, Date.now());
+    await post(`${legacyUrl}/_test/app1/send`, { from: 'dan', to: 'cat', body: 'after the export' });
+    await waitStatus('both held', (s) => s.handoff?.held === 2);
+    assert.match(
+      await cli('coexist', 'status', '--name', 'cli-handoff'),
+      /import handoff: 2 legacy messages held, 0 dropped/
+    );
+    assert.deepEqual((await zim.queryPeerMsg({ FromUserId: 'cat', ToUserId: 'dan', Limit: 10 })).messages, []);
+
+    // The import settles (its ledger written as the migration writes it): the overlap dropped, the rest mirrored.
+    const ledger = await openStaging(staging);
+    await ledger.ledgerPut('accounts', [
+      { key: ledgerKeys.user('cat'), status: 'done' },
+      { key: ledgerKeys.user('dan'), status: 'done' },
+    ]);
+    await ledger.ledgerPut('peer-messages', [
+      { key: ledgerKeys.message('cat', exported!.id), status: 'done' },
+      { key: ledgerKeys.message('dan', exported!.id), status: 'done' },
+    ]);
+    await ledger.close();
+    const settled = await waitStatus('released', (s) => s.legacyToZim.mirrored === 1 && s.queued === 0);
+    assert.deepEqual(settled.handoff, { held: 2, dropped: 1, released: 1, parked: 0, waiting: 0 });
+    const inZim = await zim.queryPeerMsg({ FromUserId: 'cat', ToUserId: 'dan', Limit: 10 });
+    assert.deepEqual(
+      inZim.messages.map((m) => m.msgBody),
+      ['after the export'],
+      'the exported one is left to the import'
+    );
+
+    await cli('coexist', 'stop', '--name', 'cli-handoff');
     assert.equal(await stop(receiver.child), 0, receiver.stderr());
     assert.equal(await stop(legacy.child), 0, legacy.stderr());
   });

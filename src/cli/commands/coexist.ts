@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { openSqliteCoexistStore, type ParkedRecord } from '../../coexist/coexist-store';
+import { handoffSetting, HandoffSettingError, type HandoffSetting } from '../../coexist/handoff-setting';
+import { redactIfUrl } from '../../postgres/database-settings';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
 import { temporalHandoff } from '../../coexist/receiver/handoff';
 import { retryParked } from '../../coexist/retry-parked';
@@ -47,6 +49,13 @@ export function renderSyncStatus(s: SyncStatus): string {
     `  duplicates dropped ${s.duplicatesDropped}, reordered ${s.reordered}, refused ${s.refused}, queued ${s.queued}`,
     `  parked ${s.parked}` +
       (s.parked ? ' (given up after their retries: "zim-migrate coexist parked" lists each with what to do)' : ''),
+    ...(s.handoff
+      ? [
+          `  import handoff: ${s.handoff.held} legacy messages held, ${s.handoff.dropped} dropped (in the history), ` +
+            `${s.handoff.released} released, ${s.handoff.parked} parked; ` +
+            `${s.handoff.waiting} conversation${s.handoff.waiting === 1 ? '' : 's'} waiting for their import`,
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -81,6 +90,7 @@ In the Temporal UI: ZimCoexistSync="<name>" lists the sync and its conversations
 
 Examples:
   $ zim-migrate coexist start --name acme
+  $ zim-migrate coexist start --name acme --handoff staging.db   before the export: hold legacy messages until imported
   $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, parked
   $ zim-migrate coexist status --name acme --json
   $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync
@@ -96,23 +106,46 @@ Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one a
     .description('Start the sync: its workflow, found in the UI by ZimCoexistSync')
     .option(...nameOption)
     .option('--task-queue <name>', `the coexistence task queue (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
-    .option('--json', 'print {"name","workflowId"}')
+    .option(
+      '--handoff <staging>',
+      "the migration's staging (file or postgres:// URL, as plan --out): hold each conversation's live legacy " +
+        'messages until its history is imported there, then mirror only what the history lacks'
+    )
+    .option('--json', 'print {"name","workflowId"} (and "handoff")')
     .addHelpText(
       'after',
       `
-Example:
+Examples:
   $ zim-migrate coexist start --name acme --json
+  $ zim-migrate coexist start --name acme --handoff staging.db
+  $ zim-migrate coexist start --name acme --handoff 'postgres://zim@db/zim?schema=acme'
 
-A worker on the coexistence task queue runs it ("zim-migrate receiver --with-worker"). Exit codes: 0 started,
-1 Temporal unreachable or a sync of that name is already running, 2 bad usage.`
+A worker on the coexistence task queue runs it ("zim-migrate receiver --with-worker"). With --handoff, start the
+receivers and the sync BEFORE taking the export, then plan and import it as usual (docs/coexistence.md §9); the
+staging need not exist yet. The location is stored in the sync's memo: a URL without its password (workers read
+ZIM_MIGRATE_DATABASE_PASSWORD[_FILE]). Exit codes: 0 started, 1 Temporal unreachable or a sync of that name is
+already running, 2 bad usage (a bad name, a --handoff URL holding a password).`
     )
-    .action(async (o: { name: string; taskQueue?: string; json?: boolean }) => {
+    .action(async (o: { name: string; taskQueue?: string; handoff?: string; json?: boolean }) => {
       const name = parseName(o.name);
+      let handoff: HandoffSetting | undefined;
+      try {
+        handoff = o.handoff === undefined ? undefined : handoffSetting(o.handoff);
+      } catch (err) {
+        if (err instanceof HandoffSettingError) throw new UsageError(err.message);
+        throw err;
+      }
       const settings = temporalSettings();
       await withClient(settings, async (client) => {
         try {
-          const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE);
-          console.log(o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`);
+          const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE, handoff);
+          const shown = handoff && redactIfUrl(handoff.staging);
+          console.log(
+            o.json
+              ? JSON.stringify({ name, workflowId, ...(shown ? { handoff: shown } : {}) })
+              : `Sync ${name} started (workflow ${workflowId})` +
+                  (shown ? `; live legacy messages are held until their history is imported from ${shown}` : '')
+          );
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError)
             throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });

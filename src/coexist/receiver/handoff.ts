@@ -4,6 +4,7 @@
  * the server does not answer within the deadline, so the receiver answers 503 and the sender retries.
  */
 import type { Client } from '@temporalio/client';
+import type { HandoffSetting } from '../handoff-setting';
 import type { ConversationSyncInput, conversationSyncWorkflow } from '../../../workflows/coexist';
 import { SYNC_EVENT_SIGNAL } from '../../../workflows/coexist';
 import { ZIM_COEXIST_SYNC } from '../../shared/search-attributes';
@@ -17,16 +18,23 @@ export interface HandoffOptions {
   workflowInput?: Pick<ConversationSyncInput, 'settleMs' | 'idleMs' | 'eventsPerRun' | 'mirrorAttempts'>;
   /** The sync (`coexist start --name`) the conversations belong to: their ZimCoexistSync search attribute. */
   syncName?: string;
+  /**
+   * The sync's historical-import handoff (sync-control.ts handoffReader), given to the conversations this starts;
+   * a failed read fails the hand-off (503).
+   */
+  importHandoff?: () => Promise<HandoffSetting | undefined>;
 }
 
 export function temporalHandoff(client: Client, options: HandoffOptions) {
   const deadlineMs = options.deadlineMs ?? 2_500;
   return async (event: SyncEvent): Promise<void> => {
-    await client.connection.withDeadline(Date.now() + deadlineMs, () =>
+    const deadline = Date.now() + deadlineMs;
+    const handoff = await options.importHandoff?.();
+    await client.connection.withDeadline(deadline, () =>
       client.workflow.signalWithStart<typeof conversationSyncWorkflow, [SyncEvent]>('conversationSyncWorkflow', {
         workflowId: workflowIdFor(event.conv),
         taskQueue: options.taskQueue,
-        args: [{ conv: event.conv, ...options.workflowInput }],
+        args: [{ conv: event.conv, ...options.workflowInput, ...(handoff ? { handoff } : {}) }],
         signal: SYNC_EVENT_SIGNAL,
         signalArgs: [event],
         ...(options.syncName ? { typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: options.syncName }] } : {}),

@@ -13,7 +13,8 @@ import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
 import { requireEchoIdentification } from '../legacy-contract';
-import { acceptingGate } from '../sync-control';
+import { acceptingGate, handoffReader, syncReader } from '../sync-control';
+import { createHandoffActivities } from '../../../activities/coexist-handoff';
 import { temporalHandoff } from './handoff';
 import type { EchoWay } from './normalise';
 import { startReceiver, type Receiver } from './receiver';
@@ -39,14 +40,21 @@ export interface CoexistReceiverSettings {
 }
 
 export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiver> {
+  // One describe of the sync (cached) serves both the gate and the historical-import handoff.
+  const read = s.syncName ? syncReader(s.client, s.syncName) : undefined;
   return startReceiver({
     port: s.port,
     host: s.host,
     zim: s.zim,
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
     putBody: (b) => s.store.putBody(b),
-    handoff: temporalHandoff(s.client, { taskQueue: s.taskQueue, ...(s.syncName ? { syncName: s.syncName } : {}) }),
-    ...(s.syncName ? { accepting: acceptingGate(s.client, s.syncName) } : {}),
+    handoff: temporalHandoff(s.client, {
+      taskQueue: s.taskQueue,
+      ...(s.syncName && read
+        ? { syncName: s.syncName, importHandoff: handoffReader(s.client, s.syncName, undefined, read) }
+        : {}),
+    }),
+    ...(s.syncName && read ? { accepting: acceptingGate(s.client, s.syncName, undefined, read) } : {}),
   });
 }
 
@@ -66,13 +74,17 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createCoexistActivities({
-      store: o.store,
-      zim,
-      legacy: o.legacy,
-      ...(o.scheduler ? { scheduler: o.scheduler } : {}),
-      ...(o.zimGroupOperator ? { zimGroupOperator: o.zimGroupOperator } : {}),
-    }),
+    activities: {
+      ...createCoexistActivities({
+        store: o.store,
+        zim,
+        legacy: o.legacy,
+        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+        ...(o.zimGroupOperator ? { zimGroupOperator: o.zimGroupOperator } : {}),
+      }),
+      // The historical-import handoff reads the migration's staging (a database password from this environment).
+      ...createHandoffActivities(),
+    },
   });
   return { worker, zim };
 }

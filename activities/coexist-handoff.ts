@@ -1,0 +1,59 @@
+/**
+ * The handoff's activity: asks the migration's staging ledger whether a conversation's history is imported, and
+ * which of the ids it holds that history contains (src/coexist/handoff-history.ts). The staging is opened read-only,
+ * once per location and worker; a database password comes from the worker's environment, never from the input.
+ * A staging not there yet (the export not taken, or not planned yet) is an answer, not a failure: not imported.
+ */
+import { existsSync } from 'node:fs';
+import { conversationHistory, type HistoryCheck } from '../src/coexist/handoff-history';
+import { isDatabaseUrl, redactSecrets } from '../src/postgres/database-settings';
+import { openStaging } from '../src/staging';
+import type { MigrationStore } from '../src/staging/migration-store';
+
+export interface HandoffDeps {
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createHandoffActivities(deps: HandoffDeps = {}) {
+  const env = deps.env ?? process.env;
+  const stores = new Map<string, Promise<MigrationStore>>();
+
+  async function storeAt(location: string): Promise<MigrationStore | string> {
+    if (!isDatabaseUrl(location) && !existsSync(location)) return `no staging at ${location} yet`;
+    let opening = stores.get(location);
+    if (!opening) {
+      opening = openStaging(location, { readonly: true }, env);
+      stores.set(location, opening);
+    }
+    try {
+      return await opening;
+    } catch (err) {
+      // Not staged yet (or unreachable): asked again at the next check.
+      stores.delete(location);
+      return redactSecrets(`staging not readable yet: ${(err as Error).message}`, [env.ZIM_MIGRATE_DATABASE_PASSWORD]);
+    }
+  }
+
+  return {
+    async handoffHistory(staging: string, conv: string, msgIds: string[]): Promise<HistoryCheck> {
+      const store = await storeAt(staging);
+      if (typeof store === 'string') return { imported: false, waiting: store };
+      try {
+        return await conversationHistory(store, conv, msgIds);
+      } catch (err) {
+        // A staging the migration has not opened yet lacks its ledger's tables (a writable open readies them):
+        // opened afresh at the next check.
+        stores.delete(staging);
+        await store.close().catch(() => undefined);
+        return { imported: false, waiting: `import not started yet (${(err as Error).message})` };
+      }
+    },
+    async closeHandoffStores(): Promise<void> {
+      const open = [...stores.values()];
+      stores.clear();
+      await Promise.all(open.map(async (s) => (await s.catch(() => undefined))?.close()));
+    },
+  };
+}
+
+export type HandoffActivities = Omit<ReturnType<typeof createHandoffActivities>, 'closeHandoffStores'>;

@@ -1,0 +1,153 @@
+/**
+ * The historical-import handoff inside a conversation's workflow (docs/coexistence.md §9). Capture starts before
+ * the export is taken, so a live legacy message may also be in the history the import writes. Until the staging
+ * ledger shows this conversation's history imported, its live legacy messages and group changes are HELD (in
+ * order, as events: ids and body references, no text); a check runs at once and then every `checkEveryMs` while any is held. Once
+ * imported, each held message the history holds (by source id) or that is older than the history's newest
+ * (its watermark: in the export, or left out of it on purpose) is DROPPED, and the rest RELEASED, in order, to
+ * the ordinary mirror. Later legacy messages no newer than the watermark (a late redelivery, a retried parked
+ * one) are checked the same way, one by one; newer ones go straight through. ZIM-side events are never held.
+ * More than `holdLimit` held messages would grow the history without bound: the next ones are parked, with the
+ * reason, for `coexist parked --retry` once the history is imported; so is whatever is held when the sync stops.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { HandoffActivities } from '../activities/coexist-handoff';
+import type { HandoffSetting } from '../src/coexist/handoff-setting';
+import type { SyncEvent } from '../src/coexist/sync-event';
+
+export interface HandoffStats {
+  /** Live legacy messages (and group changes) held while the conversation's history was not imported. */
+  held: number;
+  /** Held (or late) ones the imported history already holds: not mirrored. */
+  dropped: number;
+  /** Held ones mirrored (group changes: applied) once the history was imported. */
+  released: number;
+  /** Parked: beyond the hold limit, or still held when the sync stopped. */
+  parked: number;
+  /** What the conversation still waits for (from the last check); absent once imported. */
+  waiting?: string;
+}
+
+/** Carried across continue-as-new. */
+export interface HandoffCarry {
+  held: SyncEvent[];
+  /** Set once the history was seen imported: its watermark (null: nothing staged). */
+  imported?: { watermark: number | null };
+}
+
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+const acts = proxyActivities<HandoffActivities>({ startToCloseTimeout: '2 minutes', retry });
+
+/**
+ * Legacy messages, and legacy group changes: a join or a new group applied to ZIM before the import created the
+ * group or registered its users would be refused there, and lost. Group changes are convergent, so releasing one
+ * the history already holds changes nothing: they are never dropped.
+ */
+const holds = (e: SyncEvent) => e.origin === 'legacy' && e.kind !== 'echo';
+
+export interface HandoffGate {
+  /** Whether `e` is taken by the handoff (held, dropped or parked) instead of mirrored now. */
+  intercept(e: SyncEvent): Promise<boolean>;
+  /** Runs the check when one is due; releases (through `mirror`) or drops what was held once imported. */
+  tick(mirror: (e: SyncEvent) => Promise<void>): Promise<void>;
+  /** How long the conversation may wait for events before the next check (idleMs when none is due). */
+  waitMs(idleMs: number): number;
+  /** Something is held: the conversation must not close as idle. */
+  holding(): boolean;
+  /** The sync stops: a last check, then whatever is still held is parked. */
+  close(mirror: (e: SyncEvent) => Promise<void>): Promise<void>;
+  carry(): HandoffCarry;
+}
+
+export function handoffGate(
+  setting: HandoffSetting,
+  conv: string,
+  carried: HandoffCarry | undefined,
+  stats: HandoffStats,
+  park: (e: SyncEvent, reason: string) => Promise<void>
+): HandoffGate {
+  const held: SyncEvent[] = [...(carried?.held ?? [])];
+  let imported = carried?.imported;
+  let nextCheckAt = 0;
+
+  const older = (e: SyncEvent, watermark: number | null) => watermark !== null && e.occurredAt < watermark;
+
+  async function check(mirror: (e: SyncEvent) => Promise<void>): Promise<void> {
+    const r = await acts.handoffHistory(
+      setting.staging,
+      conv,
+      held.flatMap((e) => (e.msgId ? [e.msgId] : []))
+    );
+    nextCheckAt = Date.now() + setting.checkEveryMs;
+    if (!r.imported) {
+      stats.waiting = r.waiting;
+      return;
+    }
+    delete stats.waiting;
+    imported = { watermark: r.watermark };
+    const inHistory = new Set(r.inHistory);
+    for (const e of held.splice(0)) {
+      const inTheHistory = (e.msgId !== undefined && inHistory.has(e.msgId)) || older(e, r.watermark);
+      if (e.kind === 'message' && inTheHistory) stats.dropped++;
+      else {
+        stats.released++;
+        await mirror(e);
+      }
+    }
+  }
+
+  return {
+    async intercept(e) {
+      if (!holds(e)) return false;
+      if (imported) {
+        const { watermark } = imported;
+        if (e.kind !== 'message' || watermark === null || e.occurredAt > watermark) return false;
+        // As old as the history: mirrored only when the history does not hold it (a late redelivery would).
+        const r = await acts.handoffHistory(setting.staging, conv, e.msgId ? [e.msgId] : []);
+        if (r.imported) {
+          if (!(e.msgId && r.inHistory.includes(e.msgId)) && !older(e, r.watermark)) return false;
+          stats.dropped++;
+          return true;
+        }
+        // A catch-up round staged more of this conversation: held again until that is imported too.
+        imported = undefined;
+        stats.waiting = r.waiting;
+        nextCheckAt = Date.now() + setting.checkEveryMs;
+      }
+      if (held.length >= setting.holdLimit) {
+        stats.parked++;
+        await park(
+          e,
+          `handoff: ${setting.holdLimit} live legacy messages already held for this conversation, whose history ` +
+            `is not imported yet (${stats.waiting ?? 'not checked yet'}); retry it once the import has settled`
+        );
+        return true;
+      }
+      held.push(e);
+      stats.held++;
+      return true;
+    },
+    async tick(mirror) {
+      if (imported || held.length === 0 || Date.now() < nextCheckAt) return;
+      await check(mirror);
+    },
+    waitMs(idleMs) {
+      if (imported || held.length === 0) return idleMs;
+      return Math.max(1, Math.min(idleMs, nextCheckAt - Date.now()));
+    },
+    holding: () => held.length > 0,
+    async close(mirror) {
+      if (held.length === 0) return;
+      await check(mirror);
+      for (const e of held.splice(0)) {
+        stats.parked++;
+        await park(
+          e,
+          `handoff: the sync stopped before this conversation's history was imported (${stats.waiting ?? ''}); ` +
+            'retry it once the import has settled'
+        );
+      }
+    },
+    carry: () => ({ held: [...held], ...(imported ? { imported } : {}) }),
+  };
+}
