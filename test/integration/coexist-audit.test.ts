@@ -1,0 +1,218 @@
+/**
+ * The reconciliation audit over real HTTP with a real Temporal server: ZIM callbacks and legacy routing events are
+ * lost on purpose (one-to-one and group, both ways), so those messages reach no conversation workflow; the audit
+ * workflow then finds each one present on its side and absent on the other, records it, and hands it to its
+ * conversation, whose mirror path writes it: every lost message ends on the other side exactly once, none comes
+ * back, a second audit finds nothing, and no message text is in any history.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { createAuditActivities } from '../../activities/coexist-audit';
+import { createCoexistActivities } from '../../activities/coexist';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import { LegacyClient } from '../../src/coexist/legacy-client';
+import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
+import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
+import { historyContains } from '../../src/testing/history-search';
+import { syncStatsQuery } from '../../workflows/coexist';
+import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
+import { waitFor } from '../helpers/wait-for';
+import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
+import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+
+const LEGACY_TOKEN = 'legacy-api-token-audit';
+const LEGACY_SECRET = 'legacy-webhook-secret-audit';
+const SYNC = 'audit-test';
+const GROUP = 'g-audit';
+const CANARY = `CANARY-${randomUUID()}`;
+const RETRIES = [50, 100, 200, 400, 800];
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
+  const json = (await res.body.json()) as Record<string, unknown>;
+  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+describe('reconciliation audit: lost callbacks and routing events found and repaired', { timeout: 180_000 }, () => {
+  let t: TemporalTestEnv;
+  let zim: ZimTestEnv;
+  let legacy: LegacyServer;
+  let receiver: Receiver;
+  let store: CoexistStore;
+  let legacyClient: LegacyClient;
+  let worker: RunningWorker;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coexist-audit-'));
+    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
+    t = await startTemporalTestEnv();
+    zim = await startZimTestEnv();
+    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
+    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
+    worker = await t.createWorker({
+      activities: {
+        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient }),
+        // The repairs go through the worker's own Temporal client (signal-with-start), as in production.
+        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient }),
+      },
+    });
+    receiver = await startReceiver({
+      zim: { appId: APP_ID, callbackSecret: SECRET },
+      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
+      putBody: (b) => store.putBody(b),
+      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
+      log: () => {},
+    });
+    await registerUsers(zim.client, ['ann', 'bob', 'cy']);
+    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'] });
+    await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob', 'cy'] });
+    await post(`${legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: GROUP,
+      name: 'Audit',
+      members: ['bob', 'cy'],
+    });
+    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
+    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+  });
+
+  after(async () => {
+    await receiver?.close();
+    await legacy?.close();
+    await legacyClient?.close();
+    await zim?.stop();
+    await t?.teardown();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const zimBodies = async (conv: 'peer' | 'group') =>
+    (conv === 'group'
+      ? await zim.client.queryGroupMsg({ GroupId: GROUP, Limit: 100 })
+      : await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 })
+    ).messages.map((m) => m.msgBody ?? '');
+  const legacyBodies = async (conv: 'peer' | 'group') =>
+    (await legacyClient.page(conv === 'group' ? `group:${GROUP}` : 'peer:ann:bob', 0, 1000)).messages.map(
+      (m) => m.body
+    );
+  const count = (bodies: string[], body: string) => bodies.filter((b) => b === body).length;
+  const sendZim = (from: string, target: object, body: string) =>
+    post(`${zim.emulator.url}/_emulator/sdk/send`, { from, ...target, body });
+  const sendLegacy = (from: string, target: object, body: string) =>
+    post(`${legacy.url}/_test/app1/send`, { from, ...target, body });
+  const audit = (from: number) =>
+    t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+      workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
+      taskQueue: worker.taskQueue,
+      // pageSize 1: the two conversations take two pages, and the workflow goes on from its place.
+      args: [{ from, until: Date.now(), syncName: SYNC, pageSize: 1 }],
+    });
+
+  it('repairs each lost message once, records it, and a second audit finds nothing', async () => {
+    const from = Date.now();
+    // Delivered normally: both conversations are known to the store and have workflows.
+    await sendZim('ann', { to: 'bob' }, `ok-z ${CANARY}`);
+    await sendLegacy('bob', { groupId: GROUP }, `ok-l ${CANARY}`);
+    await waitFor('the delivered ones mirrored', async () => {
+      return (
+        count(await legacyBodies('peer'), `ok-z ${CANARY}`) === 1 &&
+        count(await zimBodies('group'), `ok-l ${CANARY}`) === 1
+      );
+    });
+    await legacy.webhook.idle();
+    await zim.emulator.callbacks.idle();
+
+    // Lost on purpose: every callback and routing event of these four sends.
+    zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    const lost = {
+      zimPeer: `lost-z-peer ${CANARY}`,
+      zimGroup: `lost-z-group ${CANARY}`,
+      legacyPeer: `lost-l-peer ${CANARY}`,
+      legacyGroup: `lost-l-group ${CANARY}`,
+    };
+    await sendZim('bob', { to: 'ann' }, lost.zimPeer);
+    await sendZim('cy', { groupId: GROUP }, lost.zimGroup);
+    await sendLegacy('ann', { to: 'bob' }, lost.legacyPeer);
+    await sendLegacy('cy', { groupId: GROUP }, lost.legacyGroup);
+    zim.emulator.callbacks.configure({ faults: { seed: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    assert.equal(legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
+    assert.equal(zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
+
+    // Nothing recovers them without the audit.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(count(await legacyBodies('peer'), lost.zimPeer), 0);
+    assert.equal(count(await zimBodies('peer'), lost.legacyPeer), 0);
+
+    const first = await audit(from);
+    assert.equal(first.conversations, 2);
+    assert.equal(first.found, 4, 'the four lost messages');
+    assert.equal(first.repaired, 4);
+    assert.equal(first.gaps, 0);
+
+    await waitFor('every lost message on the other side', async () => {
+      return (
+        count(await legacyBodies('peer'), lost.zimPeer) === 1 &&
+        count(await legacyBodies('group'), lost.zimGroup) === 1 &&
+        count(await zimBodies('peer'), lost.legacyPeer) === 1 &&
+        count(await zimBodies('group'), lost.legacyGroup) === 1
+      );
+    });
+    await legacy.webhook.idle();
+    await zim.emulator.callbacks.idle();
+    await waitFor('the repairs echoed and settled', async () => {
+      for (const conv of ['peer:ann:bob', `group:${GROUP}`]) {
+        const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+        if (s.queued > 0 || s.echoesSuppressed < 3) return false;
+      }
+      return true;
+    });
+    // Exactly once on both sides: not doubled on the other side, not mirrored back to its own.
+    for (const conv of ['peer', 'group'] as const) {
+      const [inZim, inLegacy] = [await zimBodies(conv), await legacyBodies(conv)];
+      for (const body of Object.values(lost).filter((b) => b.includes(conv === 'peer' ? 'peer' : 'group'))) {
+        assert.equal(count(inZim, body), 1, `${body} once in ZIM`);
+        assert.equal(count(inLegacy, body), 1, `${body} once in legacy`);
+      }
+      assert.equal(inZim.length, 3, `${conv}: three messages in ZIM`);
+      assert.equal(inLegacy.length, 3, `${conv}: three messages in legacy`);
+    }
+
+    const divergences = await store.divergences();
+    assert.deepEqual(divergences.map((d) => [d.conv, d.origin, d.kind]).sort(), [
+      ['group:g-audit', 'legacy', 'missing'],
+      ['group:g-audit', 'zim', 'missing'],
+      ['peer:ann:bob', 'legacy', 'missing'],
+      ['peer:ann:bob', 'zim', 'missing'],
+    ]);
+    for (const d of divergences) {
+      assert.ok(d.repairedAt !== null && d.repairedAt >= d.foundAt, `${d.msgId} repaired`);
+      assert.match(d.repair ?? '', /^handed to coexist:(peer:ann:bob|group:g-audit) as audit:(zim|lg):msg:/);
+    }
+    const ledger = await store.records();
+    assert.ok(ledger.every((r) => r.state === 'SENT'));
+    assert.equal(ledger.length, 6, 'two delivered and four repaired mirrors, each written once');
+
+    const second = await audit(from);
+    assert.deepEqual([second.found, second.repaired], [0, 0], 'a second audit finds nothing');
+    assert.equal((await store.divergences()).length, 4);
+
+    // No message text in any history: conversations and audits.
+    let runs = 0;
+    for await (const wf of t.client.workflow.list()) {
+      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
+      runs++;
+    }
+    assert.ok(runs >= 4, `every run searched (${runs})`);
+  });
+});
