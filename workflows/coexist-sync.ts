@@ -1,9 +1,11 @@
 /**
  * One workflow per coexistence sync (id `coexist-sync:<name>`, started by `zim-migrate coexist start`): the
  * sync's durable state, which the Temporal UI finds by its search attributes (ZimCoexistSync, ZimCoexistStatus)
- * and receivers read (by describe, no worker needed) to refuse events once it is draining. It holds no counters:
- * those live in the conversation workflows (`coexist status` sums their `stats`). Its history stays small (a
- * start, a drain, a stop), and it continues as new should Temporal suggest it anyway.
+ * and receivers read (by describe, no worker needed) to refuse events once it is draining. It holds no message
+ * counters: those live in the conversation workflows (`coexist status` sums their `stats`). While running it runs
+ * the reconciliation audit every `auditEveryMinutes` as a child (workflows/coexist-audit.ts) over the window since
+ * the last one, and keeps the audits' totals. Its history stays small (a start, an audit every quarter of an hour,
+ * a drain, a stop), and it continues as new when Temporal suggests it.
  */
 import {
   allHandlersFinished,
@@ -11,11 +13,15 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  executeChild,
+  log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { ZIM_COEXIST_STATUS } from '../src/shared/search-attributes';
+import type { coexistAuditWorkflow } from './coexist-audit';
 
 export type CoexistSyncState = 'running' | 'draining' | 'stopped';
 
@@ -24,14 +30,37 @@ export interface StopSummary {
   closed: number;
   /** Events they had handled before closing (both directions, echoes included). */
   handled: number;
+  /** What the audit `coexist stop` ran after the drain found and repaired (absent: not run). */
+  audit?: AuditFigures;
+  /** Every audit of the sync, scheduled and final (set by the sync workflow; absent in older syncs). */
+  audits?: AuditTotals;
+}
+
+/** What audits found: messages missing on one side, how many were handed back to be mirrored, sequence gaps. */
+export interface AuditFigures {
+  found: number;
+  repaired: number;
+  gaps: number;
+}
+export interface AuditTotals extends AuditFigures {
+  runs: number;
+  /** Audits that failed (after their activities' retries); the next one covers their window again. */
+  failed: number;
 }
 
 export interface CoexistSyncInput {
   name: string;
   startedAt: number;
+  /** Minutes between reconciliation audits while running (default 15; 0: never). */
+  auditEveryMinutes?: number;
+  /** Only messages older than this are audited, so mirrors still in flight are not reported (ms, default 2 min). */
+  auditGraceMs?: number;
   // Carried across continue-as-new:
   state?: CoexistSyncState;
   drainingSince?: number;
+  /** The end of the last audit's window: the next one starts there (less the grace, to overlap). */
+  auditedUntil?: number;
+  audits?: AuditTotals;
 }
 
 export interface CoexistSyncView {
@@ -39,7 +68,17 @@ export interface CoexistSyncView {
   state: CoexistSyncState;
   startedAt: number;
   drainingSince?: number;
+  auditEveryMinutes?: number;
+  auditGraceMs?: number;
+  auditedUntil?: number;
+  audits?: AuditTotals;
 }
+
+export const DEFAULT_AUDIT_EVERY_MINUTES = 15;
+export const DEFAULT_AUDIT_GRACE_MS = 2 * 60_000;
+/** Running syncs started before the audit schedule replay without it (patch marker). */
+const AUDIT_SCHEDULE = 'coexist-audit-schedule';
+const emptyAudits = (): AuditTotals => ({ runs: 0, failed: 0, found: 0, repaired: 0, gaps: 0 });
 
 /** Stop taking new events (receivers answer 410 from now on). */
 export const drainSignal = defineSignal('drain');
@@ -51,6 +90,10 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
   let state: CoexistSyncState = input.state ?? 'running';
   let drainingSince = input.drainingSince;
   let summary: StopSummary | undefined;
+  let auditedUntil = input.auditedUntil;
+  const audits = input.audits ?? emptyAudits();
+  const everyMs = (input.auditEveryMinutes ?? DEFAULT_AUDIT_EVERY_MINUTES) * 60_000;
+  const graceMs = input.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS;
   const setState = (s: CoexistSyncState) => {
     state = s;
     upsertSearchAttributes({ [ZIM_COEXIST_STATUS.name]: [s] });
@@ -68,12 +111,67 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
     state,
     startedAt: input.startedAt,
     ...(drainingSince !== undefined ? { drainingSince } : {}),
+    auditEveryMinutes: everyMs / 60_000,
+    auditGraceMs: graceMs,
+    ...(auditedUntil !== undefined ? { auditedUntil } : {}),
+    audits,
   }));
-  await condition(() => summary !== undefined || workflowInfo().continueAsNewSuggested);
+
+  /** One audit as a child, over the window since the last (overlapping by the grace: findings are idempotent). */
+  async function audit(): Promise<void> {
+    const until = Date.now() - graceMs;
+    const from = auditedUntil !== undefined ? auditedUntil - graceMs : input.startedAt;
+    if (until <= from) return;
+    try {
+      const r = await executeChild<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+        workflowId: `coexist-audit:${input.name}:${until}`,
+        args: [{ from, until, syncName: input.name }],
+      });
+      audits.found += r.found;
+      audits.repaired += r.repaired;
+      audits.gaps += r.gaps;
+      auditedUntil = until;
+    } catch (err) {
+      // The sync goes on; the next audit covers this window again (auditedUntil did not move).
+      audits.failed++;
+      log.warn('coexistence audit failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+    audits.runs++;
+  }
+
+  const scheduled = patched(AUDIT_SCHEDULE);
+  while (summary === undefined && !workflowInfo().continueAsNewSuggested) {
+    if (scheduled && everyMs > 0 && state === 'running') {
+      const woke = await condition(
+        () => summary !== undefined || state !== 'running' || workflowInfo().continueAsNewSuggested,
+        everyMs
+      );
+      if (!woke) await audit();
+    } else await condition(() => summary !== undefined || workflowInfo().continueAsNewSuggested);
+  }
   if (summary === undefined) {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof coexistSyncWorkflow>({ ...input, state, ...(drainingSince ? { drainingSince } : {}) });
+    return continueAsNew<typeof coexistSyncWorkflow>({
+      ...input,
+      state,
+      ...(drainingSince ? { drainingSince } : {}),
+      ...(auditedUntil !== undefined ? { auditedUntil } : {}),
+      audits,
+    });
   }
   setState('stopped');
-  return summary;
+  if (!scheduled) return summary;
+  const final = summary.audit;
+  return {
+    ...summary,
+    audits: final
+      ? {
+          ...audits,
+          runs: audits.runs + 1,
+          found: audits.found + final.found,
+          repaired: audits.repaired + final.repaired,
+          gaps: audits.gaps + final.gaps,
+        }
+      : audits,
+  };
 }

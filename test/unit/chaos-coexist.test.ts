@@ -89,6 +89,7 @@ const sync = (over: Partial<SyncStatus> = {}): SyncStatus => ({
   refused: 0,
   parked: 0,
   queued: 0,
+  divergences: { runs: 1, failed: 0, found: 0, repaired: 0, gaps: 0 },
   ...over,
 });
 const exactRun: CoexistChaosResult = {
