@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from '@temporalio/worker';
 import { request } from 'undici';
 import { createAuditActivities } from '../../activities/coexist-audit';
 import { createCoexistActivities } from '../../activities/coexist';
@@ -20,7 +21,10 @@ import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
+import { startSync, stopSync, syncStatus } from '../../src/coexist/sync-control';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
+import { syncViewQuery } from '../../workflows/coexist-sync';
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
 import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
@@ -214,5 +218,45 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       runs++;
     }
     assert.ok(runs >= 4, `every run searched (${runs})`);
+  });
+
+  it('runs on the sync’s schedule, and coexist stop audits once more before closing', async () => {
+    // A short schedule and grace for the test (the CLI takes whole minutes).
+    await startSync(t.client, SYNC, worker.taskQueue, { auditEveryMinutes: 0.05, auditGraceMs: 500 });
+    const sync = t.client.workflow.getHandle(`coexist-sync:${SYNC}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendLegacy('ann', { to: 'bob' }, `lost-scheduled ${CANARY}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await waitFor('a scheduled audit repaired it', async () => {
+      const v = await sync.query(syncViewQuery);
+      return (v.audits?.repaired ?? 0) >= 1 && count(await zimBodies('peer'), `lost-scheduled ${CANARY}`) === 1;
+    });
+    // Lost again just before the stop: the stop's audit finds it (unless a scheduled one got there first).
+    zim.emulator.callbacks.configure({ faults: { seed: 2, lossRate: 1 } });
+    await sendZim('bob', { groupId: GROUP }, `lost-at-stop ${CANARY}`);
+    zim.emulator.callbacks.configure({ faults: { seed: 2 } });
+    const stopped = await stopSync(t.client, SYNC);
+    assert.ok((stopped.audit?.found ?? 0) <= 1, 'at most the message lost after the last scheduled audit');
+    assert.equal(count(await legacyBodies('group'), `lost-at-stop ${CANARY}`), 1, 'on the other side after the stop');
+    assert.equal(count(await zimBodies('group'), `lost-at-stop ${CANARY}`), 1, 'not mirrored back');
+    assert.equal(count(await zimBodies('peer'), `lost-scheduled ${CANARY}`), 1);
+    const status = await syncStatus(t.client, SYNC);
+    assert.equal(status.state, 'stopped');
+    assert.ok(status.divergences.runs >= 2 && status.divergences.repaired >= 2, JSON.stringify(status.divergences));
+    assert.equal(status.divergences.found, status.divergences.repaired);
+
+    // The sync's and the audits' histories replay.
+    const histories = t.client.workflow
+      .list({ query: `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow"` })
+      .intoHistories();
+    let replayed = 0;
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories
+    )) {
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+      replayed++;
+    }
+    assert.ok(replayed >= 4, `replayed ${replayed}`);
   });
 });
