@@ -20,7 +20,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { ZIM_COEXIST_STATUS } from '../src/shared/search-attributes';
+import { ZIM_COEXIST_STATUS, ZIM_COEXIST_SYNC } from '../src/shared/search-attributes';
 import type { coexistAuditWorkflow } from './coexist-audit';
 
 export type CoexistSyncState = 'running' | 'draining' | 'stopped';
@@ -126,6 +126,8 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
       const r = await executeChild<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
         workflowId: `coexist-audit:${input.name}:${until}`,
         args: [{ from, until, syncName: input.name }],
+        // Found in the UI with the sync and its conversations (ZimCoexistSync="<name>").
+        typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: input.name }],
       });
       audits.found += r.found;
       audits.repaired += r.repaired;
