@@ -17,7 +17,7 @@ import {
   type ZimListedMessage,
 } from '../src/coexist/audit';
 import type { CoexistStore } from '../src/coexist/coexist-store';
-import type { LegacyClient } from '../src/coexist/legacy-client';
+import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import type { LegacyMessage } from '../src/coexist/legacy-contract';
 import { temporalHandoff } from '../src/coexist/receiver/handoff';
 import { workflowIdFor, type SyncEvent } from '../src/coexist/sync-event';
@@ -104,7 +104,14 @@ export function createAuditActivities(deps: AuditDeps) {
 
   /** The legacy side's messages newest pages first back to `since` (by its per-conversation sequence). */
   async function legacySince(conv: string, since: number): Promise<{ messages: LegacyMessage[]; complete: boolean }> {
-    let { position: end } = await legacy.page(conv, 0, 1);
+    let end: number;
+    try {
+      end = (await legacy.page(conv, 0, 1)).position;
+    } catch (err) {
+      // An adapter that does not know the conversation (the reference server answers position 0): nothing there.
+      if (err instanceof LegacyApiError && err.status === 404) return { messages: [], complete: true };
+      throw err;
+    }
     const out: LegacyMessage[] = [];
     for (let page = 0; page < maxPages; page++) {
       if (end <= 0) return { messages: out, complete: true };
