@@ -162,7 +162,7 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
     });
   }
   setState('stopped');
-  if (!scheduled) return summary;
+  // The stop's audit counts too (also in a sync started before the schedule: only its result changes).
   const final = summary.audit;
   return {
     ...summary,
