@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { request } from 'undici';
 import { createAuditActivities } from '../../activities/coexist-audit';
@@ -258,5 +259,12 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       replayed++;
     }
     assert.ok(replayed >= 4, `replayed ${replayed}`);
+  });
+
+  it('replays a sync recorded before the audit schedule (started, drained, stopped)', async () => {
+    // Recorded with the sync workflow of commit 8e8a4ca (binary protobuf): its first task scheduled no timer.
+    const file = path.join(__dirname, '../fixtures/coexist-sync-before-audit.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist-sync:before-audit');
   });
 });
