@@ -55,6 +55,11 @@ export interface CoexistSyncInput {
   auditEveryMinutes?: number;
   /** Only messages older than this are audited, so mirrors still in flight are not reported (ms, default 2 min). */
   auditGraceMs?: number;
+  /**
+   * Messages before this are never audited (ms; default the sync's start). Set it past the historical import's
+   * export when capture started before it: imported messages carry no mirror tag (docs/coexistence.md §9).
+   */
+  auditFrom?: number;
   // Carried across continue-as-new:
   state?: CoexistSyncState;
   drainingSince?: number;
@@ -70,6 +75,7 @@ export interface CoexistSyncView {
   drainingSince?: number;
   auditEveryMinutes?: number;
   auditGraceMs?: number;
+  auditFrom?: number;
   auditedUntil?: number;
   audits?: AuditTotals;
 }
@@ -94,6 +100,7 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
   const audits = input.audits ?? emptyAudits();
   const everyMs = (input.auditEveryMinutes ?? DEFAULT_AUDIT_EVERY_MINUTES) * 60_000;
   const graceMs = input.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS;
+  const earliest = input.auditFrom ?? input.startedAt;
   const setState = (s: CoexistSyncState) => {
     state = s;
     upsertSearchAttributes({ [ZIM_COEXIST_STATUS.name]: [s] });
@@ -113,6 +120,7 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
     ...(drainingSince !== undefined ? { drainingSince } : {}),
     auditEveryMinutes: everyMs / 60_000,
     auditGraceMs: graceMs,
+    auditFrom: earliest,
     ...(auditedUntil !== undefined ? { auditedUntil } : {}),
     audits,
   }));
@@ -120,7 +128,7 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
   /** One audit as a child, over the window since the last (overlapping by the grace: findings are idempotent). */
   async function audit(): Promise<void> {
     const until = Date.now() - graceMs;
-    const from = auditedUntil !== undefined ? auditedUntil - graceMs : input.startedAt;
+    const from = Math.max(earliest, auditedUntil !== undefined ? auditedUntil - graceMs : earliest);
     if (until <= from) return;
     try {
       const r = await executeChild<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {

@@ -30,6 +30,8 @@ export interface SyncOptions {
   auditEveryMinutes?: number;
   /** Only messages older than this are audited (ms, default 2 min). */
   auditGraceMs?: number;
+  /** Messages before this are never audited (ms, default the sync's start). */
+  auditFrom?: number;
 }
 
 export async function startSync(client: Client, name: string, taskQueue: string, o: SyncOptions = {}): Promise<string> {
@@ -42,6 +44,7 @@ export async function startSync(client: Client, name: string, taskQueue: string,
         startedAt: Date.now(),
         ...(o.auditEveryMinutes !== undefined ? { auditEveryMinutes: o.auditEveryMinutes } : {}),
         ...(o.auditGraceMs !== undefined ? { auditGraceMs: o.auditGraceMs } : {}),
+        ...(o.auditFrom !== undefined ? { auditFrom: o.auditFrom } : {}),
       },
     ],
     typedSearchAttributes: [
@@ -235,10 +238,11 @@ async function finalAudit(
   }
   const view = await client.workflow.getHandle(syncWorkflowId(name)).query(syncViewQuery);
   const until = view.drainingSince ?? Date.now();
-  const from =
-    view.auditedUntil !== undefined
-      ? view.auditedUntil - (view.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS)
-      : view.startedAt;
+  const earliest = view.auditFrom ?? view.startedAt;
+  const from = Math.max(
+    earliest,
+    view.auditedUntil !== undefined ? view.auditedUntil - (view.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS) : earliest
+  );
   log('auditing both sides up to the drain');
   const r = await client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
     workflowId: `coexist-audit:${name}:stop-${Date.now()}`,

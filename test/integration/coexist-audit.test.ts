@@ -267,4 +267,21 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     const history = temporal.api.history.v1.History.decode(readFileSync(file));
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist-sync:before-audit');
   });
+
+  it('audits nothing older than --audit-from (capture started before the import’s export)', async () => {
+    const name = 'audit-from';
+    await startSync(t.client, name, worker.taskQueue, {
+      auditEveryMinutes: 0.05,
+      auditGraceMs: 500,
+      auditFrom: Date.now() + 10 * 60_000,
+    });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendLegacy('bob', { to: 'ann' }, `before-audit-from ${CANARY}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    // Time for a scheduled audit (every 3 s); then the stop's, which would bring it across without --audit-from.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const stopped = await stopSync(t.client, name);
+    assert.deepEqual([stopped.audits?.found, stopped.audits?.repaired], [0, 0]);
+    assert.equal(count(await zimBodies('peer'), `before-audit-from ${CANARY}`), 0, 'left alone');
+  });
 });

@@ -130,6 +130,7 @@ Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one a
       'run the reconciliation audit every n minutes (0: never; coexist stop audits anyway)',
       String(DEFAULT_AUDIT_EVERY_MINUTES)
     )
+    .option('--audit-from <time>', "audit no message older than this (ISO 8601; default the sync's start): see below")
     .option('--json', 'print {"name","workflowId"}')
     .addHelpText(
       'after',
@@ -141,26 +142,42 @@ A worker on the coexistence task queue runs it ("zim-migrate receiver --with-wor
 --audit-every-minutes the sync audits its conversations: it lists each side's messages since the last audit (older
 than 2 minutes, so mirrors in flight are left alone) and hands any message the other side lacks (its callback or
 routing event was lost) back to its conversation, which mirrors it once. "coexist divergences" lists them.
+Messages the historical import wrote carry no mirror tag: if capture started before the export, give
+--audit-from the export's time, or the audit takes an imported copy for a message whose mirror is missing.
 Exit codes: 0 started, 1 Temporal unreachable or a sync of that name is already running, 2 bad usage.`
     )
-    .action(async (o: { name: string; taskQueue?: string; auditEveryMinutes: string; json?: boolean }) => {
-      const name = parseName(o.name);
-      const every = z.coerce.number().int().min(0).max(10_080).safeParse(o.auditEveryMinutes);
-      if (!every.success) throw new UsageError('--audit-every-minutes: a whole number of minutes, 0 to 10080');
-      const settings = temporalSettings();
-      await withClient(settings, async (client) => {
-        try {
-          const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE, {
-            auditEveryMinutes: every.data,
-          });
-          console.log(o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`);
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError)
-            throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
-          throw withSearchAttributeHint(err, settings.namespace);
-        }
-      });
-    });
+    .action(
+      async (o: {
+        name: string;
+        taskQueue?: string;
+        auditEveryMinutes: string;
+        auditFrom?: string;
+        json?: boolean;
+      }) => {
+        const name = parseName(o.name);
+        const every = z.coerce.number().int().min(0).max(10_080).safeParse(o.auditEveryMinutes);
+        if (!every.success) throw new UsageError('--audit-every-minutes: a whole number of minutes, 0 to 10080');
+        const auditFrom = o.auditFrom === undefined ? undefined : Date.parse(o.auditFrom);
+        if (auditFrom !== undefined && Number.isNaN(auditFrom))
+          throw new UsageError('--audit-from: a time in ISO 8601, e.g. 2026-12-01T08:00:00Z');
+        const settings = temporalSettings();
+        await withClient(settings, async (client) => {
+          try {
+            const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE, {
+              auditEveryMinutes: every.data,
+              ...(auditFrom !== undefined ? { auditFrom } : {}),
+            });
+            console.log(
+              o.json ? JSON.stringify({ name, workflowId }) : `Sync ${name} started (workflow ${workflowId})`
+            );
+          } catch (err) {
+            if (err instanceof WorkflowExecutionAlreadyStartedError)
+              throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
+            throw withSearchAttributeHint(err, settings.namespace);
+          }
+        });
+      }
+    );
 
   coexist
     .command('status')
