@@ -1,5 +1,5 @@
 /**
- * The historical-import handoff inside a conversation's workflow (docs/coexistence.md §9). Capture starts before
+ * The historical-import handoff inside a conversation's workflow (docs/coexistence.md §10). Capture starts before
  * the export is taken, so a live legacy message may also be in the history the import writes. Until the staging
  * ledger shows this conversation's history imported, its live legacy messages and group changes are HELD (in
  * order, as events: ids and body references, no text); a check runs at once and then every `checkEveryMs` while any is held. Once

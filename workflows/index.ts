@@ -6,4 +6,5 @@ export { entitySequenceWorkflow } from './entity-sequence';
 export { extractWorkflow } from './extract';
 export { conversationSyncWorkflow } from './coexist';
 export { coexistSyncWorkflow } from './coexist-sync';
+export { coexistAuditWorkflow } from './coexist-audit';
 export { roundWorkflow } from './round';

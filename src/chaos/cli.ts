@@ -145,15 +145,16 @@ line. The reference legacy server and the ZIM emulator run in this process, a Te
 receiver ("zim-migrate receiver") and the conversations' worker ("zim-migrate receiver --worker-only") as child
 processes. Traffic flows on both sides at once (three one-to-one pairs and a group, as "zim-migrate dev --coexist"
 sends it, a round every 400 ms) with the emulator's callbacks duplicated, reordered and echoed before the send's
-answer, the legacy routing events duplicated and reordered (all seeded) and, with --faults on, ZIM's send APIs
-failing now and then. The worker is SIGKILLed --kills times (default
+answer, the legacy routing events duplicated and reordered, 5% of the deliveries on each side lost outright (all
+seeded) and, with --faults on, ZIM's send APIs failing now and then. The worker is SIGKILLed --kills times (default
 ${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again; the senders'
-retries (about 30 s) bridge a receiver that is down. Then the sync is stopped and both sides compared:
-  chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 4 settled by tail, 0 by echo, 0 parked, lag p99 61.5 s; ZIM send faults: ...; 78 s (seed 123)
+retries (about 30 s) bridge a receiver that is down. Then the sync is stopped (its final reconciliation audit finds
+what the lost deliveries left on one side only and hands it back to be mirrored) and both sides compared:
+  chaos --coexist: 2 worker kills, 1 receiver kill; 11 deliveries lost on purpose, 6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 4 settled by tail, 0 by echo, 0 parked, lag p99 61.5 s; ZIM send faults: ...; 78 s (seed 123)
 "Settled by tail / by echo": sends whose outcome was unknown (a kill or a fault between the send and its record),
 settled without sending again. "Lag p99" is a measure, not a pass condition: a killed worker's activity is retried
-after its 1-minute timeout, so a kill that lands on one holds that conversation up to a minute (runs take 30-100 s). No callback or routing event is lost on
-purpose: recovering a lost one needs the reconciliation audit, which is not built yet (docs/coexistence.md §6).
+after its 1-minute timeout, so a kill that lands on one holds that conversation up to a minute (runs take 30-100 s).
+A lost delivery of an echo changes nothing; one of a message is a divergence, which must be repaired.
 The work folder (store, Temporal database, the receiver's and the worker's logs) is kept when a run fails.
 
 Exit codes: 0 exact, 1 not exact (or not finished, or the corpus differs), 2 bad usage.

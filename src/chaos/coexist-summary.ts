@@ -5,19 +5,34 @@ import { faultCounts, n } from './summary';
 
 const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
 
-/** Settled, compared, every message on the other side exactly once and none mirrored back, nothing parked. */
+/**
+ * Settled, compared, every message on the other side exactly once and none mirrored back, nothing parked, and every
+ * divergence the audits found repaired.
+ */
 export function coexistChaosPassed(r: CoexistChaosResult): boolean {
-  return r.status === 'completed' && r.check !== undefined && coexistExact(r.check) && (r.sync?.parked ?? 0) === 0;
+  return (
+    r.status === 'completed' &&
+    r.check !== undefined &&
+    coexistExact(r.check) &&
+    (r.sync?.parked ?? 0) === 0 &&
+    (r.audit === undefined || r.audit.repaired === r.audit.found)
+  );
 }
 
 /**
- * e.g. `chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost,
+ * e.g. `chaos --coexist: 2 worker kills, 1 receiver kill; 12 deliveries lost on purpose, 7 divergences found,
+ * 7 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost,
  * 0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.0 s; ZIM send faults: ...; 74 s (seed 123)`.
  */
 export function coexistChaosSummary(r: CoexistChaosResult): string {
   const kills = [plural(r.workerKills, 'worker kill'), plural(r.receiverKills, 'receiver kill')];
   if (r.exitsOnTheirOwn > 0) kills.push(`${plural(r.exitsOnTheirOwn, 'exit')} on their own`);
   const parts = [kills.join(', ')];
+  if (r.audit)
+    parts.push(
+      `${plural(r.audit.lostOnPurpose, 'delivery', 'deliveries')} lost on purpose, ` +
+        `${plural(r.audit.found, 'divergence')} found, ${n(r.audit.repaired)} repaired`
+    );
   if (r.check) {
     const check = [coexistLine(r.check)];
     if (r.status === 'not-settled') check.push('not settled in time');

@@ -7,8 +7,10 @@
  * again; with faults on, ZIM's send APIs also fail now and then, some after committing the message. Then the sync is stopped (drained, every conversation closed) and both sides are compared: every message
  * on the other side exactly once, none mirrored back.
  *
- * Callbacks are not lost on purpose: recovering a lost one needs the reconciliation audit, which is not built
- * (docs/coexistence.md §6). A delivery dropped after its sender's last retry is counted and reported.
+ * A seeded share of the deliveries on both sides (`lossRate`, 5%) is lost on purpose, never attempted: those
+ * messages reach no conversation until the reconciliation audit `coexist stop` runs after the drain finds them on
+ * one side only and hands them back (docs/coexistence.md §9). A delivery dropped after its sender's last retry is
+ * counted and reported apart.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -79,6 +81,8 @@ export interface CoexistChaosResult {
   faults: Partial<Record<FaultKind, number>>;
   /** Deliveries dropped after the sender's last retry (ZIM callbacks, legacy routing events); expected 0. */
   dropped: { zim: number; legacy: number };
+  /** Deliveries lost on purpose (both sides), and what the audits found and repaired. */
+  audit?: { lostOnPurpose: number; found: number; repaired: number };
   seconds: number;
   /** The work folder, when it was kept. */
   workDir?: string;
@@ -95,9 +99,13 @@ const settledValue = <T>(r: PromiseSettledResult<T>): T => {
   return r.value;
 };
 
-/** Delivery faults on both sides (no loss: see the module's comment). */
+/** Share of deliveries lost on purpose on each side: recovered only by the audit at the stop. */
+export const COEXIST_LOSS_RATE = 0.05;
+
+/** Delivery faults on both sides. */
 const zimFaults = (seed: number) => ({
   seed,
+  lossRate: COEXIST_LOSS_RATE,
   duplicateRate: 0.2,
   reorderRate: 0.2,
   reorderDelayMs: 300,
@@ -192,7 +200,13 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       receiverUrl,
       retryDelaysMs: RETRY_DELAYS_MS,
       zimFaults: zimFaults(o.seed),
-      legacyFaults: { duplicateRate: 0.2, reorderRate: 0.2, reorderDelayMs: 300, seed: o.seed },
+      legacyFaults: {
+        duplicateRate: 0.2,
+        reorderRate: 0.2,
+        reorderDelayMs: 300,
+        lossRate: COEXIST_LOSS_RATE,
+        seed: o.seed,
+      },
     });
     await startSync(client, SYNC, DEFAULT_COEXIST_TASK_QUEUE);
     // On the sends alone: the run's own reads (setup, the check) go through ZIM's API too.
@@ -228,17 +242,29 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     }
     log(`traffic sent (${total} messages); waiting for both sides to hold it`);
 
+    // What was lost on purpose arrives only with the stop's audit: settled once nothing more is under way (a
+    // conversation held up by a killed worker's activity still counts it as queued).
+    const idle = async () =>
+      emulator!.callbacks.deliveries({ outcome: 'pending' }).length === 0 &&
+      !legacy!.webhook.log.some((d) => d.outcome === 'pending') &&
+      (await syncStatus(client, SYNC).then(
+        (st) => st.queued === 0,
+        () => false
+      ));
     const settled = await waitForBothSides(sides, {
       tag,
       rounds: o.rounds,
       timeoutMs: Math.max(0, deadline - Date.now()),
       signal,
+      quiet: { quietMs: 3_000, idle },
     });
     result.status = signal.aborted ? 'interrupted' : settled ? 'completed' : 'not-settled';
     if (result.status !== 'interrupted') {
       await sleep(ECHO_GRACE_MS);
       const stopped = await stopSync(client, SYNC, (line) => log(`sync: ${line}`));
       log(`sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`);
+      const audits = stopped.audits ?? { found: 0, repaired: 0 };
+      result.audit = { lostOnPurpose: 0, found: audits.found, repaired: audits.repaired };
       const st = (result.sync = await syncStatus(client, SYNC));
       const lag = (d: SyncStatus['legacyToZim']) =>
         `p50 ${((d.lagMs.p50 ?? 0) / 1000).toFixed(1)} s, p99 ${((d.lagMs.p99 ?? 0) / 1000).toFixed(1)} s`;
@@ -253,7 +279,15 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
   } finally {
     if (emulator) result.faults = emulator.counters().faults;
     if (emulator) result.dropped.zim = emulator.callbacks.deliveries({ outcome: 'dropped' }).length;
-    if (legacy) result.dropped.legacy = legacy.webhook.log.filter((d) => d.outcome === 'lost').length;
+    // Not those refused with 410 once the sync drained: the echoes of the stop audit's repairs.
+    if (legacy)
+      result.dropped.legacy = legacy.webhook.log.filter(
+        (d) => d.outcome === 'lost' && d.attempts.at(-1) !== 410
+      ).length;
+    if (result.audit && emulator && legacy)
+      result.audit.lostOnPurpose =
+        emulator.callbacks.deliveries({ outcome: 'lost' }).length +
+        legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length;
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await legacy?.close();
     await emulator?.stop();

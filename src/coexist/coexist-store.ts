@@ -56,7 +56,33 @@ export interface CoexistStore {
   parked(): Promise<ParkedRecord[]>;
   /** Forgets a parked mirror (its retry was handed to its conversation). */
   unpark(eventKey: string): Promise<void>;
+  /** Every conversation the store has seen a mirror, a group change or a parked event of. */
+  conversations(): Promise<string[]>;
+  /** Records what an audit found (idempotent per conversation, side and message: the first finding is kept). */
+  recordDivergence(d: Omit<DivergenceRecord, 'foundAt' | 'repairedAt' | 'repair'>): Promise<void>;
+  /** How a divergence was repaired (the event handed to its conversation, or why it cannot be). */
+  markRepaired(d: DivergenceKey, repair: string): Promise<void>;
+  divergences(): Promise<DivergenceRecord[]>;
   close(): Promise<void>;
+}
+
+/** Which finding: a message present on `origin` with no counterpart on the other side, or a gap in its sequence. */
+export interface DivergenceKey {
+  conv: string;
+  origin: Origin;
+  /** The message id on its side (a gap: `gap:<first>-<last>` of the missing sequence numbers). */
+  msgId: string;
+}
+
+/** What the reconciliation audit found (src/coexist/audit.ts): the `divergences` table. */
+export interface DivergenceRecord extends DivergenceKey {
+  kind: 'missing' | 'gap';
+  /** The message's time on its side (ms). */
+  at: number;
+  foundAt: number;
+  repairedAt: number | null;
+  /** How it was repaired (or why it could not be), never message text. */
+  repair: string | null;
 }
 
 /** Which side's change it was and that side's time: later changes from the same side win (its clock is one). */
@@ -108,7 +134,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL,
       member INTEGER NOT NULL, origin TEXT NOT NULL, changed_at INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));
     CREATE TABLE IF NOT EXISTS parked (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, origin TEXT NOT NULL,
-      subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);`);
+      subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS divergences (conv TEXT NOT NULL, origin TEXT NOT NULL, msg_id TEXT NOT NULL,
+      kind TEXT NOT NULL, at INTEGER NOT NULL, found_at INTEGER NOT NULL, repaired_at INTEGER, repair TEXT,
+      PRIMARY KEY (conv, origin, msg_id));`);
   // Stores made before parked mirrors could be retried lack the event.
   if (!(db.pragma('table_info(parked)') as { name: string }[]).some((c) => c.name === 'event'))
     db.exec('ALTER TABLE parked ADD COLUMN event TEXT');
@@ -158,6 +187,13 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const deleteParked = db.prepare('DELETE FROM parked WHERE event_key = ?');
   const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
+  const allConvs = db.prepare<[], { conv: string }>(`SELECT conv FROM mirrored UNION SELECT 'group:' || group_id
+      FROM group_state UNION SELECT conv FROM parked UNION SELECT conv FROM divergences ORDER BY 1`);
+  const insertDivergence = db.prepare(`INSERT OR IGNORE INTO divergences (conv, origin, msg_id, kind, at, found_at)
+      VALUES (?, ?, ?, ?, ?, ?)`);
+  const repaired = db.prepare(`UPDATE divergences SET repaired_at = ?, repair = ?
+      WHERE conv = ? AND origin = ? AND msg_id = ? AND repaired_at IS NULL`);
+  const allDivergences = db.prepare<[], DivergenceRow>('SELECT * FROM divergences ORDER BY found_at, conv, msg_id');
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -224,10 +260,42 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
         ...(r.event && { event: SyncEventSchema.parse(JSON.parse(r.event)) }),
       }));
     },
+    async conversations() {
+      return allConvs.all().map((r) => r.conv);
+    },
+    async recordDivergence(d) {
+      insertDivergence.run(d.conv, d.origin, d.msgId, d.kind, d.at, Date.now());
+    },
+    async markRepaired(d, repair) {
+      repaired.run(Date.now(), repair, d.conv, d.origin, d.msgId);
+    },
+    async divergences() {
+      return allDivergences.all().map((r) => ({
+        conv: r.conv,
+        origin: r.origin,
+        msgId: r.msg_id,
+        kind: r.kind,
+        at: r.at,
+        foundAt: r.found_at,
+        repairedAt: r.repaired_at,
+        repair: r.repair,
+      }));
+    },
     async close() {
       db.close();
     },
   };
+}
+
+interface DivergenceRow {
+  conv: string;
+  origin: Origin;
+  msg_id: string;
+  kind: 'missing' | 'gap';
+  at: number;
+  found_at: number;
+  repaired_at: number | null;
+  repair: string | null;
 }
 
 interface ParkedRow {

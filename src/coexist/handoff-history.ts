@@ -1,5 +1,5 @@
 /**
- * The handoff's question to the migration's staging ledger (docs/coexistence.md §9): is this conversation's history
+ * The handoff's question to the migration's staging ledger (docs/coexistence.md §10): is this conversation's history
  * imported, and which of the live legacy messages a conversation holds does that history already contain?
  *
  * - Imported: the import's accounts stage is settled (every staged user registered, so a mirrored message does not

@@ -1,5 +1,5 @@
 /**
- * The historical-import handoff of a sync (`coexist start --handoff <staging>`, docs/coexistence.md §9): where the
+ * The historical-import handoff of a sync (`coexist start --handoff <staging>`, docs/coexistence.md §10): where the
  * migration's staging ledger is, so conversation workflows hold their live legacy messages until their history is
  * imported. The setting travels in the sync workflow's memo and in each conversation's input, so it holds a
  * location only: a file path, or a postgres:// URL without its password (the worker reads that from its

@@ -6,8 +6,16 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ZIM_COEXIST_STATUS, ZIM_COEXIST_SYNC } from '../shared/search-attributes';
-import type { coexistSyncWorkflow, CoexistSyncState, StopSummary } from '../../workflows/coexist-sync';
-import { drainSignal, stoppedSignal } from '../../workflows/coexist-sync';
+import type {
+  AuditFigures,
+  AuditTotals,
+  coexistSyncWorkflow,
+  CoexistSyncState,
+  CoexistSyncView,
+  StopSummary,
+} from '../../workflows/coexist-sync';
+import { DEFAULT_AUDIT_GRACE_MS, drainSignal, stoppedSignal, syncViewQuery } from '../../workflows/coexist-sync';
+import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { closeSignal, syncStatsQuery, type SyncStats } from '../../workflows/coexist';
 import type { LagSample } from '../../workflows/coexist-lag';
 import { handoffFromMemo, type HandoffSetting } from './handoff-setting';
@@ -18,18 +26,33 @@ export const GATE_CACHE_MS = 1_000;
 /** The window events per second are counted over (ms). */
 const RATE_WINDOW_MS = 60_000;
 
-export async function startSync(
-  client: Client,
-  name: string,
-  taskQueue: string,
-  handoff?: HandoffSetting
-): Promise<string> {
+export interface SyncOptions {
+  /** Minutes between reconciliation audits (default 15; 0: never). */
+  auditEveryMinutes?: number;
+  /** Only messages older than this are audited (ms, default 2 min). */
+  auditGraceMs?: number;
+  /** Messages before this are never audited (ms, default the sync's start). */
+  auditFrom?: number;
+  /** The historical-import handoff (`coexist start --handoff`). */
+  handoff?: HandoffSetting;
+}
+
+export async function startSync(client: Client, name: string, taskQueue: string, o: SyncOptions = {}): Promise<string> {
   const handle = await client.workflow.start<typeof coexistSyncWorkflow>('coexistSyncWorkflow', {
     workflowId: syncWorkflowId(name),
     taskQueue,
-    args: [{ name, startedAt: Date.now(), ...(handoff ? { handoff } : {}) }],
+    args: [
+      {
+        name,
+        startedAt: Date.now(),
+        ...(o.auditEveryMinutes !== undefined ? { auditEveryMinutes: o.auditEveryMinutes } : {}),
+        ...(o.auditGraceMs !== undefined ? { auditGraceMs: o.auditGraceMs } : {}),
+        ...(o.auditFrom !== undefined ? { auditFrom: o.auditFrom } : {}),
+        ...(o.handoff ? { handoff: o.handoff } : {}),
+      },
+    ],
     // Receivers read the handoff by describe (no worker needed), as they read the state.
-    ...(handoff ? { memo: { handoff } } : {}),
+    ...(o.handoff ? { memo: { handoff: o.handoff } } : {}),
     typedSearchAttributes: [
       { key: ZIM_COEXIST_SYNC, value: name },
       { key: ZIM_COEXIST_STATUS, value: 'running' },
@@ -160,6 +183,24 @@ export interface SyncStatus {
    * them), released (mirrored once imported) and parked; `waiting` counts conversations still holding some.
    */
   handoff?: { held: number; dropped: number; released: number; parked: number; waiting: number };
+  /** The reconciliation audits so far (the store lists each divergence: `coexist divergences`). */
+  divergences: AuditTotals & { auditedUntil?: number };
+}
+
+/** The sync's audits: by its view while it runs (a worker must), by its result once stopped. */
+async function auditsOf(client: Client, name: string): Promise<SyncStatus['divergences']> {
+  const none = { runs: 0, failed: 0, found: 0, repaired: 0, gaps: 0 };
+  const handle = client.workflow.getHandle<typeof coexistSyncWorkflow>(syncWorkflowId(name));
+  try {
+    const d = await handle.describe();
+    if (d.status.name === 'COMPLETED') return (await handle.result()).audits ?? none;
+    if (d.status.name !== 'RUNNING') return none;
+    const v: CoexistSyncView = await handle.query(syncViewQuery);
+    return { ...(v.audits ?? none), ...(v.auditedUntil !== undefined ? { auditedUntil: v.auditedUntil } : {}) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return none;
+    throw err;
+  }
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -212,12 +253,65 @@ export async function syncStatus(client: Client, name: string, now = Date.now())
           },
         }
       : {}),
+    divergences:
+      state === 'unknown' ? { runs: 0, failed: 0, found: 0, repaired: 0, gaps: 0 } : await auditsOf(client, name),
   };
 }
 
 export interface StopResult extends StopSummary {
   alreadyStopped: boolean;
   tookMs: number;
+}
+
+const openConversations = (name: string) =>
+  `${ZIM_COEXIST_SYNC.name} = "${name}" AND WorkflowType = "conversationSyncWorkflow" AND ExecutionStatus = "Running"`;
+
+/** Longest wait for the open conversations to finish what they hold before the final audit reads both sides. */
+const QUIET_WAIT_MS = 2 * 60_000;
+
+/**
+ * The final audit of `coexist stop`, after the drain: once the conversations have handled what they hold, every
+ * message before the drain that is still on one side only was lost on the way (a callback or routing event lost,
+ * or refused with 410 during the drain) and is handed back to its conversation, which the close then finishes.
+ * The window runs from the last scheduled audit (or the sync's start) to the drain, with no grace.
+ */
+async function finalAudit(
+  client: Client,
+  name: string,
+  taskQueue: string,
+  log: (line: string) => void
+): Promise<AuditFigures> {
+  const quietBy = Date.now() + QUIET_WAIT_MS;
+  for (;;) {
+    let queued = 0;
+    for await (const w of client.workflow.list({ query: openConversations(name) })) {
+      const s = await client.workflow
+        .getHandle(w.workflowId)
+        .query(syncStatsQuery)
+        .catch(() => undefined);
+      queued += s?.queued ?? 0;
+    }
+    if (queued === 0 || Date.now() > quietBy) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const sync = client.workflow.getHandle(syncWorkflowId(name));
+  const view = await sync.query(syncViewQuery);
+  const handoff = handoffFromMemo((await sync.describe()).memo);
+  const until = view.drainingSince ?? Date.now();
+  const earliest = view.auditFrom ?? view.startedAt;
+  const from = Math.max(
+    earliest,
+    view.auditedUntil !== undefined ? view.auditedUntil - (view.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS) : earliest
+  );
+  log('auditing both sides up to the drain');
+  const r = await client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+    workflowId: `coexist-audit:${name}:stop-${Date.now()}`,
+    taskQueue,
+    args: [{ from, until, syncName: name, ...(handoff ? { handoff: handoff.staging } : {}) }],
+    typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: name }],
+  });
+  log(`audit: ${r.found} divergence${r.found === 1 ? '' : 's'} found, ${r.repaired} repaired`);
+  return { found: r.found, repaired: r.repaired, gaps: r.gaps };
 }
 
 /**
@@ -239,9 +333,14 @@ export async function stopSync(
   log(`draining: receivers answer 410 to new events from now on (within ${(2 * GATE_CACHE_MS) / 1000} s)`);
   // Receivers read the state at most GATE_CACHE_MS old; events they accepted before are in the conversations' queues.
   await new Promise((r) => setTimeout(r, 2 * GATE_CACHE_MS));
+  // An audit that fails (no worker with its activities, a side unreachable) does not keep the sync from stopping.
+  const audit = await finalAudit(client, name, (await sync.describe()).taskQueue, log).catch((err: unknown) => {
+    log(`audit failed, nothing repaired: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  });
   let closed = 0;
   let handled = 0;
-  const query = `${ZIM_COEXIST_SYNC.name} = "${name}" AND WorkflowType = "conversationSyncWorkflow" AND ExecutionStatus = "Running"`;
+  const query = openConversations(name);
   // Listed first, then closed together (closing changes what the listing returns); listed again until none is
   // open, for one a receiver started just before it saw the drain.
   for (;;) {
@@ -271,8 +370,8 @@ export async function stopSync(
     }
   }
   log(`closed ${closed} conversation workflow${closed === 1 ? '' : 's'}`);
-  const summary: StopSummary = { closed, handled };
+  const summary: StopSummary = { closed, handled, ...(audit ? { audit } : {}) };
   await sync.signal(stoppedSignal, summary);
-  await sync.result();
-  return { ...summary, alreadyStopped: false, tookMs: Date.now() - began };
+  const result = await sync.result();
+  return { ...result, alreadyStopped: false, tookMs: Date.now() - began };
 }

@@ -33,6 +33,8 @@ export interface LegacyServerOptions {
   duplicateRate?: number;
   reorderRate?: number;
   reorderDelayMs?: number;
+  /** Share of routing events lost outright (seeded), for the reconciliation audit to recover. */
+  lossRate?: number;
   seed?: number;
 }
 
@@ -49,6 +51,7 @@ const WebhookPatchSchema = z.object({
   duplicateRate: z.number().min(0).max(1).optional(),
   reorderRate: z.number().min(0).max(1).optional(),
   reorderDelayMs: z.number().int().nonnegative().max(60_000).optional(),
+  lossRate: z.number().min(0).max(1).optional(),
   seed: z.number().int().optional(),
   retryDelaysMs: z.array(z.number().int().nonnegative()).max(20).optional(),
 });
@@ -109,6 +112,7 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
     duplicateRate: options.duplicateRate ?? 0,
     reorderRate: options.reorderRate ?? 0,
     reorderDelayMs: options.reorderDelayMs ?? 200,
+    lossRate: options.lossRate ?? 0,
     seed: options.seed ?? 1,
   };
   const webhook = new WebhookDispatcher(webhookOptions);
@@ -187,6 +191,7 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
         ...(p.duplicateRate !== undefined ? { duplicateRate: p.duplicateRate } : {}),
         ...(p.reorderRate !== undefined ? { reorderRate: p.reorderRate } : {}),
         ...(p.reorderDelayMs !== undefined ? { reorderDelayMs: p.reorderDelayMs } : {}),
+        ...(p.lossRate !== undefined ? { lossRate: p.lossRate } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
         ...(p.retryDelaysMs !== undefined ? { retryDelaysMs: p.retryDelaysMs } : {}),
       });

@@ -2,7 +2,8 @@
  * Delivery of the reference server's routing events to one URL, as the contract asks of a legacy backend: each
  * attempt signed afresh (HMAC-SHA256 over timestamp and body), retried with backoff on a non-2xx answer or a
  * network error, dropped after the last retry; a seeded share delivered twice, and a seeded share held back so that
- * later events overtake it, to prove duplicates and reordering are absorbed.
+ * later events overtake it, to prove duplicates and reordering are absorbed; and a seeded share lost outright (never
+ * attempted), which only the reconciliation audit recovers.
  */
 import { request } from 'undici';
 import type { LegacyRoutingEvent } from '../coexist/legacy-contract';
@@ -20,6 +21,8 @@ export interface WebhookOptions {
   /** Share of events held back `reorderDelayMs` before their first attempt, so later ones overtake them, seeded. */
   reorderRate?: number;
   reorderDelayMs?: number;
+  /** Share of events lost outright, never attempted (seeded): recovered only by the reconciliation audit. */
+  lossRate?: number;
   seed: number;
 }
 
@@ -27,7 +30,8 @@ export interface Delivery {
   eventId: string;
   type: string;
   attempts: number[];
-  outcome: 'delivered' | 'lost' | 'pending';
+  /** lost: dropped after the last retry (or the sync refused it: 410); lost-on-purpose: the seeded loss. */
+  outcome: 'delivered' | 'lost' | 'lost-on-purpose' | 'pending';
   duplicate: boolean;
   reordered: boolean;
 }
@@ -66,6 +70,18 @@ export class WebhookDispatcher {
     // Drawn only when reordering is on, so a seed keeps the duplicates it always had.
     const reorderRate = this.options.reorderRate ?? 0;
     const holdMs = reorderRate > 0 && this.#random() < reorderRate ? (this.options.reorderDelayMs ?? 200) : 0;
+    const lossRate = this.options.lossRate ?? 0;
+    if (lossRate > 0 && this.#random() < lossRate) {
+      this.log.push({
+        eventId: event.eventId,
+        type: event.type,
+        attempts: [],
+        outcome: 'lost-on-purpose',
+        duplicate: false,
+        reordered: false,
+      });
+      return;
+    }
     for (let i = 0; i < copies; i++) {
       const p = this.#deliver(event, i > 0, holdMs).finally(() => this.#inFlight.delete(p));
       this.#inFlight.add(p);

@@ -66,8 +66,14 @@ export interface DeliverySettings {
   retryDelaysMs: number[];
   /** The emulator's seeded callback faults (duplicates, reordering, echoes before the send's answer). */
   zimFaults?: Partial<CallbackFaults>;
-  /** The legacy server's seeded delivery faults: shares of routing events delivered twice and held back. */
-  legacyFaults?: { duplicateRate: number; reorderRate: number; reorderDelayMs: number; seed: number };
+  /** The legacy server's seeded delivery faults: shares of routing events delivered twice, held back and lost. */
+  legacyFaults?: {
+    duplicateRate: number;
+    reorderRate: number;
+    reorderDelayMs: number;
+    lossRate?: number;
+    seed: number;
+  };
 }
 
 /** Points ZIM's callbacks and the legacy routing webhook at the receiver; returns how to unpoint them. */
@@ -159,13 +165,28 @@ export async function readSides(s: CoexistSides): Promise<ConversationBodies[]> 
 /** Waits until both sides hold at least the traffic of `rounds` rounds, or `timeoutMs`, or the signal. */
 export async function waitForBothSides(
   s: CoexistSides,
-  o: { tag: string; rounds: number; timeoutMs: number; signal: AbortSignal }
+  o: {
+    tag: string;
+    rounds: number;
+    timeoutMs: number;
+    signal: AbortSignal;
+    /**
+     * When deliveries are lost on purpose, not everything arrives before the audit: settled also once nothing has
+     * changed on either side for `quietMs` and this says nothing is under way (deliveries, conversations' queues).
+     */
+    quiet?: { quietMs: number; idle: () => Promise<boolean> };
+  }
 ): Promise<boolean> {
   const mine = (bodies: string[]) => bodies.filter((b) => b.includes(` ${o.tag} `)).length;
   const until = Date.now() + o.timeoutMs;
+  let last = '';
+  let sameSince = Date.now();
   for (;;) {
     const sides = await readSides(s);
     if (sides.every((c) => mine(c.inLegacy) >= 2 * o.rounds && mine(c.inZim) >= 2 * o.rounds)) return true;
+    const tally = sides.map((c) => `${mine(c.inLegacy)}/${mine(c.inZim)}`).join(',');
+    if (tally !== last) [last, sameSince] = [tally, Date.now()];
+    else if (o.quiet && Date.now() - sameSince >= o.quiet.quietMs && (await o.quiet.idle())) return true;
     if (Date.now() > until || o.signal.aborted) return false;
     await sleep(500);
   }

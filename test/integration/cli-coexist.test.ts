@@ -157,13 +157,30 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     assert.ok(running.legacyToZim.eventsPerSecond > 0);
     assert.match(await cli('coexist', 'status', '--name', 'cli-sync'), /legacy→ZIM {2}1 mirrored[^]*\n {2}parked 0\n/);
 
+    assert.match(
+      await cli('coexist', 'status', '--name', 'cli-sync'),
+      /\n {2}divergences 0 found, 0 repaired \(0 audits\)\n/
+    );
+
+    // A routing event lost for good before the stop: only the stop's audit brings the message across.
+    await post(`${legacyUrl}/_test/webhook`, { lossRate: 1 });
+    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'lost before the stop' });
+    await post(`${legacyUrl}/_test/webhook`, { lossRate: 0 });
     const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
     assert.match(stopped, /draining/);
-    assert.match(stopped, /1 conversation workflows closed after handling 4 events/);
+    assert.match(stopped, /audit: 1 divergence found, 1 repaired/);
+    // The repair is mirrored (its echo comes after the drain: refused, not counted).
+    assert.match(stopped, /1 conversation workflows closed after handling 5 events; audit 1 found, 1 repaired/);
+    want.push('lost before the stop');
+    want.sort();
+    const listed = await cli('coexist', 'divergences', '--store', path.join(dir, 'coexist.sqlite'));
+    assert.match(listed, /1 divergence in .*\n.*peer:ann:bob {2}legacy message \S+ \(sent .*\) missing on ZIM\n/);
+    assert.match(listed, /repaired: \S+, handed to coexist:peer:ann:bob as audit:lg:msg:/);
     const after = await status();
     assert.equal(after.state, 'stopped');
     assert.deepEqual(after.conversations, { open: 0, closed: 1 });
-    assert.equal(after.legacyToZim.mirrored, 1, 'counters of closed conversations still count');
+    assert.equal(after.legacyToZim.mirrored, 2, 'counters of closed conversations still count');
+    assert.deepEqual([after.divergences.found, after.divergences.repaired], [1, 1]);
     // Stopped: a new message is refused by the receiver (the legacy server gives up on 410) and not mirrored.
     await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the stop' });
     await new Promise((r) => setTimeout(r, 3_000));

@@ -89,6 +89,7 @@ const sync = (over: Partial<SyncStatus> = {}): SyncStatus => ({
   refused: 0,
   parked: 0,
   queued: 0,
+  divergences: { runs: 1, failed: 0, found: 0, repaired: 0, gaps: 0 },
   ...over,
 });
 const exactRun: CoexistChaosResult = {
@@ -101,6 +102,7 @@ const exactRun: CoexistChaosResult = {
   sync: sync(),
   faults: { delayed: 3, commitThenDrop: 4, http5xx: 0 },
   dropped: { zim: 0, legacy: 0 },
+  audit: { lostOnPurpose: 11, found: 6, repaired: 6 },
   seconds: 74,
 };
 
@@ -108,7 +110,8 @@ describe('coexistChaosSummary', () => {
   it('is one line: kills, messages each way, lost / duplicated / echoed, how ambiguous sends settled, the seed', () => {
     assert.equal(
       coexistChaosSummary(exactRun),
-      'chaos --coexist: 2 worker kills, 1 receiver kill; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
+      'chaos --coexist: 2 worker kills, 1 receiver kill; 11 deliveries lost on purpose, 6 divergences found, ' +
+        '6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
         '0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.5 s; ZIM send faults: 4 commitThenDrop; ' +
         '74 s ' +
         '(seed 123)'
@@ -116,7 +119,7 @@ describe('coexistChaosSummary', () => {
     assert.ok(coexistChaosPassed(exactRun));
   });
 
-  it('fails a run that lost, doubled or echoed a message, parked one, or did not settle', () => {
+  it('fails a run that lost, doubled or echoed a message, parked one, did not settle or left a divergence', () => {
     const check = exactRun.check!;
     const failing: CoexistChaosResult[] = [
       { ...exactRun, check: { ...check, zimToLegacy: 119, lost: 1 } },
@@ -125,6 +128,7 @@ describe('coexistChaosSummary', () => {
       { ...exactRun, sync: sync({ parked: 1 }) },
       { ...exactRun, status: 'not-settled' },
       { ...exactRun, status: 'interrupted', check: undefined, sync: undefined },
+      { ...exactRun, audit: { lostOnPurpose: 11, found: 6, repaired: 5 } },
     ];
     for (const r of failing) assert.equal(coexistChaosPassed(r), false, coexistChaosSummary(r));
     const dropped = coexistChaosSummary({ ...exactRun, dropped: { zim: 1, legacy: 1 }, exitsOnTheirOwn: 1 });

@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { existsSync } from 'node:fs';
-import { openSqliteCoexistStore, type ParkedRecord } from '../../coexist/coexist-store';
+import { openSqliteCoexistStore, type DivergenceRecord, type ParkedRecord } from '../../coexist/coexist-store';
 import { handoffSetting, HandoffSettingError, type HandoffSetting } from '../../coexist/handoff-setting';
 import { redactIfUrl } from '../../postgres/database-settings';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
@@ -19,6 +19,7 @@ import {
   type SyncStatus,
 } from '../../coexist/sync-control';
 import { UsageError } from '../../shared/usage-error';
+import { DEFAULT_AUDIT_EVERY_MINUTES } from '../../../workflows/coexist-sync';
 import { temporalSettings } from '../../temporal-connection/connect';
 import { withClient } from './migration-control';
 import { withSearchAttributeHint } from '../search-attribute-hint';
@@ -56,8 +57,33 @@ export function renderSyncStatus(s: SyncStatus): string {
             `${s.handoff.waiting} conversation${s.handoff.waiting === 1 ? '' : 's'} waiting for their import`,
         ]
       : []),
+    `  divergences ${s.divergences.found} found, ${s.divergences.repaired} repaired` +
+      (s.divergences.gaps ? `, ${s.divergences.gaps} sequence gaps` : '') +
+      ` (${s.divergences.runs} audit${s.divergences.runs === 1 ? '' : 's'}` +
+      (s.divergences.failed ? `, ${s.divergences.failed} failed` : '') +
+      (s.divergences.auditedUntil !== undefined
+        ? `, audited up to ${new Date(s.divergences.auditedUntil).toISOString()}`
+        : '') +
+      ')' +
+      (s.divergences.found ? ': "zim-migrate coexist divergences" lists each' : ''),
     '',
   ].join('\n');
+}
+
+export function renderDivergences(store: string, list: DivergenceRecord[]): string {
+  if (list.length === 0) return `No divergences in ${store}: every audit found both sides matching.\n`;
+  const lines = [`${list.length} divergence${list.length === 1 ? '' : 's'} in ${store}, oldest finding first:`];
+  for (const d of list) {
+    const what =
+      d.kind === 'gap'
+        ? `legacy sequence numbers ${d.msgId.slice('gap:'.length)} missing from its read API`
+        : `${d.origin} message ${d.msgId} (sent ${new Date(d.at).toISOString()}) missing on ${d.origin === 'zim' ? 'the legacy side' : 'ZIM'}`;
+    lines.push(
+      `  ${new Date(d.foundAt).toISOString()}  ${d.conv}  ${what}`,
+      `    repaired: ${d.repairedAt === null ? 'no' : `${new Date(d.repairedAt).toISOString()}, ${d.repair ?? ''}`}`
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function renderParked(store: string, parked: ParkedRecord[]): string {
@@ -80,7 +106,9 @@ const notFound = (name: string) =>
 export function registerCoexistCommand(program: Command): void {
   const coexist = program
     .command('coexist')
-    .description('Operate a two-way coexistence sync between the legacy system and ZIM: start, status, parked, stop')
+    .description(
+      'Operate a two-way coexistence sync between the legacy system and ZIM: start, status, parked, divergences, stop'
+    )
     .addHelpText(
       'after',
       `
@@ -93,8 +121,9 @@ Examples:
   $ zim-migrate coexist start --name acme --handoff staging.db   before the export: hold legacy messages until imported
   $ zim-migrate coexist status --name acme          conversations, events/s and lag each way, echoes, parked
   $ zim-migrate coexist status --name acme --json
-  $ zim-migrate coexist stop --name acme            drain, close every conversation, end the sync
+  $ zim-migrate coexist stop --name acme            drain, audit once more, close every conversation, end it
   $ zim-migrate coexist parked --store coexist.sqlite   mirrors given up after their retries, with what to do
+  $ zim-migrate coexist divergences --store coexist.sqlite   what the audits found missing, and how repaired
 
 Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one already running (start),
 2 bad usage (a --name with other characters than letters, digits, ".", "_", "-").`
@@ -111,52 +140,87 @@ Exit codes: 0 done, 1 Temporal unreachable, no such sync (status, stop) or one a
       "the migration's staging (file or postgres:// URL, as plan --out): hold each conversation's live legacy " +
         'messages until its history is imported there, then mirror only what the history lacks'
     )
+    .option(
+      '--audit-every-minutes <n>',
+      'run the reconciliation audit every n minutes (0: never; coexist stop audits anyway)',
+      String(DEFAULT_AUDIT_EVERY_MINUTES)
+    )
+    .option('--audit-from <time>', "audit no message older than this (ISO 8601; default the sync's start): see below")
     .option('--json', 'print {"name","workflowId"} (and "handoff")')
     .addHelpText(
       'after',
       `
 Examples:
-  $ zim-migrate coexist start --name acme --json
+  $ zim-migrate coexist start --name acme --audit-every-minutes 5 --json
   $ zim-migrate coexist start --name acme --handoff staging.db
   $ zim-migrate coexist start --name acme --handoff 'postgres://zim@db/zim?schema=acme'
 
 A worker on the coexistence task queue runs it ("zim-migrate receiver --with-worker"). With --handoff, start the
-receivers and the sync BEFORE taking the export, then plan and import it as usual (docs/coexistence.md §9); the
+receivers and the sync BEFORE taking the export, then plan and import it as usual (docs/coexistence.md §10); the
 staging need not exist yet. The location is stored in the sync's memo: a URL without its password (workers read
-ZIM_MIGRATE_DATABASE_PASSWORD[_FILE]). Exit codes: 0 started, 1 Temporal unreachable or a sync of that name is
-already running, 2 bad usage (a bad name, a --handoff URL holding a password).`
+ZIM_MIGRATE_DATABASE_PASSWORD[_FILE]).
+
+Every --audit-every-minutes the sync audits its conversations: it lists each side's messages since the last audit
+(older than 2 minutes, so mirrors in flight are left alone) and hands any message the other side lacks (its
+callback or routing event was lost) back to its conversation, which mirrors it once. "coexist divergences" lists
+them. Messages the historical import wrote carry no mirror tag. With --handoff the audit leaves a conversation
+alone until its history is imported, then audits only what is newer than that history; without it, if capture
+started before the export, give --audit-from the export's time, or the audit takes an imported copy for a
+message whose mirror is missing.
+Exit codes: 0 started, 1 Temporal unreachable or a sync of that name is already running, 2 bad usage (a bad
+name, a --handoff URL holding a password).`
     )
-    .action(async (o: { name: string; taskQueue?: string; handoff?: string; json?: boolean }) => {
-      const name = parseName(o.name);
-      let handoff: HandoffSetting | undefined;
-      try {
-        handoff = o.handoff === undefined ? undefined : handoffSetting(o.handoff);
-      } catch (err) {
-        if (err instanceof HandoffSettingError) throw new UsageError(err.message);
-        throw err;
-      }
-      const settings = temporalSettings();
-      await withClient(settings, async (client) => {
+    .action(
+      async (o: {
+        name: string;
+        taskQueue?: string;
+        handoff?: string;
+        auditEveryMinutes: string;
+        auditFrom?: string;
+        json?: boolean;
+      }) => {
+        const name = parseName(o.name);
+        let handoff: HandoffSetting | undefined;
         try {
-          const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE, handoff);
-          const shown = handoff && redactIfUrl(handoff.staging);
-          console.log(
-            o.json
-              ? JSON.stringify({ name, workflowId, ...(shown ? { handoff: shown } : {}) })
-              : `Sync ${name} started (workflow ${workflowId})` +
-                  (shown ? `; live legacy messages are held until their history is imported from ${shown}` : '')
-          );
+          handoff = o.handoff === undefined ? undefined : handoffSetting(o.handoff);
         } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError)
-            throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
-          throw withSearchAttributeHint(err, settings.namespace);
+          if (err instanceof HandoffSettingError) throw new UsageError(err.message);
+          throw err;
         }
-      });
-    });
+        const every = z.coerce.number().int().min(0).max(10_080).safeParse(o.auditEveryMinutes);
+        if (!every.success) throw new UsageError('--audit-every-minutes: a whole number of minutes, 0 to 10080');
+        const auditFrom = o.auditFrom === undefined ? undefined : Date.parse(o.auditFrom);
+        if (auditFrom !== undefined && Number.isNaN(auditFrom))
+          throw new UsageError('--audit-from: a time in ISO 8601, e.g. 2026-12-01T08:00:00Z');
+        const settings = temporalSettings();
+        await withClient(settings, async (client) => {
+          try {
+            const workflowId = await startSync(client, name, o.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE, {
+              auditEveryMinutes: every.data,
+              ...(auditFrom !== undefined ? { auditFrom } : {}),
+              ...(handoff ? { handoff } : {}),
+            });
+            const shown = handoff && redactIfUrl(handoff.staging);
+            console.log(
+              o.json
+                ? JSON.stringify({ name, workflowId, ...(shown ? { handoff: shown } : {}) })
+                : `Sync ${name} started (workflow ${workflowId})` +
+                    (shown ? `; live legacy messages are held until their history is imported from ${shown}` : '')
+            );
+          } catch (err) {
+            if (err instanceof WorkflowExecutionAlreadyStartedError)
+              throw new Error(`Sync ${name} is already running (workflow ${syncWorkflowId(name)})`, { cause: err });
+            throw withSearchAttributeHint(err, settings.namespace);
+          }
+        });
+      }
+    );
 
   coexist
     .command('status')
-    .description('The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends, parked')
+    .description(
+      'The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends, parked, divergences'
+    )
     .option(...nameOption)
     .option('--json', 'print the figures as JSON')
     .addHelpText(
@@ -167,7 +231,8 @@ Example:
 
 Figures are summed over the sync's conversation workflows (open ones by their stats query, so a worker must
 run; closed ones by their result). Events per second count mirrors in the last 60 s; lags (from the event's time
-on its side to the end of its mirror) are over each conversation's last 200 mirrors per direction.
+on its side to the end of its mirror) are over each conversation's last 200 mirrors per direction. Divergences
+are what the reconciliation audits found on one side only, and how many they handed back to be mirrored.
 Exit codes: 0 shown, 1 no such sync or Temporal unreachable, 2 bad usage.`
     )
     .action(async (o: { name: string; json?: boolean }) => {
@@ -181,9 +246,11 @@ Exit codes: 0 shown, 1 no such sync or Temporal unreachable, 2 bad usage.`
 
   coexist
     .command('stop')
-    .description('Drain the sync (receivers refuse new events with 410), close every conversation, end it')
+    .description(
+      'Drain the sync (receivers refuse new events with 410), audit both sides, close every conversation, end it'
+    )
     .option(...nameOption)
-    .option('--json', 'print {"name","closed","handled","tookMs"}')
+    .option('--json', 'print {"name","closed","handled","audit":{"found","repaired","gaps"},"tookMs"}')
     .addHelpText(
       'after',
       `
@@ -191,7 +258,9 @@ Example:
   $ zim-migrate coexist stop --name acme
 
 Receivers stop taking events within 2 s (they answer 410 Gone; the legacy contract says not to retry it).
-Each open conversation then finishes the events it already holds, in order, and closes; a worker must run.
+Once the conversations have handled what they hold (at most 2 minutes), a final audit compares both sides up to
+the drain and hands every message still on one side only back to its conversation. Each open conversation then
+finishes the events it holds, in order, and closes; a worker must run.
 Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachable, 2 bad usage.`
     )
     .action(async (o: { name: string; json?: boolean }) => {
@@ -207,13 +276,16 @@ Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachab
           if (err instanceof WorkflowNotFoundError) throw notFound(name);
           throw err;
         }
-        if (o.json) console.log(JSON.stringify({ name, closed: r.closed, handled: r.handled, tookMs: r.tookMs }));
+        if (o.json)
+          console.log(
+            JSON.stringify({ name, closed: r.closed, handled: r.handled, audit: r.audit ?? null, tookMs: r.tookMs })
+          );
         else
           say(
             r.alreadyStopped
               ? `was already stopped (it had closed ${r.closed} conversations)`
               : `stopped in ${(r.tookMs / 1000).toFixed(1)} s: ${r.closed} conversation workflows closed after ` +
-                  `handling ${r.handled} events`
+                  `handling ${r.handled} events; audit ${r.audit?.found ?? 0} found, ${r.audit?.repaired ?? 0} repaired`
           );
       });
     });
@@ -304,4 +376,45 @@ Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or st
         }
       }
     );
+
+  coexist
+    .command('divergences')
+    .description('List what the reconciliation audits found on one side only, and how each was repaired')
+    .option('--store <file>', 'the coexistence store the receivers and workers use (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option('--json', 'print the list as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ zim-migrate coexist divergences --store /var/lib/zim-migrate/coexist.sqlite
+  $ zim-migrate coexist divergences --store coexist.sqlite --json | jq '.[] | select(.repairedAt == null)'
+
+Callbacks and routing events can be lost (ZEGO drops a callback after about a minute of retries, a legacy backend
+after its own). What is lost never reaches a conversation, so the sync audits: every --audit-every-minutes (see
+"coexist start") and once more at "coexist stop", it lists each conversation's messages on both sides and matches
+them by the ids our mirrors carry (ZIM ExtendedData _mig.lid; legacy clientMsgId / originTag). Each message on one
+side only is a divergence: it is recorded here and handed back to its conversation under an "audit:" key, where
+the usual mirror path (ledger intent, tail check) writes it to the other side exactly once.
+
+Each entry: when it was found, the conversation, the side and message id (never text), and "repaired": when and
+how (the conversation it was handed to), or "no" with why (e.g. the ledger says it was mirrored: check the other
+side). "gap" entries are legacy sequence numbers its read API did not return: nothing to hand back; look at the
+legacy system. Reads the store only: Temporal need not be reachable.
+Exit codes: 0 listed, 2 bad usage (no store at that path).`
+    )
+    .action(async (o: { store?: string; json?: boolean }) => {
+      const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
+      if (!existsSync(file))
+        throw new UsageError(
+          `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
+            'ZIM_MIGRATE_COEXIST_STORE)'
+        );
+      const store = openSqliteCoexistStore(file);
+      try {
+        const list = await store.divergences();
+        process.stdout.write(o.json ? `${JSON.stringify(list)}\n` : renderDivergences(file, list));
+      } finally {
+        await store.close();
+      }
+    });
 }

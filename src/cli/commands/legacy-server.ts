@@ -12,6 +12,7 @@ const flags = z.object({
   duplicateRate: z.coerce.number().min(0).max(1),
   reorderRate: z.coerce.number().min(0).max(1),
   reorderDelayMs: z.coerce.number().int().min(0).max(60_000),
+  lossRate: z.coerce.number().min(0).max(1),
   seed: z.coerce.number().int(),
   apiTokenFile: z.string().optional(),
   webhookSecretFile: z.string().optional(),
@@ -34,7 +35,8 @@ export function registerLegacyServerCommand(program: Command): void {
     .option('--duplicate-rate <p>', 'share of routing events delivered twice (seeded)', '0')
     .option('--reorder-rate <p>', 'share of routing events held back so later ones overtake them (seeded)', '0')
     .option('--reorder-delay-ms <n>', 'how long a reordered event is held back', '200')
-    .option('--seed <n>', 'seed of the duplicates and the reordering', '1')
+    .option('--loss-rate <p>', 'share of routing events lost outright, never attempted (seeded; for audit tests)', '0')
+    .option('--seed <n>', 'seed of the duplicates, the reordering and the loss', '1')
     .option('--api-token-file <file>', 'the token /v1 callers must send (else LEGACY_API_TOKEN)')
     .option('--webhook-secret-file <file>', 'the routing webhook HMAC secret (else LEGACY_WEBHOOK_SECRET)')
     .addHelpText(
@@ -49,7 +51,7 @@ change, including writes through /v1, is posted to --webhook-url signed with HMA
   POST /_test/app1/send {"from","to"|"groupId","body"}                             act as an App 1.0 user
   POST /_test/app1/createGroup {"operator","groupId","name","members"}
   GET  /_test/state, GET /_test/deliveries, POST /_test/webhook
-       {"url","duplicateRate","reorderRate","reorderDelayMs","seed","retryDelaysMs"}
+       {"url","duplicateRate","reorderRate","reorderDelayMs","lossRate","seed","retryDelaysMs"}
 
 Examples:
   $ LEGACY_API_TOKEN=dev-token LEGACY_WEBHOOK_SECRET=dev-secret \\
@@ -73,6 +75,7 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 2 bad usage (a flag, or a secret not
         duplicateRate: f.duplicateRate,
         reorderRate: f.reorderRate,
         reorderDelayMs: f.reorderDelayMs,
+        lossRate: f.lossRate,
         seed: f.seed,
       });
       console.log(`legacy server at ${server.url}; routing events to ${f.webhookUrl ?? '(none yet)'}`);

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createCoexistActivities } from '../../../activities/coexist';
+import { createAuditActivities } from '../../../activities/coexist-audit';
 import type { CallScheduler } from '../../rate-limit/call-scheduler';
 import { ZimClient } from '../../zim-client';
 import { workflowBundle } from '../../worker/workflow-bundle';
@@ -69,6 +70,8 @@ export async function createCoexistWorker(o: {
   zimGroupOperator?: string;
 }): Promise<{ worker: Worker; zim: ZimClient }> {
   const zim = new ZimClient(o.zim);
+  const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
+  const handoff = createHandoffActivities();
   const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
@@ -79,11 +82,19 @@ export async function createCoexistWorker(o: {
         store: o.store,
         zim,
         legacy: o.legacy,
-        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+        ...scheduler,
         ...(o.zimGroupOperator ? { zimGroupOperator: o.zimGroupOperator } : {}),
       }),
       // The historical-import handoff reads the migration's staging (a database password from this environment).
-      ...createHandoffActivities(),
+      ...handoff,
+      // The reconciliation audit (coexist start --audit-every-minutes, coexist stop) runs on the same workers.
+      ...createAuditActivities({
+        store: o.store,
+        zim,
+        legacy: o.legacy,
+        ...scheduler,
+        history: (staging, conv) => handoff.handoffHistory(staging, conv, []),
+      }),
     },
   });
   return { worker, zim };

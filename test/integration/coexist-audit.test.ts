@@ -1,0 +1,332 @@
+/**
+ * The reconciliation audit over real HTTP with a real Temporal server: ZIM callbacks and legacy routing events are
+ * lost on purpose (one-to-one and group, both ways), so those messages reach no conversation workflow; the audit
+ * workflow then finds each one present on its side and absent on the other, records it, and hands it to its
+ * conversation, whose mirror path writes it: every lost message ends on the other side exactly once, none comes
+ * back, a second audit finds nothing, and no message text is in any history.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { request } from 'undici';
+import { createAuditActivities } from '../../activities/coexist-audit';
+import { createCoexistActivities } from '../../activities/coexist';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import type { HistoryCheck } from '../../src/coexist/handoff-history';
+import { LegacyClient } from '../../src/coexist/legacy-client';
+import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
+import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
+import { historyContains } from '../../src/testing/history-search';
+import { startSync, stopSync, syncStatus } from '../../src/coexist/sync-control';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
+import { syncStatsQuery } from '../../workflows/coexist';
+import { syncViewQuery } from '../../workflows/coexist-sync';
+import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
+import { waitFor } from '../helpers/wait-for';
+import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
+import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+
+const LEGACY_TOKEN = 'legacy-api-token-audit';
+const LEGACY_SECRET = 'legacy-webhook-secret-audit';
+const SYNC = 'audit-test';
+const GROUP = 'g-audit';
+const CANARY = `CANARY-${randomUUID()}`;
+const RETRIES = [50, 100, 200, 400, 800];
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
+  const json = (await res.body.json()) as Record<string, unknown>;
+  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+describe('reconciliation audit: lost callbacks and routing events found and repaired', { timeout: 180_000 }, () => {
+  let t: TemporalTestEnv;
+  let zim: ZimTestEnv;
+  let legacy: LegacyServer;
+  let receiver: Receiver;
+  let store: CoexistStore;
+  let legacyClient: LegacyClient;
+  let worker: RunningWorker;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coexist-audit-'));
+    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
+    t = await startTemporalTestEnv();
+    zim = await startZimTestEnv();
+    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
+    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
+    worker = await t.createWorker({
+      activities: {
+        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient }),
+        // The repairs go through the worker's own Temporal client (signal-with-start), as in production.
+        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient }),
+      },
+    });
+    receiver = await startReceiver({
+      zim: { appId: APP_ID, callbackSecret: SECRET },
+      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
+      putBody: (b) => store.putBody(b),
+      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
+      log: () => {},
+    });
+    await registerUsers(zim.client, ['ann', 'bob', 'cy']);
+    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'] });
+    await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob', 'cy'] });
+    await post(`${legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: GROUP,
+      name: 'Audit',
+      members: ['bob', 'cy'],
+    });
+    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
+    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+  });
+
+  after(async () => {
+    await receiver?.close();
+    await legacy?.close();
+    await legacyClient?.close();
+    await zim?.stop();
+    await t?.teardown();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const zimBodies = async (conv: 'peer' | 'group') =>
+    (conv === 'group'
+      ? await zim.client.queryGroupMsg({ GroupId: GROUP, Limit: 100 })
+      : await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 })
+    ).messages.map((m) => m.msgBody ?? '');
+  const legacyBodies = async (conv: 'peer' | 'group') =>
+    (await legacyClient.page(conv === 'group' ? `group:${GROUP}` : 'peer:ann:bob', 0, 1000)).messages.map(
+      (m) => m.body
+    );
+  const count = (bodies: string[], body: string) => bodies.filter((b) => b === body).length;
+  const sendZim = (from: string, target: object, body: string) =>
+    post(`${zim.emulator.url}/_emulator/sdk/send`, { from, ...target, body });
+  const sendLegacy = (from: string, target: object, body: string) =>
+    post(`${legacy.url}/_test/app1/send`, { from, ...target, body });
+  const audit = (from: number) =>
+    t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+      workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
+      taskQueue: worker.taskQueue,
+      // pageSize 1: the two conversations take two pages, and the workflow goes on from its place.
+      args: [{ from, until: Date.now(), syncName: SYNC, pageSize: 1 }],
+    });
+
+  it('repairs each lost message once, records it, and a second audit finds nothing', async () => {
+    const from = Date.now();
+    // Delivered normally: both conversations are known to the store and have workflows.
+    await sendZim('ann', { to: 'bob' }, `ok-z ${CANARY}`);
+    await sendLegacy('bob', { groupId: GROUP }, `ok-l ${CANARY}`);
+    await waitFor('the delivered ones mirrored', async () => {
+      return (
+        count(await legacyBodies('peer'), `ok-z ${CANARY}`) === 1 &&
+        count(await zimBodies('group'), `ok-l ${CANARY}`) === 1
+      );
+    });
+    await legacy.webhook.idle();
+    await zim.emulator.callbacks.idle();
+
+    // Lost on purpose: every callback and routing event of these four sends.
+    zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    const lost = {
+      zimPeer: `lost-z-peer ${CANARY}`,
+      zimGroup: `lost-z-group ${CANARY}`,
+      legacyPeer: `lost-l-peer ${CANARY}`,
+      legacyGroup: `lost-l-group ${CANARY}`,
+    };
+    await sendZim('bob', { to: 'ann' }, lost.zimPeer);
+    await sendZim('cy', { groupId: GROUP }, lost.zimGroup);
+    await sendLegacy('ann', { to: 'bob' }, lost.legacyPeer);
+    await sendLegacy('cy', { groupId: GROUP }, lost.legacyGroup);
+    zim.emulator.callbacks.configure({ faults: { seed: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    assert.equal(legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
+    assert.equal(zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
+
+    // Nothing recovers them without the audit.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(count(await legacyBodies('peer'), lost.zimPeer), 0);
+    assert.equal(count(await zimBodies('peer'), lost.legacyPeer), 0);
+
+    const first = await audit(from);
+    assert.equal(first.conversations, 2);
+    assert.equal(first.found, 4, 'the four lost messages');
+    assert.equal(first.repaired, 4);
+    assert.equal(first.gaps, 0);
+
+    await waitFor('every lost message on the other side', async () => {
+      return (
+        count(await legacyBodies('peer'), lost.zimPeer) === 1 &&
+        count(await legacyBodies('group'), lost.zimGroup) === 1 &&
+        count(await zimBodies('peer'), lost.legacyPeer) === 1 &&
+        count(await zimBodies('group'), lost.legacyGroup) === 1
+      );
+    });
+    await legacy.webhook.idle();
+    await zim.emulator.callbacks.idle();
+    await waitFor('the repairs echoed and settled', async () => {
+      for (const conv of ['peer:ann:bob', `group:${GROUP}`]) {
+        const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+        if (s.queued > 0 || s.echoesSuppressed < 3) return false;
+      }
+      return true;
+    });
+    // Exactly once on both sides: not doubled on the other side, not mirrored back to its own.
+    for (const conv of ['peer', 'group'] as const) {
+      const [inZim, inLegacy] = [await zimBodies(conv), await legacyBodies(conv)];
+      for (const body of Object.values(lost).filter((b) => b.includes(conv === 'peer' ? 'peer' : 'group'))) {
+        assert.equal(count(inZim, body), 1, `${body} once in ZIM`);
+        assert.equal(count(inLegacy, body), 1, `${body} once in legacy`);
+      }
+      assert.equal(inZim.length, 3, `${conv}: three messages in ZIM`);
+      assert.equal(inLegacy.length, 3, `${conv}: three messages in legacy`);
+    }
+
+    const divergences = await store.divergences();
+    assert.deepEqual(divergences.map((d) => [d.conv, d.origin, d.kind]).sort(), [
+      ['group:g-audit', 'legacy', 'missing'],
+      ['group:g-audit', 'zim', 'missing'],
+      ['peer:ann:bob', 'legacy', 'missing'],
+      ['peer:ann:bob', 'zim', 'missing'],
+    ]);
+    for (const d of divergences) {
+      assert.ok(d.repairedAt !== null && d.repairedAt >= d.foundAt, `${d.msgId} repaired`);
+      assert.match(d.repair ?? '', /^handed to coexist:(peer:ann:bob|group:g-audit) as audit:(zim|lg):msg:/);
+    }
+    const ledger = await store.records();
+    assert.ok(ledger.every((r) => r.state === 'SENT'));
+    assert.equal(ledger.length, 6, 'two delivered and four repaired mirrors, each written once');
+
+    const second = await audit(from);
+    assert.deepEqual([second.found, second.repaired], [0, 0], 'a second audit finds nothing');
+    assert.equal((await store.divergences()).length, 4);
+
+    // No message text in any history: conversations and audits.
+    let runs = 0;
+    for await (const wf of t.client.workflow.list()) {
+      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
+      runs++;
+    }
+    assert.ok(runs >= 4, `every run searched (${runs})`);
+  });
+
+  it('runs on the sync’s schedule, and coexist stop audits once more before closing', async () => {
+    // A short schedule and grace for the test (the CLI takes whole minutes).
+    await startSync(t.client, SYNC, worker.taskQueue, { auditEveryMinutes: 0.05, auditGraceMs: 500 });
+    const sync = t.client.workflow.getHandle(`coexist-sync:${SYNC}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendLegacy('ann', { to: 'bob' }, `lost-scheduled ${CANARY}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await waitFor('a scheduled audit repaired it', async () => {
+      const v = await sync.query(syncViewQuery);
+      return (v.audits?.repaired ?? 0) >= 1 && count(await zimBodies('peer'), `lost-scheduled ${CANARY}`) === 1;
+    });
+    // Lost again just before the stop: the stop's audit finds it (unless a scheduled one got there first).
+    zim.emulator.callbacks.configure({ faults: { seed: 2, lossRate: 1 } });
+    await sendZim('bob', { groupId: GROUP }, `lost-at-stop ${CANARY}`);
+    zim.emulator.callbacks.configure({ faults: { seed: 2 } });
+    const stopped = await stopSync(t.client, SYNC);
+    assert.ok((stopped.audit?.found ?? 0) <= 1, 'at most the message lost after the last scheduled audit');
+    assert.equal(count(await legacyBodies('group'), `lost-at-stop ${CANARY}`), 1, 'on the other side after the stop');
+    assert.equal(count(await zimBodies('group'), `lost-at-stop ${CANARY}`), 1, 'not mirrored back');
+    assert.equal(count(await zimBodies('peer'), `lost-scheduled ${CANARY}`), 1);
+    const status = await syncStatus(t.client, SYNC);
+    assert.equal(status.state, 'stopped');
+    assert.ok(status.divergences.runs >= 2 && status.divergences.repaired >= 2, JSON.stringify(status.divergences));
+    assert.equal(status.divergences.found, status.divergences.repaired);
+
+    // The sync's and the audits' histories replay.
+    const histories = t.client.workflow
+      .list({ query: `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow"` })
+      .intoHistories();
+    let replayed = 0;
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories
+    )) {
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+      replayed++;
+    }
+    assert.ok(replayed >= 4, `replayed ${replayed}`);
+  });
+
+  it('replays a sync recorded before the audit schedule (started, drained, stopped)', async () => {
+    // Recorded with the sync workflow of commit 8e8a4ca (binary protobuf): its first task scheduled no timer.
+    const file = path.join(__dirname, '../fixtures/coexist-sync-before-audit.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist-sync:before-audit');
+  });
+
+  it('audits nothing older than --audit-from (capture started before the import’s export)', async () => {
+    const name = 'audit-from';
+    await startSync(t.client, name, worker.taskQueue, {
+      auditEveryMinutes: 0.05,
+      auditGraceMs: 500,
+      auditFrom: Date.now() + 10 * 60_000,
+    });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendLegacy('bob', { to: 'ann' }, `before-audit-from ${CANARY}`);
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    // Time for a scheduled audit (every 3 s); then the stop's, which would bring it across without --audit-from.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const stopped = await stopSync(t.client, name);
+    assert.deepEqual([stopped.audits?.found, stopped.audits?.repaired], [0, 0]);
+    assert.equal(count(await zimBodies('peer'), `before-audit-from ${CANARY}`), 0, 'left alone');
+  });
+  it('with a handoff: leaves a conversation alone until its history is imported, then audits only what is newer', async () => {
+    // A legacy message whose routing event was lost, in a conversation of its own.
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendLegacy('cy', { to: 'bob' }, 'in the overlap');
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    const sentBy = Date.now();
+    const own = openSqliteCoexistStore(path.join(dir, 'handoff-audit.sqlite'));
+    let answer: HistoryCheck = { imported: false, waiting: 'accounts: 0 of 3 users imported' };
+    const asked: string[] = [];
+    const repaired: string[] = [];
+    const acts = createAuditActivities({
+      store: own,
+      zim: zim.client,
+      legacy: legacyClient,
+      handoff: async (e) => void repaired.push(e.msgId ?? ''),
+      history: async (staging, conv) => {
+        asked.push(`${staging} ${conv}`);
+        return answer;
+      },
+    });
+    const page = {
+      conversations: ['peer:bob:cy'],
+      from: sentBy - 60_000,
+      until: sentBy + 60_000,
+      handoff: '/staging.sqlite',
+    };
+    try {
+      const waiting = await acts.auditConversations(page);
+      assert.deepEqual([waiting.waiting, waiting.conversations, waiting.found], [1, 0, 0], 'not imported: left alone');
+      assert.deepEqual(asked, ['/staging.sqlite peer:bob:cy']);
+      // Imported, and the message is no newer than the history's newest: the import's copy is its counterpart.
+      answer = { imported: true, watermark: sentBy + 1_000, inHistory: [] };
+      assert.equal((await acts.auditConversations(page)).found, 0);
+      // Newer than the history: a lost routing event, found and repaired.
+      answer = { imported: true, watermark: sentBy - 30_000, inHistory: [] };
+      const found = await acts.auditConversations(page);
+      assert.deepEqual([found.found, found.repaired, repaired.length], [1, 1, 1]);
+      // Without a handoff the history is not asked.
+      await acts.auditConversations({ ...page, handoff: undefined });
+      assert.equal(asked.length, 3);
+    } finally {
+      await own.close();
+    }
+  });
+});
