@@ -11,6 +11,10 @@
  * Then across machines (`npm run chaos -- --staging postgres --machines N`): the staging and the call schedule in a
  * local PostgreSQL, the workers as machines lost whole (processes SIGKILLed, folder deleted, a fresh machine started
  * with the connection settings alone), and PostgreSQL itself SIGKILLed and started again.
+ *
+ * The three runs go side by side: each has its own work folder, Temporal server, emulator, workers and PostgreSQL,
+ * and strikes its disruptions at counts of its own emulator's requests, not at times, so a slower run meets the same
+ * disruptions; most of a run is waiting (on its worker, its server, retries), which the others fill.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -47,57 +51,63 @@ async function ciChaos(
   return { result, summary, why };
 }
 
-describe('chaos: worker kills, a Temporal server restart and ZIM faults during one migration', () => {
-  it(`ends exact after ${KILLS} worker kills and ${SERVER_RESTARTS} server restart`, async () => {
-    const { result, why } = await ciChaos({
-      workerKills: KILLS,
-      serverRestarts: SERVER_RESTARTS,
-      timeoutMs: 8 * 60_000,
+describe('chaos at CI size', { concurrency: 3 }, () => {
+  describe('chaos: worker kills, a Temporal server restart and ZIM faults during one migration', () => {
+    it(`ends exact after ${KILLS} worker kills and ${SERVER_RESTARTS} server restart`, async () => {
+      const { result, why } = await ciChaos({
+        workerKills: KILLS,
+        serverRestarts: SERVER_RESTARTS,
+        timeoutMs: 8 * 60_000,
+      });
+      assert.equal(result.workerKills, KILLS, `the migration ended before every kill: ${why}`);
+      assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
+      assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
+      assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+      assert.ok(result.longestStall, `no conversation was seen moving again after a disruption: ${why}`);
+      assert.ok(chaosPassed(result), why);
     });
-    assert.equal(result.workerKills, KILLS, `the migration ended before every kill: ${why}`);
-    assert.equal(result.serverRestarts, SERVER_RESTARTS, `the migration ended before the server restart: ${why}`);
-    assert.ok(result.faults.commitThenDrop > 0 && result.faults.reset > 0, `too few faults: ${why}`);
-    assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
-    assert.ok(result.longestStall, `no conversation was seen moving again after a disruption: ${why}`);
-    assert.ok(chaosPassed(result), why);
   });
-});
 
-describe('chaos through catch-up rounds: the same disruptions during each round', () => {
-  it('ends with ZIM exactly the last export after 2 rounds, a worker killed in each', async () => {
-    const { result, summary, why } = await ciChaos({
-      rounds: 2,
-      workerKills: 1,
-      serverRestarts: 0,
-      timeoutMs: 3 * 60_000,
+  describe('chaos through catch-up rounds: the same disruptions during each round', () => {
+    it('ends with ZIM exactly the last export after 2 rounds, a worker killed in each', async () => {
+      const { result, summary, why } = await ciChaos({
+        rounds: 2,
+        workerKills: 1,
+        serverRestarts: 0,
+        // Side by side with the other two it takes about twice its 60 s alone: the same margin as before.
+        timeoutMs: 6 * 60_000,
+      });
+      // Kills count over the whole run: one during the migration, one during the round.
+      assert.match(summary, /^chaos: rounds 2, 2 kills, /);
+      assert.match(summary, / 0 lost, 0 duplicated, /);
+      assert.equal(result.rounds, 2, why);
+      assert.equal(result.workerKills, 2, `a round ended before its kill: ${why}`);
+      assert.deepEqual(result.finalState, [], why);
+      assert.ok(chaosPassed(result), why);
     });
-    // Kills count over the whole run: one during the migration, one during the round.
-    assert.match(summary, /^chaos: rounds 2, 2 kills, /);
-    assert.match(summary, / 0 lost, 0 duplicated, /);
-    assert.equal(result.rounds, 2, why);
-    assert.equal(result.workerKills, 2, `a round ended before its kill: ${why}`);
-    assert.deepEqual(result.finalState, [], why);
-    assert.ok(chaosPassed(result), why);
   });
-});
 
-describe('chaos across machines: staging and call schedule in PostgreSQL', () => {
-  const MACHINE_KILLS = 2;
-  it(`ends exact after ${MACHINE_KILLS} machines lost and a PostgreSQL restart, under ZIM faults`, async () => {
-    const { result, summary, why } = await ciChaos({
-      staging: 'postgres',
-      machines: 2,
-      workerKills: MACHINE_KILLS,
-      serverRestarts: 0,
-      postgresRestarts: 1,
-      timeoutMs: 6 * 60_000,
+  describe('chaos across machines: staging and call schedule in PostgreSQL', () => {
+    const MACHINE_KILLS = 2;
+    it(`ends exact after ${MACHINE_KILLS} machines lost and a PostgreSQL restart, under ZIM faults`, async () => {
+      const { result, summary, why } = await ciChaos({
+        staging: 'postgres',
+        machines: 2,
+        workerKills: MACHINE_KILLS,
+        serverRestarts: 0,
+        postgresRestarts: 1,
+        timeoutMs: 6 * 60_000,
+      });
+      assert.match(
+        summary,
+        /^chaos: 2 machines on PostgreSQL, 2 machine kills, 0 server restarts, 1 PostgreSQL restart/
+      );
+      assert.equal(result.workerKills, MACHINE_KILLS, `the migration ended before every machine was lost: ${why}`);
+      assert.equal(result.postgresRestarts, 1, `the migration ended before PostgreSQL was restarted: ${why}`);
+      assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
+      assert.equal(result.exactness.lost, 0, why);
+      assert.equal(result.exactness.duplicated, 0, why);
+      assert.ok(chaosPassed(result), why);
     });
-    assert.match(summary, /^chaos: 2 machines on PostgreSQL, 2 machine kills, 0 server restarts, 1 PostgreSQL restart/);
-    assert.equal(result.workerKills, MACHINE_KILLS, `the migration ended before every machine was lost: ${why}`);
-    assert.equal(result.postgresRestarts, 1, `the migration ended before PostgreSQL was restarted: ${why}`);
-    assert.ok(result.exactness && result.exactness.messages > 200, `too small a dataset: ${why}`);
-    assert.equal(result.exactness.lost, 0, why);
-    assert.equal(result.exactness.duplicated, 0, why);
-    assert.ok(chaosPassed(result), why);
   });
 });

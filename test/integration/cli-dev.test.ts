@@ -1,9 +1,13 @@
 /**
  * `zim-migrate dev` as a user runs it: a real process (with its Temporal dev server, emulator and worker) on a tiny
  * sample at a high rate, on free ports. Every process a test starts is ended in its `finally`, even on failure.
+ *
+ * The tests run two at a time (each with its own folder and ports; only one uses the default ports), longest first,
+ * and nothing in them blocks this process (a child process runs asynchronously), so one test's waits never delay
+ * the other's.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
@@ -170,10 +174,33 @@ function occupy(port: number): Promise<Blocker> {
   });
 }
 
+/** Ports handed out by this file: two tests running at once never get the same one. */
+const handedOut = new Set<number>();
 async function threeFreePorts(): Promise<[number, number, number]> {
-  const ports = new Set<number>();
-  while (ports.size < 3) ports.add(await freePort());
-  return [...ports] as [number, number, number];
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const p = await freePort();
+    if (handedOut.has(p)) continue;
+    handedOut.add(p);
+    ports.push(p);
+  }
+  return ports as [number, number, number];
+}
+
+/** Runs the CLI to its end without blocking this process, where another test runs meanwhile. */
+function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(new Error(`zim-migrate did not run: ${err.message}`));
+      else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
+    })
+  );
+}
+
+/** `zim-migrate gen` into `out`; fails the test if it fails. */
+async function gen(out: string, args: string[]): Promise<void> {
+  const r = await cli(['gen', '--out', out, ...args]);
+  assert.equal(r.status, 0, r.stderr);
 }
 
 /** Nothing may still hold the rehearsal's ports, and no Temporal server of it may run. */
@@ -183,87 +210,121 @@ async function assertAllEnded(run: DevRun, ports: number[]): Promise<void> {
   for (const p of run.servers) assert.ok(!alive(p), `the Temporal server (pid ${p}) still runs after dev exited`);
 }
 
-describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
-  it('refuses a busy port given with --port, --ui-port or --zim-port (exit 2, naming the port and the fix)', async () => {
-    for (const flag of ['--port', '--ui-port', '--zim-port']) {
-      const [busy, a, b] = await threeFreePorts();
-      const free = [a, b];
-      const flags = ['--port', '--ui-port', '--zim-port']
-        .filter((f) => f !== flag)
-        .flatMap((f, i) => [f, String(free[i])]);
-      const blocker = await occupy(busy);
-      const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '4', flag, String(busy), ...flags]);
-      try {
-        const { code } = await exitWithin(run, 30_000);
-        assert.equal(code, 2, run.output());
-        assert.match(run.output(), new RegExp(`${flag} ${busy}: the port is in use`));
-        assert.match(run.output(), new RegExp(`pass another port, or leave ${flag} out`));
-        assert.deepEqual(run.temporalChildren(), []);
-      } finally {
-        await run.cleanup();
-        await blocker.release();
-      }
+describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
+  it('--rounds 3: the migration, then two catch-up rounds on evolving data, each verified (exit 0)', async () => {
+    const root = scratch();
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(root, 'r'), '--users', '20', '--rate', '200', '--rounds', '3'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /round 1: later export .*export-round-1 \(gen --evolve/);
+      assert.match(out, /rehearsal-round-1 COMPLETED/);
+      assert.match(out, /rehearsal-round-2 COMPLETED/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      await assertAllEnded(run, [port, uiPort]);
+    } finally {
+      await run.cleanup();
+    }
+    // Rounds rehearse generated data (gen --evolve evolves it), staged in SQLite or PostgreSQL.
+    const refused = await cli(['dev', '--rounds', '2', '--export', root]);
+    assert.equal(refused.status, 2);
+    assert.match(
+      refused.stderr,
+      /--rounds: catch-up rounds rehearse on a generated sample \(no --export or --source\)/
+    );
+  });
+
+  it("rehearses an export with the customer's ZIM plan: plan and the emulator apply the same retention", async () => {
+    // History 50 to 60 days old; as of 20 days ago with a 45-day retention, all of it is inside the retention.
+    const root = scratch();
+    const exportDir = path.join(root, 'export');
+    const now = Date.now();
+    await gen(exportDir, [
+      ...['--users', '6', '--groups', '1', '--seed', '3'],
+      ...['--end', String(now - 50 * DAY), '--days', '10'],
+    ]);
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(root, 'r'), '--export', exportDir, '--rate', '200'],
+      ...['--retention-days', '45', '--as-of', new Date(now - 20 * DAY).toISOString()],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /peer_messages +120 +120 +0 /); // read, ok, none expired
+      assert.match(out, /45-day retention/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      await assertAllEnded(run, [port, uiPort]);
+    } finally {
+      await run.cleanup();
     }
   });
 
-  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
-    const [p] = await threeFreePorts();
-    const checks: Promise<void>[] = [];
-    for (const [flags, message] of [
-      [['--rate', '2.5'], /--rate must be a whole number/],
-      [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
-      [['--port', String(p), '--zim-port', String(p)], /must differ/],
-      [['--retention-days', 'many'], /--retention-days must be a number/],
-      [['--workers', '0'], /--workers must be at least 1/],
-      [
-        ['--staging', 'mysql://h/db'],
-        /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
-      ],
-      // A password in the URL would be stored in the workflow's input: refused, and never echoed.
-      [
-        ['--staging', 'postgres://zim:hunter2-pw@db.internal/zim'],
-        /postgres:\/\/zim:\*\*\*@db\.internal\/zim\S* holds a password/,
-      ],
-    ] as const)
-      // Side by side: each refusal is its own process and starts nothing, so they cannot disturb one another.
-      checks.push(
-        (async () => {
-          const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
-          try {
-            const { code } = await exitWithin(run, 30_000);
-            assert.equal(code, 2, run.output());
-            assert.match(run.output(), message);
-            assert.doesNotMatch(run.output(), /hunter2-pw/);
-          } finally {
-            await run.cleanup();
-          }
-        })()
-      );
-    const outcomes = await Promise.allSettled(checks);
-    for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
+  it('--coexist: the import, then live traffic both ways through the legacy server and the emulator, checked (exit 0)', async () => {
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      // 3 rounds × 4 conversations (three pairs and a group), from each side.
+      assert.match(out, /^coexist: 12 messages legacy→ZIM, 12 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed$/m);
+      assert.match(out, /echoes suppressed 24;/);
+      assert.match(out, /closed 4 conversation workflows/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      assert.ok(servers, out);
+      await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
+    } finally {
+      await run.cleanup();
+    }
   });
 
-  it('moves off a busy default port and says which it uses; SIGTERM mid-run stops everything (143)', async () => {
-    // Whoever holds 7233 and 8233 (us, for a few seconds, or someone else), dev must move to free ports.
-    const blockers = await Promise.all([7233, 8233].map(async (p) => ((await portIsFree(p)) ? occupy(p) : undefined)));
-    const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200']);
+  it('--staging postgres --workers 2: a local PostgreSQL and 2 worker processes, all ended with it', async () => {
+    const root = scratch();
+    const dir = path.join(root, 'r');
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', dir, '--users', '6', '--rate', '200', '--staging', 'postgres', '--workers', '2'],
+      ...['--port', String(port), '--ui-port', String(uiPort)],
+    ]);
     try {
-      const grpc = Number((await run.waitFor(/Temporal server +127\.0\.0\.1:(\d+)/, RUN_MS))[1]);
-      const ui = Number((await run.waitFor(/Temporal UI +http:\/\/localhost:(\d+)/, 1_000))[1]);
-      const zim = Number((await run.waitFor(/ZIM emulator +http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]);
-      for (const b of blockers) if (b) await b.release();
-      assert.notEqual(grpc, 7233);
-      assert.notEqual(ui, 8233);
-      assert.match(run.output(), new RegExp(`port 7233 is in use: the Temporal server uses port ${grpc}`));
-      assert.match(run.output(), new RegExp(`port 8233 is in use: the Temporal UI uses port ${ui}`));
-      assert.match(run.output(), new RegExp(`TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${grpc}`));
-      assert.equal(run.temporalChildren().length, 1);
-      run.child.kill('SIGTERM');
-      const { code } = await exitWithin(run, STOP_MS);
-      assert.equal(code, 143, run.output());
-      await assertAllEnded(run, [grpc, ui, zim]);
+      const [, pgPort] = await run.waitFor(/PostgreSQL postgres:\/\/zim@127\.0\.0\.1:(\d+)\/zim_migrate/, RUN_MS);
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const [, pids] = await run.waitFor(/2 worker process\(es\) polling \(pids ([\d, ]+)\)/, RUN_MS);
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /Staged in postgres:\/\/zim@127\.0\.0\.1:\d+\/zim_migrate\?schema=rehearsal/);
+      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      assert.match(
+        out,
+        /Workers: 2 process\(es\), staging postgres:\/\/zim@[^ ]+schema=rehearsal, call schedule postgres:/
+      );
+      for (const n of [1, 2])
+        assert.match(readFileSync(path.join(dir, `worker-${n}.log`), 'utf8'), /call schedule postgres:\/\/zim@/);
+      await assertAllEnded(run, [port, uiPort, Number(pgPort)]);
+      for (const pid of pids!.split(', ').map(Number)) assert.ok(!alive(pid), `worker ${pid} still runs`);
     } finally {
-      for (const b of blockers) if (b?.listening) await b.release();
       await run.cleanup();
     }
   });
@@ -314,130 +375,94 @@ describe('zim-migrate dev', { timeout: 10 * 60_000 }, () => {
     });
   }
 
-  it("rehearses an export with the customer's ZIM plan: plan and the emulator apply the same retention", async () => {
-    // History 50 to 60 days old; as of 20 days ago with a 45-day retention, all of it is inside the retention.
-    const root = scratch();
-    const exportDir = path.join(root, 'export');
-    const now = Date.now();
-    execFileSync(process.execPath, [
-      ...[BIN, 'gen', '--out', exportDir, '--users', '6', '--groups', '1', '--seed', '3'],
-      ...['--end', String(now - 50 * DAY), '--days', '10'],
-    ]);
-    const [port, uiPort] = await threeFreePorts();
-    const run = runDev([
-      ...['--dir', path.join(root, 'r'), '--export', exportDir, '--rate', '200'],
-      ...['--retention-days', '45', '--as-of', new Date(now - 20 * DAY).toISOString()],
-      ...['--port', String(port), '--ui-port', String(uiPort)],
-    ]);
+  it('moves off a busy default port and says which it uses; SIGTERM mid-run stops everything (143)', async () => {
+    // Whoever holds 7233 and 8233 (us, for a few seconds, or someone else), dev must move to free ports.
+    const blockers = await Promise.all([7233, 8233].map(async (p) => ((await portIsFree(p)) ? occupy(p) : undefined)));
+    const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200']);
     try {
-      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
-      run.temporalChildren();
-      const { code } = await exitWithin(run, RUN_MS);
-      const out = run.output();
-      assert.equal(code, 0, out);
-      assert.match(out, /peer_messages +120 +120 +0 /); // read, ok, none expired
-      assert.match(out, /45-day retention/);
-      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
-      assert.match(out, /Verify: \d+ checks, all matched/);
-      await assertAllEnded(run, [port, uiPort]);
+      const grpc = Number((await run.waitFor(/Temporal server +127\.0\.0\.1:(\d+)/, RUN_MS))[1]);
+      const ui = Number((await run.waitFor(/Temporal UI +http:\/\/localhost:(\d+)/, 1_000))[1]);
+      const zim = Number((await run.waitFor(/ZIM emulator +http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]);
+      for (const b of blockers) if (b) await b.release();
+      assert.notEqual(grpc, 7233);
+      assert.notEqual(ui, 8233);
+      assert.match(run.output(), new RegExp(`port 7233 is in use: the Temporal server uses port ${grpc}`));
+      assert.match(run.output(), new RegExp(`port 8233 is in use: the Temporal UI uses port ${ui}`));
+      assert.match(run.output(), new RegExp(`TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${grpc}`));
+      assert.equal(run.temporalChildren().length, 1);
+      run.child.kill('SIGTERM');
+      const { code } = await exitWithin(run, STOP_MS);
+      assert.equal(code, 143, run.output());
+      await assertAllEnded(run, [grpc, ui, zim]);
     } finally {
+      for (const b of blockers) if (b?.listening) await b.release();
       await run.cleanup();
     }
   });
 
-  it('--staging postgres --workers 2: a local PostgreSQL and 2 worker processes, all ended with it', async () => {
-    const root = scratch();
-    const dir = path.join(root, 'r');
-    const [port, uiPort] = await threeFreePorts();
-    const run = runDev([
-      ...['--dir', dir, '--users', '6', '--rate', '200', '--staging', 'postgres', '--workers', '2'],
-      ...['--port', String(port), '--ui-port', String(uiPort)],
-    ]);
-    try {
-      const [, pgPort] = await run.waitFor(/PostgreSQL postgres:\/\/zim@127\.0\.0\.1:(\d+)\/zim_migrate/, RUN_MS);
-      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
-      run.temporalChildren();
-      const [, pids] = await run.waitFor(/2 worker process\(es\) polling \(pids ([\d, ]+)\)/, RUN_MS);
-      const { code } = await exitWithin(run, RUN_MS);
-      const out = run.output();
-      assert.equal(code, 0, out);
-      assert.match(out, /Staged in postgres:\/\/zim@127\.0\.0\.1:\d+\/zim_migrate\?schema=rehearsal/);
-      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
-      assert.match(out, /Verify: \d+ checks, all matched/);
-      assert.match(
-        out,
-        /Workers: 2 process\(es\), staging postgres:\/\/zim@[^ ]+schema=rehearsal, call schedule postgres:/
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
+    const [p] = await threeFreePorts();
+    const checks: Promise<void>[] = [];
+    for (const [flags, message] of [
+      [['--rate', '2.5'], /--rate must be a whole number/],
+      [['--as-of', String(Date.now() + 2 * DAY)], /--as-of must not be in the future/],
+      [['--port', String(p), '--zim-port', String(p)], /must differ/],
+      [['--retention-days', 'many'], /--retention-days must be a number/],
+      [['--workers', '0'], /--workers must be at least 1/],
+      [
+        ['--staging', 'mysql://h/db'],
+        /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
+      ],
+      // A password in the URL would be stored in the workflow's input: refused, and never echoed.
+      [
+        ['--staging', 'postgres://zim:hunter2-pw@db.internal/zim'],
+        /postgres:\/\/zim:\*\*\*@db\.internal\/zim\S* holds a password/,
+      ],
+    ] as const)
+      // Side by side: each refusal is its own process and starts nothing, so they cannot disturb one another.
+      checks.push(
+        (async () => {
+          const run = runDev(['--dir', path.join(scratch(), 'r'), ...flags]);
+          try {
+            const { code } = await exitWithin(run, 30_000);
+            assert.equal(code, 2, run.output());
+            assert.match(run.output(), message);
+            assert.doesNotMatch(run.output(), /hunter2-pw/);
+          } finally {
+            await run.cleanup();
+          }
+        })()
       );
-      for (const n of [1, 2])
-        assert.match(readFileSync(path.join(dir, `worker-${n}.log`), 'utf8'), /call schedule postgres:\/\/zim@/);
-      await assertAllEnded(run, [port, uiPort, Number(pgPort)]);
-      for (const pid of pids!.split(', ').map(Number)) assert.ok(!alive(pid), `worker ${pid} still runs`);
-    } finally {
-      await run.cleanup();
-    }
+    const outcomes = await Promise.allSettled(checks);
+    for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   });
 
-  it('--rounds 3: the migration, then two catch-up rounds on evolving data, each verified (exit 0)', async () => {
-    const root = scratch();
-    const [port, uiPort] = await threeFreePorts();
-    const run = runDev([
-      ...['--dir', path.join(root, 'r'), '--users', '20', '--rate', '200', '--rounds', '3'],
-      ...['--port', String(port), '--ui-port', String(uiPort)],
-    ]);
-    try {
-      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
-      run.temporalChildren();
-      const { code } = await exitWithin(run, RUN_MS);
-      const out = run.output();
-      assert.equal(code, 0, out);
-      assert.match(out, /round 1: later export .*export-round-1 \(gen --evolve/);
-      assert.match(out, /rehearsal-round-1 COMPLETED/);
-      assert.match(out, /rehearsal-round-2 COMPLETED/);
-      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
-      await assertAllEnded(run, [port, uiPort]);
-    } finally {
-      await run.cleanup();
-    }
-    // Rounds rehearse generated data (gen --evolve evolves it), staged in SQLite or PostgreSQL.
-    const refused = spawnSync(process.execPath, [BIN, 'dev', '--rounds', '2', '--export', root], {
-      encoding: 'utf8',
-    });
-    assert.equal(refused.status, 2);
-    assert.match(
-      refused.stderr,
-      /--rounds: catch-up rounds rehearse on a generated sample \(no --export or --source\)/
-    );
-  });
-
-  it('--coexist: the import, then live traffic both ways through the legacy server and the emulator, checked (exit 0)', async () => {
-    const [port, uiPort] = await threeFreePorts();
-    const run = runDev([
-      ...['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
-      ...['--port', String(port), '--ui-port', String(uiPort)],
-    ]);
-    try {
-      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
-      run.temporalChildren();
-      const { code } = await exitWithin(run, RUN_MS);
-      const out = run.output();
-      assert.equal(code, 0, out);
-      // 3 rounds × 4 conversations (three pairs and a group), from each side.
-      assert.match(out, /^coexist: 12 messages legacy→ZIM, 12 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed$/m);
-      assert.match(out, /echoes suppressed 24;/);
-      assert.match(out, /closed 4 conversation workflows/);
-      assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
-      const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      assert.ok(servers, out);
-      await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
-    } finally {
-      await run.cleanup();
+  it('refuses a busy port given with --port, --ui-port or --zim-port (exit 2, naming the port and the fix)', async () => {
+    for (const flag of ['--port', '--ui-port', '--zim-port']) {
+      const [busy, a, b] = await threeFreePorts();
+      const free = [a, b];
+      const flags = ['--port', '--ui-port', '--zim-port']
+        .filter((f) => f !== flag)
+        .flatMap((f, i) => [f, String(free[i])]);
+      const blocker = await occupy(busy);
+      const run = runDev(['--dir', path.join(scratch(), 'r'), '--users', '4', flag, String(busy), ...flags]);
+      try {
+        const { code } = await exitWithin(run, 30_000);
+        assert.equal(code, 2, run.output());
+        assert.match(run.output(), new RegExp(`${flag} ${busy}: the port is in use`));
+        assert.match(run.output(), new RegExp(`pass another port, or leave ${flag} out`));
+        assert.deepEqual(run.temporalChildren(), []);
+      } finally {
+        await run.cleanup();
+        await blocker.release();
+      }
     }
   });
 
   it("stops at plan's errors before starting any server, naming dev's own flags as the fix (exit 1)", async () => {
     const root = scratch();
     const exportDir = path.join(root, 'export');
-    execFileSync(process.execPath, [BIN, 'gen', '--out', exportDir, '--users', '8', '--groups', '2']);
+    await gen(exportDir, ['--users', '8', '--groups', '2']);
     const run = runDev(['--dir', path.join(root, 'r'), '--export', exportDir, '--max-group-members', '2']);
     try {
       const { code } = await exitWithin(run, 60_000);

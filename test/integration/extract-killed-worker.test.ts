@@ -2,6 +2,10 @@
  * The extract worker SIGKILLed mid-way (a child process) and a new one started: the extraction completes, every
  * record is there exactly once, and no unit that had finished before the kill is fetched again (the emulator counts
  * every request; only the channels in flight at the kill may see a request twice, their last page).
+ *
+ * The two tests run side by side: each has its own emulator, task queue, workflow and worker processes, and both
+ * spend most of their time waiting (on the request pace, on Sendbird's export jobs, on the heartbeat timeout that
+ * notices the kill).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +26,7 @@ import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-
 
 const TOKEN = 'kill-test-token-0123';
 
-describe('extract worker killed mid-way', () => {
+describe('extract worker killed mid-way', { concurrency: true }, () => {
   let t: TemporalTestEnv;
   let emulator: SendbirdEmulator;
   const children: ChildProcess[] = [];
