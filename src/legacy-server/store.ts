@@ -45,6 +45,11 @@ export class LegacyStore {
   readonly conversations = new Map<string, { conversation: LegacyConversation; messages: LegacyMessage[] }>();
   #events = 0;
   #messages = 0;
+  /**
+   * Writes by their clientMsgId: a write repeating one returns the stored message and writes nothing (the contract
+   * recommends it, docs/coexistence.md §1.2): a retry that resends a write still in flight cannot double it.
+   */
+  readonly #byClientMsgId = new Map<string, LegacyMessage>();
 
   constructor(
     private readonly echo: EchoFields,
@@ -89,6 +94,8 @@ export class LegacyStore {
       if (!g.members.has(req.from)) throw new LegacyRefusal(403, `${req.from} is not in group ${g.id}`);
       conversation = { kind: 'group', groupId: g.id };
     }
+    const written = req.clientMsgId !== undefined ? this.#byClientMsgId.get(req.clientMsgId) : undefined;
+    if (written) return written;
     const key = conversationKey(conversation);
     let conv = this.conversations.get(key);
     if (!conv) this.conversations.set(key, (conv = { conversation, messages: [] }));
@@ -103,6 +110,7 @@ export class LegacyStore {
       ...(req.clientMsgId !== undefined ? { clientMsgId: req.clientMsgId } : {}),
     };
     conv.messages.push(message);
+    if (req.clientMsgId !== undefined) this.#byClientMsgId.set(req.clientMsgId, message);
     const { originTag, clientMsgId, ...routed } = message;
     this.#emit({
       type: 'message.created',

@@ -29,6 +29,19 @@ describe('reference legacy store', () => {
     assert.equal(s.page('peer:ann:bob', 0, 10).position, 2);
   });
 
+  it('answers a write repeating a clientMsgId with the stored message, writing and routing nothing more', () => {
+    const { s, events } = store();
+    const first = s.send({ from: 'ann', to: 'bob', body: 'x', clientMsgId: 'zim-1' });
+    const again = s.send({ from: 'ann', to: 'bob', body: 'x', clientMsgId: 'zim-1' });
+    assert.deepEqual(again, first);
+    assert.equal(s.page('peer:ann:bob', 0, 10).messages.length, 1);
+    assert.equal(events.length, 1);
+    // Without a clientMsgId (an App 1.0 user's own send) the same body is a second message.
+    s.send({ from: 'ann', to: 'bob', body: 'x' });
+    s.send({ from: 'ann', to: 'bob', body: 'x' });
+    assert.equal(s.page('peer:ann:bob', 0, 10).messages.length, 3);
+  });
+
   it('routes every write, ours included, with the echo fields it is configured to return', () => {
     for (const [echo, expected] of [
       [
