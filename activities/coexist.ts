@@ -110,6 +110,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
     e: SyncEvent,
     findInTail: (since: number) => Promise<string | undefined>
   ): Promise<{ done: 'already' | 'resolved' } | { lease: number | null }> {
+    let lookedWhileLeased = false;
     for (;;) {
       const record = await store.record(origin, id);
       if (record?.state === 'SENT') return { done: 'already' };
@@ -119,6 +120,17 @@ export function createCoexistActivities(deps: CoexistDeps) {
       const leasedAt = record?.sendingAt ?? 0;
       const leaseEnds = leasedAt > 0 ? leasedAt + SEND_MAY_TAKE_MS + LEASE_MARGIN_MS : 0;
       if (Date.now() < leaseEnds) {
+        // Most often the send landed and only its answer was lost: then it is in the tail already, and finding it
+        // settles the mirror without waiting (not finding it proves nothing while the lease runs).
+        if (record?.state === 'INTENT' && !lookedWhileLeased) {
+          lookedWhileLeased = true;
+          const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
+          if (found !== undefined) {
+            await store.markSent(origin, id, e.conv, found);
+            return { done: 'resolved' };
+          }
+          continue;
+        }
         await pause(leaseEnds - Date.now());
         continue;
       }

@@ -233,6 +233,27 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.ok(((await store.record('legacy', 'L9'))?.sendingAt ?? 0) > 0, 'kept: the request may still land');
   });
 
+  it('a retry finds a send whose answer was lost in the tail at once, without waiting out its lease', async () => {
+    let dropped = false;
+    const zim: Pick<ZimClient, 'queryPeerMsg' | 'sendPeerMessage'> = {
+      queryPeerMsg: (request) => t.client.queryPeerMsg(request),
+      sendPeerMessage: async (request) => {
+        const r = await t.client.sendPeerMessage(request);
+        if (dropped) return r;
+        dropped = true;
+        // Landed, and the answer lost on the way back: the lease is kept (the request might still be in flight).
+        throw new ZimRetryableError({ action: 'SendPeerMessage', code: -2, zimMessage: 'reset', reason: 'timeout' });
+      },
+    };
+    const lossy = createCoexistActivities({ store, zim: zim as ZimClient, legacy: legacyClient });
+    await assert.rejects(lossy.mirrorToZim(await legacyMsg('L10', 'ten')), /SendPeerMessage/);
+    assert.ok(((await store.record('legacy', 'L10'))?.sendingAt ?? 0) > 0, 'the lease is kept');
+    const started = Date.now();
+    assert.equal(await lossy.mirrorToZim(await legacyMsg('L10', 'ten')), 'resolved');
+    assert.ok(Date.now() - started < 10_000, `waited ${Date.now() - started} ms: the lease was waited out`);
+    assert.equal((await inZim('ten')).length, 1);
+  });
+
   it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {
     const e = { ...(await legacyMsg('L5', 'five')), from: 'nobody' };
     await assert.rejects(acts.mirrorToZim(e), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable);
