@@ -25,6 +25,7 @@ import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZIM_COEXIST_SYNC } from '../src/shared/search-attributes';
 import { ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { scheduledCall } from './scheduled-call';
+import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import type { HistoryCheck } from '../src/coexist/handoff-history';
 
 export interface AuditDeps {
@@ -93,23 +94,17 @@ export function createAuditActivities(deps: AuditDeps) {
   /** ZIM's messages newest first back to `since`; complete: false when maxPages ran out first. */
   async function zimSince(conv: string, since: number): Promise<{ messages: ZimListedMessage[]; complete: boolean }> {
     const c = parseConversation(conv)!;
+    const read = (cursor: { Next?: string }) =>
+      c.kind === 'group'
+        ? zimCall('QueryGroupMsg', () => zim.queryGroupMsg({ GroupId: c.groupId, Limit: pageSize, ...cursor }))
+        : zimCall('QueryPeerMsg', () =>
+            zim.queryPeerMsg({ FromUserId: c.users[0], ToUserId: c.users[1], Limit: pageSize, ...cursor })
+          );
     const out: ZimListedMessage[] = [];
-    let next: string | undefined;
     try {
-      for (let page = 0; page < maxPages; page++) {
-        const cursor = next === undefined ? {} : { Next: next };
-        const r =
-          c.kind === 'group'
-            ? await zimCall('QueryGroupMsg', () =>
-                zim.queryGroupMsg({ GroupId: c.groupId, Limit: pageSize, ...cursor })
-              )
-            : await zimCall('QueryPeerMsg', () =>
-                zim.queryPeerMsg({ FromUserId: c.users[0], ToUserId: c.users[1], Limit: pageSize, ...cursor })
-              );
-        out.push(...r.messages);
-        const oldest = r.messages.at(-1);
-        if (!oldest || oldest.msgTime < since || r.next === '0') return { messages: out, complete: true };
-        next = r.next;
+      for await (const page of zimPagesBack(read, since, maxPages)) {
+        out.push(...page.messages);
+        if (page.last) return { messages: out, complete: true };
       }
     } catch (err) {
       // A group or user ZIM does not know (dismissed, never created): nothing there to compare.
@@ -121,25 +116,20 @@ export function createAuditActivities(deps: AuditDeps) {
 
   /** The legacy side's messages newest pages first back to `since` (by its per-conversation sequence). */
   async function legacySince(conv: string, since: number): Promise<{ messages: LegacyMessage[]; complete: boolean }> {
-    let end: number;
+    const out: LegacyMessage[] = [];
     try {
-      end = (await legacy.page(conv, 0, 1)).position;
+      for await (const page of legacyPagesBack(legacy, conv, since, pageSize, maxPages)) {
+        out.push(...page.messages);
+        heartbeatIfActivity();
+        if (page.last) return { messages: out, complete: true };
+      }
     } catch (err) {
       // An adapter that does not know the conversation (the reference server answers position 0): nothing there.
-      if (err instanceof LegacyApiError && err.status === 404) return { messages: [], complete: true };
+      if (err instanceof LegacyApiError && err.status === 404 && out.length === 0)
+        return { messages: [], complete: true };
       throw err;
     }
-    const out: LegacyMessage[] = [];
-    for (let page = 0; page < maxPages; page++) {
-      if (end <= 0) return { messages: out, complete: true };
-      const start = Math.max(0, end - pageSize);
-      const { messages } = await legacy.page(conv, start, end - start);
-      out.push(...messages);
-      if ((messages[0]?.sentAt ?? 0) < since) return { messages: out, complete: true };
-      end = start;
-      heartbeatIfActivity();
-    }
-    return { messages: out, complete: end <= 0 };
+    return { messages: out, complete: false };
   }
 
   async function repair(m: MissingMessage, body: string, syncName: string | undefined): Promise<boolean> {

@@ -22,6 +22,7 @@ import {
 } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZimError, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import { createGroupActivities, type GroupOutcome } from './coexist-groups';
 import { keepingAlive, scheduledCall } from './scheduled-call';
 
@@ -168,38 +169,28 @@ export function createCoexistActivities(deps: CoexistDeps) {
 
   /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
   async function zimTail(e: SyncEvent, lid: string, since: number): Promise<string | undefined> {
-    let next: string | undefined;
-    for (let page = 0; page < tailPages; page++) {
-      const cursor = next === undefined ? {} : { Next: next };
-      const { messages, next: after } =
-        e.groupId !== undefined
-          ? await zimCall('QueryGroupMsg', undefined, () =>
-              zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize, ...cursor })
-            )
-          : await zimCall('QueryPeerMsg', undefined, () =>
-              zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize, ...cursor })
-            );
+    const read = (cursor: { Next?: string }) =>
+      e.groupId !== undefined
+        ? zimCall('QueryGroupMsg', undefined, () =>
+            zim.queryGroupMsg({ GroupId: e.groupId!, Limit: tailSize, ...cursor })
+          )
+        : zimCall('QueryPeerMsg', undefined, () =>
+            zim.queryPeerMsg({ FromUserId: e.from!, ToUserId: e.to!, Limit: tailSize, ...cursor })
+          );
+    for await (const { messages } of zimPagesBack(read, since, tailPages)) {
       const found = messages.find((m) => legacyIdInPayload(m.payload) === lid);
       if (found) return found.msgId;
-      const oldest = messages.at(-1);
-      if (!oldest || oldest.msgTime < since || after === '0') return undefined;
-      next = after;
     }
     return undefined;
   }
 
   /** The legacy message carrying this ZIM msg_id, looked for newest first back to `since`. */
   async function legacyTail(e: SyncEvent, zimMsgId: string, since: number): Promise<string | undefined> {
-    let { position: end } = await legacy.page(e.conv, 0, 1);
-    for (let page = 0; page < tailPages && end > 0; page++) {
-      const start = Math.max(0, end - tailSize);
-      const { messages } = await legacy.page(e.conv, start, end - start);
+    for await (const { messages } of legacyPagesBack(legacy, e.conv, since, tailSize, tailPages)) {
       const found = messages.find(
         (m) => m.clientMsgId === CLIENT_MSG_ID_PREFIX + zimMsgId || m.originTag === ORIGIN_TAG_PREFIX + zimMsgId
       );
       if (found) return found.id;
-      if ((messages[0]?.sentAt ?? 0) < since) return undefined;
-      end = start;
     }
     return undefined;
   }
