@@ -82,6 +82,19 @@ function guardSend(what: string): void {
     throw ApplicationFailure.retryable(`${what}: too close to this attempt's timeout to send safely`);
 }
 
+/**
+ * This activity execution, the same in each of its attempts (a workflow run and its activity id), or undefined
+ * outside one: what the ledger records as the writer of SENT.
+ */
+function thisExecution(): string | undefined {
+  try {
+    const { workflowExecution, activityId } = activityInfo();
+    return workflowExecution ? `${workflowExecution.runId}/${activityId}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** sent: written now; already: written before; resolved: an earlier attempt's write was found in the tail. */
 export type MirrorOutcome = 'sent' | 'already' | 'resolved';
 /** resolved: the echo settled an intent; known: it was settled already; unknown: no write of ours matches. */
@@ -110,11 +123,14 @@ export function createCoexistActivities(deps: CoexistDeps) {
     id: string,
     e: SyncEvent,
     findInTail: (since: number) => Promise<string | undefined>
-  ): Promise<{ done: 'already' | 'resolved' } | { lease: number | null }> {
+  ): Promise<{ done: MirrorOutcome } | { lease: number | null }> {
     let lookedWhileLeased = false;
+    const me = thisExecution();
     for (;;) {
       const record = await store.record(origin, id);
-      if (record?.state === 'SENT') return { done: 'already' };
+      // Written by an earlier attempt of this same execution that died before reporting it: this mirror's own
+      // send (or tail find), to be counted as such, not a repeat of a message mirrored before.
+      if (record?.state === 'SENT') return { done: me !== undefined && record.sentBy === me ? 'sent' : 'already' };
       // An earlier attempt took the lease lately (it may have been taken for dead while alive, or its worker died
       // with the request on its way): its send has landed or failed by the lease's end, then the tail is the truth.
       // A negative one was released: that attempt had its answer, nothing of it is in flight.
@@ -127,7 +143,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
           lookedWhileLeased = true;
           const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
           if (found !== undefined) {
-            await store.markSent(origin, id, e.conv, found);
+            await store.markSent(origin, id, e.conv, found, me);
             return { done: 'resolved' };
           }
           continue;
@@ -138,7 +154,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
       if (record?.state === 'INTENT') {
         const found = await findInTail((record.intentAt ?? 0) - CLOCK_SKEW_MS);
         if (found !== undefined) {
-          await store.markSent(origin, id, e.conv, found);
+          await store.markSent(origin, id, e.conv, found, me);
           return { done: 'resolved' };
         }
       }
@@ -237,7 +253,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
       if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
       throw err;
     }
-    await store.markSent('legacy', lid, e.conv, msgId);
+    await store.markSent('legacy', lid, e.conv, msgId, thisExecution());
     return 'sent';
   }
 
@@ -265,7 +281,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
       if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
       throw err;
     }
-    await store.markSent('zim', zid, e.conv, legacyId);
+    await store.markSent('zim', zid, e.conv, legacyId, thisExecution());
     return 'sent';
   }
 

@@ -27,6 +27,11 @@ export interface MirrorRecord {
    * attempt had its answer (nothing of it is in flight any more; the next attempt checks the tail at once).
    */
   sendingAt: number | null;
+  /**
+   * Which activity execution (run and activity id, the same in all its attempts) wrote SENT: a retry of the one
+   * that wrote it and died before reporting is that mirror's, not a repeat. Null: an echo or a test did.
+   */
+  sentBy: string | null;
 }
 
 export interface CoexistStore {
@@ -43,8 +48,8 @@ export interface CoexistStore {
   markSending(origin: Origin, originId: string, now: number, seen: number | null): Promise<boolean>;
   /** The lease taken at `leasedAt` is over: its request was answered (sending_at negated; a no-op if taken since). */
   releaseSending(origin: Origin, originId: string, leasedAt: number): Promise<void>;
-  /** SENT with the other side's id; idempotent. */
-  markSent(origin: Origin, originId: string, conv: string, targetId: string): Promise<void>;
+  /** SENT with the other side's id, by `sentBy` (MirrorRecord.sentBy); idempotent (the first writer is kept). */
+  markSent(origin: Origin, originId: string, conv: string, targetId: string, sentBy?: string): Promise<void>;
   records(): Promise<MirrorRecord[]>;
   /** The group state both sides were last made to agree on (null: never seen). */
   group(groupId: string): Promise<GroupRecord | null>;
@@ -128,7 +133,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE TABLE IF NOT EXISTS mirrored (
       origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL, state TEXT NOT NULL,
       target_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, intent_at INTEGER, updated_at INTEGER NOT NULL,
-      sending_at INTEGER, PRIMARY KEY (origin, origin_id));
+      sending_at INTEGER, sent_by TEXT, PRIMARY KEY (origin, origin_id));
     CREATE TABLE IF NOT EXISTS group_state (group_id TEXT PRIMARY KEY, live INTEGER NOT NULL, origin TEXT NOT NULL,
       changed_at INTEGER NOT NULL, profile TEXT);
     CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL,
@@ -139,17 +144,11 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       kind TEXT NOT NULL, at INTEGER NOT NULL, found_at INTEGER NOT NULL, repaired_at INTEGER, repair TEXT,
       PRIMARY KEY (conv, origin, msg_id));`);
   // Stores made before parked mirrors could be retried lack the event.
-  if (!(db.pragma('table_info(parked)') as { name: string }[]).some((c) => c.name === 'event'))
-    db.exec('ALTER TABLE parked ADD COLUMN event TEXT');
-  // Stores made before the send lease lack its column (their intents read as never leased). Another process
-  // opening the same old store may add it first.
-  if (!(db.pragma('table_info(mirrored)') as { name: string }[]).some((c) => c.name === 'sending_at')) {
-    try {
-      db.exec('ALTER TABLE mirrored ADD COLUMN sending_at INTEGER');
-    } catch (err) {
-      if (!/duplicate column/i.test((err as Error).message)) throw err;
-    }
-  }
+  addColumnIfMissing(db, 'parked', 'event TEXT');
+  // Stores made before the send lease lack its column (their intents read as never leased).
+  addColumnIfMissing(db, 'mirrored', 'sending_at INTEGER');
+  // Stores made before it lack the writer of SENT: their rows read as written by nobody known (a repeat).
+  addColumnIfMissing(db, 'mirrored', 'sent_by TEXT');
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -161,10 +160,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       VALUES (?, ?, ?, 'INTENT', 1, ?, ?)
       ON CONFLICT (origin, origin_id) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at
       WHERE state = 'INTENT'`);
-  const sent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, target_id, attempts, updated_at)
-      VALUES (?, ?, ?, 'SENT', ?, 0, ?)
+  const sent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, target_id, attempts, updated_at,
+      sent_by) VALUES (?, ?, ?, 'SENT', ?, 0, ?, ?)
       ON CONFLICT (origin, origin_id) DO UPDATE SET state = 'SENT', target_id = excluded.target_id,
-        updated_at = excluded.updated_at WHERE state = 'INTENT'`);
+        updated_at = excluded.updated_at, sent_by = excluded.sent_by WHERE state = 'INTENT'`);
   const sending = db.prepare(`UPDATE mirrored SET sending_at = ?, updated_at = ?
       WHERE origin = ? AND origin_id = ? AND state = 'INTENT' AND sending_at IS ?`);
   const release = db.prepare(`UPDATE mirrored SET sending_at = -sending_at, updated_at = ?
@@ -221,8 +220,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     async releaseSending(origin, originId, leasedAt) {
       release.run(Date.now(), origin, originId, leasedAt);
     },
-    async markSent(origin, originId, conv, targetId) {
-      sent.run(origin, originId, conv, targetId, Date.now());
+    async markSent(origin, originId, conv, targetId, sentBy) {
+      sent.run(origin, originId, conv, targetId, Date.now(), sentBy ?? null);
     },
     async records() {
       return all.all().map(toRecord);
@@ -328,6 +327,7 @@ interface Row {
   attempts: number;
   intent_at: number | null;
   sending_at: number | null;
+  sent_by: string | null;
 }
 const toRecord = (r: Row): MirrorRecord => ({
   origin: r.origin,
@@ -338,4 +338,16 @@ const toRecord = (r: Row): MirrorRecord => ({
   attempts: r.attempts,
   intentAt: r.intent_at,
   sendingAt: r.sending_at,
+  sentBy: r.sent_by ?? null,
 });
+
+/** Adds a column a store made by an older version lacks (another process opening it may add it first). */
+function addColumnIfMissing(db: Database.Database, table: string, column: string): void {
+  const name = column.split(' ')[0];
+  if ((db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name)) return;
+  try {
+    db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+  } catch (err) {
+    if (!/duplicate column/i.test((err as Error).message)) throw err;
+  }
+}

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
@@ -92,6 +93,25 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal(await acts.mirrorToZim(e), 'already');
     assert.equal((await inZim('one')).length, 1);
     assert.equal((await inZim('one'))[0]!.payload, zimExtendedData('L1'));
+  });
+
+  it('killed after its record, before reporting: the retry counts the send as its own; another execution as a repeat', async () => {
+    const e = await legacyMsg('L1b', 'one-b');
+    const execution = (runId: string, attempt: number) =>
+      new MockActivityEnvironment({
+        activityId: '7',
+        attempt,
+        workflowExecution: { workflowId: 'coexist:peer:ann:bob', runId },
+        startToCloseTimeoutMs: 0,
+      });
+    const mirror = (env: MockActivityEnvironment) => env.run((x: SyncEvent) => acts.mirrorToZim(x), e);
+    assert.equal(await mirror(execution('r1', 1)), 'sent');
+    // Attempt 2 of the same execution: the first one's outcome never reached the workflow.
+    assert.equal(await mirror(execution('r1', 2)), 'sent');
+    // A redelivery or repair in another run (or activity): mirrored before, not counted again.
+    assert.equal(await mirror(execution('r2', 1)), 'already');
+    assert.equal(await acts.mirrorToZim(e), 'already');
+    assert.equal((await inZim('one-b')).length, 1);
   });
 
   it("killed after the send, before its record: the retry finds it in ZIM's tail and does not resend", async () => {

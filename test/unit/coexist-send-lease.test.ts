@@ -78,7 +78,10 @@ describe('coexistence store: the send lease', () => {
           if (open === 0) {
             assert.equal(record?.sendingAt, null);
             assert.equal(await store.markSending('zim', '77', 9, null), true);
+            assert.equal(record?.sentBy, null, 'an old row has no writer of SENT');
+            await store.markSent('zim', '78', 'peer:a:b', 'L9', 'run/3');
           } else assert.equal(record?.sendingAt, 9, 'the lease survives reopening');
+          assert.equal((await store.record('zim', '78'))?.sentBy, 'run/3', 'the new column is kept');
         } finally {
           await store.close();
         }
