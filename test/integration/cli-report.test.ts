@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
 import { setBudgetUpdate } from '../../src/shared/workflow-api';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
 import { buildStaging, FAST_BUDGETS, startFastEmulator } from '../../src/testing/migration-rig';
@@ -86,6 +89,46 @@ describe('zim-migrate report', () => {
     assert.equal(json.migration, null);
     assert.match(json.note!, /--name/);
     assert.ok(json.stages.every((s) => s.seconds === undefined));
+  });
+
+  it("lists what coexistence's audits found and how each was repaired, with --coexist-store or its env", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'report-coexist-'));
+    try {
+      const file = path.join(dir, 'coexist.sqlite');
+      const store = openSqliteCoexistStore(file);
+      const lost = { conv: 'peer:ann:bob', origin: 'legacy' as const, msgId: 'L7' };
+      await store.recordDivergence({ ...lost, kind: 'missing', at: Date.UTC(2026, 11, 6) });
+      await store.markRepaired(lost, 'handed to coexist:peer:ann:bob as audit:lg:msg:L7');
+      await store.recordDivergence({ conv: 'group:g1', origin: 'zim', msgId: 'Z9', kind: 'missing', at: 5 });
+      await store.close();
+
+      const text = await report(staging.planned, '--coexist-store', file);
+      assert.match(text, /Coexistence: 2 divergences in .*coexist\.sqlite/);
+      assert.match(text, /peer:ann:bob {2}legacy message L7 .* missing on ZIM\n {4}repaired: .*audit:lg:msg:L7/);
+      assert.match(text, /group:g1 {2}zim message Z9 .* missing on the legacy side\n {4}repaired: no/);
+      const json = JSON.parse(
+        (
+          await exec(process.execPath, [BIN, 'report', staging.planned, '--json'], {
+            env: { ...env, ZIM_MIGRATE_COEXIST_STORE: file },
+          })
+        ).stdout
+      ) as Report & { coexistence: { divergences: { msgId: string; repair: string | null }[] } };
+      assert.deepEqual(
+        json.coexistence.divergences.map((d) => [d.msgId, d.repair]),
+        [
+          ['L7', 'handed to coexist:peer:ann:bob as audit:lg:msg:L7'],
+          ['Z9', null],
+        ]
+      );
+      // Without a store nothing is said of coexistence; a wrong path is a usage error naming the option.
+      assert.doesNotMatch(await report(staging.planned), /Coexistence/);
+      await assert.rejects(report(staging.planned, '--coexist-store', path.join(dir, 'nope.sqlite')), (err: Error) => {
+        assert.match(err.message, /No coexistence store at .*nope\.sqlite: pass --coexist-store/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells a name Temporal does not know from a Temporal it cannot reach', async () => {

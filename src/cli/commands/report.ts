@@ -4,6 +4,7 @@
  */
 import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defaultBudget } from '../../zim-client/limits';
@@ -25,6 +26,8 @@ import { describeError } from '../describe-error';
 import { settingLayers } from '../setting-layers';
 import { renderRoundReports, roundReports } from '../../catch-up/round-report';
 import { DEACTIVATED_NOTE, deactivatedUserOutcomes, renderDeactivated } from '../deactivated-report';
+import { openSqliteCoexistStore, type DivergenceRecord } from '../../coexist/coexist-store';
+import { renderDivergences } from './coexist';
 
 interface StageReport {
   stage: Stage;
@@ -51,6 +54,7 @@ interface FailureReport {
 const optionsSchema = z.object({
   json: z.boolean().optional(),
   name: z.string().optional(),
+  coexistStore: z.string().min(1).optional(),
   failures: z.coerce.number().int().min(0).default(50),
 });
 
@@ -121,6 +125,21 @@ async function workflowView(name: string, settings: TemporalSettings): Promise<L
   }
 }
 
+/** What coexistence's audits recorded in its store (read only; Temporal need not be reachable). */
+async function coexistDivergences(file: string): Promise<{ store: string; divergences: DivergenceRecord[] }> {
+  if (!existsSync(file))
+    throw new UsageError(
+      `No coexistence store at ${file}: pass --coexist-store with the file the receivers use (their --store or ` +
+        'ZIM_MIGRATE_COEXIST_STORE)'
+    );
+  const store = openSqliteCoexistStore(file);
+  try {
+    return { store: file, divergences: await store.divergences() };
+  } finally {
+    await store.close();
+  }
+}
+
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
@@ -131,6 +150,10 @@ export function registerReportCommand(program: Command): void {
       'the migration, to add durations and rates from Temporal (default: the one recorded in the staging file)'
     )
     .option('--failures <n>', 'list at most this many failures (all are in --json)', '50')
+    .option(
+      '--coexist-store <file>',
+      "also list what coexistence's audits found and how each was repaired (default: ZIM_MIGRATE_COEXIST_STORE when set)"
+    )
     .option('--json', 'print the whole report as JSON')
     .addHelpText(
       'after',
@@ -144,6 +167,9 @@ export, state, duration, its changes other than messages (planned, done, failed,
 messages and its conflicts; a round's failures are listed with stage "round", keyed <round>/<op>/<record>.
 A stage's planned is the migration's plan plus what each round added to it (new messages, records and verify
 checks it marked for the first time), so once nothing runs planned = done + failed + skipped + pending.
+With a coexistence store (--coexist-store, or ZIM_MIGRATE_COEXIST_STORE), every divergence its reconciliation
+audits found is listed last: the conversation, the side and message id, and when and how it was repaired (the same
+list as "zim-migrate coexist divergences").
 
 Counts come from the ledger in the staging file. Durations, rates and budgets come from the migration's workflow:
 a migration records its name in the staging file when a worker starts it (the last one started wins), so the
@@ -221,12 +247,23 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
         }
         const deactivated = await deactivatedUserOutcomes(store);
         const rounds = await roundReports(store);
+        const coexistStore = opts.coexistStore ?? process.env.ZIM_MIGRATE_COEXIST_STORE;
+        const coexistence = coexistStore === undefined ? undefined : await coexistDivergences(coexistStore);
         if (opts.json) {
           const note = live.note;
           const deactivatedUsers = { note: DEACTIVATED_NOTE, users: deactivated };
           console.log(
             JSON.stringify(
-              { staging, migration: name, ...(note && { note }), stages, rounds, failures, deactivatedUsers },
+              {
+                staging,
+                migration: name,
+                ...(note && { note }),
+                stages,
+                rounds,
+                failures,
+                deactivatedUsers,
+                ...(coexistence && { coexistence }),
+              },
               null,
               2
             )
@@ -257,6 +294,12 @@ Exit codes: 0 report printed (failures or not: read them), 1 failure, 2 bad usag
             console.log(`  ${f.stage.padEnd(15)} ${f.key}  ${f.zimCode ?? ''} ${f.zimMessage ?? ''}`);
         }
         for (const line of renderDeactivated(deactivated, opts.failures)) console.log(line);
+        if (coexistence) {
+          const shown = coexistence.divergences.slice(0, opts.failures);
+          const more = coexistence.divergences.length - shown.length;
+          console.log(`\nCoexistence: ${renderDivergences(coexistence.store, shown).trimEnd()}`);
+          if (more > 0) console.log(`  ... and ${more} more (all with --json)`);
+        }
       } finally {
         await store.close();
       }
