@@ -27,6 +27,7 @@ import { ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { scheduledCall } from './scheduled-call';
 import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import type { HistoryCheck } from '../src/coexist/handoff-history';
+import { queuedMessagesQuery } from '../workflows/coexist';
 
 export interface AuditDeps {
   store: CoexistStore;
@@ -41,6 +42,11 @@ export interface AuditDeps {
   maxPages?: number;
   /** The historical-import handoff's question to the staging ledger (activities/coexist-handoff.ts). */
   history?: (staging: string, conv: string) => Promise<HistoryCheck>;
+  /**
+   * The messages a conversation's workflow still holds (`<origin>:<id>`; default: its queuedMessages query through
+   * the worker's Temporal client, none when it is closed or unreachable).
+   */
+  queued?: (conv: string) => Promise<string[]>;
 }
 
 /** Each side is read back this much before the window: the two sides' clocks may disagree. */
@@ -69,6 +75,11 @@ export interface AuditTally {
   truncated: number;
   /** Conversations left alone because their history is not imported yet (handoff); absent in older tallies. */
   waiting?: number;
+  /**
+   * Messages on one side only that their conversation still holds, queued behind others: on their way, not lost
+   * (not recorded, not repaired); absent in older tallies.
+   */
+  queued?: number;
 }
 
 export const emptyTally = (): AuditTally => ({
@@ -78,6 +89,7 @@ export const emptyTally = (): AuditTally => ({
   gaps: 0,
   truncated: 0,
   waiting: 0,
+  queued: 0,
 });
 
 export function createAuditActivities(deps: AuditDeps) {
@@ -86,6 +98,16 @@ export function createAuditActivities(deps: AuditDeps) {
   const maxPages = deps.maxPages ?? 50;
   const zimCall = <T>(action: string, call: () => Promise<T>): Promise<T> =>
     deps.scheduler ? scheduledCall(deps.scheduler, action, undefined, call) : call();
+  const queued =
+    deps.queued ??
+    (async (conv: string): Promise<string[]> => {
+      try {
+        return await getClient().workflow.getHandle(workflowIdFor(conv)).query(queuedMessagesQuery);
+      } catch {
+        // Closed (it holds nothing), not started, or no Temporal client (outside an activity).
+        return [];
+      }
+    });
   const handoff =
     deps.handoff ??
     ((e: SyncEvent, syncName: string | undefined) =>
@@ -206,7 +228,14 @@ export function createAuditActivities(deps: AuditDeps) {
           const at = l.messages.find((m) => m.seq === g.last + 1)?.sentAt ?? 0;
           await store.recordDivergence({ conv, origin: 'legacy', msgId, kind: 'gap', at });
         }
+        // Read once, after both sides: a message its conversation still holds is on its way (a backlog at the
+        // stop, a mirror waiting out a send lease), not lost.
+        const held = missing.length > 0 ? new Set(await queued(conv)) : new Set<string>();
         for (const m of missing) {
+          if (held.has(`${m.origin}:${m.msgId}`)) {
+            tally.queued = (tally.queued ?? 0) + 1;
+            continue;
+          }
           tally.found++;
           await store.recordDivergence({ conv, origin: m.origin, msgId: m.msgId, kind: 'missing', at: m.at });
           const body =

@@ -34,6 +34,11 @@ import { handoffGate, type HandoffCarry, type HandoffStats } from './coexist-han
 export const SYNC_EVENT_SIGNAL = 'event';
 export const syncEventSignal = defineSignal<[SyncEvent]>(SYNC_EVENT_SIGNAL);
 export const syncStatsQuery = defineQuery<SyncStats>('stats');
+/**
+ * The messages this conversation holds and has not finished mirroring (`<origin>:<id>`: queued, or the one being
+ * mirrored): the audit does not take them for lost.
+ */
+export const queuedMessagesQuery = defineQuery<string[]>('queuedMessages');
 /** `coexist stop`: close once nothing is queued (the receivers no longer take events for the sync). */
 export const closeSignal = defineSignal('close');
 
@@ -211,6 +216,12 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     inbox.push({ event, at: Date.now() });
   });
   setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
+  let handling: SyncEvent | undefined;
+  setHandler(queuedMessagesQuery, () =>
+    [...inbox.map((h) => h.event), ...(handling ? [handling] : [])]
+      .filter((e) => e.kind === 'message' && e.msgId !== undefined)
+      .map((e) => `${e.origin}:${e.msgId!}`)
+  );
 
   async function handleGroup(e: SyncEvent): Promise<void> {
     const outcome = await groupActs.applyGroup(e);
@@ -281,7 +292,9 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     const last = lastHandled[e.origin];
     if (last && byPosition(e, last) < 0) stats.reordered++;
     else lastHandled[e.origin] = e;
+    handling = e;
     if (!(await handoff?.intercept(e))) await handle(e);
+    handling = undefined;
     remember(e.eventKey);
     handled++;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {

@@ -310,7 +310,8 @@ async function finalAudit(
     args: [{ from, until, syncName: name, ...(handoff ? { handoff: handoff.staging } : {}) }],
     typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: name }],
   });
-  log(`audit: ${r.found} divergence${r.found === 1 ? '' : 's'} found, ${r.repaired} repaired`);
+  const onTheirWay = r.queued ? `; ${r.queued} still queued in their conversations (on their way, not lost)` : '';
+  log(`audit: ${r.found} divergence${r.found === 1 ? '' : 's'} found, ${r.repaired} repaired${onTheirWay}`);
   return { found: r.found, repaired: r.repaired, gaps: r.gaps };
 }
 

@@ -25,7 +25,9 @@ import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/se
 import { historyContains } from '../../src/testing/history-search';
 import { startSync, stopSync, syncStatus } from '../../src/coexist/sync-control';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
-import { syncStatsQuery } from '../../workflows/coexist';
+import { queuedMessagesQuery, syncEventSignal, syncStatsQuery } from '../../workflows/coexist';
+import { workflowIdFor } from '../../src/coexist/sync-event';
+import { ZIM_COEXIST_SYNC } from '../../src/shared/search-attributes';
 import { syncViewQuery } from '../../workflows/coexist-sync';
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
@@ -327,6 +329,47 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       assert.equal(asked.length, 3);
     } finally {
       await own.close();
+    }
+  });
+  it('leaves alone a message its conversation still holds: on its way, not lost', async () => {
+    // A legacy message whose routing event was lost, then handed to its conversation with a long settle window (as
+    // a backlog would keep it): the audit reads both sides while the conversation still holds it.
+    const conv = 'peer:ann:cy';
+    // The window starts here: the earlier tests' lost messages are not this one's business.
+    const from = Date.now();
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    const sent = (await sendLegacy('ann', { to: 'cy' }, `queued ${CANARY}`)).message as { id: string; seq: number };
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    const handle = await t.client.workflow.signalWithStart('conversationSyncWorkflow', {
+      workflowId: workflowIdFor(conv),
+      taskQueue: worker.taskQueue,
+      args: [{ conv, settleMs: 120_000 }],
+      signal: syncEventSignal,
+      signalArgs: [
+        {
+          eventKey: `lg:msg:${sent.id}`,
+          origin: 'legacy',
+          conv,
+          kind: 'message',
+          occurredAt: Date.now(),
+          order: sent.seq,
+          from: 'ann',
+          to: 'cy',
+          bodyRef: await store.putBody(`queued ${CANARY}`),
+          msgId: sent.id,
+        },
+      ],
+      typedSearchAttributes: [{ key: ZIM_COEXIST_SYNC, value: SYNC }],
+    });
+    try {
+      await waitFor('the conversation to hold it', async () =>
+        (await handle.query(queuedMessagesQuery)).includes(`legacy:${sent.id}`)
+      );
+      const r = await audit(from);
+      assert.deepEqual([r.found, r.repaired, r.queued], [0, 0, 1], 'held by its conversation: not a divergence');
+      assert.ok(!(await store.divergences()).some((d) => d.msgId === sent.id), 'not recorded');
+    } finally {
+      await handle.terminate('test over');
     }
   });
 });
