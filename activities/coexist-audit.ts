@@ -7,6 +7,7 @@
  * the write, exactly once. The audit itself never writes to either side. Bodies go to the store; what these
  * activities take and return holds ids and counts only.
  */
+import { createHash } from 'node:crypto';
 import { activityInfo, getClient, heartbeat } from '@temporalio/activity';
 import {
   compareConversation,
@@ -23,11 +24,14 @@ import { temporalHandoff } from '../src/coexist/receiver/handoff';
 import { workflowIdFor, type SyncEvent } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
 import { ZIM_COEXIST_SYNC } from '../src/shared/search-attributes';
-import { ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZimCode, ZimPermanentError, type ZimClient } from '../src/zim-client';
+import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
+import { ZIM_ROLE } from '../src/zim-client/roles';
+import { compareGroup, type GroupSide } from '../src/coexist/group-audit';
 import { scheduledCall } from './scheduled-call';
 import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import type { HistoryCheck } from '../src/coexist/handoff-history';
-import { queuedMessagesQuery } from '../workflows/coexist';
+import { queuedEventsQuery } from '../workflows/coexist';
 
 export interface AuditDeps {
   store: CoexistStore;
@@ -43,7 +47,7 @@ export interface AuditDeps {
   /** The historical-import handoff's question to the staging ledger (activities/coexist-handoff.ts). */
   history?: (staging: string, conv: string) => Promise<HistoryCheck>;
   /**
-   * The messages a conversation's workflow still holds (`<origin>:<id>`; default: its queuedMessages query through
+   * The messages a conversation's workflow still holds (`<origin>:<id>`; default: its queuedEvents query through
    * the worker's Temporal client, none when it is closed or unreachable).
    */
   queued?: (conv: string) => Promise<string[]>;
@@ -102,7 +106,7 @@ export function createAuditActivities(deps: AuditDeps) {
     deps.queued ??
     (async (conv: string): Promise<string[]> => {
       try {
-        return await getClient().workflow.getHandle(workflowIdFor(conv)).query(queuedMessagesQuery);
+        return await getClient().workflow.getHandle(workflowIdFor(conv)).query(queuedEventsQuery);
       } catch {
         // Closed (it holds nothing), not started, or no Temporal client (outside an activity).
         return [];
@@ -179,6 +183,119 @@ export function createAuditActivities(deps: AuditDeps) {
     return true;
   }
 
+  let offersGroupState: Promise<boolean> | undefined;
+  /** Whether the legacy adapter offers GET /v1/groups/{id} (asked once; a failed answer is asked again later). */
+  const groupStateOffered = () =>
+    (offersGroupState ??= legacy.capabilities().then(
+      (c) => c.groupState === true,
+      (err: unknown) => {
+        offersGroupState = undefined;
+        throw err;
+      }
+    ));
+
+  /** ZIM's group now: its owner and members (null: no such group). */
+  async function zimGroup(groupId: string, needProfile: boolean): Promise<GroupSide | null> {
+    const members: { userId: string; role: number }[] = [];
+    try {
+      // ZIM's member list pages: the first cursor is "0", and "0" comes back after the last page.
+      let next = '0';
+      do {
+        const page = await zimCall('QueryGroupMemberList', () =>
+          zim.queryGroupMemberList({ GroupId: groupId, Limit: ZIM_PAGE_LIMITS.QueryGroupMemberList.max, Next: next })
+        );
+        members.push(...page.members);
+        next = page.members.length > 0 ? page.next : '0';
+      } while (next !== '0');
+    } catch (err) {
+      if (err instanceof ZimPermanentError && err.code === ZimCode.GROUP_NOT_FOUND) return null;
+      throw err;
+    }
+    if (members.length === 0) return null;
+    const owner = members.find((m) => m.role === ZIM_ROLE.owner)?.userId ?? members[0]!.userId;
+    const side: GroupSide = { owner, members: members.map((m) => m.userId) };
+    if (!needProfile) return side;
+    const info = await zimCall('QueryGroupInfo', () => zim.queryGroupInfo({ FromUserId: owner, GroupId: groupId }));
+    return {
+      ...side,
+      ...(info.groupName ? { name: info.groupName } : {}),
+      ...(info.createTime ? { createdAt: info.createTime } : {}),
+    };
+  }
+
+  /**
+   * Compares a group's existence and members on both sides with what the store saw them agree on (pure:
+   * src/coexist/group-audit.ts), records the baseline both agree on, and hands each change found on one side only
+   * to the conversation as that side's group event, which applies it as convergent state. Ambiguous differences
+   * are recorded for an operator, not repaired.
+   */
+  async function auditGroup(conv: string, groupId: string, from: number, syncName: string | undefined) {
+    const out = { found: 0, repaired: 0 };
+    const legacyGroup = await legacy.group(groupId);
+    const zimSide = await zimGroup(groupId, legacyGroup === null);
+    const legacySide: GroupSide | null = legacyGroup && {
+      owner: legacyGroup.owner,
+      members: legacyGroup.members,
+      name: legacyGroup.name,
+      ...(legacyGroup.createdAt !== undefined ? { createdAt: legacyGroup.createdAt } : {}),
+    };
+    const record = await store.group(groupId);
+    const users = new Set([...(zimSide?.members ?? []), ...(legacySide?.members ?? [])]);
+    const known = new Map<string, boolean>();
+    for (const u of users) {
+      const m = await store.member(groupId, u);
+      if (m) known.set(u, m.member);
+    }
+    const audit = compareGroup(zimSide, legacySide, { live: record?.live ?? null, members: known }, from);
+    // The baseline: stamped at time 0, so it never makes a real event of either side look stale.
+    const baseline = { origin: 'legacy' as const, changedAt: 0 };
+    if (audit.agreedLive) await store.setGroup(groupId, { live: true, ...baseline });
+    if (audit.agreed.length) await store.setMembers(groupId, audit.agreed, { member: true, ...baseline });
+    const now = Date.now();
+    for (const a of audit.ambiguous) {
+      out.found++;
+      const key = { conv, origin: a.has, msgId: `${a.about === 'group' ? 'exists' : 'members'}:${a.users.join(',')}` };
+      await store.recordDivergence({ ...key, msgId: key.msgId.slice(0, 500), kind: 'group', at: now });
+      await store.markRepaired(
+        { ...key, msgId: key.msgId.slice(0, 500) },
+        a.about === 'group'
+          ? `not repaired: the group is on the ${a.has} side only and the store cannot tell a lost creation from a ` +
+              'lost dismissal; create or dismiss it by hand'
+          : `not repaired: these members are on the ${a.has} side only and no audit saw both sides agree on them ` +
+              'before (a join there or a leave on the other side); make the group match by hand'
+      );
+    }
+    for (const r of audit.repairs) {
+      out.found++;
+      const names = 'users' in r ? r.users : [];
+      const msgId = `${r.change}:${names.join(',')}`.slice(0, 500);
+      const key = { conv, origin: r.origin, msgId };
+      await store.recordDivergence({ ...key, kind: 'group', at: now });
+      // The owner of the side the change is applied to acts for it there (ZIM writes go as the migration's bot).
+      const target = r.origin === 'zim' ? legacySide : zimSide;
+      const event: SyncEvent = {
+        eventKey: `audit:group:${groupId}:${r.origin}:${r.change}:${createHash('sha256').update(names.join(',')).digest('hex').slice(0, 16)}`,
+        origin: r.origin,
+        conv,
+        kind: 'group',
+        occurredAt: now,
+        order: 0,
+        groupId,
+        groupEvent: r.change,
+        ...(names.length ? { users: names } : {}),
+        ...(r.change === 'created'
+          ? { operator: r.owner, bodyRef: await store.putBody(JSON.stringify({ owner: r.owner, name: r.name })) }
+          : target
+            ? { operator: target.owner }
+            : {}),
+      };
+      await handoff(event, syncName);
+      await store.markRepaired(key, `handed to ${workflowIdFor(conv)} as ${event.eventKey}`);
+      out.repaired++;
+    }
+    return out;
+  }
+
   return {
     /**
      * One page of the conversations to audit, in key order after `after`: those the store knows (mirrors, group
@@ -205,7 +322,8 @@ export function createAuditActivities(deps: AuditDeps) {
     async auditConversations(input: AuditPageInput): Promise<AuditTally> {
       const tally = emptyTally();
       for (const conv of input.conversations) {
-        if (!parseConversation(conv)) continue;
+        const c = parseConversation(conv);
+        if (!c) continue;
         let from = input.from;
         if (input.handoff !== undefined && deps.history) {
           // Both sides' copies of the history are untagged: only what is newer than it can be compared.
@@ -230,7 +348,15 @@ export function createAuditActivities(deps: AuditDeps) {
         }
         // Read once, after both sides: a message its conversation still holds is on its way (a backlog at the
         // stop, a mirror waiting out a send lease), not lost.
-        const held = missing.length > 0 ? new Set(await queued(conv)) : new Set<string>();
+        const auditsGroup = c.kind === 'group' && (await groupStateOffered());
+        const held = missing.length > 0 || auditsGroup ? new Set(await queued(conv)) : new Set<string>();
+        // A group's state is compared only while its conversation holds no group event (one on its way would
+        // show as a difference); the next audit compares it.
+        if (auditsGroup && ![...held].some((k) => k.startsWith('group:'))) {
+          const g = await auditGroup(conv, c.groupId, from, input.syncName);
+          tally.found += g.found;
+          tally.repaired += g.repaired;
+        }
         for (const m of missing) {
           if (held.has(`${m.origin}:${m.msgId}`)) {
             tally.queued = (tally.queued ?? 0) + 1;

@@ -35,10 +35,10 @@ export const SYNC_EVENT_SIGNAL = 'event';
 export const syncEventSignal = defineSignal<[SyncEvent]>(SYNC_EVENT_SIGNAL);
 export const syncStatsQuery = defineQuery<SyncStats>('stats');
 /**
- * The messages this conversation holds and has not finished mirroring (`<origin>:<id>`: queued, or the one being
- * mirrored): the audit does not take them for lost.
+ * The events this conversation holds and has not finished (queued, or the one being handled): messages as
+ * `<origin>:<id>`, group events as `group:<event key>`. The audit does not take what is on its way for lost.
  */
-export const queuedMessagesQuery = defineQuery<string[]>('queuedMessages');
+export const queuedEventsQuery = defineQuery<string[]>('queuedEvents');
 /** `coexist stop`: close once nothing is queued (the receivers no longer take events for the sync). */
 export const closeSignal = defineSignal('close');
 
@@ -217,10 +217,10 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   });
   setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
   let handling: SyncEvent | undefined;
-  setHandler(queuedMessagesQuery, () =>
-    [...inbox.map((h) => h.event), ...(handling ? [handling] : [])]
-      .filter((e) => e.kind === 'message' && e.msgId !== undefined)
-      .map((e) => `${e.origin}:${e.msgId!}`)
+  setHandler(queuedEventsQuery, () =>
+    [...inbox.map((h) => h.event), ...(handling ? [handling] : [])].flatMap((e) =>
+      e.kind === 'group' ? [`group:${e.eventKey}`] : e.kind === 'message' ? [`${e.origin}:${e.msgId ?? ''}`] : []
+    )
   );
 
   async function handleGroup(e: SyncEvent): Promise<void> {

@@ -71,17 +71,25 @@ export interface CoexistStore {
   close(): Promise<void>;
 }
 
-/** Which finding: a message present on `origin` with no counterpart on the other side, or a gap in its sequence. */
+/**
+ * Which finding: a message present on `origin` with no counterpart on the other side, a gap in its sequence, or a
+ * group change (existence, members) present on `origin` only.
+ */
 export interface DivergenceKey {
   conv: string;
   origin: Origin;
-  /** The message id on its side (a gap: `gap:<first>-<last>` of the missing sequence numbers). */
+  /**
+   * The message id on its side (a gap: `gap:<first>-<last>` of the missing sequence numbers; a group change:
+   * `<change>:<users>`, e.g. `joined:u1,u2`).
+   */
   msgId: string;
 }
 
+export type DivergenceKind = 'missing' | 'gap' | 'group';
+
 /** What the reconciliation audit found (src/coexist/audit.ts): the `divergences` table. */
 export interface DivergenceRecord extends DivergenceKey {
-  kind: 'missing' | 'gap';
+  kind: DivergenceKind;
   /** The message's time on its side (ms). */
   at: number;
   foundAt: number;
@@ -290,7 +298,7 @@ interface DivergenceRow {
   conv: string;
   origin: Origin;
   msg_id: string;
-  kind: 'missing' | 'gap';
+  kind: DivergenceKind;
   at: number;
   found_at: number;
   repaired_at: number | null;

@@ -10,6 +10,7 @@ import {
   LegacyCapabilitiesSchema,
   LegacyCreateGroupSchema,
   LegacyDismissSchema,
+  LegacyGroupStateSchema,
   LegacyMembersChangeSchema,
   LegacyMessagePageSchema,
   LegacyRoutingEventSchema,
@@ -27,6 +28,7 @@ const PARTS = {
   createGroup: LegacyCreateGroupSchema,
   membersChange: LegacyMembersChangeSchema,
   dismissGroup: LegacyDismissSchema,
+  groupState: LegacyGroupStateSchema,
   capabilities: LegacyCapabilitiesSchema,
 } as const;
 

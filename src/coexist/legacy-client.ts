@@ -3,8 +3,10 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import {
   LegacyCapabilitiesSchema,
+  LegacyGroupStateSchema,
   LegacyMessagePageSchema,
   LegacySendResponseSchema,
+  type LegacyGroupState,
   type LegacySendRequest,
 } from './legacy-contract';
 
@@ -68,6 +70,15 @@ export class LegacyClient {
       'GET',
       `/v1/conversations/${encodeURIComponent(conv)}/messages?afterSeq=${afterSeq}&limit=${limit}`
     );
+  }
+  /** The group as it is now (GET /v1/groups/{id}, offered when capabilities.groupState); null when there is none. */
+  async group(groupId: string): Promise<LegacyGroupState | null> {
+    try {
+      return (await this.#call(LegacyGroupStateSchema, 'GET', `/v1/groups/${encodeURIComponent(groupId)}`)).group;
+    } catch (e) {
+      if (e instanceof LegacyApiError && e.status === 404) return null;
+      throw e;
+    }
   }
   /** Group writes (convergent, see the contract): a 409 on create and a 404 on dismiss come back as `false`. */
   async createGroup(r: { operator: string; groupId: string; name: string; members: string[] }): Promise<boolean> {

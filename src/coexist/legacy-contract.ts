@@ -112,10 +112,28 @@ export const LegacyCreateGroupSchema = z.object({
 export const LegacyMembersChangeSchema = z.object({ operator: id, users: z.array(id).min(1) });
 export const LegacyDismissSchema = z.object({ operator: id });
 
+/**
+ * GET {api}/v1/groups/{id} (optional, offered when `capabilities.groupState` is true): the group as it is now, 404
+ * when there is none (never created, or dismissed). The reconciliation audit compares it with ZIM's to find group
+ * events that were lost (docs/coexistence.md §9); `createdAt` lets it tell a lost creation from an old group.
+ */
+export const LegacyGroupStateSchema = z.object({
+  group: z.object({
+    groupId: id,
+    name: z.string().max(256),
+    owner: id,
+    members: z.array(id),
+    createdAt: z.number().int().nonnegative().optional(),
+  }),
+});
+export type LegacyGroupState = z.output<typeof LegacyGroupStateSchema>['group'];
+
 /** GET {api}/v1/capabilities: what the adapter offers; checked before coexistence starts. */
 export const LegacyCapabilitiesSchema = z.object({
   contractVersion: z.literal(1),
   echoIdentification: z.object({ originTag: z.boolean(), clientMsgId: z.boolean() }),
+  /** Whether GET /v1/groups/{id} is offered (absent: no; the audit then compares messages only). */
+  groupState: z.boolean().optional(),
 });
 export type LegacyCapabilities = z.output<typeof LegacyCapabilitiesSchema>;
 

@@ -118,7 +118,7 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
   const webhook = new WebhookDispatcher(webhookOptions);
   const store = new LegacyStore(echo, (e) => webhook.emit(e));
   const token = Buffer.from(`Bearer ${options.apiToken}`);
-  const capabilities: LegacyCapabilities = { contractVersion: 1, echoIdentification: echo };
+  const capabilities: LegacyCapabilities = { contractVersion: 1, echoIdentification: echo, groupState: true };
 
   const authorized = (req: IncomingMessage) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -155,6 +155,7 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
         return [200, {}];
       }
       const group = /^\/v1\/groups\/([^/]+)$/.exec(path);
+      if (method === 'GET' && group) return [200, { group: store.group(decodeURIComponent(group[1]!)) }];
       if (method === 'DELETE' && group) {
         store.dismiss(decodeURIComponent(group[1]!), parse(LegacyDismissSchema, await readJson(req)).operator);
         return [200, {}];

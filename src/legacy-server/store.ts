@@ -25,6 +25,7 @@ export interface LegacyGroup {
   notice?: string;
   owner: string;
   members: Set<string>;
+  createdAt: number;
 }
 
 export interface EchoFields {
@@ -135,7 +136,13 @@ export class LegacyStore {
     if (this.groups.has(req.groupId)) throw new LegacyRefusal(409, `group ${req.groupId} exists`);
     for (const m of req.members) this.#requireUser(m, 'member');
     const members = new Set([req.operator, ...req.members]);
-    this.groups.set(req.groupId, { id: req.groupId, name: req.name, owner: req.operator, members });
+    this.groups.set(req.groupId, {
+      id: req.groupId,
+      name: req.name,
+      owner: req.operator,
+      members,
+      createdAt: this.now(),
+    });
     this.#emit({
       type: 'group.created',
       groupId: req.groupId,
@@ -177,11 +184,17 @@ export class LegacyStore {
     this.#emit({ type: 'group.dismissed', groupId, operator });
   }
 
+  /** GET /v1/groups/{id}: the group as it is now (404 when there is none). */
+  group(groupId: string) {
+    const g = this.#requireGroup(groupId);
+    return { groupId: g.id, name: g.name, owner: g.owner, members: [...g.members].sort(), createdAt: g.createdAt };
+  }
+
   /** Everything, for tests. */
   snapshot() {
     return {
       users: [...this.users].sort(),
-      groups: [...this.groups.values()].map((g) => ({ ...g, members: [...g.members].sort() })),
+      groups: [...this.groups.values()].map(({ createdAt: _at, ...g }) => ({ ...g, members: [...g.members].sort() })),
       conversations: [...this.conversations].map(([key, c]) => ({ key, ...c })),
     };
   }

@@ -25,7 +25,7 @@ import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/se
 import { historyContains } from '../../src/testing/history-search';
 import { startSync, stopSync, syncStatus } from '../../src/coexist/sync-control';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
-import { queuedMessagesQuery, syncEventSignal, syncStatsQuery } from '../../workflows/coexist';
+import { queuedEventsQuery, syncEventSignal, syncStatsQuery } from '../../workflows/coexist';
 import { workflowIdFor } from '../../src/coexist/sync-event';
 import { ZIM_COEXIST_SYNC } from '../../src/shared/search-attributes';
 import { syncViewQuery } from '../../workflows/coexist-sync';
@@ -363,7 +363,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     });
     try {
       await waitFor('the conversation to hold it', async () =>
-        (await handle.query(queuedMessagesQuery)).includes(`legacy:${sent.id}`)
+        (await handle.query(queuedEventsQuery)).includes(`legacy:${sent.id}`)
       );
       const r = await audit(from);
       assert.deepEqual([r.found, r.repaired, r.queued], [0, 0, 1], 'held by its conversation: not a divergence');
@@ -371,5 +371,64 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     } finally {
       await handle.terminate('test over');
     }
+  });
+  it('finds group changes lost on either side by the state both sides last agreed on, and repairs them', async () => {
+    const conv = `group:${GROUP}`;
+    const from = Date.now();
+    const zimMembers = async () =>
+      (await zim.client.queryGroupMemberList({ GroupId: GROUP, Limit: 100 })).members.map((m) => m.userId).sort();
+    const legacyMembers = async () => (await legacyClient.group(GROUP))!.members;
+    // The sync knows the group once something passed through it; both sides agree (ann, bob, cy), and an audit
+    // records that as the baseline.
+    await sendLegacy('bob', { groupId: GROUP }, `group known ${CANARY}`);
+    await waitFor(
+      'the group message mirrored',
+      async () => count(await zimBodies('group'), `group known ${CANARY}`) === 1
+    );
+    await audit(from);
+    assert.equal((await store.member(GROUP, 'cy'))?.member, true);
+    // dan, and the operator our ZIM group writes go as (registered before coexistence starts, §3.1).
+    await registerUsers(zim.client, ['dan', '__migration_bot']);
+    await post(`${legacy.url}/_test/users`, { users: ['dan'] });
+    // Lost: cy kicked on ZIM (its group_exit callback), bob's leave and dan's join on the legacy side (routing).
+    zim.emulator.callbacks.configure({ faults: { lossRate: 1 } });
+    await zim.client.kickoutGroupUser({ FromUserId: 'ann', GroupId: GROUP, UserId: ['cy'] });
+    zim.emulator.callbacks.configure({ faults: { lossRate: 0 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${legacy.url}/_test/app1/groups/${GROUP}/leave`, { operator: 'bob' });
+    await post(`${legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dan' });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+
+    const stats = () => t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+    const echoesBefore = (await stats()).echoesSuppressed;
+    const r = await audit(from);
+    // cy left ZIM and bob the legacy side (the store had both as members): repaired. dan was never seen on both
+    // sides, so nothing tells a join on the legacy side from a leave on ZIM: found, not guessed.
+    assert.deepEqual([r.found, r.repaired], [3, 2]);
+    await waitFor(
+      'both leaves mirrored',
+      async () =>
+        JSON.stringify(await zimMembers()) === JSON.stringify(['ann']) &&
+        JSON.stringify(await legacyMembers()) === JSON.stringify(['ann', 'dan']),
+      60_000,
+      async () =>
+        `ZIM ${(await zimMembers()).join(',')}, legacy ${(await legacyMembers()).join(',')}; ` +
+        JSON.stringify(await stats())
+    );
+    const found = (await store.divergences()).filter((d) => d.kind === 'group' && d.conv === conv);
+    assert.deepEqual(found.map((d) => [d.origin, d.msgId, d.repair?.startsWith('handed to') ?? false]).sort(), [
+      ['legacy', 'left:bob', true],
+      ['legacy', 'members:dan', false],
+      ['zim', 'left:cy', true],
+    ]);
+    assert.match(found.find((d) => d.msgId === 'members:dan')!.repair!, /not repaired: .*make the group match by hand/);
+    // Once both sides match again and the repairs' own events came back and were handled (a conversation holding
+    // a group event is compared by a later audit), only what cannot be decided is left.
+    await waitFor('both repairs echoed back and handled', async () => {
+      const s = await stats();
+      return s.queued === 0 && s.echoesSuppressed >= echoesBefore + 2;
+    });
+    const again = await audit(from);
+    assert.deepEqual([again.found, again.repaired], [1, 0]);
   });
 });

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
+import { LegacyClient } from '../../src/coexist/legacy-client';
 import { LegacyRoutingEventSchema, type LegacyRoutingEvent } from '../../src/coexist/legacy-contract';
 import { verifyLegacySignature } from '../../src/coexist/legacy-signature';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
@@ -78,7 +79,41 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
   it('refuses /v1 without the token; declares its echo identification', async () => {
     assert.equal((await call(legacy.url, 'GET', '/v1/capabilities', undefined, 'wrong')).status, 401);
     const caps = await call(legacy.url, 'GET', '/v1/capabilities');
-    assert.deepEqual(caps.json, { contractVersion: 1, echoIdentification: { originTag: true, clientMsgId: true } });
+    assert.deepEqual(caps.json, {
+      contractVersion: 1,
+      echoIdentification: { originTag: true, clientMsgId: true },
+      groupState: true,
+    });
+  });
+
+  it('answers a group as it is now (GET /v1/groups/{id}), 404 once there is none', async () => {
+    await call(legacy.url, 'POST', '/_test/app1/createGroup', {
+      operator: 'ann',
+      groupId: 'gs',
+      name: 'S',
+      members: ['bob'],
+    });
+    const client = new LegacyClient(legacy.url, TOKEN);
+    try {
+      const g = await client.group('gs');
+      assert.deepEqual(
+        { ...g, createdAt: typeof g?.createdAt },
+        {
+          groupId: 'gs',
+          name: 'S',
+          owner: 'ann',
+          members: ['ann', 'bob'],
+          createdAt: 'number',
+        }
+      );
+      await call(legacy.url, 'POST', '/_test/app1/groups/gs/leave', { operator: 'bob' });
+      assert.deepEqual((await client.group('gs'))?.members, ['ann']);
+      await call(legacy.url, 'POST', '/_test/app1/groups/gs/dismiss', { operator: 'ann' });
+      assert.equal(await client.group('gs'), null);
+      assert.equal(await client.group('never'), null);
+    } finally {
+      await client.close();
+    }
   });
 
   it('writes as a user, reads the tail by position, and routes the write with its origin tag and client id', async () => {

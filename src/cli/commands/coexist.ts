@@ -74,10 +74,13 @@ export function renderDivergences(store: string, list: DivergenceRecord[]): stri
   if (list.length === 0) return `No divergences in ${store}: every audit found both sides matching.\n`;
   const lines = [`${list.length} divergence${list.length === 1 ? '' : 's'} in ${store}, oldest finding first:`];
   for (const d of list) {
+    const otherSide = d.origin === 'zim' ? 'the legacy side' : 'ZIM';
     const what =
       d.kind === 'gap'
         ? `legacy sequence numbers ${d.msgId.slice('gap:'.length)} missing from its read API`
-        : `${d.origin} message ${d.msgId} (sent ${new Date(d.at).toISOString()}) missing on ${d.origin === 'zim' ? 'the legacy side' : 'ZIM'}`;
+        : d.kind === 'group'
+          ? `group change ${d.msgId} on ${d.origin === 'zim' ? 'ZIM' : 'the legacy side'}, not on ${otherSide}`
+          : `${d.origin} message ${d.msgId} (sent ${new Date(d.at).toISOString()}) missing on ${otherSide}`;
     lines.push(
       `  ${new Date(d.foundAt).toISOString()}  ${d.conv}  ${what}`,
       `    repaired: ${d.repairedAt === null ? 'no' : `${new Date(d.repairedAt).toISOString()}, ${d.repair ?? ''}`}`
