@@ -81,8 +81,11 @@ export async function openPostgresCoexistStore(
     refKey = rows[0]!.value;
   } catch (err) {
     await db.close();
-    if (err instanceof Error && err.message.startsWith(db.safeUrl)) throw err;
-    return fail(err);
+    // eslint-disable-next-line preserve-caught-error -- the driver's error may carry connection settings
+    throw new Error(
+      `coexistence store ${db.describe(err)} (check the URL, that the server is reachable from here, and ` +
+        'ZIM_MIGRATE_DATABASE_PASSWORD[_FILE] and ZIM_MIGRATE_DATABASE_TLS for it)'
+    );
   }
   const select = async (origin: Origin, originId: string) =>
     (await q('SELECT * FROM zm_coexist_mirrored WHERE origin = $1 AND origin_id = $2', [origin, originId])).rows[0];
