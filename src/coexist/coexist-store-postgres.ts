@@ -71,7 +71,9 @@ export async function openPostgresCoexistStore(
     db.pool.query<Row>(text, values).catch(fail);
   let refKey: Buffer;
   try {
-    await ensureSchema(db, schema);
+    // Only when missing: creating a schema needs a privilege on the database a role may rightly lack.
+    const exists = await db.pool.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [schema]);
+    if (exists.rows[0]?.ok !== true) await ensureSchema(db, schema);
     await applySchema(db.pool, COEXIST_COMPONENT, COEXIST_SCHEMA);
     // The key body references are made with (see coexist-store.ts): one per database, whoever opens it first.
     await db.pool.query(`INSERT INTO zm_coexist_meta (name, value) VALUES ('ref-key', $1) ON CONFLICT DO NOTHING`, [

@@ -62,6 +62,23 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
     }
   });
 
+  it('opens in a schema its role owns without the right to create schemas', async () => {
+    const admin = pg.open();
+    await admin.pool.query(`CREATE ROLE coexist_only LOGIN PASSWORD 'coexist-only-pw'`);
+    await admin.pool.query('CREATE SCHEMA coexist_own AUTHORIZATION coexist_only');
+    const as = new URL(url('coexist_own'));
+    as.username = 'coexist_only';
+    const store = await openCoexistStore(as.toString(), {
+      ...pg.env(),
+      ZIM_MIGRATE_DATABASE_PASSWORD: 'coexist-only-pw',
+    });
+    try {
+      assert.equal(await store.body(await store.putBody('x')), 'x');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the database without its password when it cannot connect', async () => {
     const env = { ...pg.env(), ZIM_MIGRATE_DATABASE_PASSWORD: 'not-the-password-xyz' };
     const err = await openCoexistStore(url('public'), env).then(
