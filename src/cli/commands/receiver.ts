@@ -100,8 +100,8 @@ Examples:
   $ ZIM_MIGRATE_COEXIST_STORE=postgres://zim@db.internal:5432/zim_migrate \
     ZIM_MIGRATE_DATABASE_PASSWORD_FILE=/run/secrets/zim_db_password zim-migrate receiver ...   on several machines
 
-Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal or the legacy API unreachable, 2 bad usage or
-configuration (a secret not set, or an adapter without echo identification).`
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal, the legacy API or the store's database unreachable,
+2 bad usage or configuration (a secret not set, a bad store URL, or an adapter without echo identification).`
     )
     .action(async (raw: Record<string, unknown>) => {
       const f = parseFlags(flags, {
