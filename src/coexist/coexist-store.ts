@@ -3,7 +3,8 @@
  * ledger of mirrored messages (intent before a send, then the other side's id). Its own SQLite file rather than
  * the migration's staging ledger (src/staging/): that ledger is keyed by a plan's staged entities and stages and
  * lives in the plan's file; coexistence outlives any plan and maps ids in both directions.
- * One file per machine: the receiver writes bodies, the worker reads them and writes the ledger (WAL).
+ * One file per machine: the receiver writes bodies, the worker reads them and writes the ledger (WAL). For several
+ * machines the same store is in PostgreSQL (coexist-store-postgres.ts); open-coexist-store.ts picks by location.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';

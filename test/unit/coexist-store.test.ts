@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
+import { coexistStoreLocation, isPostgresStore, storeName } from '../../src/coexist/open-coexist-store';
 
 describe('coexistence store: group state and parked mirrors', () => {
   it('keeps group and member state, the profile until a new one is given, and parks an event once', async () => {
@@ -43,5 +44,18 @@ describe('coexistence store: group state and parked mirrors', () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('coexistence store location', () => {
+  it('is --store, else ZIM_MIGRATE_COEXIST_STORE (empty counts as unset), else coexist.sqlite; a URL is PostgreSQL', () => {
+    const env = { ZIM_MIGRATE_COEXIST_STORE: 'postgres://zim@db/zim' };
+    assert.equal(coexistStoreLocation('a.sqlite', env), 'a.sqlite');
+    assert.equal(coexistStoreLocation(undefined, env), 'postgres://zim@db/zim');
+    assert.equal(coexistStoreLocation(undefined, { ZIM_MIGRATE_COEXIST_STORE: '' }), 'coexist.sqlite');
+    assert.equal(isPostgresStore('postgresql://zim@db/zim'), true);
+    assert.equal(isPostgresStore('postgres.sqlite'), false);
+    assert.equal(storeName('postgres://zim:pw-secret@db/zim?schema=c'), 'postgres://zim:***@db/zim?schema=c');
+    assert.equal(storeName('/var/lib/coexist.sqlite'), '/var/lib/coexist.sqlite');
   });
 });

@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { existsSync } from 'node:fs';
-import { openSqliteCoexistStore, type DivergenceRecord, type ParkedRecord } from '../../coexist/coexist-store';
+import type { CoexistStore, DivergenceRecord, ParkedRecord } from '../../coexist/coexist-store';
+import { coexistStoreLocation, isPostgresStore, openCoexistStore, storeName } from '../../coexist/open-coexist-store';
 import { handoffSetting, HandoffSettingError, type HandoffSetting } from '../../coexist/handoff-setting';
 import { redactIfUrl } from '../../postgres/database-settings';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../../coexist/receiver/start';
@@ -296,7 +297,7 @@ Exit codes: 0 stopped (or already stopped), 1 no such sync or Temporal unreachab
   coexist
     .command('parked')
     .description('List the mirrors given up after their retries, with why and what to do; hand them back to retry')
-    .option('--store <file>', 'the coexistence store the receivers and workers use (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option(...storeOption)
     .option('--retry <eventKey...>', 'hand these parked mirrors back to their conversations (keys as listed)')
     .option('--retry-all', 'hand every parked mirror back to its conversation')
     .option(...nameOption)
@@ -309,6 +310,7 @@ Examples:
   $ zim-migrate coexist parked --store /var/lib/zim-migrate/coexist.sqlite --json | jq '.[].conv'
   $ zim-migrate coexist parked --store coexist.sqlite --name acme --retry legacy:m-17
   $ zim-migrate coexist parked --store coexist.sqlite --name acme --retry-all
+  $ zim-migrate coexist parked --store postgres://zim@db.internal:5432/zim_migrate   (password: ZIM_MIGRATE_DATABASE_*)
 
 A mirror is parked when it still fails after 30 attempts (about a quarter of an hour of retries); the
 conversation goes on without it, and "coexist status" counts it. Each entry names the conversation, the message id
@@ -320,7 +322,7 @@ conversation under a new key and removes it from the list; if it fails again it 
 a message: the mirror ledger settles it, and a message an earlier attempt did land is found in the target's tail
 and not sent again. Entries parked by a version older than the retry have no event kept: do what "do:" says.
 Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or stopped, or a key not parked,
-2 bad usage (no store at that path).`
+2 bad usage (no store at that path, or a bad store URL).`
     )
     .action(
       async (o: {
@@ -331,15 +333,11 @@ Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or st
         taskQueue?: string;
         json?: boolean;
       }) => {
-        const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
-        if (!existsSync(file))
-          throw new UsageError(
-            `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
-              'ZIM_MIGRATE_COEXIST_STORE)'
-          );
+        const location = coexistStoreLocation(o.store);
+        const file = storeName(location);
         if (o.retry && o.retryAll) throw new UsageError('--retry and --retry-all: give one');
         const name = parseName(o.name);
-        const store = openSqliteCoexistStore(file);
+        const store = await openStoreToRead(location);
         try {
           if (!o.retry && !o.retryAll) {
             const parked = await store.parked();
@@ -383,7 +381,7 @@ Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or st
   coexist
     .command('divergences')
     .description('List what the reconciliation audits found on one side only, and how each was repaired')
-    .option('--store <file>', 'the coexistence store the receivers and workers use (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option(...storeOption)
     .option('--json', 'print the list as JSON')
     .addHelpText(
       'after',
@@ -391,6 +389,8 @@ Exit codes: 0 listed or retried, 1 Temporal unreachable, the sync draining or st
 Examples:
   $ zim-migrate coexist divergences --store /var/lib/zim-migrate/coexist.sqlite
   $ zim-migrate coexist divergences --store coexist.sqlite --json | jq '.[] | select(.repairedAt == null)'
+  $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=/run/secrets/zim_db_password \
+    zim-migrate coexist divergences --store postgres://zim@db.internal:5432/zim_migrate
 
 Callbacks and routing events can be lost (ZEGO drops a callback after about a minute of retries, a legacy backend
 after its own). What is lost never reaches a conversation, so the sync audits: every --audit-every-minutes (see
@@ -403,16 +403,12 @@ Each entry: when it was found, the conversation, the side and message id (never 
 how (the conversation it was handed to), or "no" with why (e.g. the ledger says it was mirrored: check the other
 side). "gap" entries are legacy sequence numbers its read API did not return: nothing to hand back; look at the
 legacy system. Reads the store only: Temporal need not be reachable.
-Exit codes: 0 listed, 2 bad usage (no store at that path).`
+Exit codes: 0 listed, 2 bad usage (no store at that path, or a bad store URL).`
     )
     .action(async (o: { store?: string; json?: boolean }) => {
-      const file = o.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite';
-      if (!existsSync(file))
-        throw new UsageError(
-          `No coexistence store at ${file}: pass --store with the file the receivers use (their --store or ` +
-            'ZIM_MIGRATE_COEXIST_STORE)'
-        );
-      const store = openSqliteCoexistStore(file);
+      const location = coexistStoreLocation(o.store);
+      const file = storeName(location);
+      const store = await openStoreToRead(location);
       try {
         const list = await store.divergences();
         process.stdout.write(o.json ? `${JSON.stringify(list)}\n` : renderDivergences(file, list));
@@ -420,4 +416,20 @@ Exit codes: 0 listed, 2 bad usage (no store at that path).`
         await store.close();
       }
     });
+}
+
+const storeOption = [
+  '--store <file|url>',
+  'the coexistence store the receivers and workers use: their --store or ZIM_MIGRATE_COEXIST_STORE (a SQLite ' +
+    'file, or a postgres:// URL; its password in ZIM_MIGRATE_DATABASE_PASSWORD[_FILE]; default coexist.sqlite)',
+] as const;
+
+/** Opens the store an operator command reads: a file must exist (an empty new one would list nothing). */
+async function openStoreToRead(location: string): Promise<CoexistStore> {
+  if (!isPostgresStore(location) && !existsSync(location))
+    throw new UsageError(
+      `No coexistence store at ${location}: pass --store with the store the receivers use (their --store or ` +
+        'ZIM_MIGRATE_COEXIST_STORE: a file, or a postgres:// URL)'
+    );
+  return openCoexistStore(location);
 }

@@ -1,7 +1,7 @@
 /** `zim-migrate receiver`: coexistence's webhook receiver, and optionally a worker for its conversation workflows. */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { openSqliteCoexistStore } from '../../coexist/coexist-store';
+import { coexistStoreLocation, openCoexistStore, storeName } from '../../coexist/open-coexist-store';
 import { LegacyClient } from '../../coexist/legacy-client';
 import { NoEchoIdentificationError } from '../../coexist/legacy-contract';
 import {
@@ -42,7 +42,11 @@ export function registerReceiverCommand(program: Command): void {
     .option('--port <n>', 'port to listen on', '8080')
     .option('--host <addr>', 'address to listen on (put TLS in front of it)', '127.0.0.1')
     .option('--legacy-api <url>', 'the legacy adapter API (env LEGACY_API_URL)')
-    .option('--store <file>', 'the coexistence store: bodies and the mirror ledger (env ZIM_MIGRATE_COEXIST_STORE)')
+    .option(
+      '--store <file|url>',
+      'the coexistence store: bodies and the mirror ledger; a SQLite file (receivers and workers on one machine) ' +
+        'or a postgres:// URL (on several); env ZIM_MIGRATE_COEXIST_STORE, default coexist.sqlite'
+    )
     .option('--task-queue <name>', `task queue of the conversation workflows (default ${DEFAULT_COEXIST_TASK_QUEUE})`)
     .option('--with-worker', 'also run a worker for the conversation workflows in this process')
     .option(
@@ -70,6 +74,11 @@ and nothing starts; an authentic one is answered 200 once Temporal has accepted 
 unreachable (both senders retry). Several receivers may run behind a load balancer; they keep no state of their
 own beyond a per-process replay cache. Message bodies go to --store, never into Temporal.
 
+The store: every receiver and worker of a sync names the same one. A SQLite file serves one machine; for
+receivers and workers on several machines give each the same PostgreSQL URL, postgres://user@host:5432/db
+(?schema=NAME, default public; its tables are zm_coexist_*), with the password in ZIM_MIGRATE_DATABASE_PASSWORD
+or ZIM_MIGRATE_DATABASE_PASSWORD_FILE and TLS in ZIM_MIGRATE_DATABASE_TLS (docs/configuration.md#postgresql).
+
 Before listening it reads the legacy adapter's GET /v1/capabilities and refuses to start (exit 2) when the
 adapter offers no echo identification (neither originTag nor clientMsgId).
 
@@ -80,22 +89,25 @@ Secrets, from the environment or a file (<NAME>_FILE), never flags:
 Also ZIM_APP_ID, ZIM_BASE_URL (for --with-worker) and TEMPORAL_* as for "zim-migrate worker".
 
 With --worker-only the command is a worker alone: it needs LEGACY_API_TOKEN, the ZIM settings and the store
-(shared with the receivers: one machine, see docs/coexistence.md §6), not the callback or webhook secrets.
+(the receivers' --store: the same file on their machine, or the same PostgreSQL database from any machine), not
+the callback or webhook secrets.
 
 Examples:
   $ ZIM_APP_ID=1234 ZIM_SERVER_SECRET_FILE=./zim.secret LEGACY_WEBHOOK_SECRET_FILE=./wh.secret \\
     LEGACY_API_TOKEN_FILE=./legacy.token zim-migrate receiver --legacy-api http://127.0.0.1:8070 --with-worker
   $ zim-migrate receiver --legacy-api http://127.0.0.1:8070 --port 8080            receivers, one or more
   $ zim-migrate receiver --legacy-api http://127.0.0.1:8070 --worker-only          and their workers apart
+  $ ZIM_MIGRATE_COEXIST_STORE=postgres://zim@db.internal:5432/zim_migrate \
+    ZIM_MIGRATE_DATABASE_PASSWORD_FILE=/run/secrets/zim_db_password zim-migrate receiver ...   on several machines
 
-Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal or the legacy API unreachable, 2 bad usage or
-configuration (a secret not set, or an adapter without echo identification).`
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal, the legacy API or the store's database unreachable,
+2 bad usage or configuration (a secret not set, a bad store URL, or an adapter without echo identification).`
     )
     .action(async (raw: Record<string, unknown>) => {
       const f = parseFlags(flags, {
         ...raw,
         legacyApi: raw.legacyApi ?? process.env.LEGACY_API_URL,
-        store: raw.store ?? process.env.ZIM_MIGRATE_COEXIST_STORE ?? 'coexist.sqlite',
+        store: coexistStoreLocation(raw.store as string | undefined),
         taskQueue: raw.taskQueue ?? DEFAULT_COEXIST_TASK_QUEUE,
       });
       if (!f.legacyApi) throw new ConfigError('set --legacy-api or LEGACY_API_URL: the legacy adapter API');
@@ -109,7 +121,7 @@ configuration (a secret not set, or an adapter without echo identification).`
         if (err instanceof NoEchoIdentificationError) throw new ConfigError(err.message);
         throw err;
       }
-      const store = openSqliteCoexistStore(f.store);
+      const store = await openCoexistStore(f.store);
       const settings = temporalSettings();
       // A worker alone takes its tasks through its own worker connection: no client, no listener.
       let client: Client | undefined;
@@ -152,9 +164,10 @@ configuration (a secret not set, or an adapter without echo identification).`
       console.log(
         receiver
           ? `zim-migrate receiver: listening at ${receiver.url} (echo identification: ${echoWays.join(', ')}; ` +
-              `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''})`
+              `task queue ${f.taskQueue}, sync ${f.sync}${worker ? ', with a worker' : ''}; ` +
+              `store ${storeName(f.store)})`
           : `zim-migrate receiver: worker only, no listener (echo identification: ${echoWays.join(', ')}; ` +
-              `task queue ${f.taskQueue})`
+              `task queue ${f.taskQueue}; store ${storeName(f.store)})`
       );
       const stop = untilStopSignal();
       const running = worker?.worker.run();

@@ -1,0 +1,272 @@
+/**
+ * The coexistence store in PostgreSQL, shared by receivers and workers on several machines: the SQLite store's
+ * tables and statements (coexist-store.ts) one for one, so either engine behaves the same. Tables are prefixed
+ * `zm_coexist_` (component `coexist` of zm_schema_version), so they sit beside a staging ledger or a call schedule
+ * in the same database and schema without clashing. The URL is staging's form: `?schema=NAME` (default `public`);
+ * password and TLS from the environment (src/postgres/database-settings.ts), never printed.
+ *
+ * Every decision between racing writers is one statement (INSERT … ON CONFLICT … WHERE, UPDATE … WHERE): the row
+ * lock decides, never a read followed by a write. Times are the writing process's clock, as in SQLite (the lease
+ * values are compared, never aged, here).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { applySchema, type SchemaStep } from '../postgres/schema-migrations';
+import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-database';
+import { SyncEventSchema } from './sync-event';
+import type {
+  CoexistStore,
+  DivergenceRecord,
+  MemberRecord,
+  MirrorRecord,
+  MirrorState,
+  Origin,
+  ParkedRecord,
+} from './coexist-store';
+
+export const COEXIST_COMPONENT = 'coexist';
+
+/** Text compares bytewise, as SQLite's does: lists come back in the same order from both engines. */
+const t = 'text COLLATE "C"';
+
+export const COEXIST_SCHEMA: readonly SchemaStep[] = [
+  {
+    version: 1,
+    name: 'coexistence store: ref key, bodies, mirror ledger with send lease, group state, parked, divergences',
+    // Bodies are bytes (UTF-8): text cannot hold a NUL, which a message may.
+    sql: `
+      CREATE TABLE zm_coexist_meta (name ${t} PRIMARY KEY, value bytea NOT NULL);
+      CREATE TABLE zm_coexist_bodies (ref ${t} PRIMARY KEY, body bytea NOT NULL);
+      CREATE TABLE zm_coexist_mirrored (origin ${t} NOT NULL, origin_id ${t} NOT NULL, conv ${t} NOT NULL,
+        state text NOT NULL, target_id text, attempts integer NOT NULL DEFAULT 0, intent_at bigint,
+        updated_at bigint NOT NULL, sending_at bigint, sent_by text, PRIMARY KEY (origin, origin_id));
+      CREATE TABLE zm_coexist_group_state (group_id ${t} PRIMARY KEY, live boolean NOT NULL, origin text NOT NULL,
+        changed_at bigint NOT NULL, profile text);
+      CREATE TABLE zm_coexist_group_members (group_id ${t} NOT NULL, user_id ${t} NOT NULL, member boolean NOT NULL,
+        origin text NOT NULL, changed_at bigint NOT NULL, PRIMARY KEY (group_id, user_id));
+      CREATE TABLE zm_coexist_parked (event_key ${t} PRIMARY KEY, conv ${t} NOT NULL, origin text NOT NULL,
+        subject text NOT NULL, reason text NOT NULL, action text NOT NULL, parked_at bigint NOT NULL, event text);
+      CREATE TABLE zm_coexist_divergences (conv ${t} NOT NULL, origin ${t} NOT NULL, msg_id ${t} NOT NULL,
+        kind text NOT NULL, at bigint NOT NULL, found_at bigint NOT NULL, repaired_at bigint, repair text,
+        PRIMARY KEY (conv, origin, msg_id));`,
+  },
+];
+
+type Row = Record<string, unknown>;
+
+/**
+ * Opens (creating on first use) the store at a `postgres://` URL. Two processes opening a fresh database at once
+ * apply the schema once (applySchema's lock) and agree on one ref key (the first INSERT wins, both read it back).
+ */
+export async function openPostgresCoexistStore(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<CoexistStore> {
+  const { db, schema } = openStagingDatabase(url, env);
+  // Not chained to the driver's error (`cause`): it may carry connection settings.
+  const fail = (err: unknown): never => {
+    throw new Error(`coexistence store ${db.describe(err)}`);
+  };
+  const q = async (text: string, values: unknown[] = []): Promise<pg.QueryResult<Row>> =>
+    db.pool.query<Row>(text, values).catch(fail);
+  let refKey: Buffer;
+  try {
+    // Only when missing: creating a schema needs a privilege on the database a role may rightly lack.
+    const exists = await db.pool.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [schema]);
+    if (exists.rows[0]?.ok !== true) await ensureSchema(db, schema);
+    await applySchema(db.pool, COEXIST_COMPONENT, COEXIST_SCHEMA);
+    // The key body references are made with (see coexist-store.ts): one per database, whoever opens it first.
+    await db.pool.query(`INSERT INTO zm_coexist_meta (name, value) VALUES ('ref-key', $1) ON CONFLICT DO NOTHING`, [
+      randomBytes(32),
+    ]);
+    const { rows } = await db.pool.query<{ value: Buffer }>(`SELECT value FROM zm_coexist_meta WHERE name = 'ref-key'`);
+    refKey = rows[0]!.value;
+  } catch (err) {
+    await db.close();
+    // eslint-disable-next-line preserve-caught-error -- the driver's error may carry connection settings
+    throw new Error(
+      `coexistence store ${db.describe(err)} (check the URL, that the server is reachable from here, and ` +
+        'ZIM_MIGRATE_DATABASE_PASSWORD[_FILE] and ZIM_MIGRATE_DATABASE_TLS for it)'
+    );
+  }
+  const select = async (origin: Origin, originId: string) =>
+    (await q('SELECT * FROM zm_coexist_mirrored WHERE origin = $1 AND origin_id = $2', [origin, originId])).rows[0];
+
+  return {
+    async putBody(body) {
+      // Content-addressed (keyed): a redelivered callback stores nothing new.
+      const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
+      await q('INSERT INTO zm_coexist_bodies (ref, body) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        ref,
+        Buffer.from(body, 'utf8'),
+      ]);
+      return ref;
+    },
+    async body(ref) {
+      const row = (await q('SELECT body FROM zm_coexist_bodies WHERE ref = $1', [ref])).rows[0];
+      if (!row) throw new Error(`no stored body ${ref}`);
+      return (row.body as Buffer).toString('utf8');
+    },
+    async record(origin, originId) {
+      const row = await select(origin, originId);
+      return row ? toRecord(row) : null;
+    },
+    async recordIntent(origin, originId, conv) {
+      const now = Date.now();
+      await q(
+        `INSERT INTO zm_coexist_mirrored AS m (origin, origin_id, conv, state, attempts, intent_at, updated_at)
+         VALUES ($1, $2, $3, 'INTENT', 1, $4, $4)
+         ON CONFLICT (origin, origin_id) DO UPDATE SET attempts = m.attempts + 1, updated_at = excluded.updated_at
+         WHERE m.state = 'INTENT'`,
+        [origin, originId, conv, now]
+      );
+      return toRecord((await select(origin, originId))!);
+    },
+    async markSending(origin, originId, now, seen) {
+      const r = await q(
+        `UPDATE zm_coexist_mirrored SET sending_at = $1, updated_at = $1
+         WHERE origin = $2 AND origin_id = $3 AND state = 'INTENT' AND sending_at IS NOT DISTINCT FROM $4::bigint`,
+        [now, origin, originId, seen]
+      );
+      return r.rowCount === 1;
+    },
+    async releaseSending(origin, originId, leasedAt) {
+      await q(
+        `UPDATE zm_coexist_mirrored SET sending_at = -sending_at, updated_at = $1
+         WHERE origin = $2 AND origin_id = $3 AND sending_at = $4`,
+        [Date.now(), origin, originId, leasedAt]
+      );
+    },
+    async markSent(origin, originId, conv, targetId, sentBy) {
+      await q(
+        `INSERT INTO zm_coexist_mirrored AS m (origin, origin_id, conv, state, target_id, attempts, updated_at, sent_by)
+         VALUES ($1, $2, $3, 'SENT', $4, 0, $5, $6)
+         ON CONFLICT (origin, origin_id) DO UPDATE SET state = 'SENT', target_id = excluded.target_id,
+           updated_at = excluded.updated_at, sent_by = excluded.sent_by WHERE m.state = 'INTENT'`,
+        [origin, originId, conv, targetId, Date.now(), sentBy ?? null]
+      );
+    },
+    async records() {
+      return (await q('SELECT * FROM zm_coexist_mirrored ORDER BY conv, origin, origin_id')).rows.map(toRecord);
+    },
+    async group(groupId) {
+      const r = (await q('SELECT * FROM zm_coexist_group_state WHERE group_id = $1', [groupId])).rows[0];
+      return r
+        ? {
+            groupId,
+            live: r.live as boolean,
+            origin: r.origin as Origin,
+            changedAt: r.changed_at as number,
+            profile: r.profile as string | null,
+          }
+        : null;
+    },
+    async setGroup(groupId, g) {
+      await q(
+        `INSERT INTO zm_coexist_group_state AS s (group_id, live, origin, changed_at, profile)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id) DO UPDATE SET live = excluded.live,
+           origin = excluded.origin, changed_at = excluded.changed_at, profile = COALESCE(excluded.profile, s.profile)`,
+        [groupId, g.live, g.origin, g.changedAt, g.profile ?? null]
+      );
+    },
+    async member(groupId, userId) {
+      const r = (
+        await q('SELECT * FROM zm_coexist_group_members WHERE group_id = $1 AND user_id = $2', [groupId, userId])
+      ).rows[0];
+      return r
+        ? { userId, member: r.member as boolean, origin: r.origin as Origin, changedAt: r.changed_at as number }
+        : null;
+    },
+    async setMembers(groupId, userIds, m: Omit<MemberRecord, 'userId'>) {
+      // One statement for all of them: all or none, as SQLite's transaction.
+      await q(
+        `INSERT INTO zm_coexist_group_members (group_id, user_id, member, origin, changed_at)
+         SELECT $1, u, $3, $4, $5 FROM unnest($2::text[]) AS u
+         ON CONFLICT (group_id, user_id) DO UPDATE SET member = excluded.member, origin = excluded.origin,
+           changed_at = excluded.changed_at`,
+        [groupId, [...new Set(userIds)], m.member, m.origin, m.changedAt]
+      );
+    },
+    async park(p) {
+      await q(
+        `INSERT INTO zm_coexist_parked (event_key, conv, origin, subject, reason, action, parked_at, event)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [
+          p.eventKey,
+          p.conv,
+          p.origin,
+          p.subject,
+          p.reason,
+          p.action,
+          Date.now(),
+          p.event ? JSON.stringify(p.event) : null,
+        ]
+      );
+    },
+    async unpark(eventKey) {
+      await q('DELETE FROM zm_coexist_parked WHERE event_key = $1', [eventKey]);
+    },
+    async parked() {
+      const { rows } = await q('SELECT * FROM zm_coexist_parked ORDER BY parked_at, event_key');
+      return rows.map((r): ParkedRecord => ({
+        conv: r.conv as string,
+        eventKey: r.event_key as string,
+        origin: r.origin as Origin,
+        subject: r.subject as string,
+        reason: r.reason as string,
+        action: r.action as string,
+        parkedAt: r.parked_at as number,
+        ...(typeof r.event === 'string' && { event: SyncEventSchema.parse(JSON.parse(r.event)) }),
+      }));
+    },
+    async conversations() {
+      const { rows } = await q(`SELECT conv FROM (SELECT conv FROM zm_coexist_mirrored
+          UNION SELECT 'group:' || group_id FROM zm_coexist_group_state
+          UNION SELECT conv FROM zm_coexist_parked UNION SELECT conv FROM zm_coexist_divergences) c
+        ORDER BY conv COLLATE "C"`);
+      return rows.map((r) => r.conv as string);
+    },
+    async recordDivergence(d) {
+      await q(
+        `INSERT INTO zm_coexist_divergences (conv, origin, msg_id, kind, at, found_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [d.conv, d.origin, d.msgId, d.kind, d.at, Date.now()]
+      );
+    },
+    async markRepaired(d, repair) {
+      await q(
+        `UPDATE zm_coexist_divergences SET repaired_at = $1, repair = $2
+         WHERE conv = $3 AND origin = $4 AND msg_id = $5 AND repaired_at IS NULL`,
+        [Date.now(), repair, d.conv, d.origin, d.msgId]
+      );
+    },
+    async divergences() {
+      const { rows } = await q('SELECT * FROM zm_coexist_divergences ORDER BY found_at, conv, msg_id');
+      return rows.map((r): DivergenceRecord => ({
+        conv: r.conv as string,
+        origin: r.origin as Origin,
+        msgId: r.msg_id as string,
+        kind: r.kind as DivergenceRecord['kind'],
+        at: r.at as number,
+        foundAt: r.found_at as number,
+        repairedAt: r.repaired_at as number | null,
+        repair: r.repair as string | null,
+      }));
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}
+
+const toRecord = (r: Row): MirrorRecord => ({
+  origin: r.origin as Origin,
+  originId: r.origin_id as string,
+  conv: r.conv as string,
+  state: r.state as MirrorState,
+  targetId: r.target_id as string | null,
+  attempts: r.attempts as number,
+  intentAt: r.intent_at as number | null,
+  sendingAt: r.sending_at as number | null,
+  sentBy: (r.sent_by as string | null) ?? null,
+});

@@ -1,0 +1,254 @@
+/**
+ * Behaviour every CoexistStore engine must have (SQLite, PostgreSQL), run by each engine's test: bodies by keyed
+ * reference, the mirror ledger (intent counts attempts and never downgrades SENT, SENT only from INTENT keeping its
+ * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences. Several cases open
+ * two stores on one location, as a receiver and a worker on two machines would, and race them.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { it } from 'node:test';
+import type { CoexistStore } from '../../src/coexist/coexist-store';
+import type { SyncEvent } from '../../src/coexist/sync-event';
+
+export interface CoexistStoreUnderTest {
+  /** A location no store has been opened at yet. */
+  fresh(): string;
+  /** Opens a store at `location`: a new connection (pool or file handle), as another process would. */
+  open(location: string): Promise<CoexistStore>;
+}
+
+async function using<T>(stores: Promise<CoexistStore[]>, run: (s: CoexistStore[]) => Promise<T>): Promise<T> {
+  const opened = await stores;
+  try {
+    return await run(opened);
+  } finally {
+    for (const s of opened) await s.close();
+  }
+}
+
+export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
+  const one = (run: (s: CoexistStore) => Promise<void>) =>
+    using(Promise.all([sut.open(sut.fresh())]), ([s]) => run(s!));
+  const two = (run: (a: CoexistStore, b: CoexistStore) => Promise<void>) => {
+    const at = sut.fresh();
+    // One after the other: the race of two fresh opens is a case of its own.
+    return using(
+      sut.open(at).then(async (a) => [a, await sut.open(at)]),
+      ([a, b]) => run(a!, b!)
+    );
+  };
+
+  it('stores a body once under a keyed reference and reads it back exactly', () =>
+    one(async (s) => {
+      const text = 'ok\u0000 ünïcödé 🎉\nline two';
+      const ref = await s.putBody(text);
+      assert.match(ref, /^b:[0-9a-f]{64}$/);
+      assert.equal(await s.putBody(text), ref, 'the same body, the same reference');
+      assert.notEqual(await s.putBody('ok'), ref);
+      assert.notEqual(ref, 'b:' + createHash('sha256').update(text).digest('hex'), 'keyed, not a plain hash');
+      assert.equal(await s.body(ref), text);
+      await assert.rejects(s.body('b:none'), /no stored body b:none/);
+    }));
+
+  it('reads a body another store (another machine) put, under the same reference', () =>
+    two(async (receiver, worker) => {
+      const ref = await receiver.putBody('from the receiver');
+      assert.equal(await worker.body(ref), 'from the receiver');
+      assert.equal(await worker.putBody('from the receiver'), ref, 'one key per store location');
+    }));
+
+  it('makes one reference key when two processes open a fresh store at once', async () => {
+    const at = sut.fresh();
+    await using(Promise.all([sut.open(at), sut.open(at), sut.open(at)]), async (stores) => {
+      const refs = await Promise.all(stores.map((s) => s.putBody('same body')));
+      assert.equal(new Set(refs).size, 1, `refs: ${refs.join(', ')}`);
+    });
+  });
+
+  it('counts intents, never downgrades SENT, and keeps the first SENT with its writer', () =>
+    one(async (s) => {
+      assert.equal(await s.record('legacy', 'L1'), null);
+      const before = Date.now();
+      const first = await s.recordIntent('legacy', 'L1', 'peer:a:b');
+      assert.deepEqual(
+        { ...first, intentAt: null },
+        {
+          origin: 'legacy',
+          originId: 'L1',
+          conv: 'peer:a:b',
+          state: 'INTENT',
+          targetId: null,
+          attempts: 1,
+          intentAt: null,
+          sendingAt: null,
+          sentBy: null,
+        }
+      );
+      assert.ok(first.intentAt! >= before && first.intentAt! <= Date.now());
+      const again = await s.recordIntent('legacy', 'L1', 'peer:a:b');
+      assert.equal(again.attempts, 2);
+      assert.equal(again.intentAt, first.intentAt, 'the first intent time is kept');
+
+      await s.markSent('legacy', 'L1', 'peer:a:b', 'z1', 'run/act-1');
+      await s.markSent('legacy', 'L1', 'peer:a:b', 'z2', 'run/act-2');
+      const sent = await s.recordIntent('legacy', 'L1', 'peer:a:b');
+      assert.deepEqual([sent.state, sent.targetId, sent.sentBy, sent.attempts], ['SENT', 'z1', 'run/act-1', 2]);
+
+      // SENT without an intent (an echo settles it): no attempts, no writer known.
+      await s.markSent('zim', 'Z9', 'group:g', 'l9');
+      const echo = await s.record('zim', 'Z9');
+      assert.deepEqual([echo?.state, echo?.attempts, echo?.intentAt, echo?.sentBy], ['SENT', 0, null, null]);
+      await s.recordIntent('zim', 'L1', 'peer:a:b');
+      assert.deepEqual(
+        (await s.records()).map((r) => [r.conv, r.origin, r.originId, r.state]),
+        [
+          ['group:g', 'zim', 'Z9', 'SENT'],
+          ['peer:a:b', 'legacy', 'L1', 'SENT'],
+          ['peer:a:b', 'zim', 'L1', 'INTENT'],
+        ]
+      );
+    }));
+
+  it('leases a send only from the value the attempt saw, only while INTENT, and releases only its own lease', () =>
+    one(async (s) => {
+      assert.equal(await s.markSending('legacy', 'L1', 1_000, null), false, 'no row, no lease');
+      await s.recordIntent('legacy', 'L1', 'peer:a:b');
+      assert.equal(await s.markSending('legacy', 'L1', 1_000, null), true);
+      assert.equal(await s.markSending('legacy', 'L1', 1_001, null), false);
+      assert.equal((await s.record('legacy', 'L1'))?.sendingAt, 1_000);
+      assert.equal(await s.markSending('legacy', 'L1', 30_000, 1_000), true);
+      assert.equal(await s.markSending('legacy', 'L1', 30_001, 1_000), false);
+      await s.releaseSending('legacy', 'L1', 1_000);
+      assert.equal((await s.record('legacy', 'L1'))?.sendingAt, 30_000, 'an older lease released changes nothing');
+      await s.releaseSending('legacy', 'L1', 30_000);
+      assert.equal((await s.record('legacy', 'L1'))?.sendingAt, -30_000);
+      assert.equal(await s.markSending('legacy', 'L1', 30_500, 30_000), false, 'not from the value before');
+      assert.equal(await s.markSending('legacy', 'L1', 30_500, -30_000), true);
+      await s.recordIntent('legacy', 'L1', 'peer:a:b');
+      assert.equal((await s.record('legacy', 'L1'))?.sendingAt, 30_500, 'a new intent keeps the lease');
+      await s.markSent('legacy', 'L1', 'peer:a:b', 'z1');
+      assert.equal(await s.markSending('legacy', 'L1', 60_000, 30_500), false, 'SENT cannot be leased');
+      await s.recordIntent('zim', 'L1', 'peer:a:b');
+      assert.equal(await s.markSending('zim', 'L1', 5, null), true, 'per origin');
+    }));
+
+  it('gives each lease to exactly one of two stores racing for it, and loses no attempt', () =>
+    two(async (a, b) => {
+      const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+      await Promise.all(
+        ids.flatMap((id) => [a.recordIntent('zim', id, 'peer:a:b'), b.recordIntent('zim', id, 'peer:a:b')])
+      );
+      for (const r of await a.records()) assert.equal(r.attempts, 2, `${r.originId}: both intents counted`);
+      const won = await Promise.all(
+        ids.map(async (id, i) => {
+          const [x, y] = await Promise.all([
+            a.markSending('zim', id, 100 + i, null),
+            b.markSending('zim', id, 200 + i, null),
+          ]);
+          return Number(x) + Number(y);
+        })
+      );
+      assert.deepEqual(
+        won,
+        ids.map(() => 1),
+        'one winner per lease'
+      );
+      for (const r of await b.records()) assert.ok(r.sendingAt! >= 100, `${r.originId}: leased`);
+      // Racing SENT writers: the first is kept whatever the other wrote.
+      await Promise.all([
+        a.markSent('zim', 'race-0', 'peer:a:b', 'x', 'A'),
+        b.markSent('zim', 'race-0', 'peer:a:b', 'y', 'B'),
+      ]);
+      const sent = await a.record('zim', 'race-0');
+      assert.ok(
+        (sent?.targetId === 'x' && sent.sentBy === 'A') || (sent?.targetId === 'y' && sent.sentBy === 'B'),
+        JSON.stringify(sent)
+      );
+    }));
+
+  it('keeps group and member state, the profile until a new one is given', () =>
+    one(async (s) => {
+      assert.equal(await s.group('g'), null);
+      await s.setGroup('g', { live: true, origin: 'legacy', changedAt: 5, profile: '{"name":"a"}' });
+      await s.setGroup('g', { live: false, origin: 'zim', changedAt: 9 });
+      assert.deepEqual(await s.group('g'), {
+        groupId: 'g',
+        live: false,
+        origin: 'zim',
+        changedAt: 9,
+        profile: '{"name":"a"}',
+      });
+      await s.setMembers('g', ['u1', 'u2', 'u2'], { member: true, origin: 'zim', changedAt: 3 });
+      await s.setMembers('g', ['u2'], { member: false, origin: 'legacy', changedAt: 4 });
+      await s.setMembers('g', [], { member: false, origin: 'legacy', changedAt: 4 });
+      assert.deepEqual(await s.member('g', 'u1'), { userId: 'u1', member: true, origin: 'zim', changedAt: 3 });
+      assert.deepEqual(await s.member('g', 'u2'), { userId: 'u2', member: false, origin: 'legacy', changedAt: 4 });
+      assert.equal(await s.member('g', 'u3'), null);
+      assert.equal(await s.member('h', 'u1'), null);
+    }));
+
+  it('parks an event once, with the event kept for a retry, and unparks it', () =>
+    one(async (s) => {
+      const event: SyncEvent = {
+        eventKey: 'lg:msg:1',
+        origin: 'legacy',
+        conv: 'peer:a:b',
+        kind: 'message',
+        occurredAt: 1_000,
+        order: 1,
+        from: 'a',
+        to: 'b',
+        bodyRef: 'b:ref',
+        msgId: '1',
+      };
+      const p = {
+        conv: 'peer:a:b',
+        eventKey: 'lg:msg:1',
+        origin: 'legacy' as const,
+        subject: '1',
+        reason: 'r',
+        action: 'x',
+      };
+      await s.park({ ...p, event });
+      await s.park({ ...p, reason: 'again' });
+      await s.park({ ...p, eventKey: 'lg:msg:2', subject: '2' });
+      const parked = await s.parked();
+      assert.deepEqual(
+        parked.map(({ parkedAt: _, ...rest }) => rest),
+        [
+          { ...p, event },
+          { ...p, eventKey: 'lg:msg:2', subject: '2' },
+        ],
+        'oldest first, the first park kept'
+      );
+      assert.ok(parked.every((r) => r.parkedAt <= Date.now()));
+      await s.unpark('lg:msg:1');
+      assert.deepEqual(
+        (await s.parked()).map((r) => r.eventKey),
+        ['lg:msg:2']
+      );
+    }));
+
+  it('records a divergence once, its repair once, and lists every conversation it has seen', () =>
+    one(async (s) => {
+      await s.recordIntent('zim', 'z1', 'peer:a:b');
+      await s.setGroup('g', { live: true, origin: 'legacy', changedAt: 1 });
+      await s.park({ conv: 'peer:c:d', eventKey: 'k', origin: 'zim', subject: '1', reason: 'r', action: 'a' });
+      const d = { conv: 'group:h', origin: 'zim' as const, msgId: 'z2' };
+      await s.recordDivergence({ ...d, kind: 'missing', at: 5 });
+      await s.recordDivergence({ ...d, kind: 'missing', at: 6 });
+      await s.recordDivergence({ conv: 'peer:a:b', origin: 'legacy', msgId: 'gap:3-4', kind: 'gap', at: 7 });
+      await s.markRepaired(d, 'handed to coexist:group:h as audit:zim:msg:z2');
+      await s.markRepaired(d, 'again');
+      const list = await s.divergences();
+      assert.equal(list.length, 2);
+      const row = list.find((r) => r.msgId === 'z2')!;
+      assert.deepEqual([row.kind, row.at, row.repair], ['missing', 5, 'handed to coexist:group:h as audit:zim:msg:z2']);
+      assert.ok(row.repairedAt && row.foundAt <= row.repairedAt);
+      const gap = list.find((r) => r.kind === 'gap')!;
+      assert.deepEqual([gap.origin, gap.repairedAt, gap.repair], ['legacy', null, null]);
+      // Bytewise order, as SQLite sorts: upper case before lower.
+      await s.recordIntent('legacy', 'x', 'peer:B:c');
+      assert.deepEqual(await s.conversations(), ['group:g', 'group:h', 'peer:B:c', 'peer:a:b', 'peer:c:d']);
+    }));
+}
