@@ -402,7 +402,9 @@ the usual mirror path (ledger intent, tail check) writes it to the other side ex
 Each entry: when it was found, the conversation, the side and message id (never text), and "repaired": when and
 how (the conversation it was handed to), or "no" with why (e.g. the ledger says it was mirrored: check the other
 side). "gap" entries are legacy sequence numbers its read API did not return: nothing to hand back; look at the
-legacy system. Reads the store only: Temporal need not be reachable.
+legacy system. "group" entries are group changes (a member who joined or left, a group created or dismissed) found
+on one side only, handed back as that side's group event, or "no" when nothing says on which side it was made.
+Reads the store only: Temporal need not be reachable.
 Exit codes: 0 listed, 2 bad usage (no store at that path, or a bad store URL).`
     )
     .action(async (o: { store?: string; json?: boolean }) => {

@@ -26,7 +26,8 @@ import { describeError } from '../describe-error';
 import { settingLayers } from '../setting-layers';
 import { renderRoundReports, roundReports } from '../../catch-up/round-report';
 import { DEACTIVATED_NOTE, deactivatedUserOutcomes, renderDeactivated } from '../deactivated-report';
-import { openSqliteCoexistStore, type DivergenceRecord } from '../../coexist/coexist-store';
+import type { DivergenceRecord } from '../../coexist/coexist-store';
+import { isPostgresStore, openCoexistStore, storeName } from '../../coexist/open-coexist-store';
 import { renderDivergences } from './coexist';
 
 interface StageReport {
@@ -126,15 +127,15 @@ async function workflowView(name: string, settings: TemporalSettings): Promise<L
 }
 
 /** What coexistence's audits recorded in its store (read only; Temporal need not be reachable). */
-async function coexistDivergences(file: string): Promise<{ store: string; divergences: DivergenceRecord[] }> {
-  if (!existsSync(file))
+async function coexistDivergences(location: string): Promise<{ store: string; divergences: DivergenceRecord[] }> {
+  if (!isPostgresStore(location) && !existsSync(location))
     throw new UsageError(
-      `No coexistence store at ${file}: pass --coexist-store with the file the receivers use (their --store or ` +
-        'ZIM_MIGRATE_COEXIST_STORE)'
+      `No coexistence store at ${location}: pass --coexist-store with the store the receivers use (their --store ` +
+        'or ZIM_MIGRATE_COEXIST_STORE: a file, or a postgres:// URL)'
     );
-  const store = openSqliteCoexistStore(file);
+  const store = await openCoexistStore(location);
   try {
-    return { store: file, divergences: await store.divergences() };
+    return { store: storeName(location), divergences: await store.divergences() };
   } finally {
     await store.close();
   }
@@ -151,7 +152,7 @@ export function registerReportCommand(program: Command): void {
     )
     .option('--failures <n>', 'list at most this many failures (all are in --json)', '50')
     .option(
-      '--coexist-store <file>',
+      '--coexist-store <file|url>',
       "also list what coexistence's audits found and how each was repaired (default: ZIM_MIGRATE_COEXIST_STORE when set)"
     )
     .option('--json', 'print the whole report as JSON')
