@@ -6,56 +6,25 @@
  * commands read the same store by URL; no SQLite store is made, and the password is only in the environment.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { request } from 'undici';
 import { openCoexistStore } from '../../src/coexist/open-coexist-store';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
-import { projectRoot } from '../../src/shared/project-root';
 import { ZimClient } from '../../src/zim-client';
 import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
 import { useLocalPostgres } from '../helpers/local-postgres';
+import { BIN, exchangeOneEachWay, startCli, stopChild } from '../helpers/coexist-cli';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 const exec = promisify(execFile);
-const BIN = path.join(projectRoot(), 'bin', 'zim-migrate.js');
 const APP_ID = 5151;
 const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
 const LEGACY_TOKEN = 'pg-legacy-token';
 const LEGACY_SECRET = 'pg-webhook-secret';
-
-function start(args: string[], env: NodeJS.ProcessEnv, cwd: string, firstLine: RegExp) {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const line = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = firstLine.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
-  });
-  return { child, line, output: () => out + err };
-}
-
-const stop = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-
-async function post(url: string, body: unknown) {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const text = await res.body.text();
-  assert.equal(res.statusCode, 200, `${url}: ${text}`);
-}
 
 describe('receiver and worker on separate processes sharing a PostgreSQL store', { timeout: 180_000 }, () => {
   const pg = useLocalPostgres();
@@ -74,7 +43,7 @@ describe('receiver and worker on separate processes sharing a PostgreSQL store',
     legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET });
   });
   after(async () => {
-    for (const c of children) await stop(c);
+    for (const c of children) await stopChild(c);
     await legacy?.close();
     await zim?.close();
     await emulator?.stop();
@@ -99,18 +68,18 @@ describe('receiver and worker on separate processes sharing a PostgreSQL store',
     const common = ['--legacy-api', legacy.url];
     const receiverDir = mkdtempSync(path.join(dir, 'machine-a-'));
     const workerDir = mkdtempSync(path.join(dir, 'machine-b-'));
-    const receiver = start(
+    const receiver = startCli(
       ['receiver', '--port', '0', ...common, '--store', url, '--sync', 'pg-sync'],
       env,
-      receiverDir,
-      /listening at (http:\/\/\S+) /
+      /listening at (http:\/\/\S+) /,
+      receiverDir
     );
     children.push(receiver.child);
-    const worker = start(
+    const worker = startCli(
       ['receiver', '--worker-only', ...common],
       { ...env, ZIM_MIGRATE_COEXIST_STORE: url },
-      workerDir,
-      /(worker only)/
+      /(worker only)/,
+      workerDir
     );
     children.push(worker.child);
     const receiverUrl = await receiver.line;
@@ -119,32 +88,14 @@ describe('receiver and worker on separate processes sharing a PostgreSQL store',
 
     const cli = async (...args: string[]) => (await exec(process.execPath, [BIN, ...args], { env, cwd: dir })).stdout;
     assert.match(await cli('coexist', 'start', '--name', 'pg-sync'), /Sync pg-sync started/);
-    await zim.userRegister({ UserInfo: [{ UserId: 'ann' }, { UserId: 'bob' }] });
-    await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob'] });
-    emulator.callbacks.configure({ url: `${receiverUrl}/zim/callback`, retryDelaysMs: [200, 400, 800, 1600, 3200] });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
-    await post(`${legacy.url}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'from App 1.0 ✓' });
-    await post(`${emulator.url}/_emulator/sdk/send`, { from: 'bob', to: 'ann', body: 'from App 2.0 ✓' });
-
-    const bodies = async () => {
-      const z = await zim.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 10 });
-      const res = await request(`${legacy.url}/_test/state`);
-      const state = (await res.body.json()) as { conversations: Array<{ messages: Array<{ body: string }> }> };
-      return {
-        zim: z.messages.map((m) => m.msgBody).sort(),
-        legacy: state.conversations.flatMap((c) => c.messages.map((m) => m.body)).sort(),
-      };
-    };
-    const want = ['from App 1.0 ✓', 'from App 2.0 ✓'];
-    const until = Date.now() + 60_000;
-    let seen = await bodies();
-    while ((seen.zim.length < 2 || seen.legacy.length < 2) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 250));
-      seen = await bodies();
-    }
-    // Echoes had time to come back: still exactly one of each on each side.
-    await new Promise((r) => setTimeout(r, 2_000));
-    assert.deepEqual(await bodies(), { zim: want, legacy: want }, `${receiver.output()}\n${worker.output()}`);
+    await exchangeOneEachWay({
+      zim,
+      emulator,
+      legacyUrl: legacy.url,
+      receiverUrl,
+      texts: ['from App 1.0 ✓', 'from App 2.0 ✓'],
+      why: () => `${receiver.output()}\n${worker.output()}`,
+    });
 
     // The ledger both processes share: each message SENT once, with its id on the other side.
     const store = await openCoexistStore(url, pg.env());
@@ -170,8 +121,8 @@ describe('receiver and worker on separate processes sharing a PostgreSQL store',
         .stdout,
       /^No parked mirrors in postgres:/
     );
-    assert.equal(await stop(receiver.child), 0, receiver.output());
-    assert.equal(await stop(worker.child), 0, worker.output());
+    assert.equal(await stopChild(receiver.child), 0, receiver.output());
+    assert.equal(await stopChild(worker.child), 0, worker.output());
     for (const d of [dir, receiverDir, workerDir])
       assert.equal(existsSync(path.join(d, 'coexist.sqlite')), false, `no SQLite store made in ${d}`);
   });

@@ -6,17 +6,17 @@
  * stops both commands with exit code 0.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { projectRoot } from '../../src/shared/project-root';
 import { ZimClient } from '../../src/zim-client';
 import { startZimEmulator, type ZimEmulator } from '../../src/zim-emulator';
 import type { SyncStatus } from '../../src/coexist/sync-control';
+import { BIN, exchangeOneEachWay, postOk, startCli, stopChild } from '../helpers/coexist-cli';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 import { openStaging } from '../../src/staging';
 import { ledgerKeys } from '../../src/staging/ledger-keys';
@@ -24,38 +24,8 @@ import { stageExport, writeExport } from '../helpers/exports';
 
 const exec = promisify(execFile);
 
-const BIN = path.join(projectRoot(), 'bin', 'zim-migrate.js');
 const APP_ID = 5150;
 const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
-
-function start(args: string[], env: NodeJS.ProcessEnv, firstLine: RegExp) {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const line = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = firstLine.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${err}`)));
-  });
-  return { child, line, stderr: () => err };
-}
-
-const stop = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-
-async function post(url: string, body: unknown) {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const text = await res.body.text();
-  assert.equal(res.statusCode, 200, `${url}: ${text}`);
-}
 
 describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_000 }, () => {
   let t: TemporalTestEnv;
@@ -71,7 +41,7 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     zim = new ZimClient({ baseUrl: emulator.url, appId: APP_ID, serverSecret: SERVER_SECRET });
   });
   after(async () => {
-    for (const c of children) await stop(c);
+    for (const c of children) await stopChild(c);
     await zim?.close();
     await emulator?.stop();
     await t?.teardown();
@@ -89,10 +59,10 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
       ZIM_MIGRATE_BUDGET_DB: path.join(dir, 'budgets.sqlite'),
       TEMPORAL_ADDRESS: t.server.address,
     };
-    const legacy = start(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
+    const legacy = startCli(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
     children.push(legacy.child);
     const legacyUrl = await legacy.line;
-    const receiver = start(
+    const receiver = startCli(
       [
         'receiver',
         '--port',
@@ -117,33 +87,15 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
       /already running/
     );
 
-    await zim.userRegister({ UserInfo: [{ UserId: 'ann' }, { UserId: 'bob' }] });
-    await post(`${legacyUrl}/_test/users`, { users: ['ann', 'bob'] });
-    emulator.callbacks.configure({ url: `${receiverUrl}/zim/callback`, retryDelaysMs: [200, 400, 800, 1600, 3200] });
-    await post(`${legacyUrl}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
-
-    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'from App 1.0' });
-    await post(`${emulator.url}/_emulator/sdk/send`, { from: 'bob', to: 'ann', body: 'from App 2.0' });
-
-    const bodies = async () => {
-      const z = await zim.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 10 });
-      const res = await request(`${legacyUrl}/_test/state`);
-      const state = (await res.body.json()) as { conversations: Array<{ messages: Array<{ body: string }> }> };
-      return {
-        zim: z.messages.map((m) => m.msgBody).sort(),
-        legacy: state.conversations.flatMap((c) => c.messages.map((m) => m.body)).sort(),
-      };
-    };
+    const bodies = await exchangeOneEachWay({
+      zim,
+      emulator,
+      legacyUrl: legacyUrl,
+      receiverUrl,
+      texts: ['from App 1.0', 'from App 2.0'],
+      why: () => receiver.stderr(),
+    });
     const want = ['from App 1.0', 'from App 2.0'];
-    const until = Date.now() + 60_000;
-    let seen = await bodies();
-    while ((seen.zim.length < 2 || seen.legacy.length < 2) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 250));
-      seen = await bodies();
-    }
-    // Echoes had time to come back: still exactly one of each on each side.
-    await new Promise((r) => setTimeout(r, 2_000));
-    assert.deepEqual(await bodies(), { zim: want, legacy: want }, receiver.stderr());
 
     const status = async () => JSON.parse(await cli('coexist', 'status', '--name', 'cli-sync', '--json')) as SyncStatus;
     const running = await status();
@@ -163,9 +115,9 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     );
 
     // A routing event lost for good before the stop: only the stop's audit brings the message across.
-    await post(`${legacyUrl}/_test/webhook`, { lossRate: 1 });
-    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'lost before the stop' });
-    await post(`${legacyUrl}/_test/webhook`, { lossRate: 0 });
+    await postOk(`${legacyUrl}/_test/webhook`, { lossRate: 1 });
+    await postOk(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'lost before the stop' });
+    await postOk(`${legacyUrl}/_test/webhook`, { lossRate: 0 });
     const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
     assert.match(stopped, /draining/);
     assert.match(stopped, /audit: 1 divergence found, 1 repaired/);
@@ -182,13 +134,13 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     assert.equal(after.legacyToZim.mirrored, 2, 'counters of closed conversations still count');
     assert.deepEqual([after.divergences.found, after.divergences.repaired], [1, 1]);
     // Stopped: a new message is refused by the receiver (the legacy server gives up on 410) and not mirrored.
-    await post(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the stop' });
+    await postOk(`${legacyUrl}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the stop' });
     await new Promise((r) => setTimeout(r, 3_000));
     assert.deepEqual((await bodies()).zim, want);
     assert.match(await cli('coexist', 'stop', '--name', 'cli-sync'), /already stopped/);
 
-    assert.equal(await stop(receiver.child), 0, receiver.stderr());
-    assert.equal(await stop(legacy.child), 0, legacy.stderr());
+    assert.equal(await stopChild(receiver.child), 0, receiver.stderr());
+    assert.equal(await stopChild(legacy.child), 0, legacy.stderr());
   });
   it('coexist start --handoff: the receiver passes it on, and a conversation holds legacy messages until imported', async () => {
     const staging = path.join(dir, 'handoff-staging.db');
@@ -216,11 +168,11 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     ) as { handoff: string };
     assert.equal(started.handoff, staging);
 
-    const legacy = start(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
+    const legacy = startCli(['legacy-server', '--port', '0'], env, /legacy server at (http:\/\/\S+);/);
     children.push(legacy.child);
     const legacyUrl = await legacy.line;
     const store = path.join(dir, 'coexist-handoff.sqlite');
-    const receiver = start(
+    const receiver = startCli(
       [
         'receiver',
         '--port',
@@ -239,8 +191,8 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     children.push(receiver.child);
     const receiverUrl = await receiver.line;
     await zim.userRegister({ UserInfo: [{ UserId: 'cat' }, { UserId: 'dan' }] });
-    await post(`${legacyUrl}/_test/users`, { users: ['cat', 'dan'] });
-    await post(`${legacyUrl}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
+    await postOk(`${legacyUrl}/_test/users`, { users: ['cat', 'dan'] });
+    await postOk(`${legacyUrl}/_test/webhook`, { url: `${receiverUrl}/legacy/events` });
 
     const status = async () =>
       JSON.parse(await cli('coexist', 'status', '--name', 'cli-handoff', '--json')) as SyncStatus;
@@ -254,7 +206,7 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
       }
       return s;
     };
-    await post(`${legacyUrl}/_test/app1/send`, { from: 'cat', to: 'dan', body: 'in the export' });
+    await postOk(`${legacyUrl}/_test/app1/send`, { from: 'cat', to: 'dan', body: 'in the export' });
     await waitStatus('held', (s) => s.handoff?.held === 1 && s.handoff.waiting === 1);
 
     // The export, staged; then a message it does not hold.
@@ -277,7 +229,7 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
       ],
     });
     await stageExport(exportDir, staging, Date.now());
-    await post(`${legacyUrl}/_test/app1/send`, { from: 'dan', to: 'cat', body: 'after the export' });
+    await postOk(`${legacyUrl}/_test/app1/send`, { from: 'dan', to: 'cat', body: 'after the export' });
     await waitStatus('both held', (s) => s.handoff?.held === 2);
     assert.match(
       await cli('coexist', 'status', '--name', 'cli-handoff'),
@@ -306,7 +258,7 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_
     );
 
     await cli('coexist', 'stop', '--name', 'cli-handoff');
-    assert.equal(await stop(receiver.child), 0, receiver.stderr());
-    assert.equal(await stop(legacy.child), 0, legacy.stderr());
+    assert.equal(await stopChild(receiver.child), 0, receiver.stderr());
+    assert.equal(await stopChild(legacy.child), 0, legacy.stderr());
   });
 });
