@@ -272,7 +272,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
     }
   });
 
-  it('--coexist: the import, then live traffic both ways through the legacy server and the emulator, checked (exit 0)', async () => {
+  it('--coexist: capture before the export, the import handing off to the live mirror, traffic both ways, checked (exit 0)', async () => {
     const [port, uiPort] = await threeFreePorts();
     const run = runDev([
       ...['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
@@ -284,11 +284,36 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
       const { code } = await exitWithin(run, RUN_MS);
       const out = run.output();
       assert.equal(code, 0, out);
-      // 3 rounds × 4 conversations (three pairs and a group), from each side.
-      assert.match(out, /^coexist: 12 messages legacy→ZIM, 12 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed$/m);
-      assert.match(out, /echoes suppressed 24;/);
+      // Capture and the sync start before the export is taken, the export before the import.
+      const at = (text: string) => {
+        const i = out.indexOf(text);
+        assert.ok(i >= 0, `${text} not in:\n${out}`);
+        return i;
+      };
+      assert.ok(
+        at('capture on, sync "rehearsal"') < at('4 legacy messages sent after capture started, before the export')
+      );
+      assert.ok(at('before the export') < at('the export taken:'));
+      assert.ok(at('the export taken:') < at('validating and staging'));
+      assert.ok(at('4 legacy messages sent after the export, before the import') < at('migration started'));
+      // 4 conversations (three pairs and a group). Legacy: a round before the export (in the export and captured:
+      // held, then dropped as in the history), one before the import (held, then released), one once each
+      // conversation is imported, 3 after the import; ZIM: the last 4 rounds. Each message exactly once.
+      assert.match(
+        out,
+        /^coexist: 24 messages legacy→ZIM, 16 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; import handoff: 8 held, 4 dropped as in the history, 4 released, 0 parked$/m
+      );
+      assert.match(
+        out,
+        /import handoff: 8 legacy messages held, 4 dropped \(in the history\), 4 released, 0 parked; 0 conversations waiting/
+      );
+      // 20 mirrored legacy→ZIM (the 4 dropped were imported, not mirrored), 16 ZIM→legacy: each echo suppressed.
+      assert.match(out, /legacy→ZIM +20 mirrored/);
+      assert.match(out, /echoes suppressed 36;/);
       assert.match(out, /closed 4 conversation workflows/);
+      // The live messages in ZIM are not the import's: verify compares what it imported, and all of it matched.
       assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
       const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       assert.ok(servers, out);
       await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
