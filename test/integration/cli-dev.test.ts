@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -425,7 +425,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
     }
   });
 
-  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging, --coexist (exit 2)', async () => {
     const [p] = await threeFreePorts();
     const checks: Promise<void>[] = [];
     for (const [flags, message] of [
@@ -434,6 +434,8 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
       [['--port', String(p), '--zim-port', String(p)], /must differ/],
       [['--retention-days', 'many'], /--retention-days must be a number/],
       [['--workers', '0'], /--workers must be at least 1/],
+      // Catch-up rounds after coexistence started would import what the live mirror sent.
+      [['--coexist', '--rounds', '2'], /--coexist and --rounds > 1 exclude each other/],
       [
         ['--staging', 'mysql://h/db'],
         /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
@@ -458,6 +460,26 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
           }
         })()
       );
+    // --coexist rehearses the handoff from before the export on: a folder that holds a staging already is refused.
+    checks.push(
+      (async () => {
+        const dir = path.join(scratch(), 'r');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, 'staging.sqlite'), '');
+        const run = runDev(['--dir', dir, '--coexist']);
+        try {
+          const { code } = await exitWithin(run, 30_000);
+          assert.equal(code, 2, run.output());
+          assert.match(
+            run.output(),
+            /--coexist rehearses the handoff from before the export on: .*already holds a staging \(give a new --dir\)/
+          );
+          assert.doesNotMatch(run.output(), /Temporal server/);
+        } finally {
+          await run.cleanup();
+        }
+      })()
+    );
     const outcomes = await Promise.allSettled(checks);
     for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   });
