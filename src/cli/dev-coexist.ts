@@ -5,7 +5,9 @@
  * receiver (the emulator's callbacks and the legacy routing webhook pointed at it), a worker for the conversation
  * workflows, all in this process, and sync "rehearsal" with the handoff on the rehearsal's staging. Then:
  *
- *   round 0, legacy, before the export: in the export AND captured live: held, then dropped as in the history;
+ *   round 0, legacy, before the export: in the export AND captured live: held, then dropped as in the history (by
+ *     its id); before it, one message the export leaves out (as exports leave out deleted or moderated ones):
+ *     held, then dropped as older than its conversation's watermark;
  *   the export: the sample plus what the legacy server holds (src/testing/legacy-export.ts), then plan;
  *   round 1, legacy, before the import starts: held until the conversation's history is imported, then released
  *     (mirrored once);
@@ -86,6 +88,8 @@ export interface DevCoexistOptions {
 export interface CoexistRehearsalResult {
   check: CoexistCheck;
   handoff: NonNullable<SyncStatus['handoff']> | undefined;
+  /** Copies in ZIM of the message the export left out (older than its conversation's watermark): 0 expected. */
+  leftOutInZim: number;
 }
 
 export interface CoexistRehearsal {
@@ -206,15 +210,25 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
       return h !== undefined && h.held > 0 && h.waiting === undefined && h.dropped + h.released + h.parked >= h.held;
     };
     const conversations = COEXIST_CONVERSATIONS.length;
+    // The message the export leaves out: its body is not the traffic's (the check does not count it).
+    const leftOutIn = COEXIST_CONVERSATIONS[0] as { key: string; a: string; b: string };
+    const leftOutBody = `left out of the export ${tag}-left-out`;
+    let leftOut: string | undefined;
 
     return {
       async beforeExport() {
+        // Sent in process (the same routing event as over HTTP), for its id; older than round 0 by some ms.
+        leftOut = legacy.store.send({ from: leftOutIn.a, to: leftOutIn.b, body: leftOutBody }).id;
+        await sleep(20);
         await legacyRound(BEFORE_EXPORT);
-        await untilHeld(conversations);
-        o.say(`coexistence: ${conversations} legacy messages sent after capture started, before the export`);
+        await untilHeld(conversations + 1);
+        o.say(
+          `coexistence: ${conversations + 1} legacy messages sent after capture started, before the export ` +
+            '(1 of them to be left out of it)'
+        );
       },
       takeExport(sampleDir, outDir) {
-        return takeLegacyExport(legacy.store, sampleDir, outDir);
+        return takeLegacyExport(legacy.store, sampleDir, outDir, new Set(leftOut ? [leftOut] : []));
       },
       async beforeImport() {
         await legacyRound(IMPORT_STARTS);
@@ -249,8 +263,10 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
         o.say(
           `coexistence: sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`
         );
-        const check = compareSides(await readSides(sides), tag, rounds, DURING_IMPORT);
-        return { check, handoff: await handoff() };
+        const held = await readSides(sides);
+        const check = compareSides(held, tag, rounds, DURING_IMPORT);
+        const leftOutInZim = held[0]!.inZim.filter((b) => b === leftOutBody).length;
+        return { check, handoff: await handoff(), leftOutInZim };
       },
       close,
     };
@@ -258,8 +274,9 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
 }
 
 /** What the handoff did, for the check's line. */
-export const handoffLine = (h: CoexistRehearsalResult['handoff']) =>
-  h
-    ? `import handoff: ${h.held} held, ${h.dropped} dropped as in the history, ${h.released} released, ` +
-      `${h.parked} parked`
+export const handoffLine = (r: Pick<CoexistRehearsalResult, 'handoff' | 'leftOutInZim'>) =>
+  r.handoff
+    ? `import handoff: ${r.handoff.held} held, ${r.handoff.dropped} dropped as in the history, ` +
+      `${r.handoff.released} released, ${r.handoff.parked} parked; the message left out of the export (older than ` +
+      `the watermark): ${r.leftOutInZim} in ZIM`
     : 'import handoff: none';

@@ -16,8 +16,16 @@ function appendLines(file: string, lines: object[]): void {
   appendFileSync(file, lead + lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
 }
 
-/** Writes the export into `outDir` (replaced); returns the legacy messages it holds. */
-export function takeLegacyExport(legacy: LegacyStore, sampleDir: string, outDir: string): number {
+/**
+ * Writes the export into `outDir` (replaced); returns the legacy messages it holds. `leaveOut`: ids of messages it
+ * leaves out, as exports leave out deleted or moderated ones.
+ */
+export function takeLegacyExport(
+  legacy: LegacyStore,
+  sampleDir: string,
+  outDir: string,
+  leaveOut: ReadonlySet<string> = new Set()
+): number {
   rmSync(outDir, { recursive: true, force: true });
   cpSync(sampleDir, outDir, { recursive: true });
   const state = legacy.snapshot();
@@ -25,7 +33,7 @@ export function takeLegacyExport(legacy: LegacyStore, sampleDir: string, outDir:
   const group: object[] = [];
   for (const c of state.conversations)
     for (const m of c.messages) {
-      if (m.originTag !== undefined || m.clientMsgId !== undefined) continue;
+      if (m.originTag !== undefined || m.clientMsgId !== undefined || leaveOut.has(m.id)) continue;
       const common = { id: m.id, from: m.from, sentAt: m.sentAt, type: 'text', body: { text: m.body } };
       if (c.conversation.kind === 'group') group.push({ ...common, group: c.conversation.groupId });
       else peer.push({ ...common, to: m.to });

@@ -267,8 +267,8 @@ Examples:
                                                       traffic both ways during and after the import, ending
                                                       with "coexist: N messages legacy→ZIM, M ZIM→legacy, 0 lost,
                                                       0 duplicated, 0 echoed; import handoff: H held, D dropped
-                                                      as in the history, R released, 0 parked" (exit 1 if not
-                                                      exact)
+                                                      as in the history, R released, 0 parked; …" (exit 1 if
+                                                      not exact)
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
@@ -546,9 +546,9 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         say,
       });
     if (coexist && result.status === 'completed') {
-      const { check, handoff } = await coexist.afterImport();
+      const { check, handoff, leftOutInZim } = await coexist.afterImport();
       await coexist.close();
-      console.log(`coexist: ${coexistLine(check)}; ${handoffLine(handoff)}`);
+      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}`);
       if (!coexistExact(check)) {
         say(
           `coexistence: expected ${check.expectedEachWay} messages legacy→ZIM and ` +
@@ -556,7 +556,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         );
         process.exitCode = 1;
       }
-      if (!handoff || handoff.parked > 0 || handoff.waiting > 0) process.exitCode = 1;
+      if (!handoff || handoff.parked > 0 || handoff.waiting > 0 || leftOutInZim > 0) process.exitCode = 1;
     }
     const report =
       where.kind === 'local-postgres'
