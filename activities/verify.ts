@@ -49,10 +49,22 @@ async function landedOf(
   return new Set(messages.filter((m) => ledger.get(key(m))?.status === 'done').map((m) => m.sourceId));
 }
 
-/** A conversation copy or group history: a refusal is a finding only if something should be there. */
-function historyProblems(expected: ReturnType<typeof expectedOf>, pages: MessagePage[] | ZimPermanentError): string[] {
+/**
+ * A conversation copy or group history: a refusal is a finding only if something should be there. Messages newer
+ * than the newest staged one (`staged`: every staged message of it, landed or not) are not the import's: it writes
+ * each with its original time, so they are live traffic sent after the export (coexistence, docs/coexistence.md
+ * §10, whose audit compares them), not compared here.
+ */
+function historyProblems(
+  expected: ReturnType<typeof expectedOf>,
+  staged: readonly StagedMessage[],
+  pages: MessagePage[] | ZimPermanentError
+): string[] {
   if (pages instanceof ZimPermanentError) return expected.length ? [refusal(pages)] : [];
-  const actual: ActualMessage[] = pages.flatMap((p) => p.messages.filter((m) => m.isEmpty === 0));
+  const newest = staged.reduce((t, m) => Math.max(t, m.sentTime), -Infinity);
+  const actual: ActualMessage[] = pages.flatMap((p) =>
+    p.messages.filter((m) => m.isEmpty === 0 && m.msgTime <= newest)
+  );
   const check = compareConversation(expected, actual);
   return check.match ? [] : [describe(check)];
 }
@@ -65,7 +77,7 @@ async function verifyOwner(deps: VerifyDeps, findings: Findings, owner: string):
     );
     findings.add(
       ledgerKeys.verifyConversation(owner, peer),
-      historyProblems(expectedOf(messages, await landedOf(store, 'peer-messages', owner, messages)), pages)
+      historyProblems(expectedOf(messages, await landedOf(store, 'peer-messages', owner, messages)), messages, pages)
     );
   }
 }
@@ -80,7 +92,7 @@ async function verifyGroup(deps: VerifyDeps, findings: Findings, groupId: string
   );
   findings.add(
     ledgerKeys.verifyGroupHistory(groupId),
-    historyProblems(expectedOf(messages, await landedOf(store, 'group-messages', groupId, messages)), history)
+    historyProblems(expectedOf(messages, await landedOf(store, 'group-messages', groupId, messages)), messages, history)
   );
   if (group.muted) await verifyGroupMute(deps, findings, groupId, group.owner);
 

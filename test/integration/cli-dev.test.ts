@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -272,7 +272,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
     }
   });
 
-  it('--coexist: the import, then live traffic both ways through the legacy server and the emulator, checked (exit 0)', async () => {
+  it('--coexist: capture before the export, the import handing off to the live mirror, traffic both ways, checked (exit 0)', async () => {
     const [port, uiPort] = await threeFreePorts();
     const run = runDev([
       ...['--dir', path.join(scratch(), 'r'), '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
@@ -284,11 +284,38 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
       const { code } = await exitWithin(run, RUN_MS);
       const out = run.output();
       assert.equal(code, 0, out);
-      // 3 rounds × 4 conversations (three pairs and a group), from each side.
-      assert.match(out, /^coexist: 12 messages legacy→ZIM, 12 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed$/m);
-      assert.match(out, /echoes suppressed 24;/);
+      // Capture and the sync start before the export is taken, the export before the import.
+      const at = (text: string) => {
+        const i = out.indexOf(text);
+        assert.ok(i >= 0, `${text} not in:\n${out}`);
+        return i;
+      };
+      assert.ok(
+        at('capture on, sync "rehearsal"') <
+          at('5 legacy messages sent after capture started, before the export (1 of them to be left out of it)')
+      );
+      assert.ok(at('before the export (1') < at('the export taken:'));
+      assert.ok(at('the export taken:') < at('validating and staging'));
+      assert.ok(at('4 legacy messages sent after the export, before the import') < at('migration started'));
+      // 4 conversations (three pairs and a group). Legacy: a round before the export (in the export and captured:
+      // held, then dropped by id as in the history), one before the import (held, then released), one once each
+      // conversation is imported, 3 after the import; ZIM: the last 4 rounds. Each message exactly once. And one
+      // legacy message the export left out, older than its conversation's watermark: held, dropped, not in ZIM.
+      assert.match(
+        out,
+        /^coexist: 24 messages legacy→ZIM, 16 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; import handoff: 9 held, 5 dropped as in the history, 4 released, 0 parked; the message left out of the export \(older than the watermark\): 0 in ZIM$/m
+      );
+      assert.match(
+        out,
+        /import handoff: 9 legacy messages held, 5 dropped \(in the history\), 4 released, 0 parked; 0 conversations waiting/
+      );
+      // 20 mirrored legacy→ZIM (the 5 dropped were not mirrored), 16 ZIM→legacy: each echo suppressed.
+      assert.match(out, /legacy→ZIM +20 mirrored/);
+      assert.match(out, /echoes suppressed 36;/);
       assert.match(out, /closed 4 conversation workflows/);
+      // The live messages in ZIM are not the import's: verify compares what it imported, and all of it matched.
       assert.match(out, /Rehearsal completed: 0 record\(s\) failed/);
+      assert.match(out, /Verify: \d+ checks, all matched/);
       const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       assert.ok(servers, out);
       await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
@@ -400,7 +427,7 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
     }
   });
 
-  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging (exit 2)', async () => {
+  it('checks its flags: a fractional rate, an --as-of in the future, one port twice, --workers, --staging, --coexist (exit 2)', async () => {
     const [p] = await threeFreePorts();
     const checks: Promise<void>[] = [];
     for (const [flags, message] of [
@@ -409,6 +436,8 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
       [['--port', String(p), '--zim-port', String(p)], /must differ/],
       [['--retention-days', 'many'], /--retention-days must be a number/],
       [['--workers', '0'], /--workers must be at least 1/],
+      // Catch-up rounds after coexistence started would import what the live mirror sent.
+      [['--coexist', '--rounds', '2'], /--coexist and --rounds > 1 exclude each other/],
       [
         ['--staging', 'mysql://h/db'],
         /--staging must be sqlite, postgres, or a postgres:\/\/user@host:5432\/database URL/,
@@ -433,6 +462,26 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
           }
         })()
       );
+    // --coexist rehearses the handoff from before the export on: a folder that holds a staging already is refused.
+    checks.push(
+      (async () => {
+        const dir = path.join(scratch(), 'r');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, 'staging.sqlite'), '');
+        const run = runDev(['--dir', dir, '--coexist']);
+        try {
+          const { code } = await exitWithin(run, 30_000);
+          assert.equal(code, 2, run.output());
+          assert.match(
+            run.output(),
+            /--coexist rehearses the handoff from before the export on: .*already holds a staging \(give a new --dir\)/
+          );
+          assert.doesNotMatch(run.output(), /Temporal server/);
+        } finally {
+          await run.cleanup();
+        }
+      })()
+    );
     const outcomes = await Promise.allSettled(checks);
     for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   });

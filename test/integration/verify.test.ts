@@ -20,6 +20,16 @@ import { ZimClient } from '../../src/zim-client';
 import type { ZimEmulator } from '../../src/zim-emulator';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
+/** A message an App 2.0 user sends now, through the emulator's SDK actor. */
+async function sendLive(emulator: ZimEmulator, from: string, target: { to: string } | { groupId: string }) {
+  const res = await request(`${emulator.url}/_emulator/sdk/send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from, ...target, body: 'sent live after the export' }),
+  });
+  assert.equal(res.statusCode, 200, await res.body.text());
+}
+
 /** Drops one entry of a user's friend list or blocklist behind ZIM's API, over the introspection API. */
 async function dropRelation(emulator: ZimEmulator, kind: 'friends' | 'blocked', owner: string, target: string) {
   const path = ['users', owner, kind, target].map(encodeURIComponent).join('/');
@@ -143,6 +153,17 @@ describe('verify names every difference between staging and ZIM', () => {
       });
       const renamed = (await store.accountsPage(0))[0]!.id;
       await zim.modifyUserInfo({ UserInfo: [{ UserId: renamed, UserName: 'someone else' }] });
+
+      // Live traffic after the export, newer than anything staged (App 2.0 users, coexistence's mirror): not the
+      // import's, so no finding, in a one-to-one conversation (both copies) and in a group.
+      let live: { owner: string; peer: string } | undefined;
+      for (const owner of relations.keys()) {
+        const [peer] = (await store.ownerConversations(owner)).keys();
+        if (peer !== undefined) live = { owner, peer };
+      }
+      assert.ok(live, 'the sample export has one-to-one conversations');
+      await sendLive(emulator, live.owner, { to: live.peer });
+      await sendLive(emulator, admin.owner, { groupId: admin.groupId });
 
       const drift = await run('verify-drift', true);
       const findings = failedVerifyRows(stagingPath);

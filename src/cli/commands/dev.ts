@@ -8,6 +8,9 @@
  * postgres://…` into an existing server; the call schedule is then in that database too, and `--workers N` runs N
  * `zim-migrate worker` processes, each in an empty working directory of its own, that share only Temporal and the
  * database (as workers on separate machines would). The password goes to them by environment only.
+ *
+ * `--coexist` (src/cli/dev-coexist.ts) rehearses the import handoff: capture and the sync start once the servers are
+ * up, before the export is taken; the export (the sample plus the legacy server's state) is planned after that.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +44,7 @@ import { ProgressPrinter, watchOutputFor } from '../progress-watch';
 import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '../rehearsal-settings';
 import { extractSendbirdSample } from '../dev-sendbird';
 import { rehearseRounds } from '../dev-rounds';
-import { rehearseCoexistence } from '../dev-coexist';
+import { handoffLine, startCoexistRehearsal, type CoexistRehearsal } from '../dev-coexist';
 import { coexistExact, coexistLine } from '../../testing/coexist-traffic';
 
 const exec = promisify(execFile);
@@ -145,6 +148,8 @@ const optionsSchema = z
   .refine((o) => o.rounds === 1 || (!o.export && !o.source), {
     message: '--rounds: catch-up rounds rehearse on a generated sample (no --export or --source)',
   })
+  // Catch-up rounds after coexistence started would import what the live mirror sent (docs/coexistence.md §10).
+  .refine((o) => !(o.coexist && o.rounds > 1), { message: '--coexist and --rounds > 1 exclude each other' })
   .refine(
     (o) => {
       const given = [o.port, o.uiPort, o.zimPort].filter((p) => p !== undefined);
@@ -210,12 +215,14 @@ export function registerDevCommand(program: Command): void {
       )
       .option(
         '--coexist',
-        'after the import, rehearse two-way coexistence: the reference legacy server, a receiver and live traffic ' +
-          'on both sides (1:1 and group), then stop the sync and check both sides message by message'
+        'rehearse the handoff from the historical import and two-way coexistence: the reference legacy server, a ' +
+          'receiver and the sync with the handoff start before the export is taken; live traffic (1:1 and group) ' +
+          'before the export, during the import and after it; then stop the sync and check both sides message by ' +
+          'message (needs a --dir without a staging)'
       )
       .option(
         '--coexist-rounds <n>',
-        'with --coexist: rounds of traffic (each: one message per conversation per side)',
+        'with --coexist: rounds of traffic after the import (each: one message per conversation per side)',
         '5'
       )
   )
@@ -256,9 +263,12 @@ Examples:
   $ zim-migrate dev --dir "$(mktemp -d)" 2>&1 | tee rehearsal.log              a fresh rehearsal, logged
   $ zim-migrate dev --rounds 3 --dir "$(mktemp -d)"   the migration, then 2 catch-up rounds, each verified
   $ zim-migrate dev --staging postgres --workers 3     3 worker processes sharing a local PostgreSQL, as 3 machines
-  $ zim-migrate dev --coexist --dir "$(mktemp -d)"    the import, then coexistence with live traffic both ways,
-                                                      ending with "coexist: N messages legacy→ZIM, M ZIM→legacy,
-                                                      0 lost, 0 duplicated, 0 echoed" (exit 1 if not exact)
+  $ zim-migrate dev --coexist --dir "$(mktemp -d)"    capture and the import handoff before the export, live
+                                                      traffic both ways during and after the import, ending
+                                                      with "coexist: N messages legacy→ZIM, M ZIM→legacy, 0 lost,
+                                                      0 duplicated, 0 echoed; import handoff: H held, D dropped
+                                                      as in the history, R released, 0 parked; …" (exit 1 if
+                                                      not exact)
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
@@ -352,10 +362,12 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
   const workerDirs: string[] = [];
   let nativeConnection: NativeConnection | undefined;
   let connection: Connection | undefined;
+  let coexist: CoexistRehearsal | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       aborted.abort();
+      await coexist?.close();
       if (worker?.worker.getState() === 'RUNNING') worker.worker.shutdown();
       if (running) await Promise.race([running.catch(() => undefined), sleep(WORKER_STOP_MS)]);
       await Promise.all(workerProcesses.map((p) => p.stop(WORKER_STOP_MS)));
@@ -411,8 +423,15 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     if (where.kind !== 'sqlite') budgetDb = databaseOf(staging);
 
     const staged = where.kind === 'sqlite' ? existsSync(staging) : !(await stagingTargetEmpty(staging, childEnv()));
-    if (!staged) await prepareStaging();
-    else if (where.kind === 'postgres') say(`${redactUrl(staging)} already holds the staging: resuming it`);
+    if (staged && o.coexist)
+      throw new UsageError(
+        `--coexist rehearses the handoff from before the export on: ${redactIfUrl(staging)} already holds a ` +
+          'staging (give a new --dir)'
+      );
+    // With --coexist the export is taken once capture is on (startCoexistence), and planned then.
+    const sampleDir = staged ? undefined : await sampleExport();
+    if (sampleDir && !o.coexist) await planExport(sampleDir);
+    else if (staged && where.kind === 'postgres') say(`${redactUrl(staging)} already holds the staging: resuming it`);
 
     say(`starting the Temporal dev server (database ${temporalDb}, log ${serverLog})`);
     const emulatorPlan = emulatorPlanFor(zimPlan);
@@ -456,6 +475,12 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     );
 
     connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
+    let duringImport: Promise<void> | undefined;
+    if (o.coexist && sampleDir)
+      duringImport = (await startCoexistence(client, server.address, emulator.url, sampleDir)).during;
+
     let workerFailed: Promise<unknown>;
     if (inProcessWorker) {
       nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -472,8 +497,6 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       );
     } else workerFailed = (await startWorkerProcesses(server.address, emulator.url)).failed;
 
-    const client = new Client({ connection });
-    const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
     const existing = await handle.describe().catch((err: unknown) => {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -505,6 +528,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       const failed = await Promise.race([workerFailed, sleep(2_000)]);
       if (failed) throw new Error(`a worker stopped: ${(failed as Error).message}`, { cause: failed });
     }
+    await duringImport;
     const result = (await handle.result()) as { status: string; stages: MigrationProgress['stages'] };
     printer.end({ migrationId: MIGRATION, status: result.status, stages: result.stages });
     let failed = result.stages.reduce((n, s) => n + s.failed, 0);
@@ -521,23 +545,18 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         workerFailed,
         say,
       });
-    if (o.coexist && result.status === 'completed') {
-      const check = await rehearseCoexistence({
-        client,
-        temporalAddress: server.address,
-        zimUrl: emulator.url,
-        appId: APP_ID,
-        serverSecret,
-        dir,
-        rounds: o.coexistRounds,
-        say,
-        signal: aborted.signal,
-      });
-      console.log(`coexist: ${coexistLine(check)}`);
+    if (coexist && result.status === 'completed') {
+      const { check, handoff, leftOutInZim } = await coexist.afterImport();
+      await coexist.close();
+      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}`);
       if (!coexistExact(check)) {
-        say(`coexistence: expected ${check.expectedEachWay} messages each way, each exactly once`);
+        say(
+          `coexistence: expected ${check.expectedEachWay} messages legacy→ZIM and ` +
+            `${check.expectedZimToLegacy ?? check.expectedEachWay} ZIM→legacy, each exactly once`
+        );
         process.exitCode = 1;
       }
+      if (!handoff || handoff.parked > 0 || handoff.waiting > 0 || leftOutInZim > 0) process.exitCode = 1;
     }
     const report =
       where.kind === 'local-postgres'
@@ -559,8 +578,43 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     }
   }
 
-  /** gen (unless --export) and plan, as child processes that a stop ends. */
-  async function prepareStaging(): Promise<void> {
+  /**
+   * `dev --coexist`, before the export: the legacy server, receiver, coexistence worker and sync with the handoff on
+   * the staging; a round of legacy traffic; then the export (the sample plus what the legacy server holds) and its
+   * plan. Returns the traffic sent while the import runs, under way (src/cli/dev-coexist.ts).
+   */
+  async function startCoexistence(client: Client, address: string, zimUrl: string, sampleDir: string) {
+    coexist = await startCoexistRehearsal({
+      client,
+      temporalAddress: address,
+      zimUrl,
+      appId: APP_ID,
+      serverSecret,
+      dir,
+      staging,
+      env: childEnv(),
+      rounds: o.coexistRounds,
+      say,
+      signal: aborted.signal,
+    });
+    await coexist.beforeExport();
+    const exportDir = path.join(dir, 'export');
+    const messages = coexist.takeExport(sampleDir, exportDir);
+    say(`the export taken: ${sampleDir} and the legacy server's ${messages} messages → ${exportDir}`);
+    await planExport(exportDir);
+    await coexist.beforeImport();
+    const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
+    const importEnded = async () => {
+      const status = (await handle.describe().catch(() => undefined))?.status.name;
+      return status !== undefined && status !== 'RUNNING';
+    };
+    const during = coexist.duringImport(importEnded);
+    during.catch(() => undefined); // awaited once the import ends
+    return { during };
+  }
+
+  /** The sample export: --export, extracted from the Sendbird emulator, or generated (gen) once into <dir>/sample. */
+  async function sampleExport(): Promise<string> {
     let exportDir = o.export && path.resolve(o.export);
     if (!exportDir && o.source === 'sendbird')
       exportDir = await extractSendbirdSample({ dir, users: o.users, seed: o.seed, signal: aborted.signal, say });
@@ -575,6 +629,11 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         );
       }
     }
+    return exportDir;
+  }
+
+  /** plan, as a child process that a stop ends. */
+  async function planExport(exportDir: string): Promise<void> {
     say(`validating and staging ${exportDir} (ZIM plan ${zimPlan.limits.plan})`);
     const args = [BIN, 'plan', exportDir, '--out', staging, ...zimPlanArgs(zimPlan), ...rates.planArgs];
     if (o.excludeErrors) args.push('--exclude-errors');

@@ -68,10 +68,12 @@ export async function createCoexistWorker(o: {
   legacy: LegacyClient;
   scheduler?: CallScheduler;
   zimGroupOperator?: string;
-}): Promise<{ worker: Worker; zim: ZimClient }> {
+  /** The environment the handoff opens a migration's staging with (a database password): this process's by default. */
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ worker: Worker; zim: ZimClient; closeHandoffStores: () => Promise<void> }> {
   const zim = new ZimClient(o.zim);
   const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
-  const handoff = createHandoffActivities();
+  const handoff = createHandoffActivities(o.env ? { env: o.env } : {});
   const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
@@ -97,5 +99,5 @@ export async function createCoexistWorker(o: {
       }),
     },
   });
-  return { worker, zim };
+  return { worker, zim, closeHandoffStores: () => handoff.closeHandoffStores() };
 }

@@ -1,0 +1,57 @@
+/**
+ * The export `zim-migrate dev --coexist` takes once capture is on (docs/coexistence.md §10): a copy of the rehearsal's
+ * sample export (the rest of the legacy system's history, which the reference legacy server does not hold) plus
+ * what the reference legacy server holds now: its users, groups, members and messages, under their legacy ids and
+ * times, leaving out every message zim-migrate wrote into it (a mirror of a ZIM message, already in ZIM).
+ */
+import { appendFileSync, cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { LegacyStore } from '../legacy-server/store';
+
+/** Appends NDJSON lines to `file`, after a newline if the file does not end with one. */
+function appendLines(file: string, lines: object[]): void {
+  if (lines.length === 0) return;
+  const existing = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+  const lead = existing.length > 0 && existing[existing.length - 1] !== 0x0a ? '\n' : '';
+  appendFileSync(file, lead + lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
+
+/**
+ * Writes the export into `outDir` (replaced); returns the legacy messages it holds. `leaveOut`: ids of messages it
+ * leaves out, as exports leave out deleted or moderated ones.
+ */
+export function takeLegacyExport(
+  legacy: LegacyStore,
+  sampleDir: string,
+  outDir: string,
+  leaveOut: ReadonlySet<string> = new Set()
+): number {
+  rmSync(outDir, { recursive: true, force: true });
+  cpSync(sampleDir, outDir, { recursive: true });
+  const state = legacy.snapshot();
+  const peer: object[] = [];
+  const group: object[] = [];
+  for (const c of state.conversations)
+    for (const m of c.messages) {
+      if (m.originTag !== undefined || m.clientMsgId !== undefined || leaveOut.has(m.id)) continue;
+      const common = { id: m.id, from: m.from, sentAt: m.sentAt, type: 'text', body: { text: m.body } };
+      if (c.conversation.kind === 'group') group.push({ ...common, group: c.conversation.groupId });
+      else peer.push({ ...common, to: m.to });
+    }
+  const file = (name: string) => path.join(outDir, name);
+  appendLines(
+    file('users.ndjson'),
+    state.users.map((id) => ({ id }))
+  );
+  appendLines(
+    file('groups.ndjson'),
+    state.groups.map((g) => ({ id: g.id, name: g.name, owner: g.owner }))
+  );
+  appendLines(
+    file('group_members.ndjson'),
+    state.groups.flatMap((g) => g.members.map((user) => ({ group: g.id, user })))
+  );
+  appendLines(file('peer_messages.ndjson'), peer);
+  appendLines(file('group_messages.ndjson'), group);
+  return peer.length + group.length;
+}
