@@ -17,6 +17,8 @@ import { switchToWal } from '../shared/sqlite-wal';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultBudget } from '../zim-client/limits';
+import { OLD_CPU_PATH } from '../shared/bench-old-cpu-path';
+import { jsonSendLog, rowSendLog } from './send-log';
 
 export interface CallScheduler {
   /**
@@ -121,12 +123,6 @@ export class SqliteCallScheduler implements CallScheduler {
       CREATE TABLE IF NOT EXISTS slot (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, next_at REAL NOT NULL,
         PRIMARY KEY (app_id, action, key));
-      -- The times of an Action's (or a group's) last N sends, numbered n = 1, 2, ...: one row per send, so a send
-      -- costs the same at any N (a JSON array of N times, the earlier form in table recent_sends, cost O(N) per send:
-      -- a fifth of the worker's CPU with budgets lifted, issue #17).
-      CREATE TABLE IF NOT EXISTS send_log (
-        app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, at REAL NOT NULL,
-        PRIMARY KEY (app_id, action, key, n)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS sent_per_second (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, second INTEGER NOT NULL, calls INTEGER NOT NULL,
         PRIMARY KEY (app_id, action, second));
@@ -167,14 +163,8 @@ export class SqliteCallScheduler implements CallScheduler {
       `INSERT INTO slot (app_id, action, key, next_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = excluded.next_at`
     );
-    const getLast = this.db.prepare<[number, string, string], { n: number }>(
-      'SELECT n FROM send_log WHERE app_id = ? AND action = ? AND key = ? ORDER BY n DESC LIMIT 1'
-    );
-    const getSendAt = this.db.prepare<[number, string, string, number], { at: number }>(
-      'SELECT at FROM send_log WHERE app_id = ? AND action = ? AND key = ? AND n = ?'
-    );
-    const logSend = this.db.prepare('INSERT INTO send_log (app_id, action, key, n, at) VALUES (?, ?, ?, ?, ?)');
-    const forgetSends = this.db.prepare('DELETE FROM send_log WHERE app_id = ? AND action = ? AND key = ? AND n <= ?');
+    // The old JSON log only for the benchmark's same-run comparison; send_log otherwise (send-log.ts).
+    const sendLog = OLD_CPU_PATH ? jsonSendLog(this.db) : rowSendLog(this.db);
     const countSecond = this.db.prepare(
       `INSERT INTO sent_per_second (app_id, action, second, calls) VALUES (?, ?, ?, 1)
        ON CONFLICT (app_id, action, second) DO UPDATE SET calls = calls + 1`
@@ -185,14 +175,8 @@ export class SqliteCallScheduler implements CallScheduler {
      * Runs inside a transaction (`send` or `reserve`).
      */
     const checkSend = (action: string, key: string, rate: number, headroom: number, now: number): SendCheck => {
-      const window = sendWindow(rate, headroom);
-      const last = getLast.get(this.appId, action, key)?.n ?? 0;
-      // The N-th last send (N calls per window); after a budget change the log may hold more or fewer.
-      const nth =
-        last - window.calls + 1 >= 1 ? getSendAt.get(this.appId, action, key, last - window.calls + 1) : undefined;
-      if (nth !== undefined && now - nth.at < window.ms) return { waitMs: nth.at + window.ms - now };
-      logSend.run(this.appId, action, key, last + 1, now);
-      forgetSends.run(this.appId, action, key, last + 1 - window.calls);
+      const waitMs = sendLog.tryRecord(this.appId, action, key, now, sendWindow(rate, headroom));
+      if (waitMs !== undefined) return { waitMs };
       countCall.run(this.appId, action, rate);
       countSecond.run(this.appId, action, Math.floor(now / 1000));
       if (now > this.pruneAfter) {
@@ -211,7 +195,7 @@ export class SqliteCallScheduler implements CallScheduler {
       const interval = 1000 / (rate * (1 - headroom));
       const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
       setSlot.run(this.appId, action, key, slot + interval);
-      return slot > now ? { slot } : { slot, sent: checkSend(action, key, rate, headroom, now) };
+      return slot > now || OLD_CPU_PATH ? { slot } : { slot, sent: checkSend(action, key, rate, headroom, now) };
     });
     this.reserveTx = (action, key) => reserve.immediate(action, key);
     const send = this.db.transaction((action: string, key: string): SendCheck => {

@@ -3,6 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { plannedRecords, stageActions, stageCalls } from '../../shared/migration-plan';
 import { ROUND_OPS, type RoundOp, type RoundState } from '../../shared/rounds';
 import { STAGES, type Stage } from '../../shared/stages';
+import { OLD_CPU_PATH } from '../../shared/bench-old-cpu-path';
 import type {
   BlockKey,
   Claim,
@@ -118,7 +119,7 @@ export class SqliteMigrationStore implements MigrationStore {
    * asks before every message import, and sqlite_master is read by a scan.
    */
   private hasTable(name: string): boolean {
-    if (this.tables.has(name)) return true;
+    if (this.tables.has(name) && !OLD_CPU_PATH) return true;
     const found = this.sql(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
     if (found) this.tables.add(name);
     return found;
