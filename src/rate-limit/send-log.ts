@@ -1,6 +1,9 @@
 /**
  * The call schedule's log of an Action's (or a group's) last N sends (SQLite): a send is allowed when the N-th last
  * send is at least the window's length ago. One row per send, so a send costs the same at any N.
+ * A schedule file written by an older version keeps its JSON log (table recent_sends) unused: upgrading forgets at
+ * most one window of sends, which the GCRA slots (table slot, unchanged) still spaced. Workers of both versions on
+ * one file would each check only their own log: upgrade every worker sharing a file together.
  */
 import type Database from 'better-sqlite3';
 
