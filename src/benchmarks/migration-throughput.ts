@@ -15,7 +15,10 @@
  * budget: 1 by default).
  *
  *   npm run bench:migration -- [--mode budget|ceiling|both] [--users 60] [--staging sqlite|postgres|sqlite,postgres]
- *                              [--workers 1,2,3]
+ *                              [--workers 1,2,3] [--paths old,new]
+ *   `--paths old,new` (ceiling) runs each measurement with the per-call code paths issue #17 replaced, then with
+ *   today's, in one run (ZIM_BENCH_OLD_CPU_PATH in the worker processes); each run prints CPU ms per ZIM call per
+ *   process and, per worker, per thread.
  *   ZIM_BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:migration -- --mode ceiling
  *     profiles the worker processes (a .cpuprofile per thread: main thread and workflow thread)
  */
@@ -43,14 +46,19 @@ import {
   loadAverageText,
   processTreeCpuSeconds,
   renderCpuUse,
+  threadCpuMeter,
   type CpuUse,
 } from './process-stats';
+import { OLD_CPU_PATH_ENV } from '../shared/bench-old-cpu-path';
 import { pgReservationMs, sqliteReservationMs, unboundedPgSchedule } from './reservation-cost';
 import { installWorkerLogger } from '../worker/worker-logger';
 
 const ENGINES = ['sqlite', 'postgres'] as const;
 type Engine = (typeof ENGINES)[number];
 const ENGINE_NAME: Record<Engine, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
+/** 'old': the worker processes run the per-call code paths issue #17 replaced (ZIM_BENCH_OLD_CPU_PATH). */
+const PATHS = ['old', 'new'] as const;
+type CodePath = (typeof PATHS)[number];
 /** A comma-separated list flag: `--workers 1,2,3`. */
 const list = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()) : v), z.array(item).min(1));
@@ -60,6 +68,7 @@ const Flags = z.object({
   users: wholeNumber('--users', 2),
   staging: list(z.enum(ENGINES, { error: '--staging: sqlite, postgres or sqlite,postgres' })),
   workers: list(wholeNumber('--workers', 1)).optional(),
+  paths: list(z.enum(PATHS, { error: '--paths: old, new or a list of them (old,new,old,new)' })),
 });
 
 interface Sample {
@@ -100,6 +109,7 @@ async function runMigration(opts: {
   limits: boolean;
   processes: number;
   postgres: LocalPostgres | undefined;
+  path?: CodePath;
 }) {
   const migrationId = `bench-${opts.limits ? 'budget' : 'ceiling'}-${++runs}`;
   const where = await stagingFor(opts.staging, opts.postgres, migrationId);
@@ -121,6 +131,7 @@ async function runMigration(opts: {
   }, 1_000);
   let started = Date.now();
   let cpu: CpuUse = [];
+  let threads: { worker: string; use: ReturnType<ReturnType<typeof threadCpuMeter>['stop']> }[] = [];
   const postgresPid = opts.postgres?.pid;
   await migrateIntoEmulator({
     connection: server.env.nativeConnection,
@@ -129,7 +140,12 @@ async function runMigration(opts: {
     stagingPath: where.stagingPath,
     migrationId,
     budgets,
-    workerProcesses: { count: opts.processes, temporalAddress: server.address, ...where.workers },
+    workerProcesses: {
+      count: opts.processes,
+      temporalAddress: server.address,
+      ...where.workers,
+      env: { ...where.workers.env, ...(opts.path === 'old' && { [OLD_CPU_PATH_ENV]: '1' }) },
+    },
     during: async (handle, _emulator, workers) => {
       started = Date.now(); // after the worker processes have built their bundles
       const meter = cpuMeter({
@@ -138,8 +154,10 @@ async function runMigration(opts: {
         'benchmark + emulator': 'self',
         ...(postgresPid !== undefined && { PostgreSQL: () => processTreeCpuSeconds(postgresPid) }),
       });
+      const threadMeters = workers.map((w, i) => ({ worker: `worker ${i + 1}`, meter: threadCpuMeter(w.pid) }));
       await handle.result();
       cpu = meter.stop();
+      threads = threadMeters.map(({ worker, meter }) => ({ worker, use: meter.stop() }));
     },
   });
   clearInterval(sampler);
@@ -148,7 +166,7 @@ async function runMigration(opts: {
   const history = await historyStats(server.env.client, migrationId);
   await emulator.stop();
   await server.stop();
-  return { samples, seconds, counters, history, cpu };
+  return { samples, seconds, counters, history, cpu, threads };
 }
 
 /**
@@ -210,9 +228,10 @@ async function main() {
       users: { type: 'string', default: '60' },
       staging: { type: 'string', default: 'sqlite' },
       workers: { type: 'string' },
+      paths: { type: 'string', default: 'new' },
     },
   });
-  const { mode, users, staging: engines, workers } = Flags.parse(values);
+  const { mode, users, staging: engines, workers, paths } = Flags.parse(values);
   installWorkerLogger('ERROR');
   const staging = await buildStaging(users, 99);
   const postgres = engines.includes('postgres') ? await startLocalPostgres() : undefined;
@@ -224,7 +243,7 @@ async function main() {
     );
     console.log(`  one schedule reservation (1 slot, one caller): ${await reservationCosts(engines, postgres)}`);
     if (mode === 'budget' || mode === 'both') await budgetMode(staging, engines, workers ?? [1], postgres);
-    if (mode === 'ceiling' || mode === 'both') await ceilingMode(staging, engines, workers ?? [1, 2], postgres);
+    if (mode === 'ceiling' || mode === 'both') await ceilingMode(staging, engines, workers ?? [1, 2], postgres, paths);
   } finally {
     await postgres?.stop();
   }
@@ -271,28 +290,32 @@ async function ceilingMode(
   staging: Staging,
   engines: readonly Engine[],
   workers: readonly number[],
-  postgres: LocalPostgres | undefined
+  postgres: LocalPostgres | undefined,
+  paths: readonly CodePath[]
 ) {
   // One run: the worker counts, the engines and the bare loop see the same machine load, so their ratios mean something.
-  const runs: { engine: Engine; processes: number; r: Awaited<ReturnType<typeof runMigration>> }[] = [];
+  const runs: { engine: Engine; processes: number; path: CodePath; r: Awaited<ReturnType<typeof runMigration>> }[] = [];
   for (const engine of engines)
     for (const processes of workers)
-      runs.push({
-        engine,
-        processes,
-        r: await runMigration({
-          staging,
-          limits: false,
+      for (const path of paths)
+        runs.push({
+          engine,
           processes,
-          postgres: engine === 'postgres' ? postgres : undefined,
-        }),
-      });
+          path,
+          r: await runMigration({
+            staging,
+            limits: false,
+            processes,
+            postgres: engine === 'postgres' ? postgres : undefined,
+            path,
+          }),
+        });
   const bare = await bareImportLoop(10, 50);
   console.log('\n[ceiling] limits lifted');
-  const rates = runs.map(({ engine, processes, r }) => {
+  const rates = runs.map(({ engine, processes, path, r }) => {
     const s = steady(r.samples);
     console.log(
-      `  ${ENGINE_NAME[engine]}, ${processesLabel(processes)}: migration ${r.seconds.toFixed(1)} s, ` +
+      `  ${ENGINE_NAME[engine]}, ${processesLabel(processes)}${paths.length > 1 ? `, ${path} code paths` : ''}: migration ${r.seconds.toFixed(1)} s, ` +
         `${s.callsPerSecond.toFixed(0)} ImportPeerMsg calls/s (steady ${s.seconds.toFixed(0)} s), ` +
         `${(r.counters.requests / r.seconds).toFixed(0)} ZIM calls/s over the whole migration; ` +
         `${(r.history.events / r.counters.requests).toFixed(2)} history events per call, largest history ` +
@@ -305,11 +328,16 @@ async function ceilingMode(
     console.log(
       `    CPU: ${renderCpuUse(r.cpu)}; ms per ZIM call: ${perCall.join(', ')}; all workers ${workersMs.toFixed(2)}`
     );
-    return { engine, processes, rate: s.callsPerSecond };
+    for (const { worker, use } of r.threads)
+      console.log(
+        `    ${worker} by thread, ms per ZIM call: ` +
+          use.map((t) => `${t.name} ${((t.seconds * 1000) / r.counters.requests).toFixed(2)}`).join(', ')
+      );
+    return { engine, processes, path, rate: s.callsPerSecond };
   });
   console.log(`  bare undici loop (ZimClient, 50 concurrent): ${bare.toFixed(0)} calls/s`);
-  const ratios = rates.map(({ engine, processes, rate }) => {
-    const one = rates.find((x) => x.engine === engine && x.processes === workers[0])!.rate;
+  const ratios = rates.map(({ engine, processes, path, rate }) => {
+    const one = rates.find((x) => x.engine === engine && x.processes === workers[0] && x.path === path)!.rate;
     return `${ENGINE_NAME[engine]} ${processes} / ${workers[0]} ${(rate / one).toFixed(2)}, / bare ${(rate / bare).toFixed(3)}`;
   });
   console.log(`  ratios: ${ratios.join('; ')} (${cpus().length} cores, load average ${loadAverageText()})`);

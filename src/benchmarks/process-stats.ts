@@ -131,3 +131,63 @@ export function loadAverageText(): string {
     .map((l) => l.toFixed(2))
     .join(' ');
 }
+
+/** Each live thread's CPU seconds by thread id, with its name (comm); empty when /proc cannot be read. */
+function threadCpu(pid: number): Map<number, { name: string; seconds: number }> {
+  const threads = new Map<number, { name: string; seconds: number }>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        threads.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / clockTicks() });
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return threads;
+}
+
+/**
+ * A worker process's CPU between `start()` and `stop()` by thread: the main thread (activities, the SDK's bridge
+ * to its core, HTTP, SQLite), the busiest other Node thread (the workflow thread, where workflow code runs), the
+ * SDK core's Rust threads (tokio-runtime-w), the other threads (V8's GC helpers, libuv), and threads that ended in
+ * between (the process's total minus its live threads': e.g. the watchdog thread Node starts for every call into a
+ * vm context with a timeout, which is how the SDK runs workflow code).
+ */
+export function threadCpuMeter(pid: number) {
+  const before = threadCpu(pid);
+  const totalBefore = cpuSeconds(pid);
+  return {
+    stop(): { name: string; seconds: number }[] {
+      const after = threadCpu(pid);
+      let total: number;
+      try {
+        total = cpuSeconds(pid) - totalBefore;
+      } catch {
+        return [];
+      }
+      const used = [...after].map(([tid, t]) => ({
+        tid,
+        name: t.name,
+        seconds: t.seconds - (before.get(tid)?.seconds ?? 0),
+      }));
+      const main = used.find((t) => t.tid === pid);
+      const nodeThreads = used
+        .filter((t) => t.tid !== pid && !t.name.startsWith('tokio'))
+        .sort((a, b) => b.seconds - a.seconds);
+      const sum = (ts: typeof used) => ts.reduce((s, t) => s + t.seconds, 0);
+      const groups = [
+        { name: 'main thread', seconds: main?.seconds ?? 0 },
+        { name: 'workflow thread', seconds: nodeThreads[0]?.seconds ?? 0 },
+        { name: 'core (Rust)', seconds: sum(used.filter((t) => t.name.startsWith('tokio'))) },
+        { name: 'other threads', seconds: sum(nodeThreads.slice(1)) },
+      ];
+      return [...groups, { name: 'ended threads', seconds: Math.max(0, total - sum(used)) }];
+    },
+  };
+}

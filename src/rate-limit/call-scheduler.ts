@@ -17,6 +17,8 @@ import { switchToWal } from '../shared/sqlite-wal';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultBudget } from '../zim-client/limits';
+import { OLD_CPU_PATH } from '../shared/bench-old-cpu-path';
+import { jsonSendLog, rowSendLog } from './send-log';
 
 export interface CallScheduler {
   /**
@@ -91,14 +93,17 @@ export function sendWindow(rate: number, headroom: number): { calls: number; ms:
   return { calls, ms: ((calls * 1000) / rate) * (1 + headroom / 2) };
 }
 
+/** A send recorded at `sentAt`, or the wait until the budget's window allows it. */
+type SendCheck = { sentAt: number } | { waitMs: number };
+
 export class SqliteCallScheduler implements CallScheduler {
   private readonly db: Database.Database;
   private readonly appId: number;
   private readonly headroom: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly reserveTx: (action: string, key: string) => number;
-  private readonly sendTx: (action: string, key: string) => { sentAt: number } | { waitMs: number };
+  private readonly reserveTx: (action: string, key: string) => { slot: number; sent?: SendCheck };
+  private readonly sendTx: (action: string, key: string) => SendCheck;
   private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
   private readonly extraOf: (action: string, now: number) => number;
   private readonly setExtra: Database.Statement<[number, string, number, number]>;
@@ -117,10 +122,6 @@ export class SqliteCallScheduler implements CallScheduler {
         PRIMARY KEY (app_id, action));
       CREATE TABLE IF NOT EXISTS slot (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, next_at REAL NOT NULL,
-        PRIMARY KEY (app_id, action, key));
-      -- The times of an Action's (or a group's) last sends, oldest first: a JSON array of at most N epoch ms.
-      CREATE TABLE IF NOT EXISTS recent_sends (
-        app_id INTEGER NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL, times TEXT NOT NULL,
         PRIMARY KEY (app_id, action, key));
       CREATE TABLE IF NOT EXISTS sent_per_second (
         app_id INTEGER NOT NULL, action TEXT NOT NULL, second INTEGER NOT NULL, calls INTEGER NOT NULL,
@@ -162,39 +163,20 @@ export class SqliteCallScheduler implements CallScheduler {
       `INSERT INTO slot (app_id, action, key, next_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = excluded.next_at`
     );
-    // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
-    const reserve = this.db.transaction((action: string, key: string): number => {
-      const now = this.now();
-      const interval = 1000 / (rateOf(action) * (1 - headroomOf(action, now)));
-      const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
-      setSlot.run(this.appId, action, key, slot + interval);
-      return slot;
-    });
-    this.reserveTx = (action, key) => reserve.immediate(action, key);
-
-    const getSends = this.db.prepare<[number, string, string], { times: string }>(
-      'SELECT times FROM recent_sends WHERE app_id = ? AND action = ? AND key = ?'
-    );
-    const setSends = this.db.prepare(
-      `INSERT INTO recent_sends (app_id, action, key, times) VALUES (?, ?, ?, ?)
-       ON CONFLICT (app_id, action, key) DO UPDATE SET times = excluded.times`
-    );
+    // The old JSON log only for the benchmark's same-run comparison; send_log otherwise (send-log.ts).
+    const sendLog = OLD_CPU_PATH ? jsonSendLog(this.db) : rowSendLog(this.db);
     const countSecond = this.db.prepare(
       `INSERT INTO sent_per_second (app_id, action, second, calls) VALUES (?, ?, ?, 1)
        ON CONFLICT (app_id, action, second) DO UPDATE SET calls = calls + 1`
     );
     const prune = this.db.prepare('DELETE FROM sent_per_second WHERE app_id = ? AND second < ?');
-    /** Records a send now and returns its time, or returns how long to wait until the budget's window allows it. */
-    const send = this.db.transaction((action: string, key: string): { sentAt: number } | { waitMs: number } => {
-      const rate = rateOf(action);
-      const now = this.now();
-      const window = sendWindow(rate, headroomOf(action, now));
-      const times = JSON.parse(getSends.get(this.appId, action, key)?.times ?? '[]') as number[];
-      // The N-th last send (N calls per window); after a budget change the log may hold more or fewer.
-      const nth = times.length >= window.calls ? times[times.length - window.calls]! : undefined;
-      if (nth !== undefined && now - nth < window.ms) return { waitMs: nth + window.ms - now };
-      times.push(now);
-      setSends.run(this.appId, action, key, JSON.stringify(times.slice(-window.calls)));
+    /**
+     * Records a send now and returns its time, or returns how long to wait until the budget's window allows it.
+     * Runs inside a transaction (`send` or `reserve`).
+     */
+    const checkSend = (action: string, key: string, rate: number, headroom: number, now: number): SendCheck => {
+      const waitMs = sendLog.tryRecord(this.appId, action, key, now, sendWindow(rate, headroom));
+      if (waitMs !== undefined) return { waitMs };
       countCall.run(this.appId, action, rate);
       countSecond.run(this.appId, action, Math.floor(now / 1000));
       if (now > this.pruneAfter) {
@@ -202,6 +184,23 @@ export class SqliteCallScheduler implements CallScheduler {
         this.pruneAfter = now + 60_000;
       }
       return { sentAt: now };
+    };
+    // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
+    // A slot that is already due is sent in the same transaction: one write transaction per call instead of two
+    // when callers do not wait (budgets lifted, or a quiet Action).
+    const reserve = this.db.transaction((action: string, key: string): { slot: number; sent?: SendCheck } => {
+      const now = this.now();
+      const rate = rateOf(action);
+      const headroom = headroomOf(action, now);
+      const interval = 1000 / (rate * (1 - headroom));
+      const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
+      setSlot.run(this.appId, action, key, slot + interval);
+      return slot > now || OLD_CPU_PATH ? { slot } : { slot, sent: checkSend(action, key, rate, headroom, now) };
+    });
+    this.reserveTx = (action, key) => reserve.immediate(action, key);
+    const send = this.db.transaction((action: string, key: string): SendCheck => {
+      const now = this.now();
+      return checkSend(action, key, rateOf(action), headroomOf(action, now), now);
     });
     this.sendTx = (action, key) => send.immediate(action, key);
     this.sentSince = this.db.prepare(
@@ -216,8 +215,9 @@ export class SqliteCallScheduler implements CallScheduler {
 
   async acquire(action: string, key?: string, signal?: AbortSignal): Promise<number> {
     const slotKey = this.slotKey(action, key);
-    const slot = this.reserveTx(action, slotKey);
-    await this.sleep(slot - this.now(), signal);
+    const { slot, sent } = this.reserveTx(action, slotKey);
+    if (sent && 'sentAt' in sent) return sent.sentAt;
+    await this.sleep(sent ? sent.waitMs : slot - this.now(), signal);
     for (;;) {
       // Return the time recorded in the log, not a later clock reading: callers compare it with other sends.
       const check = this.sendTx(action, slotKey);

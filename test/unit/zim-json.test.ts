@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parse } from 'lossless-json';
 import { parseZimJson, stringifyZimJson } from '../../src/zim-client/json';
 import { ZIM_RESPONSE_SCHEMAS } from '../../src/zim-client/responses';
 
@@ -38,5 +39,25 @@ describe('exact 64-bit MsgId handling', () => {
     const page = ZIM_RESPONSE_SCHEMAS.QueryGroupMsg.parse(parseZimJson('{"Next":18446744073709551615,"List":[]}'));
     assert.equal(page.next, '18446744073709551615');
     assert.equal(stringifyZimJson({ Next: BigInt(page.next) }), '{"Next":18446744073709551615}');
+  });
+
+  it('reads every answer the same as the lossless parser, on the fast path and off it', () => {
+    for (const text of [
+      '{"Code":0,"Message":"success","RequestId":"343649807833778782","MsgId":"6654861479614","MsgSeq":3}',
+      `{"Next":0,"List":[${item('42')}]}`,
+      `{"Next":0,"List":[${item('971503777289036701')}]}`,
+      '{"a":[1.5,-2,1e21,123456789012345],"b":"9007199254740993 in a string"}',
+    ])
+      assert.deepEqual(
+        parseZimJson(text),
+        parse(text, null, (n) => {
+          const v = Number(n);
+          return Number.isSafeInteger(v) || !/^-?\d+$/.test(n) ? v : BigInt(n);
+        })
+      );
+    assert.equal(
+      stringifyZimJson({ A: [1, 'x'], B: { Next: 12345678901234567890n } }),
+      '{"A":[1,"x"],"B":{"Next":12345678901234567890}}'
+    );
   });
 });

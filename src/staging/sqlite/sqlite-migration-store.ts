@@ -3,6 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { plannedRecords, stageActions, stageCalls } from '../../shared/migration-plan';
 import { ROUND_OPS, type RoundOp, type RoundState } from '../../shared/rounds';
 import { STAGES, type Stage } from '../../shared/stages';
+import { OLD_CPU_PATH } from '../../shared/bench-old-cpu-path';
 import type {
   BlockKey,
   Claim,
@@ -72,6 +73,7 @@ const GROUP_MESSAGE = `SELECT s.id AS sid, m.src, m.grp, m.f, m.sent, m.type, m.
 
 export class SqliteMigrationStore implements MigrationStore {
   private readonly statements = new Map<string, Statement<unknown[]>>();
+  private readonly tables = new Set<string>();
 
   private constructor(
     private readonly db: Db,
@@ -112,8 +114,15 @@ export class SqliteMigrationStore implements MigrationStore {
     if (this.readonly) throw new Error('the staging store was opened read-only');
   }
 
+  /**
+   * Whether a table exists yet. Only found tables are remembered (they are never dropped once there): the call gate
+   * asks before every message import, and sqlite_master is read by a scan.
+   */
   private hasTable(name: string): boolean {
-    return this.sql(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+    if (this.tables.has(name) && !OLD_CPU_PATH) return true;
+    const found = this.sql(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+    if (found) this.tables.add(name);
+    return found;
   }
 
   // The staging data and the migration running from it.
