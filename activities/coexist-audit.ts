@@ -84,6 +84,8 @@ export interface AuditTally {
    * (not recorded, not repaired); absent in older tallies.
    */
   queued?: number;
+  /** Messages on one side only that the sync leaves there by policy (the app backend's own ZIM sends). */
+  notMirrored?: number;
 }
 
 export const emptyTally = (): AuditTally => ({
@@ -94,6 +96,7 @@ export const emptyTally = (): AuditTally => ({
   truncated: 0,
   waiting: 0,
   queued: 0,
+  notMirrored: 0,
 });
 
 export function createAuditActivities(deps: AuditDeps) {
@@ -360,6 +363,11 @@ export function createAuditActivities(deps: AuditDeps) {
         for (const m of missing) {
           if (held.has(`${m.origin}:${m.msgId}`)) {
             tally.queued = (tally.queued ?? 0) + 1;
+            continue;
+          }
+          // Left on its side by policy (the app backend's own server-API send): not mirrored live, not repaired.
+          if ((await store.notMirrored(m.origin, m.msgId)) !== null) {
+            tally.notMirrored = (tally.notMirrored ?? 0) + 1;
             continue;
           }
           tally.found++;

@@ -50,6 +50,13 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
         kind text NOT NULL, at bigint NOT NULL, found_at bigint NOT NULL, repaired_at bigint, repair text,
         PRIMARY KEY (conv, origin, msg_id));`,
   },
+  {
+    version: 2,
+    name: 'coexistence store: messages left on their side by policy (not_mirrored)',
+    sql: `
+      CREATE TABLE zm_coexist_not_mirrored (origin ${t} NOT NULL, origin_id ${t} NOT NULL, conv ${t} NOT NULL,
+        reason text NOT NULL, at bigint NOT NULL, PRIMARY KEY (origin, origin_id));`,
+  },
 ];
 
 type Row = Record<string, unknown>;
@@ -225,6 +232,20 @@ export async function openPostgresCoexistStore(
           UNION SELECT conv FROM zm_coexist_parked UNION SELECT conv FROM zm_coexist_divergences) c
         ORDER BY conv COLLATE "C"`);
       return rows.map((r) => r.conv as string);
+    },
+    async markNotMirrored(origin, originId, conv, reason) {
+      await q(
+        `INSERT INTO zm_coexist_not_mirrored (origin, origin_id, conv, reason, at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING`,
+        [origin, originId, conv, reason, Date.now()]
+      );
+    },
+    async notMirrored(origin, originId) {
+      const { rows } = await q('SELECT reason FROM zm_coexist_not_mirrored WHERE origin = $1 AND origin_id = $2', [
+        origin,
+        originId,
+      ]);
+      return (rows[0]?.reason as string | undefined) ?? null;
     },
     async recordDivergence(d) {
       await q(

@@ -69,6 +69,13 @@ export interface CoexistStore {
   /** How a divergence was repaired (the event handed to its conversation, or why it cannot be). */
   markRepaired(d: DivergenceKey, repair: string): Promise<void>;
   divergences(): Promise<DivergenceRecord[]>;
+  /**
+   * Records a message the sync leaves on its side by policy (a ZIM server-API send by the app's own backend, §3), so
+   * the audit does not take it for one whose callback was lost (idempotent: the first reason is kept).
+   */
+  markNotMirrored(origin: Origin, originId: string, conv: string, reason: string): Promise<void>;
+  /** Why the message is left on its side by policy, or null. */
+  notMirrored(origin: Origin, originId: string): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -151,7 +158,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       subject TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL, parked_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS divergences (conv TEXT NOT NULL, origin TEXT NOT NULL, msg_id TEXT NOT NULL,
       kind TEXT NOT NULL, at INTEGER NOT NULL, found_at INTEGER NOT NULL, repaired_at INTEGER, repair TEXT,
-      PRIMARY KEY (conv, origin, msg_id));`);
+      PRIMARY KEY (conv, origin, msg_id));
+    CREATE TABLE IF NOT EXISTS not_mirrored (origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL,
+      reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (origin, origin_id));`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
   // Stores made before the send lease lack its column (their intents read as never leased).
@@ -202,6 +211,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const repaired = db.prepare(`UPDATE divergences SET repaired_at = ?, repair = ?
       WHERE conv = ? AND origin = ? AND msg_id = ? AND repaired_at IS NULL`);
   const allDivergences = db.prepare<[], DivergenceRow>('SELECT * FROM divergences ORDER BY found_at, conv, msg_id');
+  const insertNotMirrored = db.prepare(
+    'INSERT OR IGNORE INTO not_mirrored (origin, origin_id, conv, reason, at) VALUES (?, ?, ?, ?, ?)'
+  );
+  const selectNotMirrored = db.prepare<[string, string], { reason: string }>(
+    'SELECT reason FROM not_mirrored WHERE origin = ? AND origin_id = ?'
+  );
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -276,6 +291,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     },
     async markRepaired(d, repair) {
       repaired.run(Date.now(), repair, d.conv, d.origin, d.msgId);
+    },
+    async markNotMirrored(origin, originId, conv, reason) {
+      insertNotMirrored.run(origin, originId, conv, reason, Date.now());
+    },
+    async notMirrored(origin, originId) {
+      return selectNotMirrored.get(origin, originId)?.reason ?? null;
     },
     async divergences() {
       return allDivergences.all().map((r) => ({

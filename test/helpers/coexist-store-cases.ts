@@ -251,4 +251,12 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       await s.recordIntent('legacy', 'x', 'peer:B:c');
       assert.deepEqual(await s.conversations(), ['group:g', 'group:h', 'peer:B:c', 'peer:a:b', 'peer:c:d']);
     }));
+  it('keeps what is left on its side by policy, the first reason, per side', () =>
+    one(async (s) => {
+      assert.equal(await s.notMirrored('zim', 'z9'), null);
+      await s.markNotMirrored('zim', 'z9', 'peer:a:b', 'backend send');
+      await s.markNotMirrored('zim', 'z9', 'peer:a:b', 'again');
+      assert.equal(await s.notMirrored('zim', 'z9'), 'backend send');
+      assert.equal(await s.notMirrored('legacy', 'z9'), null);
+    }));
 }

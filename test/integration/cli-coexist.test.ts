@@ -27,7 +27,9 @@ const exec = promisify(execFile);
 const APP_ID = 5150;
 const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
 
-describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 180_000 }, () => {
+// Each case starts CLI processes and a sync, and stops it (drain, audit): at load average 9 they took 80 and over
+// 100 s, past an earlier 180-s limit for both.
+describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 420_000 }, () => {
   let t: TemporalTestEnv;
   let emulator: ZimEmulator;
   let zim: ZimClient;

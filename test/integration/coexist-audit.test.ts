@@ -20,6 +20,7 @@ import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coe
 import type { HistoryCheck } from '../../src/coexist/handoff-history';
 import { LegacyClient } from '../../src/coexist/legacy-client';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { recordNotMirrored } from '../../src/coexist/receiver/start';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
@@ -76,6 +77,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       zim: { appId: APP_ID, callbackSecret: SECRET },
       legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
       putBody: (b) => store.putBody(b),
+      notMirrored: recordNotMirrored(store),
       handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
       log: () => {},
     });
@@ -430,5 +432,21 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     });
     const again = await audit(from);
     assert.deepEqual([again.found, again.repaired], [1, 0]);
+  });
+  it("leaves the app backend's own ZIM server-API sends in ZIM: not mirrored live, not taken for lost", async () => {
+    const from = Date.now();
+    const text = `from the app backend ${CANARY}`;
+    await zim.client.sendPeerMessage({
+      FromUserId: 'ann',
+      ToUserId: ['bob'],
+      MessageType: 1,
+      Priority: 1,
+      MessageBody: { Message: text },
+    });
+    await zim.emulator.callbacks.idle();
+    const r = await audit(from);
+    assert.deepEqual([r.found, r.repaired, r.notMirrored], [0, 0, 1]);
+    await new Promise((res) => setTimeout(res, 1_000));
+    assert.equal(count(await legacyBodies('peer'), text), 0, 'not mirrored to the legacy side');
   });
 });

@@ -21,6 +21,11 @@ export interface ReceiverOptions {
   zim: { appId: number; callbackSecret: string };
   legacy: { webhookSecret: string; echoWays: EchoWay[] };
   putBody: (body: string) => Promise<string>;
+  /**
+   * Records a message the sync leaves on its side by policy: a ZIM server-API send (`source` 1) without our tag is
+   * the app backend's own, not mirrored (§3); the audit must not take it for one whose callback was lost.
+   */
+  notMirrored?: (event: SyncEvent) => Promise<void>;
   /** Durably hands one event to its conversation's workflow; throws when it could not. */
   handoff: (event: SyncEvent) => Promise<void>;
   /** False once the sync is draining or stopped (`coexist stop`): authentic deliveries are then answered 410. */
@@ -100,7 +105,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     if (replays.has(replayKey, now())) throw new Answer(401, 'replayed nonce');
     const parsed = ZimCallbackSchema.safeParse(body);
     if (!parsed.success) throw new Answer(400, `unsupported ${e.event} payload`);
-    await handOff(await normaliseZim(parsed.data, options.putBody));
+    const events = await normaliseZim(parsed.data, options.putBody);
+    // Before the hand-off: a failure answers 5xx, and ZEGO's retry records it again (idempotent).
+    for (const ev of events)
+      if (ev.kind === 'echo' && ev.origin === 'zim' && ev.echoOf === undefined) await options.notMirrored?.(ev);
+    await handOff(events);
     replays.add(replayKey, now());
   }
 

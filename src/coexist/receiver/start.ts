@@ -13,6 +13,7 @@ import { ZimClient } from '../../zim-client';
 import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
+import type { SyncEvent } from '../sync-event';
 import { requireEchoIdentification } from '../legacy-contract';
 import { acceptingGate, handoffReader, syncReader } from '../sync-control';
 import { createHandoffActivities } from '../../../activities/coexist-handoff';
@@ -40,6 +41,10 @@ export interface CoexistReceiverSettings {
   syncName?: string;
 }
 
+/** The receiver's record of the app backend's own ZIM server-API sends, which the sync leaves in ZIM (§3). */
+export const recordNotMirrored = (store: CoexistStore) => (e: SyncEvent) =>
+  store.markNotMirrored(e.origin, e.msgId!, e.conv, "a server-API send by the app's backend (source 1, not ours)");
+
 export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiver> {
   // One describe of the sync (cached) serves both the gate and the historical-import handoff.
   const read = s.syncName ? syncReader(s.client, s.syncName) : undefined;
@@ -49,6 +54,7 @@ export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiv
     zim: s.zim,
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
     putBody: (b) => s.store.putBody(b),
+    notMirrored: recordNotMirrored(s.store),
     handoff: temporalHandoff(s.client, {
       taskQueue: s.taskQueue,
       ...(s.syncName && read
