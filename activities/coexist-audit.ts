@@ -232,6 +232,9 @@ export function createAuditActivities(deps: AuditDeps) {
    */
   async function auditGroup(conv: string, groupId: string, from: number, syncName: string | undefined) {
     const out = { found: 0, repaired: 0 };
+    // The agreed state is read before both sides: read after, it could hold a change the worker applied to one
+    // side after that side was read, and the audit would take the other side's older value for a change there.
+    const record = await store.group(groupId);
     const legacyGroup = await legacy.group(groupId);
     const zimSide = await zimGroup(groupId);
     const legacySide: GroupSide | null = legacyGroup && {
@@ -240,7 +243,6 @@ export function createAuditActivities(deps: AuditDeps) {
       name: legacyGroup.name,
       ...(legacyGroup.createdAt !== undefined ? { createdAt: legacyGroup.createdAt } : {}),
     };
-    const record = await store.group(groupId);
     const users = new Set([...(zimSide?.members ?? []), ...(legacySide?.members ?? [])]);
     const known = new Map<string, boolean>();
     for (const u of users) {
@@ -319,14 +321,17 @@ export function createAuditActivities(deps: AuditDeps) {
     const out = { found: 0, repaired: 0 };
     const agreed = parseAgreed(record?.profile);
     const p = compareProfile(zimSide.profile, profileFields(legacyGroup), agreed);
-    // The baseline keeps the state's stamp (or time 0), so it never makes a real event look stale.
-    if (p.agreed)
+    if (p.agreed) {
+      // Over the state as it is now (the worker may have applied a change since it was read), keeping its stamp
+      // (or time 0), so the baseline never makes a real event look stale.
+      const now = await store.group(groupId);
       await store.setGroup(groupId, {
         live: true,
-        origin: record?.origin ?? 'legacy',
-        changedAt: record?.changedAt ?? 0,
-        profile: mergeProfile(p.agreed, {}),
+        origin: now?.origin ?? 'legacy',
+        changedAt: now?.changedAt ?? 0,
+        profile: mergeProfile(parseAgreed(now?.profile), p.agreed),
       });
+    }
     const now = Date.now();
     if (p.ambiguous.length) {
       out.found++;

@@ -53,7 +53,7 @@ export interface ProfileAudit {
   changes: { origin: Origin; fields: Profile }[];
   /** Fields that differ with no agreed value, or that both sides changed differently: not repaired. */
   ambiguous: ProfileField[];
-  /** The agreed profile to record when both sides agree on fields the store did not hold (null: nothing new). */
+  /** Fields both sides agree on that the store did not hold as agreed: the baseline to record (null: none). */
   agreed: Profile | null;
 }
 
@@ -79,6 +79,6 @@ export function compareProfile(zim: Profile, legacy: Profile, agreed: Profile): 
   }
   for (const origin of ['zim', 'legacy'] as const)
     if (Object.keys(changed[origin]).length) out.changes.push({ origin, fields: changed[origin] });
-  if (Object.keys(baseline).length) out.agreed = { ...agreed, ...baseline };
+  if (Object.keys(baseline).length) out.agreed = baseline;
   return out;
 }
