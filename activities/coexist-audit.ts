@@ -234,6 +234,7 @@ export function createAuditActivities(deps: AuditDeps) {
     const out = { found: 0, repaired: 0 };
     // The agreed state is read before both sides: read after, it could hold a change the worker applied to one
     // side after that side was read, and the audit would take the other side's older value for a change there.
+    const readAt = Date.now();
     const record = await store.group(groupId);
     const legacyGroup = await legacy.group(groupId);
     const zimSide = await zimGroup(groupId);
@@ -297,7 +298,7 @@ export function createAuditActivities(deps: AuditDeps) {
       out.repaired++;
     }
     if (zimSide && legacySide && legacyGroup && record?.live !== false) {
-      const p = await auditProfile(conv, groupId, zimSide, legacyGroup, record, syncName);
+      const p = await auditProfile(conv, groupId, zimSide, legacyGroup, record, readAt, syncName);
       out.found += p.found;
       out.repaired += p.repaired;
     }
@@ -316,6 +317,8 @@ export function createAuditActivities(deps: AuditDeps) {
     zimSide: { owner: string; profile: Profile },
     legacyGroup: LegacyGroupState,
     record: GroupRecord | null,
+    /** Before either side was read: a change found was made before it. */
+    readAt: number,
     syncName: string | undefined
   ) {
     const out = { found: 0, repaired: 0 };
@@ -365,7 +368,8 @@ export function createAuditActivities(deps: AuditDeps) {
         origin: c.origin,
         conv,
         kind: 'group',
-        occurredAt: now,
+        // Not later than the change: a same-side event made after the read (a dismissal) is not stale against it.
+        occurredAt: readAt,
         order: 0,
         groupId,
         groupEvent: 'changed',
