@@ -327,13 +327,15 @@ export function createAuditActivities(deps: AuditDeps) {
     if (p.agreed) {
       // Over the state as it is now (the worker may have applied a change since it was read), keeping its stamp
       // (or time 0), so the baseline never makes a real event look stale.
-      const now = await store.group(groupId);
-      await store.setGroup(groupId, {
-        live: true,
-        origin: now?.origin ?? 'legacy',
-        changedAt: now?.changedAt ?? 0,
-        profile: mergeProfile(parseAgreed(now?.profile), p.agreed),
-      });
+      // (A group the worker dismissed meanwhile is left dismissed.)
+      const current = await store.group(groupId);
+      if (current?.live !== false)
+        await store.setGroup(groupId, {
+          live: true,
+          origin: current?.origin ?? 'legacy',
+          changedAt: current?.changedAt ?? 0,
+          profile: mergeProfile(parseAgreed(current?.profile), p.agreed),
+        });
     }
     const now = Date.now();
     if (p.ambiguous.length) {
