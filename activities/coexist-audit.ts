@@ -17,9 +17,9 @@ import {
   type MissingMessage,
   type ZimListedMessage,
 } from '../src/coexist/audit';
-import type { CoexistStore } from '../src/coexist/coexist-store';
+import type { CoexistStore, GroupRecord } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
-import type { LegacyMessage } from '../src/coexist/legacy-contract';
+import type { LegacyCapabilities, LegacyGroupState, LegacyMessage } from '../src/coexist/legacy-contract';
 import { temporalHandoff } from '../src/coexist/receiver/handoff';
 import { workflowIdFor, type SyncEvent } from '../src/coexist/sync-event';
 import type { CallScheduler } from '../src/rate-limit/call-scheduler';
@@ -28,6 +28,7 @@ import { ZimCode, ZimPermanentError, type ZimClient } from '../src/zim-client';
 import { ZIM_PAGE_LIMITS } from '../src/zim-client/limits';
 import { ZIM_ROLE } from '../src/zim-client/roles';
 import { compareGroup, type GroupSide } from '../src/coexist/group-audit';
+import { compareProfile, mergeProfile, parseAgreed, profileFields, type Profile } from '../src/coexist/group-profile';
 import { scheduledCall } from './scheduled-call';
 import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import type { HistoryCheck } from '../src/coexist/handoff-history';
@@ -186,19 +187,18 @@ export function createAuditActivities(deps: AuditDeps) {
     return true;
   }
 
-  let offersGroupState: Promise<boolean> | undefined;
-  /** Whether the legacy adapter offers GET /v1/groups/{id} (asked once; a failed answer is asked again later). */
-  const groupStateOffered = () =>
-    (offersGroupState ??= legacy.capabilities().then(
-      (c) => c.groupState === true,
-      (err: unknown) => {
-        offersGroupState = undefined;
-        throw err;
-      }
-    ));
+  let caps: Promise<LegacyCapabilities> | undefined;
+  /** The legacy adapter's capabilities (asked once; a failed answer is asked again later). */
+  const capabilities = () =>
+    (caps ??= legacy.capabilities().catch((err: unknown) => {
+      caps = undefined;
+      throw err;
+    }));
+  /** Whether the legacy adapter offers GET /v1/groups/{id}. */
+  const groupStateOffered = async () => (await capabilities()).groupState === true;
 
-  /** ZIM's group now: its owner and members (null: no such group). */
-  async function zimGroup(groupId: string, needProfile: boolean): Promise<GroupSide | null> {
+  /** ZIM's group now: its owner and members, and its profile (null: no such group). */
+  async function zimGroup(groupId: string): Promise<(GroupSide & { profile: Profile }) | null> {
     const members: { userId: string; role: number }[] = [];
     try {
       // ZIM's member list pages: the first cursor is "0", and "0" comes back after the last page.
@@ -217,12 +217,13 @@ export function createAuditActivities(deps: AuditDeps) {
     if (members.length === 0) return null;
     const owner = members.find((m) => m.role === ZIM_ROLE.owner)?.userId ?? members[0]!.userId;
     const side: GroupSide = { owner, members: members.map((m) => m.userId) };
-    if (!needProfile) return side;
     const info = await zimCall('QueryGroupInfo', () => zim.queryGroupInfo({ FromUserId: owner, GroupId: groupId }));
     return {
       ...side,
       ...(info.groupName ? { name: info.groupName } : {}),
       ...(info.createTime ? { createdAt: info.createTime } : {}),
+      // ZIM has no callback for a profile change: the audit's comparison is how one made there is found.
+      profile: { name: info.groupName ?? '', notice: info.groupNotice ?? '', avatar: info.groupAvatar ?? '' },
     };
   }
 
@@ -234,15 +235,18 @@ export function createAuditActivities(deps: AuditDeps) {
    */
   async function auditGroup(conv: string, groupId: string, from: number, syncName: string | undefined) {
     const out = { found: 0, repaired: 0 };
+    // The agreed state is read before both sides: read after, it could hold a change the worker applied to one
+    // side after that side was read, and the audit would take the other side's older value for a change there.
+    const readAt = Date.now();
+    const record = await store.group(groupId);
     const legacyGroup = await legacy.group(groupId);
-    const zimSide = await zimGroup(groupId, legacyGroup === null);
+    const zimSide = await zimGroup(groupId);
     const legacySide: GroupSide | null = legacyGroup && {
       owner: legacyGroup.owner,
       members: legacyGroup.members,
       name: legacyGroup.name,
       ...(legacyGroup.createdAt !== undefined ? { createdAt: legacyGroup.createdAt } : {}),
     };
-    const record = await store.group(groupId);
     const users = new Set([...(zimSide?.members ?? []), ...(legacySide?.members ?? [])]);
     const known = new Map<string, boolean>();
     for (const u of users) {
@@ -291,6 +295,92 @@ export function createAuditActivities(deps: AuditDeps) {
           : target
             ? { operator: target.owner }
             : {}),
+      };
+      await handoff(event, syncName);
+      await store.markRepaired(key, `handed to ${workflowIdFor(conv)} as ${event.eventKey}`);
+      out.repaired++;
+    }
+    if (zimSide && legacySide && legacyGroup && record?.live !== false) {
+      const p = await auditProfile(conv, groupId, zimSide, legacyGroup, record, readAt, syncName);
+      out.found += p.found;
+      out.repaired += p.repaired;
+    }
+    return out;
+  }
+
+  /**
+   * Compares the group's profile on both sides with the one the store saw them agree on (pure:
+   * src/coexist/group-profile.ts), records what both agree on as the baseline, and hands each side's change to the
+   * conversation as that side's `changed` event (the fields by body reference). This is how a change made in ZIM,
+   * which fires no callback for it, reaches the legacy side.
+   */
+  async function auditProfile(
+    conv: string,
+    groupId: string,
+    zimSide: { owner: string; profile: Profile },
+    legacyGroup: LegacyGroupState,
+    record: GroupRecord | null,
+    /** Before either side was read: a change found was made before it. */
+    readAt: number,
+    syncName: string | undefined
+  ) {
+    const out = { found: 0, repaired: 0 };
+    const agreed = parseAgreed(record?.profile);
+    const p = compareProfile(zimSide.profile, profileFields(legacyGroup), agreed);
+    if (p.agreed) {
+      // Over the state as it is now (the worker may have applied a change since it was read), keeping its stamp
+      // (or time 0), so the baseline never makes a real event look stale.
+      // (A group the worker dismissed meanwhile is left dismissed.)
+      const current = await store.group(groupId);
+      if (current?.live !== false)
+        await store.setGroup(groupId, {
+          live: true,
+          origin: current?.origin ?? 'legacy',
+          changedAt: current?.changedAt ?? 0,
+          profile: mergeProfile(parseAgreed(current?.profile), p.agreed),
+        });
+    }
+    const now = Date.now();
+    if (p.ambiguous.length) {
+      out.found++;
+      // Recorded on the ZIM side, the one whose changes are seen only by comparison.
+      const key = { conv, origin: 'zim' as const, msgId: `profile:${p.ambiguous.join(',')}` };
+      await store.recordDivergence({ ...key, kind: 'group', at: now });
+      await store.markRepaired(
+        key,
+        `not repaired: the group's ${p.ambiguous.join(', ')} differ between the sides and no audit saw them agree ` +
+          'since both last changed; set them by hand'
+      );
+    }
+    const writable = (await capabilities()).groupProfile === true;
+    for (const c of p.changes) {
+      out.found++;
+      const bodyRef = await store.putBody(JSON.stringify(c.fields));
+      // Keyed by the change and the agreed state it was found against: every audit finding it hands the same key,
+      // and a later change to the same value (after others) a new one. The body reference is a keyed hash.
+      const digest = createHash('sha256')
+        .update([bodyRef, record?.origin, record?.changedAt, record?.profile].join('|'))
+        .digest('hex')
+        .slice(0, 16);
+      const key = { conv, origin: c.origin, msgId: `changed:${Object.keys(c.fields).join(',')}:${digest}` };
+      await store.recordDivergence({ ...key, kind: 'group', at: now });
+      if (c.origin === 'zim' && !writable) {
+        await store.markRepaired(key, 'not repaired: the legacy adapter offers no profile write; set it by hand');
+        continue;
+      }
+      const event: SyncEvent = {
+        eventKey: `audit:group:${groupId}:${c.origin}:changed:${digest}`,
+        origin: c.origin,
+        conv,
+        kind: 'group',
+        // Not later than the change: a same-side event made after the read (a dismissal) is not stale against it.
+        occurredAt: readAt,
+        order: 0,
+        groupId,
+        groupEvent: 'changed',
+        bodyRef,
+        // The owner of the side it is applied to acts for it there (ZIM wants the owner or an admin).
+        operator: c.origin === 'zim' ? legacyGroup.owner : zimSide.owner,
       };
       await handoff(event, syncName);
       await store.markRepaired(key, `handed to ${workflowIdFor(conv)} as ${event.eventKey}`);

@@ -15,6 +15,7 @@ import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import { GroupProfileSchema, type GroupProfile, type SyncEvent } from '../src/coexist/sync-event';
 import { ZimCode, ZimPermanentError, type ZimClient, type ZimItemFailure } from '../src/zim-client';
+import { holds, mergeProfile, parseAgreed, profileFields } from '../src/coexist/group-profile';
 
 /** applied: the other side was changed; unchanged: nothing to change (an echo or a redelivery); stale: superseded. */
 export type GroupOutcome = 'applied' | 'unchanged' | 'stale';
@@ -38,6 +39,17 @@ export function createGroupActivities(
 ) {
   const { store, zim, legacy } = deps;
   const bot = deps.zimGroupOperator ?? '__migration_bot';
+
+  let offersProfileWrite: Promise<boolean> | undefined;
+  /** Whether the legacy adapter offers POST /v1/groups/{id}/profile (asked once; a failed answer is asked again). */
+  const profileWriteOffered = () =>
+    (offersProfileWrite ??= legacy.capabilities().then(
+      (c) => c.groupProfile === true,
+      (err: unknown) => {
+        offersProfileWrite = undefined;
+        throw err;
+      }
+    ));
 
   /** The other side made to hold the group with these members. */
   async function create(target: Origin, gid: string, profile: GroupProfile, members: string[], e: SyncEvent) {
@@ -145,23 +157,30 @@ export function createGroupActivities(
       }
       case 'changed': {
         if (group && !group.live) return 'stale';
-        const fields = JSON.stringify({ name: profile.name, notice: profile.notice, avatar: profile.avatar });
-        if (group?.profile === fields) return 'unchanged';
+        const fields = profileFields(profile);
+        if (Object.keys(fields).length === 0) return 'unchanged';
+        // The agreed profile already holds it: our own write coming back (both directions), or a redelivery.
+        const agreed = parseAgreed(group?.profile);
+        if (holds(agreed, fields)) return 'unchanged';
         if (superseded(group)) return 'stale';
-        // ZIM has no profile-changed callback, so only legacy changes arrive here (coexistence.md §3.5).
-        if (target !== 'zim') return 'unchanged';
-        const { name, notice, avatar } = profile;
-        if (name === undefined && notice === undefined && avatar === undefined) return 'unchanged';
-        await zimCall('UpdateGroupData', gid, () =>
-          zim.updateGroupData({
-            FromUserId: e.operator ?? bot,
-            GroupId: gid,
-            ...(name !== undefined ? { GroupName: name } : {}),
-            ...(notice !== undefined ? { GroupNotice: notice } : {}),
-            ...(avatar !== undefined ? { GroupAvatar: avatar } : {}),
-          })
-        );
-        await store.setGroup(gid, { live: true, ...stamp, profile: fields });
+        if (target === 'zim') {
+          const { name, notice, avatar } = fields;
+          await zimCall('UpdateGroupData', gid, () =>
+            zim.updateGroupData({
+              FromUserId: e.operator ?? bot,
+              GroupId: gid,
+              ...(name !== undefined ? { GroupName: name } : {}),
+              ...(notice !== undefined ? { GroupNotice: notice } : {}),
+              ...(avatar !== undefined ? { GroupAvatar: avatar } : {}),
+            })
+          );
+        } else {
+          // ZIM-side changes come from the audit (ZIM has no profile callback); an adapter without the optional
+          // profile write cannot take them.
+          if (!(await profileWriteOffered())) return 'unchanged';
+          await legacy.updateGroupProfile(gid, { operator: e.operator ?? bot, ...fields });
+        }
+        await store.setGroup(gid, { live: true, ...stamp, profile: mergeProfile(agreed, fields) });
         return 'applied';
       }
       default:

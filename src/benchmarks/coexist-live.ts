@@ -220,7 +220,12 @@ async function main() {
       await zim.userRegister({ UserInfo: users.slice(i, i + 100).map((UserId) => ({ UserId })) });
     await post(`${legacy.url}/_test/users`, { users });
     for (const c of convs.filter((c) => c.group)) {
-      await zim.createGroup({ GroupId: c.group!, GroupOwner: c.members[0]!, UserId: c.members.slice(1) });
+      await zim.createGroup({
+        GroupId: c.group!,
+        GroupOwner: c.members[0]!,
+        UserId: c.members.slice(1),
+        GroupName: c.group!,
+      });
       await post(`${legacy.url}/_test/app1/createGroup`, {
         operator: c.members[0],
         groupId: c.group,

@@ -10,6 +10,7 @@ import {
   LegacyCapabilitiesSchema,
   LegacyCreateGroupSchema,
   LegacyDismissSchema,
+  LegacyGroupProfileSchema,
   LegacyGroupStateSchema,
   LegacyMembersChangeSchema,
   LegacyMessagePageSchema,
@@ -29,6 +30,7 @@ const PARTS = {
   membersChange: LegacyMembersChangeSchema,
   dismissGroup: LegacyDismissSchema,
   groupState: LegacyGroupStateSchema,
+  groupProfile: LegacyGroupProfileSchema,
   capabilities: LegacyCapabilitiesSchema,
 } as const;
 

@@ -6,6 +6,7 @@ import {
   LegacyGroupStateSchema,
   LegacyMessagePageSchema,
   LegacySendResponseSchema,
+  type LegacyGroupProfile,
   type LegacyGroupState,
   type LegacySendRequest,
 } from './legacy-contract';
@@ -90,6 +91,10 @@ export class LegacyClient {
   async leaveGroup(groupId: string, operator: string, users: string[]): Promise<void> {
     const path = `/v1/groups/${encodeURIComponent(groupId)}/members/remove`;
     await this.#call(z.unknown(), 'POST', path, { operator, users });
+  }
+  /** POST /v1/groups/{id}/profile (offered when capabilities.groupProfile): sets the fields given, convergently. */
+  async updateGroupProfile(groupId: string, profile: LegacyGroupProfile): Promise<void> {
+    await this.#call(z.unknown(), 'POST', `/v1/groups/${encodeURIComponent(groupId)}/profile`, profile);
   }
   async dismissGroup(groupId: string, operator: string): Promise<boolean> {
     return this.#already(404, () =>

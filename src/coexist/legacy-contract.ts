@@ -113,6 +113,22 @@ export const LegacyMembersChangeSchema = z.object({ operator: id, users: z.array
 export const LegacyDismissSchema = z.object({ operator: id });
 
 /**
+ * POST {api}/v1/groups/{id}/profile (optional, offered when `capabilities.groupProfile` is true): sets the fields
+ * given, as `operator`. Convergent like the other group writes: fields that already hold these values change
+ * nothing, answer 200 and post no routing event; a change posts `group.changed` with the fields that changed.
+ * zim-migrate writes ZIM-side profile changes through it (docs/coexistence.md §3.1, §9).
+ */
+export const LegacyGroupProfileSchema = z
+  .object({
+    operator: id,
+    name: z.string().max(256).optional(),
+    notice: z.string().max(1024).optional(),
+    avatar: z.string().max(1024).optional(),
+  })
+  .refine((r) => r.name !== undefined || r.notice !== undefined || r.avatar !== undefined, 'give a field to set');
+export type LegacyGroupProfile = z.input<typeof LegacyGroupProfileSchema>;
+
+/**
  * GET {api}/v1/groups/{id} (optional, offered when `capabilities.groupState` is true): the group as it is now, 404
  * when there is none (never created, or dismissed). The reconciliation audit compares it with ZIM's to find group
  * events that were lost (docs/coexistence.md §9); `createdAt` lets it tell a lost creation from an old group.
@@ -124,6 +140,9 @@ export const LegacyGroupStateSchema = z.object({
     owner: id,
     members: z.array(id),
     createdAt: z.number().int().nonnegative().optional(),
+    /** The profile's other fields ('' when unset); absent: the adapter does not keep it, and it is not compared. */
+    notice: z.string().max(1024).optional(),
+    avatar: z.string().max(1024).optional(),
   }),
 });
 export type LegacyGroupState = z.output<typeof LegacyGroupStateSchema>['group'];
@@ -134,6 +153,8 @@ export const LegacyCapabilitiesSchema = z.object({
   echoIdentification: z.object({ originTag: z.boolean(), clientMsgId: z.boolean() }),
   /** Whether GET /v1/groups/{id} is offered (absent: no; the audit then compares messages only). */
   groupState: z.boolean().optional(),
+  /** Whether POST /v1/groups/{id}/profile is offered (absent: no; ZIM-side profile changes are then not mirrored). */
+  groupProfile: z.boolean().optional(),
 });
 export type LegacyCapabilities = z.output<typeof LegacyCapabilitiesSchema>;
 

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import {
   LegacyCreateGroupSchema,
   LegacyDismissSchema,
+  LegacyGroupProfileSchema,
   LegacyMembersChangeSchema,
   LegacySendRequestSchema,
   type LegacyCapabilities,
@@ -118,7 +119,12 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
   const webhook = new WebhookDispatcher(webhookOptions);
   const store = new LegacyStore(echo, (e) => webhook.emit(e));
   const token = Buffer.from(`Bearer ${options.apiToken}`);
-  const capabilities: LegacyCapabilities = { contractVersion: 1, echoIdentification: echo, groupState: true };
+  const capabilities: LegacyCapabilities = {
+    contractVersion: 1,
+    echoIdentification: echo,
+    groupState: true,
+    groupProfile: true,
+  };
 
   const authorized = (req: IncomingMessage) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -152,6 +158,13 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
         const gid = decodeURIComponent(members[1]!);
         if (members[2]) store.leave(gid, r.operator, r.users);
         else store.join(gid, r.operator, r.users);
+        return [200, {}];
+      }
+      // Convergent: the same profile again changes nothing and posts no routing event.
+      const profile = /^\/v1\/groups\/([^/]+)\/profile$/.exec(path);
+      if (method === 'POST' && profile) {
+        const { operator, ...fields } = parse(LegacyGroupProfileSchema, await readJson(req));
+        store.change(decodeURIComponent(profile[1]!), operator, fields);
         return [200, {}];
       }
       const group = /^\/v1\/groups\/([^/]+)$/.exec(path);

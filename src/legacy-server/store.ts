@@ -23,6 +23,7 @@ export interface LegacyGroup {
   id: string;
   name: string;
   notice?: string;
+  avatar?: string;
   owner: string;
   members: Set<string>;
   createdAt: number;
@@ -170,11 +171,16 @@ export class LegacyStore {
   }
 
   /** Sets the fields given; no event when nothing changed. */
-  change(groupId: string, operator: string, fields: { name?: string | undefined; notice?: string | undefined }): void {
+  change(
+    groupId: string,
+    operator: string,
+    fields: { name?: string | undefined; notice?: string | undefined; avatar?: string | undefined }
+  ): void {
     const g = this.#requireGroup(groupId);
-    const changed: { name?: string; notice?: string } = {};
+    const changed: { name?: string; notice?: string; avatar?: string } = {};
     if (fields.name !== undefined && fields.name !== g.name) changed.name = g.name = fields.name;
     if (fields.notice !== undefined && fields.notice !== (g.notice ?? '')) changed.notice = g.notice = fields.notice;
+    if (fields.avatar !== undefined && fields.avatar !== (g.avatar ?? '')) changed.avatar = g.avatar = fields.avatar;
     if (Object.keys(changed).length) this.#emit({ type: 'group.changed', groupId, operator, ...changed });
   }
 
@@ -187,7 +193,15 @@ export class LegacyStore {
   /** GET /v1/groups/{id}: the group as it is now (404 when there is none). */
   group(groupId: string) {
     const g = this.#requireGroup(groupId);
-    return { groupId: g.id, name: g.name, owner: g.owner, members: [...g.members].sort(), createdAt: g.createdAt };
+    return {
+      groupId: g.id,
+      name: g.name,
+      owner: g.owner,
+      members: [...g.members].sort(),
+      createdAt: g.createdAt,
+      notice: g.notice ?? '',
+      avatar: g.avatar ?? '',
+    };
   }
 
   /** Everything, for tests. */

@@ -47,10 +47,18 @@ export const ECHO_GRACE_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
+const GROUP_NAME = 'Coexistence';
+
 /** Both sides know the users and the group before capture starts (as after the historical import). */
 export async function registerBothSides(s: CoexistSides): Promise<void> {
   await s.zim.userRegister({ UserInfo: COEXIST_USERS.map((UserId) => ({ UserId })) });
-  await s.zim.createGroup({ GroupId: GROUP, GroupOwner: COEXIST_USERS[0]!, UserId: COEXIST_USERS.slice(1) });
+  // The same name as the legacy group (as the import gives it): the audit would record a difference as ambiguous.
+  await s.zim.createGroup({
+    GroupId: GROUP,
+    GroupOwner: COEXIST_USERS[0]!,
+    UserId: COEXIST_USERS.slice(1),
+    GroupName: GROUP_NAME,
+  });
   await registerLegacySide(s.legacyUrl);
 }
 
@@ -60,7 +68,7 @@ export async function registerLegacySide(legacyUrl: string): Promise<void> {
   await post(`${legacyUrl}/_test/app1/createGroup`, {
     operator: COEXIST_USERS[0],
     groupId: GROUP,
-    name: 'Coexistence',
+    name: GROUP_NAME,
     members: COEXIST_USERS.slice(1),
   });
 }

@@ -82,7 +82,8 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       log: () => {},
     });
     await registerUsers(zim.client, ['ann', 'bob', 'cy']);
-    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'] });
+    // The same name on both sides: a profile the two sides disagree on with no agreed baseline is ambiguous.
+    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'], GroupName: 'Audit' });
     await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob', 'cy'] });
     await post(`${legacy.url}/_test/app1/createGroup`, {
       operator: 'ann',
@@ -374,6 +375,24 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       await handle.terminate('test over');
     }
   });
+
+  it("leaves the app backend's own ZIM server-API sends in ZIM: not mirrored live, not taken for lost", async () => {
+    const from = Date.now();
+    const text = `from the app backend ${CANARY}`;
+    await zim.client.sendPeerMessage({
+      FromUserId: 'ann',
+      ToUserId: ['bob'],
+      MessageType: 1,
+      Priority: 1,
+      MessageBody: { Message: text },
+    });
+    await zim.emulator.callbacks.idle();
+    const r = await audit(from);
+    assert.deepEqual([r.found, r.repaired, r.notMirrored], [0, 0, 1]);
+    await new Promise((res) => setTimeout(res, 1_000));
+    assert.equal(count(await legacyBodies('peer'), text), 0, 'not mirrored to the legacy side');
+  });
+
   it('finds group changes lost on either side by the state both sides last agreed on, and repairs them', async () => {
     const conv = `group:${GROUP}`;
     const from = Date.now();
@@ -433,20 +452,65 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     const again = await audit(from);
     assert.deepEqual([again.found, again.repaired], [1, 0]);
   });
-  it("leaves the app backend's own ZIM server-API sends in ZIM: not mirrored live, not taken for lost", async () => {
+
+  it('mirrors a group profile changed in ZIM (no callback) to the legacy side after an audit, once', async () => {
+    const conv = `group:${GROUP}`;
     const from = Date.now();
-    const text = `from the app backend ${CANARY}`;
-    await zim.client.sendPeerMessage({
+    const stats = () => t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+    const zimInfo = () => zim.client.queryGroupInfo({ FromUserId: 'ann', GroupId: GROUP });
+    const changedEvents = () => legacy.webhook.log.filter((d) => d.type === 'group.changed' && !d.duplicate).length;
+    // Earlier audits recorded the profile both sides agree on as the baseline.
+    assert.deepEqual(JSON.parse((await store.group(GROUP))!.profile!), { name: 'Audit', notice: '', avatar: '' });
+    // An App 2.0 admin changes it through the server API: ZIM fires no callback for it.
+    const notice = `notice ${CANARY}`;
+    await zim.client.updateGroupData({
       FromUserId: 'ann',
-      ToUserId: ['bob'],
-      MessageType: 1,
-      Priority: 1,
-      MessageBody: { Message: text },
+      GroupId: GROUP,
+      GroupName: 'Renamed in ZIM',
+      GroupNotice: notice,
     });
-    await zim.emulator.callbacks.idle();
+    const zimSeq = (await zimInfo()).groupDataSeq;
+    const [eventsBefore, before] = [changedEvents(), await stats()];
+
     const r = await audit(from);
-    assert.deepEqual([r.found, r.repaired, r.notMirrored], [0, 0, 1]);
-    await new Promise((res) => setTimeout(res, 1_000));
-    assert.equal(count(await legacyBodies('peer'), text), 0, 'not mirrored to the legacy side');
+    // The change, and the join the previous test left ambiguous (still not guessed).
+    assert.deepEqual([r.found, r.repaired], [2, 1]);
+    await waitFor('the ZIM change on the legacy side', async () => {
+      const g = await legacyClient.group(GROUP);
+      return g?.name === 'Renamed in ZIM' && g.notice === notice;
+    });
+    await legacy.webhook.idle();
+    await waitFor('its routing event came back and was taken for our own', async () => {
+      const s = await stats();
+      return s.queued === 0 && s.echoesSuppressed >= before.echoesSuppressed + 1;
+    });
+    const after = await stats();
+    assert.equal(after.groupChangesToLegacy, before.groupChangesToLegacy + 1, 'written once');
+    assert.equal(after.groupChangesToZim, before.groupChangesToZim, 'not mirrored back');
+    assert.equal(changedEvents(), eventsBefore + 1, 'one change on the legacy side');
+    assert.equal((await zimInfo()).groupDataSeq, zimSeq, 'ZIM not written again');
+    const found = (await store.divergences()).filter((d) => d.conv === conv && d.msgId.startsWith('changed:'));
+    assert.deepEqual(
+      found.map((d) => [d.origin, d.msgId.split(':').slice(0, 2).join(':'), d.repair?.startsWith('handed to')]),
+      [['zim', 'changed:name,notice', true]]
+    );
+    const again = await audit(from);
+    assert.deepEqual([again.found, again.repaired], [1, 0], 'only the old ambiguity: the sides agree again');
+    assert.equal(changedEvents(), eventsBefore + 1);
+
+    // A legacy change still reaches ZIM, once, and is not written back to the legacy side.
+    await post(`${legacy.url}/_test/app1/groups/${GROUP}/change`, { operator: 'ann', name: 'Renamed in legacy' });
+    await waitFor('the legacy change in ZIM', async () => (await zimInfo()).groupName === 'Renamed in legacy');
+    await waitFor('handled', async () => (await stats()).queued === 0);
+    const last = await audit(from);
+    assert.deepEqual([last.found, last.repaired], [1, 0]);
+    assert.equal((await zimInfo()).groupDataSeq, zimSeq + 1, 'one write to ZIM');
+    assert.equal(changedEvents(), eventsBefore + 2, 'the App 1.0 change only');
+    assert.equal((await legacyClient.group(GROUP))?.notice, notice);
+    // The notice (canary) travelled by reference only.
+    for await (const wf of t.client.workflow.list()) {
+      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      assert.ok(!historyContains(history, CANARY), `no profile text in ${wf.workflowId} run ${wf.runId}`);
+    }
   });
 });

@@ -289,6 +289,36 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
     assert.equal((await statsOf(gz)).echoesSuppressed, 2, 'the create and the join came back once each');
   });
 
+  it('a ZIM-side profile change (as the audit hands it) written to the legacy side once, also when the worker dies after the write', async () => {
+    const gid = 'g-kill-z';
+    const [before, stats] = [legacyEventCounts(), await statsOf(gid)];
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0 } });
+    dieAfterWrite.add(gid);
+    await handoff({
+      eventKey: 'test:zim-profile',
+      origin: 'zim',
+      conv: `group:${gid}`,
+      kind: 'group',
+      occurredAt: Date.now(),
+      order: 0,
+      groupId: gid,
+      groupEvent: 'changed',
+      operator: 'cy',
+      bodyRef: await store.putBody(JSON.stringify({ name: `Z ${CANARY}`, notice: 'N' })),
+    });
+    // Written, the record failed, the retry wrote again (no second routing event); then our write came back.
+    await settled(
+      gid,
+      (s) =>
+        s.groupChangesToLegacy === stats.groupChangesToLegacy + 1 && s.echoesSuppressed === stats.echoesSuppressed + 1
+    );
+    assert.equal(dieAfterWrite.has(gid), false, 'the failure was injected');
+    const g = await legacyClient.group(gid);
+    assert.deepEqual([g?.name, g?.notice], [`Z ${CANARY}`, 'N']);
+    assert.equal((legacyEventCounts()['group.changed'] ?? 0) - (before['group.changed'] ?? 0), 1, 'changed once');
+    assert.equal((await statsOf(gid)).groupChangesToZim, stats.groupChangesToZim, 'not mirrored back');
+  });
+
   it('a change older than a later one from the same side, arriving past the settle window, is stale', async () => {
     const gid = 'g-stale';
     await post(`${legacy.url}/_test/app1/createGroup`, { operator: 'ann', groupId: gid, name: 'S', members: ['bob'] });

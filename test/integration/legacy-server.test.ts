@@ -83,6 +83,7 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
       contractVersion: 1,
       echoIdentification: { originTag: true, clientMsgId: true },
       groupState: true,
+      groupProfile: true,
     });
   });
 
@@ -104,8 +105,20 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
           owner: 'ann',
           members: ['ann', 'bob'],
           createdAt: 'number',
+          notice: '',
+          avatar: '',
         }
       );
+      // The profile write is convergent: a change posts group.changed with what changed, the same again nothing.
+      const changes = () => legacy.webhook.log.filter((d) => d.type === 'group.changed' && !d.duplicate).length;
+      const before = changes();
+      await client.updateGroupProfile('gs', { operator: 'ann', name: 'S2', notice: 'N' });
+      await client.updateGroupProfile('gs', { operator: 'ann', name: 'S2', notice: 'N' });
+      await client.updateGroupProfile('gs', { operator: 'ann', name: 'S2' });
+      const after = await client.group('gs');
+      assert.deepEqual([after?.name, after?.notice, changes() - before], ['S2', 'N', 1]);
+      await assert.rejects(client.updateGroupProfile('gs', { operator: 'ann' }), /answered 400/);
+      await assert.rejects(client.updateGroupProfile('none', { operator: 'ann', name: 'x' }), /answered 404/);
       await call(legacy.url, 'POST', '/_test/app1/groups/gs/leave', { operator: 'bob' });
       assert.deepEqual((await client.group('gs'))?.members, ['ann']);
       await call(legacy.url, 'POST', '/_test/app1/groups/gs/dismiss', { operator: 'ann' });
