@@ -3,26 +3,45 @@ import { Command, type Option } from 'commander';
 import packageJson from '../../package.json';
 import { UsageError } from '../shared/usage-error';
 import { describeError } from './describe-error';
-import { registerCallScheduleCommand } from './commands/call-schedule';
-import { registerCoexistCommand } from './commands/coexist';
-import { registerConfigCommand } from './commands/config';
-import { registerDevCommand } from './commands/dev';
-import { registerEmulatorCommand } from './commands/emulator';
-import { registerCatchUpCommand } from './commands/catch-up';
-import { registerExtractCommands } from './commands/extract';
-import { registerLegacyServerCommand } from './commands/legacy-server';
-import { registerGenCommand } from './commands/gen';
-import { registerMigrationControlCommands } from './commands/migration-control';
-import { registerPlanCommand } from './commands/plan';
-import { registerReceiverCommand } from './commands/receiver';
-import { registerReportCommand } from './commands/report';
-import { registerSendbirdEmulatorCommand } from './commands/sendbird-emulator';
-import { registerStagingCommand } from './commands/staging';
-import { registerTemporalCliCommand } from './commands/temporal-cli';
-import { registerValidateCommand } from './commands/validate';
-import { registerWorkerCommand } from './commands/worker';
 
-export function buildProgram(): Command {
+/**
+ * Each top-level command and the module that registers it. A module is loaded only when its command is built: one
+ * command's process skips the others' dependencies (about 1,200 modules for all of them).
+ */
+const COMMANDS: readonly { names: readonly string[]; module: string; register: string }[] = [
+  { names: ['dev'], module: './commands/dev', register: 'registerDevCommand' },
+  { names: ['gen'], module: './commands/gen', register: 'registerGenCommand' },
+  { names: ['catch-up'], module: './commands/catch-up', register: 'registerCatchUpCommand' },
+  { names: ['validate'], module: './commands/validate', register: 'registerValidateCommand' },
+  { names: ['plan'], module: './commands/plan', register: 'registerPlanCommand' },
+  {
+    names: ['start', 'status', 'pause', 'resume', 'cancel', 'budget'],
+    module: './commands/migration-control',
+    register: 'registerMigrationControlCommands',
+  },
+  { names: ['report'], module: './commands/report', register: 'registerReportCommand' },
+  { names: ['staging'], module: './commands/staging', register: 'registerStagingCommand' },
+  { names: ['worker'], module: './commands/worker', register: 'registerWorkerCommand' },
+  { names: ['config'], module: './commands/config', register: 'registerConfigCommand' },
+  { names: ['call-schedule'], module: './commands/call-schedule', register: 'registerCallScheduleCommand' },
+  { names: ['emulator'], module: './commands/emulator', register: 'registerEmulatorCommand' },
+  { names: ['legacy-server'], module: './commands/legacy-server', register: 'registerLegacyServerCommand' },
+  { names: ['receiver'], module: './commands/receiver', register: 'registerReceiverCommand' },
+  { names: ['coexist'], module: './commands/coexist', register: 'registerCoexistCommand' },
+  { names: ['extract', 'extract-worker'], module: './commands/extract', register: 'registerExtractCommands' },
+  { names: ['sendbird-emulator'], module: './commands/sendbird-emulator', register: 'registerSendbirdEmulatorCommand' },
+  { names: ['temporal-cli'], module: './commands/temporal-cli', register: 'registerTemporalCliCommand' },
+];
+
+function loadRegister(command: (typeof COMMANDS)[number]): (program: Command) => void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see COMMANDS
+  const register = (require(command.module) as Record<string, unknown>)[command.register];
+  if (typeof register !== 'function') throw new Error(`${command.module} exports no ${command.register}`);
+  return register as (program: Command) => void;
+}
+
+/** The program with every command, or with only the top-level command named `only`. */
+export function buildProgram(only?: string): Command {
   const program = new Command('zim-migrate')
     .description(
       'Move a legacy chat app into ZEGO ZIM (accounts, profiles, friends, blocklists, 1:1 and group history),\n' +
@@ -75,24 +94,8 @@ Each command's --help lists what its codes mean for it. Guides: docs/operations.
   program.exitOverride((err) => {
     process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? 2 : err.exitCode);
   });
-  registerDevCommand(program);
-  registerGenCommand(program);
-  registerCatchUpCommand(program);
-  registerValidateCommand(program);
-  registerPlanCommand(program);
-  registerMigrationControlCommands(program);
-  registerReportCommand(program);
-  registerStagingCommand(program);
-  registerWorkerCommand(program);
-  registerConfigCommand(program);
-  registerCallScheduleCommand(program);
-  registerEmulatorCommand(program);
-  registerLegacyServerCommand(program);
-  registerReceiverCommand(program);
-  registerCoexistCommand(program);
-  registerExtractCommands(program);
-  registerSendbirdEmulatorCommand(program);
-  registerTemporalCliCommand(program);
+  const named = COMMANDS.filter((c) => only !== undefined && c.names.includes(only));
+  for (const command of named.length ? named : COMMANDS) loadRegister(command)(program);
   checkRequiredOptionsLast(program);
   return program;
 }
@@ -126,12 +129,26 @@ function checkRequiredOptionsLast(program: Command): void {
  * zim-migrate from npm link, a copy, the Docker entry point), the program runs.
  */
 export function runCli(argv: readonly string[] = process.argv): void {
-  buildProgram()
+  buildProgram(commandNamed(argv.slice(2)))
     .parseAsync([...argv])
     .catch((err: unknown) => {
       console.error(`zim-migrate: ${describeError(err)}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
+}
+
+/**
+ * The top-level command the arguments name: the first one that is neither an option nor --config's value. None when
+ * the program's own --help or --version comes first, whose answers list or need every command.
+ */
+function commandNamed(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (['-h', '--help', '-V', '--version'].includes(arg)) return undefined;
+    if (arg === '--config') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }
 
 if (require.main === module) runCli();
