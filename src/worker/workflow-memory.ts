@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** The workflow thread's heap by default (ZIM_MIGRATE_WORKFLOW_HEAP_MB). */
-export const DEFAULT_WORKFLOW_HEAP_MB = 160;
+export const DEFAULT_WORKFLOW_HEAP_MB = 256;
 
 /**
  * Workflows the cache may hold per MB of heap: about 170 running children and stages kept 27-31 MB alive after a
