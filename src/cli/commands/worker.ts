@@ -56,7 +56,7 @@ Each setting comes from its flag, else the environment, else the config file (--
                              that conversation for 3 times this before another worker checks ZIM and goes on
   ZIM_MIGRATE_WORKFLOW_HEAP_MB
                              heap of the thread that runs workflows (default 256), which sizes the workflow cache;
-                             keeps the worker's memory flat whatever the migration's size
+                             keeps the workflows' memory flat whatever the migration's size
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
