@@ -2,8 +2,9 @@
  * The worker's memory. Workflows run in one worker thread (the SDK's reusable V8 context) whose heap limit V8 sizes
  * from the machine's memory (4 GB on a 24 GB machine): with that much room it collects late, and the process's RSS
  * climbed through every fan-out stage (874 MB at 3,000 users, docs/benchmarks.md). What is alive there is bounded
- * by the fan-out windows (finished workflows leave the cache), so a fixed heap bounds RSS whatever the migration's
- * size. The SDK derives its default workflow cache from the heap limit too, so the cache is sized here from the heap.
+ * by the fan-out windows (finished workflows leave the cache), so a fixed heap bounds this thread's share of RSS
+ * whatever the migration's size. The SDK derives its default workflow cache from the heap limit too, so the cache is
+ * sized here from the heap.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -29,7 +30,7 @@ export function workflowMemorySettings(heapMb: number): WorkflowMemorySettings {
   const maxCachedWorkflows = Math.max(heapMb * CACHED_WORKFLOWS_PER_MB, 2);
   return {
     maxCachedWorkflows,
-    // The SDK refuses more slots than cached workflows.
+    // The SDK lowers the slots to the cache size otherwise, with a warning.
     maxConcurrentWorkflowTaskExecutions: Math.min(WORKFLOW_TASK_SLOTS, maxCachedWorkflows),
   };
 }
