@@ -38,6 +38,7 @@ const configFileSchema = z.strictObject({
   budgetDb: settingSchemas.path.optional(),
   budgetHeadroomPercent: settingSchemas.budgetHeadroomPercent.optional(),
   zimTimeoutMs: settingSchemas.zimTimeoutMs.optional(),
+  workflowHeapMb: settingSchemas.workflowHeapMb.optional(),
   taskQueue: settingSchemas.taskQueue.optional(),
   temporalProfile: settingSchemas.temporalProfile.optional(),
   temporalUiUrl: settingSchemas.url.optional(),

@@ -13,6 +13,7 @@ const APP_ID = 'must be your ZIM AppID from the ZEGO console: a whole number fro
 const HEADROOM = 'must be the percentage of each budget left unused, a number from 0 to 50 (default 2)';
 const BUDGET = 'must be calls per second, a number greater than 0 and at most 10000';
 const ZIM_TIMEOUT = 'must be the time one ZIM call may take in ms, a whole number from 1000 to 15000 (default 15000)';
+const WORKFLOW_HEAP = "must be the workflow thread's heap in MB, a whole number from 96 to 4096 (default 256)";
 const STEP = 'must be the time of one chain step in ms, a number from 0 to 60000 (0 times no chains)';
 
 const httpUrl = (message: string) =>
@@ -39,6 +40,9 @@ export const settingSchemas = {
   // activities/coexist.ts: no call starts within 30 s, a send within 20 s, of the attempt's timeout) assume 15 s.
   zimTimeoutMs: numeric(
     z.number({ error: ZIM_TIMEOUT }).int(ZIM_TIMEOUT).min(1_000, ZIM_TIMEOUT).max(15_000, ZIM_TIMEOUT)
+  ),
+  workflowHeapMb: numeric(
+    z.number({ error: WORKFLOW_HEAP }).int(WORKFLOW_HEAP).min(96, WORKFLOW_HEAP).max(4096, WORKFLOW_HEAP)
   ),
   errorBudgetPercent: numeric(
     z

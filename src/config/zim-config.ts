@@ -18,6 +18,7 @@ import {
 } from './layered-settings';
 import { settingSchemas } from './setting-schemas';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../zim-client/client';
+import { DEFAULT_WORKFLOW_HEAP_MB } from '../worker/workflow-memory';
 
 export { ConfigError } from './config-error';
 
@@ -37,6 +38,8 @@ export interface ZimConfig {
    * dies mid-import holds that message's conversation for 3 times this (its call lease, activities/message-import.ts).
    */
   zimTimeoutMs?: number;
+  /** The worker's workflow thread's V8 heap in MB (default DEFAULT_WORKFLOW_HEAP_MB, src/worker/workflow-memory.ts). */
+  workflowHeapMb?: number;
 }
 
 const DEFAULT_ZIM_BASE_URL = 'https://zim-api.zego.im';
@@ -66,6 +69,12 @@ export const ZIM_SETTING_SPECS = {
     fileKey: 'zimTimeoutMs',
     schema: settingSchemas.zimTimeoutMs,
   },
+  workflowHeap: {
+    flag: '--workflow-heap-mb',
+    env: 'ZIM_MIGRATE_WORKFLOW_HEAP_MB',
+    fileKey: 'workflowHeapMb',
+    schema: settingSchemas.workflowHeapMb,
+  },
 } as const;
 
 /** Where the ServerSecret comes from, in precedence order; the config file may only name a file. */
@@ -85,7 +94,10 @@ export interface ZimSettings {
   /** Every setting resolved, defaults included. */
   config: Required<ZimConfig>;
   /** Where each value came from, for `zim-migrate config` and the worker's start-up line; never the secret. */
-  sources: Record<'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom' | 'zimTimeout', SettingSource>;
+  sources: Record<
+    'appId' | 'baseUrl' | 'serverSecret' | 'budgetDb' | 'budgetHeadroom' | 'zimTimeout' | 'workflowHeap',
+    SettingSource
+  >;
 }
 
 /** A secret file's name is printable, unless someone put the secret itself where the path belongs. */
@@ -142,6 +154,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
   }
   const headroom = resolveWithDefault(layers, ZIM_SETTING_SPECS.budgetHeadroom, DEFAULT_BUDGET_HEADROOM_PERCENT);
   const zimTimeout = resolveWithDefault(layers, ZIM_SETTING_SPECS.zimTimeout, DEFAULT_REQUEST_TIMEOUT_MS);
+  const workflowHeap = resolveWithDefault(layers, ZIM_SETTING_SPECS.workflowHeap, DEFAULT_WORKFLOW_HEAP_MB);
   const { secret, source } = readServerSecret(layers);
   return {
     config: {
@@ -151,6 +164,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       budgetDbPath: budgetDb.value,
       budgetHeadroomPercent: headroom.value,
       zimTimeoutMs: zimTimeout.value,
+      workflowHeapMb: workflowHeap.value,
     },
     sources: {
       appId: appId.source,
@@ -159,6 +173,7 @@ export function resolveZimSettings(layers: SettingLayers): ZimSettings {
       budgetDb: budgetDb.source,
       budgetHeadroom: headroom.source,
       zimTimeout: zimTimeout.source,
+      workflowHeap: workflowHeap.source,
     },
   };
 }

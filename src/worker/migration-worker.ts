@@ -14,6 +14,7 @@ import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
+import { DEFAULT_WORKFLOW_HEAP_MB, limitWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
 export interface MigrationWorkerOptions {
   connection: NativeConnection;
@@ -78,6 +79,8 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     }
     return store;
   };
+  const heapMb = options.zim.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB;
+  limitWorkflowHeap(heapMb);
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -87,8 +90,9 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     // Activities mostly wait for their call slot; many may wait at once without using CPU.
     maxConcurrentActivityTaskExecutions: 200,
     // An owner's workflow task stays open while its message imports (local activities) wait for their call slots,
-    // so every running child holds one: room for a stage's window of 200 children, the stages and the migration.
-    maxConcurrentWorkflowTaskExecutions: 250,
+    // so every running child holds one: room for a stage's window of 200 children, the stages and the migration
+    // (fewer if the workflow heap is too small to cache that many).
+    ...workflowMemorySettings(heapMb),
     maxConcurrentLocalActivityExecutions: 200,
     ...options.workerOptions,
   });

@@ -13,6 +13,7 @@ import { resolveZimSettings } from '../../src/config/zim-config';
 import { projectRoot } from '../../src/shared/project-root';
 import { UsageError } from '../../src/shared/usage-error';
 import { resolveTemporalSettings } from '../../src/temporal-connection/connect';
+import { DEFAULT_WORKFLOW_HEAP_MB } from '../../src/worker/workflow-memory';
 
 const SECRET = '9193cc662a4c0ec135ec71fb57194b38';
 const OTHER_SECRET = 'a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5';
@@ -92,6 +93,7 @@ describe('settings precedence: flags > environment > config file > defaults', ()
       budgetDbPath: path.join(dir, 'budgets.sqlite'),
       budgetHeadroomPercent: 3,
       zimTimeoutMs: 15_000,
+      workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
     });
     assert.deepEqual(zim.sources.appId, {
       kind: 'file',
@@ -172,6 +174,20 @@ describe('settings precedence: flags > environment > config file > defaults', ()
       assert.throws(
         () => resolveZimSettings(layers(dir, {}, { ...env, ZIM_MIGRATE_ZIM_TIMEOUT_MS: bad })),
         /ZIM_MIGRATE_ZIM_TIMEOUT_MS must be the time one ZIM call may take in ms/
+      );
+  });
+
+  it('takes the workflow heap from ZIM_MIGRATE_WORKFLOW_HEAP_MB or the file, in whole MB from 96 to 4096', () => {
+    const { dir } = workspace({ workflowHeapMb: 256 });
+    const env = { ZIM_APP_ID: '7', ZIM_SERVER_SECRET: SECRET };
+    assert.equal(resolveZimSettings(layers(dir, {}, env)).config.workflowHeapMb, 256);
+    const set = resolveZimSettings(layers(dir, {}, { ...env, ZIM_MIGRATE_WORKFLOW_HEAP_MB: '512' }));
+    assert.equal(set.config.workflowHeapMb, 512);
+    assert.deepEqual(set.sources.workflowHeap, { kind: 'env', name: 'ZIM_MIGRATE_WORKFLOW_HEAP_MB' });
+    for (const bad of ['64', '200.5', '5000', 'lots'])
+      assert.throws(
+        () => resolveZimSettings(layers(dir, {}, { ...env, ZIM_MIGRATE_WORKFLOW_HEAP_MB: bad })),
+        /ZIM_MIGRATE_WORKFLOW_HEAP_MB must be the workflow thread's heap in MB/
       );
   });
 

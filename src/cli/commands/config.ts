@@ -69,6 +69,7 @@ Exit codes: 0 every setting valid, 2 a setting is missing or invalid (each probl
           row('budgetDb', redactIfUrl(config.budgetDbPath), sources.budgetDb),
           row('budgetHeadroomPercent', config.budgetHeadroomPercent, sources.budgetHeadroom),
           row('zimTimeoutMs', config.zimTimeoutMs, sources.zimTimeout),
+          row('workflowHeapMb', config.workflowHeapMb, sources.workflowHeap),
         ];
       });
       const temporal = section(() => {

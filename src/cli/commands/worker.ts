@@ -30,6 +30,10 @@ export function registerWorkerCommand(program: Command): void {
       '--zim-timeout-ms <ms>',
       'how long one ZIM call may take, 1000-15000 (env ZIM_MIGRATE_ZIM_TIMEOUT_MS, default 15000)'
     )
+    .option(
+      '--workflow-heap-mb <mb>',
+      'heap of the thread that runs workflows, 96-4096 (env ZIM_MIGRATE_WORKFLOW_HEAP_MB, default 256)'
+    )
     .option('--task-queue <name>', 'task queue to poll (env ZIM_MIGRATE_TASK_QUEUE, config "taskQueue")')
     .option('--skip-zim-check', 'start without first checking the credentials with one signed ZIM read')
     .addHelpText(
@@ -50,6 +54,9 @@ Each setting comes from its flag, else the environment, else the config file (--
   ZIM_MIGRATE_ZIM_TIMEOUT_MS
                              how long one ZIM call may take (default 15000); a worker that dies mid-import holds
                              that conversation for 3 times this before another worker checks ZIM and goes on
+  ZIM_MIGRATE_WORKFLOW_HEAP_MB
+                             heap of the thread that runs workflows (default 256), which sizes the workflow cache;
+                             keeps the workflows' memory flat whatever the migration's size
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
