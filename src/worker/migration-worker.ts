@@ -14,7 +14,7 @@ import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
-import { DEFAULT_WORKFLOW_HEAP_MB, limitWorkflowHeap, workflowMemorySettings } from './workflow-memory';
+import { DEFAULT_WORKFLOW_HEAP_MB, withWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
 export interface MigrationWorkerOptions {
   connection: NativeConnection;
@@ -80,22 +80,25 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     return store;
   };
   const heapMb = options.zim.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB;
-  limitWorkflowHeap(heapMb);
-  const worker = await Worker.create({
-    connection: options.connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ zim, scheduler, openStore }),
-    // Activities mostly wait for their call slot; many may wait at once without using CPU.
-    maxConcurrentActivityTaskExecutions: 200,
-    // An owner's workflow task stays open while its message imports (local activities) wait for their call slots,
-    // so every running child holds one: room for a stage's window of 200 children, the stages and the migration
-    // (fewer if the workflow heap is too small to cache that many).
-    ...workflowMemorySettings(heapMb),
-    maxConcurrentLocalActivityExecutions: 200,
-    ...options.workerOptions,
-  });
+  const bundle = await workflowBundle();
+  // Only the workflow thread Worker.create starts gets the limit: threads started later (export parsing) do not.
+  const worker = await withWorkflowHeap(heapMb, () =>
+    Worker.create({
+      connection: options.connection,
+      namespace: options.namespace ?? 'default',
+      taskQueue: options.taskQueue,
+      workflowBundle: bundle,
+      activities: createActivities({ zim, scheduler, openStore }),
+      // Activities mostly wait for their call slot; many may wait at once without using CPU.
+      maxConcurrentActivityTaskExecutions: 200,
+      // An owner's workflow task stays open while its message imports (local activities) wait for their call slots,
+      // so every running child holds one: room for a stage's window of 200 children, the stages and the migration
+      // (fewer if the workflow heap is too small to cache that many).
+      ...workflowMemorySettings(heapMb),
+      maxConcurrentLocalActivityExecutions: 200,
+      ...options.workerOptions,
+    })
+  );
   return {
     worker,
     async run() {

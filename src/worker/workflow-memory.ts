@@ -6,7 +6,7 @@
  * whatever the migration's size. The SDK derives its default workflow cache from the heap limit too, so the cache is
  * sized here from the heap.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 
 /** The workflow thread's heap by default (ZIM_MIGRATE_WORKFLOW_HEAP_MB). */
 export const DEFAULT_WORKFLOW_HEAP_MB = 256;
@@ -41,4 +41,19 @@ export function workflowMemorySettings(heapMb: number): WorkflowMemorySettings {
  */
 export function limitWorkflowHeap(heapMb: number): void {
   setFlagsFromString(`--max-old-space-size=${heapMb}`);
+}
+
+/**
+ * Runs `create` (Worker.create, which starts the workflow thread) with the workflow heap limit, then gives threads
+ * started later (export parsing in worker threads, another worker's) the main thread's limit back, so a large
+ * parse in the same process is not held to the workflow thread's heap.
+ */
+export async function withWorkflowHeap<T>(heapMb: number, create: () => Promise<T>): Promise<T> {
+  const mainMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  limitWorkflowHeap(heapMb);
+  try {
+    return await create();
+  } finally {
+    limitWorkflowHeap(mainMb);
+  }
 }

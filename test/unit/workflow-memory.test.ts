@@ -25,6 +25,31 @@ describe('the workflow thread heap', () => {
     assert.ok(out.thread >= 128 && out.thread < 200, `thread heap ${out.thread} MB`);
   });
 
+  it('gives the limit to the threads started inside withWorkflowHeap only, not to those started after it', () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const { getHeapStatistics } = require('node:v8');
+      const mb = (limit) => Math.round(limit / 2 ** 20);
+      const thread = () => new Promise((resolve) => {
+        const w = new Worker('require("node:worker_threads").parentPort.postMessage(require("node:v8").getHeapStatistics().heap_size_limit)', { eval: true });
+        w.once('message', (limit) => { w.terminate(); resolve(mb(limit)); });
+      });
+      const { withWorkflowHeap } = require(${JSON.stringify(path.join(__dirname, '../../src/worker/workflow-memory.ts'))});
+      (async () => {
+        const inside = await withWorkflowHeap(128, thread);
+        const later = await thread();
+        console.log(JSON.stringify({ main: mb(getHeapStatistics().heap_size_limit), inside, later }));
+      })();
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as {
+      main: number;
+      inside: number;
+      later: number;
+    };
+    assert.ok(out.inside >= 128 && out.inside < 200, `inside: ${out.inside} MB`);
+    assert.ok(out.later >= out.main, `a thread started after: ${out.later} MB, the main thread ${out.main} MB`);
+  });
+
   it('sizes the workflow cache from the heap, and never gives more workflow task slots than it caches', () => {
     assert.deepEqual(workflowMemorySettings(160), {
       maxCachedWorkflows: 480,
