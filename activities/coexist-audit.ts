@@ -17,7 +17,7 @@ import {
   type MissingMessage,
   type ZimListedMessage,
 } from '../src/coexist/audit';
-import type { CoexistStore, GroupRecord } from '../src/coexist/coexist-store';
+import type { CoexistStore, DivergenceKey, GroupRecord } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import type { LegacyCapabilities, LegacyGroupState, LegacyMessage } from '../src/coexist/legacy-contract';
 import { temporalHandoff } from '../src/coexist/receiver/handoff';
@@ -227,6 +227,26 @@ export function createAuditActivities(deps: AuditDeps) {
     };
   }
 
+  /** A group finding (its id at most 500 characters), recorded with why it is left for an operator. */
+  async function leaveGroupFinding(key: DivergenceKey, at: number, why: string): Promise<void> {
+    const k = { ...key, msgId: key.msgId.slice(0, 500) };
+    await store.recordDivergence({ ...k, kind: 'group', at });
+    await store.markRepaired(k, `not repaired: ${why}`);
+  }
+
+  /** A group finding, recorded and handed back to its conversation as `event` (applied as convergent state). */
+  async function handBackGroupFinding(
+    key: DivergenceKey,
+    at: number,
+    event: SyncEvent,
+    syncName: string | undefined
+  ): Promise<void> {
+    const k = { ...key, msgId: key.msgId.slice(0, 500) };
+    await store.recordDivergence({ ...k, kind: 'group', at });
+    await handoff(event, syncName);
+    await store.markRepaired(k, `handed to ${workflowIdFor(k.conv)} as ${event.eventKey}`);
+  }
+
   /**
    * Compares a group's existence and members on both sides with what the store saw them agree on (pure:
    * src/coexist/group-audit.ts), records the baseline both agree on, and hands each change found on one side only
@@ -261,23 +281,19 @@ export function createAuditActivities(deps: AuditDeps) {
     const now = Date.now();
     for (const a of audit.ambiguous) {
       out.found++;
-      const key = { conv, origin: a.has, msgId: `${a.about === 'group' ? 'exists' : 'members'}:${a.users.join(',')}` };
-      await store.recordDivergence({ ...key, msgId: key.msgId.slice(0, 500), kind: 'group', at: now });
-      await store.markRepaired(
-        { ...key, msgId: key.msgId.slice(0, 500) },
+      await leaveGroupFinding(
+        { conv, origin: a.has, msgId: `${a.about === 'group' ? 'exists' : 'members'}:${a.users.join(',')}` },
+        now,
         a.about === 'group'
-          ? `not repaired: the group is on the ${a.has} side only and the store cannot tell a lost creation from a ` +
-              'lost dismissal; create or dismiss it by hand'
-          : `not repaired: these members are on the ${a.has} side only and no audit saw both sides agree on them ` +
-              'before (a join there or a leave on the other side); make the group match by hand'
+          ? `the group is on the ${a.has} side only and the store cannot tell a lost creation from a lost ` +
+              'dismissal; create or dismiss it by hand'
+          : `these members are on the ${a.has} side only and no audit saw both sides agree on them before (a ` +
+              'join there or a leave on the other side); make the group match by hand'
       );
     }
     for (const r of audit.repairs) {
       out.found++;
       const names = 'users' in r ? r.users : [];
-      const msgId = `${r.change}:${names.join(',')}`.slice(0, 500);
-      const key = { conv, origin: r.origin, msgId };
-      await store.recordDivergence({ ...key, kind: 'group', at: now });
       // The owner of the side the change is applied to acts for it there (ZIM writes go as the migration's bot).
       const target = r.origin === 'zim' ? legacySide : zimSide;
       const event: SyncEvent = {
@@ -296,8 +312,12 @@ export function createAuditActivities(deps: AuditDeps) {
             ? { operator: target.owner }
             : {}),
       };
-      await handoff(event, syncName);
-      await store.markRepaired(key, `handed to ${workflowIdFor(conv)} as ${event.eventKey}`);
+      await handBackGroupFinding(
+        { conv, origin: r.origin, msgId: `${r.change}:${names.join(',')}` },
+        now,
+        event,
+        syncName
+      );
       out.repaired++;
     }
     if (zimSide && legacySide && legacyGroup && record?.live !== false) {
@@ -344,12 +364,11 @@ export function createAuditActivities(deps: AuditDeps) {
     if (p.ambiguous.length) {
       out.found++;
       // Recorded on the ZIM side, the one whose changes are seen only by comparison.
-      const key = { conv, origin: 'zim' as const, msgId: `profile:${p.ambiguous.join(',')}` };
-      await store.recordDivergence({ ...key, kind: 'group', at: now });
-      await store.markRepaired(
-        key,
-        `not repaired: the group's ${p.ambiguous.join(', ')} differ between the sides and no audit saw them agree ` +
-          'since both last changed; set them by hand'
+      await leaveGroupFinding(
+        { conv, origin: 'zim', msgId: `profile:${p.ambiguous.join(',')}` },
+        now,
+        `the group's ${p.ambiguous.join(', ')} differ between the sides and no audit saw them agree since both ` +
+          'last changed; set them by hand'
       );
     }
     const writable = (await capabilities()).groupProfile === true;
@@ -363,9 +382,8 @@ export function createAuditActivities(deps: AuditDeps) {
         .digest('hex')
         .slice(0, 16);
       const key = { conv, origin: c.origin, msgId: `changed:${Object.keys(c.fields).join(',')}:${digest}` };
-      await store.recordDivergence({ ...key, kind: 'group', at: now });
       if (c.origin === 'zim' && !writable) {
-        await store.markRepaired(key, 'not repaired: the legacy adapter offers no profile write; set it by hand');
+        await leaveGroupFinding(key, now, 'the legacy adapter offers no profile write; set it by hand');
         continue;
       }
       const event: SyncEvent = {
@@ -382,8 +400,7 @@ export function createAuditActivities(deps: AuditDeps) {
         // The owner of the side it is applied to acts for it there (ZIM wants the owner or an admin).
         operator: c.origin === 'zim' ? legacyGroup.owner : zimSide.owner,
       };
-      await handoff(event, syncName);
-      await store.markRepaired(key, `handed to ${workflowIdFor(conv)} as ${event.eventKey}`);
+      await handBackGroupFinding(key, now, event, syncName);
       out.repaired++;
     }
     return out;
