@@ -26,6 +26,8 @@ export interface SendbirdEmulatorOptions {
   maxExportWindowMs?: number;
   /** Seeded faults: export jobs (1-based creation order) that end `failed`; the first downloads answered 403 expired. */
   faults?: { failExportJobs?: number[]; expireDownloads?: number };
+  /** The clock of export jobs and file links (ms); a test passes its own to step through them without sleeping. */
+  now?: () => number;
 }
 
 export const EXPORT_DATA_TYPES = ['messages', 'channels', 'users'] as const;
@@ -100,6 +102,7 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
   const userIndex = new Map(ws.users.map((u, i) => [u.user_id, i]));
   const exports = new Map<string, ExportJob>();
   const zips = new Map<string, Promise<Buffer>>();
+  const clock = o.now ?? Date.now;
   const jobMs = o.exportJobMs ?? 1000;
   const maxWindow = o.maxExportWindowMs ?? 7 * 86_400_000;
   const failing = new Set(o.faults?.failExportJobs ?? []);
@@ -108,7 +111,7 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
   const sign = (id: string, expires: number) =>
     createHmac('sha256', secret).update(`${id}:${expires}`).digest('base64url');
   const jobStatus = (j: ExportJob) => {
-    const age = Date.now() - j.created;
+    const age = clock() - j.created;
     if (age < jobMs / 2) return 'scheduled';
     if (age < jobMs) return 'exporting';
     return failing.has(j.seq) ? 'failed' : j.empty ? 'no data' : 'done';
@@ -116,7 +119,7 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
   // The export resource as Sendbird lists it; a done job's file link is signed afresh on every read (ttl from then).
   const jobJson = (j: ExportJob) => {
     const status = jobStatus(j);
-    const expires = Date.now() + ttl;
+    const expires = clock() + ttl;
     return {
       request_id: j.request_id,
       status,
@@ -206,7 +209,7 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
       const expires = Number(q.get('expires'));
       // A signed link, as S3's: a changed expiry breaks the signature; both answer 403 as S3 does.
       if (q.get('sig') !== sign(job.request_id, expires)) return error(res, 403, 400108, 'Signature mismatch.');
-      if (Date.now() > expires || expireDownloads > 0) {
+      if (clock() > expires || expireDownloads > 0) {
         if (expireDownloads > 0) expireDownloads--;
         stats.expiredFileUrls++;
         return error(res, 403, 400108, 'The file URL has expired.');
@@ -253,7 +256,7 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
             dataType,
             start_ts: start,
             end_ts: end,
-            created: Date.now(),
+            created: clock(),
             seq,
             empty: isEmpty(dataType, start, end),
           };
