@@ -109,7 +109,8 @@ export function createCoexistActivities(deps: CoexistDeps) {
   const tailPages = deps.tailPages ?? 50;
   /** A ZIM call, in its Action's slot of the call schedule when there is one (scheduledCall guards the timeout). */
   const zimCall = <T>(action: string, key: string | undefined, call: () => Promise<T>): Promise<T> => {
-    if (deps.scheduler) return scheduledCall(deps.scheduler, action, key, call);
+    // Live: a user is waiting for this message or change, so it goes ahead of an import's or audit's backlog.
+    if (deps.scheduler) return scheduledCall(deps.scheduler, action, key, call, 'live');
     guardSend(action);
     return call();
   };

@@ -6,7 +6,7 @@
  * both sending the message (reconciliation only sees what has landed).
  */
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
-import type { CallScheduler } from '../src/rate-limit/call-scheduler';
+import type { CallPriority, CallScheduler } from '../src/rate-limit/call-scheduler';
 
 /** How long every caller of an Action waits after ZIM says "too frequent": long enough for a one-second window to slide past the burst, short enough not to waste the budget. */
 export const TOO_FREQUENT_BACKOFF_MS = 250;
@@ -58,11 +58,12 @@ export async function scheduledCall<T>(
   scheduler: CallScheduler,
   action: string,
   key: string | undefined,
-  call: () => Promise<T>
+  call: () => Promise<T>,
+  priority: CallPriority = 'backfill'
 ): Promise<T> {
   const cancelled = cancellationSignal();
   return keepingAlive(async () => {
-    await scheduler.acquire(action, key, cancelled);
+    await scheduler.acquire(action, key, cancelled, priority);
     // Temporal gave up on this attempt while it waited (a heartbeat's answer says so): another attempt owns the
     // call now, so this one must not make it.
     cancelled.throwIfAborted();

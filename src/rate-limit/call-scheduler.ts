@@ -20,13 +20,21 @@ import { defaultBudget } from '../zim-client/limits';
 import { OLD_CPU_PATH } from '../shared/bench-old-cpu-path';
 import { jsonSendLog, rowSendLog } from './send-log';
 
+/**
+ * `backfill` (the default: imports, verify, audits) takes the next free slot, behind every call already waiting;
+ * `live` (coexistence's mirrors of messages users are waiting for) appends its slot to the schedule like any call,
+ * so the budget's total is kept, but sends as soon as the send check's window allows: it goes ahead of a backlog,
+ * and the backfill callers behind it slip by one interval each (the window still bounds every second).
+ */
+export type CallPriority = 'backfill' | 'live';
+
 export interface CallScheduler {
   /**
    * Waits until this caller may make one `action` call; `key` names the group for per-group budgets.
    * Resolves with the time the call may go (epoch ms), when it is recorded as sent, on the schedule's clock (the
    * database server's for PostgreSQL, where workers' clocks may disagree).
    */
-  acquire(action: string, key?: string, signal?: AbortSignal): Promise<number>;
+  acquire(action: string, key?: string, signal?: AbortSignal, priority?: CallPriority): Promise<number>;
   /** ZIM said "too frequent": nobody calls `action` (for `key`) for `ms`. */
   backOff(action: string, key: string | undefined, ms: number): Promise<void>;
   /** Changes a budget for every process sharing the schedule; takes effect at the next reservation. */
@@ -102,7 +110,7 @@ export class SqliteCallScheduler implements CallScheduler {
   private readonly headroom: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly reserveTx: (action: string, key: string) => { slot: number; sent?: SendCheck };
+  private readonly reserveTx: (action: string, key: string, live: boolean) => { slot: number; sent?: SendCheck };
   private readonly sendTx: (action: string, key: string) => SendCheck;
   private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
   private readonly extraOf: (action: string, now: number) => number;
@@ -188,16 +196,20 @@ export class SqliteCallScheduler implements CallScheduler {
     // IMMEDIATE: take the write lock before reading, so two processes never reserve the same slot.
     // A slot that is already due is sent in the same transaction: one write transaction per call instead of two
     // when callers do not wait (budgets lifted, or a quiet Action).
-    const reserve = this.db.transaction((action: string, key: string): { slot: number; sent?: SendCheck } => {
-      const now = this.now();
-      const rate = rateOf(action);
-      const headroom = headroomOf(action, now);
-      const interval = 1000 / (rate * (1 - headroom));
-      const slot = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
-      setSlot.run(this.appId, action, key, slot + interval);
-      return slot > now || OLD_CPU_PATH ? { slot } : { slot, sent: checkSend(action, key, rate, headroom, now) };
-    });
-    this.reserveTx = (action, key) => reserve.immediate(action, key);
+    const reserve = this.db.transaction(
+      (action: string, key: string, live: boolean): { slot: number; sent?: SendCheck } => {
+        const now = this.now();
+        const rate = rateOf(action);
+        const headroom = headroomOf(action, now);
+        const interval = 1000 / (rate * (1 - headroom));
+        const next = Math.max(getSlot.get(this.appId, action, key)?.next_at ?? 0, now);
+        setSlot.run(this.appId, action, key, next + interval);
+        // A live call's slot is now: only the send check's window decides when it goes (CallPriority).
+        const slot = live ? now : next;
+        return slot > now || OLD_CPU_PATH ? { slot } : { slot, sent: checkSend(action, key, rate, headroom, now) };
+      }
+    );
+    this.reserveTx = (action, key, live) => reserve.immediate(action, key, live);
     const send = this.db.transaction((action: string, key: string): SendCheck => {
       const now = this.now();
       return checkSend(action, key, rateOf(action), headroomOf(action, now), now);
@@ -213,9 +225,14 @@ export class SqliteCallScheduler implements CallScheduler {
     return defaultBudget(action).perKey ? (key ?? '') : '';
   }
 
-  async acquire(action: string, key?: string, signal?: AbortSignal): Promise<number> {
+  async acquire(
+    action: string,
+    key?: string,
+    signal?: AbortSignal,
+    priority: CallPriority = 'backfill'
+  ): Promise<number> {
     const slotKey = this.slotKey(action, key);
-    const { slot, sent } = this.reserveTx(action, slotKey);
+    const { slot, sent } = this.reserveTx(action, slotKey, priority === 'live');
     if (sent && 'sentAt' in sent) return sent.sentAt;
     await this.sleep(sent ? sent.waitMs : slot - this.now(), signal);
     for (;;) {

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../postgres/database';
 import { applySchema } from '../postgres/schema-migrations';
-import { abortableSleep, type CallScheduler } from './call-scheduler';
+import { abortableSleep, type CallPriority, type CallScheduler } from './call-scheduler';
 import { defaultBudget } from '../zim-client/limits';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from './pg-call-schedule-schema';
 
@@ -189,12 +189,24 @@ export class PgCallScheduler implements CallScheduler {
     return lane;
   }
 
-  async acquire(action: string, key?: string, signal?: AbortSignal): Promise<number> {
+  async acquire(
+    action: string,
+    key?: string,
+    signal?: AbortSignal,
+    priority: CallPriority = 'backfill'
+  ): Promise<number> {
     const slotKey = this.slotKey(action, key);
-    const lane = this.lane(action, slotKey);
-    const at = await lane.take(signal);
-    if (lane.idle()) this.lanes.delete(`${action}\u0000${slotKey}`);
-    await this.sleep(at - performance.now(), signal);
+    if (priority === 'live') {
+      // Its slot is appended to the schedule (the budget's total is kept) but not waited for: only the send check
+      // below decides when a live call goes (CallPriority).
+      signal?.throwIfAborted();
+      await this.reserveLease(action, slotKey, 1);
+    } else {
+      const lane = this.lane(action, slotKey);
+      const at = await lane.take(signal);
+      if (lane.idle()) this.lanes.delete(`${action}\u0000${slotKey}`);
+      await this.sleep(at - performance.now(), signal);
+    }
     let sentAt: number | undefined;
     for (;;) {
       const check = await this.trySend(action, slotKey);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCoexistActivities } from '../../activities/coexist';
+import { SqliteCallScheduler, type CallPriority, type CallScheduler } from '../../src/rate-limit/call-scheduler';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
 import { zimExtendedData, type SyncEvent } from '../../src/coexist/sync-event';
@@ -93,6 +94,31 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal(await acts.mirrorToZim(e), 'already');
     assert.equal((await inZim('one')).length, 1);
     assert.equal((await inZim('one'))[0]!.payload, zimExtendedData('L1'));
+  });
+
+  it("asks the call schedule for its live lane (ahead of an import's backlog)", async () => {
+    const schedule = new SqliteCallScheduler(':memory:', { appId: 1 });
+    const asked: string[] = [];
+    const scheduler: CallScheduler = Object.assign(Object.create(schedule) as CallScheduler, {
+      acquire: (action: string, key?: string, signal?: AbortSignal, priority?: CallPriority) => {
+        asked.push(`${action} ${priority ?? 'backfill'}`);
+        return schedule.acquire(action, key, signal, priority);
+      },
+    });
+    try {
+      const scheduled = createCoexistActivities({ store, zim: t.client, legacy: legacyClient, scheduler });
+      const e = await legacyMsg('L1s', 'one-s');
+      assert.equal(
+        await new MockActivityEnvironment({ startToCloseTimeoutMs: 0 }).run(
+          (x: SyncEvent) => scheduled.mirrorToZim(x),
+          e
+        ),
+        'sent'
+      );
+      assert.deepEqual(asked, ['SendPeerMessage live']);
+    } finally {
+      await schedule.close();
+    }
   });
 
   it('killed after its record, before reporting: the retry counts the send as its own; another execution as a repeat', async () => {
