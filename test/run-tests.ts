@@ -1,0 +1,54 @@
+/**
+ * `npm run test:all`: every test file, in two runs of node's test runner.
+ *
+ * Most integration tests spend their time waiting (Temporal timers, budgets of 20 calls/s, child processes), so two
+ * files at a time use a 2-core machine far better than one. A few assert timing itself (budget use ≥ 97%, "too
+ * frequent" ≤ 1%, an ETA, a pause taking effect within a grace) or race processes against a deadline; next to
+ * another busy file those measure the machine, not the code. They run first, one at a time, as every file did before.
+ * A file belongs in ALONE when what it asserts depends on having the machine to itself; the reason is named.
+ *
+ *   npm run test:all              (both runs; exits non-zero when either fails)
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const ALONE: Record<string, string> = {
+  'test/integration/live-progress.test.ts': 'a steady ETA and calls/s against the clock',
+  'test/integration/migration-orchestration.test.ts':
+    'fake activities count calls: a workflow task timed out under load re-runs local activities',
+  'test/integration/migration-pg-worker-processes.test.ts': 'the bottleneck budget used fully, "too frequent" ≤ 1%',
+  'test/integration/migration-store-engines.test.ts': 'three processes race for claims within a connection timeout',
+  'test/integration/pg-call-schedule-processes.test.ts': 'budget use ≥ 97% in every 1-s window, under clock skew',
+  'test/integration/call-scheduler-engines.test.ts': 'slot spacing and waits in ms',
+  'test/integration/chaos.test.ts': 'kills land at seeded points and progress gaps are timed',
+  'test/integration/chaos-coexist.test.ts': 'kills land at seeded points while traffic flows',
+};
+
+const root = path.resolve(__dirname, '..');
+const files = ['unit', 'integration'].flatMap((dir) =>
+  readdirSync(path.join(root, 'test', dir))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => `test/${dir}/${f}`)
+);
+for (const f of Object.keys(ALONE))
+  if (!files.includes(f)) throw new Error(`test/run-tests.ts: ${f} is listed in ALONE but does not exist`);
+
+const run = (concurrency: number, list: string[]) =>
+  spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list],
+    { cwd: root, stdio: 'inherit' }
+  ).status ?? 1;
+
+const alone = run(1, Object.keys(ALONE));
+const paired = run(
+  2,
+  files.filter((f) => !(f in ALONE))
+);
+if (alone !== 0 || paired !== 0) {
+  console.error(
+    `\ntest:all failed: ${[alone !== 0 && 'the files run alone', paired !== 0 && 'the files run two at a time'].filter(Boolean).join(' and ')} (see ✖ above)`
+  );
+  process.exit(1);
+}
