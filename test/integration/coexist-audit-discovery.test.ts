@@ -238,4 +238,38 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     }
     assert.ok(replayed >= 3, `replayed ${replayed}`);
   });
+
+  it('lists the legacy side only when the adapter offers it, and pages what it found', async () => {
+    const from = Date.now();
+    await registerUsers(zim.client, ['fay', 'gus']);
+    await post(`${legacy.url}/_test/users`, { users: ['fay', 'gus'] });
+    // Lost: ann and gus's conversation is in ZIM only, ann and fay's on the legacy side only.
+    zim.emulator.callbacks.configure({ faults: { seed: 3, lossRate: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendZim('gus', { to: 'ann' }, `zim only ${CANARY}`);
+    await sendLegacy('fay', { to: 'ann' }, `legacy only ${CANARY}`);
+    await zim.emulator.callbacks.idle();
+    await legacy.webhook.idle();
+    zim.emulator.callbacks.configure({ faults: { seed: 3 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+
+    const caps = await legacyClient.capabilities();
+    const withoutListing = {
+      capabilities: async () => ({ ...caps, conversationList: false }),
+      userConversations: () => assert.fail('not offered: not asked'),
+    } as unknown as LegacyClient;
+    const discover = (legacyApi: LegacyClient, after?: string) =>
+      createAuditActivities({ store, zim: zim.client, legacy: legacyApi }).discoverAuditConversations({
+        users: ['ann'],
+        from,
+        limit: 1,
+        ...(after !== undefined ? { after } : {}),
+      });
+    const zimOnly = await discover(withoutListing);
+    assert.deepEqual([zimOnly.conversations, zimOnly.more], [['peer:ann:gus'], false], 'ZIM lists its own only');
+    const first = await discover(legacyClient);
+    assert.deepEqual([first.conversations, first.more, first.cut], [['peer:ann:fay'], true, 0]);
+    const second = await discover(legacyClient, first.conversations[0]);
+    assert.deepEqual([second.conversations, second.more], [['peer:ann:gus'], false]);
+  });
 });
