@@ -342,7 +342,9 @@ export function createAuditActivities(deps: AuditDeps) {
         origin: r.origin,
         conv,
         kind: 'group',
-        occurredAt: now,
+        // A creation at its own time: the group's messages the audit hands back with it are handled after it (a
+        // group found this way, its creation lost too, has them).
+        occurredAt: r.change === 'created' ? r.createdAt : now,
         order: 0,
         groupId,
         groupEvent: r.change,

@@ -239,6 +239,46 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     assert.ok(replayed >= 3, `replayed ${replayed}`);
   });
 
+  it('creates a discovered group whose creation was lost too, before its messages', async () => {
+    const from = Date.now();
+    const group = 'g-lost-creation';
+    // Our ZIM group writes go as this account (registered before coexistence starts, §3.1).
+    await registerUsers(zim.client, ['__migration_bot']);
+    // Created on the legacy side with one message, every routing event lost: ZIM never hears of the group.
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: group,
+      name: 'New',
+      members: ['dan'],
+    });
+    const body = `first in a new group ${CANARY}`;
+    await sendLegacy('dan', { groupId: group }, body);
+    await legacy.webhook.idle();
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+
+    const r = await audit(from);
+    // The group's creation and its message.
+    assert.deepEqual([r.found, r.repaired, r.discovered], [2, 2, 1]);
+    await waitFor(
+      'the group and its message in ZIM',
+      async () => {
+        const inZim = await zim.client.queryGroupMsg({ GroupId: group, Limit: 100 }).catch(() => null);
+        return inZim?.messages.some((m) => m.msgBody === body) ?? false;
+      },
+      60_000
+    );
+    const members = await zim.client.queryGroupMemberList({ GroupId: group, Limit: 100 });
+    assert.deepEqual(members.members.map((m) => m.userId).sort(), ['ann', 'dan']);
+    const stats = await t.client.workflow.getHandle(`coexist:group:${group}`).query(syncStatsQuery);
+    assert.deepEqual(stats.refused, [], 'the message was not sent before the group existed');
+    const found = (await store.divergences()).filter((d) => d.conv === `group:${group}`);
+    assert.deepEqual(found.map((d) => [d.origin, d.kind, d.msgId.startsWith('created:')]).sort(), [
+      ['legacy', 'group', true],
+      ['legacy', 'missing', false],
+    ]);
+  });
+
   it('lists the legacy side only when the adapter offers it, and pages what it found', async () => {
     const from = Date.now();
     await registerUsers(zim.client, ['fay', 'gus']);
