@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { request } from 'undici';
 import { createAuditActivities } from '../../activities/coexist-audit';
@@ -237,6 +238,17 @@ describe('reconciliation audit: conversations whose every event was lost are dis
       replayed++;
     }
     assert.ok(replayed >= 3, `replayed ${replayed}`);
+  });
+
+  it('replays an audit recorded before discovery (it ended after the known conversations)', async () => {
+    // Recorded with the audit workflow of commit a043698 (binary protobuf).
+    const file = path.join(__dirname, '../fixtures/coexist-audit-before-discovery.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      history,
+      'coexist-audit:before-discovery'
+    );
   });
 
   it('creates a discovered group whose creation was lost too, before its messages', async () => {
