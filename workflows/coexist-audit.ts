@@ -139,6 +139,8 @@ export async function coexistAuditWorkflow(input: CoexistAuditInput): Promise<Co
       add(await page(fresh));
       tally.discovered = (tally.discovered ?? 0) + fresh.length;
     }
+    // More new conversations than a page: the same users are listed again for the next (rare: each is a
+    // conversation whose every event was lost).
     if (found.more) place.afterConv = found.conversations.at(-1)!;
     else {
       if (place.lastUsers) return done();

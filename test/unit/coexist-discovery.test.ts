@@ -32,7 +32,7 @@ const peers = (n: number) =>
 describe('discovery: ZIM QueryConversationList', () => {
   it('reads every page (the newest come last) and keeps the conversations updated since the window', async () => {
     const z = zimListing(peers(1200));
-    // Conversations 201..1199 are listed (the newest 1000); those since #1100 are in the window.
+    // Conversations 200..1199 are listed (the newest 1000); those since #1100 are in the window.
     const r = await zimConversationsSince(z.read, 'u', T0 + 1100, 20);
     assert.deepEqual(z.calls, [{}, { Next: '500' }], 'two pages of 500');
     assert.equal(r.keys.length, 100);
