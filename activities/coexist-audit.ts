@@ -32,6 +32,12 @@ import { compareProfile, mergeProfile, parseAgreed, profileFields, type Profile 
 import { scheduledCall } from './scheduled-call';
 import { legacyPagesBack, zimPagesBack } from '../src/coexist/read-back';
 import type { HistoryCheck } from '../src/coexist/handoff-history';
+import {
+  legacyConversationsSince,
+  zimConversationsSince,
+  ZIM_CONVERSATION_PAGE,
+  type Listed,
+} from '../src/coexist/discovery';
 import { queuedEventsQuery } from '../workflows/coexist';
 
 export interface AuditDeps {
@@ -45,6 +51,11 @@ export interface AuditDeps {
   pageSize?: number;
   /** Most pages read per conversation and side (default 50); a conversation cut short is counted as truncated. */
   maxPages?: number;
+  /**
+   * Most pages read of one user's conversation listing per side (default 20: ZIM's 1000 newest take 2 of 500, the
+   * legacy side's pages are of 100); a listing cut short is counted (`listingsCut`).
+   */
+  maxListingPages?: number;
   /** The historical-import handoff's question to the staging ledger (activities/coexist-handoff.ts). */
   history?: (staging: string, conv: string) => Promise<HistoryCheck>;
   /**
@@ -56,6 +67,15 @@ export interface AuditDeps {
 
 /** Each side is read back this much before the window: the two sides' clocks may disagree. */
 export const AUDIT_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Conversations per page of the legacy side's listing. */
+const LEGACY_LISTING_PAGE = 100;
+/** What ZIM may answer for a user it does not know (zim-api.md §2). */
+const NOT_REGISTERED = new Set<number>([
+  ZimCode.SENDER_NOT_REGISTERED,
+  ZimCode.USER_NOT_REGISTERED,
+  ZimCode.FROM_USER_NOT_REGISTERED,
+]);
 
 export interface AuditPageInput extends AuditWindow {
   conversations: string[];
@@ -87,6 +107,10 @@ export interface AuditTally {
   queued?: number;
   /** Messages on one side only that the sync leaves there by policy (the app backend's own ZIM sends). */
   notMirrored?: number;
+  /** Conversations the store did not know, found by listing its users' conversations on each side, and audited. */
+  discovered?: number;
+  /** Users' listings that may have left out conversations (ZIM's newest 1000 all in the window, pages ran out). */
+  listingsCut?: number;
 }
 
 export const emptyTally = (): AuditTally => ({
@@ -98,12 +122,15 @@ export const emptyTally = (): AuditTally => ({
   waiting: 0,
   queued: 0,
   notMirrored: 0,
+  discovered: 0,
+  listingsCut: 0,
 });
 
 export function createAuditActivities(deps: AuditDeps) {
   const { store, zim, legacy } = deps;
   const pageSize = deps.pageSize ?? 100;
   const maxPages = deps.maxPages ?? 50;
+  const maxListingPages = deps.maxListingPages ?? 20;
   const zimCall = <T>(action: string, call: () => Promise<T>): Promise<T> =>
     deps.scheduler ? scheduledCall(deps.scheduler, action, undefined, call) : call();
   const queued =
@@ -185,6 +212,20 @@ export function createAuditActivities(deps: AuditDeps) {
     await handoff(event, syncName);
     await store.markRepaired(key, `handed to ${workflowIdFor(m.conv)} as ${event.eventKey}`);
     return true;
+  }
+
+  /** ZIM's listing of the user's conversations since `since` (none for a user ZIM does not know). */
+  async function zimListing(user: string, since: number): Promise<Listed> {
+    const read = (cursor: { Next?: string }) =>
+      zimCall('QueryConversationList', () =>
+        zim.queryConversationList({ FromUserId: user, Limit: ZIM_CONVERSATION_PAGE, ...cursor })
+      );
+    try {
+      return await zimConversationsSince(read, user, since, maxListingPages);
+    } catch (err) {
+      if (err instanceof ZimPermanentError && NOT_REGISTERED.has(err.code)) return { keys: [], cut: false };
+      throw err;
+    }
   }
 
   let caps: Promise<LegacyCapabilities> | undefined;
@@ -301,7 +342,9 @@ export function createAuditActivities(deps: AuditDeps) {
         origin: r.origin,
         conv,
         kind: 'group',
-        occurredAt: now,
+        // A creation at its own time: the group's messages the audit hands back with it are handled after it (a
+        // group found this way, its creation lost too, has them).
+        occurredAt: r.change === 'created' ? r.createdAt : now,
         order: 0,
         groupId,
         groupEvent: r.change,
@@ -406,26 +449,79 @@ export function createAuditActivities(deps: AuditDeps) {
     return out;
   }
 
+  /**
+   * The conversations the sync knows: those the store knows (mirrors, group state, parked, earlier divergences)
+   * and, with a sync name, those with a workflow in the sync (which includes conversations that only ever saw
+   * echoes).
+   */
+  async function knownConversations(syncName: string | undefined): Promise<Set<string>> {
+    const all = new Set(await store.conversations());
+    if (syncName !== undefined) {
+      const query = `${ZIM_COEXIST_SYNC.name} = "${syncName}" AND WorkflowType = "conversationSyncWorkflow"`;
+      for await (const w of getClient().workflow.list({ query }))
+        if (w.workflowId.startsWith('coexist:')) all.add(w.workflowId.slice('coexist:'.length));
+    }
+    return all;
+  }
+
+  /** One page of `items` in key order after `after`. */
+  const pageAfter = (items: Iterable<string>, after: string | undefined, limit: number) => {
+    const sorted = [...items].filter((c) => after === undefined || c > after).sort();
+    return { items: sorted.slice(0, limit), more: sorted.length > limit };
+  };
+
   return {
-    /**
-     * One page of the conversations to audit, in key order after `after`: those the store knows (mirrors, group
-     * state, parked, earlier divergences) and, with a sync name, those with a workflow in the sync (which includes
-     * conversations that only ever saw echoes).
-     */
+    /** One page of the conversations the sync knows (knownConversations), in key order after `after`. */
     async listAuditConversations(input: {
       after?: string;
       limit: number;
       syncName?: string;
     }): Promise<{ conversations: string[]; more: boolean }> {
-      const all = new Set(await store.conversations());
-      if (input.syncName !== undefined) {
-        const query = `${ZIM_COEXIST_SYNC.name} = "${input.syncName}" AND WorkflowType = "conversationSyncWorkflow"`;
-        for await (const w of getClient().workflow.list({ query }))
-          if (w.workflowId.startsWith('coexist:')) all.add(w.workflowId.slice('coexist:'.length));
+      const known = [...(await knownConversations(input.syncName))].filter((c) => parseConversation(c));
+      const { items, more } = pageAfter(known, input.after, input.limit);
+      return { conversations: items, more };
+    },
+
+    /** One page of the users the store has seen (its one-to-one conversations, its groups' members), in order. */
+    async listAuditUsers(input: { after?: string; limit: number }): Promise<{ users: string[]; more: boolean }> {
+      const { items, more } = pageAfter(await store.users(), input.after, input.limit);
+      return { users: items, more };
+    },
+
+    /**
+     * The conversations `users` were active in since the window's start (less the clock skew) that the sync does
+     * not know, as each side lists them: ZIM's QueryConversationList (in the call schedule) and, when the adapter
+     * offers it, the legacy GET /v1/users/{id}/conversations. A page of them in key order after `after`; `cut`
+     * counts the users whose listing may have left some out (on the first page only).
+     */
+    async discoverAuditConversations(input: {
+      users: string[];
+      from: number;
+      after?: string;
+      limit: number;
+      syncName?: string;
+    }): Promise<{ conversations: string[]; more: boolean; cut: number }> {
+      const since = input.from - AUDIT_CLOCK_SKEW_MS;
+      const legacyLists = (await capabilities()).conversationList === true;
+      const found = new Set<string>();
+      let cut = 0;
+      for (const user of input.users) {
+        const lists = [await zimListing(user, since)];
+        if (legacyLists)
+          lists.push(await legacyConversationsSince(legacy, user, since, LEGACY_LISTING_PAGE, maxListingPages));
+        for (const l of lists) {
+          for (const k of l.keys) found.add(k);
+          if (l.cut) cut++;
+        }
+        heartbeatIfActivity();
       }
-      const after = input.after;
-      const sorted = [...all].filter((c) => parseConversation(c) && (after === undefined || c > after)).sort();
-      return { conversations: sorted.slice(0, input.limit), more: sorted.length > input.limit };
+      const known = await knownConversations(input.syncName);
+      const { items, more } = pageAfter(
+        [...found].filter((c) => !known.has(c)),
+        input.after,
+        input.limit
+      );
+      return { conversations: items, more, cut: input.after === undefined ? cut : 0 };
     },
 
     /** Audits each conversation over the window; records and repairs what it finds. */

@@ -14,14 +14,15 @@ import type pg from 'pg';
 import { applySchema, type SchemaStep } from '../postgres/schema-migrations';
 import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-database';
 import { SyncEventSchema } from './sync-event';
-import type {
-  CoexistStore,
-  DivergenceRecord,
-  MemberRecord,
-  MirrorRecord,
-  MirrorState,
-  Origin,
-  ParkedRecord,
+import {
+  knownUsers,
+  type CoexistStore,
+  type DivergenceRecord,
+  type MemberRecord,
+  type MirrorRecord,
+  type MirrorState,
+  type Origin,
+  type ParkedRecord,
 } from './coexist-store';
 
 export const COEXIST_COMPONENT = 'coexist';
@@ -99,6 +100,13 @@ export async function openPostgresCoexistStore(
   const select = async (origin: Origin, originId: string) =>
     (await q('SELECT * FROM zm_coexist_mirrored WHERE origin = $1 AND origin_id = $2', [origin, originId])).rows[0];
 
+  async function conversations(): Promise<string[]> {
+    const { rows } = await q(`SELECT conv FROM (SELECT conv FROM zm_coexist_mirrored
+        UNION SELECT 'group:' || group_id FROM zm_coexist_group_state
+        UNION SELECT conv FROM zm_coexist_parked UNION SELECT conv FROM zm_coexist_divergences) c
+      ORDER BY conv COLLATE "C"`);
+    return rows.map((r) => r.conv as string);
+  }
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -226,12 +234,13 @@ export async function openPostgresCoexistStore(
         ...(typeof r.event === 'string' && { event: SyncEventSchema.parse(JSON.parse(r.event)) }),
       }));
     },
-    async conversations() {
-      const { rows } = await q(`SELECT conv FROM (SELECT conv FROM zm_coexist_mirrored
-          UNION SELECT 'group:' || group_id FROM zm_coexist_group_state
-          UNION SELECT conv FROM zm_coexist_parked UNION SELECT conv FROM zm_coexist_divergences) c
-        ORDER BY conv COLLATE "C"`);
-      return rows.map((r) => r.conv as string);
+    conversations,
+    async users() {
+      const { rows } = await q('SELECT DISTINCT user_id FROM zm_coexist_group_members');
+      return knownUsers(
+        await conversations(),
+        rows.map((r) => r.user_id as string)
+      );
     },
     async markNotMirrored(origin, originId, conv, reason) {
       await q(

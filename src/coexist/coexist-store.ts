@@ -64,6 +64,11 @@ export interface CoexistStore {
   unpark(eventKey: string): Promise<void>;
   /** Every conversation the store has seen a mirror, a group change or a parked event of. */
   conversations(): Promise<string[]>;
+  /**
+   * The users the store has seen: both users of every one-to-one conversation it knows, and every user it recorded
+   * in a group (in or out); each once, in no particular order. The audit lists their conversations (§9).
+   */
+  users(): Promise<string[]>;
   /** Records what an audit found (idempotent per conversation, side and message: the first finding is kept). */
   recordDivergence(d: Omit<DivergenceRecord, 'foundAt' | 'repairedAt' | 'repair'>): Promise<void>;
   /** How a divergence was repaired (the event handed to its conversation, or why it cannot be). */
@@ -206,6 +211,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   const allConvs = db.prepare<[], { conv: string }>(`SELECT conv FROM mirrored UNION SELECT 'group:' || group_id
       FROM group_state UNION SELECT conv FROM parked UNION SELECT conv FROM divergences ORDER BY 1`);
+  const allMemberIds = db.prepare<[], { user_id: string }>('SELECT DISTINCT user_id FROM group_members');
   const insertDivergence = db.prepare(`INSERT OR IGNORE INTO divergences (conv, origin, msg_id, kind, at, found_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
   const repaired = db.prepare(`UPDATE divergences SET repaired_at = ?, repair = ?
@@ -285,6 +291,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     },
     async conversations() {
       return allConvs.all().map((r) => r.conv);
+    },
+    async users() {
+      return knownUsers(
+        allConvs.all().map((r) => r.conv),
+        allMemberIds.all().map((r) => r.user_id)
+      );
     },
     async recordDivergence(d) {
       insertDivergence.run(d.conv, d.origin, d.msgId, d.kind, d.at, Date.now());
@@ -372,6 +384,16 @@ const toRecord = (r: Row): MirrorRecord => ({
 });
 
 /** Adds a column a store made by an older version lacks (another process opening it may add it first). */
+/** The users of the one-to-one conversation keys (`peer:<a>:<b>`) and the group members given, each once. */
+export function knownUsers(convs: string[], groupMembers: string[]): string[] {
+  const users = new Set(groupMembers);
+  for (const c of convs) {
+    const peer = /^peer:([^:]+):([^:]+)$/.exec(c);
+    if (peer) users.add(peer[1]!).add(peer[2]!);
+  }
+  return [...users];
+}
+
 function addColumnIfMissing(db: Database.Database, table: string, column: string): void {
   const name = column.split(' ')[0];
   if ((db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name)) return;

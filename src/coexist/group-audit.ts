@@ -30,7 +30,7 @@ export interface AgreedGroup {
 
 /** A change found on `origin` only, to hand to the conversation as that side's event. */
 export type GroupRepair =
-  | { change: 'created'; origin: Origin; owner: string; users: string[]; name?: string }
+  | { change: 'created'; origin: Origin; owner: string; users: string[]; name?: string; createdAt: number }
   | { change: 'dismissed'; origin: Origin }
   | { change: 'joined' | 'left'; origin: Origin; users: string[] };
 
@@ -75,6 +75,7 @@ export function compareGroup(
         owner: side.owner,
         users: unique([side.owner, ...side.members]),
         ...(side.name !== undefined ? { name: side.name } : {}),
+        createdAt: side.createdAt,
       });
     // Dismissed by the sync and alive on one side, or too old to tell a lost creation from a lost dismissal.
     else out.ambiguous.push({ about: 'group', has, users: [] });

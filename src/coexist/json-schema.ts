@@ -17,6 +17,7 @@ import {
   LegacyRoutingEventSchema,
   LegacySendRequestSchema,
   LegacySendResponseSchema,
+  LegacyUserConversationsSchema,
 } from './legacy-contract';
 
 export const COEXIST_SCHEMA_FILE = path.join(projectRoot(), 'docs', 'coexistence.schema.json');
@@ -31,6 +32,7 @@ const PARTS = {
   dismissGroup: LegacyDismissSchema,
   groupState: LegacyGroupStateSchema,
   groupProfile: LegacyGroupProfileSchema,
+  userConversations: LegacyUserConversationsSchema,
   capabilities: LegacyCapabilitiesSchema,
 } as const;
 

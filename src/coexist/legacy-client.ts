@@ -6,9 +6,11 @@ import {
   LegacyGroupStateSchema,
   LegacyMessagePageSchema,
   LegacySendResponseSchema,
+  LegacyUserConversationsSchema,
   type LegacyGroupProfile,
   type LegacyGroupState,
   type LegacySendRequest,
+  type LegacyUserConversations,
 } from './legacy-contract';
 
 export class LegacyApiError extends Error {
@@ -78,6 +80,28 @@ export class LegacyClient {
       return (await this.#call(LegacyGroupStateSchema, 'GET', `/v1/groups/${encodeURIComponent(groupId)}`)).group;
     } catch (e) {
       if (e instanceof LegacyApiError && e.status === 404) return null;
+      throw e;
+    }
+  }
+  /**
+   * One page of the user's conversations active since `since` (GET /v1/users/{id}/conversations, offered when
+   * capabilities.conversationList); an unknown user (404) has none.
+   */
+  async userConversations(
+    userId: string,
+    since: number,
+    limit: number,
+    cursor?: string
+  ): Promise<LegacyUserConversations> {
+    const query = `since=${since}&limit=${limit}${cursor !== undefined ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    try {
+      return await this.#call(
+        LegacyUserConversationsSchema,
+        'GET',
+        `/v1/users/${encodeURIComponent(userId)}/conversations?${query}`
+      );
+    } catch (e) {
+      if (e instanceof LegacyApiError && e.status === 404) return { conversations: [] };
       throw e;
     }
   }

@@ -147,6 +147,30 @@ export const LegacyGroupStateSchema = z.object({
 });
 export type LegacyGroupState = z.output<typeof LegacyGroupStateSchema>['group'];
 
+/**
+ * GET {api}/v1/users/{id}/conversations?since=<ms>&limit=<n>[&cursor=<next>] (optional, offered when
+ * `capabilities.conversationList` is true): the conversations the user takes part in (their one-to-one
+ * conversations, the groups they are a member of) whose newest message is at or after `since`, by the contract's
+ * conversation key, at most `limit` a page, in a stable order of the adapter's choosing; `next` is the cursor of the
+ * next page, absent on the last. 404 (an unknown user): none. The reconciliation audit lists them to find
+ * conversations whose every routing event was lost (docs/coexistence.md §9).
+ */
+export const LegacyUserConversationsSchema = z.object({
+  conversations: z.array(
+    z.object({
+      /** `peer:<a>:<b>` (a < b) or `group:<groupId>`, as in GET /v1/conversations/{key}/messages. */
+      key: z
+        .string()
+        .regex(/^(peer:[^:]+:[^:]+|group:.+)$/)
+        .max(300),
+      /** The time of its newest message. */
+      lastMessageAt: epochMs,
+    })
+  ),
+  next: z.string().min(1).max(512).optional(),
+});
+export type LegacyUserConversations = z.output<typeof LegacyUserConversationsSchema>;
+
 /** GET {api}/v1/capabilities: what the adapter offers; checked before coexistence starts. */
 export const LegacyCapabilitiesSchema = z.object({
   contractVersion: z.literal(1),
@@ -155,6 +179,11 @@ export const LegacyCapabilitiesSchema = z.object({
   groupState: z.boolean().optional(),
   /** Whether POST /v1/groups/{id}/profile is offered (absent: no; ZIM-side profile changes are then not mirrored). */
   groupProfile: z.boolean().optional(),
+  /**
+   * Whether GET /v1/users/{id}/conversations is offered (absent: no; the audit then finds a conversation whose every
+   * routing event was lost only when ZIM lists it).
+   */
+  conversationList: z.boolean().optional(),
 });
 export type LegacyCapabilities = z.output<typeof LegacyCapabilitiesSchema>;
 

@@ -34,6 +34,8 @@ export interface LegacyServerOptions {
   duplicateRate?: number;
   reorderRate?: number;
   reorderDelayMs?: number;
+  /** Whether GET /v1/users/{id}/conversations is offered (default true), for the audit without it. */
+  conversationList?: boolean;
   /** Share of routing events lost outright (seeded), for the reconciliation audit to recover. */
   lossRate?: number;
   seed?: number;
@@ -124,6 +126,7 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
     echoIdentification: echo,
     groupState: true,
     groupProfile: true,
+    conversationList: options.conversationList ?? true,
   };
 
   const authorized = (req: IncomingMessage) => {
@@ -146,6 +149,15 @@ export async function startLegacyServer(options: LegacyServerOptions): Promise<L
         if (!Number.isInteger(afterSeq) || afterSeq < 0 || !Number.isInteger(limit) || limit < 1)
           return [400, { error: 'afterSeq and limit must be non-negative integers' }];
         return [200, store.page(decodeURIComponent(page[1]!), afterSeq, limit)];
+      }
+      const listing = /^\/v1\/users\/([^/]+)\/conversations$/.exec(path);
+      if (method === 'GET' && listing && capabilities.conversationList) {
+        const since = Number(url.searchParams.get('since') ?? '0');
+        const limit = Math.min(Number(url.searchParams.get('limit') ?? '100'), 1000);
+        if (!Number.isInteger(since) || since < 0 || !Number.isInteger(limit) || limit < 1)
+          return [400, { error: 'since and limit must be non-negative integers' }];
+        const cursor = url.searchParams.get('cursor') ?? undefined;
+        return [200, store.userConversations(decodeURIComponent(listing[1]!), since, limit, cursor)];
       }
       if (method === 'POST' && path === '/v1/groups') {
         const r = parse(LegacyCreateGroupSchema, await readJson(req));

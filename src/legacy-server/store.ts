@@ -204,6 +204,25 @@ export class LegacyStore {
     };
   }
 
+  /**
+   * GET /v1/users/{id}/conversations: the user's one-to-one conversations and the groups they are in whose newest
+   * message is at or after `since`, in key order after `cursor` (the previous page's last key), `limit` a page.
+   */
+  userConversations(userId: string, since: number, limit: number, cursor?: string) {
+    this.#requireUser(userId, 'user');
+    const active: { key: string; lastMessageAt: number }[] = [];
+    for (const [key, c] of this.conversations) {
+      const last = c.messages.at(-1);
+      if (!last || last.sentAt < since || (cursor !== undefined && key <= cursor)) continue;
+      const conv = c.conversation;
+      if (conv.kind === 'peer' ? conv.users.includes(userId) : this.groups.get(conv.groupId)?.members.has(userId))
+        active.push({ key, lastMessageAt: last.sentAt });
+    }
+    active.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const page = active.slice(0, limit);
+    return { conversations: page, ...(active.length > limit ? { next: page.at(-1)!.key } : {}) };
+  }
+
   /** Everything, for tests. */
   snapshot() {
     return {

@@ -67,6 +67,8 @@ export class EmulatorState {
   readonly #blocks = new Map<number, Map<number, number>>();
   readonly #groups = new Map<string, GroupRecord>();
   readonly #groupsOfUser = new Map<number, Set<string>>();
+  /** Groups a user was removed from (kicked or quit) that still exist: ZIM still lists their conversations. */
+  readonly #groupsLeftBy = new Map<number, Set<string>>();
   readonly #peerLogs = new Map<number, Map<number, PeerLog>>();
   #peerMessages = 0;
   #groupMessages = 0;
@@ -132,6 +134,10 @@ export class EmulatorState {
   groupsOf(n: number): ReadonlySet<string> {
     return this.#groupsOfUser.get(n) ?? new Set<string>();
   }
+  /** The existing groups the user was in and was removed from. */
+  groupsLeftBy(n: number): ReadonlySet<string> {
+    return this.#groupsLeftBy.get(n) ?? new Set<string>();
+  }
 
   /** A fresh server-generated group id: '#' and a number, never a client-chosen id (those may not start with '#'). */
   generateGroupId(): string {
@@ -147,15 +153,18 @@ export class EmulatorState {
   addMember(group: GroupRecord, n: number, member: GroupMember): void {
     group.members.set(n, member);
     getOrCreate(this.#groupsOfUser, n, () => new Set<string>()).add(group.id);
+    this.#groupsLeftBy.get(n)?.delete(group.id);
   }
   /** Forgets a dismissed group (its history goes with it). */
   deleteGroup(group: GroupRecord): void {
     for (const n of group.members.keys()) this.#groupsOfUser.get(n)?.delete(group.id);
+    for (const left of this.#groupsLeftBy.values()) left.delete(group.id);
     this.#groups.delete(group.id);
   }
   removeMember(group: GroupRecord, n: number): void {
     group.members.delete(n);
     this.#groupsOfUser.get(n)?.delete(group.id);
+    getOrCreate(this.#groupsLeftBy, n, () => new Set<string>()).add(group.id);
   }
 
   // Messages

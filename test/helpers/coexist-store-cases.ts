@@ -251,6 +251,17 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       await s.recordIntent('legacy', 'x', 'peer:B:c');
       assert.deepEqual(await s.conversations(), ['group:g', 'group:h', 'peer:B:c', 'peer:a:b', 'peer:c:d']);
     }));
+  it('lists the users it has seen: in its one-to-one conversations and its groups, in or out', () =>
+    one(async (s) => {
+      assert.deepEqual(await s.users(), []);
+      await s.recordIntent('zim', 'z1', 'peer:a:b');
+      await s.park({ conv: 'peer:b:c', eventKey: 'k', origin: 'zim', subject: '1', reason: 'r', action: 'a' });
+      await s.setMembers('g', ['d', 'a'], { member: true, origin: 'legacy', changedAt: 1 });
+      await s.setMembers('h', ['e'], { member: false, origin: 'zim', changedAt: 2 });
+      // A group's conversation names no user.
+      await s.recordIntent('legacy', 'l1', 'group:g');
+      assert.deepEqual((await s.users()).sort(), ['a', 'b', 'c', 'd', 'e']);
+    }));
   it('keeps what is left on its side by policy, the first reason, per side', () =>
     one(async (s) => {
       assert.equal(await s.notMirrored('zim', 'z9'), null);

@@ -84,7 +84,40 @@ describe('reference legacy server over HTTP', { timeout: 30_000 }, () => {
       echoIdentification: { originTag: true, clientMsgId: true },
       groupState: true,
       groupProfile: true,
+      conversationList: true,
     });
+  });
+
+  it("lists a user's conversations active since a time, a page at a time (GET /v1/users/{id}/conversations)", async () => {
+    await call(legacy.url, 'POST', '/_test/users', { users: ['lu', 'lv', 'lw', 'lx'] });
+    const client = new LegacyClient(legacy.url, TOKEN);
+    try {
+      await call(legacy.url, 'POST', '/_test/app1/send', { from: 'lu', to: 'lv', body: 'old' });
+      await new Promise((r) => setTimeout(r, 20));
+      const since = Date.now();
+      await new Promise((r) => setTimeout(r, 20));
+      await call(legacy.url, 'POST', '/_test/app1/send', { from: 'lw', to: 'lu', body: 'new' });
+      await call(legacy.url, 'POST', '/_test/app1/createGroup', {
+        operator: 'lu',
+        groupId: 'lg',
+        name: 'L',
+        members: [],
+      });
+      await call(legacy.url, 'POST', '/_test/app1/send', { from: 'lu', groupId: 'lg', body: 'in the group' });
+      await call(legacy.url, 'POST', '/_test/app1/send', { from: 'lw', to: 'lx', body: 'not lu' });
+      const first = await client.userConversations('lu', since, 1);
+      assert.deepEqual(
+        first.conversations.map((c) => c.key),
+        ['group:lg']
+      );
+      assert.ok(first.next !== undefined && first.conversations[0]!.lastMessageAt >= since);
+      const second = await client.userConversations('lu', since, 1, first.next);
+      assert.deepEqual([second.conversations.map((c) => c.key), second.next], [['peer:lu:lw'], undefined]);
+      assert.equal((await client.userConversations('lu', 0, 10)).conversations.length, 3, 'the older one too');
+      assert.deepEqual(await client.userConversations('nobody', 0, 10), { conversations: [] }, '404: none');
+    } finally {
+      await client.close();
+    }
   });
 
   it('answers a group as it is now (GET /v1/groups/{id}), 404 once there is none', async () => {

@@ -402,6 +402,28 @@ describe('ZimClient against the emulator over HTTP: every endpoint', () => {
       t.client.clearConversationUnread({ FromUserId: 'c', ConvId: 'b', ConvType: 0 }),
       (e: unknown) => e instanceof ZimPermanentError && e.code === ZimCode.CONVERSATION_NOT_FOUND
     );
+    // A group one was kicked from is still listed (zim-api.md §6.17); a dismissed one is not.
+    const groupsOf = async (user: string) =>
+      (await t.client.queryConversationList({ FromUserId: user })).conversations
+        .filter((c) => c.convType === 2)
+        .map((c) => c.convId);
+    await t.client.kickoutGroupUser({ FromUserId: 'a', GroupId: 'g', UserId: ['b'] });
+    assert.deepEqual(await groupsOf('b'), ['g'], 'kicked: still listed');
+    await t.client.dismissGroup({ FromUserId: 'a', GroupId: 'g' });
+    assert.deepEqual([await groupsOf('a'), await groupsOf('b')], [[], []], 'dismissed: gone');
+  });
+
+  it('lists conversations a page at a time, the newest 1000 only', async () => {
+    await registerUsers(t.client, ['u', ...Array.from({ length: 1005 }, (_, i) => `p${i}`)]);
+    const t0 = t.clock.now() - DAY;
+    for (let i = 0; i < 1005; i++)
+      await t.client.importPeerMsg({ FromUserId: `p${i}`, ToUserId: 'u', ImportedUserId: 'u', ...text('x', t0 + i) });
+    const first = await t.client.queryConversationList({ FromUserId: 'u', Limit: 600 });
+    assert.deepEqual([first.conversations.length, first.totalCount], [500, 1000], 'Limit clamped to 500');
+    assert.equal(first.conversations[0]!.convId, 'p5', 'the oldest five are beyond the newest 1000');
+    const second = await t.client.queryConversationList({ FromUserId: 'u', Limit: 600, Next: first.next });
+    assert.deepEqual([second.conversations.length, second.next], [500, '0']);
+    assert.equal(second.conversations.at(-1)!.convId, 'p1004', 'ascending: the newest last');
   });
 
   it('returns media bodies in the queried representation (§7.3) and ExtendedData as Payload', async () => {

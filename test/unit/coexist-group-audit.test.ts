@@ -70,7 +70,7 @@ describe('audit: a group compared on both sides', () => {
       1_000
     );
     assert.deepEqual(created.repairs, [
-      { change: 'created', origin: 'zim', owner: 'ann', users: ['ann', 'bob'], name: 'G' },
+      { change: 'created', origin: 'zim', owner: 'ann', users: ['ann', 'bob'], name: 'G', createdAt: 5_000 },
     ]);
     const old = compareGroup(null, side('ann', ['bob'], { createdAt: 500 }), agreed(null), 1_000);
     assert.deepEqual(old.repairs, []);

@@ -16,8 +16,9 @@ interface Conversation {
 }
 
 /**
- * The user's conversations: their own one-to-one copies, and the groups they are in that have history. UpdateTime is
- * the newest message's time. Ascending by UpdateTime, newest 1000 only.
+ * The user's conversations: their own one-to-one copies, and the groups with history they are in or were kicked
+ * from or left (ZIM still lists those; not dismissed ones, which are gone). UpdateTime is the newest message's time
+ * (for a group left, whether ZIM stops at the leave is not documented). Ascending by UpdateTime, newest 1000 only.
  */
 export function conversationsOf(ctx: HandlerContext, user: number): Conversation[] {
   const { state } = ctx;
@@ -28,6 +29,7 @@ export function conversationsOf(ctx: HandlerContext, user: number): Conversation
   };
   for (const [peer, log] of state.peerLogsOf(user)) add(state.userId(peer), CONV_PEER, log);
   for (const groupId of state.groupsOf(user)) add(groupId, CONV_GROUP, state.group(groupId)!.history);
+  for (const groupId of state.groupsLeftBy(user)) add(groupId, CONV_GROUP, state.group(groupId)!.history);
   list.sort((a, b) => a.UpdateTime - b.UpdateTime);
   return list.slice(-NEWEST_CONVERSATIONS);
 }

@@ -1,0 +1,327 @@
+/**
+ * The reconciliation audit's discovery over real HTTP with a real Temporal server: a one-to-one conversation whose
+ * every ZIM callback was lost and a group conversation whose every legacy routing event was lost have no ledger row
+ * and no workflow. The audit lists the known users' conversations on each side (ZIM QueryConversationList in the
+ * call schedule, the reference legacy server's GET /v1/users/{id}/conversations), audits the two it did not know
+ * and repairs them: each message ends on the other side exactly once, none comes back, no text in any history.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { request } from 'undici';
+import { createAuditActivities } from '../../activities/coexist-audit';
+import { createCoexistActivities } from '../../activities/coexist';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import { LegacyClient } from '../../src/coexist/legacy-client';
+import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { recordNotMirrored } from '../../src/coexist/receiver/start';
+import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
+import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
+import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
+import { historyContains } from '../../src/testing/history-search';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
+import { syncStatsQuery } from '../../workflows/coexist';
+import type { coexistAuditWorkflow, CoexistAuditInput } from '../../workflows/coexist-audit';
+import { waitFor } from '../helpers/wait-for';
+import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
+import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+
+const LEGACY_TOKEN = 'legacy-api-token-discovery';
+const LEGACY_SECRET = 'legacy-webhook-secret-discovery';
+const SYNC = 'discovery-test';
+const GROUP = 'g-unknown';
+const CANARY = `CANARY-${randomUUID()}`;
+const RETRIES = [50, 100, 200, 400, 800];
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
+  const json = (await res.body.json()) as Record<string, unknown>;
+  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+describe('reconciliation audit: conversations whose every event was lost are discovered', { timeout: 180_000 }, () => {
+  let t: TemporalTestEnv;
+  let zim: ZimTestEnv;
+  let legacy: LegacyServer;
+  let receiver: Receiver;
+  let store: CoexistStore;
+  let legacyClient: LegacyClient;
+  let scheduler: SqliteCallScheduler;
+  let worker: RunningWorker;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coexist-discovery-'));
+    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
+    scheduler = new SqliteCallScheduler(path.join(dir, 'budgets.sqlite'), { appId: APP_ID });
+    t = await startTemporalTestEnv();
+    zim = await startZimTestEnv();
+    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
+    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
+    worker = await t.createWorker({
+      activities: {
+        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient, scheduler }),
+        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient, scheduler }),
+      },
+    });
+    receiver = await startReceiver({
+      zim: { appId: APP_ID, callbackSecret: SECRET },
+      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
+      putBody: (b) => store.putBody(b),
+      notMirrored: recordNotMirrored(store),
+      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
+      log: () => {},
+    });
+    const users = ['ann', 'bob', 'dan', 'eve'];
+    await registerUsers(zim.client, users);
+    await post(`${legacy.url}/_test/users`, { users });
+    // A group on both sides that the sync never saw (made before capture), with no message yet.
+    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['dan', 'eve'], GroupName: 'Unknown' });
+    await post(`${legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: GROUP,
+      name: 'Unknown',
+      members: ['dan', 'eve'],
+    });
+    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
+    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+  });
+
+  after(async () => {
+    await receiver?.close();
+    await legacy?.close();
+    await legacyClient?.close();
+    await zim?.stop();
+    await t?.teardown();
+    await scheduler?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const zimBodies = async (conv: 'peer' | 'group') =>
+    (conv === 'group'
+      ? await zim.client.queryGroupMsg({ GroupId: GROUP, Limit: 100 })
+      : await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'dan', Limit: 100 })
+    ).messages.map((m) => m.msgBody ?? '');
+  const legacyBodies = async (conv: 'peer' | 'group') =>
+    (await legacyClient.page(conv === 'group' ? `group:${GROUP}` : 'peer:ann:dan', 0, 1000)).messages.map(
+      (m) => m.body
+    );
+  const count = (bodies: string[], body: string) => bodies.filter((b) => b === body).length;
+  const sendZim = (from: string, target: object, body: string) =>
+    post(`${zim.emulator.url}/_emulator/sdk/send`, { from, ...target, body });
+  const sendLegacy = (from: string, target: object, body: string) =>
+    post(`${legacy.url}/_test/app1/send`, { from, ...target, body });
+  const audit = (from: number, extra: Partial<CoexistAuditInput> = {}) =>
+    t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+      workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
+      taskQueue: worker.taskQueue,
+      // pageSize 1: users and discovered conversations take a page each, and the workflow goes on from its place.
+      args: [{ from, until: Date.now(), syncName: SYNC, pageSize: 1, ...extra }],
+    });
+
+  it('finds a one-to-one and a group conversation the store never saw, and repairs each message once', async () => {
+    const from = Date.now();
+    // Delivered normally: the sync knows ann and bob.
+    await sendZim('ann', { to: 'bob' }, `known ${CANARY}`);
+    await waitFor(
+      'the known conversation mirrored',
+      async () =>
+        count(
+          (await legacyClient.page('peer:ann:bob', 0, 100)).messages.map((m) => m.body),
+          `known ${CANARY}`
+        ) === 1
+    );
+    await zim.emulator.callbacks.idle();
+    await legacy.webhook.idle();
+    assert.deepEqual((await store.users()).sort(), ['ann', 'bob']);
+
+    // Every callback of ann and dan's conversation lost in ZIM, every routing event of the group's on the legacy side.
+    zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    const lost = {
+      peer: [`dan to ann ${CANARY}`, `ann to dan ${CANARY}`],
+      group: [`dan in the group ${CANARY}`, `ann in the group ${CANARY}`],
+    };
+    await sendZim('dan', { to: 'ann' }, lost.peer[0]!);
+    await sendZim('ann', { to: 'dan' }, lost.peer[1]!);
+    await sendLegacy('dan', { groupId: GROUP }, lost.group[0]!);
+    await sendLegacy('ann', { groupId: GROUP }, lost.group[1]!);
+    await zim.emulator.callbacks.idle();
+    await legacy.webhook.idle();
+    zim.emulator.callbacks.configure({ faults: { seed: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    assert.equal(zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
+    assert.equal(legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
+
+    // Without discovery the audit does not know these conversations exist: nothing found, nothing arrives.
+    const blind = await audit(from, { discover: false });
+    assert.deepEqual([blind.conversations, blind.found, blind.discovered ?? 0], [1, 0, 0]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(count(await legacyBodies('peer'), lost.peer[0]!), 0);
+    assert.equal(count(await zimBodies('group'), lost.group[0]!), 0);
+
+    const first = await audit(from);
+    // ann's ZIM listing holds her conversation with dan (the group has no ZIM message); her legacy listing holds
+    // the group (the legacy side has no conversation of ann and dan).
+    assert.equal(first.discovered, 2, 'the two conversations the store did not know');
+    assert.equal(first.conversations, 3);
+    assert.deepEqual([first.found, first.repaired, first.listingsCut], [4, 4, 0]);
+
+    await waitFor(
+      'every lost message on the other side',
+      async () =>
+        count(await legacyBodies('peer'), lost.peer[0]!) === 1 &&
+        count(await legacyBodies('peer'), lost.peer[1]!) === 1 &&
+        count(await zimBodies('group'), lost.group[0]!) === 1 &&
+        count(await zimBodies('group'), lost.group[1]!) === 1,
+      60_000
+    );
+    await zim.emulator.callbacks.idle();
+    await legacy.webhook.idle();
+    await waitFor('the repairs echoed and settled', async () => {
+      for (const conv of ['peer:ann:dan', `group:${GROUP}`]) {
+        const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+        if (s.queued > 0 || s.echoesSuppressed < 2) return false;
+      }
+      return true;
+    });
+    // Exactly once on both sides: not doubled on the other side, not mirrored back to its own.
+    for (const conv of ['peer', 'group'] as const) {
+      const [inZim, inLegacy] = [await zimBodies(conv), await legacyBodies(conv)];
+      for (const body of lost[conv]) {
+        assert.equal(count(inZim, body), 1, `${body} once in ZIM`);
+        assert.equal(count(inLegacy, body), 1, `${body} once in legacy`);
+      }
+      assert.deepEqual([inZim.length, inLegacy.length], [2, 2], `${conv}: nothing else on either side`);
+    }
+    const divergences = await store.divergences();
+    assert.deepEqual(divergences.map((d) => [d.conv, d.origin, d.kind]).sort(), [
+      [`group:${GROUP}`, 'legacy', 'missing'],
+      [`group:${GROUP}`, 'legacy', 'missing'],
+      ['peer:ann:dan', 'zim', 'missing'],
+      ['peer:ann:dan', 'zim', 'missing'],
+    ]);
+    for (const d of divergences)
+      assert.match(d.repair ?? '', /^handed to coexist:(peer:ann:dan|group:g-unknown) as audit:(zim|lg):msg:/);
+
+    // Both are known now: a second audit finds nothing and discovers nothing new.
+    const second = await audit(from);
+    assert.deepEqual([second.found, second.repaired, second.discovered, second.conversations], [0, 0, 0, 3]);
+
+    // ZIM's listing went through the call schedule, under ZIM's 20/s budget for QueryConversationList.
+    const listing = readCallSchedule(path.join(dir, 'budgets.sqlite'), APP_ID).find(
+      (r) => r.action === 'QueryConversationList'
+    );
+    assert.equal(listing?.rate, 20);
+    assert.ok((listing?.calls ?? 0) >= 2, `listed through the schedule (${listing?.calls})`);
+
+    // No message text in any history, and the audits' histories replay.
+    for await (const wf of t.client.workflow.list()) {
+      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
+    }
+    const histories = t.client.workflow.list({ query: 'WorkflowType = "coexistAuditWorkflow"' }).intoHistories();
+    let replayed = 0;
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories
+    )) {
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+      replayed++;
+    }
+    assert.ok(replayed >= 3, `replayed ${replayed}`);
+  });
+
+  it('replays an audit recorded before discovery (it ended after the known conversations)', async () => {
+    // Recorded with the audit workflow of commit a043698 (binary protobuf).
+    const file = path.join(__dirname, '../fixtures/coexist-audit-before-discovery.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      history,
+      'coexist-audit:before-discovery'
+    );
+  });
+
+  it('creates a discovered group whose creation was lost too, before its messages', async () => {
+    const from = Date.now();
+    const group = 'g-lost-creation';
+    // Our ZIM group writes go as this account (registered before coexistence starts, §3.1).
+    await registerUsers(zim.client, ['__migration_bot']);
+    // Created on the legacy side with one message, every routing event lost: ZIM never hears of the group.
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: group,
+      name: 'New',
+      members: ['dan'],
+    });
+    const body = `first in a new group ${CANARY}`;
+    await sendLegacy('dan', { groupId: group }, body);
+    await legacy.webhook.idle();
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+
+    const r = await audit(from);
+    // The group's creation and its message.
+    assert.deepEqual([r.found, r.repaired, r.discovered], [2, 2, 1]);
+    await waitFor(
+      'the group and its message in ZIM',
+      async () => {
+        const inZim = await zim.client.queryGroupMsg({ GroupId: group, Limit: 100 }).catch(() => null);
+        return inZim?.messages.some((m) => m.msgBody === body) ?? false;
+      },
+      60_000
+    );
+    const members = await zim.client.queryGroupMemberList({ GroupId: group, Limit: 100 });
+    assert.deepEqual(members.members.map((m) => m.userId).sort(), ['ann', 'dan']);
+    const stats = await t.client.workflow.getHandle(`coexist:group:${group}`).query(syncStatsQuery);
+    assert.deepEqual(stats.refused, [], 'the message was not sent before the group existed');
+    const found = (await store.divergences()).filter((d) => d.conv === `group:${group}`);
+    assert.deepEqual(found.map((d) => [d.origin, d.kind, d.msgId.startsWith('created:')]).sort(), [
+      ['legacy', 'group', true],
+      ['legacy', 'missing', false],
+    ]);
+  });
+
+  it('lists the legacy side only when the adapter offers it, and pages what it found', async () => {
+    const from = Date.now();
+    await registerUsers(zim.client, ['fay', 'gus']);
+    await post(`${legacy.url}/_test/users`, { users: ['fay', 'gus'] });
+    // Lost: ann and gus's conversation is in ZIM only, ann and fay's on the legacy side only.
+    zim.emulator.callbacks.configure({ faults: { seed: 3, lossRate: 1 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await sendZim('gus', { to: 'ann' }, `zim only ${CANARY}`);
+    await sendLegacy('fay', { to: 'ann' }, `legacy only ${CANARY}`);
+    await zim.emulator.callbacks.idle();
+    await legacy.webhook.idle();
+    zim.emulator.callbacks.configure({ faults: { seed: 3 } });
+    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+
+    const caps = await legacyClient.capabilities();
+    const withoutListing = {
+      capabilities: async () => ({ ...caps, conversationList: false }),
+      userConversations: () => assert.fail('not offered: not asked'),
+    } as unknown as LegacyClient;
+    const discover = (legacyApi: LegacyClient, after?: string) =>
+      createAuditActivities({ store, zim: zim.client, legacy: legacyApi }).discoverAuditConversations({
+        users: ['ann'],
+        from,
+        limit: 1,
+        ...(after !== undefined ? { after } : {}),
+      });
+    const zimOnly = await discover(withoutListing);
+    assert.deepEqual([zimOnly.conversations, zimOnly.more], [['peer:ann:gus'], false], 'ZIM lists its own only');
+    const first = await discover(legacyClient);
+    assert.deepEqual([first.conversations, first.more, first.cut], [['peer:ann:fay'], true, 0]);
+    const second = await discover(legacyClient, first.conversations[0]);
+    assert.deepEqual([second.conversations, second.more], [['peer:ann:gus'], false]);
+  });
+});
