@@ -97,6 +97,8 @@ const exactRun: CoexistChaosResult = {
   status: 'completed',
   workerKills: 2,
   receiverKills: 1,
+  serverRestarts: 1,
+  answered503: 9,
   exitsOnTheirOwn: 0,
   check: { legacyToZim: 120, zimToLegacy: 120, lost: 0, duplicated: 0, echoed: 0, expectedEachWay: 120 },
   sync: sync(),
@@ -107,12 +109,13 @@ const exactRun: CoexistChaosResult = {
 };
 
 describe('coexistChaosSummary', () => {
-  it('is one line: kills, messages each way, lost / duplicated / echoed, how ambiguous sends settled, the seed', () => {
+  it('is one line: kills and restarts, messages each way, lost / duplicated / echoed, how ambiguous sends settled, the seed', () => {
     assert.equal(
       coexistChaosSummary(exactRun),
-      'chaos --coexist: 2 worker kills, 1 receiver kill; 11 deliveries lost on purpose, 6 divergences found, ' +
-        '6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
-        '0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.5 s; ZIM send faults: 4 commitThenDrop; ' +
+      'chaos --coexist: 2 worker kills, 1 receiver kill, 1 server restart; 11 deliveries lost on purpose, ' +
+        '6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
+        '0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.5 s, ' +
+        '9 delivery attempts answered 503; ZIM send faults: 4 commitThenDrop; ' +
         '74 s ' +
         '(seed 123)'
     );
@@ -178,6 +181,7 @@ describe('npm run chaos --coexist flags', () => {
     const result = coexistChaosFlagsSchema.safeParse({
       kills: '2',
       receiverKills: '-1',
+      serverRestarts: '101',
       coexistRounds: '0',
       seed: '1',
       timeoutMinutes: '5',
@@ -186,7 +190,11 @@ describe('npm run chaos --coexist flags', () => {
     });
     assert.deepEqual(
       result.error?.issues.map((i) => i.message),
-      ['--receiver-kills must be at least 0', '--coexist-rounds must be at least 1']
+      [
+        '--receiver-kills must be at least 0',
+        '--server-restarts must be at most 100',
+        '--coexist-rounds must be at least 1',
+      ]
     );
   });
 
@@ -198,6 +206,7 @@ describe('npm run chaos --coexist flags', () => {
     for (const text of [
       '--coexist',
       '--receiver-kills',
+      '--server-restarts',
       '--coexist-rounds',
       'reconciliation audit',
       'chaos --coexist:',
