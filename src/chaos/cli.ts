@@ -106,6 +106,10 @@ export function buildChaosProgram(): Command {
       `--coexist: times the receiver process is SIGKILLed (and restarted) (default ${COEXIST_DEFAULTS.receiverKills})`
     )
     .option(
+      '--long-outages <n>',
+      "--coexist: of the server restarts, how many keep it down 45 s, past the senders' retries (default 0)"
+    )
+    .option(
       '--coexist-rounds <n>',
       `--coexist: rounds of traffic, each one message per conversation from each side (default ${COEXIST_DEFAULTS.coexistRounds})`
     )
@@ -154,7 +158,8 @@ seeded) and, with --faults on, ZIM's send APIs failing now and then. The worker 
 ${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again, and
 the Temporal server is SIGKILLed --server-restarts times (default ${COEXIST_DEFAULTS.serverRestarts}), down 0.5 to 3 s before it starts again on its
 database file and port (the receiver answers 503 meanwhile). The senders' retries (about 30 s) bridge a receiver
-that is down or refuses. Then the sync is stopped (its final reconciliation audit finds what the lost deliveries
+that is down or refuses; with --long-outages N the last N restarts keep the server down 45 s, past them, and what
+the senders dropped is left to the audit. Then the sync is stopped (its final reconciliation audit finds what the lost deliveries
 left on one side only and hands it back to be mirrored) and both sides compared:
   chaos --coexist: 2 worker kills, 1 receiver kill, 1 server restart; 11 deliveries lost on purpose, 6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 4 settled by tail, 0 by echo, 0 parked, lag p99 61.5 s, 9 delivery attempts answered 503; ZIM send faults: ...; 78 s (seed 123)
 "Settled by tail / by echo": sends whose outcome was unknown (a kill or a fault between the send and its record),

@@ -29,7 +29,8 @@ export function coexistChaosSummary(r: CoexistChaosResult): string {
   const kills = [
     plural(r.workerKills, 'worker kill'),
     plural(r.receiverKills, 'receiver kill'),
-    plural(r.serverRestarts, 'server restart'),
+    plural(r.serverRestarts, 'server restart') +
+      (r.longOutages ? ` (${n(r.longOutages)} past the senders' retries)` : ''),
   ];
   if (r.exitsOnTheirOwn > 0) kills.push(`${plural(r.exitsOnTheirOwn, 'exit')} on their own`);
   const parts = [kills.join(', ')];

@@ -55,6 +55,11 @@ export interface CoexistChaosOptions {
   receiverKills: number;
   /** Times the Temporal dev server is SIGKILLed and started again on its database file and port. */
   serverRestarts: number;
+  /**
+   * Of those, how many (the last ones) keep it down past the senders' retries: what arrives early in such an
+   * outage is dropped by its sender, and only the stop's audit brings it across. Default 0.
+   */
+  longOutages?: number;
   /** Rounds of traffic: each one message per conversation (three pairs, one group) from each side. */
   rounds: number;
   /** Pause between rounds (ms): spreads the traffic so the kills land while it flows. */
@@ -76,6 +81,8 @@ export interface CoexistChaosResult {
   workerKills: number;
   receiverKills: number;
   serverRestarts: number;
+  /** Of those, the ones down past the senders' retries. */
+  longOutages: number;
   /** Delivery attempts the receiver answered 503 (Temporal did not take the event in time), both sides. */
   answered503: number;
   /** Exits the processes had on their own (each restarted); expected 0. */
@@ -108,6 +115,8 @@ const settledValue = <T>(r: PromiseSettledResult<T>): T => {
 
 /** Added to the plan's 0.5 to 3 s of a server outage: past the receiver's hand-off deadline (2.5 s). */
 const OUTAGE_FLOOR_MS = 3_000;
+/** A long outage: past the senders' last retry (31.5 s after the first attempt, each attempt up to 5 s more). */
+const LONG_OUTAGE_MS = 45_000;
 
 /** Share of deliveries lost on purpose on each side: recovered only by the audit at the stop. */
 export const COEXIST_LOSS_RATE = 0.05;
@@ -134,6 +143,7 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     workerKills: 0,
     receiverKills: 0,
     serverRestarts: 0,
+    longOutages: 0,
     answered503: 0,
     exitsOnTheirOwn: 0,
     dropped: { zim: 0, legacy: 0 },
@@ -235,6 +245,9 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       receiverKills: o.receiverKills,
       expectedRequests: total,
     });
+    // The last server restarts of the plan are the long ones.
+    const restarts = plan.filter((d) => d.kind === 'server-restart');
+    const long = new Set(restarts.slice(restarts.length - Math.min(o.longOutages ?? 0, restarts.length)));
     const tag = randomUUID().slice(0, 8);
     let sent = 0;
     let trafficOver = false;
@@ -256,7 +269,7 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
           while (sent < d.atRequests && !trafficOver) await sleep(50);
           await sleep(d.delayMs);
           if (signal.aborted) return;
-          if (d.kind === 'server-restart') await restartServer(d, sent, () => struck++);
+          if (d.kind === 'server-restart') await restartServer(d, long.has(d), sent, () => struck++);
           else await kill(d, d.kind === 'receiver-kill' ? receiver : worker, sent, () => struck++);
         }
       } finally {
@@ -343,20 +356,23 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
 
   /**
    * Down for a few seconds (plus its start): longer than the receiver's 2.5-s hand-off deadline, so what arrives
-   * meanwhile is answered 503, and well within the senders' retries, so nothing is dropped.
+   * meanwhile is answered 503, and well within the senders' retries, so nothing is dropped. A long one is down past
+   * them: what arrived in its first seconds is dropped by its sender and left to the stop's audit.
    */
-  async function restartServer(d: Disruption, at: number, onStruck: () => void) {
+  async function restartServer(d: Disruption, isLong: boolean, at: number, onStruck: () => void) {
     serverDown = true;
     try {
       await server!.kill();
       onStruck();
-      const downMs = OUTAGE_FLOOR_MS + d.downMs;
-      log(`Temporal server killed (SIGKILL) after ${at} messages sent; down for ${downMs} ms`);
+      const downMs = isLong ? LONG_OUTAGE_MS : OUTAGE_FLOOR_MS + d.downMs;
+      const past = isLong ? ", past the senders' retries" : '';
+      log(`Temporal server killed (SIGKILL) after ${at} messages sent; down for ${downMs} ms${past}`);
       await sleep(downMs);
       await server!.start();
     } finally {
       serverDown = false;
     }
+    if (isLong) result.longOutages++;
     log(`Temporal server started again on the same database and port [${++result.serverRestarts}]`);
   }
 }

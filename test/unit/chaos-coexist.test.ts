@@ -98,6 +98,7 @@ const exactRun: CoexistChaosResult = {
   workerKills: 2,
   receiverKills: 1,
   serverRestarts: 1,
+  longOutages: 0,
   answered503: 9,
   exitsOnTheirOwn: 0,
   check: { legacyToZim: 120, zimToLegacy: 120, lost: 0, duplicated: 0, echoed: 0, expectedEachWay: 120 },
@@ -134,8 +135,13 @@ describe('coexistChaosSummary', () => {
       { ...exactRun, audit: { lostOnPurpose: 11, found: 6, repaired: 5 } },
     ];
     for (const r of failing) assert.equal(coexistChaosPassed(r), false, coexistChaosSummary(r));
-    const dropped = coexistChaosSummary({ ...exactRun, dropped: { zim: 1, legacy: 1 }, exitsOnTheirOwn: 1 });
-    assert.match(dropped, /1 exit on their own;/);
+    const dropped = coexistChaosSummary({
+      ...exactRun,
+      dropped: { zim: 1, legacy: 1 },
+      exitsOnTheirOwn: 1,
+      longOutages: 1,
+    });
+    assert.match(dropped, /1 server restart \(1 past the senders' retries\), 1 exit on their own;/);
     assert.match(dropped, /2 deliveries dropped after the last retry/);
   });
 });
@@ -182,6 +188,7 @@ describe('npm run chaos --coexist flags', () => {
       kills: '2',
       receiverKills: '-1',
       serverRestarts: '101',
+      longOutages: '0',
       coexistRounds: '0',
       seed: '1',
       timeoutMinutes: '5',
@@ -198,6 +205,21 @@ describe('npm run chaos --coexist flags', () => {
     );
   });
 
+  it('refuse more long outages than server restarts', () => {
+    const flags = { kills: '2', receiverKills: '1', coexistRounds: '10', seed: '1', timeoutMinutes: '5' };
+    const result = coexistChaosFlagsSchema.safeParse({
+      ...flags,
+      serverRestarts: '1',
+      longOutages: '2',
+      faults: 'on',
+      keep: false,
+    });
+    assert.deepEqual(
+      result.error?.issues.map((i) => i.message),
+      ['--long-outages must be at most --server-restarts (1)']
+    );
+  });
+
   it('document --coexist, its flags, what is not injected, and an example in --help', () => {
     let help = '';
     buildChaosProgram()
@@ -207,6 +229,7 @@ describe('npm run chaos --coexist flags', () => {
       '--coexist',
       '--receiver-kills',
       '--server-restarts',
+      '--long-outages',
       '--coexist-rounds',
       'reconciliation audit',
       'chaos --coexist:',
