@@ -59,7 +59,11 @@ export function buildChaosProgram(): Command {
         `(--coexist: the conversations' worker, default ${COEXIST_DEFAULTS.kills})`,
       '12'
     )
-    .option('--server-restarts <n>', 'times the Temporal dev server is killed and started again', '2')
+    .option(
+      '--server-restarts <n>',
+      `times the Temporal dev server is killed and started again (--coexist: default ${COEXIST_DEFAULTS.serverRestarts})`,
+      '2'
+    )
     .addOption(
       new Option(
         '--staging <engine>',
@@ -93,13 +97,17 @@ export function buildChaosProgram(): Command {
     )
     .option(
       '--coexist',
-      'two-way coexistence under chaos instead of a migration: the receiver and the worker SIGKILLed while ' +
-        'traffic flows both ways (see below)',
+      'two-way coexistence under chaos instead of a migration: the receiver and the worker SIGKILLed and the ' +
+        'Temporal server restarted while traffic flows both ways (see below)',
       false
     )
     .option(
       '--receiver-kills <n>',
       `--coexist: times the receiver process is SIGKILLed (and restarted) (default ${COEXIST_DEFAULTS.receiverKills})`
+    )
+    .option(
+      '--long-outages <n>',
+      "--coexist: of the server restarts, how many keep it down 45 s, past the senders' retries (default 0)"
     )
     .option(
       '--coexist-rounds <n>',
@@ -147,10 +155,13 @@ processes. Traffic flows on both sides at once (three one-to-one pairs and a gro
 sends it, a round every 400 ms) with the emulator's callbacks duplicated, reordered and echoed before the send's
 answer, the legacy routing events duplicated and reordered, 5% of the deliveries on each side lost outright (all
 seeded) and, with --faults on, ZIM's send APIs failing now and then. The worker is SIGKILLed --kills times (default
-${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again; the senders'
-retries (about 30 s) bridge a receiver that is down. Then the sync is stopped (its final reconciliation audit finds
-what the lost deliveries left on one side only and hands it back to be mirrored) and both sides compared:
-  chaos --coexist: 2 worker kills, 1 receiver kill; 11 deliveries lost on purpose, 6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 4 settled by tail, 0 by echo, 0 parked, lag p99 61.5 s; ZIM send faults: ...; 78 s (seed 123)
+${COEXIST_DEFAULTS.kills}) and the receiver --receiver-kills times at seeded points of the traffic, each started again, and
+the Temporal server is SIGKILLed --server-restarts times (default ${COEXIST_DEFAULTS.serverRestarts}), down 0.5 to 3 s before it starts again on its
+database file and port (the receiver answers 503 meanwhile). The senders' retries (about 30 s) bridge a receiver
+that is down or refuses; with --long-outages N the last N restarts keep the server down 45 s, past them, and what
+the senders dropped is left to the audit. Then the sync is stopped (its final reconciliation audit finds what the lost deliveries
+left on one side only and hands it back to be mirrored) and both sides compared:
+  chaos --coexist: 2 worker kills, 1 receiver kill, 1 server restart; 11 deliveries lost on purpose, 6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; 4 settled by tail, 0 by echo, 0 parked, lag p99 61.5 s, 9 delivery attempts answered 503; ZIM send faults: ...; 78 s (seed 123)
 "Settled by tail / by echo": sends whose outcome was unknown (a kill or a fault between the send and its record),
 settled without sending again. "Lag p99" is a measure, not a pass condition: a killed worker's activity is retried
 after its 1-minute timeout, so a kill that lands on one holds that conversation up to a minute (runs take 30-100 s).
@@ -164,7 +175,7 @@ Examples:
   $ npm run chaos -- --users 2400 --kills 12 --server-restarts 2 --seed 7
   $ npm run chaos -- --staging postgres --machines 3 --kills 4 --postgres-restarts 2 --users 40
   $ npm run chaos -- --users 20 --rounds 3 --kills 2 --seed 3          the migration and 2 catch-up rounds
-  $ npm run chaos -- --coexist --seed 7                                coexistence: 2 worker kills, 1 receiver kill
+  $ npm run chaos -- --coexist --seed 7                     coexistence: 2 worker kills, 1 receiver kill, 1 server restart
   $ npm run chaos -- --coexist --kills 4 --receiver-kills 2 --coexist-rounds 40`
     )
     .action(async (raw: Record<string, unknown>, command: Command) => {

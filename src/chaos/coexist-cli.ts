@@ -8,24 +8,33 @@ import { coexistChaosPassed, coexistChaosSummary } from './coexist-summary';
 import { runCoexistChaos } from './run-coexist-chaos';
 
 /** Defaults of --coexist: a CI-size run, about a minute. */
-export const COEXIST_DEFAULTS = { kills: 2, receiverKills: 1, coexistRounds: 30 } as const;
+export const COEXIST_DEFAULTS = { kills: 2, receiverKills: 1, serverRestarts: 1, coexistRounds: 30 } as const;
 /** Pause between two rounds of traffic: 30 rounds take about 12 s, long enough for the kills to land in them. */
 const PACE_MS = 400;
 
-export const coexistChaosFlagsSchema = z.object({
-  kills: countFlag('--kills', 0, 100),
-  receiverKills: countFlag('--receiver-kills', 0, 100),
-  coexistRounds: countFlag('--coexist-rounds', 1, 1_000),
-  seed: countFlag('--seed', 0, 2 ** 31 - 1),
-  timeoutMinutes: countFlag('--timeout-minutes', 1, 24 * 60),
-  faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
-  keep: z.boolean(),
-});
+export const coexistChaosFlagsSchema = z
+  .object({
+    kills: countFlag('--kills', 0, 100),
+    receiverKills: countFlag('--receiver-kills', 0, 100),
+    serverRestarts: countFlag('--server-restarts', 0, 100),
+    longOutages: countFlag('--long-outages', 0, 100),
+    coexistRounds: countFlag('--coexist-rounds', 1, 1_000),
+    seed: countFlag('--seed', 0, 2 ** 31 - 1),
+    timeoutMinutes: countFlag('--timeout-minutes', 1, 24 * 60),
+    faults: z.enum(['on', 'off'], { error: '--faults must be on or off' }).transform((v) => v === 'on'),
+    keep: z.boolean(),
+  })
+  .superRefine((f, ctx) => {
+    if (f.longOutages > f.serverRestarts)
+      ctx.addIssue({
+        code: 'custom',
+        message: `--long-outages must be at most --server-restarts (${f.serverRestarts})`,
+      });
+  });
 
 /** Flags of the migration run that a coexistence run has no use for. */
 export const MIGRATION_ONLY_FLAGS = [
   'users',
-  'serverRestarts',
   'staging',
   'machines',
   'workersPerMachine',
@@ -34,7 +43,7 @@ export const MIGRATION_ONLY_FLAGS = [
   'rounds',
 ] as const;
 /** And the other way round. */
-export const COEXIST_ONLY_FLAGS = ['receiverKills', 'coexistRounds'] as const;
+export const COEXIST_ONLY_FLAGS = ['receiverKills', 'coexistRounds', 'longOutages'] as const;
 
 /** Runs it; returns the exit code. `given` says which flags were typed (the others take --coexist's defaults). */
 export async function coexistChaosAction(raw: Record<string, unknown>, given: (key: string) => boolean) {
@@ -42,6 +51,9 @@ export async function coexistChaosAction(raw: Record<string, unknown>, given: (k
     ...raw,
     kills: given('kills') ? raw.kills : COEXIST_DEFAULTS.kills,
     receiverKills: raw.receiverKills ?? COEXIST_DEFAULTS.receiverKills,
+    // The migration's default (2) is not --coexist's.
+    serverRestarts: given('serverRestarts') ? raw.serverRestarts : COEXIST_DEFAULTS.serverRestarts,
+    longOutages: raw.longOutages ?? 0,
     coexistRounds: raw.coexistRounds ?? COEXIST_DEFAULTS.coexistRounds,
     seed: raw.seed ?? Date.now() % 100_000,
   });
@@ -60,6 +72,8 @@ export async function coexistChaosAction(raw: Record<string, unknown>, given: (k
     seed: f.seed,
     workerKills: f.kills,
     receiverKills: f.receiverKills,
+    serverRestarts: f.serverRestarts,
+    longOutages: f.longOutages,
     rounds: f.coexistRounds,
     paceMs: PACE_MS,
     faults: f.faults,

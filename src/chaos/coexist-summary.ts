@@ -20,12 +20,18 @@ export function coexistChaosPassed(r: CoexistChaosResult): boolean {
 }
 
 /**
- * e.g. `chaos --coexist: 2 worker kills, 1 receiver kill; 12 deliveries lost on purpose, 7 divergences found,
- * 7 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost,
- * 0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.0 s; ZIM send faults: ...; 74 s (seed 123)`.
+ * e.g. `chaos --coexist: 2 worker kills, 1 receiver kill, 1 server restart; 12 deliveries lost on purpose,
+ * 7 divergences found, 7 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed;
+ * 3 settled by tail, 1 by echo, 0 parked, lag p99 4.0 s, 9 delivery attempts answered 503; ZIM send faults: ...;
+ * 74 s (seed 123)`.
  */
 export function coexistChaosSummary(r: CoexistChaosResult): string {
-  const kills = [plural(r.workerKills, 'worker kill'), plural(r.receiverKills, 'receiver kill')];
+  const kills = [
+    plural(r.workerKills, 'worker kill'),
+    plural(r.receiverKills, 'receiver kill'),
+    plural(r.serverRestarts, 'server restart') +
+      (r.longOutages ? ` (${n(r.longOutages)} past the senders' retries)` : ''),
+  ];
   if (r.exitsOnTheirOwn > 0) kills.push(`${plural(r.exitsOnTheirOwn, 'exit')} on their own`);
   const parts = [kills.join(', ')];
   if (r.audit)
@@ -48,6 +54,8 @@ export function coexistChaosSummary(r: CoexistChaosResult): string {
     const p99 = Math.max(s.legacyToZim.lagMs.p99 ?? 0, s.zimToLegacy.lagMs.p99 ?? 0);
     settled.push(`lag p99 ${(p99 / 1000).toFixed(1)} s`);
   }
+  // Deliveries Temporal did not take in time (down, or slow under load), each retried by its sender.
+  if (r.answered503 > 0) settled.push(`${plural(r.answered503, 'delivery attempt')} answered 503`);
   const dropped = r.dropped.zim + r.dropped.legacy;
   if (dropped > 0) settled.push(`${plural(dropped, 'delivery', 'deliveries')} dropped after the last retry`);
   if (settled.length) parts.push(settled.join(', '));

@@ -4,8 +4,10 @@
  * answer); a Temporal dev server process; the receiver (`zim-migrate receiver`) and the conversations' worker
  * (`zim-migrate receiver --worker-only`) as child processes. The dev rehearsal's traffic runs on both sides at
  * once, spread over time, while the worker and the receiver are SIGKILLed at seeded points of it and started
- * again; with faults on, ZIM's send APIs also fail now and then, some after committing the message. Then the sync is stopped (drained, every conversation closed) and both sides are compared: every message
- * on the other side exactly once, none mirrored back.
+ * again, and the Temporal server is SIGKILLed and started again on its database file and port (the receiver
+ * answers 503 meanwhile, and the senders' retries bridge the outage); with faults on, ZIM's send APIs also fail now
+ * and then, some after committing the message. Then the sync is stopped (drained, every conversation closed) and
+ * both sides are compared: every message on the other side exactly once, none mirrored back.
  *
  * A seeded share of the deliveries on both sides (`lossRate`, 5%) is lost on purpose, never attempted: those
  * messages reach no conversation until the reconciliation audit `coexist stop` runs after the drain finds them on
@@ -20,7 +22,7 @@ import { Client, Connection } from '@temporalio/client';
 import { LegacyClient } from '../coexist/legacy-client';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../coexist/receiver/start';
 import { startSync, stopSync, syncStatus, type SyncStatus } from '../coexist/sync-control';
-import { freePort, startDevServerProcess } from '../dev-server/dev-server-process';
+import { freePort, startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
 import { startLegacyServer, type LegacyServer } from '../legacy-server/server';
 import {
   compareSides,
@@ -51,6 +53,13 @@ export interface CoexistChaosOptions {
   workerKills: number;
   /** Times the receiver process is SIGKILLed (and started again on its port). */
   receiverKills: number;
+  /** Times the Temporal dev server is SIGKILLed and started again on its database file and port. */
+  serverRestarts: number;
+  /**
+   * Of those, how many (the last ones) keep it down past the senders' retries: what arrives early in such an
+   * outage is dropped by its sender, and only the stop's audit brings it across. Default 0.
+   */
+  longOutages?: number;
   /** Rounds of traffic: each one message per conversation (three pairs, one group) from each side. */
   rounds: number;
   /** Pause between rounds (ms): spreads the traffic so the kills land while it flows. */
@@ -71,6 +80,11 @@ export interface CoexistChaosResult {
   status: 'completed' | 'not-settled' | 'interrupted' | 'not-started';
   workerKills: number;
   receiverKills: number;
+  serverRestarts: number;
+  /** Of those, the ones down past the senders' retries. */
+  longOutages: number;
+  /** Delivery attempts the receiver answered 503 (Temporal did not take the event in time), both sides. */
+  answered503: number;
   /** Exits the processes had on their own (each restarted); expected 0. */
   exitsOnTheirOwn: number;
   /** Both sides compared; absent when the run did not get that far. */
@@ -99,6 +113,11 @@ const settledValue = <T>(r: PromiseSettledResult<T>): T => {
   return r.value;
 };
 
+/** Added to the plan's 0.5 to 3 s of a server outage: past the receiver's hand-off deadline (2.5 s). */
+const OUTAGE_FLOOR_MS = 3_000;
+/** A long outage: past the senders' last retry (31.5 s after the first attempt, each attempt up to 5 s more). */
+const LONG_OUTAGE_MS = 45_000;
+
 /** Share of deliveries lost on purpose on each side: recovered only by the audit at the stop. */
 export const COEXIST_LOSS_RATE = 0.05;
 
@@ -123,6 +142,9 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     status: 'not-started',
     workerKills: 0,
     receiverKills: 0,
+    serverRestarts: 0,
+    longOutages: 0,
+    answered503: 0,
     exitsOnTheirOwn: 0,
     dropped: { zim: 0, legacy: 0 },
     faults: {},
@@ -131,6 +153,8 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
   const stops: Array<() => Promise<unknown>> = [];
   let emulator: ZimEmulator | undefined;
   let legacy: LegacyServer | undefined;
+  let server: DevServerProcess | undefined;
+  let serverDown = false;
   try {
     log(`work folder ${workDir}`);
     // Secrets of this run only, given to its processes through their environment, never printed.
@@ -149,7 +173,7 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     if (e.status === 'fulfilled') emulator = e.value;
     if (l.status === 'fulfilled') legacy = l.value;
     if (t.status === 'fulfilled') stops.push(() => t.value.stop());
-    const server = settledValue(t);
+    server = settledValue(t);
     emulator = settledValue(e);
     legacy = settledValue(l);
     const receiverUrl = `http://127.0.0.1:${await freePort()}`;
@@ -217,21 +241,39 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     const plan = planDisruptions({
       seed: o.seed,
       workerKills: o.workerKills,
-      serverRestarts: 0,
+      serverRestarts: o.serverRestarts,
       receiverKills: o.receiverKills,
       expectedRequests: total,
     });
+    // The last server restarts of the plan are the long ones.
+    const restarts = plan.filter((d) => d.kind === 'server-restart');
+    const long = new Set(restarts.slice(restarts.length - Math.min(o.longOutages ?? 0, restarts.length)));
     const tag = randomUUID().slice(0, 8);
     let sent = 0;
     let trafficOver = false;
-    log(`traffic: ${o.rounds} rounds, ${total} messages, one round every ${o.paceMs} ms; ${plan.length} kills`);
-    const traffic = sendTraffic(sides, { tag, rounds: o.rounds, paceMs: o.paceMs, signal, onSent: (n) => (sent = n) });
+    // Disruptions of the plan that have struck. Under load a restarted process takes longer to be up than the
+    // traffic's rounds: the traffic waits for each disruption due, so that every one lands while it flows; but
+    // not while the server is down, so that the receiver has deliveries to refuse.
+    let struck = 0;
+    let disruptionsOver = false;
+    const due = () => (plan[struck]?.atRequests ?? Infinity) <= sent;
+    const beforeRound = async () => {
+      while (!disruptionsOver && !signal.aborted && !serverDown && due()) await sleep(50);
+    };
+    log(`traffic: ${o.rounds} rounds, ${total} messages, one round every ${o.paceMs} ms; ${plan.length} disruptions`);
+    const onSent = (n: number) => (sent = n);
+    const traffic = sendTraffic(sides, { tag, rounds: o.rounds, paceMs: o.paceMs, signal, onSent, beforeRound });
     const kills = (async () => {
-      for (const d of plan) {
-        while (sent < d.atRequests && !trafficOver) await sleep(50);
-        await sleep(d.delayMs);
-        if (signal.aborted) return;
-        await kill(d, d.kind === 'receiver-kill' ? receiver : worker, sent);
+      try {
+        for (const d of plan) {
+          while (sent < d.atRequests && !trafficOver) await sleep(50);
+          await sleep(d.delayMs);
+          if (signal.aborted) return;
+          if (d.kind === 'server-restart') await restartServer(d, long.has(d), sent, () => struck++);
+          else await kill(d, d.kind === 'receiver-kill' ? receiver : worker, sent, () => struck++);
+        }
+      } finally {
+        disruptionsOver = true;
       }
     })();
     try {
@@ -279,6 +321,11 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
   } finally {
     if (emulator) result.faults = emulator.counters().faults;
     if (emulator) result.dropped.zim = emulator.callbacks.deliveries({ outcome: 'dropped' }).length;
+    if (emulator && legacy)
+      result.answered503 = [
+        ...emulator.callbacks.deliveries().flatMap((d) => d.attempts),
+        ...legacy.webhook.log.flatMap((d) => d.attempts),
+      ].filter((status) => status === 503).length;
     // Not those refused with 410 once the sync drained: the echoes of the stop audit's repairs.
     if (legacy)
       result.dropped.legacy = legacy.webhook.log.filter(
@@ -297,12 +344,35 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
   }
   return result;
 
-  async function kill(d: Disruption, target: WorkerProcess, at: number) {
+  async function kill(d: Disruption, target: WorkerProcess, at: number, onStruck: () => void) {
     const which = d.kind === 'receiver-kill' ? 'receiver' : 'worker';
     await target.killAndRestart();
+    onStruck();
     const count = which === 'receiver' ? ++result.receiverKills : ++result.workerKills;
     log(`${which} SIGKILLed after ${at} messages sent [${count}]; started again`);
     // The next kill lands on a process that is up, not on one still starting.
     await target.ready();
+  }
+
+  /**
+   * Down for a few seconds (plus its start): longer than the receiver's 2.5-s hand-off deadline, so what arrives
+   * meanwhile is answered 503, and well within the senders' retries, so nothing is dropped. A long one is down past
+   * them: what arrived in its first seconds is dropped by its sender and left to the stop's audit.
+   */
+  async function restartServer(d: Disruption, isLong: boolean, at: number, onStruck: () => void) {
+    serverDown = true;
+    try {
+      await server!.kill();
+      onStruck();
+      const downMs = isLong ? LONG_OUTAGE_MS : OUTAGE_FLOOR_MS + d.downMs;
+      const past = isLong ? ", past the senders' retries" : '';
+      log(`Temporal server killed (SIGKILL) after ${at} messages sent; down for ${downMs} ms${past}`);
+      await sleep(downMs);
+      await server!.start();
+    } finally {
+      serverDown = false;
+    }
+    if (isLong) result.longOutages++;
+    log(`Temporal server started again on the same database and port [${++result.serverRestarts}]`);
   }
 }

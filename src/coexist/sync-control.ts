@@ -87,14 +87,28 @@ export async function readSync(
 type SyncRead = Awaited<ReturnType<typeof readSync>>;
 
 /**
+ * How long a receiver's read of the sync may take. The client's own retries would hold a delivery about 20 s while
+ * Temporal is down: past the sender's attempt timeout (ZEGO's, UNCONFIRMED at 3 s), so it would see a timeout, not
+ * the 503 of the hand-off's deadline. With Temporal down a delivery reads twice (the gate takes events when its
+ * read fails, then the hand-off's read fails): 503 after about 1.5 s.
+ */
+export const SYNC_READ_DEADLINE_MS = 750;
+
+/**
  * For the receiver: the sync as last read, by describe. One describe serves every delivery for `cacheMs` (trusted
  * from its answer), including the deliveries that arrive while it is in flight; a failed read is not kept.
  */
-export function syncReader(client: Client, name: string, cacheMs = GATE_CACHE_MS): () => Promise<SyncRead> {
+export function syncReader(
+  client: Client,
+  name: string,
+  cacheMs = GATE_CACHE_MS,
+  deadlineMs = SYNC_READ_DEADLINE_MS
+): () => Promise<SyncRead> {
   let cached: { at: number; read: Promise<SyncRead> } | undefined;
   return () => {
     if (!cached || Date.now() - cached.at >= cacheMs) {
-      const entry = { at: Infinity, read: readSync(client, name) };
+      const read = client.connection.withDeadline(Date.now() + deadlineMs, () => readSync(client, name));
+      const entry = { at: Infinity, read };
       entry.read.then(
         () => (entry.at = Date.now()),
         () => (entry.at = -Infinity)

@@ -125,6 +125,8 @@ export interface TrafficOptions {
   signal: AbortSignal;
   /** After each round: messages sent so far on both sides together. */
   onSent?: (sent: number) => void;
+  /** Awaited before each round after the first (chaos holds the traffic until the disruptions due have struck). */
+  beforeRound?: () => Promise<void>;
 }
 
 /**
@@ -140,6 +142,7 @@ export async function sendTraffic(s: CoexistSides, o: TrafficOptions): Promise<n
     COEXIST_CONVERSATIONS.filter((c) => !o.conversations || o.conversations.includes(c.key)).length;
   for (let i = first; i < first + o.rounds && !o.signal.aborted; i++) {
     if (i > first && o.paceMs) await sleep(o.paceMs);
+    if (i > first) await o.beforeRound?.();
     await Promise.all(
       COEXIST_CONVERSATIONS.flatMap((c, k) => {
         if (o.conversations && !o.conversations.includes(c.key)) return [];

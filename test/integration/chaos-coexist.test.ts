@@ -1,10 +1,11 @@
 /**
  * Coexistence under chaos at CI size, through the same runner as `npm run chaos -- --coexist`: traffic on both
  * sides at once (three one-to-one pairs and a group) with duplicated, reordered and lost (5%) deliveries and ZIM
- * send faults,
- * while the conversations' worker process and the receiver process are each SIGKILLed and started again. Both
- * sides must end with every message exactly once and none mirrored back: what the lost deliveries left on one side
- * only is found and repaired by the audit the sync's stop runs. The run prints its summary line; a
+ * send faults, while the conversations' worker process and the receiver process are each SIGKILLed and started
+ * again, and the Temporal server is SIGKILLed and started again on its database file and port (down 3.5 to 6 s,
+ * traffic flowing: the receiver answers 503 and the senders' retries carry the deliveries across). Both sides must
+ * end with every message exactly once and none mirrored back: what the lost deliveries left on one side only is
+ * found and repaired by the audit the sync's stop runs. The run prints its summary line; a
  * failing run replays with CHAOS_SEED=<seed> (CHAOS_LOG=1 shows its progress). The check's ability to fail (a
  * doubled, a missing, an echoed message) is shown in test/unit/chaos-coexist.test.ts.
  */
@@ -17,13 +18,14 @@ import { COEXIST_CONVERSATIONS } from '../../src/testing/coexist-traffic';
 const ROUNDS = 10;
 const CONVERSATIONS = COEXIST_CONVERSATIONS.length;
 
-describe('chaos --coexist: the worker and the receiver killed while traffic flows both ways', () => {
-  it('ends with every message on the other side exactly once, none echoed, after both kills', async () => {
+describe('chaos --coexist: the worker, the receiver and the Temporal server killed while traffic flows both ways', () => {
+  it('ends with every message on the other side exactly once, none echoed, after the kills and the restart', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
     const result = await runCoexistChaos({
       seed,
       workerKills: 1,
       receiverKills: 1,
+      serverRestarts: 1,
       rounds: ROUNDS,
       paceMs: 400,
       faults: true,
@@ -35,6 +37,9 @@ describe('chaos --coexist: the worker and the receiver killed while traffic flow
     const why = `${summary}\nwork folder: ${result.workDir ?? '-'}`;
     assert.equal(result.workerKills, 1, `the worker was not killed: ${why}`);
     assert.equal(result.receiverKills, 1, `the receiver was not killed: ${why}`);
+    assert.equal(result.serverRestarts, 1, `the Temporal server was not restarted: ${why}`);
+    // The rounds after the server's kill are delivered while it is down: refused, then retried.
+    assert.ok(result.answered503 > 0, `no delivery was refused while the server was down: ${why}`);
     assert.equal(result.exitsOnTheirOwn, 0, why);
     assert.deepEqual(result.dropped, { zim: 0, legacy: 0 }, `a delivery outlived its sender's retries: ${why}`);
     assert.deepEqual(
@@ -62,7 +67,7 @@ describe('chaos --coexist: the worker and the receiver killed while traffic flow
     assert.ok(coexistChaosPassed(result), why);
     assert.match(
       summary,
-      /^chaos --coexist: 1 worker kill, 1 receiver kill; \d+ deliver(y|ies) lost on purpose, \d+ divergences? found, \d+ repaired; .*0 lost, 0 duplicated, 0 echoed; /
+      /^chaos --coexist: 1 worker kill, 1 receiver kill, 1 server restart; \d+ deliver(y|ies) lost on purpose, \d+ divergences? found, \d+ repaired; .*0 lost, 0 duplicated, 0 echoed; /
     );
   });
 });

@@ -12,7 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { CoexistActivities } from '../../activities/coexist';
+import type { CoexistStore } from '../../src/coexist/coexist-store';
+import { openCoexistStore } from '../../src/coexist/open-coexist-store';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { startCoexistReceiver } from '../../src/coexist/receiver/start';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startDevServer, type DevServer } from '../../src/dev-server/start-dev-server';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
@@ -121,5 +124,67 @@ describe('Temporal down while callbacks arrive', { timeout: 180_000 }, () => {
     assert.equal(mirrored.length, 8, `mirrored ${mirrored.length}`);
     assert.equal(new Set(mirrored).size, 8, 'each once');
     assert.equal((await handle.query(syncStatsQuery)).mirroredToLegacy, 8);
+  });
+});
+
+/**
+ * A receiver of a sync (`receiver --sync NAME`, as operators run it) first reads the sync by describe: whether it
+ * still takes events, and the import's handoff. With Temporal down that read must fail within the hand-off's
+ * deadline too, so the sender gets its 503 before its own attempt timeout (ZEGO's, UNCONFIRMED at 3 s) instead of
+ * a request held until the client's retries give up (about 20 s).
+ */
+describe('Temporal down: a receiver of a sync answers 503 within the attempt timeout', { timeout: 180_000 }, () => {
+  let dir: string;
+  let server: DevServer | undefined;
+  let zim: ZimTestEnv;
+  let store: CoexistStore;
+  let receiver: Receiver;
+  let connection: Connection;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coexist-outage-sync-'));
+    const port = await freePort();
+    server = await startDevServer({ dbFilename: path.join(dir, 'temporal.db'), port });
+    connection = await Connection.connect({ address: server.address });
+    store = await openCoexistStore(path.join(dir, 'coexist.sqlite'));
+    receiver = await startCoexistReceiver({
+      port: 0,
+      host: '127.0.0.1',
+      taskQueue: 'coexist-outage-sync',
+      zim: { appId: APP_ID, callbackSecret: SECRET },
+      legacyWebhookSecret: 'unused',
+      echoWays: ['clientMsgId'],
+      store,
+      client: new Client({ connection }),
+      syncName: 'outage',
+    });
+    zim = await startZimTestEnv();
+    await registerUsers(zim.client, ['ann', 'bob']);
+    zim.emulator.callbacks.configure({
+      url: `${receiver.url}/zim/callback`,
+      retryDelaysMs: [],
+      // ZEGO's is 3 s (UNCONFIRMED); twice that leaves a loaded machine room, and is still far below the ~20 s
+      // a read held by the client's retries takes.
+      attemptTimeoutMs: 6_000,
+    });
+  });
+  after(async () => {
+    await receiver?.close();
+    await zim?.stop();
+    await connection?.close();
+    await server?.stop();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503, not a timeout, while the server is down', async () => {
+    await server!.stop();
+    server = undefined;
+    const sent = Date.now();
+    zim.emulator.sdk.send({ from: 'ann', to: 'bob', body: 'during the outage' });
+    await zim.emulator.callbacks.idle();
+    const tookMs = Date.now() - sent;
+    const attempts = zim.emulator.callbacks.deliveries().map((d) => d.attempts);
+    assert.deepEqual(attempts, [[503]], `one attempt, refused with 503 (after ${tookMs} ms)`);
   });
 });

@@ -97,6 +97,9 @@ const exactRun: CoexistChaosResult = {
   status: 'completed',
   workerKills: 2,
   receiverKills: 1,
+  serverRestarts: 1,
+  longOutages: 0,
+  answered503: 9,
   exitsOnTheirOwn: 0,
   check: { legacyToZim: 120, zimToLegacy: 120, lost: 0, duplicated: 0, echoed: 0, expectedEachWay: 120 },
   sync: sync(),
@@ -107,12 +110,13 @@ const exactRun: CoexistChaosResult = {
 };
 
 describe('coexistChaosSummary', () => {
-  it('is one line: kills, messages each way, lost / duplicated / echoed, how ambiguous sends settled, the seed', () => {
+  it('is one line: kills and restarts, messages each way, lost / duplicated / echoed, how ambiguous sends settled, the seed', () => {
     assert.equal(
       coexistChaosSummary(exactRun),
-      'chaos --coexist: 2 worker kills, 1 receiver kill; 11 deliveries lost on purpose, 6 divergences found, ' +
-        '6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
-        '0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.5 s; ZIM send faults: 4 commitThenDrop; ' +
+      'chaos --coexist: 2 worker kills, 1 receiver kill, 1 server restart; 11 deliveries lost on purpose, ' +
+        '6 divergences found, 6 repaired; 120 messages legacy→ZIM, 120 ZIM→legacy, 0 lost, ' +
+        '0 duplicated, 0 echoed; 3 settled by tail, 1 by echo, 0 parked, lag p99 4.5 s, ' +
+        '9 delivery attempts answered 503; ZIM send faults: 4 commitThenDrop; ' +
         '74 s ' +
         '(seed 123)'
     );
@@ -131,8 +135,13 @@ describe('coexistChaosSummary', () => {
       { ...exactRun, audit: { lostOnPurpose: 11, found: 6, repaired: 5 } },
     ];
     for (const r of failing) assert.equal(coexistChaosPassed(r), false, coexistChaosSummary(r));
-    const dropped = coexistChaosSummary({ ...exactRun, dropped: { zim: 1, legacy: 1 }, exitsOnTheirOwn: 1 });
-    assert.match(dropped, /1 exit on their own;/);
+    const dropped = coexistChaosSummary({
+      ...exactRun,
+      dropped: { zim: 1, legacy: 1 },
+      exitsOnTheirOwn: 1,
+      longOutages: 1,
+    });
+    assert.match(dropped, /1 server restart \(1 past the senders' retries\), 1 exit on their own;/);
     assert.match(dropped, /2 deliveries dropped after the last retry/);
   });
 });
@@ -178,6 +187,8 @@ describe('npm run chaos --coexist flags', () => {
     const result = coexistChaosFlagsSchema.safeParse({
       kills: '2',
       receiverKills: '-1',
+      serverRestarts: '101',
+      longOutages: '0',
       coexistRounds: '0',
       seed: '1',
       timeoutMinutes: '5',
@@ -186,7 +197,26 @@ describe('npm run chaos --coexist flags', () => {
     });
     assert.deepEqual(
       result.error?.issues.map((i) => i.message),
-      ['--receiver-kills must be at least 0', '--coexist-rounds must be at least 1']
+      [
+        '--receiver-kills must be at least 0',
+        '--server-restarts must be at most 100',
+        '--coexist-rounds must be at least 1',
+      ]
+    );
+  });
+
+  it('refuse more long outages than server restarts', () => {
+    const flags = { kills: '2', receiverKills: '1', coexistRounds: '10', seed: '1', timeoutMinutes: '5' };
+    const result = coexistChaosFlagsSchema.safeParse({
+      ...flags,
+      serverRestarts: '1',
+      longOutages: '2',
+      faults: 'on',
+      keep: false,
+    });
+    assert.deepEqual(
+      result.error?.issues.map((i) => i.message),
+      ['--long-outages must be at most --server-restarts (1)']
     );
   });
 
@@ -198,6 +228,8 @@ describe('npm run chaos --coexist flags', () => {
     for (const text of [
       '--coexist',
       '--receiver-kills',
+      '--server-restarts',
+      '--long-outages',
       '--coexist-rounds',
       'reconciliation audit',
       'chaos --coexist:',

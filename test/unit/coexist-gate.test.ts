@@ -7,6 +7,8 @@ import { acceptingGate } from '../../src/coexist/sync-control';
 function fakeClient(answer: () => 'running' | 'draining' | 'missing') {
   const calls = { describe: 0 };
   const client = {
+    // Each read runs under a deadline (coexist-temporal-outage.test.ts shows what it is for).
+    connection: { withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn() },
     workflow: {
       getHandle: () => ({
         describe: async () => {
