@@ -43,6 +43,10 @@ export interface AuditFigures {
   found: number;
   repaired: number;
   gaps: number;
+  /** Conversations the store did not know, found by listing users' conversations (absent before discovery). */
+  discovered?: number;
+  /** User listings cut short (ZIM lists a user's newest 1,000): conversations there may not have been audited. */
+  listingsCut?: number;
 }
 export interface AuditTotals extends AuditFigures {
   runs: number;
@@ -92,6 +96,13 @@ export const DEFAULT_AUDIT_GRACE_MS = 2 * 60_000;
 /** Running syncs started before the audit schedule replay without it (patch marker). */
 const AUDIT_SCHEDULE = 'coexist-audit-schedule';
 const emptyAudits = (): AuditTotals => ({ runs: 0, failed: 0, found: 0, repaired: 0, gaps: 0 });
+
+/** Adds an audit's discovery figures to the totals (only once an audit reported them: older totals stay as they were). */
+function addDiscovery<T extends AuditFigures>(totals: T, r: AuditFigures): T {
+  if (r.discovered !== undefined) totals.discovered = (totals.discovered ?? 0) + r.discovered;
+  if (r.listingsCut !== undefined) totals.listingsCut = (totals.listingsCut ?? 0) + r.listingsCut;
+  return totals;
+}
 
 /** Stop taking new events (receivers answer 410 from now on). */
 export const drainSignal = defineSignal('drain');
@@ -147,6 +158,7 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
       audits.found += r.found;
       audits.repaired += r.repaired;
       audits.gaps += r.gaps;
+      addDiscovery(audits, r);
       auditedUntil = until;
     } catch (err) {
       // The sync goes on; the next audit covers this window again (auditedUntil did not move).
@@ -186,13 +198,16 @@ export async function coexistSyncWorkflow(input: CoexistSyncInput): Promise<Stop
   return {
     ...summary,
     audits: final
-      ? {
-          ...audits,
-          runs: audits.runs + 1,
-          found: audits.found + final.found,
-          repaired: audits.repaired + final.repaired,
-          gaps: audits.gaps + final.gaps,
-        }
+      ? addDiscovery(
+          {
+            ...audits,
+            runs: audits.runs + 1,
+            found: audits.found + final.found,
+            repaired: audits.repaired + final.repaired,
+            gaps: audits.gaps + final.gaps,
+          },
+          final
+        )
       : audits,
   };
 }

@@ -326,7 +326,13 @@ async function finalAudit(
   });
   const onTheirWay = r.queued ? `; ${r.queued} still queued in their conversations (on their way, not lost)` : '';
   log(`audit: ${r.found} divergence${r.found === 1 ? '' : 's'} found, ${r.repaired} repaired${onTheirWay}`);
-  return { found: r.found, repaired: r.repaired, gaps: r.gaps };
+  return {
+    found: r.found,
+    repaired: r.repaired,
+    gaps: r.gaps,
+    ...(r.discovered !== undefined ? { discovered: r.discovered } : {}),
+    ...(r.listingsCut !== undefined ? { listingsCut: r.listingsCut } : {}),
+  };
 }
 
 /**

@@ -251,6 +251,9 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     assert.equal(status.state, 'stopped');
     assert.ok(status.divergences.runs >= 2 && status.divergences.repaired >= 2, JSON.stringify(status.divergences));
     assert.equal(status.divergences.found, status.divergences.repaired);
+    // Discovery's figures reach the status too (the scheduled audits' and the stop's).
+    assert.equal(typeof status.divergences.discovered, 'number', JSON.stringify(status.divergences));
+    assert.equal(typeof status.divergences.listingsCut, 'number', JSON.stringify(status.divergences));
 
     // The sync's and the audits' histories replay.
     const histories = t.client.workflow

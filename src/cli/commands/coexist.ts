@@ -35,6 +35,7 @@ const parseName = (raw: unknown) => {
   return r.data;
 };
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const ms = (v: number | null) => (v === null ? '-' : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
 const way = (label: string, d: DirectionFigures) =>
   `  ${label}  ${d.mirrored} mirrored, ${d.eventsPerSecond}/s (last 60 s), lag p50 ${ms(d.lagMs.p50)}, ` +
@@ -62,6 +63,10 @@ export function renderSyncStatus(s: SyncStatus): string {
       (s.divergences.gaps ? `, ${s.divergences.gaps} sequence gaps` : '') +
       ` (${s.divergences.runs} audit${s.divergences.runs === 1 ? '' : 's'}` +
       (s.divergences.failed ? `, ${s.divergences.failed} failed` : '') +
+      (s.divergences.discovered ? `, ${plural(s.divergences.discovered, 'conversation')} found by listing users` : '') +
+      (s.divergences.listingsCut
+        ? `, ${plural(s.divergences.listingsCut, 'user listing')} cut short (older conversations there not audited)`
+        : '') +
       (s.divergences.auditedUntil !== undefined
         ? `, audited up to ${new Date(s.divergences.auditedUntil).toISOString()}`
         : '') +
