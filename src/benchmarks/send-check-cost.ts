@@ -22,15 +22,27 @@ export interface SendCheckCost {
   ms: number;
 }
 
-/** Step 3's layout: `keys` logs of the per-group Action, each full with `n` sends an hour old, budget n/s. */
-async function seedArrayLog(db: Database, appId: number, n: number, keys: number): Promise<void> {
-  await db.pool.query('INSERT INTO zm_call_budget (app_id, action, rate) VALUES ($1, $2, $3)', [appId, ACTION, n]);
+/**
+ * Step 3's layout: `keys` logs ('g0', 'g1', …) of `action`, each full with `n` sends 1 ms apart, the last `ageMs`
+ * ago; the Action's budget n/s. Also the upgrade test's store of the previous version.
+ */
+export async function seedArrayLog(
+  db: Database,
+  {
+    appId,
+    n,
+    keys,
+    ageMs = 3_600_000,
+    action = ACTION,
+  }: { appId: number; n: number; keys: number; ageMs?: number; action?: string }
+): Promise<void> {
+  await db.pool.query('INSERT INTO zm_call_budget (app_id, action, rate) VALUES ($1, $2, $3)', [appId, action, n]);
   await db.pool.query(
     `INSERT INTO zm_call_recent_sends (app_id, action, key, times)
-     SELECT $1, $2, 'g' || k, (SELECT array_agg(clock_timestamp() - interval '1 hour' + i * interval '1 ms' ORDER BY i)
-       FROM generate_series(1, $3) i)
+     SELECT $1, $2, 'g' || k, (SELECT array_agg(clock_timestamp() - make_interval(secs => ($3 - i + $5) / 1000.0)
+       ORDER BY i) FROM generate_series(1, $3) i)
      FROM generate_series(0, $4 - 1) k`,
-    [appId, ACTION, n, keys]
+    [appId, action, n, keys, ageMs]
   );
 }
 
@@ -56,7 +68,7 @@ export async function pgSendCheckCost(
         await applySchema(db.pool, CALL_SCHEDULE_COMPONENT, steps);
         const warmUp = 20;
         const plan = sizes.map((n, i) => ({ n, appId: 100 + i, keys: Math.ceil((sends + warmUp) / n) }));
-        for (const p of plan) await seedArrayLog(db, p.appId, p.n, p.keys);
+        for (const { appId, n, keys } of plan) await seedArrayLog(db, { appId, n, keys });
         if (schema === 'current') await applySchema(db.pool, CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA);
         await db.pool.query('VACUUM ANALYZE');
         for (const { n, appId } of plan) {
