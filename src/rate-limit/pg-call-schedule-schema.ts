@@ -222,6 +222,25 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
       INSERT INTO zm_call_send_head (app_id, action, key, last_n, first_n)
       SELECT app_id, action, key, cardinality(times), 1 FROM zm_call_recent_sends;
       DROP TABLE zm_call_recent_sends;
-      ${rowTrySendFunction}`,
+      ${rowTrySendFunction}
+
+      -- Forgets the logs of an app whose last send is p_idle_s old (groups whose copy is done): a send's rows are
+      -- otherwise kept until N later sends of its log. Never within twice the budget's window (the check cannot
+      -- tell a forgotten send from none). Under each log's head lock, so no send check of it runs meanwhile.
+      CREATE FUNCTION zm_call_forget_idle_sends(p_app bigint, p_idle_s double precision)
+      RETURNS void LANGUAGE sql AS $$
+        WITH idle AS (
+          SELECT h.app_id, h.action, h.key FROM zm_call_send_head h
+          JOIN zm_call_send_log l ON l.app_id = h.app_id AND l.action = h.action AND l.key = h.key AND l.n = h.last_n
+          JOIN zm_call_budget b ON b.app_id = h.app_id AND b.action = h.action
+          WHERE h.app_id = p_app AND l.at < clock_timestamp()
+            - make_interval(secs => greatest(p_idle_s, 2 * greatest(1, floor(b.rate)) / b.rate))
+          FOR UPDATE OF h SKIP LOCKED),
+        forgotten AS (
+          DELETE FROM zm_call_send_log l USING idle i
+          WHERE l.app_id = i.app_id AND l.action = i.action AND l.key = i.key)
+        UPDATE zm_call_send_head h SET first_n = h.last_n + 1 FROM idle i
+        WHERE h.app_id = i.app_id AND h.action = i.action AND h.key = i.key
+      $$;`,
   },
 ];

@@ -12,6 +12,7 @@ import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from '../../src/rate-limit/pg-call-schedule-schema';
 import { ARRAY_LOG_VERSION, seedArrayLog } from '../../src/benchmarks/send-check-cost';
 import { useLocalPostgres } from '../helpers/local-postgres';
+import { waitFor } from '../helpers/wait-for';
 
 describe('call schedule on PostgreSQL: the send log', () => {
   const opened: Database[] = [];
@@ -138,5 +139,35 @@ describe('call schedule on PostgreSQL: the send log', () => {
     await send(2);
     assert.deepEqual(await logRows(db, 1, 'ImportPeerMsg'), [16, 17, 18, 19, 20]);
     assert.equal((await scheduler.trySend('ImportPeerMsg', '')).sentAt, undefined, 'the 5th last is recent');
+  });
+
+  it('forgets the logs idle for an hour, unless the budget is so low that a send that old still counts', async () => {
+    const db = await previousVersionStore('forgets_idle_logs');
+    const scheduler = await PgCallScheduler.open(db, { appId: 1 });
+    const group = 'InviteUsersIntoGroup';
+    await scheduler.setRate(group, 5);
+    for (const key of ['idle', 'active'])
+      for (let i = 0; i < 3; i++) assert.equal((await scheduler.trySend(group, key)).waitMs, 0);
+    await scheduler.setRate('ImportPeerMsg', 0.0001); // one call per 10,000 s
+    assert.equal((await scheduler.trySend('ImportPeerMsg', '')).waitMs, 0);
+    await db.pool.query(
+      "UPDATE zm_call_send_log SET at = at - interval '2 hours' WHERE key = 'idle' OR action = 'ImportPeerMsg'"
+    );
+    const keyRows = async (action: string, key: string) =>
+      (
+        await db.pool.query<{ n: string }>(
+          'SELECT n FROM zm_call_send_log WHERE app_id = 1 AND action = $1 AND key = $2 ORDER BY n',
+          [action, key]
+        )
+      ).rows.map((r) => Number(r.n));
+    // A worker's first call does the housekeeping (then once a minute), after it.
+    await (await PgCallScheduler.open(db, { appId: 1 })).acquire(group, 'another');
+    await waitFor('the idle group forgotten', async () => (await keyRows(group, 'idle')).length === 0, 30_000);
+    assert.deepEqual(await keyRows(group, 'active'), [1, 2, 3]);
+    assert.deepEqual(await keyRows('ImportPeerMsg', ''), [1], 'a send 2 h ago still holds back a 10,000-s budget');
+    assert.ok((await scheduler.trySend('ImportPeerMsg', '')).waitMs > 2_800_000, 'about 10,100 s less the 7,200');
+
+    assert.equal((await scheduler.trySend(group, 'idle')).waitMs, 0);
+    assert.deepEqual(await keyRows(group, 'idle'), [4], 'its numbering goes on');
   });
 });
