@@ -73,6 +73,47 @@ describe('call schedule on PostgreSQL: the send log', () => {
     );
   });
 
+  it('loses no send of workers of the previous version that check sends during the upgrade', async () => {
+    const db = await previousVersionStore('upgrade_under_load');
+    await db.pool.query("INSERT INTO zm_call_budget (app_id, action, rate) VALUES (1, 'ImportPeerMsg', 100000)");
+    // Workers of the previous version: their send check is the database's function, called by name.
+    const sentAt: number[] = [];
+    let failed = 0;
+    let upgraded = false;
+    const worker = async () => {
+      for (let after = 0; after < 20;) {
+        try {
+          const { rows } = await db.pool.query<{ sent_at: number | null }>(
+            "SELECT sent_at FROM zm_call_try_send(1, 'ImportPeerMsg', '', 20, 0.02)"
+          );
+          if (rows[0]?.sent_at != null) sentAt.push(rows[0].sent_at);
+        } catch {
+          failed++; // a check caught by the upgrade fails (its attempt would retry)
+        }
+        if (upgraded) after++;
+      }
+    };
+    const upgrade = async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      await PgCallScheduler.open(db, { appId: 1 });
+      upgraded = true;
+    };
+    await Promise.all([worker(), worker(), worker(), upgrade()]);
+    const { rows } = await db.pool.query<{ n: string; at_ms: number }>(
+      'SELECT n, (extract(epoch FROM at) * 1000)::float8 AS at_ms FROM zm_call_send_log WHERE app_id = 1 ORDER BY n'
+    );
+    assert.ok(sentAt.length > 40, `sends before and after the upgrade: ${sentAt.length} (${failed} failed)`);
+    assert.deepEqual(
+      rows.map((r) => r.at_ms),
+      [...sentAt].sort((a, b) => a - b),
+      'every send recorded, in its order'
+    );
+    assert.deepEqual(
+      rows.map((r) => Number(r.n)),
+      rows.map((_, i) => i + 1)
+    );
+  });
+
   it('writes as many rows for a send with a log of 100,000 sends as with one of 50', async () => {
     const db = await previousVersionStore('cost_independent_of_n');
     await seedArrayLog(db, { appId: 1, n: 50, keys: 1 });
