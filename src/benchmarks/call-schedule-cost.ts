@@ -3,11 +3,12 @@
  * throwaway PostgreSQL on loopback):
  *   - one slot reservation, ms per slot: one slot per transaction, and (PostgreSQL) leases of k slots;
  *   - the send check every call makes just before it leaves, ms (a per-group Action, a new group each time, so no
- *     check waits);
+ *     check waits), and (PostgreSQL) with a full log of N sends, for each N of --log-sizes, in the array log of
+ *     schema step 3 and in today's (send-check-cost.ts);
  *   - 1 and 3 worker processes on one Action at its budget: use of the budget, and the most calls in any sliding
  *     1-s window as the schedule recorded them, as the processes sent them, and as a loopback recorder received them.
  *
- *   npm run bench:call-schedule -- [--rate 20] [--seconds 8] [--reservations 2000]
+ *   npm run bench:call-schedule -- [--rate 20] [--seconds 8] [--reservations 2000] [--log-sizes 50,100000] [--log-checks 300]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,23 +21,30 @@ import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
 import { PgCallScheduler } from '../rate-limit/pg-call-scheduler';
 import { budgetUse, maxInWindow, recordCalls } from './call-recorder';
 import { msPer, pgReservationMs, unboundedPgSchedule, unboundedSqliteSchedule } from './reservation-cost';
+import { pgSendCheckCost } from './send-check-cost';
 
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '8' },
     reservations: { type: 'string', default: '2000' },
+    'log-sizes': { type: 'string', default: '50,100000' },
+    // Fewer than reservations: the array log's check at N = 100,000 took 144 ms (load average 12).
+    'log-checks': { type: 'string', default: '300' },
   },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const reservations = Number(values.reservations);
+const logSizes = values['log-sizes'].split(',').map(Number);
+const logChecks = Number(values['log-checks']);
 
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-schedule-'));
   const server = await startLocalPostgres();
   const env = { ZIM_MIGRATE_DATABASE_URL: server.url, ZIM_MIGRATE_DATABASE_PASSWORD: server.password };
-  const db = openDatabase(resolveDatabaseSettings(env));
+  const settings = resolveDatabaseSettings(env);
+  const db = openDatabase(settings);
   try {
     console.log(`PostgreSQL from ${server.binaries.source}; ${reservations} reservations per row, one caller\n`);
     const rows: [string, string, string][] = [];
@@ -69,6 +77,11 @@ async function main() {
     ]);
     console.log('engine      what                               ms/slot');
     for (const [e, w, ms] of rows) console.log(`${e.padEnd(11)} ${w.padEnd(34)} ${ms}`);
+
+    console.log(`\nPostgreSQL send check with a full log of N sends (budget N/s), ${logChecks} checks each:`);
+    console.log('send log          N        ms/check');
+    for (const r of await pgSendCheckCost(settings, logSizes, logChecks))
+      console.log(`${r.schema.padEnd(17)} ${String(r.n).padEnd(8)} ${r.ms.toFixed(3)}`);
 
     console.log(`\n${rate}/s budget, ${seconds} s of work, 6 concurrent callers per process:`);
     console.log('engine      processes  calls  budget use  most in any 1 s: recorded  sent  arrived');

@@ -14,9 +14,27 @@ const decayedExtra = (extra: string, at: string) =>
   `CASE WHEN ${at} IS NULL THEN 0 ELSE greatest(0, ${extra} - extract(epoch FROM clock_timestamp() - ${at}) * 1000 ` +
   `/ ${EXTRA_HEADROOM_DECAY_MS} * ${EXTRA_HEADROOM_STEP}) END`;
 
+/** The budget's window of the send check: N sends per N / rate s, widened by `widen` of the headroom. */
+const sendWindowDeclarations = (widen: string) => `
+        v_rate double precision := coalesce(
+          (SELECT rate FROM zm_call_budget WHERE app_id = p_app AND action = p_action), p_default_rate);
+        v_n integer := greatest(1, floor(v_rate)::integer);
+        v_window_ms double precision := v_n * 1000 / v_rate * (1 + zm_call_headroom(p_app, p_action, p_headroom) * ${widen});`;
+
+/** A recorded send counted: the Action's calls and the second's sends. */
+const countSend = `
+        INSERT INTO zm_call_budget AS b (app_id, action, rate, calls) VALUES (p_app, p_action, p_default_rate, 1)
+        ON CONFLICT (app_id, action) DO UPDATE SET calls = b.calls + 1;
+        INSERT INTO zm_call_sent_per_second AS c (app_id, action, second, calls)
+        VALUES (p_app, p_action, floor(extract(epoch FROM v_now))::bigint, 1)
+        ON CONFLICT (app_id, action, second) DO UPDATE SET calls = c.calls + 1;
+        wait_ms := 0;
+        sent_at := extract(epoch FROM v_now) * 1000;`;
+
 /**
- * The send check: records a send now (wait_ms 0, sent_at its epoch ms on the database's clock), or returns the ms
- * until the budget's window (N sends per N / rate s, widened by `widen` of the headroom) allows one.
+ * The send check of steps 1 and 3 (applied steps: their SQL must not change), the log of the last N sends an array
+ * rewritten whole on every send: records a send now (wait_ms 0, sent_at its epoch ms on the database's clock), or
+ * returns the ms until the budget's window allows one.
  */
 const trySendFunction = (create: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION', widen: string) => `
       ${create} zm_call_try_send(p_app bigint, p_action text, p_key text,
@@ -54,6 +72,44 @@ const trySendFunction = (create: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION
         ON CONFLICT (app_id, action, second) DO UPDATE SET calls = c.calls + 1;
         wait_ms := 0;
         sent_at := extract(epoch FROM v_now) * 1000;
+      END $$;`;
+
+/**
+ * The send check from step 4 on, with the same answers as the array's: the log one row per send (zm_call_send_log),
+ * so that a send costs the same at any N. The log's head row, locked first, orders the checks of one log; the N-th
+ * last send is then one row found by its number, and the send leaving the last N is deleted as the new one comes.
+ */
+const rowTrySendFunction = `
+      CREATE OR REPLACE FUNCTION zm_call_try_send(p_app bigint, p_action text, p_key text,
+        p_default_rate double precision, p_headroom double precision,
+        OUT wait_ms double precision, OUT sent_at double precision)
+      LANGUAGE plpgsql AS $$
+      DECLARE${sendWindowDeclarations('0.5')}
+        v_last bigint;
+        v_first bigint;
+        v_nth timestamptz;
+        v_now timestamptz;
+        v_age_ms double precision;
+      BEGIN
+        INSERT INTO zm_call_send_head (app_id, action, key, last_n, first_n) VALUES (p_app, p_action, p_key, 0, 1)
+        ON CONFLICT DO NOTHING;
+        SELECT last_n, first_n INTO v_last, v_first FROM zm_call_send_head
+        WHERE app_id = p_app AND action = p_action AND key = p_key FOR UPDATE;
+        v_now := clock_timestamp();
+        -- The N-th last send, if the log has it (after a budget was raised it holds fewer than N: none to wait for).
+        SELECT at INTO v_nth FROM zm_call_send_log
+        WHERE app_id = p_app AND action = p_action AND key = p_key AND n = v_last - v_n + 1;
+        IF FOUND THEN
+          v_age_ms := extract(epoch FROM v_now - v_nth) * 1000;
+          IF v_age_ms < v_window_ms THEN wait_ms := v_window_ms - v_age_ms; RETURN; END IF;
+        END IF;
+        INSERT INTO zm_call_send_log (app_id, action, key, n, at) VALUES (p_app, p_action, p_key, v_last + 1, v_now);
+        -- Keep the last N: one row goes as one comes (all the surplus once after a budget was lowered). From first_n
+        -- on, so that the index scan starts at the oldest live row, not among the deleted ones before it.
+        DELETE FROM zm_call_send_log
+        WHERE app_id = p_app AND action = p_action AND key = p_key AND n >= v_first AND n <= v_last + 1 - v_n;
+        UPDATE zm_call_send_head SET last_n = v_last + 1, first_n = greatest(v_first, v_last + 2 - v_n)
+        WHERE app_id = p_app AND action = p_action AND key = p_key;${countSend}
       END $$;`;
 
 export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
@@ -140,5 +196,51 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
     // check (a late wake-up) held back every later one, each by its own round trip, and 3 workers on PostgreSQL used
     // ~95% of a budget the schedule spaces at 98%. Half the headroom leaves 10 ms of jitter room at 20/s, as SQLite.
     sql: trySendFunction('CREATE OR REPLACE FUNCTION', '0.5'),
+  },
+  {
+    version: 4,
+    name: 'the send log one row per send',
+    // The array of steps 1-3 was read and written whole on every send: O(N), N = 100,000 with budgets lifted.
+    sql: `
+      -- The sliding-window log of the send check: the n-th send of an Action (or of one group of a per-group
+      -- Action) at \`at\`; each log keeps its last N sends (N = the budget).
+      CREATE TABLE zm_call_send_log (
+        app_id bigint NOT NULL, action text NOT NULL, key text NOT NULL, n bigint NOT NULL, at timestamptz NOT NULL,
+        PRIMARY KEY (app_id, action, key, n));
+      -- Each log's numbering: its last send's n and its oldest kept n. Its row lock orders the log's send checks.
+      CREATE TABLE zm_call_send_head (
+        app_id bigint NOT NULL, action text NOT NULL, key text NOT NULL, last_n bigint NOT NULL,
+        first_n bigint NOT NULL, PRIMARY KEY (app_id, action, key));
+
+      -- A store of steps 1-3: each array becomes its rows, oldest first, so the budget holds across the upgrade.
+      -- The lock waits for the send checks in flight on workers of the previous version and holds back theirs that
+      -- follow, so that no send is missed; those then fail (their table is gone) and their attempts retry, with
+      -- this function (workers call it by name, so workers of either version share the new log).
+      LOCK TABLE zm_call_recent_sends IN ACCESS EXCLUSIVE MODE;
+      INSERT INTO zm_call_send_log (app_id, action, key, n, at)
+      SELECT r.app_id, r.action, r.key, t.n, t.at FROM zm_call_recent_sends r, unnest(r.times) WITH ORDINALITY AS t(at, n);
+      INSERT INTO zm_call_send_head (app_id, action, key, last_n, first_n)
+      SELECT app_id, action, key, cardinality(times), 1 FROM zm_call_recent_sends;
+      DROP TABLE zm_call_recent_sends;
+      ${rowTrySendFunction}
+
+      -- Forgets the logs of an app whose last send is p_idle_s old (groups whose copy is done): a send's rows are
+      -- otherwise kept until N later sends of its log. Never within twice the budget's window (the check cannot
+      -- tell a forgotten send from none). Under each log's head lock, so no send check of it runs meanwhile.
+      CREATE FUNCTION zm_call_forget_idle_sends(p_app bigint, p_idle_s double precision)
+      RETURNS void LANGUAGE sql AS $$
+        WITH idle AS (
+          SELECT h.app_id, h.action, h.key FROM zm_call_send_head h
+          JOIN zm_call_send_log l ON l.app_id = h.app_id AND l.action = h.action AND l.key = h.key AND l.n = h.last_n
+          JOIN zm_call_budget b ON b.app_id = h.app_id AND b.action = h.action
+          WHERE h.app_id = p_app AND l.at < clock_timestamp()
+            - make_interval(secs => greatest(p_idle_s, 2 * greatest(1, floor(b.rate)) / b.rate))
+          FOR UPDATE OF h SKIP LOCKED),
+        forgotten AS (
+          DELETE FROM zm_call_send_log l USING idle i
+          WHERE l.app_id = i.app_id AND l.action = i.action AND l.key = i.key)
+        UPDATE zm_call_send_head h SET first_n = h.last_n + 1 FROM idle i
+        WHERE h.app_id = i.app_id AND h.action = i.action AND h.key = i.key
+      $$;`,
   },
 ];

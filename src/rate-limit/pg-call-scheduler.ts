@@ -31,6 +31,8 @@ export const LEASE_SPAN_MS = 250;
 const LATE_SLOT_MS = 5;
 /** How long per-second send counts are kept (as in SQLite). */
 const SENT_KEPT_S = 3_600;
+/** A send log (an Action's, a group's) this long without a send is forgotten: groups whose copy is done. */
+const IDLE_LOG_S = 3_600;
 
 interface Waiter {
   resolve: (at: number) => void;
@@ -221,7 +223,9 @@ export class PgCallScheduler implements CallScheduler {
       void this.query(
         'DELETE FROM zm_call_sent_per_second WHERE app_id = $1 AND second < extract(epoch FROM clock_timestamp()) - $2',
         [this.options.appId, SENT_KEPT_S]
-      ).catch(() => undefined); // housekeeping: the next minute tries again
+      )
+        .then(() => this.query('SELECT zm_call_forget_idle_sends($1, $2)', [this.options.appId, IDLE_LOG_S]))
+        .catch(() => undefined); // housekeeping: the next minute tries again
     }
     return sentAt;
   }
