@@ -13,7 +13,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { request } from 'undici';
 import { createAuditActivities } from '../../activities/coexist-audit';
 import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
@@ -29,6 +28,7 @@ import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
 import type { coexistAuditWorkflow, CoexistAuditInput } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
+import { bothSides, count, post } from '../helpers/coexist-sides';
 import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
 import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
 
@@ -38,13 +38,6 @@ const SYNC = 'discovery-test';
 const GROUP = 'g-unknown';
 const CANARY = `CANARY-${randomUUID()}`;
 const RETRIES = [50, 100, 200, 400, 800];
-
-async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 describe('reconciliation audit: conversations whose every event was lost are discovered', { timeout: 180_000 }, () => {
   let t: TemporalTestEnv;
@@ -105,20 +98,20 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const zimBodies = async (conv: 'peer' | 'group') =>
-    (conv === 'group'
-      ? await zim.client.queryGroupMsg({ GroupId: GROUP, Limit: 100 })
-      : await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'dan', Limit: 100 })
-    ).messages.map((m) => m.msgBody ?? '');
-  const legacyBodies = async (conv: 'peer' | 'group') =>
-    (await legacyClient.page(conv === 'group' ? `group:${GROUP}` : 'peer:ann:dan', 0, 1000)).messages.map(
-      (m) => m.body
-    );
-  const count = (bodies: string[], body: string) => bodies.filter((b) => b === body).length;
-  const sendZim = (from: string, target: object, body: string) =>
-    post(`${zim.emulator.url}/_emulator/sdk/send`, { from, ...target, body });
-  const sendLegacy = (from: string, target: object, body: string) =>
-    post(`${legacy.url}/_test/app1/send`, { from, ...target, body });
+  // Read back after `before` started the servers.
+  const sides = () =>
+    bothSides({
+      zim: zim.client,
+      emulatorUrl: zim.emulator.url,
+      legacy: legacyClient,
+      legacyUrl: legacy.url,
+      peer: ['ann', 'dan'],
+      group: GROUP,
+    });
+  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
+  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
+  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
+  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
   const audit = (from: number, extra: Partial<CoexistAuditInput> = {}) =>
     t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,

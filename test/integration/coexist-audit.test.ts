@@ -13,7 +13,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { request } from 'undici';
 import { createAuditActivities } from '../../activities/coexist-audit';
 import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
@@ -32,6 +31,7 @@ import { ZIM_COEXIST_SYNC } from '../../src/shared/search-attributes';
 import { syncViewQuery } from '../../workflows/coexist-sync';
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
+import { bothSides, count, post } from '../helpers/coexist-sides';
 import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
 import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
 
@@ -41,13 +41,6 @@ const SYNC = 'audit-test';
 const GROUP = 'g-audit';
 const CANARY = `CANARY-${randomUUID()}`;
 const RETRIES = [50, 100, 200, 400, 800];
-
-async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 describe('reconciliation audit: lost callbacks and routing events found and repaired', { timeout: 180_000 }, () => {
   let t: TemporalTestEnv;
@@ -105,20 +98,20 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const zimBodies = async (conv: 'peer' | 'group') =>
-    (conv === 'group'
-      ? await zim.client.queryGroupMsg({ GroupId: GROUP, Limit: 100 })
-      : await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 })
-    ).messages.map((m) => m.msgBody ?? '');
-  const legacyBodies = async (conv: 'peer' | 'group') =>
-    (await legacyClient.page(conv === 'group' ? `group:${GROUP}` : 'peer:ann:bob', 0, 1000)).messages.map(
-      (m) => m.body
-    );
-  const count = (bodies: string[], body: string) => bodies.filter((b) => b === body).length;
-  const sendZim = (from: string, target: object, body: string) =>
-    post(`${zim.emulator.url}/_emulator/sdk/send`, { from, ...target, body });
-  const sendLegacy = (from: string, target: object, body: string) =>
-    post(`${legacy.url}/_test/app1/send`, { from, ...target, body });
+  // Read back after `before` started the servers.
+  const sides = () =>
+    bothSides({
+      zim: zim.client,
+      emulatorUrl: zim.emulator.url,
+      legacy: legacyClient,
+      legacyUrl: legacy.url,
+      peer: ['ann', 'bob'],
+      group: GROUP,
+    });
+  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
+  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
+  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
+  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
   const audit = (from: number) =>
     t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
