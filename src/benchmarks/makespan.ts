@@ -7,6 +7,7 @@
  *   actual / lower bound (the plan's critical path at the budgets, no stage shorter than its longest chain of calls
  *   × the step time, the chain term shown apart; target ≤ 1.10) and per-stage actual vs planned;
  *   the naive sequential time (one call at a time, stage after stage) and naive / actual;
+ *   the message imports phase by phase (both import stages at once, then one), with the worker's cores and CPU per call;
  *   the worker process's RSS over the run (start, middle, end, max, slope) and each process's CPU.
  *
  *   npm run bench:makespan -- [--shape synthetic|real] [--users 3000] [--messages N] [--group-messages N] [--seed N]
@@ -32,7 +33,8 @@ import { classifyZimCode, zimCodeName } from '../zim-client/codes';
 import type { CountersSnapshot } from '../zim-emulator';
 import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
-import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { devServerPid, cpuMeter, cpuSeconds, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { importPhases, renderImportPhase, type CpuSeries } from './import-phases';
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
 import { MAKESPAN_OPTIONS, parseMakespanFlags, workloadArgs } from './makespan-flags';
 import { resultWithin } from './result-within';
@@ -184,6 +186,7 @@ async function main() {
   const server = await startDevServer();
   const emulator = await startEmulatorAtRate(o.rate, workload.limits);
   const series: CallSeries = [];
+  const workerCpu: CpuSeries = [];
   let cpu: CpuUse = [];
   let rss: ReturnType<typeof summariseRss> | undefined;
   let t0 = 0;
@@ -204,7 +207,14 @@ async function main() {
           'dev server': devServerPid(),
           'benchmark + emulator': 'self',
         });
-        const sampler = setInterval(() => series.push(callSample(emu.counters())), 1_000);
+        const sampler = setInterval(() => {
+          series.push(callSample(emu.counters()));
+          try {
+            workerCpu.push({ at: Date.now(), cpuSeconds: cpuSeconds(worker!.pid) });
+          } catch {
+            // it has exited: the run fails below
+          }
+        }, 1_000);
         try {
           if ((await resultWithin(server.env.client, handle, o.timeoutMinutes * 60_000)) === 'timed out') {
             await printStuck(server.env.client, 'bench-makespan');
@@ -263,6 +273,9 @@ async function main() {
       const use = budgetUse(series, action, o.rate);
       if (use) console.log(`  ${renderBudgetUse(action, use, o.rate)}`);
     }
+    console.log('message imports by phase (while both import stages had work, and while one had):');
+    for (const phase of importPhases(series, workerCpu, result.stages, t0))
+      console.log(`  ${renderImportPhase(phase, o.rate)}`);
     printVerifyReads(series, result.stages, o.rate);
     const answers = codeAnswers(made);
     console.log(
