@@ -5,10 +5,10 @@
  *   real:      `gen --shape real` (issue #16's messy export): power-law conversation lengths with one very long
  *              conversation among many of one or two messages, a 700-member room, history from 2015 to 2019, and
  *              records ZIM cannot take, left out by `plan --exclude-errors`. Its defaults (3,000 users, seed 18,
- *              16,000 one-to-one and 12,000 room messages) give, besides the longest conversation (3,213 messages),
- *              conversations of 1,017 and 797 messages, two rooms of 700 members and ~1,900 conversations of one or
- *              two messages, and run in about 12 minutes at 50 calls/s (docs/benchmarks.md); other seeds or smaller
- *              sizes may have no conversation near 1,000 messages nor a second large room.
+ *              16,000 one-to-one and 12,000 room messages) stage, besides the longest conversation (3,190 messages),
+ *              conversations of 1,010 and 787 messages, rooms of 700 and 680 members and 1,917 conversations of one
+ *              or two messages; a lower bound of about 12 minutes at 50 calls/s (docs/benchmarks.md). Other seeds or
+ *              smaller sizes may have no conversation near 1,000 messages nor a second large room.
  */
 import { z } from 'zod';
 import { REAL_SHAPE_LIMITS, REAL_SHAPE_PLAN_FLAGS } from '../synthetic/real-shape';
