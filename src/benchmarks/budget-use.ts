@@ -6,7 +6,7 @@
 import { classifyZimCode } from '../zim-client/codes';
 import { TEST_APP_ID, TEST_SECRET } from '../testing/migration-rig';
 import { ZIM_ACTION_NAMES } from '../zim-client/actions';
-import { startZimEmulator, type CountersSnapshot } from '../zim-emulator';
+import { startZimEmulator, type CountersSnapshot, type EmulatorOptions } from '../zim-emulator';
 
 /** Cumulative calls per Action at each sample, and of them those answered "too frequent". */
 export type CallSeries = { at: number; calls: Partial<Record<string, number>>; tooFrequent: Record<string, number> }[];
@@ -89,11 +89,15 @@ export function renderBudgetUse(action: string, use: BudgetUse, budget: number):
   );
 }
 
-/** A ZIM emulator enforcing `rate` calls/s on every Action app-wide (no per-group limits), as ZIM's budgets would. */
-export function startEmulatorAtRate(rate: number) {
+/**
+ * A ZIM emulator enforcing `rate` calls/s on every Action app-wide (no per-group limits), as ZIM's budgets would;
+ * `limits` overrides the Pro plan's (e.g. the retention and member cap that `plan` was given).
+ */
+export function startEmulatorAtRate(rate: number, limits: EmulatorOptions['limits'] = {}) {
   return startZimEmulator({
     appId: TEST_APP_ID,
     serverSecret: TEST_SECRET,
+    limits,
     rateLimits: {
       enabled: true,
       perSecond: Object.fromEntries(ZIM_ACTION_NAMES.map((a) => [a, rate])),

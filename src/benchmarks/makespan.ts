@@ -1,19 +1,23 @@
 /**
- * A whole migration's duration against its lower bound. Generates and plans an export (several thousand users),
+ * A whole migration's duration against its lower bound. Generates and plans an export (several thousand users;
+ * `--shape real`: shaped like real chat, with a very long conversation, a few of ~1,000 messages, rooms of 700
+ * members and many conversations of one or two messages, src/benchmarks/makespan-flags.ts),
  * runs the migration on a worker process against the emulator with every Action's budget at `--rate` calls/s,
  * enforced by the emulator with the same numbers (InviteUsersIntoGroup stays 1/s per group), and prints:
  *   actual / lower bound (the plan's critical path at the budgets, no stage shorter than its longest chain of calls
  *   × the step time, the chain term shown apart; target ≤ 1.10) and per-stage actual vs planned;
  *   the naive sequential time (one call at a time, stage after stage) and naive / actual;
+ *   the message imports phase by phase (both import stages at once, then one), with the worker's cores and CPU per call;
  *   the worker process's RSS over the run (start, middle, end, max, slope) and each process's CPU.
  *
- *   npm run bench:makespan -- [--users 3000] [--messages 10000] [--group-messages 10000] [--rate 50] [--step-ms N]
- *   (--step-ms: one chain step's time; default the plan's, i.e. DEFAULT_STEP_MS, measured by bench:chain)
+ *   npm run bench:makespan -- [--shape synthetic|real] [--users 3000] [--messages N] [--group-messages N] [--seed N]
+ *     [--rate 50] [--step-ms N] [--rss-every 5] [--timeout-minutes 30]
+ *   (--messages, --group-messages, --seed: default 10000, 10000, 7 for synthetic; 16000, 12000, 18 for real.
+ *   --step-ms: one chain step's time; default the plan's, i.e. DEFAULT_STEP_MS, measured by bench:chain)
  */
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
-import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { PER_GROUP_ACTIONS } from '../plan/actions';
 import { DEFAULT_STEP_MS, LANES_PER_OWNER } from '../shared/chains';
@@ -29,23 +33,13 @@ import { classifyZimCode, zimCodeName } from '../zim-client/codes';
 import type { CountersSnapshot } from '../zim-emulator';
 import { singleCallRoundTripMs } from './bare-zim-loop';
 import { lowerBound, naiveSequentialSeconds } from './makespan-bounds';
-import { devServerPid, cpuMeter, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { devServerPid, cpuMeter, cpuSeconds, loadAverageText, renderCpuUse, type CpuUse } from './process-stats';
+import { importPhases, renderImportPhase, type CpuSeries } from './import-phases';
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
-import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { MAKESPAN_OPTIONS, parseMakespanFlags, workloadArgs } from './makespan-flags';
 import { resultWithin } from './result-within';
 import { startEmulatorAtRate, budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { installWorkerLogger } from '../worker/worker-logger';
-
-const Flags = z.object({
-  users: wholeNumber('--users', 2),
-  messages: wholeNumber('--messages', 0),
-  groupMessages: wholeNumber('--group-messages', 0),
-  rate: wholeNumber('--rate', 1).max(10_000),
-  seed: wholeNumber('--seed', 0),
-  rssEvery: wholeNumber('--rss-every', 1),
-  timeoutMinutes: wholeNumber('--timeout-minutes', 1),
-  stepMs: z.coerce.number({ error: '--step-ms must be a number of ms' }).min(0, '--step-ms must be ≥ 0').optional(),
-});
 
 /** What a migration that did not finish is waiting for: its running workflows and their workflow task attempts. */
 async function printStuck(client: Client, migrationId: string) {
@@ -62,14 +56,25 @@ async function printStuck(client: Client, migrationId: string) {
   }
 }
 
-/** The longest sequences that must go one call after another: a conversation copy, a group's history. */
+/**
+ * The longest sequences that must go one call after another (a conversation copy, a group's history), and what
+ * makes a workload real-shaped: its longest conversations, its largest rooms and how many conversations are tiny.
+ */
 function longestSequences(stagingPath: string) {
   const db = new Database(stagingPath, { readonly: true });
   try {
     const n = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? 0;
+    const list = (sql: string) => db.prepare(sql).pluck().all() as number[];
+    // Messages of each conversation that at least one side keeps (deleted by both: not imported).
+    const conversations =
+      'SELECT count(DISTINCT msg) AS c FROM peer_copies GROUP BY min(owner, peer), max(owner, peer)';
     return {
       conversation: n('SELECT max(c) FROM (SELECT count(*) AS c FROM peer_copies GROUP BY owner, peer)'),
       groupHistory: n('SELECT max(message_count) FROM groups'),
+      topConversations: list(`SELECT c FROM (${conversations}) ORDER BY c DESC LIMIT 4`),
+      conversations: n(`SELECT count(*) FROM (${conversations})`),
+      tinyConversations: n(`SELECT count(*) FROM (${conversations}) WHERE c <= 2`),
+      largestGroups: list('SELECT member_count FROM groups ORDER BY member_count DESC LIMIT 3'),
     };
   } finally {
     db.close();
@@ -160,19 +165,9 @@ function printVerifyReads(series: CallSeries, stages: readonly StageProgress[], 
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      users: { type: 'string', default: '3000' },
-      messages: { type: 'string', default: '10000' },
-      'group-messages': { type: 'string', default: '10000' },
-      rate: { type: 'string', default: '50' },
-      seed: { type: 'string', default: '7' },
-      'rss-every': { type: 'string', default: '5' },
-      'timeout-minutes': { type: 'string', default: '30' },
-      'step-ms': { type: 'string' },
-    },
-  });
-  const o = Flags.parse(camelCaseKeys(values));
+  const { values } = parseArgs({ options: MAKESPAN_OPTIONS });
+  const o = parseMakespanFlags(values);
+  const workload = workloadArgs(o);
   installWorkerLogger('ERROR');
   console.log(`zim-migrate makespan benchmark, ${new Date().toISOString()}, load average ` + loadAverageText());
 
@@ -182,18 +177,16 @@ async function main() {
     `${a}=${o.rate}`,
   ]);
   const budgets = Object.fromEntries(MIGRATION_ACTIONS.filter((a) => !defaultBudget(a).perKey).map((a) => [a, o.rate]));
-  const staging = await buildStaging(o.users, o.seed, {
-    gen: ['--messages', String(o.messages), '--group-messages', String(o.groupMessages)],
-    plan: planRates,
-  });
+  const staging = await buildStaging(o.users, o.seed, { gen: workload.gen, plan: [...workload.plan, ...planRates] });
   const store = await openStaging(staging.planned, { readonly: true });
   const meta = await store.meta();
   await store.close();
   const roundTripMs = await singleCallRoundTripMs();
 
   const server = await startDevServer();
-  const emulator = await startEmulatorAtRate(o.rate);
+  const emulator = await startEmulatorAtRate(o.rate, workload.limits);
   const series: CallSeries = [];
+  const workerCpu: CpuSeries = [];
   let cpu: CpuUse = [];
   let rss: ReturnType<typeof summariseRss> | undefined;
   let t0 = 0;
@@ -214,7 +207,14 @@ async function main() {
           'dev server': devServerPid(),
           'benchmark + emulator': 'self',
         });
-        const sampler = setInterval(() => series.push(callSample(emu.counters())), 1_000);
+        const sampler = setInterval(() => {
+          series.push(callSample(emu.counters()));
+          try {
+            workerCpu.push({ at: Date.now(), cpuSeconds: cpuSeconds(worker!.pid) });
+          } catch {
+            // it has exited: the run fails below
+          }
+        }, 1_000);
         try {
           if ((await resultWithin(server.env.client, handle, o.timeoutMinutes * 60_000)) === 'timed out') {
             await printStuck(server.env.client, 'bench-makespan');
@@ -230,6 +230,7 @@ async function main() {
     });
     const actualSeconds = (Date.now() - t0) / 1000;
     const made = emulator.counters();
+    console.log(`workload: --shape ${o.shape}, --users ${o.users}, --seed ${o.seed}, gen ${workload.gen.join(' ')}`);
     printSize(meta.counts, made);
     console.log(
       `budgets: ${o.rate} calls/s per Action (InviteUsersIntoGroup 1/s per group), the same in our call schedule and ` +
@@ -259,7 +260,12 @@ async function main() {
 
     const longest = longestSequences(staging.planned);
     console.log(
-      `\nlongest sequences (one call after another): a conversation copy of ${fmt(longest.conversation)} messages, ` +
+      `\nshape: ${fmt(longest.conversations)} conversations, the longest ${longest.topConversations.map(fmt).join(', ')} ` +
+        `messages, ${fmt(longest.tinyConversations)} of one or two; the largest groups ` +
+        `${longest.largestGroups.map(fmt).join(', ')} members`
+    );
+    console.log(
+      `longest sequences (one call after another): a conversation copy of ${fmt(longest.conversation)} messages, ` +
         `an owner's copy of ${fmt(bound.actions.find((a) => a.action === 'ImportPeerMsg')?.chainSteps ?? 0)} steps ` +
         `over ${LANES_PER_OWNER} lanes, a group history of ${fmt(longest.groupHistory)}`
     );
@@ -267,6 +273,9 @@ async function main() {
       const use = budgetUse(series, action, o.rate);
       if (use) console.log(`  ${renderBudgetUse(action, use, o.rate)}`);
     }
+    console.log('message imports by phase (while both import stages had work, and while one had):');
+    for (const phase of importPhases(series, workerCpu, result.stages, t0))
+      console.log(`  ${renderImportPhase(phase, o.rate)}`);
     printVerifyReads(series, result.stages, o.rate);
     const answers = codeAnswers(made);
     console.log(

@@ -72,8 +72,15 @@ export interface RealShapeSummary extends GenerateSummary {
 export const REAL_HISTORY = { fromMs: Date.UTC(2015, 0, 1), toMs: Date.UTC(2020, 0, 1) };
 /** The largest room's members (when there are that many users): the real export's largest room. */
 export const LARGEST_ROOM = 700;
-/** The plan settings the shape needs: years of history, and rooms above Pro's 200 members. */
-export const REAL_SHAPE_PLAN_FLAGS = ['--retention-days', '10000', '--max-group-members', '2000'] as const;
+/** The ZIM plan limits the shape needs: years of history, and rooms above Pro's 200 members. */
+export const REAL_SHAPE_LIMITS = { retentionDays: 10_000, maxGroupMembers: 2000 } as const;
+/** The plan settings for REAL_SHAPE_LIMITS. */
+export const REAL_SHAPE_PLAN_FLAGS = [
+  '--retention-days',
+  String(REAL_SHAPE_LIMITS.retentionDays),
+  '--max-group-members',
+  String(REAL_SHAPE_LIMITS.maxGroupMembers),
+] as const;
 
 const RANGE = REAL_HISTORY.toMs - REAL_HISTORY.fromMs;
 const HOUR_MS = 3_600_000;
