@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -319,6 +319,46 @@ describe('zim-migrate dev', { timeout: 10 * 60_000, concurrency: 2 }, () => {
       const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       assert.ok(servers, out);
       await assertAllEnded(run, [port, uiPort, Number(servers[1]), Number(servers[2])]);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it('--coexist --staging postgres: the handoff reads the staging in a local PostgreSQL, its password by environment only (exit 0)', async () => {
+    const dir = path.join(scratch(), 'r');
+    const [port, uiPort] = await threeFreePorts();
+    const run = runDev([
+      ...['--dir', dir, '--users', '6', '--rate', '200', '--coexist', '--coexist-rounds', '3'],
+      ...['--staging', 'postgres', '--port', String(port), '--ui-port', String(uiPort)],
+    ]);
+    try {
+      const [, pgPort] = await run.waitFor(/PostgreSQL postgres:\/\/zim@127\.0\.0\.1:(\d+)\/zim_migrate/, RUN_MS);
+      // Written before the line above; deleted with the server.
+      const password = readFileSync(path.join(dir, 'postgres_password'), 'utf8').trim();
+      assert.ok(password.length >= 16);
+      await run.waitFor(/Temporal server +127\.0\.0\.1/, RUN_MS);
+      run.temporalChildren();
+      const { code } = await exitWithin(run, RUN_MS);
+      const out = run.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /Staged in postgres:\/\/zim@127\.0\.0\.1:\d+\/zim_migrate\?schema=rehearsal/);
+      // The same check as on SQLite: the handoff dropped what the staged history holds and released the rest.
+      assert.match(
+        out,
+        /^coexist: 24 messages legacy→ZIM, 16 ZIM→legacy, 0 lost, 0 duplicated, 0 echoed; import handoff: 9 held, 5 dropped as in the history, 4 released, 0 parked; the message left out of the export \(older than the watermark\): 0 in ZIM$/m
+      );
+      assert.match(out, /Verify: \d+ checks, all matched/);
+      // The password reached the handoff by environment: not in the output, nor in any file left (Temporal's
+      // database holds the workflows' inputs and histories).
+      assert.ok(!out.includes(password), 'the PostgreSQL password was printed');
+      assert.ok(!existsSync(path.join(dir, 'postgres_password')));
+      for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+        const file = path.join(dir, f);
+        if (statSync(file).isFile()) assert.ok(!readFileSync(file).includes(password), `the password is in ${f}`);
+      }
+      const servers = /legacy server http:\/\/127\.0\.0\.1:(\d+), receiver http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      assert.ok(servers, out);
+      await assertAllEnded(run, [port, uiPort, Number(pgPort), Number(servers[1]), Number(servers[2])]);
     } finally {
       await run.cleanup();
     }
