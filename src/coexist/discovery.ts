@@ -4,8 +4,9 @@
  * §9). Keys are the contract's (`peer:<a>:<b>` with a < b, `group:<id>`). Each reader pages until the side says it is
  * done or `maxPages` ran out; `cut` says the listing may have left out conversations active since `since`.
  */
+import { parseConversation } from './audit';
 import type { LegacyClient } from './legacy-client';
-import type { LegacyUserConversations } from './legacy-contract';
+import { conversationKey, type LegacyUserConversations } from './legacy-contract';
 
 export interface Listed {
   keys: string[];
@@ -28,8 +29,8 @@ export interface ZimConversationPage {
 /** A time ZIM gives in seconds or ms (its unit is not documented here): a value too small for ms is seconds. */
 const toMs = (t: number) => (t < 1e11 ? t * 1000 : t);
 
-/** The one-to-one key of two users. */
-export const peerKey = (a: string, b: string) => (a < b ? `peer:${a}:${b}` : `peer:${b}:${a}`);
+/** The one-to-one key of two users (sorted, as the contract's). */
+const peerKey = (a: string, b: string) => conversationKey({ kind: 'peer', users: [a, b] });
 
 /**
  * ZIM's QueryConversationList for `user` (`read` makes the call, in its call-schedule slot), every page: the list is
@@ -81,10 +82,9 @@ export async function legacyConversationsSince(
     const r: LegacyUserConversations = await legacy.userConversations(user, since, pageSize, cursor);
     for (const c of r.conversations) {
       if (c.lastMessageAt < since) continue;
-      const peer = /^peer:([^:]+):([^:]+)$/.exec(c.key);
-      if (peer) {
-        if (peer[1] !== peer[2] && (peer[1] === user || peer[2] === user)) keys.add(peerKey(peer[1]!, peer[2]!));
-      } else if (/^group:.+$/.test(c.key)) keys.add(c.key);
+      const conv = parseConversation(c.key);
+      if (conv?.kind === 'group') keys.add(c.key);
+      else if (conv && conv.users[0] !== conv.users[1] && conv.users.includes(user)) keys.add(peerKey(...conv.users));
     }
     if (r.next === undefined || r.conversations.length === 0) return { keys: [...keys], cut: false };
     cursor = r.next;
