@@ -9,6 +9,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { switchToWal } from '../shared/sqlite-wal';
+import { parseConversation } from './audit';
 import { SyncEventSchema, type SyncEvent } from './sync-event';
 
 export type Origin = 'zim' | 'legacy';
@@ -388,8 +389,8 @@ const toRecord = (r: Row): MirrorRecord => ({
 export function knownUsers(convs: string[], groupMembers: string[]): string[] {
   const users = new Set(groupMembers);
   for (const c of convs) {
-    const peer = /^peer:([^:]+):([^:]+)$/.exec(c);
-    if (peer) users.add(peer[1]!).add(peer[2]!);
+    const conv = parseConversation(c);
+    if (conv?.kind === 'peer') users.add(conv.users[0]).add(conv.users[1]);
   }
   return [...users];
 }
