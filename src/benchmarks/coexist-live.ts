@@ -10,8 +10,9 @@
  * It prints, from what both sides hold at the end (every message is looked up on the other side: the lag is the
  * copy's time there less the original's time on its side, both stamped by servers in this process): messages each
  * way with lost / duplicated / echoed, sync lag p50/p99/max each way, mirrored messages per second, CPU ms per synced
- * message of the receiver and the worker (the Temporal server's beside it, shared with the import), and the
- * import's calls per second against its budgets over the same minutes.
+ * message of the receiver and the worker (the Temporal server's beside it, shared with the import), the
+ * conversation workflows' history events per synced message, and the import's calls per second against its budgets
+ * over the same minutes.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +38,7 @@ import { LegacyClient } from '../coexist/legacy-client';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
 import { budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
 import { cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
+import { historyEventsOf } from './history-events';
 
 const FlagsSchema = z.object({
   minutes: z.coerce.number().positive('--minutes: more than 0').default(5),
@@ -299,6 +301,7 @@ async function main() {
     await importHandle.terminate('bench:coexist: traffic over').catch(() => undefined);
     await imported;
     await stopSync(client, SYNC, () => undefined);
+    const history = await historyEventsOf(client, 'conversationSyncWorkflow');
 
     const synced = result.legacyToZim.length + result.zimToLegacy.length;
     const trafficSeconds = (trafficTo - trafficFrom) / 1000;
@@ -321,6 +324,10 @@ async function main() {
     const perMessage = cpu.map((u) => `${u.name} ${((u.cpuSeconds * 1000) / synced).toFixed(2)} ms`).join(', ');
     console.log(`  CPU per synced message: ${perMessage}`);
     console.log(`  CPU: ${renderCpuUse(cpu)}`);
+    console.log(
+      `  history: ${history.events} events in ${history.runs} conversation workflow runs = ` +
+        `${(history.events / synced).toFixed(1)} per synced message`
+    );
     console.log(
       `  import: ${importDone ? `finished ${((importDone - trafficFrom) / 1000).toFixed(0)} s into the traffic` : 'still running at the end (terminated)'}`
     );
