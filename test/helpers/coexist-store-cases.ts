@@ -1,8 +1,9 @@
 /**
  * Behaviour every CoexistStore engine must have (SQLite, PostgreSQL), run by each engine's test: bodies by keyed
  * reference, the mirror ledger (intent counts attempts and never downgrades SENT, SENT only from INTENT keeping its
- * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences. Several cases open
- * two stores on one location, as a receiver and a worker on two machines would, and race them.
+ * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences, and the key tables
+ * the audit pages through (conversations and users by key range, filled on upgrade). Several cases open two stores
+ * on one location, as a receiver and a worker on two machines would, and race them.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
