@@ -68,6 +68,8 @@ export interface AuditDeps {
 /** Each side is read back this much before the window: the two sides' clocks may disagree. */
 export const AUDIT_CLOCK_SKEW_MS = 5 * 60_000;
 
+/** Conversation keys added to the store per write while the sync's workflows are listed. */
+const NOTE_BATCH = 500;
 /** Conversations per page of the legacy side's listing. */
 const LEGACY_LISTING_PAGE = 100;
 /** What ZIM may answer for a user it does not know (zim-api.md §2). */
@@ -450,42 +452,57 @@ export function createAuditActivities(deps: AuditDeps) {
   }
 
   /**
-   * The conversations the sync knows: those the store knows (mirrors, group state, parked, earlier divergences)
-   * and, with a sync name, those with a workflow in the sync (which includes conversations that only ever saw
-   * echoes).
+   * Adds the sync's conversation workflows to the store's conversations (which includes conversations whose events
+   * left no row there: echoes only, events refused or held for a handoff): one visibility listing, heartbeating.
    */
-  async function knownConversations(syncName: string | undefined): Promise<Set<string>> {
-    const all = new Set(await store.conversations());
-    if (syncName !== undefined) {
-      const query = `${ZIM_COEXIST_SYNC.name} = "${syncName}" AND WorkflowType = "conversationSyncWorkflow"`;
-      for await (const w of getClient().workflow.list({ query }))
-        if (w.workflowId.startsWith('coexist:')) all.add(w.workflowId.slice('coexist:'.length));
+  async function noteSyncWorkflows(syncName: string): Promise<void> {
+    const query = `${ZIM_COEXIST_SYNC.name} = "${syncName}" AND WorkflowType = "conversationSyncWorkflow"`;
+    let batch: string[] = [];
+    for await (const w of getClient().workflow.list({ query })) {
+      if (w.workflowId.startsWith('coexist:')) batch.push(w.workflowId.slice('coexist:'.length));
+      if (batch.length >= NOTE_BATCH) {
+        await store.noteConversations(batch);
+        batch = [];
+        heartbeatIfActivity();
+      }
     }
-    return all;
+    await store.noteConversations(batch);
   }
 
-  /** One page of `items` in key order after `after`. */
+  /** One page of `items` in key order after `after` (the few conversations found for a page of users). */
   const pageAfter = (items: Iterable<string>, after: string | undefined, limit: number) => {
     const sorted = [...items].filter((c) => after === undefined || c > after).sort();
     return { items: sorted.slice(0, limit), more: sorted.length > limit };
   };
 
   return {
-    /** One page of the conversations the sync knows (knownConversations), in key order after `after`. */
+    /**
+     * One page of the conversations the sync knows, in key order after `after`: those the store knows (mirrors,
+     * group state, parked, earlier divergences) and, with a sync name, those with a workflow in the sync, which the
+     * audit's first page (no `after`) adds to the store, so each page costs one indexed range of the store.
+     */
     async listAuditConversations(input: {
       after?: string;
       limit: number;
       syncName?: string;
     }): Promise<{ conversations: string[]; more: boolean }> {
-      const known = [...(await knownConversations(input.syncName))].filter((c) => parseConversation(c));
-      const { items, more } = pageAfter(known, input.after, input.limit);
-      return { conversations: items, more };
+      if (input.after === undefined && input.syncName !== undefined) await noteSyncWorkflows(input.syncName);
+      // One more than the page, to tell whether there are more; keys that name no conversation are passed over.
+      const want = input.limit + 1;
+      const out: string[] = [];
+      for (let after = input.after; ;) {
+        const keys = await store.conversationsAfter(after, want);
+        out.push(...keys.filter((c) => parseConversation(c)));
+        if (out.length >= want || keys.length < want) break;
+        after = keys.at(-1);
+      }
+      return { conversations: out.slice(0, input.limit), more: out.length > input.limit };
     },
 
     /** One page of the users the store has seen (its one-to-one conversations, its groups' members), in order. */
     async listAuditUsers(input: { after?: string; limit: number }): Promise<{ users: string[]; more: boolean }> {
-      const { items, more } = pageAfter(await store.users(), input.after, input.limit);
-      return { users: items, more };
+      const users = await store.usersAfter(input.after, input.limit + 1);
+      return { users: users.slice(0, input.limit), more: users.length > input.limit };
     },
 
     /**
@@ -515,7 +532,8 @@ export function createAuditActivities(deps: AuditDeps) {
         }
         heartbeatIfActivity();
       }
-      const known = await knownConversations(input.syncName);
+      // Only the keys found are looked up (the sync's workflows were added to the store by the audit's first page).
+      const known = await store.knownOf([...found]);
       const { items, more } = pageAfter(
         [...found].filter((c) => !known.has(c)),
         input.after,

@@ -14,8 +14,8 @@ import type pg from 'pg';
 import { applySchema, type SchemaStep } from '../postgres/schema-migrations';
 import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-database';
 import { SyncEventSchema } from './sync-event';
+import { usersOf, WrittenKeys } from './store-keys';
 import {
-  knownUsers,
   type CoexistStore,
   type DivergenceRecord,
   type MemberRecord,
@@ -57,6 +57,19 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
     sql: `
       CREATE TABLE zm_coexist_not_mirrored (origin ${t} NOT NULL, origin_id ${t} NOT NULL, conv ${t} NOT NULL,
         reason text NOT NULL, at bigint NOT NULL, PRIMARY KEY (origin, origin_id));`,
+  },
+  {
+    version: 3,
+    name: 'coexistence store: the keys the audit pages through (known conversations and users), filled from the rows',
+    // The users of a one-to-one key as parseConversation (src/coexist/audit.ts) reads `peer:<a>:<b>`.
+    sql: `
+      CREATE TABLE zm_coexist_known_conversations (conv ${t} PRIMARY KEY);
+      CREATE TABLE zm_coexist_known_users (user_id ${t} PRIMARY KEY);
+      INSERT INTO zm_coexist_known_conversations SELECT conv FROM zm_coexist_mirrored
+        UNION SELECT 'group:' || group_id FROM zm_coexist_group_state UNION SELECT conv FROM zm_coexist_parked
+        UNION SELECT conv FROM zm_coexist_divergences;
+      INSERT INTO zm_coexist_known_users SELECT user_id FROM zm_coexist_group_members
+        UNION SELECT unnest(regexp_match(conv, '^peer:([^:]+):([^:]+)$')) FROM zm_coexist_known_conversations;`,
   },
 ];
 
@@ -100,12 +113,33 @@ export async function openPostgresCoexistStore(
   const select = async (origin: Origin, originId: string) =>
     (await q('SELECT * FROM zm_coexist_mirrored WHERE origin = $1 AND origin_id = $2', [origin, originId])).rows[0];
 
-  async function conversations(): Promise<string[]> {
-    const { rows } = await q(`SELECT conv FROM (SELECT conv FROM zm_coexist_mirrored
-        UNION SELECT 'group:' || group_id FROM zm_coexist_group_state
-        UNION SELECT conv FROM zm_coexist_parked UNION SELECT conv FROM zm_coexist_divergences) c
-      ORDER BY conv COLLATE "C"`);
-    return rows.map((r) => r.conv as string);
+  const written = new WrittenKeys();
+  /** Adds the conversation and its users to the key tables, once per process (before its row: never missing). */
+  async function noteConv(conv: string): Promise<void> {
+    if (written.has(`c:${conv}`)) return;
+    await q(
+      `WITH c AS (INSERT INTO zm_coexist_known_conversations (conv) VALUES ($1) ON CONFLICT DO NOTHING)
+       INSERT INTO zm_coexist_known_users (user_id) SELECT unnest($2::text[]) ON CONFLICT DO NOTHING`,
+      [conv, usersOf(conv)]
+    );
+    written.add(`c:${conv}`);
+  }
+  async function noteUsers(userIds: readonly string[]): Promise<void> {
+    const fresh = [...new Set(userIds)].filter((u) => !written.has(`u:${u}`));
+    if (fresh.length === 0) return;
+    await q('INSERT INTO zm_coexist_known_users (user_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [fresh]);
+    for (const u of fresh) written.add(`u:${u}`);
+  }
+  /** A page of a key table's `column` in key order after `after`. */
+  async function keysAfter(table: string, column: string, after: string | undefined, limit: number) {
+    const { rows } =
+      after === undefined
+        ? await q(`SELECT ${column} AS k FROM ${table} ORDER BY ${column} LIMIT $1`, [limit])
+        : await q(`SELECT ${column} AS k FROM ${table} WHERE ${column} > $1 ORDER BY ${column} LIMIT $2`, [
+            after,
+            limit,
+          ]);
+    return rows.map((r) => r.k as string);
   }
   return {
     async putBody(body) {
@@ -128,6 +162,7 @@ export async function openPostgresCoexistStore(
     },
     async recordIntent(origin, originId, conv) {
       const now = Date.now();
+      await noteConv(conv);
       await q(
         `INSERT INTO zm_coexist_mirrored AS m (origin, origin_id, conv, state, attempts, intent_at, updated_at)
          VALUES ($1, $2, $3, 'INTENT', 1, $4, $4)
@@ -153,6 +188,7 @@ export async function openPostgresCoexistStore(
       );
     },
     async markSent(origin, originId, conv, targetId, sentBy) {
+      await noteConv(conv);
       await q(
         `INSERT INTO zm_coexist_mirrored AS m (origin, origin_id, conv, state, target_id, attempts, updated_at, sent_by)
          VALUES ($1, $2, $3, 'SENT', $4, 0, $5, $6)
@@ -177,6 +213,7 @@ export async function openPostgresCoexistStore(
         : null;
     },
     async setGroup(groupId, g) {
+      await noteConv(`group:${groupId}`);
       await q(
         `INSERT INTO zm_coexist_group_state AS s (group_id, live, origin, changed_at, profile)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id) DO UPDATE SET live = excluded.live,
@@ -193,6 +230,7 @@ export async function openPostgresCoexistStore(
         : null;
     },
     async setMembers(groupId, userIds, m: Omit<MemberRecord, 'userId'>) {
+      await noteUsers(userIds);
       // One statement for all of them: all or none, as SQLite's transaction.
       await q(
         `INSERT INTO zm_coexist_group_members (group_id, user_id, member, origin, changed_at)
@@ -203,6 +241,7 @@ export async function openPostgresCoexistStore(
       );
     },
     async park(p) {
+      await noteConv(p.conv);
       await q(
         `INSERT INTO zm_coexist_parked (event_key, conv, origin, subject, reason, action, parked_at, event)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
@@ -234,13 +273,28 @@ export async function openPostgresCoexistStore(
         ...(typeof r.event === 'string' && { event: SyncEventSchema.parse(JSON.parse(r.event)) }),
       }));
     },
-    conversations,
+    async conversations() {
+      const { rows } = await q('SELECT conv FROM zm_coexist_known_conversations ORDER BY conv');
+      return rows.map((r) => r.conv as string);
+    },
     async users() {
-      const { rows } = await q('SELECT DISTINCT user_id FROM zm_coexist_group_members');
-      return knownUsers(
-        await conversations(),
-        rows.map((r) => r.user_id as string)
-      );
+      const { rows } = await q('SELECT user_id FROM zm_coexist_known_users');
+      return rows.map((r) => r.user_id as string);
+    },
+    conversationsAfter: (after, limit) => keysAfter('zm_coexist_known_conversations', 'conv', after, limit),
+    usersAfter: (after, limit) => keysAfter('zm_coexist_known_users', 'user_id', after, limit),
+    async knownOf(convs) {
+      if (convs.length === 0) return new Set();
+      const { rows } = await q('SELECT conv FROM zm_coexist_known_conversations WHERE conv = ANY($1::text[])', [
+        [...convs],
+      ]);
+      return new Set(rows.map((r) => r.conv as string));
+    },
+    async noteConversations(convs) {
+      if (convs.length === 0) return;
+      await q('INSERT INTO zm_coexist_known_conversations (conv) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [
+        [...convs],
+      ]);
     },
     async markNotMirrored(origin, originId, conv, reason) {
       await q(
@@ -257,6 +311,7 @@ export async function openPostgresCoexistStore(
       return (rows[0]?.reason as string | undefined) ?? null;
     },
     async recordDivergence(d) {
+      await noteConv(d.conv);
       await q(
         `INSERT INTO zm_coexist_divergences (conv, origin, msg_id, kind, at, found_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,

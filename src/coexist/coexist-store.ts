@@ -9,8 +9,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { switchToWal } from '../shared/sqlite-wal';
-import { parseConversation } from './audit';
 import { SyncEventSchema, type SyncEvent } from './sync-event';
+import { usersOf, WrittenKeys } from './store-keys';
 
 export type Origin = 'zim' | 'legacy';
 export type MirrorState = 'INTENT' | 'SENT';
@@ -63,13 +63,25 @@ export interface CoexistStore {
   parked(): Promise<ParkedRecord[]>;
   /** Forgets a parked mirror (its retry was handed to its conversation). */
   unpark(eventKey: string): Promise<void>;
-  /** Every conversation the store has seen a mirror, a group change or a parked event of. */
+  /**
+   * Every conversation the store has seen a mirror, a group change, a parked event or a divergence of, or was told
+   * of (noteConversations), in key order (bytewise). Kept as rows are written (one stays after its last parked event
+   * is unparked: its retry writes its ledger row).
+   */
   conversations(): Promise<string[]>;
   /**
-   * The users the store has seen: both users of every one-to-one conversation it knows, and every user it recorded
-   * in a group (in or out); each once, in no particular order. The audit lists their conversations (§9).
+   * The users the store has seen: both users of every one-to-one conversation it has seen a row of, and every user
+   * it recorded in a group (in or out); each once, in no particular order. The audit lists their conversations (§9).
    */
   users(): Promise<string[]>;
+  /** At most `limit` of conversations() in key order after `after`: an indexed range scan, whatever the store's size. */
+  conversationsAfter(after: string | undefined, limit: number): Promise<string[]>;
+  /** At most `limit` of users() in key order (bytewise) after `after`: an indexed range scan. */
+  usersAfter(after: string | undefined, limit: number): Promise<string[]>;
+  /** Which of `convs` conversations() holds (one indexed lookup each). */
+  knownOf(convs: readonly string[]): Promise<Set<string>>;
+  /** Adds conversations the sync knows otherwise (its conversation workflows) to conversations() (not to users()). */
+  noteConversations(convs: readonly string[]): Promise<void>;
   /** Records what an audit found (idempotent per conversation, side and message: the first finding is kept). */
   recordDivergence(d: Omit<DivergenceRecord, 'foundAt' | 'repairedAt' | 'repair'>): Promise<void>;
   /** How a divergence was repaired (the event handed to its conversation, or why it cannot be). */
@@ -173,6 +185,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   addColumnIfMissing(db, 'mirrored', 'sending_at INTEGER');
   // Stores made before it lack the writer of SENT: their rows read as written by nobody known (a repeat).
   addColumnIfMissing(db, 'mirrored', 'sent_by TEXT');
+  addKeyTables(db);
   // The key body references are made with: a plain hash of a short message ("ok") could be confirmed by anyone
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
@@ -210,9 +223,37 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const deleteParked = db.prepare('DELETE FROM parked WHERE event_key = ?');
   const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
-  const allConvs = db.prepare<[], { conv: string }>(`SELECT conv FROM mirrored UNION SELECT 'group:' || group_id
-      FROM group_state UNION SELECT conv FROM parked UNION SELECT conv FROM divergences ORDER BY 1`);
-  const allMemberIds = db.prepare<[], { user_id: string }>('SELECT DISTINCT user_id FROM group_members');
+  const allConvs = db.prepare<[], string>('SELECT conv FROM known_conversations ORDER BY conv').pluck();
+  const allUsers = db.prepare<[], string>('SELECT user_id FROM known_users').pluck();
+  const convsFrom = db.prepare<[number], string>('SELECT conv FROM known_conversations ORDER BY conv LIMIT ?').pluck();
+  const convsAfter = db
+    .prepare<[string, number], string>('SELECT conv FROM known_conversations WHERE conv > ? ORDER BY conv LIMIT ?')
+    .pluck();
+  const usersFrom = db.prepare<[number], string>('SELECT user_id FROM known_users ORDER BY user_id LIMIT ?').pluck();
+  const usersAfter = db
+    .prepare<[string, number], string>('SELECT user_id FROM known_users WHERE user_id > ? ORDER BY user_id LIMIT ?')
+    .pluck();
+  const isKnown = db.prepare<[string], number>('SELECT 1 FROM known_conversations WHERE conv = ?').pluck();
+  const insertConvKey = db.prepare('INSERT OR IGNORE INTO known_conversations (conv) VALUES (?)');
+  const insertUserKey = db.prepare('INSERT OR IGNORE INTO known_users (user_id) VALUES (?)');
+  const written = new WrittenKeys();
+  /** Adds the conversation (and its users) to the key tables, once per process (before its row: never missing). */
+  const noteConv = (conv: string) => {
+    if (written.has(`c:${conv}`)) return;
+    insertConvKey.run(conv);
+    for (const u of usersOf(conv)) insertUserKey.run(u);
+    written.add(`c:${conv}`);
+  };
+  const noteUsers = (userIds: readonly string[]) => {
+    for (const u of userIds) {
+      if (written.has(`u:${u}`)) continue;
+      insertUserKey.run(u);
+      written.add(`u:${u}`);
+    }
+  };
+  const noteConvs = db.transaction((convs: readonly string[]) => {
+    for (const c of convs) insertConvKey.run(c);
+  });
   const insertDivergence = db.prepare(`INSERT OR IGNORE INTO divergences (conv, origin, msg_id, kind, at, found_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
   const repaired = db.prepare(`UPDATE divergences SET repaired_at = ?, repair = ?
@@ -242,6 +283,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     },
     async recordIntent(origin, originId, conv) {
       const now = Date.now();
+      noteConv(conv);
       intent.run(origin, originId, conv, now, now);
       return toRecord(select.get(origin, originId)!);
     },
@@ -252,6 +294,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       release.run(Date.now(), origin, originId, leasedAt);
     },
     async markSent(origin, originId, conv, targetId, sentBy) {
+      noteConv(conv);
       sent.run(origin, originId, conv, targetId, Date.now(), sentBy ?? null);
     },
     async records() {
@@ -262,6 +305,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       return r ? { groupId, live: r.live === 1, origin: r.origin, changedAt: r.changed_at, profile: r.profile } : null;
     },
     async setGroup(groupId, g) {
+      noteConv(`group:${groupId}`);
       upsertGroup.run(groupId, g.live ? 1 : 0, g.origin, g.changedAt, g.profile ?? null);
     },
     async member(groupId, userId) {
@@ -269,10 +313,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       return r ? { userId, member: r.member === 1, origin: r.origin, changedAt: r.changed_at } : null;
     },
     async setMembers(groupId, userIds, m) {
+      noteUsers(userIds);
       setMembers(groupId, userIds, m);
     },
     async park(p) {
       const event = p.event ? JSON.stringify(p.event) : null;
+      noteConv(p.conv);
       insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event);
     },
     async unpark(eventKey) {
@@ -291,15 +337,25 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       }));
     },
     async conversations() {
-      return allConvs.all().map((r) => r.conv);
+      return allConvs.all();
     },
     async users() {
-      return knownUsers(
-        allConvs.all().map((r) => r.conv),
-        allMemberIds.all().map((r) => r.user_id)
-      );
+      return allUsers.all();
+    },
+    async conversationsAfter(after, limit) {
+      return after === undefined ? convsFrom.all(limit) : convsAfter.all(after, limit);
+    },
+    async usersAfter(after, limit) {
+      return after === undefined ? usersFrom.all(limit) : usersAfter.all(after, limit);
+    },
+    async knownOf(convs) {
+      return new Set(convs.filter((c) => isKnown.get(c) !== undefined));
+    },
+    async noteConversations(convs) {
+      noteConvs(convs);
     },
     async recordDivergence(d) {
+      noteConv(d.conv);
       insertDivergence.run(d.conv, d.origin, d.msgId, d.kind, d.at, Date.now());
     },
     async markRepaired(d, repair) {
@@ -384,17 +440,27 @@ const toRecord = (r: Row): MirrorRecord => ({
   sentBy: r.sent_by ?? null,
 });
 
-/** Adds a column a store made by an older version lacks (another process opening it may add it first). */
-/** The users of the one-to-one conversation keys (`peer:<a>:<b>`) and the group members given, each once. */
-export function knownUsers(convs: string[], groupMembers: string[]): string[] {
-  const users = new Set(groupMembers);
-  for (const c of convs) {
-    const conv = parseConversation(c);
-    if (conv?.kind === 'peer') users.add(conv.users[0]).add(conv.users[1]);
-  }
-  return [...users];
+/**
+ * The key tables conversations() and users() read (store-keys.ts). A store made before them has them created and
+ * filled from its rows, once: in one write transaction, so a second process opening it at once finds them filled.
+ */
+function addKeyTables(db: Database.Database): void {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'known_users'");
+  db.transaction(() => {
+    if (exists.get() !== undefined) return;
+    db.exec(`
+      CREATE TABLE known_conversations (conv TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE known_users (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
+      INSERT INTO known_conversations SELECT conv FROM mirrored UNION SELECT 'group:' || group_id FROM group_state
+        UNION SELECT conv FROM parked UNION SELECT conv FROM divergences;
+      INSERT INTO known_users SELECT DISTINCT user_id FROM group_members;`);
+    const user = db.prepare('INSERT OR IGNORE INTO known_users (user_id) VALUES (?)');
+    const convs = db.prepare<[], string>('SELECT conv FROM known_conversations').pluck().all();
+    for (const c of convs) for (const u of usersOf(c)) user.run(u);
+  }).immediate();
 }
 
+/** Adds a column a store made by an older version lacks (another process opening it may add it first). */
 function addColumnIfMissing(db: Database.Database, table: string, column: string): void {
   const name = column.split(' ')[0];
   if ((db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name)) return;

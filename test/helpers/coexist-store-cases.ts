@@ -1,8 +1,9 @@
 /**
  * Behaviour every CoexistStore engine must have (SQLite, PostgreSQL), run by each engine's test: bodies by keyed
  * reference, the mirror ledger (intent counts attempts and never downgrades SENT, SENT only from INTENT keeping its
- * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences. Several cases open
- * two stores on one location, as a receiver and a worker on two machines would, and race them.
+ * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences, and the key tables
+ * the audit pages through (conversations and users by key range, filled on upgrade). Several cases open two stores
+ * on one location, as a receiver and a worker on two machines would, and race them.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,7 +16,49 @@ export interface CoexistStoreUnderTest {
   fresh(): string;
   /** Opens a store at `location`: a new connection (pool or file handle), as another process would. */
   open(location: string): Promise<CoexistStore>;
+  /**
+   * Takes the store at `location` (closed) back to the schema before its key tables (known conversations and
+   * users), as a store made by the version before them: the next open must fill them from its rows.
+   */
+  dropKeyTables(location: string): Promise<void>;
 }
+
+/** Every key of a listing, `limit` at a time, each page after the last key of the one before. */
+async function pageThrough(
+  page: (after: string | undefined, limit: number) => Promise<string[]>,
+  limit: number,
+  between: (after: string) => Promise<void> = async () => {}
+): Promise<string[]> {
+  const out: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const keys = await page(after, limit);
+    assert.ok(keys.length <= limit, `a page of at most ${limit}: ${keys.join(', ')}`);
+    out.push(...keys);
+    if (keys.length < limit) return out;
+    after = keys.at(-1)!;
+    await between(after);
+  }
+}
+
+/** Bytewise order, as both engines sort text. */
+const bytewise = (keys: string[]) => [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+/** A store with a row of each kind that names a conversation or a user. */
+async function seedKeys(s: CoexistStore): Promise<void> {
+  await s.recordIntent('zim', 'z1', 'peer:a:b');
+  await s.markSent('legacy', 'l1', 'peer:B:c', 'z2');
+  await s.setGroup('g', { live: true, origin: 'legacy', changedAt: 1 });
+  await s.setMembers('h', ['d', 'a', 'Ümit'], { member: true, origin: 'zim', changedAt: 1 });
+  await s.setMembers('h', ['e'], { member: false, origin: 'zim', changedAt: 2 });
+  await s.park({ conv: 'peer:c:f', eventKey: 'k', origin: 'zim', subject: '1', reason: 'r', action: 'a' });
+  await s.recordDivergence({ conv: 'group:k', origin: 'zim', msgId: 'z3', kind: 'missing', at: 5 });
+  await s.recordDivergence({ conv: 'peer:x:y', origin: 'legacy', msgId: 'l4', kind: 'missing', at: 5 });
+  // Left on its side by policy: not a conversation the store knows (as before the key tables).
+  await s.markNotMirrored('zim', 'z5', 'peer:n:m', 'backend send');
+}
+const SEEDED_CONVS = ['group:g', 'group:k', 'peer:B:c', 'peer:a:b', 'peer:c:f', 'peer:x:y'];
+const SEEDED_USERS = ['B', 'a', 'b', 'c', 'd', 'e', 'f', 'x', 'y', 'Ümit'];
 
 async function using<T>(stores: Promise<CoexistStore[]>, run: (s: CoexistStore[]) => Promise<T>): Promise<T> {
   const opened = await stores;
@@ -270,4 +313,77 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.notMirrored('zim', 'z9'), 'backend send');
       assert.equal(await s.notMirrored('legacy', 'z9'), null);
     }));
+
+  it('pages its conversations and users in key order, each once, and lists keys written between pages after the cursor', () =>
+    two(async (s, other) => {
+      assert.deepEqual(await s.conversationsAfter(undefined, 10), []);
+      assert.deepEqual(await s.usersAfter(undefined, 10), []);
+      await seedKeys(s);
+      assert.deepEqual(await s.conversations(), SEEDED_CONVS);
+      assert.deepEqual(bytewise(await s.users()), SEEDED_USERS);
+      for (const limit of [1, 2, 4, 100]) {
+        assert.deepEqual(await pageThrough((a, l) => s.conversationsAfter(a, l), limit), SEEDED_CONVS, `by ${limit}`);
+        assert.deepEqual(await pageThrough((a, l) => s.usersAfter(a, l), limit), SEEDED_USERS, `by ${limit}`);
+      }
+      assert.deepEqual(await s.conversationsAfter('peer:a:b', 2), ['peer:c:f', 'peer:x:y']);
+      assert.deepEqual(await s.usersAfter('f', 10), ['x', 'y', 'Ümit']);
+
+      // Written by another process (its own pool or handle) while a listing pages: a key after the cursor is in a
+      // later page, one before it is not (the next audit has it).
+      let wrote = false;
+      const convs = await pageThrough(
+        (a, l) => s.conversationsAfter(a, l),
+        2,
+        async (after) => {
+          if (wrote || after < 'peer:B:c') return;
+          wrote = true;
+          await other.recordIntent('legacy', 'l9', 'peer:q:r');
+          await other.setGroup('a-early', { live: true, origin: 'zim', changedAt: 1 });
+        }
+      );
+      assert.ok(wrote);
+      assert.deepEqual(convs, [...SEEDED_CONVS.slice(0, 5), 'peer:q:r', 'peer:x:y']);
+      assert.deepEqual(await s.conversations(), ['group:a-early', ...SEEDED_CONVS.slice(0, 5), 'peer:q:r', 'peer:x:y']);
+      const users = await pageThrough(
+        (a, l) => s.usersAfter(a, l),
+        3,
+        async (after) => {
+          if (after === 'b') await other.setMembers('g', ['zed', '0'], { member: true, origin: 'zim', changedAt: 1 });
+        }
+      );
+      assert.deepEqual(users, ['B', 'a', 'b', 'c', 'd', 'e', 'f', 'q', 'r', 'x', 'y', 'zed', 'Ümit']);
+      assert.deepEqual(bytewise(await s.users()), ['0', ...users]);
+    }));
+
+  it('tells which of a few conversations it knows, and adds conversations it is told of (not their users)', () =>
+    one(async (s) => {
+      await seedKeys(s);
+      assert.deepEqual(await s.knownOf([]), new Set());
+      assert.deepEqual(
+        await s.knownOf(['peer:a:b', 'peer:b:a', 'group:g', 'group:h', 'peer:n:m', 'peer:x:y']),
+        new Set(['peer:a:b', 'group:g', 'peer:x:y'])
+      );
+      await s.noteConversations(['peer:w:v', 'group:z', 'peer:w:v']);
+      await s.noteConversations([]);
+      assert.deepEqual(await s.knownOf(['peer:w:v', 'group:z']), new Set(['peer:w:v', 'group:z']));
+      assert.deepEqual(
+        await pageThrough((a, l) => s.conversationsAfter(a, l), 3),
+        [...SEEDED_CONVS.slice(0, 5), 'peer:w:v', 'peer:x:y', 'group:z'].sort()
+      );
+      assert.deepEqual(await pageThrough((a, l) => s.usersAfter(a, l), 3), SEEDED_USERS);
+    }));
+
+  it('fills its key tables from its rows when opened on a store made before them', async () => {
+    const at = sut.fresh();
+    await using(Promise.all([sut.open(at)]), ([s]) => seedKeys(s!));
+    await sut.dropKeyTables(at);
+    // Two processes opening the older store at once: the tables are made and filled once.
+    await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
+      assert.deepEqual(await s!.conversations(), SEEDED_CONVS);
+      assert.deepEqual(await pageThrough((a, l) => t!.conversationsAfter(a, l), 4), SEEDED_CONVS);
+      assert.deepEqual(await pageThrough((a, l) => s!.usersAfter(a, l), 4), SEEDED_USERS);
+      await t!.recordIntent('zim', 'z7', 'peer:o:p');
+      assert.deepEqual(await s!.knownOf(['peer:o:p', 'peer:a:b']), new Set(['peer:o:p', 'peer:a:b']));
+    });
+  });
 }

@@ -317,4 +317,54 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     const second = await discover(legacyClient, first.conversations[0]);
     assert.deepEqual([second.conversations, second.more], [['peer:ann:gus'], false]);
   });
+
+  it('lists a conversation only its workflow knows (echoes of nothing in the ledger: no store row), its workflows listed once per audit', async () => {
+    const conv = 'peer:echo-a:echo-b';
+    await temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC })({
+      eventKey: `zim:echo:${randomUUID()}`,
+      origin: 'zim',
+      conv,
+      kind: 'echo',
+      occurredAt: Date.now(),
+      order: 1,
+      from: 'echo-a',
+      to: 'echo-b',
+      msgId: 'z-echo',
+      echoOf: 'l-not-in-the-ledger',
+    });
+    const query = `ZimCoexistSync = "${SYNC}" AND WorkflowId = "coexist:${conv}"`;
+    await waitFor('its workflow handled the echo and is listed by visibility', async () => {
+      const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+      let listed = false;
+      for await (const _ of t.client.workflow.list({ query })) listed = true;
+      return s.echoesSuppressed === 1 && listed;
+    });
+    assert.deepEqual(await store.knownOf([conv]), new Set(), 'the echo left no store row');
+    assert.ok(!(await store.conversations()).includes(conv));
+
+    await audit(Date.now() - 60_000, { discover: false });
+    assert.deepEqual(await store.knownOf([conv]), new Set([conv]), "the audit's first page added the workflow's key");
+
+    // The pages after the first and discovery read key ranges and the keys found, never every key, and never list
+    // workflows: outside an activity (no Temporal client to list with) they still find the conversation.
+    const rangesOnly = new Proxy(store, {
+      get: (target, name: keyof CoexistStore) =>
+        name === 'conversations' || name === 'users'
+          ? () => assert.fail(`${name}() reads every key`)
+          : (target[name] as (...a: unknown[]) => unknown).bind(target),
+    });
+    const acts = createAuditActivities({ store: rangesOnly, zim: zim.client, legacy: legacyClient });
+    const page = await acts.listAuditConversations({ after: 'peer:echo-a', limit: 1, syncName: SYNC });
+    assert.deepEqual(page.conversations, [conv]);
+    const users = await acts.listAuditUsers({ after: 'dan', limit: 2 });
+    assert.deepEqual(
+      users.users,
+      (await store.users())
+        .sort()
+        .filter((u) => u > 'dan')
+        .slice(0, 2)
+    );
+    const found = await acts.discoverAuditConversations({ users: ['ann'], from: Date.now() - 60_000, limit: 10 });
+    assert.deepEqual(await store.knownOf(found.conversations), new Set(), 'only conversations the store does not know');
+  });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { openCoexistStore } from '../../src/coexist/open-coexist-store';
 import { applySchema } from '../../src/postgres/schema-migrations';
 import { STAGING_COMPONENT, STAGING_SCHEMA } from '../../src/staging/postgres/schema';
@@ -23,6 +24,11 @@ describe('coexistence store on SQLite', () => {
   coexistStoreCases({
     fresh: () => path.join(dir, `store-${n++}.sqlite`),
     open: (location) => openCoexistStore(location),
+    async dropKeyTables(location) {
+      const db = new Database(location);
+      db.exec('DROP TABLE known_conversations; DROP TABLE known_users');
+      db.close();
+    },
   });
 });
 
@@ -33,6 +39,15 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
   coexistStoreCases({
     fresh: () => url(`coexist_${n++}`),
     open: (location) => openCoexistStore(location, pg.env()),
+    async dropKeyTables(location) {
+      const { db } = openStagingDatabase(location, pg.env());
+      try {
+        await db.pool.query(`DROP TABLE zm_coexist_known_conversations, zm_coexist_known_users;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 3`);
+      } finally {
+        await db.close();
+      }
+    },
   });
 
   it('sits beside a staging ledger in the same schema, each under its own schema component', async () => {
