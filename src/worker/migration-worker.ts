@@ -14,6 +14,7 @@ import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
+import { workflowActivationOptions } from './workflow-activation-timeout';
 import { DEFAULT_WORKFLOW_HEAP_MB, withWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
 export interface MigrationWorkerOptions {
@@ -96,6 +97,8 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       // (fewer if the workflow heap is too small to cache that many).
       ...workflowMemorySettings(heapMb),
       maxConcurrentLocalActivityExecutions: 200,
+      // An activation cut short by the SDK's 5 s limit on a starved machine aborts the process.
+      ...workflowActivationOptions(),
       ...options.workerOptions,
     })
   );

@@ -10,6 +10,7 @@ import { createCoexistActivities } from '../../../activities/coexist';
 import { createAuditActivities } from '../../../activities/coexist-audit';
 import type { CallScheduler } from '../../rate-limit/call-scheduler';
 import { ZimClient } from '../../zim-client';
+import { workflowActivationOptions } from '../../worker/workflow-activation-timeout';
 import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
@@ -85,6 +86,7 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
+    ...workflowActivationOptions(o.env),
     activities: {
       ...createCoexistActivities({
         store: o.store,
