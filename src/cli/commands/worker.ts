@@ -57,6 +57,9 @@ Each setting comes from its flag, else the environment, else the config file (--
   ZIM_MIGRATE_WORKFLOW_HEAP_MB
                              heap of the thread that runs workflows (default 256), which sizes the workflow cache;
                              keeps the workflows' memory flat whatever the migration's size
+  ZIM_MIGRATE_WORKFLOW_ACTIVATION_TIMEOUT_S
+                             how long one workflow activation may run (environment only, default 60, 5-3600);
+                             one cut short aborts the worker process, so keep it well above what a busy machine takes
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
