@@ -62,6 +62,8 @@ export async function openCallScheduler(
 }
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<MigrationWorker> {
+  // An activation cut short by the SDK's 5 s limit on a starved machine aborts the process. Read before anything opens.
+  const activation = workflowActivationOptions();
   const zim = new ZimClient({
     baseUrl: options.zim.baseUrl,
     appId: options.zim.appId,
@@ -97,8 +99,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       // (fewer if the workflow heap is too small to cache that many).
       ...workflowMemorySettings(heapMb),
       maxConcurrentLocalActivityExecutions: 200,
-      // An activation cut short by the SDK's 5 s limit on a starved machine aborts the process.
-      ...workflowActivationOptions(),
+      ...activation,
       ...options.workerOptions,
     })
   );

@@ -5,6 +5,7 @@ import { redactIfUrl } from '../../postgres/database-settings';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
+import { workflowActivationTimeoutS } from '../../worker/workflow-activation-timeout';
 import { installWorkerLogger } from '../../worker/worker-logger';
 import { settingLayers } from '../setting-layers';
 
@@ -87,6 +88,7 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
       installWorkerLogger();
       const { config: zim, sources } = resolveZimSettings(layers);
       const temporal = resolveTemporalSettings(layers);
+      workflowActivationTimeoutS(); // a bad value stops the worker here, before it connects anywhere
       if (!opts.skipZimCheck) await checkZimCredentials(zim);
       const { connection, namespace, taskQueue } = await connectWorkerConnection(temporal);
       const worker = await createMigrationWorker({

@@ -78,6 +78,7 @@ export async function createCoexistWorker(o: {
   /** The environment the handoff opens a migration's staging with (a database password): this process's by default. */
   env?: NodeJS.ProcessEnv;
 }): Promise<{ worker: Worker; zim: ZimClient; closeHandoffStores: () => Promise<void> }> {
+  const activation = workflowActivationOptions(o.env);
   const zim = new ZimClient(o.zim);
   const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
   const handoff = createHandoffActivities(o.env ? { env: o.env } : {});
@@ -86,7 +87,7 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
-    ...workflowActivationOptions(o.env),
+    ...activation,
     activities: {
       ...createCoexistActivities({
         store: o.store,
