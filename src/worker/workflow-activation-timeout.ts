@@ -1,12 +1,12 @@
 /**
  * How long one workflow activation may run in the workflow thread before the SDK's vm timeout stops it
- * (WorkerOptions.isolateExecutionTimeout, 5 s by default). Stopping it is not survivable: V8 terminates the code in
- * the middle of a promise reaction, Node's async hook stack is left unbalanced (the SDK's AsyncLocalStorage turns
- * async hooks on in that thread), and the next message the thread receives aborts the whole process with "async
- * hook stack has become corrupted" (temporalio/sdk-typescript#939, nodejs/node#38503). Our workflows never compute
- * for seconds; a starved machine does stretch an activation's wall time past 5 s (load average 20 on 2 cores,
- * docs/benchmarks.md), so the limit is set far above what a slow machine takes, and stays finite so a workflow
- * stuck in a loop still ends its worker in the end.
+ * (WorkerOptions.isolateExecutionTimeout, 5 s of wall time by default). Stopping it can take the process down: when
+ * V8 terminates the code inside a promise reaction while async hooks are on in that thread (the SDK's
+ * AsyncLocalStorage turns them on), Node's async hook stack is left unbalanced and the next message the thread
+ * receives aborts the whole process with "async hook stack has become corrupted" (temporalio/sdk-typescript#939,
+ * nodejs/node#38503). Our workflows compute for milliseconds; what stretches an activation is a starved CPU or a long
+ * garbage collection (workers died this way at load average 20 on 2 cores, docs/benchmarks.md), so the limit sits far
+ * above what a slow machine takes, and stays finite so that a workflow stuck in a loop still ends its worker.
  */
 import { z } from 'zod';
 import { ConfigError } from '../config/config-error';
