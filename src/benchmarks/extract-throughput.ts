@@ -17,6 +17,7 @@ import { projectRoot } from '../shared/project-root';
 import { DEFAULT_MAPPING } from '../sources/sendbird/mapping';
 import type { SendbirdExtractConfig } from '../sources/sendbird/units';
 import { installWorkerLogger } from '../worker/worker-logger';
+import { workflowActivationOptions } from '../worker/workflow-activation-timeout';
 import { workflowBundle } from '../worker/workflow-bundle';
 import type { extractWorkflow } from '../../workflows/extract';
 
@@ -85,6 +86,7 @@ async function main() {
       taskQueue: 'bench-extract',
       workflowBundle: await workflowBundle(),
       activities: createExtractActivities({ apiToken: TOKEN, requestsPerSecond }),
+      ...workflowActivationOptions(),
     });
     const running = worker.run();
     cleanup.push(async () => {

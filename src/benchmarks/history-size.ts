@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
+import { workflowActivationOptions } from '../worker/workflow-activation-timeout';
 import { workflowBundle } from '../worker/workflow-bundle';
 import { devServerPid, cpuMeter, loadAverageText, renderCpuUse } from './process-stats';
 import { installWorkerLogger } from '../worker/worker-logger';
@@ -111,6 +112,7 @@ async function main() {
       workflowBundle: await workflowBundle(),
       activities: fake.activities,
       maxConcurrentActivityTaskExecutions: 200,
+      ...workflowActivationOptions(),
     });
     const migrationId = 'bench-history';
     const started = Date.now();

@@ -17,6 +17,7 @@ import { startDevServer } from '../dev-server/start-dev-server';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
+import { workflowActivationOptions } from '../worker/workflow-activation-timeout';
 import { workflowBundle } from '../worker/workflow-bundle';
 import { installWorkerLogger } from '../worker/worker-logger';
 
@@ -80,6 +81,7 @@ async function main() {
       activities: fake.activities,
       maxConcurrentActivityTaskExecutions: 200,
       ...(mode === 'task-queue' && { maxTaskQueueActivitiesPerSecond: rate }),
+      ...workflowActivationOptions(),
     });
     const migrationId = `bench-${mode}-${Date.now()}`;
     await worker.runUntil(

@@ -4,6 +4,7 @@
  */
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createExtractActivities } from '../../activities/extract';
+import { workflowActivationOptions } from './workflow-activation-timeout';
 import { workflowBundle } from './workflow-bundle';
 
 export interface ExtractWorkerOptions {
@@ -23,6 +24,7 @@ export async function createExtractWorker(o: ExtractWorkerOptions): Promise<Work
     workflowBundle: await workflowBundle(),
     activities: createExtractActivities({ apiToken: o.apiToken, requestsPerSecond: o.requestsPerSecond }),
     maxConcurrentActivityTaskExecutions: 64,
+    ...workflowActivationOptions(),
     ...o.workerOptions,
   });
 }

@@ -14,6 +14,7 @@ import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
+import { workflowActivationOptions } from './workflow-activation-timeout';
 import { DEFAULT_WORKFLOW_HEAP_MB, withWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
 export interface MigrationWorkerOptions {
@@ -61,6 +62,8 @@ export async function openCallScheduler(
 }
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<MigrationWorker> {
+  // An activation cut short by the SDK's 5 s limit on a starved machine aborts the process. Read before anything opens.
+  const activation = workflowActivationOptions();
   const zim = new ZimClient({
     baseUrl: options.zim.baseUrl,
     appId: options.zim.appId,
@@ -96,6 +99,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       // (fewer if the workflow heap is too small to cache that many).
       ...workflowMemorySettings(heapMb),
       maxConcurrentLocalActivityExecutions: 200,
+      ...activation,
       ...options.workerOptions,
     })
   );

@@ -16,7 +16,7 @@ function sourceFiles(dir: string): string[] {
     .sort();
 }
 
-function bundleKey(root: string): string {
+function bundleKey(root: string, workflowsPath: string): string {
   const hash = createHash('sha256');
   const sdk = JSON.parse(readFileSync(require.resolve('@temporalio/worker/package.json'), 'utf8')) as {
     version: string;
@@ -26,16 +26,23 @@ function bundleKey(root: string): string {
   for (const file of [...sourceFiles(path.join(root, 'workflows')), ...sourceFiles(path.join(root, 'src'))]) {
     hash.update(path.relative(root, file)).update(readFileSync(file));
   }
+  // Another entry (a test's workflows) bundles apart from the product's.
+  if (workflowsPath !== defaultWorkflowsPath(root))
+    hash.update(path.relative(root, workflowsPath)).update(readFileSync(workflowsPath));
   return hash.digest('hex').slice(0, 16);
 }
 
-export async function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+const defaultWorkflowsPath = (root: string) => path.join(root, 'workflows', 'index.ts');
+
+/** The product's workflows, or those of another entry file (test-only workflows that import only the SDK). */
+export async function workflowBundle(workflowsPath?: string): Promise<WorkflowBundleWithSourceMap> {
   const root = projectRoot();
+  const entry = workflowsPath ?? defaultWorkflowsPath(root);
   const cacheDir = path.join(root, 'node_modules', '.cache', 'zim-migrate');
-  const file = path.join(cacheDir, `workflow-bundle-${bundleKey(root)}.json`);
+  const file = path.join(cacheDir, `workflow-bundle-${bundleKey(root, entry)}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkflowBundleWithSourceMap;
   const bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(root, 'workflows', 'index.ts'),
+    workflowsPath: entry,
     logger: {
       info: () => undefined,
       warn: () => undefined,

@@ -13,6 +13,7 @@ import { startDevServer, type DevServer, type DevServerOptions } from '../../src
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { createActivities } from '../../activities';
 import { installWorkerLogger } from '../../src/worker/worker-logger';
+import { workflowActivationOptions } from '../../src/worker/workflow-activation-timeout';
 
 let runtimeInstalled = false;
 
@@ -44,6 +45,7 @@ export async function startTemporalTestEnv(options: DevServerOptions = {}): Prom
       connection: server.env.nativeConnection,
       workflowBundle: await workflowBundle(),
       activities: createActivities(),
+      ...workflowActivationOptions(),
       ...workerOptions,
       taskQueue,
     });

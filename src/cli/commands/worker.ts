@@ -5,6 +5,7 @@ import { redactIfUrl } from '../../postgres/database-settings';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
 import { createMigrationWorker } from '../../worker/migration-worker';
+import { workflowActivationTimeoutS } from '../../worker/workflow-activation-timeout';
 import { installWorkerLogger } from '../../worker/worker-logger';
 import { settingLayers } from '../setting-layers';
 
@@ -57,6 +58,9 @@ Each setting comes from its flag, else the environment, else the config file (--
   ZIM_MIGRATE_WORKFLOW_HEAP_MB
                              heap of the thread that runs workflows (default 256), which sizes the workflow cache;
                              keeps the workflows' memory flat whatever the migration's size
+  ZIM_MIGRATE_WORKFLOW_ACTIVATION_TIMEOUT_S
+                             how long one workflow activation may run (environment only, default 60, 5-3600);
+                             one cut short aborts the worker process, so keep it well above what a busy machine takes
   ZIM_MIGRATE_TASK_QUEUE     default zim-migrate
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
                              Temporal, in the Temporal CLI's conventions ("temporalProfile" in the config file)
@@ -84,6 +88,7 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
       installWorkerLogger();
       const { config: zim, sources } = resolveZimSettings(layers);
       const temporal = resolveTemporalSettings(layers);
+      workflowActivationTimeoutS(); // a bad value stops the worker here, before it connects anywhere
       if (!opts.skipZimCheck) await checkZimCredentials(zim);
       const { connection, namespace, taskQueue } = await connectWorkerConnection(temporal);
       const worker = await createMigrationWorker({

@@ -10,6 +10,7 @@ import { createCoexistActivities } from '../../../activities/coexist';
 import { createAuditActivities } from '../../../activities/coexist-audit';
 import type { CallScheduler } from '../../rate-limit/call-scheduler';
 import { ZimClient } from '../../zim-client';
+import { workflowActivationOptions } from '../../worker/workflow-activation-timeout';
 import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
@@ -77,6 +78,7 @@ export async function createCoexistWorker(o: {
   /** The environment the handoff opens a migration's staging with (a database password): this process's by default. */
   env?: NodeJS.ProcessEnv;
 }): Promise<{ worker: Worker; zim: ZimClient; closeHandoffStores: () => Promise<void> }> {
+  const activation = workflowActivationOptions(o.env);
   const zim = new ZimClient(o.zim);
   const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
   const handoff = createHandoffActivities(o.env ? { env: o.env } : {});
@@ -85,6 +87,7 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
+    ...activation,
     activities: {
       ...createCoexistActivities({
         store: o.store,
