@@ -100,9 +100,12 @@ describe('a workflow activation longer than the SDK default of 5 s', () => {
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
   });
 
-  it(`aborts the worker when ${WORKFLOW_ACTIVATION_TIMEOUT_ENV} is below it`, { timeout: 120_000 }, async () => {
+  it(`does not complete when ${WORKFLOW_ACTIVATION_TIMEOUT_ENV} is below it`, { timeout: 120_000 }, async () => {
     const worker = await startWorker('activation-5s', { [WORKFLOW_ACTIVATION_TIMEOUT_ENV]: '5' });
     const outcome = await run(worker, 'activation-5s');
-    assert.match(outcome, /^worker exited .*async hook stack has become corrupted/s);
+    // The setting reaches the worker. On Node 20 the cut activation aborts the process (nodejs/node#38503); were that
+    // fixed, the workflow task would fail again and again instead: either way no result.
+    assert.match(outcome, /^(worker exited|no result)/, outcome);
+    if (outcome.startsWith('worker exited')) assert.match(outcome, /async hook stack has become corrupted/);
   });
 });
