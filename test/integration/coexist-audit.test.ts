@@ -67,7 +67,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
 
   it('repairs each lost message once, records it, and a second audit finds nothing', async () => {
     const from = Date.now();
-    // Delivered normally: both conversations are known to the rig.store and have workflows.
+    // Delivered normally: both conversations are known to the store and have workflows.
     await sendZim('ann', { to: 'bob' }, `ok-z ${CANARY}`);
     await sendLegacy('bob', { groupId: GROUP }, `ok-l ${CANARY}`);
     await waitFor('the delivered ones mirrored', async () => {
@@ -364,7 +364,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     const stats = () => rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
     const echoesBefore = (await stats()).echoesSuppressed;
     const r = await audit(from);
-    // cy left ZIM and bob the legacy side (the rig.store had both as members): repaired. dan was never seen on both
+    // cy left ZIM and bob the legacy side (the store had both as members): repaired. dan was never seen on both
     // sides, so nothing tells a join on the legacy side from a leave on ZIM: found, not guessed.
     assert.deepEqual([r.found, r.repaired], [3, 2]);
     await waitFor(
