@@ -83,7 +83,10 @@ export interface CoexistRig {
   scheduler: SqliteCallScheduler | undefined;
   worker: RunningWorker;
   receiver: Receiver;
-  /** Sends from and reads back both sides: one one-to-one conversation (its two users) and one group. */
+  /**
+   * Sends from and reads back both sides: one one-to-one conversation (its two users) and one group. The functions
+   * reach the servers when called, so they may be taken in a describe() before `before` started the rig.
+   */
   sides(peer: [string, string], group: string): ReturnType<typeof bothSides>;
   /** Stops everything, last started first, also after a failed start; the folder is removed. */
   stop(): Promise<void>;
@@ -176,15 +179,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       log: () => {},
     });
     stops.push(() => rig.receiver.close());
-    rig.sides = (peer, group) =>
-      bothSides({
-        zim: rig.zim.client,
-        emulatorUrl: rig.zim.emulator.url,
-        legacy: rig.legacyClient,
-        legacyUrl: rig.legacy.url,
-        peer,
-        group,
-      });
+    rig.sides = (peer, group) => sidesOf(rig, peer, group);
 
     if (options.users) {
       await registerUsers(rig.zim.client, options.users);
@@ -206,7 +201,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
 
 /** A rig started before the enclosing describe()'s tests and stopped after them (filled in by `before`). */
 export function useCoexistRig(options: CoexistRigOptions): CoexistRig {
-  const rig = {} as CoexistRig;
+  const rig = { sides: (peer, group) => sidesOf(rig, peer, group) } as CoexistRig;
   before(async () => {
     Object.assign(rig, await startCoexistRig(options));
   });
@@ -214,4 +209,44 @@ export function useCoexistRig(options: CoexistRigOptions): CoexistRig {
     await rig.stop?.();
   });
   return rig;
+}
+
+function sidesOf(rig: CoexistRig, peer: [string, string], group: string): ReturnType<typeof bothSides> {
+  const now = () =>
+    bothSides({
+      zim: rig.zim.client,
+      emulatorUrl: rig.zim.emulator.url,
+      legacy: rig.legacyClient,
+      legacyUrl: rig.legacy.url,
+      peer,
+      group,
+    });
+  return {
+    zimBodies: (conv) => now().zimBodies(conv),
+    legacyBodies: (conv) => now().legacyBodies(conv),
+    sendZim: (from, target, body) => now().sendZim(from, target, body),
+    sendLegacy: (from, target, body) => now().sendLegacy(from, target, body),
+  };
+}
+
+/**
+ * A group made on both sides, for `beforeCapture` (the sync hears nothing of it): ZIM's by the server API, the
+ * legacy side's by App 1.0. `zimName: false` leaves ZIM's without a name.
+ */
+export async function groupOnBothSides(
+  rig: CoexistRig,
+  g: { id: string; owner: string; members: string[]; name: string; zimName?: false }
+): Promise<void> {
+  await rig.zim.client.createGroup({
+    GroupId: g.id,
+    GroupOwner: g.owner,
+    UserId: g.members,
+    ...(g.zimName === false ? {} : { GroupName: g.name }),
+  });
+  await post(`${rig.legacy.url}/_test/app1/createGroup`, {
+    operator: g.owner,
+    groupId: g.id,
+    name: g.name,
+    members: g.members,
+  });
 }

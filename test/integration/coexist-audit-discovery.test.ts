@@ -20,7 +20,7 @@ import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
 import type { coexistAuditWorkflow, CoexistAuditInput } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
-import { useCoexistRig } from '../helpers/coexist-rig';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { count, post } from '../helpers/coexist-sides';
 import { APP_ID, registerUsers } from '../helpers/zim';
 
@@ -36,24 +36,10 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     scheduler: {},
     worker: { audit: true },
     receiver: { syncName: SYNC, notMirrored: true },
-    beforeCapture: async ({ zim, legacy }) => {
-      // A group on both sides that the sync never saw (made before capture), with no message yet.
-      await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['dan', 'eve'], GroupName: 'Unknown' });
-      await post(`${legacy.url}/_test/app1/createGroup`, {
-        operator: 'ann',
-        groupId: GROUP,
-        name: 'Unknown',
-        members: ['dan', 'eve'],
-      });
-    },
+    // A group on both sides that the sync never saw (made before capture), with no message yet.
+    beforeCapture: (r) => groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['dan', 'eve'], name: 'Unknown' }),
   });
-
-  // Read back after `before` started the servers.
-  const sides = () => rig.sides(['ann', 'dan'], GROUP);
-  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
-  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
-  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
-  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
+  const { zimBodies, legacyBodies, sendZim, sendLegacy } = rig.sides(['ann', 'dan'], GROUP);
   const audit = (from: number, extra: Partial<CoexistAuditInput> = {}) =>
     rig.t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,

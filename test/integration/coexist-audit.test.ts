@@ -25,7 +25,7 @@ import { syncViewQuery } from '../../workflows/coexist-sync';
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
 import { count, post } from '../helpers/coexist-sides';
-import { useCoexistRig } from '../helpers/coexist-rig';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { registerUsers } from '../helpers/zim';
 
 const SYNC = 'audit-test';
@@ -39,24 +39,10 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     // The repairs go through the worker's own Temporal client (signal-with-start), as in production.
     worker: { audit: true },
     receiver: { syncName: SYNC, notMirrored: true },
-    beforeCapture: async ({ zim, legacy }) => {
-      // The same name on both sides: a profile the two sides disagree on with no agreed baseline is ambiguous.
-      await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'], GroupName: 'Audit' });
-      await post(`${legacy.url}/_test/app1/createGroup`, {
-        operator: 'ann',
-        groupId: GROUP,
-        name: 'Audit',
-        members: ['bob', 'cy'],
-      });
-    },
+    // The same name on both sides: a profile the two sides disagree on with no agreed baseline is ambiguous.
+    beforeCapture: (r) => groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['bob', 'cy'], name: 'Audit' }),
   });
-
-  // Read back after `before` started the servers.
-  const sides = () => rig.sides(['ann', 'bob'], GROUP);
-  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
-  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
-  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
-  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
+  const { zimBodies, legacyBodies, sendZim, sendLegacy } = rig.sides(['ann', 'bob'], GROUP);
   const audit = (from: number) =>
     rig.t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,

@@ -14,7 +14,7 @@ import type { Origin } from '../../src/coexist/coexist-store';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
-import { useCoexistRig } from '../helpers/coexist-rig';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
 import { registerUsers } from '../helpers/zim';
@@ -50,15 +50,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     // A short settle window and small runs, so continue-as-new happens during the test.
     receiver: { workflowInput: { settleMs: 1_000, eventsPerRun: 8 } },
     // Both sides know the users and the group before capture starts.
-    beforeCapture: async ({ zim, legacy }) => {
-      await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy', 'dee'] });
-      await post(`${legacy.url}/_test/app1/createGroup`, {
-        operator: 'ann',
-        groupId: GROUP,
-        name: 'Team',
-        members: ['bob', 'cy', 'dee'],
-      });
-    },
+    beforeCapture: (r) =>
+      groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['bob', 'cy', 'dee'], name: 'Team', zimName: false }),
   });
 
   it('mirrors one-to-one and group messages both ways, each exactly once, none mirrored back', async () => {
