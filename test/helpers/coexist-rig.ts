@@ -158,7 +158,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
         ...createCoexistActivities({
           ...deps,
           store: w.store ? w.store(rig.store) : rig.store,
-          ...(w.zimGroupOperator ? { zimGroupOperator: w.zimGroupOperator } : {}),
+          zimGroupOperator: w.zimGroupOperator,
         }),
         ...(w.audit ? createAuditActivities(deps) : {}),
         ...handoffActivities,
@@ -169,12 +169,12 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       zim: { appId: app.appId, callbackSecret: app.secret },
       legacy: { webhookSecret, echoWays: ['originTag', 'clientMsgId'] },
       putBody: (b) => rig.store.putBody(b),
-      ...(r.notMirrored ? { notMirrored: recordNotMirrored(rig.store) } : {}),
+      notMirrored: r.notMirrored ? recordNotMirrored(rig.store) : undefined,
       handoff: temporalHandoff(rig.t.client, {
         taskQueue: rig.worker.taskQueue,
-        ...(r.workflowInput ? { workflowInput: r.workflowInput } : {}),
-        ...(r.syncName ? { syncName: r.syncName } : {}),
-        ...(r.importHandoff ? { importHandoff: r.importHandoff(rig) } : {}),
+        workflowInput: r.workflowInput,
+        syncName: r.syncName,
+        importHandoff: r.importHandoff?.(rig),
       }),
       log: () => {},
     });
