@@ -7,115 +7,43 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { createAuditActivities } from '../../activities/coexist-audit';
-import { createCoexistActivities } from '../../activities/coexist';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
-import { LegacyClient } from '../../src/coexist/legacy-client';
-import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { recordNotMirrored } from '../../src/coexist/receiver/start';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
-import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import type { LegacyClient } from '../../src/coexist/legacy-client';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
 import type { coexistAuditWorkflow, CoexistAuditInput } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
-import { bothSides, count, post } from '../helpers/coexist-sides';
-import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
-import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
+import { count, post } from '../helpers/coexist-sides';
+import { APP_ID, registerUsers } from '../helpers/zim';
 
-const LEGACY_TOKEN = 'legacy-api-token-discovery';
-const LEGACY_SECRET = 'legacy-webhook-secret-discovery';
 const SYNC = 'discovery-test';
 const GROUP = 'g-unknown';
 const CANARY = `CANARY-${randomUUID()}`;
-const RETRIES = [50, 100, 200, 400, 800];
 
 describe('reconciliation audit: conversations whose every event was lost are discovered', { timeout: 180_000 }, () => {
-  let t: TemporalTestEnv;
-  let zim: ZimTestEnv;
-  let legacy: LegacyServer;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let legacyClient: LegacyClient;
-  let scheduler: SqliteCallScheduler;
-  let worker: RunningWorker;
-  let dir: string;
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-discovery-'));
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    scheduler = new SqliteCallScheduler(path.join(dir, 'budgets.sqlite'), { appId: APP_ID });
-    t = await startTemporalTestEnv();
-    zim = await startZimTestEnv();
-    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    worker = await t.createWorker({
-      activities: {
-        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient, scheduler }),
-        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient, scheduler }),
-      },
-    });
-    receiver = await startReceiver({
-      zim: { appId: APP_ID, callbackSecret: SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      notMirrored: recordNotMirrored(store),
-      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
-      log: () => {},
-    });
-    const users = ['ann', 'bob', 'dan', 'eve'];
-    await registerUsers(zim.client, users);
-    await post(`${legacy.url}/_test/users`, { users });
+  const rig = useCoexistRig({
+    name: 'discovery',
+    users: ['ann', 'bob', 'dan', 'eve'],
+    // ZIM's listings take their slots in the call schedule, as in production.
+    scheduler: {},
+    worker: { audit: true },
+    receiver: { syncName: SYNC, notMirrored: true },
     // A group on both sides that the sync never saw (made before capture), with no message yet.
-    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['dan', 'eve'], GroupName: 'Unknown' });
-    await post(`${legacy.url}/_test/app1/createGroup`, {
-      operator: 'ann',
-      groupId: GROUP,
-      name: 'Unknown',
-      members: ['dan', 'eve'],
-    });
-    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+    beforeCapture: (r) => groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['dan', 'eve'], name: 'Unknown' }),
   });
-
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.stop();
-    await t?.teardown();
-    await scheduler?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  // Read back after `before` started the servers.
-  const sides = () =>
-    bothSides({
-      zim: zim.client,
-      emulatorUrl: zim.emulator.url,
-      legacy: legacyClient,
-      legacyUrl: legacy.url,
-      peer: ['ann', 'dan'],
-      group: GROUP,
-    });
-  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
-  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
-  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
-  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
+  const { zimBodies, legacyBodies, sendZim, sendLegacy } = rig.sides(['ann', 'dan'], GROUP);
   const audit = (from: number, extra: Partial<CoexistAuditInput> = {}) =>
-    t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+    rig.t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
-      taskQueue: worker.taskQueue,
+      taskQueue: rig.worker.taskQueue,
       // pageSize 1: users and discovered conversations take a page each, and the workflow goes on from its place.
       args: [{ from, until: Date.now(), syncName: SYNC, pageSize: 1, ...extra }],
     });
@@ -128,17 +56,17 @@ describe('reconciliation audit: conversations whose every event was lost are dis
       'the known conversation mirrored',
       async () =>
         count(
-          (await legacyClient.page('peer:ann:bob', 0, 100)).messages.map((m) => m.body),
+          (await rig.legacyClient.page('peer:ann:bob', 0, 100)).messages.map((m) => m.body),
           `known ${CANARY}`
         ) === 1
     );
-    await zim.emulator.callbacks.idle();
-    await legacy.webhook.idle();
-    assert.deepEqual((await store.users()).sort(), ['ann', 'bob']);
+    await rig.zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    assert.deepEqual((await rig.store.users()).sort(), ['ann', 'bob']);
 
     // Every callback of ann and dan's conversation lost in ZIM, every routing event of the group's on the legacy side.
-    zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     const lost = {
       peer: [`dan to ann ${CANARY}`, `ann to dan ${CANARY}`],
       group: [`dan in the group ${CANARY}`, `ann in the group ${CANARY}`],
@@ -147,12 +75,12 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     await sendZim('ann', { to: 'dan' }, lost.peer[1]!);
     await sendLegacy('dan', { groupId: GROUP }, lost.group[0]!);
     await sendLegacy('ann', { groupId: GROUP }, lost.group[1]!);
-    await zim.emulator.callbacks.idle();
-    await legacy.webhook.idle();
-    zim.emulator.callbacks.configure({ faults: { seed: 1 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
-    assert.equal(zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
-    assert.equal(legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
+    await rig.zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 1 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
+    assert.equal(rig.zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
+    assert.equal(rig.legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
 
     // Without discovery the audit does not know these conversations exist: nothing found, nothing arrives.
     const blind = await audit(from, { discover: false });
@@ -177,11 +105,11 @@ describe('reconciliation audit: conversations whose every event was lost are dis
         count(await zimBodies('group'), lost.group[1]!) === 1,
       60_000
     );
-    await zim.emulator.callbacks.idle();
-    await legacy.webhook.idle();
+    await rig.zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
     await waitFor('the repairs echoed and settled', async () => {
       for (const conv of ['peer:ann:dan', `group:${GROUP}`]) {
-        const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+        const s = await rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
         if (s.queued > 0 || s.echoesSuppressed < 2) return false;
       }
       return true;
@@ -195,7 +123,7 @@ describe('reconciliation audit: conversations whose every event was lost are dis
       }
       assert.deepEqual([inZim.length, inLegacy.length], [2, 2], `${conv}: nothing else on either side`);
     }
-    const divergences = await store.divergences();
+    const divergences = await rig.store.divergences();
     assert.deepEqual(divergences.map((d) => [d.conv, d.origin, d.kind]).sort(), [
       [`group:${GROUP}`, 'legacy', 'missing'],
       [`group:${GROUP}`, 'legacy', 'missing'],
@@ -210,18 +138,18 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     assert.deepEqual([second.found, second.repaired, second.discovered, second.conversations], [0, 0, 0, 3]);
 
     // ZIM's listing went through the call schedule, under ZIM's 20/s budget for QueryConversationList.
-    const listing = readCallSchedule(path.join(dir, 'budgets.sqlite'), APP_ID).find(
+    const listing = readCallSchedule(path.join(rig.dir, 'budgets.sqlite'), APP_ID).find(
       (r) => r.action === 'QueryConversationList'
     );
     assert.equal(listing?.rate, 20);
     assert.ok((listing?.calls ?? 0) >= 2, `listed through the schedule (${listing?.calls})`);
 
     // No message text in any history, and the audits' histories replay.
-    for await (const wf of t.client.workflow.list()) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list()) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
     }
-    const histories = t.client.workflow.list({ query: 'WorkflowType = "coexistAuditWorkflow"' }).intoHistories();
+    const histories = rig.t.client.workflow.list({ query: 'WorkflowType = "coexistAuditWorkflow"' }).intoHistories();
     let replayed = 0;
     for await (const { workflowId, error } of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
@@ -248,10 +176,10 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     const from = Date.now();
     const group = 'g-lost-creation';
     // Our ZIM group writes go as this account (registered before coexistence starts, §3.1).
-    await registerUsers(zim.client, ['__migration_bot']);
+    await registerUsers(rig.zim.client, ['__migration_bot']);
     // Created on the legacy side with one message, every routing event lost: ZIM never hears of the group.
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
-    await post(`${legacy.url}/_test/app1/createGroup`, {
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${rig.legacy.url}/_test/app1/createGroup`, {
       operator: 'ann',
       groupId: group,
       name: 'New',
@@ -259,8 +187,8 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     });
     const body = `first in a new group ${CANARY}`;
     await sendLegacy('dan', { groupId: group }, body);
-    await legacy.webhook.idle();
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await rig.legacy.webhook.idle();
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
 
     const r = await audit(from);
     // The group's creation and its message.
@@ -268,16 +196,16 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     await waitFor(
       'the group and its message in ZIM',
       async () => {
-        const inZim = await zim.client.queryGroupMsg({ GroupId: group, Limit: 100 }).catch(() => null);
+        const inZim = await rig.zim.client.queryGroupMsg({ GroupId: group, Limit: 100 }).catch(() => null);
         return inZim?.messages.some((m) => m.msgBody === body) ?? false;
       },
       60_000
     );
-    const members = await zim.client.queryGroupMemberList({ GroupId: group, Limit: 100 });
+    const members = await rig.zim.client.queryGroupMemberList({ GroupId: group, Limit: 100 });
     assert.deepEqual(members.members.map((m) => m.userId).sort(), ['ann', 'dan']);
-    const stats = await t.client.workflow.getHandle(`coexist:group:${group}`).query(syncStatsQuery);
+    const stats = await rig.t.client.workflow.getHandle(`coexist:group:${group}`).query(syncStatsQuery);
     assert.deepEqual(stats.refused, [], 'the message was not sent before the group existed');
-    const found = (await store.divergences()).filter((d) => d.conv === `group:${group}`);
+    const found = (await rig.store.divergences()).filter((d) => d.conv === `group:${group}`);
     assert.deepEqual(found.map((d) => [d.origin, d.kind, d.msgId.startsWith('created:')]).sort(), [
       ['legacy', 'group', true],
       ['legacy', 'missing', false],
@@ -286,25 +214,25 @@ describe('reconciliation audit: conversations whose every event was lost are dis
 
   it('lists the legacy side only when the adapter offers it, and pages what it found', async () => {
     const from = Date.now();
-    await registerUsers(zim.client, ['fay', 'gus']);
-    await post(`${legacy.url}/_test/users`, { users: ['fay', 'gus'] });
+    await registerUsers(rig.zim.client, ['fay', 'gus']);
+    await post(`${rig.legacy.url}/_test/users`, { users: ['fay', 'gus'] });
     // Lost: ann and gus's conversation is in ZIM only, ann and fay's on the legacy side only.
-    zim.emulator.callbacks.configure({ faults: { seed: 3, lossRate: 1 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 3, lossRate: 1 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     await sendZim('gus', { to: 'ann' }, `zim only ${CANARY}`);
     await sendLegacy('fay', { to: 'ann' }, `legacy only ${CANARY}`);
-    await zim.emulator.callbacks.idle();
-    await legacy.webhook.idle();
-    zim.emulator.callbacks.configure({ faults: { seed: 3 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await rig.zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 3 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
 
-    const caps = await legacyClient.capabilities();
+    const caps = await rig.legacyClient.capabilities();
     const withoutListing = {
       capabilities: async () => ({ ...caps, conversationList: false }),
       userConversations: () => assert.fail('not offered: not asked'),
     } as unknown as LegacyClient;
     const discover = (legacyApi: LegacyClient, after?: string) =>
-      createAuditActivities({ store, zim: zim.client, legacy: legacyApi }).discoverAuditConversations({
+      createAuditActivities({ store: rig.store, zim: rig.zim.client, legacy: legacyApi }).discoverAuditConversations({
         users: ['ann'],
         from,
         limit: 1,
@@ -312,9 +240,9 @@ describe('reconciliation audit: conversations whose every event was lost are dis
       });
     const zimOnly = await discover(withoutListing);
     assert.deepEqual([zimOnly.conversations, zimOnly.more], [['peer:ann:gus'], false], 'ZIM lists its own only');
-    const first = await discover(legacyClient);
+    const first = await discover(rig.legacyClient);
     assert.deepEqual([first.conversations, first.more, first.cut], [['peer:ann:fay'], true, 0]);
-    const second = await discover(legacyClient, first.conversations[0]);
+    const second = await discover(rig.legacyClient, first.conversations[0]);
     assert.deepEqual([second.conversations, second.more], [['peer:ann:gus'], false]);
   });
 

@@ -7,21 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { createAuditActivities } from '../../activities/coexist-audit';
-import { createCoexistActivities } from '../../activities/coexist';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
+import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
 import type { HistoryCheck } from '../../src/coexist/handoff-history';
-import { LegacyClient } from '../../src/coexist/legacy-client';
-import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { recordNotMirrored } from '../../src/coexist/receiver/start';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
 import { startSync, stopSync, syncStatus } from '../../src/coexist/sync-control';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
@@ -31,91 +24,29 @@ import { ZIM_COEXIST_SYNC } from '../../src/shared/search-attributes';
 import { syncViewQuery } from '../../workflows/coexist-sync';
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { waitFor } from '../helpers/wait-for';
-import { bothSides, count, post } from '../helpers/coexist-sides';
-import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
-import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+import { count, post } from '../helpers/coexist-sides';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
+import { registerUsers } from '../helpers/zim';
 
-const LEGACY_TOKEN = 'legacy-api-token-audit';
-const LEGACY_SECRET = 'legacy-webhook-secret-audit';
 const SYNC = 'audit-test';
 const GROUP = 'g-audit';
 const CANARY = `CANARY-${randomUUID()}`;
-const RETRIES = [50, 100, 200, 400, 800];
 
 describe('reconciliation audit: lost callbacks and routing events found and repaired', { timeout: 180_000 }, () => {
-  let t: TemporalTestEnv;
-  let zim: ZimTestEnv;
-  let legacy: LegacyServer;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let legacyClient: LegacyClient;
-  let worker: RunningWorker;
-  let dir: string;
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-audit-'));
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    t = await startTemporalTestEnv();
-    zim = await startZimTestEnv();
-    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    worker = await t.createWorker({
-      activities: {
-        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient }),
-        // The repairs go through the worker's own Temporal client (signal-with-start), as in production.
-        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient }),
-      },
-    });
-    receiver = await startReceiver({
-      zim: { appId: APP_ID, callbackSecret: SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      notMirrored: recordNotMirrored(store),
-      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC }),
-      log: () => {},
-    });
-    await registerUsers(zim.client, ['ann', 'bob', 'cy']);
+  const rig = useCoexistRig({
+    name: 'audit',
+    users: ['ann', 'bob', 'cy'],
+    // The repairs go through the worker's own Temporal client (signal-with-start), as in production.
+    worker: { audit: true },
+    receiver: { syncName: SYNC, notMirrored: true },
     // The same name on both sides: a profile the two sides disagree on with no agreed baseline is ambiguous.
-    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy'], GroupName: 'Audit' });
-    await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob', 'cy'] });
-    await post(`${legacy.url}/_test/app1/createGroup`, {
-      operator: 'ann',
-      groupId: GROUP,
-      name: 'Audit',
-      members: ['bob', 'cy'],
-    });
-    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+    beforeCapture: (r) => groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['bob', 'cy'], name: 'Audit' }),
   });
-
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.stop();
-    await t?.teardown();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  // Read back after `before` started the servers.
-  const sides = () =>
-    bothSides({
-      zim: zim.client,
-      emulatorUrl: zim.emulator.url,
-      legacy: legacyClient,
-      legacyUrl: legacy.url,
-      peer: ['ann', 'bob'],
-      group: GROUP,
-    });
-  const zimBodies = (conv: 'peer' | 'group') => sides().zimBodies(conv);
-  const legacyBodies = (conv: 'peer' | 'group') => sides().legacyBodies(conv);
-  const sendZim = (from: string, target: object, body: string) => sides().sendZim(from, target, body);
-  const sendLegacy = (from: string, target: object, body: string) => sides().sendLegacy(from, target, body);
+  const { zimBodies, legacyBodies, sendZim, sendLegacy } = rig.sides(['ann', 'bob'], GROUP);
   const audit = (from: number) =>
-    t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
+    rig.t.client.workflow.execute<typeof coexistAuditWorkflow>('coexistAuditWorkflow', {
       workflowId: `coexist-audit:${SYNC}:${randomUUID()}`,
-      taskQueue: worker.taskQueue,
+      taskQueue: rig.worker.taskQueue,
       // pageSize 1: the two conversations take two pages, and the workflow goes on from its place.
       args: [{ from, until: Date.now(), syncName: SYNC, pageSize: 1 }],
     });
@@ -131,12 +62,12 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
         count(await zimBodies('group'), `ok-l ${CANARY}`) === 1
       );
     });
-    await legacy.webhook.idle();
-    await zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    await rig.zim.emulator.callbacks.idle();
 
     // Lost on purpose: every callback and routing event of these four sends.
-    zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 1, lossRate: 1 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     const lost = {
       zimPeer: `lost-z-peer ${CANARY}`,
       zimGroup: `lost-z-group ${CANARY}`,
@@ -147,10 +78,10 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     await sendZim('cy', { groupId: GROUP }, lost.zimGroup);
     await sendLegacy('ann', { to: 'bob' }, lost.legacyPeer);
     await sendLegacy('cy', { groupId: GROUP }, lost.legacyGroup);
-    zim.emulator.callbacks.configure({ faults: { seed: 1 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
-    assert.equal(legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
-    assert.equal(zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 1 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
+    assert.equal(rig.legacy.webhook.log.filter((d) => d.outcome === 'lost-on-purpose').length, 2);
+    assert.equal(rig.zim.emulator.callbacks.deliveries({ outcome: 'lost' }).length, 2);
 
     // Nothing recovers them without the audit.
     await new Promise((r) => setTimeout(r, 2_000));
@@ -171,11 +102,11 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
         count(await zimBodies('group'), lost.legacyGroup) === 1
       );
     });
-    await legacy.webhook.idle();
-    await zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    await rig.zim.emulator.callbacks.idle();
     await waitFor('the repairs echoed and settled', async () => {
       for (const conv of ['peer:ann:bob', `group:${GROUP}`]) {
-        const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+        const s = await rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
         if (s.queued > 0 || s.echoesSuppressed < 3) return false;
       }
       return true;
@@ -191,7 +122,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       assert.equal(inLegacy.length, 3, `${conv}: three messages in legacy`);
     }
 
-    const divergences = await store.divergences();
+    const divergences = await rig.store.divergences();
     assert.deepEqual(divergences.map((d) => [d.conv, d.origin, d.kind]).sort(), [
       ['group:g-audit', 'legacy', 'missing'],
       ['group:g-audit', 'zim', 'missing'],
@@ -202,18 +133,18 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       assert.ok(d.repairedAt !== null && d.repairedAt >= d.foundAt, `${d.msgId} repaired`);
       assert.match(d.repair ?? '', /^handed to coexist:(peer:ann:bob|group:g-audit) as audit:(zim|lg):msg:/);
     }
-    const ledger = await store.records();
+    const ledger = await rig.store.records();
     assert.ok(ledger.every((r) => r.state === 'SENT'));
     assert.equal(ledger.length, 6, 'two delivered and four repaired mirrors, each written once');
 
     const second = await audit(from);
     assert.deepEqual([second.found, second.repaired], [0, 0], 'a second audit finds nothing');
-    assert.equal((await store.divergences()).length, 4);
+    assert.equal((await rig.store.divergences()).length, 4);
 
     // No message text in any history: conversations and audits.
     let runs = 0;
-    for await (const wf of t.client.workflow.list()) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list()) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
       runs++;
     }
@@ -222,25 +153,25 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
 
   it('runs on the sync’s schedule, and coexist stop audits once more before closing', async () => {
     // A short schedule and grace for the test (the CLI takes whole minutes).
-    await startSync(t.client, SYNC, worker.taskQueue, { auditEveryMinutes: 0.05, auditGraceMs: 500 });
-    const sync = t.client.workflow.getHandle(`coexist-sync:${SYNC}`);
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await startSync(rig.t.client, SYNC, rig.worker.taskQueue, { auditEveryMinutes: 0.05, auditGraceMs: 500 });
+    const sync = rig.t.client.workflow.getHandle(`coexist-sync:${SYNC}`);
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     await sendLegacy('ann', { to: 'bob' }, `lost-scheduled ${CANARY}`);
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
     await waitFor('a scheduled audit repaired it', async () => {
       const v = await sync.query(syncViewQuery);
       return (v.audits?.repaired ?? 0) >= 1 && count(await zimBodies('peer'), `lost-scheduled ${CANARY}`) === 1;
     });
     // Lost again just before the stop: the stop's audit finds it (unless a scheduled one got there first).
-    zim.emulator.callbacks.configure({ faults: { seed: 2, lossRate: 1 } });
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 2, lossRate: 1 } });
     await sendZim('bob', { groupId: GROUP }, `lost-at-stop ${CANARY}`);
-    zim.emulator.callbacks.configure({ faults: { seed: 2 } });
-    const stopped = await stopSync(t.client, SYNC);
+    rig.zim.emulator.callbacks.configure({ faults: { seed: 2 } });
+    const stopped = await stopSync(rig.t.client, SYNC);
     assert.ok((stopped.audit?.found ?? 0) <= 1, 'at most the message lost after the last scheduled audit');
     assert.equal(count(await legacyBodies('group'), `lost-at-stop ${CANARY}`), 1, 'on the other side after the stop');
     assert.equal(count(await zimBodies('group'), `lost-at-stop ${CANARY}`), 1, 'not mirrored back');
     assert.equal(count(await zimBodies('peer'), `lost-scheduled ${CANARY}`), 1);
-    const status = await syncStatus(t.client, SYNC);
+    const status = await syncStatus(rig.t.client, SYNC);
     assert.equal(status.state, 'stopped');
     assert.ok(status.divergences.runs >= 2 && status.divergences.repaired >= 2, JSON.stringify(status.divergences));
     assert.equal(status.divergences.found, status.divergences.repaired);
@@ -249,7 +180,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     assert.equal(typeof status.divergences.listingsCut, 'number', JSON.stringify(status.divergences));
 
     // The sync's and the audits' histories replay.
-    const histories = t.client.workflow
+    const histories = rig.t.client.workflow
       .list({ query: `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow"` })
       .intoHistories();
     let replayed = 0;
@@ -272,34 +203,34 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
 
   it('audits nothing older than --audit-from (capture started before the import’s export)', async () => {
     const name = 'audit-from';
-    await startSync(t.client, name, worker.taskQueue, {
+    await startSync(rig.t.client, name, rig.worker.taskQueue, {
       auditEveryMinutes: 0.05,
       auditGraceMs: 500,
       auditFrom: Date.now() + 10 * 60_000,
     });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     await sendLegacy('bob', { to: 'ann' }, `before-audit-from ${CANARY}`);
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
     // Time for a scheduled audit (every 3 s); then the stop's, which would bring it across without --audit-from.
     await new Promise((r) => setTimeout(r, 4_000));
-    const stopped = await stopSync(t.client, name);
+    const stopped = await stopSync(rig.t.client, name);
     assert.deepEqual([stopped.audits?.found, stopped.audits?.repaired], [0, 0]);
     assert.equal(count(await zimBodies('peer'), `before-audit-from ${CANARY}`), 0, 'left alone');
   });
   it('with a handoff: leaves a conversation alone until its history is imported, then audits only what is newer', async () => {
     // A legacy message whose routing event was lost, in a conversation of its own.
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     await sendLegacy('cy', { to: 'bob' }, 'in the overlap');
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
     const sentBy = Date.now();
-    const own = openSqliteCoexistStore(path.join(dir, 'handoff-audit.sqlite'));
+    const own = openSqliteCoexistStore(path.join(rig.dir, 'handoff-audit.sqlite'));
     let answer: HistoryCheck = { imported: false, waiting: 'accounts: 0 of 3 users imported' };
     const asked: string[] = [];
     const repaired: string[] = [];
     const acts = createAuditActivities({
       store: own,
-      zim: zim.client,
-      legacy: legacyClient,
+      zim: rig.zim.client,
+      legacy: rig.legacyClient,
       handoff: async (e) => void repaired.push(e.msgId ?? ''),
       history: async (staging, conv) => {
         asked.push(`${staging} ${conv}`);
@@ -336,12 +267,12 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     const conv = 'peer:ann:cy';
     // The window starts here: the earlier tests' lost messages are not this one's business.
     const from = Date.now();
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
     const sent = (await sendLegacy('ann', { to: 'cy' }, `queued ${CANARY}`)).message as { id: string; seq: number };
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
-    const handle = await t.client.workflow.signalWithStart('conversationSyncWorkflow', {
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
+    const handle = await rig.t.client.workflow.signalWithStart('conversationSyncWorkflow', {
       workflowId: workflowIdFor(conv),
-      taskQueue: worker.taskQueue,
+      taskQueue: rig.worker.taskQueue,
       args: [{ conv, settleMs: 120_000 }],
       signal: syncEventSignal,
       signalArgs: [
@@ -354,7 +285,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
           order: sent.seq,
           from: 'ann',
           to: 'cy',
-          bodyRef: await store.putBody(`queued ${CANARY}`),
+          bodyRef: await rig.store.putBody(`queued ${CANARY}`),
           msgId: sent.id,
         },
       ],
@@ -366,7 +297,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       );
       const r = await audit(from);
       assert.deepEqual([r.found, r.repaired, r.queued], [0, 0, 1], 'held by its conversation: not a divergence');
-      assert.ok(!(await store.divergences()).some((d) => d.msgId === sent.id), 'not recorded');
+      assert.ok(!(await rig.store.divergences()).some((d) => d.msgId === sent.id), 'not recorded');
     } finally {
       await handle.terminate('test over');
     }
@@ -375,14 +306,14 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
   it("leaves the app backend's own ZIM server-API sends in ZIM: not mirrored live, not taken for lost", async () => {
     const from = Date.now();
     const text = `from the app backend ${CANARY}`;
-    await zim.client.sendPeerMessage({
+    await rig.zim.client.sendPeerMessage({
       FromUserId: 'ann',
       ToUserId: ['bob'],
       MessageType: 1,
       Priority: 1,
       MessageBody: { Message: text },
     });
-    await zim.emulator.callbacks.idle();
+    await rig.zim.emulator.callbacks.idle();
     const r = await audit(from);
     assert.deepEqual([r.found, r.repaired, r.notMirrored], [0, 0, 1]);
     await new Promise((res) => setTimeout(res, 1_000));
@@ -393,8 +324,8 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     const conv = `group:${GROUP}`;
     const from = Date.now();
     const zimMembers = async () =>
-      (await zim.client.queryGroupMemberList({ GroupId: GROUP, Limit: 100 })).members.map((m) => m.userId).sort();
-    const legacyMembers = async () => (await legacyClient.group(GROUP))!.members;
+      (await rig.zim.client.queryGroupMemberList({ GroupId: GROUP, Limit: 100 })).members.map((m) => m.userId).sort();
+    const legacyMembers = async () => (await rig.legacyClient.group(GROUP))!.members;
     // The sync knows the group once something passed through it; both sides agree (ann, bob, cy), and an audit
     // records that as the baseline.
     await sendLegacy('bob', { groupId: GROUP }, `group known ${CANARY}`);
@@ -403,20 +334,20 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
       async () => count(await zimBodies('group'), `group known ${CANARY}`) === 1
     );
     await audit(from);
-    assert.equal((await store.member(GROUP, 'cy'))?.member, true);
+    assert.equal((await rig.store.member(GROUP, 'cy'))?.member, true);
     // dan, and the operator our ZIM group writes go as (registered before coexistence starts, §3.1).
-    await registerUsers(zim.client, ['dan', '__migration_bot']);
-    await post(`${legacy.url}/_test/users`, { users: ['dan'] });
+    await registerUsers(rig.zim.client, ['dan', '__migration_bot']);
+    await post(`${rig.legacy.url}/_test/users`, { users: ['dan'] });
     // Lost: cy kicked on ZIM (its group_exit callback), bob's leave and dan's join on the legacy side (routing).
-    zim.emulator.callbacks.configure({ faults: { lossRate: 1 } });
-    await zim.client.kickoutGroupUser({ FromUserId: 'ann', GroupId: GROUP, UserId: ['cy'] });
-    zim.emulator.callbacks.configure({ faults: { lossRate: 0 } });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 1 });
-    await post(`${legacy.url}/_test/app1/groups/${GROUP}/leave`, { operator: 'bob' });
-    await post(`${legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dan' });
-    await post(`${legacy.url}/_test/webhook`, { lossRate: 0 });
+    rig.zim.emulator.callbacks.configure({ faults: { lossRate: 1 } });
+    await rig.zim.client.kickoutGroupUser({ FromUserId: 'ann', GroupId: GROUP, UserId: ['cy'] });
+    rig.zim.emulator.callbacks.configure({ faults: { lossRate: 0 } });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 1 });
+    await post(`${rig.legacy.url}/_test/app1/groups/${GROUP}/leave`, { operator: 'bob' });
+    await post(`${rig.legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dan' });
+    await post(`${rig.legacy.url}/_test/webhook`, { lossRate: 0 });
 
-    const stats = () => t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+    const stats = () => rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
     const echoesBefore = (await stats()).echoesSuppressed;
     const r = await audit(from);
     // cy left ZIM and bob the legacy side (the store had both as members): repaired. dan was never seen on both
@@ -432,7 +363,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
         `ZIM ${(await zimMembers()).join(',')}, legacy ${(await legacyMembers()).join(',')}; ` +
         JSON.stringify(await stats())
     );
-    const found = (await store.divergences()).filter((d) => d.kind === 'group' && d.conv === conv);
+    const found = (await rig.store.divergences()).filter((d) => d.kind === 'group' && d.conv === conv);
     assert.deepEqual(found.map((d) => [d.origin, d.msgId, d.repair?.startsWith('handed to') ?? false]).sort(), [
       ['legacy', 'left:bob', true],
       ['legacy', 'members:dan', false],
@@ -452,14 +383,14 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
   it('mirrors a group profile changed in ZIM (no callback) to the legacy side after an audit, once', async () => {
     const conv = `group:${GROUP}`;
     const from = Date.now();
-    const stats = () => t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
-    const zimInfo = () => zim.client.queryGroupInfo({ FromUserId: 'ann', GroupId: GROUP });
-    const changedEvents = () => legacy.webhook.log.filter((d) => d.type === 'group.changed' && !d.duplicate).length;
+    const stats = () => rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+    const zimInfo = () => rig.zim.client.queryGroupInfo({ FromUserId: 'ann', GroupId: GROUP });
+    const changedEvents = () => rig.legacy.webhook.log.filter((d) => d.type === 'group.changed' && !d.duplicate).length;
     // Earlier audits recorded the profile both sides agree on as the baseline.
-    assert.deepEqual(JSON.parse((await store.group(GROUP))!.profile!), { name: 'Audit', notice: '', avatar: '' });
+    assert.deepEqual(JSON.parse((await rig.store.group(GROUP))!.profile!), { name: 'Audit', notice: '', avatar: '' });
     // An App 2.0 admin changes it through the server API: ZIM fires no callback for it.
     const notice = `notice ${CANARY}`;
-    await zim.client.updateGroupData({
+    await rig.zim.client.updateGroupData({
       FromUserId: 'ann',
       GroupId: GROUP,
       GroupName: 'Renamed in ZIM',
@@ -472,10 +403,10 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     // The change, and the join the previous test left ambiguous (still not guessed).
     assert.deepEqual([r.found, r.repaired], [2, 1]);
     await waitFor('the ZIM change on the legacy side', async () => {
-      const g = await legacyClient.group(GROUP);
+      const g = await rig.legacyClient.group(GROUP);
       return g?.name === 'Renamed in ZIM' && g.notice === notice;
     });
-    await legacy.webhook.idle();
+    await rig.legacy.webhook.idle();
     await waitFor('its routing event came back and was taken for our own', async () => {
       const s = await stats();
       return s.queued === 0 && s.echoesSuppressed >= before.echoesSuppressed + 1;
@@ -485,7 +416,7 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     assert.equal(after.groupChangesToZim, before.groupChangesToZim, 'not mirrored back');
     assert.equal(changedEvents(), eventsBefore + 1, 'one change on the legacy side');
     assert.equal((await zimInfo()).groupDataSeq, zimSeq, 'ZIM not written again');
-    const found = (await store.divergences()).filter((d) => d.conv === conv && d.msgId.startsWith('changed:'));
+    const found = (await rig.store.divergences()).filter((d) => d.conv === conv && d.msgId.startsWith('changed:'));
     assert.deepEqual(
       found.map((d) => [d.origin, d.msgId.split(':').slice(0, 2).join(':'), d.repair?.startsWith('handed to')]),
       [['zim', 'changed:name,notice', true]]
@@ -495,17 +426,17 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     assert.equal(changedEvents(), eventsBefore + 1);
 
     // A legacy change still reaches ZIM, once, and is not written back to the legacy side.
-    await post(`${legacy.url}/_test/app1/groups/${GROUP}/change`, { operator: 'ann', name: 'Renamed in legacy' });
+    await post(`${rig.legacy.url}/_test/app1/groups/${GROUP}/change`, { operator: 'ann', name: 'Renamed in legacy' });
     await waitFor('the legacy change in ZIM', async () => (await zimInfo()).groupName === 'Renamed in legacy');
     await waitFor('handled', async () => (await stats()).queued === 0);
     const last = await audit(from);
     assert.deepEqual([last.found, last.repaired], [1, 0]);
     assert.equal((await zimInfo()).groupDataSeq, zimSeq + 1, 'one write to ZIM');
     assert.equal(changedEvents(), eventsBefore + 2, 'the App 1.0 change only');
-    assert.equal((await legacyClient.group(GROUP))?.notice, notice);
+    assert.equal((await rig.legacyClient.group(GROUP))?.notice, notice);
     // The notice (canary) travelled by reference only.
-    for await (const wf of t.client.workflow.list()) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list()) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no profile text in ${wf.workflowId} run ${wf.runId}`);
     }
   });

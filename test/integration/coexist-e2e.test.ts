@@ -8,28 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
-import { request } from 'undici';
-import { createCoexistActivities } from '../../activities/coexist';
-import { openSqliteCoexistStore, type CoexistStore, type Origin } from '../../src/coexist/coexist-store';
-import { LegacyClient } from '../../src/coexist/legacy-client';
-import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
-import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import type { Origin } from '../../src/coexist/coexist-store';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
+import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
+import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
-import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
-import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+import { registerUsers } from '../helpers/zim';
 
-const LEGACY_TOKEN = 'legacy-api-token-e2e';
-const LEGACY_SECRET = 'legacy-webhook-secret-e2e';
 const USERS = ['ann', 'bob', 'cy', 'dee'];
 const PAIRS = [
   ['ann', 'bob'],
@@ -39,92 +28,30 @@ const PAIRS = [
 const GROUP = 'g-team';
 const CANARY = `CANARY-${randomUUID()}`;
 
-async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
-  return json;
-}
-
 describe('two-way coexistence over HTTP with a real Temporal server', { timeout: 240_000 }, () => {
-  let t: TemporalTestEnv;
-  let zim: ZimTestEnv;
-  let legacy: LegacyServer;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let legacyClient: LegacyClient;
-  let dir: string;
-  let scheduler: SqliteCallScheduler;
   /** The next record of a send from this side fails, as if the worker died between the send and its record. */
   const dieAfterSend = new Set<Origin>();
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-e2e-'));
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    t = await startTemporalTestEnv();
-    zim = await startZimTestEnv();
-    legacy = await startLegacyServer({
-      apiToken: LEGACY_TOKEN,
-      webhookSecret: LEGACY_SECRET,
-      retryDelaysMs: [50, 100, 200, 400, 800],
-      duplicateRate: 0.25,
-      seed: 11,
-    });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    scheduler = new SqliteCallScheduler(path.join(dir, 'budgets.sqlite'), { appId: APP_ID, headroom: 0.02 });
-    const worker = await t.createWorker({
-      activities: createCoexistActivities({
-        store: {
-          ...store,
-          markSent: async (origin, ...rest) => {
-            if (dieAfterSend.delete(origin)) throw new Error('worker died between the send and its record');
-            return store.markSent(origin, ...rest);
-          },
+  const rig = useCoexistRig({
+    name: 'e2e',
+    users: USERS,
+    legacyFaults: { duplicateRate: 0.25, seed: 11 },
+    zimFaults: { seed: 5, duplicateRate: 0.25, reorderRate: 0.25, reorderDelayMs: 150, echoBeforeResponseRate: 0.2 },
+    // ZIM's sends and reads take their slots in the call schedule, as in production.
+    scheduler: { headroom: 0.02 },
+    worker: {
+      store: (store) => ({
+        ...store,
+        markSent: async (origin, ...rest) => {
+          if (dieAfterSend.delete(origin)) throw new Error('worker died between the send and its record');
+          return store.markSent(origin, ...rest);
         },
-        zim: zim.client,
-        legacy: legacyClient,
-        // ZIM's sends and reads take their slots in the call schedule, as in production.
-        scheduler,
       }),
-    });
-    receiver = await startReceiver({
-      zim: { appId: APP_ID, callbackSecret: SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      // A short settle window and small runs, so continue-as-new happens during the test.
-      handoff: temporalHandoff(t.client, {
-        taskQueue: worker.taskQueue,
-        workflowInput: { settleMs: 1_000, eventsPerRun: 8 },
-      }),
-      log: () => {},
-    });
+    },
+    // A short settle window and small runs, so continue-as-new happens during the test.
+    receiver: { workflowInput: { settleMs: 1_000, eventsPerRun: 8 } },
     // Both sides know the users and the group before capture starts.
-    await registerUsers(zim.client, USERS);
-    await zim.client.createGroup({ GroupId: GROUP, GroupOwner: 'ann', UserId: ['bob', 'cy', 'dee'] });
-    await post(`${legacy.url}/_test/users`, { users: USERS });
-    await post(`${legacy.url}/_test/app1/createGroup`, {
-      operator: 'ann',
-      groupId: GROUP,
-      name: 'Team',
-      members: ['bob', 'cy', 'dee'],
-    });
-    zim.emulator.callbacks.configure({
-      url: `${receiver.url}/zim/callback`,
-      retryDelaysMs: [50, 100, 200, 400, 800],
-      faults: { seed: 5, duplicateRate: 0.25, reorderRate: 0.25, reorderDelayMs: 150, echoBeforeResponseRate: 0.2 },
-    });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
-  });
-
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.stop();
-    await t?.teardown();
-    await store?.close();
-    await scheduler?.close();
-    rmSync(dir, { recursive: true, force: true });
+    beforeCapture: (r) =>
+      groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['bob', 'cy', 'dee'], name: 'Team', zimName: false }),
   });
 
   it('mirrors one-to-one and group messages both ways, each exactly once, none mirrored back', async () => {
@@ -142,19 +69,20 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
         const zBody = `Z${i}.${k} from ${sender} ${CANARY}`;
         fromLegacy.push(lBody);
         fromZim.push(zBody);
-        sends.push(post(`${legacy.url}/_test/app1/send`, { from: sender, ...target, body: lBody }));
-        sends.push(post(`${zim.emulator.url}/_emulator/sdk/send`, { from: sender, ...target, body: zBody }));
+        sends.push(post(`${rig.legacy.url}/_test/app1/send`, { from: sender, ...target, body: lBody }));
+        sends.push(post(`${rig.zim.emulator.url}/_emulator/sdk/send`, { from: sender, ...target, body: zBody }));
       }
       // Sends within a conversation are sequential on each side; conversations and sides run concurrently.
       await Promise.all(sends.splice(0));
     }
 
-    const legacyBodies = async (conv: string) => (await legacyClient.page(conv, 0, 1000)).messages.map((m) => m.body);
+    const legacyBodies = async (conv: string) =>
+      (await rig.legacyClient.page(conv, 0, 1000)).messages.map((m) => m.body);
     const zimBodies = async (c: (typeof conversations)[number]) => {
       const page =
         'group' in c
-          ? await zim.client.queryGroupMsg({ GroupId: c.group, Limit: 100 })
-          : await zim.client.queryPeerMsg({ FromUserId: c.a, ToUserId: c.b, Limit: 100 });
+          ? await rig.zim.client.queryGroupMsg({ GroupId: c.group, Limit: 100 })
+          : await rig.zim.client.queryPeerMsg({ FromUserId: c.a, ToUserId: c.b, Limit: 100 });
       return page.messages.map((m) => m.msgBody).reverse();
     };
     const key = (c: (typeof conversations)[number]) =>
@@ -170,9 +98,9 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     });
     // Let every redelivery, duplicate and echo reach its workflow and be handled; then give strays a moment.
     const statsOf = async (c: (typeof conversations)[number]) =>
-      t.client.workflow.getHandle(`coexist:${key(c)}`).query(syncStatsQuery);
-    await legacy.webhook.idle();
-    await zim.emulator.callbacks.idle();
+      rig.t.client.workflow.getHandle(`coexist:${key(c)}`).query(syncStatsQuery);
+    await rig.legacy.webhook.idle();
+    await rig.zim.emulator.callbacks.idle();
     await waitFor('every echo handled', async () => {
       let echoes = 0;
       for (const c of conversations) {
@@ -226,14 +154,14 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     assert.equal(totals.echoesSuppressed, 2 * perSide, 'each mirror came back once as an echo, and stopped there');
     assert.ok((totals.duplicatesDropped ?? 0) > 0, 'duplicates were delivered and dropped');
     assert.ok((totals.runs ?? 0) > conversations.length, 'conversations continued as new');
-    const records = await store.records();
+    const records = await rig.store.records();
     assert.equal(records.length, 2 * perSide);
     assert.ok(records.every((r) => r.state === 'SENT' && r.targetId !== null && r.attempts === 1));
 
     // No message text in any run's history; the search itself finds what is there (the conversation key).
     let runs = 0;
-    for await (const wf of t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` })) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` })) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(historyContains(history, wf.workflowId.slice('coexist:'.length)), 'the search sees payloads');
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
       runs++;
@@ -241,7 +169,9 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     assert.ok(runs > conversations.length, `every run searched (${runs})`);
 
     // Deterministic: every run replays from its history.
-    const histories = t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` }).intoHistories();
+    const histories = rig.t.client.workflow
+      .list({ query: `WorkflowType = "conversationSyncWorkflow"` })
+      .intoHistories();
     let replayed = 0;
     for await (const { workflowId, error } of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
@@ -254,13 +184,13 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
   });
 
   it('a worker that dies between a send and its record: the retry finds the message and sends nothing more', async () => {
-    await registerUsers(zim.client, ['eve', 'fay']);
-    await post(`${legacy.url}/_test/users`, { users: ['eve', 'fay'] });
+    await registerUsers(rig.zim.client, ['eve', 'fay']);
+    await post(`${rig.legacy.url}/_test/users`, { users: ['eve', 'fay'] });
     dieAfterSend.add('legacy');
-    await post(`${legacy.url}/_test/app1/send`, { from: 'eve', to: 'fay', body: `to ZIM ${CANARY}` });
+    await post(`${rig.legacy.url}/_test/app1/send`, { from: 'eve', to: 'fay', body: `to ZIM ${CANARY}` });
     dieAfterSend.add('zim');
-    await post(`${zim.emulator.url}/_emulator/sdk/send`, { from: 'fay', to: 'eve', body: `to legacy ${CANARY}` });
-    const handle = t.client.workflow.getHandle('coexist:peer:eve:fay');
+    await post(`${rig.zim.emulator.url}/_emulator/sdk/send`, { from: 'fay', to: 'eve', body: `to legacy ${CANARY}` });
+    const handle = rig.t.client.workflow.getHandle('coexist:peer:eve:fay');
     await waitFor('both mirrors settled, with both echoes', async () => {
       const s = await handle.query(syncStatsQuery).catch(() => undefined);
       return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && s.echoesSuppressed === 2;
@@ -268,8 +198,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     const stats = await handle.query(syncStatsQuery);
     assert.equal(stats.resolvedByTail, 2, 'each retry found its message in the target tail');
     assert.equal(dieAfterSend.size, 0, 'both failures were injected');
-    const zimSide = await zim.client.queryPeerMsg({ FromUserId: 'eve', ToUserId: 'fay', Limit: 10 });
-    const legacySide = (await legacyClient.page('peer:eve:fay', 0, 10)).messages;
+    const zimSide = await rig.zim.client.queryPeerMsg({ FromUserId: 'eve', ToUserId: 'fay', Limit: 10 });
+    const legacySide = (await rig.legacyClient.page('peer:eve:fay', 0, 10)).messages;
     assert.deepEqual(zimSide.messages.map((m) => m.msgBody).sort(), [`to ZIM ${CANARY}`, `to legacy ${CANARY}`].sort());
     assert.deepEqual(legacySide.map((m) => m.body).sort(), [`to ZIM ${CANARY}`, `to legacy ${CANARY}`].sort());
   });

@@ -9,126 +9,65 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
-import { createCoexistActivities } from '../../activities/coexist';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
-import { LegacyClient } from '../../src/coexist/legacy-client';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
 import { ZimPermanentError } from '../../src/zim-client';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
+import { useCoexistRig } from '../helpers/coexist-rig';
+import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
-import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
-import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
+import { registerUsers } from '../helpers/zim';
 
-const LEGACY_TOKEN = 'legacy-api-token-groups';
-const LEGACY_SECRET = 'legacy-webhook-secret-groups';
 const BOT = '__migration_bot';
 const USERS = ['ann', 'bob', 'cy', 'dee', 'eve'];
 // Short: ZIM takes group names of 50 bytes at most.
 const CANARY = `CANARY-${randomUUID().slice(0, 13)}`;
 
-async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  assert.equal(res.statusCode, 200, `${url}: ${JSON.stringify(json)}`);
-  return json;
-}
-
 describe('group mirroring both ways over HTTP with a real Temporal server', { timeout: 240_000 }, () => {
-  let t: TemporalTestEnv;
-  let zim: ZimTestEnv;
-  let legacy: LegacyServer;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let legacyClient: LegacyClient;
-  let dir: string;
-  let taskQueue: string;
   /** Group ids whose next state record fails, as if the worker died between the group write and its record. */
   const dieAfterWrite = new Set<string>();
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-groups-'));
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    t = await startTemporalTestEnv();
-    zim = await startZimTestEnv();
-    legacy = await startLegacyServer({
-      apiToken: LEGACY_TOKEN,
-      webhookSecret: LEGACY_SECRET,
-      retryDelaysMs: [50, 100, 200, 400, 800],
-      duplicateRate: 0.3,
-      seed: 7,
-    });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    const dying = <A extends unknown[]>(f: (gid: string, ...rest: A) => Promise<void>) => {
-      return async (gid: string, ...rest: A) => {
-        if (dieAfterWrite.delete(gid)) throw new Error('worker died between the group write and its record');
-        return f(gid, ...rest);
-      };
+  const dying = <A extends unknown[]>(f: (gid: string, ...rest: A) => Promise<void>) => {
+    return async (gid: string, ...rest: A) => {
+      if (dieAfterWrite.delete(gid)) throw new Error('worker died between the group write and its record');
+      return f(gid, ...rest);
     };
-    const worker = await t.createWorker({
-      activities: createCoexistActivities({
-        store: {
-          ...store,
-          setGroup: dying((gid, change) => store.setGroup(gid, change)),
-          setMembers: dying((gid, users, change) => store.setMembers(gid, users, change)),
-        },
-        zim: zim.client,
-        legacy: legacyClient,
-        zimGroupOperator: BOT,
+  };
+  const rig = useCoexistRig({
+    name: 'groups',
+    users: USERS,
+    legacyFaults: { duplicateRate: 0.3, seed: 7 },
+    zimFaults: { seed: 3, duplicateRate: 0.3, reorderRate: 0.3, reorderDelayMs: 150 },
+    worker: {
+      store: (store) => ({
+        ...store,
+        setGroup: dying((gid, change) => store.setGroup(gid, change)),
+        setMembers: dying((gid, users, change) => store.setMembers(gid, users, change)),
       }),
-    });
-    taskQueue = worker.taskQueue;
-    receiver = await startReceiver({
-      zim: { appId: APP_ID, callbackSecret: SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      handoff: temporalHandoff(t.client, { taskQueue: worker.taskQueue, workflowInput: { settleMs: 800 } }),
-      log: () => {},
-    });
-    await registerUsers(zim.client, [...USERS, BOT]);
-    await post(`${legacy.url}/_test/users`, { users: USERS });
-    zim.emulator.callbacks.configure({
-      url: `${receiver.url}/zim/callback`,
-      retryDelaysMs: [50, 100, 200, 400, 800],
-      faults: { seed: 3, duplicateRate: 0.3, reorderRate: 0.3, reorderDelayMs: 150 },
-    });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+      zimGroupOperator: BOT,
+    },
+    receiver: { workflowInput: { settleMs: 800 } },
+    beforeCapture: ({ zim }) => registerUsers(zim.client, [BOT]),
   });
 
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.stop();
-    await t?.teardown();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const statsOf = (gid: string) => t.client.workflow.getHandle(`coexist:group:${gid}`).query(syncStatsQuery);
+  const statsOf = (gid: string) => rig.t.client.workflow.getHandle(`coexist:group:${gid}`).query(syncStatsQuery);
   const zimMembers = async (gid: string) =>
-    (await zim.client.queryGroupMemberList({ GroupId: gid, Limit: 100 })).members.map((m) => m.userId).sort();
+    (await rig.zim.client.queryGroupMemberList({ GroupId: gid, Limit: 100 })).members.map((m) => m.userId).sort();
   const zimGone = async (gid: string) =>
-    zim.client.queryGroupInfo({ FromUserId: BOT, GroupId: gid }).then(
+    rig.zim.client.queryGroupInfo({ FromUserId: BOT, GroupId: gid }).then(
       () => false,
       (e: unknown) => e instanceof ZimPermanentError
     );
   const legacyGroup = async (gid: string) =>
     (
-      (await (await request(`${legacy.url}/_test/state`)).body.json()) as {
+      (await (await request(`${rig.legacy.url}/_test/state`)).body.json()) as {
         groups: Array<{ id: string; name: string; members: string[] }>;
       }
     ).groups.find((g) => g.id === gid);
   /** ZIM's own group callbacks for a group (each a change ZIM made), duplicates left out. */
   const zimGroupEvents = (gid: string) =>
-    zim.emulator.callbacks
+    rig.zim.emulator.callbacks
       .deliveries()
       .filter((r) => r.event !== 'send_msg' && r.duplicateOf === undefined && r.fields['group_id'] === gid)
       .map(
@@ -138,14 +77,14 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
   /** The legacy server's own routing events by type (each a change it made), duplicates left out. */
   const legacyEventCounts = () => {
     const seen = new Map<string, string>();
-    for (const d of legacy.webhook.log) seen.set(d.eventId, d.type);
+    for (const d of rig.legacy.webhook.log) seen.set(d.eventId, d.type);
     const counts: Record<string, number> = {};
     for (const type of seen.values()) counts[type] = (counts[type] ?? 0) + 1;
     return counts;
   };
   const settled = async (gid: string, want: (s: SyncStats) => boolean) => {
-    await legacy.webhook.idle();
-    await zim.emulator.callbacks.idle();
+    await rig.legacy.webhook.idle();
+    await rig.zim.emulator.callbacks.idle();
     await waitFor(
       `${gid} settled`,
       async () => {
@@ -159,11 +98,11 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
 
   for (const serverOpsFire of [true, false]) {
     it(`legacy → ZIM: create, join and the joiner's message, profile, leave, dismiss (server-op callbacks ${serverOpsFire ? 'on' : 'off'})`, async () => {
-      zim.emulator.callbacks.configure({ switches: { groupCallbacksOnServerOps: serverOpsFire } });
+      rig.zim.emulator.callbacks.configure({ switches: { groupCallbacksOnServerOps: serverOpsFire } });
       const gid = `g-l-${serverOpsFire ? 'on' : 'off'}`;
       const before = legacyEventCounts();
-      const app1 = (op: string, body: unknown) => post(`${legacy.url}/_test/app1/groups/${gid}/${op}`, body);
-      await post(`${legacy.url}/_test/app1/createGroup`, {
+      const app1 = (op: string, body: unknown) => post(`${rig.legacy.url}/_test/app1/groups/${gid}/${op}`, body);
+      await post(`${rig.legacy.url}/_test/app1/createGroup`, {
         operator: 'ann',
         groupId: gid,
         name: `Team ${CANARY}`,
@@ -171,16 +110,16 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
       });
       await app1('join', { operator: 'cy' });
       // The joiner writes at once: the message must reach ZIM after the join (ZIM refuses a non-member's message).
-      await post(`${legacy.url}/_test/app1/send`, { from: 'cy', groupId: gid, body: `hello from cy ${CANARY}` });
+      await post(`${rig.legacy.url}/_test/app1/send`, { from: 'cy', groupId: gid, body: `hello from cy ${CANARY}` });
       await app1('change', { operator: 'ann', name: `Renamed ${CANARY}`, notice: `Notice ${CANARY}` });
       await app1('leave', { operator: 'bob' });
       await settled(gid, (s) => s.groupChangesToZim === 4 && s.mirroredToZim === 1);
 
       assert.deepEqual(await zimMembers(gid), ['ann', 'cy']);
-      const info = await zim.client.queryGroupInfo({ FromUserId: BOT, GroupId: gid });
+      const info = await rig.zim.client.queryGroupInfo({ FromUserId: BOT, GroupId: gid });
       assert.equal(info.groupName, `Renamed ${CANARY}`);
       assert.equal(info.groupNotice, `Notice ${CANARY}`);
-      const messages = (await zim.client.queryGroupMsg({ GroupId: gid, Limit: 10 })).messages;
+      const messages = (await rig.zim.client.queryGroupMsg({ GroupId: gid, Limit: 10 })).messages;
       assert.deepEqual(
         messages.map((m) => m.msgBody),
         [`hello from cy ${CANARY}`]
@@ -217,10 +156,10 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
   }
 
   it('ZIM → legacy: create, join and the joiner’s message, quit, dismiss', async () => {
-    zim.emulator.callbacks.configure({ switches: { groupCallbacksOnServerOps: true } });
+    rig.zim.emulator.callbacks.configure({ switches: { groupCallbacksOnServerOps: true } });
     const gid = 'g-z';
     const before = legacyEventCounts();
-    const sdk = (op: string, body: unknown) => post(`${zim.emulator.url}/_emulator/sdk/${op}`, body);
+    const sdk = (op: string, body: unknown) => post(`${rig.zim.emulator.url}/_emulator/sdk/${op}`, body);
     await sdk('create-group', { operator: 'dee', groupId: gid, name: `Z team ${CANARY}`, members: ['eve'] });
     await sdk('join-group', { user: 'ann', groupId: gid });
     await sdk('send', { from: 'ann', groupId: gid, body: `hi from ann ${CANARY}` });
@@ -231,7 +170,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
     assert.equal(g?.name, `Z team ${CANARY}`);
     assert.deepEqual(g?.members, ['ann', 'dee']);
     assert.deepEqual(
-      (await legacyClient.page(`group:${gid}`, 0, 10)).messages.map((m) => m.body),
+      (await rig.legacyClient.page(`group:${gid}`, 0, 10)).messages.map((m) => m.body),
       [`hi from ann ${CANARY}`]
     );
 
@@ -264,7 +203,12 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
     // legacy → ZIM: the create's record fails once; the retry's CreateGroup finds the group (660600011).
     const gl = 'g-kill-l';
     dieAfterWrite.add(gl);
-    await post(`${legacy.url}/_test/app1/createGroup`, { operator: 'ann', groupId: gl, name: 'K', members: ['bob'] });
+    await post(`${rig.legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: gl,
+      name: 'K',
+      members: ['bob'],
+    });
     await settled(gl, (s) => s.groupChangesToZim === 1);
     assert.equal(dieAfterWrite.has(gl), false, 'the failure was injected');
     assert.deepEqual(await zimMembers(gl), ['ann', 'bob']);
@@ -272,11 +216,11 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
 
     // ZIM → legacy: the join's record fails once; the retry's join changes nothing in legacy.
     const gz = 'g-kill-z';
-    await post(`${zim.emulator.url}/_emulator/sdk/create-group`, { operator: 'cy', groupId: gz, members: [] });
+    await post(`${rig.zim.emulator.url}/_emulator/sdk/create-group`, { operator: 'cy', groupId: gz, members: [] });
     await settled(gz, (s) => s.groupChangesToLegacy === 1);
     const before = legacyEventCounts();
     dieAfterWrite.add(gz);
-    await post(`${zim.emulator.url}/_emulator/sdk/join-group`, { user: 'dee', groupId: gz });
+    await post(`${rig.zim.emulator.url}/_emulator/sdk/join-group`, { user: 'dee', groupId: gz });
     await settled(gz, (s) => s.groupChangesToLegacy === 2);
     assert.equal(dieAfterWrite.has(gz), false, 'the failure was injected');
     assert.deepEqual((await legacyGroup(gz))?.members, ['cy', 'dee']);
@@ -292,7 +236,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
   it('a ZIM-side profile change (as the audit hands it) written to the legacy side once, also when the worker dies after the write', async () => {
     const gid = 'g-kill-z';
     const [before, stats] = [legacyEventCounts(), await statsOf(gid)];
-    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0 } });
+    const handoff = temporalHandoff(rig.t.client, { taskQueue: rig.worker.taskQueue, workflowInput: { settleMs: 0 } });
     dieAfterWrite.add(gid);
     await handoff({
       eventKey: 'test:zim-profile',
@@ -304,7 +248,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
       groupId: gid,
       groupEvent: 'changed',
       operator: 'cy',
-      bodyRef: await store.putBody(JSON.stringify({ name: `Z ${CANARY}`, notice: 'N' })),
+      bodyRef: await rig.store.putBody(JSON.stringify({ name: `Z ${CANARY}`, notice: 'N' })),
     });
     // Written, the record failed, the retry wrote again (no second routing event); then our write came back.
     await settled(
@@ -313,7 +257,7 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
         s.groupChangesToLegacy === stats.groupChangesToLegacy + 1 && s.echoesSuppressed === stats.echoesSuppressed + 1
     );
     assert.equal(dieAfterWrite.has(gid), false, 'the failure was injected');
-    const g = await legacyClient.group(gid);
+    const g = await rig.legacyClient.group(gid);
     assert.deepEqual([g?.name, g?.notice], [`Z ${CANARY}`, 'N']);
     assert.equal((legacyEventCounts()['group.changed'] ?? 0) - (before['group.changed'] ?? 0), 1, 'changed once');
     assert.equal((await statsOf(gid)).groupChangesToZim, stats.groupChangesToZim, 'not mirrored back');
@@ -321,10 +265,15 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
 
   it('a change older than a later one from the same side, arriving past the settle window, is stale', async () => {
     const gid = 'g-stale';
-    await post(`${legacy.url}/_test/app1/createGroup`, { operator: 'ann', groupId: gid, name: 'S', members: ['bob'] });
+    await post(`${rig.legacy.url}/_test/app1/createGroup`, {
+      operator: 'ann',
+      groupId: gid,
+      name: 'S',
+      members: ['bob'],
+    });
     await settled(gid, (s) => s.groupChangesToZim === 1);
     // Handed straight to the workflow: bob left at T+2 s, and the event that he joined at T+1 s comes afterwards.
-    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 0 } });
+    const handoff = temporalHandoff(rig.t.client, { taskQueue: rig.worker.taskQueue, workflowInput: { settleMs: 0 } });
     const at = Date.now();
     const change = (groupEvent: 'joined' | 'left', dt: number) => ({
       eventKey: `test:${groupEvent}:${dt}`,
@@ -348,8 +297,8 @@ describe('group mirroring both ways over HTTP with a real Temporal server', { ti
 
   it('keeps group names and notices out of workflow history', async () => {
     let runs = 0;
-    for await (const wf of t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` })) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list({ query: `WorkflowType = "conversationSyncWorkflow"` })) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(historyContains(history, wf.workflowId.slice('coexist:'.length)), 'the search sees payloads');
       assert.ok(!historyContains(history, CANARY), `no group text in ${wf.workflowId}`);
       runs++;

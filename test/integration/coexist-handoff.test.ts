@@ -7,33 +7,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
-import { request } from 'undici';
-import { createCoexistActivities } from '../../activities/coexist';
-import { createHandoffActivities } from '../../activities/coexist-handoff';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { handoffSetting, type HandoffSetting } from '../../src/coexist/handoff-setting';
-import { LegacyClient } from '../../src/coexist/legacy-client';
-import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { historyContains } from '../../src/testing/history-search';
 import { migrateIntoEmulator } from '../../src/testing/migrate-into-emulator';
-import { FAST_BUDGETS, startFastEmulator, TEST_APP_ID, TEST_SECRET } from '../../src/testing/migration-rig';
+import { FAST_BUDGETS } from '../../src/testing/migration-rig';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
-import { ZimClient } from '../../src/zim-client';
-import type { ZimEmulator } from '../../src/zim-emulator';
 import { syncEventSignal, syncStatsQuery, closeSignal, type SyncStats } from '../../workflows/coexist';
+import { useCoexistRig } from '../helpers/coexist-rig';
+import { post } from '../helpers/coexist-sides';
 import { stageExport, writeExport } from '../helpers/exports';
-import { startTemporalTestEnv, type TemporalTestEnv, type RunningWorker } from '../helpers/temporal-env';
 import { waitFor } from '../helpers/wait-for';
 
-const LEGACY_TOKEN = 'legacy-api-token-handoff';
-const LEGACY_SECRET = 'legacy-webhook-secret-handoff';
 const CANARY = `CANARY-${randomUUID()}`;
 const USERS = ['ann', 'bob', 'cy', 'dee'];
 const GROUP = 'g-crew';
@@ -41,95 +28,52 @@ const AB = 'peer:ann:bob';
 const CD = 'peer:cy:dee';
 const G = `group:${GROUP}`;
 
-async function post(url: string, body: unknown): Promise<void> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const text = await res.body.text();
-  assert.equal(res.statusCode, 200, `${url}: ${text}`);
-}
-
 describe('the historical-import handoff', { timeout: 300_000 }, () => {
-  let t: TemporalTestEnv;
-  let emulator: ZimEmulator;
-  let zim: ZimClient;
-  let legacy: LegacyServer;
-  let legacyClient: LegacyClient;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let worker: RunningWorker;
-  let dir: string;
   let setting: HandoffSetting;
-  const handoffActivities = createHandoffActivities();
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-handoff-'));
-    // The staging does not exist yet: capture starts before the export is taken.
-    setting = handoffSetting(path.join(dir, 'staging.db'), { checkEveryMs: 500 });
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    t = await startTemporalTestEnv();
-    emulator = await startFastEmulator();
-    zim = new ZimClient({ baseUrl: emulator.url, appId: TEST_APP_ID, serverSecret: TEST_SECRET });
-    legacy = await startLegacyServer({
-      apiToken: LEGACY_TOKEN,
-      webhookSecret: LEGACY_SECRET,
-      retryDelaysMs: [50, 100, 200, 400, 800],
-    });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    worker = await t.createWorker({
-      activities: { ...createCoexistActivities({ store, zim, legacy: legacyClient }), ...handoffActivities },
-    });
-    receiver = await startReceiver({
-      zim: { appId: TEST_APP_ID, callbackSecret: TEST_SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      handoff: temporalHandoff(t.client, {
-        taskQueue: worker.taskQueue,
-        workflowInput: { settleMs: 300 },
-        importHandoff: () => Promise.resolve(setting),
-      }),
-      log: () => {},
-    });
-    await post(`${legacy.url}/_test/users`, { users: USERS });
-    await post(`${legacy.url}/_test/app1/createGroup`, {
-      operator: 'ann',
-      groupId: GROUP,
-      name: 'Crew',
-      members: ['bob', 'cy'],
-    });
-    // The account our group writes name as operator (docs/coexistence.md §3.1), registered before coexistence.
-    await zim.userRegister({ UserInfo: [{ UserId: '__migration_bot' }] });
-    emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: [50, 100, 200, 400, 800] });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
-  });
-
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.close();
-    await emulator?.stop();
-    await t?.teardown();
-    await handoffActivities.closeHandoffStores();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+  const rig = useCoexistRig({
+    name: 'handoff',
+    // The real migration imports into this emulator.
+    emulator: 'migration',
+    worker: { handoff: true },
+    receiver: {
+      workflowInput: { settleMs: 300 },
+      importHandoff: ({ dir }) => {
+        // The staging does not exist yet: capture starts before the export is taken.
+        setting = handoffSetting(path.join(dir, 'staging.db'), { checkEveryMs: 500 });
+        return () => Promise.resolve(setting);
+      },
+    },
+    // The legacy side only: ZIM gets the users and the group from the import.
+    beforeCapture: async ({ zim, legacy }) => {
+      await post(`${legacy.url}/_test/users`, { users: USERS });
+      await post(`${legacy.url}/_test/app1/createGroup`, {
+        operator: 'ann',
+        groupId: GROUP,
+        name: 'Crew',
+        members: ['bob', 'cy'],
+      });
+      // The account our group writes name as operator (docs/coexistence.md §3.1), registered before coexistence.
+      await zim.client.userRegister({ UserInfo: [{ UserId: '__migration_bot' }] });
+    },
   });
 
   const stats = (conv: string): Promise<SyncStats> =>
-    t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+    rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
   const send = (from: string, target: { to: string } | { groupId: string }, body: string) =>
-    post(`${legacy.url}/_test/app1/send`, { from, ...target, body: `${body} ${CANARY}` });
+    post(`${rig.legacy.url}/_test/app1/send`, { from, ...target, body: `${body} ${CANARY}` });
   const zimBodies = async (c: { a: string; b: string } | { group: string }) => {
     const page =
       'group' in c
-        ? await zim.queryGroupMsg({ GroupId: c.group, Limit: 100 })
-        : await zim.queryPeerMsg({ FromUserId: c.a, ToUserId: c.b, Limit: 100 });
+        ? await rig.zim.client.queryGroupMsg({ GroupId: c.group, Limit: 100 })
+        : await rig.zim.client.queryPeerMsg({ FromUserId: c.a, ToUserId: c.b, Limit: 100 });
     return page.messages.map((m) => m.msgBody.replace(` ${CANARY}`, '')).sort();
   };
   const legacyBodies = async (conv: string) =>
-    (await legacyClient.page(conv, 0, 100)).messages.map((m) => m.body.replace(` ${CANARY}`, '')).sort();
+    (await rig.legacyClient.page(conv, 0, 100)).messages.map((m) => m.body.replace(` ${CANARY}`, '')).sort();
 
   /** The export the legacy system would give: every message it holds now, but none zim-migrate wrote into it. */
   async function takeExport(): Promise<string> {
-    const state = legacy.store.snapshot();
+    const state = rig.legacy.store.snapshot();
     const peer: object[] = [];
     const group: object[] = [];
     for (const c of state.conversations)
@@ -139,7 +83,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
         if (c.conversation.kind === 'group') group.push({ ...common, group: c.conversation.groupId });
         else peer.push({ ...common, to: m.to });
       }
-    const exportDir = writeExport(path.join(dir, 'export'), {
+    const exportDir = writeExport(path.join(rig.dir, 'export'), {
       'users.ndjson': state.users.map((id) => ({ id })),
       'groups.ndjson': state.groups.map((g) => ({ id: g.id, name: g.name, owner: g.owner })),
       'group_members.ndjson': state.groups.flatMap((g) => g.members.map((user) => ({ group: g.id, user }))),
@@ -167,7 +111,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     await send('cy', { to: 'dee' }, 'C1');
     // dee joins the group after the export, and writes: applied to ZIM before the import created the group, the
     // join would be refused there (and the message after it).
-    await post(`${legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dee' });
+    await post(`${rig.legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dee' });
     await send('dee', { groupId: GROUP }, 'G3');
     await waitFor('held, waiting for the import', async () => {
       const [ab, g, cd] = await Promise.all([stats(AB), stats(G), stats(CD)]).catch(() => []);
@@ -179,9 +123,9 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.equal((await stats(CD)).mirroredToZim, 0, 'a conversation not staged waits for the accounts');
 
     const result = await migrateIntoEmulator({
-      connection: t.server.env.nativeConnection,
-      client: t.client,
-      emulator,
+      connection: rig.t.server.env.nativeConnection,
+      client: rig.t.client,
+      emulator: rig.zim.emulator,
       stagingPath: setting.staging,
       migrationId: 'handoff',
       budgets: FAST_BUDGETS,
@@ -195,7 +139,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     });
     // After the handoff: straight through, both ways (App 2.0 users write to ZIM).
     await send('bob', { to: 'ann' }, 'A4');
-    await post(`${emulator.url}/_emulator/sdk/send`, { from: 'ann', to: 'bob', body: `Z1 ${CANARY}` });
+    await post(`${rig.zim.emulator.url}/_emulator/sdk/send`, { from: 'ann', to: 'bob', body: `Z1 ${CANARY}` });
     await waitFor('live traffic both ways', async () => {
       const ab = await stats(AB);
       return ab.mirroredToZim === 2 && ab.mirroredToLegacy === 1 && ab.queued === 0;
@@ -204,7 +148,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.deepEqual(await zimBodies({ a: 'ann', b: 'bob' }), ['A1', 'A2', 'A3', 'A4', 'Z1']);
     assert.deepEqual(await legacyBodies(AB), ['A1', 'A2', 'A3', 'A4', 'Z1']);
     assert.deepEqual(await zimBodies({ group: GROUP }), ['G1', 'G2', 'G3']);
-    const members = await zim.queryGroupMemberList({ GroupId: GROUP, Limit: 100 });
+    const members = await rig.zim.client.queryGroupMemberList({ GroupId: GROUP, Limit: 100 });
     assert.ok(
       members.members.some((m) => m.userId === 'dee'),
       'the join after the export applied'
@@ -220,23 +164,23 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
 
     // No message text in any history, and every run replays.
     const query = `WorkflowType = "conversationSyncWorkflow"`;
-    for await (const wf of t.client.workflow.list({ query })) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for await (const wf of rig.t.client.workflow.list({ query })) {
+      const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId}`);
     }
     for await (const { workflowId, error } of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
-      t.client.workflow.list({ query }).intoHistories()
+      rig.t.client.workflow.list({ query }).intoHistories()
     ))
       assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
   });
 
   it('parks what is beyond the hold limit and what is still held when the sync stops', async () => {
     const conv = 'peer:eve:fay';
-    const handle = await t.client.workflow.start('conversationSyncWorkflow', {
+    const handle = await rig.t.client.workflow.start('conversationSyncWorkflow', {
       workflowId: `coexist:${conv}`,
-      taskQueue: worker.taskQueue,
-      args: [{ conv, settleMs: 50, handoff: { ...setting, staging: path.join(dir, 'never.db'), holdLimit: 2 } }],
+      taskQueue: rig.worker.taskQueue,
+      args: [{ conv, settleMs: 50, handoff: { ...setting, staging: path.join(rig.dir, 'never.db'), holdLimit: 2 } }],
     });
     for (let i = 1; i <= 3; i++)
       await handle.signal(syncEventSignal, {
@@ -262,7 +206,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
       { held: 2, dropped: 0, released: 0, parked: 3, waiting: undefined }
     );
     assert.equal(final.mirroredToZim, 0);
-    const parked = (await store.parked()).filter((p) => p.conv === conv);
+    const parked = (await rig.store.parked()).filter((p) => p.conv === conv);
     assert.deepEqual(parked.map((p) => p.subject).sort(), ['ef-1', 'ef-2', 'ef-3']);
     assert.match(parked.find((p) => p.subject === 'ef-3')!.reason, /2 live legacy messages already held/);
     assert.match(parked.find((p) => p.subject === 'ef-1')!.reason, /the sync stopped before/);

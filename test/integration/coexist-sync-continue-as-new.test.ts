@@ -6,23 +6,12 @@
  * run replays.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import { request } from 'undici';
-import { createAuditActivities } from '../../activities/coexist-audit';
-import { createCoexistActivities } from '../../activities/coexist';
-import { createHandoffActivities } from '../../activities/coexist-handoff';
-import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { handoffFromMemo, handoffSetting, type HandoffSetting } from '../../src/coexist/handoff-setting';
-import { LegacyClient } from '../../src/coexist/legacy-client';
-import { temporalHandoff } from '../../src/coexist/receiver/handoff';
-import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { handoffReader, readSync, startSync, syncWorkflowId } from '../../src/coexist/sync-control';
-import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
 import {
@@ -33,83 +22,30 @@ import {
   type CoexistSyncView,
   type StopSummary,
 } from '../../workflows/coexist-sync';
-import { startTemporalTestEnv, type RunningWorker, type TemporalTestEnv } from '../helpers/temporal-env';
+import { useCoexistRig } from '../helpers/coexist-rig';
+import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
-import { APP_ID, registerUsers, SECRET, startZimTestEnv, type ZimTestEnv } from '../helpers/zim';
 
-const LEGACY_TOKEN = 'legacy-api-token-can';
-const LEGACY_SECRET = 'legacy-webhook-secret-can';
 const SYNC = 'can-test';
-const RETRIES = [50, 100, 200, 400, 800];
 /** Events before the server suggests continue-as-new: a few audits per run (the default is 4 Ki events). */
 const SUGGEST_AFTER_EVENTS = 40;
 
-async function post(url: string, body: unknown): Promise<void> {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body) });
-  const text = await res.body.text();
-  assert.equal(res.statusCode, 200, `${url}: ${text}`);
-}
-
 describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () => {
-  let t: TemporalTestEnv;
-  let zim: ZimTestEnv;
-  let legacy: LegacyServer;
-  let legacyClient: LegacyClient;
-  let receiver: Receiver;
-  let store: CoexistStore;
-  let worker: RunningWorker;
-  let dir: string;
-  let setting: HandoffSetting;
-  const handoffActivities = createHandoffActivities();
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'coexist-sync-can-'));
-    // Never created: every conversation with the handoff holds its live legacy messages.
-    setting = handoffSetting(path.join(dir, 'staging.db'), { checkEveryMs: 60_000 });
-    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
-    t = await startTemporalTestEnv({
-      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AFTER_EVENTS },
-    });
-    zim = await startZimTestEnv();
-    legacy = await startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: LEGACY_SECRET, retryDelaysMs: RETRIES });
-    legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    worker = await t.createWorker({
-      activities: {
-        ...createCoexistActivities({ store, zim: zim.client, legacy: legacyClient }),
-        ...createAuditActivities({ store, zim: zim.client, legacy: legacyClient }),
-        ...handoffActivities,
-      },
-    });
+  const rig = useCoexistRig({
+    name: 'sync-can',
+    temporal: { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AFTER_EVENTS } },
+    users: ['ann', 'bob'],
+    worker: { audit: true, handoff: true },
     // As `zim-migrate receiver --sync`: the handoff read from the sync's memo (what the test is about).
-    receiver = await startReceiver({
-      zim: { appId: APP_ID, callbackSecret: SECRET },
-      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => store.putBody(b),
-      handoff: temporalHandoff(t.client, {
-        taskQueue: worker.taskQueue,
-        syncName: SYNC,
-        importHandoff: handoffReader(t.client, SYNC),
-      }),
-      log: () => {},
-    });
-    await registerUsers(zim.client, ['ann', 'bob']);
-    await post(`${legacy.url}/_test/users`, { users: ['ann', 'bob'] });
-    zim.emulator.callbacks.configure({ url: `${receiver.url}/zim/callback`, retryDelaysMs: RETRIES });
-    await post(`${legacy.url}/_test/webhook`, { url: `${receiver.url}/legacy/events` });
+    receiver: { syncName: SYNC, importHandoff: ({ t }) => handoffReader(t.client, SYNC) },
+  });
+  let setting: HandoffSetting;
+  before(() => {
+    // Never created: every conversation with the handoff holds its live legacy messages.
+    setting = handoffSetting(path.join(rig.dir, 'staging.db'), { checkEveryMs: 60_000 });
   });
 
-  after(async () => {
-    await receiver?.close();
-    await legacy?.close();
-    await legacyClient?.close();
-    await zim?.stop();
-    await t?.teardown();
-    await handoffActivities.closeHandoffStores();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const sync = (runId?: string) => t.client.workflow.getHandle(syncWorkflowId(SYNC), runId);
+  const sync = (runId?: string) => rig.t.client.workflow.getHandle(syncWorkflowId(SYNC), runId);
   const currentRun = async () => (await sync().describe()).runId;
   /** The run a run continued as, and the input it started with (what crossed). */
   async function continuedAs(runId: string): Promise<{ runId: string; input: CoexistSyncInput }> {
@@ -130,7 +66,11 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
   });
 
   it('keeps the handoff in the memo, where receivers read it, and carries state and audits', async () => {
-    await startSync(t.client, SYNC, worker.taskQueue, { auditEveryMinutes: 0.02, auditGraceMs: 200, handoff: setting });
+    await startSync(rig.t.client, SYNC, rig.worker.taskQueue, {
+      auditEveryMinutes: 0.02,
+      auditGraceMs: 200,
+      handoff: setting,
+    });
     const first = await currentRun();
     await waitFor('a continue-as-new after audits', async () => (await currentRun()) !== first, 120_000);
     // The first run's view (queried after it closed, by replay) is what the second starts with.
@@ -147,8 +87,8 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     // (a) The new run's memo still holds the handoff, and what receivers read returns it.
     const described = await sync(second.runId).describe();
     assert.deepEqual(handoffFromMemo(described.memo), setting, 'the handoff in the next run’s memo');
-    assert.deepEqual(await handoffReader(t.client, SYNC, 0)(), setting);
-    const read = await readSync(t.client, SYNC);
+    assert.deepEqual(await handoffReader(rig.t.client, SYNC, 0)(), setting);
+    const read = await readSync(rig.t.client, SYNC);
     assert.equal(read?.state, 'running');
     // The later runs go on from there: audits keep adding up and the window keeps moving.
     await waitFor('an audit in a later run', async () => {
@@ -157,8 +97,8 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     });
 
     // (c) A conversation started now gets the handoff from the memo: its live legacy message is held, not mirrored.
-    await post(`${legacy.url}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the continue-as-new' });
-    const conv = t.client.workflow.getHandle('coexist:peer:ann:bob');
+    await post(`${rig.legacy.url}/_test/app1/send`, { from: 'ann', to: 'bob', body: 'after the continue-as-new' });
+    const conv = rig.t.client.workflow.getHandle('coexist:peer:ann:bob');
     await waitFor('the message handled', async () => {
       const s = await conv.query(syncStatsQuery).catch(() => undefined);
       return s !== undefined && ((s.handoff?.held ?? 0) > 0 || s.mirroredToZim > 0);
@@ -167,7 +107,7 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     assert.equal(s.handoff?.held, 1, `held, not mirrored: ${JSON.stringify(s)}`);
     assert.equal(s.mirroredToZim, 0);
     assert.match(s.handoff?.waiting ?? '', /no staging at .* yet/);
-    const inZim = await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 10 });
+    const inZim = await rig.zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 10 });
     assert.equal(inZim.messages.length, 0, 'not in ZIM');
   });
 
@@ -198,7 +138,7 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     assert.equal(typeof after.audits?.discovered, 'number', JSON.stringify(after.audits));
     assert.equal(typeof after.audits?.listingsCut, 'number', JSON.stringify(after.audits));
     assert.deepEqual(handoffFromMemo((await sync(next.runId).describe()).memo), setting);
-    assert.deepEqual(await readSync(t.client, SYNC), { state: 'draining', handoff: setting });
+    assert.deepEqual(await readSync(rig.t.client, SYNC), { state: 'draining', handoff: setting });
 
     await sync().signal(stoppedSignal, { closed: 0, handled: 0 });
     const result = (await sync().result()) as StopSummary;
@@ -207,11 +147,12 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     // (d) Every run of the sync (and of its audits and conversation) replays.
     const query = `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow" OR WorkflowType = "conversationSyncWorkflow"`;
     let syncRuns = 0;
-    for await (const wf of t.client.workflow.list({ query })) if (wf.workflowId === syncWorkflowId(SYNC)) syncRuns++;
+    for await (const wf of rig.t.client.workflow.list({ query }))
+      if (wf.workflowId === syncWorkflowId(SYNC)) syncRuns++;
     assert.ok(syncRuns >= 3, `sync runs: ${syncRuns}`);
     for await (const { workflowId, error } of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
-      t.client.workflow.list({ query }).intoHistories()
+      rig.t.client.workflow.list({ query }).intoHistories()
     ))
       assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
   });
