@@ -13,7 +13,9 @@ import { describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { createAuditActivities } from '../../activities/coexist-audit';
+import type { CoexistStore } from '../../src/coexist/coexist-store';
 import type { LegacyClient } from '../../src/coexist/legacy-client';
+import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { readCallSchedule } from '../../src/rate-limit/read-call-schedule';
 import { historyContains } from '../../src/testing/history-search';
 import { workflowBundle } from '../../src/worker/workflow-bundle';
@@ -248,7 +250,7 @@ describe('reconciliation audit: conversations whose every event was lost are dis
 
   it('lists a conversation only its workflow knows (echoes of nothing in the ledger: no store row), its workflows listed once per audit', async () => {
     const conv = 'peer:echo-a:echo-b';
-    await temporalHandoff(t.client, { taskQueue: worker.taskQueue, syncName: SYNC })({
+    await temporalHandoff(rig.t.client, { taskQueue: rig.worker.taskQueue, syncName: SYNC })({
       eventKey: `zim:echo:${randomUUID()}`,
       origin: 'zim',
       conv,
@@ -262,37 +264,45 @@ describe('reconciliation audit: conversations whose every event was lost are dis
     });
     const query = `ZimCoexistSync = "${SYNC}" AND WorkflowId = "coexist:${conv}"`;
     await waitFor('its workflow handled the echo and is listed by visibility', async () => {
-      const s = await t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+      const s = await rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
       let listed = false;
-      for await (const _ of t.client.workflow.list({ query })) listed = true;
+      for await (const _ of rig.t.client.workflow.list({ query })) listed = true;
       return s.echoesSuppressed === 1 && listed;
     });
-    assert.deepEqual(await store.knownOf([conv]), new Set(), 'the echo left no store row');
-    assert.ok(!(await store.conversations()).includes(conv));
+    assert.deepEqual(await rig.store.knownOf([conv]), new Set(), 'the echo left no store row');
+    assert.ok(!(await rig.store.conversations()).includes(conv));
 
     await audit(Date.now() - 60_000, { discover: false });
-    assert.deepEqual(await store.knownOf([conv]), new Set([conv]), "the audit's first page added the workflow's key");
+    assert.deepEqual(
+      await rig.store.knownOf([conv]),
+      new Set([conv]),
+      "the audit's first page added the workflow's key"
+    );
 
     // The pages after the first and discovery read key ranges and the keys found, never every key, and never list
     // workflows: outside an activity (no Temporal client to list with) they still find the conversation.
-    const rangesOnly = new Proxy(store, {
+    const rangesOnly = new Proxy(rig.store, {
       get: (target, name: keyof CoexistStore) =>
         name === 'conversations' || name === 'users'
           ? () => assert.fail(`${name}() reads every key`)
           : (target[name] as (...a: unknown[]) => unknown).bind(target),
     });
-    const acts = createAuditActivities({ store: rangesOnly, zim: zim.client, legacy: legacyClient });
+    const acts = createAuditActivities({ store: rangesOnly, zim: rig.zim.client, legacy: rig.legacyClient });
     const page = await acts.listAuditConversations({ after: 'peer:echo-a', limit: 1, syncName: SYNC });
     assert.deepEqual(page.conversations, [conv]);
     const users = await acts.listAuditUsers({ after: 'dan', limit: 2 });
     assert.deepEqual(
       users.users,
-      (await store.users())
+      (await rig.store.users())
         .sort()
         .filter((u) => u > 'dan')
         .slice(0, 2)
     );
     const found = await acts.discoverAuditConversations({ users: ['ann'], from: Date.now() - 60_000, limit: 10 });
-    assert.deepEqual(await store.knownOf(found.conversations), new Set(), 'only conversations the store does not know');
+    assert.deepEqual(
+      await rig.store.knownOf(found.conversations),
+      new Set(),
+      'only conversations the store does not know'
+    );
   });
 });
