@@ -19,6 +19,7 @@ import type { Client } from '@temporalio/client';
 import { syncName } from './coexist';
 import { openCallScheduler } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
+import { mallocHint } from '../../worker/malloc-env';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -169,6 +170,8 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 Temporal, the legacy API or the st
           : `zim-migrate receiver: worker only, no listener (echo identification: ${echoWays.join(', ')}; ` +
               `task queue ${f.taskQueue}; store ${storeName(f.store)})`
       );
+      const hint = worker ? mallocHint() : undefined;
+      if (hint) console.error(hint);
       const stop = untilStopSignal();
       const running = worker?.worker.run();
       await stop;

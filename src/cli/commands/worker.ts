@@ -4,6 +4,7 @@ import { resolveZimSettings } from '../../config/zim-config';
 import { redactIfUrl } from '../../postgres/database-settings';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
+import { mallocHint } from '../../worker/malloc-env';
 import { createMigrationWorker } from '../../worker/migration-worker';
 import { workflowActivationTimeoutS } from '../../worker/workflow-activation-timeout';
 import { installWorkerLogger } from '../../worker/worker-logger';
@@ -102,6 +103,8 @@ the worker failed), 2 bad usage or configuration (a setting missing or invalid, 
           `${taskQueue}; ZIM ${zim.baseUrl} app ${zim.appId}; ServerSecret from ${describeSource(sources.serverSecret)}; ` +
           `call schedule ${redactIfUrl(zim.budgetDbPath)}${layers.file ? `; config file ${layers.file.path}` : ''}`
       );
+      const hint = mallocHint();
+      if (hint) console.error(hint);
       await worker.run();
       await connection.close();
     });
