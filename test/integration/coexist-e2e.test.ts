@@ -17,6 +17,7 @@ import { request } from 'undici';
 import { createCoexistActivities } from '../../activities/coexist';
 import { openSqliteCoexistStore, type CoexistStore, type Origin } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
+import { settleEchoesInStore } from '../../src/coexist/receiver/echo-settling';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { startLegacyServer, type LegacyServer } from '../../src/legacy-server/server';
@@ -91,6 +92,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       zim: { appId: APP_ID, callbackSecret: SECRET },
       legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['originTag', 'clientMsgId'] },
       putBody: (b) => store.putBody(b),
+      // As in production: the echo of a mirror already recorded SENT is settled here, without a hand-off.
+      echoes: settleEchoesInStore(store),
       // A short settle window and small runs, so continue-as-new happens during the test.
       handoff: temporalHandoff(t.client, {
         taskQueue: worker.taskQueue,
@@ -174,7 +177,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     await legacy.webhook.idle();
     await zim.emulator.callbacks.idle();
     await waitFor('every echo handled', async () => {
-      let echoes = 0;
+      let echoes = await store.echoesSettledByReceivers('');
       for (const c of conversations) {
         const s = await statsOf(c);
         if (s.queued > 0) return false;
@@ -223,7 +226,14 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     const perSide = 12 * conversations.length;
     assert.equal(totals.mirroredToZim, perSide);
     assert.equal(totals.mirroredToLegacy, perSide);
-    assert.equal(totals.echoesSuppressed, 2 * perSide, 'each mirror came back once as an echo, and stopped there');
+    // Settled by the receiver or by the workflow, each once, redeliveries and duplicates included.
+    const byReceiver = await store.echoesSettledByReceivers('');
+    assert.equal(
+      (totals.echoesSuppressed ?? 0) + byReceiver,
+      2 * perSide,
+      'each mirror came back once as an echo, and stopped there'
+    );
+    assert.ok(byReceiver > 0, 'echoes of recorded mirrors were settled by the receiver');
     assert.ok((totals.duplicatesDropped ?? 0) > 0, 'duplicates were delivered and dropped');
     assert.ok((totals.runs ?? 0) > conversations.length, 'conversations continued as new');
     const records = await store.records();
@@ -261,9 +271,11 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     dieAfterSend.add('zim');
     await post(`${zim.emulator.url}/_emulator/sdk/send`, { from: 'fay', to: 'eve', body: `to legacy ${CANARY}` });
     const handle = t.client.workflow.getHandle('coexist:peer:eve:fay');
+    const receiverEchoes = await store.echoesSettledByReceivers('');
     await waitFor('both mirrors settled, with both echoes', async () => {
       const s = await handle.query(syncStatsQuery).catch(() => undefined);
-      return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && s.echoesSuppressed === 2;
+      const echoes = (s?.echoesSuppressed ?? 0) + (await store.echoesSettledByReceivers('')) - receiverEchoes;
+      return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && echoes === 2;
     });
     const stats = await handle.query(syncStatsQuery);
     assert.equal(stats.resolvedByTail, 2, 'each retry found its message in the target tail');
