@@ -22,6 +22,8 @@ export interface CoexistStoreUnderTest {
    * users), as a store made by the version before them: the next open must fill them from its rows.
    */
   dropKeyTables(location: string): Promise<void>;
+  /** Takes the store at `location` (closed) back to the schema before its echoes table (the version before it). */
+  dropEchoes(location: string): Promise<void>;
 }
 
 /** Every key of a listing, `limit` at a time, each page after the last key of the one before. */
@@ -423,6 +425,18 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.deepEqual(await pageThrough((a, l) => s!.usersAfter(a, l), 4), SEEDED_USERS);
       await t!.recordIntent('zim', 'z7', 'peer:o:p');
       assert.deepEqual(await s!.knownOf(['peer:o:p', 'peer:a:b']), new Set(['peer:o:p', 'peer:a:b']));
+    });
+  });
+
+  it('makes its echoes table when opened on a store made before it, keeping its rows', async () => {
+    const at = sut.fresh();
+    await using(Promise.all([sut.open(at)]), ([s]) => s!.markSent('legacy', 'l1', 'peer:a:b', 'z1'));
+    await sut.dropEchoes(at);
+    await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
+      assert.equal((await t!.record('legacy', 'l1'))?.state, 'SENT');
+      assert.equal(await s!.echoesSettledByReceivers('acme'), 0);
+      assert.equal(await s!.settleEcho({ eventKey: 'zim:msg:9:r', conv: 'peer:a:b', sync: 'acme' }), true);
+      assert.equal(await t!.echoesSettledByReceivers('acme'), 1);
     });
   });
 }
