@@ -11,7 +11,8 @@
  * copy's time there less the original's time on its side, both stamped by servers in this process): messages each
  * way with lost / duplicated / echoed, sync lag p50/p99/max each way, mirrored messages per second, CPU ms per synced
  * message of the receiver and the worker (the Temporal server's beside it, shared with the import), the
- * conversation workflows' history events per synced message, and the import's calls per second against its budgets
+ * conversation workflows' history events per synced message, who stopped the echoes (the receiver or the
+ * workflows), and the import's calls per second against its budgets
  * over the same minutes.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -23,7 +24,8 @@ import { z } from 'zod';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../coexist/receiver/start';
-import { startSync, stopSync } from '../coexist/sync-control';
+import { openSqliteCoexistStore } from '../coexist/coexist-store';
+import { startSync, stopSync, syncStatus } from '../coexist/sync-control';
 import { startWorkerProcess } from '../chaos/worker-process';
 import { freePort, startDevServerProcess } from '../dev-server/dev-server-process';
 import { startLegacyServer } from '../legacy-server/server';
@@ -302,6 +304,9 @@ async function main() {
     await imported;
     await stopSync(client, SYNC, () => undefined);
     const history = await historyEventsOf(client, 'conversationSyncWorkflow');
+    // Who stopped the echoes: the receiver (a mirror already recorded SENT, no Temporal call) or the workflows.
+    const store = openSqliteCoexistStore(path.join(workDir, 'coexist.sqlite'));
+    const { echoes } = await syncStatus(client, SYNC, store).finally(() => store.close());
 
     const synced = result.legacyToZim.length + result.zimToLegacy.length;
     const trafficSeconds = (trafficTo - trafficFrom) / 1000;
@@ -326,7 +331,12 @@ async function main() {
     console.log(`  CPU: ${renderCpuUse(cpu)}`);
     console.log(
       `  history: ${history.events} events in ${history.runs} conversation workflow runs = ` +
-        `${(history.events / synced).toFixed(1)} per synced message`
+        `${(history.events / synced).toFixed(1)} per synced message (signals ${(history.signals / synced).toFixed(2)}, ` +
+        `workflow tasks ${(history.workflowTasks / synced).toFixed(2)})`
+    );
+    console.log(
+      `  echoes: ${echoes.byReceivers ?? 0} settled by the receiver (no Temporal call), ` +
+        `${echoes.byWorkflows} by the conversation workflows`
     );
     console.log(
       `  import: ${importDone ? `finished ${((importDone - trafficFrom) / 1000).toFixed(0)} s into the traffic` : 'still running at the end (terminated)'}`

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { LegacyClient } from '../coexist/legacy-client';
+import { openCoexistStore } from '../coexist/open-coexist-store';
 import { DEFAULT_COEXIST_TASK_QUEUE } from '../coexist/receiver/start';
 import { startSync, stopSync, syncStatus, type SyncStatus } from '../coexist/sync-control';
 import { freePort, startDevServerProcess, type DevServerProcess } from '../dev-server/dev-server-process';
@@ -307,13 +308,20 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
       log(`sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`);
       const audits = stopped.audits ?? { found: 0, repaired: 0 };
       result.audit = { lostOnPurpose: 0, found: audits.found, repaired: audits.repaired };
-      const st = (result.sync = await syncStatus(client, SYNC));
+      // The receivers' store: the echoes they settled without a hand-off count too.
+      const store = await openCoexistStore(env.ZIM_MIGRATE_COEXIST_STORE).catch((err: unknown) =>
+        err instanceof Error ? err : new Error(String(err))
+      );
+      const st = (result.sync = await syncStatus(client, SYNC, store).finally(() =>
+        store instanceof Error ? undefined : store.close()
+      ));
       const lag = (d: SyncStatus['legacyToZim']) =>
         `p50 ${((d.lagMs.p50 ?? 0) / 1000).toFixed(1)} s, p99 ${((d.lagMs.p99 ?? 0) / 1000).toFixed(1)} s`;
       // A kill that lands on a running mirror shows here: its conversation waits out the activity's timeout.
       log(
         `sync: lag legacy→ZIM ${lag(st.legacyToZim)}, ZIM→legacy ${lag(st.zimToLegacy)}; ` +
-          `echoes suppressed ${st.echoesSuppressed}, duplicates dropped ${st.duplicatesDropped}, ` +
+          `echoes suppressed ${st.echoesSuppressed} (${st.echoes.byReceivers ?? 'unknown'} by the receivers), ` +
+          `duplicates dropped ${st.duplicatesDropped}, ` +
           `reordered past the settle window ${st.reordered}`
       );
     }

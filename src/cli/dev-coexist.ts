@@ -258,7 +258,7 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
         });
         // Echoes of the last mirrors are still on their way: let them reach their workflows before the drain.
         await sleep(ECHO_GRACE_MS);
-        process.stdout.write(renderSyncStatus(await syncStatus(o.client, COEXIST_SYNC)));
+        process.stdout.write(renderSyncStatus(await syncStatus(o.client, COEXIST_SYNC, store)));
         const stopped = await stopSync(o.client, COEXIST_SYNC, (line) => o.say(`coexistence: ${line}`));
         o.say(
           `coexistence: sync stopped in ${(stopped.tookMs / 1000).toFixed(1)} s, ${stopped.closed} conversations closed`

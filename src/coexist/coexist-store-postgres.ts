@@ -18,6 +18,7 @@ import { usersOf, WrittenKeys } from './store-keys';
 import {
   type CoexistStore,
   type DivergenceRecord,
+  type EchoSettler,
   type MemberRecord,
   type MirrorRecord,
   type MirrorState,
@@ -70,6 +71,14 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
         UNION SELECT conv FROM zm_coexist_divergences;
       INSERT INTO zm_coexist_known_users SELECT user_id FROM zm_coexist_group_members
         UNION SELECT unnest(regexp_match(conv, '^peer:([^:]+):([^:]+)$')) FROM zm_coexist_known_conversations;`,
+  },
+  {
+    version: 4,
+    name: 'coexistence store: the echoes the receivers saw, by event key, and who settled each (receiver, workflow)',
+    sql: `
+      CREATE TABLE zm_coexist_echoes (event_key ${t} PRIMARY KEY, conv ${t} NOT NULL, sync ${t} NOT NULL,
+        settled_by text NOT NULL, at bigint NOT NULL);
+      CREATE INDEX zm_coexist_echoes_by_settler ON zm_coexist_echoes (sync, settled_by);`,
   },
 ];
 
@@ -309,6 +318,32 @@ export async function openPostgresCoexistStore(
         originId,
       ]);
       return (rows[0]?.reason as string | undefined) ?? null;
+    },
+    async settleEcho(e) {
+      const r = await q(
+        `INSERT INTO zm_coexist_echoes (event_key, conv, sync, settled_by, at) VALUES ($1, $2, $3, 'receiver', $4)
+         ON CONFLICT (event_key) DO NOTHING`,
+        [e.eventKey, e.conv, e.sync, Date.now()]
+      );
+      return r.rowCount === 1;
+    },
+    async echoHandedOff(e) {
+      await q(
+        `INSERT INTO zm_coexist_echoes (event_key, conv, sync, settled_by, at) VALUES ($1, $2, $3, 'workflow', $4)
+         ON CONFLICT (event_key) DO UPDATE SET settled_by = 'workflow'`,
+        [e.eventKey, e.conv, e.sync, Date.now()]
+      );
+    },
+    async echoSettledBy(eventKey) {
+      const { rows } = await q('SELECT settled_by FROM zm_coexist_echoes WHERE event_key = $1', [eventKey]);
+      return (rows[0]?.settled_by as EchoSettler | undefined) ?? null;
+    },
+    async echoesSettledByReceivers(sync) {
+      const { rows } = await q(
+        `SELECT count(*)::int AS n FROM zm_coexist_echoes WHERE sync = $1 AND settled_by = 'receiver'`,
+        [sync]
+      );
+      return rows[0]!.n as number;
     },
     async recordDivergence(d) {
       await noteConv(d.conv);

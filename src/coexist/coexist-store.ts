@@ -94,8 +94,30 @@ export interface CoexistStore {
   markNotMirrored(origin: Origin, originId: string, conv: string, reason: string): Promise<void>;
   /** Why the message is left on its side by policy, or null. */
   notMirrored(origin: Origin, originId: string): Promise<string | null>;
+  /**
+   * A receiver settled this echo itself (the mirror it proves is SENT): records its key unless already recorded (a
+   * redelivery, or a copy handed to a workflow). True when this call recorded it: of racing deliveries, exactly one.
+   */
+  settleEcho(echo: EchoKey): Promise<boolean>;
+  /**
+   * The echo was handed to its conversation's workflow, which counts it: recorded so, also over a receiver's record
+   * made meanwhile (a redelivery that found the mirror SENT while this copy was on its way), which no longer counts.
+   */
+  echoHandedOff(echo: EchoKey): Promise<void>;
+  /** Who settles the echo of this event key, or null (never seen). */
+  echoSettledBy(eventKey: string): Promise<EchoSettler | null>;
+  /** Echoes of the sync the receivers settled themselves (never handed to a workflow): `coexist status` adds them. */
+  echoesSettledByReceivers(sync: string): Promise<number>;
   close(): Promise<void>;
 }
+
+/** An echo the receivers saw: its event key (a redelivery carries the same), conversation and sync ('' for none). */
+export interface EchoKey {
+  eventKey: string;
+  conv: string;
+  sync: string;
+}
+export type EchoSettler = 'receiver' | 'workflow';
 
 /**
  * Which finding: a message present on `origin` with no counterpart on the other side, a gap in its sequence, or a
@@ -178,7 +200,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       kind TEXT NOT NULL, at INTEGER NOT NULL, found_at INTEGER NOT NULL, repaired_at INTEGER, repair TEXT,
       PRIMARY KEY (conv, origin, msg_id));
     CREATE TABLE IF NOT EXISTS not_mirrored (origin TEXT NOT NULL, origin_id TEXT NOT NULL, conv TEXT NOT NULL,
-      reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (origin, origin_id));`);
+      reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (origin, origin_id));
+    CREATE TABLE IF NOT EXISTS echoes (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, sync TEXT NOT NULL,
+      settled_by TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS echoes_by_settler ON echoes (sync, settled_by);`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
   // Stores made before the send lease lack its column (their intents read as never leased).
@@ -265,6 +290,14 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   const selectNotMirrored = db.prepare<[string, string], { reason: string }>(
     'SELECT reason FROM not_mirrored WHERE origin = ? AND origin_id = ?'
   );
+  const insertEcho = db.prepare(`INSERT INTO echoes (event_key, conv, sync, settled_by, at)
+      VALUES (?, ?, ?, 'receiver', ?) ON CONFLICT (event_key) DO NOTHING`);
+  const handedEcho = db.prepare(`INSERT INTO echoes (event_key, conv, sync, settled_by, at)
+      VALUES (?, ?, ?, 'workflow', ?) ON CONFLICT (event_key) DO UPDATE SET settled_by = 'workflow'`);
+  const selectEcho = db.prepare<[string], EchoSettler>('SELECT settled_by FROM echoes WHERE event_key = ?').pluck();
+  const countEchoes = db
+    .prepare<[string], number>("SELECT count(*) FROM echoes WHERE sync = ? AND settled_by = 'receiver'")
+    .pluck();
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -366,6 +399,18 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     },
     async notMirrored(origin, originId) {
       return selectNotMirrored.get(origin, originId)?.reason ?? null;
+    },
+    async settleEcho(e) {
+      return insertEcho.run(e.eventKey, e.conv, e.sync, Date.now()).changes === 1;
+    },
+    async echoHandedOff(e) {
+      handedEcho.run(e.eventKey, e.conv, e.sync, Date.now());
+    },
+    async echoSettledBy(eventKey) {
+      return selectEcho.get(eventKey) ?? null;
+    },
+    async echoesSettledByReceivers(sync) {
+      return countEchoes.get(sync) ?? 0;
     },
     async divergences() {
       return allDivergences.all().map((r) => ({

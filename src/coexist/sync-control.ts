@@ -18,6 +18,7 @@ import { DEFAULT_AUDIT_GRACE_MS, drainSignal, stoppedSignal, syncViewQuery } fro
 import type { coexistAuditWorkflow } from '../../workflows/coexist-audit';
 import { closeSignal, syncStatsQuery, type SyncStats } from '../../workflows/coexist';
 import type { LagSample } from '../../workflows/coexist-lag';
+import type { CoexistStore } from './coexist-store';
 import { handoffFromMemo, type HandoffSetting } from './handoff-setting';
 
 export const syncWorkflowId = (name: string) => `coexist-sync:${name}`;
@@ -183,7 +184,13 @@ export interface SyncStatus {
   conversations: { open: number; closed: number };
   legacyToZim: DirectionFigures;
   zimToLegacy: DirectionFigures;
+  /** Echoes of our mirrors stopped: the workflows' and the receivers' (when the store could be read). */
   echoesSuppressed: number;
+  /**
+   * Who stopped them: the conversation workflows, and the receivers, which settle the echo of a mirror the ledger
+   * holds SENT in the store without a Temporal call (null when the store could not be read: `storeError` says why).
+   */
+  echoes: { byWorkflows: number; byReceivers: number | null; storeError?: string };
   /** Sends whose outcome was unknown, settled by their echo or by finding them in the target's tail. */
   settledAmbiguously: { byEcho: number; byTail: number };
   duplicatesDropped: number;
@@ -230,11 +237,32 @@ function direction(mirrored: number, samples: LagSample[], now: number): Directi
   };
 }
 
-export async function syncStatus(client: Client, name: string, now = Date.now()): Promise<SyncStatus> {
+/** The receivers' figure for status: none when the store could not be opened (the error says why). */
+async function echoesByReceivers(store: CoexistStore | Error | undefined, name: string) {
+  if (store === undefined) return { byReceivers: null, storeError: 'no coexistence store given' };
+  if (store instanceof Error) return { byReceivers: null, storeError: store.message };
+  try {
+    return { byReceivers: await store.echoesSettledByReceivers(name) };
+  } catch (err) {
+    return { byReceivers: null, storeError: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * The sync's figures, summed over its conversation workflows; `store` (the receivers' coexistence store, or why it
+ * could not be opened) adds the echoes the receivers settled themselves.
+ */
+export async function syncStatus(
+  client: Client,
+  name: string,
+  store?: CoexistStore | Error,
+  now = Date.now()
+): Promise<SyncStatus> {
   const state = (await syncState(client, name)) ?? 'unknown';
   const convs = await conversations(client, name);
   const sum = (f: (s: SyncStats) => number) => convs.reduce((n, c) => n + f(c.stats), 0);
   const samples = (origin: 'zim' | 'legacy') => convs.flatMap((c) => c.stats.lags?.[origin] ?? []);
+  const echoes = await echoesByReceivers(store, name);
   return {
     name,
     state,
@@ -249,7 +277,8 @@ export async function syncStatus(client: Client, name: string, now = Date.now())
       samples('zim'),
       now
     ),
-    echoesSuppressed: sum((s) => s.echoesSuppressed),
+    echoesSuppressed: sum((s) => s.echoesSuppressed) + (echoes.byReceivers ?? 0),
+    echoes: { byWorkflows: sum((s) => s.echoesSuppressed), ...echoes },
     settledAmbiguously: { byEcho: sum((s) => s.resolvedByEcho), byTail: sum((s) => s.resolvedByTail) },
     duplicatesDropped: sum((s) => s.duplicatesDropped),
     reordered: sum((s) => s.reordered),

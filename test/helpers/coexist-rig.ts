@@ -18,6 +18,7 @@ import { createAuditActivities } from '../../activities/coexist-audit';
 import { createHandoffActivities } from '../../activities/coexist-handoff';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
+import { settleEchoesInStore } from '../../src/coexist/receiver/echo-settling';
 import { temporalHandoff, type HandoffOptions } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { recordNotMirrored } from '../../src/coexist/receiver/start';
@@ -65,6 +66,8 @@ export interface CoexistRigOptions {
   receiver?: Pick<HandoffOptions, 'workflowInput' | 'syncName'> & {
     /** Records what the sync leaves on its side by policy (as `zim-migrate receiver` does), for the audit. */
     notMirrored?: boolean;
+    /** Settles the echo of a mirror the store holds SENT without a hand-off (as `zim-migrate receiver` does). */
+    settleEchoes?: boolean;
     /** The import handoff given to the conversations the receiver starts; made once the rig is up. */
     importHandoff?: (rig: CoexistRig) => HandoffOptions['importHandoff'];
   };
@@ -170,6 +173,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       legacy: { webhookSecret, echoWays: ['originTag', 'clientMsgId'] },
       putBody: (b) => rig.store.putBody(b),
       notMirrored: r.notMirrored ? recordNotMirrored(rig.store) : undefined,
+      echoes: r.settleEchoes ? settleEchoesInStore(rig.store) : undefined,
       handoff: temporalHandoff(rig.t.client, {
         taskQueue: rig.worker.taskQueue,
         workflowInput: r.workflowInput,

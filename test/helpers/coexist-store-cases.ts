@@ -2,7 +2,8 @@
  * Behaviour every CoexistStore engine must have (SQLite, PostgreSQL), run by each engine's test: bodies by keyed
  * reference, the mirror ledger (intent counts attempts and never downgrades SENT, SENT only from INTENT keeping its
  * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences, and the key tables
- * the audit pages through (conversations and users by key range, filled on upgrade). Several cases open two stores
+ * the audit pages through (conversations and users by key range, filled on upgrade), and the echoes the receivers
+ * settled (each key counted once, whoever races). Several cases open two stores
  * on one location, as a receiver and a worker on two machines would, and race them.
  */
 import assert from 'node:assert/strict';
@@ -21,6 +22,8 @@ export interface CoexistStoreUnderTest {
    * users), as a store made by the version before them: the next open must fill them from its rows.
    */
   dropKeyTables(location: string): Promise<void>;
+  /** Takes the store at `location` (closed) back to the schema before its echoes table (the version before it). */
+  dropEchoes(location: string): Promise<void>;
 }
 
 /** Every key of a listing, `limit` at a time, each page after the last key of the one before. */
@@ -314,6 +317,44 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.notMirrored('legacy', 'z9'), null);
     }));
 
+  it('counts an echo the receivers settled once per key, across stores; one handed to a workflow is not counted', () =>
+    two(async (s, other) => {
+      const echo = (eventKey: string, sync = 'acme') => ({ eventKey, conv: 'peer:a:b', sync });
+      assert.equal(await s.echoSettledBy('zim:msg:1:r'), null);
+      assert.equal(await s.echoesSettledByReceivers('acme'), 0);
+      assert.equal(await s.settleEcho(echo('zim:msg:1:r')), true, 'the first delivery records it');
+      assert.equal(await other.settleEcho(echo('zim:msg:1:r')), false, 'a redelivery, on another machine');
+      assert.equal(await other.echoSettledBy('zim:msg:1:r'), 'receiver');
+      // Racing deliveries of one key: exactly one records it.
+      const keys = Array.from({ length: 20 }, (_, i) => `lg:msg:race-${i}`);
+      const won = await Promise.all(
+        keys.map(async (k) => {
+          const [x, y] = await Promise.all([s.settleEcho(echo(k)), other.settleEcho(echo(k))]);
+          return Number(x) + Number(y);
+        })
+      );
+      assert.deepEqual(
+        won,
+        keys.map(() => 1),
+        'one recorder per key'
+      );
+      assert.equal(await s.echoesSettledByReceivers('acme'), 21);
+      // Handed to its workflow (which counts it): a later delivery finds it taken and records nothing.
+      await s.echoHandedOff(echo('zim:msg:2:r'));
+      assert.equal(await other.settleEcho(echo('zim:msg:2:r')), false);
+      assert.equal(await s.echoSettledBy('zim:msg:2:r'), 'workflow');
+      // A redelivery that found the mirror SENT while the first copy was on its way: the workflow's count wins.
+      assert.equal(await other.settleEcho(echo('zim:msg:3:r')), true);
+      await s.echoHandedOff(echo('zim:msg:3:r'));
+      assert.equal(await other.echoSettledBy('zim:msg:3:r'), 'workflow');
+      await s.echoHandedOff(echo('zim:msg:3:r'));
+      assert.equal(await other.echoesSettledByReceivers('acme'), 21, 'echoes handed to workflows are theirs to count');
+      // Per sync.
+      assert.equal(await s.settleEcho(echo('zim:msg:4:r', 'other')), true);
+      assert.equal(await s.echoesSettledByReceivers('other'), 1);
+      assert.equal(await s.echoesSettledByReceivers('acme'), 21);
+    }));
+
   it('pages its conversations and users in key order, each once, and lists keys written between pages after the cursor', () =>
     two(async (s, other) => {
       assert.deepEqual(await s.conversationsAfter(undefined, 10), []);
@@ -384,6 +425,18 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.deepEqual(await pageThrough((a, l) => s!.usersAfter(a, l), 4), SEEDED_USERS);
       await t!.recordIntent('zim', 'z7', 'peer:o:p');
       assert.deepEqual(await s!.knownOf(['peer:o:p', 'peer:a:b']), new Set(['peer:o:p', 'peer:a:b']));
+    });
+  });
+
+  it('makes its echoes table when opened on a store made before it, keeping its rows', async () => {
+    const at = sut.fresh();
+    await using(Promise.all([sut.open(at)]), ([s]) => s!.markSent('legacy', 'l1', 'peer:a:b', 'z1'));
+    await sut.dropEchoes(at);
+    await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
+      assert.equal((await t!.record('legacy', 'l1'))?.state, 'SENT');
+      assert.equal(await s!.echoesSettledByReceivers('acme'), 0);
+      assert.equal(await s!.settleEcho({ eventKey: 'zim:msg:9:r', conv: 'peer:a:b', sync: 'acme' }), true);
+      assert.equal(await t!.echoesSettledByReceivers('acme'), 1);
     });
   });
 }

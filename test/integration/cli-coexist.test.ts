@@ -99,13 +99,26 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 420_
     });
     const want = ['from App 1.0', 'from App 2.0'];
 
-    const status = async () => JSON.parse(await cli('coexist', 'status', '--name', 'cli-sync', '--json')) as SyncStatus;
+    const store = path.join(dir, 'coexist.sqlite');
+    const status = async () =>
+      JSON.parse(await cli('coexist', 'status', '--name', 'cli-sync', '--store', store, '--json')) as SyncStatus;
     const running = await status();
     assert.equal(running.state, 'running');
     assert.deepEqual(running.conversations, { open: 1, closed: 0 });
     assert.equal(running.legacyToZim.mirrored, 1);
     assert.equal(running.zimToLegacy.mirrored, 1);
     assert.equal(running.echoesSuppressed, 2, 'each mirror came back once as an echo');
+    // Settled by the receiver (the mirror was recorded SENT first) or by the workflow: counted once either way.
+    assert.equal(running.echoes.byWorkflows + running.echoes.byReceivers!, 2, JSON.stringify(running.echoes));
+    assert.match(
+      await cli('coexist', 'status', '--name', 'cli-sync', '--store', store),
+      /\n {2}echoes suppressed 2;.*\n {2}echoes settled by the receivers \d \(no Temporal call\), by the conversation workflows \d\n/
+    );
+    // Without its store, status still answers, and says which figure it lacks.
+    assert.match(
+      await cli('coexist', 'status', '--name', 'cli-sync', '--store', path.join(dir, 'no-such.sqlite')),
+      /echoes settled by the receivers: not counted \(No coexistence store at .*no-such\.sqlite/
+    );
     assert.deepEqual([running.parked, running.refused], [0, 0]);
     assert.ok(running.legacyToZim.lagMs.p50! > 0 && running.zimToLegacy.lagMs.p99! >= running.zimToLegacy.lagMs.p50!);
     assert.ok(running.legacyToZim.eventsPerSecond > 0);
@@ -123,11 +136,17 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 420_
     const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
     assert.match(stopped, /draining/);
     assert.match(stopped, /audit: 1 divergence found, 1 repaired/);
-    // The repair is mirrored (its echo comes after the drain: refused, not counted).
-    assert.match(stopped, /1 conversation workflows closed after handling 5 events; audit 1 found, 1 repaired/);
+    // The repair is mirrored (its echo comes after the drain: refused, not counted). The workflow handled the three
+    // mirrors and the echoes the receiver did not settle itself.
+    assert.match(
+      stopped,
+      new RegExp(
+        `1 conversation workflows closed after handling ${3 + running.echoes.byWorkflows} events; audit 1 found, 1 repaired`
+      )
+    );
     want.push('lost before the stop');
     want.sort();
-    const listed = await cli('coexist', 'divergences', '--store', path.join(dir, 'coexist.sqlite'));
+    const listed = await cli('coexist', 'divergences', '--store', store);
     assert.match(listed, /1 divergence in .*\n.*peer:ann:bob {2}legacy message \S+ \(sent .*\) missing on ZIM\n/);
     assert.match(listed, /repaired: \S+, handed to coexist:peer:ann:bob as audit:lg:msg:/);
     const after = await status();

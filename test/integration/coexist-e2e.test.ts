@@ -48,7 +48,8 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
       }),
     },
     // A short settle window and small runs, so continue-as-new happens during the test.
-    receiver: { workflowInput: { settleMs: 1_000, eventsPerRun: 8 } },
+    // As in production: the echo of a mirror already recorded SENT is settled by the receiver, without a hand-off.
+    receiver: { workflowInput: { settleMs: 1_000, eventsPerRun: 8 }, settleEchoes: true },
     // Both sides know the users and the group before capture starts.
     beforeCapture: (r) =>
       groupOnBothSides(r, { id: GROUP, owner: 'ann', members: ['bob', 'cy', 'dee'], name: 'Team', zimName: false }),
@@ -102,7 +103,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     await rig.legacy.webhook.idle();
     await rig.zim.emulator.callbacks.idle();
     await waitFor('every echo handled', async () => {
-      let echoes = 0;
+      let echoes = await rig.store.echoesSettledByReceivers('');
       for (const c of conversations) {
         const s = await statsOf(c);
         if (s.queued > 0) return false;
@@ -151,7 +152,14 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     const perSide = 12 * conversations.length;
     assert.equal(totals.mirroredToZim, perSide);
     assert.equal(totals.mirroredToLegacy, perSide);
-    assert.equal(totals.echoesSuppressed, 2 * perSide, 'each mirror came back once as an echo, and stopped there');
+    // Settled by the receiver or by the workflow, each once, redeliveries and duplicates included.
+    const byReceiver = await rig.store.echoesSettledByReceivers('');
+    assert.equal(
+      (totals.echoesSuppressed ?? 0) + byReceiver,
+      2 * perSide,
+      'each mirror came back once as an echo, and stopped there'
+    );
+    assert.ok(byReceiver > 0, 'echoes of recorded mirrors were settled by the receiver');
     assert.ok((totals.duplicatesDropped ?? 0) > 0, 'duplicates were delivered and dropped');
     assert.ok((totals.runs ?? 0) > conversations.length, 'conversations continued as new');
     const records = await rig.store.records();
@@ -191,9 +199,11 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     dieAfterSend.add('zim');
     await post(`${rig.zim.emulator.url}/_emulator/sdk/send`, { from: 'fay', to: 'eve', body: `to legacy ${CANARY}` });
     const handle = rig.t.client.workflow.getHandle('coexist:peer:eve:fay');
+    const receiverEchoes = await rig.store.echoesSettledByReceivers('');
     await waitFor('both mirrors settled, with both echoes', async () => {
       const s = await handle.query(syncStatsQuery).catch(() => undefined);
-      return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && s.echoesSuppressed === 2;
+      const echoes = (s?.echoesSuppressed ?? 0) + (await rig.store.echoesSettledByReceivers('')) - receiverEchoes;
+      return s !== undefined && s.mirroredToZim + s.mirroredToLegacy === 2 && echoes === 2;
     });
     const stats = await handle.query(syncStatsQuery);
     assert.equal(stats.resolvedByTail, 2, 'each retry found its message in the target tail');

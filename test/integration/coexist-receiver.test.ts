@@ -1,17 +1,22 @@
 /**
  * The receiver over HTTP: what it accepts and hands off, what it refuses (401 with nothing handed off and no
  * payload logged), and 503 while Temporal does not accept the hand-off. The hand-off is a recording stub here, and
- * a Temporal client whose server is unreachable; the end-to-end test covers the real one.
+ * a Temporal client whose server is unreachable; the end-to-end test covers the real one. Echoes of mirrors the
+ * ledger (a real store) holds SENT are settled at the receiver, counted once, with no hand-off.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER } from '../../src/coexist/legacy-contract';
 import { signLegacyEvent } from '../../src/coexist/legacy-signature';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
+import { settleEchoesInStore } from '../../src/coexist/receiver/echo-settling';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import type { SyncEvent } from '../../src/coexist/sync-event';
 import { startLegacyServer } from '../../src/legacy-server/server';
@@ -200,6 +205,114 @@ describe('coexistence receiver over HTTP', () => {
     failHandoff = false;
     assert.equal(await post(zimUrl(), cb), 200, 'the same delivery retried is not a replay: it was never accepted');
     assert.equal(handed.length, 1);
+  });
+});
+
+describe('receiver settling echoes of recorded mirrors in the store', () => {
+  const handed: SyncEvent[] = [];
+  let failHandoff = false;
+  let accepting = true;
+  let dir: string;
+  let store: CoexistStore;
+  let receiver: Receiver;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'receiver-echoes-'));
+    store = openSqliteCoexistStore(path.join(dir, 'coexist.sqlite'));
+    receiver = await startReceiver({
+      zim: { appId: APP_ID, callbackSecret: ZIM_SECRET },
+      legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['clientMsgId'] },
+      putBody: (b) => store.putBody(b),
+      echoes: settleEchoesInStore(store, 'acme'),
+      accepting: async () => accepting,
+      handoff: async (e) => {
+        if (failHandoff) throw new Error('Temporal unavailable');
+        handed.push(e);
+      },
+      log: () => {},
+    });
+  });
+  after(async () => {
+    await receiver.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    handed.length = 0;
+    failHandoff = false;
+    accepting = true;
+  });
+
+  /** ZIM's callback of our mirror of legacy message `lid` (a new nonce each time: a redelivery, not a replay). */
+  const zimEcho = (lid: string, msgId: string) =>
+    JSON.stringify(
+      zimSendMsg({
+        source: 1,
+        conv_id: '',
+        payload: JSON.stringify({ _mig: { lid } }),
+        user_list: [{ UserId: 'bob', MsgId: msgId, MsgSeq: 4 }],
+      })
+    );
+  const postZim = (body: string) => post(`${receiver.url}/zim/callback`, body);
+  /** The legacy routing event of our mirror of ZIM message `zimId`, signed anew each time. */
+  const postLegacyEcho = (zimId: string, eventId: string) => {
+    const event = JSON.parse(legacyEvent(eventId)) as { message: Record<string, unknown> };
+    event.message.clientMsgId = `zim:${zimId}`;
+    const body = JSON.stringify(event);
+    const ts = String(now());
+    return post(`${receiver.url}/legacy/events`, body, {
+      [LEGACY_TIMESTAMP_HEADER]: ts,
+      [LEGACY_SIGNATURE_HEADER]: signLegacyEvent(LEGACY_SECRET, ts, body),
+    });
+  };
+  const counted = () => store.echoesSettledByReceivers('acme');
+
+  it('answers the echo of a SENT mirror 200 without a hand-off, and counts it once across redeliveries', async () => {
+    await store.markSent('legacy', 'lm-sent', 'peer:ann:bob', '900000000000000020');
+    for (let i = 0; i < 3; i++) assert.equal(await postZim(zimEcho('lm-sent', '900000000000000020')), 200);
+    await store.markSent('zim', '900000000000000021', 'group:g1', 'm-e-sent');
+    for (let i = 0; i < 2; i++) assert.equal(await postLegacyEcho('900000000000000021', 'e-sent'), 200);
+    assert.equal(handed.length, 0, 'no Temporal call');
+    assert.equal(await counted(), 2, 'each echo once');
+    assert.equal(await store.echoSettledBy('lg:msg:m-e-sent'), 'receiver');
+    assert.deepEqual(receiver.counts['zim.echo.settled'], 1);
+    assert.deepEqual(receiver.counts['zim.echo.seen'], 2);
+  });
+
+  it('hands the echo of a mirror not recorded SENT to its workflow, once, and never counts it here', async () => {
+    const before = await counted();
+    await store.recordIntent('legacy', 'lm-intent', 'peer:ann:bob');
+    assert.equal(await postZim(zimEcho('lm-intent', '900000000000000022')), 200);
+    assert.deepEqual(
+      handed.map((e) => [e.kind, e.echoOf]),
+      [['echo', 'lm-intent']]
+    );
+    // Its workflow settles the row (confirmEcho); a redelivery now finds it SENT: already its workflow's.
+    await store.markSent('legacy', 'lm-intent', 'peer:ann:bob', '900000000000000022');
+    assert.equal(await postZim(zimEcho('lm-intent', '900000000000000022')), 200);
+    assert.equal(handed.length, 1, 'not handed again');
+    assert.equal(await counted(), before, 'counted by its workflow only');
+    // An echo of a mirror the ledger does not know at all goes to its workflow too.
+    assert.equal(await postLegacyEcho('900000000000000023', 'e-unknown'), 200);
+    assert.equal(handed.length, 2);
+  });
+
+  it('takes up an echo whose hand-off failed afresh, and answers 410 once the sync is stopped', async () => {
+    const before = await counted();
+    await store.recordIntent('legacy', 'lm-failed', 'peer:ann:bob');
+    const cb = zimEcho('lm-failed', '900000000000000024');
+    failHandoff = true;
+    assert.equal(await postZim(cb), 503);
+    failHandoff = false;
+    // The tail check settled it meanwhile: the retry is settled here (its workflow never had it).
+    await store.markSent('legacy', 'lm-failed', 'peer:ann:bob', '900000000000000024');
+    assert.equal(await postZim(cb), 200);
+    assert.equal(handed.length, 0);
+    assert.equal(await counted(), before + 1);
+    accepting = false;
+    await store.markSent('legacy', 'lm-stopped', 'peer:ann:bob', '900000000000000025');
+    assert.equal(await postZim(zimEcho('lm-stopped', '900000000000000025')), 410);
+    assert.equal(await counted(), before + 1, 'not taken');
   });
 });
 

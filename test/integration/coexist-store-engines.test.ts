@@ -29,6 +29,11 @@ describe('coexistence store on SQLite', () => {
       db.exec('DROP TABLE known_conversations; DROP TABLE known_users');
       db.close();
     },
+    async dropEchoes(location) {
+      const db = new Database(location);
+      db.exec('DROP TABLE echoes');
+      db.close();
+    },
   });
 });
 
@@ -44,6 +49,15 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
       try {
         await db.pool.query(`DROP TABLE zm_coexist_known_conversations, zm_coexist_known_users;
           DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 3`);
+      } finally {
+        await db.close();
+      }
+    },
+    async dropEchoes(location) {
+      const { db } = openStagingDatabase(location, pg.env());
+      try {
+        await db.pool.query(`DROP TABLE zm_coexist_echoes;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 4`);
       } finally {
         await db.close();
       }

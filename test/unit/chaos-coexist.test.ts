@@ -83,6 +83,7 @@ const sync = (over: Partial<SyncStatus> = {}): SyncStatus => ({
   legacyToZim: { mirrored: 120, eventsPerSecond: 0, lagMs: { p50: 900, p99: 4_000 } },
   zimToLegacy: { mirrored: 120, eventsPerSecond: 0, lagMs: { p50: 900, p99: 4_500 } },
   echoesSuppressed: 240,
+  echoes: { byWorkflows: 40, byReceivers: 200 },
   settledAmbiguously: { byEcho: 1, byTail: 3 },
   duplicatesDropped: 50,
   reordered: 0,

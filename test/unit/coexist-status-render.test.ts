@@ -11,6 +11,7 @@ const status = (divergences: SyncStatus['divergences']): SyncStatus => ({
   legacyToZim: way,
   zimToLegacy: way,
   echoesSuppressed: 0,
+  echoes: { byWorkflows: 0, byReceivers: 0 },
   settledAmbiguously: { byEcho: 0, byTail: 0 },
   duplicatesDropped: 0,
   reordered: 0,
@@ -38,5 +39,31 @@ describe('coexist status: the audits line', () => {
         .find((l) => l.includes('divergences'))!;
       assert.doesNotMatch(line, /listing/);
     }
+  });
+});
+
+describe('coexist status: the echoes', () => {
+  const base = { runs: 0, failed: 0, found: 0, repaired: 0, gaps: 0 };
+
+  it('adds the receivers’ echoes to the workflows’, and shows both', () => {
+    const text = renderSyncStatus({
+      ...status(base),
+      echoesSuppressed: 30,
+      echoes: { byWorkflows: 12, byReceivers: 18 },
+    });
+    assert.match(text, /echoes suppressed 30;/);
+    assert.match(text, /echoes settled by the receivers 18 \(no Temporal call\), by the conversation workflows 12/);
+  });
+
+  it('says which figure is missing when the store could not be read', () => {
+    const text = renderSyncStatus({
+      ...status(base),
+      echoesSuppressed: 12,
+      echoes: { byWorkflows: 12, byReceivers: null, storeError: 'No coexistence store at coexist.sqlite' },
+    });
+    assert.match(
+      text,
+      /echoes settled by the receivers: not counted \(No coexistence store at coexist\.sqlite\); the 12 above are the conversation workflows' only/
+    );
   });
 });

@@ -49,6 +49,11 @@ export function renderSyncStatus(s: SyncStatus): string {
     way('ZIM→legacy', s.zimToLegacy),
     `  echoes suppressed ${s.echoesSuppressed}; sends settled ambiguously ${s.settledAmbiguously.byEcho} by echo, ` +
       `${s.settledAmbiguously.byTail} by tail`,
+    s.echoes.byReceivers === null
+      ? `  echoes settled by the receivers: not counted (${s.echoes.storeError ?? 'no store'}); ` +
+        `the ${s.echoes.byWorkflows} above are the conversation workflows' only`
+      : `  echoes settled by the receivers ${s.echoes.byReceivers} (no Temporal call), ` +
+        `by the conversation workflows ${s.echoes.byWorkflows}`,
     `  duplicates dropped ${s.duplicatesDropped}, reordered ${s.reordered}, refused ${s.refused}, queued ${s.queued}`,
     `  parked ${s.parked}` +
       (s.parked ? ' (given up after their retries: "zim-migrate coexist parked" lists each with what to do)' : ''),
@@ -231,6 +236,7 @@ name, a --handoff URL holding a password).`
       'The sync: conversations open, events/s and lag p50/p99 each way, echoes, ambiguous sends, parked, divergences'
     )
     .option(...nameOption)
+    .option(...storeOption)
     .option('--json', 'print the figures as JSON')
     .addHelpText(
       'after',
@@ -242,15 +248,27 @@ Figures are summed over the sync's conversation workflows (open ones by their st
 run; closed ones by their result). Events per second count mirrors in the last 60 s; lags (from the event's time
 on its side to the end of its mirror) are over each conversation's last 200 mirrors per direction. Divergences
 are what the reconciliation audits found on one side only, and how many they handed back to be mirrored.
+Echoes suppressed add the workflows' figure and the receivers' (echoes of a mirror already recorded, settled in
+the store without a Temporal call; "echoes" in --json has both): read from the store, and when it cannot be
+opened the output says so and shows the workflows' figure alone.
 Exit codes: 0 shown, 1 no such sync or Temporal unreachable, 2 bad usage.`
     )
-    .action(async (o: { name: string; json?: boolean }) => {
+    .action(async (o: { name: string; store?: string; json?: boolean }) => {
       const name = parseName(o.name);
-      await withClient(temporalSettings(), async (client) => {
-        const s = await syncStatus(client, name);
-        if (s.state === 'unknown') throw notFound(name);
-        process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : renderSyncStatus(s));
-      });
+      const location = coexistStoreLocation(o.store);
+      // Never fails the command: without the store, status says which figure is missing.
+      const store = await openStoreToRead(location).catch(
+        (err: unknown) => new Error(err instanceof Error ? err.message : `no store at ${storeName(location)}`)
+      );
+      try {
+        await withClient(temporalSettings(), async (client) => {
+          const s = await syncStatus(client, name, store);
+          if (s.state === 'unknown') throw notFound(name);
+          process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : renderSyncStatus(s));
+        });
+      } finally {
+        if (!(store instanceof Error)) await store.close();
+      }
     });
 
   coexist

@@ -6,7 +6,8 @@
  *   POST /legacy/events   the legacy routing webhook: HMAC-SHA256 over timestamp and raw body, freshness, replay.
  * A delivery that fails authentication gets 401 and nothing is started; the log line names the route and the
  * reason, never the payload. An authentic one is normalised and handed to its conversation's workflow; 200 only
- * once Temporal has accepted every event, 503 when it did not (ZEGO and the legacy backend retry).
+ * once Temporal has accepted every event, 503 when it did not (ZEGO and the legacy backend retry). An echo of a
+ * mirror the ledger holds SENT is settled in the store instead, with no Temporal call (echo-settling.ts).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { CallbackEnvelopeSchema, verifyCallbackSignature, ZimCallbackSchema } fr
 import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER, LegacyRoutingEventSchema } from '../legacy-contract';
 import { LEGACY_MAX_SKEW_SECONDS, verifyLegacySignature } from '../legacy-signature';
 import type { SyncEvent } from '../sync-event';
+import type { EchoSettling } from './echo-settling';
 import { normaliseLegacy, normaliseZim, type EchoWay } from './normalise';
 import { ReplayCache } from './replay-cache';
 
@@ -26,6 +28,11 @@ export interface ReceiverOptions {
    * the app backend's own, not mirrored (§3); the audit must not take it for one whose callback was lost.
    */
   notMirrored?: (event: SyncEvent) => Promise<void>;
+  /**
+   * Echoes whose mirror the ledger holds SENT are settled here, without a hand-off (echo-settling.ts); without it
+   * every echo goes to its workflow.
+   */
+  echoes?: EchoSettling;
   /** Durably hands one event to its conversation's workflow; throws when it could not. */
   handoff: (event: SyncEvent) => Promise<void>;
   /** False once the sync is draining or stopped (`coexist stop`): authentic deliveries are then answered 410. */
@@ -144,12 +151,20 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   async function handOff(events: SyncEvent[]): Promise<void> {
     if (options.accepting && !(await options.accepting())) throw new Answer(410, 'sync stopped');
     for (const event of events) {
+      const echo = options.echoes && event.kind === 'echo' && event.echoOf !== undefined ? options.echoes : undefined;
+      const verdict = echo ? await echo.check(event) : 'hand-off';
+      if (verdict !== 'hand-off') {
+        count(`${event.origin}.echo.${verdict}`);
+        continue;
+      }
       try {
         await options.handoff(event);
       } catch (err) {
         log(`receiver: hand-off to Temporal failed (${err instanceof Error ? err.name : 'error'}); answering 503`);
         throw new Answer(503, 'Temporal did not accept the event');
       }
+      // After the hand-off: one that failed is not recorded, so the sender's retry is looked at afresh.
+      await echo?.handedOff(event);
       count(`${event.origin}.${event.kind}`);
     }
   }

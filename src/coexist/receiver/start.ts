@@ -18,6 +18,7 @@ import type { SyncEvent } from '../sync-event';
 import { requireEchoIdentification } from '../legacy-contract';
 import { acceptingGate, handoffReader, syncReader } from '../sync-control';
 import { createHandoffActivities } from '../../../activities/coexist-handoff';
+import { settleEchoesInStore } from './echo-settling';
 import { temporalHandoff } from './handoff';
 import type { EchoWay } from './normalise';
 import { startReceiver, type Receiver } from './receiver';
@@ -56,6 +57,7 @@ export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiv
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
     putBody: (b) => s.store.putBody(b),
     notMirrored: recordNotMirrored(s.store),
+    echoes: settleEchoesInStore(s.store, s.syncName),
     handoff: temporalHandoff(s.client, {
       taskQueue: s.taskQueue,
       ...(s.syncName && read
