@@ -52,6 +52,7 @@ import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-op
 import { catchUpChild, Control, type ControlState } from './control';
 import { stageWorkflow, type StageTuning } from './stage';
 import { keepBudgets } from './budgets';
+import { defaultPageWindow } from './page-window';
 import { defaultBudget } from '../src/zim-client/limits';
 
 export interface RoundInput extends MigrationRef {
@@ -252,7 +253,7 @@ export async function roundWorkflow(input: RoundInput): Promise<RoundResult> {
   const runOp = async (op: RoundOp) => {
     const st = startStep(op);
     const pages = carried.work.ops.find((o) => o.op === op)?.pages ?? 0;
-    const window = input.tuning?.pageWindow ?? 8;
+    const window = input.tuning?.pageWindow ?? defaultPageWindow();
     let running = 0;
     const failures: unknown[] = [];
     while (carried.nextPage < pages && !control.state.cancelled && failures.length === 0) {

@@ -34,12 +34,13 @@ import {
   type Counts,
 } from '../src/shared/workflow-api';
 import { LOCAL_ACTIVITY_OPTIONS, ZIM_CALL_ACTIVITY_OPTIONS } from './activity-options';
+import { defaultPageWindow } from './page-window';
 import { ChildReports, type LatestReports } from './child-reports';
 import { catchUpChild, Control, type ControlState } from './control';
 import { entitySequenceWorkflow, type EntityKind } from './entity-sequence';
 
 export interface StageTuning {
-  /** Page activities in flight at once (pages stages). */
+  /** Page activities in flight at once (pages stages; default page-window.ts). */
   pageWindow?: number;
   /** Child workflows running at once (fan-out stages). */
   childWindow?: number;
@@ -166,7 +167,7 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   };
 
   if (STAGE_KIND[input.stage] === 'pages') {
-    const window = tuning.pageWindow ?? 8;
+    const window = tuning.pageWindow ?? defaultPageWindow();
     const maxPages = tuning.maxPagesPerRun ?? 500;
     let running = 0;
     let startedThisRun = 0;

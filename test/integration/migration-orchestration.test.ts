@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { MigrationActivities } from '../../activities/contract';
 import { STAGES, STAGE_DEPENDENCIES, type Stage } from '../../src/shared/stages';
 import { fakeMigrationActivities as fakeActivities } from '../../src/testing/fake-migration-activities';
 import {
@@ -27,6 +28,34 @@ describe('migration orchestration on a real Temporal dev server', () => {
   });
   after(async () => {
     await t?.teardown();
+  });
+
+  it('keeps 32 pages of a stage in flight by default', async () => {
+    const fake = fakeActivities({ owners: 1, stepsPerOwner: 1, groups: 1, pages: { friends: 40 } });
+    let running = 0;
+    let most = 0;
+    const activities: MigrationActivities = {
+      ...fake.activities,
+      // Long enough for the whole window to be dispatched before the first page ends, also on a loaded machine.
+      runPage: async (input) => {
+        if (input.stage !== 'friends') return fake.activities.runPage(input);
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 2_000));
+        running--;
+        return fake.activities.runPage(input);
+      },
+    };
+    const { taskQueue } = await t.createWorker({ activities });
+    const migrationId = `window-${taskQueue.slice(-8)}`;
+    const result = await t.client.workflow.execute(migrationWorkflow, {
+      taskQueue,
+      workflowId: workflowIds.migration(migrationId),
+      args: [{ migrationId, stagingPath: '/nonexistent/fake' }],
+    });
+    assert.equal(result.status, 'completed');
+    assert.equal(fake.calls.filter((c) => c.stage === 'friends').length, 40);
+    // Eight before (about 33 calls/s at most, whatever the budget); never more than the window.
+    assert.ok(most > 16 && most <= 32, `pages in flight at most: ${most}`);
   });
 
   it('runs every stage after its dependencies, each step exactly once, across forced continue-as-new', async () => {
