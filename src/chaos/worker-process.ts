@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { withWorkerMalloc } from '../worker/malloc-env';
+import { withWorkerMemory } from '../worker/memory-env';
 
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
 
@@ -52,7 +52,7 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
     const log = openSync(options.logFile, 'a');
     try {
       child = spawn(process.execPath, [BIN, ...(options.args ?? ['worker'])], {
-        env: withWorkerMalloc(options.env),
+        env: withWorkerMemory(options.env),
         cwd: options.cwd,
         stdio: ['ignore', log, log],
       });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { WORKER_STARTED_LINE } from '../cli/commands/worker';
-import { withWorkerMalloc } from '../worker/malloc-env';
+import { withWorkerMemory } from '../worker/memory-env';
 import { TEST_APP_ID, TEST_SECRET } from './migration-rig';
 
 const BIN = path.join(__dirname, '../../bin/zim-migrate.js');
@@ -75,7 +75,7 @@ export function spawnWorkerProcess(env: NodeJS.ProcessEnv, options: SpawnWorkerO
   const logFile = options.logFile ?? path.join(mkdtempSync(path.join(tmpdir(), 'worker-log-')), 'worker.log');
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...nodeArgs(), BIN, 'worker'], {
-    env: withWorkerMalloc(env),
+    env: withWorkerMemory(env),
     cwd: options.cwd,
     stdio: ['ignore', 'ignore', fd],
   });

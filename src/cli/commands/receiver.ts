@@ -19,7 +19,7 @@ import type { Client } from '@temporalio/client';
 import { syncName } from './coexist';
 import { openCallScheduler } from '../../worker/migration-worker';
 import { installWorkerLogger } from '../../worker/worker-logger';
-import { mallocHint } from '../../worker/malloc-env';
+import { mallocHint } from '../../worker/memory-env';
 
 const flags = z.object({
   port: z.coerce.number().int().min(0).max(65535),

@@ -4,7 +4,7 @@ import { resolveZimSettings } from '../../config/zim-config';
 import { redactIfUrl } from '../../postgres/database-settings';
 import { connectWorkerConnection, resolveTemporalSettings } from '../../temporal-connection/connect';
 import { checkZimCredentials } from '../../worker/check-zim-credentials';
-import { mallocHint } from '../../worker/malloc-env';
+import { mallocHint } from '../../worker/memory-env';
 import { createMigrationWorker } from '../../worker/migration-worker';
 import { workflowActivationTimeoutS } from '../../worker/workflow-activation-timeout';
 import { installWorkerLogger } from '../../worker/worker-logger';
