@@ -34,6 +34,7 @@ const Flags = z.object({
   rssEvery: wholeNumber('--rss-every', 1).default(5),
   timeoutMinutes: wholeNumber('--timeout-minutes', 1).default(30),
   stepMs: z.coerce.number({ error: '--step-ms must be a number of ms' }).min(0, '--step-ms must be ≥ 0').optional(),
+  seriesOut: z.string().min(1, '--series-out: a file path').optional(),
 });
 
 /** parseArgs' options: every flag a string, checked and defaulted by `parseMakespanFlags`. */
@@ -47,6 +48,7 @@ export const MAKESPAN_OPTIONS = {
   'rss-every': { type: 'string' },
   'timeout-minutes': { type: 'string' },
   'step-ms': { type: 'string' },
+  'series-out': { type: 'string' },
 } as const;
 
 /** parseArgs' values checked, with the shape's own size where a flag is absent. */

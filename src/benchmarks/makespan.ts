@@ -15,6 +15,7 @@
  *   (--messages, --group-messages, --seed: default 10000, 10000, 7 for synthetic; 16000, 12000, 18 for real.
  *   --step-ms: one chain step's time; default the plan's, i.e. DEFAULT_STEP_MS, measured by bench:chain)
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
@@ -229,6 +230,8 @@ async function main() {
       },
     });
     const actualSeconds = (Date.now() - t0) / 1000;
+    // For a closer look than the summary lines: calls and refusals per Action, sampled each second.
+    if (o.seriesOut) writeFileSync(o.seriesOut, JSON.stringify({ t0, stages: result.stages, series, workerCpu }));
     const made = emulator.counters();
     console.log(`workload: --shape ${o.shape}, --users ${o.users}, --seed ${o.seed}, gen ${workload.gen.join(' ')}`);
     printSize(meta.counts, made);

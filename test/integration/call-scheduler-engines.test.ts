@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { openDatabase } from '../../src/postgres/database';
 import { resolveDatabaseSettings } from '../../src/postgres/database-settings';
 import { applySchema } from '../../src/postgres/schema-migrations';
-import { sendWindow, SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
+import { extraHeadroomAt, sendWindow, SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
 import { waitForOpenGate } from '../../activities/call-gate';
 import { PgCallGate } from '../../src/rate-limit/pg-call-gate';
 import { PgCallScheduler } from '../../src/rate-limit/pg-call-scheduler';
@@ -96,6 +96,27 @@ describe('call schedule on PostgreSQL', () => {
     // window as long as N GCRA slots holds back every send after a late one).
     assert.equal(sentAt, undefined);
     assert.ok(waitMs <= window.ms && waitMs > window.ms - (Date.now() - first) - 200, `waits ${waitMs} ms`);
+    await scheduler.close();
+  });
+
+  it("decays the adaptive headroom by SQLite's rule, above one percent and below it", async () => {
+    const db = pg.open();
+    const scheduler = await PgCallScheduler.open(db, { appId: 79 });
+    const ago = { ImportPeerMsg: [0.05, 60], ImportGroupMsg: [0.05, 120], AddFriends: [0.01, 30] } as const;
+    for (const [action, [extra, seconds]] of Object.entries(ago)) {
+      await scheduler.backOff(action, undefined, 0);
+      await db.pool.query(
+        `UPDATE zm_call_budget SET extra = $3, extra_at = clock_timestamp() - make_interval(secs => $4)
+         WHERE app_id = $1 AND action = $2`,
+        [79, action, extra, seconds]
+      );
+    }
+    const rows = await readPgCallSchedule(db, 79);
+    for (const [action, [extra, seconds]] of Object.entries(ago)) {
+      const got = rows.find((r) => r.action === action)?.extraHeadroom ?? NaN;
+      const want = extraHeadroomAt(extra, 0, seconds * 1000);
+      assert.ok(Math.abs(got - want) < 0.0002, `${action}: ${got}, not ${want}`);
+    }
     await scheduler.close();
   });
 
