@@ -75,27 +75,17 @@ export const abortableSleep = (ms: number, signal?: AbortSignal) =>
 /**
  * Adaptive headroom. A "too frequent" answer means calls reached ZIM closer together than they left (a loaded
  * machine processes requests in bunches, on either side of the network), which no fixed headroom rules out; so each
- * refusal leaves one more percent of the Action's budget unused, up to 10%. The extra decays each minute by one
- * percent or by its own size, whichever is more (linearly up to one percent, exponentially above it: d/dt extra =
- * -max(extra, 1%) per minute). Refusals then settle at about one a minute (0.08% of the calls at 20/s) when the
- * arrivals need up to a percent more room, and a burst of refusals (a worker starting its stages at once) is gone
- * within minutes: with one percent a minute alone, five refusals at once held 5% of the budget back for five
- * minutes, 12.5 %-minutes against 4.5 now (docs/benchmarks.md, makespan).
+ * refusal leaves one more percent of the Action's budget unused, up to 10%, and that extra decays by one percent a
+ * minute. Refusals then settle at about one a minute (0.08% of the calls at 20/s) however uneven the arrivals are,
+ * and a quiet system returns to the configured headroom within minutes.
  */
 export const EXTRA_HEADROOM_STEP = 0.01;
 export const EXTRA_HEADROOM_MAX = 0.1;
 export const EXTRA_HEADROOM_DECAY_MS = 60_000;
 
-/** Benchmarks only (SQLite schedules): ZIM_BENCH_LINEAR_HEADROOM=1 puts back the linear decay, for a comparison. */
-const LINEAR_HEADROOM = process.env.ZIM_BENCH_LINEAR_HEADROOM === '1';
-
 /** The extra headroom `extra` (set at `since`) has decayed to at `now`. */
 export function extraHeadroomAt(extra: number, since: number, now: number): number {
-  const t = Math.max(0, now - since);
-  if (extra <= EXTRA_HEADROOM_STEP || LINEAR_HEADROOM) return Math.max(0, extra - (t / EXTRA_HEADROOM_DECAY_MS) * EXTRA_HEADROOM_STEP);
-  const knee = EXTRA_HEADROOM_DECAY_MS * Math.log(extra / EXTRA_HEADROOM_STEP); // when it is down to one step
-  if (t < knee) return extra * Math.exp(-t / EXTRA_HEADROOM_DECAY_MS);
-  return Math.max(0, EXTRA_HEADROOM_STEP - ((t - knee) / EXTRA_HEADROOM_DECAY_MS) * EXTRA_HEADROOM_STEP);
+  return Math.max(0, extra - (Math.max(0, now - since) / EXTRA_HEADROOM_DECAY_MS) * EXTRA_HEADROOM_STEP);
 }
 
 /** How long per-second send counts are kept: long enough for any rate window an operator is shown. */

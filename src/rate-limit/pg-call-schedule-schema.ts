@@ -9,55 +9,10 @@ import { EXTRA_HEADROOM_DECAY_MS, EXTRA_HEADROOM_MAX, EXTRA_HEADROOM_STEP } from
 
 export const CALL_SCHEDULE_COMPONENT = 'call-schedule';
 
-type Decay = (extra: string, at: string) => string;
-
-/** Steps 1-4: the adaptive extra headroom `extra` set at `at`, decayed linearly (one step a minute) to now. */
-const linearDecay: Decay = (extra, at) =>
+/** The adaptive extra headroom `extra` set at `at`, decayed to now (the same rule as extraHeadroomAt). */
+const decayedExtra = (extra: string, at: string) =>
   `CASE WHEN ${at} IS NULL THEN 0 ELSE greatest(0, ${extra} - extract(epoch FROM clock_timestamp() - ${at}) * 1000 ` +
   `/ ${EXTRA_HEADROOM_DECAY_MS} * ${EXTRA_HEADROOM_STEP}) END`;
-
-/**
- * Since step 5: the same rule as extraHeadroomAt, exponential above one step until the knee (when it is down to one
- * step), linear after it.
- */
-const burstDecay: Decay = (extra, at) => {
-  const t = `(extract(epoch FROM clock_timestamp() - ${at}) * 1000)`;
-  const d = EXTRA_HEADROOM_DECAY_MS;
-  const step = EXTRA_HEADROOM_STEP;
-  const knee = `(CASE WHEN ${extra} > ${step} THEN ${d} * ln(${extra} / ${step}) ELSE 0 END)`;
-  return (
-    `CASE WHEN ${at} IS NULL THEN 0 WHEN ${t} < ${knee} THEN ${extra} * exp(-${t} / ${d}) ` +
-    `ELSE greatest(0, least(${extra}, ${step}) - (${t} - ${knee}) / ${d} * ${step}) END`
-  );
-};
-
-/** The share of the budget left unused now: the configured headroom plus the decayed extra. */
-const headroomFunction = (
-  create: string,
-  decay: Decay
-) => `${create} zm_call_headroom(p_app bigint, p_action text, p_headroom double precision)
-      RETURNS double precision LANGUAGE sql STABLE AS $$
-        SELECT p_headroom + coalesce((SELECT ${decay('b.extra', 'b.extra_at')}
-          FROM zm_call_budget b WHERE b.app_id = p_app AND b.action = p_action), 0)
-      $$;`;
-
-/** "Too frequent": nobody calls the Action (for the key) for p_ms, and its headroom grows one step. */
-const backOffFunction = (
-  create: string,
-  decay: Decay
-) => `${create} zm_call_back_off(p_app bigint, p_action text, p_key text, p_ms double precision,
-        p_default_rate double precision)
-      RETURNS void LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO zm_call_slot AS s (app_id, action, key, next_at)
-        VALUES (p_app, p_action, p_key, clock_timestamp() + make_interval(secs => p_ms / 1000))
-        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = greatest(s.next_at, excluded.next_at);
-        INSERT INTO zm_call_budget AS b (app_id, action, rate, refusals, extra, extra_at)
-        VALUES (p_app, p_action, p_default_rate, 1, ${EXTRA_HEADROOM_STEP}, clock_timestamp())
-        ON CONFLICT (app_id, action) DO UPDATE SET refusals = b.refusals + 1,
-          extra = least(${EXTRA_HEADROOM_MAX}, ${decay('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP}),
-          extra_at = clock_timestamp();
-      END $$;`;
 
 /** The budget's window of the send check: N sends per N / rate s, widened by `widen` of the headroom. */
 const sendWindowDeclarations = (widen: string) => `
@@ -182,7 +137,11 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         PRIMARY KEY (app_id, action, second));
 
       -- The share of the budget left unused now: the configured headroom plus the decayed extra.
-      ${headroomFunction('CREATE FUNCTION', linearDecay)}
+      CREATE FUNCTION zm_call_headroom(p_app bigint, p_action text, p_headroom double precision)
+      RETURNS double precision LANGUAGE sql STABLE AS $$
+        SELECT p_headroom + coalesce((SELECT ${decayedExtra('b.extra', 'b.extra_at')}
+          FROM zm_call_budget b WHERE b.app_id = p_app AND b.action = p_action), 0)
+      $$;
 
       -- Reserves p_count consecutive slots (a lease) in one statement: the first is at start, the others one
       -- interval apart. Returns how far the first is from now and the interval, both in ms.
@@ -207,7 +166,19 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
       ${trySendFunction('CREATE FUNCTION', '1')}
 
       -- "Too frequent": nobody calls the Action (for the key) for p_ms, and its headroom grows one step.
-      ${backOffFunction('CREATE FUNCTION', linearDecay)}`,
+      CREATE FUNCTION zm_call_back_off(p_app bigint, p_action text, p_key text, p_ms double precision,
+        p_default_rate double precision)
+      RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO zm_call_slot AS s (app_id, action, key, next_at)
+        VALUES (p_app, p_action, p_key, clock_timestamp() + make_interval(secs => p_ms / 1000))
+        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = greatest(s.next_at, excluded.next_at);
+        INSERT INTO zm_call_budget AS b (app_id, action, rate, refusals, extra, extra_at)
+        VALUES (p_app, p_action, p_default_rate, 1, ${EXTRA_HEADROOM_STEP}, clock_timestamp())
+        ON CONFLICT (app_id, action) DO UPDATE SET refusals = b.refusals + 1,
+          extra = least(${EXTRA_HEADROOM_MAX}, ${decayedExtra('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP}),
+          extra_at = clock_timestamp();
+      END $$;`,
   },
   {
     version: 2,
@@ -271,15 +242,5 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         UPDATE zm_call_send_head h SET first_n = h.last_n + 1 FROM idle i
         WHERE h.app_id = i.app_id AND h.action = i.action AND h.key = i.key
       $$;`,
-  },
-  {
-    version: 5,
-    name: 'the adaptive headroom decays by one step or its own size a minute, whichever is more',
-    // It decayed by one step a minute: a burst of k refusals held k% back for k minutes (k²/2 %-minutes); now what
-    // is above one step decays exponentially (k - 0.5 %-minutes).
-    sql: `
-      ${headroomFunction('CREATE OR REPLACE FUNCTION', burstDecay)}
-
-      ${backOffFunction('CREATE OR REPLACE FUNCTION', burstDecay)}`,
   },
 ];
