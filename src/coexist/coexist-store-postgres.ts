@@ -16,6 +16,7 @@ import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-d
 import { SyncEventSchema } from './sync-event';
 import { usersOf, WrittenKeys } from './store-keys';
 import {
+  echoPruner,
   type CoexistStore,
   type DivergenceRecord,
   type EchoSettler,
@@ -79,6 +80,14 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
       CREATE TABLE zm_coexist_echoes (event_key ${t} PRIMARY KEY, conv ${t} NOT NULL, sync ${t} NOT NULL,
         settled_by text NOT NULL, at bigint NOT NULL);
       CREATE INDEX zm_coexist_echoes_by_settler ON zm_coexist_echoes (sync, settled_by);`,
+  },
+  {
+    version: 5,
+    name: 'coexistence store: echo records pruned after a day, their counts kept per sync and settler',
+    sql: `
+      CREATE INDEX zm_coexist_echoes_by_time ON zm_coexist_echoes (at);
+      CREATE TABLE zm_coexist_echo_counts (sync ${t} NOT NULL, settled_by text NOT NULL, n bigint NOT NULL,
+        PRIMARY KEY (sync, settled_by));`,
   },
 ];
 
@@ -150,6 +159,20 @@ export async function openPostgresCoexistStore(
           ]);
     return rows.map((r) => r.k as string);
   }
+  // One statement: the counts of what it forgets move to zm_coexist_echo_counts as it forgets it (receivers on
+  // several machines may prune at once; a row is deleted, and counted, once).
+  const pruneEchoes = async (before: number) => {
+    const r = await q(
+      `WITH gone AS (DELETE FROM zm_coexist_echoes WHERE at < $1 RETURNING sync, settled_by),
+       kept AS (INSERT INTO zm_coexist_echo_counts AS c (sync, settled_by, n)
+         SELECT sync, settled_by, count(*) FROM gone GROUP BY sync, settled_by
+         ON CONFLICT (sync, settled_by) DO UPDATE SET n = c.n + excluded.n)
+       SELECT count(*)::int AS n FROM gone`,
+      [before]
+    );
+    return Number(r.rows[0]!.n);
+  };
+  const echoWritten = echoPruner(pruneEchoes);
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -325,6 +348,7 @@ export async function openPostgresCoexistStore(
          ON CONFLICT (event_key) DO NOTHING`,
         [e.eventKey, e.conv, e.sync, Date.now()]
       );
+      await echoWritten();
       return r.rowCount === 1;
     },
     async echoHandedOff(e) {
@@ -333,6 +357,7 @@ export async function openPostgresCoexistStore(
          ON CONFLICT (event_key) DO UPDATE SET settled_by = 'workflow'`,
         [e.eventKey, e.conv, e.sync, Date.now()]
       );
+      await echoWritten();
     },
     async echoSettledBy(eventKey) {
       const { rows } = await q('SELECT settled_by FROM zm_coexist_echoes WHERE event_key = $1', [eventKey]);
@@ -340,11 +365,13 @@ export async function openPostgresCoexistStore(
     },
     async echoesSettledByReceivers(sync) {
       const { rows } = await q(
-        `SELECT count(*)::int AS n FROM zm_coexist_echoes WHERE sync = $1 AND settled_by = 'receiver'`,
+        `SELECT (SELECT count(*) FROM zm_coexist_echoes WHERE sync = $1 AND settled_by = 'receiver')
+           + coalesce((SELECT n FROM zm_coexist_echo_counts WHERE sync = $1 AND settled_by = 'receiver'), 0) AS n`,
         [sync]
       );
-      return rows[0]!.n as number;
+      return Number(rows[0]!.n);
     },
+    pruneEchoes,
     async recordDivergence(d) {
       await noteConv(d.conv);
       await q(

@@ -108,7 +108,29 @@ export interface CoexistStore {
   echoSettledBy(eventKey: string): Promise<EchoSettler | null>;
   /** Echoes of the sync the receivers settled themselves (never handed to a workflow): `coexist status` adds them. */
   echoesSettledByReceivers(sync: string): Promise<number>;
+  /**
+   * Forgets the echo records made before `before` (ms), keeping their counts per sync and settler. The store calls
+   * it itself every ECHO_PRUNE_EVERY echo writes with ECHO_RECORDS_KEPT_MS; returns the records forgotten.
+   */
+  pruneEchoes(before: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * How long an echo's record is kept: it decides between redeliveries of one echo, and ZEGO redelivers a callback
+ * over about a minute (the legacy contract's webhook retries likewise), so a day is ample. Without pruning the table
+ * grew by a row for almost every mirrored message, for the weeks a coexistence runs. A redelivery later than this
+ * would be settled a second time, which changes only the echo figure (nothing is mirrored on an echo).
+ */
+export const ECHO_RECORDS_KEPT_MS = 24 * 3_600_000;
+export const ECHO_PRUNE_EVERY = 1_000;
+
+/** Counts one echo write of this process; every ECHO_PRUNE_EVERY-th, prunes what is older than kept. */
+export function echoPruner(prune: (before: number) => Promise<number>) {
+  let writes = 0;
+  return async () => {
+    if (++writes % ECHO_PRUNE_EVERY === 0) await prune(Date.now() - ECHO_RECORDS_KEPT_MS);
+  };
 }
 
 /** An echo the receivers saw: its event key (a redelivery carries the same), conversation and sync ('' for none). */
@@ -203,7 +225,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (origin, origin_id));
     CREATE TABLE IF NOT EXISTS echoes (event_key TEXT PRIMARY KEY, conv TEXT NOT NULL, sync TEXT NOT NULL,
       settled_by TEXT NOT NULL, at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS echoes_by_settler ON echoes (sync, settled_by);`);
+    CREATE INDEX IF NOT EXISTS echoes_by_settler ON echoes (sync, settled_by);
+    CREATE INDEX IF NOT EXISTS echoes_by_time ON echoes (at);
+    CREATE TABLE IF NOT EXISTS echo_counts (sync TEXT NOT NULL, settled_by TEXT NOT NULL, n INTEGER NOT NULL,
+      PRIMARY KEY (sync, settled_by));`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
   // Stores made before the send lease lack its column (their intents read as never leased).
@@ -296,8 +321,21 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       VALUES (?, ?, ?, 'workflow', ?) ON CONFLICT (event_key) DO UPDATE SET settled_by = 'workflow'`);
   const selectEcho = db.prepare<[string], EchoSettler>('SELECT settled_by FROM echoes WHERE event_key = ?').pluck();
   const countEchoes = db
-    .prepare<[string], number>("SELECT count(*) FROM echoes WHERE sync = ? AND settled_by = 'receiver'")
+    .prepare<[string, string], number>(
+      `SELECT (SELECT count(*) FROM echoes WHERE sync = ? AND settled_by = 'receiver')
+        + coalesce((SELECT n FROM echo_counts WHERE sync = ? AND settled_by = 'receiver'), 0)`
+    )
     .pluck();
+  const keepEchoCounts = db.prepare(`INSERT INTO echo_counts (sync, settled_by, n)
+      SELECT sync, settled_by, count(*) FROM echoes WHERE at < ? GROUP BY sync, settled_by
+      ON CONFLICT (sync, settled_by) DO UPDATE SET n = n + excluded.n`);
+  const forgetEchoes = db.prepare('DELETE FROM echoes WHERE at < ?');
+  const pruneEchoes = async (before: number) =>
+    db.transaction(() => {
+      keepEchoCounts.run(before);
+      return forgetEchoes.run(before).changes;
+    })();
+  const echoWritten = echoPruner(pruneEchoes);
   return {
     async putBody(body) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
@@ -401,17 +439,21 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       return selectNotMirrored.get(origin, originId)?.reason ?? null;
     },
     async settleEcho(e) {
-      return insertEcho.run(e.eventKey, e.conv, e.sync, Date.now()).changes === 1;
+      const recorded = insertEcho.run(e.eventKey, e.conv, e.sync, Date.now()).changes === 1;
+      await echoWritten();
+      return recorded;
     },
     async echoHandedOff(e) {
       handedEcho.run(e.eventKey, e.conv, e.sync, Date.now());
+      await echoWritten();
     },
     async echoSettledBy(eventKey) {
       return selectEcho.get(eventKey) ?? null;
     },
     async echoesSettledByReceivers(sync) {
-      return countEchoes.get(sync) ?? 0;
+      return countEchoes.get(sync, sync) ?? 0;
     },
+    pruneEchoes,
     async divergences() {
       return allDivergences.all().map((r) => ({
         conv: r.conv,

@@ -355,6 +355,25 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.echoesSettledByReceivers('acme'), 21);
     }));
 
+  it('forgets echo records older than asked, across stores, and keeps their counts', () =>
+    two(async (s, other) => {
+      const echo = (eventKey: string, sync = 'acme') => ({ eventKey, conv: 'peer:a:b', sync });
+      for (let i = 0; i < 3; i++) assert.equal(await s.settleEcho(echo(`zim:msg:${i}:r`)), true);
+      await other.echoHandedOff(echo('zim:msg:9:r'));
+      assert.equal(await s.settleEcho(echo('lg:msg:1:r', 'other')), true);
+      assert.equal(await s.pruneEchoes(Date.now() - 60_000), 0, 'nothing that old');
+      assert.equal(await other.pruneEchoes(Date.now() + 1), 5);
+      assert.equal(await s.pruneEchoes(Date.now() + 1), 0, 'each record forgotten once');
+      assert.equal(await s.echoSettledBy('zim:msg:0:r'), null, 'forgotten');
+      assert.equal(await s.echoesSettledByReceivers('acme'), 3, 'still counted');
+      assert.equal(await other.echoesSettledByReceivers('other'), 1);
+      // Recorded again after that (a redelivery later than the records are kept): counted on top.
+      assert.equal(await s.settleEcho(echo('zim:msg:0:r')), true);
+      assert.equal(await s.echoesSettledByReceivers('acme'), 4);
+      await other.pruneEchoes(Date.now() + 1);
+      assert.equal(await s.echoesSettledByReceivers('acme'), 4);
+    }));
+
   it('pages its conversations and users in key order, each once, and lists keys written between pages after the cursor', () =>
     two(async (s, other) => {
       assert.deepEqual(await s.conversationsAfter(undefined, 10), []);
