@@ -301,6 +301,8 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
    * One activity for the batch; each outcome is counted as its single mirror's would be. Returns how many it
    * settled: the rest (it stopped at a message failing retryably) go back to the inbox for a batch of their own.
    * When the activity fails for good, it failed at its first message (mirrorInTurn): handled as a single mirror's.
+   * (Unless its last attempt timed out past its first message: the first is parked as a single mirror's would be,
+   * and the rest, back in the inbox, settle by the ledger: sent by that attempt, they count as already mirrored.)
    */
   async function mirrorBatch(batch: SyncEvent[]): Promise<number> {
     let outcomes: BatchOutcome[];
