@@ -10,7 +10,7 @@
  * attempt that finds a lease waits it out (a send lands or fails within SEND_MAY_TAKE_MS) before its tail check.
  * Bodies are read from the store here; nothing these activities take or return holds message text.
  */
-import { activityInfo, ApplicationFailure, sleep } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
 import type { CoexistStore, Origin } from '../src/coexist/coexist-store';
 import { LegacyApiError, type LegacyClient } from '../src/coexist/legacy-client';
 import {
@@ -97,6 +97,11 @@ function thisExecution(): string | undefined {
 
 /** sent: written now; already: written before; resolved: an earlier attempt's write was found in the tail. */
 export type MirrorOutcome = 'sent' | 'already' | 'resolved';
+/**
+ * One message of a batch (mirrorBatch): how it was mirrored and when (epoch ms, for its lag), or why the other side
+ * refused it for good (as the single mirror's non-retryable failure says).
+ */
+export type BatchOutcome = { outcome: MirrorOutcome; at: number } | { refused: string };
 /** resolved: the echo settled an intent; known: it was settled already; unknown: no write of ours matches. */
 export type EchoOutcome = 'resolved' | 'known' | 'unknown';
 
@@ -291,6 +296,8 @@ export function createCoexistActivities(deps: CoexistDeps) {
     // They run heartbeating: the workflow's heartbeat timeout notices a dead worker in seconds.
     mirrorToZim: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToZim(e)),
     mirrorToLegacy: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToLegacy(e)),
+    mirrorBatch: (events: SyncEvent[]): Promise<BatchOutcome[]> =>
+      keepingAlive(() => mirrorInTurn(events, (e) => (e.origin === 'legacy' ? mirrorToZim(e) : mirrorToLegacy(e)))),
 
     /**
      * Records a mirror the workflow gave up on after its retries (`reason` is the last error's message, which
@@ -327,6 +334,41 @@ export function createCoexistActivities(deps: CoexistDeps) {
       return 'resolved';
     },
   };
+}
+
+/**
+ * A batch (mirrorBatch): several messages of one conversation and origin mirrored one after the other, in order,
+ * each by `mirror` exactly as alone (ledger intent, lease, send, record), in one activity instead of one each. A retry
+ * resumes where the ledger says (what an earlier attempt of this execution sent comes back as 'sent'). A refusal is
+ * that message's outcome and the batch goes on. A message failing retryably after others were done in this attempt
+ * ends the batch there: the outcomes so far come back (fewer than the events) and the workflow gives the rest a batch
+ * of their own, so a message that keeps failing is always its batch's first: the one to park when retries run out.
+ */
+export async function mirrorInTurn(
+  events: SyncEvent[],
+  mirror: (e: SyncEvent) => Promise<MirrorOutcome>
+): Promise<BatchOutcome[]> {
+  let cancelled: AbortSignal | undefined;
+  try {
+    cancelled = cancellationSignal();
+  } catch {
+    // Outside an activity (tests calling it directly): nothing to heartbeat or be cancelled by.
+  }
+  const outcomes: BatchOutcome[] = [];
+  for (const e of events) {
+    // Taken for dead (or cancelled): its retry owns the rest of the batch, this attempt starts no more sends.
+    cancelled?.throwIfAborted();
+    try {
+      outcomes.push({ outcome: await mirror(e), at: Date.now() });
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) outcomes.push({ refused: err.message });
+      else if (outcomes.length > 0) return outcomes;
+      else throw err;
+    }
+    // Between messages too (keepingAlive also beats every 2 s): the attempt shows progress whatever a send took.
+    if (cancelled) heartbeat();
+  }
+  return outcomes;
 }
 
 /** The reason of every park by the historical-import handoff starts so (workflows/coexist-handoff.ts). */

@@ -48,6 +48,8 @@ const holds = (e: SyncEvent) => e.origin === 'legacy' && e.kind !== 'echo';
 export interface HandoffGate {
   /** Whether `e` is taken by the handoff (held, dropped or parked) instead of mirrored now. */
   intercept(e: SyncEvent): Promise<boolean>;
+  /** Whether `intercept(e)` is sure to let `e` through, without a check (what a batch of mirrors may hold). */
+  passes(e: SyncEvent): boolean;
   /** Runs the check when one is due; releases (through `mirror`) or drops what was held once imported. */
   tick(mirror: (e: SyncEvent) => Promise<void>): Promise<void>;
   /** How long the conversation may wait for events before the next check (idleMs when none is due). */
@@ -97,6 +99,12 @@ export function handoffGate(
   }
 
   return {
+    passes(e) {
+      if (!holds(e)) return true;
+      if (!imported) return false;
+      const { watermark } = imported;
+      return e.kind !== 'message' || watermark === null || e.occurredAt > watermark;
+    },
     async intercept(e) {
       if (!holds(e)) return false;
       if (imported) {

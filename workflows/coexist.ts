@@ -25,7 +25,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { CoexistActivities } from '../activities/coexist';
+import type { BatchOutcome, CoexistActivities, MirrorOutcome } from '../activities/coexist';
 import type { SyncEvent } from '../src/coexist/sync-event';
 import type { HandoffSetting } from '../src/coexist/handoff-setting';
 import { emptyLags, recordLag, type RecentLags } from './coexist-lag';
@@ -91,6 +91,11 @@ export interface ConversationSyncInput {
    * quarter of an hour at the 30-s longest backoff). 0: retry without limit.
    */
   mirrorAttempts?: number;
+  /**
+   * Most messages one mirror activity sends (default 20): a backlog of ready messages of one origin, nothing else
+   * between them, goes in batches of this many, one activity each. 1: one activity per message.
+   */
+  batchMax?: number;
   /** The sync's historical-import handoff (`coexist start --handoff`): hold legacy messages until imported. */
   handoff?: HandoffSetting;
   // Carried across continue-as-new:
@@ -132,6 +137,8 @@ const MIRRORED_LIMIT = 1_000;
 const ECHO_OF_KNOWN_MIRROR = 'echo-of-known-mirror';
 /** Live legacy messages held until the conversation's history is imported (patch marker). */
 const IMPORT_HANDOFF = 'import-handoff';
+/** A backlog of ready messages of one origin mirrored by one activity (patch marker). */
+const MIRROR_BATCH = 'mirror-batch';
 
 /** An event and when it arrived (workflow time). */
 export interface Held {
@@ -146,6 +153,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   const settleMs = input.settleMs ?? 500;
   const idleMs = input.idleMs ?? 10 * 60_000;
   const eventsPerRun = input.eventsPerRun ?? 500;
+  const batchMax = Math.max(1, input.batchMax ?? 20);
   const seenLimit = input.seenLimit ?? 2_000;
   // A mirror is safe to retry (intent + tail check, or a convergent group write); one that still fails after
   // mirrorAttempts is parked rather than holding the conversation forever.
@@ -216,9 +224,9 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     inbox.push({ event, at: Date.now() });
   });
   setHandler(syncStatsQuery, () => ({ ...stats, queued: pending.size }));
-  let handling: SyncEvent | undefined;
+  let handling: SyncEvent[] = [];
   setHandler(queuedEventsQuery, () =>
-    [...inbox.map((h) => h.event), ...(handling ? [handling] : [])].flatMap((e) =>
+    [...inbox.map((h) => h.event), ...handling].flatMap((e) =>
       e.kind === 'group' ? [`group:${e.eventKey}`] : e.kind === 'message' ? [`${e.origin}:${e.msgId ?? ''}`] : []
     )
   );
@@ -242,28 +250,70 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     try {
       if (e.kind === 'group') return await handleGroup(e);
       const outcome = e.origin === 'legacy' ? await acts.mirrorToZim(e) : await acts.mirrorToLegacy(e);
-      markMirrored(e);
-      if (outcome === 'already') stats.alreadyMirrored++;
-      else {
-        if (outcome === 'resolved') stats.resolvedByTail++;
-        if (e.origin === 'legacy') stats.mirroredToZim++;
-        else stats.mirroredToLegacy++;
-        recordLag(lags, e, Date.now());
-      }
+      countMirror(e, outcome, Date.now());
     } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
-        stats.refused.push(e.eventKey);
-        if (stats.refused.length > 100) stats.refused.shift();
-        stats.refusedTotal = (stats.refusedTotal ?? stats.refused.length - 1) + 1;
-        return;
-      }
-      // Retries exhausted: park it for an operator and go on with the conversation.
-      await bookkeeping.park(e, err.cause?.message ?? err.message);
-      stats.parked.push(e.eventKey);
-      if (stats.parked.length > 100) stats.parked.shift();
-      stats.parkedTotal = (stats.parkedTotal ?? stats.parked.length - 1) + 1;
+      await mirrorFailed(e, err);
     }
+  }
+
+  function countMirror(e: SyncEvent, outcome: MirrorOutcome, at: number): void {
+    markMirrored(e);
+    if (outcome === 'already') stats.alreadyMirrored++;
+    else {
+      if (outcome === 'resolved') stats.resolvedByTail++;
+      if (e.origin === 'legacy') stats.mirroredToZim++;
+      else stats.mirroredToLegacy++;
+      recordLag(lags, e, at);
+    }
+  }
+
+  function countRefused(e: SyncEvent): void {
+    stats.refused.push(e.eventKey);
+    if (stats.refused.length > 100) stats.refused.shift();
+    stats.refusedTotal = (stats.refusedTotal ?? stats.refused.length - 1) + 1;
+  }
+
+  async function mirrorFailed(e: SyncEvent, err: unknown): Promise<void> {
+    if (!(err instanceof ActivityFailure)) throw err;
+    if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) return countRefused(e);
+    // Retries exhausted: park it for an operator and go on with the conversation.
+    await bookkeeping.park(e, err.cause?.message ?? err.message);
+    stats.parked.push(e.eventKey);
+    if (stats.parked.length > 100) stats.parked.shift();
+    stats.parkedTotal = (stats.parkedTotal ?? stats.parked.length - 1) + 1;
+  }
+
+  /**
+   * The head and the ready messages right behind it, of its origin, up to batchMax, with nothing else between them
+   * (and none the handoff could take), and no more than the run has left; none when there are not two.
+   */
+  function backlog(head: SyncEvent, most: number): SyncEvent[] {
+    const passes = (e: SyncEvent) => e.kind === 'message' && e.origin === head.origin && (handoff?.passes(e) ?? true);
+    if (most < 2 || !passes(head)) return [];
+    const now = Date.now();
+    let n = 1;
+    while (n < most && n < inbox.length && inbox[n]!.at + settleMs <= now && passes(inbox[n]!.event)) n++;
+    // Only now: a lone message (or a run that never batches) records no marker.
+    return n >= 2 && patched(MIRROR_BATCH) ? inbox.slice(0, n).map((h) => h.event) : [];
+  }
+
+  /**
+   * One activity for the batch; each outcome is counted as its single mirror's would be. Returns how many it
+   * settled: the rest (it stopped at a message failing retryably) go back to the inbox for a batch of their own.
+   * When the activity fails for good, it failed at its first message (mirrorInTurn): handled as a single mirror's.
+   * (Unless its last attempt timed out past its first message: the first is parked as a single mirror's would be,
+   * and the rest, back in the inbox, settle by the ledger: sent by that attempt, they count as already mirrored.)
+   */
+  async function mirrorBatch(batch: SyncEvent[]): Promise<number> {
+    let outcomes: BatchOutcome[];
+    try {
+      outcomes = await acts.mirrorBatch(batch);
+    } catch (err) {
+      await mirrorFailed(batch[0]!, err);
+      return 1;
+    }
+    outcomes.forEach((o, i) => ('refused' in o ? countRefused(batch[i]!) : countMirror(batch[i]!, o.outcome, o.at)));
+    return Math.max(1, outcomes.length);
   }
 
   let handled = 0;
@@ -287,16 +337,22 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       await sleep(wait);
       continue;
     }
-    inbox.shift();
-    const e = head.event;
-    const last = lastHandled[e.origin];
-    if (last && byPosition(e, last) < 0) stats.reordered++;
-    else lastHandled[e.origin] = e;
-    handling = e;
-    if (!(await handoff?.intercept(e))) await handle(e);
-    handling = undefined;
-    remember(e.eventKey);
-    handled++;
+    const batch = backlog(head.event, Math.min(batchMax, eventsPerRun - handled));
+    const taken = inbox.splice(0, Math.max(1, batch.length));
+    handling = taken.map((h) => h.event);
+    let done = 1;
+    if (batch.length > 0) done = await mirrorBatch(batch);
+    else if (!(await handoff?.intercept(head.event))) await handle(head.event);
+    // Not reached by the batch: first in line again, for the next one.
+    inbox.unshift(...taken.splice(done));
+    handling = [];
+    for (const { event: e } of taken) {
+      const last = lastHandled[e.origin];
+      if (last && byPosition(e, last) < 0) stats.reordered++;
+      else lastHandled[e.origin] = e;
+      remember(e.eventKey);
+    }
+    handled += done;
     if (handled >= eventsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof conversationSyncWorkflow>({

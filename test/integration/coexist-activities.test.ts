@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createCoexistActivities } from '../../activities/coexist';
+import { createCoexistActivities, type BatchOutcome } from '../../activities/coexist';
 import { SqliteCallScheduler, type CallPriority, type CallScheduler } from '../../src/rate-limit/call-scheduler';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { LegacyClient } from '../../src/coexist/legacy-client';
@@ -298,6 +298,76 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal(await lossy.mirrorToZim(await legacyMsg('L10', 'ten')), 'resolved');
     assert.ok(Date.now() - started < 10_000, `waited ${Date.now() - started} ms: the lease was waited out`);
     assert.equal((await inZim('ten')).length, 1);
+  });
+
+  it('a batch: in order, a refusal its outcome and the rest sent; a retry after a death mid-batch resumes, sending nothing twice', async () => {
+    const events = [
+      await legacyMsg('B1', 'batch-1'),
+      await legacyMsg('B2', 'batch-2'),
+      { ...(await legacyMsg('B3', 'batch-3')), from: 'nobody' },
+      await legacyMsg('B4', 'batch-4'),
+      await legacyMsg('B5', 'batch-5'),
+    ];
+    const attempt = (n: number) =>
+      new MockActivityEnvironment({
+        activityId: '9',
+        attempt: n,
+        workflowExecution: { workflowId: 'coexist:peer:ann:bob', runId: 'rb' },
+        startToCloseTimeoutMs: 0,
+      });
+    // Attempt 1 is taken for dead once B2 is recorded: it starts no further send.
+    const first = attempt(1);
+    const dying = createCoexistActivities({
+      store: {
+        ...store,
+        markSent: async (...args: Parameters<CoexistStore['markSent']>) => {
+          await store.markSent(...args);
+          if (args[1] === 'B2') first.cancel();
+        },
+      },
+      zim: t.client,
+      legacy: legacyClient,
+    });
+    await assert.rejects(first.run((x: SyncEvent[]) => dying.mirrorBatch(x), events));
+    assert.equal((await store.record('legacy', 'B3')) ?? null, null, 'nothing after the death');
+    // Its retry: B1 and B2 are this execution's own sends, B3 refused, B4 and B5 sent.
+    const outcomes: BatchOutcome[] = await attempt(2).run((x: SyncEvent[]) => acts.mirrorBatch(x), events);
+    assert.deepEqual(
+      outcomes.map((o) => ('refused' in o ? 'refused' : o.outcome)),
+      ['sent', 'sent', 'refused', 'sent', 'sent']
+    );
+    const bodies = (await t.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 })).messages
+      .map((m) => m.msgBody)
+      .filter((b) => b.startsWith('batch-'))
+      .reverse();
+    assert.deepEqual(bodies, ['batch-1', 'batch-2', 'batch-4', 'batch-5'], 'once each, in order');
+  });
+
+  it('a batch that fails retryably past its first message returns what it did; at its first, it fails', async () => {
+    const events = [await legacyMsg('C1', 'cut-1'), await legacyMsg('C2', 'cut-2')];
+    let failing = true;
+    const flaky = createCoexistActivities({
+      store: {
+        ...store,
+        recordIntent: async (...args: Parameters<CoexistStore['recordIntent']>) => {
+          if (args[1] === 'C2' && failing) throw new Error('the store is away');
+          return store.recordIntent(...args);
+        },
+      },
+      zim: t.client,
+      legacy: legacyClient,
+    });
+    const outcomes = await flaky.mirrorBatch(events);
+    assert.deepEqual(
+      outcomes.map((o) => ('refused' in o ? 'refused' : o.outcome)),
+      ['sent']
+    );
+    await assert.rejects(flaky.mirrorBatch(events.slice(1)), /the store is away/);
+    failing = false;
+    assert.deepEqual(
+      (await flaky.mirrorBatch(events.slice(1))).map((o) => ('refused' in o ? 'refused' : o.outcome)),
+      ['sent']
+    );
   });
 
   it('a refusal for good is a non-retryable failure, and nothing is recorded as sent', async () => {

@@ -43,6 +43,13 @@ const CASES = {
 } as const;
 type Case = keyof typeof CASES;
 const lidOf = (c: Case) => `lease-${c}`;
+/**
+ * A backlog of one conversation killed mid-batch: the five events reach the workflow together (its first task) and go
+ * in one batch; bl-3's send is on its way (late) when the worker dies, bl-1 and bl-2 done before it. (The proxy
+ * answers a held send never, so holding bl-1 to build the backlog would time the attempt out instead.)
+ */
+const BACKLOG = { conv: 'peer:ann:dee', to: 'dee', lids: ['bl-1', 'bl-2', 'bl-3', 'bl-4', 'bl-5'] } as const;
+const BACKLOG_HELD = 'bl-3';
 
 describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, () => {
   let dir: string;
@@ -67,8 +74,12 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
       startLegacyServer({ apiToken: LEGACY_TOKEN, webhookSecret: 'unused' }),
     ]);
     legacyClient = new LegacyClient(legacy.url, LEGACY_TOKEN);
-    await registerUsers(zim.client, ['ann', 'bob', 'cy']);
-    proxy = await startSendProxy(zim.emulator.url, { [lidOf('late')]: { late: LATE_MS }, [lidOf('never')]: 'never' });
+    await registerUsers(zim.client, ['ann', 'bob', 'cy', 'dee']);
+    proxy = await startSendProxy(zim.emulator.url, {
+      [lidOf('late')]: { late: LATE_MS },
+      [lidOf('never')]: 'never',
+      [BACKLOG_HELD]: { late: LATE_MS },
+    });
   });
 
   after(async () => {
@@ -89,7 +100,7 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
       (m) => m.msgBody === CASES[c].text
     );
 
-  it('is retried in seconds, waits out the lease, and neither doubles a late send nor loses one that never left', async () => {
+  it('is retried in seconds, waits out the lease, and neither doubles a late send nor loses one that never left (alone, or in a batch)', async () => {
     const taskQueue = 'coexist-lease';
     // The production worker, its ZIM calls through the proxy.
     victim = startWorkerProcess({
@@ -120,6 +131,7 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
 
     // The worker that takes over, made ready now and started after the kill; it records when each attempt starts.
     const attempts: Array<{ lid: string; attempt: number; at: number }> = [];
+    const batchAttempts: Array<{ lids: string[]; attempt: number }> = [];
     const acts = createCoexistActivities({ store, zim: zim.client, legacy: legacyClient });
     const worker = await Worker.create({
       connection: t.server.env.nativeConnection,
@@ -130,6 +142,10 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
         mirrorToZim: (e: SyncEvent) => {
           attempts.push({ lid: e.msgId!, attempt: activityInfo().attempt, at: Date.now() });
           return acts.mirrorToZim(e);
+        },
+        mirrorBatch: (events: SyncEvent[]) => {
+          batchAttempts.push({ lids: events.map((e) => e.msgId!), attempt: activityInfo().attempt });
+          return acts.mirrorBatch(events);
         },
       },
     });
@@ -148,7 +164,25 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
         bodyRef: await store.putBody(CASES[c].text),
         msgId: lidOf(c),
       });
-    const bothOut = Promise.all([proxy.arrived(lidOf('late')), proxy.arrived(lidOf('never'))]);
+    const backlogEvent = (lid: string, i: number) =>
+      store.putBody(`backlog ${lid}`).then((bodyRef): SyncEvent => ({
+        eventKey: `lg:msg:${lid}`,
+        origin: 'legacy',
+        conv: BACKLOG.conv,
+        kind: 'message',
+        occurredAt: Date.now(),
+        order: i + 1,
+        from: 'ann',
+        to: BACKLOG.to,
+        bodyRef,
+        msgId: lid,
+      }));
+    for (const [i, lid] of BACKLOG.lids.entries()) await handoff(await backlogEvent(lid, i));
+    const bothOut = Promise.all([
+      proxy.arrived(lidOf('late')),
+      proxy.arrived(lidOf('never')),
+      proxy.arrived(BACKLOG_HELD),
+    ]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       bothOut,
@@ -157,16 +191,20 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
       }),
     ]).finally(() => clearTimeout(timer));
     // Both requests are on their way, each under its lease: the worker dies.
-    for (const c of Object.keys(CASES) as Case[])
-      assert.notEqual((await store.record('legacy', lidOf(c)))?.sendingAt, null, `${c}: no lease taken`);
+    for (const lid of [...(Object.keys(CASES) as Case[]).map(lidOf), BACKLOG_HELD])
+      assert.notEqual((await store.record('legacy', lid))?.sendingAt, null, `${lid}: no lease taken`);
+    // The batch's first message is done, the ones after the held one not started.
+    assert.equal((await store.record('legacy', 'bl-2'))?.state, 'SENT');
+    assert.equal((await store.record('legacy', 'bl-4')) ?? null, null);
     await victim.stop();
     const killedAt = Date.now();
     takeover = { worker, running: worker.run() };
 
     await waitFor(
-      'both mirrors recorded as sent',
+      'every mirror recorded as sent',
       async () => {
-        const records = await Promise.all((Object.keys(CASES) as Case[]).map((c) => store.record('legacy', lidOf(c))));
+        const lids = [...(Object.keys(CASES) as Case[]).map(lidOf), ...BACKLOG.lids];
+        const records = await Promise.all(lids.map((lid) => store.record('legacy', lid)));
         return records.every((r) => r?.state === 'SENT');
       },
       120_000,
@@ -198,5 +236,22 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
     const never = await stats('never');
     assert.deepEqual([late.mirroredToZim, late.resolvedByTail], [1, 1]);
     assert.deepEqual([never.mirroredToZim, never.resolvedByTail], [1, 0]);
+
+    // The batch: its retry resumed at the held message (the one done before it counted as this batch's own send),
+    // waited out that lease and found the late send, then sent the rest: each once, in order.
+    await waitFor('the late batch send delivered', async () => proxy.deliveredAt(BACKLOG_HELD) !== undefined, 60_000);
+    const retried = batchAttempts.find((b) => b.lids.includes(BACKLOG_HELD));
+    assert.ok(retried && retried.attempt >= 2, `the takeover retried the batch: ${JSON.stringify(batchAttempts)}`);
+    console.log(`the batch retried: ${retried.lids.join(' ')}`);
+    // bl-1 leads it too when all five reached the workflow's first task (bl-1 may have gone alone otherwise).
+    assert.deepEqual(retried.lids.slice(-4), ['bl-2', 'bl-3', 'bl-4', 'bl-5']);
+    const inZim = await zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: BACKLOG.to, Limit: 100 });
+    assert.deepEqual(
+      inZim.messages.map((m) => m.msgBody).reverse(),
+      BACKLOG.lids.map((lid) => `backlog ${lid}`),
+      'each once, in order'
+    );
+    const backlog = await t.client.workflow.getHandle(workflowIdFor(BACKLOG.conv)).query(syncStatsQuery);
+    assert.deepEqual([backlog.mirroredToZim, backlog.resolvedByTail, backlog.alreadyMirrored], [5, 1, 0]);
   });
 });

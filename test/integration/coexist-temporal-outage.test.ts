@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { CoexistActivities } from '../../activities/coexist';
+import { mirrorInTurn, type CoexistActivities } from '../../activities/coexist';
 import type { CoexistStore } from '../../src/coexist/coexist-store';
 import { openCoexistStore } from '../../src/coexist/open-coexist-store';
 import { temporalHandoff } from '../../src/coexist/receiver/handoff';
@@ -30,6 +30,8 @@ const activities: CoexistActivities = {
     mirrored.push(e.msgId!);
     return 'sent';
   },
+  mirrorBatch: (events) =>
+    mirrorInTurn(events, (e) => (e.origin === 'legacy' ? activities.mirrorToZim(e) : activities.mirrorToLegacy(e))),
   confirmEcho: async () => 'known',
   applyGroup: async () => 'applied',
   park: async () => {},

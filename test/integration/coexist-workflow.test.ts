@@ -8,7 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoexistActivities, EchoOutcome, GroupOutcome, MirrorOutcome } from '../../activities/coexist';
+import {
+  mirrorInTurn,
+  type CoexistActivities,
+  type EchoOutcome,
+  type GroupOutcome,
+  type MirrorOutcome,
+} from '../../activities/coexist';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,11 +29,19 @@ const calls: Array<[string, string]> = [];
 const refuse = new Set<string>();
 const stuck = new Set<string>();
 const parked: Array<[string, string]> = [];
+/** Fail once (retryably), then go through. */
+const flaky = new Set<string>();
+/** Take this long (ms), for a backlog to build up behind them. */
+const slow = new Map<string, number>();
+/** The events of each mirrorBatch call. */
+const batches: string[][] = [];
 const storeDir = mkdtempSync(path.join(tmpdir(), 'coexist-workflow-'));
 const store = openSqliteCoexistStore(path.join(storeDir, 'coexist.sqlite'));
 const activities: CoexistActivities = {
   async mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
     calls.push(['toZim', e.msgId!]);
+    if (slow.has(e.msgId!)) await new Promise((r) => setTimeout(r, slow.get(e.msgId!)));
+    if (flaky.delete(e.msgId!)) throw new Error('a passing fault');
     if (refuse.has(e.msgId!)) throw ApplicationFailure.nonRetryable('refused', 'MirrorRefused');
     if (stuck.has(e.msgId!)) throw new Error('the target stays unreachable');
     return 'sent';
@@ -35,6 +49,12 @@ const activities: CoexistActivities = {
   async mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
     calls.push(['toLegacy', e.msgId!]);
     return 'sent';
+  },
+  async mirrorBatch(events: SyncEvent[]) {
+    batches.push(events.map((e) => e.msgId!));
+    return mirrorInTurn(events, (e) =>
+      e.origin === 'legacy' ? activities.mirrorToZim(e) : activities.mirrorToLegacy(e)
+    );
   },
   async confirmEcho(e: SyncEvent): Promise<EchoOutcome> {
     calls.push(['echo', e.echoOf!]);
@@ -214,6 +234,43 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
       ['s1', 's1', 's2', 's1']
     );
     assert.deepEqual(await store.parked(), []);
+  });
+
+  it('mirrors a backlog in batches of at most batchMax, in order; a refusal or a passing fault inside one', async () => {
+    calls.length = 0;
+    batches.length = 0;
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 200, batchMax: 4 } });
+    const conv = 'peer:b:k';
+    const events = Array.from({ length: 11 }, (_, i) => event(conv, { msgId: `b${i}` }));
+    // b0's mirror takes long: b1…b10 arrive meanwhile, and are all ready when it ends.
+    slow.set('b0', 2_000);
+    refuse.add('b3');
+    flaky.add('b6');
+    await handoff(events[0]!);
+    await until('b0 mirroring', async () => calls.length === 1);
+    for (const e of events.slice(1)) await handoff(e);
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    await until('all handled', async () => {
+      const s = await handle.query(syncStatsQuery);
+      return s.queued === 0 && s.mirroredToZim + s.refused.length === 11;
+    });
+    // b0 alone; then at most 4 a batch; the fault at b6 ends its batch there, and b6 leads the next one.
+    assert.deepEqual(batches, [
+      ['b1', 'b2', 'b3', 'b4'],
+      ['b5', 'b6', 'b7', 'b8'],
+      ['b6', 'b7', 'b8', 'b9'],
+    ]);
+    assert.deepEqual(
+      calls.map((c) => c[1]),
+      ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b6', 'b7', 'b8', 'b9', 'b10']
+    );
+    const stats = await handle.query(syncStatsQuery);
+    assert.deepEqual(stats.refused, ['k:b3']);
+    assert.equal(stats.mirroredToZim, 10);
+    assert.equal(stats.reordered, 0);
+    assert.equal(stats.lags?.legacy.length, 10, 'a lag for each mirrored message');
+    refuse.delete('b3');
+    slow.clear();
   });
 
   it('closes when idle and starts again on the next event', async () => {

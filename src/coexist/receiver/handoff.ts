@@ -15,7 +15,7 @@ export interface HandoffOptions {
   /** Longest wait for Temporal's answer (default 2.5 s: under ZEGO's per-attempt timeout, UNCONFIRMED at 3 s). */
   deadlineMs?: number;
   /** Workflow settings for conversations this starts (tests shorten the settle window). */
-  workflowInput?: Pick<ConversationSyncInput, 'settleMs' | 'idleMs' | 'eventsPerRun' | 'mirrorAttempts'>;
+  workflowInput?: Pick<ConversationSyncInput, 'settleMs' | 'idleMs' | 'eventsPerRun' | 'mirrorAttempts' | 'batchMax'>;
   /** The sync (`coexist start --name`) the conversations belong to: their ZimCoexistSync search attribute. */
   syncName?: string;
   /**

@@ -1,0 +1,125 @@
+/**
+ * A backlog in one conversation over real HTTP with a real Temporal server: a burst of legacy messages to one pair
+ * (then one of ZIM messages) piles up behind the mirror in flight, and the conversation's workflow mirrors the ready
+ * ones in batches, one activity each (docs/coexistence.md §3). Every message arrives once, in its side's order, in
+ * fewer mirror activities than messages; a send whose record failed inside a batch is found in the tail by the
+ * retry. A conversation history recorded before batches replays through the current code.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../src/worker/workflow-bundle';
+import { syncStatsQuery } from '../../workflows/coexist';
+import { useCoexistRig } from '../helpers/coexist-rig';
+import { post } from '../helpers/coexist-sides';
+import { waitFor } from '../helpers/wait-for';
+
+const FROM_LEGACY = 40;
+const FROM_ZIM = 20;
+const CONV = 'peer:ann:bob';
+const MIRRORS = new Set(['mirrorToZim', 'mirrorToLegacy', 'mirrorBatch']);
+
+describe('a backlog in one conversation', { timeout: 240_000 }, () => {
+  /** The record of this many-th legacy→ZIM send fails, as if the worker died between the send and its record. */
+  let failRecord = 7;
+  const rig = useCoexistRig({
+    name: 'batch',
+    users: ['ann', 'bob'],
+    scheduler: { headroom: 0.02 },
+    worker: {
+      store: (store) => ({
+        ...store,
+        markSent: async (origin, ...rest) => {
+          if (origin === 'legacy' && failRecord > 0 && --failRecord === 0)
+            throw new Error('worker died between the send and its record');
+          return store.markSent(origin, ...rest);
+        },
+      }),
+    },
+    receiver: { settleEchoes: true },
+  });
+
+  it('mirrors a burst to one pair once each, in order, in fewer activities than messages', async () => {
+    const legacySent: string[] = [];
+    for (let i = 0; i < FROM_LEGACY; i++) {
+      const from = i % 3 ? 'ann' : 'bob';
+      legacySent.push(`L${i}`);
+      await post(`${rig.legacy.url}/_test/app1/send`, { from, to: from === 'ann' ? 'bob' : 'ann', body: `L${i}` });
+    }
+    const zimSent: string[] = [];
+    for (let i = 0; i < FROM_ZIM; i++) {
+      const from = i % 2 ? 'ann' : 'bob';
+      zimSent.push(`Z${i}`);
+      await post(`${rig.zim.emulator.url}/_emulator/sdk/send`, {
+        from,
+        to: from === 'ann' ? 'bob' : 'ann',
+        body: `Z${i}`,
+      });
+    }
+    const handle = rig.t.client.workflow.getHandle(`coexist:${CONV}`);
+    await waitFor('every message mirrored', async () => {
+      const s = await handle.query(syncStatsQuery).catch(() => undefined);
+      return s !== undefined && s.mirroredToZim === FROM_LEGACY && s.mirroredToLegacy === FROM_ZIM && s.queued === 0;
+    });
+
+    const inZim = (await rig.zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'bob', Limit: 100 })).messages
+      .map((m) => m.msgBody)
+      .reverse();
+    const inLegacy = (await rig.legacyClient.page(CONV, 0, 1000)).messages.map((m) => m.body);
+    for (const [side, bodies] of [
+      ['ZIM', inZim],
+      ['legacy', inLegacy],
+    ] as const) {
+      assert.equal(bodies.length, FROM_LEGACY + FROM_ZIM, `${side}: ${bodies.join(' ')}`);
+      assert.deepEqual(
+        bodies.filter((b) => b.startsWith('L')),
+        legacySent,
+        `${side}: legacy messages once each, in order`
+      );
+      assert.deepEqual(
+        bodies.filter((b) => b.startsWith('Z')),
+        zimSent,
+        `${side}: ZIM messages once each, in order`
+      );
+    }
+    const stats = await handle.query(syncStatsQuery);
+    assert.equal(failRecord, 0, 'the failed record was injected');
+    assert.deepEqual([stats.resolvedByTail, stats.alreadyMirrored, stats.reordered], [1, 0, 0]);
+    assert.deepEqual(stats.refused, []);
+    assert.equal(stats.lags?.legacy.length, FROM_LEGACY, 'a lag for each message');
+    assert.equal(stats.lags?.zim.length, FROM_ZIM);
+
+    // Fewer mirror activities than messages: a batch for each backlog.
+    const scheduled: string[] = [];
+    const query = `WorkflowId = "coexist:${CONV}"`;
+    for await (const wf of rig.t.client.workflow.list({ query }))
+      for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
+        const type = ev.activityTaskScheduledEventAttributes?.activityType?.name;
+        if (type && MIRRORS.has(type)) scheduled.push(type);
+      }
+    const batches = scheduled.filter((type) => type === 'mirrorBatch').length;
+    console.log(`${FROM_LEGACY + FROM_ZIM} messages in ${scheduled.length} mirror activities (${batches} batches)`);
+    assert.ok(batches > 0, 'batches');
+    assert.ok(
+      scheduled.length < (FROM_LEGACY + FROM_ZIM) / 2,
+      `${scheduled.length} mirror activities for ${FROM_LEGACY + FROM_ZIM} messages`
+    );
+
+    for await (const { workflowId, error } of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      rig.t.client.workflow.list({ query }).intoHistories()
+    ))
+      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+  });
+
+  it('replays a conversation recorded before batches (a backlog mirrored one message at a time)', async () => {
+    // Recorded with the conversation workflow of commit b2cae57 (binary protobuf): six legacy messages, then three
+    // ZIM ones, signalled at once, each mirror 300 ms long, so that ready messages queued behind each.
+    const file = path.join(__dirname, '../fixtures/coexist-conversation-before-batch.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist:peer:ann:bob');
+  });
+});
