@@ -150,7 +150,7 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
       },
     });
 
-    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 100 }, deadlineMs: 30_000 });
+    const handoff = temporalHandoff(t.client, { taskQueue, workflowInput: { settleMs: 1_000 }, deadlineMs: 30_000 });
     for (const c of Object.keys(CASES) as Case[])
       await handoff({
         eventKey: `lg:msg:${lidOf(c)}`,
@@ -177,7 +177,11 @@ describe('a worker killed with mirror sends in flight', { timeout: 240_000 }, ()
         bodyRef,
         msgId: lid,
       }));
-    for (const [i, lid] of BACKLOG.lids.entries()) await handoff(await backlogEvent(lid, i));
+    // Made first, then handed off at once: all five are in the inbox well within the first one's settle window, so
+    // they go in one batch however slowly the machine hands them off one by one.
+    const backlogEvents: SyncEvent[] = [];
+    for (const [i, lid] of BACKLOG.lids.entries()) backlogEvents.push(await backlogEvent(lid, i));
+    await Promise.all(backlogEvents.map((e) => handoff(e)));
     const bothOut = Promise.all([
       proxy.arrived(lidOf('late')),
       proxy.arrived(lidOf('never')),
