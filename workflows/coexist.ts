@@ -139,6 +139,8 @@ const ECHO_OF_KNOWN_MIRROR = 'echo-of-known-mirror';
 const IMPORT_HANDOFF = 'import-handoff';
 /** A backlog of ready messages of one origin mirrored by one activity (patch marker). */
 const MIRROR_BATCH = 'mirror-batch';
+/** A batch takes the messages of both sides in their order, not only the head's side's (patch marker). */
+const MIRROR_BATCH_EITHER_SIDE = 'mirror-batch-either-side';
 
 /** An event and when it arrived (workflow time). */
 export interface Held {
@@ -288,11 +290,16 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
    * (and none the handoff could take), and no more than the run has left; none when there are not two.
    */
   function backlog(head: SyncEvent, most: number): SyncEvent[] {
-    const passes = (e: SyncEvent) => e.kind === 'message' && e.origin === head.origin && (handoff?.passes(e) ?? true);
+    const passes = (e: SyncEvent) => e.kind === 'message' && (handoff?.passes(e) ?? true);
     if (most < 2 || !passes(head)) return [];
     const now = Date.now();
+    // Messages of the other side join the batch too (asked once, when one is next in line: runs recorded while
+    // batches took one side only replay so).
+    let eitherSide: boolean | undefined;
+    const joins = (e: SyncEvent) =>
+      passes(e) && (e.origin === head.origin || (eitherSide ??= patched(MIRROR_BATCH_EITHER_SIDE)));
     let n = 1;
-    while (n < most && n < inbox.length && inbox[n]!.at + settleMs <= now && passes(inbox[n]!.event)) n++;
+    while (n < most && n < inbox.length && inbox[n]!.at + settleMs <= now && joins(inbox[n]!.event)) n++;
     // Only now: a lone message (or a run that never batches) records no marker.
     return n >= 2 && patched(MIRROR_BATCH) ? inbox.slice(0, n).map((h) => h.event) : [];
   }

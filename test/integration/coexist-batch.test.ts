@@ -27,7 +27,7 @@ describe('a backlog in one conversation', { timeout: 240_000 }, () => {
   let failRecord = 7;
   const rig = useCoexistRig({
     name: 'batch',
-    users: ['ann', 'bob'],
+    users: ['ann', 'bob', 'cy'],
     scheduler: { headroom: 0.02 },
     worker: {
       store: (store) => ({
@@ -93,13 +93,7 @@ describe('a backlog in one conversation', { timeout: 240_000 }, () => {
     assert.equal(stats.lags?.zim.length, FROM_ZIM);
 
     // Fewer mirror activities than messages: a batch for each backlog.
-    const scheduled: string[] = [];
-    const query = `WorkflowId = "coexist:${CONV}"`;
-    for await (const wf of rig.t.client.workflow.list({ query }))
-      for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
-        const type = ev.activityTaskScheduledEventAttributes?.activityType?.name;
-        if (type && MIRRORS.has(type)) scheduled.push(type);
-      }
+    const scheduled = await mirrorActivities(CONV);
     const batches = scheduled.filter((type) => type === 'mirrorBatch').length;
     console.log(`${FROM_LEGACY + FROM_ZIM} messages in ${scheduled.length} mirror activities (${batches} batches)`);
     assert.ok(batches > 0, 'batches');
@@ -108,12 +102,62 @@ describe('a backlog in one conversation', { timeout: 240_000 }, () => {
       `${scheduled.length} mirror activities for ${FROM_LEGACY + FROM_ZIM} messages`
     );
 
+    await replaysEvery(CONV);
+  });
+
+  it('takes both sides into one batch: messages written in turn on each side are not a batch each', async () => {
+    const conv = 'peer:ann:cy';
+    const sent: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      sent.push(`l${i}`, `z${i}`);
+      await post(`${rig.legacy.url}/_test/app1/send`, { from: 'ann', to: 'cy', body: `l${i}` });
+      await post(`${rig.zim.emulator.url}/_emulator/sdk/send`, { from: 'cy', to: 'ann', body: `z${i}` });
+    }
+    const handle = rig.t.client.workflow.getHandle(`coexist:${conv}`);
+    await waitFor('every message mirrored', async () => {
+      const s = await handle.query(syncStatsQuery).catch(() => undefined);
+      return s !== undefined && s.mirroredToZim === 15 && s.mirroredToLegacy === 15 && s.queued === 0;
+    });
+    const inZim = (await rig.zim.client.queryPeerMsg({ FromUserId: 'ann', ToUserId: 'cy', Limit: 100 })).messages
+      .map((m) => m.msgBody)
+      .reverse();
+    const inLegacy = (await rig.legacyClient.page(conv, 0, 1000)).messages.map((m) => m.body);
+    for (const [side, bodies] of [
+      ['ZIM', inZim],
+      ['legacy', inLegacy],
+    ] as const) {
+      for (const prefix of ['l', 'z'])
+        assert.deepEqual(
+          bodies.filter((b) => b.startsWith(prefix)),
+          sent.filter((b) => b.startsWith(prefix)),
+          `${side}: ${prefix} messages once each, in order`
+        );
+    }
+    // Each side's messages alone make runs of one (no batch): 30 activities.
+    const scheduled = await mirrorActivities(conv);
+    console.log(`30 messages written in turn in ${scheduled.length} mirror activities`);
+    assert.ok(scheduled.length < 10, `${scheduled.length} mirror activities for 30 messages`);
+    await replaysEvery(conv);
+  });
+
+  /** The mirror activities every run of the conversation's workflow scheduled, by type. */
+  async function mirrorActivities(conv: string): Promise<string[]> {
+    const scheduled: string[] = [];
+    for await (const wf of rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${conv}"` }))
+      for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
+        const type = ev.activityTaskScheduledEventAttributes?.activityType?.name;
+        if (type && MIRRORS.has(type)) scheduled.push(type);
+      }
+    return scheduled;
+  }
+
+  async function replaysEvery(conv: string): Promise<void> {
     for await (const { workflowId, error } of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
-      rig.t.client.workflow.list({ query }).intoHistories()
+      rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${conv}"` }).intoHistories()
     ))
       assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
-  });
+  }
 
   it('replays a conversation recorded before batches (a backlog mirrored one message at a time)', async () => {
     // Recorded with the conversation workflow of commit b2cae57 (binary protobuf): six legacy messages, then three
