@@ -337,8 +337,8 @@ export function createCoexistActivities(deps: CoexistDeps) {
 }
 
 /**
- * A batch (mirrorBatch): several messages of one conversation and origin mirrored one after the other, in order,
- * each by `mirror` exactly as alone (ledger intent, lease, send, record), in one activity instead of one each. A retry
+ * A batch (mirrorBatch): several messages of one conversation (either side's) mirrored one after the other, in
+ * order, each by `mirror` exactly as alone (ledger intent, lease, send, record), in one activity instead of one each. A retry
  * resumes where the ledger says (what an earlier attempt of this execution sent comes back as 'sent'). A refusal is
  * that message's outcome and the batch goes on. A message failing retryably after others were done in this attempt
  * ends the batch there: the outcomes so far come back (fewer than the events) and the workflow gives the rest a batch
