@@ -50,16 +50,22 @@ export interface HandoffGate {
   intercept(e: SyncEvent): Promise<boolean>;
   /** Whether `intercept(e)` is sure to let `e` through, without a check (what a batch of mirrors may hold). */
   passes(e: SyncEvent): boolean;
-  /** Runs the check when one is due; releases (through `mirror`) or drops what was held once imported. */
-  tick(mirror: (e: SyncEvent) => Promise<void>): Promise<void>;
+  /**
+   * Runs the check when one is due; releases (through `release`, all at once, in their order) or drops what was
+   * held once imported.
+   */
+  tick(release: Release): Promise<void>;
   /** How long the conversation may wait for events before the next check (idleMs when none is due). */
   waitMs(idleMs: number): number;
   /** Something is held: the conversation must not close as idle. */
   holding(): boolean;
   /** The sync stops: a last check, then whatever is still held is parked. */
-  close(mirror: (e: SyncEvent) => Promise<void>): Promise<void>;
+  close(release: Release): Promise<void>;
   carry(): HandoffCarry;
 }
+
+/** Mirrors released events in their order (the workflow batches the messages among them). */
+export type Release = (events: SyncEvent[]) => Promise<void>;
 
 export function handoffGate(
   setting: HandoffSetting,
@@ -74,7 +80,7 @@ export function handoffGate(
 
   const older = (e: SyncEvent, watermark: number | null) => watermark !== null && e.occurredAt < watermark;
 
-  async function check(mirror: (e: SyncEvent) => Promise<void>): Promise<void> {
+  async function check(release: Release): Promise<void> {
     const r = await acts.handoffHistory(
       setting.staging,
       conv,
@@ -88,14 +94,16 @@ export function handoffGate(
     delete stats.waiting;
     imported = { watermark: r.watermark };
     const inHistory = new Set(r.inHistory);
+    const released: SyncEvent[] = [];
     for (const e of held.splice(0)) {
       const inTheHistory = (e.msgId !== undefined && inHistory.has(e.msgId)) || older(e, r.watermark);
       if (e.kind === 'message' && inTheHistory) stats.dropped++;
       else {
         stats.released++;
-        await mirror(e);
+        released.push(e);
       }
     }
+    await release(released);
   }
 
   return {
@@ -135,18 +143,18 @@ export function handoffGate(
       stats.held++;
       return true;
     },
-    async tick(mirror) {
+    async tick(release) {
       if (imported || held.length === 0 || Date.now() < nextCheckAt) return;
-      await check(mirror);
+      await check(release);
     },
     waitMs(idleMs) {
       if (imported || held.length === 0) return idleMs;
       return Math.max(1, Math.min(idleMs, nextCheckAt - Date.now()));
     },
     holding: () => held.length > 0,
-    async close(mirror) {
+    async close(release) {
       if (held.length === 0) return;
-      await check(mirror);
+      await check(release);
       for (const e of held.splice(0)) {
         stats.parked++;
         await park(

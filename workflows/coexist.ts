@@ -141,6 +141,8 @@ const IMPORT_HANDOFF = 'import-handoff';
 const MIRROR_BATCH = 'mirror-batch';
 /** A batch takes the messages of both sides in their order, not only the head's side's (patch marker). */
 const MIRROR_BATCH_EITHER_SIDE = 'mirror-batch-either-side';
+/** Messages the import handoff releases go in batches too (patch marker). */
+const RELEASE_IN_BATCHES = 'handoff-release-batch';
 
 /** An event and when it arrived (workflow time). */
 export interface Held {
@@ -323,14 +325,31 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     return Math.max(1, outcomes.length);
   }
 
+  /**
+   * What the handoff releases once the history is imported (up to its hold limit, 1,000 by default): consecutive
+   * messages in batches like a backlog, anything else alone, in their order.
+   */
+  async function release(events: SyncEvent[]): Promise<void> {
+    if (events.length < 2 || !patched(RELEASE_IN_BATCHES)) {
+      for (const e of events) await handle(e);
+      return;
+    }
+    for (let i = 0; i < events.length; ) {
+      let n = 0;
+      while (n < batchMax && i + n < events.length && events[i + n]!.kind === 'message') n++;
+      if (n < 2) await handle(events[i++]!);
+      else i += await mirrorBatch(events.slice(i, i + n));
+    }
+  }
+
   let handled = 0;
   for (;;) {
-    await handoff?.tick(handle);
+    await handoff?.tick(release);
     const waitMs = handoff?.waitMs(idleMs) ?? idleMs;
     if (!(await condition(() => inbox.length > 0 || closing, waitMs)) || (closing && inbox.length === 0)) {
       // Holding messages for the import: a check is due, not idle.
       if (!closing && handoff?.holding()) continue;
-      await handoff?.close(handle);
+      await handoff?.close(release);
       // Idle: close. A signal that arrives as this completes fails the completion, and the run goes on.
       await condition(allHandlersFinished);
       if (inbox.length === 0) return stats;

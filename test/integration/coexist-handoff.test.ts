@@ -27,6 +27,9 @@ const GROUP = 'g-crew';
 const AB = 'peer:ann:bob';
 const CD = 'peer:cy:dee';
 const G = `group:${GROUP}`;
+/** Not in the export: six messages written after it wait for the accounts, then go in one batch. */
+const BC = 'peer:bob:cy';
+const BC_SENT = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6'];
 
 describe('the historical-import handoff', { timeout: 300_000 }, () => {
   let setting: HandoffSetting;
@@ -109,13 +112,14 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     await send('ann', { to: 'bob' }, 'A3');
     await send('bob', { groupId: GROUP }, 'G2');
     await send('cy', { to: 'dee' }, 'C1');
+    for (const body of BC_SENT) await send('bob', { to: 'cy' }, body);
     // dee joins the group after the export, and writes: applied to ZIM before the import created the group, the
     // join would be refused there (and the message after it).
     await post(`${rig.legacy.url}/_test/app1/groups/${GROUP}/join`, { operator: 'dee' });
     await send('dee', { groupId: GROUP }, 'G3');
     await waitFor('held, waiting for the import', async () => {
-      const [ab, g, cd] = await Promise.all([stats(AB), stats(G), stats(CD)]).catch(() => []);
-      return ab?.handoff?.held === 3 && g?.handoff?.held === 4 && cd?.handoff?.held === 1;
+      const [ab, g, cd, bc] = await Promise.all([stats(AB), stats(G), stats(CD), stats(BC)]).catch(() => []);
+      return ab?.handoff?.held === 3 && g?.handoff?.held === 4 && cd?.handoff?.held === 1 && bc?.handoff?.held === 6;
     });
     const before = await stats(AB);
     assert.match(before.handoff?.waiting ?? '', /import not started yet|accounts: 0 of 4 users imported/);
@@ -134,8 +138,8 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.equal(result.status, 'completed');
 
     await waitFor('released after the import', async () => {
-      const [ab, g, cd] = await Promise.all([stats(AB), stats(G), stats(CD)]);
-      return ab.mirroredToZim === 1 && g.mirroredToZim === 2 && cd.mirroredToZim === 1;
+      const [ab, g, cd, bc] = await Promise.all([stats(AB), stats(G), stats(CD), stats(BC)]);
+      return ab.mirroredToZim === 1 && g.mirroredToZim === 2 && cd.mirroredToZim === 1 && bc.mirroredToZim === 6;
     });
     // After the handoff: straight through, both ways (App 2.0 users write to ZIM).
     await send('bob', { to: 'ann' }, 'A4');
@@ -161,6 +165,16 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.equal(g.groupChangesToZim, 1);
     assert.deepEqual(g.refused, []);
     assert.deepEqual({ ...(await stats(CD)).handoff }, { held: 1, dropped: 0, released: 1, parked: 0 });
+    // Released together: once each, in order, in one mirror activity (six without batches).
+    const bc = await rig.zim.client.queryPeerMsg({ FromUserId: 'bob', ToUserId: 'cy', Limit: 100 });
+    assert.deepEqual(bc.messages.map((m) => m.msgBody.replace(` ${CANARY}`, '')).reverse(), BC_SENT);
+    assert.deepEqual({ ...(await stats(BC)).handoff }, { held: 6, dropped: 0, released: 6, parked: 0 });
+    const bcActivities: string[] = [];
+    for await (const wf of rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${BC}"` }))
+      for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? [])
+        if (ev.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('mirror'))
+          bcActivities.push(ev.activityTaskScheduledEventAttributes.activityType.name);
+    assert.deepEqual(bcActivities, ['mirrorBatch']);
 
     // No message text in any history, and every run replays.
     const query = `WorkflowType = "conversationSyncWorkflow"`;
