@@ -288,8 +288,8 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   }
 
   /**
-   * The head and the ready messages right behind it, of its origin, up to batchMax, with nothing else between them
-   * (and none the handoff could take), and no more than the run has left; none when there are not two.
+   * The head and the ready messages right behind it (of either side), up to batchMax, with nothing else between
+   * them (and none the handoff could take), and no more than the run has left; none when there are not two.
    */
   function backlog(head: SyncEvent, most: number): SyncEvent[] {
     const passes = (e: SyncEvent) => e.kind === 'message' && (handoff?.passes(e) ?? true);
@@ -334,7 +334,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       for (const e of events) await handle(e);
       return;
     }
-    for (let i = 0; i < events.length; ) {
+    for (let i = 0; i < events.length;) {
       let n = 0;
       while (n < batchMax && i + n < events.length && events[i + n]!.kind === 'message') n++;
       if (n < 2) await handle(events[i++]!);
