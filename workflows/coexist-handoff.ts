@@ -106,18 +106,17 @@ export function handoffGate(
     await release(released);
   }
 
+  /** Goes straight through, without a check: not the handoff's, or newer than the imported history. */
+  const passes = (e: SyncEvent) =>
+    !holds(e) ||
+    (imported !== undefined &&
+      (e.kind !== 'message' || imported.watermark === null || e.occurredAt > imported.watermark));
+
   return {
-    passes(e) {
-      if (!holds(e)) return true;
-      if (!imported) return false;
-      const { watermark } = imported;
-      return e.kind !== 'message' || watermark === null || e.occurredAt > watermark;
-    },
+    passes,
     async intercept(e) {
-      if (!holds(e)) return false;
+      if (passes(e)) return false;
       if (imported) {
-        const { watermark } = imported;
-        if (e.kind !== 'message' || watermark === null || e.occurredAt > watermark) return false;
         // As old as the history: mirrored only when the history does not hold it (a late redelivery would).
         const r = await acts.handoffHistory(setting.staging, conv, e.msgId ? [e.msgId] : []);
         if (r.imported) {

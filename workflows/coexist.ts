@@ -92,8 +92,8 @@ export interface ConversationSyncInput {
    */
   mirrorAttempts?: number;
   /**
-   * Most messages one mirror activity sends (default 20): a backlog of ready messages of one origin, nothing else
-   * between them, goes in batches of this many, one activity each. 1: one activity per message.
+   * Most messages one mirror activity sends (default 20): a backlog of ready messages, nothing else between them,
+   * goes in batches of this many, one activity each. 1: one activity per message.
    */
   batchMax?: number;
   /** The sync's historical-import handoff (`coexist start --handoff`): hold legacy messages until imported. */
@@ -137,7 +137,7 @@ const MIRRORED_LIMIT = 1_000;
 const ECHO_OF_KNOWN_MIRROR = 'echo-of-known-mirror';
 /** Live legacy messages held until the conversation's history is imported (patch marker). */
 const IMPORT_HANDOFF = 'import-handoff';
-/** A backlog of ready messages of one origin mirrored by one activity (patch marker). */
+/** A backlog of ready messages mirrored by one activity (patch marker; of one side until the next). */
 const MIRROR_BATCH = 'mirror-batch';
 /** A batch takes the messages of both sides in their order, not only the head's side's (patch marker). */
 const MIRROR_BATCH_EITHER_SIDE = 'mirror-batch-either-side';
@@ -271,20 +271,22 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     }
   }
 
-  function countRefused(e: SyncEvent): void {
-    stats.refused.push(e.eventKey);
-    if (stats.refused.length > 100) stats.refused.shift();
-    stats.refusedTotal = (stats.refusedTotal ?? stats.refused.length - 1) + 1;
+  /** The last 100 keys of refused (or parked) events, and their total (absent in stats of older runs). */
+  function countIn(kind: 'refused' | 'parked', e: SyncEvent): void {
+    const keys = stats[kind];
+    keys.push(e.eventKey);
+    if (keys.length > 100) keys.shift();
+    const total = kind === 'refused' ? 'refusedTotal' : 'parkedTotal';
+    stats[total] = (stats[total] ?? keys.length - 1) + 1;
   }
+  const countRefused = (e: SyncEvent) => countIn('refused', e);
 
   async function mirrorFailed(e: SyncEvent, err: unknown): Promise<void> {
     if (!(err instanceof ActivityFailure)) throw err;
     if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) return countRefused(e);
     // Retries exhausted: park it for an operator and go on with the conversation.
     await bookkeeping.park(e, err.cause?.message ?? err.message);
-    stats.parked.push(e.eventKey);
-    if (stats.parked.length > 100) stats.parked.shift();
-    stats.parkedTotal = (stats.parkedTotal ?? stats.parked.length - 1) + 1;
+    countIn('parked', e);
   }
 
   /**
