@@ -16,6 +16,7 @@ import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-d
 import { SyncEventSchema } from './sync-event';
 import { usersOf, WrittenKeys } from './store-keys';
 import {
+  ECHO_PRUNE_MOST,
   echoPruner,
   type CoexistStore,
   type DivergenceRecord,
@@ -161,14 +162,16 @@ export async function openPostgresCoexistStore(
   }
   // One statement: the counts of what it forgets move to zm_coexist_echo_counts as it forgets it (receivers on
   // several machines may prune at once; a row is deleted, and counted, once).
-  const pruneEchoes = async (before: number) => {
+  const pruneEchoes = async (before: number, most = ECHO_PRUNE_MOST) => {
     const r = await q(
-      `WITH gone AS (DELETE FROM zm_coexist_echoes WHERE at < $1 RETURNING sync, settled_by),
+      `WITH gone AS (DELETE FROM zm_coexist_echoes WHERE event_key IN (
+           SELECT event_key FROM zm_coexist_echoes WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING sync, settled_by),
        kept AS (INSERT INTO zm_coexist_echo_counts AS c (sync, settled_by, n)
          SELECT sync, settled_by, count(*) FROM gone GROUP BY sync, settled_by
          ON CONFLICT (sync, settled_by) DO UPDATE SET n = c.n + excluded.n)
        SELECT count(*)::int AS n FROM gone`,
-      [before]
+      [before, most]
     );
     return Number(r.rows[0]!.n);
   };

@@ -109,10 +109,11 @@ export interface CoexistStore {
   /** Echoes of the sync the receivers settled themselves (never handed to a workflow): `coexist status` adds them. */
   echoesSettledByReceivers(sync: string): Promise<number>;
   /**
-   * Forgets the echo records made before `before` (ms), keeping their counts per sync and settler. The store calls
-   * it itself every ECHO_PRUNE_EVERY echo writes with ECHO_RECORDS_KEPT_MS; returns the records forgotten.
+   * Forgets at most `most` (default ECHO_PRUNE_MOST) of the echo records made before `before` (ms), oldest first,
+   * keeping their counts per sync and settler. The store calls it itself every ECHO_PRUNE_EVERY echo writes with
+   * ECHO_RECORDS_KEPT_MS; returns the records forgotten.
    */
-  pruneEchoes(before: number): Promise<number>;
+  pruneEchoes(before: number, most?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -124,6 +125,11 @@ export interface CoexistStore {
  */
 export const ECHO_RECORDS_KEPT_MS = 24 * 3_600_000;
 export const ECHO_PRUNE_EVERY = 1_000;
+/**
+ * A prune runs inside a receiver's answer to a delivery: bounded, so the first one on a store that grew for weeks
+ * before pruning existed stays short (later ones catch up, ten times faster than echoes come).
+ */
+export const ECHO_PRUNE_MOST = 10_000;
 
 /** Counts one echo write of this process; every ECHO_PRUNE_EVERY-th, prunes what is older than kept. */
 export function echoPruner(prune: (before: number) => Promise<number>) {
@@ -326,14 +332,16 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
         + coalesce((SELECT n FROM echo_counts WHERE sync = ? AND settled_by = 'receiver'), 0)`
     )
     .pluck();
+  // The same rows for both statements: the oldest `most` before the time, in one write transaction.
+  const oldest = 'SELECT event_key FROM echoes WHERE at < @before ORDER BY at LIMIT @most';
   const keepEchoCounts = db.prepare(`INSERT INTO echo_counts (sync, settled_by, n)
-      SELECT sync, settled_by, count(*) FROM echoes WHERE at < ? GROUP BY sync, settled_by
+      SELECT sync, settled_by, count(*) FROM echoes WHERE event_key IN (${oldest}) GROUP BY sync, settled_by
       ON CONFLICT (sync, settled_by) DO UPDATE SET n = n + excluded.n`);
-  const forgetEchoes = db.prepare('DELETE FROM echoes WHERE at < ?');
-  const pruneEchoes = async (before: number) =>
+  const forgetEchoes = db.prepare(`DELETE FROM echoes WHERE event_key IN (${oldest})`);
+  const pruneEchoes = async (before: number, most = ECHO_PRUNE_MOST) =>
     db.transaction(() => {
-      keepEchoCounts.run(before);
-      return forgetEchoes.run(before).changes;
+      keepEchoCounts.run({ before, most });
+      return forgetEchoes.run({ before, most }).changes;
     })();
   const echoWritten = echoPruner(pruneEchoes);
   return {
