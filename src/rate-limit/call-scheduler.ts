@@ -37,7 +37,10 @@ export interface CallScheduler {
   acquire(action: string, key?: string, signal?: AbortSignal, priority?: CallPriority): Promise<number>;
   /** ZIM said "too frequent": nobody calls `action` (for `key`) for `ms`. */
   backOff(action: string, key: string | undefined, ms: number): Promise<void>;
-  /** Changes a budget for every process sharing the schedule; takes effect at the next reservation. */
+  /**
+   * Changes a budget for every process sharing the schedule. It takes effect at the next reservation, and callers
+   * already waiting reserve no further than RESERVE_AHEAD_MS ahead: at most one call goes at the old pace after it.
+   */
   setRate(action: string, rate: number): Promise<void>;
   /** Calls sent per Action in the last `windowMs` (whole seconds, ending with the last whole second). */
   sentInWindow(windowMs: number): Promise<Record<string, number>>;
@@ -56,6 +59,13 @@ export interface SchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/**
+ * A process reserves no slot further ahead than this: its callers of one Action (or group) queue locally, in order,
+ * and the next reserves when the last reserved slot is this close. Without it, a round's 32 pages in flight at 1/s
+ * held slots 32 s ahead, and an operator's raised budget reached them only after those 32 s.
+ */
+export const RESERVE_AHEAD_MS = 250;
+
 /** Sleeps `ms`, or rejects when `signal` aborts (with its reason). */
 export const abortableSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -71,6 +81,18 @@ export const abortableSleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** `promise`, or its rejection with `signal`'s reason as soon as it aborts (a caller waiting its turn). */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
 
 /**
  * Adaptive headroom. A "too frequent" answer means calls reached ZIM closer together than they left (a loaded
@@ -104,6 +126,13 @@ export function sendWindow(rate: number, headroom: number): { calls: number; ms:
 /** A send recorded at `sentAt`, or the wait until the budget's window allows it. */
 type SendCheck = { sentAt: number } | { waitMs: number };
 
+/** One Action's (or group's) backfill callers in this process, reserving in turn (RESERVE_AHEAD_MS). */
+interface LocalQueue {
+  tail: Promise<unknown>;
+  lastSlot: number;
+  waiting: number;
+}
+
 export class SqliteCallScheduler implements CallScheduler {
   private readonly db: Database.Database;
   private readonly appId: number;
@@ -112,10 +141,12 @@ export class SqliteCallScheduler implements CallScheduler {
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly reserveTx: (action: string, key: string, live: boolean) => { slot: number; sent?: SendCheck };
   private readonly sendTx: (action: string, key: string) => SendCheck;
+  private readonly setRateTx: (action: string, rate: number) => void;
   private readonly sentSince: Database.Statement<[number, number, number], { action: string; calls: number }>;
   private readonly extraOf: (action: string, now: number) => number;
   private readonly setExtra: Database.Statement<[number, string, number, number]>;
   private pruneAfter = 0;
+  private readonly queues = new Map<string, LocalQueue>();
 
   constructor(file: string, options: SchedulerOptions) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -215,6 +246,22 @@ export class SqliteCallScheduler implements CallScheduler {
       return checkSend(action, key, rateOf(action), headroomOf(action, now), now);
     });
     this.sendTx = (action, key) => send.immediate(action, key);
+    const setRate = this.db.transaction((action: string, rate: number) => {
+      const now = this.now();
+      const headroom = headroomOf(action, now);
+      const [before, after] = [rateOf(action), rate].map((r) => 1000 / (r * (1 - headroom)));
+      // The next free slot is one interval after the last reserved: make it the new interval.
+      this.db
+        .prepare('UPDATE slot SET next_at = next_at + ? WHERE app_id = ? AND action = ? AND next_at > ?')
+        .run(after! - before!, this.appId, action, now);
+      this.db
+        .prepare(
+          `INSERT INTO budget (app_id, action, rate) VALUES (?, ?, ?)
+           ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate`
+        )
+        .run(this.appId, action, rate);
+    });
+    this.setRateTx = (action, rate) => setRate.immediate(action, rate);
     this.sentSince = this.db.prepare(
       `SELECT action, sum(calls) AS calls FROM sent_per_second
        WHERE app_id = ? AND second >= ? AND second < ? GROUP BY action`
@@ -232,7 +279,8 @@ export class SqliteCallScheduler implements CallScheduler {
     priority: CallPriority = 'backfill'
   ): Promise<number> {
     const slotKey = this.slotKey(action, key);
-    const { slot, sent } = this.reserveTx(action, slotKey, priority === 'live');
+    const { slot, sent } =
+      priority === 'live' ? this.reserveTx(action, slotKey, true) : await this.reserveInTurn(action, slotKey, signal);
     if (sent && 'sentAt' in sent) return sent.sentAt;
     await this.sleep(sent ? sent.waitMs : slot - this.now(), signal);
     for (;;) {
@@ -241,6 +289,37 @@ export class SqliteCallScheduler implements CallScheduler {
       if ('sentAt' in check) return check.sentAt;
       await this.sleep(check.waitMs, signal);
     }
+  }
+
+  /** Reserves after this process's earlier callers, once the last slot they took is RESERVE_AHEAD_MS away. */
+  private async reserveInTurn(action: string, slotKey: string, signal?: AbortSignal) {
+    const id = `${action}\u0000${slotKey}`;
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = { tail: Promise.resolve(), lastSlot: 0, waiting: 0 }));
+    const q = queue;
+    const mine = q.tail.then(async () => {
+      signal?.throwIfAborted();
+      await this.sleep(q.lastSlot - RESERVE_AHEAD_MS - this.now(), signal);
+      const reserved = this.reserveTx(action, slotKey, false);
+      q.lastSlot = reserved.slot;
+      return reserved;
+    });
+    // A caller that gave up passes its turn on.
+    q.tail = mine.catch(() => undefined);
+    q.waiting++;
+    try {
+      return await abortable(mine, signal);
+    } finally {
+      q.waiting--;
+      // The queue outlives its callers while its last slot is ahead (the next caller must wait for it); the
+      // others are forgotten now and then (a migration touches many groups).
+      if (this.queues.size > 100) this.forgetIdleQueues();
+    }
+  }
+
+  private forgetIdleQueues(): void {
+    const now = this.now();
+    for (const [id, q] of this.queues) if (q.waiting === 0 && q.lastSlot < now) this.queues.delete(id);
   }
 
   async backOff(action: string, key: string | undefined, ms: number): Promise<void> {
@@ -269,12 +348,7 @@ export class SqliteCallScheduler implements CallScheduler {
   async setRate(action: string, rate: number): Promise<void> {
     if (!(rate > 0) || !Number.isFinite(rate))
       throw new RangeError(`A budget must be a positive number of calls/s; got ${rate}`);
-    this.db
-      .prepare(
-        `INSERT INTO budget (app_id, action, rate) VALUES (?, ?, ?)
-         ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate`
-      )
-      .run(this.appId, action, rate);
+    this.setRateTx(action, rate);
   }
 
   async sentInWindow(windowMs: number): Promise<Record<string, number>> {

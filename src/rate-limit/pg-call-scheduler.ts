@@ -4,15 +4,16 @@
  * time taken from the database's clock (pg-call-schedule-schema.ts) so that skew between machines cannot matter.
  *
  * Reservations are leased: a process's callers of one Action (or group) queue locally, and one round trip reserves
- * consecutive slots for all of them that are waiting (at most `maxLease`, and never more than LEASE_SPAN_MS of
- * slots, so a changed budget reaches the next lease within that). The leased slots are handed out locally; a slot
+ * consecutive slots for all of them that are waiting (at most `maxLease`, and never more than RESERVE_AHEAD_MS of
+ * slots); the next lease waits until the last leased slot is RESERVE_AHEAD_MS away, so a changed budget reaches the
+ * callers already waiting within that. The leased slots are handed out locally; a slot
  * whose caller gave up is simply not used (the budget is spent by fewer calls, never exceeded). Each send still
  * passes the shared send check, one round trip, which alone bounds any 1-s window across all processes.
  */
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../postgres/database';
 import { applySchema } from '../postgres/schema-migrations';
-import { abortableSleep, type CallPriority, type CallScheduler } from './call-scheduler';
+import { abortableSleep, type CallPriority, type CallScheduler, RESERVE_AHEAD_MS } from './call-scheduler';
 import { defaultBudget } from '../zim-client/limits';
 import { CALL_SCHEDULE_COMPONENT, CALL_SCHEDULE_SCHEMA } from './pg-call-schedule-schema';
 
@@ -25,8 +26,6 @@ export interface PgSchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** A lease never reaches further ahead than this, so a lowered budget is applied within it. */
-export const LEASE_SPAN_MS = 250;
 /** A leased slot this far in the past is dropped rather than sent late, behind the slots after it. */
 const LATE_SLOT_MS = 5;
 /** How long per-second send counts are kept (as in SQLite). */
@@ -47,8 +46,11 @@ class SlotLane {
   private spare: number[] = [];
   private readonly waiters: Waiter[] = [];
   private reserving = false;
-  /** The last interval the database gave, to keep leases within LEASE_SPAN_MS; unknown before the first. */
+  /** The last interval the database gave, to keep leases within RESERVE_AHEAD_MS; unknown before the first. */
   private intervalMs = Infinity;
+  /** The last slot leased (monotonic ms), and the timer that leases again when it is RESERVE_AHEAD_MS away. */
+  private lastSlot = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly reserve: (count: number) => Promise<{ waitMs: number; intervalMs: number }>,
@@ -77,10 +79,13 @@ class SlotLane {
     });
   }
 
-  /** Nothing waits, reserves or is leased: the lane can be forgotten (a migration touches many groups). */
+  /**
+   * Nothing waits, reserves or is leased, and the last slot has passed (the next caller need not wait for it): the
+   * lane can be forgotten (a migration touches many groups).
+   */
   idle(): boolean {
     const now = performance.now();
-    return this.waiters.length === 0 && !this.reserving && this.spare.every((at) => at < now - LATE_SLOT_MS);
+    return this.waiters.length === 0 && !this.reserving && !this.timer && this.lastSlot < now - LATE_SLOT_MS;
   }
 
   /** A "too frequent" answer moved the shared slot on: leased slots before it must not be used. */
@@ -88,12 +93,26 @@ class SlotLane {
     this.spare = [];
   }
 
+  /** The scheduler closes: no lease after this. */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   private pump(): void {
     const now = performance.now();
     this.spare = this.spare.filter((at) => at >= now - LATE_SLOT_MS);
     while (this.waiters.length > 0 && this.spare.length > 0) this.waiters.shift()!.resolve(this.spare.shift()!);
-    if (this.waiters.length === 0 || this.reserving) return;
-    const bySpan = Number.isFinite(this.intervalMs) ? Math.floor(LEASE_SPAN_MS / this.intervalMs) : 1;
+    if (this.waiters.length === 0 || this.reserving || this.timer) return;
+    const early = this.lastSlot - RESERVE_AHEAD_MS - now;
+    if (early > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, early);
+      return;
+    }
+    const bySpan = Number.isFinite(this.intervalMs) ? Math.floor(RESERVE_AHEAD_MS / this.intervalMs) : 1;
     const count = Math.max(1, Math.min(this.waiters.length, this.maxLease, bySpan));
     this.reserving = true;
     this.reserve(count).then(
@@ -101,6 +120,7 @@ class SlotLane {
         const base = performance.now() + waitMs;
         this.intervalMs = intervalMs;
         for (let i = 0; i < count; i++) this.spare.push(base + i * intervalMs);
+        this.lastSlot = base + (count - 1) * intervalMs;
         this.reserving = false;
         this.pump();
       },
@@ -206,7 +226,7 @@ export class PgCallScheduler implements CallScheduler {
     } else {
       const lane = this.lane(action, slotKey);
       const at = await lane.take(signal);
-      if (lane.idle()) this.lanes.delete(`${action}\u0000${slotKey}`);
+      if (this.lanes.size > 100) for (const [id, l] of this.lanes) if (l.idle()) this.lanes.delete(id);
       await this.sleep(at - performance.now(), signal);
     }
     let sentAt: number | undefined;
@@ -245,10 +265,19 @@ export class PgCallScheduler implements CallScheduler {
   async setRate(action: string, rate: number): Promise<void> {
     if (!(rate > 0) || !Number.isFinite(rate))
       throw new RangeError(`A budget must be a positive number of calls/s; got ${rate}`);
+    // One statement, so the old rate is read from the snapshot the new one replaces. The next free slot is one
+    // interval after the last reserved: it becomes the new interval.
     await this.query(
-      `INSERT INTO zm_call_budget (app_id, action, rate) VALUES ($1, $2, $3)
-       ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate`,
-      [this.options.appId, action, rate]
+      `WITH old AS (
+         SELECT coalesce((SELECT rate FROM zm_call_budget WHERE app_id = $1 AND action = $2), $4) AS rate,
+                1 - zm_call_headroom($1, $2, $5) AS share),
+       upsert AS (
+         INSERT INTO zm_call_budget (app_id, action, rate) VALUES ($1, $2, $3)
+         ON CONFLICT (app_id, action) DO UPDATE SET rate = excluded.rate)
+       UPDATE zm_call_slot s
+       SET next_at = s.next_at + make_interval(secs => (1 / $3 - 1 / old.rate) / old.share)
+       FROM old WHERE s.app_id = $1 AND s.action = $2 AND s.next_at > clock_timestamp()`,
+      [this.options.appId, action, rate, defaultBudget(action).rate, this.headroom]
     );
   }
 
@@ -264,6 +293,7 @@ export class PgCallScheduler implements CallScheduler {
 
   /** Closes the scheduler; the database connection is the caller's (it may serve staging too). */
   async close(): Promise<void> {
+    for (const lane of this.lanes.values()) lane.stop();
     this.lanes.clear();
   }
 }

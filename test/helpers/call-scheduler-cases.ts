@@ -78,6 +78,53 @@ export function callSchedulerCases(store: () => SchedulerStore): void {
     }
   });
 
+  it('a raised budget reaches the callers already waiting: at most one more call at the old pace', async () => {
+    const { a, b } = await two();
+    try {
+      await a.setRate('DeleteFriends', 2);
+      const start = Date.now();
+      const sent: number[] = [];
+      // They come one at a time, as pages do, each after the one before has reserved its slot.
+      const waiting: Promise<unknown>[] = [];
+      for (let i = 0; i < 14; i++) {
+        waiting.push(a.acquire('DeleteFriends').then((t) => sent.push(t)));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      while (sent.length < 2) await new Promise((r) => setTimeout(r, 5));
+      await b.setRate('DeleteFriends', 50);
+      const raisedAt = Date.now();
+      await Promise.all(waiting);
+      // At 2/s the last of 14 would go 6.6 s after the first; slots reserved at 2/s before the change would hold
+      // them there. Now the third may keep its 2/s slot, and the other 11 go at 50/s (0.2 s).
+      const took = Date.now() - raisedAt;
+      assert.ok(took < 1_200, `14 calls, 2 of them at 2/s: the rest took ${took} ms after the raise`);
+      assert.ok(raisedAt - start >= 450, 'the first two went at 2/s');
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('a lowered budget reaches the callers already waiting within RESERVE_AHEAD_MS', async () => {
+    const { a, b } = await two();
+    try {
+      await a.setRate('DeleteFriends', 40);
+      const sent: number[] = [];
+      const waiting = Array.from({ length: 30 }, () => a.acquire('DeleteFriends').then((t) => sent.push(t)));
+      while (sent.length < 5) await new Promise((r) => setTimeout(r, 5));
+      await b.setRate('DeleteFriends', 4);
+      const loweredAt = Date.now();
+      setTimeout(() => void a.setRate('DeleteFriends', 1_000), 2_000); // let the rest go: the test measures before
+      await Promise.all(waiting);
+      // Slots reserved at 40/s before the change: at most RESERVE_AHEAD_MS of them (10) and the one being taken.
+      const atOldPace = sent.filter((t) => t > loweredAt && t < loweredAt + 400).length;
+      const inTheSecondAfter = sent.filter((t) => t >= loweredAt + 400 && t < loweredAt + 1_400).length;
+      assert.ok(atOldPace <= 12, `${atOldPace} calls in the 400 ms after the budget fell to 4/s`);
+      assert.ok(inTheSecondAfter <= 5, `${inTheSecondAfter} calls in the second after that, at 4/s`);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
   it('"too frequent" from one process holds back the other and adds headroom for both', async () => {
     const { appId, a, b } = await two();
     try {

@@ -120,8 +120,8 @@ describe('zim-migrate catch-up --budget and budget: the round Actions', () => {
       const result = (await t.client.workflow.getHandle('zim-migrate/acme-round-2').result()) as { status: string };
       assert.equal(result.status, 'completed');
       const after = sampled.times.filter((x) => x > changedAt);
-      // Calls already given a slot at 1/s keep it (at most the round's window of pages in flight: 8); the rest go at
-      // up to 15/s, which 1/s never allows.
+      // The call whose slot is already reserved keeps it (callers reserve at most RESERVE_AHEAD_MS ahead, not the
+      // round's 32 pages in flight); the rest go at up to 15/s, which 1/s never allows.
       const before = sampled.times.length - after.length;
       ctx.diagnostic(
         `DeleteFriends 1/s then 15/s: ${before} calls before the change, ${after.length} after over ` +

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import {
   EXTRA_HEADROOM_DECAY_MS,
   extraHeadroomAt,
+  RESERVE_AHEAD_MS,
   sendWindow,
   SqliteCallScheduler,
 } from '../../src/rate-limit/call-scheduler';
@@ -136,6 +137,34 @@ describe('SqliteCallScheduler', () => {
     assert.deepEqual(await scheduler.sentInWindow(10_000), { ImportPeerMsg: 30, InviteUsersIntoGroup: 1 });
     advance(60_000);
     assert.deepEqual(await scheduler.sentInWindow(30_000), {});
+  });
+
+  it('reserves no further than RESERVE_AHEAD_MS ahead, and a caller waiting its turn gives up when told to', async () => {
+    const scheduler = new SqliteCallScheduler(':memory:', { appId: 1, headroom: 0 });
+    try {
+      await scheduler.setRate('DeleteFriends', 2);
+      const first = scheduler.acquire('DeleteFriends');
+      const second = scheduler.acquire('DeleteFriends');
+      const third = scheduler.acquire('DeleteFriends'); // its turn waits until the second's slot is 250 ms away
+      const stop = new AbortController();
+      const behind = scheduler.acquire('DeleteFriends', undefined, stop.signal);
+      const asked = Date.now();
+      stop.abort(new Error('attempt cancelled'));
+      await assert.rejects(behind, /attempt cancelled/);
+      assert.ok(Date.now() - asked < 100, 'it did not wait for the turn before its own');
+      // Each reserved when the slot before was under RESERVE_AHEAD_MS away: 500 ms apart (2/s), and the one after
+      // the third takes the turn given up.
+      const fourth = scheduler.acquire('DeleteFriends');
+      const times = await Promise.all([first, second, third, fourth]);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      assert.ok(
+        gaps.every((g) => g >= 499 && g < 600),
+        `gaps ${gaps.join(', ')}`
+      );
+      assert.ok(RESERVE_AHEAD_MS < 500);
+    } finally {
+      await scheduler.close();
+    }
   });
 
   it('lets two processes sharing one schedule file send evenly spaced, never N + 1 in one window', async () => {
