@@ -14,11 +14,19 @@ export interface Stall {
   after?: string;
 }
 
+export interface StallSpread {
+  count: number;
+  p50: number;
+  p90: number;
+}
+
 export class ProgressGaps {
   readonly #last = new Map<string, { seq: number; at: number }>();
   readonly #disruptions: { at: number; label: string }[] = [];
   #afterDisruption: Stall | undefined;
   #quiet: Stall | undefined;
+  /** Every stall a disruption caused (s): one long one can be the call lease, many mid-sized ones the restart. */
+  readonly #stalls: number[] = [];
 
   /** The disrupted part is back at `at` (ms): gaps spanning this moment are charged from here. */
   disrupted(label: string, at: number): void {
@@ -39,6 +47,14 @@ export class ProgressGaps {
     return this.#afterDisruption;
   }
 
+  /** How many conversations a disruption stalled, and the median and 90th percentile of their stalls (s). */
+  get stallSpread(): StallSpread | undefined {
+    if (this.#stalls.length === 0) return undefined;
+    const sorted = [...this.#stalls].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return { count: sorted.length, p50: at(0.5), p90: at(0.9) };
+  }
+
   /** The longest gap between two steps of one conversation with no disruption in between. */
   get longestQuiet(): Stall | undefined {
     return this.#quiet;
@@ -49,6 +65,7 @@ export class ProgressGaps {
     for (const d of this.#disruptions) if (d.at > from && d.at <= to && (!latest || d.at > latest.at)) latest = d;
     if (latest) {
       const seconds = (to - latest.at) / 1000;
+      this.#stalls.push(seconds);
       if (!this.#afterDisruption || seconds > this.#afterDisruption.seconds)
         this.#afterDisruption = { conversation, seconds, after: latest.label };
     } else {

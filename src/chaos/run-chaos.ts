@@ -28,7 +28,7 @@ import type { FaultKind } from '../zim-emulator/counters';
 import type { migrationWorkflow } from '../../workflows/migration';
 import { planDisruptions, type Disruption } from './disruption-plan';
 import { chaosPassed, n } from './summary';
-import { ProgressGaps, type Stall } from './progress-gaps';
+import { ProgressGaps, type Stall, type StallSpread } from './progress-gaps';
 import { workerProcessEnv } from '../testing/worker-processes';
 import { startMachines, type Machines } from './machines';
 
@@ -98,6 +98,8 @@ export interface ChaosResult {
   finalState?: string[];
   /** The longest time a conversation took to move again after a disruption (sampled each second). */
   longestStall?: Stall;
+  /** All the stalls disruptions caused: how many, median, 90th percentile. */
+  stalls?: StallSpread;
   /** The longest gap between two steps of one conversation with no disruption inside: the baseline for scale. */
   longestQuietGap?: Stall;
   seconds: number;
@@ -315,6 +317,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       clearInterval(sampler);
       result.longestStall = gaps.longestAfterDisruption;
       result.longestQuietGap = gaps.longestQuiet;
+      result.stalls = gaps.stallSpread;
     }
     await workers.stop();
     log(`${rounds > 1 ? 'last round' : 'migration'} ${result.status}; comparing the emulator with staging`);

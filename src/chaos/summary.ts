@@ -1,6 +1,6 @@
 /** Whether a chaos run passed, and the one line it prints. */
 import { isExact } from '../testing/exact-state';
-import type { Stall } from './progress-gaps';
+import type { Stall, StallSpread } from './progress-gaps';
 import type { FaultKind } from '../zim-emulator/counters';
 import type { ChaosResult } from './run-chaos';
 
@@ -25,10 +25,13 @@ export function faultCounts(faults: Partial<Record<FaultKind, number>>): string[
     .map(([kind, count]) => `${n(count)} ${kind}`);
 }
 
-/** e.g. `longest stall 4.2 s after worker kill 2 (group:g7; quiet gaps up to 1.0 s)`. */
-function stallText(stall: Stall, quiet: Stall | undefined): string {
+/** e.g. `longest stall 4.2 s after worker kill 2 (group:g7; 31 stalls, median 2.0 s, p90 3.5 s; quiet gaps up to 1.0 s)`. */
+function stallText(stall: Stall, spread: StallSpread | undefined, quiet: Stall | undefined): string {
+  const all = spread
+    ? `; ${plural(spread.count, 'stall')}, median ${spread.p50.toFixed(1)} s, p90 ${spread.p90.toFixed(1)} s`
+    : '';
   const baseline = quiet ? `; quiet gaps up to ${quiet.seconds.toFixed(1)} s` : '';
-  return `longest stall ${stall.seconds.toFixed(1)} s after ${stall.after ?? 'a disruption'} (${stall.conversation}${baseline})`;
+  return `longest stall ${stall.seconds.toFixed(1)} s after ${stall.after ?? 'a disruption'} (${stall.conversation}${all}${baseline})`;
 }
 
 /**
@@ -65,6 +68,6 @@ export function chaosSummary(r: ChaosResult): string {
     if (r.failedRecords > 0) parts.push(`${n(r.failedRecords)} records refused`);
   }
   parts.push(faults.length ? `faults: ${faults.join(', ')}` : 'no faults');
-  if (r.longestStall) parts.push(stallText(r.longestStall, r.longestQuietGap));
+  if (r.longestStall) parts.push(stallText(r.longestStall, r.stalls, r.longestQuietGap));
   return `chaos: ${parts.join(', ')}, ${n(r.seconds)} s (seed=${r.seed}, ${n(r.users)} users)`;
 }

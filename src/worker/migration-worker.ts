@@ -14,6 +14,7 @@ import { openStaging } from '../staging';
 import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
+import { stickyQueueTimeout } from './sticky-queue';
 import { workflowActivationOptions } from './workflow-activation-timeout';
 import { DEFAULT_WORKFLOW_HEAP_MB, withWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
@@ -99,6 +100,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       // (fewer if the workflow heap is too small to cache that many).
       ...workflowMemorySettings(heapMb),
       maxConcurrentLocalActivityExecutions: 200,
+      stickyQueueScheduleToStartTimeout: stickyQueueTimeout(),
       ...activation,
       ...options.workerOptions,
     })

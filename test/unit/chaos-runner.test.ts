@@ -87,8 +87,12 @@ describe('chaosSummary', () => {
       ...run,
       longestStall: { conversation: 'group:g7', seconds: 4.25, after: 'worker kill 2' },
       longestQuietGap: { conversation: 'peer:a>b', seconds: 1 },
+      stalls: { count: 31, p50: 2, p90: 3.54 },
     });
-    assert.match(line, /, longest stall 4\.3 s after worker kill 2 \(group:g7; quiet gaps up to 1\.0 s\), 612 s /);
+    assert.match(
+      line,
+      /, longest stall 4\.3 s after worker kill 2 \(group:g7; 31 stalls, median 2\.0 s, p90 3\.5 s; quiet gaps up to 1\.0 s\), 612 s /
+    );
   });
 
   it('names the machines and the PostgreSQL restarts of a run across machines', () => {

@@ -11,6 +11,7 @@ import { createAuditActivities } from '../../../activities/coexist-audit';
 import type { CallScheduler } from '../../rate-limit/call-scheduler';
 import { ZimClient } from '../../zim-client';
 import { workflowActivationOptions } from '../../worker/workflow-activation-timeout';
+import { stickyQueueTimeout } from '../../worker/sticky-queue';
 import { workflowBundle } from '../../worker/workflow-bundle';
 import type { CoexistStore } from '../coexist-store';
 import type { LegacyClient } from '../legacy-client';
@@ -89,6 +90,7 @@ export async function createCoexistWorker(o: {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: await workflowBundle(),
+    stickyQueueScheduleToStartTimeout: stickyQueueTimeout(),
     ...activation,
     activities: {
       ...createCoexistActivities({
