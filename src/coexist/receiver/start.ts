@@ -55,7 +55,7 @@ export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiv
     host: s.host,
     zim: s.zim,
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
-    putBody: (b) => s.store.putBody(b),
+    putBody: (b, forMessages) => s.store.putBody(b, forMessages),
     notMirrored: recordNotMirrored(s.store),
     echoes: settleEchoesInStore(s.store, s.syncName),
     handoff: temporalHandoff(s.client, {
