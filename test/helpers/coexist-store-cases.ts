@@ -466,6 +466,17 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.putBody('in flight', Z('Z2')), inFlight);
       assert.equal(await s.pruneBodies(Date.now() + 1), 1, 'the mirrored one: one settled, then put again, is open');
       assert.equal(await has(s, inFlight), true);
+
+      // Each put dates the body anew, its messages settled or not (in PostgreSQL, a prune racing a put skips the row
+      // by that date).
+      const again = await s.putBody('again', L('L7'));
+      await s.markSent('legacy', 'L7', 'peer:a:b', 'z7');
+      await tick();
+      const between = Date.now();
+      await tick();
+      assert.equal(await other.putBody('again', L('L7')), again, 'a redelivery');
+      assert.equal(await s.pruneBodies(between), 0, 'put again since');
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1);
     }));
 
   it('forgets at most as many bodies as asked, oldest first, once each across stores; one still in use takes a place', () =>
