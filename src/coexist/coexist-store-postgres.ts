@@ -233,9 +233,9 @@ export async function openPostgresCoexistStore(
         `WITH put AS (INSERT INTO zm_coexist_bodies AS b (ref, body, at) VALUES ($1, $2, $3) ON CONFLICT (ref) DO UPDATE
              SET at = CASE WHEN b.at IS NULL OR excluded.at IS NULL THEN NULL ELSE excluded.at END
            RETURNING at)
-         INSERT INTO zm_coexist_body_uses (ref, origin, origin_id)
+         INSERT INTO zm_coexist_body_uses AS u (ref, origin, origin_id)
            SELECT $1, o, i FROM unnest($4::text[], $5::text[]) AS x(o, i) WHERE (SELECT at FROM put) IS NOT NULL
-         ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL`,
+         ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE u.settled_at IS NOT NULL`,
         [
           ref,
           Buffer.from(body, 'utf8'),

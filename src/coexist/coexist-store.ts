@@ -301,7 +301,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       RETURNING at`);
   // Put again for a message: open again (its event may be handed to a workflow anew).
   const upsertUse = db.prepare(`INSERT INTO body_uses (ref, origin, origin_id) VALUES (?, ?, ?)
-      ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL`);
+      ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE body_uses.settled_at IS NOT NULL`);
   const putBody = db.transaction((ref: string, body: string, uses: readonly BodyUse[] | undefined) => {
     const { at } = upsertBody.get(ref, body, uses ? Date.now() : null)!;
     // A body kept for good needs no record of its uses.

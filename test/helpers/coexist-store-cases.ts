@@ -501,6 +501,24 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.pruneBodies(Date.now() + 1), 0, 'each forgotten once');
     }));
 
+  it('keeps a body a put races a prune for: pruned first, it is stored again; put first, it is not pruned', () =>
+    two(async (s, other) => {
+      for (let i = 0; i < 20; i++) {
+        const text = `raced ${i}`;
+        const ref = await s.putBody(text, [{ origin: 'legacy', originId: `L${i}` }]);
+        await s.markSent('legacy', `L${i}`, 'peer:a:b', `z${i}`);
+        await tick();
+        const before = Date.now();
+        const [, again] = await Promise.all([
+          other.pruneBodies(before),
+          s.putBody(text, [{ origin: 'legacy', originId: `M${i}` }]),
+        ]);
+        assert.equal(again, ref);
+        assert.equal(await other.body(ref), text, `race ${i}`);
+        assert.equal(await s.pruneBodies(Date.now() + 1), 0, `race ${i}: the message put for last is not mirrored`);
+      }
+    }));
+
   it('keeps the bodies of a store made before bodies were pruned for good, and the same text put again', async () => {
     const at = sut.fresh();
     const ref = await using(Promise.all([sut.open(at)]), async ([s]) => {
