@@ -194,18 +194,22 @@ export async function openPostgresCoexistStore(
   // or is skipped), each forgotten with its uses when every message it was put for is settled since before then
   // (by settleBody, or its ledger row SENT; a use with no ledger row yet is open), else dated now: looked at again a
   // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
-  // the row this one locks).
+  // the row this one locks). Every step is an index probe per body (the lateral lookup, `= ANY` of the refs): a
+  // join the planner may hash would read the whole tables, which grow for weeks.
   const pruneBodies = async (before: number, most = BODY_PRUNE_MOST) => {
     const r = await q(
       `WITH judged AS (
-         SELECT b.ref, EXISTS (SELECT 1 FROM zm_coexist_body_uses u
-             LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
-           WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
-             AND (m.state IS DISTINCT FROM 'SENT' OR m.updated_at >= $1)) AS open
-         FROM zm_coexist_bodies b WHERE b.at < $1 ORDER BY b.at LIMIT $2 FOR UPDATE OF b SKIP LOCKED),
-       gone AS (DELETE FROM zm_coexist_bodies b USING judged j WHERE b.ref = j.ref AND NOT j.open RETURNING b.ref),
-       uses AS (DELETE FROM zm_coexist_body_uses u USING gone WHERE u.ref = gone.ref),
-       deferred AS (UPDATE zm_coexist_bodies b SET at = $3 FROM judged j WHERE b.ref = j.ref AND j.open)
+         SELECT b.ref, o.open IS NOT NULL AS open FROM zm_coexist_bodies b
+           LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
+               LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
+             WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
+               AND (m.state IS DISTINCT FROM 'SENT' OR m.updated_at >= $1) LIMIT 1) o ON true
+         WHERE b.at < $1 ORDER BY b.at LIMIT $2 FOR UPDATE OF b SKIP LOCKED),
+       refs AS (SELECT coalesce(array_agg(ref) FILTER (WHERE NOT open), '{}') AS gone,
+           coalesce(array_agg(ref) FILTER (WHERE open), '{}') AS kept FROM judged),
+       gone AS (DELETE FROM zm_coexist_bodies WHERE ref = ANY ((SELECT gone FROM refs)::text[]) RETURNING ref),
+       uses AS (DELETE FROM zm_coexist_body_uses WHERE ref = ANY ((SELECT gone FROM refs)::text[])),
+       deferred AS (UPDATE zm_coexist_bodies SET at = $3 WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
        SELECT count(*)::int AS n FROM gone`,
       [before, most, Date.now()]
     );
