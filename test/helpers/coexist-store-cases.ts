@@ -30,6 +30,8 @@ export interface CoexistStoreUnderTest {
    * record of its uses), keeping its bodies: rows as the version before made them.
    */
   dropBodyTimes(location: string): Promise<void>;
+  /** How many body uses (messages a body was put for) the store at `location` holds. */
+  countBodyUses(location: string): Promise<number>;
 }
 
 /** A few ms: bodies put one after the other get times in that order (oldest first). */
@@ -91,12 +93,12 @@ async function using<T>(stores: Promise<CoexistStore[]>, run: (s: CoexistStore[]
 export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
   const one = (run: (s: CoexistStore) => Promise<void>) =>
     using(Promise.all([sut.open(sut.fresh())]), ([s]) => run(s!));
-  const two = (run: (a: CoexistStore, b: CoexistStore) => Promise<void>) => {
+  const two = (run: (a: CoexistStore, b: CoexistStore, at: string) => Promise<void>) => {
     const at = sut.fresh();
     // One after the other: the race of two fresh opens is a case of its own.
     return using(
       sut.open(at).then(async (a) => [a, await sut.open(at)]),
-      ([a, b]) => run(a!, b!)
+      ([a, b]) => run(a!, b!, at)
     );
   };
 
@@ -480,7 +482,7 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
     }));
 
   it('forgets at most as many bodies as asked, oldest first, once each across stores; one still in use takes a place', () =>
-    two(async (s, other) => {
+    two(async (s, other, at) => {
       const refs: string[] = [];
       const open = await s.putBody('in flight', [{ origin: 'zim', originId: 'open' }]);
       for (let i = 0; i < 5; i++) {
@@ -499,6 +501,7 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.deepEqual(await Promise.all(refs.map((r) => has(other, r))), [false, false, false, false, false]);
       assert.equal(await has(s, open), true);
       assert.equal(await s.pruneBodies(Date.now() + 1), 0, 'each forgotten once');
+      assert.equal(await sut.countBodyUses(at), 1, 'the uses of a body forgotten go with it');
     }));
 
   it('keeps a body a put races a prune for: pruned first, it is stored again; put first, it is not pruned', () =>
