@@ -194,8 +194,7 @@ export function createCoexistActivities(deps: CoexistDeps) {
    * (a park or a later put of the message takes that back). Not recorded when the store fails: the body stays.
    */
   async function refusedFor(e: SyncEvent, side: string, detail: string): Promise<ApplicationFailure> {
-    if (e.bodyRef !== undefined && e.msgId !== undefined)
-      await store.settleBody(e.bodyRef, { origin: e.origin, originId: e.msgId }).catch(() => undefined);
+    if (e.msgId !== undefined) await store.settleBodies(e.origin, [e.msgId]).catch(() => undefined);
     return refused(side, detail);
   }
 

@@ -102,7 +102,8 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
       ALTER TABLE zm_coexist_bodies ADD COLUMN at bigint;
       CREATE INDEX zm_coexist_bodies_by_time ON zm_coexist_bodies (at) WHERE at IS NOT NULL;
       CREATE TABLE zm_coexist_body_uses (ref ${t} NOT NULL, origin ${t} NOT NULL, origin_id ${t} NOT NULL,
-        settled_at bigint, PRIMARY KEY (ref, origin, origin_id));`,
+        settled_at bigint, PRIMARY KEY (ref, origin, origin_id));
+      CREATE INDEX zm_coexist_body_uses_by_message ON zm_coexist_body_uses (origin, origin_id);`,
   },
 ];
 
@@ -192,7 +193,7 @@ export async function openPostgresCoexistStore(
   const echoWritten = echoPruner(pruneEchoes);
   // One statement, as SQLite's transaction: the oldest bodies last put before the time, locked (a racing put waits,
   // or is skipped), each forgotten with its uses when every message it was put for is settled since before then
-  // (by settleBody, or its ledger row SENT; a use with no ledger row yet is open), else dated now: looked at again a
+  // (by settleBodies, or its ledger row SENT; a use with no ledger row yet is open), else dated now: looked at again a
   // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
   // the row this one locks). Every step is an index probe per body (the lateral lookup, `= ANY` of the refs): a
   // join the planner may hash would read the whole tables, which grow for weeks.
@@ -216,12 +217,11 @@ export async function openPostgresCoexistStore(
     return Number(r.rows[0]!.n);
   };
   const bodyPut = bodyPruner(pruneBodies);
-  /** The body use a park reopens: its retry reads the body. */
+  /** A parked message's body uses, opened again: its retry reads the body. */
   const reopenUse = async (p: Parameters<CoexistStore['park']>[0]) => {
     const use = parkedBodyUse(p);
     if (use)
-      await q('UPDATE zm_coexist_body_uses SET settled_at = NULL WHERE ref = $1 AND origin = $2 AND origin_id = $3', [
-        use.ref,
+      await q('UPDATE zm_coexist_body_uses SET settled_at = NULL WHERE origin = $1 AND origin_id = $2', [
         use.origin,
         use.originId,
       ]);
@@ -251,12 +251,12 @@ export async function openPostgresCoexistStore(
       await bodyPut();
       return ref;
     },
-    async settleBody(ref, use) {
-      await q('UPDATE zm_coexist_body_uses SET settled_at = $1 WHERE ref = $2 AND origin = $3 AND origin_id = $4', [
+    async settleBodies(origin, originIds) {
+      if (originIds.length === 0) return;
+      await q('UPDATE zm_coexist_body_uses SET settled_at = $1 WHERE origin = $2 AND origin_id = ANY ($3::text[])', [
         Date.now(),
-        ref,
-        use.origin,
-        use.originId,
+        origin,
+        [...originIds],
       ]);
     },
     pruneBodies,

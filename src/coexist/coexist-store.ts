@@ -51,13 +51,14 @@ export interface CoexistStore {
   putBody(body: string, forMessages?: readonly BodyUse[]): Promise<string>;
   body(ref: string): Promise<string>;
   /**
-   * The message's mirror is settled for good without the ledger showing it (the other side refused it, and it is not
-   * parked): its body need not stay for it. A later put for the message, or its park, takes that back.
+   * These messages are settled for good without their ledger rows showing it (the other side refused the mirror,
+   * which is not parked; the import handoff dropped them, its history holding them): their bodies need not stay for
+   * them. A later put for one of them, or its park, takes that back.
    */
-  settleBody(ref: string, use: BodyUse): Promise<void>;
+  settleBodies(origin: Origin, originIds: readonly string[]): Promise<void>;
   /**
    * Forgets at most `most` (default BODY_PRUNE_MOST) of the bodies last put before `before` (ms), oldest first, each
-   * only when every message it was put for is settled since before `before`: its ledger row SENT, or settleBody. The
+   * only when every message it was put for is settled since before `before`: its ledger row SENT, or settleBodies. The
    * others it looked at are looked at again a retention later (a prune's work stays bounded whatever is kept). The
    * store calls it itself every BODY_PRUNE_EVERY puts with BODIES_KEPT_MS; returns the bodies forgotten.
    */
@@ -282,7 +283,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   db.exec(`
     CREATE INDEX IF NOT EXISTS bodies_by_time ON bodies (at) WHERE at IS NOT NULL;
     CREATE TABLE IF NOT EXISTS body_uses (ref TEXT NOT NULL, origin TEXT NOT NULL, origin_id TEXT NOT NULL,
-      settled_at INTEGER, PRIMARY KEY (ref, origin, origin_id)) WITHOUT ROWID;`);
+      settled_at INTEGER, PRIMARY KEY (ref, origin, origin_id)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS body_uses_by_message ON body_uses (origin, origin_id);`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
   // Stores made before the send lease lack its column (their intents read as never leased).
@@ -307,11 +309,14 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     // A body kept for good needs no record of its uses.
     if (at !== null) for (const u of uses ?? []) upsertUse.run(ref, u.origin, u.originId);
   });
-  const settleUse = db.prepare('UPDATE body_uses SET settled_at = ? WHERE ref = ? AND origin = ? AND origin_id = ?');
+  const settleUse = db.prepare('UPDATE body_uses SET settled_at = ? WHERE origin = ? AND origin_id = ?');
+  const settleUses = db.transaction((at: number, origin: Origin, ids: readonly string[]) => {
+    for (const id of ids) settleUse.run(at, origin, id);
+  });
   // Parked: its retry reads the body, however its mirror was settled before.
-  const reopenUse = db.prepare('UPDATE body_uses SET settled_at = NULL WHERE ref = ? AND origin = ? AND origin_id = ?');
+  const reopenUse = db.prepare('UPDATE body_uses SET settled_at = NULL WHERE origin = ? AND origin_id = ?');
   // The oldest bodies last put before the time, each with whether every message it was put for is settled since
-  // before then (by settleBody, or its ledger row SENT); a use with no ledger row yet is open.
+  // before then (by settleBodies, or its ledger row SENT); a use with no ledger row yet is open.
   const bodiesToJudge = db.prepare<{ before: number; most: number }, { ref: string; open: number }>(`
       SELECT ref, EXISTS (SELECT 1 FROM body_uses u
           LEFT JOIN mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
@@ -445,8 +450,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       await bodyPut();
       return ref;
     },
-    async settleBody(ref, use) {
-      settleUse.run(Date.now(), ref, use.origin, use.originId);
+    async settleBodies(origin, originIds) {
+      settleUses(Date.now(), origin, originIds);
     },
     pruneBodies,
     async body(ref) {
@@ -497,7 +502,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       const event = p.event ? JSON.stringify(p.event) : null;
       noteConv(p.conv);
       const use = parkedBodyUse(p);
-      if (use) reopenUse.run(use.ref, use.origin, use.originId);
+      if (use) reopenUse.run(use.origin, use.originId);
       insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event);
     },
     async unpark(eventKey) {
@@ -580,12 +585,10 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   };
 }
 
-/** The body use a parked message's retry will read (none for a group event, or a park without its event). */
-export function parkedBodyUse(p: Pick<ParkedRecord, 'event'>): (BodyUse & { ref: string }) | undefined {
+/** The message whose body a parked event's retry will read (none for a group event, or a park without its event). */
+export function parkedBodyUse(p: Pick<ParkedRecord, 'event'>): BodyUse | undefined {
   const e = p.event;
-  return e?.kind === 'message' && e.bodyRef !== undefined && e.msgId !== undefined
-    ? { ref: e.bodyRef, origin: e.origin, originId: e.msgId }
-    : undefined;
+  return e?.kind === 'message' && e.msgId !== undefined ? { origin: e.origin, originId: e.msgId } : undefined;
 }
 
 interface DivergenceRow {

@@ -127,7 +127,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       rig.scheduler = scheduler;
       stops.push(() => scheduler.close());
     }
-    const handoffActivities = options.worker?.handoff ? createHandoffActivities() : undefined;
+    const handoffActivities = options.worker?.handoff ? createHandoffActivities({ store: rig.store }) : undefined;
     if (handoffActivities) stops.push(() => handoffActivities.closeHandoffStores());
     rig.t = await startTemporalTestEnv(options.temporal);
     stops.push(() => rig.t.teardown());

@@ -403,19 +403,19 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
     two(async (s, other) => {
       const L = (originId: string) => [{ origin: 'legacy' as const, originId }];
       const Z = (originId: string) => [{ origin: 'zim' as const, originId }];
-      // Mirrored (SENT), and refused for good (settleBody): settled.
+      // Mirrored (SENT), and refused for good (settleBodies): settled.
       const sent = await s.putBody('mirrored', L('L1'));
       await s.markSent('legacy', 'L1', 'peer:a:b', 'z1');
       const refusedRef = await s.putBody('refused', Z('Z1'));
       await s.recordIntent('zim', 'Z1', 'peer:a:b');
-      await other.settleBody(refusedRef, { origin: 'zim', originId: 'Z1' });
+      await other.settleBodies('zim', ['Z1']);
       // Held by the import handoff (no ledger row yet), in flight (INTENT), parked after a refusal a retry undid.
       const held = await s.putBody('held', L('L2'));
       const inFlight = await s.putBody('in flight', Z('Z2'));
       await s.recordIntent('zim', 'Z2', 'peer:a:b');
       const parked = await s.putBody('parked', Z('Z3'));
       await s.recordIntent('zim', 'Z3', 'peer:a:b');
-      await s.settleBody(parked, { origin: 'zim', originId: 'Z3' });
+      await s.settleBodies('zim', ['Z3']);
       const event = { eventKey: 'zim:msg:Z3:v', origin: 'zim', conv: 'peer:a:b', kind: 'message' } as const;
       await other.park({
         conv: 'peer:a:b',
@@ -464,7 +464,7 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await s.putBody('mirrored', L('L1')), sent);
       assert.equal(await s.body(sent), 'mirrored');
       assert.equal(await s.pruneBodies(Date.now() - 60_000), 0, 'put just now');
-      await s.settleBody(inFlight, { origin: 'zim', originId: 'Z2' });
+      await s.settleBodies('zim', ['Z2']);
       assert.equal(await s.putBody('in flight', Z('Z2')), inFlight);
       assert.equal(await s.pruneBodies(Date.now() + 1), 1, 'the mirrored one: one settled, then put again, is open');
       assert.equal(await has(s, inFlight), true);
@@ -479,6 +479,49 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       assert.equal(await other.putBody('again', L('L7')), again, 'a redelivery');
       assert.equal(await s.pruneBodies(between), 0, 'put again since');
       assert.equal(await s.pruneBodies(Date.now() + 1), 1);
+    }));
+
+  it('settles every body of several messages at once (an edit too); a park opens them again', () =>
+    one(async (s) => {
+      const Z = (originId: string) => [{ origin: 'zim' as const, originId }];
+      const first = await s.putBody('first', Z('Z5'));
+      const edited = await s.putBody('first, edited', Z('Z5'));
+      const other = await s.putBody('other', Z('Z6'));
+      const open = await s.putBody('open', Z('Z7'));
+      await s.settleBodies('zim', ['Z5', 'Z6', 'Z9']);
+      await s.settleBodies('zim', []);
+      await s.settleBodies('legacy', ['Z7']);
+      assert.equal(await s.pruneBodies(Date.now() + 1), 3);
+      assert.deepEqual(await Promise.all([first, edited, other, open].map((r) => has(s, r))), [
+        false,
+        false,
+        false,
+        true,
+      ]);
+
+      const parked = await s.putBody('parked', Z('Z8'));
+      const parkedEdit = await s.putBody('parked, edited', Z('Z8'));
+      await s.settleBodies('zim', ['Z8']);
+      await s.park({
+        conv: 'peer:a:b',
+        eventKey: 'zim:msg:Z8:v',
+        origin: 'zim',
+        subject: 'Z8',
+        reason: 'r',
+        action: 'a',
+        event: {
+          eventKey: 'zim:msg:Z8:v',
+          origin: 'zim',
+          conv: 'peer:a:b',
+          kind: 'message',
+          occurredAt: 1,
+          order: 1,
+          bodyRef: parkedEdit,
+          msgId: 'Z8',
+        },
+      });
+      assert.equal(await s.pruneBodies(Date.now() + 1), 0);
+      assert.deepEqual(await Promise.all([parked, parkedEdit].map((r) => has(s, r))), [true, true]);
     }));
 
   it('forgets at most as many bodies as asked, oldest first, once each across stores; one still in use takes a place', () =>

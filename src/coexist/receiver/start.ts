@@ -83,7 +83,7 @@ export async function createCoexistWorker(o: {
   const activation = workflowActivationOptions(o.env);
   const zim = new ZimClient(o.zim);
   const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
-  const handoff = createHandoffActivities(o.env ? { env: o.env } : {});
+  const handoff = createHandoffActivities({ store: o.store, ...(o.env ? { env: o.env } : {}) });
   const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
