@@ -1,6 +1,7 @@
 /**
- * Coexistence's own durable store: message bodies by reference (so no text enters workflow history) and the
- * ledger of mirrored messages (intent before a send, then the other side's id). Its own SQLite file rather than
+ * Coexistence's own durable store: message bodies by reference (so no text enters workflow history; each kept until
+ * a day after every message it was put for is settled, docs/coexistence.md §4) and the ledger of mirrored messages
+ * (intent before a send, then the other side's id). Its own SQLite file rather than
  * the migration's staging ledger (src/staging/): that ledger is keyed by a plan's staged entities and stages and
  * lives in the plan's file; coexistence outlives any plan and maps ids in both directions.
  * One file per machine: the receiver writes bodies, the worker reads them and writes the ledger (WAL). For several
