@@ -208,7 +208,7 @@ export function createAuditActivities(deps: AuditDeps) {
       order: m.order,
       from: m.from,
       ...(m.groupId !== undefined ? { groupId: m.groupId } : m.to !== undefined ? { to: m.to } : {}),
-      bodyRef: await store.putBody(body),
+      bodyRef: await store.putBody(body, [{ origin: m.origin, originId: m.msgId }]),
       msgId: m.msgId,
     };
     await handoff(event, syncName);

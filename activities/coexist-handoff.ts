@@ -5,6 +5,7 @@
  * A staging not there yet (the export not taken, or not planned yet) is an answer, not a failure: not imported.
  */
 import { existsSync } from 'node:fs';
+import type { CoexistStore } from '../src/coexist/coexist-store';
 import { conversationHistory, type HistoryCheck } from '../src/coexist/handoff-history';
 import { isDatabaseUrl, redactSecrets } from '../src/postgres/database-settings';
 import { openStaging } from '../src/staging';
@@ -12,6 +13,11 @@ import type { MigrationStore } from '../src/staging/migration-store';
 
 export interface HandoffDeps {
   env?: NodeJS.ProcessEnv;
+  /**
+   * The coexistence store: the held messages the history holds are dropped by their conversation, never mirrored, so
+   * their bodies need not stay for them (without it they stay).
+   */
+  store?: Pick<CoexistStore, 'settleBodies'>;
 }
 
 export function createHandoffActivities(deps: HandoffDeps = {}) {
@@ -38,8 +44,9 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
     async handoffHistory(staging: string, conv: string, msgIds: string[]): Promise<HistoryCheck> {
       const store = await storeAt(staging);
       if (typeof store === 'string') return { imported: false, waiting: store };
+      let check: HistoryCheck;
       try {
-        return await conversationHistory(store, conv, msgIds);
+        check = await conversationHistory(store, conv, msgIds);
       } catch (err) {
         // A staging the migration has not opened yet lacks its ledger's tables (a writable open readies them):
         // opened afresh at the next check.
@@ -47,6 +54,11 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
         await store.close().catch(() => undefined);
         return { imported: false, waiting: `import not started yet (${(err as Error).message})` };
       }
+      // Every held legacy message the history holds is dropped (workflows/coexist-handoff.ts). Bookkeeping only: a
+      // failure leaves the bodies in the store.
+      if (check.imported && check.inHistory.length > 0)
+        await deps.store?.settleBodies('legacy', check.inHistory).catch(() => undefined);
+      return check;
     },
     async closeHandoffStores(): Promise<void> {
       const open = [...stores.values()];

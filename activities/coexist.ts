@@ -189,6 +189,15 @@ export function createCoexistActivities(deps: CoexistDeps) {
     }
   }
 
+  /**
+   * The refusal of `e`'s mirror, which is settled for good (not retried, not parked): its body need not stay for it
+   * (a park or a later put of the message takes that back). Not recorded when the store fails: the body stays.
+   */
+  async function refusedFor(e: SyncEvent, side: string, detail: string): Promise<ApplicationFailure> {
+    if (e.msgId !== undefined) await store.settleBodies(e.origin, [e.msgId]).catch(() => undefined);
+    return refused(side, detail);
+  }
+
   /** The ZIM message carrying this legacy id, looked for newest first back to `since`. */
   async function zimTail(e: SyncEvent, lid: string, since: number): Promise<string | undefined> {
     const read = (cursor: { Next?: string }) =>
@@ -252,11 +261,11 @@ export function createCoexistActivities(deps: CoexistDeps) {
           underLease(() => zim.sendPeerMessage({ ...message, ToUserId: [e.to!] }))
         );
         const sent = r.sent[0];
-        if (!sent) throw refused('ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
+        if (!sent) throw await refusedFor(e, 'ZIM', `code ${r.failures[0]?.code ?? 'unknown'}`);
         msgId = sent.msgId;
       }
     } catch (err) {
-      if (err instanceof ZimPermanentError) throw refused('ZIM', `code ${err.code}`);
+      if (err instanceof ZimPermanentError) throw await refusedFor(e, 'ZIM', `code ${err.code}`);
       throw err;
     }
     await store.markSent('legacy', lid, e.conv, msgId, thisExecution());
@@ -284,7 +293,8 @@ export function createCoexistActivities(deps: CoexistDeps) {
       );
       legacyId = r.message.id;
     } catch (err) {
-      if (err instanceof LegacyApiError && err.permanent) throw refused('the legacy API', `HTTP ${err.status}`);
+      if (err instanceof LegacyApiError && err.permanent)
+        throw await refusedFor(e, 'the legacy API', `HTTP ${err.status}`);
       throw err;
     }
     await store.markSent('zim', zid, e.conv, legacyId, thisExecution());

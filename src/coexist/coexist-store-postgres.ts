@@ -16,8 +16,11 @@ import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-d
 import { SyncEventSchema } from './sync-event';
 import { usersOf, WrittenKeys } from './store-keys';
 import {
+  BODY_PRUNE_MOST,
+  bodyPruner,
   ECHO_PRUNE_MOST,
   echoPruner,
+  parkedBodyUse,
   type CoexistStore,
   type DivergenceRecord,
   type EchoSettler,
@@ -89,6 +92,18 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
       CREATE INDEX zm_coexist_echoes_by_time ON zm_coexist_echoes (at);
       CREATE TABLE zm_coexist_echo_counts (sync ${t} NOT NULL, settled_by text NOT NULL, n bigint NOT NULL,
         PRIMARY KEY (sync, settled_by));`,
+  },
+  {
+    version: 6,
+    name: 'coexistence store: bodies pruned a day after every message they were put for is settled',
+    // Rows from before have no time (null): kept for good, nothing tells which messages still carry them. The index
+    // leaves them out, so building it on a large table writes nothing for them.
+    sql: `
+      ALTER TABLE zm_coexist_bodies ADD COLUMN at bigint;
+      CREATE INDEX zm_coexist_bodies_by_time ON zm_coexist_bodies (at) WHERE at IS NOT NULL;
+      CREATE TABLE zm_coexist_body_uses (ref ${t} NOT NULL, origin ${t} NOT NULL, origin_id ${t} NOT NULL,
+        settled_at bigint, PRIMARY KEY (ref, origin, origin_id));
+      CREATE INDEX zm_coexist_body_uses_by_message ON zm_coexist_body_uses (origin, origin_id);`,
   },
 ];
 
@@ -176,16 +191,75 @@ export async function openPostgresCoexistStore(
     return Number(r.rows[0]!.n);
   };
   const echoWritten = echoPruner(pruneEchoes);
-  return {
-    async putBody(body) {
-      // Content-addressed (keyed): a redelivered callback stores nothing new.
-      const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
-      await q('INSERT INTO zm_coexist_bodies (ref, body) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-        ref,
-        Buffer.from(body, 'utf8'),
+  // One statement, as SQLite's transaction: the oldest bodies last put before the time, locked (a racing put waits,
+  // or is skipped), each forgotten with its uses when every message it was put for is settled since before then
+  // (by settleBodies, or its ledger row SENT; a use with no ledger row yet is open), else dated now: looked at again a
+  // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
+  // the row this one locks). Every step is an index probe per body (the lateral lookup, `= ANY` of the refs): a
+  // join the planner may hash would read the whole tables, which grow for weeks.
+  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST) => {
+    const r = await q(
+      `WITH judged AS (
+         SELECT b.ref, o.open IS NOT NULL AS open FROM zm_coexist_bodies b
+           LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
+               LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
+             WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
+               AND (m.state IS DISTINCT FROM 'SENT' OR m.updated_at >= $1) LIMIT 1) o ON true
+         WHERE b.at < $1 ORDER BY b.at LIMIT $2 FOR UPDATE OF b SKIP LOCKED),
+       refs AS (SELECT coalesce(array_agg(ref) FILTER (WHERE NOT open), '{}') AS gone,
+           coalesce(array_agg(ref) FILTER (WHERE open), '{}') AS kept FROM judged),
+       gone AS (DELETE FROM zm_coexist_bodies WHERE ref = ANY ((SELECT gone FROM refs)::text[]) RETURNING ref),
+       uses AS (DELETE FROM zm_coexist_body_uses WHERE ref = ANY ((SELECT gone FROM refs)::text[])),
+       deferred AS (UPDATE zm_coexist_bodies SET at = $3 WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
+       SELECT count(*)::int AS n FROM gone`,
+      [before, most, Date.now()]
+    );
+    return Number(r.rows[0]!.n);
+  };
+  const bodyPut = bodyPruner(pruneBodies);
+  /** A parked message's body uses, opened again: its retry reads the body. */
+  const reopenUse = async (p: Parameters<CoexistStore['park']>[0]) => {
+    const use = parkedBodyUse(p);
+    if (use)
+      await q('UPDATE zm_coexist_body_uses SET settled_at = NULL WHERE origin = $1 AND origin_id = $2', [
+        use.origin,
+        use.originId,
       ]);
+  };
+  return {
+    async putBody(body, forMessages) {
+      // Content-addressed (keyed): a redelivered callback stores nothing new. One statement: `at` null (kept for
+      // good) stays null, a put for messages dates the row anew and (re)opens its uses, unless it is kept for good.
+      const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
+      // Each once: one statement may not update a row twice.
+      const uses = [...new Map((forMessages ?? []).map((u) => [`${u.origin}:${u.originId}`, u])).values()];
+      await q(
+        `WITH put AS (INSERT INTO zm_coexist_bodies AS b (ref, body, at) VALUES ($1, $2, $3) ON CONFLICT (ref) DO UPDATE
+             SET at = CASE WHEN b.at IS NULL OR excluded.at IS NULL THEN NULL ELSE excluded.at END
+           RETURNING at)
+         INSERT INTO zm_coexist_body_uses AS u (ref, origin, origin_id)
+           SELECT $1, o, i FROM unnest($4::text[], $5::text[]) AS x(o, i) WHERE (SELECT at FROM put) IS NOT NULL
+         ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE u.settled_at IS NOT NULL`,
+        [
+          ref,
+          Buffer.from(body, 'utf8'),
+          forMessages ? Date.now() : null,
+          uses.map((u) => u.origin),
+          uses.map((u) => u.originId),
+        ]
+      );
+      await bodyPut();
       return ref;
     },
+    async settleBodies(origin, originIds) {
+      if (originIds.length === 0) return;
+      await q('UPDATE zm_coexist_body_uses SET settled_at = $1 WHERE origin = $2 AND origin_id = ANY ($3::text[])', [
+        Date.now(),
+        origin,
+        [...originIds],
+      ]);
+    },
+    pruneBodies,
     async body(ref) {
       const row = (await q('SELECT body FROM zm_coexist_bodies WHERE ref = $1', [ref])).rows[0];
       if (!row) throw new Error(`no stored body ${ref}`);
@@ -277,6 +351,7 @@ export async function openPostgresCoexistStore(
     },
     async park(p) {
       await noteConv(p.conv);
+      await reopenUse(p);
       await q(
         `INSERT INTO zm_coexist_parked (event_key, conv, origin, subject, reason, action, parked_at, event)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,

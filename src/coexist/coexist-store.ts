@@ -1,6 +1,7 @@
 /**
- * Coexistence's own durable store: message bodies by reference (so no text enters workflow history) and the
- * ledger of mirrored messages (intent before a send, then the other side's id). Its own SQLite file rather than
+ * Coexistence's own durable store: message bodies by reference (so no text enters workflow history; each kept until
+ * a day after every message it was put for is settled, docs/coexistence.md §4) and the ledger of mirrored messages
+ * (intent before a send, then the other side's id). Its own SQLite file rather than
  * the migration's staging ledger (src/staging/): that ledger is keyed by a plan's staged entities and stages and
  * lives in the plan's file; coexistence outlives any plan and maps ids in both directions.
  * One file per machine: the receiver writes bodies, the worker reads them and writes the ledger (WAL). For several
@@ -36,9 +37,33 @@ export interface MirrorRecord {
   sentBy: string | null;
 }
 
+/** A message a body is put for: its ledger row (origin, id) tells when the body's reader is done with it. */
+export interface BodyUse {
+  origin: Origin;
+  originId: string;
+}
+
 export interface CoexistStore {
-  putBody(body: string): Promise<string>;
+  /**
+   * Stores a body (content-addressed: the same text, the same reference) for the messages that carry it. A body put
+   * for messages may be pruned (pruneBodies) once each of them is settled; one put for anything else (no `forMessages`:
+   * a group profile) is kept for good.
+   */
+  putBody(body: string, forMessages?: readonly BodyUse[]): Promise<string>;
   body(ref: string): Promise<string>;
+  /**
+   * These messages are settled for good without their ledger rows showing it (the other side refused the mirror,
+   * which is not parked; the import handoff dropped them, its history holding them): their bodies need not stay for
+   * them. A later put for one of them, or its park, takes that back.
+   */
+  settleBodies(origin: Origin, originIds: readonly string[]): Promise<void>;
+  /**
+   * Forgets at most `most` (default BODY_PRUNE_MOST) of the bodies last put before `before` (ms), oldest first, each
+   * only when every message it was put for is settled since before `before`: its ledger row SENT, or settleBodies. The
+   * others it looked at are looked at again a retention later (a prune's work stays bounded whatever is kept). The
+   * store calls it itself every BODY_PRUNE_EVERY puts with BODIES_KEPT_MS; returns the bodies forgotten.
+   */
+  pruneBodies(before: number, most?: number): Promise<number>;
   record(origin: Origin, originId: string): Promise<MirrorRecord | null>;
   /** Writes INTENT (or counts another attempt of one); never downgrades SENT. */
   recordIntent(origin: Origin, originId: string, conv: string): Promise<MirrorRecord>;
@@ -131,13 +156,31 @@ export const ECHO_PRUNE_EVERY = 1_000;
  */
 export const ECHO_PRUNE_MOST = 10_000;
 
-/** Counts one echo write of this process; every ECHO_PRUNE_EVERY-th, prunes what is older than kept. */
-export function echoPruner(prune: (before: number) => Promise<number>) {
+/** Counts one write of this process; every `every`-th, prunes what is older than `keptMs`. */
+function pruner(prune: (before: number) => Promise<number>, every: number, keptMs: number) {
   let writes = 0;
   return async () => {
-    if (++writes % ECHO_PRUNE_EVERY === 0) await prune(Date.now() - ECHO_RECORDS_KEPT_MS);
+    if (++writes % every === 0) await prune(Date.now() - keptMs);
   };
 }
+
+/** Counts one echo write of this process; every ECHO_PRUNE_EVERY-th, prunes what is older than kept. */
+export const echoPruner = (prune: (before: number) => Promise<number>) =>
+  pruner(prune, ECHO_PRUNE_EVERY, ECHO_RECORDS_KEPT_MS);
+
+/**
+ * How long a body is kept after its last put and after every message it was put for is settled: a reader that
+ * looked at the ledger before the mirror settled (a batch's retry, a parked retry) has long finished with it. As
+ * for echoes, the table otherwise grows by a row for almost every message, for the weeks a coexistence runs.
+ */
+export const BODIES_KEPT_MS = 24 * 3_600_000;
+export const BODY_PRUNE_EVERY = 1_000;
+/** A prune runs inside a receiver's answer (as echoes'): at most this many bodies looked at. */
+export const BODY_PRUNE_MOST = 10_000;
+
+/** Counts one body put of this process; every BODY_PRUNE_EVERY-th, prunes what is older than kept. */
+export const bodyPruner = (prune: (before: number) => Promise<number>) =>
+  pruner(prune, BODY_PRUNE_EVERY, BODIES_KEPT_MS);
 
 /** An echo the receivers saw: its event key (a redelivery carries the same), conversation and sync ('' for none). */
 export interface EchoKey {
@@ -235,6 +278,14 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE INDEX IF NOT EXISTS echoes_by_time ON echoes (at);
     CREATE TABLE IF NOT EXISTS echo_counts (sync TEXT NOT NULL, settled_by TEXT NOT NULL, n INTEGER NOT NULL,
       PRIMARY KEY (sync, settled_by));`);
+  // Stores made before bodies were pruned lack when each was last put: their rows (null) are kept for good, since
+  // nothing tells which messages, held or parked somewhere, still carry them.
+  addColumnIfMissing(db, 'bodies', 'at INTEGER');
+  db.exec(`
+    CREATE INDEX IF NOT EXISTS bodies_by_time ON bodies (at) WHERE at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS body_uses (ref TEXT NOT NULL, origin TEXT NOT NULL, origin_id TEXT NOT NULL,
+      settled_at INTEGER, PRIMARY KEY (ref, origin, origin_id)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS body_uses_by_message ON body_uses (origin, origin_id);`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
   // Stores made before the send lease lack its column (their intents read as never leased).
@@ -246,7 +297,55 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
   const refKey = db.prepare<[string], { value: Buffer }>('SELECT value FROM meta WHERE name = ?').get('ref-key')!.value;
-  const insertBody = db.prepare('INSERT OR IGNORE INTO bodies (ref, body) VALUES (?, ?)');
+  // `at` null (kept for good) stays null; a put for messages dates the row anew, as does each redelivery.
+  const upsertBody = db.prepare<[string, string, number | null], { at: number | null }>(`
+      INSERT INTO bodies (ref, body, at) VALUES (?, ?, ?) ON CONFLICT (ref) DO UPDATE
+        SET at = CASE WHEN bodies.at IS NULL OR excluded.at IS NULL THEN NULL ELSE excluded.at END
+      RETURNING at`);
+  // Put again for a message: open again (its event may be handed to a workflow anew).
+  const upsertUse = db.prepare(`INSERT INTO body_uses (ref, origin, origin_id) VALUES (?, ?, ?)
+      ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE body_uses.settled_at IS NOT NULL`);
+  const putBody = db.transaction((ref: string, body: string, uses: readonly BodyUse[] | undefined) => {
+    const { at } = upsertBody.get(ref, body, uses ? Date.now() : null)!;
+    // A body kept for good needs no record of its uses.
+    if (at !== null) for (const u of uses ?? []) upsertUse.run(ref, u.origin, u.originId);
+  });
+  const settleUse = db.prepare('UPDATE body_uses SET settled_at = ? WHERE origin = ? AND origin_id = ?');
+  const settleUses = db.transaction((at: number, origin: Origin, ids: readonly string[]) => {
+    for (const id of ids) settleUse.run(at, origin, id);
+  });
+  // Parked: its retry reads the body, however its mirror was settled before.
+  const reopenUse = db.prepare('UPDATE body_uses SET settled_at = NULL WHERE origin = ? AND origin_id = ?');
+  // The oldest bodies last put before the time, each with whether every message it was put for is settled since
+  // before then (by settleBodies, or its ledger row SENT); a use with no ledger row yet is open.
+  const bodiesToJudge = db.prepare<{ before: number; most: number }, { ref: string; open: number }>(`
+      SELECT ref, EXISTS (SELECT 1 FROM body_uses u
+          LEFT JOIN mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
+        WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= @before)
+          AND (m.state IS NULL OR m.state <> 'SENT' OR m.updated_at >= @before)) AS open
+      FROM bodies b WHERE at < @before ORDER BY at LIMIT @most`);
+  const deleteBody = db.prepare('DELETE FROM bodies WHERE ref = ?');
+  const deleteUses = db.prepare('DELETE FROM body_uses WHERE ref = ?');
+  const deferBody = db.prepare('UPDATE bodies SET at = ? WHERE ref = ?');
+  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST) =>
+    db
+      .transaction(() => {
+        const now = Date.now();
+        let gone = 0;
+        for (const { ref, open } of bodiesToJudge.all({ before, most })) {
+          if (open) {
+            // Still carried by a message not settled: looked at again a retention later, not at every prune.
+            deferBody.run(now, ref);
+            continue;
+          }
+          deleteBody.run(ref);
+          deleteUses.run(ref);
+          gone++;
+        }
+        return gone;
+      })
+      .immediate();
+  const bodyPut = bodyPruner(pruneBodies);
   const selectBody = db.prepare<[string], { body: string }>('SELECT body FROM bodies WHERE ref = ?');
   const select = db.prepare<[string, string], Row>('SELECT * FROM mirrored WHERE origin = ? AND origin_id = ?');
   const intent = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, attempts, intent_at, updated_at)
@@ -345,12 +444,17 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     })();
   const echoWritten = echoPruner(pruneEchoes);
   return {
-    async putBody(body) {
+    async putBody(body, forMessages) {
       // Content-addressed (keyed): a redelivered callback stores nothing new.
       const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
-      insertBody.run(ref, body);
+      putBody(ref, body, forMessages);
+      await bodyPut();
       return ref;
     },
+    async settleBodies(origin, originIds) {
+      settleUses(Date.now(), origin, originIds);
+    },
+    pruneBodies,
     async body(ref) {
       const row = selectBody.get(ref);
       if (!row) throw new Error(`no stored body ${ref}`);
@@ -398,6 +502,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     async park(p) {
       const event = p.event ? JSON.stringify(p.event) : null;
       noteConv(p.conv);
+      const use = parkedBodyUse(p);
+      if (use) reopenUse.run(use.origin, use.originId);
       insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event);
     },
     async unpark(eventKey) {
@@ -478,6 +584,12 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       db.close();
     },
   };
+}
+
+/** The message whose body a parked event's retry will read (none for a group event, or a park without its event). */
+export function parkedBodyUse(p: Pick<ParkedRecord, 'event'>): BodyUse | undefined {
+  const e = p.event;
+  return e?.kind === 'message' && e.msgId !== undefined ? { origin: e.origin, originId: e.msgId } : undefined;
 }
 
 interface DivergenceRow {

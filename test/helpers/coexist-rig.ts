@@ -127,7 +127,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       rig.scheduler = scheduler;
       stops.push(() => scheduler.close());
     }
-    const handoffActivities = options.worker?.handoff ? createHandoffActivities() : undefined;
+    const handoffActivities = options.worker?.handoff ? createHandoffActivities({ store: rig.store }) : undefined;
     if (handoffActivities) stops.push(() => handoffActivities.closeHandoffStores());
     rig.t = await startTemporalTestEnv(options.temporal);
     stops.push(() => rig.t.teardown());
@@ -171,7 +171,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
     rig.receiver = await startReceiver({
       zim: { appId: app.appId, callbackSecret: app.secret },
       legacy: { webhookSecret, echoWays: ['originTag', 'clientMsgId'] },
-      putBody: (b) => rig.store.putBody(b),
+      putBody: (b, forMessages) => rig.store.putBody(b, forMessages),
       notMirrored: r.notMirrored ? recordNotMirrored(rig.store) : undefined,
       echoes: r.settleEchoes ? settleEchoesInStore(rig.store) : undefined,
       handoff: temporalHandoff(rig.t.client, {

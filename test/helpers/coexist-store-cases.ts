@@ -3,7 +3,8 @@
  * reference, the mirror ledger (intent counts attempts and never downgrades SENT, SENT only from INTENT keeping its
  * first writer), the send lease's compare-and-set, group state, parked mirrors and divergences, and the key tables
  * the audit pages through (conversations and users by key range, filled on upgrade), and the echoes the receivers
- * settled (each key counted once, whoever races). Several cases open two stores
+ * settled (each key counted once, whoever races), and the prunes of both (bodies only once every message they were put
+ * for is settled, a day since). Several cases open two stores
  * on one location, as a receiver and a worker on two machines would, and race them.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +25,24 @@ export interface CoexistStoreUnderTest {
   dropKeyTables(location: string): Promise<void>;
   /** Takes the store at `location` (closed) back to the schema before its echoes table (the version before it). */
   dropEchoes(location: string): Promise<void>;
+  /**
+   * Takes the store at `location` (closed) back to the schema before bodies were pruned (no time on a body, no
+   * record of its uses), keeping its bodies: rows as the version before made them.
+   */
+  dropBodyTimes(location: string): Promise<void>;
+  /** How many body uses (messages a body was put for) the store at `location` holds. */
+  countBodyUses(location: string): Promise<number>;
 }
+
+/** A few ms: bodies put one after the other get times in that order (oldest first). */
+const tick = () => new Promise((r) => setTimeout(r, 3));
+
+/** Whether the store still has the body. */
+const has = (s: CoexistStore, ref: string) =>
+  s.body(ref).then(
+    () => true,
+    () => false
+  );
 
 /** Every key of a listing, `limit` at a time, each page after the last key of the one before. */
 async function pageThrough(
@@ -75,12 +93,12 @@ async function using<T>(stores: Promise<CoexistStore[]>, run: (s: CoexistStore[]
 export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
   const one = (run: (s: CoexistStore) => Promise<void>) =>
     using(Promise.all([sut.open(sut.fresh())]), ([s]) => run(s!));
-  const two = (run: (a: CoexistStore, b: CoexistStore) => Promise<void>) => {
+  const two = (run: (a: CoexistStore, b: CoexistStore, at: string) => Promise<void>) => {
     const at = sut.fresh();
     // One after the other: the race of two fresh opens is a case of its own.
     return using(
       sut.open(at).then(async (a) => [a, await sut.open(at)]),
-      ([a, b]) => run(a!, b!)
+      ([a, b]) => run(a!, b!, at)
     );
   };
 
@@ -380,6 +398,193 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       await other.pruneEchoes(Date.now() + 1);
       assert.equal(await s.echoesSettledByReceivers('acme'), 4);
     }));
+
+  it('forgets a body only once every message it was put for is settled since before the time, and looks at it again later when not', () =>
+    two(async (s, other) => {
+      const L = (originId: string) => [{ origin: 'legacy' as const, originId }];
+      const Z = (originId: string) => [{ origin: 'zim' as const, originId }];
+      // Mirrored (SENT), and refused for good (settleBodies): settled.
+      const sent = await s.putBody('mirrored', L('L1'));
+      await s.markSent('legacy', 'L1', 'peer:a:b', 'z1');
+      const refusedRef = await s.putBody('refused', Z('Z1'));
+      await s.recordIntent('zim', 'Z1', 'peer:a:b');
+      await other.settleBodies('zim', ['Z1']);
+      // Held by the import handoff (no ledger row yet), in flight (INTENT), parked after a refusal a retry undid.
+      const held = await s.putBody('held', L('L2'));
+      const inFlight = await s.putBody('in flight', Z('Z2'));
+      await s.recordIntent('zim', 'Z2', 'peer:a:b');
+      const parked = await s.putBody('parked', Z('Z3'));
+      await s.recordIntent('zim', 'Z3', 'peer:a:b');
+      await s.settleBodies('zim', ['Z3']);
+      const event = { eventKey: 'zim:msg:Z3:v', origin: 'zim', conv: 'peer:a:b', kind: 'message' } as const;
+      await other.park({
+        conv: 'peer:a:b',
+        eventKey: event.eventKey,
+        origin: 'zim',
+        subject: 'Z3',
+        reason: 'r',
+        action: 'a',
+        event: { ...event, occurredAt: 1, order: 1, from: 'a', to: 'b', bodyRef: parked, msgId: 'Z3' },
+      });
+      // One text, two messages: one mirrored, the other held.
+      const shared = await s.putBody('ok', L('L4'));
+      await s.markSent('legacy', 'L4', 'peer:a:b', 'z4');
+      assert.equal(await other.putBody('ok', L('L5')), shared);
+      // Put for no message (a group profile): kept for good.
+      const profile = await s.putBody('{"name":"g"}');
+      const all = [sent, refusedRef, held, inFlight, parked, shared, profile];
+
+      const late = await s.putBody('settled late', L('L6'));
+      assert.equal(await s.pruneBodies(Date.now() - 60_000), 0, 'none put that long ago');
+      await tick();
+      const putBefore = Date.now();
+      await tick();
+      // Settled after the time asked: kept until a later prune.
+      await s.markSent('legacy', 'L6', 'peer:a:b', 'z6');
+      assert.equal(await other.pruneBodies(putBefore), 2, 'the mirrored and the refused');
+      assert.deepEqual(
+        await Promise.all(all.map((r) => has(s, r))),
+        [false, false, true, true, true, true, true],
+        'held, in flight, parked, shared with a held message and a profile kept'
+      );
+      assert.equal(await has(s, late), true, 'mirrored after the time asked');
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1, 'settled since: forgotten now');
+      assert.equal(await has(s, late), false);
+
+      // The others were dated anew: not looked at again before a retention later.
+      await s.markSent('legacy', 'L2', 'peer:a:b', 'z2');
+      assert.equal(await s.pruneBodies(putBefore), 0, 'looked at again only later');
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1, 'the held one, mirrored since');
+      assert.equal(await has(other, held), false);
+      await s.markSent('legacy', 'L5', 'peer:a:b', 'z5');
+      assert.equal(await other.pruneBodies(Date.now() + 1), 1, 'the shared text, both its messages mirrored');
+      assert.deepEqual(await Promise.all([inFlight, parked, profile].map((r) => has(s, r))), [true, true, true]);
+
+      // Put again (a redelivery, or a new message with the same text): stored again, open again.
+      assert.equal(await s.putBody('mirrored', L('L1')), sent);
+      assert.equal(await s.body(sent), 'mirrored');
+      assert.equal(await s.pruneBodies(Date.now() - 60_000), 0, 'put just now');
+      await s.settleBodies('zim', ['Z2']);
+      assert.equal(await s.putBody('in flight', Z('Z2')), inFlight);
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1, 'the mirrored one: one settled, then put again, is open');
+      assert.equal(await has(s, inFlight), true);
+
+      // Each put dates the body anew, its messages settled or not (in PostgreSQL, a prune racing a put skips the row
+      // by that date).
+      const again = await s.putBody('again', L('L7'));
+      await s.markSent('legacy', 'L7', 'peer:a:b', 'z7');
+      await tick();
+      const between = Date.now();
+      await tick();
+      assert.equal(await other.putBody('again', L('L7')), again, 'a redelivery');
+      assert.equal(await s.pruneBodies(between), 0, 'put again since');
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1);
+    }));
+
+  it('settles every body of several messages at once (an edit too); a park opens them again', () =>
+    one(async (s) => {
+      const Z = (originId: string) => [{ origin: 'zim' as const, originId }];
+      const first = await s.putBody('first', Z('Z5'));
+      const edited = await s.putBody('first, edited', Z('Z5'));
+      const other = await s.putBody('other', Z('Z6'));
+      const open = await s.putBody('open', Z('Z7'));
+      await s.settleBodies('zim', ['Z5', 'Z6', 'Z9']);
+      await s.settleBodies('zim', []);
+      await s.settleBodies('legacy', ['Z7']);
+      assert.equal(await s.pruneBodies(Date.now() + 1), 3);
+      assert.deepEqual(await Promise.all([first, edited, other, open].map((r) => has(s, r))), [
+        false,
+        false,
+        false,
+        true,
+      ]);
+
+      const parked = await s.putBody('parked', Z('Z8'));
+      const parkedEdit = await s.putBody('parked, edited', Z('Z8'));
+      await s.settleBodies('zim', ['Z8']);
+      await s.park({
+        conv: 'peer:a:b',
+        eventKey: 'zim:msg:Z8:v',
+        origin: 'zim',
+        subject: 'Z8',
+        reason: 'r',
+        action: 'a',
+        event: {
+          eventKey: 'zim:msg:Z8:v',
+          origin: 'zim',
+          conv: 'peer:a:b',
+          kind: 'message',
+          occurredAt: 1,
+          order: 1,
+          bodyRef: parkedEdit,
+          msgId: 'Z8',
+        },
+      });
+      assert.equal(await s.pruneBodies(Date.now() + 1), 0);
+      assert.deepEqual(await Promise.all([parked, parkedEdit].map((r) => has(s, r))), [true, true]);
+    }));
+
+  it('forgets at most as many bodies as asked, oldest first, once each across stores; one still in use takes a place', () =>
+    two(async (s, other, at) => {
+      const refs: string[] = [];
+      const open = await s.putBody('in flight', [{ origin: 'zim', originId: 'open' }]);
+      for (let i = 0; i < 5; i++) {
+        await tick();
+        refs.push(await s.putBody(`body ${i}`, [{ origin: 'legacy', originId: `L${i}` }]));
+        await s.markSent('legacy', `L${i}`, 'peer:a:b', `z${i}`);
+      }
+      await tick();
+      const before = Date.now() + 1;
+      assert.equal(await other.pruneBodies(before, 3), 2, 'the one in flight was the oldest of the three');
+      assert.deepEqual(await Promise.all(refs.map((r) => has(s, r))), [false, false, true, true, true]);
+      // The three left, racing for two each: each forgotten by one of them (the one in flight only looked at).
+      const [x, y] = await Promise.all([s.pruneBodies(before, 2), other.pruneBodies(before, 2)]);
+      assert.equal(x + y, 3, `${x} + ${y}`);
+      await s.pruneBodies(before);
+      assert.deepEqual(await Promise.all(refs.map((r) => has(other, r))), [false, false, false, false, false]);
+      assert.equal(await has(s, open), true);
+      assert.equal(await s.pruneBodies(Date.now() + 1), 0, 'each forgotten once');
+      assert.equal(await sut.countBodyUses(at), 1, 'the uses of a body forgotten go with it');
+    }));
+
+  it('keeps a body a put races a prune for: pruned first, it is stored again; put first, it is not pruned', () =>
+    two(async (s, other) => {
+      for (let i = 0; i < 20; i++) {
+        const text = `raced ${i}`;
+        const ref = await s.putBody(text, [{ origin: 'legacy', originId: `L${i}` }]);
+        await s.markSent('legacy', `L${i}`, 'peer:a:b', `z${i}`);
+        await tick();
+        const before = Date.now();
+        const [, again] = await Promise.all([
+          other.pruneBodies(before),
+          s.putBody(text, [{ origin: 'legacy', originId: `M${i}` }]),
+        ]);
+        assert.equal(again, ref);
+        assert.equal(await other.body(ref), text, `race ${i}`);
+        assert.equal(await s.pruneBodies(Date.now() + 1), 0, `race ${i}: the message put for last is not mirrored`);
+      }
+    }));
+
+  it('keeps the bodies of a store made before bodies were pruned for good, and the same text put again', async () => {
+    const at = sut.fresh();
+    const ref = await using(Promise.all([sut.open(at)]), async ([s]) => {
+      const r = await s!.putBody('from before', [{ origin: 'legacy', originId: 'L1' }]);
+      await s!.markSent('legacy', 'L1', 'peer:a:b', 'z1');
+      return r;
+    });
+    await sut.dropBodyTimes(at);
+    await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
+      assert.equal(await s!.pruneBodies(Date.now() + 1), 0);
+      assert.equal(await t!.putBody('from before', [{ origin: 'legacy', originId: 'L2' }]), ref);
+      await t!.markSent('legacy', 'L2', 'peer:a:b', 'z2');
+      assert.equal(await t!.pruneBodies(Date.now() + 1), 0, 'a message before the upgrade may still carry it');
+      assert.equal(await s!.body(ref), 'from before');
+      const fresh = await s!.putBody('after', [{ origin: 'legacy', originId: 'L3' }]);
+      await s!.markSent('legacy', 'L3', 'peer:a:b', 'z3');
+      assert.equal(await t!.pruneBodies(Date.now() + 1), 1);
+      assert.equal(await has(s!, fresh), false);
+    });
+  });
 
   it('pages its conversations and users in key order, each once, and lists keys written between pages after the cursor', () =>
     two(async (s, other) => {

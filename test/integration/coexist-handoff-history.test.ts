@@ -10,6 +10,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHandoffActivities } from '../../activities/coexist-handoff';
+import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
 import { ledgerKeys } from '../../src/staging/ledger-keys';
@@ -54,7 +55,20 @@ describe('whether a conversation’s history is imported, from the staging ledge
 
   for (const engine of ['sqlite', 'postgres'] as const) {
     it(`answers from the ledger (${engine})`, async () => {
-      const acts = createHandoffActivities({ env: pg.env() });
+      const bodies = openSqliteCoexistStore(path.join(dir, `coexist-${engine}.sqlite`));
+      const acts = createHandoffActivities({ env: pg.env(), store: bodies });
+      // The bodies of the live messages held: those the history holds are dropped, so their bodies may go.
+      const put = (id: string) => bodies.putBody(`live ${id}`, [{ origin: 'legacy', originId: id }]);
+      const held = { m1: await put('m1'), m2: await put('m2'), live: await put('live') };
+      const kept = async (): Promise<Record<string, boolean>> => {
+        const out: Record<string, boolean> = {};
+        for (const [id, ref] of Object.entries(held))
+          out[id] = await bodies.body(ref).then(
+            () => true,
+            () => false
+          );
+        return out;
+      };
       try {
         let location: string;
         if (engine === 'sqlite') {
@@ -99,8 +113,11 @@ describe('whether a conversation’s history is imported, from the staging ledge
             imported: false,
             waiting: '2 of 3 staged messages imported',
           });
+          assert.equal(await bodies.pruneBodies(Date.now() + 1), 0, 'not imported: every body kept');
           await store.ledgerPut('peer-messages', [{ key: ledgerKeys.message('bob', 'm2'), status: 'failed' }]);
           const settled = await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'live']);
+          await bodies.pruneBodies(Date.now() + 1);
+          assert.deepEqual(await kept(), { m1: false, m2: false, live: true });
           assert.deepEqual(
             { ...settled, inHistory: settled.imported ? [...settled.inHistory].sort() : [] },
             {
@@ -126,6 +143,7 @@ describe('whether a conversation’s history is imported, from the staging ledge
         }
       } finally {
         await acts.closeHandoffStores();
+        await bodies.close();
       }
     });
   }

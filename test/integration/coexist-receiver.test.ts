@@ -222,7 +222,7 @@ describe('receiver settling echoes of recorded mirrors in the store', () => {
     receiver = await startReceiver({
       zim: { appId: APP_ID, callbackSecret: ZIM_SECRET },
       legacy: { webhookSecret: LEGACY_SECRET, echoWays: ['clientMsgId'] },
-      putBody: (b) => store.putBody(b),
+      putBody: (b, forMessages) => store.putBody(b, forMessages),
       echoes: settleEchoesInStore(store, 'acme'),
       accepting: async () => accepting,
       handoff: async (e) => {

@@ -34,6 +34,19 @@ describe('coexistence store on SQLite', () => {
       db.exec('DROP TABLE echoes');
       db.close();
     },
+    async dropBodyTimes(location) {
+      const db = new Database(location);
+      db.exec('DROP INDEX bodies_by_time; ALTER TABLE bodies DROP COLUMN at; DROP TABLE body_uses');
+      db.close();
+    },
+    async countBodyUses(location) {
+      const db = new Database(location, { readonly: true });
+      try {
+        return db.prepare<[], number>('SELECT count(*) FROM body_uses').pluck().get()!;
+      } finally {
+        db.close();
+      }
+    },
   });
 });
 
@@ -58,6 +71,24 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
       try {
         await db.pool.query(`DROP TABLE zm_coexist_echoes;
           DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 4`);
+      } finally {
+        await db.close();
+      }
+    },
+    async dropBodyTimes(location) {
+      const { db } = openStagingDatabase(location, pg.env());
+      try {
+        await db.pool.query(`DROP TABLE zm_coexist_body_uses; ALTER TABLE zm_coexist_bodies DROP COLUMN at;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 6`);
+      } finally {
+        await db.close();
+      }
+    },
+    async countBodyUses(location) {
+      const { db } = openStagingDatabase(location, pg.env());
+      try {
+        const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM zm_coexist_body_uses');
+        return rows[0]!.n;
       } finally {
         await db.close();
       }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { BodyUse } from '../../src/coexist/coexist-store';
 import type { LegacyRoutingEvent } from '../../src/coexist/legacy-contract';
 import { normaliseLegacy, normaliseZim, type EchoWay } from '../../src/coexist/receiver/normalise';
 import type { ZimCallback } from '../../src/zim-callbacks';
@@ -86,6 +87,47 @@ describe('normalising ZIM callbacks', () => {
       ]
     );
     assert.deepEqual(await normaliseZim(sendMsg(server), putBody), []);
+  });
+
+  it('puts a body for the messages that carry it (each receiver of a server send), a group profile for none', async () => {
+    const puts: unknown[] = [];
+    const record = async (b: string, forMessages?: readonly BodyUse[]) => {
+      puts.push([b, forMessages]);
+      return `b:${b.length}`;
+    };
+    await normaliseZim(
+      sendMsg({
+        source: 0,
+        conv_id: '',
+        msg_id: '',
+        msg_body: 'to two',
+        user_list: [
+          { UserId: 'zed', MsgId: '21', MsgSeq: 1 },
+          { UserId: 'bob', MsgId: '22', MsgSeq: 1 },
+          { UserId: '', MsgId: '23', MsgSeq: 1 },
+        ],
+      }),
+      record
+    );
+    await normaliseZim(sendMsg({ conv_type: 2, conv_id: 'g1', msg_id: '31', msg_body: 'to a group' }), record);
+    await normaliseLegacy(legacyMessage(), ['clientMsgId'], record);
+    await normaliseLegacy(
+      { eventId: 'e2', occurredAt: 7, type: 'group.changed', groupId: 'g3', operator: 'ann', name: 'N' },
+      ['originTag'],
+      record
+    );
+    assert.deepEqual(puts, [
+      [
+        'to two',
+        [
+          { origin: 'zim', originId: '21' },
+          { origin: 'zim', originId: '22' },
+        ],
+      ],
+      ['to a group', [{ origin: 'zim', originId: '31' }]],
+      ['hello', [{ origin: 'legacy', originId: 'm1' }]],
+      ['{"name":"N"}', undefined],
+    ]);
   });
 
   it('tells an edit (new body, same msg_id) from a redelivery by the body reference in the key', async () => {

@@ -3,42 +3,51 @@
  * nothing to sync). Bodies go to the store here; events carry only the reference.
  */
 import { CONV_TYPE, type ZimCallback } from '../../zim-callbacks';
+import type { BodyUse } from '../coexist-store';
 import { conversationKey, type LegacyRoutingEvent } from '../legacy-contract';
 import { CLIENT_MSG_ID_PREFIX, legacyIdInPayload, ORIGIN_TAG_PREFIX, type SyncEvent } from '../sync-event';
 
 export type EchoWay = 'originTag' | 'clientMsgId';
+/** Stores a body for the messages that carry it (none: kept for good), returning its reference (CoexistStore). */
+export type PutBody = (body: string, forMessages?: readonly BodyUse[]) => Promise<string>;
 
 const peerConv = (a: string, b: string) => conversationKey({ kind: 'peer', users: [a, b] });
 
-export async function normaliseZim(cb: ZimCallback, putBody: (b: string) => Promise<string>): Promise<SyncEvent[]> {
+export async function normaliseZim(cb: ZimCallback, putBody: PutBody): Promise<SyncEvent[]> {
   if (cb.event === 'send_msg') {
     // A failed send stored nothing; rooms are not conversations.
     if (cb.send_result !== 0 || cb.conv_type === CONV_TYPE.room) return [];
     const group = cb.conv_type === CONV_TYPE.group;
-    const receivers = group
-      ? [{ to: undefined, msgId: cb.msg_id, seq: cb.msg_seq ?? 0 }]
-      : cb.user_list?.length
-        ? cb.user_list.map((u) => ({ to: u.UserId, msgId: u.MsgId, seq: u.MsgSeq }))
-        : [{ to: cb.conv_id, msgId: cb.msg_id, seq: cb.msg_seq ?? 0 }];
+    const receivers = (
+      group
+        ? [{ to: undefined, msgId: cb.msg_id, seq: cb.msg_seq ?? 0 }]
+        : cb.user_list?.length
+          ? cb.user_list.map((u) => ({ to: u.UserId, msgId: u.MsgId, seq: u.MsgSeq }))
+          : [{ to: cb.conv_id, msgId: cb.msg_id, seq: cb.msg_seq ?? 0 }]
+    ).filter((r) => r.msgId !== '' && (group || (r.to ?? '') !== ''));
     const echo = cb.source === 1;
-    const bodyRef = echo ? undefined : await putBody(cb.msg_body);
+    // Kept until each receiver's copy is mirrored (their ledger rows).
+    const bodyRef = echo
+      ? undefined
+      : await putBody(
+          cb.msg_body,
+          receivers.map((r) => ({ origin: 'zim', originId: r.msgId }))
+        );
     // The (keyed) body reference tells an edit (same msg_id, new body) from a redelivery; an echo has no body kept.
     const version = bodyRef?.slice(-16) ?? 'echo';
-    return receivers
-      .filter((r) => r.msgId !== '' && (group || (r.to ?? '') !== ''))
-      .map((r) => ({
-        eventKey: `zim:msg:${r.msgId}:${version}`,
-        origin: 'zim',
-        conv: group ? `group:${cb.conv_id}` : peerConv(cb.from_user_id, r.to!),
-        kind: echo ? 'echo' : 'message',
-        occurredAt: cb.msg_time,
-        order: r.seq,
-        from: cb.from_user_id,
-        ...(group ? { groupId: cb.conv_id } : { to: r.to! }),
-        ...(bodyRef !== undefined ? { bodyRef } : {}),
-        msgId: r.msgId,
-        ...(echo ? withEchoOf(legacyIdInPayload(cb.payload)) : {}),
-      }));
+    return receivers.map((r) => ({
+      eventKey: `zim:msg:${r.msgId}:${version}`,
+      origin: 'zim',
+      conv: group ? `group:${cb.conv_id}` : peerConv(cb.from_user_id, r.to!),
+      kind: echo ? 'echo' : 'message',
+      occurredAt: cb.msg_time,
+      order: r.seq,
+      from: cb.from_user_id,
+      ...(group ? { groupId: cb.conv_id } : { to: r.to! }),
+      ...(bodyRef !== undefined ? { bodyRef } : {}),
+      msgId: r.msgId,
+      ...(echo ? withEchoOf(legacyIdInPayload(cb.payload)) : {}),
+    }));
   }
   const users =
     cb.event === 'group_create' || cb.event === 'group_destroy'
@@ -90,11 +99,7 @@ function echoedZimId(m: { originTag?: string | undefined; clientMsgId?: string |
   return undefined;
 }
 
-export async function normaliseLegacy(
-  e: LegacyRoutingEvent,
-  ways: EchoWay[],
-  putBody: (b: string) => Promise<string>
-): Promise<SyncEvent[]> {
+export async function normaliseLegacy(e: LegacyRoutingEvent, ways: EchoWay[], putBody: PutBody): Promise<SyncEvent[]> {
   if (e.type === 'message.created') {
     const m = e.message;
     const echoOf = echoedZimId(m, ways);
@@ -110,7 +115,9 @@ export async function normaliseLegacy(
       order: m.seq,
       from: m.from,
       ...(e.conversation.kind === 'group' ? { groupId: e.conversation.groupId } : to ? { to } : {}),
-      ...(echoOf === undefined ? { bodyRef: await putBody(m.body) } : { echoOf }),
+      ...(echoOf === undefined
+        ? { bodyRef: await putBody(m.body, [{ origin: 'legacy', originId: m.id }]) }
+        : { echoOf }),
       msgId: m.id,
     };
     return [event];

@@ -16,13 +16,13 @@ import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER, LegacyRoutingEventSch
 import { LEGACY_MAX_SKEW_SECONDS, verifyLegacySignature } from '../legacy-signature';
 import type { SyncEvent } from '../sync-event';
 import type { EchoSettling } from './echo-settling';
-import { normaliseLegacy, normaliseZim, type EchoWay } from './normalise';
+import { normaliseLegacy, normaliseZim, type EchoWay, type PutBody } from './normalise';
 import { ReplayCache } from './replay-cache';
 
 export interface ReceiverOptions {
   zim: { appId: number; callbackSecret: string };
   legacy: { webhookSecret: string; echoWays: EchoWay[] };
-  putBody: (body: string) => Promise<string>;
+  putBody: PutBody;
   /**
    * Records a message the sync leaves on its side by policy: a ZIM server-API send (`source` 1) without our tag is
    * the app backend's own, not mirrored (§3); the audit must not take it for one whose callback was lost.

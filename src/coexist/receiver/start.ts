@@ -56,7 +56,7 @@ export function startCoexistReceiver(s: CoexistReceiverSettings): Promise<Receiv
     host: s.host,
     zim: s.zim,
     legacy: { webhookSecret: s.legacyWebhookSecret, echoWays: s.echoWays },
-    putBody: (b) => s.store.putBody(b),
+    putBody: (b, forMessages) => s.store.putBody(b, forMessages),
     notMirrored: recordNotMirrored(s.store),
     echoes: settleEchoesInStore(s.store, s.syncName),
     handoff: temporalHandoff(s.client, {
@@ -84,7 +84,7 @@ export async function createCoexistWorker(o: {
   const activation = workflowActivationOptions(o.env);
   const zim = new ZimClient(o.zim);
   const scheduler = o.scheduler ? { scheduler: o.scheduler } : {};
-  const handoff = createHandoffActivities(o.env ? { env: o.env } : {});
+  const handoff = createHandoffActivities({ store: o.store, ...(o.env ? { env: o.env } : {}) });
   const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
