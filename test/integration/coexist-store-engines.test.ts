@@ -54,45 +54,41 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
   const pg = useLocalPostgres();
   /** The URL as an operator gives it: no password (that comes from the environment). */
   const url = (schema: string) => `${pg.server().url}?schema=${schema}`;
+  /** Runs SQL on a store's schema behind its back (an older store's tables, a count). */
+  const query = async <R extends object>(location: string, sql: string): Promise<R[]> => {
+    const { db } = openStagingDatabase(location, pg.env());
+    try {
+      return (await db.pool.query<R>(sql)).rows;
+    } finally {
+      await db.close();
+    }
+  };
   coexistStoreCases({
     fresh: () => url(`coexist_${n++}`),
     open: (location) => openCoexistStore(location, pg.env()),
-    async dropKeyTables(location) {
-      const { db } = openStagingDatabase(location, pg.env());
-      try {
-        await db.pool.query(`DROP TABLE zm_coexist_known_conversations, zm_coexist_known_users;
-          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 3`);
-      } finally {
-        await db.close();
-      }
+    dropKeyTables: async (location) => {
+      await query(
+        location,
+        `DROP TABLE zm_coexist_known_conversations, zm_coexist_known_users;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 3`
+      );
     },
-    async dropEchoes(location) {
-      const { db } = openStagingDatabase(location, pg.env());
-      try {
-        await db.pool.query(`DROP TABLE zm_coexist_echoes;
-          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 4`);
-      } finally {
-        await db.close();
-      }
+    dropEchoes: async (location) => {
+      await query(
+        location,
+        `DROP TABLE zm_coexist_echoes;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 4`
+      );
     },
-    async dropBodyTimes(location) {
-      const { db } = openStagingDatabase(location, pg.env());
-      try {
-        await db.pool.query(`DROP TABLE zm_coexist_body_uses; ALTER TABLE zm_coexist_bodies DROP COLUMN at;
-          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 6`);
-      } finally {
-        await db.close();
-      }
+    dropBodyTimes: async (location) => {
+      await query(
+        location,
+        `DROP TABLE zm_coexist_body_uses; ALTER TABLE zm_coexist_bodies DROP COLUMN at;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 6`
+      );
     },
-    async countBodyUses(location) {
-      const { db } = openStagingDatabase(location, pg.env());
-      try {
-        const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM zm_coexist_body_uses');
-        return rows[0]!.n;
-      } finally {
-        await db.close();
-      }
-    },
+    countBodyUses: async (location) =>
+      (await query<{ n: number }>(location, 'SELECT count(*)::int AS n FROM zm_coexist_body_uses'))[0]!.n,
   });
 
   it('sits beside a staging ledger in the same schema, each under its own schema component', async () => {
