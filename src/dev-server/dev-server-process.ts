@@ -10,6 +10,7 @@ import type { SearchAttributeType } from '@temporalio/common';
 import { serverChild } from '../process/server-child';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { locateTemporalCli } from '../temporal-cli/locate';
+import { FLAG_STUCK_RUNS_SOONER } from '../worker/stuck-run-repair';
 
 export interface DevServerProcessOptions {
   /** The SQLite file that holds every workflow across restarts. */
@@ -105,7 +106,7 @@ export async function startDevServerProcess(options: DevServerProcessOptions): P
     'frontend.enableServerVersionCheck=false',
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${CLI_TYPE[a.type]}`]),
     ...Object.entries(options.sqlitePragmas ?? {}).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]),
-    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([k, v]) => [
+    ...Object.entries({ ...FLAG_STUCK_RUNS_SOONER, ...options.dynamicConfig }).flatMap(([k, v]) => [
       '--dynamic-config-value',
       `${k}=${JSON.stringify(v)}`,
     ]),

@@ -5,6 +5,7 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
+import { FLAG_STUCK_RUNS_SOONER } from '../worker/stuck-run-repair';
 import { devServerExecutable, locateTemporalCli, type TemporalCli } from '../temporal-cli/locate';
 
 export interface DevServerOptions {
@@ -30,7 +31,7 @@ export interface DevServer {
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = await locateTemporalCli({ log: options.log });
-  const extraArgs = Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
+  const extraArgs = Object.entries({ ...FLAG_STUCK_RUNS_SOONER, ...options.dynamicConfig }).flatMap(([key, value]) => [
     '--dynamic-config-value',
     `${key}=${JSON.stringify(value)}`,
   ]);

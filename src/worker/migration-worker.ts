@@ -2,8 +2,9 @@
  * A worker that runs migrations: the workflows, and the activities bound to one ZIM app (client + shared call
  * schedule) and to the staging databases the migrations name. The ServerSecret stays in this process.
  */
+import { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_BUDGET_HEADROOM_PERCENT, type ZimConfig } from '../config/zim-config';
 import { openDatabase } from '../postgres/database';
@@ -15,6 +16,7 @@ import type { MigrationStore } from '../staging/migration-store';
 import { ZimClient } from '../zim-client';
 import { workflowBundle } from './workflow-bundle';
 import { stickyQueueTimeout } from './sticky-queue';
+import { startStuckRunRepair } from './stuck-run-repair';
 import { workflowActivationOptions } from './workflow-activation-timeout';
 import { DEFAULT_WORKFLOW_HEAP_MB, withWorkflowHeap, workflowMemorySettings } from './workflow-memory';
 
@@ -25,6 +27,8 @@ export interface MigrationWorkerOptions {
   zim: ZimConfig;
   /** Extra Temporal worker options (tests shorten sticky timeouts, benchmarks raise concurrency). */
   workerOptions?: Partial<WorkerOptions>;
+  /** How often to look for runs stuck on a nondeterminism error (src/worker/stuck-run-repair.ts); default 15 s. */
+  repairEveryMs?: number;
 }
 
 export interface MigrationWorker {
@@ -108,9 +112,18 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
   return {
     worker,
     async run() {
+      const repair = startStuckRunRepair({
+        client: new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }),
+        taskQueue: options.taskQueue,
+        everyMs: options.repairEveryMs,
+        warn: (message) => {
+          Runtime.instance().logger.warn(message);
+        },
+      });
       try {
         await worker.run();
       } finally {
+        await repair.stop();
         await zim.close();
         await closeScheduler();
         for (const store of opened.values()) await (await store.catch(() => undefined))?.close();

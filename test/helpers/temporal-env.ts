@@ -14,6 +14,7 @@ import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { createActivities } from '../../activities';
 import { installWorkerLogger } from '../../src/worker/worker-logger';
 import { workflowActivationOptions } from '../../src/worker/workflow-activation-timeout';
+import { startStuckRunRepair } from '../../src/worker/stuck-run-repair';
 
 let runtimeInstalled = false;
 
@@ -50,11 +51,14 @@ export async function startTemporalTestEnv(options: DevServerOptions = {}): Prom
       taskQueue,
     });
     const runPromise = worker.run();
+    // As the migration worker does: a run the SDK left unable to replay is reset, not left to hang the test.
+    const repair = startStuckRunRepair({ client: server.env.client, taskQueue, everyMs: 2_000, warn: console.warn });
     const handle: RunningWorker = {
       worker,
       taskQueue,
       async stop() {
         running.delete(handle);
+        await repair.stop();
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await runPromise;
       },
