@@ -2,8 +2,9 @@
  * How precisely two ways of rate limiting hold a 20 calls/s budget, measured in one run on a real dev server:
  *   task-queue: Temporal's server-side limit (WorkerOptions.maxTaskQueueActivitiesPerSecond);
  *   scheduler:  our global call schedule (src/rate-limit), reserved by each activity before it calls.
- * The workload is the real migrationWorkflow (peer-messages stage) with in-memory activities, so only the
- * orchestration and the limiter are measured. Prints achieved rate / budget, the most calls in any one-second
+ * The workload is the real migrationWorkflow's accounts stage, one page activity per call, with in-memory
+ * activities, so only the orchestration and the limiter are measured. (A page stage, because a task-queue limit
+ * applies to activities the server dispatches: the message imports are local activities, which it never sees.) Prints achieved rate / budget, the most calls in any one-second
  * window, and how many calls a fixed one-second-window limiter (like ZIM's) would have refused.
  *
  *   npm run bench:rate-limit -- [--calls 600] [--rate 20]
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { startDevServer } from '../dev-server/start-dev-server';
 import { SqliteCallScheduler } from '../rate-limit/call-scheduler';
+import { STAGE_ACTION } from '../shared/stages';
 import { workflowIds } from '../shared/workflow-api';
 import { fakeMigrationActivities } from '../testing/fake-migration-activities';
 import { workflowActivationOptions } from '../worker/workflow-activation-timeout';
@@ -59,19 +61,19 @@ async function main() {
   installWorkerLogger('WARN');
   const server = await startDevServer();
   const bundle = await workflowBundle();
-  const owners = 30;
 
   const run = async (mode: 'task-queue' | 'scheduler') => {
     const scheduler =
       mode === 'scheduler'
         ? new SqliteCallScheduler(path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'b.sqlite'), { appId: 1 })
         : undefined;
-    await scheduler?.setRate('ImportPeerMsg', rate);
+    await scheduler?.setRate(STAGE_ACTION.accounts, rate);
     const fake = fakeMigrationActivities({
-      owners,
-      stepsPerOwner: Math.ceil(calls / owners),
+      owners: 0,
+      stepsPerOwner: 0,
       groups: 0,
-      beforeCall: scheduler ? async () => void (await scheduler.acquire('ImportPeerMsg')) : undefined,
+      pages: { accounts: calls },
+      beforeCall: scheduler ? async () => void (await scheduler.acquire(STAGE_ACTION.accounts)) : undefined,
     });
     const taskQueue = `bench-${mode}`;
     const worker = await Worker.create({
@@ -88,12 +90,12 @@ async function main() {
       server.env.client.workflow.execute('migrationWorkflow', {
         taskQueue,
         workflowId: workflowIds.migration(migrationId),
-        args: [{ migrationId, stagingPath: '-', stages: ['peer-messages'], tuning: { childWindow: owners } }],
+        args: [{ migrationId, stagingPath: '-', stages: ['accounts'] }],
       })
     );
     await scheduler?.close();
     return windowStats(
-      fake.calls.filter((c) => c.stage === 'peer-messages').map((c) => c.at),
+      fake.calls.filter((c) => c.stage === 'accounts').map((c) => c.at),
       rate
     );
   };
