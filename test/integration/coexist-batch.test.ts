@@ -3,7 +3,8 @@
  * (then one of ZIM messages) piles up behind the mirror in flight, and the conversation's workflow mirrors the ready
  * ones in batches, one activity each (docs/coexistence.md §3). Every message arrives once, in its side's order, in
  * fewer mirror activities than messages; a send whose record failed inside a batch is found in the tail by the
- * retry. A conversation history recorded before batches replays through the current code.
+ * retry. Conversation histories recorded before batches, and while a batch took one side only, replay through the
+ * current code.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -153,6 +154,18 @@ describe('a backlog in one conversation', { timeout: 240_000 }, () => {
     // Recorded with the conversation workflow of commit b2cae57 (binary protobuf): six legacy messages, then three
     // ZIM ones, signalled at once, each mirror 300 ms long, so that ready messages queued behind each.
     const file = path.join(__dirname, '../fixtures/coexist-conversation-before-batch.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist:peer:ann:bob');
+  });
+
+  it('replays a conversation recorded while batches took one side only (patch marker mirror-batch-either-side)', async () => {
+    // Recorded with the conversation workflow of commit 450bfeb, 2a66a45's parent (binary protobuf, 79 events), on
+    // this rig: legacy L0's mirror held in flight while L1-L4, Z1, L5, L6, Z2, Z3 arrived (L legacy, Z ZIM), all
+    // ready when it returned. Each batch took its head's side only: mirrorToZim L0, mirrorBatch L1-L4, mirrorToLegacy
+    // Z1 alone, mirrorBatch L5-L6, mirrorBatch Z2-Z3, then the close signal. Its only marker is mirror-batch. A batch
+    // shorter than the current code would take replays as stopped early (the rest go back to the inbox), but the
+    // lone Z1 does not: taking L5-L6 in with it would schedule mirrorBatch where the history has mirrorToLegacy.
+    const file = path.join(__dirname, '../fixtures/coexist-conversation-one-side-batches.history.pb');
     const history = temporal.api.history.v1.History.decode(readFileSync(file));
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist:peer:ann:bob');
   });
