@@ -3,12 +3,15 @@
  * routing webhook and ZIM's callbacks into the receiver) starts before the export is taken; the export is staged
  * and imported by the real migration into the ZIM emulator, writing the real staging ledger. Live legacy messages
  * of a conversation whose history is not imported are held; once it is, those the history holds are dropped and
- * the rest mirrored, once. A conversation the staging does not hold waits only for the accounts.
+ * the rest mirrored, once. A conversation the staging does not hold waits only for the accounts. A conversation
+ * whose handoff released one message at a time (recorded before batches of released messages) replays.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { handoffSetting, type HandoffSetting } from '../../src/coexist/handoff-setting';
 import { historyContains } from '../../src/testing/history-search';
@@ -225,5 +228,17 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.match(parked.find((p) => p.subject === 'ef-3')!.reason, /2 live legacy messages already held/);
     assert.match(parked.find((p) => p.subject === 'ef-1')!.reason, /the sync stopped before/);
     assert.match(parked[0]!.action, /coexist parked --retry/);
+  });
+
+  it('replays a conversation whose handoff released its held messages one at a time (before handoff-release-batch)', async () => {
+    // Recorded with the conversation workflow of commit e6dd71f, f0771ca's parent (binary protobuf, 157 events), on
+    // this rig with users ann and bob only: A1, A2 held before the export, A3-A6 after it; handoffHistory checked
+    // five times (no staging, import not started, accounts, messages, imported), dropped A1, A2 (in the history) and
+    // released A3-A6 in a mirrorToZim each, their echoes arriving meanwhile; then A7 and a ZIM message live, in one
+    // mirrorBatch, and the close signal. Markers: import-handoff, echo-of-known-mirror, mirror-batch-either-side,
+    // mirror-batch, and no handoff-release-batch: releasing the four in one batch would not replay.
+    const file = path.join(__dirname, '../fixtures/coexist-conversation-handoff-before-release-batch.history.pb');
+    const history = temporal.api.history.v1.History.decode(readFileSync(file));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'coexist:peer:ann:bob');
   });
 });
