@@ -19,10 +19,14 @@ export class ChildReports {
 
   /**
    * Counts a report; true when it is the child's final one. The stage passes only reports of children it waits
-   * for (a finished child's late duplicates stop at its in-flight check).
+   * for (a finished child's late duplicates stop at its in-flight check), so a final report is taken whatever its
+   * number when `finalWhateverItsSeq` says so: a run reset to its first task (src/worker/stuck-run-repair.ts)
+   * numbers its reports from the start again, and when it ends sooner than the run it replaced (a cancel re-applied
+   * early), its final report has a number the stage has already seen. Dropped, the stage would wait for it forever.
    */
-  take(report: ChildReport): boolean {
-    if ((this.latest[report.childId]?.seq ?? 0) >= report.seq) return false;
+  take(report: ChildReport, finalWhateverItsSeq: () => boolean = () => false): boolean {
+    const stale = (this.latest[report.childId]?.seq ?? 0) >= report.seq;
+    if (stale && !(report.finished && finalWhateverItsSeq())) return false;
     if (!report.finished) {
       this.latest[report.childId] = { seq: report.seq, totals: report.totals };
       return false;

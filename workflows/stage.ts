@@ -11,6 +11,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -90,6 +91,10 @@ const FANOUT_CHILD: Record<FanoutStage, { kind: EntityKind; id: (m: string, e: s
 };
 
 const REPORT_EVERY_MS = 2_000;
+/** Patch marker: a child's final report is taken even with a number already seen (a reset run's, child-reports.ts). */
+const FINAL_REPORT_WHATEVER_ITS_SEQ = 'final-report-whatever-its-seq';
+/** Patch marker: a cancelled stage waiting for its children checks on them after a quiet spell, as a running one. */
+const CANCELLED_WAIT_CHECKS_CHILDREN = 'cancelled-wait-checks-children';
 
 export async function stageWorkflow(input: StageInput): Promise<Counts> {
   setCurrentDetails(
@@ -130,7 +135,8 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
   setHandler(childReportSignal, (report) => {
     const starting = starts.starting.has(report.childId);
     if (!inFlight.has(report.childId) && !starting) return; // a late or duplicate report of a child counted finished
-    if (!reports.take(report)) return;
+    // Asked only when a final report comes with a number already seen: runs recorded before take it as stale.
+    if (!reports.take(report, () => patched(FINAL_REPORT_WHATEVER_ITS_SEQ))) return;
     inFlight.delete(report.childId);
     if (starting) starts.finishedWhileStarting.add(report.childId);
   });
@@ -258,6 +264,10 @@ export async function stageWorkflow(input: StageInput): Promise<Counts> {
         counts: c.counts,
       }).catch((err: unknown) => startFailures.push(err));
     }
+    // Cancelled: wait for the children in flight to end, still checking on them after a quiet spell (one that was
+    // terminated never reports). Runs recorded before waited without the check.
+    if (control.state.cancelled && busy() > 0 && patched(CANCELLED_WAIT_CHECKS_CHILDREN))
+      await waitQuietly(() => busy() === 0);
     await condition(() => busy() === 0);
     throwIfAStartFailed();
   }

@@ -38,6 +38,19 @@ describe('a stage counting its children from their reports', () => {
     assert.equal(reports.current().done, 6);
   });
 
+  it("takes a reset run's final report though its number was seen (the run replaced sent more), when told to", () => {
+    // The run replaced reported 3 times; its reset run, cancelled early, ends with its second report.
+    const reports = new ChildReports(emptyCounts(5), {});
+    reports.take(report('a', 3, 3));
+    assert.equal(reports.take(report('a', 2, 1, true)), false, 'as recorded before the patch: stale');
+    assert.equal(reports.take(report('a', 1, 1)), false, "a reset run's early progress report stays stale");
+    assert.equal(
+      reports.take(report('a', 2, 1, true), () => true),
+      true
+    );
+    assert.equal(reports.current().done, 1, 'its final totals replace what the run replaced reported');
+  });
+
   it('forgets a child before it is started again, which counts its steps anew from the ledger', () => {
     const reports = new ChildReports(emptyCounts(5), {});
     reports.take(report('a', 3, 3));
