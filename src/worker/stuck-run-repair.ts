@@ -111,7 +111,7 @@ export function startStuckRunRepair(options: StuckRunRepairOptions): StuckRunRep
       if ((await pass()) === 'unsupported') {
         options.warn(
           'this Temporal server does not flag runs stuck on a nondeterminism error (TemporalReportedProblems): ' +
-            'such a run needs `temporal workflow reset --type FirstWorkflowTask` by hand (docs/operations.md)'
+            'such a run needs `temporal workflow reset --type FirstWorkflowTask` by hand (docs/troubleshooting.md, "A stage is stuck")'
         );
         return;
       }
