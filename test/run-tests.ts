@@ -25,33 +25,14 @@ const ALONE: Record<string, string> = {
   'test/integration/chaos-coexist.test.ts': 'kills land at seeded points while traffic flows',
 };
 
-/**
- * Files run two at a time start in this order: the longest first (60–150 s each when paired in CI, 2026-12-07), then
- * the other integration files, then the unit files, short, last, so that both slots run out of work together. In
- * directory order the unit files went first and a long file often ran alone at the end (the paired run took 797 s
- * where its files' durations summed to about 1,420 s over two slots).
- */
-const LONGEST_FIRST = [
-  'test/integration/cli-dev.test.ts',
-  'test/integration/catch-up-rounds.test.ts',
-  'test/integration/cli-coexist.test.ts',
-  'test/integration/cli-migration-control.test.ts',
-  'test/integration/catch-up-rounds-postgres.test.ts',
-  'test/integration/catch-up-budgets.test.ts',
-  'test/integration/extract-sendbird.test.ts',
-  'test/integration/catch-up-killed-worker.test.ts',
-  'test/integration/temporal-ui.test.ts',
-  'test/integration/migration-e2e.test.ts',
-];
-
 const root = path.resolve(__dirname, '..');
-const files = ['integration', 'unit'].flatMap((dir) =>
+const files = ['unit', 'integration'].flatMap((dir) =>
   readdirSync(path.join(root, 'test', dir))
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => `test/${dir}/${f}`)
 );
-for (const f of [...Object.keys(ALONE), ...LONGEST_FIRST])
-  if (!files.includes(f)) throw new Error(`test/run-tests.ts: ${f} is listed but does not exist`);
+for (const f of Object.keys(ALONE))
+  if (!files.includes(f)) throw new Error(`test/run-tests.ts: ${f} is listed in ALONE but does not exist`);
 
 const run = (concurrency: number, list: string[]) =>
   spawnSync(
@@ -61,7 +42,10 @@ const run = (concurrency: number, list: string[]) =>
   ).status ?? 1;
 
 const alone = run(1, Object.keys(ALONE));
-const paired = run(2, [...LONGEST_FIRST, ...files.filter((f) => !(f in ALONE) && !LONGEST_FIRST.includes(f))]);
+const paired = run(
+  2,
+  files.filter((f) => !(f in ALONE))
+);
 if (alone !== 0 || paired !== 0) {
   console.error(
     `\ntest:all failed: ${[alone !== 0 && 'the files run alone', paired !== 0 && 'the files run two at a time'].filter(Boolean).join(' and ')} (see ✖ above)`
