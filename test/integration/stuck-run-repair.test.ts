@@ -92,7 +92,7 @@ describe('runs that cannot replay, are reset, or never report', { timeout: 240_0
       assert.deepEqual(
         listed.filter((r) => r !== stuckRun),
         [],
-        'only the stuck run was ever listed'
+        'the query lists no other run (not the parent)'
       );
     } finally {
       migrationWorker.worker.shutdown();
