@@ -24,8 +24,12 @@ export interface SendbirdEmulatorOptions {
   exportJobMs?: number;
   /** Longest window one messages export may cover (source-formats.md §1.1 A: 7 days to be safe; the old doc said 31). */
   maxExportWindowMs?: number;
-  /** Seeded faults: export jobs (1-based creation order) that end `failed`; the first downloads answered 403 expired. */
-  faults?: { failExportJobs?: number[]; expireDownloads?: number };
+  /**
+   * Seeded faults: export jobs (1-based creation order) that end `failed`; the first downloads answered 403 expired;
+   * every Nth request answered 429 whatever the pace (a test's proof that Retry-After is honoured, which the rate limit
+   * alone gives only on a machine fast enough to exceed it).
+   */
+  faults?: { failExportJobs?: number[]; expireDownloads?: number; tooManyEvery?: number };
   /** The clock of export jobs and file links (ms); a test passes its own to step through them without sleeping. */
   now?: () => number;
 }
@@ -166,6 +170,19 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
   };
   const error = (res: ServerResponse, status: number, code: number, message: string) =>
     send(res, status, { error: true, code, message });
+  /** Sendbird's answer to a request over the limit: Retry-After in whole seconds, its own header in fractions. */
+  const tooMany = (res: ServerResponse, waitSeconds: number) => {
+    stats.tooMany++;
+    send(
+      res,
+      429,
+      { error: true, code: 500910, message: 'Too many requests.' },
+      {
+        'retry-after': String(Math.ceil(waitSeconds)),
+        'x-ratelimit-retryafter': waitSeconds.toFixed(3),
+      }
+    );
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -179,21 +196,14 @@ export async function startSendbirdEmulator(o: SendbirdEmulatorOptions): Promise
         exportDownloads: stats.exportDownloads,
       });
     stats.requests++;
+    const tooManyEvery = o.faults?.tooManyEvery;
+    if (tooManyEvery && stats.requests % tooManyEvery === 0) return tooMany(res, 0.05);
     if (o.rateLimit) {
       const now = Date.now();
       const interval = 1000 / o.rateLimit;
       // A burst of a tenth of a second's budget absorbs network jitter, as a real per-second limit does.
       const burst = Math.max(1, o.rateLimit / 10) * interval;
-      if (nextSlot - now > burst) {
-        stats.tooMany++;
-        const wait = (nextSlot - now - burst) / 1000;
-        res.writeHead(429, {
-          'content-type': 'application/json',
-          'retry-after': String(Math.ceil(wait)),
-          'x-ratelimit-retryafter': wait.toFixed(3),
-        });
-        return res.end(JSON.stringify({ error: true, code: 500910, message: 'Too many requests.' }));
-      }
+      if (nextSlot - now > burst) return tooMany(res, (nextSlot - now - burst) / 1000);
       nextSlot = Math.max(nextSlot, now) + interval;
     }
     const key = `${req.method} ${url.pathname}?${[...q]
