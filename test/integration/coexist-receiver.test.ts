@@ -74,6 +74,7 @@ describe('coexistence receiver over HTTP', () => {
   const logs: string[] = [];
   const bodies = new Map<string, string>();
   let failHandoff = false;
+  let stopped = false;
   let receiver: Receiver;
 
   before(async () => {
@@ -90,6 +91,7 @@ describe('coexistence receiver over HTTP', () => {
         handed.push(e);
       },
       log: (l) => logs.push(l),
+      accepting: async () => !stopped,
     });
   });
   after(() => receiver.close());
@@ -97,6 +99,7 @@ describe('coexistence receiver over HTTP', () => {
     handed.length = 0;
     logs.length = 0;
     failHandoff = false;
+    stopped = false;
   });
 
   const zimUrl = () => `${receiver.url}/zim/callback`;
@@ -196,6 +199,21 @@ describe('coexistence receiver over HTTP', () => {
         ['message', undefined],
       ]
     );
+  });
+
+  it('answers 410 once the sync is stopped, storing no body (its sender gives up: nothing would ever settle it)', async () => {
+    stopped = true;
+    const stored = bodies.size;
+    assert.equal(await post(zimUrl(), JSON.stringify(zimSendMsg())), 410);
+    const body = legacyEvent('e-stopped');
+    const timestamp = String(now());
+    const headers = {
+      [LEGACY_TIMESTAMP_HEADER]: timestamp,
+      [LEGACY_SIGNATURE_HEADER]: signLegacyEvent(LEGACY_SECRET, timestamp, body),
+    };
+    assert.equal(await post(legacyUrl(), body, headers), 410);
+    assert.equal(handed.length, 0);
+    assert.equal(bodies.size, stored, 'no body stored for a refused delivery');
   });
 
   it('answers 503 while the hand-off fails, then 200 to the retry', async () => {

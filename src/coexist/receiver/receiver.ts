@@ -112,6 +112,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     if (replays.has(replayKey, now())) throw new Answer(401, 'replayed nonce');
     const parsed = ZimCallbackSchema.safeParse(body);
     if (!parsed.success) throw new Answer(400, `unsupported ${e.event} payload`);
+    await refuseWhenStopped();
     const events = await normaliseZim(parsed.data, options.putBody);
     // Before the hand-off: a failure answers 5xx, and ZEGO's retry records it again (idempotent).
     for (const ev of events)
@@ -144,12 +145,20 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     }
     const parsed = LegacyRoutingEventSchema.safeParse(json);
     if (!parsed.success) throw new Answer(400, 'not a routing event');
+    await refuseWhenStopped();
     await handOff(await normaliseLegacy(parsed.data, options.legacy.echoWays, options.putBody));
     replays.add(replayKey, now());
   }
 
-  async function handOff(events: SyncEvent[]): Promise<void> {
+  /**
+   * Before normalising, which stores the message's body: a delivery refused for good (its sender gives up on 410)
+   * would leave a body that no message ever settles, kept for good.
+   */
+  async function refuseWhenStopped(): Promise<void> {
     if (options.accepting && !(await options.accepting())) throw new Answer(410, 'sync stopped');
+  }
+
+  async function handOff(events: SyncEvent[]): Promise<void> {
     for (const event of events) {
       const echo = options.echoes && event.kind === 'echo' && event.echoOf !== undefined ? options.echoes : undefined;
       const verdict = echo ? await echo.check(event) : 'hand-off';
