@@ -79,6 +79,8 @@ export function startStuckRunRepair(options: StuckRunRepairOptions): StuckRunRep
   const query = stuckRunsQuery(options.taskQueue, options.workflowTypes ?? REPAIRABLE_WORKFLOW_TYPES);
   const stopped = new AbortController();
   let repaired = 0;
+  // A listing that fails (Temporal unreachable) is said once, and again only after one succeeded: not every pass.
+  let listingFailed = false;
 
   async function pass(): Promise<'again' | 'unsupported'> {
     try {
@@ -95,10 +97,16 @@ export function startStuckRunRepair(options: StuckRunRepairOptions): StuckRunRep
           options.warn(`${wf.workflowId}: could not reset a run stuck on a nondeterminism error: ${String(err)}`);
         }
       }
+      if (listingFailed) options.warn('listing runs stuck on a nondeterminism error works again');
+      listingFailed = false;
     } catch (err) {
       // An older server has no TemporalReportedProblems: say once that runs stuck so need an operator.
       if (/TemporalReportedProblems/.test(String(err))) return 'unsupported';
-      options.warn(`could not list runs stuck on a nondeterminism error: ${String(err)}`);
+      if (!listingFailed)
+        options.warn(
+          `could not list runs stuck on a nondeterminism error (said once until it works again): ${String(err)}`
+        );
+      listingFailed = true;
     }
     return 'again';
   }
