@@ -122,21 +122,27 @@ export function createCoexistActivities(deps: CoexistDeps) {
 
   /**
    * Done already (SENT, or found in the tail), or the lease this attempt may send under: the sending_at it saw, after
-   * waiting out any earlier attempt's send still in flight and checking the tail behind it.
+   * waiting out any earlier attempt's send still in flight and checking the tail behind it. `adopt`: the executions
+   * whose SENT counts as this mirror's own (below).
    */
   async function settled(
     origin: Origin,
     id: string,
     e: SyncEvent,
-    findInTail: (since: number) => Promise<string | undefined>
+    findInTail: (since: number) => Promise<string | undefined>,
+    adopt: readonly string[]
   ): Promise<{ done: MirrorOutcome } | { lease: number | null }> {
     let lookedWhileLeased = false;
     const me = thisExecution();
     for (;;) {
       const record = await store.record(origin, id);
-      // Written by an earlier attempt of this same execution that died before reporting it: this mirror's own
-      // send (or tail find), to be counted as such, not a repeat of a message mirrored before.
-      if (record?.state === 'SENT') return { done: me !== undefined && record.sentBy === me ? 'sent' : 'already' };
+      // Written by an earlier attempt of this same execution that died before reporting it, or by a batch execution
+      // that failed for good after it (the workflow names those: nothing counted their sends): this mirror's own send
+      // (or tail find), to be counted as such, not a repeat of a message mirrored before.
+      if (record?.state === 'SENT')
+        return {
+          done: record.sentBy !== null && (record.sentBy === me || adopt.includes(record.sentBy)) ? 'sent' : 'already',
+        };
       // An earlier attempt took the lease lately (it may have been taken for dead while alive, or its worker died
       // with the request on its way): its send has landed or failed by the lease's end, then the tail is the truth.
       // A negative one was released: that attempt had its answer, nothing of it is in flight.
@@ -227,9 +233,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
   }
 
   /** A legacy message into ZIM, as its sender, through SendPeerMessage / SendGroupMessage. */
-  async function mirrorToZim(e: SyncEvent): Promise<MirrorOutcome> {
+  async function mirrorToZim(e: SyncEvent, adopt: readonly string[] = []): Promise<MirrorOutcome> {
     const lid = e.msgId!;
-    const settle = await settled('legacy', lid, e, (since) => zimTail(e, lid, since));
+    const settle = await settled('legacy', lid, e, (since) => zimTail(e, lid, since), adopt);
     if ('done' in settle) return settle.done;
     await store.recordIntent('legacy', lid, e.conv);
     const message = {
@@ -273,9 +279,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
   }
 
   /** A ZIM message into the legacy system, as its sender, carrying our origin tag and client message id. */
-  async function mirrorToLegacy(e: SyncEvent): Promise<MirrorOutcome> {
+  async function mirrorToLegacy(e: SyncEvent, adopt: readonly string[] = []): Promise<MirrorOutcome> {
     const zid = e.msgId!;
-    const settle = await settled('zim', zid, e, (since) => legacyTail(e, zid, since));
+    const settle = await settled('zim', zid, e, (since) => legacyTail(e, zid, since), adopt);
     if ('done' in settle) return settle.done;
     await store.recordIntent('zim', zid, e.conv);
     const body = await store.body(e.bodyRef!);
@@ -303,11 +309,16 @@ export function createCoexistActivities(deps: CoexistDeps) {
 
   return {
     ...createGroupActivities(deps, zimCall),
-    // They run heartbeating: the workflow's heartbeat timeout notices a dead worker in seconds.
-    mirrorToZim: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToZim(e)),
-    mirrorToLegacy: (e: SyncEvent): Promise<MirrorOutcome> => keepingAlive(() => mirrorToLegacy(e)),
-    mirrorBatch: (events: SyncEvent[]): Promise<BatchOutcome[]> =>
-      keepingAlive(() => mirrorInTurn(events, (e) => (e.origin === 'legacy' ? mirrorToZim(e) : mirrorToLegacy(e)))),
+    // They run heartbeating: the workflow's heartbeat timeout notices a dead worker in seconds. `adopt` (absent from
+    // workflows of before it): the executions (`<runId>/<activityId>`) of batches that failed for good, whose sends
+    // of these messages no outcome reported; what they recorded SENT is this mirror's own send.
+    mirrorToZim: (e: SyncEvent, adopt?: string[]): Promise<MirrorOutcome> => keepingAlive(() => mirrorToZim(e, adopt)),
+    mirrorToLegacy: (e: SyncEvent, adopt?: string[]): Promise<MirrorOutcome> =>
+      keepingAlive(() => mirrorToLegacy(e, adopt)),
+    mirrorBatch: (events: SyncEvent[], adopt?: string[]): Promise<BatchOutcome[]> =>
+      keepingAlive(() =>
+        mirrorInTurn(events, (e) => (e.origin === 'legacy' ? mirrorToZim(e, adopt) : mirrorToLegacy(e, adopt)))
+      ),
 
     /**
      * Records a mirror the workflow gave up on after its retries (`reason` is the last error's message, which
@@ -352,7 +363,9 @@ export function createCoexistActivities(deps: CoexistDeps) {
  * resumes where the ledger says (what an earlier attempt of this execution sent comes back as 'sent'). A refusal is
  * that message's outcome and the batch goes on. A message failing retryably after others were done in this attempt
  * ends the batch there: the outcomes so far come back (fewer than the events) and the workflow gives the rest a batch
- * of their own, so a message that keeps failing is always its batch's first: the one to park when retries run out.
+ * of their own, so a message that keeps failing is always its batch's first. When the retries run out the workflow
+ * mirrors that one alone (the last attempt may have sent it, and more, before it timed out) and names this execution
+ * to the mirrors of the rest (`adopt`).
  */
 export async function mirrorInTurn(
   events: SyncEvent[],

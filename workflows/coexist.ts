@@ -88,7 +88,8 @@ export interface ConversationSyncInput {
   seenLimit?: number;
   /**
    * Attempts of one mirror before it is parked for an operator and the conversation goes on (default 30: about a
-   * quarter of an hour at the 30-s longest backoff). 0: retry without limit.
+   * quarter of an hour at the 30-s longest backoff; the first message of a batch failed for good gets as many again
+   * alone, mirrorBatch). 0: retry without limit.
    */
   mirrorAttempts?: number;
   /**
@@ -143,11 +144,15 @@ const MIRROR_BATCH = 'mirror-batch';
 const MIRROR_BATCH_EITHER_SIDE = 'mirror-batch-either-side';
 /** Messages the import handoff releases go in batches too (patch marker). */
 const RELEASE_IN_BATCHES = 'handoff-release-batch';
+/** A batch failed for good settles its head by a single mirror, as its other messages, not by parking it (patch marker). */
+const FAILED_BATCH_BY_LEDGER = 'mirror-batch-failed-by-ledger';
 
 /** An event and when it arrived (workflow time). */
 export interface Held {
   event: SyncEvent;
   at: number;
+  /** Batches (`<runId>/<activityId>`) that failed for good holding it: what they recorded SENT is its own mirror. */
+  adopt?: string[];
 }
 
 /** Time first, then the side's own sequence (both are monotonic on each side). */
@@ -244,7 +249,13 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     else stats.groupChangesToLegacy++;
   }
 
-  async function handle(e: SyncEvent): Promise<void> {
+  /** A message's single mirror; `adopt`: as the activity's (activities/coexist.ts), none for runs of before it. */
+  function mirror(e: SyncEvent, adopt: string[]): Promise<MirrorOutcome> {
+    const act = e.origin === 'legacy' ? acts.mirrorToZim : acts.mirrorToLegacy;
+    return adopt.length > 0 ? act(e, adopt) : act(e);
+  }
+
+  async function handle(e: SyncEvent, adopt: string[] = []): Promise<void> {
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
       if (echoOfKnownMirror(e)) return;
@@ -253,7 +264,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     }
     try {
       if (e.kind === 'group') return await handleGroup(e);
-      const outcome = e.origin === 'legacy' ? await acts.mirrorToZim(e) : await acts.mirrorToLegacy(e);
+      const outcome = await mirror(e, adopt);
       countMirror(e, outcome, Date.now());
     } catch (err) {
       await mirrorFailed(e, err);
@@ -311,15 +322,30 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   /**
    * One activity for the batch; each outcome is counted as its single mirror's would be. Returns how many it
    * settled: the rest (it stopped at a message failing retryably) go back to the inbox for a batch of their own.
-   * When the activity fails for good, it failed at its first message (mirrorInTurn): handled as a single mirror's.
-   * (Unless its last attempt timed out past its first message: the first is parked as a single mirror's would be,
-   * and the rest, back in the inbox, settle by the ledger: sent by that attempt, they count as already mirrored.)
+   * Failed for good non-retryably: its first message is counted refused, as a single mirror's. Failed for good
+   * otherwise: its last attempt may have timed out (a dead worker) after sending its first messages, unreported, so
+   * parking the first could be a false alarm, and the rest would find their sends done `already`. The ledger knows
+   * what it did, the workflow does not; so, the simplest that keeps the counts and the parks true: the first takes a
+   * single mirror, which settles it by the ledger (SENT, or an intent by its lease and the tail) or sends it, and
+   * parks it only if that fails for good too; and the failed execution joins `adopt`, passed to the mirrors of the
+   * rest (also back in the inbox), for which its SENT is their own send. A message that keeps failing is parked after
+   * its batch's attempts and its own.
    */
-  async function mirrorBatch(batch: SyncEvent[]): Promise<number> {
+  async function mirrorBatch(batch: SyncEvent[], adopt: string[]): Promise<number> {
     let outcomes: BatchOutcome[];
     try {
-      outcomes = await acts.mirrorBatch(batch);
+      outcomes = await (adopt.length > 0 ? acts.mirrorBatch(batch, adopt) : acts.mirrorBatch(batch));
     } catch (err) {
+      const refused =
+        err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+      if (err instanceof ActivityFailure && !refused) {
+        if (err.activityId !== undefined) adopt.push(`${workflowInfo().runId}/${err.activityId}`);
+        // Runs recorded before parked the first message here.
+        if (patched(FAILED_BATCH_BY_LEDGER)) {
+          await handle(batch[0]!, adopt);
+          return 1;
+        }
+      }
       await mirrorFailed(batch[0]!, err);
       return 1;
     }
@@ -336,11 +362,13 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
       for (const e of events) await handle(e);
       return;
     }
+    // A failed batch's execution adopted for all that follow (only its own messages can have its SENT).
+    const adopt: string[] = [];
     for (let i = 0; i < events.length;) {
       let n = 0;
       while (n < batchMax && i + n < events.length && events[i + n]!.kind === 'message') n++;
-      if (n < 2) await handle(events[i++]!);
-      else i += await mirrorBatch(events.slice(i, i + n));
+      if (n < 2) await handle(events[i++]!, adopt);
+      else i += await mirrorBatch(events.slice(i, i + n), adopt);
     }
   }
 
@@ -368,11 +396,13 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     const batch = backlog(head.event, Math.min(batchMax, eventsPerRun - handled));
     const taken = inbox.splice(0, Math.max(1, batch.length));
     handling = taken.map((h) => h.event);
+    // Of all taken (an execution's SENT can only be of its own messages): what the batch adds goes with the rest.
+    const adopt = [...new Set(taken.flatMap((h) => h.adopt ?? []))];
     let done = 1;
-    if (batch.length > 0) done = await mirrorBatch(batch);
-    else if (!(await handoff?.intercept(head.event))) await handle(head.event);
+    if (batch.length > 0) done = await mirrorBatch(batch, adopt);
+    else if (!(await handoff?.intercept(head.event))) await handle(head.event, adopt);
     // Not reached by the batch: first in line again, for the next one.
-    inbox.unshift(...taken.splice(done));
+    inbox.unshift(...taken.splice(done).map((h) => (adopt.length > 0 ? { ...h, adopt } : h)));
     handling = [];
     for (const { event: e } of taken) {
       const last = lastHandled[e.origin];

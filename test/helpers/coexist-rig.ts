@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { createCoexistActivities } from '../../activities/coexist';
+import { createCoexistActivities, type CoexistActivities } from '../../activities/coexist';
 import { createAuditActivities } from '../../activities/coexist-audit';
 import { createHandoffActivities } from '../../activities/coexist-handoff';
 import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
@@ -61,6 +61,8 @@ export interface CoexistRigOptions {
     handoff?: boolean;
     /** What the conversations' activities see of the store (e.g. one whose next record fails). */
     store?: (store: CoexistStore) => CoexistStore;
+    /** The conversations' activities as the worker runs them (e.g. one whose worker dies mid-batch). */
+    activities?: (acts: CoexistActivities) => CoexistActivities;
     zimGroupOperator?: string;
   };
   receiver?: Pick<HandoffOptions, 'workflowInput' | 'syncName'> & {
@@ -156,13 +158,14 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
 
     const deps = { store: rig.store, zim: rig.zim.client, legacy: rig.legacyClient, scheduler: rig.scheduler };
     const w = options.worker ?? {};
+    const coexistActivities = createCoexistActivities({
+      ...deps,
+      store: w.store ? w.store(rig.store) : rig.store,
+      zimGroupOperator: w.zimGroupOperator,
+    });
     rig.worker = await rig.t.createWorker({
       activities: {
-        ...createCoexistActivities({
-          ...deps,
-          store: w.store ? w.store(rig.store) : rig.store,
-          zimGroupOperator: w.zimGroupOperator,
-        }),
+        ...(w.activities ? w.activities(coexistActivities) : coexistActivities),
         ...(w.audit ? createAuditActivities(deps) : {}),
         ...handoffActivities,
       },

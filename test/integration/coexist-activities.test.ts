@@ -140,6 +140,34 @@ describe('coexistence activities: exactly once against non-idempotent sends', { 
     assert.equal((await inZim('one-b')).length, 1);
   });
 
+  it('a mirror counts as its own what a batch execution failed for good recorded SENT (adopt), nothing else', async () => {
+    const e = await legacyMsg('A1', 'adopt-1');
+    const execution = (activityId: string) =>
+      new MockActivityEnvironment({
+        activityId,
+        workflowExecution: { workflowId: 'coexist:peer:ann:bob', runId: 'ra' },
+        startToCloseTimeoutMs: 0,
+      });
+    const batch = async (activityId: string, events: SyncEvent[], adopt?: string[]) => {
+      const outcomes: BatchOutcome[] = await execution(activityId).run(
+        (x: SyncEvent[]) => acts.mirrorBatch(x, adopt),
+        events
+      );
+      return outcomes.map((o) => ('refused' in o ? 'refused' : o.outcome));
+    };
+    // The batch execution 11 sent it and died before reporting it (its attempts ran out).
+    assert.deepEqual(await batch('11', [e]), ['sent']);
+    // The workflow's next mirror of it, naming that execution: its send, counted as mirrored; naming none or another
+    // one: a message mirrored before.
+    const again = (adopt?: string[]) => execution('12').run((x: SyncEvent) => acts.mirrorToZim(x, adopt), e);
+    assert.equal(await again(['ra/11']), 'sent');
+    assert.equal(await again(), 'already');
+    assert.equal(await again(['ra/10', 'rb/11']), 'already');
+    assert.deepEqual(await batch('13', [e, await legacyMsg('A2', 'adopt-2')], ['ra/11']), ['sent', 'sent']);
+    assert.equal((await inZim('adopt-1')).length, 1);
+    assert.equal((await inZim('adopt-2')).length, 1);
+  });
+
   it("killed after the send, before its record: the retry finds it in ZIM's tail and does not resend", async () => {
     for (const groupId of [undefined, 'g']) {
       const text = `two-${groupId ?? 'peer'}`;

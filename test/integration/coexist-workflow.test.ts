@@ -209,6 +209,8 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     const conv = 'peer:p:q';
     stuck.add('s1');
     await handoff(event(conv, { msgId: 's1' }));
+    // Once s1 is taken alone (with s2 in a batch it would be the case below).
+    await until('s1 tried', async () => calls.length > 0);
     await handoff(event(conv, { msgId: 's2' }));
     const handle = t.client.workflow.getHandle(`coexist:${conv}`);
     await until('both handled', async () => (await handle.query(syncStatsQuery)).mirroredToZim === 1);
@@ -272,6 +274,45 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     assert.equal(stats.reordered, 0);
     assert.equal(stats.lags?.legacy.length, 10, 'a lag for each mirrored message');
     refuse.delete('b3');
+    slow.clear();
+  });
+
+  it('a batch failing for good at its first message: that one mirrored alone, then parked; the rest go on', async () => {
+    calls.length = 0;
+    batches.length = 0;
+    parked.length = 0;
+    const handoff = temporalHandoff(t.client, {
+      taskQueue,
+      workflowInput: { settleMs: 200, mirrorAttempts: 2 },
+    });
+    const conv = 'peer:f:g';
+    const events = Array.from({ length: 4 }, (_, i) => event(conv, { msgId: `f${i}` }));
+    // f0's mirror takes long: f1…f3 arrive meanwhile and go in one batch, which fails at f1 in both its attempts.
+    slow.set('f0', 1_500);
+    stuck.add('f1');
+    await handoff(events[0]!);
+    await until('f0 mirroring', async () => calls.length === 1);
+    for (const e of events.slice(1)) await handoff(e);
+    const handle = t.client.workflow.getHandle(`coexist:${conv}`);
+    await until('all handled', async () => {
+      const s = await handle.query(syncStatsQuery);
+      return s.queued === 0 && s.mirroredToZim + (s.parkedTotal ?? 0) === 4;
+    });
+    assert.deepEqual(batches, [
+      ['f1', 'f2', 'f3'],
+      ['f1', 'f2', 'f3'],
+      ['f2', 'f3'],
+    ]);
+    // The batch's two attempts, then f1's own two (its single mirror), then the rest.
+    assert.deepEqual(
+      calls.map((c) => c[1]),
+      ['f0', 'f1', 'f1', 'f1', 'f1', 'f2', 'f3']
+    );
+    const stats = await handle.query(syncStatsQuery);
+    assert.deepEqual(stats.parked, ['k:f1']);
+    assert.deepEqual([stats.mirroredToZim, stats.alreadyMirrored, stats.parkedTotal], [3, 0, 1]);
+    assert.deepEqual(parked, [['k:f1', 'the target stays unreachable']]);
+    stuck.delete('f1');
     slow.clear();
   });
 
