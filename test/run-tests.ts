@@ -43,6 +43,7 @@ const LONGEST_FIRST = [
   'test/integration/temporal-ui.test.ts', // 46
   'test/integration/extract-sendbird.test.ts', // 45
   'test/integration/stuck-run-repair.test.ts', // 41
+  'test/integration/coexist-batch-failed.test.ts', // 41 alone
   'test/integration/extract-killed-worker.test.ts', // 37
 ];
 
