@@ -14,8 +14,8 @@ import type { MigrationStore } from '../src/staging/migration-store';
 export interface HandoffDeps {
   env?: NodeJS.ProcessEnv;
   /**
-   * The coexistence store: the held messages the history holds are dropped by their conversation, never mirrored, so
-   * their bodies need not stay for them (without it they stay).
+   * The coexistence store: the held messages the history holds, or older than its newest, are dropped by their
+   * conversation, never mirrored, so their bodies need not stay for them (without it they stay).
    */
   store?: Pick<CoexistStore, 'settleBodies'>;
 }
@@ -41,7 +41,17 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
   }
 
   return {
-    async handoffHistory(staging: string, conv: string, msgIds: string[]): Promise<HistoryCheck> {
+    /**
+     * `messageTimes`: the asked messages' times (ms; messages only, not group changes), from which the workflow drops
+     * those older than the history's newest as it does those the history holds. Absent (a workflow of an earlier
+     * version): only the bodies of those the history holds are settled.
+     */
+    async handoffHistory(
+      staging: string,
+      conv: string,
+      msgIds: string[],
+      messageTimes: Record<string, number> = {}
+    ): Promise<HistoryCheck> {
       const store = await storeAt(staging);
       if (typeof store === 'string') return { imported: false, waiting: store };
       let check: HistoryCheck;
@@ -54,10 +64,16 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
         await store.close().catch(() => undefined);
         return { imported: false, waiting: `import not started yet (${(err as Error).message})` };
       }
-      // Every held legacy message the history holds is dropped (workflows/coexist-handoff.ts). Bookkeeping only: a
-      // failure leaves the bodies in the store.
-      if (check.imported && check.inHistory.length > 0)
-        await deps.store?.settleBodies('legacy', check.inHistory).catch(() => undefined);
+      // Every held legacy message the history holds, or older than its watermark, is dropped
+      // (workflows/coexist-handoff.ts). Bookkeeping only: a failure leaves the bodies in the store.
+      if (check.imported) {
+        const { watermark } = check;
+        const older = Object.entries(messageTimes).flatMap(([id, at]) =>
+          watermark !== null && at < watermark ? [id] : []
+        );
+        const dropped = [...new Set([...check.inHistory, ...older])];
+        if (dropped.length > 0) await deps.store?.settleBodies('legacy', dropped).catch(() => undefined);
+      }
       return check;
     },
     async closeHandoffStores(): Promise<void> {

@@ -79,12 +79,19 @@ export function handoffGate(
   let nextCheckAt = 0;
 
   const older = (e: SyncEvent, watermark: number | null) => watermark !== null && e.occurredAt < watermark;
+  /**
+   * The times of the messages asked about, for the activity to settle the bodies of those dropped as older (an
+   * argument only: the same command, so histories of before replay unchanged).
+   */
+  const timesOf = (events: SyncEvent[]) =>
+    Object.fromEntries(events.flatMap((e) => (e.kind === 'message' && e.msgId ? [[e.msgId, e.occurredAt]] : [])));
 
   async function check(release: Release): Promise<void> {
     const r = await acts.handoffHistory(
       setting.staging,
       conv,
-      held.flatMap((e) => (e.msgId ? [e.msgId] : []))
+      held.flatMap((e) => (e.msgId ? [e.msgId] : [])),
+      timesOf(held)
     );
     nextCheckAt = Date.now() + setting.checkEveryMs;
     if (!r.imported) {
@@ -118,7 +125,7 @@ export function handoffGate(
       if (passes(e)) return false;
       if (imported) {
         // As old as the history: mirrored only when the history does not hold it (a late redelivery would).
-        const r = await acts.handoffHistory(setting.staging, conv, e.msgId ? [e.msgId] : []);
+        const r = await acts.handoffHistory(setting.staging, conv, e.msgId ? [e.msgId] : [], timesOf([e]));
         if (r.imported) {
           if (!(e.msgId && r.inHistory.includes(e.msgId)) && !older(e, r.watermark)) return false;
           stats.dropped++;

@@ -4,6 +4,8 @@
  * yet, not opened by a migration yet, accounts not imported, one owner's copy still pending: not imported, with
  * what it waits for. Settled: imported, with the watermark and the asked ids the history holds (a message one owner
  * deleted still counts through the other's copy); a conversation not staged has nothing to wait for but accounts.
+ * The bodies of the held messages it drops (the history holds them, or they are older than its newest) are
+ * settled, so pruned; a newer one's is kept.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
@@ -59,7 +61,10 @@ describe('whether a conversation’s history is imported, from the staging ledge
       const acts = createHandoffActivities({ env: pg.env(), store: bodies });
       // The bodies of the live messages held: those the history holds are dropped, so their bodies may go.
       const put = (id: string) => bodies.putBody(`live ${id}`, [{ origin: 'legacy', originId: id }]);
-      const held = { m1: await put('m1'), m2: await put('m2'), live: await put('live') };
+      const held = { m1: await put('m1'), m2: await put('m2'), old: await put('old'), live: await put('live') };
+      // Their times, as the workflow passes them: `old` is older than the history's newest (m2, T + 1000) without
+      // the history holding it, so dropped too; `live` is newer.
+      const times = { m1: T, m2: T + 1_000, old: T + 500, live: T + 2_000 };
       const kept = async (): Promise<Record<string, boolean>> => {
         const out: Record<string, boolean> = {};
         for (const [id, ref] of Object.entries(held))
@@ -109,15 +114,15 @@ describe('whether a conversation’s history is imported, from the staging ledge
             { key: ledgerKeys.message('ann', 'm1'), status: 'done' },
             { key: ledgerKeys.message('bob', 'm1'), status: 'done' },
           ]);
-          assert.deepEqual(await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'live']), {
+          assert.deepEqual(await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'old', 'live'], times), {
             imported: false,
             waiting: '2 of 3 staged messages imported',
           });
           assert.equal(await bodies.pruneBodies(Date.now() + 1), 0, 'not imported: every body kept');
           await store.ledgerPut('peer-messages', [{ key: ledgerKeys.message('bob', 'm2'), status: 'failed' }]);
-          const settled = await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'live']);
+          const settled = await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'old', 'live'], times);
           await bodies.pruneBodies(Date.now() + 1);
-          assert.deepEqual(await kept(), { m1: false, m2: false, live: true });
+          assert.deepEqual(await kept(), { m1: false, m2: false, old: false, live: true });
           assert.deepEqual(
             { ...settled, inHistory: settled.imported ? [...settled.inHistory].sort() : [] },
             {

@@ -3,7 +3,7 @@
  * routing webhook and ZIM's callbacks into the receiver) starts before the export is taken; the export is staged
  * and imported by the real migration into the ZIM emulator, writing the real staging ledger. Live legacy messages
  * of a conversation whose history is not imported are held; once it is, those the history holds are dropped and
- * the rest mirrored, once. A conversation the staging does not hold waits only for the accounts. A conversation
+ * the rest mirrored, once; each check passes the held messages' times (their bodies settled when dropped as older). A conversation the staging does not hold waits only for the accounts. A conversation
  * whose handoff released one message at a time (recorded before batches of released messages) replays.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { handoffSetting, type HandoffSetting } from '../../src/coexist/handoff-setting';
@@ -178,6 +179,24 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
         if (ev.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('mirror'))
           bcActivities.push(ev.activityTaskScheduledEventAttributes.activityType.name);
     assert.deepEqual(bcActivities, ['mirrorBatch']);
+    // Each check passes the held messages' times with their ids, for the activity to settle the bodies of those
+    // dropped as older than the history's newest (test/integration/coexist-handoff-history.test.ts).
+    const abChecks: [string, string, string[], Record<string, number> | undefined][] = [];
+    for await (const wf of rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${AB}"` }))
+      for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
+        const scheduled = ev.activityTaskScheduledEventAttributes;
+        if (scheduled?.activityType?.name !== 'handoffHistory') continue;
+        const args = (scheduled.input?.payloads ?? []).map((p) => defaultPayloadConverter.fromPayload(p));
+        abChecks.push(args as (typeof abChecks)[number]);
+      }
+    assert.ok(
+      abChecks.some(([, , ids]) => ids.length === 3),
+      'the import checked with A1, A2, A3 held'
+    );
+    for (const [, , ids, times] of abChecks) {
+      assert.deepEqual(Object.keys(times ?? {}).sort(), [...ids].sort(), 'a time per message asked about');
+      assert.ok(Object.values(times ?? {}).every((t) => Number.isFinite(t) && t > 0));
+    }
 
     // No message text in any history, and every run replays.
     const query = `WorkflowType = "conversationSyncWorkflow"`;
