@@ -3,7 +3,10 @@ import { z } from 'zod';
 
 /** A whole-number flag of at least `min`, named in the error. */
 export const wholeNumber = (flag: string, min: number) =>
-  z.coerce.number().int(`${flag}: a whole number`).min(min, `${flag}: at least ${min}`);
+  z.coerce
+    .number({ error: `${flag}: a whole number` })
+    .int(`${flag}: a whole number`)
+    .min(min, `${flag}: at least ${min}`);
 
 /** parseArgs' values keyed as the schema spells them: `--heavy-owners` → `heavyOwners`. */
 export function camelCaseKeys(values: Record<string, unknown>): Record<string, unknown> {
