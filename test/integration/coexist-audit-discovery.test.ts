@@ -25,6 +25,7 @@ import { waitFor } from '../helpers/wait-for';
 import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { count, post } from '../helpers/coexist-sides';
 import { APP_ID, registerUsers } from '../helpers/zim';
+import { replayEveryRun } from '../helpers/replay';
 
 const SYNC = 'discovery-test';
 const GROUP = 'g-unknown';
@@ -151,15 +152,7 @@ describe('reconciliation audit: conversations whose every event was lost are dis
       const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId} run ${wf.runId}`);
     }
-    const histories = rig.t.client.workflow.list({ query: 'WorkflowType = "coexistAuditWorkflow"' }).intoHistories();
-    let replayed = 0;
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      histories
-    )) {
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
-      replayed++;
-    }
+    const replayed = await replayEveryRun(rig.t.client, 'WorkflowType = "coexistAuditWorkflow"');
     assert.ok(replayed >= 3, `replayed ${replayed}`);
   });
 

@@ -27,6 +27,7 @@ import { waitFor } from '../helpers/wait-for';
 import { count, post } from '../helpers/coexist-sides';
 import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { registerUsers } from '../helpers/zim';
+import { replayEveryRun } from '../helpers/replay';
 
 const SYNC = 'audit-test';
 const GROUP = 'g-audit';
@@ -180,17 +181,10 @@ describe('reconciliation audit: lost callbacks and routing events found and repa
     assert.equal(typeof status.divergences.listingsCut, 'number', JSON.stringify(status.divergences));
 
     // The sync's and the audits' histories replay.
-    const histories = rig.t.client.workflow
-      .list({ query: `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow"` })
-      .intoHistories();
-    let replayed = 0;
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      histories
-    )) {
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
-      replayed++;
-    }
+    const replayed = await replayEveryRun(
+      rig.t.client,
+      `WorkflowType = "coexistSyncWorkflow" OR WorkflowType = "coexistAuditWorkflow"`
+    );
     assert.ok(replayed >= 4, `replayed ${replayed}`);
   });
 

@@ -18,6 +18,7 @@ import { syncStatsQuery } from '../../workflows/coexist';
 import { useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
+import { replayEveryRun } from '../helpers/replay';
 
 const CONV = 'peer:ann:bob';
 const MESSAGES = 8;
@@ -111,11 +112,7 @@ describe('a batch whose activity fails for good after sending', { timeout: 240_0
         if (ev.activityTaskScheduledEventAttributes?.activityType?.name)
           scheduled.push(ev.activityTaskScheduledEventAttributes.activityType.name);
     assert.ok(!scheduled.includes('park'), `activities: ${scheduled.join(' ')}`);
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${CONV}"` }).intoHistories()
-    ))
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+    await replayEveryRun(rig.t.client, `WorkflowId = "coexist:${CONV}"`);
   });
 
   it("replays a conversation recorded before the change (a failed batch's first message parked)", async () => {

@@ -17,6 +17,7 @@ import { syncStatsQuery } from '../../workflows/coexist';
 import { useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
+import { replayEveryRun } from '../helpers/replay';
 
 const FROM_LEGACY = 40;
 const FROM_ZIM = 20;
@@ -143,11 +144,7 @@ describe('a backlog in one conversation', { timeout: 240_000 }, () => {
   }
 
   async function replaysEvery(conv: string): Promise<void> {
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${conv}"` }).intoHistories()
-    ))
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+    await replayEveryRun(rig.t.client, `WorkflowId = "coexist:${conv}"`);
   }
 
   it('replays a conversation recorded before batches (a backlog mirrored one message at a time)', async () => {

@@ -9,15 +9,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Worker } from '@temporalio/worker';
 import type { Origin } from '../../src/coexist/coexist-store';
 import { historyContains } from '../../src/testing/history-search';
-import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery, type SyncStats } from '../../workflows/coexist';
 import { groupOnBothSides, useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
 import { registerUsers } from '../helpers/zim';
+import { replayEveryRun } from '../helpers/replay';
 
 const USERS = ['ann', 'bob', 'cy', 'dee'];
 const PAIRS = [
@@ -177,17 +176,7 @@ describe('two-way coexistence over HTTP with a real Temporal server', { timeout:
     assert.ok(runs > conversations.length, `every run searched (${runs})`);
 
     // Deterministic: every run replays from its history.
-    const histories = rig.t.client.workflow
-      .list({ query: `WorkflowType = "conversationSyncWorkflow"` })
-      .intoHistories();
-    let replayed = 0;
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      histories
-    )) {
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
-      replayed++;
-    }
+    const replayed = await replayEveryRun(rig.t.client, `WorkflowType = "conversationSyncWorkflow"`);
     assert.equal(replayed, runs);
   });
 

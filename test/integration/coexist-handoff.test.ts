@@ -24,6 +24,7 @@ import { useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { stageExport, writeExport } from '../helpers/exports';
 import { waitFor } from '../helpers/wait-for';
+import { replayEveryRun } from '../helpers/replay';
 
 const CANARY = `CANARY-${randomUUID()}`;
 const USERS = ['ann', 'bob', 'cy', 'dee'];
@@ -204,11 +205,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
       const history = await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       assert.ok(!historyContains(history, CANARY), `no message text in ${wf.workflowId}`);
     }
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      rig.t.client.workflow.list({ query }).intoHistories()
-    ))
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+    await replayEveryRun(rig.t.client, query);
   });
 
   it('parks what is beyond the hold limit and what is still held when the sync stops', async () => {

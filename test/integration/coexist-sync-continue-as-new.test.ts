@@ -9,10 +9,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import { handoffFromMemo, handoffSetting, type HandoffSetting } from '../../src/coexist/handoff-setting';
 import { handoffReader, readSync, startSync, syncWorkflowId } from '../../src/coexist/sync-control';
-import { workflowBundle } from '../../src/worker/workflow-bundle';
 import { syncStatsQuery } from '../../workflows/coexist';
 import {
   drainSignal,
@@ -25,6 +23,7 @@ import {
 import { useCoexistRig } from '../helpers/coexist-rig';
 import { post } from '../helpers/coexist-sides';
 import { waitFor } from '../helpers/wait-for';
+import { replayEveryRun } from '../helpers/replay';
 
 const SYNC = 'can-test';
 /** Events before the server suggests continue-as-new: a few audits per run (the default is 4 Ki events). */
@@ -150,10 +149,6 @@ describe('the sync workflow across continue-as-new', { timeout: 240_000 }, () =>
     for await (const wf of rig.t.client.workflow.list({ query }))
       if (wf.workflowId === syncWorkflowId(SYNC)) syncRuns++;
     assert.ok(syncRuns >= 3, `sync runs: ${syncRuns}`);
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      rig.t.client.workflow.list({ query }).intoHistories()
-    ))
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
+    await replayEveryRun(rig.t.client, query);
   });
 });

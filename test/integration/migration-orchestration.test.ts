@@ -17,8 +17,7 @@ import {
   workflowIds,
 } from '../../src/shared/workflow-api';
 import { migrationWorkflow } from '../../workflows';
-import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../../src/worker/workflow-bundle';
+import { replayEveryRun } from '../helpers/replay';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 describe('migration orchestration on a real Temporal dev server', () => {
@@ -117,15 +116,7 @@ describe('migration orchestration on a real Temporal dev server', () => {
       workflowId: workflowIds.migration(migrationId),
       args: [{ migrationId, stagingPath: '/x', tuning: { maxChildStartsPerRun: 2, maxStepsPerChildRun: 1 } }],
     });
-    const histories = t.client.workflow.list({ query: `ZimMigrationId = "${migrationId}"` }).intoHistories();
-    let replayed = 0;
-    for await (const { workflowId, error } of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
-      histories
-    )) {
-      assert.equal(error, undefined, `${workflowId} does not replay: ${String(error)}`);
-      replayed++;
-    }
+    const replayed = await replayEveryRun(t.client, `ZimMigrationId = "${migrationId}"`);
     // Migration, 8 stages, 4 owners, 2 group setups, 2 group histories, plus continue-as-new runs.
     assert.ok(replayed >= 17, `only ${replayed} histories replayed`);
   });
