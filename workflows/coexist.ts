@@ -88,8 +88,8 @@ export interface ConversationSyncInput {
   seenLimit?: number;
   /**
    * Attempts of one mirror before it is parked for an operator and the conversation goes on (default 30: about a
-   * quarter of an hour at the 30-s longest backoff; the first message of a batch failed for good gets as many again
-   * alone, mirrorBatch). 0: retry without limit.
+   * quarter of an hour at the 30-s longest backoff; the first message of a batch failed for good gets up to
+   * SETTLE_ALONE_ATTEMPTS more alone, mirrorBatch). 0: retry without limit.
    */
   mirrorAttempts?: number;
   /**
@@ -147,6 +147,12 @@ const RELEASE_IN_BATCHES = 'handoff-release-batch';
 /** A batch failed for good settles its head by a single mirror, as its other messages, not by parking it (patch marker). */
 const FAILED_BATCH_BY_LEDGER = 'mirror-batch-failed-by-ledger';
 
+/**
+ * Attempts of the single mirror that settles a failed batch's first message (at most mirrorAttempts): enough to find
+ * it in the ledger or, after its send lease, in the tail; not another quarter of an hour of retries before the park.
+ */
+const SETTLE_ALONE_ATTEMPTS = 3;
+
 /** An event and when it arrived (workflow time). */
 export interface Held {
   event: SyncEvent;
@@ -176,6 +182,11 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   // (a late write of a dead attempt could undo a later change). Activity options are not part of replay's command
   // matching (ids and types are): no patch.
   const acts = proxyActivities<CoexistActivities>({ ...options, heartbeatTimeout: '10 seconds' });
+  const settleAloneActs = proxyActivities<CoexistActivities>({
+    ...options,
+    heartbeatTimeout: '10 seconds',
+    retry: { ...retry, maximumAttempts: Math.min(mirrorAttempts, SETTLE_ALONE_ATTEMPTS) },
+  });
   const groupActs = proxyActivities<CoexistActivities>(options);
   const stats: SyncStats = { ...emptyStats(), ...input.stats, runs: (input.stats?.runs ?? 0) + 1 };
   const seenOrder = [...(input.seen ?? [])];
@@ -250,12 +261,12 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
   }
 
   /** A message's single mirror; `adopt`: as the activity's (activities/coexist.ts), none for runs of before it. */
-  function mirror(e: SyncEvent, adopt: string[]): Promise<MirrorOutcome> {
-    const act = e.origin === 'legacy' ? acts.mirrorToZim : acts.mirrorToLegacy;
+  function mirror(e: SyncEvent, adopt: string[], via = acts): Promise<MirrorOutcome> {
+    const act = e.origin === 'legacy' ? via.mirrorToZim : via.mirrorToLegacy;
     return adopt.length > 0 ? act(e, adopt) : act(e);
   }
 
-  async function handle(e: SyncEvent, adopt: string[] = []): Promise<void> {
+  async function handle(e: SyncEvent, adopt: string[] = [], via = acts): Promise<void> {
     if (e.kind === 'echo') {
       stats.echoesSuppressed++;
       if (echoOfKnownMirror(e)) return;
@@ -264,7 +275,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     }
     try {
       if (e.kind === 'group') return await handleGroup(e);
-      const outcome = await mirror(e, adopt);
+      const outcome = await mirror(e, adopt, via);
       countMirror(e, outcome, Date.now());
     } catch (err) {
       await mirrorFailed(e, err);
@@ -329,7 +340,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
    * single mirror, which settles it by the ledger (SENT, or an intent by its lease and the tail) or sends it, and
    * parks it only if that fails for good too; and the failed execution joins `adopt`, passed to the mirrors of the
    * rest (also back in the inbox), for which its SENT is their own send. A message that keeps failing is parked after
-   * its batch's attempts and its own.
+   * its batch's attempts and at most SETTLE_ALONE_ATTEMPTS of its own (seconds at the backoff's start).
    */
   async function mirrorBatch(batch: SyncEvent[], adopt: string[]): Promise<number> {
     let outcomes: BatchOutcome[];
@@ -342,7 +353,7 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
         if (err.activityId !== undefined) adopt.push(`${workflowInfo().runId}/${err.activityId}`);
         // Runs recorded before parked the first message here.
         if (patched(FAILED_BATCH_BY_LEDGER)) {
-          await handle(batch[0]!, adopt);
+          await handle(batch[0]!, adopt, settleAloneActs);
           return 1;
         }
       }

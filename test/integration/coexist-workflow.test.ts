@@ -283,11 +283,12 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
     parked.length = 0;
     const handoff = temporalHandoff(t.client, {
       taskQueue,
-      workflowInput: { settleMs: 200, mirrorAttempts: 2 },
+      // Above the lone mirror's 3 attempts: the batch fails after its 4, f1 alone after 3 more.
+      workflowInput: { settleMs: 200, mirrorAttempts: 4 },
     });
     const conv = 'peer:f:g';
     const events = Array.from({ length: 4 }, (_, i) => event(conv, { msgId: `f${i}` }));
-    // f0's mirror takes long: f1…f3 arrive meanwhile and go in one batch, which fails at f1 in both its attempts.
+    // f0's mirror takes long: f1…f3 arrive meanwhile and go in one batch, which fails at f1 in each of its attempts.
     slow.set('f0', 1_500);
     stuck.add('f1');
     await handoff(events[0]!);
@@ -298,15 +299,11 @@ describe('conversation workflow', { timeout: 120_000 }, () => {
       const s = await handle.query(syncStatsQuery);
       return s.queued === 0 && s.mirroredToZim + (s.parkedTotal ?? 0) === 4;
     });
-    assert.deepEqual(batches, [
-      ['f1', 'f2', 'f3'],
-      ['f1', 'f2', 'f3'],
-      ['f2', 'f3'],
-    ]);
-    // The batch's two attempts, then f1's own two (its single mirror), then the rest.
+    assert.deepEqual(batches, [...Array<string[]>(4).fill(['f1', 'f2', 'f3']), ['f2', 'f3']]);
+    // The batch's four attempts, then f1's own three (its single mirror), then the rest.
     assert.deepEqual(
       calls.map((c) => c[1]),
-      ['f0', 'f1', 'f1', 'f1', 'f1', 'f2', 'f3']
+      ['f0', ...Array<string>(7).fill('f1'), 'f2', 'f3']
     );
     const stats = await handle.query(syncStatsQuery);
     assert.deepEqual(stats.parked, ['k:f1']);
