@@ -9,6 +9,7 @@ import type { CoexistStore } from '../src/coexist/coexist-store';
 import { conversationHistory, type HistoryCheck } from '../src/coexist/handoff-history';
 import { isDatabaseUrl, redactSecrets } from '../src/postgres/database-settings';
 import { openStaging } from '../src/staging';
+import { olderThanHistory } from '../src/coexist/older-than-history';
 import type { MigrationStore } from '../src/staging/migration-store';
 
 export interface HandoffDeps {
@@ -68,9 +69,7 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
       // (workflows/coexist-handoff.ts). Bookkeeping only: a failure leaves the bodies in the store.
       if (check.imported) {
         const { watermark } = check;
-        const older = Object.entries(messageTimes).flatMap(([id, at]) =>
-          watermark !== null && at < watermark ? [id] : []
-        );
+        const older = Object.entries(messageTimes).flatMap(([id, at]) => (olderThanHistory(at, watermark) ? [id] : []));
         const dropped = [...new Set([...check.inHistory, ...older])];
         if (dropped.length > 0) await deps.store?.settleBodies('legacy', dropped).catch(() => undefined);
       }

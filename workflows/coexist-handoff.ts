@@ -13,6 +13,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { HandoffActivities } from '../activities/coexist-handoff';
 import type { HandoffSetting } from '../src/coexist/handoff-setting';
+import { olderThanHistory } from '../src/coexist/older-than-history';
 import type { SyncEvent } from '../src/coexist/sync-event';
 
 export interface HandoffStats {
@@ -78,7 +79,7 @@ export function handoffGate(
   let imported = carried?.imported;
   let nextCheckAt = 0;
 
-  const older = (e: SyncEvent, watermark: number | null) => watermark !== null && e.occurredAt < watermark;
+  const older = (e: SyncEvent, watermark: number | null) => olderThanHistory(e.occurredAt, watermark);
   /**
    * The times of the messages asked about, for the activity to settle the bodies of those dropped as older (an
    * argument only: the same command, so histories of before replay unchanged).
