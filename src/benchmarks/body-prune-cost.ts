@@ -21,9 +21,9 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { BODIES_KEPT_MS, BODY_PRUNE_MOST } from '../coexist/coexist-store';
 import { openCoexistStore } from '../coexist/open-coexist-store';
-import { startLocalPostgres } from '../postgres/local-postgres';
 import { openStagingDatabase } from '../staging/postgres/staging-database';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { withLocalPostgres } from './bench-postgres';
 import { loadAverageText } from './process-stats';
 
 const Flags = z.object({
@@ -230,22 +230,14 @@ async function main(): Promise<void> {
     if (o.engine !== 'postgres')
       for (const size of o.bodies)
         results.push(await measure('SQLite', path.join(dir, `coexist-${size}.sqlite`), size, o, sqliteTables));
-    if (o.engine !== 'sqlite') {
-      const pg = await startLocalPostgres();
-      const saved = process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-      process.env.ZIM_MIGRATE_DATABASE_PASSWORD = pg.password;
-      try {
+    if (o.engine !== 'sqlite')
+      await withLocalPostgres(async (url) => {
         for (const size of o.bodies) {
-          results.push(await measure('PostgreSQL', `${pg.url}?schema=bench_${size}`, size, o, postgresTables));
-          const schema = `${pg.url}?schema=earlier_${size}`;
+          results.push(await measure('PostgreSQL', `${url}?schema=bench_${size}`, size, o, postgresTables));
+          const schema = `${url}?schema=earlier_${size}`;
           results.push(await measure('PostgreSQL, before 262ba5d', schema, size, o, postgresTables, true));
         }
-      } finally {
-        if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-        else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
-        await pg.stop();
-      }
-    }
+      });
     printTable(results, o);
   } finally {
     rmSync(dir, { recursive: true, force: true });

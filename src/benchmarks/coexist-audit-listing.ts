@@ -20,10 +20,10 @@ import type { CoexistStore } from '../coexist/coexist-store';
 import type { LegacyClient } from '../coexist/legacy-client';
 import { openCoexistStore } from '../coexist/open-coexist-store';
 import { usersOf } from '../coexist/store-keys';
-import { startLocalPostgres } from '../postgres/local-postgres';
 import { openStagingDatabase } from '../staging/postgres/staging-database';
 import type { ZimClient } from '../zim-client';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { withLocalPostgres } from './bench-postgres';
 import { loadAverageText } from './process-stats';
 
 const Flags = z.object({
@@ -218,18 +218,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'zim-bench-audit-listing-'));
   try {
     await measure('SQLite', path.join(dir, 'coexist.sqlite'), o, oldSqlite);
-    if (o.postgres) {
-      const pg = await startLocalPostgres();
-      const saved = process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-      process.env.ZIM_MIGRATE_DATABASE_PASSWORD = pg.password;
-      try {
-        await measure('PostgreSQL', `${pg.url}?schema=coexist_bench`, o, oldPostgres);
-      } finally {
-        if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-        else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
-        await pg.stop();
-      }
-    }
+    if (o.postgres)
+      await withLocalPostgres((url) => measure('PostgreSQL', `${url}?schema=coexist_bench`, o, oldPostgres));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { stageRound } from '../catch-up/stage-round';
-import { startLocalPostgres } from '../postgres/local-postgres';
 import { copyStaging } from '../staging/copy/copy-staging';
 import { camelCaseKeys, wholeNumber } from './bench-flags';
+import { withLocalPostgres } from './bench-postgres';
 import { prepareCatchUp } from './catch-up-round-calls';
 import { loadAverageText } from './process-stats';
 
@@ -48,31 +48,27 @@ async function main(): Promise<void> {
   }
   const o = parsed.data;
   const dir = mkdtempSync(path.join(tmpdir(), 'zim-bench-round-staging-'));
-  const pg = await startLocalPostgres();
-  const saved = process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-  process.env.ZIM_MIGRATE_DATABASE_PASSWORD = pg.password;
   try {
-    console.log(
-      `zim-migrate round staging, SQLite vs PostgreSQL, ${new Date().toISOString()}, load average ${loadAverageText()}\n` +
-        `${n(o.messages)} one-to-one messages, ${(o.changed * 100).toFixed(2)}% of each kind of record changed, seed ${o.seed}`
-    );
-    const p = await prepareCatchUp({ dir, ...o, incremental: false });
-    const twin = path.join(dir, 'twin.sqlite');
-    copyFileSync(p.staging, twin);
-    const url = `${pg.url}?schema=bench`;
-    const copy = await copyStaging(p.staging, url);
-    const asOfMs = p.later.untilMs + 60_000;
-    const sqlite = await timed(twin, p.later.dir, dir, asOfMs);
-    const postgres = await timed(url, p.later.dir, dir, asOfMs);
-    console.log(
-      `  staging copy into PostgreSQL (once, before): ${(copy.ms / 1000).toFixed(1)} s\n` +
-        `  catch-up round staged on SQLite:     ${sqlite.toFixed(1)} s\n` +
-        `  catch-up round staged on PostgreSQL: ${postgres.toFixed(1)} s (${(postgres / sqlite).toFixed(1)}× SQLite)`
-    );
+    await withLocalPostgres(async (pgUrl) => {
+      console.log(
+        `zim-migrate round staging, SQLite vs PostgreSQL, ${new Date().toISOString()}, load average ${loadAverageText()}\n` +
+          `${n(o.messages)} one-to-one messages, ${(o.changed * 100).toFixed(2)}% of each kind of record changed, seed ${o.seed}`
+      );
+      const p = await prepareCatchUp({ dir, ...o, incremental: false });
+      const twin = path.join(dir, 'twin.sqlite');
+      copyFileSync(p.staging, twin);
+      const url = `${pgUrl}?schema=bench`;
+      const copy = await copyStaging(p.staging, url);
+      const asOfMs = p.later.untilMs + 60_000;
+      const sqlite = await timed(twin, p.later.dir, dir, asOfMs);
+      const postgres = await timed(url, p.later.dir, dir, asOfMs);
+      console.log(
+        `  staging copy into PostgreSQL (once, before): ${(copy.ms / 1000).toFixed(1)} s\n` +
+          `  catch-up round staged on SQLite:     ${sqlite.toFixed(1)} s\n` +
+          `  catch-up round staged on PostgreSQL: ${postgres.toFixed(1)} s (${(postgres / sqlite).toFixed(1)}× SQLite)`
+      );
+    });
   } finally {
-    if (saved === undefined) delete process.env.ZIM_MIGRATE_DATABASE_PASSWORD;
-    else process.env.ZIM_MIGRATE_DATABASE_PASSWORD = saved;
-    await pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
