@@ -45,7 +45,7 @@ import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '
 import { extractSendbirdSample } from '../dev-sendbird';
 import { rehearseRounds } from '../dev-rounds';
 import { handoffLine, startCoexistRehearsal, type CoexistRehearsal } from '../dev-coexist';
-import { coexistExact, coexistLine } from '../../testing/coexist-traffic';
+import { auditLine, auditProblem, coexistExact, coexistLine } from '../../testing/coexist-traffic';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -546,9 +546,9 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         say,
       });
     if (coexist && result.status === 'completed') {
-      const { check, handoff, leftOutInZim } = await coexist.afterImport();
+      const { check, handoff, leftOutInZim, audit, storeFile } = await coexist.afterImport();
       await coexist.close();
-      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}`);
+      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}; ${auditLine(audit)}`);
       if (!coexistExact(check)) {
         say(
           `coexistence: expected ${check.expectedEachWay} messages legacy→ZIM and ` +
@@ -557,6 +557,11 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         process.exitCode = 1;
       }
       if (!handoff || handoff.parked > 0 || handoff.waiting > 0 || leftOutInZim > 0) process.exitCode = 1;
+      const problem = auditProblem(audit, storeFile);
+      if (problem) {
+        say(`coexistence failed: ${problem}`);
+        process.exitCode = 1;
+      }
     }
     const report =
       where.kind === 'local-postgres'
@@ -591,6 +596,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       appId: APP_ID,
       serverSecret,
       dir,
+      sampleDir,
       staging,
       env: childEnv(),
       rounds: o.coexistRounds,
@@ -599,8 +605,8 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     });
     await coexist.beforeExport();
     const exportDir = path.join(dir, 'export');
-    const messages = coexist.takeExport(sampleDir, exportDir);
-    say(`the export taken: ${sampleDir} and the legacy server's ${messages} messages → ${exportDir}`);
+    const messages = coexist.takeExport(exportDir);
+    say(`the export taken: ${sampleDir} and the legacy server's ${messages} messages beyond it → ${exportDir}`);
     await planExport(exportDir);
     await coexist.beforeImport();
     const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
