@@ -10,7 +10,8 @@
  * database (as workers on separate machines would). The password goes to them by environment only.
  *
  * `--coexist` (src/cli/dev-coexist.ts) rehearses the import handoff: capture and the sync start once the servers are
- * up, before the export is taken; the export (the sample plus the legacy server's state) is planned after that.
+ * up, before the export is taken; the export (the sample, which the legacy server is seeded with, plus the legacy
+ * server's own state) is planned after that.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -217,8 +218,8 @@ export function registerDevCommand(program: Command): void {
         '--coexist',
         'rehearse the handoff from the historical import and two-way coexistence: the reference legacy server, a ' +
           'receiver and the sync with the handoff start before the export is taken; live traffic (1:1 and group) ' +
-          'before the export, during the import and after it; then stop the sync and check both sides message by ' +
-          'message (needs a --dir without a staging)'
+          'before the export, during the import and after it; then stop the sync (its audit must leave no ' +
+          'divergence) and check both sides message by message (needs a --dir without a staging)'
       )
       .option(
         '--coexist-rounds <n>',
@@ -268,7 +269,8 @@ Examples:
                                                       with "coexist: N messages legacy→ZIM, M ZIM→legacy, 0 lost,
                                                       0 duplicated, 0 echoed; import handoff: H held, D dropped
                                                       as in the history, R released, 0 parked; …" (exit 1 if
-                                                      not exact)
+                                                      not exact, or if the stop's audit left a divergence
+                                                      unrepaired: coexist divergences says which)
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
