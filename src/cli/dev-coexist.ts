@@ -1,7 +1,8 @@
 /**
  * `zim-migrate dev --coexist`: the rehearsal runs the handoff from the historical import as the operator would
  * (docs/coexistence.md §10), then two-way coexistence, against its ZIM emulator. Before the export is taken it starts
- * the reference legacy server (four users, three one-to-one pairs and a group; ZIM gets them from the import), a
+ * the reference legacy server (seeded with the sample export, the legacy system's history, and four users, three
+ * one-to-one pairs and a group of its own; ZIM gets them all from the import), a
  * receiver (the emulator's callbacks and the legacy routing webhook pointed at it), a worker for the conversation
  * workflows, all in this process, and sync "rehearsal" with the handoff on the rehearsal's staging. Then:
  *
@@ -18,7 +19,8 @@
  *
  * Then it stops the sync (drain, final audit, close every conversation) and compares both sides conversation by
  * conversation: every live message sent on one side must be on the other exactly once, and never come back to its
- * own side. Everything it starts it stops, whatever happens (`close`).
+ * own side; and the stop's audit must leave no divergence unrepaired. Everything it starts it stops, whatever
+ * happens (`close`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -50,8 +52,10 @@ import {
   waitForBothSides,
   type CoexistCheck,
   type CoexistSides,
+  type StopAudit,
 } from '../testing/coexist-traffic';
 import { takeLegacyExport } from '../testing/legacy-export';
+import { seedLegacyFromExport } from '../testing/seed-legacy';
 import { renderSyncStatus } from './commands/coexist';
 
 export const COEXIST_SYNC = 'rehearsal';
@@ -74,6 +78,8 @@ export interface DevCoexistOptions {
   appId: number;
   serverSecret: string;
   dir: string;
+  /** The sample export: the legacy system's history, which the legacy server is seeded with and the export copies. */
+  sampleDir: string;
   /** The rehearsal's staging (`plan --out`): the handoff reads its ledger. Not there yet. */
   staging: string;
   /** The environment the handoff opens the staging with (a database password). */
@@ -90,13 +96,17 @@ export interface CoexistRehearsalResult {
   handoff: NonNullable<SyncStatus['handoff']> | undefined;
   /** Copies in ZIM of the message the export left out (older than its conversation's watermark): 0 expected. */
   leftOutInZim: number;
+  /** What the stop's audit found and repaired (absent: it failed); every divergence repaired expected. */
+  audit: StopAudit;
+  /** The coexistence store, for `coexist divergences --store`. */
+  storeFile: string;
 }
 
 export interface CoexistRehearsal {
   /** Capture is on: round 0 from the legacy side, waited for until the conversations hold it. */
   beforeExport(): Promise<void>;
-  /** The export: a copy of `sampleDir` plus what the legacy server holds, in `outDir`; returns its legacy messages. */
-  takeExport(sampleDir: string, outDir: string): number;
+  /** The export: a copy of the sample plus what the legacy server holds beyond it, in `outDir`; returns its messages. */
+  takeExport(outDir: string): number;
   /** Planned, the import not started yet: round 1 (legacy), waited for until the conversations hold it. */
   beforeImport(): Promise<void>;
   /** While the import runs: round 2 in each conversation once its history is imported (or `importEnded`). */
@@ -135,6 +145,8 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
       retryDelaysMs: [200, 400, 800, 1_600, 3_200],
     });
     stops.push(() => legacy.close());
+    // The legacy system's history before capture, as the import will give it to ZIM.
+    const seeded = seedLegacyFromExport(legacy.store, o.sampleDir);
     const legacyClient = new LegacyClient(legacy.url, apiToken);
     stops.push(() => legacyClient.close());
     const echoWays = await checkLegacyAdapter(legacyClient);
@@ -227,8 +239,8 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
             '(1 of them to be left out of it)'
         );
       },
-      takeExport(sampleDir, outDir) {
-        return takeLegacyExport(legacy.store, sampleDir, outDir, new Set(leftOut ? [leftOut] : []));
+      takeExport(outDir) {
+        return takeLegacyExport(legacy.store, o.sampleDir, seeded, outDir, new Set(leftOut ? [leftOut] : []));
       },
       async beforeImport() {
         await legacyRound(IMPORT_STARTS);
@@ -266,7 +278,8 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
         const held = await readSides(sides);
         const check = compareSides(held, tag, rounds, DURING_IMPORT);
         const leftOutInZim = held[0]!.inZim.filter((b) => b === leftOutBody).length;
-        return { check, handoff: await handoff(), leftOutInZim };
+        const audit = stopped.audit && { found: stopped.audit.found, repaired: stopped.audit.repaired };
+        return { check, handoff: await handoff(), leftOutInZim, audit, storeFile };
       },
       close,
     };

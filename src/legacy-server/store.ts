@@ -63,6 +63,29 @@ export class LegacyStore {
     for (const id of ids) this.users.add(id);
   }
 
+  /**
+   * History from before capture (the rehearsal's sample export, src/testing/seed-legacy.ts): a group as the legacy
+   * system already held it, routing nothing (no one acts now).
+   */
+  seedGroup(g: Omit<LegacyGroup, 'members'> & { members: string[] }): void {
+    this.groups.set(g.id, { ...g, members: new Set([g.owner, ...g.members]) });
+  }
+
+  /**
+   * History from before capture: a message under its own id and time, routing nothing. Seed a conversation oldest
+   * first and before any send: its seq follows the calls. Returns its conversation's key.
+   */
+  seedMessage(m: { id: string; from: string; to?: string; groupId?: string; body: string; sentAt: number }): string {
+    const conversation: LegacyConversation =
+      m.to !== undefined ? { kind: 'peer', users: [m.from, m.to] } : { kind: 'group', groupId: m.groupId! };
+    const key = conversationKey(conversation);
+    let conv = this.conversations.get(key);
+    if (!conv) this.conversations.set(key, (conv = { conversation, messages: [] }));
+    const { groupId: _g, ...message } = m;
+    conv.messages.push({ ...message, seq: conv.messages.length + 1 });
+    return key;
+  }
+
   #requireUser(id: string, role: string): void {
     if (!this.users.has(id)) throw new LegacyRefusal(404, `${role} ${id} is not a user`);
   }

@@ -285,3 +285,26 @@ export const coexistExact = (c: CoexistCheck) =>
   c.echoed === 0 &&
   c.legacyToZim === c.expectedEachWay &&
   c.zimToLegacy === (c.expectedZimToLegacy ?? c.expectedEachWay);
+
+/** What the stop's audit found and repaired (undefined: the audit failed). */
+export type StopAudit = { found: number; repaired: number } | undefined;
+
+/** What the stop's audit found, for the check's line. */
+export const auditLine = (audit: StopAudit) =>
+  audit
+    ? `stop audit: ${audit.found} divergence${audit.found === 1 ? '' : 's'} found, ${audit.repaired} repaired`
+    : 'stop audit: failed';
+
+/**
+ * Why the stop's audit fails the run (undefined: it passes): a divergence left unrepaired is one the sides still
+ * disagree on, whatever the traffic's check says. `storeFile`: the coexistence store, for the command that lists them.
+ */
+export function auditProblem(audit: StopAudit, storeFile: string): string | undefined {
+  if (!audit) return "the stop's audit did not run (its error is above): the sides were not compared";
+  const left = audit.found - audit.repaired;
+  if (left <= 0) return undefined;
+  return (
+    `the stop's audit left ${left} divergence${left === 1 ? '' : 's'} unrepaired: ` +
+    `zim-migrate coexist divergences --store ${storeFile} says which and what to do`
+  );
+}

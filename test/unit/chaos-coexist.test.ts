@@ -1,6 +1,7 @@
 /**
  * `npm run chaos -- --coexist` without running it: the check that compares both sides (it must catch a doubled,
- * a missing and an echoed message), the summary line and when it fails, the kill plan, and the flags.
+ * a missing and an echoed message), the stop's audit in `dev --coexist`'s check, the summary line and when it
+ * fails, the kill plan, and the flags.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -11,6 +12,8 @@ import { planDisruptions } from '../../src/chaos/disruption-plan';
 import type { CoexistChaosResult } from '../../src/chaos/run-coexist-chaos';
 import type { SyncStatus } from '../../src/coexist/sync-control';
 import {
+  auditLine,
+  auditProblem,
   coexistExact,
   coexistLine,
   compareSides,
@@ -73,6 +76,20 @@ describe('compareSides: the coexistence check', () => {
     assert.equal(check.echoed, 3);
     assert.equal(check.lost + check.duplicated, 0);
     assert.equal(coexistExact(check), false);
+  });
+});
+
+describe("dev --coexist: the stop's audit", () => {
+  it('fails the check when it leaves a divergence unrepaired, naming the command that lists them', () => {
+    assert.equal(auditLine({ found: 1, repaired: 0 }), 'stop audit: 1 divergence found, 0 repaired');
+    assert.equal(
+      auditProblem({ found: 1, repaired: 0 }, 'r/coexist.sqlite'),
+      "the stop's audit left 1 divergence unrepaired: zim-migrate coexist divergences --store r/coexist.sqlite says " +
+        'which and what to do'
+    );
+    assert.match(auditProblem(undefined, 'r/coexist.sqlite') ?? '', /did not run/);
+    assert.equal(auditProblem({ found: 0, repaired: 0 }, 'r/coexist.sqlite'), undefined);
+    assert.equal(auditProblem({ found: 2, repaired: 2 }, 'r/coexist.sqlite'), undefined);
   });
 });
 

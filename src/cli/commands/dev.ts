@@ -10,7 +10,8 @@
  * database (as workers on separate machines would). The password goes to them by environment only.
  *
  * `--coexist` (src/cli/dev-coexist.ts) rehearses the import handoff: capture and the sync start once the servers are
- * up, before the export is taken; the export (the sample plus the legacy server's state) is planned after that.
+ * up, before the export is taken; the export (the sample, which the legacy server is seeded with, plus the legacy
+ * server's own state) is planned after that.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +46,7 @@ import { emulatorCallsLine, emulatorPlanFor, rehearsalRates, verifyLine } from '
 import { extractSendbirdSample } from '../dev-sendbird';
 import { rehearseRounds } from '../dev-rounds';
 import { handoffLine, startCoexistRehearsal, type CoexistRehearsal } from '../dev-coexist';
-import { coexistExact, coexistLine } from '../../testing/coexist-traffic';
+import { auditLine, auditProblem, coexistExact, coexistLine } from '../../testing/coexist-traffic';
 
 const exec = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/zim-migrate.js');
@@ -217,8 +218,8 @@ export function registerDevCommand(program: Command): void {
         '--coexist',
         'rehearse the handoff from the historical import and two-way coexistence: the reference legacy server, a ' +
           'receiver and the sync with the handoff start before the export is taken; live traffic (1:1 and group) ' +
-          'before the export, during the import and after it; then stop the sync and check both sides message by ' +
-          'message (needs a --dir without a staging)'
+          'before the export, during the import and after it; then stop the sync (its audit must leave no ' +
+          'divergence) and check both sides message by message (needs a --dir without a staging)'
       )
       .option(
         '--coexist-rounds <n>',
@@ -268,7 +269,8 @@ Examples:
                                                       with "coexist: N messages legacy→ZIM, M ZIM→legacy, 0 lost,
                                                       0 duplicated, 0 echoed; import handoff: H held, D dropped
                                                       as in the history, R released, 0 parked; …" (exit 1 if
-                                                      not exact)
+                                                      not exact, or if the stop's audit left a divergence
+                                                      unrepaired: coexist divergences says which)
   $ ZIM_MIGRATE_DATABASE_PASSWORD_FILE=./db_password \
       zim-migrate dev --staging 'postgres://zim@db.internal:5432/zim' --workers 2
 
@@ -546,9 +548,9 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         say,
       });
     if (coexist && result.status === 'completed') {
-      const { check, handoff, leftOutInZim } = await coexist.afterImport();
+      const { check, handoff, leftOutInZim, audit, storeFile } = await coexist.afterImport();
       await coexist.close();
-      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}`);
+      console.log(`coexist: ${coexistLine(check)}; ${handoffLine({ handoff, leftOutInZim })}; ${auditLine(audit)}`);
       if (!coexistExact(check)) {
         say(
           `coexistence: expected ${check.expectedEachWay} messages legacy→ZIM and ` +
@@ -557,6 +559,11 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
         process.exitCode = 1;
       }
       if (!handoff || handoff.parked > 0 || handoff.waiting > 0 || leftOutInZim > 0) process.exitCode = 1;
+      const problem = auditProblem(audit, storeFile);
+      if (problem) {
+        say(`coexistence failed: ${problem}`);
+        process.exitCode = 1;
+      }
     }
     const report =
       where.kind === 'local-postgres'
@@ -591,6 +598,7 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
       appId: APP_ID,
       serverSecret,
       dir,
+      sampleDir,
       staging,
       env: childEnv(),
       rounds: o.coexistRounds,
@@ -599,8 +607,8 @@ async function rehearse(o: DevOptions, zimPlan: ZimPlanSettings, where: DevStagi
     });
     await coexist.beforeExport();
     const exportDir = path.join(dir, 'export');
-    const messages = coexist.takeExport(sampleDir, exportDir);
-    say(`the export taken: ${sampleDir} and the legacy server's ${messages} messages → ${exportDir}`);
+    const messages = coexist.takeExport(exportDir);
+    say(`the export taken: ${sampleDir} and the legacy server's ${messages} messages beyond it → ${exportDir}`);
     await planExport(exportDir);
     await coexist.beforeImport();
     const handle = client.workflow.getHandle(workflowIds.migration(MIGRATION));
