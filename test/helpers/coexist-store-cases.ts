@@ -39,7 +39,7 @@ export interface CoexistStoreUnderTest {
 const tick = () => new Promise((r) => setTimeout(r, 3));
 
 /** Runs `run` with the clock `ms` ahead (an hour's wait, as a store's writes see it). */
-async function ahead<T>(ms: number, run: () => Promise<T>): Promise<T> {
+export async function ahead<T>(ms: number, run: () => Promise<T>): Promise<T> {
   const now = Date.now.bind(Date);
   const m = mock.method(Date, 'now', () => now() + ms);
   try {
