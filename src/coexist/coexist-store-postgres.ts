@@ -23,6 +23,7 @@ import {
   echoPruner,
   KEEP_BODY_WRITE_EVERY_MS,
   parkedBodyUse,
+  PUT_FOR_NONE,
   type CoexistStore,
   type DivergenceRecord,
   type EchoSettler,
@@ -110,10 +111,13 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
   {
     version: 7,
     name: 'coexistence store: bodies forgotten once unused for a bound unless a parked event names them',
-    // Bodies from before step 6 (no time, kept for good until now) are dated now (the server's clock, once): they go
-    // once unused for the bound, unless a parked event names them. A parked event's body is named from its event.
+    // Bodies from before step 6 (no time, kept for good until now) are dated now (the server's clock, once) and put
+    // for none (PUT_FOR_NONE): they go once unused for the bound, unless a parked event names them. A parked event's
+    // body is named from its event.
     sql: `
       ALTER TABLE zm_coexist_bodies ADD COLUMN used_at bigint;
+      INSERT INTO zm_coexist_body_uses (ref, origin, origin_id) SELECT ref, '', '' FROM zm_coexist_bodies WHERE at IS NULL
+        ON CONFLICT DO NOTHING;
       UPDATE zm_coexist_bodies SET at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint WHERE at IS NULL;
       ALTER TABLE zm_coexist_parked ADD COLUMN body_ref ${t};
       UPDATE zm_coexist_parked SET body_ref = event::json->>'bodyRef' WHERE event IS NOT NULL;
@@ -211,20 +215,19 @@ export async function openPostgresCoexistStore(
   };
   const echoWritten = echoPruner(pruneEchoes);
   // One statement, as SQLite's transaction: the oldest bodies last put before the time, locked (a racing put waits,
-  // or is skipped), each forgotten with its uses unless a parked event names it, or it was used since before the time
-  // (held, retried: an event from before use times may carry it), or it was used since before `unused` ($4) and some
-  // message it was put for is not settled since before then (by settleBodies, or its ledger
-  // row SENT; a use with no ledger row yet is open) or it was put for none; else dated now (its use time kept): looked
-  // at again a retention later. A put that dated a row anew after this statement began takes it out (`at` is checked
-  // again on the row this one locks). Every step is an index probe per body (the lateral lookup, the EXISTS, `= ANY`
-  // of the refs): a join the planner may hash would read the whole tables, which grow for weeks.
+  // or is skipped), each forgotten with its uses unless a parked event names it, or it was used since before `unused`
+  // ($4) and some message it was put for is not settled since before then (by settleBodies, or its ledger row SENT;
+  // a use with no ledger row yet is open, as is PUT_FOR_NONE's); else dated now (its use time kept): looked at again a
+  // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
+  // the row this one locks). Every step is an index probe per body (the lateral lookups, `= ANY` of the refs): a join
+  // the planner may hash would read the whole tables, which grow for weeks (so would an EXISTS in the select list,
+  // which PostgreSQL 18 ran as a hashed subplan over the whole uses table).
   const pruneBodies = async (before: number, most = BODY_PRUNE_MOST, unused = Date.now() - unusedMs) => {
     const r = await q(
       `WITH judged AS (
-         SELECT b.ref, EXISTS (SELECT 1 FROM zm_coexist_parked p WHERE p.body_ref = b.ref)
-           OR coalesce(b.used_at, b.at) >= $1 OR (coalesce(b.used_at, b.at) >= $4 AND (o.open IS NOT NULL
-             OR NOT EXISTS (SELECT 1 FROM zm_coexist_body_uses x WHERE x.ref = b.ref))) AS open
+         SELECT b.ref, pk.parked IS NOT NULL OR (coalesce(b.used_at, b.at) >= $4 AND o.open IS NOT NULL) AS open
          FROM zm_coexist_bodies b
+           LEFT JOIN LATERAL (SELECT true AS parked FROM zm_coexist_parked p WHERE p.body_ref = b.ref LIMIT 1) pk ON true
            LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
                LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
              WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
@@ -257,7 +260,9 @@ export async function openPostgresCoexistStore(
       // marked used, its uses (re)opened.
       const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
       // Each once: one statement may not update a row twice.
-      const uses = [...new Map((forMessages ?? []).map((u) => [`${u.origin}:${u.originId}`, u])).values()];
+      const uses = forMessages
+        ? [...new Map(forMessages.map((u) => [`${u.origin}:${u.originId}`, u])).values()]
+        : [{ origin: PUT_FOR_NONE[0], originId: PUT_FOR_NONE[1] }];
       await q(
         `WITH put AS (INSERT INTO zm_coexist_bodies AS b (ref, body, at, used_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (ref) DO UPDATE SET at = excluded.at, used_at = excluded.used_at)

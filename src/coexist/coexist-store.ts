@@ -205,6 +205,11 @@ export const bodyPruner = (prune: (before: number) => Promise<number>) =>
  * would find its body gone. ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS sets it (bodiesUnusedMs).
  */
 export const BODIES_UNUSED_MS = 30 * 24 * 3_600_000;
+/**
+ * The use a body put for no message is recorded under (a group profile; a body of a store made before pruning): no
+ * message has that id, so it never settles, and the body goes once unused for the bound (or never, while parked).
+ */
+export const PUT_FOR_NONE = ['', ''] as const;
 /** keepBodies writes a body's use time at most this often (a holding conversation asks every 30 s). */
 export const KEEP_BODY_WRITE_EVERY_MS = 3_600_000;
 
@@ -344,7 +349,8 @@ export function openSqliteCoexistStore(file: string, env: NodeJS.ProcessEnv = pr
       ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE body_uses.settled_at IS NOT NULL`);
   const putBody = db.transaction((ref: string, body: string, uses: readonly BodyUse[] | undefined) => {
     upsertBody.run({ ref, body, now: Date.now() });
-    for (const u of uses ?? []) upsertUse.run(ref, u.origin, u.originId);
+    if (uses) for (const u of uses) upsertUse.run(ref, u.origin, u.originId);
+    else upsertUse.run(ref, ...PUT_FOR_NONE);
   });
   // Used since before this: written again (at most once per KEEP_BODY_WRITE_EVERY_MS).
   const keepBody = db.prepare(
@@ -359,17 +365,15 @@ export function openSqliteCoexistStore(file: string, env: NodeJS.ProcessEnv = pr
   });
   // Parked: its retry reads the body, however its mirror was settled before.
   const reopenUse = db.prepare('UPDATE body_uses SET settled_at = NULL WHERE origin = ? AND origin_id = ?');
-  // The oldest bodies last put before the time, each kept (`open`) when a parked event names it, or it was used since
-  // before the time (held, retried: an event from before use times may carry it), or it was used since before
-  // `unused` and some message it was put for is not settled since before `before` (by settleBodies, or its ledger row
-  // SENT; a use with no ledger row yet is open) or it was put for none.
+  // The oldest bodies last put before the time, each kept (`open`) when a parked event names it, or when it was used
+  // since before `unused` and some message it was put for is not settled since before `before` (by settleBodies, or
+  // its ledger row SENT; a use with no ledger row yet is open, as is PUT_FOR_NONE's).
   const bodiesToJudge = db.prepare<{ before: number; most: number; unused: number }, { ref: string; open: number }>(`
-      SELECT ref, EXISTS (SELECT 1 FROM parked p WHERE p.body_ref = b.ref) OR coalesce(b.used_at, b.at) >= @before
-        OR (coalesce(b.used_at, b.at) >= @unused AND (EXISTS (SELECT 1 FROM body_uses u
+      SELECT ref, EXISTS (SELECT 1 FROM parked p WHERE p.body_ref = b.ref)
+        OR (coalesce(b.used_at, b.at) >= @unused AND EXISTS (SELECT 1 FROM body_uses u
             LEFT JOIN mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
           WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= @before)
-            AND (m.state IS NULL OR m.state <> 'SENT' OR m.updated_at >= @before))
-          OR NOT EXISTS (SELECT 1 FROM body_uses u WHERE u.ref = b.ref))) AS open
+            AND (m.state IS NULL OR m.state <> 'SENT' OR m.updated_at >= @before))) AS open
       FROM bodies b WHERE at < @before ORDER BY at LIMIT @most`);
   const deleteBody = db.prepare('DELETE FROM bodies WHERE ref = ?');
   const deleteUses = db.prepare('DELETE FROM body_uses WHERE ref = ?');
@@ -730,15 +734,16 @@ function addKeyTables(db: Database.Database): void {
  * When each body was last used (put, held by the import handoff, retried from parked: pruneBodies), and which body
  * each parked event reads. A store made before them gets both in one write transaction (a second process opening it
  * at once waits, then finds them): its parked events' bodies are named from their events, and its bodies put before
- * pruning (no date, kept for good until now) dated now, so they go once unused for the bound, unless a parked event
- * names them (or they are put or held again meanwhile).
+ * pruning (no date, kept for good until now) dated now and put for none (PUT_FOR_NONE: no message of theirs is
+ * known), so they go once unused for the bound, unless a parked event names them (or they are put or held again).
  */
 function addBodyUseTimes(db: Database.Database): void {
   const has = (table: string, column: string) =>
     (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
   db.transaction(() => {
     if (!has('bodies', 'used_at')) {
-      db.exec('ALTER TABLE bodies ADD COLUMN used_at INTEGER');
+      db.exec(`ALTER TABLE bodies ADD COLUMN used_at INTEGER;
+        INSERT OR IGNORE INTO body_uses (ref, origin, origin_id) SELECT ref, '', '' FROM bodies WHERE at IS NULL`);
       db.prepare('UPDATE bodies SET at = ? WHERE at IS NULL').run(Date.now());
     }
     if (!has('parked', 'body_ref')) {
