@@ -685,8 +685,8 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
     await sut.dropBodyTimes(at);
     await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
       assert.equal(await s!.pruneBodies(Date.now() + 1), 0, 'kept for the bound from the upgrade');
-      // The held text put again for a new message, mirrored since: that message settled does not settle the held
-      // one's (no use recorded from before), which the handoff's check marks used.
+      // The held text put again for a new message, mirrored since: that message settled does not settle the body
+      // (put for none at the upgrade: its messages from before are not known); the handoff's check marks it used.
       assert.equal(await t!.putBody('held before', L('L3')), refs.held);
       await t!.markSent('legacy', 'L3', 'peer:a:b', 'z3');
       await ahead(HOURS_2, () => s!.keepBodies([refs.held]));
