@@ -16,9 +16,10 @@ export interface HandoffDeps {
   env?: NodeJS.ProcessEnv;
   /**
    * The coexistence store: the held messages the history holds, or older than its newest, are dropped by their
-   * conversation, never mirrored, so their bodies need not stay for them (without it they stay).
+   * conversation, never mirrored, so their bodies need not stay for them (without it they stay); the bodies of what
+   * is still held are marked used, so they are not forgotten as unused however long the import takes.
    */
-  store?: Pick<CoexistStore, 'settleBodies'>;
+  store?: Pick<CoexistStore, 'settleBodies' | 'keepBodies'>;
 }
 
 export function createHandoffActivities(deps: HandoffDeps = {}) {
@@ -45,14 +46,18 @@ export function createHandoffActivities(deps: HandoffDeps = {}) {
     /**
      * `messageTimes`: the asked messages' times (ms; messages only, not group changes), from which the workflow drops
      * those older than the history's newest as it does those the history holds. Absent (a workflow of an earlier
-     * version): only the bodies of those the history holds are settled.
+     * version): only the bodies of those the history holds are settled. `heldRefs`: the body references of every
+     * event the conversation holds (group changes too), marked used (absent from a workflow of an earlier version).
      */
     async handoffHistory(
       staging: string,
       conv: string,
       msgIds: string[],
-      messageTimes: Record<string, number> = {}
+      messageTimes: Record<string, number> = {},
+      heldRefs: string[] = []
     ): Promise<HistoryCheck> {
+      // Bookkeeping only, as the settling below: a failure is made good by the next check, 30 s later.
+      if (heldRefs.length > 0) await deps.store?.keepBodies(heldRefs).catch(() => undefined);
       const store = await storeAt(staging);
       if (typeof store === 'string') return { imported: false, waiting: store };
       let check: HistoryCheck;

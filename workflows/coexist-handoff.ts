@@ -88,11 +88,14 @@ export function handoffGate(
     Object.fromEntries(events.flatMap((e) => (e.kind === 'message' && e.msgId ? [[e.msgId, e.occurredAt]] : [])));
 
   async function check(release: Release): Promise<void> {
+    // The held events' body references too, so their bodies are not forgotten as unused while held (arguments
+    // only: histories of before replay unchanged).
     const r = await acts.handoffHistory(
       setting.staging,
       conv,
       held.flatMap((e) => (e.msgId ? [e.msgId] : [])),
-      timesOf(held)
+      timesOf(held),
+      held.flatMap((e) => (e.bodyRef ? [e.bodyRef] : []))
     );
     nextCheckAt = Date.now() + setting.checkEveryMs;
     if (!r.imported) {

@@ -3,7 +3,7 @@
  * the coexistence store's body prune (issue #14), which runs inside a receiver's answer every 1,000th put and looks
  * at the oldest BODY_PRUNE_MOST bodies. For each size a fresh store (SQLite file; PostgreSQL: a local throwaway
  * server, loopback, a schema per size) is opened through its own API (its schema), then filled by bulk SQL with
- * that many bodies, each put for one message and last put two days ago, in turn: ledger SENT; INTENT (in flight);
+ * that many bodies, each put for one message and last put (and used) two days ago, in turn: ledger SENT; INTENT (in flight);
  * refused (INTENT, its use settled, as settleBodies leaves it); no ledger row (queued). So every 10,000 looked at
  * are half settled, half in use. Bulk SQL rather than putBody and markSent: 400,000 statements through the
  * PostgreSQL pool take minutes on a shared 2-core machine; the rows are the columns those calls write, and the
@@ -74,7 +74,7 @@ const EARLIER_PRUNE = `WITH judged AS (
 function sqliteTables(file: string): Tables {
   const db = new Database(file);
   db.pragma('busy_timeout = 10000');
-  const body = db.prepare('INSERT INTO bodies (ref, body, at) VALUES (?, ?, ?)');
+  const body = db.prepare('INSERT INTO bodies (ref, body, at, used_at) VALUES (?, ?, ?, ?)');
   const use = db.prepare('INSERT INTO body_uses (ref, origin, origin_id, settled_at) VALUES (?, ?, ?, ?)');
   const ledger = db.prepare(`INSERT INTO mirrored (origin, origin_id, conv, state, target_id, attempts, intent_at,
       updated_at, sent_by) VALUES ('legacy', ?, ?, ?, ?, 1, ?, ?, ?)`);
@@ -83,7 +83,7 @@ function sqliteTables(file: string): Tables {
       const at = firstAt + i;
       const id = `m${i}`;
       const kind = kindOf(i);
-      body.run(`b:bench-${i}`, `message ${i}`, at);
+      body.run(`b:bench-${i}`, `message ${i}`, at, at);
       use.run(`b:bench-${i}`, 'legacy', id, kind === 'refused' ? at : null);
       if (kind === 'sent') ledger.run(id, `peer:u${i % 1000}:v`, 'SENT', `z${i}`, at, at, 'bench');
       else if (kind !== 'queued') ledger.run(id, `peer:u${i % 1000}:v`, 'INTENT', null, at, at, null);
@@ -108,8 +108,8 @@ function postgresTables(url: string): Tables {
       // i % 4: 0 SENT, 1 INTENT, 2 refused (INTENT, use settled), 3 queued (no ledger row); as sqliteTables.
       await db.pool.query(
         `WITH s AS (SELECT i, $2::bigint + i AS at FROM generate_series(0, $1::int - 1) i),
-         b AS (INSERT INTO zm_coexist_bodies (ref, body, at)
-           SELECT 'b:bench-' || i, convert_to('message ' || i, 'UTF8'), at FROM s),
+         b AS (INSERT INTO zm_coexist_bodies (ref, body, at, used_at)
+           SELECT 'b:bench-' || i, convert_to('message ' || i, 'UTF8'), at, at FROM s),
          u AS (INSERT INTO zm_coexist_body_uses (ref, origin, origin_id, settled_at)
            SELECT 'b:bench-' || i, 'legacy', 'm' || i, CASE WHEN i % 4 = 2 THEN at END FROM s)
          INSERT INTO zm_coexist_mirrored (origin, origin_id, conv, state, target_id, attempts, intent_at, updated_at,

@@ -17,10 +17,13 @@ import { SyncEventSchema } from './sync-event';
 import { usersOf, WrittenKeys } from './store-keys';
 import {
   BODY_PRUNE_MOST,
+  bodiesUnusedMs,
   bodyPruner,
   ECHO_PRUNE_MOST,
   echoPruner,
+  KEEP_BODY_WRITE_EVERY_MS,
   parkedBodyUse,
+  PUT_FOR_NONE,
   type CoexistStore,
   type DivergenceRecord,
   type EchoSettler,
@@ -105,6 +108,21 @@ export const COEXIST_SCHEMA: readonly SchemaStep[] = [
         settled_at bigint, PRIMARY KEY (ref, origin, origin_id));
       CREATE INDEX zm_coexist_body_uses_by_message ON zm_coexist_body_uses (origin, origin_id);`,
   },
+  {
+    version: 7,
+    name: 'coexistence store: bodies forgotten once unused for a bound unless a parked event names them',
+    // Bodies from before step 6 (no time, kept for good until now) are dated now (the server's clock, once) and put
+    // for none (PUT_FOR_NONE): they go once unused for the bound, unless a parked event names them. A parked event's
+    // body is named from its event.
+    sql: `
+      ALTER TABLE zm_coexist_bodies ADD COLUMN used_at bigint;
+      INSERT INTO zm_coexist_body_uses (ref, origin, origin_id) SELECT ref, '', '' FROM zm_coexist_bodies WHERE at IS NULL
+        ON CONFLICT DO NOTHING;
+      UPDATE zm_coexist_bodies SET at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint WHERE at IS NULL;
+      ALTER TABLE zm_coexist_parked ADD COLUMN body_ref ${t};
+      UPDATE zm_coexist_parked SET body_ref = event::json->>'bodyRef' WHERE event IS NOT NULL;
+      CREATE INDEX zm_coexist_parked_by_body ON zm_coexist_parked (body_ref) WHERE body_ref IS NOT NULL;`,
+  },
 ];
 
 type Row = Record<string, unknown>;
@@ -117,6 +135,7 @@ export async function openPostgresCoexistStore(
   url: string,
   env: NodeJS.ProcessEnv = process.env
 ): Promise<CoexistStore> {
+  const unusedMs = bodiesUnusedMs(env);
   const { db, schema } = openStagingDatabase(url, env);
   // Not chained to the driver's error (`cause`): it may carry connection settings.
   const fail = (err: unknown): never => {
@@ -196,15 +215,19 @@ export async function openPostgresCoexistStore(
   };
   const echoWritten = echoPruner(pruneEchoes);
   // One statement, as SQLite's transaction: the oldest bodies last put before the time, locked (a racing put waits,
-  // or is skipped), each forgotten with its uses when every message it was put for is settled since before then
-  // (by settleBodies, or its ledger row SENT; a use with no ledger row yet is open), else dated now: looked at again a
+  // or is skipped), each forgotten with its uses unless a parked event names it, or it was used since before `unused`
+  // ($4) and some message it was put for is not settled since before then (by settleBodies, or its ledger row SENT;
+  // a use with no ledger row yet is open, as is PUT_FOR_NONE's); else dated now (its use time kept): looked at again a
   // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
-  // the row this one locks). Every step is an index probe per body (the lateral lookup, `= ANY` of the refs): a
-  // join the planner may hash would read the whole tables, which grow for weeks.
-  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST) => {
+  // the row this one locks). Every step is an index probe per body (the lateral lookups, `= ANY` of the refs): a join
+  // the planner may hash would read the whole tables, which grow for weeks (so would an EXISTS in the select list,
+  // which PostgreSQL 18 ran as a hashed subplan over the whole uses table).
+  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST, unused = Date.now() - unusedMs) => {
     const r = await q(
       `WITH judged AS (
-         SELECT b.ref, o.open IS NOT NULL AS open FROM zm_coexist_bodies b
+         SELECT b.ref, pk.parked IS NOT NULL OR (coalesce(b.used_at, b.at) >= $4 AND o.open IS NOT NULL) AS open
+         FROM zm_coexist_bodies b
+           LEFT JOIN LATERAL (SELECT true AS parked FROM zm_coexist_parked p WHERE p.body_ref = b.ref LIMIT 1) pk ON true
            LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
                LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
              WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
@@ -214,9 +237,10 @@ export async function openPostgresCoexistStore(
            coalesce(array_agg(ref) FILTER (WHERE open), '{}') AS kept FROM judged),
        gone AS (DELETE FROM zm_coexist_bodies WHERE ref = ANY ((SELECT gone FROM refs)::text[]) RETURNING ref),
        uses AS (DELETE FROM zm_coexist_body_uses WHERE ref = ANY ((SELECT gone FROM refs)::text[])),
-       deferred AS (UPDATE zm_coexist_bodies SET at = $3 WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
+       deferred AS (UPDATE zm_coexist_bodies SET used_at = coalesce(used_at, at), at = $3
+         WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
        SELECT count(*)::int AS n FROM gone`,
-      [before, most, Date.now()]
+      [before, most, Date.now(), unused]
     );
     return Number(r.rows[0]!.n);
   };
@@ -232,25 +256,20 @@ export async function openPostgresCoexistStore(
   };
   return {
     async putBody(body, forMessages) {
-      // Content-addressed (keyed): a redelivered callback stores nothing new. One statement: `at` null (kept for
-      // good) stays null, a put for messages dates the row anew and (re)opens its uses, unless it is kept for good.
+      // Content-addressed (keyed): a redelivered callback stores nothing new. One statement: the row dated anew and
+      // marked used, its uses (re)opened.
       const ref = 'b:' + createHmac('sha256', refKey).update(body, 'utf8').digest('hex');
       // Each once: one statement may not update a row twice.
-      const uses = [...new Map((forMessages ?? []).map((u) => [`${u.origin}:${u.originId}`, u])).values()];
+      const uses = forMessages
+        ? [...new Map(forMessages.map((u) => [`${u.origin}:${u.originId}`, u])).values()]
+        : [{ origin: PUT_FOR_NONE[0], originId: PUT_FOR_NONE[1] }];
       await q(
-        `WITH put AS (INSERT INTO zm_coexist_bodies AS b (ref, body, at) VALUES ($1, $2, $3) ON CONFLICT (ref) DO UPDATE
-             SET at = CASE WHEN b.at IS NULL OR excluded.at IS NULL THEN NULL ELSE excluded.at END
-           RETURNING at)
+        `WITH put AS (INSERT INTO zm_coexist_bodies AS b (ref, body, at, used_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (ref) DO UPDATE SET at = excluded.at, used_at = excluded.used_at)
          INSERT INTO zm_coexist_body_uses AS u (ref, origin, origin_id)
-           SELECT $1, o, i FROM unnest($4::text[], $5::text[]) AS x(o, i) WHERE (SELECT at FROM put) IS NOT NULL
+           SELECT $1, o, i FROM unnest($4::text[], $5::text[]) AS x(o, i)
          ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE u.settled_at IS NOT NULL`,
-        [
-          ref,
-          Buffer.from(body, 'utf8'),
-          forMessages ? Date.now() : null,
-          uses.map((u) => u.origin),
-          uses.map((u) => u.originId),
-        ]
+        [ref, Buffer.from(body, 'utf8'), Date.now(), uses.map((u) => u.origin), uses.map((u) => u.originId)]
       );
       await bodyPut();
       return ref;
@@ -262,6 +281,15 @@ export async function openPostgresCoexistStore(
         origin,
         [...originIds],
       ]);
+    },
+    async keepBodies(refs) {
+      if (refs.length === 0) return;
+      const now = Date.now();
+      await q(
+        `UPDATE zm_coexist_bodies SET used_at = $1
+         WHERE ref = ANY ($2::text[]) AND coalesce(used_at, at) < $1::bigint - $3::bigint`,
+        [now, [...new Set(refs)], KEEP_BODY_WRITE_EVERY_MS]
+      );
     },
     pruneBodies,
     async body(ref) {
@@ -357,8 +385,8 @@ export async function openPostgresCoexistStore(
       await noteConv(p.conv);
       await reopenUse(p);
       await q(
-        `INSERT INTO zm_coexist_parked (event_key, conv, origin, subject, reason, action, parked_at, event)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        `INSERT INTO zm_coexist_parked (event_key, conv, origin, subject, reason, action, parked_at, event, body_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
         [
           p.eventKey,
           p.conv,
@@ -368,11 +396,17 @@ export async function openPostgresCoexistStore(
           p.action,
           Date.now(),
           p.event ? JSON.stringify(p.event) : null,
+          p.event?.bodyRef ?? null,
         ]
       );
     },
     async unpark(eventKey) {
-      await q('DELETE FROM zm_coexist_parked WHERE event_key = $1', [eventKey]);
+      // One statement: the body is marked used as the parked event that named it goes.
+      await q(
+        `WITH gone AS (DELETE FROM zm_coexist_parked WHERE event_key = $1 RETURNING body_ref)
+         UPDATE zm_coexist_bodies SET used_at = $2 WHERE ref IN (SELECT body_ref FROM gone)`,
+        [eventKey, Date.now()]
+      );
     },
     async parked() {
       const { rows } = await q('SELECT * FROM zm_coexist_parked ORDER BY parked_at, event_key');

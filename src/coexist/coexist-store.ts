@@ -1,6 +1,7 @@
 /**
  * Coexistence's own durable store: message bodies by reference (so no text enters workflow history; each kept until
- * a day after every message it was put for is settled, docs/coexistence.md §4) and the ledger of mirrored messages
+ * a day after every message it was put for is settled, or once unused for BODIES_UNUSED_MS unless parked,
+ * docs/coexistence.md §4) and the ledger of mirrored messages
  * (intent before a send, then the other side's id). Its own SQLite file rather than
  * the migration's staging ledger (src/staging/): that ledger is keyed by a plan's staged entities and stages and
  * lives in the plan's file; coexistence outlives any plan and maps ids in both directions.
@@ -9,6 +10,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { z } from 'zod';
 import { switchToWal } from '../shared/sqlite-wal';
 import { SyncEventSchema, type SyncEvent } from './sync-event';
 import { usersOf, WrittenKeys } from './store-keys';
@@ -47,7 +49,7 @@ export interface CoexistStore {
   /**
    * Stores a body (content-addressed: the same text, the same reference) for the messages that carry it. A body put
    * for messages may be pruned (pruneBodies) once each of them is settled; one put for anything else (no `forMessages`:
-   * a group profile) is kept for good.
+   * a group profile) only once unused for the bound (see pruneBodies).
    */
   putBody(body: string, forMessages?: readonly BodyUse[]): Promise<string>;
   body(ref: string): Promise<string>;
@@ -58,12 +60,20 @@ export interface CoexistStore {
    */
   settleBodies(origin: Origin, originIds: readonly string[]): Promise<void>;
   /**
+   * These bodies are still held by a reader (events the import handoff holds): not unused (pruneBodies) from now.
+   * Writes a body at most once an hour (KEEP_BODY_WRITE_EVERY_MS), however often it is asked.
+   */
+  keepBodies(refs: readonly string[]): Promise<void>;
+  /**
    * Forgets at most `most` (default BODY_PRUNE_MOST) of the bodies last put before `before` (ms), oldest first, each
-   * only when every message it was put for is settled since before `before`: its ledger row SENT, or settleBodies. The
+   * only when every message it was put for is settled since before `before` (its ledger row SENT, or settleBodies),
+   * or when it is unused since before `unusedBefore` (default now less the store's bound, BODIES_UNUSED_MS): no put,
+   * keepBodies or unpark since, whatever its messages (refused and redelivered, never handed to a workflow) or none
+   * (a group profile, a body of a store made before pruning). A body a parked event names is never forgotten. The
    * others it looked at are looked at again a retention later (a prune's work stays bounded whatever is kept). The
    * store calls it itself every BODY_PRUNE_EVERY puts with BODIES_KEPT_MS; returns the bodies forgotten.
    */
-  pruneBodies(before: number, most?: number): Promise<number>;
+  pruneBodies(before: number, most?: number, unusedBefore?: number): Promise<number>;
   record(origin: Origin, originId: string): Promise<MirrorRecord | null>;
   /** Writes INTENT (or counts another attempt of one); never downgrades SENT. */
   recordIntent(origin: Origin, originId: string, conv: string): Promise<MirrorRecord>;
@@ -86,7 +96,10 @@ export interface CoexistStore {
   /** Records a mirror given up after its retries, for an operator (idempotent per event key). */
   park(p: Omit<ParkedRecord, 'parkedAt'>): Promise<void>;
   parked(): Promise<ParkedRecord[]>;
-  /** Forgets a parked mirror (its retry was handed to its conversation). */
+  /**
+   * Forgets a parked mirror (its retry was handed to its conversation), and marks its body used now: the retry reads
+   * it, and no parked event names it any more.
+   */
   unpark(eventKey: string): Promise<void>;
   /**
    * Every conversation the store has seen a mirror, a group change, a parked event or a divergence of, or was told
@@ -182,6 +195,34 @@ export const BODY_PRUNE_MOST = 10_000;
 export const bodyPruner = (prune: (before: number) => Promise<number>) =>
   pruner(prune, BODY_PRUNE_EVERY, BODIES_KEPT_MS);
 
+/**
+ * How long a body nothing uses is kept, whatever its messages say: no put (a delivery or its redelivery), no import
+ * handoff holding it, no parked event naming it or retried. Messages that never settle leave such bodies: a refusal
+ * redelivered (its workflow drops the duplicate), a delivery whose hand-off failed and was never retried, one that
+ * arrived as the sync stopped, one dropped by a workflow of an earlier version; so do group profiles and bodies of
+ * stores made before pruning. Far beyond the senders' retries (about a minute) and the mirror's (a quarter of an
+ * hour, then parked): only a message a conversation kept retrying, or queued behind a stopped worker, this long
+ * would find its body gone. ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS sets it (bodiesUnusedMs).
+ */
+export const BODIES_UNUSED_MS = 30 * 24 * 3_600_000;
+/**
+ * The use a body put for no message is recorded under (a group profile; a body of a store made before pruning): no
+ * message has that id, so it never settles, and the body goes once unused for the bound (or never, while parked).
+ */
+export const PUT_FOR_NONE = ['', ''] as const;
+/** keepBodies writes a body's use time at most this often (a holding conversation asks every 30 s). */
+export const KEEP_BODY_WRITE_EVERY_MS = 3_600_000;
+
+/** The bound of BODIES_UNUSED_MS for this process: ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS (whole days, 2-3650). */
+export function bodiesUnusedMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS;
+  if (raw === undefined || raw.trim() === '') return BODIES_UNUSED_MS;
+  const days = z.coerce.number().int().min(2).max(3650).safeParse(raw.trim());
+  if (!days.success)
+    throw new Error(`ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS: whole days from 2 to 3650, not ${JSON.stringify(raw)}`);
+  return days.data * 24 * 3_600_000;
+}
+
 /** An echo the receivers saw: its event key (a redelivery carries the same), conversation and sync ('' for none). */
 export interface EchoKey {
   eventKey: string;
@@ -249,7 +290,8 @@ export interface ParkedRecord {
   event?: SyncEvent;
 }
 
-export function openSqliteCoexistStore(file: string): CoexistStore {
+export function openSqliteCoexistStore(file: string, env: NodeJS.ProcessEnv = process.env): CoexistStore {
+  const unusedMs = bodiesUnusedMs(env);
   const db = new Database(file);
   db.pragma('busy_timeout = 10000');
   switchToWal(db, 10_000);
@@ -278,8 +320,8 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE INDEX IF NOT EXISTS echoes_by_time ON echoes (at);
     CREATE TABLE IF NOT EXISTS echo_counts (sync TEXT NOT NULL, settled_by TEXT NOT NULL, n INTEGER NOT NULL,
       PRIMARY KEY (sync, settled_by));`);
-  // Stores made before bodies were pruned lack when each was last put: their rows (null) are kept for good, since
-  // nothing tells which messages, held or parked somewhere, still carry them.
+  // Stores made before bodies were pruned lack when each was last put: their rows (null) are dated by
+  // addBodyUseTimes, below, the first time a version with use times opens them.
   addColumnIfMissing(db, 'bodies', 'at INTEGER');
   db.exec(`
     CREATE INDEX IF NOT EXISTS bodies_by_time ON bodies (at) WHERE at IS NOT NULL;
@@ -288,6 +330,7 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     CREATE INDEX IF NOT EXISTS body_uses_by_message ON body_uses (origin, origin_id);`);
   // Stores made before parked mirrors could be retried lack the event.
   addColumnIfMissing(db, 'parked', 'event TEXT');
+  addBodyUseTimes(db);
   // Stores made before the send lease lack its column (their intents read as never leased).
   addColumnIfMissing(db, 'mirrored', 'sending_at INTEGER');
   // Stores made before it lack the writer of SENT: their rows read as written by nobody known (a repeat).
@@ -297,18 +340,24 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   // who reads history; a keyed one only with this store.
   db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)').run('ref-key', randomBytes(32));
   const refKey = db.prepare<[string], { value: Buffer }>('SELECT value FROM meta WHERE name = ?').get('ref-key')!.value;
-  // `at` null (kept for good) stays null; a put for messages dates the row anew, as does each redelivery.
-  const upsertBody = db.prepare<[string, string, number | null], { at: number | null }>(`
-      INSERT INTO bodies (ref, body, at) VALUES (?, ?, ?) ON CONFLICT (ref) DO UPDATE
-        SET at = CASE WHEN bodies.at IS NULL OR excluded.at IS NULL THEN NULL ELSE excluded.at END
-      RETURNING at`);
+  // Each put dates the row anew (looked at by the prune a retention later) and marks it used.
+  const upsertBody = db.prepare(`
+      INSERT INTO bodies (ref, body, at, used_at) VALUES (@ref, @body, @now, @now) ON CONFLICT (ref) DO UPDATE
+        SET at = excluded.at, used_at = excluded.used_at`);
   // Put again for a message: open again (its event may be handed to a workflow anew).
   const upsertUse = db.prepare(`INSERT INTO body_uses (ref, origin, origin_id) VALUES (?, ?, ?)
       ON CONFLICT (ref, origin, origin_id) DO UPDATE SET settled_at = NULL WHERE body_uses.settled_at IS NOT NULL`);
   const putBody = db.transaction((ref: string, body: string, uses: readonly BodyUse[] | undefined) => {
-    const { at } = upsertBody.get(ref, body, uses ? Date.now() : null)!;
-    // A body kept for good needs no record of its uses.
-    if (at !== null) for (const u of uses ?? []) upsertUse.run(ref, u.origin, u.originId);
+    upsertBody.run({ ref, body, now: Date.now() });
+    if (uses) for (const u of uses) upsertUse.run(ref, u.origin, u.originId);
+    else upsertUse.run(ref, ...PUT_FOR_NONE);
+  });
+  // Used since before this: written again (at most once per KEEP_BODY_WRITE_EVERY_MS).
+  const keepBody = db.prepare(
+    'UPDATE bodies SET used_at = @now WHERE ref = @ref AND coalesce(used_at, at) < @now - @every'
+  );
+  const keepBodies = db.transaction((refs: readonly string[], now: number) => {
+    for (const ref of refs) keepBody.run({ ref, now, every: KEEP_BODY_WRITE_EVERY_MS });
   });
   const settleUse = db.prepare('UPDATE body_uses SET settled_at = ? WHERE origin = ? AND origin_id = ?');
   const settleUses = db.transaction((at: number, origin: Origin, ids: readonly string[]) => {
@@ -316,23 +365,26 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
   });
   // Parked: its retry reads the body, however its mirror was settled before.
   const reopenUse = db.prepare('UPDATE body_uses SET settled_at = NULL WHERE origin = ? AND origin_id = ?');
-  // The oldest bodies last put before the time, each with whether every message it was put for is settled since
-  // before then (by settleBodies, or its ledger row SENT); a use with no ledger row yet is open.
-  const bodiesToJudge = db.prepare<{ before: number; most: number }, { ref: string; open: number }>(`
-      SELECT ref, EXISTS (SELECT 1 FROM body_uses u
-          LEFT JOIN mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
-        WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= @before)
-          AND (m.state IS NULL OR m.state <> 'SENT' OR m.updated_at >= @before)) AS open
+  // The oldest bodies last put before the time, each kept (`open`) when a parked event names it, or when it was used
+  // since before `unused` and some message it was put for is not settled since before `before` (by settleBodies, or
+  // its ledger row SENT; a use with no ledger row yet is open, as is PUT_FOR_NONE's).
+  const bodiesToJudge = db.prepare<{ before: number; most: number; unused: number }, { ref: string; open: number }>(`
+      SELECT ref, EXISTS (SELECT 1 FROM parked p WHERE p.body_ref = b.ref)
+        OR (coalesce(b.used_at, b.at) >= @unused AND EXISTS (SELECT 1 FROM body_uses u
+            LEFT JOIN mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
+          WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= @before)
+            AND (m.state IS NULL OR m.state <> 'SENT' OR m.updated_at >= @before))) AS open
       FROM bodies b WHERE at < @before ORDER BY at LIMIT @most`);
   const deleteBody = db.prepare('DELETE FROM bodies WHERE ref = ?');
   const deleteUses = db.prepare('DELETE FROM body_uses WHERE ref = ?');
-  const deferBody = db.prepare('UPDATE bodies SET at = ? WHERE ref = ?');
-  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST) =>
+  // Its use time kept as it was (the time is no put): only a put, keepBodies or unpark marks it used.
+  const deferBody = db.prepare('UPDATE bodies SET used_at = coalesce(used_at, at), at = ? WHERE ref = ?');
+  const pruneBodies = async (before: number, most = BODY_PRUNE_MOST, unused = Date.now() - unusedMs) =>
     db
       .transaction(() => {
         const now = Date.now();
         let gone = 0;
-        for (const { ref, open } of bodiesToJudge.all({ before, most })) {
+        for (const { ref, open } of bodiesToJudge.all({ before, most, unused })) {
           if (open) {
             // Still carried by a message not settled: looked at again a retention later, not at every prune.
             deferBody.run(now, ref);
@@ -374,8 +426,15 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     for (const u of userIds) upsertMember.run(groupId, u, m.member ? 1 : 0, m.origin, m.changedAt);
   });
   const insertParked = db.prepare(`INSERT OR IGNORE INTO parked (event_key, conv, origin, subject, reason, action,
-      parked_at, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+      parked_at, event, body_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const deleteParked = db.prepare('DELETE FROM parked WHERE event_key = ?');
+  const useParkedBody = db.prepare(
+    'UPDATE bodies SET used_at = ? WHERE ref = (SELECT body_ref FROM parked WHERE event_key = ?)'
+  );
+  const unpark = db.transaction((eventKey: string) => {
+    useParkedBody.run(Date.now(), eventKey);
+    deleteParked.run(eventKey);
+  });
   const allParked = db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY parked_at, event_key');
   const all = db.prepare<[], Row>('SELECT * FROM mirrored ORDER BY conv, origin, origin_id');
   const allConvs = db.prepare<[], string>('SELECT conv FROM known_conversations ORDER BY conv').pluck();
@@ -454,6 +513,9 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
     async settleBodies(origin, originIds) {
       settleUses(Date.now(), origin, originIds);
     },
+    async keepBodies(refs) {
+      keepBodies(refs, Date.now());
+    },
     pruneBodies,
     async body(ref) {
       const row = selectBody.get(ref);
@@ -504,10 +566,11 @@ export function openSqliteCoexistStore(file: string): CoexistStore {
       noteConv(p.conv);
       const use = parkedBodyUse(p);
       if (use) reopenUse.run(use.origin, use.originId);
-      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event);
+      const ref = p.event?.bodyRef ?? null;
+      insertParked.run(p.eventKey, p.conv, p.origin, p.subject, p.reason, p.action, Date.now(), event, ref);
     },
     async unpark(eventKey) {
-      deleteParked.run(eventKey);
+      unpark(eventKey);
     },
     async parked() {
       return allParked.all().map((r) => ({
@@ -665,6 +728,30 @@ function addKeyTables(db: Database.Database): void {
     const convs = db.prepare<[], string>('SELECT conv FROM known_conversations').pluck().all();
     for (const c of convs) for (const u of usersOf(c)) user.run(u);
   }).immediate();
+}
+
+/**
+ * When each body was last used (put, held by the import handoff, retried from parked: pruneBodies), and which body
+ * each parked event reads. A store made before them gets both in one write transaction (a second process opening it
+ * at once waits, then finds them): its parked events' bodies are named from their events, and its bodies put before
+ * pruning (no date, kept for good until now) dated now and put for none (PUT_FOR_NONE: no message of theirs is
+ * known), so they go once unused for the bound, unless a parked event names them (or they are put or held again).
+ */
+function addBodyUseTimes(db: Database.Database): void {
+  const has = (table: string, column: string) =>
+    (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+  db.transaction(() => {
+    if (!has('bodies', 'used_at')) {
+      db.exec(`ALTER TABLE bodies ADD COLUMN used_at INTEGER;
+        INSERT OR IGNORE INTO body_uses (ref, origin, origin_id) SELECT ref, '', '' FROM bodies WHERE at IS NULL`);
+      db.prepare('UPDATE bodies SET at = ? WHERE at IS NULL').run(Date.now());
+    }
+    if (!has('parked', 'body_ref')) {
+      db.exec(`ALTER TABLE parked ADD COLUMN body_ref TEXT;
+        UPDATE parked SET body_ref = json_extract(event, '$.bodyRef') WHERE event IS NOT NULL`);
+    }
+  }).immediate();
+  db.exec('CREATE INDEX IF NOT EXISTS parked_by_body ON parked (body_ref) WHERE body_ref IS NOT NULL');
 }
 
 /** Adds a column a store made by an older version lacks (another process opening it may add it first). */

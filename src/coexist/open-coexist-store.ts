@@ -22,5 +22,5 @@ export const isPostgresStore = (location: string): boolean => isDatabaseUrl(loca
 
 export function openCoexistStore(location: string, env: NodeJS.ProcessEnv = process.env): Promise<CoexistStore> {
   if (isDatabaseUrl(location)) return openPostgresCoexistStore(location.trim(), env);
-  return Promise.resolve().then(() => openSqliteCoexistStore(location));
+  return Promise.resolve().then(() => openSqliteCoexistStore(location, env));
 }

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { it } from 'node:test';
+import { it, mock } from 'node:test';
 import type { CoexistStore } from '../../src/coexist/coexist-store';
 import type { SyncEvent } from '../../src/coexist/sync-event';
 
@@ -27,7 +27,8 @@ export interface CoexistStoreUnderTest {
   dropEchoes(location: string): Promise<void>;
   /**
    * Takes the store at `location` (closed) back to the schema before bodies were pruned (no time on a body, no
-   * record of its uses), keeping its bodies: rows as the version before made them.
+   * record of its uses, no use time, no body named on a parked row), keeping its bodies and parked rows: rows as the
+   * version before made them.
    */
   dropBodyTimes(location: string): Promise<void>;
   /** How many body uses (messages a body was put for) the store at `location` holds. */
@@ -36,6 +37,41 @@ export interface CoexistStoreUnderTest {
 
 /** A few ms: bodies put one after the other get times in that order (oldest first). */
 const tick = () => new Promise((r) => setTimeout(r, 3));
+
+/** Runs `run` with the clock `ms` ahead (an hour's wait, as a store's writes see it). */
+export async function ahead<T>(ms: number, run: () => Promise<T>): Promise<T> {
+  const now = Date.now.bind(Date);
+  const m = mock.method(Date, 'now', () => now() + ms);
+  try {
+    return await run();
+  } finally {
+    m.mock.restore();
+  }
+}
+const HOURS_2 = 2 * 3_600_000;
+
+/** A parked mirror of `event` (its body by reference), as the park activity records it. */
+const parkOf = (event: SyncEvent) => ({
+  conv: event.conv,
+  eventKey: event.eventKey,
+  origin: event.origin,
+  subject: event.msgId ?? `group ${event.groupEvent ?? ''}`,
+  reason: 'r',
+  action: 'a',
+  event,
+});
+const zimMessage = (msgId: string, bodyRef: string): SyncEvent => ({
+  eventKey: `zim:msg:${msgId}:v`,
+  origin: 'zim',
+  conv: 'peer:a:b',
+  kind: 'message',
+  occurredAt: 1,
+  order: 1,
+  from: 'a',
+  to: 'b',
+  bodyRef,
+  msgId,
+});
 
 /** Whether the store still has the body. */
 const has = (s: CoexistStore, ref: string) =>
@@ -565,22 +601,103 @@ export function coexistStoreCases(sut: CoexistStoreUnderTest): void {
       }
     }));
 
-  it('keeps the bodies of a store made before bodies were pruned for good, and the same text put again', async () => {
+  it('forgets a body unused for the bound whatever its messages say, never one a parked event names; a hold or a retry uses it', () =>
+    two(async (s, other) => {
+      const L = (originId: string) => [{ origin: 'legacy' as const, originId }];
+      const Z = (originId: string) => [{ origin: 'zim' as const, originId }];
+      // Refused, then redelivered: the redelivery opens its use again, and its workflow drops it as a duplicate.
+      const refused = await s.putBody('refused, redelivered', Z('Z1'));
+      await s.recordIntent('zim', 'Z1', 'peer:a:b');
+      await s.settleBodies('zim', ['Z1']);
+      assert.equal(await other.putBody('refused, redelivered', Z('Z1')), refused);
+      // Stored by a receiver whose hand-off failed and was never retried (no ledger row); a group profile (no message).
+      const lost = await s.putBody('never handed off', L('L1'));
+      const profile = await s.putBody('{"name":"g"}');
+      // Parked: a message (INTENT) and a group creation, for an operator's retry some day.
+      const parked = await s.putBody('parked', Z('Z2'));
+      await s.recordIntent('zim', 'Z2', 'peer:a:b');
+      await other.park(parkOf(zimMessage('Z2', parked)));
+      const parkedProfile = await s.putBody('{"name":"parked"}');
+      await other.park(
+        parkOf({
+          eventKey: 'lg:grp-1',
+          origin: 'legacy',
+          conv: 'group:g',
+          kind: 'group',
+          occurredAt: 1,
+          order: 0,
+          groupId: 'g',
+          groupEvent: 'created',
+          bodyRef: parkedProfile,
+        })
+      );
+      // Held by the import handoff (no ledger row), however long the import takes.
+      const held = await s.putBody('held', L('L2'));
+      await tick();
+      const cut = Date.now();
+      await tick();
+      const queued = await s.putBody('queued', L('L3'));
+      const all = [refused, lost, profile, parked, parkedProfile, held, queued];
+      assert.equal(await s.pruneBodies(Date.now() + 1), 0, 'each used within the bound');
+
+      // The handoff's check, an hour and more later, marks what it holds used (an unknown reference is no error).
+      await ahead(HOURS_2, () => other.keepBodies([held, 'b:unknown']));
+      // Pruned as a bound after the cut: unused since before it, unless parked or held.
+      assert.equal(await s.pruneBodies(Date.now() + 1, undefined, cut), 3, 'the refused, the lost, the profile');
+      assert.deepEqual(
+        await Promise.all(all.map((r) => has(other, r))),
+        [false, false, false, true, true, true, true],
+        'parked (a message and a group change), held, and used since the cut kept'
+      );
+
+      // A parked message retried: its body used now (its retry reads it). A body found kept is dated anew, its use
+      // time kept: the queued one, unused since the second cut, goes at the next look.
+      await tick();
+      const cut2 = Date.now();
+      await tick();
+      await other.unpark('zim:msg:Z2:v');
+      assert.equal(await other.pruneBodies(Date.now() + 1, undefined, cut2), 1, 'the queued one');
+      assert.deepEqual(await Promise.all([parked, parkedProfile, held, queued].map((r) => has(s, r))), [
+        true,
+        true,
+        true,
+        false,
+      ]);
+      // Mirrored since its retry: the day's rule, as any message's.
+      await s.markSent('zim', 'Z2', 'peer:a:b', 'l2');
+      assert.equal(await s.pruneBodies(Date.now() + 1), 1);
+      assert.equal(await has(s, parked), false);
+    }));
+
+  it('dates the bodies of a store made before bodies were pruned: forgotten once unused for the bound, unless parked or held', async () => {
     const at = sut.fresh();
-    const ref = await using(Promise.all([sut.open(at)]), async ([s]) => {
-      const r = await s!.putBody('from before', [{ origin: 'legacy', originId: 'L1' }]);
+    const L = (originId: string) => [{ origin: 'legacy' as const, originId }];
+    const refs = await using(Promise.all([sut.open(at)]), async ([s]) => {
+      const before = await s!.putBody('from before', L('L1'));
       await s!.markSent('legacy', 'L1', 'peer:a:b', 'z1');
-      return r;
+      const parked = await s!.putBody('parked before', [{ origin: 'zim', originId: 'Z1' }]);
+      await s!.recordIntent('zim', 'Z1', 'peer:a:b');
+      await s!.park(parkOf(zimMessage('Z1', parked)));
+      // Held by the import handoff across the upgrade, its event's reference in the workflow only.
+      const held = await s!.putBody('held before', L('L2'));
+      return { before, parked, held };
     });
     await sut.dropBodyTimes(at);
     await using(Promise.all([sut.open(at), sut.open(at)]), async ([s, t]) => {
-      assert.equal(await s!.pruneBodies(Date.now() + 1), 0);
-      assert.equal(await t!.putBody('from before', [{ origin: 'legacy', originId: 'L2' }]), ref);
-      await t!.markSent('legacy', 'L2', 'peer:a:b', 'z2');
-      assert.equal(await t!.pruneBodies(Date.now() + 1), 0, 'a message before the upgrade may still carry it');
-      assert.equal(await s!.body(ref), 'from before');
-      const fresh = await s!.putBody('after', [{ origin: 'legacy', originId: 'L3' }]);
-      await s!.markSent('legacy', 'L3', 'peer:a:b', 'z3');
+      assert.equal(await s!.pruneBodies(Date.now() + 1), 0, 'kept for the bound from the upgrade');
+      // The held text put again for a new message, mirrored since: that message settled does not settle the body
+      // (put for none at the upgrade: its messages from before are not known); the handoff's check marks it used.
+      assert.equal(await t!.putBody('held before', L('L3')), refs.held);
+      await t!.markSent('legacy', 'L3', 'peer:a:b', 'z3');
+      await ahead(HOURS_2, () => s!.keepBodies([refs.held]));
+      assert.equal(await t!.pruneBodies(Date.now() + 1, undefined, Date.now() + 1), 1, 'the one from before');
+      assert.deepEqual(await Promise.all([refs.before, refs.parked, refs.held].map((r) => has(s!, r))), [
+        false,
+        true,
+        true,
+      ]);
+      const fresh = await s!.putBody('after', L('L4'));
+      await s!.markSent('legacy', 'L4', 'peer:a:b', 'z4');
       assert.equal(await t!.pruneBodies(Date.now() + 1), 1);
       assert.equal(await has(s!, fresh), false);
     });

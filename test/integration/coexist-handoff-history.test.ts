@@ -5,19 +5,27 @@
  * what it waits for. Settled: imported, with the watermark and the asked ids the history holds (a message one owner
  * deleted still counts through the other's copy); a conversation not staged has nothing to wait for but accounts.
  * The bodies of the held messages it drops (the history holds them, or they are older than its newest) are
- * settled, so pruned; a newer one's is kept.
+ * settled, so pruned; a newer one's is kept; the bodies of all it holds (a group change's profile too) are marked used.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHandoffActivities } from '../../activities/coexist-handoff';
-import { openSqliteCoexistStore } from '../../src/coexist/coexist-store';
+import { openSqliteCoexistStore, type CoexistStore } from '../../src/coexist/coexist-store';
 import { openStaging } from '../../src/staging';
 import { copyStaging } from '../../src/staging/copy/copy-staging';
 import { ledgerKeys } from '../../src/staging/ledger-keys';
 import { stageExport, tempDir, writeExport } from '../helpers/exports';
 import { useLocalPostgres } from '../helpers/local-postgres';
+import { ahead } from '../helpers/coexist-store-cases';
+
+const HOUR = 3_600_000;
+const has = (s: CoexistStore, ref: string) =>
+  s.body(ref).then(
+    () => true,
+    () => false
+  );
 
 const T = Date.now() - 3_600_000;
 const msg = (id: string, from: string, to: string, at: number, extra: object = {}) => ({
@@ -114,14 +122,28 @@ describe('whether a conversation’s history is imported, from the staging ledge
             { key: ledgerKeys.message('ann', 'm1'), status: 'done' },
             { key: ledgerKeys.message('bob', 'm1'), status: 'done' },
           ]);
-          assert.deepEqual(await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'old', 'live'], times), {
-            imported: false,
-            waiting: '2 of 3 staged messages imported',
-          });
+          // The check, hours after the puts, passes the references of all it holds (a group change's profile too,
+          // put for no message): marked used, so not forgotten as unused however long the import takes.
+          const heldProfile = await bodies.putBody('{"name":"held"}');
+          const appliedProfile = await bodies.putBody('{"name":"applied"}');
+          const refs = [...Object.values(held), heldProfile];
+          assert.deepEqual(
+            await ahead(HOUR * 2, () =>
+              acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'old', 'live'], times, refs)
+            ),
+            { imported: false, waiting: '2 of 3 staged messages imported' }
+          );
           assert.equal(await bodies.pruneBodies(Date.now() + 1), 0, 'not imported: every body kept');
+          assert.equal(
+            await bodies.pruneBodies(Date.now() + 1, undefined, Date.now() + 1),
+            1,
+            'pruned as a bound later: the held kept, the profile nothing holds forgotten'
+          );
+          assert.deepEqual(await Promise.all([heldProfile, appliedProfile].map((r) => has(bodies, r))), [true, false]);
           await store.ledgerPut('peer-messages', [{ key: ledgerKeys.message('bob', 'm2'), status: 'failed' }]);
           const settled = await acts.handoffHistory(location, 'peer:ann:bob', ['m1', 'm2', 'old', 'live'], times);
-          await bodies.pruneBodies(Date.now() + 1);
+          // Later than a day after that check's time (its bodies were held then).
+          await bodies.pruneBodies(Date.now() + HOUR * 3);
           assert.deepEqual(await kept(), { m1: false, m2: false, old: false, live: true });
           assert.deepEqual(
             { ...settled, inHistory: settled.imported ? [...settled.inHistory].sort() : [] },

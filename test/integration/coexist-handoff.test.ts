@@ -3,7 +3,8 @@
  * routing webhook and ZIM's callbacks into the receiver) starts before the export is taken; the export is staged
  * and imported by the real migration into the ZIM emulator, writing the real staging ledger. Live legacy messages
  * of a conversation whose history is not imported are held; once it is, those the history holds are dropped and
- * the rest mirrored, once; each check passes the held messages' times (their bodies settled when dropped as older). A conversation the staging does not hold waits only for the accounts. A conversation
+ * the rest mirrored, once; each check passes the held messages' times (their bodies settled when dropped as older)
+ * and the held events' body references (marked used). A conversation the staging does not hold waits only for the accounts. A conversation
  * whose handoff released one message at a time (recorded before batches of released messages) replays.
  */
 import assert from 'node:assert/strict';
@@ -182,7 +183,7 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
     assert.deepEqual(bcActivities, ['mirrorBatch']);
     // Each check passes the held messages' times with their ids, for the activity to settle the bodies of those
     // dropped as older than the history's newest (test/integration/coexist-handoff-history.test.ts).
-    const abChecks: [string, string, string[], Record<string, number> | undefined][] = [];
+    const abChecks: [string, string, string[], Record<string, number> | undefined, string[] | undefined][] = [];
     for await (const wf of rig.t.client.workflow.list({ query: `WorkflowId = "coexist:${AB}"` }))
       for (const ev of (await rig.t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
         const scheduled = ev.activityTaskScheduledEventAttributes;
@@ -190,9 +191,10 @@ describe('the historical-import handoff', { timeout: 300_000 }, () => {
         const args = (scheduled.input?.payloads ?? []).map((p) => defaultPayloadConverter.fromPayload(p));
         abChecks.push(args as (typeof abChecks)[number]);
       }
+    // And the body references of all it holds, marked used so they outlive the unused bound (coexistence.md §4).
     assert.ok(
-      abChecks.some(([, , ids]) => ids.length === 3),
-      'the import checked with A1, A2, A3 held'
+      abChecks.some(([, , ids, , refs]) => ids.length === 3 && refs?.length === 3 && refs.every((r) => /^b:/.test(r))),
+      'the import checked with A1, A2, A3 held, and their body references'
     );
     for (const [, , ids, times] of abChecks) {
       assert.deepEqual(Object.keys(times ?? {}).sort(), [...ids].sort(), 'a time per message asked about');

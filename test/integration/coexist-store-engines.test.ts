@@ -36,7 +36,8 @@ describe('coexistence store on SQLite', () => {
     },
     async dropBodyTimes(location) {
       const db = new Database(location);
-      db.exec('DROP INDEX bodies_by_time; ALTER TABLE bodies DROP COLUMN at; DROP TABLE body_uses');
+      db.exec(`DROP INDEX bodies_by_time; DROP INDEX parked_by_body; ALTER TABLE parked DROP COLUMN body_ref;
+        ALTER TABLE bodies DROP COLUMN used_at; ALTER TABLE bodies DROP COLUMN at; DROP TABLE body_uses`);
       db.close();
     },
     async countBodyUses(location) {
@@ -83,8 +84,9 @@ describe('coexistence store on PostgreSQL', { timeout: 120_000 }, () => {
     dropBodyTimes: async (location) => {
       await query(
         location,
-        `DROP TABLE zm_coexist_body_uses; ALTER TABLE zm_coexist_bodies DROP COLUMN at;
-          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version = 6`
+        `DROP TABLE zm_coexist_body_uses; ALTER TABLE zm_coexist_bodies DROP COLUMN at, DROP COLUMN used_at;
+          ALTER TABLE zm_coexist_parked DROP COLUMN body_ref;
+          DELETE FROM zm_schema_version WHERE component = 'coexist' AND version IN (6, 7)`
       );
     },
     countBodyUses: async (location) =>

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   BODIES_KEPT_MS,
+  BODIES_UNUSED_MS,
+  bodiesUnusedMs,
   BODY_PRUNE_EVERY,
   BODY_PRUNE_MOST,
   bodyPruner,
@@ -38,5 +40,21 @@ describe('bodyPruner', () => {
     const want = Date.now() - BODIES_KEPT_MS;
     for (const before of calls) assert.ok(Math.abs(before - want) < 5_000, `prunes before ${before}`);
     assert.deepEqual([BODY_PRUNE_EVERY, BODIES_KEPT_MS, BODY_PRUNE_MOST], [1_000, 86_400_000, 10_000]);
+  });
+});
+
+describe('bodiesUnusedMs', () => {
+  it('is 30 days unless ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS gives whole days from 2 to 3650', () => {
+    const DAY = 86_400_000;
+    assert.equal(BODIES_UNUSED_MS, 30 * DAY);
+    assert.equal(bodiesUnusedMs({}), 30 * DAY);
+    assert.equal(bodiesUnusedMs({ ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS: ' ' }), 30 * DAY);
+    assert.equal(bodiesUnusedMs({ ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS: '7' }), 7 * DAY);
+    for (const bad of ['1', '0', '-3', '2.5', 'week', '3651'])
+      assert.throws(
+        () => bodiesUnusedMs({ ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS: bad }),
+        /ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS: whole days from 2 to 3650/,
+        bad
+      );
   });
 });
