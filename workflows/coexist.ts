@@ -45,7 +45,7 @@ export const closeSignal = defineSignal('close');
 export interface SyncStats {
   mirroredToZim: number;
   mirroredToLegacy: number;
-  /** Mirrors the ledger showed as done (a redelivery past the dedup window, or a retried run). */
+  /** Mirrors the ledger showed as done (a redelivery past the dedup window, a retried run, a ZIM edit of one). */
   alreadyMirrored: number;
   /** Ambiguous sends settled by finding them in the target's tail. */
   resolvedByTail: number;
@@ -282,7 +282,11 @@ export async function conversationSyncWorkflow(input: ConversationSyncInput): Pr
     }
   }
 
-  function countMirror(e: SyncEvent, outcome: MirrorOutcome, at: number): void {
+  function countMirror(e: SyncEvent, mirror: MirrorOutcome, at: number): void {
+    // The ledger sends a message once, but reports `sent` to every event of it (a ZIM edit has another event key)
+    // that the execution which sent it mirrors, or that names that execution (`adopt`): counted once, by the first.
+    // Counts only, no command: no patch marker.
+    const outcome = mirror !== 'already' && mirrored.has(`${e.origin}:${e.msgId ?? ''}`) ? 'already' : mirror;
     markMirrored(e);
     if (outcome === 'already') stats.alreadyMirrored++;
     else {
