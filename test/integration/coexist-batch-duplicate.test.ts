@@ -83,6 +83,18 @@ describe('one message under two event keys in batches', { timeout: 120_000 }, ()
     rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
   const legacyBodies = async (conv: string) => (await rig.legacyClient.page(conv, 0, 100)).messages.map((m) => m.body);
 
+  /** Waits for the 4 events of a case (3 messages, one of them twice) to be handled. */
+  const allHandled = (conv: string) =>
+    waitFor(
+      'every event handled',
+      async () => {
+        const s = await stats(conv);
+        return s.queued === 0 && s.mirroredToLegacy + s.alreadyMirrored + (s.parkedTotal ?? 0) === 4;
+      },
+      30_000,
+      async () => JSON.stringify(await stats(conv))
+    );
+
   /**
    * Sends `head` (its mirror slow), then `rest` while it is in flight, then `during` if given (after `rest`), and
    * waits for all to be handled: 4 messages, one of them twice.
@@ -92,15 +104,7 @@ describe('one message under two event keys in batches', { timeout: 120_000 }, ()
     await send(head);
     await waitFor('the head in flight', async () => started.has(head.msgId!), 10_000);
     for (const e of rest) await send(e);
-    await waitFor(
-      'every event handled',
-      async () => {
-        const s = await stats(conv);
-        return s.queued === 0 && s.mirroredToLegacy + s.alreadyMirrored + (s.parkedTotal ?? 0) === 4;
-      },
-      30_000,
-      async () => JSON.stringify(await stats(conv))
-    );
+    await allHandled(conv);
   }
 
   const assertOnce = async (conv: string, bodies: string[]) => {
@@ -164,15 +168,7 @@ describe('one message under two event keys in batches', { timeout: 120_000 }, ()
     } finally {
       open();
     }
-    await waitFor(
-      'every event handled',
-      async () => {
-        const s = await stats(conv);
-        return s.queued === 0 && s.mirroredToLegacy + s.alreadyMirrored + (s.parkedTotal ?? 0) === 4;
-      },
-      30_000,
-      async () => JSON.stringify(await stats(conv))
-    );
+    await allHandled(conv);
     assert.ok(fail.execution, 'the batch failed');
     assert.deepEqual(batches.get(conv), [
       ['e1', 'e2'],
