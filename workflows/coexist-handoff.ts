@@ -13,6 +13,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { HandoffActivities } from '../activities/coexist-handoff';
 import type { HandoffSetting } from '../src/coexist/handoff-setting';
+import { KEEP_BODY_EVERY_MS } from '../src/coexist/body-use';
 import { olderThanHistory } from '../src/coexist/older-than-history';
 import type { SyncEvent } from '../src/coexist/sync-event';
 
@@ -87,15 +88,29 @@ export function handoffGate(
   const timesOf = (events: SyncEvent[]) =>
     Object.fromEntries(events.flatMap((e) => (e.kind === 'message' && e.msgId ? [[e.msgId, e.occurredAt]] : [])));
 
+  /** When each held body's reference was last passed to be marked used (workflow time; not carried: passed anew). */
+  const refPassedAt = new Map<string, number>();
+  /**
+   * The held events' body references due to be marked used, so their bodies are not forgotten as unused while held:
+   * each at most once per KEEP_BODY_EVERY_MS, not at every check (up to a thousand references every 30 s would grow
+   * the history for nothing). An argument only: histories of before replay unchanged.
+   */
+  const refsDue = (): string[] => {
+    const now = Date.now();
+    const refs = new Set(held.flatMap((e) => (e.bodyRef ? [e.bodyRef] : [])));
+    for (const ref of refPassedAt.keys()) if (!refs.has(ref)) refPassedAt.delete(ref);
+    const due = [...refs].filter((ref) => now - (refPassedAt.get(ref) ?? -Infinity) >= KEEP_BODY_EVERY_MS);
+    for (const ref of due) refPassedAt.set(ref, now);
+    return due;
+  };
+
   async function check(release: Release): Promise<void> {
-    // The held events' body references too, so their bodies are not forgotten as unused while held (arguments
-    // only: histories of before replay unchanged).
     const r = await acts.handoffHistory(
       setting.staging,
       conv,
       held.flatMap((e) => (e.msgId ? [e.msgId] : [])),
       timesOf(held),
-      held.flatMap((e) => (e.bodyRef ? [e.bodyRef] : []))
+      refsDue()
     );
     nextCheckAt = Date.now() + setting.checkEveryMs;
     if (!r.imported) {

@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { applySchema, type SchemaStep } from '../postgres/schema-migrations';
 import { ensureSchema, openStagingDatabase } from '../staging/postgres/staging-database';
 import { SyncEventSchema } from './sync-event';
+import { KEEP_BODY_EVERY_MS } from './body-use';
 import { usersOf, WrittenKeys } from './store-keys';
 import {
   BODY_PRUNE_MOST,
@@ -21,7 +22,6 @@ import {
   bodyPruner,
   ECHO_PRUNE_MOST,
   echoPruner,
-  KEEP_BODY_WRITE_EVERY_MS,
   parkedBodyUse,
   PUT_FOR_NONE,
   type CoexistStore,
@@ -288,7 +288,7 @@ export async function openPostgresCoexistStore(
       await q(
         `UPDATE zm_coexist_bodies SET used_at = $1
          WHERE ref = ANY ($2::text[]) AND coalesce(used_at, at) < $1::bigint - $3::bigint`,
-        [now, [...new Set(refs)], KEEP_BODY_WRITE_EVERY_MS]
+        [now, [...new Set(refs)], KEEP_BODY_EVERY_MS]
       );
     },
     pruneBodies,

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { switchToWal } from '../shared/sqlite-wal';
 import { SyncEventSchema, type SyncEvent } from './sync-event';
+import { KEEP_BODY_EVERY_MS } from './body-use';
 import { usersOf, WrittenKeys } from './store-keys';
 
 export type Origin = 'zim' | 'legacy';
@@ -61,7 +62,7 @@ export interface CoexistStore {
   settleBodies(origin: Origin, originIds: readonly string[]): Promise<void>;
   /**
    * These bodies are still held by a reader (events the import handoff holds): not unused (pruneBodies) from now.
-   * Writes a body at most once an hour (KEEP_BODY_WRITE_EVERY_MS), however often it is asked.
+   * Writes a body at most once an hour (KEEP_BODY_EVERY_MS), however often it is asked.
    */
   keepBodies(refs: readonly string[]): Promise<void>;
   /**
@@ -210,8 +211,6 @@ export const BODIES_UNUSED_MS = 30 * 24 * 3_600_000;
  * message has that id, so it never settles, and the body goes once unused for the bound (or never, while parked).
  */
 export const PUT_FOR_NONE = ['', ''] as const;
-/** keepBodies writes a body's use time at most this often (a holding conversation asks every 30 s). */
-export const KEEP_BODY_WRITE_EVERY_MS = 3_600_000;
 
 /** The bound of BODIES_UNUSED_MS for this process: ZIM_MIGRATE_COEXIST_BODIES_UNUSED_DAYS (whole days, 2-3650). */
 export function bodiesUnusedMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -352,12 +351,12 @@ export function openSqliteCoexistStore(file: string, env: NodeJS.ProcessEnv = pr
     if (uses) for (const u of uses) upsertUse.run(ref, u.origin, u.originId);
     else upsertUse.run(ref, ...PUT_FOR_NONE);
   });
-  // Used since before this: written again (at most once per KEEP_BODY_WRITE_EVERY_MS).
+  // Used since before this: written again (at most once per KEEP_BODY_EVERY_MS).
   const keepBody = db.prepare(
     'UPDATE bodies SET used_at = @now WHERE ref = @ref AND coalesce(used_at, at) < @now - @every'
   );
   const keepBodies = db.transaction((refs: readonly string[], now: number) => {
-    for (const ref of refs) keepBody.run({ ref, now, every: KEEP_BODY_WRITE_EVERY_MS });
+    for (const ref of refs) keepBody.run({ ref, now, every: KEEP_BODY_EVERY_MS });
   });
   const settleUse = db.prepare('UPDATE body_uses SET settled_at = ? WHERE origin = ? AND origin_id = ?');
   const settleUses = db.transaction((at: number, origin: Origin, ids: readonly string[]) => {
