@@ -146,7 +146,7 @@ export async function startCoexistRehearsal(o: DevCoexistOptions): Promise<Coexi
     });
     stops.push(() => legacy.close());
     // The legacy system's history before capture, as the import will give it to ZIM.
-    const seeded = seedLegacyFromExport(legacy.store, o.sampleDir);
+    const seeded = await seedLegacyFromExport(legacy.store, o.sampleDir);
     const legacyClient = new LegacyClient(legacy.url, apiToken);
     stops.push(() => legacyClient.close());
     const echoWays = await checkLegacyAdapter(legacyClient);

@@ -737,15 +737,13 @@ function addKeyTables(db: Database.Database): void {
  * known), so they go once unused for the bound, unless a parked event names them (or they are put or held again).
  */
 function addBodyUseTimes(db: Database.Database): void {
-  const has = (table: string, column: string) =>
-    (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
   db.transaction(() => {
-    if (!has('bodies', 'used_at')) {
+    if (!hasColumn(db, 'bodies', 'used_at')) {
       db.exec(`ALTER TABLE bodies ADD COLUMN used_at INTEGER;
         INSERT OR IGNORE INTO body_uses (ref, origin, origin_id) SELECT ref, '', '' FROM bodies WHERE at IS NULL`);
       db.prepare('UPDATE bodies SET at = ? WHERE at IS NULL').run(Date.now());
     }
-    if (!has('parked', 'body_ref')) {
+    if (!hasColumn(db, 'parked', 'body_ref')) {
       db.exec(`ALTER TABLE parked ADD COLUMN body_ref TEXT;
         UPDATE parked SET body_ref = json_extract(event, '$.bodyRef') WHERE event IS NOT NULL`);
     }
@@ -754,9 +752,11 @@ function addBodyUseTimes(db: Database.Database): void {
 }
 
 /** Adds a column a store made by an older version lacks (another process opening it may add it first). */
+const hasColumn = (db: Database.Database, table: string, column: string) =>
+  (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+
 function addColumnIfMissing(db: Database.Database, table: string, column: string): void {
-  const name = column.split(' ')[0];
-  if ((db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name)) return;
+  if (hasColumn(db, table, column.split(' ')[0]!)) return;
   try {
     db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
   } catch (err) {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { LegacyRoutingEvent } from '../../src/coexist/legacy-contract';
 import { LegacyStore } from '../../src/legacy-server/store';
 import { takeLegacyExport } from '../../src/testing/legacy-export';
-import { seedLegacyFromExport } from '../../src/testing/seed-legacy';
+import { seedLegacyFromExport, type SeededIds } from '../../src/testing/seed-legacy';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'seed-legacy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,10 @@ ndjson('group_messages.ndjson', [
 describe('the rehearsal legacy server seeded with its sample export', () => {
   const events: LegacyRoutingEvent[] = [];
   const store = new LegacyStore({ originTag: true, clientMsgId: true }, (e) => events.push(e));
-  const seeded = seedLegacyFromExport(store, sample);
+  let seeded: SeededIds;
+  before(async () => {
+    seeded = await seedLegacyFromExport(store, sample);
+  });
 
   it('holds every group of the export, with the members and profile the import gives ZIM, routing nothing', () => {
     assert.deepEqual(
