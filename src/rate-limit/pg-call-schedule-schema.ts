@@ -5,7 +5,13 @@
  * round trip, one short transaction holding one row lock.
  */
 import type { SchemaStep } from '../postgres/schema-migrations';
-import { EXTRA_HEADROOM_DECAY_MS, EXTRA_HEADROOM_MAX, EXTRA_HEADROOM_STEP } from './call-scheduler';
+import {
+  EXTRA_HEADROOM_DECAY_MS,
+  EXTRA_HEADROOM_MAX,
+  EXTRA_HEADROOM_STEP,
+  REFUSAL_ALLOWANCE_SHARE,
+  REFUSAL_ALLOWANCE_WINDOW_MS,
+} from './call-scheduler';
 
 export const CALL_SCHEDULE_COMPONENT = 'call-schedule';
 
@@ -242,5 +248,44 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         UPDATE zm_call_send_head h SET first_n = h.last_n + 1 FROM idle i
         WHERE h.app_id = i.app_id AND h.action = i.action AND h.key = i.key
       $$;`,
+  },
+  {
+    version: 5,
+    name: 'refusals within an allowance add no headroom',
+    // The same rule as countRefusal: a leaky bucket per Action that one refusal fills by one, drained at 0.1% of
+    // the budget's calls and holding five minutes of that; only a refusal that overflows it adds headroom.
+    sql: `
+      ALTER TABLE zm_call_budget ADD COLUMN refused_level double precision NOT NULL DEFAULT 0,
+        ADD COLUMN refused_at timestamptz;
+      CREATE OR REPLACE FUNCTION zm_call_back_off(p_app bigint, p_action text, p_key text, p_ms double precision,
+        p_default_rate double precision)
+      RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        v_b zm_call_budget%ROWTYPE;
+        v_per_s double precision;
+        v_capacity double precision;
+        v_level double precision;
+      BEGIN
+        INSERT INTO zm_call_slot AS s (app_id, action, key, next_at)
+        VALUES (p_app, p_action, p_key, clock_timestamp() + make_interval(secs => p_ms / 1000))
+        ON CONFLICT (app_id, action, key) DO UPDATE SET next_at = greatest(s.next_at, excluded.next_at);
+        INSERT INTO zm_call_budget (app_id, action, rate) VALUES (p_app, p_action, p_default_rate)
+        ON CONFLICT DO NOTHING;
+        SELECT * INTO v_b FROM zm_call_budget WHERE app_id = p_app AND action = p_action FOR UPDATE;
+        v_per_s := v_b.rate * ${REFUSAL_ALLOWANCE_SHARE};
+        v_capacity := greatest(1, v_per_s * ${REFUSAL_ALLOWANCE_WINDOW_MS / 1000});
+        v_level := greatest(0, v_b.refused_level
+          - coalesce(extract(epoch FROM clock_timestamp() - v_b.refused_at), 0) * v_per_s) + 1;
+        IF v_level > v_capacity THEN
+          UPDATE zm_call_budget b SET refusals = b.refusals + 1, refused_level = v_capacity,
+            refused_at = clock_timestamp(),
+            extra = least(${EXTRA_HEADROOM_MAX}, ${decayedExtra('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP}),
+            extra_at = clock_timestamp()
+          WHERE app_id = p_app AND action = p_action;
+        ELSE
+          UPDATE zm_call_budget b SET refusals = b.refusals + 1, refused_level = v_level, refused_at = clock_timestamp()
+          WHERE app_id = p_app AND action = p_action;
+        END IF;
+      END $$;`,
   },
 ];

@@ -125,7 +125,7 @@ export function callSchedulerCases(store: () => SchedulerStore): void {
     }
   });
 
-  it('"too frequent" from one process holds back the other and adds headroom for both', async () => {
+  it('"too frequent" from one process holds back the other, and beyond the allowance adds headroom for both', async () => {
     const { appId, a, b } = await two();
     try {
       await a.acquire('AddFriends');
@@ -133,10 +133,16 @@ export function callSchedulerCases(store: () => SchedulerStore): void {
       await a.backOff('AddFriends', undefined, 400);
       const t = await b.acquire('AddFriends');
       assert.ok(t - t0 >= 380, `held back ${t - t0} ms`);
+      // At 20/s the allowance lets 6 refusals pass, counted across both processes: the 7th and 8th add 1% each.
+      for (let i = 0; i < 5; i++) await b.backOff('AddFriends', undefined, 0);
+      let [row] = await store().read(appId);
+      assert.equal(row?.refusals, 6);
+      assert.equal(row?.extraHeadroom, 0, 'within the allowance');
+      await a.backOff('AddFriends', undefined, 0);
       await b.backOff('AddFriends', undefined, 0);
-      const [row] = await store().read(appId);
+      [row] = await store().read(appId);
       assert.equal(row?.action, 'AddFriends');
-      assert.equal(row?.refusals, 2);
+      assert.equal(row?.refusals, 8);
       assert.equal(row?.calls, 2);
       assert.ok(Math.abs((row?.extraHeadroom ?? 0) - 0.02) < 0.001, `extra headroom ${row?.extraHeadroom}`);
     } finally {

@@ -154,9 +154,9 @@ describe('a migration on 3 worker processes sharing only Temporal and PostgreSQL
     assert.ok(refused <= 0.01 * calls, `${refused} of ${calls} calls answered "too frequent" (at most 1%)`);
     assert.ok(busy.seconds >= 5, `${BOTTLENECK} busy only ${busy.seconds} s: no bottleneck to measure`);
     const use = busy.rate / BOTTLENECK_RATE;
-    // The schedule spaces calls at 98% of the budget (2% headroom), and each "too frequent" answer leaves one more
-    // percent unused for up to a minute (adaptive headroom, src/rate-limit/call-scheduler.ts): at least 97% unless
-    // the emulator refused some, and one point less per refusal of the bottleneck.
+    // The schedule spaces calls at 98% of the budget (2% headroom), and each "too frequent" answer holds the Action
+    // 250 ms and, beyond an allowance, leaves one more percent unused for up to a minute (adaptive headroom,
+    // src/rate-limit/call-scheduler.ts): at least 97% unless the emulator refused some, one point less per refusal.
     const bottleneckRefused = Object.entries(counters.refusalsByAction[BOTTLENECK] ?? {})
       .filter(([code]) => classifyZimCode(Number(code)) === 'rate-limited')
       .reduce((a, [, n]) => a + n, 0);
