@@ -6,8 +6,9 @@
  * password and TLS from the environment (src/postgres/database-settings.ts), never printed.
  *
  * Every decision between racing writers is one statement (INSERT … ON CONFLICT … WHERE, UPDATE … WHERE): the row
- * lock decides, never a read followed by a write. Times are the writing process's clock, as in SQLite (the lease
- * values are compared, never aged, here).
+ * lock decides, never a read followed by a write (the body prune's statement also runs behind a lock on the parked
+ * table, as the parked rows it reads are no rows it locks: pruneBodies). Times are the writing process's clock, as in
+ * SQLite (the lease values are compared, never aged, here).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -214,35 +215,55 @@ export async function openPostgresCoexistStore(
     return Number(r.rows[0]!.n);
   };
   const echoWritten = echoPruner(pruneEchoes);
-  // One statement, as SQLite's transaction: the oldest bodies last put before the time, locked (a racing put waits,
-  // or is skipped), each forgotten with its uses unless a parked event names it, or it was used since before `unused`
-  // ($4) and some message it was put for is not settled since before then (by settleBodies, or its ledger row SENT;
-  // a use with no ledger row yet is open, as is PUT_FOR_NONE's); else dated now (its use time kept): looked at again a
-  // retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
+  // One statement (after a lock, below), as SQLite's transaction: the oldest bodies last put before the time, locked
+  // (a racing put waits, or is skipped), each forgotten with its uses unless a parked event names it, or it was used
+  // since before `unused` ($4) and some message it was put for is not settled since before then (by settleBodies, or
+  // its ledger row SENT; a use with no ledger row yet is open, as is PUT_FOR_NONE's); else dated now (its use time
+  // kept): looked at again a retention later. A put that dated a row anew after this statement began takes it out (`at` is checked again on
   // the row this one locks). Every step is an index probe per body (the lateral lookups, `= ANY` of the refs): a join
   // the planner may hash would read the whole tables, which grow for weeks (so would an EXISTS in the select list,
   // which PostgreSQL 18 ran as a hashed subplan over the whole uses table).
+  // The lock: SHARE on the parked table, in the statement's transaction, so its snapshot holds every park committed
+  // before it and a park (or unpark) waits until the prune commits. Without it a park committed while the statement
+  // ran went unseen, and its body, unused for the bound, was forgotten under it (test/integration/
+  // coexist-park-prune-race.test.ts). Parks are rare and prunes short (tens of ms): the wait costs nothing that counts.
   const pruneBodies = async (before: number, most = BODY_PRUNE_MOST, unused = Date.now() - unusedMs) => {
-    const r = await q(
-      `WITH judged AS (
-         SELECT b.ref, pk.parked IS NOT NULL OR (coalesce(b.used_at, b.at) >= $4 AND o.open IS NOT NULL) AS open
-         FROM zm_coexist_bodies b
-           LEFT JOIN LATERAL (SELECT true AS parked FROM zm_coexist_parked p WHERE p.body_ref = b.ref LIMIT 1) pk ON true
-           LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
-               LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
-             WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
-               AND (m.state IS DISTINCT FROM 'SENT' OR m.updated_at >= $1) LIMIT 1) o ON true
-         WHERE b.at < $1 ORDER BY b.at LIMIT $2 FOR UPDATE OF b SKIP LOCKED),
-       refs AS (SELECT coalesce(array_agg(ref) FILTER (WHERE NOT open), '{}') AS gone,
-           coalesce(array_agg(ref) FILTER (WHERE open), '{}') AS kept FROM judged),
-       gone AS (DELETE FROM zm_coexist_bodies WHERE ref = ANY ((SELECT gone FROM refs)::text[]) RETURNING ref),
-       uses AS (DELETE FROM zm_coexist_body_uses WHERE ref = ANY ((SELECT gone FROM refs)::text[])),
-       deferred AS (UPDATE zm_coexist_bodies SET used_at = coalesce(used_at, at), at = $3
-         WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
-       SELECT count(*)::int AS n FROM gone`,
-      [before, most, Date.now(), unused]
-    );
-    return Number(r.rows[0]!.n);
+    const client = await db.pool.connect().catch(fail);
+    const cq = async (text: string, values: unknown[] = []) => client.query<Row>(text, values).catch(fail);
+    try {
+      await cq('BEGIN');
+      await cq('LOCK TABLE zm_coexist_parked IN SHARE MODE');
+      const r = await cq(
+        `WITH judged AS (
+           SELECT b.ref, pk.parked IS NOT NULL OR (coalesce(b.used_at, b.at) >= $4 AND o.open IS NOT NULL) AS open
+           FROM zm_coexist_bodies b
+             LEFT JOIN LATERAL (SELECT true AS parked FROM zm_coexist_parked p WHERE p.body_ref = b.ref LIMIT 1) pk ON true
+             LEFT JOIN LATERAL (SELECT true AS open FROM zm_coexist_body_uses u
+                 LEFT JOIN zm_coexist_mirrored m ON m.origin = u.origin AND m.origin_id = u.origin_id
+               WHERE u.ref = b.ref AND (u.settled_at IS NULL OR u.settled_at >= $1)
+                 AND (m.state IS DISTINCT FROM 'SENT' OR m.updated_at >= $1) LIMIT 1) o ON true
+           WHERE b.at < $1 ORDER BY b.at LIMIT $2 FOR UPDATE OF b SKIP LOCKED),
+         refs AS (SELECT coalesce(array_agg(ref) FILTER (WHERE NOT open), '{}') AS gone,
+             coalesce(array_agg(ref) FILTER (WHERE open), '{}') AS kept FROM judged),
+         gone AS (DELETE FROM zm_coexist_bodies WHERE ref = ANY ((SELECT gone FROM refs)::text[]) RETURNING ref),
+         uses AS (DELETE FROM zm_coexist_body_uses WHERE ref = ANY ((SELECT gone FROM refs)::text[])),
+         deferred AS (UPDATE zm_coexist_bodies SET used_at = coalesce(used_at, at), at = $3
+           WHERE ref = ANY ((SELECT kept FROM refs)::text[]))
+         SELECT count(*)::int AS n FROM gone`,
+        [before, most, Date.now(), unused]
+      );
+      await cq('COMMIT');
+      client.release();
+      return Number(r.rows[0]!.n);
+    } catch (err) {
+      // A connection that cannot roll back is dropped, not handed to the next query in a broken transaction.
+      const broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true
+      );
+      client.release(broken);
+      throw err;
+    }
   };
   const bodyPut = bodyPruner(pruneBodies);
   /** A parked message's body uses, opened again: its retry reads the body. */
