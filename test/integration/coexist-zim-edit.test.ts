@@ -246,8 +246,14 @@ describe('a ZIM SDK edit through the receiver and Temporal to the legacy server'
       const sent = await sdk('send', { from: c.from, ...target(c), body: `original in ${c.key}` });
       await sdk('edit', { from: c.from, ...target(c), msgId: sent['msgId'], body: `edited in ${c.key}` });
       await rig.zim.emulator.callbacks.idle();
-      // Both handed to the workflow (answered 200); past the settle window (200 ms) they are ready together.
-      await new Promise((r) => setTimeout(r, 600));
+      // Both in the workflow's queue behind the held first (not a fixed wait: a loaded machine runs the signals'
+      // workflow task late), then past the settle window (200 ms): ready together when the first is done.
+      await waitFor(
+        `${c.key}: the message and its edit queued`,
+        async () => (await statsOf(c.key)).queued >= 3,
+        30_000
+      );
+      await new Promise((r) => setTimeout(r, 400));
       release();
     }
     await waitFor(
