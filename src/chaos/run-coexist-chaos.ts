@@ -108,7 +108,7 @@ const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000, 16_000];
 const SYNC = 'chaos';
 const RECEIVER_UP = 'zim-migrate receiver: listening at';
 const WORKER_UP = 'zim-migrate receiver: worker only';
-/** The receivers answer 410 to every delivery once the sync drained. */
+/** The receivers answer 410 to every delivery once the sync drained, except the echoes of our own ZIM sends. */
 const refusedByStoppedSync = (attempts: ReadonlyArray<number | 'error'>) => attempts.at(-1) === 410;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const settledValue = <T>(r: PromiseSettledResult<T>): T => {
@@ -330,18 +330,15 @@ export async function runCoexistChaos(o: CoexistChaosOptions): Promise<CoexistCh
     result.check = compareSides(await readSides(sides), tag, o.rounds);
   } finally {
     if (emulator) result.faults = emulator.counters().faults;
-    // Not the echoes of our own sends refused with 410 once the sync drained (those of the stop audit's repairs):
-    // refused by design, and dropped only when the stop outlasts the sender's retries.
-    if (emulator)
-      result.dropped.zim = emulator.callbacks
-        .deliveries({ outcome: 'dropped' })
-        .filter((d) => !(refusedByStoppedSync(d.attempts) && d.fields.source === 1)).length;
+    // Every one counts: the echoes of our own sends after the drain (the stop audit's repairs) are answered 200 too.
+    if (emulator) result.dropped.zim = emulator.callbacks.deliveries({ outcome: 'dropped' }).length;
     if (emulator && legacy)
       result.answered503 = [
         ...emulator.callbacks.deliveries().flatMap((d) => d.attempts),
         ...legacy.webhook.log.flatMap((d) => d.attempts),
       ].filter((status) => status === 503).length;
-    // Nor those the legacy server sent: the chaos traffic is over before the drain, so they are such echoes too.
+    // Not the legacy events refused with 410: the chaos traffic is over before the drain, so they are the echoes of
+    // the stop's repairs to the legacy side, which the legacy server drops at the first 410 (no retries spent).
     if (legacy)
       result.dropped.legacy = legacy.webhook.log.filter(
         (d) => d.outcome === 'lost' && !refusedByStoppedSync(d.attempts)

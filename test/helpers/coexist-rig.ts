@@ -22,6 +22,7 @@ import { settleEchoesInStore } from '../../src/coexist/receiver/echo-settling';
 import { temporalHandoff, type HandoffOptions } from '../../src/coexist/receiver/handoff';
 import { startReceiver, type Receiver } from '../../src/coexist/receiver/receiver';
 import { recordNotMirrored } from '../../src/coexist/receiver/start';
+import { acceptingGate } from '../../src/coexist/sync-control';
 import type { DevServerOptions } from '../../src/dev-server/start-dev-server';
 import { startLegacyServer, type LegacyServer, type LegacyServerOptions } from '../../src/legacy-server/server';
 import { SqliteCallScheduler } from '../../src/rate-limit/call-scheduler';
@@ -70,6 +71,8 @@ export interface CoexistRigOptions {
     notMirrored?: boolean;
     /** Settles the echo of a mirror the store holds SENT without a hand-off (as `zim-migrate receiver` does). */
     settleEchoes?: boolean;
+    /** Reads the sync's state (`syncName`) as `zim-migrate receiver --sync` does: 410 once it drains. */
+    gate?: boolean;
     /** The import handoff given to the conversations the receiver starts; made once the rig is up. */
     importHandoff?: (rig: CoexistRig) => HandoffOptions['importHandoff'];
   };
@@ -177,6 +180,7 @@ export async function startCoexistRig(options: CoexistRigOptions): Promise<Coexi
       putBody: (b, forMessages) => rig.store.putBody(b, forMessages),
       notMirrored: r.notMirrored ? recordNotMirrored(rig.store) : undefined,
       echoes: r.settleEchoes ? settleEchoesInStore(rig.store) : undefined,
+      ...(r.gate && r.syncName ? { accepting: acceptingGate(rig.t.client, r.syncName) } : {}),
       handoff: temporalHandoff(rig.t.client, {
         taskQueue: rig.worker.taskQueue,
         workflowInput: r.workflowInput,

@@ -136,8 +136,8 @@ describe('zim-migrate legacy-server and receiver --with-worker', { timeout: 420_
     const stopped = await cli('coexist', 'stop', '--name', 'cli-sync');
     assert.match(stopped, /draining/);
     assert.match(stopped, /audit: 1 divergence found, 1 repaired/);
-    // The repair is mirrored (its echo comes after the drain: refused, not counted). The workflow handled the three
-    // mirrors and the echoes the receiver did not settle itself.
+    // The repair is mirrored (its echo comes after the drain: taken by the receiver, never handed to the workflow).
+    // The workflow handled the three mirrors and the echoes the receiver did not settle itself.
     assert.match(
       stopped,
       new RegExp(

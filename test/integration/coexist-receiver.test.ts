@@ -315,7 +315,7 @@ describe('receiver settling echoes of recorded mirrors in the store', () => {
     assert.equal(handed.length, 2);
   });
 
-  it('takes up an echo whose hand-off failed afresh, and answers 410 once the sync is stopped', async () => {
+  it('takes up an echo whose hand-off failed afresh; once the sync is stopped, takes only our ZIM echoes', async () => {
     const before = await counted();
     await store.recordIntent('legacy', 'lm-failed', 'peer:ann:bob');
     const cb = zimEcho('lm-failed', '900000000000000024');
@@ -328,9 +328,21 @@ describe('receiver settling echoes of recorded mirrors in the store', () => {
     assert.equal(handed.length, 0);
     assert.equal(await counted(), before + 1);
     accepting = false;
+    // The echoes of the stop's repairs (sent after the drain): 200, not 410, and never handed off. One of a SENT
+    // mirror is settled here as always; one of a mirror not recorded SENT yet is dropped (its send's answer or its
+    // tail check settles the row), as a lost delivery would be.
     await store.markSent('legacy', 'lm-stopped', 'peer:ann:bob', '900000000000000025');
-    assert.equal(await postZim(zimEcho('lm-stopped', '900000000000000025')), 410);
-    assert.equal(await counted(), before + 1, 'not taken');
+    for (let i = 0; i < 2; i++) assert.equal(await postZim(zimEcho('lm-stopped', '900000000000000025')), 200);
+    await store.recordIntent('legacy', 'lm-stopped-intent', 'peer:ann:bob');
+    assert.equal(await postZim(zimEcho('lm-stopped-intent', '900000000000000026')), 200);
+    assert.equal(handed.length, 0, 'no hand-off once stopped');
+    assert.equal(await counted(), before + 2, 'the SENT one counted once');
+    assert.equal(receiver.counts['zim.echo.dropped-after-drain'], 1);
+    // Everything else is refused: a legacy echo (its sender drops it at once), the app backend's own server send.
+    await store.markSent('zim', '900000000000000027', 'group:g1', 'm-e-stopped');
+    assert.equal(await postLegacyEcho('900000000000000027', 'e-stopped'), 410);
+    assert.equal(await postZim(JSON.stringify(zimSendMsg({ source: 1 }))), 410);
+    assert.equal(await counted(), before + 2);
   });
 });
 

@@ -7,14 +7,15 @@
  * A delivery that fails authentication gets 401 and nothing is started; the log line names the route and the
  * reason, never the payload. An authentic one is normalised and handed to its conversation's workflow; 200 only
  * once Temporal has accepted every event, 503 when it did not (ZEGO and the legacy backend retry). An echo of a
- * mirror the ledger holds SENT is settled in the store instead, with no Temporal call (echo-settling.ts).
+ * mirror the ledger holds SENT is settled in the store instead, with no Temporal call (echo-settling.ts). Once the
+ * sync drains, everything is answered 410 but the echoes of our own ZIM sends (the stop's repairs come after it).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CallbackEnvelopeSchema, verifyCallbackSignature, ZimCallbackSchema } from '../../zim-callbacks';
 import { LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER, LegacyRoutingEventSchema } from '../legacy-contract';
 import { LEGACY_MAX_SKEW_SECONDS, verifyLegacySignature } from '../legacy-signature';
-import type { SyncEvent } from '../sync-event';
+import { legacyIdInPayload, type SyncEvent } from '../sync-event';
 import type { EchoSettling } from './echo-settling';
 import { normaliseLegacy, normaliseZim, type EchoWay, type PutBody } from './normalise';
 import { ReplayCache } from './replay-cache';
@@ -35,7 +36,10 @@ export interface ReceiverOptions {
   echoes?: EchoSettling;
   /** Durably hands one event to its conversation's workflow; throws when it could not. */
   handoff: (event: SyncEvent) => Promise<void>;
-  /** False once the sync is draining or stopped (`coexist stop`): authentic deliveries are then answered 410. */
+  /**
+   * False once the sync is draining or stopped (`coexist stop`): authentic deliveries are then answered 410, except
+   * the echoes of our own ZIM sends (settleOnly).
+   */
   accepting?: () => Promise<boolean>;
   /** Largest accepted clock difference, seconds (default 300). */
   maxSkewSeconds?: number;
@@ -112,8 +116,16 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     if (replays.has(replayKey, now())) throw new Answer(401, 'replayed nonce');
     const parsed = ZimCallbackSchema.safeParse(body);
     if (!parsed.success) throw new Answer(400, `unsupported ${e.event} payload`);
+    const cb = parsed.data;
+    const ours = cb.event === 'send_msg' && cb.source === 1 && legacyIdInPayload(cb.payload) !== undefined;
+    if (ours && (await stopped())) {
+      // The echo of one of our sends after the drain (the stop's repairs are sent then): taken, never handed off.
+      await settleOnly(await normaliseZim(cb, options.putBody));
+      replays.add(replayKey, now());
+      return;
+    }
     await refuseWhenStopped();
-    const events = await normaliseZim(parsed.data, options.putBody);
+    const events = await normaliseZim(cb, options.putBody);
     // Before the hand-off: a failure answers 5xx, and ZEGO's retry records it again (idempotent).
     for (const ev of events)
       if (ev.kind === 'echo' && ev.origin === 'zim' && ev.echoOf === undefined) await options.notMirrored?.(ev);
@@ -155,7 +167,25 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
    * would leave a body that no message ever settles, kept for good.
    */
   async function refuseWhenStopped(): Promise<void> {
-    if (options.accepting && !(await options.accepting())) throw new Answer(410, 'sync stopped');
+    if (await stopped()) throw new Answer(410, 'sync stopped');
+  }
+  async function stopped(): Promise<boolean> {
+    return options.accepting !== undefined && !(await options.accepting());
+  }
+
+  /**
+   * Echoes of our own ZIM sends once the sync drains: answered 200, not 410, which ZEGO would retry for about a
+   * minute and drop. The stop's repairs are sent after the drain, and their echoes used to spend their senders'
+   * retries on the 410. One whose mirror is recorded SENT is settled in the store as always. One whose mirror is not
+   * (its send's answer still on its way, or its send ambiguous) is dropped: a hand-off could start a conversation
+   * after the stop closed them all, and the send's own answer or its tail check settles the row (the echo of an
+   * ambiguous send is never needed for that, as when its delivery is lost).
+   */
+  async function settleOnly(events: SyncEvent[]): Promise<void> {
+    for (const event of events) {
+      const verdict = options.echoes && event.echoOf !== undefined ? await options.echoes.check(event) : 'hand-off';
+      count(`${event.origin}.echo.${verdict === 'hand-off' ? 'dropped-after-drain' : verdict}`);
+    }
   }
 
   async function handOff(events: SyncEvent[]): Promise<void> {
