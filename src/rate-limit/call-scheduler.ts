@@ -113,10 +113,10 @@ export function extraHeadroomAt(extra: number, since: number, now: number): numb
 /**
  * The refusals the headroom lets pass: ZIM may answer "too frequent" to 0.1% of an Action's calls over any five
  * minutes (the share docs/benchmarks.md holds us to) before a refusal adds headroom. A burst from a passing stall
- * (the stages starting on a busy worker) then costs only its 250-ms holds: adding 1% at once for each of the nine
- * refusals of a migration's first minute kept up to 9% of ImportPeerMsg's budget unused for the nine minutes after,
- * about 20 s of a 7-minute stage, and more headroom did not stop them (docs/benchmarks.md). Refusals beyond the
- * share raise the headroom one step each, as before. A leaky bucket: one refusal fills it by one, it drains at the
+ * (the stages starting on a busy worker) then costs only its 250-ms holds: adding 1% at once for each refusal of a
+ * migration's first minute cut their number (5-6 against 20-22) but kept several percent of ImportPeerMsg's budget
+ * unused for the minutes after, which cost more than the holds (bench:makespan, docs/benchmarks.md). Refusals beyond
+ * the share raise the headroom one step each, as before. A leaky bucket: one refusal fills it by one, it drains at the
  * share of the budget's calls, and it holds five minutes' share (at least one refusal).
  */
 export const REFUSAL_ALLOWANCE_SHARE = 0.001;
