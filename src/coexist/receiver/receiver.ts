@@ -117,14 +117,14 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     const parsed = ZimCallbackSchema.safeParse(body);
     if (!parsed.success) throw new Answer(400, `unsupported ${e.event} payload`);
     const cb = parsed.data;
-    const ours = cb.event === 'send_msg' && cb.source === 1 && legacyIdInPayload(cb.payload) !== undefined;
-    if (ours && (await stopped())) {
+    if (await stopped()) {
       // The echo of one of our sends after the drain (the stop's repairs are sent then): taken, never handed off.
+      if (!(cb.event === 'send_msg' && cb.source === 1 && legacyIdInPayload(cb.payload) !== undefined))
+        throw new Answer(410, 'sync stopped');
       await settleOnly(await normaliseZim(cb, options.putBody));
       replays.add(replayKey, now());
       return;
     }
-    await refuseWhenStopped();
     const events = await normaliseZim(cb, options.putBody);
     // Before the hand-off: a failure answers 5xx, and ZEGO's retry records it again (idempotent).
     for (const ev of events)
@@ -183,14 +183,19 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
    */
   async function settleOnly(events: SyncEvent[]): Promise<void> {
     for (const event of events) {
-      const verdict = options.echoes && event.echoOf !== undefined ? await options.echoes.check(event) : 'hand-off';
+      const verdict = (await settlerOf(event)?.check(event)) ?? 'hand-off';
       count(`${event.origin}.echo.${verdict === 'hand-off' ? 'dropped-after-drain' : verdict}`);
     }
   }
 
+  /** The store's echo settling, for an echo of one of our mirrors (anything else is for the workflow). */
+  function settlerOf(event: SyncEvent): EchoSettling | undefined {
+    return event.kind === 'echo' && event.echoOf !== undefined ? options.echoes : undefined;
+  }
+
   async function handOff(events: SyncEvent[]): Promise<void> {
     for (const event of events) {
-      const echo = options.echoes && event.kind === 'echo' && event.echoOf !== undefined ? options.echoes : undefined;
+      const echo = settlerOf(event);
       const verdict = echo ? await echo.check(event) : 'hand-off';
       if (verdict !== 'hand-off') {
         count(`${event.origin}.echo.${verdict}`);
