@@ -78,6 +78,23 @@ export function budgetUse(
   };
 }
 
+/**
+ * When `action` was answered "too frequent" (seconds from the series' start, once per refusal) and its calls/s in
+ * each `everyS` seconds: how the refusals, and the headroom they add, shaped its pace.
+ */
+export function paceAndRefusals(series: CallSeries, action: string, everyS = 30) {
+  const refusedAt: number[] = [];
+  const pace: number[] = [];
+  for (let i = 1; i < series.length; i++) {
+    const delta = (field: 'calls' | 'tooFrequent') =>
+      (series[i]![field][action] ?? 0) - (series[i - 1]![field][action] ?? 0);
+    for (let r = delta('tooFrequent'); r > 0; r--) refusedAt.push(i);
+    const window = Math.floor((i - 1) / everyS);
+    pace[window] = (pace[window] ?? 0) + delta('calls') / everyS;
+  }
+  return { refusedAt, pace };
+}
+
 /** One line per Action: its rate and share of the budget, and where it ran below. */
 export function renderBudgetUse(action: string, use: BudgetUse, budget: number): string {
   const rate = (perSecond: number) => `${perSecond.toFixed(1)} calls/s = ${((perSecond / budget) * 100).toFixed(0)}%`;

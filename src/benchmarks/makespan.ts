@@ -39,7 +39,14 @@ import { importPhases, renderImportPhase, type CpuSeries } from './import-phases
 import { renderRss, sampleRss, summariseRss } from './rss-sampler';
 import { MAKESPAN_OPTIONS, parseMakespanFlags, workloadArgs } from './makespan-flags';
 import { resultWithin } from './result-within';
-import { startEmulatorAtRate, budgetUse, callSample, renderBudgetUse, type CallSeries } from './budget-use';
+import {
+  startEmulatorAtRate,
+  budgetUse,
+  callSample,
+  paceAndRefusals,
+  renderBudgetUse,
+  type CallSeries,
+} from './budget-use';
 import { installWorkerLogger } from '../worker/worker-logger';
 
 /** What a migration that did not finish is waiting for: its running workflows and their workflow task attempts. */
@@ -275,6 +282,9 @@ async function main() {
     for (const action of [STAGE_ACTION['peer-messages'], STAGE_ACTION['group-messages']]) {
       const use = budgetUse(series, action, o.rate);
       if (use) console.log(`  ${renderBudgetUse(action, use, o.rate)}`);
+      const { refusedAt, pace } = paceAndRefusals(series, action);
+      if (use) console.log(`    calls/s each 30 s: ${pace.map((p) => p.toFixed(1)).join(' ')}`);
+      if (refusedAt.length > 0) console.log(`    "too frequent" at second ${refusedAt.join(', ')}`);
     }
     console.log('message imports by phase (while both import stages had work, and while one had):');
     for (const phase of importPhases(series, workerCpu, result.stages, t0))
