@@ -52,6 +52,14 @@ describe('a ZIM SDK edit through the receiver and Temporal to the legacy server'
   const sdk = (action: 'send' | 'edit', body: object) => post(`${rig.zim.emulator.url}/_emulator/sdk/${action}`, body);
   const statsOf = (conv: string): Promise<SyncStats> =>
     rig.t.client.workflow.getHandle(`coexist:${conv}`).query(syncStatsQuery);
+  /** Each conversation handled `n` events one way or another (a duplicate dropped too: the assertions say which). */
+  const allHandled = async (convs: Conv[], n: number) => {
+    for (const c of convs) {
+      const s = await statsOf(c.key);
+      if (s.queued > 0 || s.mirroredToLegacy + s.alreadyMirrored + s.duplicatesDropped < n) return false;
+    }
+    return true;
+  };
   const legacyBodies = async (conv: string) => (await rig.legacyClient.page(conv, 0, 100)).messages.map((m) => m.body);
   const zimBodies = async (c: Conv) =>
     (c.groupId !== undefined
@@ -112,19 +120,7 @@ describe('a ZIM SDK edit through the receiver and Temporal to the legacy server'
       editIds.push(String(edited['msgId']));
     }
     await rig.zim.emulator.callbacks.idle();
-    await waitFor(
-      'each edit handled by its conversation',
-      async () => {
-        for (const c of convs) {
-          const s = await statsOf(c.key);
-          // Handled one way or another (a duplicate dropped too: the assertions then say which).
-          if (s.queued > 0 || s.mirroredToLegacy + s.alreadyMirrored + s.duplicatesDropped < 2) return false;
-        }
-        return true;
-      },
-      30_000,
-      account(convs)
-    );
+    await waitFor('each edit handled by its conversation', () => allHandled(convs, 2), 30_000, account(convs));
     await rig.legacy.webhook.idle();
     await waitFor(
       'every echo handled',
@@ -258,13 +254,7 @@ describe('a ZIM SDK edit through the receiver and Temporal to the legacy server'
     }
     await waitFor(
       'each conversation handled its three events, every echo handled',
-      async () => {
-        for (const c of convs) {
-          const s = await statsOf(c.key);
-          if (s.queued > 0 || s.mirroredToLegacy + s.alreadyMirrored + s.duplicatesDropped < 3) return false;
-        }
-        return (await echoes(convs)) >= echoesAtStart + 2 * convs.length;
-      },
+      async () => (await allHandled(convs, 3)) && (await echoes(convs)) >= echoesAtStart + 2 * convs.length,
       30_000,
       account(convs)
     );
