@@ -276,16 +276,14 @@ export const CALL_SCHEDULE_SCHEMA: readonly SchemaStep[] = [
         v_capacity := greatest(1, v_per_s * ${REFUSAL_ALLOWANCE_WINDOW_MS / 1000});
         v_level := greatest(0, v_b.refused_level
           - coalesce(extract(epoch FROM clock_timestamp() - v_b.refused_at), 0) * v_per_s) + 1;
-        IF v_level > v_capacity THEN
-          UPDATE zm_call_budget b SET refusals = b.refusals + 1, refused_level = v_capacity,
-            refused_at = clock_timestamp(),
-            extra = least(${EXTRA_HEADROOM_MAX}, ${decayedExtra('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP}),
-            extra_at = clock_timestamp()
-          WHERE app_id = p_app AND action = p_action;
-        ELSE
-          UPDATE zm_call_budget b SET refusals = b.refusals + 1, refused_level = v_level, refused_at = clock_timestamp()
-          WHERE app_id = p_app AND action = p_action;
-        END IF;
+        -- Past the allowance: one step more of headroom (and the bucket stays full).
+        UPDATE zm_call_budget b SET refusals = b.refusals + 1, refused_level = least(v_level, v_capacity),
+          refused_at = clock_timestamp(),
+          extra = CASE WHEN v_level > v_capacity
+            THEN least(${EXTRA_HEADROOM_MAX}, ${decayedExtra('b.extra', 'b.extra_at')} + ${EXTRA_HEADROOM_STEP})
+            ELSE b.extra END,
+          extra_at = CASE WHEN v_level > v_capacity THEN clock_timestamp() ELSE b.extra_at END
+        WHERE app_id = p_app AND action = p_action;
       END $$;`,
   },
 ];
