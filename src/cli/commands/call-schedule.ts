@@ -69,8 +69,8 @@ Every worker on this machine reserves each ZIM call's slot in this file, so the 
 processes. Counts are since the file was created (all migrations into this app). "Too frequent" answers are
 ZIM's rate-limit refusals. Up to 0.1% of an Action's calls over five minutes are let pass; each refusal beyond
 that leaves 1% more of its budget unused, up to 10%, decaying by 1% a minute ("extra headroom"), so refusals
-settle near 0.1% of the calls whatever the jitter. Many more than that mean something else spends the same budget (the live app's own server calls, a worker on another machine, a
-budget above ZIM's).
+settle near 0.1% of the calls whatever the jitter. Many more than that mean something else spends the same
+budget (the live app's own server calls, a worker on another machine, a budget above ZIM's).
 
 Which file: --budget-db, --dir, ZIM_MIGRATE_BUDGET_DB or "budgetDb" in the config file; with none of them, the
 workers' default ~/.zim-migrate/${SCHEDULE_FILE}, else the rehearsal's ./${REHEARSAL_DIR}/${SCHEDULE_FILE}
